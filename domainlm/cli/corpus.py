@@ -1,0 +1,80 @@
+"""`domainlm corpus stats|clean`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from domainlm.cli.app import app
+from domainlm.cli.common import console, kv_table, print_json, table
+
+corpus_app = typer.Typer(help="Inspect and clean corpora (txt, jsonl, csv, tsv, parquet; gz/bz2/xz/zst; utf-8 or cp949).",
+                         no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+
+FIELD_HELP = "Column (csv/tsv/parquet) or field (jsonl) holding the text."
+ENCODING_HELP = "Text encoding (default: detect utf-8 / utf-8-sig / cp949)."
+
+
+@corpus_app.command("stats")
+def stats_command(
+    paths: List[str] = typer.Argument(..., help="Corpus files, directories or globs."),
+    field: Optional[str] = typer.Option(None, "--field", help=FIELD_HELP),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Documents, characters, eojeols, Hangul share, duplicates, length percentiles."""
+    from domainlm.corpus import corpus_stats
+
+    s = corpus_stats(paths, field=field, encoding=encoding)
+    if as_json:
+        print_json(s.to_dict())
+        return
+    p = s.length_percentiles
+    rows = [
+        ("files", s.files), ("megabytes", round(s.bytes / 1e6, 1)), ("documents", s.documents),
+        ("empty documents", s.empty_documents), ("characters", s.characters), ("eojeols", s.eojeols),
+        ("eojeols per document", round(s.eojeols_per_document, 2)), ("Hangul share", f"{s.hangul_share:.1%}"),
+        ("exact duplicates", s.duplicates),
+        ("length p50 / p90 / p99 / max (chars)", f"{p.get('p50')} / {p.get('p90')} / {p.get('p99')} / {p.get('max')}"),
+        ("over-long lines skipped", s.skipped_long_lines), ("seconds", round(s.seconds, 1)),
+    ]
+    console.print(kv_table("corpus statistics", rows))
+    if s.dedupe_saturated:
+        console.print("[yellow]The dedupe memory filled up; duplicates among later documents were not all counted.[/]")
+
+
+@corpus_app.command("clean")
+def clean_command(
+    paths: List[str] = typer.Argument(..., help="Corpus files, directories or globs."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output file (.txt one document a line, or .jsonl; .gz allowed)."),
+    field: Optional[str] = typer.Option(None, "--field", help=FIELD_HELP),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
+    min_chars: int = typer.Option(2, "--min-chars", help="Drop documents shorter than this."),
+    max_chars: Optional[int] = typer.Option(None, "--max-chars", help="Drop documents longer than this."),
+    no_dedupe: bool = typer.Option(False, "--no-dedupe", help="Keep exact duplicates."),
+    mask: bool = typer.Option(True, "--mask/--no-mask", help="Mask URLs, e-mails and phone numbers."),
+    heldout_fraction: float = typer.Option(0.0, "--heldout-fraction", min=0.0, max=0.5, help="Share of documents (by hash of id or text) written to the held-out file."),
+    heldout_output: Optional[Path] = typer.Option(None, "--heldout-output", help="Held-out file (default: heldout.<OUTPUT name>)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Normalise, filter, dedupe (and split off a held-out set); write atomically."""
+    from domainlm.corpus import FilterConfig, NormalizeConfig, clean_corpus
+
+    report = clean_corpus(
+        paths, output, field=field, encoding=encoding,
+        normalize=NormalizeConfig(mask_urls=mask, mask_emails=mask, mask_phones=mask),
+        filters=FilterConfig(min_chars=min_chars, max_chars=max_chars, dedupe=not no_dedupe),
+        heldout_fraction=heldout_fraction, heldout_output=heldout_output,
+    )
+    if as_json:
+        print_json(report.to_dict())
+        return
+    rows = [("read", report.read)] + [(f"removed: {k}", v) for k, v in report.removed.items()]
+    rows += [("written", report.written)]
+    if report.heldout_output:
+        rows.append(("held out", report.heldout))
+    console.print(table("corpus clean", ["", "documents"], rows))
+    console.print(f"Wrote [bold]{report.output}[/]" + (f" and [bold]{report.heldout_output}[/]" if report.heldout_output else ""))

@@ -1,0 +1,542 @@
+"""Stream documents out of corpus files, never loading a whole corpus into memory.
+
+Formats: .txt (one document a line), .jsonl / .json (a named field), .csv / .tsv (a named column,
+header required), .parquet (a named column), a directory or glob of such files, and `datasets`
+datasets (a `save_to_disk` directory, or `hf:NAME` for the hub). Compression .gz .bz2 .xz .zst is
+undone transparently. Encoding: UTF-8 with or without BOM, cp949 / EUC-KR detected from the first
+bytes, or an explicit `encoding`.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import csv
+import glob as globlib
+import gzip
+import io
+import json
+import lzma
+import os
+from dataclasses import dataclass, field as dc_field
+from pathlib import Path
+from typing import IO, Iterable, Iterator, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domainlm.errors import CorpusError
+
+COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")
+FORMATS = (".txt", ".jsonl", ".json", ".csv", ".tsv", ".parquet")
+SNIFF_BYTES = 1 << 16
+# A longer line is still read (in pieces), but the document is skipped and counted as too long,
+# so one runaway line of many MB cannot blow up memory downstream.
+DEFAULT_MAX_LINE_BYTES = 1 << 20
+
+csv.field_size_limit(1 << 30)
+
+
+class Document(NamedTuple):
+    text: str
+    id: str | None
+    source: str
+    line: int
+
+
+class CorpusSpec(BaseModel):
+    """Where a corpus is and how to read it. Recipes use this for every corpus they name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="File, directory, glob, a `datasets` save_to_disk directory, or hf:NAME")
+    field: str = Field("text", description="Column (csv/tsv/parquet) or field (jsonl/json) holding the text; ignored for .txt")
+    id_field: str | None = Field(None, description="Column holding a document id (used for the held-out hash split)")
+    encoding: str | None = Field(None, description="Text encoding; auto-detects utf-8 / utf-8-sig / cp949 when unset")
+    where: dict[str, str | list[str]] = Field(default_factory=dict, description="Keep only rows whose column equals (one of) these values, e.g. {split: train}")
+    limit: int | None = Field(None, ge=1, description="Read at most this many documents")
+    hf_split: str = Field("train", description="Split to read from a datasets dataset")
+
+
+@dataclass
+class ReadStats:
+    """Counters a reader fills while streaming; the CLI shows them."""
+
+    files: int = 0
+    bytes_total: int = 0
+    bytes_done: int = 0
+    documents: int = 0
+    skipped_long_lines: int = 0
+    skipped_rows: int = 0
+    encodings: dict[str, str] = dc_field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- file discovery
+
+def _is_corpus_file(path: Path) -> bool:
+    name = path.name.lower()
+    for comp in COMPRESSIONS:
+        if name.endswith(comp):
+            name = name[: -len(comp)]
+            break
+    return name.endswith(FORMATS)
+
+
+def _format_of(path: Path) -> str:
+    name = path.name.lower()
+    for comp in COMPRESSIONS:
+        if name.endswith(comp):
+            name = name[: -len(comp)]
+            break
+    for fmt in FORMATS:
+        if name.endswith(fmt):
+            return fmt
+    return ".txt"  # an unknown suffix named explicitly is read as plain text
+
+
+def _is_saved_dataset(path: Path) -> bool:
+    return path.is_dir() and ((path / "dataset_info.json").exists() or (path / "state.json").exists()
+                              or (path / "dataset_dict.json").exists())
+
+
+def expand_paths(path: str | os.PathLike) -> list[Path]:
+    """Resolve a file, directory or glob to the corpus files it names, sorted."""
+    text = str(path)
+    if any(ch in text for ch in "*?["):
+        files = sorted(Path(p) for p in globlib.glob(text, recursive=True) if Path(p).is_file())
+        files = [p for p in files if _is_corpus_file(p)]
+        if not files:
+            raise CorpusError(f"The pattern '{text}' matches no corpus files.",
+                              f"Check the pattern; readable files end in {', '.join(FORMATS)} (optionally {', '.join(COMPRESSIONS)}).")
+        return files
+    p = Path(text)
+    if not p.exists():
+        raise CorpusError(f"Corpus path '{text}' does not exist.",
+                          "Check the path, or pass --data-dir / DOMAINLM_DATA when it is relative to a data folder.")
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.is_file() and _is_corpus_file(f))
+        if not files:
+            raise CorpusError(f"The directory '{text}' holds no readable corpus files.",
+                              f"Readable files end in {', '.join(FORMATS)} (optionally compressed: {', '.join(COMPRESSIONS)}).")
+        return files
+    return [p]
+
+
+# ---------------------------------------------------------------- opening and decoding
+
+class _CountingFile(io.RawIOBase):
+    """Wraps the on-disk file so progress can follow compressed bytes consumed."""
+
+    def __init__(self, raw: IO[bytes]):
+        self._raw = raw
+        self.consumed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = self._raw.readinto(b)
+        self.consumed += n or 0
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def open_binary(path: Path) -> tuple[IO[bytes], _CountingFile]:
+    """Open a possibly compressed file as a decompressed binary stream."""
+    try:
+        raw = open(path, "rb")
+    except PermissionError as e:
+        raise CorpusError(f"Cannot read '{path}': permission denied.", "Fix its permissions or copy it somewhere readable.") from e
+    except OSError as e:
+        raise CorpusError(f"Cannot open '{path}': {e.strerror}.") from e
+    counter = _CountingFile(raw)
+    buffered = io.BufferedReader(counter, buffer_size=1 << 20)
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        return gzip.GzipFile(fileobj=buffered, mode="rb"), counter
+    if name.endswith(".bz2"):
+        return bz2.BZ2File(buffered, mode="rb"), counter
+    if name.endswith(".xz"):
+        return lzma.LZMAFile(buffered, mode="rb"), counter
+    if name.endswith(".zst"):
+        import zstandard
+
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)), counter
+    return buffered, counter
+
+
+def _decompress_errors():
+    import zstandard
+
+    return (EOFError, gzip.BadGzipFile, lzma.LZMAError, OSError, zstandard.ZstdError, ValueError)
+
+
+def detect_encoding(sample: bytes, path: Path) -> str:
+    """Pick utf-8-sig, utf-8 or cp949 from the first bytes of a file, or fail naming the offset."""
+    if b"\x00" in sample[:8192] and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise CorpusError(f"'{path}' looks like a binary file (it contains NUL bytes), not text.",
+                          "Pass a text corpus (.txt, .jsonl, .csv, .tsv, .parquet, optionally compressed).")
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(sample, final=False)  # a sample cut inside a character is fine
+        return "utf-8"
+    except UnicodeDecodeError as utf8_error:
+        try:
+            codecs.getincrementaldecoder("cp949")().decode(sample, final=False)
+            return "cp949"
+        except UnicodeDecodeError:
+            raise CorpusError(
+                f"'{path}' is neither UTF-8 nor cp949/EUC-KR: undecodable byte at offset {utf8_error.start}.",
+                "Pass the right one with --encoding (e.g. --encoding cp949, --encoding latin-1).") from None
+
+
+class _LineSource:
+    """Decoded lines of one file with byte offsets, long lines skipped in bounded memory."""
+
+    def __init__(self, path: Path, encoding: str | None, stats: ReadStats, max_line_bytes: int):
+        self.path = path
+        self.stats = stats
+        self.max_line_bytes = max_line_bytes
+        self.stream, self.counter = open_binary(path)
+        try:
+            sample = self.stream.peek(SNIFF_BYTES)[:SNIFF_BYTES] if hasattr(self.stream, "peek") else b""
+        except _decompress_errors() as e:
+            self.stream.close()
+            raise CorpusError(f"'{path}' is corrupt or truncated: {e}.", "Re-download or re-compress the file.") from e
+        if not sample and encoding is None:
+            encoding = "utf-8"
+        self.encoding = encoding or detect_encoding(sample, path)
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            self.stream.close()
+            raise CorpusError(f"Unknown encoding '{self.encoding}'.", "Use a Python codec name such as utf-8 or cp949.") from None
+        stats.encodings[str(path)] = self.encoding
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        """Yield (line_number, text) with the newline stripped."""
+        offset = 0
+        line_no = 0
+        first = True
+        readline = self.stream.readline
+        limit = self.max_line_bytes
+        errors = _decompress_errors()
+        try:
+            while True:
+                try:
+                    raw = readline(limit)
+                except errors as e:
+                    raise CorpusError(f"'{self.path}' is corrupt or truncated near byte {offset}: {e}.",
+                                      "Re-download or re-compress the file; the data before that point was read.") from e
+                if not raw:
+                    break
+                line_no += 1
+                start = offset
+                offset += len(raw)
+                if not raw.endswith(b"\n") and len(raw) >= limit:
+                    # Over-long line: drain it piece by piece without keeping it.
+                    while True:
+                        try:
+                            more = readline(limit)
+                        except errors as e:
+                            raise CorpusError(f"'{self.path}' is corrupt or truncated near byte {offset}: {e}.") from e
+                        offset += len(more)
+                        if not more or more.endswith(b"\n"):
+                            break
+                    self.stats.skipped_long_lines += 1
+                    continue
+                if b"\x00" in raw:
+                    raise CorpusError(f"'{self.path}' contains NUL bytes at line {line_no} (byte {start}): it looks binary.",
+                                      "Pass a text corpus, or clean the file first.")
+                try:
+                    text = raw.decode(self.encoding)
+                except UnicodeDecodeError as e:
+                    raise CorpusError(
+                        f"'{self.path}' cannot be decoded as {self.encoding}: bad byte at offset {start + e.start} (line {line_no}).",
+                        "Pass the right encoding with --encoding (Korean files are often cp949).") from None
+                if first:
+                    text = text.lstrip("\ufeff")
+                    first = False
+                yield line_no, text.rstrip("\r\n")
+                self.stats.bytes_done = self._bytes_base + self.counter.consumed
+        finally:
+            self.stream.close()
+
+    _bytes_base = 0
+
+
+# ---------------------------------------------------------------- per-format readers
+
+def _matches(row: dict, where: dict[str, str | list[str]]) -> bool:
+    for key, want in where.items():
+        value = row.get(key)
+        if isinstance(want, list):
+            if str(value) not in want:
+                return False
+        elif str(value) != str(want):
+            return False
+    return True
+
+
+def _check_where_columns(columns: Iterable[str], where: dict, path: Path) -> None:
+    missing = [k for k in where if k not in columns]
+    if missing:
+        raise CorpusError(f"'{path}' has no column {', '.join(repr(m) for m in missing)} to filter on; it has: {', '.join(columns)}.",
+                          "Fix the `where` filter of the corpus.")
+
+
+def _read_txt(lines: _LineSource, spec: CorpusSpec) -> Iterator[Document]:
+    src = str(lines.path)
+    for line_no, text in lines:
+        yield Document(text, None, src, line_no)
+
+
+def _read_jsonl(lines: _LineSource, spec: CorpusSpec) -> Iterator[Document]:
+    src = str(lines.path)
+    for line_no, text in lines:
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise CorpusError(f"{src}:{line_no}: not valid JSON ({e.msg}, column {e.colno}).",
+                              "Each line of a .jsonl file must be one JSON object; fix or drop that line.") from None
+        if not isinstance(row, dict):
+            raise CorpusError(f"{src}:{line_no}: expected a JSON object, found {type(row).__name__}.")
+        if spec.field not in row:
+            raise CorpusError(f"{src}:{line_no}: no field '{spec.field}'; this line has: {', '.join(row) or '(none)'}.",
+                              "Name the text field with --field.")
+        if spec.where:
+            _check_where_columns(row.keys(), spec.where, lines.path)
+            if not _matches(row, spec.where):
+                lines.stats.skipped_rows += 1
+                continue
+        value = row[spec.field]
+        doc_id = str(row[spec.id_field]) if spec.id_field and row.get(spec.id_field) is not None else None
+        yield Document("" if value is None else str(value), doc_id, src, line_no)
+
+
+def _read_json_array(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
+    # A JSON array has no line structure to stream by; such files are small in practice.
+    stream, counter = open_binary(path)
+    try:
+        data = json.loads(stream.read().decode(spec.encoding or "utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CorpusError(f"'{path}' is not valid JSON: {e}.", "Use JSON Lines (.jsonl) for large corpora.") from None
+    finally:
+        stream.close()
+    if isinstance(data, dict) and "data" in data and isinstance(data["data"], list):
+        data = data["data"]
+    if not isinstance(data, list):
+        raise CorpusError(f"'{path}' holds a JSON {type(data).__name__}, not a list of objects.")
+    for i, row in enumerate(data, 1):
+        if isinstance(row, str):
+            yield Document(row, None, str(path), i)
+            continue
+        if spec.field not in row:
+            raise CorpusError(f"{path}: item {i} has no field '{spec.field}'; it has: {', '.join(row)}.", "Name the text field with --field.")
+        if spec.where and not _matches(row, spec.where):
+            continue
+        yield Document(str(row[spec.field]), str(row.get(spec.id_field)) if spec.id_field else None, str(path), i)
+
+
+def _read_delimited(lines: _LineSource, spec: CorpusSpec, delimiter: str) -> Iterator[Document]:
+    src = str(lines.path)
+    numbered = iter(lines)
+    current = [0]
+
+    def text_lines():
+        for line_no, text in numbered:
+            current[0] = line_no
+            yield text
+
+    # TSV files in the wild (NSMC) do not quote; treating quotes literally keeps "..." in the text.
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.reader(text_lines(), delimiter=delimiter, quoting=quoting)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    header = [h.strip() for h in header]
+    if spec.field not in header:
+        raise CorpusError(f"'{src}' has no column '{spec.field}'; its columns are: {', '.join(header)}.",
+                          "Name the text column with --field (a header line is required).")
+    _check_where_columns(header, spec.where, lines.path)
+    col = header.index(spec.field)
+    id_col = header.index(spec.id_field) if spec.id_field and spec.id_field in header else None
+    where = [(header.index(k), v) for k, v in spec.where.items()]
+    for row in reader:
+        if not row:
+            continue
+        if len(row) <= col:
+            lines.stats.skipped_rows += 1
+            continue
+        keep = True
+        for idx, want in where:
+            value = row[idx] if idx < len(row) else None
+            if (value not in want) if isinstance(want, list) else (value != str(want)):
+                keep = False
+                break
+        if not keep:
+            lines.stats.skipped_rows += 1
+            continue
+        yield Document(row[col], row[id_col] if id_col is not None and id_col < len(row) else None, src, current[0])
+
+
+def _read_parquet(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as e:  # pragma: no cover - pyarrow comes with datasets
+        raise CorpusError("Reading .parquet needs pyarrow.", "pip install pyarrow") from e
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:
+        raise CorpusError(f"'{path}' is not a readable parquet file: {e}.") from None
+    names = pf.schema_arrow.names
+    if spec.field not in names:
+        raise CorpusError(f"'{path}' has no column '{spec.field}'; its columns are: {', '.join(names)}.", "Name the text column with --field.")
+    _check_where_columns(names, spec.where, path)
+    columns = list(dict.fromkeys([spec.field, *spec.where, *([spec.id_field] if spec.id_field in names else [])]))
+    row_no = 0
+    for batch in pf.iter_batches(batch_size=8192, columns=columns):
+        data = batch.to_pydict()
+        for i in range(batch.num_rows):
+            row_no += 1
+            if spec.where and not _matches({k: data[k][i] for k in spec.where}, spec.where):
+                continue
+            text = data[spec.field][i]
+            yield Document("" if text is None else str(text),
+                           str(data[spec.id_field][i]) if spec.id_field in data else None, str(path), row_no)
+        stats.bytes_done += 0
+
+
+def _read_dataset(spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
+    try:
+        import datasets
+    except ImportError as e:  # pragma: no cover
+        raise CorpusError("Reading a datasets dataset needs the `datasets` package.", "pip install datasets") from e
+    if spec.path.startswith("hf:"):
+        name = spec.path[3:]
+        try:
+            ds = datasets.load_dataset(name, split=spec.hf_split, streaming=True)
+        except Exception as e:
+            raise CorpusError(f"Cannot load the dataset '{name}' from the Hugging Face hub: {type(e).__name__}: {e}.",
+                              "When offline, download it elsewhere, `save_to_disk` it, and pass that directory; "
+                              f"or set HF_DATASETS_CACHE to a cache that holds it (now {datasets.config.HF_DATASETS_CACHE}).") from None
+        source = spec.path
+    else:
+        ds = datasets.load_from_disk(spec.path)
+        if isinstance(ds, datasets.DatasetDict):
+            if spec.hf_split not in ds:
+                raise CorpusError(f"'{spec.path}' has no split '{spec.hf_split}'; it has: {', '.join(ds)}.")
+            ds = ds[spec.hf_split]
+        source = spec.path
+    columns = ds.column_names or []
+    if columns and spec.field not in columns:
+        raise CorpusError(f"The dataset '{spec.path}' has no column '{spec.field}'; its columns are: {', '.join(columns)}.",
+                          "Name the text column with --field.")
+    for i, row in enumerate(ds, 1):
+        if spec.where and not _matches(row, spec.where):
+            continue
+        yield Document(str(row[spec.field]), str(row.get(spec.id_field)) if spec.id_field else None, source, i)
+
+
+# ---------------------------------------------------------------- public API
+
+class CorpusReader:
+    """Iterate the documents of one or more corpora; `stats` tracks bytes for progress bars."""
+
+    def __init__(self, specs: CorpusSpec | str | os.PathLike | Iterable[CorpusSpec | str | os.PathLike], *,
+                 field: str | None = None, encoding: str | None = None,
+                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES):
+        if isinstance(specs, (CorpusSpec, str, os.PathLike)):
+            specs = [specs]
+        self.specs: list[CorpusSpec] = []
+        for s in specs:
+            if not isinstance(s, CorpusSpec):
+                s = CorpusSpec(path=str(s))
+            updates = {}
+            if field is not None:
+                updates["field"] = field
+            if encoding is not None:
+                updates["encoding"] = encoding
+            self.specs.append(s.model_copy(update=updates) if updates else s)
+        if not self.specs:
+            raise CorpusError("No corpus was given.", "Pass at least one corpus path.")
+        self.max_line_bytes = max_line_bytes
+        self.stats = ReadStats()
+        # Resolve every path up front so a missing file fails before any work is done.
+        self._files: list[tuple[CorpusSpec, list[Path] | None]] = []
+        for s in self.specs:
+            if s.path.startswith("hf:") or _is_saved_dataset(Path(s.path)):
+                self._files.append((s, None))
+            else:
+                files = expand_paths(s.path)
+                self._files.append((s, files))
+                for f in files:
+                    self.stats.bytes_total += f.stat().st_size
+                    self.stats.files += 1
+
+    def __iter__(self) -> Iterator[Document]:
+        for spec, files in self._files:
+            count = 0
+            if files is None:
+                source: Iterable[Document] = _read_dataset(spec, self.stats)
+                for doc in source:
+                    yield doc
+                    self.stats.documents += 1
+                    count += 1
+                    if spec.limit and count >= spec.limit:
+                        break
+                continue
+            for path in files:
+                base = self.stats.bytes_done
+                fmt = _format_of(path)
+                if fmt == ".parquet":
+                    docs: Iterable[Document] = _read_parquet(path, spec, self.stats)
+                elif fmt == ".json" and _json_is_array(path):
+                    docs = _read_json_array(path, spec, self.stats)
+                else:
+                    lines = _LineSource(path, spec.encoding, self.stats, self.max_line_bytes)
+                    lines._bytes_base = base
+                    if fmt == ".txt":
+                        docs = _read_txt(lines, spec)
+                    elif fmt in (".jsonl", ".json"):
+                        docs = _read_jsonl(lines, spec)
+                    else:
+                        docs = _read_delimited(lines, spec, "\t" if fmt == ".tsv" else ",")
+                for doc in docs:
+                    yield doc
+                    self.stats.documents += 1
+                    count += 1
+                    if spec.limit and count >= spec.limit:
+                        break
+                self.stats.bytes_done = base + path.stat().st_size
+                if spec.limit and count >= spec.limit:
+                    break
+
+
+def _json_is_array(path: Path) -> bool:
+    stream, _ = open_binary(path)
+    try:
+        head = stream.read(4096).lstrip(codecs.BOM_UTF8).lstrip()
+    finally:
+        stream.close()
+    return head.startswith(b"[") or (head.startswith(b"{") and b"\n" not in head.rstrip() and False)
+
+
+def iter_documents(specs, **kwargs) -> Iterator[Document]:
+    """Stream `Document`s from corpus specs or paths (see `CorpusReader`)."""
+    return iter(CorpusReader(specs, **kwargs))
+
+
+def iter_texts(specs, **kwargs) -> Iterator[str]:
+    """Stream raw document texts from corpus specs or paths."""
+    for doc in CorpusReader(specs, **kwargs):
+        yield doc.text

@@ -1,0 +1,106 @@
+"""`corpus_stats`: streaming statistics of one or more corpora in bounded memory."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from domainlm.corpus.filters import StreamingDeduper
+from domainlm.corpus.reader import CorpusReader
+from domainlm.errors import CorpusError
+from domainlm.progress import progress_bar
+
+_LENGTH_CAP = 100_000  # longer documents share one histogram bucket, which keeps memory bounded
+
+
+def _is_hangul(ch: str) -> bool:
+    return "가" <= ch <= "힣" or "ㄱ" <= ch <= "ㅣ"
+
+
+@dataclass
+class CorpusStats:
+    documents: int = 0
+    empty_documents: int = 0
+    characters: int = 0
+    eojeols: int = 0
+    hangul_characters: int = 0
+    non_space_characters: int = 0
+    duplicates: int = 0
+    dedupe_saturated: bool = False
+    bytes: int = 0
+    files: int = 0
+    skipped_long_lines: int = 0
+    seconds: float = 0.0
+    length_percentiles: dict[str, int] = field(default_factory=dict)
+    encodings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def hangul_share(self) -> float:
+        return self.hangul_characters / self.non_space_characters if self.non_space_characters else 0.0
+
+    @property
+    def eojeols_per_document(self) -> float:
+        return self.eojeols / self.documents if self.documents else 0.0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hangul_share"] = round(self.hangul_share, 4)
+        d["eojeols_per_document"] = round(self.eojeols_per_document, 3)
+        d["megabytes_per_second"] = round(self.bytes / 1e6 / self.seconds, 2) if self.seconds else None
+        return d
+
+
+def _percentiles(hist: Counter, total: int, points=(50, 90, 99)) -> dict[str, int]:
+    if not total:
+        return {}
+    out: dict[str, int] = {}
+    targets = sorted(points)
+    seen = 0
+    lengths = sorted(hist)
+    i = 0
+    for length in lengths:
+        seen += hist[length]
+        while i < len(targets) and seen >= total * targets[i] / 100:
+            out[f"p{targets[i]}"] = length
+            i += 1
+    out["max"] = lengths[-1]
+    out["min"] = lengths[0]
+    return out
+
+
+def corpus_stats(paths, *, field: str | None = None, encoding: str | None = None,
+                 dedupe_capacity: int = 5_000_000) -> CorpusStats:
+    """Documents, characters, eojeols, Hangul share, duplicates and length percentiles."""
+    reader = CorpusReader(paths, field=field, encoding=encoding)
+    stats = CorpusStats(files=reader.stats.files, bytes=reader.stats.bytes_total)
+    dedupe = StreamingDeduper(dedupe_capacity)
+    lengths: Counter = Counter()
+    start = time.perf_counter()
+    with progress_bar("corpus stats", total=reader.stats.bytes_total or None, unit="bytes") as update:
+        for n, doc in enumerate(reader, 1):
+            text = doc.text
+            stats.documents += 1
+            if not text.strip():
+                stats.empty_documents += 1
+            length = len(text)
+            stats.characters += length
+            stats.eojeols += len(text.split())
+            non_space = length - text.count(" ")
+            stats.non_space_characters += non_space
+            stats.hangul_characters += sum(1 for ch in text if _is_hangul(ch))
+            lengths[min(length, _LENGTH_CAP)] += 1
+            dedupe.is_duplicate(text)
+            if n % 4096 == 0:
+                update(completed=reader.stats.bytes_done)
+        update(completed=reader.stats.bytes_total)
+    stats.seconds = time.perf_counter() - start
+    if stats.documents == 0:
+        raise CorpusError(f"No documents found in {', '.join(str(s.path) for s in reader.specs)}: the corpus is empty.",
+                          "Check the file, the --field column and any `where` filter.")
+    stats.duplicates = dedupe.duplicates
+    stats.dedupe_saturated = dedupe.saturated
+    stats.length_percentiles = _percentiles(lengths, stats.documents)
+    stats.skipped_long_lines = reader.stats.skipped_long_lines
+    stats.encodings = dict(reader.stats.encodings)
+    return stats

@@ -1,0 +1,62 @@
+"""The one exception family of domainlm.
+
+Every error a user can fix is a `DomainLMError` (or the torch-free `vocab_tools.errors.VocabError`):
+the message says what is wrong, the hint which command or option fixes it. The CLI turns these into
+a red one-paragraph message and exit code 2; a traceback is shown only under `--verbose`.
+"""
+
+from __future__ import annotations
+
+from vocab_tools.errors import VocabError
+
+
+class DomainLMError(Exception):
+    """Base of every user-fixable error in domainlm."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} {self.hint}"
+
+
+class CorpusError(DomainLMError):
+    """A corpus cannot be read: missing, empty, wrong encoding, wrong columns, corrupt archive."""
+
+
+class ConfigError(DomainLMError):
+    """A recipe or setting is invalid (unknown key, wrong type, unknown category)."""
+
+
+class MiningError(DomainLMError):
+    """Term mining cannot proceed (too little text, bad budget)."""
+
+
+class ModelError(DomainLMError):
+    """A model or tokenizer cannot be loaded or is incompatible."""
+
+
+class TrainingError(DomainLMError):
+    """Training failed in a way the user can act on (NaN loss, disk full, bad resume)."""
+
+
+class EvaluationError(DomainLMError):
+    """Evaluation inputs are unusable (empty held-out set, task file without labels)."""
+
+
+# What the CLI boundary catches and renders without a traceback.
+USER_ERRORS: tuple[type[Exception], ...] = (DomainLMError, VocabError)
+
+__all__ = [
+    "DomainLMError",
+    "CorpusError",
+    "ConfigError",
+    "MiningError",
+    "ModelError",
+    "TrainingError",
+    "EvaluationError",
+    "VocabError",
+    "USER_ERRORS",
+]

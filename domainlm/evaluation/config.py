@@ -1,0 +1,36 @@
+"""Settings of before/after evaluation (the `eval:` section of a recipe)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domainlm.corpus.reader import CorpusSpec
+
+
+class TaskSpec(BaseModel):
+    """A downstream probe: a labelled text classification task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Task name shown in the report")
+    train: CorpusSpec = Field(description="Training examples (field = text column)")
+    test: CorpusSpec = Field(description="Test examples (field = text column)")
+    label_field: str = Field("label", description="Column holding the label")
+    label_map: dict[str, int] | None = Field(None, description="Map raw labels to classes, e.g. {'1': 0, '2': 0, '4': 1, '5': 1}; unmapped rows are dropped")
+    max_train: int = Field(2000, ge=10, description="Training examples used (fixed budget)")
+    max_test: int = Field(1000, ge=10, description="Test examples used")
+
+
+class EvalConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_texts: int = Field(2000, ge=1, description="Held-out and general texts scored for MW-BPC (each)")
+    mask_fraction: float = Field(0.15, gt=0, lt=1, description="Share of eojeols masked for MW-BPC")
+    seed: int = Field(13, description="Seed fixing which eojeols are masked and the probe's training")
+    batch_size: int = Field(32, ge=1, description="Sequences per forward pass")
+    max_seq_len: int = Field(128, ge=8, description="Longest sequence scored (longer texts are cut at an eojeol boundary)")
+    probe: Literal["linear", "finetune"] = Field("linear", description="Linear probe on frozen features (CPU) or a short fine-tune")
+    bootstrap: int = Field(1000, ge=100, description="Bootstrap resamples for 95% intervals")
+    tasks: list[TaskSpec] = Field(default_factory=list, description="Downstream probes")

@@ -1,0 +1,22 @@
+"""Settings of term mining (the `mine:` section of a recipe)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slots: int = Field(2000, ge=1, description="How many terms to select (the slot budget of this category)")
+    min_count: int = Field(5, ge=1, description="Minimum occurrences in the category corpus for a candidate")
+    specificity_weight: float = Field(0.5, ge=0.0, le=1.0, description="0 = rank purely by tokens saved, 1 = purely by domain specificity (log-odds z)")
+    min_specificity_z: float | None = Field(None, description="Drop candidates whose log-odds z-score is below this (null: no floor)")
+    kinds: list[Literal["word", "continuation"]] = Field(["word", "continuation"], description="Candidate kinds: word-initial strings and ## continuation pieces")
+    extractor: Literal["wordpiece", "kiwi"] = Field("wordpiece", description="Candidate extractor: WordPiece-aware substrings, or kiwipiepy morphemes")
+    max_term_chars: int = Field(12, ge=2, description="Longest candidate, in characters")
+    workers: int | None = Field(None, ge=1, description="Counting processes (null: all cores)")
+    max_candidates: int = Field(2_000_000, ge=10_000, description="Distinct candidates kept in memory while counting; rarer ones are pruned (bounds RAM)")
+    max_documents: int | None = Field(None, ge=1, description="Read at most this many category documents")

@@ -413,7 +413,6 @@ def _read_parquet(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator[Do
             text = data[spec.field][i]
             yield Document("" if text is None else str(text),
                            str(data[spec.id_field][i]) if spec.id_field in data else None, str(path), row_no)
-        stats.bytes_done += 0
 
 
 def _read_dataset(spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
@@ -528,7 +527,7 @@ def _json_is_array(path: Path) -> bool:
         head = stream.read(4096).lstrip(codecs.BOM_UTF8).lstrip()
     finally:
         stream.close()
-    return head.startswith(b"[") or (head.startswith(b"{") and b"\n" not in head.rstrip() and False)
+    return head.startswith(b"[")
 
 
 def iter_documents(specs, **kwargs) -> Iterator[Document]:

@@ -1,0 +1,156 @@
+"""Which parameters train: `full`, `lora`, `new-rows`.
+
+- full: everything.
+- new-rows: only the filled slot rows of the (tied) embedding matrix and their decoder-bias entries.
+  The whole embedding parameter stays trainable and a gradient hook zeroes every other row, so the
+  tied decoder keeps pointing at the same tensor. Those parameters must get no weight decay (see
+  `no_decay_names`): AdamW decays a parameter whatever its gradient, which would shrink frozen rows.
+- lora: peft LoRA on attention and FFN layers, the filled rows trainable through peft's
+  `trainable_token_indices`. peft's TrainableTokens wrapper of a tied Linear decoder drops the
+  decoder bias (peft issue 3649), so an untrained adapter would change the logits; `_keep_decoder_bias`
+  puts the bias back.
+"""
+
+from __future__ import annotations
+
+import types
+
+import torch
+from torch import nn
+
+from domainlm.errors import TrainingError
+from domainlm.modeling.init_rows import decoder_bias
+
+MODES = ("full", "lora", "new-rows")
+
+
+def apply_mode(model: nn.Module, mode: str, slot_ids: list[int], lora=None) -> nn.Module:
+    """Return the model to train in `mode` (a `PeftModel` for lora); sets requires_grad."""
+    if mode == "full":
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return model
+    if mode == "new-rows":
+        if not slot_ids:
+            raise TrainingError("Mode 'new-rows' needs filled slots, but no slot was filled.",
+                                "Pass --terms (or --filled-tokenizer), or use --mode full / lora.")
+        _freeze_all_but_rows(model, slot_ids)
+        return model
+    if mode == "lora":
+        return _lora(model, slot_ids, lora)
+    raise TrainingError(f"Unknown training mode '{mode}'.", f"Use one of: {', '.join(MODES)}, phased.")
+
+
+def _freeze_all_but_rows(model: nn.Module, slot_ids: list[int]) -> None:
+    for p in model.parameters():
+        p.requires_grad_(False)
+    emb = model.get_input_embeddings().weight
+    targets = [emb]
+    out = model.get_output_embeddings()
+    if out is not None and out.weight is not emb:
+        targets.append(out.weight)
+    bias = decoder_bias(model)
+    if bias is not None:
+        targets.append(bias)
+    for param in targets:
+        keep = torch.zeros(param.shape[0], dtype=torch.bool)
+        keep[torch.tensor(sorted(set(slot_ids)))] = True
+        shape = (-1,) + (1,) * (param.dim() - 1)
+        mask = keep.view(shape).to(param.device)
+        param.requires_grad_(True)
+        # The hook runs on every gradient reaching the parameter (input and tied output use alike).
+        param.register_hook(lambda g, m=mask: g * m.to(g.dtype))
+
+
+def no_decay_names(model: nn.Module, mode: str) -> set[str]:
+    """Parameter names that must not get weight decay: biases, LayerNorm, and masked-row params."""
+    names = set()
+    row_params = set()
+    if mode == "new-rows":
+        row_params = {id(model.get_input_embeddings().weight)}
+        out = model.get_output_embeddings()
+        if out is not None:
+            row_params.add(id(out.weight))
+        b = decoder_bias(model)
+        if b is not None:
+            row_params.add(id(b))
+    for name, p in model.named_parameters():
+        if p.dim() < 2 or "LayerNorm" in name or "layer_norm" in name or id(p) in row_params:
+            names.add(name)
+    return names
+
+
+def _lora(model: nn.Module, slot_ids: list[int], lora) -> nn.Module:
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model
+
+    if lora is None:
+        from domainlm.training.config import LoraConfig
+
+        lora = LoraConfig()
+    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    targets = [t for t in lora.target_modules if t in present]
+    if not targets:
+        raise TrainingError(f"None of the LoRA target modules {lora.target_modules} exist in this model.",
+                            f"Set train.lora.target_modules to module names it has, e.g. {sorted(present)[:12]}.")
+    emb_name = _embedding_module_name(model)
+    kwargs = {}
+    if slot_ids:
+        kwargs["trainable_token_indices"] = {emb_name: sorted(set(int(i) for i in slot_ids))}
+    config = PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets,
+                            bias="none", **kwargs)
+    peft_model = get_peft_model(model, config)
+    _keep_decoder_bias(peft_model)
+    return peft_model
+
+
+def _embedding_module_name(model: nn.Module) -> str:
+    emb = model.get_input_embeddings()
+    for name, module in model.named_modules():
+        if module is emb:
+            return name.rsplit(".", 1)[-1]
+    return "word_embeddings"
+
+
+def _keep_decoder_bias(peft_model: nn.Module) -> int:
+    """Patch peft TrainableTokens layers wrapping a Linear with a bias to add the bias back.
+
+    peft computes `F.linear(x, merged_weight)` without the base layer's bias on its adapter path;
+    the disabled and merged paths call the base layer and are right already.
+    """
+    from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
+
+    patched = 0
+    for module in peft_model.modules():
+        if isinstance(module, TrainableTokensLayer) and isinstance(module.base_layer, nn.Linear) \
+                and module.base_layer.bias is not None and not getattr(module, "_domainlm_bias_fix", False):
+            original = module.forward_adapters
+
+            def forward_adapters(self, x, active_adapters, *args, _orig=original, **kwargs):
+                result = _orig(x, active_adapters, *args, **kwargs)
+                if not (self.disable_adapters or not active_adapters or self.merged):
+                    result = result + self.base_layer.bias.to(result.dtype)
+                return result
+
+            module.forward_adapters = types.MethodType(forward_adapters, module)
+            module._domainlm_bias_fix = True
+            patched += 1
+    return patched
+
+
+def merged_model(model: nn.Module) -> nn.Module:
+    """A plain transformers model: LoRA and trainable tokens merged into the weights."""
+    from peft import PeftModel
+
+    if isinstance(model, PeftModel):
+        model = model.merge_and_unload()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return model
+
+
+def trainable_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts; for new-rows the masked rows only."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, total

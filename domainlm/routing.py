@@ -1,0 +1,162 @@
+"""Route a mixed commerce review stream to per-category corpora by the recipes' keyword lists.
+
+The rule (documented in recipes/README.md and `domainlm split-categories --help`): for each review,
+count how often each category's keywords occur in it (substring counts on the lower-cased text).
+The category with the most hits wins; a tie between the top categories goes to the `ambiguous`
+bucket; a review with no hit goes to `unassigned`. Substring counting is deliberately simple: it
+needs no morphological analyser and is easy to audit from the keyword lists.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from domainlm.corpus.reader import CorpusReader, CorpusSpec, _format_of, detect_encoding, expand_paths, open_binary
+from domainlm.errors import ConfigError, CorpusError
+from domainlm.io import atomic_write, write_json
+from domainlm.progress import progress_bar
+
+AMBIGUOUS = "ambiguous"
+UNASSIGNED = "unassigned"
+
+
+class Router:
+    """Keyword router: `route(text)` → (bucket name, hits per category)."""
+
+    def __init__(self, keywords: dict[str, Sequence[str]]):
+        if not keywords:
+            raise ConfigError("No category has routing keywords.",
+                              "Add data.routing.keywords to the recipes, or name recipes that have them with --category.")
+        clash = {AMBIGUOUS, UNASSIGNED} & set(keywords)
+        if clash:
+            raise ConfigError(f"'{', '.join(sorted(clash))}' is a reserved bucket name, not a category name.")
+        self.keywords = {name: [k.lower() for k in kws] for name, kws in keywords.items()}
+
+    def hits(self, text: str) -> dict[str, int]:
+        low = text.lower()
+        return {name: sum(low.count(k) for k in kws) for name, kws in self.keywords.items()}
+
+    def route(self, text: str) -> tuple[str, dict[str, int]]:
+        hits = self.hits(text)
+        best = max(hits.values())
+        if best == 0:
+            return UNASSIGNED, hits
+        top = [name for name, h in hits.items() if h == best]
+        return (top[0] if len(top) == 1 else AMBIGUOUS), hits
+
+
+def routing_recipes(categories: Iterable[str] | None = None) -> list:
+    """The recipes that route: those named (category, alias or file), else every recipe with
+    `data.routing.apply: true` (the categories of the mixed shopping stream)."""
+    from domainlm.recipes import list_recipes, load_recipe
+
+    if categories:
+        recipes = [load_recipe(c) for c in categories]
+        missing = [r.category for r in recipes if not r.data.routing.keywords]
+        if missing:
+            raise ConfigError(f"The recipe(s) {', '.join(missing)} have no data.routing.keywords to route by.",
+                              "Add keywords to those recipes, or leave them out of --category.")
+        return recipes
+    return [r for r in (load_recipe(e.path) for e in list_recipes()) if r.data.routing.apply and r.data.routing.keywords]
+
+
+def router_from_recipes(recipes: Sequence) -> Router:
+    return Router({r.name: r.data.routing.keywords for r in recipes})
+
+
+# ---------------------------------------------------------------- reading whole rows
+
+def iter_rows(spec: CorpusSpec) -> Iterator[dict]:
+    """Rows of a corpus with ALL their columns (so ratings travel with routed reviews).
+
+    Delimited files (.tsv/.csv) keep every column; other formats give {"id", text field}.
+    The text is always under the spec's field name.
+    """
+    if spec.path.startswith("hf:"):
+        files: list[Path] = []
+    else:
+        files = expand_paths(spec.path)
+    if not files or any(_format_of(f) not in (".tsv", ".csv") for f in files):
+        for doc in CorpusReader(spec):
+            yield {"id": doc.id, spec.field: doc.text}
+        return
+    count = 0
+    for path in files:
+        stream, _ = open_binary(path)
+        try:
+            encoding = spec.encoding or detect_encoding(stream.peek(1 << 16)[: 1 << 16], path)
+            text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+            delim = "\t" if _format_of(path) == ".tsv" else ","
+            reader = csv.DictReader(text, delimiter=delim, quoting=csv.QUOTE_NONE if delim == "\t" else csv.QUOTE_MINIMAL)
+            columns = reader.fieldnames or []
+            if spec.field not in columns:
+                raise CorpusError(f"'{path}' has no column '{spec.field}'; its columns are: {', '.join(columns)}.",
+                                  "Name the text column with --field.")
+            for row in reader:
+                if spec.where and not all(
+                        (str(row.get(k)) in v) if isinstance(v, list) else str(row.get(k)) == str(v)
+                        for k, v in spec.where.items()):
+                    continue
+                row = {k: v for k, v in row.items() if k is not None}
+                if row.get(spec.field) is None:
+                    continue
+                yield row
+                count += 1
+                if spec.limit and count >= spec.limit:
+                    return
+        finally:
+            stream.close()
+
+
+# ---------------------------------------------------------------- splitting
+
+@dataclass
+class RoutingReport:
+    counts: dict[str, int] = field(default_factory=dict)
+    total: int = 0
+    outputs: dict[str, str] = field(default_factory=dict)
+    rule: str = "most keyword hits wins; a tie between the top categories → ambiguous; no hit → unassigned"
+    categories: dict[str, str] = field(default_factory=dict)  # recipe name → category (Korean)
+
+    def to_dict(self) -> dict:
+        return {"total": self.total, "counts": self.counts, "outputs": self.outputs, "rule": self.rule,
+                "categories": self.categories}
+
+
+def split_categories(inputs: Sequence[str | os.PathLike | CorpusSpec], out_dir: str | os.PathLike, *,
+                     categories: Iterable[str] | None = None, field: str = "text",
+                     encoding: str | None = None) -> RoutingReport:
+    """Route every review of `inputs` into `out_dir/<recipe name>.jsonl`, plus `ambiguous.jsonl`,
+    `unassigned.jsonl` and `routing.json` (counts). Rows keep all their columns."""
+    recipes = routing_recipes(categories)
+    router = router_from_recipes(recipes)
+    specs = [s if isinstance(s, CorpusSpec) else CorpusSpec(path=str(s), field=field, encoding=encoding) for s in inputs]
+    if not specs:
+        raise CorpusError("No input was given.", "Pass one or more review files: domainlm split-categories FILE… -o DIR")
+    out = Path(out_dir)
+    buckets = [r.name for r in recipes] + [AMBIGUOUS, UNASSIGNED]
+    report = RoutingReport(counts={b: 0 for b in buckets}, categories={r.name: r.category for r in recipes})
+    from contextlib import ExitStack
+
+    with ExitStack() as stack, progress_bar("routing reviews", unit="reviews") as update:
+        handles = {b: stack.enter_context(atomic_write(out / f"{b}.jsonl")) for b in buckets}
+        for spec in specs:
+            for row in iter_rows(spec):
+                text = row.get(spec.field) or ""
+                bucket, _ = router.route(text)
+                if spec.field != "text":
+                    row = {**row, "text": text}
+                handles[bucket].write(json.dumps(row, ensure_ascii=False) + "\n")
+                report.counts[bucket] += 1
+                report.total += 1
+                if report.total % 1000 == 0:
+                    update(completed=report.total)
+    report.outputs = {b: str(out / f"{b}.jsonl") for b in buckets}
+    write_json(out / "routing.json", report.to_dict())
+    return report

@@ -49,6 +49,10 @@ class TrainConfig(BaseModel):
     bf16: bool = Field(True, description="bf16 autocast when a GPU supports it")
     compile: bool = Field(False, description="torch.compile the model")
     max_documents: int | None = Field(None, ge=1, description="Read at most this many documents of each corpus")
+    log_every: int = Field(10, ge=1, description="Write a metrics.jsonl record (and update the bar) every N steps")
+    eval_documents: int = Field(2000, ge=0, description="Held-out documents kept in memory for the held-out MLM loss (0: no evaluation)")
+    keep_checkpoints: bool = Field(False, description="Keep the checkpoint directory after a successful run")
+    resize: bool = Field(False, description="Append new [unusedN] rows (vocab and embeddings grow) when the base has fewer free slots than terms")
 
 
 class ModelArchConfig(BaseModel):

@@ -1,0 +1,189 @@
+"""`adapt`: fill the free vocabulary slots with mined terms, initialise their rows, continue pretraining.
+
+The library function behind `domainlm adapt`; the CLI only parses options and renders the result.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from domainlm.errors import ConfigError, ModelError, TrainingError
+from domainlm.training.config import TrainConfig
+
+
+@dataclass
+class AdaptResult:
+    out_dir: Path
+    steps: int
+    tokens: int
+    final_loss: float | None
+    eval_loss: float | None
+    eval_loss_before: float | None
+    slots_filled: int
+    slots_rejected: list
+    seconds: float
+    resumed_from: int | None
+    metrics_path: Path
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (str, os.PathLike)) or not isinstance(value, Iterable):
+        return [value]
+    return list(value)
+
+
+def _spec_names(specs) -> list[str]:
+    return [getattr(s, "path", None) or str(s) for s in _as_list(specs)]
+
+
+def check_seq_len(config: TrainConfig, model) -> None:
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if limit is not None and config.seq_len > limit:
+        raise ConfigError(f"seq_len {config.seq_len} is longer than the model's {limit} positions.",
+                          f"Use --seq-len {limit} or less (train.seq_len).")
+
+
+def _read_terms(terms) -> list:
+    from vocab_tools.terms import Term, read_terms
+
+    if isinstance(terms, (str, os.PathLike)):
+        return read_terms(terms)
+    return [t if isinstance(t, Term) else Term(str(t)) for t in terms]
+
+
+def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, config: TrainConfig,
+                  category: str | None, work_dir: Path):
+    """Return (tokenizer, slot entries, rejected, slots.json path) and grow the model if --resize."""
+    from transformers import AutoTokenizer
+
+    from vocab_tools.slots import free_slots, read_manifest
+
+    if filled_tokenizer is not None:
+        tok = AutoTokenizer.from_pretrained(str(filled_tokenizer))
+        rows = model.get_input_embeddings().weight.shape[0]
+        if len(tok) > rows:
+            if not config.resize:
+                raise ModelError(f"The filled tokenizer '{filled_tokenizer}' has {len(tok):,} entries but the base model "
+                                 f"only {rows:,} rows.", "Pass --resize to grow the model, or fill the base's own tokenizer.")
+            from domainlm.modeling.resize import grow_model
+
+            grow_model(model, len(tok))
+        entries = read_manifest(filled_tokenizer)
+        return tok, entries, [], Path(filled_tokenizer) / "slots.json"
+    if terms is None:
+        return base_tokenizer, [], [], None
+    from vocab_tools import fill_slots  # noqa: F401  (lazy: vocab_tools exports it)
+
+    term_list = _read_terms(terms)
+    if not term_list:
+        raise TrainingError("The terms file holds no term.", "Run `domainlm mine-terms` first, or pass a non-empty --terms file.")
+    base_dir = work_dir / "base_tokenizer"
+    base_tokenizer.save_pretrained(str(base_dir))
+    free = free_slots(base_dir)
+    if len(free) < len(term_list) and config.resize:
+        from domainlm.modeling.resize import append_slots, grow_model
+
+        appended = append_slots(base_tokenizer, len(term_list) - len(free), base_dir)
+        grow_model(model, len(appended))
+        free = free_slots(base_dir)
+    elif not free:
+        raise ModelError(f"The base tokenizer of '{base}' has no free [unusedN] slot to fill with the "
+                         f"{len(term_list):,} terms.",
+                         "Pass --resize to append new rows for them (vocabulary and embedding matrix grow), or use a "
+                         "base with [unusedN] slots (kykim/bert-kor-base has 2,000).")
+    result = fill_slots(str(base_dir), term_list, work_dir / "filled", category=category, source=str(terms)
+                        if isinstance(terms, (str, os.PathLike)) else None, truncate=True)
+    tok = AutoTokenizer.from_pretrained(str(result.out_dir))
+    return tok, list(result.filled), list(result.rejected), Path(result.out_dir) / "slots.json"
+
+
+def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None, config: TrainConfig | None = None,
+          category: str | None = None, resume: bool = False, recipe=None, on_step=None) -> AdaptResult:
+    """Fill slots (from `terms` or a `filled_tokenizer`), initialise their rows, and continue MLM pretraining.
+
+    `corpus` / `replay`: CorpusSpec, path, or lists of them. Writes the model directory `out_dir`
+    atomically; checkpoints go to `<out_dir>.checkpoints` (see `resume`).
+    """
+    from domainlm.modeling import init_filled_rows, load_mlm
+    from domainlm.training.card import library_versions, model_card
+    from domainlm.training.checkpoint import checkpoint_dir_for
+    from domainlm.training.data import PackedStream, corpus_texts, fixed_sequences
+    from domainlm.training.engine import train
+    from domainlm.training.heldout import heldout_mlm_loss
+    from domainlm.training.output import write_model_dir
+
+    config = config or TrainConfig()
+    out_dir = Path(out_dir)
+    if terms is not None and filled_tokenizer is not None:
+        raise ConfigError("Pass either terms or a filled tokenizer, not both.",
+                          "--terms fills the base's slots here; --filled-tokenizer uses slots filled by `vocab fill`.")
+    model, base_tokenizer = load_mlm(base)
+    check_seq_len(config, model)
+    corpus_specs, replay_specs = _as_list(corpus), _as_list(replay)
+    if not corpus_specs:
+        raise ConfigError("No domain corpus was given.", "Pass --corpus (or --category with a recipe that names one).")
+    with tempfile.TemporaryDirectory(prefix="domainlm-adapt-") as work:
+        tokenizer, entries, rejected, slots_json = prepare_vocab(
+            model, base_tokenizer, base=str(base), terms=terms, filled_tokenizer=filled_tokenizer, config=config,
+            category=category, work_dir=Path(work))
+        init_filled_rows(model, base_tokenizer, entries, method=config.init, seed=config.seed)
+        slot_ids = [e.slot_id for e in entries]
+
+        def domain_texts():
+            return corpus_texts(corpus_specs, heldout_fraction=config.heldout_fraction, max_documents=config.max_documents)
+
+        def replay_texts():
+            return corpus_texts(replay_specs, max_documents=config.max_documents)
+
+        heldout = None
+        if config.eval_documents and config.heldout_fraction > 0:
+            texts = corpus_texts(corpus_specs, heldout_fraction=config.heldout_fraction, heldout=True,
+                                 max_documents=config.eval_documents)
+            heldout = fixed_sequences(tokenizer, texts, config.seq_len, limit=256) or None
+        eval_before = heldout_mlm_loss(model, tokenizer, sequences=heldout, seq_len=config.seq_len,
+                                       batch_size=config.batch_size, seed=config.seed,
+                                       mlm_probability=config.mlm_probability) if heldout and not resume else None
+        stream = PackedStream(tokenizer, domain_texts, config.seq_len, seed=config.seed,
+                              replay=replay_texts if replay_specs else None, replay_ratio=config.replay_ratio)
+        ckpt_dir = checkpoint_dir_for(out_dir)
+        outcome = train(build_model=lambda: model, tokenizer=tokenizer, stream=stream, config=config, ckpt_dir=ckpt_dir,
+                        slot_ids=slot_ids, resume=resume, heldout_sequences=heldout, on_step=on_step,
+                        resume_hint="rerun the same `domainlm adapt` command with --resume",
+                        description=f"adapt {category or ''}".strip())
+        metrics = outcome.metrics
+        if eval_before is not None:
+            metrics = [{"step": 0, "eval_loss": eval_before, "tokens": 0}] + metrics
+        elif resume:
+            eval_before = next((m["eval_loss"] for m in metrics if m.get("step") == 0 and "eval_loss" in m), None)
+        settings = {"command": "adapt", "base": str(base), "category": category, "corpus": _spec_names(corpus_specs),
+                    "replay": _spec_names(replay_specs), "terms": str(terms) if isinstance(terms, (str, os.PathLike)) else
+                    (len(terms) if terms is not None else None), "filled_tokenizer": str(filled_tokenizer) if filled_tokenizer else None,
+                    "slots_filled": len(entries), "train": config.model_dump(mode="json"),
+                    "recipe": _recipe_dump(recipe)}
+        versions = library_versions()
+        if outcome.is_main:
+            card = model_card(kind="adapt", base=str(base), category=category, settings=settings, outcome=outcome,
+                              slots=entries, eval_before=eval_before, versions=versions)
+            write_model_dir(out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions,
+                            metrics=metrics, card=card, slots_json=slots_json)
+            if not config.keep_checkpoints:
+                shutil.rmtree(ckpt_dir, ignore_errors=True)
+    return AdaptResult(out_dir=out_dir, steps=outcome.steps, tokens=outcome.tokens, final_loss=outcome.final_loss,
+                       eval_loss=outcome.eval_loss, eval_loss_before=eval_before, slots_filled=len(entries),
+                       slots_rejected=rejected, seconds=outcome.seconds, resumed_from=outcome.resumed_from,
+                       metrics_path=out_dir / "metrics.jsonl")
+
+
+def _recipe_dump(recipe):
+    if recipe is None:
+        return None
+    if hasattr(recipe, "model_dump"):
+        return recipe.model_dump(mode="json")
+    return recipe

@@ -1,0 +1,68 @@
+"""`pretrain`: train a fresh BERT / ALBERT masked-LM on a tokenizer from `vocab build`.
+
+The same engine as `adapt` (packing, whole-word masking, masked-position loss, checkpoints); this
+is how the demo and the benchmarks get a small Korean base model without the hub.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from domainlm.errors import ConfigError
+from domainlm.training.config import ModelArchConfig, TrainConfig
+
+
+def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = None, config: TrainConfig | None = None,
+             resume: bool = False, on_step=None) -> Path:
+    """Train a fresh model on `corpus`; write the model directory `out_dir` atomically and return it."""
+    import torch
+
+    from domainlm.modeling import build_mlm, load_tokenizer
+    from domainlm.training.adapting import _as_list, _spec_names
+    from domainlm.training.card import library_versions, model_card
+    from domainlm.training.checkpoint import checkpoint_dir_for
+    from domainlm.training.data import PackedStream, corpus_texts, fixed_sequences
+    from domainlm.training.engine import train
+    from domainlm.training.output import write_model_dir
+
+    arch = arch or ModelArchConfig()
+    config = config or TrainConfig()
+    if config.mode != "full":
+        raise ConfigError(f"pretrain trains every parameter; mode '{config.mode}' needs an existing model.",
+                          "Use train.mode full for pretrain, or `domainlm adapt` to adapt an existing model.")
+    if config.seq_len > arch.max_positions:
+        raise ConfigError(f"seq_len {config.seq_len} is longer than the model's {arch.max_positions} positions.",
+                          f"Use --seq-len {arch.max_positions} or less, or raise --max-positions.")
+    out_dir = Path(out_dir)
+    tokenizer = load_tokenizer(tokenizer_dir)
+    torch.manual_seed(config.seed)
+    model = build_mlm(arch, tokenizer)
+    specs = _as_list(corpus)
+    if not specs:
+        raise ConfigError("No corpus was given.", "Pass the text to pretrain on.")
+
+    def texts():
+        return corpus_texts(specs, heldout_fraction=config.heldout_fraction, max_documents=config.max_documents)
+
+    heldout = None
+    if config.eval_documents and config.heldout_fraction > 0:
+        held = corpus_texts(specs, heldout_fraction=config.heldout_fraction, heldout=True, max_documents=config.eval_documents)
+        heldout = fixed_sequences(tokenizer, held, config.seq_len, limit=256) or None
+    stream = PackedStream(tokenizer, texts, config.seq_len, seed=config.seed)
+    ckpt_dir = checkpoint_dir_for(out_dir)
+    outcome = train(build_model=lambda: model, tokenizer=tokenizer, stream=stream, config=config, ckpt_dir=ckpt_dir,
+                    slot_ids=[], resume=resume, heldout_sequences=heldout, on_step=on_step,
+                    resume_hint="rerun the same `domainlm pretrain` command with --resume", description="pretrain")
+    settings = {"command": "pretrain", "tokenizer": str(tokenizer_dir), "corpus": _spec_names(specs),
+                "arch": arch.model_dump(mode="json"), "train": config.model_dump(mode="json")}
+    versions = library_versions()
+    if outcome.is_main:
+        card = model_card(kind="pretrain", base=None, category=None, settings=settings, outcome=outcome, slots=[],
+                          eval_before=None, versions=versions, arch=arch.model_dump(mode="json"))
+        slots = Path(tokenizer_dir) / "slots.json"
+        write_model_dir(out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions,
+                        metrics=outcome.metrics, card=card, slots_json=slots if slots.exists() else None)
+        if not config.keep_checkpoints:
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+    return out_dir

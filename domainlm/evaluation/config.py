@@ -21,6 +21,7 @@ class TaskSpec(BaseModel):
     label_map: dict[str, int] | None = Field(None, description="Map raw labels to classes, e.g. {'1': 0, '2': 0, '4': 1, '5': 1}; unmapped rows are dropped")
     max_train: int = Field(2000, ge=10, description="Training examples used (fixed budget)")
     max_test: int = Field(1000, ge=10, description="Test examples used")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="When train and test name the same file, the share of its rows (by a hash of the text) used as test")
 
 
 class EvalConfig(BaseModel):
@@ -34,3 +35,7 @@ class EvalConfig(BaseModel):
     probe: Literal["linear", "finetune"] = Field("linear", description="Linear probe on frozen features (CPU) or a short fine-tune")
     bootstrap: int = Field(1000, ge=100, description="Bootstrap resamples for 95% intervals")
     tasks: list[TaskSpec] = Field(default_factory=list, description="Downstream probes")
+    finetune_epochs: int = Field(1, ge=1, description="Epochs over the training budget when probe is 'finetune'")
+    examples: int = Field(5, ge=0, description="Example sentences shown tokenized before and after in report.md")
+    top_terms: int = Field(20, ge=0, description="Filled terms listed in report.md, most emitted first")
+    device: str | None = Field(None, description="torch device (null: cuda when available, else cpu)")

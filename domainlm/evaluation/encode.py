@@ -1,0 +1,163 @@
+"""Load one side (before or after) of an evaluation and tokenize texts once per model.
+
+Every text is split into eojeols (whitespace units of the normalised text) BEFORE it reaches the
+tokenizer, and the tokenizer is called with `is_split_into_words=True`. Its `word_ids` then map
+every token to an eojeol index that means the same thing for the base and the filled vocabulary,
+which is what lets MW-BPC mask the same words in both models.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from domainlm.errors import ModelError
+
+log = logging.getLogger("domainlm.evaluation")
+
+
+@dataclass
+class Encoded:
+    """Token ids of one text with its special tokens, and the eojeol index of each token (None: special)."""
+
+    ids: list[int]
+    word_ids: list[int | None]
+
+    def tokens_per_eojeol(self, n_eojeols: int) -> list[int]:
+        counts = [0] * n_eojeols
+        for w in self.word_ids:
+            if w is not None:
+                counts[w] += 1
+        return counts
+
+    @property
+    def n_special(self) -> int:
+        return sum(1 for w in self.word_ids if w is None)
+
+    def cut(self, k: int) -> "Encoded":
+        """Keep the tokens of the first `k` eojeols and every special token (leading and trailing)."""
+        keep = [i for i, w in enumerate(self.word_ids) if w is None or w < k]
+        return Encoded([self.ids[i] for i in keep], [self.word_ids[i] for i in keep])
+
+
+@dataclass
+class Side:
+    """A model and its tokenizer, loaded once, with a per-text encoding cache."""
+
+    name: str
+    path: str
+    model: object
+    tokenizer: object
+    device: str = "cpu"
+    _cache: dict[tuple[str, ...], Encoded] = field(default_factory=dict, repr=False)
+
+    def encode(self, eojeol_lists: Sequence[Sequence[str]], batch: int = 2048) -> list[Encoded]:
+        """Tokenize each eojeol list once; repeated calls for the same text hit the cache."""
+        keys = [tuple(e) for e in eojeol_lists]
+        todo = list(dict.fromkeys(k for k in keys if k not in self._cache and k))
+        for start in range(0, len(todo), batch):
+            chunk = todo[start:start + batch]
+            enc = self.tokenizer([list(k) for k in chunk], is_split_into_words=True, add_special_tokens=True,
+                                 truncation=False)
+            for i, key in enumerate(chunk):
+                self._cache[key] = Encoded(list(enc["input_ids"][i]), list(enc.word_ids(i)))
+        out = []
+        for key in keys:
+            if not key:
+                out.append(Encoded([], []))
+            else:
+                out.append(self._cache[key])
+        return out
+
+    @property
+    def vocab(self) -> list[str]:
+        tok = self.tokenizer
+        vocab = tok.get_vocab()
+        inv = [""] * (max(vocab.values()) + 1 if vocab else 0)
+        for token, i in vocab.items():
+            inv[i] = token
+        return inv
+
+
+def _pick_device(device: str | None) -> str:
+    import torch
+
+    if device:
+        return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@contextmanager
+def _quiet_loading():
+    """No per-shard "Loading weights" bars: they would tear through the evaluation's own progress bars."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def load_side(name: str, path: str | Path, device: str | None = None) -> Side:
+    """Load an MLM and its tokenizer from a local HF directory (or a cached hub name)."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    path = str(path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except Exception as e:  # transformers raises OSError/ValueError with long texts; keep ours short
+        raise ModelError(f"Cannot load the {name} tokenizer from '{path}': {type(e).__name__}: {str(e).splitlines()[0]}",
+                         "Pass a directory written by save_pretrained (vocab.txt or tokenizer.json), or a model "
+                         "name already in the local Hugging Face cache (the hub is not reachable offline).") from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(f"The {name} tokenizer at '{path}' is not a fast (Rust) tokenizer.",
+                         "Save it with tokenizer.json (e.g. `domainlm vocab fill` writes one); word alignment needs it.")
+    if tokenizer.mask_token_id is None:
+        raise ModelError(f"The {name} tokenizer at '{path}' has no mask token.",
+                         "Evaluation needs a masked language model tokenizer with [MASK].")
+    try:
+        with _quiet_loading():
+            model = AutoModelForMaskedLM.from_pretrained(path)
+    except Exception as e:
+        raise ModelError(f"Cannot load the {name} masked language model from '{path}': {type(e).__name__}: "
+                         f"{str(e).splitlines()[0]}",
+                         "Pass a directory holding config.json and model weights of a *ForMaskedLM model.") from None
+    if model.get_input_embeddings().num_embeddings < len(tokenizer):
+        raise ModelError(f"The {name} model at '{path}' has {model.get_input_embeddings().num_embeddings} embedding rows "
+                         f"but its tokenizer has {len(tokenizer)} entries.",
+                         "Tokenizer and weights do not belong together; re-save them from the same run.")
+    dev = _pick_device(device)
+    model.to(dev).eval()
+    return Side(name=name, path=path, model=model, tokenizer=tokenizer, device=dev)
+
+
+def encoder_of(model) -> Callable:
+    """The transformer body: input ids → last hidden states (no MLM head, no vocab-size logits)."""
+    body = model.base_model
+
+    def run(input_ids, attention_mask):
+        return body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    return run
+
+
+def mlm_head_of(model) -> Callable | None:
+    """The MLM head as a function of hidden states, so logits are computed only at masked positions.
+
+    Returns None for architectures not listed; callers then fall back to the full forward pass.
+    """
+    if hasattr(model, "cls") and hasattr(model.cls, "predictions"):  # BERT
+        return model.cls
+    if hasattr(model, "predictions") and hasattr(model, "albert"):  # ALBERT
+        return model.predictions
+    if hasattr(model, "lm_head") and hasattr(model, "roberta"):  # RoBERTa, XLM-R
+        return model.lm_head
+    if hasattr(model, "generator_lm_head") and hasattr(model, "generator_predictions"):  # ELECTRA generator
+        return lambda h: model.generator_lm_head(model.generator_predictions(h))
+    return None

@@ -1,0 +1,209 @@
+"""`evaluate(before, after, out_dir, ...)`: the before/after comparison behind `domainlm evaluate`.
+
+Order of work, chosen so nothing is computed twice: load each model once; read and normalise the
+texts once; tokenize each text once per model (the cache in `Side` serves MW-BPC, the tokenization
+counts and the examples); plan the masked eojeols once for both models; extract probe features once
+per model and task.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from domainlm.corpus import Normalizer
+from domainlm.errors import EvaluationError
+from domainlm.evaluation.card import update_model_card
+from domainlm.evaluation.config import EvalConfig, TaskSpec
+from domainlm.evaluation.encode import Side, load_side
+from domainlm.evaluation.mwbpc import plan_masks, score_plan
+from domainlm.evaluation.plots import plot_loss_curve, plot_metrics
+from domainlm.evaluation.probe import run_probe
+from domainlm.evaluation.report import BpcComparison, Report, Row, render_markdown, summary_markdown, headline
+from domainlm.evaluation.stats import paired_ratio_difference
+from domainlm.evaluation.tasks import load_task
+from domainlm.evaluation.texts import TextSample, count_overlap, load_texts, recorded_training_hashes
+from domainlm.evaluation.tokenization import (FilledSlot, TokenStats, example_rows, filled_slots,
+                                              normalisation_warnings, token_stats)
+from domainlm.io import atomic_write, write_json
+
+log = logging.getLogger("domainlm.evaluation")
+
+
+def _versions() -> dict[str, str]:
+    import torch
+    import transformers
+
+    from domainlm import __version__
+
+    return {"domainlm": __version__, "torch": torch.__version__, "transformers": transformers.__version__}
+
+
+def _compare_bpc(name: str, sample: TextSample, before: Side, after: Side, config: EvalConfig) -> BpcComparison:
+    plan = plan_masks(sample.texts, [before, after], seed=config.seed, mask_fraction=config.mask_fraction,
+                      max_seq_len=config.max_seq_len)
+    if not len(plan):
+        raise EvaluationError(f"None of the {len(sample)} {name} texts has an eojeol both tokenizers can score.",
+                              "Check that the text is Korean/Latin text the tokenizers cover.")
+    kw = dict(batch_size=config.batch_size, resamples=config.bootstrap, seed=config.seed)
+    b = score_plan(before, plan, description=f"MW-BPC before, {name} text", **kw)
+    a = score_plan(after, plan, description=f"MW-BPC after, {name} text", **kw)
+    diff = paired_ratio_difference(b.bits, b.chars, a.bits, a.chars, resamples=config.bootstrap, seed=config.seed)
+    return BpcComparison(name, sample.description, sample.read, b, a, diff)
+
+
+def _tokenization_section(stats_b: TokenStats, stats_a: TokenStats, filled: list[FilledSlot], config: EvalConfig) -> dict:
+    r, s = config.bootstrap, config.seed
+    fert_b, fert_a = stats_b.fertility(r, s), stats_a.fertility(r, s)
+    emitted = sum(1 for slot in filled if stats_a.slot_counts.get(slot.slot_id))
+    return {
+        "texts": int(len(stats_a.tokens)), "eojeols": int(stats_a.eojeols.sum()),
+        "tokens": {"before": int(stats_b.tokens.sum()), "after": int(stats_a.tokens.sum())},
+        "before": {"fertility": fert_b.to_dict(), "unk_rate": stats_b.unk_rate(r, s).to_dict()},
+        "after": {"fertility": fert_a.to_dict(), "unk_rate": stats_a.unk_rate(r, s).to_dict(),
+                  "filled_token_share": stats_a.filled_share(r, s).to_dict()},
+        "fertility_change": paired_ratio_difference(stats_b.tokens, stats_b.eojeols, stats_a.tokens, stats_a.eojeols,
+                                                    resamples=r, seed=s).to_dict(),
+        "compression_gain": 1 - fert_a.value / fert_b.value if fert_b.value else None,
+        "filled_slots": len(filled),
+        "filled_slots_emitted": emitted,
+        "filled_slots_emitted_share": emitted / len(filled) if filled else None,
+    }
+
+
+def _rows(bpc: dict[str, BpcComparison], stats: dict[str, tuple[TokenStats, TokenStats]], probes, config: EvalConfig) -> list[Row]:
+    r, s = config.bootstrap, config.seed
+    rows = []
+    for name, comp in bpc.items():
+        rows.append(Row(f"MW-BPC, {name} text", comp.before.bpc, comp.after.bpc, comp.difference, "lower", "bits/char"))
+    for name, (b, a) in stats.items():
+        rows.append(Row(f"fertility, {name} text", b.fertility(r, s), a.fertility(r, s),
+                        paired_ratio_difference(b.tokens, b.eojeols, a.tokens, a.eojeols, resamples=r, seed=s),
+                        "lower", "tokens/eojeol"))
+        rows.append(Row(f"UNK rate, {name} text", b.unk_rate(r, s), a.unk_rate(r, s),
+                        paired_ratio_difference(b.unk, b.tokens, a.unk, a.tokens, resamples=r, seed=s), "lower"))
+    for p in probes:
+        rows.append(Row(f"probe {p.task}: accuracy", p.before["accuracy"], p.after["accuracy"], p.difference["accuracy"], "higher"))
+        rows.append(Row(f"probe {p.task}: macro-F1", p.before["macro_f1"], p.after["macro_f1"], p.difference["macro_f1"], "higher"))
+    return rows
+
+
+def _overlap(sample: TextSample, after: str | os.PathLike, train_corpus) -> tuple[dict | None, list[str]]:
+    recorded = recorded_training_hashes(after) if Path(str(after)).is_dir() else None
+    found = count_overlap(sample.texts, train_corpus=train_corpus, recorded=recorded)
+    if found is None:
+        return None, []
+    basis = "the training corpus given" if train_corpus is not None else "the training data hashes recorded in the after model"
+    info = {"overlapping_texts": found, "texts": len(sample), "checked_against": basis}
+    if not found:
+        return info, []
+    return info, [f"{found} of {len(sample)} held-out domain texts ({found / len(sample):.1%}) also occur in {basis}: "
+                  f"the domain gain is inflated by memorisation. Evaluate on text held out from training "
+                  f"(e.g. `domainlm corpus clean --heldout-fraction`)."]
+
+
+def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str | os.PathLike, *, domain,
+             general=None, config: EvalConfig | None = None, tasks: Sequence[TaskSpec] = (), train_corpus=None,
+             update_card: bool = True) -> Report:
+    """Compare a base model and its adaptation on held-out domain text, general text and probes.
+
+    `domain` / `general`: a CorpusSpec, a path, a list of them, or a list of texts. `tasks` are added to
+    `config.tasks`. `train_corpus` (optional) is checked for held-out texts that leaked into training.
+    Writes `report.json`, `report.md` and PNG charts to `out_dir`; puts the table into `after/README.md`.
+    """
+    config = config or EvalConfig()
+    all_tasks = list(config.tasks) + list(tasks)
+    out_dir = Path(out_dir)
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    normalizer = Normalizer()
+
+    domain_sample = load_texts(domain, max_texts=config.max_texts, seed=config.seed, what="held-out domain", normalizer=normalizer)
+    general_sample = None
+    if general is not None:
+        general_sample = load_texts(general, max_texts=config.max_texts, seed=config.seed, what="general", normalizer=normalizer)
+    seconds["read"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    before_side = load_side("before", before, config.device)
+    after_side = load_side("after", after, config.device)
+    seconds["load"] = time.perf_counter() - t
+
+    warnings = normalisation_warnings(before_side, after_side, domain_sample.texts)
+    overlap, overlap_warnings = _overlap(domain_sample, after, train_corpus)
+    warnings += overlap_warnings
+    for w in warnings:
+        log.warning(w)
+
+    t = time.perf_counter()
+    samples = {"domain": domain_sample} | ({"general": general_sample} if general_sample else {})
+    bpc = {name: _compare_bpc(name, s, before_side, after_side, config) for name, s in samples.items()}
+    seconds["mw_bpc"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    filled, filled_source = filled_slots(before_side, after_side)
+    filled_ids = {slot.slot_id for slot in filled}
+    stats = {}
+    tokenization = {}
+    for name, s in samples.items():
+        lists = [text.split() for text in s.texts]
+        stats[name] = (token_stats(before_side, lists, set()), token_stats(after_side, lists, filled_ids))
+        tokenization[name] = _tokenization_section(*stats[name], filled, config)
+    terms = []
+    for slot in filled:
+        entry = slot.to_dict()
+        entry["emitted_domain"] = int(stats["domain"][1].slot_counts.get(slot.slot_id, 0))
+        entry["emitted_general"] = int(stats["general"][1].slot_counts.get(slot.slot_id, 0)) if "general" in stats else 0
+        terms.append(entry)
+    terms.sort(key=lambda e: (-e["emitted_domain"], -(e.get("score") or 0), e["slot_id"]))
+    examples = example_rows(before_side, after_side, [text.split() for text in domain_sample.texts], filled_ids,
+                            config.examples)
+    seconds["tokenization"] = time.perf_counter() - t
+
+    probes = []
+    t = time.perf_counter()
+    for task in all_tasks:
+        train, test, classes = load_task(task, seed=config.seed, normalizer=normalizer)
+        probes.append(run_probe(task.name, before_side, after_side, train, test, classes, method=config.probe,
+                                seed=config.seed, max_seq_len=config.max_seq_len, batch_size=config.batch_size,
+                                resamples=config.bootstrap, epochs=config.finetune_epochs))
+    if all_tasks:
+        seconds["probes"] = time.perf_counter() - t
+
+    config_dict = config.model_dump(mode="json")
+    config_dict["tasks"] = [task.model_dump(mode="json") for task in all_tasks]
+    report = Report(before=str(before), after=str(after), out_dir=out_dir, config=config_dict, bpc=bpc,
+                    tokenization=tokenization, rows=_rows(bpc, stats, probes, config), probes=probes,
+                    filled_terms=terms, filled_source=filled_source, examples=examples, warnings=warnings,
+                    overlap=overlap, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    versions=_versions())
+    _write(report, after, update_card)
+    seconds["total"] = time.perf_counter() - t0
+    report.seconds = seconds
+    write_json(out_dir / "report.json", report.to_dict())  # again, now with the total time
+    return report
+
+
+def _write(report: Report, after, update_card: bool) -> None:
+    out = report.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    for name, plot in (("metrics_chart", lambda p: plot_metrics(report, p)),
+                       ("loss_chart", lambda p: plot_loss_curve(after, p))):
+        final = out / ("metrics.png" if name == "metrics_chart" else "loss_curve.png")
+        tmp = out / f".{final.name}.tmp.png"
+        if plot(tmp) is not None:
+            os.replace(tmp, final)
+            report.files[name] = str(final)
+    report.files["report_json"] = str(out / "report.json")
+    report.files["report_md"] = str(out / "report.md")
+    if update_card and Path(str(after)).is_dir():
+        section = "## Evaluation (domainlm)\n\n" + "\n".join(f"- {line}" for line in headline(report)) + "\n\n" \
+                  + summary_markdown(report) + f"\n\nFull report: `{out / 'report.md'}`."
+        report.files["model_card"] = str(update_model_card(after, section))
+    write_json(out / "report.json", report.to_dict())
+    with atomic_write(out / "report.md") as fh:
+        fh.write(render_markdown(report))

@@ -1,0 +1,247 @@
+"""The evaluation report: one object, written as report.json (versioned) and report.md.
+
+Every number carries its sample size and 95% interval; every before/after difference carries a
+paired interval and the verdict "significant" or "within noise", so nobody reads noise as a gain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from domainlm.evaluation.mwbpc import BpcResult
+from domainlm.evaluation.probe import ProbeResult
+from domainlm.evaluation.stats import Difference, Estimate
+
+SCHEMA = "domainlm.report/1"
+
+
+@dataclass
+class BpcComparison:
+    """MW-BPC of both models on one text set (same masked eojeols), and after − before."""
+
+    name: str                 # "domain" or "general"
+    source: str
+    texts_read: int
+    before: BpcResult
+    after: BpcResult
+    difference: Difference    # after − before in bits per character: negative is better
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "texts_read": self.texts_read, "before": self.before.to_dict(),
+                "after": self.after.to_dict(), "difference": self.difference.to_dict()}
+
+
+@dataclass
+class Row:
+    """One line of the summary table."""
+
+    metric: str
+    before: Estimate | None
+    after: Estimate | None
+    change: Difference | None
+    better: str               # "lower" or "higher": which direction is an improvement
+    unit: str = ""
+
+    @property
+    def n(self) -> int:
+        for e in (self.change, self.after, self.before):
+            if e is not None:
+                return e.n
+        return 0
+
+    @property
+    def verdict(self) -> str:
+        if self.change is None:
+            return ""
+        if not self.change.significant:
+            return "within noise"
+        improved = (self.change.value < 0) == (self.better == "lower")
+        return "better" if improved else "worse"
+
+    def to_dict(self) -> dict:
+        return {"metric": self.metric, "before": self.before.to_dict() if self.before else None,
+                "after": self.after.to_dict() if self.after else None,
+                "change": self.change.to_dict() if self.change else None, "better": self.better,
+                "verdict": self.verdict, "n": self.n}
+
+
+@dataclass
+class Report:
+    before: str
+    after: str
+    out_dir: Path
+    config: dict
+    bpc: dict[str, BpcComparison]
+    tokenization: dict[str, Any]
+    rows: list[Row]
+    probes: list[ProbeResult] = field(default_factory=list)
+    filled_terms: list[dict] = field(default_factory=list)
+    filled_source: str = ""
+    examples: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    overlap: dict | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ headline numbers
+    @property
+    def domain_gain(self) -> Difference:
+        """before − after MW-BPC on the domain text: positive means the adapted model predicts it better."""
+        return _negate(self.bpc["domain"].difference)
+
+    @property
+    def forgetting(self) -> Difference | None:
+        """after − before MW-BPC on general text: positive means general language got worse."""
+        general = self.bpc.get("general")
+        return general.difference if general else None
+
+    def to_dict(self) -> dict:
+        gain, forgetting = self.domain_gain, self.forgetting
+        domain_before = self.bpc["domain"].before.bpc.value
+        return {
+            "schema": SCHEMA,
+            "created": self.created,
+            "before": self.before,
+            "after": self.after,
+            "headline": {
+                "domain_gain_bpc": gain.to_dict(),
+                "domain_gain_relative": gain.value / domain_before if domain_before else None,
+                "forgetting_bpc": forgetting.to_dict() if forgetting else None,
+                "probes": {p.task: p.difference["accuracy"].to_dict() for p in self.probes},
+            },
+            "summary": [r.to_dict() for r in self.rows],
+            "mw_bpc": {k: v.to_dict() for k, v in self.bpc.items()},
+            "tokenization": self.tokenization,
+            "probes": [p.to_dict() for p in self.probes],
+            "filled_slots": {"source": self.filled_source, "count": len(self.filled_terms), "terms": self.filled_terms},
+            "examples": self.examples,
+            "overlap": self.overlap,
+            "warnings": self.warnings,
+            "config": self.config,
+            "seconds": self.seconds,
+            "files": self.files,
+            "versions": self.versions,
+        }
+
+
+def _negate(d: Difference) -> Difference:
+    return Difference(-d.value, -d.high, -d.low, d.n, significant=d.significant)
+
+
+# ---------------------------------------------------------------- formatting
+
+def fmt_number(value: float | None, digits: int = 4) -> str:
+    if value is None or value != value:  # None or NaN
+        return "—"
+    if value == 0:
+        return "0"
+    if abs(value) >= 100:
+        return f"{value:,.1f}"
+    if abs(value) < 10 ** -digits:
+        return f"{value:.1e}"
+    return f"{value:.{digits}f}"
+
+
+def fmt_estimate(e: Estimate | None) -> str:
+    if e is None:
+        return "—"
+    return f"{fmt_number(e.value)} [{fmt_number(e.low)}, {fmt_number(e.high)}]"
+
+
+def fmt_change(d: Difference | None) -> str:
+    if d is None:
+        return "—"
+    sign = "+" if d.value > 0 else ""
+    return f"{sign}{fmt_number(d.value)} [{fmt_number(d.low)}, {fmt_number(d.high)}]"
+
+
+def headline(report: Report) -> list[str]:
+    """Sentences a person reads first."""
+    lines = []
+    gain = report.domain_gain
+    before = report.bpc["domain"].before.bpc.value
+    rel = f" ({gain.value / before:+.1%} of the base)" if before else ""
+    lines.append(f"Domain gain: MW-BPC on held-out domain text fell by {fmt_number(gain.value)} bits/char{rel}, "
+                 f"95% CI [{fmt_number(gain.low)}, {fmt_number(gain.high)}], n = {gain.n} texts: {gain.verdict}.")
+    forgetting = report.forgetting
+    if forgetting is not None:
+        lines.append(f"Forgetting: MW-BPC on general text changed by {fmt_change(forgetting)} bits/char, "
+                     f"n = {forgetting.n} texts: {forgetting.verdict}"
+                     + (" (general text got harder)." if forgetting.significant and forgetting.value > 0 else "."))
+    for p in report.probes:
+        d = p.difference["accuracy"]
+        lines.append(f"Probe '{p.task}': accuracy {fmt_number(p.before['accuracy'].value)} → "
+                     f"{fmt_number(p.after['accuracy'].value)}, change {fmt_change(d)}, n = {d.n} test examples: {d.verdict}.")
+    return lines
+
+
+def summary_markdown(report: Report) -> str:
+    """The before/after table (also used in the model card)."""
+    out = ["| metric | before | after | change (95% CI) | n | verdict |", "|---|---|---|---|---|---|"]
+    for r in report.rows:
+        out.append(f"| {r.metric} | {fmt_estimate(r.before)} | {fmt_estimate(r.after)} | {fmt_change(r.change)} | "
+                   f"{r.n:,} | {r.verdict} |")
+    return "\n".join(out)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(report: Report) -> str:
+    d = report.bpc["domain"]
+    lines = [
+        "# domainlm evaluation report",
+        "",
+        f"- before: `{report.before}`",
+        f"- after: `{report.after}`",
+        f"- domain text: `{d.source}` ({d.before.n_texts:,} texts scored of {d.texts_read:,} read)",
+    ]
+    if "general" in report.bpc:
+        g = report.bpc["general"]
+        lines.append(f"- general text: `{g.source}` ({g.before.n_texts:,} texts scored of {g.texts_read:,} read)")
+    lines += [f"- created: {report.created}; schema `{SCHEMA}`", ""]
+    lines += ["## Summary", ""] + [f"- {s}" for s in headline(report)] + [""]
+    if report.warnings:
+        lines += ["## Warnings", ""] + [f"- ⚠ {w}" for w in report.warnings] + [""]
+    lines += ["## Before and after", "", summary_markdown(report), "",
+              "MW-BPC: masked-word bits per character (lower is better), the same eojeols masked for both models. "
+              "Intervals are 95% bootstrap intervals; changes use a paired bootstrap over the same texts or test "
+              "examples, and a change whose interval contains 0 is reported as *within noise*.", ""]
+    charts = [(k, v) for k, v in report.files.items() if v.endswith(".png")]
+    if charts:
+        lines += ["## Charts", ""] + [f"![{k}]({Path(v).name})" for k, v in charts] + [""]
+    if report.filled_terms:
+        lines += [f"## Filled terms ({len(report.filled_terms)} slots, from {report.filled_source})", "",
+                  "| term | kind | slot | emitted in domain text | emitted in general text | score |", "|---|---|---|---|---|---|"]
+        top = report.config.get("top_terms", 20)
+        for t in report.filled_terms[:top]:
+            lines.append(f"| {_md_escape(t['term'])} | {t.get('kind', '')} | {t['slot_id']} | {t['emitted_domain']:,} | "
+                         f"{t['emitted_general']:,} | {fmt_number(t.get('score'))} |")
+        never = sum(1 for t in report.filled_terms if not t["emitted_domain"] and not t["emitted_general"])
+        if never:
+            lines.append("")
+            lines.append(f"{never} filled term(s) were never emitted on the evaluation text.")
+        lines.append("")
+    if report.examples:
+        lines += ["## Example sentences", ""]
+        for ex in report.examples:
+            lines += [f"**{_md_escape(ex['text'])}**", "",
+                      f"- before ({len(ex['before'])} tokens): `{' '.join(ex['before'])}`",
+                      f"- after ({len(ex['after'])} tokens): `{' '.join(ex['after'])}`", ""]
+    if report.probes:
+        lines += ["## Downstream probes", "", "| task | method | train | test | majority | accuracy before | accuracy after | "
+                  "macro-F1 before | macro-F1 after |", "|---|---|---|---|---|---|---|---|---|"]
+        for p in report.probes:
+            lines.append(f"| {p.task} | {p.method} | {p.n_train:,} | {p.n_test:,} | {fmt_number(p.majority_accuracy)} | "
+                         f"{fmt_estimate(p.before['accuracy'])} | {fmt_estimate(p.after['accuracy'])} | "
+                         f"{fmt_estimate(p.before['macro_f1'])} | {fmt_estimate(p.after['macro_f1'])} |")
+        lines.append("")
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items())
+    lines += ["## Run", "", f"Seconds: {timing}.", "",
+              "Settings: `" + ", ".join(f"{k}={v}" for k, v in report.config.items() if k != "tasks") + "`", ""]
+    return "\n".join(lines)

@@ -60,9 +60,13 @@ def annotation_at(model: type[BaseModel], parts: list[str]) -> Any:
                 if part in opt.model_fields:
                     nxt = opt.model_fields[part].annotation
                     break
-                allowed = ", ".join(opt.model_fields)
+                import difflib
+
+                allowed = list(opt.model_fields)
+                close = difflib.get_close_matches(part, allowed, n=1)
                 where = ".".join(walked) or "the top level"
-                raise OverrideProblem(f"unknown key '{part}' under {where}; allowed keys: {allowed}")
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise OverrideProblem(f"unknown key '{part}' under {where}{hint}; allowed keys: {', '.join(allowed)}")
             if origin in (list, tuple):
                 if not part.isdigit():
                     raise OverrideProblem(f"'{'.'.join(walked)}' is a list: use a number to pick an item, not '{part}'")

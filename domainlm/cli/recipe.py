@@ -1,0 +1,266 @@
+"""`domainlm recipe list|show|validate|new|run|export|import|diff` and `domainlm split-categories`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from domainlm.cli.app import app
+from domainlm.cli.common import console, print_json, table
+
+recipe_app = typer.Typer(help="Domain recipes: one YAML per category naming every input and setting.", no_args_is_help=True)
+app.add_typer(recipe_app, name="recipe")
+
+NAME_HELP = "Category (화장품 or cosmetics), recipe name, or a recipe .yaml file."
+SET_HELP = "Override a setting: --set train.max_steps=200 (repeatable; values are YAML scalars)."
+DATA_HELP = "Data root that relative corpus paths resolve against (default: $DOMAINLM_DATA, else the current folder)."
+
+
+def _load(name: str, overrides: list[str] | None, data_dir: Path | None):
+    from domainlm.recipes import load_recipe
+
+    return load_recipe(name, overrides or (), data_dir=data_dir)
+
+
+def print_recipe(recipe, title: str = "Resolved recipe") -> None:
+    from rich.syntax import Syntax
+
+    from domainlm.recipes import dump_recipe
+
+    console.print(f"[bold]{title}[/] [dim]{recipe.name} ({recipe.category}), data root {recipe._data_root}[/]")
+    console.print(Syntax(dump_recipe(recipe), "yaml", theme="ansi_dark", background_color="default", word_wrap=True))
+
+
+@recipe_app.command("list")
+def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """The recipes found (DOMAINLM_RECIPES folders, then the shipped ones)."""
+    from domainlm.recipes import list_recipes
+
+    entries = list_recipes()
+    if as_json:
+        print_json([{"name": e.name, "category": e.category, "aliases": list(e.aliases), "description": e.description,
+                     "path": str(e.path)} for e in entries])
+        return
+    console.print(table("recipes", ["category", "name", "aliases", "description"],
+                        [(e.category, e.name, ", ".join(e.aliases), e.description[:70]) for e in entries]))
+
+
+@recipe_app.command("show")
+def show_command(
+    name: str = typer.Argument(..., help=NAME_HELP),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
+    portable: bool = typer.Option(False, "--portable", help="Show paths as written (relative), not resolved."),
+) -> None:
+    """Print a recipe with every default filled in (and overrides applied)."""
+    from domainlm.recipes import dump_recipe
+
+    recipe = _load(name, overrides, data_dir)
+    if portable:
+        print(dump_recipe(recipe, portable=True), end="")
+    else:
+        print(dump_recipe(recipe), end="")
+
+
+@recipe_app.command("validate")
+def validate_command(
+    names: List[str] = typer.Argument(..., help="Recipes (categories or .yaml files) to check."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
+    check_data: bool = typer.Option(False, "--check-data", help="Also check that every corpus path exists under the data root."),
+) -> None:
+    """Check recipes against the schema; every problem is listed with its key path."""
+    from domainlm.errors import ConfigError
+    from domainlm.recipes import load_recipe
+
+    for name in names:
+        recipe = load_recipe(name, overrides or (), data_dir=data_dir)
+        if check_data:
+            missing = _missing_paths(recipe)
+            if missing:
+                raise ConfigError(f"The recipe '{name}' names corpora that do not exist under {recipe._data_root}:\n"
+                                  + "\n".join(f"  - {m}" for m in missing),
+                                  "Pass --data-dir (or set DOMAINLM_DATA) to the folder that holds them.")
+        console.print(f"[green]✓[/] {name}: valid ({recipe.category}, {recipe.vocab.slots:,} slots, base {recipe.base})")
+
+
+def _missing_paths(recipe) -> list[str]:
+    import glob
+    import os
+
+    from domainlm.corpus.reader import CorpusSpec
+
+    found: list[str] = []
+
+    def walk(obj, key: str) -> None:
+        if isinstance(obj, CorpusSpec):
+            if not obj.path.startswith("hf:") and not glob.glob(obj.path) and not os.path.exists(obj.path):
+                found.append(f"{key}: {obj.path}")
+        elif hasattr(obj, "model_fields"):
+            for f in type(obj).model_fields:
+                walk(getattr(obj, f), f"{key}.{f}" if key else f)
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj):
+                walk(v, f"{key}.{i}")
+
+    walk(recipe, "")
+    return found
+
+
+@recipe_app.command("new")
+def new_command(
+    name: str = typer.Argument(..., help="Short ASCII name of the new recipe (e.g. furniture)."),
+    from_: str = typer.Option(..., "--from", help="Recipe to start from (category, name or file)."),
+    category: Optional[str] = typer.Option(None, "--category", help="Category name, e.g. 가구 (default: NAME)."),
+    aliases: Optional[List[str]] = typer.Option(None, "--alias", help="Another accepted name (repeatable)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="File or folder to write (default: ./NAME.yaml)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Start a recipe for a new category from an existing one."""
+    from domainlm.recipes import new_recipe
+
+    path = new_recipe(name, from_recipe=from_, category=category, aliases=aliases or (), out=output, overwrite=force)
+    console.print(f"Wrote [bold]{path}[/]. Edit its data and routing keywords, then: "
+                  f"domainlm recipe validate {path} && domainlm recipe run {path}")
+
+
+def stage_printer():
+    """on_stage callback printing one line per stage event."""
+    icons = {"start": "[blue]▶[/]", "resume": "[yellow]↻[/]", "skip": "[dim]⏭[/]", "done": "[green]✓[/]"}
+
+    def on_stage(name: str, event: str, info: dict) -> None:
+        if event == "skip":
+            console.print(f"{icons[event]} {name}: unchanged, skipped")
+        elif event == "done":
+            details = ", ".join(f"{k} {v}" for k, v in info.items() if k not in ("headline", "out_dir", "report") and not isinstance(v, (dict, list)))
+            console.print(f"{icons[event]} {name} done" + (f" ({details})" if details else ""))
+        else:
+            console.print(f"{icons[event]} {name}: {'resuming from the last checkpoint' if event == 'resume' else 'running'}…")
+
+    return on_stage
+
+
+def print_run_result(result) -> None:
+    from domainlm.pipeline.stages import headline
+
+    console.print(table("stages", ["stage", "status", "seconds"], [(s.name, s.status, s.seconds) for s in result.stages]))
+    report = result.report
+    if report is not None:
+        rows = []
+        for key, pair in headline(report).items():
+            b, a = pair["before"], pair["after"]
+            delta = a - b if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
+            rows.append((key, b, a, delta))
+        if rows:
+            console.print(table("before → after", ["measure", "before", "after", "change"], rows))
+    if result.report_md is not None:
+        console.print(f"Report: [bold]{result.report_md}[/]")
+    console.print(f"Run folder: [bold]{result.out_dir}[/] ({result.seconds:.0f} s)")
+
+
+@recipe_app.command("run")
+def run_command(
+    name: str = typer.Argument(..., help=NAME_HELP),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run folder (default: runs/<name>)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Stop after this stage: prepare, mine, fill, adapt or evaluate."),
+    force: Optional[List[str]] = typer.Option(None, "--force", help="Rerun this stage even if unchanged (repeatable; 'all' for every stage)."),
+    no_resume: bool = typer.Option(False, "--no-resume", help="Restart an interrupted adapt from scratch instead of its last checkpoint."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the resolved recipe."),
+) -> None:
+    """Run mine → fill → adapt → evaluate, skipping stages whose inputs have not changed."""
+    from domainlm.pipeline import run_recipe
+
+    recipe = _load(name, overrides, data_dir)
+    if not quiet:
+        print_recipe(recipe)
+    forced = True if force and "all" in force else (force or ())
+    result = run_recipe(recipe, output, until=until, force=forced, resume=not no_resume, on_stage=stage_printer())
+    print_run_result(result)
+
+
+@recipe_app.command("export")
+def export_command(
+    name: str = typer.Argument(..., help=NAME_HELP),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Folder of a finished `recipe run` (default: runs/<name>)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Archive to write (default: <name>.domainlm.tar.gz)."),
+    include_model: bool = typer.Option(False, "--include-model", help="Also pack the adapted model (large)."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
+) -> None:
+    """Pack recipe, terms, slots manifest, report and sha256 checksums into one .tar.gz."""
+    from domainlm.pipeline import default_run_dir, export_bundle
+
+    recipe = _load(name, overrides, data_dir)
+    path = export_bundle(recipe, run_dir or default_run_dir(recipe), output, include_model=include_model)
+    console.print(f"Wrote [bold]{path}[/] ({path.stat().st_size / 1e6:.2f} MB). Import with: domainlm recipe import {path}")
+
+
+@recipe_app.command("import")
+def import_command(
+    archive: Path = typer.Argument(..., help="A bundle written by `domainlm recipe export`."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder to unpack into (default: ./<name>)."),
+    base: Optional[str] = typer.Option(None, "--base", help="Base model/tokenizer the bundle must match (default: the bundle's own base)."),
+    no_check_base: bool = typer.Option(False, "--no-check-base", help="Skip the base vocabulary check (checksums are always verified)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
+) -> None:
+    """Verify a bundle's checksums and base vocabulary, then unpack it."""
+    from domainlm.pipeline import import_bundle
+
+    result = import_bundle(archive, output, base=base, check_base=not no_check_base, overwrite=force)
+    m = result.manifest
+    console.print(f"[green]✓[/] {len(result.files)} files verified (sha256)"
+                  + (f", base vocabulary matches {result.base}" if result.base_checked else ", base vocabulary NOT checked"))
+    console.print(f"Imported '{m['name']}' ({m['category']}) into [bold]{result.out_dir}[/]. "
+                  f"Its terms: {result.out_dir / 'terms.tsv'}; re-run it with: domainlm recipe run {result.out_dir / 'recipe.yaml'}")
+
+
+@recipe_app.command("diff")
+def diff_command(
+    first: str = typer.Argument(..., help="First recipe (category, name or file)."),
+    second: str = typer.Argument(..., help="Second recipe."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override applied to the SECOND recipe (see what a change does)."),
+) -> None:
+    """Every setting that differs between two recipes, defaults included."""
+    from domainlm.recipes import diff_recipes, load_recipe
+
+    diffs = diff_recipes(load_recipe(first), load_recipe(second, overrides or ()))
+    if not diffs:
+        console.print("No differences.")
+        return
+
+    def short(v):
+        text = str(v)
+        return text if len(text) <= 60 else text[:57] + "…"
+
+    console.print(table(f"{first} → {second}", ["key", first, second], [(k, short(a), short(b)) for k, a, b in diffs]))
+
+
+@app.command("split-categories")
+def split_categories_command(
+    inputs: List[str] = typer.Argument(..., help="Review files (tsv/csv/jsonl/txt, compressed allowed)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for <category>.jsonl, ambiguous.jsonl, unassigned.jsonl, routing.json."),
+    categories: Optional[List[str]] = typer.Option(None, "--category", help="Route to these categories only (repeatable; default: the shopping categories)."),
+    field: str = typer.Option("text", "--field", help="Column or field holding the review text."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding (default: detect)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
+) -> None:
+    """Route a mixed review stream into per-category corpora by the recipes' keywords.
+
+    Rule: count how often each category's keywords occur in a review; the most hits wins, a tie
+    between the top categories goes to `ambiguous`, no hit to `unassigned`. Rows keep all columns.
+    """
+    from domainlm.routing import split_categories
+
+    report = split_categories(inputs, output, categories=categories, field=field, encoding=encoding)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    rows = [(f"{name} ({report.categories.get(name, '—')})" if name in report.categories else name, n,
+             f"{n / max(report.total, 1):.1%}") for name, n in report.counts.items()]
+    rows.append(("total", report.total, "100%"))
+    console.print(table("reviews per category", ["bucket", "reviews", "share"], rows))
+    console.print(f"Rule: {report.rule}. Wrote [bold]{output}[/].")

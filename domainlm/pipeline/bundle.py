@@ -1,0 +1,234 @@
+"""Share a domain recipe: one .tar.gz with the recipe, terms, slots manifest, report and checksums.
+
+Layout inside the archive (all under `<name>/`):
+    bundle.json         what it is: recipe name, category, base, base vocabulary sha256, versions, file list
+    recipe.yaml         the recipe as written (portable: paths relative to a data root)
+    recipe.resolved.yaml  every setting as used in the run
+    terms.tsv, terms.json, slots.json, fill.json, report.json, report.md, stages.json
+    model/…             (optional) the adapted model
+    checksums.sha256    sha256 of every other file, `sha256sum` format (checkable with `sha256sum -c`)
+
+`import_bundle` verifies every checksum (a tampered or truncated bundle is refused), refuses paths
+that escape the archive, and refuses a bundle whose base vocabulary differs from the base it is
+imported for: its terms sit in slot ids that only mean the same thing on the same vocabulary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+from domainlm import __version__
+from domainlm.errors import DomainLMError
+from domainlm.io import atomic_directory
+
+BUNDLE_FORMAT = 1
+CHECKSUMS = "checksums.sha256"
+MANIFEST = "bundle.json"
+
+
+class BundleError(DomainLMError):
+    """A recipe bundle cannot be written or is not safe / compatible to import."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _collect(run_dir: Path, include_model: bool) -> dict[str, Path]:
+    """Archive name → file, from a `recipe run` folder."""
+    wanted = {
+        "recipe.resolved.yaml": run_dir / "recipe.resolved.yaml",
+        "stages.json": run_dir / "stages.json",
+        "terms.tsv": run_dir / "mine" / "terms.tsv",
+        "terms.json": run_dir / "mine" / "terms.json",
+        "slots.json": run_dir / "fill" / "tokenizer" / "slots.json",
+        "fill.json": run_dir / "fill" / "fill.json",
+        "report.json": run_dir / "report" / "report.json",
+        "report.md": run_dir / "report" / "report.md",
+    }
+    files = {name: path for name, path in wanted.items() if path.is_file()}
+    if include_model:
+        model = run_dir / "model"
+        if not model.is_dir():
+            raise BundleError(f"--include-model was given but '{model}' holds no model.",
+                              "Run the adapt stage first: domainlm recipe run NAME.")
+        for f in sorted(model.rglob("*")):
+            rel = f.relative_to(model)
+            if f.is_file() and not any(p.startswith(("checkpoint", ".")) for p in rel.parts):
+                files[f"model/{rel.as_posix()}"] = f
+        for f in sorted((run_dir / "report").glob("*.png")) if (run_dir / "report").is_dir() else []:
+            files[f"report/{f.name}"] = f
+    return files
+
+
+def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike | None = None, *,
+                  include_model: bool = False) -> Path:
+    """Write `<archive>` (default `<name>.domainlm.tar.gz`) from a finished `recipe run` folder."""
+    from domainlm.recipes.load import dump_recipe
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "mine" / "terms.tsv").is_file():
+        raise BundleError(f"'{run_dir}' holds no mined terms (mine/terms.tsv): nothing to share yet.",
+                          f"Run the recipe first: domainlm recipe run {recipe.name} --output {run_dir}")
+    files = _collect(run_dir, include_model)
+    fill = json.loads((run_dir / "fill" / "fill.json").read_text(encoding="utf-8")) if "fill.json" in files else {}
+    base_hash = fill.get("base_vocab_sha256")
+    if base_hash is None:
+        from domainlm.pipeline.stages import base_vocab_sha256
+
+        try:
+            base_hash = base_vocab_sha256(recipe.base)
+        except Exception as e:  # noqa: BLE001 - reported as a clear bundle error
+            raise BundleError(f"Cannot read the base vocabulary of '{recipe.base}' to record in the bundle: {e}.",
+                              "Run the fill stage (domainlm recipe run) so its hash is recorded, or make the base available.") from None
+    archive = Path(archive) if archive else Path(f"{recipe.name}.domainlm.tar.gz")
+    prefix = recipe.name
+    portable = dump_recipe(recipe, portable=True).encode("utf-8")
+    extra = {"recipe.yaml": portable}
+    checks: dict[str, str] = {name: hashlib.sha256(data).hexdigest() for name, data in extra.items()}
+    checks.update({name: _sha256(path) for name, path in files.items()})
+    manifest = {
+        "format": BUNDLE_FORMAT, "name": recipe.name, "category": recipe.category, "aliases": recipe.aliases,
+        "base": recipe.base if not os.path.isabs(recipe.base) else Path(recipe.base).name,
+        "base_vocab_sha256": base_hash, "domainlm_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "includes_model": include_model,
+        "files": sorted(checks),
+    }
+    manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8")
+    checks[MANIFEST] = hashlib.sha256(manifest_bytes).hexdigest()
+    check_bytes = "".join(f"{digest}  {name}\n" for name, digest in sorted(checks.items())).encode("utf-8")
+
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{archive.name}.", suffix=".tmp", dir=archive.parent)
+    os.close(fd)
+    try:
+        with tarfile.open(tmp, "w:gz") as tar:
+            def add_bytes(name: str, data: bytes) -> None:
+                info = tarfile.TarInfo(f"{prefix}/{name}")
+                info.size = len(data)
+                info.mtime = int(time.time())
+                tar.addfile(info, io.BytesIO(data))
+
+            add_bytes(MANIFEST, manifest_bytes)
+            add_bytes(CHECKSUMS, check_bytes)
+            for name, data in extra.items():
+                add_bytes(name, data)
+            for name, path in files.items():
+                tar.add(str(path), arcname=f"{prefix}/{name}", recursive=False)
+        os.replace(tmp, archive)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return archive
+
+
+@dataclass
+class ImportedBundle:
+    out_dir: Path
+    manifest: dict
+    files: list[str]
+    base_checked: bool
+    base: str
+
+
+def _safe_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
+    members = tar.getmembers()
+    for m in members:
+        p = PurePosixPath(m.name)
+        if p.is_absolute() or ".." in p.parts or not (m.isfile() or m.isdir()):
+            raise BundleError(f"'{archive}' contains an unsafe entry '{m.name}' (absolute path, '..', or a link).",
+                              "Do not import it; ask its author for a bundle made with `domainlm recipe export`.")
+    return members
+
+
+def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None = None, *, base: str | None = None,
+                  check_base: bool = True, overwrite: bool = False) -> ImportedBundle:
+    """Verify and unpack a bundle into `out_dir` (default `./<name>`).
+
+    Refuses: a file whose sha256 differs from checksums.sha256, a missing or unlisted file, an
+    unsafe path, and — when `check_base` — a base (`base`, default the bundle's own) whose
+    vocabulary hash differs from the one the bundle was made on.
+    """
+    archive = Path(archive)
+    if not archive.is_file():
+        raise BundleError(f"The bundle '{archive}' does not exist.", "Check the path.")
+    with tempfile.TemporaryDirectory(prefix="domainlm-bundle-") as tmp_name:
+        tmp = Path(tmp_name)
+        try:
+            with tarfile.open(archive, "r:*") as tar:
+                members = _safe_members(tar, archive)
+                tar.extractall(tmp, members=members, filter="data")
+        except (tarfile.TarError, EOFError, OSError) as e:
+            raise BundleError(f"'{archive}' is not a readable .tar.gz bundle: {e}.",
+                              "Re-download it, or re-export it with `domainlm recipe export`.") from None
+        roots = [p for p in tmp.iterdir() if p.is_dir()]
+        if len(roots) != 1 or not (roots[0] / CHECKSUMS).is_file() or not (roots[0] / MANIFEST).is_file():
+            raise BundleError(f"'{archive}' is not a domainlm recipe bundle (no {MANIFEST} / {CHECKSUMS}).",
+                              "Make bundles with `domainlm recipe export NAME`.")
+        root = roots[0]
+        expected: dict[str, str] = {}
+        for line in (root / CHECKSUMS).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                digest, _, name = line.partition("  ")
+                expected[name] = digest
+        present = {f.relative_to(root).as_posix() for f in root.rglob("*") if f.is_file()} - {CHECKSUMS}
+        problems = []
+        for name in sorted(set(expected) | present):
+            if name not in expected:
+                problems.append(f"{name}: not listed in {CHECKSUMS} (added after export)")
+            elif name not in present:
+                problems.append(f"{name}: listed but missing")
+            elif _sha256(root / name) != expected[name]:
+                problems.append(f"{name}: sha256 does not match (modified after export)")
+        if problems:
+            raise BundleError(f"The bundle '{archive}' failed verification and was not imported:\n"
+                              + "\n".join(f"  - {p}" for p in problems),
+                              "It was changed or damaged after export; get a fresh copy from its author.")
+        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+        if manifest.get("format") != BUNDLE_FORMAT:
+            raise BundleError(f"'{archive}' is bundle format {manifest.get('format')}; this domainlm reads format {BUNDLE_FORMAT}.",
+                              "Upgrade domainlm (pip install -U domainlm).")
+        # The recipe inside must still validate against this version's schema.
+        from domainlm.recipes.load import validate_data
+
+        validate_data(yaml.safe_load((root / "recipe.yaml").read_text(encoding="utf-8")), source=f"in '{archive}'")
+        target_base = base or manifest.get("base")
+        base_checked = False
+        if check_base:
+            from domainlm.pipeline.stages import base_vocab_sha256
+
+            try:
+                actual = base_vocab_sha256(target_base)
+            except Exception as e:  # noqa: BLE001
+                raise BundleError(f"Cannot read the vocabulary of the base '{target_base}' to check the bundle against: {e}.",
+                                  "Pass --base with a local copy of the base model, or --no-check-base to skip the check.") from None
+            if actual != manifest.get("base_vocab_sha256"):
+                raise BundleError(
+                    f"The bundle '{archive}' was made on a different base vocabulary than '{target_base}' "
+                    f"(vocabulary sha256 {manifest.get('base_vocab_sha256', '?')[:12]}… vs {actual[:12]}…): "
+                    "its terms would land in the wrong slots.",
+                    f"Import it for the base it was made on ({manifest.get('base')}), or re-run the recipe on your base.")
+            base_checked = True
+        dest = Path(out_dir) if out_dir else Path(manifest["name"])
+        if dest.exists() and any(dest.iterdir()) and not overwrite:
+            raise BundleError(f"'{dest}' already exists and is not empty.", "Pass --force to replace it, or choose --output.")
+        with atomic_directory(dest) as staging:
+            for f in root.iterdir():
+                shutil.move(str(f), staging / f.name)
+    return ImportedBundle(out_dir=dest, manifest=manifest, files=sorted(expected), base_checked=base_checked,
+                          base=str(target_base))

@@ -1,0 +1,149 @@
+"""The stage runner of `domainlm recipe run`: run, skip or resume each stage.
+
+`stages.json` in the run folder records, per stage, the fingerprint of its inputs and whether it
+finished. A stage is skipped when it finished with the same fingerprint and its outputs exist; a
+stage that started with the same fingerprint but never finished (interrupted) is resumed when it
+can be (adapt picks up its last checkpoint), else rerun. A rerun stage invalidates the stages
+after it through their fingerprints, which include the hashes of its outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from domainlm.errors import ConfigError
+from domainlm.io import write_json
+from domainlm.pipeline.hashing import fingerprint
+from domainlm.pipeline.stages import STAGE_NAMES, STAGES, StageContext
+from domainlm.recipes.load import save_resolved
+from domainlm.recipes.schema import Recipe
+
+STATE_FILE = "stages.json"
+
+
+@dataclass
+class StageOutcome:
+    name: str
+    status: str  # "ran", "resumed", "skipped", "not run"
+    seconds: float = 0.0
+    summary: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    stages: list[StageOutcome]
+    report_md: Path | None
+    report_json: Path | None
+    seconds: float
+
+    @property
+    def report(self) -> dict | None:
+        import json
+
+        return json.loads(self.report_json.read_text(encoding="utf-8")) if self.report_json and self.report_json.exists() else None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def read_state(out_dir: Path) -> dict:
+    import json
+
+    path = out_dir / STATE_FILE
+    if not path.exists():
+        return {"stages": {}}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"stages": {}}  # a damaged state only costs a rerun
+    state.setdefault("stages", {})
+    return state
+
+
+def default_run_dir(recipe: Recipe) -> Path:
+    return Path("runs") / recipe.name
+
+
+def _check_stage_names(names: Iterable[str] | None, what: str) -> list[str]:
+    names = list(names or [])
+    bad = [n for n in names if n not in STAGE_NAMES]
+    if bad:
+        raise ConfigError(f"Unknown stage {', '.join(repr(b) for b in bad)} in {what}; the stages are: {', '.join(STAGE_NAMES)}.")
+    return names
+
+
+def run_recipe(recipe: Recipe, out_dir: str | os.PathLike | None = None, *, until: str | None = None,
+               force: Sequence[str] | bool = (), resume: bool = True,
+               on_stage: Callable[[str, str, dict], None] | None = None) -> RunResult:
+    """Run prepare → mine → fill → adapt → evaluate for `recipe` into `out_dir` (default runs/<name>).
+
+    `until`: stop after this stage. `force`: stage names (or True for all) to rerun even when
+    unchanged. `resume`: continue an interrupted adapt from its last checkpoint (False: start over).
+    `on_stage(name, event, info)` is called with event "start", "skip", "resume" or "done".
+    """
+    started = time.perf_counter()
+    out = Path(out_dir) if out_dir is not None else default_run_dir(recipe)
+    out.mkdir(parents=True, exist_ok=True)
+    if until is not None:
+        _check_stage_names([until], "--until")
+    forced = set(STAGE_NAMES) if force is True else set(_check_stage_names(force or [], "--force"))
+    save_resolved(recipe, out)
+    state = read_state(out)
+    state["recipe"] = recipe.name
+    state["category"] = recipe.category
+    ctx = StageContext(recipe=recipe, out_dir=out)
+    notify = on_stage or (lambda *a: None)
+    outcomes: list[StageOutcome] = []
+    stop = False
+    for stage in STAGES:
+        if stop:
+            outcomes.append(StageOutcome(stage.name, "not run"))
+            continue
+        fp = fingerprint(stage.inputs(ctx))
+        prev = state["stages"].get(stage.name, {})
+        outputs_exist = all(p.exists() for p in stage.outputs(ctx))
+        if (stage.name not in forced and prev.get("status") == "done" and prev.get("fingerprint") == fp
+                and outputs_exist):
+            outcomes.append(StageOutcome(stage.name, "skipped", 0.0, prev.get("summary", {})))
+            notify(stage.name, "skip", prev.get("summary", {}))
+        else:
+            resuming = (stage.resumable and resume and stage.name not in forced and prev.get("status") == "running"
+                        and prev.get("fingerprint") == fp)
+            if not resuming and stage.resumable:
+                # A changed input makes old checkpoints wrong to continue from.
+                for p in stage.outputs(ctx):
+                    if p.is_dir():
+                        shutil.rmtree(p, ignore_errors=True)
+            state["stages"][stage.name] = {"status": "running", "fingerprint": fp, "started": _now()}
+            write_json(out / STATE_FILE, state)
+            notify(stage.name, "resume" if resuming else "start", {})
+            t0 = time.perf_counter()
+            summary = stage.run(ctx, resuming) or {}
+            seconds = round(time.perf_counter() - t0, 2)
+            state["stages"][stage.name] = {"status": "done", "fingerprint": fp, "started": state["stages"][stage.name]["started"],
+                                           "finished": _now(), "seconds": seconds, "resumed": resuming, "summary": summary}
+            write_json(out / STATE_FILE, state)
+            # Every output folder carries the recipe that made it (written before the next stage
+            # fingerprints the folder, so a rerun sees the same hash).
+            for p in stage.outputs(ctx):
+                if p.is_dir():
+                    save_resolved(recipe, p)
+            if stage.name == "evaluate":
+                save_resolved(recipe, ctx.path("report"))
+            outcomes.append(StageOutcome(stage.name, "resumed" if resuming else "ran", seconds, summary))
+            notify(stage.name, "done", {**summary, "seconds": seconds})
+        if until is not None and stage.name == until:
+            stop = True
+    report_md = out / "report" / "report.md"
+    report_json = out / "report" / "report.json"
+    return RunResult(out_dir=out, stages=outcomes, report_md=report_md if report_md.exists() else None,
+                     report_json=report_json if report_json.exists() else None,
+                     seconds=round(time.perf_counter() - started, 2))

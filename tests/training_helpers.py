@@ -1,0 +1,46 @@
+"""Helpers of the modeling / training tests: a hand-filled tokenizer (no dependency on vocab_tools.fill_slots)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+
+def fill_by_hand(tok_dir: Path, terms: list[str], out_dir: Path) -> Path:
+    """Copy a tokenizer dir and write `terms` into its first free [unusedN] slots, with a slots.json."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for f in Path(tok_dir).iterdir():
+        if f.is_file():
+            shutil.copy(f, out_dir / f.name)
+    data = json.loads((out_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = data["model"]["vocab"]
+    by_id = {i: t for t, i in vocab.items()}
+    free = sorted(i for t, i in vocab.items() if t.startswith("[unused"))
+    entries = []
+    for term, slot in zip(terms, free):
+        old = by_id[slot]
+        del vocab[old]
+        vocab[term] = slot
+        data["added_tokens"] = [t for t in data.get("added_tokens", []) if t["id"] != slot]
+        entries.append({"slot_id": slot, "old_token": old, "term": term,
+                        "kind": "continuation" if term.startswith("##") else "word"})
+    (out_dir / "tokenizer.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    config_path = out_dir / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    decoder = config.get("added_tokens_decoder", {})
+    for e in entries:
+        decoder.pop(str(e["slot_id"]), None)
+    config_path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    if (out_dir / "vocab.txt").exists():
+        lines = (out_dir / "vocab.txt").read_text(encoding="utf-8").splitlines()
+        for e in entries:
+            lines[e["slot_id"]] = e["term"]
+        (out_dir / "vocab.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (out_dir / "slots.json").write_text(json.dumps({"format": 1, "slots": entries}, ensure_ascii=False), encoding="utf-8")
+    return out_dir
+
+
+def write_corpus(path: Path, texts: list[str], repeat: int = 1) -> Path:
+    path.write_text("\n".join(list(texts) * repeat) + "\n", encoding="utf-8")
+    return path

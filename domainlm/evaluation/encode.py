@@ -8,16 +8,12 @@ which is what lets MW-BPC mask the same words in both models.
 
 from __future__ import annotations
 
-import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 from domainlm.errors import ModelError
-
-log = logging.getLogger("domainlm.evaluation")
-
 
 @dataclass
 class Encoded:

@@ -8,15 +8,14 @@ per model and task.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from domainlm.corpus import Normalizer
-from domainlm.errors import EvaluationError
+from domainlm.errors import CorpusError, EvaluationError
 from domainlm.evaluation.card import update_model_card
 from domainlm.evaluation.config import EvalConfig, TaskSpec
 from domainlm.evaluation.encode import Side, load_side
@@ -26,13 +25,11 @@ from domainlm.evaluation.probe import run_probe
 from domainlm.evaluation.report import BpcComparison, Report, Row, render_markdown, summary_markdown, headline
 from domainlm.evaluation.stats import paired_ratio_difference
 from domainlm.evaluation.tasks import load_task
-from domainlm.evaluation.texts import TextSample, count_overlap, load_texts, recorded_training_hashes
-from domainlm.evaluation.tokenization import (FilledSlot, TokenStats, example_rows, filled_slots,
+from domainlm.evaluation.texts import (TextSample, count_overlap, load_texts, recorded_training_corpus,
+                                      recorded_training_hashes)
+from domainlm.evaluation.tokenization import (SlotEntry, TokenStats, example_rows, filled_slots,
                                               normalisation_warnings, token_stats)
 from domainlm.io import atomic_write, write_json
-
-log = logging.getLogger("domainlm.evaluation")
-
 
 def _versions() -> dict[str, str]:
     import torch
@@ -56,7 +53,7 @@ def _compare_bpc(name: str, sample: TextSample, before: Side, after: Side, confi
     return BpcComparison(name, sample.description, sample.read, b, a, diff)
 
 
-def _tokenization_section(stats_b: TokenStats, stats_a: TokenStats, filled: list[FilledSlot], config: EvalConfig) -> dict:
+def _tokenization_section(stats_b: TokenStats, stats_a: TokenStats, filled: list[SlotEntry], config: EvalConfig) -> dict:
     r, s = config.bootstrap, config.seed
     fert_b, fert_a = stats_b.fertility(r, s), stats_a.fertility(r, s)
     emitted = sum(1 for slot in filled if stats_a.slot_counts.get(slot.slot_id))
@@ -93,11 +90,22 @@ def _rows(bpc: dict[str, BpcComparison], stats: dict[str, tuple[TokenStats, Toke
 
 
 def _overlap(sample: TextSample, after: str | os.PathLike, train_corpus) -> tuple[dict | None, list[str]]:
-    recorded = recorded_training_hashes(after) if Path(str(after)).is_dir() else None
-    found = count_overlap(sample.texts, train_corpus=train_corpus, recorded=recorded)
+    """Held-out texts that training also saw: against `train_corpus`, else what the after model recorded."""
+    recorded, fraction, basis = None, 0.0, "the training corpus given"
+    if train_corpus is None and Path(str(after)).is_dir():
+        recorded = recorded_training_hashes(after)
+        basis = "the training data hashes recorded in the after model"
+        if recorded is None and (named := recorded_training_corpus(after)) is not None:
+            train_corpus, fraction = named
+            basis = f"the training corpus named in {Path(str(after)) / 'settings.json'}"
+    try:
+        found = count_overlap(sample.texts, train_corpus=train_corpus, recorded=recorded, heldout_fraction=fraction)
+    except CorpusError as e:
+        if fraction or recorded is not None:  # the recorded corpus moved or needs a field we do not know
+            return {"checked_against": basis, "error": e.message}, []
+        raise
     if found is None:
         return None, []
-    basis = "the training corpus given" if train_corpus is not None else "the training data hashes recorded in the after model"
     info = {"overlapping_texts": found, "texts": len(sample), "checked_against": basis}
     if not found:
         return info, []
@@ -108,7 +116,7 @@ def _overlap(sample: TextSample, after: str | os.PathLike, train_corpus) -> tupl
 
 def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str | os.PathLike, *, domain,
              general=None, config: EvalConfig | None = None, tasks: Sequence[TaskSpec] = (), train_corpus=None,
-             update_card: bool = True) -> Report:
+             update_card: bool = True, on_warning: Callable[[str], None] | None = None) -> Report:
     """Compare a base model and its adaptation on held-out domain text, general text and probes.
 
     `domain` / `general`: a CorpusSpec, a path, a list of them, or a list of texts. `tasks` are added to
@@ -137,7 +145,8 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     overlap, overlap_warnings = _overlap(domain_sample, after, train_corpus)
     warnings += overlap_warnings
     for w in warnings:
-        log.warning(w)
+        if on_warning is not None:
+            on_warning(w)
 
     t = time.perf_counter()
     samples = {"domain": domain_sample} | ({"general": general_sample} if general_sample else {})

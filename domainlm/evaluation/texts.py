@@ -8,13 +8,14 @@ whole stream (a file sorted by movie or product would bias its first N lines), r
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from domainlm.corpus import CorpusSpec, Normalizer, iter_texts, text_hash
+from domainlm.corpus import CorpusSpec, Normalizer, is_heldout, iter_documents, iter_texts, text_hash
 from domainlm.errors import EvaluationError
 
 TextSource = CorpusSpec | str | os.PathLike | Sequence[CorpusSpec | str | os.PathLike]
@@ -113,22 +114,43 @@ def recorded_training_hashes(model_dir: str | os.PathLike) -> set[int] | None:
     return None
 
 
+def recorded_training_corpus(model_dir: str | os.PathLike) -> tuple[list[str], float] | None:
+    """(corpus paths, held-out fraction) that `adapt` wrote to settings.json, if they still exist."""
+    path = Path(model_dir) / "settings.json"
+    if not path.exists():
+        return None
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    corpus = settings.get("corpus") if isinstance(settings, dict) else None
+    if not corpus or not all(isinstance(c, str) and _is_corpus_ref(c) and not c.startswith("hf:") for c in corpus):
+        return None
+    fraction = float((settings.get("train") or {}).get("heldout_fraction") or 0.0)
+    return corpus, fraction
+
+
 def count_overlap(texts: Sequence[str], *, train_corpus=None, recorded: set[int] | None = None,
-                  normalizer: Normalizer | None = None) -> int | None:
+                  heldout_fraction: float = 0.0, normalizer: Normalizer | None = None) -> int | None:
     """How many of `texts` (already normalised) also occur in the training text; None if unknown.
 
     The training corpus is streamed against the small set of held-out hashes, so memory stays
-    bounded however large it is.
+    bounded however large it is. Documents that training itself held out (`is_heldout` on the id or
+    text with `heldout_fraction`, the rule of `domainlm.training`) are not training text.
     """
-    wanted = {text_hash(t) for t in texts}
     if recorded is None and train_corpus is None:
         return None
+    wanted = {text_hash(t) for t in texts}
     found: set[int] = set()
     if recorded is not None:
         found |= wanted & recorded
     if train_corpus is not None:
         normalizer = normalizer or Normalizer()
-        for raw in _raw_texts(train_corpus):
+        docs = ((d.text, d.id) for d in iter_documents(train_corpus)) if not is_text_list(train_corpus) \
+            else ((t, None) for t in train_corpus)
+        for raw, doc_id in docs:
+            if heldout_fraction > 0 and is_heldout(doc_id or raw, heldout_fraction):
+                continue
             h = text_hash(normalizer(raw))
             if h in wanted:
                 found.add(h)

@@ -7,20 +7,18 @@ with special tokens excluded.
 
 from __future__ import annotations
 
-import json
-import re
 import unicodedata
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from vocab_tools.slots import SlotEntry, is_slot_token, read_manifest
+
 from domainlm.evaluation.encode import Side
 from domainlm.evaluation.stats import Estimate, ratio_estimate
-
-_UNUSED = re.compile(r"^\[unused\d+\]$")
 
 # Strings on which two normalisers are compared: accents, full-width forms, case, Hangul (the NFD
 # trap of strip_accents), compatibility jamo, Hanja, control characters.
@@ -28,43 +26,23 @@ _PROBES = ["Àé Ñ café", "ＡＢＣ１２３", "LG 노트북 GRAM", "한국�
            "가\u0301", "ﾃｽﾄ"]
 
 
-@dataclass
-class FilledSlot:
-    """One entry of the adapted model's `slots.json` manifest (or one inferred from the vocab)."""
-
-    slot_id: int
-    old_token: str
-    term: str
-    kind: str = "word"
-    category: str | None = None
-    score: float | None = None
-    source: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def read_slot_manifest(model_dir: str | Path) -> list[FilledSlot] | None:
-    """The filled slots recorded in `slots.json`, or None when the directory has none."""
-    path = Path(model_dir) / "slots.json"
-    if not path.exists():
+def read_slot_manifest(model_dir: str | Path) -> list[SlotEntry] | None:
+    """The filled slots recorded in `slots.json` (vocab_tools' manifest), or None when there is none."""
+    if not (Path(model_dir) / "slots.json").exists():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if isinstance(data, dict):  # tolerate {"slots": [...]} / {"entries": [...]} wrappers
-        data = data.get("slots", data.get("entries", data.get("filled", [])))
-    known = set(FilledSlot.__dataclass_fields__)
-    return [FilledSlot(**{k: v for k, v in entry.items() if k in known}) for entry in data]
+    return read_manifest(model_dir)
 
 
-def filled_slots(before: Side, after: Side) -> tuple[list[FilledSlot], str]:
+def filled_slots(before: Side, after: Side) -> tuple[list[SlotEntry], str]:
     """The slots the adaptation filled and where that list came from ("slots.json" or "vocab diff")."""
-    manifest = read_slot_manifest(after.path) if after.path else None
-    if manifest is not None:
+    manifest = read_slot_manifest(after.path) if after.path and Path(after.path).is_dir() else None
+    if manifest:
         return manifest, "slots.json"
-    # No manifest: an [unusedN] entry of the base whose id holds something else after is a filled slot.
+    # No manifest (or an empty one): an [unusedN] entry of the base whose id holds something else
+    # after is a filled slot, however it was filled.
     old, new = before.vocab, after.vocab
-    slots = [FilledSlot(slot_id=i, old_token=o, term=new[i], kind="continuation" if new[i].startswith("##") else "word")
-             for i, o in enumerate(old) if i < len(new) and _UNUSED.match(o) and new[i] != o and new[i]]
+    slots = [SlotEntry(slot_id=i, old_token=o, term=new[i], kind="continuation" if new[i].startswith("##") else "word")
+             for i, o in enumerate(old) if i < len(new) and is_slot_token(o) and new[i] != o and new[i]]
     return slots, "vocab diff"
 
 

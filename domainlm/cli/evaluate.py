@@ -1,0 +1,99 @@
+"""`domainlm evaluate`: before vs after on held-out domain text, general text and probes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from domainlm.cli.app import app
+from domainlm.cli.common import console, err_console, print_json
+
+
+def _corpora(paths: list[str] | None, field: str | None):
+    from domainlm.corpus import CorpusSpec
+
+    if not paths:
+        return None
+    return [CorpusSpec(path=p, field=field) if field else CorpusSpec(path=p) for p in paths]
+
+
+def _default_out(after: str) -> Path:
+    return Path(after) / "evaluation" if Path(after).is_dir() else Path("evaluation")
+
+
+def summary_table(report) -> Table:
+    from domainlm.evaluation.report import fmt_change, fmt_estimate
+
+    t = Table(title="before vs after (95% intervals)", title_justify="left")
+    for c in ("metric", "before", "after", "change", "n", "verdict"):
+        t.add_column(c, justify="left" if c in ("metric", "verdict") else "right")
+    colours = {"better": "green", "worse": "red", "within noise": "dim"}
+    for r in report.rows:
+        t.add_row(escape(r.metric), fmt_estimate(r.before), fmt_estimate(r.after), fmt_change(r.change), f"{r.n:,}",
+                  f"[{colours.get(r.verdict, 'default')}]{r.verdict}[/]" if r.verdict else "")
+    return t
+
+
+@app.command("evaluate")
+def evaluate_command(
+    before: str = typer.Option(..., "--before", help="Base model: HF directory (or a cached hub name)."),
+    after: str = typer.Option(..., "--after", help="Adapted model directory."),
+    domain: List[str] = typer.Option(..., "--domain", help="Held-out category text (file, directory or glob; repeatable). "
+                                                           "Never the text the terms were mined from or trained on."),
+    general: Optional[List[str]] = typer.Option(None, "--general", help="General text for forgetting (e.g. general/ud_korean_sentences.txt)."),
+    domain_field: Optional[str] = typer.Option(None, "--domain-field", help="Text column/field of the domain corpus (csv/tsv/jsonl)."),
+    general_field: Optional[str] = typer.Option(None, "--general-field", help="Text column/field of the general corpus."),
+    task: Optional[List[str]] = typer.Option(None, "--task", help="Downstream probe: 'nsmc', 'shopping', or a .json/.yaml task file (repeatable)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the shared data used by the built-in tasks (default: $DOMAINLM_SHARED_DATA or ../shared/data)."),
+    train_corpus: Optional[List[str]] = typer.Option(None, "--train-corpus", help="Training text, checked for held-out texts that leaked into it."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Report directory (default: AFTER/evaluation)."),
+    max_texts: int = typer.Option(2000, "--max-texts", min=1, help="Domain and general texts scored (each)."),
+    max_train: Optional[int] = typer.Option(None, "--max-train", min=10, help="Training examples per built-in task."),
+    max_test: Optional[int] = typer.Option(None, "--max-test", min=10, help="Test examples per built-in task."),
+    probe: str = typer.Option("linear", "--probe", help="'linear' (frozen features, CPU) or 'finetune'."),
+    seed: int = typer.Option(13, "--seed", help="Seed of the masked eojeols, samples and probes."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Sequences per forward pass."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=100, help="Bootstrap resamples."),
+    device: Optional[str] = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
+    no_card: bool = typer.Option(False, "--no-card", help="Do not add the table to AFTER/README.md."),
+    as_json: bool = typer.Option(False, "--json", help="Print report.json instead of tables."),
+) -> None:
+    """Measure MW-BPC (domain gain, forgetting), tokenization and probes before and after; write the report."""
+    from domainlm.errors import ConfigError
+    from domainlm.evaluation import EvalConfig, evaluate
+    from domainlm.evaluation.report import headline
+    from domainlm.evaluation.tasks import resolve_task
+
+    tasks = []
+    for value in task or []:
+        for spec in resolve_task(value, data_dir):
+            updates = {k: v for k, v in (("max_train", max_train), ("max_test", max_test)) if v is not None}
+            tasks.append(spec.model_copy(update=updates))
+    if probe not in ("linear", "finetune"):
+        raise ConfigError(f"Unknown probe '{probe}'.", "Use --probe linear or --probe finetune.")
+    config = EvalConfig(max_texts=max_texts, seed=seed, batch_size=batch_size, bootstrap=bootstrap, probe=probe,
+                        device=device, tasks=tasks)
+
+    def warn(message: str) -> None:
+        err_console.print(f"[bold yellow]Warning:[/] [yellow]{escape(message)}[/]", soft_wrap=True)
+
+    out = output or _default_out(after)
+    report = evaluate(before, after, out, domain=_corpora(domain, domain_field),
+                      general=_corpora(general, general_field), config=config, train_corpus=train_corpus or None,
+                      update_card=not no_card, on_warning=warn)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    console.print(summary_table(report))
+    for line in headline(report):
+        console.print(escape(line), soft_wrap=True)
+    if report.filled_terms:
+        emitted = sum(1 for t in report.filled_terms if t["emitted_domain"])
+        console.print(f"Filled slots ({report.filled_source}): {len(report.filled_terms):,}, "
+                      f"{emitted:,} emitted on the domain text.")
+    console.print(f"Wrote [bold]{escape(str(out / 'report.md'))}[/], report.json and charts "
+                  f"in {report.seconds.get('total', 0):.1f} s.", soft_wrap=True)

@@ -16,6 +16,23 @@ _EXPORTS = {
     "Term": "vocab_tools.terms",
     "read_terms": "vocab_tools.terms",
     "write_terms": "vocab_tools.terms",
+    "build_vocab": "vocab_tools.build",
+    "BuildResult": "vocab_tools.build",
+    "LoadedTokenizer": "vocab_tools.loading",
+    "load_tokenizer": "vocab_tools.loading",
+    "load_vocab": "vocab_tools.loading",
+    "SlotEntry": "vocab_tools.slots",
+    "free_slots": "vocab_tools.slots",
+    "read_manifest": "vocab_tools.slots",
+    "inspect_tokenizer": "vocab_tools.info",
+    "TokenizerInfo": "vocab_tools.info",
+    "fill_slots": "vocab_tools.fill",
+    "unfill_slots": "vocab_tools.fill",
+    "FillResult": "vocab_tools.fill",
+    "UnfillResult": "vocab_tools.fill",
+    "check_reachability": "vocab_tools.reach",
+    "measure": "vocab_tools.metrics",
+    "compare": "vocab_tools.metrics",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,268 @@
+"""`domainlm vocab build|info|fill|unfill|measure|compare`: thin commands over vocab_tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.markup import escape
+
+from domainlm.cli.app import app
+from domainlm.cli.common import console, kv_table, print_json, table
+from domainlm.errors import ConfigError
+
+vocab_app = typer.Typer(help="Build, inspect, fill and measure BERT-style WordPiece vocabularies and their \\[unusedN] slots.",
+                        no_args_is_help=True)
+app.add_typer(vocab_app, name="vocab")
+
+FIELD_HELP = "Column (csv/tsv/parquet) or field (jsonl) holding the text."
+ENCODING_HELP = "Text encoding (default: detect utf-8 / utf-8-sig / cp949)."
+WHERE_HELP = "Keep only rows whose COLUMN equals VALUE (e.g. split=test; a,b for either). Repeatable."
+NORMALIZE_HELP = "Apply domainlm's seed normalisation (as mining and training do) before tokenizing."
+TOKENIZER_HELP = "Tokenizer directory, vocab.txt, tokenizer.json or hub id."
+
+
+def _render_warnings(warnings) -> None:
+    for w in warnings:
+        message, fix = (w.message, w.fix) if hasattr(w, "message") else (str(w), None)
+        console.print(f"[bold red]WARNING:[/] [red]{escape(message)}[/]", soft_wrap=True)
+        if fix:
+            console.print(f"  [yellow]fix: {escape(fix)}[/]", soft_wrap=True)
+
+
+def _named_tokenizers(items: List[str]) -> dict[str, str]:
+    """`-t before=PATH -t PATH2` → {"before": PATH, "<name of PATH2>": PATH2}."""
+    named: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or Path(item).exists():
+            name, path = Path(item.rstrip("/")).name or item, item
+        base, k = name, 2
+        while name in named:
+            name, k = f"{base}#{k}", k + 1
+        named[name] = path
+    return named
+
+
+# ---------------------------------------------------------------- build
+
+@vocab_app.command("build")
+def build_command(
+    corpus: List[str] = typer.Argument(..., help="Corpus files, directories or globs."),
+    output: Path = typer.Option(..., "--output", "-o", help="Tokenizer directory to write (atomically)."),
+    vocab_size: int = typer.Option(40000, "--vocab-size", min=6, help="Special tokens + learned pieces (kykim: 40000)."),
+    unused: int = typer.Option(2000, "--unused", min=0, help="\\[unusedN] slots reserved on top (kykim: 2000)."),
+    slots_at: str = typer.Option("start", "--slots-at", help="'start': slots right after \\[PAD]…\\[MASK]; 'end': after the pieces (KoELECTRA)."),
+    min_frequency: int = typer.Option(2, "--min-frequency", min=1, help="Least count of a merged piece."),
+    limit_alphabet: Optional[int] = typer.Option(None, "--limit-alphabet", help="Keep only this many most frequent characters."),
+    cased: bool = typer.Option(False, "--cased", help="Keep Latin case (default lowercases; Hangul is never decomposed)."),
+    field: Optional[str] = typer.Option(None, "--field", help=FIELD_HELP),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
+    where: Optional[List[str]] = typer.Option(None, "--where", help=WHERE_HELP),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Read at most this many documents."),
+    normalize: bool = typer.Option(True, "--normalize/--no-normalize", help=NORMALIZE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Train a WordPiece vocab with \\[PAD] \\[UNK] \\[CLS] \\[SEP] \\[MASK] at 0–4 plus reserved \\[unusedN] slots."""
+    from domainlm.vocab_build import build_vocab_from_corpus, parse_where
+
+    result = build_vocab_from_corpus(corpus, output, field=field, encoding=encoding, where=parse_where(where), limit=limit,
+                                     normalize=normalize, vocab_size=vocab_size, unused=unused, slots_at=slots_at,
+                                     min_frequency=min_frequency, limit_alphabet=limit_alphabet, lowercase=not cased)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    rows = [("entries", result.vocab_size), ("learned pieces", result.pieces), ("\\[unusedN] slots", result.unused),
+            ("slot ids", f"{result.slot_range[0]}–{result.slot_range[1]}" if result.slot_range else "none"),
+            ("lowercase", result.lowercase), ("texts", result.texts), ("characters", result.characters),
+            ("seconds", round(result.seconds, 1))]
+    console.print(kv_table("vocab build", rows))
+    _render_warnings(result.warnings)
+    console.print(f"Wrote [bold]{escape(str(result.out_dir))}[/]")
+
+
+# ---------------------------------------------------------------- info
+
+@vocab_app.command("info")
+def info_command(
+    tokenizer: str = typer.Argument(..., help=TOKENIZER_HELP),
+    show_filled: bool = typer.Option(False, "--filled", help="List every filled slot."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Size, special tokens, free and filled \\[unusedN] slots, normaliser settings, and warnings."""
+    from vocab_tools.info import inspect_tokenizer
+
+    info = inspect_tokenizer(tokenizer)
+    if as_json:
+        print_json(info.to_dict())
+        return
+    n = info.normalizer
+    specials = ", ".join(f"{escape(t)}={i if i is not None else 'missing'}" for t, i in info.specials.values())
+    rows = [("source", escape(info.source)), ("files", ", ".join(info.files)), ("vocab size", info.size),
+            ("special tokens", specials),
+            ("slots (total)", info.total_slots), ("free slots", info.free_slots), ("free slot ids", info.free_ranges),
+            ("filled slots", len(info.filled)), ("filled slot ids", info.filled_ranges)]
+    rows += [(f"filled: {escape(cat)}", count) for cat, count in sorted(info.filled_by_category.items())]
+    if info.slots_as_added_tokens:
+        rows.append(("free slots registered as added tokens", info.slots_as_added_tokens))
+    if info.extra_added_tokens:
+        rows.append(("added tokens beyond the vocab", info.extra_added_tokens))
+    rows += [("normaliser", f"{n['kind']} lowercase={n['lowercase']} strip_accents={n['strip_accents']} ({n['origin']})"),
+             ("Hangul kept intact", info.hangul_preserved)]
+    console.print(kv_table("tokenizer", rows))
+    if show_filled and info.filled:
+        console.print(table("filled slots", ["slot", "old", "term", "kind", "category", "score", "source"],
+                            [(e.slot_id, escape(e.old_token), escape(e.term), e.kind, escape(str(e.category)), e.score,
+                              escape(str(e.source))) for e in info.filled]))
+    _render_warnings(info.warnings)
+
+
+# ---------------------------------------------------------------- fill / unfill
+
+@vocab_app.command("fill")
+def fill_command(
+    tokenizer: str = typer.Argument(..., help=TOKENIZER_HELP),
+    terms: Path = typer.Argument(..., help="terms.tsv / terms.json from `domainlm mine-terms`, or a .txt with one term a line (##x = continuation)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for the filled tokenizer (written atomically; may be the input)."),
+    category: Optional[str] = typer.Option(None, "--category", "-c", help="Tag the filled slots with this category (default: the terms file's)."),
+    truncate: bool = typer.Option(False, "--truncate", help="Fill as many terms as there are free slots instead of failing."),
+    max_terms: Optional[int] = typer.Option(None, "--max-terms", min=1, help="Use only the first N terms of the file."),
+    fix_normalizer: bool = typer.Option(False, "--fix-normalizer", help="Write strip_accents=false if the normaliser would decompose Hangul."),
+    contexts: Optional[List[str]] = typer.Option(None, "--contexts", help="Corpus whose texts are tokenized to check each term is really emitted. Repeatable."),
+    field: Optional[str] = typer.Option(None, "--field", help=FIELD_HELP + " (of --contexts)"),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
+    where: Optional[List[str]] = typer.Option(None, "--where", help=WHERE_HELP),
+    show_rejected: int = typer.Option(20, "--show-rejected", min=0, help="How many rejected terms to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Write terms into free \\[unusedN] slots of vocab.txt and tokenizer.json (same ids), with a slots.json manifest."""
+    from domainlm.vocab_build import fill_from_terms, parse_where
+
+    result = fill_from_terms(tokenizer, terms, output, category=category, truncate=truncate, fix_normalizer=fix_normalizer,
+                             max_terms=max_terms, contexts=contexts, field=field, encoding=encoding, where=parse_where(where))
+    if as_json:
+        print_json(result.to_dict())
+        return
+    rows = [("filled now", len(result.filled)), ("already filled (unchanged)", len(result.already_filled)),
+            ("rejected", len(result.rejected)), ("never emitted (unreachable)", len(result.unreachable)),
+            ("free slots before → after", f"{result.free_before:,} → {result.free_after:,} of {result.total_slots:,}")]
+    console.print(kv_table("vocab fill", rows))
+    if result.rejected and show_rejected:
+        console.print(table("rejected terms", ["term", "reason"],
+                            [(escape(t), escape(r)) for t, r in result.rejected[:show_rejected]]))
+        if len(result.rejected) > show_rejected:
+            console.print(f"… and {len(result.rejected) - show_rejected:,} more (--json lists all).")
+    if result.unreachable:
+        shown = ", ".join(result.unreachable[:20]) + (" …" if len(result.unreachable) > 20 else "")
+        console.print(f"[yellow]WordPiece never emitted these filled terms in their contexts: {escape(shown)}[/]", soft_wrap=True)
+        console.print("[yellow]A longer piece wins the greedy longest match; consider replacing them "
+                      "(`domainlm vocab unfill --term …`).[/]", soft_wrap=True)
+    _render_warnings(result.warnings)
+    console.print(f"Wrote [bold]{escape(str(result.out_dir))}[/]")
+
+
+@vocab_app.command("unfill")
+def unfill_command(
+    directory: Path = typer.Argument(..., help="A tokenizer directory written by `domainlm vocab fill` (has slots.json)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of in place."),
+    category: Optional[str] = typer.Option(None, "--category", "-c", help="Free only this category's slots."),
+    term: Optional[List[str]] = typer.Option(None, "--term", help="Free only these terms. Repeatable."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Restore filled slots to their old \\[unusedN] tokens, from the slots.json manifest."""
+    from vocab_tools.fill import unfill_slots
+
+    result = unfill_slots(directory, output, category=category, terms=term or None)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(f"Restored [bold]{len(result.restored):,}[/] slots; {len(result.remaining):,} stay filled. "
+                  f"Wrote [bold]{escape(str(result.out_dir))}[/]")
+
+
+# ---------------------------------------------------------------- measure / compare
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{x:.2%}"
+
+
+@vocab_app.command("measure")
+def measure_command(
+    corpus: List[str] = typer.Argument(..., help="Corpus files, directories or globs (held-out text of the category)."),
+    tokenizers: List[str] = typer.Option(..., "--tokenizer", "-t", help="Tokenizer, optionally NAME=PATH. Give two (before, after) to compare."),
+    field: Optional[str] = typer.Option(None, "--field", help=FIELD_HELP),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
+    where: Optional[List[str]] = typer.Option(None, "--where", help=WHERE_HELP),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Measure on at most this many documents."),
+    normalize: bool = typer.Option(True, "--normalize/--no-normalize", help=NORMALIZE_HELP),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the JSON report here."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Fertility (tokens per eojeol), UNK rate and filled-slot usage of one or more tokenizers."""
+    from domainlm.io import write_json
+    from domainlm.vocab_build import measure_corpus, parse_where
+
+    report = measure_corpus(corpus, _named_tokenizers(tokenizers), field=field, encoding=encoding, where=parse_where(where),
+                            limit=limit, normalize=normalize)
+    if output is not None:
+        write_json(output, report)
+    if as_json:
+        print_json(report)
+        return
+    gains = report.get("compression_gain", {})
+    rows = []
+    for name, m in report["tokenizers"].items():
+        rows.append((escape(name), m["vocab_size"], m["tokens"], round(m["fertility"], 4), _pct(m["unk_rate"]),
+                     f"{m['filled_slots_emitted']:,} / {m['filled_slots']:,}" if m["filled_slots"] else "—",
+                     _pct(m["slot_usage"]), _pct(m["slot_token_share"]) if m["filled_slots"] else "—",
+                     _pct(gains.get(name)) if name in gains else "baseline" if gains else "—"))
+    console.print(table(f"{report['texts']:,} texts, {report['eojeols']:,} eojeols",
+                        ["tokenizer", "vocab", "tokens", "fertility", "UNK", "slots emitted", "slot usage",
+                         "tokens from slots", "compression gain"], rows))
+    for name, m in report["tokenizers"].items():
+        if m["top_slot_terms"]:
+            top = ", ".join(f"{t['term']} {t['count']:,}" for t in m["top_slot_terms"][:10])
+            console.print(f"[bold]{escape(name)}[/] most used filled terms: {escape(top)}", soft_wrap=True)
+    if output is not None:
+        console.print(f"Wrote [bold]{escape(str(output))}[/]")
+
+
+@vocab_app.command("compare")
+def compare_command(
+    sentences: Optional[List[str]] = typer.Argument(None, help="Sentences to tokenize (or use --corpus)."),
+    tokenizers: List[str] = typer.Option(..., "--tokenizer", "-t", help="Tokenizer, optionally NAME=PATH. Repeat for before/after."),
+    corpus: Optional[List[str]] = typer.Option(None, "--corpus", help="Take sample sentences from this corpus."),
+    field: Optional[str] = typer.Option(None, "--field", help=FIELD_HELP),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
+    where: Optional[List[str]] = typer.Option(None, "--where", help=WHERE_HELP),
+    limit: int = typer.Option(10, "--limit", min=1, help="How many sentences."),
+    normalize: bool = typer.Option(True, "--normalize/--no-normalize", help=NORMALIZE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Side-by-side tokenization of sample sentences; tokens from filled slots are highlighted."""
+    from domainlm.vocab_build import compare_samples, parse_where
+
+    if not sentences and not corpus:
+        raise ConfigError("Nothing to compare.", "Pass sentences as arguments, or --corpus FILE.")
+    rows = compare_samples(_named_tokenizers(tokenizers), sentences=sentences or (), corpus=corpus, field=field,
+                           encoding=encoding, where=parse_where(where), limit=limit, normalize=normalize)
+    if as_json:
+        print_json(rows)
+        return
+    names = list(rows[0]["tokens"])
+    out = []
+    for row in rows:
+        cells = [escape(row["text"])]
+        for name in names:
+            marked = set(row["from_slots"][name])
+            cells.append(" ".join(f"[bold green]{escape(t)}[/]" if k in marked else escape(t)
+                                  for k, t in enumerate(row["tokens"][name])) + f"  [dim]({len(row['tokens'][name])})[/]")
+        out.append(cells)
+    t = table("tokenization (green: filled slots)", ["text", *map(escape, names)], [])
+    for cells in out:
+        t.add_row(*cells)
+    console.print(t)
+
+
+__all__ = ["vocab_app"]

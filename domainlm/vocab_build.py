@@ -1,0 +1,131 @@
+"""domainlm side of the torch-free `vocab_tools`: feed it corpora, read through the corpus reader and
+normalised with the same seed rules that mining and training use (a term mined from normalised text
+is exactly what the tokenizer will see), with progress bars.
+
+Each function here is what one `domainlm vocab …` command calls.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping, Sequence
+
+from domainlm.corpus.normalize import NormalizeConfig, Normalizer
+from domainlm.corpus.reader import CorpusReader, CorpusSpec
+from domainlm.errors import ConfigError
+from domainlm.progress import progress_bar
+
+
+
+def parse_where(items: Sequence[str] | None) -> dict[str, str | list[str]]:
+    """`["split=test", "rating=1,2"]` → {"split": "test", "rating": ["1", "2"]}."""
+    where: dict[str, str | list[str]] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--where {item!r} is not COLUMN=VALUE.", "Write e.g. --where split=test (VALUE may be a,b for either).")
+        values = [v.strip() for v in value.split(",")]
+        where[key.strip()] = values if len(values) > 1 else values[0]
+    return where
+
+
+def _specs(corpus, where: Mapping | None) -> list:
+    items = corpus if isinstance(corpus, (list, tuple)) else [corpus]
+    if not where:
+        return list(items)
+    out = []
+    for item in items:
+        spec = item if isinstance(item, CorpusSpec) else CorpusSpec(path=str(item))
+        out.append(spec.model_copy(update={"where": {**spec.where, **where}}))
+    return out
+
+
+def corpus_texts(corpus, *, field: str | None = None, encoding: str | None = None, where: Mapping | None = None,
+                 limit: int | None = None, normalize: bool | NormalizeConfig = True,
+                 description: str = "reading corpus") -> Iterator[str]:
+    """Texts of `corpus` (paths, globs, CorpusSpecs), normalised, with a byte progress bar."""
+    reader = CorpusReader(_specs(corpus, where), field=field, encoding=encoding)
+    normalizer = None
+    if normalize:
+        normalizer = Normalizer(normalize if isinstance(normalize, NormalizeConfig) else NormalizeConfig())
+    docs = iter(reader) if limit is None else itertools.islice(reader, limit)
+    with progress_bar(description, total=reader.stats.bytes_total or None, unit="bytes") as update:
+        for n, doc in enumerate(docs, 1):
+            text = normalizer(doc.text) if normalizer is not None else doc.text
+            if text:
+                yield text
+            if n % 4096 == 0:
+                update(completed=reader.stats.bytes_done)
+        update(completed=reader.stats.bytes_total)
+
+
+def build_vocab_from_corpus(corpus, out_dir: str | os.PathLike, *, field: str | None = None, encoding: str | None = None,
+                            where: Mapping | None = None, limit: int | None = None, normalize: bool = True, **options):
+    """`vocab_tools.build_vocab` over a corpus; `options` are build_vocab's (vocab_size, unused, …)."""
+    from vocab_tools.build import build_vocab
+
+    texts = corpus_texts(corpus, field=field, encoding=encoding, where=where, limit=limit, normalize=normalize,
+                         description="building vocab")
+    return build_vocab(texts, out_dir, **options)
+
+
+def _context_texts(contexts, field, encoding, where, limit: int, normalize: bool) -> list[str] | None:
+    if not contexts:
+        return None
+    return list(corpus_texts(contexts, field=field, encoding=encoding, where=where, limit=limit, normalize=normalize,
+                             description="reading contexts"))
+
+
+def fill_from_terms(tokenizer: str | os.PathLike, terms, out_dir: str | os.PathLike, *, category: str | None = None,
+                    truncate: bool = False, fix_normalizer: bool = False, max_terms: int | None = None,
+                    contexts=None, field: str | None = None, encoding: str | None = None, where: Mapping | None = None,
+                    context_limit: int = 50_000, normalize: bool = True):
+    """`vocab_tools.fill_slots` with terms from a file (or a list) and reachability contexts from a corpus."""
+    from vocab_tools.fill import fill_slots
+    from vocab_tools.terms import read_terms
+
+    source = None
+    if isinstance(terms, (str, os.PathLike)):
+        source = Path(terms).name
+        terms = read_terms(terms)
+    terms = list(terms)
+    if max_terms is not None:
+        terms = terms[:max_terms]
+    texts = _context_texts(contexts, field, encoding, where, context_limit, normalize)
+    return fill_slots(tokenizer, terms, out_dir, category=category, source=source, truncate=truncate,
+                      contexts=texts, fix_normalizer=fix_normalizer)
+
+
+def measure_corpus(corpus, tokenizers: Mapping[str, str | os.PathLike], *, field: str | None = None,
+                   encoding: str | None = None, where: Mapping | None = None, limit: int | None = None,
+                   normalize: bool = True, batch_size: int = 1000) -> dict:
+    """`vocab_tools.measure` of each tokenizer (name → path) on one corpus."""
+    from vocab_tools.metrics import measure
+
+    texts = corpus_texts(corpus, field=field, encoding=encoding, where=where, limit=limit, normalize=normalize,
+                         description="measuring")
+    report = measure(texts, tokenizers, batch_size=batch_size)
+    report["normalized"] = bool(normalize)
+    return report
+
+
+def compare_samples(tokenizers: Mapping[str, str | os.PathLike], *, sentences: Iterable[str] = (), corpus=None,
+                    field: str | None = None, encoding: str | None = None, where: Mapping | None = None,
+                    limit: int = 10, normalize: bool = True) -> list[dict]:
+    """`vocab_tools.compare` on the given sentences, else on the first `limit` texts of `corpus`."""
+    from vocab_tools.metrics import compare
+
+    sentences = list(sentences)
+    if not sentences and corpus:
+        sentences = list(corpus_texts(corpus, field=field, encoding=encoding, where=where, limit=limit, normalize=normalize))
+    elif normalize:
+        norm = Normalizer()
+        sentences = [norm(s) for s in sentences]
+    if not sentences:
+        raise ConfigError("No sentence to compare.", "Pass sentences as arguments or a corpus with --corpus.")
+    return compare(sentences, tokenizers, limit=limit)
+
+
+__all__ = ["corpus_texts", "parse_where", "build_vocab_from_corpus", "fill_from_terms", "measure_corpus", "compare_samples"]

@@ -1,0 +1,275 @@
+"""Write terms into free `[unusedN]` slots, and take them out again.
+
+Filling rewrites the token at a slot id in vocab.txt AND tokenizer.json (same id in both), so the
+embedding matrix keeps its shape and every other id stays put. A filled term becomes a plain
+WordPiece vocab entry: if its slot was registered as an added/special token (kykim-style configs do
+this), that registration is removed for the filled slot only and kept in the manifest, so `unfill`
+restores the files exactly. Slots not filled stay as they were.
+
+Categories share the pool: filling category B after A takes the slots A left free; unfilling A frees
+only A's. Filling the same terms again changes nothing (idempotent). Output is written atomically.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from tokenizers import Tokenizer
+
+from vocab_tools import checks
+from vocab_tools.errors import VocabError
+from vocab_tools.info import NFD_FIX, NO_SLOTS_HINT
+from vocab_tools.loading import HANGUL_PROBE, LoadedTokenizer, load_tokenizer
+from vocab_tools.reach import Reach, check_reachability
+from vocab_tools.slots import MANIFEST_NAME, SlotEntry, manifest_json, slot_ids
+from vocab_tools.terms import Term
+from vocab_tools.writing import dumps, special_tokens_map, tokenizer_config, tokenizer_json_text, write_tokenizer_dir
+
+_SPECIAL_LISTS = ("additional_special_tokens", "extra_special_tokens")
+
+
+@dataclass
+class FillResult:
+    out_dir: Path
+    filled: list[SlotEntry]  # newly filled by this call
+    rejected: list[tuple[str, str]]  # (term, reason)
+    unreachable: list[str]  # filled terms WordPiece never emitted in their contexts
+    already_filled: list[SlotEntry] = field(default_factory=list)
+    reach: list[Reach] = field(default_factory=list)
+    free_before: int = 0
+    free_after: int = 0
+    total_slots: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"out_dir": str(self.out_dir), "filled": [e.to_dict() for e in self.filled],
+                "already_filled": [e.term for e in self.already_filled],
+                "rejected": [{"term": t, "reason": r} for t, r in self.rejected],
+                "unreachable": self.unreachable, "reach": [r.to_dict() for r in self.reach],
+                "free_before": self.free_before, "free_after": self.free_after, "total_slots": self.total_slots,
+                "warnings": self.warnings}
+
+
+@dataclass
+class UnfillResult:
+    out_dir: Path
+    restored: list[SlotEntry]
+    remaining: list[SlotEntry]
+
+    def to_dict(self) -> dict:
+        return {"out_dir": str(self.out_dir), "restored": [e.to_dict() for e in self.restored],
+                "remaining": len(self.remaining)}
+
+
+# ---------------------------------------------------------------- shared state of one edit
+
+class _Edit:
+    """The tokenizer files of one fill/unfill, edited in memory and then written together."""
+
+    def __init__(self, tok: LoadedTokenizer):
+        self.tok = tok
+        self.vocab = list(tok.vocab)
+        self.data = copy.deepcopy(tok.tokenizer_json_data())
+        self.settings = copy.copy(tok.settings)
+        self.config = copy.deepcopy(tok.config)
+        self.stm = copy.deepcopy(tok.special_tokens_map or {})
+
+    def checker(self) -> Tokenizer:
+        return Tokenizer.from_str(json.dumps(self.data, ensure_ascii=False))
+
+    def fix_normalizer(self) -> None:
+        norm = self.data.get("normalizer") or {}
+        if norm.get("type") != "BertNormalizer":
+            raise VocabError(f"--fix-normalizer can only change a BertNormalizer; this tokenizer has {norm.get('type', 'none')}.",
+                             "Edit tokenizer.json by hand so Hangul is not NFD-decomposed.")
+        norm["strip_accents"] = False
+        self.settings.strip_accents = False
+        self.settings.assumed = False
+
+    def _lists(self):
+        for fname, d in (("tokenizer_config.json", self.config), ("special_tokens_map.json", self.stm)):
+            for key in _SPECIAL_LISTS:
+                if isinstance(d.get(key), list):
+                    yield f"{fname}:{key}", d[key]
+
+    def take_slot(self, slot: int, term: str) -> dict:
+        """Put `term` at `slot`; return what the slot's old token had elsewhere (for unfill)."""
+        old = self.vocab[slot]
+        restore: dict = {}
+        kept = []
+        for t in self.data.get("added_tokens", []):
+            if int(t["id"]) == slot:
+                restore["added_token"] = t
+            else:
+                kept.append(t)
+        self.data["added_tokens"] = kept
+        decoder = self.config.get("added_tokens_decoder")
+        if isinstance(decoder, dict) and str(slot) in decoder:
+            restore["added_tokens_decoder"] = decoder.pop(str(slot))
+        for name, items in self._lists():
+            for item in list(items):
+                if _content(item) == old:
+                    items.remove(item)
+                    restore.setdefault("special_token_lists", {})[name] = item
+        self.vocab[slot] = term
+        return restore
+
+    def give_back(self, entry: SlotEntry) -> None:
+        """Undo `take_slot` for one manifest entry."""
+        self.vocab[entry.slot_id] = entry.old_token
+        r = entry.restore or {}
+        if "added_token" in r:
+            self.data.setdefault("added_tokens", []).append(r["added_token"])
+            self.data["added_tokens"].sort(key=lambda t: int(t["id"]))
+        if "added_tokens_decoder" in r:
+            decoder = self.config.setdefault("added_tokens_decoder", {})
+            decoder[str(entry.slot_id)] = r["added_tokens_decoder"]
+            self.config["added_tokens_decoder"] = dict(sorted(decoder.items(), key=lambda kv: int(kv[0])))
+        ids = {t: i for i, t in enumerate(self.vocab)}
+        for name, item in r.get("special_token_lists", {}).items():
+            fname, key = name.split(":", 1)
+            target = self.config if fname == "tokenizer_config.json" else self.stm
+            items = target.setdefault(key, [])
+            items.append(item)
+            items.sort(key=lambda x: ids.get(_content(x), len(ids)))
+
+    def files(self, manifest: Sequence[SlotEntry]) -> dict[str, str]:
+        model = self.data["model"]
+        model["vocab"] = {t: i for i, t in enumerate(self.vocab)}
+        vocab_txt = self.tok.vocab_txt.render(self.vocab) if self.tok.vocab_txt else "\n".join(self.vocab) + "\n"
+        specials = self.tok.special_tokens
+        files = {
+            "vocab.txt": vocab_txt,
+            "tokenizer.json": tokenizer_json_text(self.data),
+            "tokenizer_config.json": dumps(tokenizer_config(self.settings, specials, base=self.config)),
+            "special_tokens_map.json": dumps(special_tokens_map(specials, base=self.stm)),
+        }
+        if manifest:
+            files[MANIFEST_NAME] = manifest_json(manifest)
+        return files
+
+
+def _content(item) -> str | None:
+    return item.get("content") if isinstance(item, dict) else item
+
+
+def _check_consistent(tok: LoadedTokenizer) -> list[SlotEntry]:
+    if tok.mismatch:
+        raise VocabError(f"vocab.txt and tokenizer.json of {tok.source} disagree: {tok.mismatch}.",
+                         "Delete the stale one (usually tokenizer.json) so both files can be written from one vocab.")
+    if len(set(tok.vocab)) != len(tok.vocab):
+        dupes = sorted(t for t, n in Counter(tok.vocab).items() if n > 1)[:3]
+        raise VocabError(f"The vocab of {tok.source} lists some tokens twice{f' (e.g. {dupes})' if dupes else ''}; "
+                         "tokenizer.json cannot hold both ids.", "Remove the duplicate lines from vocab.txt.")
+    for e in tok.manifest:
+        if not (0 <= e.slot_id < len(tok.vocab)) or tok.vocab[e.slot_id] != e.term:
+            raise VocabError(f"slots.json of {tok.source} says slot {e.slot_id} holds {e.term!r}, but the vocab has "
+                             f"{tok.vocab[e.slot_id] if 0 <= e.slot_id < len(tok.vocab) else 'no such id'!r} there.",
+                             "The vocab was edited after filling. Refill from the base tokenizer.")
+    return list(tok.manifest)
+
+
+# ---------------------------------------------------------------- fill
+
+def fill_slots(tokenizer: "str | os.PathLike | LoadedTokenizer", terms: Iterable["Term | str"], out_dir: str | os.PathLike, *,
+               category: str | None = None, source: str | None = None, truncate: bool = False,
+               contexts: "Iterable[str] | Mapping[str, Sequence[str]] | None" = None,
+               fix_normalizer: bool = False) -> FillResult:
+    """Fill free slots of `tokenizer` with `terms` (in order) and write the result to `out_dir`.
+
+    `category` tags the new entries (default: each Term's own category); `source` is recorded in the
+    manifest (e.g. the terms file). `truncate` keeps the first terms when there are more than free
+    slots instead of raising. `contexts` (texts, or term → texts) are tokenized to report terms that
+    are never emitted. `fix_normalizer` writes strip_accents=False when the normaliser would
+    decompose Hangul.
+    """
+    tok = load_tokenizer(tokenizer)
+    manifest = _check_consistent(tok)
+    free = slot_ids(tok.vocab)
+    total = len(free) + len(manifest)
+    if total == 0:
+        raise VocabError(f"{tok.source} has no [unusedN] slots: there is nowhere to put new terms without growing the vocab.",
+                         NO_SLOTS_HINT)
+    edit = _Edit(tok)
+    if fix_normalizer and not tok.hangul_preserved:
+        edit.fix_normalizer()
+    checker = edit.checker()
+    if checker.normalizer is not None and checker.normalizer.normalize_str(HANGUL_PROBE) != HANGUL_PROBE:
+        s = tok.settings
+        raise VocabError(f"The normaliser of {tok.source} NFD-decomposes Hangul (lowercase={s.lowercase}, strip_accents={s.strip_accents}), "
+                         "so no Korean term could ever be matched.", "Pass --fix-normalizer (fix_normalizer=True). " + NFD_FIX)
+
+    terms = [checks.as_term(t) for t in terms]
+    screened = checks.screen_terms(terms, checker, tok.token_to_id, {e.term: e for e in manifest}, category=category,
+                                   max_input_chars_per_word=tok.max_input_chars_per_word)
+    accepted, rejected = screened.accepted, list(screened.rejected)
+    if len(accepted) > len(free):
+        if not truncate:
+            raise VocabError(f"{len(accepted):,} terms passed the checks but only {len(free):,} of the {total:,} slots are free.",
+                             f"Pass --truncate (truncate=True) to fill the first {len(free):,} (terms files are ranked best first), "
+                             "or free slots with `domainlm vocab unfill --category NAME`.")
+        rejected += [(t.term, f"{checks.NO_SLOT} (--truncate kept the first {len(free):,} terms)") for t in accepted[len(free):]]
+        accepted = accepted[:len(free)]
+
+    new_entries = []
+    for term, slot in zip(accepted, free):
+        old = tok.vocab[slot]
+        restore = edit.take_slot(slot, term.term)
+        new_entries.append(SlotEntry(slot, old, term.term, term.kind, category if category is not None else term.category,
+                                     term.score, source, restore))
+    full_manifest = manifest + new_entries
+    files = edit.files(full_manifest)
+
+    checked = new_entries + screened.already_filled
+    reach = []
+    if checked:
+        filled_tokenizer = Tokenizer.from_str(files["tokenizer.json"])
+        examples = {t.term: t.example for t in terms if t.example}
+        reach = check_reachability(filled_tokenizer, checked, contexts=contexts, examples=examples)
+    warnings = []
+    if tok.settings.assumed:
+        warnings.append(f"{tok.source} is a bare vocab.txt: assumed lowercase={tok.settings.lowercase}, strip_accents=False, "
+                        "and wrote them into tokenizer_config.json. Check they match how the model was trained.")
+    if fix_normalizer and not tok.hangul_preserved:
+        warnings.append("Wrote strip_accents=False: the filled tokenizer no longer NFD-decomposes Hangul.")
+    out = write_tokenizer_dir(out_dir, files)
+    return FillResult(out, new_entries, rejected, [r.term for r in reach if not r.reachable], screened.already_filled,
+                      reach, len(free), len(free) - len(new_entries), total, warnings)
+
+
+# ---------------------------------------------------------------- unfill
+
+def unfill_slots(directory: str | os.PathLike, out_dir: str | os.PathLike | None = None, category: str | None = None, *,
+                 terms: Iterable[str] | None = None) -> UnfillResult:
+    """Restore filled slots from the manifest: all, one `category`'s, or the named `terms`.
+
+    Writes to `out_dir` (default: in place). Restores each slot's old token in vocab.txt and
+    tokenizer.json, and whatever added-token registration it had.
+    """
+    tok = load_tokenizer(directory)
+    if not Path(tok.path, MANIFEST_NAME).is_file() or not Path(directory).is_dir():
+        raise VocabError(f"{directory} has no {MANIFEST_NAME}: no slot was filled by vocab_tools, so there is nothing to unfill.",
+                         "Pass the directory written by `domainlm vocab fill`.")
+    manifest = _check_consistent(tok)
+    wanted = set(terms) if terms is not None else None
+    chosen = [e for e in manifest if (category is None or e.category == category) and (wanted is None or e.term in wanted)]
+    if not chosen:
+        present = sorted({str(e.category) for e in manifest})
+        raise VocabError(f"No filled slot matches (category={category!r}{', those terms' if wanted is not None else ''}).",
+                         f"Categories filled here: {', '.join(present) or 'none'}.")
+    edit = _Edit(tok)
+    for entry in sorted(chosen, key=lambda e: e.slot_id):
+        edit.give_back(entry)
+    remaining = [e for e in manifest if e not in chosen]
+    files = edit.files(remaining)
+    out = write_tokenizer_dir(out_dir if out_dir is not None else tok.path, files, remove=() if remaining else (MANIFEST_NAME,))
+    return UnfillResult(out, chosen, remaining)
+
+
+__all__ = ["fill_slots", "unfill_slots", "FillResult", "UnfillResult"]

@@ -100,6 +100,10 @@ def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, conf
     accelerator = Accelerator(mixed_precision="bf16" if use_bf16 else "no")
     rank, world, is_main = accelerator.process_index, accelerator.num_processes, accelerator.is_main_process
     phases = plan_phases(config)
+    # Dropout draws from the global RNG: seed it so that a run is reproducible (a resume restores it).
+    from accelerate.utils import set_seed
+
+    set_seed(config.seed)
     total_steps = sum(p.steps for p in phases)
 
     state = None

@@ -135,10 +135,8 @@ def load_side(name: str, path: str | Path, device: str | None = None) -> Side:
 
 def encoder_of(model) -> Callable:
     """The transformer body: input ids → last hidden states (no MLM head, no vocab-size logits)."""
-    body = model.base_model
-
     def run(input_ids, attention_mask):
-        return body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return model.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     return run
 

@@ -53,23 +53,22 @@ def _compare_bpc(name: str, sample: TextSample, before: Side, after: Side, confi
     return BpcComparison(name, sample.description, sample.read, b, a, diff)
 
 
-def _tokenization_section(stats_b: TokenStats, stats_a: TokenStats, filled: list[SlotEntry], config: EvalConfig) -> dict:
+def _tokenization_section(texts: list[str], before: Side, after: Side, stats_b: TokenStats, stats_a: TokenStats,
+                          config: EvalConfig) -> dict:
+    """vocab_tools.measure's numbers (the one definition of fertility, UNK rate, slot usage), plus
+    bootstrap intervals from the per-text counts of the cached encodings."""
+    from vocab_tools.metrics import measure
+
     r, s = config.bootstrap, config.seed
-    fert_b, fert_a = stats_b.fertility(r, s), stats_a.fertility(r, s)
-    emitted = sum(1 for slot in filled if stats_a.slot_counts.get(slot.slot_id))
-    return {
-        "texts": int(len(stats_a.tokens)), "eojeols": int(stats_a.eojeols.sum()),
-        "tokens": {"before": int(stats_b.tokens.sum()), "after": int(stats_a.tokens.sum())},
-        "before": {"fertility": fert_b.to_dict(), "unk_rate": stats_b.unk_rate(r, s).to_dict()},
-        "after": {"fertility": fert_a.to_dict(), "unk_rate": stats_a.unk_rate(r, s).to_dict(),
+    section = measure(texts, {"before": before.path, "after": after.path})
+    section["intervals"] = {
+        "before": {"fertility": stats_b.fertility(r, s).to_dict(), "unk_rate": stats_b.unk_rate(r, s).to_dict()},
+        "after": {"fertility": stats_a.fertility(r, s).to_dict(), "unk_rate": stats_a.unk_rate(r, s).to_dict(),
                   "filled_token_share": stats_a.filled_share(r, s).to_dict()},
         "fertility_change": paired_ratio_difference(stats_b.tokens, stats_b.eojeols, stats_a.tokens, stats_a.eojeols,
                                                     resamples=r, seed=s).to_dict(),
-        "compression_gain": 1 - fert_a.value / fert_b.value if fert_b.value else None,
-        "filled_slots": len(filled),
-        "filled_slots_emitted": emitted,
-        "filled_slots_emitted_share": emitted / len(filled) if filled else None,
     }
+    return section
 
 
 def _rows(bpc: dict[str, BpcComparison], stats: dict[str, tuple[TokenStats, TokenStats]], probes, config: EvalConfig) -> list[Row]:
@@ -134,6 +133,8 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     general_sample = None
     if general is not None:
         general_sample = load_texts(general, max_texts=config.max_texts, seed=config.seed, what="general", normalizer=normalizer)
+    # Task files are read before any model work, so a file without labels fails in seconds, not minutes.
+    task_data = [(task, *load_task(task, seed=config.seed, normalizer=normalizer)) for task in all_tasks]
     seconds["read"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -161,7 +162,7 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     for name, s in samples.items():
         lists = [text.split() for text in s.texts]
         stats[name] = (token_stats(before_side, lists, set()), token_stats(after_side, lists, filled_ids))
-        tokenization[name] = _tokenization_section(*stats[name], filled, config)
+        tokenization[name] = _tokenization_section(s.texts, before_side, after_side, *stats[name], config)
     terms = []
     for slot in filled:
         entry = slot.to_dict()
@@ -175,8 +176,7 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
 
     probes = []
     t = time.perf_counter()
-    for task in all_tasks:
-        train, test, classes = load_task(task, seed=config.seed, normalizer=normalizer)
+    for task, train, test, classes in task_data:
         probes.append(run_probe(task.name, before_side, after_side, train, test, classes, method=config.probe,
                                 seed=config.seed, max_seq_len=config.max_seq_len, batch_size=config.batch_size,
                                 resamples=config.bootstrap, epochs=config.finetune_epochs))

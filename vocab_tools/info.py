@@ -125,9 +125,6 @@ def _warnings(tok: LoadedTokenizer, info: TokenizerInfo) -> list[InfoWarning]:
         out.append(InfoWarning(f"vocab.txt and tokenizer.json disagree: {tok.mismatch}. AutoTokenizer uses tokenizer.json; "
                             "a vocab.txt-only load gets different ids.",
                             "Delete the stale file (usually tokenizer.json; transformers rebuilds it from vocab.txt)."))
-    if tok.vocab_txt is not None and tok.vocab_txt.crlf:
-        out.append(InfoWarning("vocab.txt has Windows line endings; transformers keeps the \\r in every token.",
-                            "Convert it to \\n line endings (dos2unix)."))
     dupes = [t for t, n in Counter(tok.vocab).items() if n > 1]
     if dupes:
         out.append(InfoWarning(f"{len(dupes)} tokens appear more than once in the vocab (e.g. {dupes[:3]}); only their last id is ever emitted.",

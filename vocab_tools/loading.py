@@ -61,7 +61,6 @@ class VocabText:
 
     tokens: list[str]
     trailing_newline: bool
-    crlf: bool = False
 
     def render(self, tokens: list[str] | None = None) -> str:
         text = "\n".join(self.tokens if tokens is None else tokens)
@@ -74,15 +73,13 @@ def read_vocab_txt(path: str | os.PathLike) -> VocabText:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise VocabError(f"{path} is not UTF-8 ({e.reason} at byte {e.start}).", "A vocab.txt must be UTF-8, one token a line.") from None
-    crlf = "\r\n" in text
-    if crlf:
-        text = text.replace("\r\n", "\n")
-    # transformers reads with readlines(): a final newline ends the last token, it does not add an empty one.
+    # Read as transformers does (text mode: \r\n and \r become \n; readlines(): a final newline ends
+    # the last token rather than adding an empty one), so ids here are exactly its ids.
     trailing = text.endswith("\n")
     tokens = (text[:-1] if trailing else text).split("\n") if text else []
     if not tokens:
         raise VocabError(f"{path} is empty.", "Pass a vocab.txt with one token a line.")
-    return VocabText(tokens, trailing, crlf)
+    return VocabText(tokens, trailing)
 
 
 def _read_json(path: Path) -> dict:

@@ -210,16 +210,22 @@ def measure_command(
     if as_json:
         print_json(report)
         return
+    # Metrics as rows, tokenizers as columns: stays readable in 80 columns for before/after.
+    names = list(report["tokenizers"])
+    ms = [report["tokenizers"][n] for n in names]
     gains = report.get("compression_gain", {})
-    rows = []
-    for name, m in report["tokenizers"].items():
-        rows.append((escape(name), m["vocab_size"], m["tokens"], round(m["fertility"], 4), _pct(m["unk_rate"]),
-                     f"{m['filled_slots_emitted']:,} / {m['filled_slots']:,}" if m["filled_slots"] else "—",
-                     _pct(m["slot_usage"]), _pct(m["slot_token_share"]) if m["filled_slots"] else "—",
-                     _pct(gains.get(name)) if name in gains else "baseline" if gains else "—"))
-    console.print(table(f"{report['texts']:,} texts, {report['eojeols']:,} eojeols",
-                        ["tokenizer", "vocab", "tokens", "fertility", "UNK", "slots emitted", "slot usage",
-                         "tokens from slots", "compression gain"], rows))
+    rows = [
+        ("vocab size", *[m["vocab_size"] for m in ms]),
+        ("tokens", *[m["tokens"] for m in ms]),
+        ("fertility (tokens/eojeol)", *[f"{m['fertility']:.4f}" for m in ms]),
+        ("UNK rate", *[_pct(m["unk_rate"]) for m in ms]),
+        ("filled slots emitted", *[f"{m['filled_slots_emitted']:,} / {m['filled_slots']:,}" if m["filled_slots"] else "—" for m in ms]),
+        ("slot usage", *[_pct(m["slot_usage"]) for m in ms]),
+        ("tokens from filled slots", *[_pct(m["slot_token_share"]) if m["filled_slots"] else "—" for m in ms]),
+    ]
+    if gains:
+        rows.append(("compression gain", *["baseline" if n not in gains else _pct(gains[n]) for n in names]))
+    console.print(table(f"{report['texts']:,} texts, {report['eojeols']:,} eojeols", ["", *map(escape, names)], rows))
     for name, m in report["tokenizers"].items():
         if m["top_slot_terms"]:
             top = ", ".join(f"{t['term']} {t['count']:,}" for t in m["top_slot_terms"][:10])

@@ -1,0 +1,53 @@
+"""measure and compare: fertility, UNK rate, slot usage."""
+
+from __future__ import annotations
+
+import pytest
+
+from vocab_tools.errors import VocabError
+from vocab_tools.fill import fill_slots
+from vocab_tools.metrics import compare, measure
+
+TEXTS = ["보습크림 바르고 꿀피부 됐어요", "보습크림 최고", "", "그냥 그래요 ☃"]
+
+
+@pytest.fixture(scope="module")
+def filled(tiny_tokenizer_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("measure") / "filled"
+    fill_slots(tiny_tokenizer_dir, ["보습크림", "꿀피부", "안쓰는말"], out)
+    return out
+
+
+def test_fertility_unk_and_slot_usage(tiny_tokenizer_dir, filled):
+    report = measure(TEXTS, {"before": tiny_tokenizer_dir, "after": filled}, batch_size=2)
+    assert report["texts"] == 3 and report["eojeols"] == 9  # the empty text is skipped
+    before, after = report["tokenizers"]["before"], report["tokenizers"]["after"]
+    ids = [__import__("vocab_tools").load_tokenizer(tiny_tokenizer_dir).tokenizer.encode(t, add_special_tokens=False).ids
+           for t in TEXTS if t]
+    assert before["tokens"] == sum(map(len, ids)) and before["fertility"] == pytest.approx(before["tokens"] / 9)
+    assert before["unk_tokens"] >= 1 and before["unk_rate"] == pytest.approx(before["unk_tokens"] / before["tokens"])
+    assert before["filled_slots"] == 0 and before["slot_usage"] is None
+    assert after["filled_slots"] == 3 and after["filled_slots_emitted"] == 2
+    assert after["slot_usage"] == pytest.approx(2 / 3) and after["slot_tokens"] == 3
+    assert after["never_emitted"] == ["안쓰는말"]
+    assert after["top_slot_terms"][0] == {"term": "보습크림", "count": 2}
+    assert after["tokens"] < before["tokens"]
+    assert report["compression_gain"]["after"] == pytest.approx(1 - after["fertility"] / before["fertility"])
+
+
+def test_compare_marks_slot_tokens(tiny_tokenizer_dir, filled):
+    rows = compare(TEXTS, {"before": tiny_tokenizer_dir, "after": filled}, limit=2)
+    assert len(rows) == 2 and rows[0]["tokens"]["after"][0] == "보습크림"
+    after = rows[0]["tokens"]["after"]
+    assert [after[k] for k in rows[0]["from_slots"]["after"]] == ["보습크림", "꿀피부"]
+    assert rows[0]["from_slots"]["before"] == []
+    assert len(rows[0]["tokens"]["before"]) > len(rows[0]["tokens"]["after"])
+
+
+def test_empty_inputs(tiny_tokenizer_dir):
+    with pytest.raises(VocabError, match="empty"):
+        measure(["", " "], {"t": tiny_tokenizer_dir})
+    with pytest.raises(VocabError, match="No tokenizer"):
+        measure(TEXTS, {})
+    with pytest.raises(VocabError, match="No sample"):
+        compare([], {"t": tiny_tokenizer_dir})

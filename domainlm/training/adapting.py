@@ -79,8 +79,6 @@ def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, 
         return tok, entries, [], Path(filled_tokenizer) / "slots.json"
     if terms is None:
         return base_tokenizer, [], [], None
-    from vocab_tools import fill_slots  # noqa: F401  (lazy: vocab_tools exports it)
-
     term_list = _read_terms(terms)
     if not term_list:
         raise TrainingError("The terms file holds no term.", "Run `domainlm mine-terms` first, or pass a non-empty --terms file.")
@@ -98,6 +96,11 @@ def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, 
                          f"{len(term_list):,} terms.",
                          "Pass --resize to append new rows for them (vocabulary and embedding matrix grow), or use a "
                          "base with [unusedN] slots (kykim/bert-kor-base has 2,000).")
+    try:
+        from vocab_tools import fill_slots
+    except ImportError as e:  # pragma: no cover - only while vocab_tools is incomplete
+        raise ModelError("vocab_tools.fill_slots is not available in this installation.",
+                         "Fill the slots with `domainlm vocab fill` and pass --filled-tokenizer instead.") from e
     result = fill_slots(str(base_dir), term_list, work_dir / "filled", category=category, source=str(terms)
                         if isinstance(terms, (str, os.PathLike)) else None, truncate=True)
     tok = AutoTokenizer.from_pretrained(str(result.out_dir))

@@ -97,7 +97,8 @@ def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, conf
     from accelerate import Accelerator
 
     use_bf16 = config.bf16 and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    accelerator = Accelerator(mixed_precision="bf16" if use_bf16 else "no")
+    # cpu=True is what makes accelerate treat a torchrun / `accelerate launch` CPU job as DDP over gloo.
+    accelerator = Accelerator(mixed_precision="bf16" if use_bf16 else "no", cpu=not torch.cuda.is_available())
     rank, world, is_main = accelerator.process_index, accelerator.num_processes, accelerator.is_main_process
     phases = plan_phases(config)
     # Dropout draws from the global RNG: seed it so that a run is reproducible (a resume restores it).

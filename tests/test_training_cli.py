@@ -1,0 +1,124 @@
+"""`domainlm adapt` / `domainlm pretrain` through typer's CliRunner, bad input included."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_training_helpers import fill_by_hand, write_corpus
+
+FAST = ["--max-steps", "3", "--batch-size", "2", "--seq-len", "32", "--save-every", "2", "--lr", "1e-3"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from conftest import _tiny_corpus_texts, shared_data_dir
+
+    shared = shared_data_dir()
+    texts = _tiny_corpus_texts(shared if shared.exists() else None)[:600]
+    return write_corpus(tmp_path_factory.mktemp("cli_corpus") / "domain.txt", texts, repeat=1 if len(texts) > 100 else 50)
+
+
+@pytest.fixture(scope="module")
+def filled_dir(tiny_tokenizer_dir, tmp_path_factory):
+    return fill_by_hand(tiny_tokenizer_dir, ["수분크림", "발림성"], tmp_path_factory.mktemp("cli_filled"))
+
+
+@pytest.fixture(scope="module")
+def no_slot_model(tmp_path_factory):
+    """A KcBERT-like base: a tokenizer without [unusedN] slots, and its model."""
+    from conftest import TINY_TEXT, build_tiny_tokenizer
+    from transformers import BertConfig, BertForMaskedLM
+
+    out = build_tiny_tokenizer(tmp_path_factory.mktemp("noslot"), TINY_TEXT * 5, vocab_size=200, unused=0)
+    BertForMaskedLM(BertConfig(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=64, max_position_embeddings=64)).save_pretrained(str(out))
+    return out
+
+
+def test_adapt_cli_with_filled_tokenizer(cli, tiny_mlm_dir, filled_dir, corpus, tmp_path):
+    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--filled-tokenizer", filled_dir, "-o", tmp_path / "out",
+            "--mode", "new-rows", *FAST)
+    assert r.exit_code == 0, r.output
+    assert "slots filled" in r.output and "Wrote" in r.output
+    assert json.loads((tmp_path / "out" / "slots.json").read_text())["slots"][0]["term"] == "수분크림"
+
+
+def test_adapt_cli_seq_len_beyond_positions(cli, tiny_mlm_dir, corpus, tmp_path):
+    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "-o", tmp_path / "out", "--seq-len", "512")
+    assert r.exit_code == 2
+    assert "seq_len 512 is longer than the model's 128 positions." in r.output
+    assert "Use --seq-len 128 or less" in r.output
+
+
+def test_adapt_cli_base_without_free_slots(cli, no_slot_model, corpus, tmp_path):
+    terms = tmp_path / "terms.txt"
+    terms.write_text("수분크림\n발림성\n", encoding="utf-8")
+    r = cli("adapt", "--base", no_slot_model, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", *FAST)
+    assert r.exit_code == 2
+    assert "has no free [unusedN] slot to fill with the 2 terms." in r.output
+    assert "Pass --resize to append new rows" in r.output
+
+
+def test_adapt_cli_terms_file_with_unknown_columns(cli, tiny_mlm_dir, corpus, tmp_path):
+    terms = tmp_path / "terms.tsv"
+    terms.write_text("term\tscore\tflavour\n수분크림\t1.0\tx\n", encoding="utf-8")
+    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", *FAST)
+    assert r.exit_code == 2
+    assert "unknown column" in r.output and "'flavour'" in r.output
+
+
+def test_adapt_cli_offline_hub_id(cli, corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    r = cli("adapt", "--base", "kykim/bert-kor-base-not-cached", "--corpus", corpus, "-o", tmp_path / "out")
+    assert r.exit_code == 2
+    assert "it is not a local directory" in r.output and "--base DIR" in r.output
+
+
+def test_adapt_cli_nan_loss(cli, tiny_mlm_dir, corpus, tmp_path, monkeypatch):
+    from domainlm.modeling import heads
+
+    original = heads.MaskedLMLoss.forward
+    monkeypatch.setattr(heads.MaskedLMLoss, "forward", lambda self, *a, **k: original(self, *a, **k) * float("nan"))
+    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "-o", tmp_path / "out", *FAST)
+    assert r.exit_code == 2
+    assert "The loss became nan at step 1; training stopped" in r.output
+    assert "no checkpoint was written yet" in r.output
+
+
+def test_adapt_cli_ctrl_c_then_resume(cli, tiny_mlm_dir, corpus, tmp_path, monkeypatch):
+    import domainlm.training.engine as engine
+
+    calls = {"n": 0}
+    original = engine.whole_word_mask
+
+    def interrupted(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(*a, **k)
+
+    monkeypatch.setattr(engine, "whole_word_mask", interrupted)
+    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "-o", tmp_path / "out", *FAST)
+    assert r.exit_code == 130
+    assert "Interrupted at step 2 of 3; saved a checkpoint at step 2" in r.output
+    assert "rerun the same `domainlm adapt` command with --resume" in r.output
+    monkeypatch.setattr(engine, "whole_word_mask", original)
+    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "-o", tmp_path / "out", *FAST, "--resume")
+    assert r.exit_code == 0, r.output
+    assert "resumed from step" in r.output
+
+
+def test_pretrain_cli(cli, tiny_tokenizer_dir, corpus, tmp_path):
+    r = cli("pretrain", "--tokenizer", tiny_tokenizer_dir, "--corpus", corpus, "-o", tmp_path / "base", "--layers", "1",
+            "--hidden", "32", "--heads", "2", "--max-positions", "64", *FAST)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "base" / "model.safetensors").exists()
+
+
+def test_pretrain_cli_bad_arch(cli, tiny_tokenizer_dir, corpus, tmp_path):
+    r = cli("pretrain", "--tokenizer", tiny_tokenizer_dir, "--corpus", corpus, "-o", tmp_path / "base", "--hidden", "30",
+            "--heads", "4", *FAST)
+    assert r.exit_code == 2
+    assert "hidden (30) must be a multiple of heads (4)." in r.output

@@ -149,12 +149,10 @@ def print_run_result(result) -> None:
     report = result.report
     if report is not None:
         rows = []
-        for key, pair in headline(report).items():
-            b, a = pair["before"], pair["after"]
-            delta = a - b if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
-            rows.append((key, b, a, delta))
+        for key, row in headline(report).items():
+            rows.append((key, row["before"], row["after"], row["change"], row["verdict"]))
         if rows:
-            console.print(table("before → after", ["measure", "before", "after", "change"], rows))
+            console.print(table("before → after (95% intervals in the report)", ["measure", "before", "after", "change", "verdict"], rows))
     if result.report_md is not None:
         console.print(f"Report: [bold]{result.report_md}[/]")
     console.print(f"Run folder: [bold]{result.out_dir}[/] ({result.seconds:.0f} s)")

@@ -94,7 +94,7 @@ def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike
         try:
             base_hash = base_vocab_sha256(recipe.base)
         except Exception as e:  # noqa: BLE001 - reported as a clear bundle error
-            raise BundleError(f"Cannot read the base vocabulary of '{recipe.base}' to record in the bundle: {e}.",
+            raise BundleError(f"Cannot read the base vocabulary of '{recipe.base}' to record in the bundle: {str(e).rstrip('.')}.",
                               "Run the fill stage (domainlm recipe run) so its hash is recorded, or make the base available.") from None
     archive = Path(archive) if archive else Path(f"{recipe.name}.domainlm.tar.gz")
     prefix = recipe.name
@@ -215,7 +215,7 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
             try:
                 actual = base_vocab_sha256(target_base)
             except Exception as e:  # noqa: BLE001
-                raise BundleError(f"Cannot read the vocabulary of the base '{target_base}' to check the bundle against: {e}.",
+                raise BundleError(f"Cannot read the vocabulary of the base '{target_base}' to check the bundle against: {str(e).rstrip('.')}.",
                                   "Pass --base with a local copy of the base model, or --no-check-base to skip the check.") from None
             if actual != manifest.get("base_vocab_sha256"):
                 raise BundleError(

@@ -36,14 +36,16 @@ def hash_file(path: str | os.PathLike) -> str:
     return "edges:" + h.hexdigest()
 
 
-def hash_path(path: str | os.PathLike) -> str:
-    """A file, or every file under a directory (names included), or the text of a hub name."""
+def hash_path(path: str | os.PathLike, exclude: Iterable[str] = ()) -> str:
+    """A file, or every file under a directory (names included, `exclude` names left out), or the
+    text of a hub name."""
+    exclude = set(exclude)
     p = Path(path)
     if p.is_file():
         return hash_file(p)
     if p.is_dir():
         h = hashlib.sha256()
-        for f in sorted(x for x in p.rglob("*") if x.is_file() and not x.name.startswith(".")):
+        for f in sorted(x for x in p.rglob("*") if x.is_file() and not x.name.startswith(".") and x.name not in exclude):
             h.update(f"{f.relative_to(p).as_posix()}={hash_file(f)}\n".encode())
         return "dir:" + h.hexdigest()
     return "name:" + str(path)  # a hub id or a missing path: only its spelling can be fingerprinted

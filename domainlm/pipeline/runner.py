@@ -119,9 +119,11 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike | None = None, *, unti
                         and prev.get("fingerprint") == fp)
             if not resuming and stage.resumable:
                 # A changed input makes old checkpoints wrong to continue from.
+                # (adapt keeps its checkpoints beside its output, in `<out_dir>.checkpoints`.)
                 for p in stage.outputs(ctx):
-                    if p.is_dir():
-                        shutil.rmtree(p, ignore_errors=True)
+                    for old in (p, p.with_name(p.name + ".checkpoints")):
+                        if old.is_dir():
+                            shutil.rmtree(old, ignore_errors=True)
             state["stages"][stage.name] = {"status": "running", "fingerprint": fp, "started": _now()}
             write_json(out / STATE_FILE, state)
             notify(stage.name, "resume" if resuming else "start", {})

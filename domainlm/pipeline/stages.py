@@ -140,7 +140,7 @@ def run_mine(ctx: StageContext, resume: bool) -> dict:
     mine_terms = need("domainlm.mining", "mine_terms", "mine")
     r = ctx.recipe
     result = mine_terms(str(ctx.path("prepare", "domain.txt")), list(r.data.reference), r.base, r.mine,
-                        out_dir=ctx.path("mine"))
+                        out_dir=ctx.path("mine"), normalize=r.data.normalize, category=r.category)
     if not result.terms:
         raise DomainLMError(f"Mining found no terms for '{r.category}'.",
                             "Lower mine.min_count, or give more domain text (data.domain).")
@@ -189,15 +189,13 @@ def adapt_inputs(ctx: StageContext) -> Any:
 
 def run_adapt(ctx: StageContext, resume: bool) -> dict:
     adapt = need("domainlm.training", "adapt", "adapt")
-    from vocab_tools.terms import read_terms
-
     r = ctx.recipe
-    terms = read_terms(ctx.path("mine", "terms.tsv"))[: r.vocab.slots]
+    # The fill stage already wrote the terms into the slots; adapt initialises those rows and trains.
     result = adapt(r.base, ctx.path("model"), corpus=[CorpusSpec(path=str(ctx.path("prepare", "domain.txt")))],
-                   replay=list(r.data.replay), terms=terms, filled_tokenizer=ctx.path("fill", "tokenizer"),
+                   replay=list(r.data.replay), filled_tokenizer=ctx.path("fill", "tokenizer"),
                    config=r.train, category=r.category, resume=resume, recipe=r)
     summary: dict[str, Any] = {"out_dir": str(getattr(result, "out_dir", ctx.path("model")))}
-    for key in ("steps", "final_loss", "heldout_loss", "seconds", "tokens"):
+    for key in ("steps", "tokens", "final_loss", "eval_loss_before", "eval_loss", "slots_filled", "resumed_from"):
         if hasattr(result, key):
             summary[key] = getattr(result, key)
     return summary
@@ -208,7 +206,10 @@ def run_adapt(ctx: StageContext, resume: bool) -> dict:
 def evaluate_inputs(ctx: StageContext) -> Any:
     r = ctx.recipe
     tasks = [hash_corpora([t.train, t.test]) for t in r.eval.tasks]
-    return {"model": hash_path(ctx.path("model")), "heldout": hash_path(ctx.path("prepare", "heldout.txt")),
+    # The model card (README.md) is rewritten by evaluate itself, and the resolved recipe by the
+    # runner: neither changes what is evaluated.
+    model = hash_path(ctx.path("model"), exclude=("README.md", "recipe.resolved.yaml"))
+    return {"model": model, "heldout": hash_path(ctx.path("prepare", "heldout.txt")),
             "general": hash_corpora(r.data.general_eval), "eval": r.eval, "tasks": tasks, "base": _base_material(r)}
 
 
@@ -217,7 +218,8 @@ def run_evaluate(ctx: StageContext, resume: bool) -> dict:
     r = ctx.recipe
     report = evaluate(r.base, ctx.path("model"), ctx.path("report"),
                       domain=[CorpusSpec(path=str(ctx.path("prepare", "heldout.txt")))],
-                      general=list(r.data.general_eval), config=r.eval)
+                      general=list(r.data.general_eval) or None, config=r.eval,
+                      train_corpus=[CorpusSpec(path=str(ctx.path("prepare", "domain.txt")))])
     summary: dict[str, Any] = {"report": str(ctx.path("report", "report.md"))}
     data = _report_dict(report, ctx.path("report", "report.json"))
     if data is not None:
@@ -237,11 +239,14 @@ def _report_dict(report, path: Path) -> dict | None:
 
 
 def headline(report: dict) -> dict:
-    """The few numbers worth a line: every numeric before/after pair found at the top of the report."""
+    """metric → {before, after, change, verdict} from the report's summary rows (report.json)."""
     out = {}
-    for key, value in report.items():
-        if isinstance(value, dict) and "before" in value and "after" in value:
-            out[key] = {"before": value["before"], "after": value["after"]}
+    for row in report.get("summary", []):
+        def value(x):
+            return x.get("value") if isinstance(x, dict) else x
+
+        out[row["metric"]] = {"before": value(row.get("before")), "after": value(row.get("after")),
+                              "change": value(row.get("change")), "verdict": row.get("verdict", "")}
     return out
 
 

@@ -1,0 +1,272 @@
+"""The stage runner (skip, rerun, resume), fingerprints, bundles, and a tiny recipe end to end."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from domainlm.pipeline import hashing, runner
+from domainlm.pipeline.bundle import BundleError, export_bundle, import_bundle
+from domainlm.pipeline.stages import Stage, base_vocab_sha256
+from domainlm.recipes import load_recipe
+
+
+# ---------------------------------------------------------------- fingerprints
+
+def test_small_files_are_hashed_whole_big_ones_by_edges(tmp_path, monkeypatch):
+    f = tmp_path / "a.txt"
+    f.write_text("하나\n둘\n", encoding="utf-8")
+    h1 = hashing.hash_file(f)
+    f.write_text("하나\n셋\n", encoding="utf-8")
+    assert hashing.hash_file(f) != h1 and h1.startswith("sha256:")
+    monkeypatch.setattr(hashing, "FULL_HASH_LIMIT", 10)
+    monkeypatch.setattr(hashing, "EDGE", 4)
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * 100)
+    hb = hashing.hash_file(big)
+    assert hb.startswith("edges:")
+    with open(big, "ab") as fh:
+        fh.write(b"y")
+    assert hashing.hash_file(big) != hb  # an append changes size and last bytes
+
+
+def test_fingerprint_covers_settings_and_dirs(tmp_path):
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "w.bin").write_bytes(b"1")
+    h = hashing.hash_path(d)
+    (d / "w.bin").write_bytes(b"2")
+    assert hashing.hash_path(d) != h
+    assert hashing.hash_path("kykim/bert-kor-base") == "name:kykim/bert-kor-base"
+    assert hashing.fingerprint({"a": 1}) != hashing.fingerprint({"a": 2})
+
+
+# ---------------------------------------------------------------- runner logic with fake stages
+
+class FakeStages:
+    """Two stages: `first` copies input.txt, `second` upper-cases first's output with a setting."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.calls: list[tuple[str, bool]] = []
+        self.setting = "v1"
+        self.interrupt_second = False
+
+    def stages(self):
+        def first_run(ctx, resume):
+            self.calls.append(("first", resume))
+            (ctx.out_dir / "first.txt").write_text((self.root / "input.txt").read_text())
+            return {"chars": 1}
+
+        def second_run(ctx, resume):
+            self.calls.append(("second", resume))
+            if self.interrupt_second:
+                self.interrupt_second = False
+                (ctx.out_dir / "second.partial").write_text("half")
+                raise KeyboardInterrupt
+            (ctx.out_dir / "second").mkdir(exist_ok=True)
+            (ctx.out_dir / "second" / "out.txt").write_text((ctx.out_dir / "first.txt").read_text().upper() + self.setting)
+            return {}
+
+        return [
+            Stage("first", lambda c: {"in": hashing.hash_path(self.root / "input.txt")}, first_run,
+                  lambda c: [c.out_dir / "first.txt"]),
+            Stage("second", lambda c: {"up": hashing.hash_path(c.out_dir / "first.txt"), "s": self.setting}, second_run,
+                  lambda c: [c.out_dir / "second"], resumable=True),
+        ]
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    f = FakeStages(tmp_path)
+    (tmp_path / "input.txt").write_text("abc")
+    monkeypatch.setattr(runner, "STAGES", f.stages())
+    monkeypatch.setattr(runner, "STAGE_NAMES", ["first", "second"])
+    return f
+
+
+def _statuses(result):
+    return [(s.name, s.status) for s in result.stages]
+
+
+def test_unchanged_stages_are_skipped_and_changes_rerun_downstream(fake, tmp_path):
+    recipe = load_recipe("tiny", data_dir=tmp_path)
+    out = tmp_path / "run"
+    assert _statuses(runner.run_recipe(recipe, out)) == [("first", "ran"), ("second", "ran")]
+    assert _statuses(runner.run_recipe(recipe, out)) == [("first", "skipped"), ("second", "skipped")]
+    assert (out / "recipe.resolved.yaml").exists() and (out / "second" / "recipe.resolved.yaml").exists()
+    fake.setting = "v2"  # a setting of the second stage only
+    assert _statuses(runner.run_recipe(recipe, out)) == [("first", "skipped"), ("second", "ran")]
+    (tmp_path / "input.txt").write_text("abcd")  # an input of the first: both rerun
+    assert _statuses(runner.run_recipe(recipe, out)) == [("first", "ran"), ("second", "ran")]
+    assert (out / "second" / "out.txt").read_text() == "ABCDv2"
+    shutil.rmtree(out / "second")  # a missing output is never skipped
+    assert _statuses(runner.run_recipe(recipe, out)) == [("first", "skipped"), ("second", "ran")]
+    assert _statuses(runner.run_recipe(recipe, out, force=["first"])) == [("first", "ran"), ("second", "skipped")]
+    assert _statuses(runner.run_recipe(recipe, out, until="first", force=True)) == [("first", "ran"), ("second", "not run")]
+    state = json.loads((out / "stages.json").read_text())
+    assert state["stages"]["first"]["status"] == "done" and state["recipe"] == "tiny"
+
+
+def test_an_interrupted_stage_is_resumed(fake, tmp_path):
+    recipe = load_recipe("tiny", data_dir=tmp_path)
+    out = tmp_path / "run"
+    fake.interrupt_second = True
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_recipe(recipe, out)
+    assert json.loads((out / "stages.json").read_text())["stages"]["second"]["status"] == "running"
+    result = runner.run_recipe(recipe, out)
+    assert _statuses(result) == [("first", "skipped"), ("second", "resumed")]
+    assert fake.calls[-1] == ("second", True)
+    # Interrupted again, but its inputs changed meanwhile: start over, not resume.
+    fake.interrupt_second = True
+    fake.setting = "v3"
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_recipe(recipe, out)
+    fake.setting = "v4"
+    assert _statuses(runner.run_recipe(recipe, out)) == [("first", "skipped"), ("second", "ran")]
+    assert fake.calls[-1] == ("second", False)
+
+
+def test_unknown_stage_name_is_a_clear_error(fake, tmp_path):
+    from domainlm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Unknown stage 'train' in --until; the stages are: first, second"):
+        runner.run_recipe(load_recipe("tiny", data_dir=tmp_path), tmp_path / "run", until="train")
+
+
+# ---------------------------------------------------------------- bundles
+
+@pytest.fixture
+def finished_run(tmp_path, tiny_tokenizer_dir):
+    """A run folder shaped like `recipe run` output, on the tiny tokenizer as base."""
+    data = tmp_path / "data"
+    shutil.copytree(tiny_tokenizer_dir, data / "base")
+    recipe = load_recipe("tiny", data_dir=data)
+    run = tmp_path / "run"
+    (run / "mine").mkdir(parents=True)
+    (run / "mine" / "terms.tsv").write_text("term\tkind\tscore\n보습력\tword\t1.0\n", encoding="utf-8")
+    (run / "fill" / "tokenizer").mkdir(parents=True)
+    (run / "fill" / "tokenizer" / "slots.json").write_text('[{"slot_id": 5, "term": "보습력"}]', encoding="utf-8")
+    (run / "fill" / "fill.json").write_text(json.dumps({"base_vocab_sha256": base_vocab_sha256(str(data / "base"))}))
+    (run / "report").mkdir()
+    (run / "report" / "report.json").write_text('{"summary": []}')
+    (run / "report" / "report.md").write_text("# report\n")
+    (run / "recipe.resolved.yaml").write_text("name: tiny\n")
+    return recipe, run, data
+
+
+def test_export_import_round_trip(finished_run, tmp_path):
+    recipe, run, data = finished_run
+    archive = export_bundle(recipe, run, tmp_path / "tiny.tar.gz")
+    imported = import_bundle(archive, tmp_path / "imported", base=str(data / "base"))
+    assert imported.base_checked
+    assert (tmp_path / "imported" / "terms.tsv").read_text(encoding="utf-8") == (run / "mine" / "terms.tsv").read_text(encoding="utf-8")
+    assert {"recipe.yaml", "terms.tsv", "slots.json", "report.md", "bundle.json"} <= set(imported.files)
+    again = load_recipe(tmp_path / "imported" / "recipe.yaml", data_dir=data)
+    assert again.name == "tiny" and again.data.domain[0].path == recipe.data.domain[0].path  # portable paths
+
+
+def _rewrite(archive: Path, out: Path, change) -> Path:
+    with tarfile.open(archive) as src, tarfile.open(out, "w:gz") as dst:
+        for m in src.getmembers():
+            data = src.extractfile(m).read() if m.isfile() else None
+            m, data = change(m, data)
+            if m is not None:
+                dst.addfile(m, io.BytesIO(data) if data is not None else None)
+    return out
+
+
+def test_tampered_bundle_is_refused(finished_run, tmp_path):
+    recipe, run, data = finished_run
+    archive = export_bundle(recipe, run, tmp_path / "tiny.tar.gz")
+
+    def edit_terms(m, data):
+        if m.name.endswith("terms.tsv"):
+            data = data + "악성\tword\t9.9\n".encode()
+            m.size = len(data)
+        return m, data
+
+    bad = _rewrite(archive, tmp_path / "bad.tar.gz", edit_terms)
+    with pytest.raises(BundleError) as e:
+        import_bundle(bad, tmp_path / "x", base=str(data / "base"))
+    assert "failed verification" in e.value.message
+    assert "terms.tsv: sha256 does not match (modified after export)" in e.value.message
+    assert not (tmp_path / "x").exists()
+
+    def escape(m, data):
+        if m.name.endswith("report.md"):
+            m.name = "../evil.md"
+        return m, data
+
+    with pytest.raises(BundleError, match="unsafe entry '../evil.md'"):
+        import_bundle(_rewrite(archive, tmp_path / "evil.tar.gz", escape), tmp_path / "y", base=str(data / "base"))
+
+
+def test_bundle_for_another_base_vocabulary_is_refused(finished_run, tmp_path, shared_data):
+    recipe, run, data = finished_run
+    archive = export_bundle(recipe, run, tmp_path / "tiny.tar.gz")
+    with pytest.raises(BundleError) as e:
+        import_bundle(archive, tmp_path / "x", base=str(shared_data / "vocab" / "koelectra_vocab.txt"))
+    assert "was made on a different base vocabulary" in e.value.message
+
+
+def test_export_without_a_run_says_what_to_do(tmp_path):
+    recipe = load_recipe("tiny", data_dir=tmp_path)
+    with pytest.raises(BundleError, match=r"holds no mined terms .* Run the recipe first|holds no mined terms"):
+        export_bundle(recipe, tmp_path / "nothing")
+
+
+def test_cli_export_import(cli, finished_run, tmp_path):
+    recipe, run, data = finished_run
+    archive = tmp_path / "b.tar.gz"
+    result = cli("recipe", "export", "tiny", "--run-dir", run, "-o", archive, "--data-dir", data)
+    assert result.exit_code == 0, result.output
+    result = cli("recipe", "import", archive, "-o", tmp_path / "in", "--base", data / "base")
+    assert result.exit_code == 0, result.output
+    assert "files verified (sha256), base vocabulary matches" in result.stdout
+
+
+# ---------------------------------------------------------------- end to end (needs every area)
+
+def missing_functions() -> list[str]:
+    import importlib
+
+    wanted = [("domainlm.mining", "mine_terms"), ("vocab_tools", "fill_slots"), ("domainlm.training", "adapt"),
+              ("domainlm.evaluation", "evaluate")]
+    missing = []
+    for module, name in wanted:
+        try:
+            getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            missing.append(f"{module}.{name}")
+    return missing
+
+
+def test_tiny_recipe_end_to_end(tmp_path, tiny_mlm_dir):
+    missing = missing_functions()
+    if missing:
+        pytest.skip(f"the other areas have not landed yet: {', '.join(missing)}")
+    from domainlm.demo.corpus import write_demo_corpus
+    from domainlm.pipeline import run_recipe
+
+    data = tmp_path / "data"
+    write_demo_corpus(data, reviews=800, general=800, general_eval=100, rated=40)
+    shutil.copytree(tiny_mlm_dir, data / "base")
+    recipe = load_recipe("tiny", ["train.max_steps=2"], data_dir=data)
+    out = tmp_path / "run"
+    result = run_recipe(recipe, out)
+    assert [s.status for s in result.stages] == ["ran"] * 5
+    report = result.report
+    assert report is not None and report["summary"]
+    assert (out / "model" / "recipe.resolved.yaml").exists() and (out / "report" / "report.md").exists()
+    assert json.loads((out / "fill" / "fill.json").read_text())["filled"] > 0
+    again = run_recipe(recipe, out)
+    assert [s.status for s in again.stages] == ["skipped"] * 5
+    archive = export_bundle(recipe, out, tmp_path / "tiny.tar.gz")
+    assert import_bundle(archive, tmp_path / "imported", base=str(data / "base")).base_checked

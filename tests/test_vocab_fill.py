@@ -199,3 +199,33 @@ def test_inconsistent_inputs_are_refused(tiny_tokenizer_dir, tmp_path):
     (d / "slots.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(VocabError, match="slots.json .* says slot 5 holds '다른것'"):
         fill_slots(d, NEW, tmp_path / "out")
+
+
+def test_slots_registered_as_specials_in_the_config_become_plain_entries(tiny_tokenizer_dir, tmp_path):
+    """kykim-style configs list [unusedN] in added_tokens_decoder / additional_special_tokens; a filled
+    slot must leave those lists (else transformers would never split it with ## continuation)."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    src = tmp_path / "kykim_style"
+    shutil.copytree(tiny_tokenizer_dir, src)
+    config = json.loads((src / "tokenizer_config.json").read_text(encoding="utf-8"))
+    slot_entry = {"content": "", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False, "special": True}
+    config["added_tokens_decoder"] = {str(i): {**slot_entry, "content": f"[unused{i - 5}]"} for i in range(5, 55)}
+    config["additional_special_tokens"] = [f"[unused{i}]" for i in range(50)]
+    (src / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+
+    fill_slots(src, ["보습크림", "##뽀송"], tmp_path / "out")
+    out_config = json.loads((tmp_path / "out" / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert "5" not in out_config["added_tokens_decoder"] and "7" in out_config["added_tokens_decoder"]
+    assert out_config["additional_special_tokens"][:2] == ["[unused2]", "[unused3]"]
+    fast = AutoTokenizer.from_pretrained(str(tmp_path / "out"))
+    assert "보습크림" not in fast.all_special_tokens
+    assert fast.tokenize("보습크림을 얼굴이뽀송") [:2] == ["보습크림", "##을"]
+    assert "##뽀송" in fast.tokenize("얼굴이뽀송")
+
+    unfill_slots(tmp_path / "out")
+    back = json.loads((tmp_path / "out" / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert back["added_tokens_decoder"] == config["added_tokens_decoder"]
+    assert back["additional_special_tokens"] == config["additional_special_tokens"]

@@ -28,9 +28,10 @@ NO_SLOTS_HINT = ("Filling needs reserved [unusedN] rows. Choose a base that has 
 class InfoWarning:
     message: str
     fix: str | None = None
+    level: str = "warning"  # "warning": something will go wrong; "note": worth knowing
 
     def to_dict(self) -> dict:
-        return {"message": self.message, "fix": self.fix}
+        return {"level": self.level, "message": self.message, "fix": self.fix}
 
 
 @dataclass
@@ -138,8 +139,8 @@ def _warnings(tok: LoadedTokenizer, info: TokenizerInfo) -> list[InfoWarning]:
         out.append(InfoWarning("This tokenizer has no [unusedN] slots, so no term can be filled without growing the vocab.",
                             NO_SLOTS_HINT))
     elif info.free_slots == 0:
-        out.append(InfoWarning(f"All {info.total_slots} slots are filled.",
-                            "Free some with `domainlm vocab unfill --category NAME`, or fill fewer terms."))
+        out.append(InfoWarning(f"All {info.total_slots:,} slots are filled.",
+                               "Free some with `domainlm vocab unfill --category NAME` before filling more.", level="note"))
     return out
 
 

@@ -85,7 +85,9 @@ def measure(texts: Iterable[str], tokenizers: Mapping[str, "str | os.PathLike | 
             "source": t.tok.source, "vocab_size": len(t.tok.vocab), "tokens": t.tokens,
             "fertility": t.tokens / eojeols if eojeols else None,
             "tokens_per_character": t.tokens / characters if characters else None,
+            # Per token, the UNK rate rises when filling shrinks the token count; per eojeol it does not.
             "unk_tokens": t.unk, "unk_rate": t.unk / t.tokens if t.tokens else 0.0,
+            "unk_per_eojeol": t.unk / eojeols if eojeols else 0.0,
             "filled_slots": filled, "filled_slots_emitted": emitted,
             "slot_usage": emitted / filled if filled else None,
             "slot_tokens": slot_tokens, "slot_token_share": slot_tokens / t.tokens if t.tokens else 0.0,

@@ -26,7 +26,10 @@ TOKENIZER_HELP = "Tokenizer directory, vocab.txt, tokenizer.json or hub id."
 def _render_warnings(warnings) -> None:
     for w in warnings:
         message, fix = (w.message, w.fix) if hasattr(w, "message") else (str(w), None)
-        console.print(f"[bold red]WARNING:[/] [red]{escape(message)}[/]", soft_wrap=True)
+        if getattr(w, "level", "warning") == "note":
+            console.print(f"[bold]Note:[/] {escape(message)}", soft_wrap=True)
+        else:
+            console.print(f"[bold red]WARNING:[/] [red]{escape(message)}[/]", soft_wrap=True)
         if fix:
             console.print(f"  [yellow]fix: {escape(fix)}[/]", soft_wrap=True)
 
@@ -218,7 +221,8 @@ def measure_command(
         ("vocab size", *[m["vocab_size"] for m in ms]),
         ("tokens", *[m["tokens"] for m in ms]),
         ("fertility (tokens/eojeol)", *[f"{m['fertility']:.4f}" for m in ms]),
-        ("UNK rate", *[_pct(m["unk_rate"]) for m in ms]),
+        ("UNK rate (per token)", *[_pct(m["unk_rate"]) for m in ms]),
+        ("UNK per eojeol", *[f"{m['unk_per_eojeol']:.4f}" for m in ms]),
         ("filled slots emitted", *[f"{m['filled_slots_emitted']:,} / {m['filled_slots']:,}" if m["filled_slots"] else "—" for m in ms]),
         ("slot usage", *[_pct(m["slot_usage"]) for m in ms]),
         ("tokens from filled slots", *[_pct(m["slot_token_share"]) if m["filled_slots"] else "—" for m in ms]),
@@ -257,18 +261,16 @@ def compare_command(
         print_json(rows)
         return
     names = list(rows[0]["tokens"])
-    out = []
+    width = max(map(len, names))
+    # One block per sentence (not a table): token sequences are long and must not be cut off.
     for row in rows:
-        cells = [escape(row["text"])]
+        console.print(f"[bold]{escape(row['text'])}[/]", soft_wrap=True)
         for name in names:
             marked = set(row["from_slots"][name])
-            cells.append(" ".join(f"[bold green]{escape(t)}[/]" if k in marked else escape(t)
-                                  for k, t in enumerate(row["tokens"][name])) + f"  [dim]({len(row['tokens'][name])})[/]")
-        out.append(cells)
-    t = table("tokenization (green: filled slots)", ["text", *map(escape, names)], [])
-    for cells in out:
-        t.add_row(*cells)
-    console.print(t)
+            tokens = " ".join(f"[bold green]{escape(t)}[/]" if k in marked else escape(t)
+                              for k, t in enumerate(row["tokens"][name]))
+            console.print(f"  [cyan]{escape(name):<{width}}[/] [dim]{len(row['tokens'][name]):>3}[/]  {tokens}", soft_wrap=True)
+    console.print("[dim]green: tokens from filled slots; the number is the token count[/]")
 
 
 __all__ = ["vocab_app"]

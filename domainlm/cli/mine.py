@@ -1,0 +1,82 @@
+"""`domainlm mine-terms`: which words does a category need in its vocabulary?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from domainlm.cli.app import app
+from rich.table import Table
+
+from domainlm.cli.common import console, fmt, print_json
+
+
+def _terms_table(terms, total: int, category: str | None) -> Table:
+    title = f"top {len(terms)} of {total:,} terms" + (f" — {category}" if category else "")
+    t = Table(title=title, title_justify="left")
+    for name, justify in (("term", "left"), ("kind", "left"), ("saved", "right"), ("count", "right"),
+                          ("ref", "right"), ("z", "right"), ("base pieces", "left")):
+        t.add_column(name, justify=justify, no_wrap=True)
+    t.add_column("example", no_wrap=True, overflow="ellipsis", max_width=48)
+    for term in terms:
+        t.add_row(term.term, "cont" if term.kind == "continuation" else term.kind, fmt(term.tokens_saved),
+                  fmt(term.category_count), fmt(term.reference_count), f"{term.specificity_z:.1f}",
+                  " ".join(term.base_pieces), term.example)
+    return t
+
+
+def _parse_where(items: list[str]) -> dict[str, str]:
+    from domainlm.errors import ConfigError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--where {item!r} is not KEY=VALUE.", "Write it like --where split=train.")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@app.command("mine-terms")
+def mine_terms_command(
+    category: Optional[str] = typer.Option(None, "--category", "-c", help="Category (Korean name, alias or recipe file): its recipe names the corpora, base and slot budget."),
+    corpus: List[str] = typer.Option([], "--corpus", help="Category corpus (file, directory, glob; repeatable). Overrides the recipe's."),
+    reference: List[str] = typer.Option([], "--reference", help="General-domain reference corpus (repeatable). Overrides the recipe's."),
+    base: Optional[str] = typer.Option(None, "--base", help="Base tokenizer: hub id, tokenizer directory, tokenizer.json or vocab.txt."),
+    slots: Optional[int] = typer.Option(None, "--slots", min=1, help="How many terms to select (default: the recipe's budget, else 2000)."),
+    field: Optional[str] = typer.Option(None, "--field", help="Column / field holding the text in --corpus and --reference files."),
+    where: List[str] = typer.Option([], "--where", help="Keep only --corpus rows with COLUMN=VALUE (repeatable), e.g. split=train."),
+    min_count: Optional[int] = typer.Option(None, "--min-count", min=1, help="Minimum occurrences of a candidate in the category corpus."),
+    specificity_weight: Optional[float] = typer.Option(None, "--specificity-weight", min=0.0, max=1.0, help="0: rank by tokens saved only; 1: by domain specificity only."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Counting processes (default: all cores)."),
+    max_documents: Optional[int] = typer.Option(None, "--max-documents", min=1, help="Read at most this many category documents."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output directory for terms.tsv, terms.json, mining.json (default: mined/<category>)."),
+    top: int = typer.Option(30, "--top", min=0, help="Rows of the terms table."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary and terms as JSON."),
+) -> None:
+    """Mine category terms: count candidates, score specificity and tokens saved, select a slot budget."""
+    from domainlm.mining.request import resolve_request
+    from domainlm.mining.mine import mine_terms
+
+    request = resolve_request(category=category, corpus=corpus, reference=reference, base=base, slots=slots,
+                              field=field, where=_parse_where(where), min_count=min_count,
+                              specificity_weight=specificity_weight, workers=workers, max_documents=max_documents,
+                              output=output)
+    result = mine_terms(request.corpus, request.reference, request.base, request.config, request.output,
+                        normalize=request.normalize, category=request.category, keep=request.keep)
+    s = result.stats
+    if as_json:
+        print_json({"stats": s, "terms": [t.to_dict() for t in result.terms[:top] if top]})
+        return
+    console.print(_terms_table(result.terms[:top], len(result.terms), request.category))
+    if s["free_slots"] == 0:
+        console.print(f"[yellow]'{s['base']}' has no [unusedN] slots: these terms cannot be filled into it as they are.[/]")
+    console.print(
+        f"Selected [bold]{len(result.terms):,}[/] of {s['slots']:,} slots from {s['candidates']:,} candidates; "
+        f"estimated compression gain on the mined text [bold]{result.estimated_gain:.1%}[/] "
+        f"({s['tokens_before']:,} → {s['tokens_after']:,} tokens). "
+        f"{(s['category_bytes'] + s['reference_bytes']) / 1e6:,.1f} MB in {s['seconds']['total']:.1f} s.")
+    console.print(f"Wrote [bold]{result.out_dir / 'terms.tsv'}[/] and terms.json — next: "
+                  f"`domainlm vocab fill --terms {result.out_dir / 'terms.tsv'}`")

@@ -1,0 +1,214 @@
+"""`mine_terms`: category corpus + reference corpus + base tokenizer -> the terms worth a slot.
+
+count words (parallel, bounded) -> derive WordPiece-shaped candidates -> specificity (log-odds z
+against the reference) -> lazy-greedy selection by real re-tokenization -> terms.tsv / terms.json.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from vocab_tools.terms import Term, write_terms
+
+from domainlm.corpus import NormalizeConfig, Normalizer
+from domainlm.errors import CorpusError, MiningError
+from domainlm.io import write_json
+from domainlm.mining.base import BaseTokenizer, load_base_tokenizer
+from domainlm.mining.candidates import continuation_candidates, continuation_suffixes, count_known, word_candidates
+from domainlm.mining.config import MineConfig
+from domainlm.mining.counting import WordCounts, count_words
+from domainlm.mining.scoring import specificity
+from domainlm.mining.selection import Candidate, index_words, select
+from domainlm.mining.wordpiece import WordPiece, pretokenize
+from domainlm.progress import progress_bar
+
+# Below this, counts are too sparse for any term to reach a sensible min_count.
+MIN_EOJEOLS = 5_000
+EXAMPLE_DOCUMENTS = 20_000
+EXAMPLE_CHARS = 80
+
+
+@dataclass
+class MiningResult:
+    terms: list[Term]
+    estimated_gain: float  # 1 - tokens_after / tokens_before on the mined category words (min_word_count+)
+    stats: dict = field(default_factory=dict)
+    out_dir: Path | None = None
+
+
+def _count(corpus, what: str, **kwargs) -> WordCounts:
+    try:
+        return count_words(corpus, **kwargs)
+    except CorpusError as e:
+        raise type(e)(f"{what}: {e.message}", e.hint) from None
+
+
+def _as_list(corpus) -> list:
+    if corpus is None:
+        return []
+    return list(corpus) if isinstance(corpus, (list, tuple)) else [corpus]
+
+
+def check_inputs(corpus, reference) -> None:
+    if not _as_list(corpus):
+        raise MiningError("No category corpus was given.", "Pass --corpus PATH (repeatable) or --category NAME.")
+    if not _as_list(reference):
+        raise MiningError("No reference corpus was given: specificity is measured against general text.",
+                          "Pass --reference PATH, e.g. a Korean Wikipedia sample (general/kowiki_sample.txt.gz).")
+
+
+def check_slot_budget(base: BaseTokenizer, slots: int, explicit: bool = True) -> None:
+    """A budget larger than the free [unusedN] slots cannot be filled; a base without slots needs an explicit budget."""
+    free = len(base.free_slots)
+    if not free and not explicit:
+        raise MiningError(f"The base tokenizer '{base.name}' has no [unusedN] slots to fill.",
+                          "Pass --slots N to mine N terms anyway, or choose a base with [unusedN] slots "
+                          "(kykim/bert-kor-base has 2,000).")
+    if free and slots > free:
+        raise MiningError(f"--slots {slots} is more than the {free:,} free [unusedN] slots of '{base.name}'.",
+                          f"Pass --slots {free} or fewer (or free slots first with `domainlm vocab unfill`).")
+
+
+def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokenizer, config: MineConfig | None = None,
+               out_dir: str | os.PathLike | None = None, *, normalize: NormalizeConfig | None = None,
+               category: str | None = None, keep: Callable[[object], bool] | None = None) -> MiningResult:
+    """Mine the terms of a category (see module doc).
+
+    corpus / reference: CorpusSpec | path | list of them. `keep(document)` filters category documents
+    (held-out exclusion, routing). Writes `terms.tsv`, `terms.json` and `mining.json` into `out_dir`.
+    """
+    config = config or MineConfig()
+    normalize = normalize or NormalizeConfig()
+    check_inputs(corpus, reference)
+    started = time.perf_counter()
+    base = base_tokenizer if isinstance(base_tokenizer, BaseTokenizer) else load_base_tokenizer(str(base_tokenizer))
+    check_slot_budget(base, config.slots, explicit="slots" in config.model_fields_set)
+    common = dict(normalize=normalize, lowercase=base.lowercase, workers=config.workers, max_words=config.max_candidates)
+
+    cat = _count(corpus, "Category corpus", max_documents=config.max_documents, keep=keep,
+                 sample=EXAMPLE_DOCUMENTS, description="counting category words", **common)
+    if cat.eojeols < MIN_EOJEOLS:
+        raise MiningError(
+            f"The category corpus is too small: {cat.documents:,} documents, {cat.eojeols:,} eojeols "
+            f"({cat.raw_bytes / 1e3:,.1f} KB) after normalisation." if cat.documents else
+            "The category corpus is empty: no document with text was read.",
+            f"Mining needs at least {MIN_EOJEOLS:,} eojeols (about 500 reviews, 50 KB of text); "
+            "1 MB or more gives stable terms. Add text with --corpus, or check --field / the `where` filter.")
+    ref = _count(reference, "Reference corpus", description="counting reference words", **common)
+    if ref.eojeols == 0:
+        raise MiningError("The reference corpus is empty: no document with text was read.",
+                          "Pass general text with --reference (e.g. general/kowiki_sample.txt.gz) and check --field.")
+
+    t0 = time.perf_counter()
+    wp = base.wordpiece()
+    # Words seen fewer than min_word_count times are most of the distinct words but a small share
+    # of the text (~10% of review words occur once); leaving them out makes every later pass
+    # several times faster. Candidate counts and tokens saved are then lower bounds.
+    mwc = config.min_word_count
+    cat_words = {w: c for w, c in cat.counts.items() if c >= mwc} if mwc > 1 else cat.counts
+    ref_words = {w: c for w, c in ref.counts.items() if c >= mwc} if mwc > 1 else ref.counts
+    words = list(cat_words)
+    counts = [cat_words[w] for w in words]
+    ends = [wp.piece_ends(w) for w in words]
+    tokens = [len(e) if e else 1 for e in ends]
+    kinds = set(config.kinds)
+    word_freq = word_candidates(cat_words, config.min_count, config.max_term_chars) if "word" in kinds else {}
+    cont_freq = (continuation_candidates(continuation_suffixes(words, counts, ends), config.min_count, config.max_term_chars)
+                 if "continuation" in kinds else {})
+    del ends
+    ref_counts = count_known(ref_words, wp, set(word_freq), {t[2:] for t in cont_freq}, config.max_term_chars)
+    cat_freq = {**word_freq, **cont_freq}
+    z = specificity(cat_freq, ref_counts, cat.words, ref.words, config.prior_strength)
+
+    pool: list[Candidate] = []
+    for term, count in cat_freq.items():
+        if term in wp:
+            continue  # already a piece of the base vocab: never proposed
+        if config.min_specificity_z is not None and z[term] < config.min_specificity_z:
+            continue
+        pieces = wp.count_continuation(term[2:]) if term.startswith("##") else wp.count_word(term)
+        if pieces < 2:
+            continue
+        pool.append(Candidate(term, count, ref_counts.get(term, 0), z[term], pieces, count * (pieces - 1)))
+    # Exact re-tokenization is spent on the most promising candidates only.
+    pool_size = config.candidate_pool or max(10 * config.slots, 5_000)
+    w = config.specificity_weight
+    z_max = max((c.z for c in pool), default=1.0) or 1.0
+    e_max = max((c.estimate for c in pool), default=1.0) or 1.0
+    pool.sort(key=lambda c: -((1 - w) * c.estimate / e_max + w * max(c.z, 0) / z_max))
+    pool = pool[:pool_size]
+    index_words(pool, words, config.max_term_chars)
+    t_candidates = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    with progress_bar("selecting terms", total=config.slots, unit="terms") as update:
+        sel = select(pool, words, counts, tokens, wp, config.slots, w, on_select=lambda n: update(completed=n))
+    t_select = time.perf_counter() - t0
+
+    base_wp = base.wordpiece()
+    examples = _examples(sel.selected, words, counts, cat.sample, normalize, base.lowercase)
+    terms = [Term(term=c.term, kind="continuation" if c.is_continuation else "word", score=round(c.score, 6),
+                  tokens_saved=c.saved, category_count=c.count, reference_count=c.ref_count,
+                  specificity_z=round(c.z, 3), base_pieces=_base_pieces(base_wp, c), example=examples.get(c.term, ""),
+                  category=category) for c in sel.selected]
+    gain = 1.0 - sel.tokens_after / sel.tokens_before if sel.tokens_before else 0.0
+    seconds = time.perf_counter() - started
+    stats = {
+        "category": category, "base": base.name, "slots": config.slots, "free_slots": len(base.free_slots),
+        "selected": len(terms), "estimated_gain": round(gain, 5),
+        "tokens_before": sel.tokens_before, "tokens_after": sel.tokens_after,
+        "category_documents": cat.documents, "category_bytes": cat.raw_bytes, "category_eojeols": cat.eojeols,
+        "category_words": cat.words, "distinct_words": len(cat.counts), "words_used": len(words),
+        "share_of_text_used": round(sum(counts) / max(1, cat.words), 4),
+        "reference_documents": ref.documents, "reference_bytes": ref.raw_bytes, "reference_words": ref.words,
+        "candidates": len(cat_freq), "candidates_scored": len(pool), "evaluations": sel.evaluations,
+        "prune_threshold": max(cat.prune_threshold, ref.prune_threshold), "workers": cat.workers,
+        "seconds": {"count_category": round(cat.seconds, 2), "count_reference": round(ref.seconds, 2),
+                    "candidates": round(t_candidates, 2), "select": round(t_select, 2), "total": round(seconds, 2)},
+        "throughput_mb_s": round((cat.raw_bytes + ref.raw_bytes) / 1e6 / seconds, 2) if seconds else None,
+        "config": config.model_dump(),
+    }
+    result = MiningResult(terms=terms, estimated_gain=gain, stats=stats)
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        write_terms(terms, out / "terms.tsv", out / "terms.json")
+        write_json(out / "mining.json", stats)
+        result.out_dir = out
+    return result
+
+
+def _base_pieces(wp: WordPiece, c: Candidate) -> list[str]:
+    pieces = wp.tokenize_continuation(c.body) if c.is_continuation else wp.tokenize_word(c.term)
+    return pieces or ["[UNK]"]
+
+
+def _examples(selected: list[Candidate], words: list[str], counts: list[int], sample: list[str],
+              normalize: NormalizeConfig, lowercase: bool) -> dict[str, str]:
+    """One context a term: a sampled document containing its most frequent word, cut around it."""
+    want: dict[str, list[str]] = {}
+    for c in selected:
+        best = max(c.words, key=lambda i: counts[i])
+        want.setdefault(words[best], []).append(c.term)
+    out: dict[str, str] = {}
+    normalizer = Normalizer(normalize)
+    for doc in sample:
+        text = normalizer(doc)
+        hits = [w for w in set(pretokenize(text, lowercase)) if w in want]
+        for word in hits:
+            pos = (text.lower() if lowercase else text).find(word)
+            lo = max(0, pos - EXAMPLE_CHARS // 2)
+            snippet = text[lo: lo + EXAMPLE_CHARS]
+            for term in want.pop(word):
+                out[term] = snippet.strip()
+        if not want:
+            break
+    for word, terms in want.items():  # not in the sample: the word itself is still a context
+        for term in terms:
+            out[term] = word
+    return out

@@ -1,0 +1,167 @@
+"""Fill the slot budget by really re-tokenizing: lazy greedy over a priority queue.
+
+Scoring each candidate once against the base vocab over-counts: with 재밌 selected, 재밌게 only
+saves what 재밌 did not already save (and vice versa), and a new word-initial entry can even make
+the greedy match worse for the rest of a word. So the value of a candidate is its *marginal*
+tokens saved: the drop in tokens of the category words that contain it, tokenized by greedy
+longest-match with the current vocab + the candidate (`WordPiece` over a mutable set).
+
+Lazy greedy (Minoux 1978): candidates sit in a max-heap under their last known score. Pop the
+top; if it was scored in the current round, its score is exact and it is selected; otherwise
+re-score it and push it back. After a selection, only the words containing the selected term are
+re-tokenized and stamped with the round; a re-score keeps the per-word savings of the last one
+and re-tokenizes only the words stamped since, so it costs little when little changed.
+
+The priority blends the two criteria with `specificity_weight` w:
+    score = (1 - w) * log1p(saved) / log1p(S) + w * max(z, 0) / Z
+S, Z: the largest initial estimate and z in the pool (so both parts lie in [0, 1]); w = 0 ranks
+by tokens saved alone, w = 1 by specificity alone (a term must still save tokens to be chosen).
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from domainlm.mining.wordpiece import WordPiece
+
+PREFIX = "##"
+
+
+@dataclass
+class Candidate:
+    term: str  # continuation terms carry their `##`
+    count: int  # occurrences in the category corpus
+    ref_count: int = 0
+    z: float = 0.0
+    base_pieces: int = 1  # pieces of the term alone under the base vocab
+    estimate: float = 0.0  # count * (base_pieces - 1): the naive, per-term value
+    saved: int = 0  # marginal tokens saved when selected
+    score: float = 0.0
+    words: list[int] = field(default_factory=list, repr=False)  # ids of the category words containing it
+    deltas: array | None = field(default=None, repr=False)  # tokens saved in each of `words`, last evaluation
+
+    @property
+    def is_continuation(self) -> bool:
+        return self.term.startswith(PREFIX)
+
+    @property
+    def body(self) -> str:
+        return self.term[len(PREFIX):] if self.is_continuation else self.term
+
+
+def index_words(candidates: Sequence[Candidate], words: Sequence[str], max_chars: int) -> None:
+    """Fill `Candidate.words`: every word a candidate can be used in.
+
+    Word-initial terms: words starting with the term. Continuation terms: words containing the body
+    at any position after the first character (after other selections the piece boundaries move,
+    so every position counts). Scans stop at the first substring that is no candidate's prefix.
+    """
+    by_word = {c.term: c for c in candidates if not c.is_continuation}
+    by_body = {c.body: c for c in candidates if c.is_continuation}
+    word_prefixes = {t[:k] for t in by_word for k in range(1, len(t) + 1)}
+    body_prefixes = {b[:k] for b in by_body for k in range(1, len(b) + 1)}
+    for i, w in enumerate(words):
+        n = len(w)
+        if n < 2:
+            continue
+        for end in range(2, min(n, max_chars) + 1):
+            p = w[:end]
+            if p not in word_prefixes:
+                break
+            c = by_word.get(p)
+            if c is not None:
+                c.words.append(i)
+        if not by_body:
+            continue
+        for start in range(1, n - 1):
+            if w[start] not in body_prefixes:
+                continue
+            for end in range(start + 2, min(n, start + max_chars) + 1):
+                b = w[start:end]
+                if b not in body_prefixes:
+                    break
+                c = by_body.get(b)
+                if c is not None and (not c.words or c.words[-1] != i):
+                    c.words.append(i)
+
+
+@dataclass
+class Selection:
+    selected: list[Candidate]
+    tokens_before: int
+    tokens_after: int
+    evaluations: int
+
+
+def select(candidates: list[Candidate], words: Sequence[str], counts: Sequence[int], tokens: list[int],
+           wp: WordPiece, slots: int, specificity_weight: float = 0.5,
+           on_select: Callable[[int], None] | None = None) -> Selection:
+    """Choose up to `slots` candidates by lazy greedy (see module doc).
+
+    `tokens[i]` is the current piece count of `words[i]` (updated in place), `wp` the base vocab
+    (terms are added to it as they are selected). Candidates need `words` filled (`index_words`).
+    """
+    w = specificity_weight
+    tokens_before = sum(c * t for c, t in zip(counts, tokens))
+    pool = [c for c in candidates if c.words and c.estimate > 0]
+    if not pool:
+        return Selection([], tokens_before, tokens_before, 0)
+    log_s = math.log1p(max(c.estimate for c in pool))
+    z_max = max(max(c.z for c in pool), 1e-9)
+
+    def priority(saved: float, z: float) -> float:
+        return (1.0 - w) * math.log1p(max(saved, 0.0)) / log_s + w * max(z, 0.0) / z_max
+
+    def marginal(c: Candidate, last: int | None) -> int:
+        # Per-word savings are kept; a re-evaluation re-tokenizes only the words stamped with a
+        # later round, i.e. the words that contain a term selected since `last`.
+        wp.add(c.term)
+        if c.deltas is None or last is None:
+            c.deltas = array("i", [tokens[i] - wp.count_word(words[i]) for i in c.words])
+            saved = sum(counts[i] * d for i, d in zip(c.words, c.deltas))
+        else:
+            saved, deltas = c.saved, c.deltas
+            for j, i in enumerate(c.words):
+                if word_round[i] > last:
+                    d = tokens[i] - wp.count_word(words[i])
+                    if d != deltas[j]:
+                        saved += counts[i] * (d - deltas[j])
+                        deltas[j] = d
+        wp.discard(c.term)
+        return saved
+
+    word_round = [0] * len(words)
+    scored_round: dict[int, int] = {}  # candidate id -> round of its exact score; absent: estimate only
+    heap = [(-priority(c.estimate, c.z), k) for k, c in enumerate(pool)]
+    heapq.heapify(heap)
+    selected: list[Candidate] = []
+    evaluations = 0
+    while heap and len(selected) < slots:
+        _, k = heapq.heappop(heap)
+        c = pool[k]
+        rnd = len(selected)
+        last = scored_round.get(k)
+        if last is None or last < rnd:
+            c.saved = marginal(c, last)
+            evaluations += 1
+            scored_round[k] = rnd
+            if c.saved > 0:
+                heapq.heappush(heap, (-priority(c.saved, c.z), k))
+            continue
+        # Exact and still on top: select it and re-tokenize the words it touches.
+        c.score = priority(c.saved, c.z)
+        wp.add(c.term)
+        for i in c.words:
+            # Every word containing the term is stamped, changed or not: a later candidate may
+            # combine with this term inside it even where this term alone changed nothing.
+            tokens[i] = wp.count_word(words[i])
+            word_round[i] = rnd + 1
+        selected.append(c)
+        if on_select:
+            on_select(len(selected))
+    tokens_after = sum(c * t for c, t in zip(counts, tokens))
+    return Selection(selected, tokens_before, tokens_after, evaluations)

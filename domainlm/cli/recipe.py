@@ -134,7 +134,8 @@ def stage_printer():
         if event == "skip":
             console.print(f"{icons[event]} {name}: unchanged, skipped")
         elif event == "done":
-            details = ", ".join(f"{k} {v}" for k, v in info.items() if k not in ("headline", "out_dir", "report") and not isinstance(v, (dict, list)))
+            details = ", ".join(f"{k} {round(v, 4) if isinstance(v, float) else v}" for k, v in info.items() if k not in ("headline", "out_dir", "report", "base_vocab_sha256") and v is not None
+                                and not isinstance(v, (dict, list)))
             console.print(f"{icons[event]} {name} done" + (f" ({details})" if details else ""))
         else:
             console.print(f"{icons[event]} {name}: {'resuming from the last checkpoint' if event == 'resume' else 'running'}…")

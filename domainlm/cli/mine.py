@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from domainlm.cli.app import app
+from rich.markup import escape
 from rich.table import Table
 
 from domainlm.cli.common import console, fmt, print_json
@@ -16,10 +17,11 @@ from domainlm.cli.common import console, fmt, print_json
 def _terms_table(terms, total: int, category: str | None) -> Table:
     title = f"top {len(terms)} of {total:,} terms" + (f" — {category}" if category else "")
     t = Table(title=title, title_justify="left")
-    for name, justify in (("term", "left"), ("kind", "left"), ("saved", "right"), ("count", "right"),
-                          ("ref", "right"), ("z", "right"), ("base pieces", "left")):
-        t.add_column(name, justify=justify, no_wrap=True)
-    t.add_column("example", no_wrap=True, overflow="ellipsis", max_width=48)
+    # Widths in cells (a Hangul syllable takes two): the example column gives way on narrow terminals.
+    for name, justify, width in (("term", "left", 10), ("kind", "left", 4), ("saved", "right", 6), ("count", "right", 6),
+                                 ("ref", "right", 5), ("z", "right", 5), ("base pieces", "left", 11)):
+        t.add_column(name, justify=justify, no_wrap=True, min_width=width)
+    t.add_column("example", no_wrap=True, overflow="ellipsis", min_width=0, max_width=40)
     for term in terms:
         t.add_row(term.term, "cont" if term.kind == "continuation" else term.kind, fmt(term.tokens_saved),
                   fmt(term.category_count), fmt(term.reference_count), f"{term.specificity_z:.1f}",
@@ -52,6 +54,7 @@ def mine_terms_command(
     specificity_weight: Optional[float] = typer.Option(None, "--specificity-weight", min=0.0, max=1.0, help="0: rank by tokens saved only; 1: by domain specificity only."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Counting processes (default: all cores)."),
     max_documents: Optional[int] = typer.Option(None, "--max-documents", min=1, help="Read at most this many category documents."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Root that a recipe's relative corpus paths resolve against (default: DOMAINLM_DATA)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output directory for terms.tsv, terms.json, mining.json (default: mined/<category>)."),
     top: int = typer.Option(30, "--top", min=0, help="Rows of the terms table."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary and terms as JSON."),
@@ -63,7 +66,7 @@ def mine_terms_command(
     request = resolve_request(category=category, corpus=corpus, reference=reference, base=base, slots=slots,
                               field=field, where=_parse_where(where), min_count=min_count,
                               specificity_weight=specificity_weight, workers=workers, max_documents=max_documents,
-                              output=output)
+                              output=output, data_dir=data_dir)
     result = mine_terms(request.corpus, request.reference, request.base, request.config, request.output,
                         normalize=request.normalize, category=request.category, keep=request.keep)
     s = result.stats
@@ -72,11 +75,12 @@ def mine_terms_command(
         return
     console.print(_terms_table(result.terms[:top], len(result.terms), request.category))
     if s["free_slots"] == 0:
-        console.print(f"[yellow]'{s['base']}' has no [unusedN] slots: these terms cannot be filled into it as they are.[/]")
+        console.print(f"[yellow]'{escape(s['base'])}' has no \\[unusedN] slots: these terms cannot be filled into it as they are.[/]")
     console.print(
         f"Selected [bold]{len(result.terms):,}[/] of {s['slots']:,} slots from {s['candidates']:,} candidates; "
         f"estimated compression gain on the mined text [bold]{result.estimated_gain:.1%}[/] "
         f"({s['tokens_before']:,} → {s['tokens_after']:,} tokens). "
         f"{(s['category_bytes'] + s['reference_bytes']) / 1e6:,.1f} MB in {s['seconds']['total']:.1f} s.")
-    console.print(f"Wrote [bold]{result.out_dir / 'terms.tsv'}[/] and terms.json — next: "
-                  f"`domainlm vocab fill --terms {result.out_dir / 'terms.tsv'}`")
+    terms_path = escape(str(result.out_dir / "terms.tsv"))
+    console.print(f"Wrote [bold]{terms_path}[/], terms.json and mining.json. Next: "
+                  f"`domainlm vocab fill {escape(str(s['base']))} {terms_path} -o filled-tokenizer`")

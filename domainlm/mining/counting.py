@@ -11,8 +11,8 @@ BertPreTokenizer does and count. Each worker returns its Counter at the end; the
 merges them.
 
 Memory bound: a Counter holds at most `max_words` distinct words. When it grows past that, every
-word with a count below a threshold is dropped (threshold 2, doubling until the Counter is at
-most half full). So the peak is about `(workers + 1) x max_words` entries (~120 bytes each for
+word with a count below a threshold is dropped (the smallest threshold that leaves the Counter
+at most half full). So the peak is about `(workers + 1) x max_words` entries (~120 bytes each for
 short Korean words: 2M words -> ~240 MB a process) plus `2 x workers` batches in the queue,
 whatever the corpus size. The price is an under-count: a word's final count can be short by at
 most the sum of the thresholds it was pruned under (`WordCounts.prune_threshold` reports the
@@ -57,13 +57,23 @@ class WordCounts:
 
 
 def prune(counter: Counter, max_words: int) -> int:
-    """Drop rare words until `counter` is at most half of `max_words`; return the threshold used."""
-    threshold = 2
-    while len(counter) > max_words // 2:
-        for word in [w for w, c in counter.items() if c < threshold]:
-            del counter[word]
-        threshold *= 2
-    return threshold // 2
+    """Drop the rarest words so that at most half of `max_words` remain; return the count threshold.
+
+    The threshold is the smallest count t such that at most max_words // 2 words have count >= t
+    (found from a histogram of the counts, so one pass to choose and one to delete).
+    """
+    keep = max_words // 2
+    histogram = Counter(counter.values())
+    remaining = len(counter)
+    threshold = 1
+    for value in sorted(histogram):
+        if remaining <= keep:
+            break
+        remaining -= histogram[value]
+        threshold = value + 1
+    for word in [w for w, c in counter.items() if c < threshold]:
+        del counter[word]
+    return threshold
 
 
 class _Tally:

@@ -87,7 +87,11 @@ def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokeni
     check_inputs(corpus, reference)
     started = time.perf_counter()
     base = base_tokenizer if isinstance(base_tokenizer, BaseTokenizer) else load_base_tokenizer(str(base_tokenizer))
-    check_slot_budget(base, config.slots, explicit="slots" in config.model_fields_set)
+    explicit = "slots" in config.model_fields_set
+    if not explicit and base.free_slots and config.slots > len(base.free_slots):
+        # The default budget is a ceiling: a base with fewer slots (KoELECTRA: 200) fills all of them.
+        config = config.model_copy(update={"slots": len(base.free_slots)})
+    check_slot_budget(base, config.slots, explicit=explicit)
     common = dict(normalize=normalize, lowercase=base.lowercase, workers=config.workers, max_words=config.max_candidates)
 
     cat = _count(corpus, "Category corpus", max_documents=config.max_documents, keep=keep,

@@ -52,7 +52,8 @@ def _recipe_keep(recipe) -> Callable[[object], bool] | None:
 
 def resolve_request(*, category: str | None = None, corpus: list[str] = (), reference: list[str] = (),
                     base: str | None = None, slots: int | None = None, field: str | None = None,
-                    where: dict[str, str] | None = None, output: Path | None = None, **settings) -> MineRequest:
+                    where: dict[str, str] | None = None, output: Path | None = None, data_dir: Path | None = None,
+                    **settings) -> MineRequest:
     """Merge a category's recipe (if any) with explicit options; `settings` are MineConfig fields (None: unset)."""
     overrides = {k: v for k, v in settings.items() if v is not None}
     if slots is not None:
@@ -63,7 +64,7 @@ def resolve_request(*, category: str | None = None, corpus: list[str] = (), refe
         except ImportError:  # recipes not installed in this build: explicit options still work
             raise MiningError(f"Cannot resolve the category '{category}': domainlm.recipes is not available.",
                               "Pass --corpus, --reference and --base explicitly.") from None
-        recipe = resolve_category(category)
+        recipe = resolve_category(category, data_dir=data_dir)
         config = recipe.mine.model_copy(update=overrides)
         return MineRequest(
             corpus=_specs(list(corpus), field, where) if corpus else list(recipe.data.domain),

@@ -135,11 +135,8 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike | None = None, *, unti
             write_json(out / STATE_FILE, state)
             # Every output folder carries the recipe that made it (written before the next stage
             # fingerprints the folder, so a rerun sees the same hash).
-            for p in stage.outputs(ctx):
-                if p.is_dir():
-                    save_resolved(recipe, p)
-            if stage.name == "evaluate":
-                save_resolved(recipe, ctx.path("report"))
+            for folder in {p if p.is_dir() else p.parent for p in stage.outputs(ctx)}:
+                save_resolved(recipe, folder)
             outcomes.append(StageOutcome(stage.name, "resumed" if resuming else "ran", seconds, summary))
             notify(stage.name, "done", {**summary, "seconds": seconds})
         if until is not None and stage.name == until:

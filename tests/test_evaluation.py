@@ -366,3 +366,21 @@ def test_report_markdown_charts_and_card(report, filled_mlm_dir):
     card = (filled_mlm_dir / "README.md").read_text(encoding="utf-8")
     assert "Trained by a test." in card and card.count("<!-- domainlm:evaluation:start -->") == 1
     assert "MW-BPC, domain text" in card
+
+
+def test_evaluate_texts_in_code_finetune_probe_no_general(tiny_mlm_dir, filled_mlm_dir, eval_files, tmp_path):
+    """Texts passed as a list (what `adapt` does with its held-out split), the fine-tune probe, no general text."""
+    from domainlm.evaluation import EvalConfig, evaluate
+    from domainlm.evaluation.tasks import load_task_file
+
+    [task] = load_task_file(eval_files["task_json"])
+    config = EvalConfig(max_texts=30, bootstrap=100, probe="finetune", tasks=[task.model_copy(update={"max_train": 64})])
+    report = evaluate(tiny_mlm_dir, filled_mlm_dir, tmp_path / "r", domain=make_texts(30, seed=9), config=config,
+                      update_card=False)
+    assert report.forgetting is None and "general" not in report.bpc
+    assert report.bpc["domain"].before.n_texts == 30
+    [probe] = report.probes
+    assert probe.method == "finetune" and probe.n_train == 64 and probe.n_test == 40
+    data = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    assert data["headline"]["forgetting_bpc"] is None
+    assert "30 texts given in code" in (tmp_path / "r" / "report.md").read_text(encoding="utf-8")

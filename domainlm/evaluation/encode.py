@@ -101,33 +101,17 @@ def _quiet_loading():
 
 
 def load_side(name: str, path: str | Path, device: str | None = None) -> Side:
-    """Load an MLM and its tokenizer from a local HF directory (or a cached hub name)."""
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    """Load an MLM and its tokenizer (a local HF directory or a cached hub name) with modeling's checks."""
+    from domainlm.modeling.loading import load_mlm
 
     path = str(path)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-    except Exception as e:  # transformers raises OSError/ValueError with long texts; keep ours short
-        raise ModelError(f"Cannot load the {name} tokenizer from '{path}': {type(e).__name__}: {str(e).splitlines()[0]}",
-                         "Pass a directory written by save_pretrained (vocab.txt or tokenizer.json), or a model "
-                         "name already in the local Hugging Face cache (the hub is not reachable offline).") from None
-    if not getattr(tokenizer, "is_fast", False):
-        raise ModelError(f"The {name} tokenizer at '{path}' is not a fast (Rust) tokenizer.",
-                         "Save it with tokenizer.json (e.g. `domainlm vocab fill` writes one); word alignment needs it.")
-    if tokenizer.mask_token_id is None:
-        raise ModelError(f"The {name} tokenizer at '{path}' has no mask token.",
-                         "Evaluation needs a masked language model tokenizer with [MASK].")
-    try:
         with _quiet_loading():
-            model = AutoModelForMaskedLM.from_pretrained(path)
-    except Exception as e:
-        raise ModelError(f"Cannot load the {name} masked language model from '{path}': {type(e).__name__}: "
-                         f"{str(e).splitlines()[0]}",
-                         "Pass a directory holding config.json and model weights of a *ForMaskedLM model.") from None
-    if model.get_input_embeddings().num_embeddings < len(tokenizer):
-        raise ModelError(f"The {name} model at '{path}' has {model.get_input_embeddings().num_embeddings} embedding rows "
-                         f"but its tokenizer has {len(tokenizer)} entries.",
-                         "Tokenizer and weights do not belong together; re-save them from the same run.")
+            model, tokenizer = load_mlm(path)
+    except ModelError as e:
+        # Say which side failed; modeling's hints name --base, evaluate's options are --before/--after.
+        hint = e.hint.replace("--base", f"--{name}") if e.hint else None
+        raise ModelError(f"The {name} model: {e.message}", hint) from None
     dev = _pick_device(device)
     model.to(dev).eval()
     return Side(name=name, path=path, model=model, tokenizer=tokenizer, device=dev)

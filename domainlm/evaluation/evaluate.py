@@ -27,7 +27,7 @@ from domainlm.evaluation.stats import paired_ratio_difference
 from domainlm.evaluation.tasks import load_task
 from domainlm.evaluation.texts import (TextSample, count_overlap, load_texts, recorded_training_corpus,
                                       recorded_training_hashes)
-from domainlm.evaluation.tokenization import (SlotEntry, TokenStats, example_rows, filled_slots,
+from domainlm.evaluation.tokenization import (TokenStats, example_rows, filled_slots,
                                               normalisation_warnings, token_stats)
 from domainlm.io import atomic_write, write_json
 
@@ -190,10 +190,9 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
                     filled_terms=terms, filled_source=filled_source, examples=examples, warnings=warnings,
                     overlap=overlap, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     versions=_versions())
-    _write(report, after, update_card)
-    seconds["total"] = time.perf_counter() - t0
+    seconds["total"] = time.perf_counter() - t0  # everything but writing the files, which takes well under a second
     report.seconds = seconds
-    write_json(out_dir / "report.json", report.to_dict())  # again, now with the total time
+    _write(report, after, update_card)
     return report
 
 
@@ -204,9 +203,12 @@ def _write(report: Report, after, update_card: bool) -> None:
                        ("loss_chart", lambda p: plot_loss_curve(after, p))):
         final = out / ("metrics.png" if name == "metrics_chart" else "loss_curve.png")
         tmp = out / f".{final.name}.tmp.png"
-        if plot(tmp) is not None:
-            os.replace(tmp, final)
-            report.files[name] = str(final)
+        try:
+            if plot(tmp) is not None:
+                os.replace(tmp, final)
+                report.files[name] = str(final)
+        finally:
+            tmp.unlink(missing_ok=True)
     report.files["report_json"] = str(out / "report.json")
     report.files["report_md"] = str(out / "report.md")
     if update_card and Path(str(after)).is_dir():

@@ -270,3 +270,15 @@ def test_tiny_recipe_end_to_end(tmp_path, tiny_mlm_dir):
     assert [s.status for s in again.stages] == ["skipped"] * 5
     archive = export_bundle(recipe, out, tmp_path / "tiny.tar.gz")
     assert import_bundle(archive, tmp_path / "imported", base=str(data / "base")).base_checked
+
+
+def test_adapt_resumes_only_from_a_real_checkpoint(tmp_path):
+    from domainlm.pipeline.stages import STAGES, StageContext
+
+    adapt = next(s for s in STAGES if s.name == "adapt")
+    ctx = StageContext(recipe=load_recipe("tiny", data_dir=tmp_path), out_dir=tmp_path)
+    assert adapt.resumable and not adapt.can_resume(ctx)
+    (tmp_path / "model.checkpoints" / "step-2").mkdir(parents=True)
+    assert not adapt.can_resume(ctx)  # a checkpoint folder without its state is not resumable
+    (tmp_path / "model.checkpoints" / "step-2" / "state.pt").write_bytes(b"")
+    assert adapt.can_resume(ctx)

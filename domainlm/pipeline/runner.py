@@ -116,7 +116,7 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike | None = None, *, unti
             notify(stage.name, "skip", prev.get("summary", {}))
         else:
             resuming = (stage.resumable and resume and stage.name not in forced and prev.get("status") == "running"
-                        and prev.get("fingerprint") == fp)
+                        and prev.get("fingerprint") == fp and stage.can_resume(ctx))
             if not resuming and stage.resumable:
                 # A changed input makes old checkpoints wrong to continue from.
                 # (adapt keeps its checkpoints beside its output, in `<out_dir>.checkpoints`.)

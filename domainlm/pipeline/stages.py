@@ -53,6 +53,8 @@ class Stage:
     run: Callable[[StageContext, bool], dict]  # (ctx, resume) → summary for stages.json
     outputs: Callable[[StageContext], list[Path]]  # must exist for the stage to count as done
     resumable: bool = False
+    # Whether an interrupted run left something to resume from (default: assume it did).
+    can_resume: Callable[[StageContext], bool] = lambda ctx: True
 
 
 # ---------------------------------------------------------------- prepare
@@ -255,7 +257,9 @@ STAGES: list[Stage] = [
           lambda c: [c.path("prepare", "domain.txt"), c.path("prepare", "heldout.txt")]),
     Stage("mine", mine_inputs, run_mine, lambda c: [c.path("mine", "terms.tsv")]),
     Stage("fill", fill_inputs, run_fill, lambda c: [c.path("fill", "tokenizer", "slots.json"), c.path("fill", "fill.json")]),
-    Stage("adapt", adapt_inputs, run_adapt, lambda c: [c.path("model")], resumable=True),
+    Stage("adapt", adapt_inputs, run_adapt, lambda c: [c.path("model")], resumable=True,
+          # adapt checkpoints into `model.checkpoints/step-N/state.pt` (domainlm.training.checkpoint).
+          can_resume=lambda c: any(c.path("model.checkpoints").glob("step-*/state.pt"))),
     Stage("evaluate", evaluate_inputs, run_evaluate, lambda c: [c.path("report", "report.json")]),
 ]
 STAGE_NAMES = [s.name for s in STAGES]

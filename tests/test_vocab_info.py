@@ -77,3 +77,29 @@ def test_directory_without_tokenizer_files(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(VocabError, match="neither vocab.txt nor tokenizer.json .*config.json"):
         load_tokenizer(tmp_path)
+
+
+def test_hub_id_downloaded_over_https_when_online(tiny_tokenizer_dir, monkeypatch, tmp_path):
+    """The online path, against a local stand-in for the hub (HF_ENDPOINT)."""
+    import functools
+    import http.server
+    import threading
+
+    repo = tmp_path / "hub" / "org" / "tiny" / "resolve" / "main"
+    shutil.copytree(tiny_tokenizer_dir, repo)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "hub"))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+        monkeypatch.setenv("DOMAINLM_CACHE", str(tmp_path / "dl"))
+        info = inspect_tokenizer("org/tiny")
+        assert info.free_slots == 50 and (tmp_path / "dl" / "tokenizers" / "org--tiny" / "tokenizer.json").is_file()
+        with pytest.raises(VocabError, match="neither tokenizer.json nor vocab.txt"):
+            load_tokenizer("org/missing")
+    finally:
+        server.shutdown()

@@ -24,7 +24,7 @@ _WORD_STARTS = ("가", "이", "하", "나", "고", "사", "수", "마", "a", "1"
 class Reach:
     term: str
     emitted: int  # how often the slot id came out of the contexts
-    contexts: int  # texts the term was tested in
+    contexts: int  # texts the term occurs in (contexts) or was tested in (example, alone)
     method: str  # "contexts", "example" or "alone"
 
     @property
@@ -63,7 +63,10 @@ def check_reachability(tokenizer: Tokenizer, entries: Sequence[SlotEntry], *,
 
     if contexts is not None and pending:
         if isinstance(contexts, Mapping):
-            per_term = {e.slot_id: [t for t in contexts.get(e.term, ()) if t][:MAX_CONTEXTS_PER_TERM] for e in pending}
+            for e in pending:
+                found = [t for t in contexts.get(e.term, ()) if t][:MAX_CONTEXTS_PER_TERM]
+                if found:
+                    result[e.slot_id] = Reach(e.term, _count_ids(tokenizer, found, {e.slot_id})[e.slot_id], len(found), "contexts")
         else:
             texts = []
             for t in contexts:
@@ -71,12 +74,13 @@ def check_reachability(tokenizer: Tokenizer, entries: Sequence[SlotEntry], *,
                     texts.append(t)
                 if len(texts) >= MAX_CONTEXT_TEXTS:
                     break
-            per_term = _contexts_containing(pending, texts, tokenizer)
-        for e in pending:
-            found = per_term.get(e.slot_id) or []
-            if found:
-                n = _count_ids(tokenizer, found, {e.slot_id})[e.slot_id]
-                result[e.slot_id] = Reach(e.term, n, len(found), "contexts")
+            # Every context text is tokenized once with all terms at stake: a term counts as
+            # unreachable only if it occurs somewhere and is emitted nowhere.
+            emitted = _count_ids(tokenizer, texts, {e.slot_id for e in pending})
+            occurs = _occurrences(pending, texts, tokenizer)
+            for e in pending:
+                if occurs[e.slot_id] or emitted[e.slot_id]:
+                    result[e.slot_id] = Reach(e.term, emitted[e.slot_id], occurs[e.slot_id], "contexts")
         pending = [e for e in pending if e.slot_id not in result]
 
     for e in pending:
@@ -100,10 +104,10 @@ def _words(tokenizer: Tokenizer, text: str) -> list[str]:
     return [w for w, _ in tokenizer.pre_tokenizer.pre_tokenize_str(text)]
 
 
-def _contexts_containing(entries: Sequence[SlotEntry], texts: Sequence[str], tokenizer: Tokenizer) -> dict[int, list[str]]:
-    """Up to MAX_CONTEXTS_PER_TERM texts where each term could be emitted: a word term at the start of
-    a word, a continuation term inside one."""
-    found: dict[int, list[str]] = {e.slot_id: [] for e in entries}
+def _occurrences(entries: Sequence[SlotEntry], texts: Sequence[str], tokenizer: Tokenizer) -> dict[int, int]:
+    """How many texts hold each term where it could be emitted: a word term at the start of a word,
+    a continuation term inside one."""
+    found: dict[int, int] = {e.slot_id: 0 for e in entries}
     # Index eojeols once, so 2,000 terms × 50,000 texts is one pass over the text, not 2,000.
     word_terms: dict[str, int] = {}
     cont_terms: dict[str, int] = {}
@@ -124,9 +128,7 @@ def _contexts_containing(entries: Sequence[SlotEntry], texts: Sequence[str], tok
                         if sid is not None:
                             hits.add(sid)
         for sid in hits:
-            bucket = found[sid]
-            if len(bucket) < MAX_CONTEXTS_PER_TERM:
-                bucket.append(text)
+            found[sid] += 1
     return found
 
 

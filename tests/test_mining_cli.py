@@ -13,6 +13,12 @@ from vocab_tools.terms import read_terms
 from domainlm.mining.base import load_base_tokenizer
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    # mine_terms caches reference counts; keep the tests' out of the user's cache.
+    monkeypatch.setenv("DOMAINLM_CACHE", str(tmp_path / "cache"))
+
+
 def flat(text: str) -> str:
     return " ".join(text.split())
 
@@ -124,3 +130,16 @@ def test_category_on_real_data(cli, shared_data, tiny_tokenizer_dir, tmp_path, m
     # On real text the saving really shows: the selection re-tokenized every affected word.
     stats = json.loads((out / "mining.json").read_text(encoding="utf-8"))
     assert stats["estimated_gain"] > 0.05 and stats["category_documents"] == 20000
+
+
+def test_kiwi_extractor_end_to_end(cli, corpora, tiny_tokenizer_dir, tmp_path):
+    out = tmp_path / "kiwi"
+    result = cli("mine-terms", "--corpus", corpora["reviews"], "--reference", corpora["general"], "--base", tiny_tokenizer_dir,
+                 "--slots", 10, "--workers", 1, "--min-count", 3, "--extractor", "kiwi", "-o", out)
+    assert result.exit_code == 0, result.output
+    terms = read_terms(out / "terms.tsv")
+    assert terms and all(t.tokens_saved > 0 for t in terms)
+    assert json.loads((out / "mining.json").read_text(encoding="utf-8"))["config"]["extractor"] == "kiwi"
+    bad = cli("mine-terms", "--corpus", corpora["reviews"], "--reference", corpora["general"], "--base", tiny_tokenizer_dir,
+              "--extractor", "bpe")
+    assert bad.exit_code == 2 and "Error: --extractor 'bpe' is not a candidate extractor. Use wordpiece or kiwi." in flat(bad.output)

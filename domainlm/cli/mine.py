@@ -52,6 +52,7 @@ def mine_terms_command(
     where: List[str] = typer.Option([], "--where", help="Keep only --corpus rows with COLUMN=VALUE (repeatable), e.g. split=train."),
     min_count: Optional[int] = typer.Option(None, "--min-count", min=1, help="Minimum occurrences of a candidate in the category corpus."),
     specificity_weight: Optional[float] = typer.Option(None, "--specificity-weight", min=0.0, max=1.0, help="0: rank by tokens saved only; 1: by domain specificity only."),
+    extractor: Optional[str] = typer.Option(None, "--extractor", help="Candidate extractor: wordpiece (every frequent prefix / continuation) or kiwi (kiwipiepy stems and endings)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Counting processes (default: all cores)."),
     max_documents: Optional[int] = typer.Option(None, "--max-documents", min=1, help="Read at most this many category documents."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Root that a recipe's relative corpus paths resolve against (default: DOMAINLM_DATA)."),
@@ -65,7 +66,7 @@ def mine_terms_command(
 
     request = resolve_request(category=category, corpus=corpus, reference=reference, base=base, slots=slots,
                               field=field, where=_parse_where(where), min_count=min_count,
-                              specificity_weight=specificity_weight, workers=workers, max_documents=max_documents,
+                              specificity_weight=specificity_weight, extractor=extractor, workers=workers, max_documents=max_documents,
                               output=output, data_dir=data_dir)
     result = mine_terms(request.corpus, request.reference, request.base, request.config, request.output,
                         normalize=request.normalize, category=request.category, keep=request.keep)
@@ -80,7 +81,8 @@ def mine_terms_command(
         f"Selected [bold]{len(result.terms):,}[/] of {s['slots']:,} slots from {s['candidates']:,} candidates; "
         f"estimated compression gain on the mined text [bold]{result.estimated_gain:.1%}[/] "
         f"({s['tokens_before']:,} → {s['tokens_after']:,} tokens). "
-        f"{(s['category_bytes'] + s['reference_bytes']) / 1e6:,.1f} MB in {s['seconds']['total']:.1f} s.")
+        f"{s['category_bytes'] / 1e6:,.1f} MB of category text in {s['seconds']['total']:.1f} s"
+        + (" (reference counts from the cache)." if s["seconds"]["reference_cached"] else "."))
     terms_path = escape(str(result.out_dir / "terms.tsv"))
     console.print(f"Wrote [bold]{terms_path}[/], terms.json and mining.json. Next: "
                   f"`domainlm vocab fill {escape(str(s['base']))} {terms_path} -o filled-tokenizer`")

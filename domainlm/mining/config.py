@@ -12,7 +12,7 @@ class MineConfig(BaseModel):
 
     slots: int = Field(2000, ge=1, description="How many terms to select (the slot budget of this category)")
     min_count: int = Field(5, ge=1, description="Minimum occurrences in the category corpus for a candidate")
-    specificity_weight: float = Field(0.5, ge=0.0, le=1.0, description="0 = rank purely by tokens saved, 1 = purely by domain specificity (log-odds z)")
+    specificity_weight: float = Field(0.2, ge=0.0, le=1.0, description="0 = rank purely by tokens saved, 1 = purely by domain specificity (log-odds z); 0.2 keeps nearly all the held-out compression of 0 (NSMC: 14.1% vs 14.2%, 0.5: 13.4%)")
     min_specificity_z: float | None = Field(None, description="Drop candidates whose log-odds z-score is below this (null: no floor)")
     kinds: list[Literal["word", "continuation"]] = Field(["word", "continuation"], description="Candidate kinds: word-initial strings and ## continuation pieces")
     extractor: Literal["wordpiece", "kiwi"] = Field("wordpiece", description="Candidate extractor: WordPiece-aware substrings, or kiwipiepy morphemes")
@@ -22,4 +22,5 @@ class MineConfig(BaseModel):
     min_word_count: int = Field(2, ge=1, description="Words (pre-tokenized eojeols) seen fewer times are left out of candidate counting and selection: most distinct words, little text; 1 keeps all")
     prior_strength: float = Field(1000.0, gt=0.0, description="Pseudo-word count of the informative Dirichlet prior of the log-odds specificity (larger: rare words need more evidence)")
     candidate_pool: int | None = Field(None, ge=1, description="Candidates scored exactly by re-tokenization during selection, best estimates first (null: 10 x slots, at least 5,000)")
+    cache_reference: bool = Field(True, description="Keep the reference corpus's word counts in $DOMAINLM_CACHE/word_counts (keyed by its files' size and mtime and the normalisation), so mining several categories against one reference counts it once")
     max_documents: int | None = Field(None, ge=1, description="Read at most this many category documents")

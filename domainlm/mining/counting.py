@@ -22,17 +22,21 @@ on corpora big enough to need pruning.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing as mp
 import os
-import random
+import pickle
 import time
 from collections import Counter
 from queue import Empty, Full
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable
 
 from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer
 from domainlm.errors import MiningError
+from domainlm.io import atomic_write
 from domainlm.mining.wordpiece import pretokenize
 from domainlm.progress import progress_bar
 
@@ -54,6 +58,7 @@ class WordCounts:
     workers: int = 1
     sources: list[str] = field(default_factory=list)
     sample: list[str] = field(default_factory=list)  # a uniform sample of raw documents (see `sample`)
+    cached: bool = False  # read from the cache (`count_words_cached`)
 
 
 def prune(counter: Counter, max_words: int) -> int:
@@ -84,9 +89,11 @@ class _Tally:
         self.lowercase = lowercase
         self.max_words = max_words
         self.counts: Counter = Counter()
-        self.characters = self.words = self.eojeols = self.prune_threshold = 0
+        self.raw_bytes = self.characters = self.words = self.eojeols = self.prune_threshold = 0
 
     def add(self, batch: str) -> None:
+        # Raw size: the joining newlines replaced spaces/newlines of the same byte size, minus the joins.
+        self.raw_bytes += len(batch.encode("utf-8")) - batch.count("\n")
         text = self.normalizer(batch)
         words = pretokenize(text, self.lowercase)
         self.characters += len(text)
@@ -97,7 +104,7 @@ class _Tally:
             self.prune_threshold = max(self.prune_threshold, prune(self.counts, self.max_words))
 
     def result(self) -> tuple:
-        return self.counts, self.characters, self.words, self.eojeols, self.prune_threshold
+        return self.counts, self.raw_bytes, self.characters, self.words, self.eojeols, self.prune_threshold
 
 
 def _worker(queue, results, normalize: NormalizeConfig, lowercase: bool, max_words: int) -> None:
@@ -110,31 +117,39 @@ def _worker(queue, results, normalize: NormalizeConfig, lowercase: bool, max_wor
     results.put(tally.result())
 
 
-def _batches(texts: Iterable[str], stats: dict, sample: list[str], sample_size: int) -> Iterable[str]:
-    # The Normalizer collapses all whitespace, and no rule matches across a newline, so one call on
-    # a newline-joined batch yields exactly the words of the documents one by one, far faster.
+def _batches(docs: Iterable, stats: dict, sample: list[str], sample_size: int,
+             keep: Callable[[object], bool] | None, max_documents: int | None) -> Iterable[str]:
+    """Newline-joined batches of document texts (the one per-document loop of the main process).
+
+    The Normalizer collapses all whitespace and none of its rules matches across a newline, so one
+    call on a newline-joined batch yields exactly the words of the documents one by one, far faster.
+    `sample` receives a systematic sample (every step-th document, the step doubling whenever the
+    sample fills up), spread evenly over the corpus, for example contexts without a second read.
+    """
     buf: list[str] = []
-    size = 0
-    rng = random.Random(0)
-    for text in texts:
+    size = n = 0
+    step = 1
+    for doc in docs:
+        if keep is not None and not keep(doc):
+            continue
+        text = doc.text
         if not text:
             continue
-        if sample_size:  # reservoir sample of raw documents (example contexts without a re-read)
-            seen = stats["documents"]
-            if seen < sample_size:
-                sample.append(text)
-            else:
-                j = rng.randrange(seen + 1)
-                if j < sample_size:
-                    sample[j] = text
+        if sample_size and n % step == 0:
+            sample.append(text)
+            if len(sample) >= 2 * sample_size:
+                sample[:] = sample[::2]
+                step *= 2
+        n += 1
         text = text.replace("\n", " ")
         buf.append(text)
         size += len(text)
-        stats["documents"] += 1
-        stats["raw_bytes"] += len(text.encode("utf-8"))
         if size >= BATCH_CHARS:
             yield "\n".join(buf)
             buf, size = [], 0
+        if max_documents and n >= max_documents:
+            break
+    stats["documents"] = n
     if buf:
         yield "\n".join(buf)
 
@@ -146,43 +161,36 @@ def count_words(corpus, *, normalize: NormalizeConfig | None = None, lowercase: 
     """Stream `corpus` (CorpusSpec | path | list) and count its pre-tokenized words.
 
     `keep(document)` filters documents (held-out exclusion, category routing) before counting;
-    `sample` keeps a uniform reservoir sample of that many raw documents (for example contexts).
+    `sample` keeps about that many raw documents (1-2x), spread evenly over the corpus (example contexts).
     """
     start = time.perf_counter()
     normalize = normalize or NormalizeConfig()
     reader = CorpusReader(corpus)
     workers = max(1, workers or os.cpu_count() or 1)
-    stats = {"documents": 0, "raw_bytes": 0}
+    stats = {"documents": 0}
     reservoir: list[str] = []
-
-    def texts():
-        for doc in reader:
-            if keep is not None and not keep(doc):
-                continue
-            yield doc.text
-            if max_documents and stats["documents"] >= max_documents:
-                break
 
     total = reader.stats.bytes_total or None
     parallel = workers > 1 and (total or 0) >= PARALLEL_MIN_BYTES
     with progress_bar(description, total=total, unit="bytes") as update:
         if not parallel:
             tally = _Tally(normalize, lowercase, max_words)
-            for batch in _batches(texts(), stats, reservoir, sample):
+            for batch in _batches(reader, stats, reservoir, sample, keep, max_documents):
                 tally.add(batch)
                 update(completed=reader.stats.bytes_done)
             results = [tally.result()]
             workers = 1
         else:
-            results = _count_parallel(_batches(texts(), stats, reservoir, sample), workers, normalize, lowercase, max_words,
+            results = _count_parallel(_batches(reader, stats, reservoir, sample, keep, max_documents), workers, normalize, lowercase, max_words,
                                       lambda: update(completed=reader.stats.bytes_done))
         update(completed=total)
     counts: Counter = results[0][0]
-    out = WordCounts(counts=counts, documents=stats["documents"], raw_bytes=stats["raw_bytes"], workers=workers,
+    out = WordCounts(counts=counts, documents=stats["documents"], workers=workers,
                      sources=[s.path for s in reader.specs], sample=reservoir)
-    for i, (c, chars, words, eojeols, threshold) in enumerate(results):
+    for i, (c, raw, chars, words, eojeols, threshold) in enumerate(results):
         if i:
             counts.update(c)
+        out.raw_bytes += raw
         out.characters += chars
         out.words += words
         out.eojeols += eojeols
@@ -238,3 +246,113 @@ def _count_parallel(batches: Iterable[str], workers: int, normalize: NormalizeCo
         for p in procs:
             if p.is_alive():
                 p.terminate()
+
+
+# ---------------------------------------------------------------- cache (the reference corpus)
+
+CACHE_VERSION = 1
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("DOMAINLM_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "domainlm")
+    return Path(root) / "word_counts"
+
+
+def _cache_key(corpus, settings: dict) -> str | None:
+    """A key that changes with the files (path, size, mtime), the reading spec and the counting settings."""
+    try:
+        reader = CorpusReader(corpus)
+    except Exception:
+        return None  # unreadable: let count_words raise its own error
+    parts: list = [CACHE_VERSION, settings]
+    for spec, files in reader._files:
+        if files is None:
+            return None  # a datasets dataset: no cheap way to tell whether it changed
+        parts.append(spec.model_dump())
+        parts += [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def count_words_cached(corpus, *, use_cache: bool = True, **kwargs) -> WordCounts:
+    """`count_words`, reusing the counts of an unchanged corpus read with the same settings.
+
+    For the reference corpus: every category is mined against the same general text, so it is
+    counted once. Entries live in $DOMAINLM_CACHE/word_counts (default ~/.cache/domainlm).
+    """
+    settings = {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in kwargs.items()
+                if k in ("normalize", "lowercase", "max_words", "max_documents")}
+    key = _cache_key(corpus, settings) if use_cache and kwargs.get("keep") is None and not kwargs.get("sample") else None
+    path = cache_dir() / f"{key}.pkl" if key else None
+    if path is not None and path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                cached = pickle.load(fh)
+            if isinstance(cached, WordCounts):
+                cached.seconds = 0.0
+                cached.cached = True
+                return cached
+        except Exception:
+            path.unlink(missing_ok=True)  # a corrupt entry is recounted
+    result = count_words(corpus, **kwargs)
+    if path is not None:
+        try:
+            with atomic_write(path, "wb", encoding=None) as fh:
+                pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError:
+            pass  # a read-only or full cache only costs time
+    return result
+
+
+# ---------------------------------------------------------------- counting in the background
+
+class BackgroundCount:
+    """`count_words_cached` in a child process, so the caller can work meanwhile (see `mine_terms`).
+
+    `min_count` drops rarer words in the child, which shrinks what travels back. Errors raised in
+    the child (a DomainLMError with its message) are raised again by `result()`.
+    """
+
+    def __init__(self, corpus, min_count: int = 1, **kwargs):
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        self._queue = ctx.Queue()
+        self._proc = ctx.Process(target=_background_main, args=(self._queue, corpus, min_count, kwargs))
+        self._proc.start()
+
+    def __enter__(self) -> "BackgroundCount":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cancel()
+
+    def cancel(self) -> None:
+        """Stop the child if it is still running (the caller failed or no longer needs it)."""
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join(5)
+
+    def result(self) -> WordCounts:
+        while True:
+            try:
+                status, payload = self._queue.get(timeout=1.0)
+                break
+            except Empty:
+                if not self._proc.is_alive():
+                    raise MiningError(f"The reference counting process died (exit code {self._proc.exitcode}).",
+                                      "Free memory or lower --workers, and run again.") from None
+        self._proc.join()
+        if status == "error":
+            raise payload
+        return payload
+
+
+def _background_main(queue, corpus, min_count: int, kwargs: dict) -> None:
+    try:
+        result = count_words_cached(corpus, **kwargs)
+        if min_count > 1:
+            result.counts = Counter({w: c for w, c in result.counts.items() if c >= min_count})
+        queue.put(("ok", result))
+    except BaseException as e:  # noqa: BLE001 - everything goes back to the parent to be raised there
+        try:
+            queue.put(("error", e))
+        except Exception:
+            queue.put(("error", MiningError(f"Counting failed: {type(e).__name__}: {e}")))

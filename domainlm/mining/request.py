@@ -56,6 +56,8 @@ def resolve_request(*, category: str | None = None, corpus: list[str] = (), refe
                     **settings) -> MineRequest:
     """Merge a category's recipe (if any) with explicit options; `settings` are MineConfig fields (None: unset)."""
     overrides = {k: v for k, v in settings.items() if v is not None}
+    if overrides.get("extractor") not in (None, "wordpiece", "kiwi"):
+        raise ConfigError(f"--extractor {overrides['extractor']!r} is not a candidate extractor.", "Use wordpiece or kiwi.")
     if slots is not None:
         overrides["slots"] = slots
     if category:

@@ -1,0 +1,58 @@
+"""Counting: parallel equals sequential, memory bound by pruning, and the kiwi extractor."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from domainlm.corpus import Normalizer
+from domainlm.mining import counting
+from domainlm.mining.counting import count_words
+from domainlm.mining.extractors import count_terms, kiwi_candidates
+from domainlm.mining.wordpiece import pretokenize
+
+TEXTS = ["수분크림은 정말 좋아요!!", "가성비 최고, 재구매각 ㅋㅋㅋㅋㅋ", "존맛탱 과자 https://x.y/z 또 시킬게요",
+         "Hello WORLD 10점 만점에 10점"] * 50
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    path = tmp_path / "docs.txt"
+    path.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    return path
+
+
+def test_counts_match_normalised_pretokenized_text(corpus_file):
+    n = Normalizer()
+    expected = Counter(w for t in TEXTS for w in pretokenize(n(t)))
+    result = count_words(str(corpus_file), workers=1, sample=10)
+    assert result.counts == expected
+    assert result.documents == len(TEXTS) and result.words == sum(expected.values())
+    assert result.eojeols == sum(len(n(t).split()) for t in TEXTS)
+    assert result.counts["ㅋㅋㅋ"] == 50 and result.counts["url"] == 50 and result.counts["10점"] == 100
+    assert 10 <= len(result.sample) < 20 and all(t in TEXTS for t in result.sample)
+
+
+def test_parallel_counting_equals_sequential(corpus_file, monkeypatch):
+    sequential = count_words(str(corpus_file), workers=1)
+    monkeypatch.setattr(counting, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(counting, "BATCH_CHARS", 500)  # many batches, spread over both workers
+    parallel = count_words(str(corpus_file), workers=2)
+    assert parallel.workers == 2
+    assert parallel.counts == sequential.counts and parallel.eojeols == sequential.eojeols
+
+
+def test_memory_bound_prunes_rare_words(tmp_path):
+    path = tmp_path / "many.txt"
+    path.write_text("\n".join(f"흔한말 드문말{i}" for i in range(3000)) + "\n", encoding="utf-8")
+    result = count_words(str(path), workers=1, max_words=1000)
+    assert len(result.counts) <= 1000 and result.counts["흔한말"] == 3000 and result.prune_threshold >= 2
+
+
+def test_kiwi_extractor_finds_stems_and_endings():
+    words = {"수분크림은": 6, "수분크림이": 5, "촉촉하고": 7, "촉촉해서": 3, "발림성이": 8}
+    found = kiwi_candidates(words, min_count=5, max_chars=12)
+    assert found["수분크림"] == 11 and found["발림성"] == 8
+    assert all(c >= 5 for c in found.values())
+    assert count_terms({"수분크림을": 4, "좋아요": 2}, {"수분크림"}, {"아요"}, 12) == {"수분크림": 4, "##아요": 2}

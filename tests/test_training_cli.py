@@ -31,8 +31,10 @@ def no_slot_model(tmp_path_factory):
     from conftest import TINY_TEXT, build_tiny_tokenizer
     from transformers import BertConfig, BertForMaskedLM
 
+    from transformers import AutoTokenizer
+
     out = build_tiny_tokenizer(tmp_path_factory.mktemp("noslot"), TINY_TEXT * 5, vocab_size=200, unused=0)
-    BertForMaskedLM(BertConfig(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+    BertForMaskedLM(BertConfig(vocab_size=len(AutoTokenizer.from_pretrained(str(out))), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                                intermediate_size=64, max_position_embeddings=64)).save_pretrained(str(out))
     return out
 
@@ -122,3 +124,30 @@ def test_pretrain_cli_bad_arch(cli, tiny_tokenizer_dir, corpus, tmp_path):
             "--heads", "4", *FAST)
     assert r.exit_code == 2
     assert "hidden (30) must be a multiple of heads (4)." in r.output
+
+
+def test_adapt_cli_fills_terms_and_initialises_rows(cli, tiny_mlm_dir, corpus, tmp_path):
+    terms = tmp_path / "terms.txt"
+    terms.write_text("수분크림\n발림성\n##크림\n", encoding="utf-8")
+    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", "--json", *FAST)
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout[r.stdout.index("{"):])
+    assert result["slots_filled"] == 3
+    slots = json.loads((tmp_path / "out" / "slots.json").read_text())["slots"]
+    assert [s["term"] for s in slots] == ["수분크림", "발림성", "##크림"]
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "3 `[unusedN]` vocabulary slots filled" in card and "mean of the embeddings" in card
+
+
+def test_adapt_cli_resize_appends_rows_for_a_base_without_slots(cli, no_slot_model, corpus, tmp_path):
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    terms = tmp_path / "terms.txt"
+    terms.write_text("수분크림\n발림성\n", encoding="utf-8")
+    r = cli("adapt", "--base", no_slot_model, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", "--resize", *FAST)
+    assert r.exit_code == 0, r.output
+    base = AutoTokenizer.from_pretrained(str(no_slot_model))
+    tok = AutoTokenizer.from_pretrained(str(tmp_path / "out"))
+    model = AutoModelForMaskedLM.from_pretrained(str(tmp_path / "out"))
+    assert len(tok) == len(base) + 2 == model.get_input_embeddings().weight.shape[0]
+    assert tok.tokenize("수분크림 발림성") == ["수분크림", "발림성"]

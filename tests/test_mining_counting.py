@@ -56,3 +56,25 @@ def test_kiwi_extractor_finds_stems_and_endings():
     assert found["수분크림"] == 11 and found["발림성"] == 8
     assert all(c >= 5 for c in found.values())
     assert count_terms({"수분크림을": 4, "좋아요": 2}, {"수분크림"}, {"아요"}, 12) == {"수분크림": 4, "##아요": 2}
+
+
+def test_fast_path_reads_tsv_like_the_corpus_reader(tmp_path, monkeypatch):
+    """The raw-chunk path (.tsv, where filter, short rows, BOM) counts exactly what CorpusReader yields."""
+    import gzip
+
+    rows = ["\ufeffid\tsplit\ttext"] + [f"{i}\t{'train' if i % 3 else 'test'}\t{TEXTS[i % len(TEXTS)]}" for i in range(600)]
+    rows += ["999\ttrain", "", "1000\ttest\t시험 문장"]
+    path = tmp_path / "reviews.tsv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(rows))  # no final newline: the last line must still be read
+    from domainlm.corpus import CorpusSpec
+    from domainlm.mining import fastread
+
+    spec = CorpusSpec(path=str(path), where={"split": "train"})
+    general = count_words(spec, workers=2, max_documents=10**9)  # max_documents forces the general path
+    monkeypatch.setattr(counting, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(fastread, "CHUNK_BYTES", 256)  # many chunks, lines cut across reads
+    fast = count_words(spec, workers=2, sample=5)
+    assert fast.counts == general.counts and fast.documents == general.documents == 400
+    assert fast.raw_bytes == general.raw_bytes and fast.eojeols == general.eojeols
+    assert 5 <= len(fast.sample) <= 10

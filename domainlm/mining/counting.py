@@ -37,6 +37,7 @@ from typing import Callable, Iterable
 from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer
 from domainlm.errors import MiningError
 from domainlm.io import atomic_write
+from domainlm.mining.fastread import chunk_texts, raw_chunks, raw_plan
 from domainlm.mining.wordpiece import pretokenize
 from domainlm.progress import progress_bar
 
@@ -84,7 +85,11 @@ def prune(counter: Counter, max_words: int) -> int:
 class _Tally:
     """Normalise and count batches of text; one per process."""
 
-    def __init__(self, normalize: NormalizeConfig, lowercase: bool, max_words: int):
+    def __init__(self, normalize: NormalizeConfig, lowercase: bool, max_words: int, sample_size: int = 0):
+        self.sample_size = sample_size
+        self.sample: list[str] = []
+        self.documents = 0
+        self._step = 1
         self.normalizer = Normalizer(normalize)
         self.lowercase = lowercase
         self.max_words = max_words
@@ -103,8 +108,22 @@ class _Tally:
         if len(self.counts) > self.max_words:
             self.prune_threshold = max(self.prune_threshold, prune(self.counts, self.max_words))
 
+    def add_texts(self, texts: list[str]) -> None:
+        """Documents of the fast path (`fastread`): count them, keep the sample, then `add`."""
+        texts = [t for t in texts if t]
+        for t in texts:
+            if self.sample_size and self.documents % self._step == 0:
+                self.sample.append(t)
+                if len(self.sample) >= 2 * self.sample_size:
+                    self.sample[:] = self.sample[::2]
+                    self._step *= 2
+            self.documents += 1
+        if texts:
+            self.add("\n".join(texts))
+
     def result(self) -> tuple:
-        return self.counts, self.raw_bytes, self.characters, self.words, self.eojeols, self.prune_threshold
+        return (self.counts, self.raw_bytes, self.characters, self.words, self.eojeols, self.prune_threshold,
+                self.documents, self.sample)
 
 
 def _worker(queue, results, normalize: NormalizeConfig, lowercase: bool, max_words: int) -> None:
@@ -115,6 +134,21 @@ def _worker(queue, results, normalize: NormalizeConfig, lowercase: bool, max_wor
             break
         tally.add(batch)
     results.put(tally.result())
+
+
+def _raw_worker(queue, results, plan, normalize: NormalizeConfig, lowercase: bool, max_words: int,
+                sample_size: int) -> None:
+    try:
+        tally = _Tally(normalize, lowercase, max_words, sample_size)
+        while True:
+            item = queue.get()
+            if item is None:
+                break
+            index, chunk = item
+            tally.add_texts(chunk_texts(plan[index], chunk))
+        results.put(tally.result())
+    except BaseException as e:  # noqa: BLE001 - a decoding error goes back to the parent to be raised
+        results.put(e)
 
 
 def _batches(docs: Iterable, stats: dict, sample: list[str], sample_size: int,
@@ -172,8 +206,12 @@ def count_words(corpus, *, normalize: NormalizeConfig | None = None, lowercase: 
 
     total = reader.stats.bytes_total or None
     parallel = workers > 1 and (total or 0) >= PARALLEL_MIN_BYTES
+    plan = raw_plan(reader) if parallel and keep is None and not max_documents else None
     with progress_bar(description, total=total, unit="bytes") as update:
-        if not parallel:
+        if plan:
+            results = _count_parallel(raw_chunks(plan, lambda done: update(completed=done)), workers, normalize,
+                                      lowercase, max_words, lambda: None, target=_raw_worker, extra=(sample,), plan=plan)
+        elif not parallel:
             tally = _Tally(normalize, lowercase, max_words)
             for batch in _batches(reader, stats, reservoir, sample, keep, max_documents):
                 tally.add(batch)
@@ -187,28 +225,36 @@ def count_words(corpus, *, normalize: NormalizeConfig | None = None, lowercase: 
     counts: Counter = results[0][0]
     out = WordCounts(counts=counts, documents=stats["documents"], workers=workers,
                      sources=[s.path for s in reader.specs], sample=reservoir)
-    for i, (c, raw, chars, words, eojeols, threshold) in enumerate(results):
+    for i, (c, raw, chars, words, eojeols, threshold, docs, part) in enumerate(results):
         if i:
             counts.update(c)
         out.raw_bytes += raw
+        out.documents += docs
+        out.sample += part
         out.characters += chars
         out.words += words
         out.eojeols += eojeols
         out.prune_threshold = max(out.prune_threshold, threshold)
+    if sample and len(out.sample) > 2 * sample:  # the workers' samples together: keep an even spread
+        out.sample = out.sample[:: len(out.sample) // sample]
     if len(counts) > max_words:
         out.prune_threshold = max(out.prune_threshold, prune(counts, max_words))
     out.seconds = time.perf_counter() - start
     return out
 
 
-def _count_parallel(batches: Iterable[str], workers: int, normalize: NormalizeConfig, lowercase: bool,
-                    max_words: int, on_batch: Callable[[], None]) -> list[tuple]:
+def _count_parallel(batches: Iterable, workers: int, normalize: NormalizeConfig, lowercase: bool,
+                    max_words: int, on_batch: Callable[[], None], target=None, extra: tuple = (),
+                    plan=None) -> list[tuple]:
     # fork shares the imported modules for free; spawn works too, just starts slower.
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     queue = ctx.Queue(maxsize=2 * workers)
     results_q = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(queue, results_q, normalize, lowercase, max_words), daemon=True)
-             for _ in range(workers)]
+    if target is None:
+        target, args = _worker, (queue, results_q, normalize, lowercase, max_words)
+    else:
+        args = (queue, results_q, plan, normalize, lowercase, max_words, *extra)
+    procs = [ctx.Process(target=target, args=args, daemon=True) for _ in range(workers)]
     for p in procs:
         p.start()
     def check_alive() -> None:
@@ -236,9 +282,13 @@ def _count_parallel(batches: Iterable[str], workers: int, normalize: NormalizeCo
         results = []
         while len(results) < len(procs):
             try:
-                results.append(results_q.get(timeout=1.0))
+                item = results_q.get(timeout=1.0)
             except Empty:
                 check_alive()
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            results.append(item)
         for p in procs:
             p.join()
         return results

@@ -1,0 +1,130 @@
+"""Fast reading path for plain UTF-8 .txt / .tsv corpora (optionally compressed).
+
+Counting is bound by the main process when it parses every line through `CorpusReader` (a
+generator per layer, per line), while the workers wait. For the two formats that large review
+dumps come in, the main process here only decompresses and cuts raw bytes at line ends; the
+workers decode, split the columns, apply the `where` filter and count — the parsing is spread
+over all cores.
+
+Same documents as `CorpusReader` for these files (header line, tab split without quoting, rows
+too short skipped, BOM stripped, `where` on exact values), with two differences: no check for NUL
+bytes, and no skipping of lines over 1 MiB. Anything else (other formats, other encodings, a
+`limit`, a document filter) takes the general path.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from domainlm.corpus.reader import SNIFF_BYTES, CorpusReader, _format_of, detect_encoding, open_binary
+from domainlm.errors import CorpusError
+
+CHUNK_BYTES = 1 << 20
+
+
+@dataclass
+class RawFile:
+    path: Path
+    tsv: bool
+    column: int = 0
+    where: list[tuple[int, object]] = field(default_factory=list)
+    min_cells: int = 1
+
+
+def raw_plan(reader: CorpusReader) -> list[RawFile] | None:
+    """How to read every file of `reader` on the fast path, or None when one of them cannot be."""
+    plan = []
+    for spec, files in reader._files:
+        if files is None or spec.limit is not None:
+            return None
+        for path in files:
+            fmt = _format_of(path)
+            if fmt not in (".txt", ".tsv"):
+                return None
+            stream, _ = open_binary(path)
+            try:
+                head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES] if hasattr(stream, "peek") else b""
+                encoding = spec.encoding or (detect_encoding(head, path) if head else "utf-8")
+                if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+                    return None
+                if fmt == ".txt":
+                    plan.append(RawFile(path, tsv=False))
+                    continue
+                first = stream.readline().decode("utf-8-sig").rstrip("\r\n")
+            except (OSError, EOFError, UnicodeDecodeError, CorpusError):
+                return None  # the general path reports the problem properly
+            finally:
+                stream.close()
+            header = [h.strip() for h in first.split("\t")]
+            if spec.field not in header or any(k not in header for k in spec.where):
+                return None
+            where = [(header.index(k), v if isinstance(v, list) else str(v)) for k, v in spec.where.items()]
+            column = header.index(spec.field)
+            plan.append(RawFile(path, tsv=True, column=column, where=where,
+                                min_cells=max([column] + [i for i, _ in where]) + 1))
+    return plan
+
+
+def raw_chunks(plan: list[RawFile], on_progress: Callable[[int], None]) -> Iterator[tuple[int, bytes]]:
+    """(file index, bytes of whole lines) in order; the header line of a .tsv is left out."""
+    done = 0
+    for index, entry in enumerate(plan):
+        stream, counter = open_binary(entry.path)
+        try:
+            carry = b""
+            first = True
+            while True:
+                block = stream.read(CHUNK_BYTES)
+                if not block:
+                    break
+                block = carry + block
+                cut = block.rfind(b"\n")
+                if cut < 0:
+                    carry = block
+                    continue
+                carry = block[cut + 1:]
+                block = block[:cut + 1]
+                if first:
+                    first = False
+                    block = block.removeprefix(codecs.BOM_UTF8)
+                    if entry.tsv:
+                        block = block[block.find(b"\n") + 1:]
+                yield index, block
+                on_progress(done + counter.consumed)
+            if carry:
+                if first and entry.tsv:
+                    carry = b""  # a header without rows
+                yield index, carry.removeprefix(codecs.BOM_UTF8) if first else carry
+        finally:
+            stream.close()
+        done += entry.path.stat().st_size
+
+
+def chunk_texts(entry: RawFile, chunk: bytes) -> list[str]:
+    """The document texts in one chunk of whole lines of `entry`."""
+    try:
+        text = chunk.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"'{entry.path}' cannot be decoded as utf-8 near byte {e.start} of a block.",
+                          "Pass the right encoding with --encoding (Korean files are often cp949).") from None
+    lines = text.split("\n")
+    if not entry.tsv:
+        return [line.rstrip("\r") for line in lines]
+    out = []
+    column, where, min_cells = entry.column, entry.where, entry.min_cells
+    for line in lines:
+        if not line:
+            continue
+        cells = line.rstrip("\r").split("\t")
+        if len(cells) < min_cells:
+            continue  # as CorpusReader: no text column, or a filtered column missing
+        for idx, want in where:
+            value = cells[idx]
+            if (value not in want) if isinstance(want, list) else (value != want):
+                break
+        else:
+            out.append(cells[column])
+    return out

@@ -7,7 +7,6 @@ against the reference) -> lazy-greedy selection by real re-tokenization -> terms
 from __future__ import annotations
 
 import os
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +18,10 @@ from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer
 from domainlm.errors import CorpusError, MiningError
 from domainlm.io import write_json
 from domainlm.mining.base import BaseTokenizer, load_base_tokenizer
-from domainlm.mining.candidates import continuation_candidates, continuation_suffixes, count_known, word_candidates
 from domainlm.mining.config import MineConfig
 from domainlm.mining.counting import BackgroundCount, WordCounts, count_words_cached
-from domainlm.mining.extractors import count_terms, kiwi_candidates
-from domainlm.mining.scoring import specificity
-from domainlm.mining.selection import Candidate, index_words, select
+from domainlm.mining.pool import candidate_pool
+from domainlm.mining.selection import Candidate, select
 from domainlm.mining.wordpiece import WordPiece, pretokenize
 from domainlm.progress import progress_bar
 
@@ -47,17 +44,6 @@ def _count(corpus, what: str, **kwargs) -> WordCounts:
         return count_words_cached(corpus, **kwargs)
     except CorpusError as e:
         raise type(e)(f"{what}: {e.message}", e.hint) from None
-
-
-def _reference(job: BackgroundCount) -> tuple[WordCounts, dict[str, int]]:
-    try:
-        ref = job.result()
-    except CorpusError as e:
-        raise type(e)(f"Reference corpus: {e.message}", e.hint) from None
-    if ref.eojeols == 0:
-        raise MiningError("The reference corpus is empty: no document with text was read.",
-                          "Pass general text with --reference (e.g. general/kowiki_sample.txt.gz) and check --field.")
-    return ref, ref.counts  # already without words below min_word_count (dropped in the child)
 
 
 def _check_readable(corpus, what: str) -> None:
@@ -130,55 +116,14 @@ def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokeni
                          description="counting reference words", **{**common, "workers": ref_workers}) as ref_job:
         t0 = time.perf_counter()
         wp = base.wordpiece()
-        # Words seen fewer than min_word_count times are most of the distinct words but a small share
-        # of the text (~10% of review words occur once); leaving them out makes every later pass
-        # several times faster. Candidate counts and tokens saved are then lower bounds.
-        mwc = config.min_word_count
-        cat_words = {w: c for w, c in cat.counts.items() if c >= mwc} if mwc > 1 else cat.counts
-        words = list(cat_words)
-        counts = [cat_words[w] for w in words]
-        ends = [wp.piece_ends(w) for w in words]
-        tokens = [len(e) if e else 1 for e in ends]
-        kinds = set(config.kinds)
-        if config.extractor == "kiwi":
-            cat_freq = kiwi_candidates(cat_words, config.min_count, config.max_term_chars, kinds, config.workers)
-            ref, ref_words = _reference(ref_job)
-            ref_counts = count_terms(ref_words, {t for t in cat_freq if not t.startswith("##")},
-                                     {t[2:] for t in cat_freq if t.startswith("##")}, config.max_term_chars)
-        else:
-            word_freq = word_candidates(cat_words, config.min_count, config.max_term_chars) if "word" in kinds else {}
-            cont_freq = (continuation_candidates(continuation_suffixes(words, counts, ends), config.min_count, config.max_term_chars)
-                         if "continuation" in kinds else {})
-            ref, ref_words = _reference(ref_job)
-            # The frequent sets are prefix-closed (Apriori), which lets the reference scan stop early.
-            ref_counts = count_known(ref_words, wp, set(word_freq), {t[2:] for t in cont_freq}, config.max_term_chars)
-            cat_freq = {**word_freq, **cont_freq}
-        del ends
-        z = specificity(cat_freq, ref_counts, cat.words, ref.words, config.prior_strength)
-
-        pool: list[Candidate] = []
-        for term, count in cat_freq.items():
-            if term in wp:
-                continue  # already a piece of the base vocab: never proposed
-            if config.min_specificity_z is not None and z[term] < config.min_specificity_z:
-                continue
-            pieces = wp.count_continuation(term[2:]) if term.startswith("##") else wp.count_word(term)
-            if pieces < 2:
-                continue
-            pool.append(Candidate(term, count, ref_counts.get(term, 0), z[term], pieces, count * (pieces - 1)))
-        # Exact re-tokenization is spent on the most promising candidates only.
-        pool_size = config.candidate_pool or max(10 * config.slots, 5_000)
-        w = config.specificity_weight
-        z_max = max((c.z for c in pool), default=1.0) or 1.0
-        e_max = max((c.estimate for c in pool), default=1.0) or 1.0
-        pool.sort(key=lambda c: -((1 - w) * c.estimate / e_max + w * max(c.z, 0) / z_max))
-        pool = pool[:pool_size]
-        index_words(pool, words, config.max_term_chars)
+        found = candidate_pool(cat, ref_job, wp, config)
+        words, counts, ref = found.words, found.counts, found.reference
         t_candidates = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         with progress_bar("selecting terms", total=config.slots, unit="terms") as update:
-            sel = select(pool, words, counts, tokens, wp, config.slots, w, on_select=lambda n: update(completed=n))
+            sel = select(found.candidates, words, counts, found.tokens, wp, config.slots, config.specificity_weight,
+                         on_select=lambda n: update(completed=n))
         t_select = time.perf_counter() - t0
 
         base_wp = base.wordpiece()
@@ -197,7 +142,7 @@ def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokeni
         "category_words": cat.words, "distinct_words": len(cat.counts), "words_used": len(words),
         "share_of_text_used": round(sum(counts) / max(1, cat.words), 4),
         "reference_documents": ref.documents, "reference_bytes": ref.raw_bytes, "reference_words": ref.words,
-        "candidates": len(cat_freq), "candidates_scored": len(pool), "evaluations": sel.evaluations,
+        "candidates": found.found, "candidates_scored": len(found.candidates), "evaluations": sel.evaluations,
         "prune_threshold": max(cat.prune_threshold, ref.prune_threshold), "workers": cat.workers,
         "seconds": {"count_category": round(cat.seconds, 2), "count_reference": round(ref.seconds, 2),
                     "reference_cached": ref.cached,

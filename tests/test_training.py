@@ -285,3 +285,10 @@ def test_heldout_loss_is_deterministic(tiny_mlm_dir, shared_data_dir_texts):
     a = heldout_mlm_loss(model, tok, shared_data_dir_texts[:100], seq_len=32, seed=1)
     b = heldout_mlm_loss(model, tok, shared_data_dir_texts[:100], seq_len=32, seed=1)
     assert a == b and 5 < a < 10
+
+
+def test_grad_accumulation_counts_tokens_and_trains(tiny_tokenizer_dir, corpus, tmp_path):
+    out = pretrain(tiny_tokenizer_dir, str(corpus), tmp_path / "acc", arch=TINY_ARCH,
+                   config=tiny_config(max_steps=2, grad_accum=3, eval_documents=0))
+    records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert records[-1]["tokens"] == 2 * 3 * 4 * 32

@@ -59,6 +59,7 @@ def evaluate_command(
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Sequences per forward pass."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=100, help="Bootstrap resamples."),
     device: Optional[str] = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
+    precision: str = typer.Option("fp32", "--precision", help="'fp32', or 'bf16' autocast (about 2x faster on CPUs with avx512_bf16 and on GPUs)."),
     no_card: bool = typer.Option(False, "--no-card", help="Do not add the table to AFTER/README.md."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json instead of tables."),
 ) -> None:
@@ -75,8 +76,10 @@ def evaluate_command(
             tasks.append(spec.model_copy(update=updates))
     if probe not in ("linear", "finetune"):
         raise ConfigError(f"Unknown probe '{probe}'.", "Use --probe linear or --probe finetune.")
+    if precision not in ("fp32", "bf16"):
+        raise ConfigError(f"Unknown precision '{precision}'.", "Use --precision fp32 or --precision bf16.")
     config = EvalConfig(max_texts=max_texts, seed=seed, batch_size=batch_size, bootstrap=bootstrap, probe=probe,
-                        device=device, tasks=tasks)
+                        device=device, precision=precision, tasks=tasks)
 
     def warn(message: str) -> None:
         err_console.print(f"[bold yellow]Warning:[/] [yellow]{escape(message)}[/]", soft_wrap=True)

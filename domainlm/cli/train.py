@@ -90,12 +90,17 @@ def adapt_command(
     recipe_train = recipe.train if recipe else None
     if recipe is not None and init is None:
         init = recipe.vocab.init
-    config = _train_config(recipe_train, mode=mode, max_steps=max_steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
+    heldout_fraction, heldout_seed = None, "domainlm"
+    if recipe is not None and not corpus:
+        # Keep out of training exactly the documents the recipe holds out for evaluation.
+        rule = recipe.data.heldout
+        heldout_fraction, heldout_seed = (0.0 if rule.corpus else rule.fraction), rule.seed
+    config = _train_config(recipe_train, heldout_fraction=heldout_fraction, mode=mode, max_steps=max_steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
                            seq_len=seq_len, init=init, replay_ratio=replay_ratio, save_every=save_every, eval_every=eval_every,
                            seed=seed, max_documents=max_documents, compile=compile, resize=resize or None)
     result = _run_interruptible(lambda: adapt(
         base, output, corpus=specs, replay=replay_specs, terms=terms, filled_tokenizer=filled_tokenizer, config=config,
-        category=recipe.category if recipe else None, resume=resume, recipe=recipe))
+        category=recipe.category if recipe else None, resume=resume, recipe=recipe, heldout_seed=heldout_seed))
     if as_json:
         print_json({k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()})
         return

@@ -39,3 +39,4 @@ class EvalConfig(BaseModel):
     examples: int = Field(5, ge=0, description="Example sentences shown tokenized before and after in report.md")
     top_terms: int = Field(20, ge=0, description="Filled terms listed in report.md, most emitted first")
     device: str | None = Field(None, description="torch device (null: cuda when available, else cpu)")
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="Forward passes in fp32, or under bf16 autocast (about 2x faster on CPUs with avx512_bf16 and on GPUs; both models alike, numbers shift slightly)")

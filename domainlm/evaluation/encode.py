@@ -8,7 +8,7 @@ which is what lets MW-BPC mask the same words in both models.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -48,6 +48,7 @@ class Side:
     model: object
     tokenizer: object
     device: str = "cpu"
+    precision: str = "fp32"
     _cache: dict[tuple[str, ...], Encoded] = field(default_factory=dict, repr=False)
 
     def encode(self, eojeol_lists: Sequence[Sequence[str]], batch: int = 2048) -> list[Encoded]:
@@ -67,6 +68,14 @@ class Side:
             else:
                 out.append(self._cache[key])
         return out
+
+    def autocast(self):
+        """bf16 autocast when asked for (about 2x faster on CPUs with avx512_bf16 and on GPUs); fp32 otherwise."""
+        if self.precision != "bf16":
+            return nullcontext()
+        import torch
+
+        return torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16)
 
     @property
     def vocab(self) -> list[str]:
@@ -100,7 +109,7 @@ def _quiet_loading():
             hf_logging.enable_progress_bar()
 
 
-def load_side(name: str, path: str | Path, device: str | None = None) -> Side:
+def load_side(name: str, path: str | Path, device: str | None = None, precision: str = "fp32") -> Side:
     """Load an MLM and its tokenizer (a local HF directory or a cached hub name) with modeling's checks."""
     from domainlm.modeling.loading import load_mlm
 
@@ -114,7 +123,7 @@ def load_side(name: str, path: str | Path, device: str | None = None) -> Side:
         raise ModelError(f"The {name} model: {e.message}", hint) from None
     dev = _pick_device(device)
     model.to(dev).eval()
-    return Side(name=name, path=path, model=model, tokenizer=tokenizer, device=dev)
+    return Side(name=name, path=path, model=model, tokenizer=tokenizer, device=dev, precision=precision)
 
 
 def encoder_of(model) -> Callable:

@@ -138,8 +138,8 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     seconds["read"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    before_side = load_side("before", before, config.device)
-    after_side = load_side("after", after, config.device)
+    before_side = load_side("before", before, config.device, config.precision)
+    after_side = load_side("after", after, config.device, config.precision)
     seconds["load"] = time.perf_counter() - t
 
     warnings = normalisation_warnings(before_side, after_side, domain_sample.texts)

@@ -174,11 +174,11 @@ def score_plan(side: Side, plan: MaskPlan, *, batch_size: int, resamples: int = 
             inputs = ids.masked_fill(is_masked, mask_id).to(side.device)
             attention = attention.to(side.device)
             is_masked_dev = is_masked.to(side.device)
-            if head is not None:
-                hidden = encoder(inputs, attention)[is_masked_dev]
-                logits = head(hidden)
-            else:
-                logits = model(input_ids=inputs, attention_mask=attention).logits[is_masked_dev]
+            with side.autocast():
+                if head is not None:
+                    logits = head(encoder(inputs, attention)[is_masked_dev])
+                else:
+                    logits = model(input_ids=inputs, attention_mask=attention).logits[is_masked_dev]
             logp = torch.log_softmax(logits.float(), dim=-1)
             token_bits = (-logp.gather(1, targets.to(side.device)[:, None])[:, 0] / LN2).double().cpu().numpy()
             rows = is_masked.nonzero()[:, 0].numpy()

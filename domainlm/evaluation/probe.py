@@ -76,7 +76,9 @@ def features(side: Side, texts: Sequence[str], *, max_seq_len: int, batch_size: 
     with torch.inference_mode(), progress_bar(description, total=len(texts), unit="texts") as update:
         for batch in batches:
             ids, attention, body = _tensors(side, seqs, batch)
-            pooled = _mean_pool(encoder(ids, attention).float(), body)
+            with side.autocast():
+                hidden = encoder(ids, attention)
+            pooled = _mean_pool(hidden.float(), body)
             out[np.asarray(batch)] = pooled.cpu().numpy()
             update(advance=len(batch))
     return out

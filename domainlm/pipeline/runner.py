@@ -107,7 +107,10 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike | None = None, *, unti
         if stop:
             outcomes.append(StageOutcome(stage.name, "not run"))
             continue
-        fp = fingerprint(stage.inputs(ctx))
+        material = stage.inputs(ctx)
+        fp = fingerprint(material)
+        # Per-input fingerprints, so `stages.json` tells which input made a stage rerun.
+        parts = {k: fingerprint(v)[:16] for k, v in material.items()} if isinstance(material, dict) else {}
         prev = state["stages"].get(stage.name, {})
         outputs_exist = all(p.exists() for p in stage.outputs(ctx))
         if (stage.name not in forced and prev.get("status") == "done" and prev.get("fingerprint") == fp
@@ -124,13 +127,15 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike | None = None, *, unti
                     for old in (p, p.with_name(p.name + ".checkpoints")):
                         if old.is_dir():
                             shutil.rmtree(old, ignore_errors=True)
-            state["stages"][stage.name] = {"status": "running", "fingerprint": fp, "started": _now()}
+            changed = sorted(k for k in parts if prev.get("inputs", {}).get(k) != parts[k]) if prev else []
+            state["stages"][stage.name] = {"status": "running", "fingerprint": fp, "inputs": parts, "started": _now()}
             write_json(out / STATE_FILE, state)
             notify(stage.name, "resume" if resuming else "start", {})
             t0 = time.perf_counter()
             summary = stage.run(ctx, resuming) or {}
             seconds = round(time.perf_counter() - t0, 2)
-            state["stages"][stage.name] = {"status": "done", "fingerprint": fp, "started": state["stages"][stage.name]["started"],
+            state["stages"][stage.name] = {"status": "done", "fingerprint": fp, "inputs": parts, "changed": changed,
+                                           "started": state["stages"][stage.name]["started"],
                                            "finished": _now(), "seconds": seconds, "resumed": resuming, "summary": summary}
             write_json(out / STATE_FILE, state)
             # Every output folder carries the recipe that made it (written before the next stage

@@ -108,11 +108,14 @@ def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, 
 
 
 def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None, config: TrainConfig | None = None,
-          category: str | None = None, resume: bool = False, recipe=None, on_step=None) -> AdaptResult:
+          category: str | None = None, resume: bool = False, recipe=None, on_step=None,
+          heldout_seed: str = "domainlm") -> AdaptResult:
     """Fill slots (from `terms` or a `filled_tokenizer`), initialise their rows, and continue MLM pretraining.
 
     `corpus` / `replay`: CorpusSpec, path, or lists of them. Writes the model directory `out_dir`
-    atomically; checkpoints go to `<out_dir>.checkpoints` (see `resume`).
+    atomically; checkpoints go to `<out_dir>.checkpoints` (see `resume`). Documents with
+    `is_heldout(id or text, config.heldout_fraction, heldout_seed)` never train; they give the
+    held-out MLM loss before and after.
     """
     from domainlm.modeling import init_filled_rows, load_mlm
     from domainlm.training.card import library_versions, model_card
@@ -140,7 +143,8 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
         slot_ids = [e.slot_id for e in entries]
 
         def domain_texts():
-            return corpus_texts(corpus_specs, heldout_fraction=config.heldout_fraction, max_documents=config.max_documents)
+            return corpus_texts(corpus_specs, heldout_fraction=config.heldout_fraction, max_documents=config.max_documents,
+                                heldout_seed=heldout_seed)
 
         def replay_texts():
             return corpus_texts(replay_specs, max_documents=config.max_documents)
@@ -148,7 +152,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
         heldout = None
         if config.eval_documents and config.heldout_fraction > 0:
             texts = corpus_texts(corpus_specs, heldout_fraction=config.heldout_fraction, heldout=True,
-                                 max_documents=config.eval_documents)
+                                 max_documents=config.eval_documents, heldout_seed=heldout_seed)
             heldout = fixed_sequences(tokenizer, texts, config.seq_len, limit=256) or None
         eval_before = heldout_mlm_loss(model, tokenizer, sequences=heldout, seq_len=config.seq_len,
                                        batch_size=config.batch_size, seed=config.seed,

@@ -28,12 +28,12 @@ ENCODE_BATCH = 512
 
 
 def corpus_texts(specs, *, heldout_fraction: float = 0.0, heldout: bool = False, max_documents: int | None = None,
-                 normalize: NormalizeConfig | None = None) -> Iterator[str]:
+                 normalize: NormalizeConfig | None = None, heldout_seed: str = "domainlm") -> Iterator[str]:
     """Normalised, non-empty texts of the training side (or, `heldout=True`, the held-out side)."""
     normalizer = Normalizer(normalize)
     count = 0
     for doc in CorpusReader(specs):
-        if heldout_fraction > 0 and is_heldout(doc.id or doc.text, heldout_fraction) != heldout:
+        if heldout_fraction > 0 and is_heldout(doc.id or doc.text, heldout_fraction, heldout_seed) != heldout:
             continue
         if heldout and heldout_fraction <= 0:
             return

@@ -1,6 +1,7 @@
 """Held-out masked-LM loss: a fixed, seeded whole-word masking of held-out text, mean cross-entropy.
 
-The same positions are masked for every model evaluated with the same tokenizer, seed and text, so
+Every chosen token is replaced by [MASK] (no 10% random / 10% unchanged: that is a training
+device, and evaluation should not reward it). The same positions are masked for every model evaluated with the same tokenizer, seed and text, so
 two checkpoints (or domainlm versus a reference recipe) are compared on identical targets. Token
 losses of two different vocabularies are not comparable: use MW-BPC (domainlm.evaluation) for that.
 """
@@ -40,7 +41,8 @@ def heldout_mlm_loss(model, tokenizer, texts: Iterable[str] | None = None, *, se
         starts = torch.from_numpy(np.stack([c[1] for c in chunk]))
         gen = torch.Generator().manual_seed(seed * 7919 + b)
         inputs, positions, targets = whole_word_mask(ids, starts, special, mask_token_id=tokenizer.mask_token_id,
-                                                     vocab_size=vocab, probability=mlm_probability, generator=gen)
+                                                     vocab_size=vocab, probability=mlm_probability, generator=gen,
+                                                     replace_probability=1.0, random_probability=0.0)
         attention = (ids != pad).long() if pad is not None and bool((ids == pad).any()) else None
         logits = wrapper.masked_logits(inputs.to(device), positions.to(device),
                                        attention.to(device) if attention is not None else None)

@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=768)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--keep", type=Path, default=None, help="write models and report here instead of a temp dir")
     args = parser.parse_args()
 
@@ -84,6 +85,7 @@ def main() -> None:
         base, after = build_models(root, args.layers, args.hidden)
         build_s = time.perf_counter() - t
         config = EvalConfig(max_texts=max(args.texts, args.general, 1), batch_size=args.batch_size, device=args.device,
+                            precision=args.precision,
                             tasks=[preset_task("nsmc", data)] if args.probe else [])
         domain = CorpusSpec(path=str(data / "eval" / "nsmc_test_10k.tsv"), field="document", limit=args.texts)
         general = (CorpusSpec(path=str(data / "general" / "ud_korean_sentences.txt"), limit=args.general)
@@ -95,6 +97,7 @@ def main() -> None:
         result = {
             "device": str(report.config.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")),
             "torch_threads": torch.get_num_threads(),
+            "precision": args.precision,
             "model": f"BERT {args.layers} layers, hidden {args.hidden}, vocab 32,200",
             "domain_texts": d.before.n_texts, "masked_tokens_before": d.before.masked_tokens,
             "general_texts": report.bpc["general"].before.n_texts if "general" in report.bpc else 0,

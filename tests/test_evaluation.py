@@ -384,3 +384,16 @@ def test_evaluate_texts_in_code_finetune_probe_no_general(tiny_mlm_dir, filled_m
     data = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
     assert data["headline"]["forgetting_bpc"] is None
     assert "30 texts given in code" in (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+
+
+def test_bf16_autocast_close_to_fp32(tiny_mlm_dir):
+    from domainlm.evaluation.encode import load_side
+    from domainlm.evaluation.mwbpc import plan_masks, score_plan
+
+    texts = make_texts(20, seed=11)
+    results = {}
+    for precision in ("fp32", "bf16"):
+        side = load_side("before", tiny_mlm_dir, "cpu", precision)
+        plan = plan_masks(texts, [side], seed=0, mask_fraction=0.15, max_seq_len=128)
+        results[precision] = score_plan(side, plan, batch_size=8, resamples=100).bpc.value
+    assert results["bf16"] == pytest.approx(results["fp32"], rel=0.02)

@@ -156,7 +156,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
             heldout = fixed_sequences(tokenizer, texts, config.seq_len, limit=256) or None
         eval_before = heldout_mlm_loss(model, tokenizer, sequences=heldout, seq_len=config.seq_len,
                                        batch_size=config.batch_size, seed=config.seed,
-                                       mlm_probability=config.mlm_probability) if heldout and not resume else None
+                                       mlm_probability=config.mlm_probability) if heldout else None
         stream = PackedStream(tokenizer, domain_texts, config.seq_len, seed=config.seed,
                               replay=replay_texts if replay_specs else None, replay_ratio=config.replay_ratio)
         ckpt_dir = checkpoint_dir_for(out_dir)
@@ -164,11 +164,11 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
                         slot_ids=slot_ids, resume=resume, heldout_sequences=heldout, on_step=on_step,
                         resume_hint="rerun the same `domainlm adapt` command with --resume",
                         description=f"adapt {category or ''}".strip())
+        # The model is the base with its rows initialised, also when resuming (the checkpoint is
+        # loaded later, inside train), so this is the "before" of this run either way.
         metrics = outcome.metrics
         if eval_before is not None:
             metrics = [{"step": 0, "eval_loss": eval_before, "tokens": 0}] + metrics
-        elif resume:
-            eval_before = next((m["eval_loss"] for m in metrics if m.get("step") == 0 and "eval_loss" in m), None)
         settings = {"command": "adapt", "base": str(base), "category": category, "corpus": _spec_names(corpus_specs),
                     "replay": _spec_names(replay_specs), "terms": str(terms) if isinstance(terms, (str, os.PathLike)) else
                     (len(terms) if terms is not None else None), "filled_tokenizer": str(filled_tokenizer) if filled_tokenizer else None,
@@ -179,7 +179,8 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
             card = model_card(kind="adapt", base=str(base), category=category, settings=settings, outcome=outcome,
                               slots=entries, eval_before=eval_before, versions=versions)
             write_model_dir(out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions,
-                            metrics=metrics, card=card, slots_json=slots_json)
+                            metrics=metrics, card=card, slots_json=slots_json,
+                            tokenizer_dir=Path(filled_tokenizer) if filled_tokenizer else (slots_json.parent if slots_json else None))
             if not config.keep_checkpoints:
                 shutil.rmtree(ckpt_dir, ignore_errors=True)
     return AdaptResult(out_dir=out_dir, steps=outcome.steps, tokens=outcome.tokens, final_loss=outcome.final_loss,

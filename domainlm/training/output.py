@@ -12,8 +12,12 @@ from domainlm.io import atomic_directory
 from domainlm.training.checkpoint import disk_full_error
 
 
+TOKENIZER_FILES = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
+                   "added_tokens.json"}
+
+
 def write_model_dir(out_dir: Path, *, model, tokenizer, settings: dict, versions: dict, metrics: list[dict],
-                    card: str, slots_json: Path | None = None) -> Path:
+                    card: str, slots_json: Path | None = None, tokenizer_dir: Path | None = None) -> Path:
     """HF model + tokenizer, slots.json, settings.json, versions.json, metrics.jsonl, README.md.
 
     All files go to a temporary sibling first and replace `out_dir` in one rename: a kill or a full
@@ -23,7 +27,14 @@ def write_model_dir(out_dir: Path, *, model, tokenizer, settings: dict, versions
     try:
         with atomic_directory(out_dir) as tmp:
             model.save_pretrained(str(tmp))
-            tokenizer.save_pretrained(str(tmp))
+            if tokenizer_dir is not None and (Path(tokenizer_dir) / "tokenizer.json").exists():
+                # Copy the tokenizer files as they are (vocab.txt and tokenizer.json kept in step, as
+                # vocab_tools wrote them) rather than re-serialising them.
+                for f in Path(tokenizer_dir).iterdir():
+                    if f.is_file() and f.name in TOKENIZER_FILES:
+                        shutil.copy(f, tmp / f.name)
+            else:
+                tokenizer.save_pretrained(str(tmp))
             if slots_json is not None and Path(slots_json).exists():
                 shutil.copy(slots_json, tmp / "slots.json")
             else:

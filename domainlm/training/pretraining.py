@@ -62,7 +62,8 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
                           eval_before=None, versions=versions, arch=arch.model_dump(mode="json"))
         slots = Path(tokenizer_dir) / "slots.json"
         write_model_dir(out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions,
-                        metrics=outcome.metrics, card=card, slots_json=slots if slots.exists() else None)
+                        metrics=outcome.metrics, card=card, slots_json=slots if slots.exists() else None,
+                        tokenizer_dir=Path(tokenizer_dir))
         if not config.keep_checkpoints:
             shutil.rmtree(ckpt_dir, ignore_errors=True)
     return out_dir

@@ -44,7 +44,7 @@ def prefix_counts(items: Iterable[tuple[str, int]], min_count: int, min_len: int
 def _is_wordlike(word: str) -> bool:
     # Punctuation is split into one-character words by the pre-tokenizer; such words and bare
     # numbers are not candidates, but numbers with a unit (10점, 2시간) are.
-    return not word.isdigit() and any(ch.isalnum() for ch in word)
+    return not word.isdigit() and (word.isalnum() or any(ch.isalnum() for ch in word))
 
 
 def word_candidates(words: dict[str, int], min_count: int, max_chars: int) -> dict[str, int]:

@@ -102,7 +102,9 @@ class WordPiece:
         start = 0
         vocab, longest = (self.cont, self.max_cont) if continuation else (self.initial, self.max_initial)
         while start < n:
-            end = min(n, start + longest)
+            end = start + longest  # min() as a call costs more than the comparison
+            if end > n:
+                end = n
             while end > start:
                 if word[start:end] in vocab:
                     break
@@ -149,7 +151,9 @@ class WordPiece:
         start = 0
         vocab, longest = self.initial, self.max_initial
         while start < n:
-            end = min(n, start + longest)
+            end = start + longest  # min() as a call costs more than the comparison
+            if end > n:
+                end = n
             while end > start:
                 if word[start:end] in vocab:
                     break

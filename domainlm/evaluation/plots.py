@@ -65,7 +65,9 @@ def plot_metrics(report: Report, path: Path) -> Path:
     """Before/after bars with 95% intervals, one panel per metric of the summary table."""
     from matplotlib.figure import Figure
 
-    rows = [r for r in report.rows if r.before is not None and r.after is not None]
+    # A metric that is exactly 0 on both sides (UNK rate of a vocab that covers the text) is an empty panel.
+    rows = [r for r in report.rows if r.before is not None and r.after is not None
+            and not (r.before.value == r.after.value == r.before.high == r.after.high == 0)]
     with _quiet_matplotlib():
         cols = min(4, max(1, len(rows)))
         nrows = (len(rows) + cols - 1) // cols

@@ -397,3 +397,15 @@ def test_bf16_autocast_close_to_fp32(tiny_mlm_dir):
         plan = plan_masks(texts, [side], seed=0, mask_fraction=0.15, max_seq_len=128)
         results[precision] = score_plan(side, plan, batch_size=8, resamples=100).bpc.value
     assert results["bf16"] == pytest.approx(results["fp32"], rel=0.02)
+
+
+def test_text_sources_texts_paths_and_typos(eval_files):
+    from domainlm.errors import CorpusError
+    from domainlm.evaluation.texts import load_texts
+
+    given = load_texts(["좋아요  최고!!!!", "배송 빨라요", "배송 빨라요", "🙂"], max_texts=10, seed=0, what="held-out domain")
+    assert given.texts == ["좋아요 최고!!!", "배송 빨라요"] and given.read == 4  # normalised, deduped, emptied dropped
+    from_file = load_texts([str(eval_files["domain"])], max_texts=5, seed=0, what="held-out domain")
+    assert len(from_file) == 5 and from_file.read == 61
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_texts(["/nope/heldout.txt"], max_texts=5, seed=0, what="held-out domain")

@@ -25,11 +25,16 @@ TextSource = CorpusSpec | str | os.PathLike | Sequence[CorpusSpec | str | os.Pat
 TRAIN_HASH_FILES = ("train_hashes.txt", "train_hashes.txt.gz")
 
 
+_SUFFIXES = (".txt", ".jsonl", ".json", ".csv", ".tsv", ".parquet", ".gz", ".bz2", ".xz", ".zst")
+
+
 def _is_corpus_ref(item) -> bool:
     if isinstance(item, (CorpusSpec, os.PathLike)):
         return True
     if isinstance(item, str):
-        return item.startswith("hf:") or any(ch in item for ch in "*?[") or Path(item).exists()
+        # A missing "heldout.txt" is a typo to report, not a one-line text to score.
+        looks_like_file = not any(ch.isspace() for ch in item) and item.lower().endswith(_SUFFIXES)
+        return item.startswith("hf:") or any(ch in item for ch in "*?[") or looks_like_file or Path(item).exists()
     return False
 
 

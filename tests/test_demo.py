@@ -35,7 +35,7 @@ def test_demo_command_runs_the_whole_flow(cli, tmp_path, monkeypatch):
         pytest.skip(f"the other areas have not landed yet: {', '.join(missing)}")
     import domainlm.demo.run as demo_run
 
-    # The real demo pretrains 300 steps and adapts 150 (2–4 minutes); a test checks the wiring.
+    # The real demo pretrains 240 steps and adapts 120 (2–4 minutes); a test checks the wiring.
     monkeypatch.setattr(demo_run, "BASE_TRAIN", {**demo_run.BASE_TRAIN, "max_steps": 3, "save_every": 3})
     out = tmp_path / "demo"
     args = ["demo", "-o", out, "--set", "train.max_steps=2", "--set", "eval.max_texts=30", "--set", "eval.tasks=[]",

@@ -409,3 +409,26 @@ def test_text_sources_texts_paths_and_typos(eval_files):
     assert len(from_file) == 5 and from_file.read == 61
     with pytest.raises(CorpusError, match="does not exist"):
         load_texts(["/nope/heldout.txt"], max_texts=5, seed=0, what="held-out domain")
+
+
+def test_tokenization_falls_back_when_vocab_tools_cannot_read(tiny_mlm_dir, monkeypatch):
+    from transformers import AutoTokenizer
+
+    import vocab_tools.metrics
+    from domainlm.errors import VocabError
+    from domainlm.evaluation import EvalConfig
+    from domainlm.evaluation.encode import Side
+    from domainlm.evaluation.evaluate import _tokenization_section
+    from domainlm.evaluation.tokenization import token_stats
+
+    def unreadable(*a, **k):
+        raise VocabError("not a WordPiece tokenizer")
+
+    monkeypatch.setattr(vocab_tools.metrics, "measure", unreadable)
+    side = Side("before", str(tiny_mlm_dir), None, AutoTokenizer.from_pretrained(str(tiny_mlm_dir)))
+    texts = make_texts(10, seed=1)
+    stats = token_stats(side, [t.split() for t in texts], set())
+    section = _tokenization_section(texts, side, side, stats, stats, EvalConfig(bootstrap=100))
+    assert section["measure_error"] == "not a WordPiece tokenizer"
+    assert section["tokenizers"]["after"]["fertility"] == pytest.approx(stats.tokens.sum() / stats.eojeols.sum())
+    assert section["intervals"]["fertility_change"]["value"] == 0

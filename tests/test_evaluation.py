@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tests.conftest import TINY_TEXT
+from conftest import TINY_TEXT
 
 TERMS = ["맛있어요", "배송", "좋아요", "최고", "재구매", "##했어요"]
 

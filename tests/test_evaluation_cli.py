@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from tests.test_evaluation import eval_files, filled_mlm_dir  # noqa: F401  (fixtures)
+from test_evaluation import eval_files, filled_mlm_dir  # noqa: F401  (fixtures)
 
 FAST = ("--max-texts", "40", "--bootstrap", "100")
 

@@ -18,7 +18,7 @@ class MineConfig(BaseModel):
     extractor: Literal["wordpiece", "kiwi"] = Field("wordpiece", description="Candidate extractor: WordPiece-aware substrings, or kiwipiepy morphemes")
     max_term_chars: int = Field(12, ge=2, description="Longest candidate, in characters")
     workers: int | None = Field(None, ge=1, description="Counting processes (null: all cores)")
-    max_candidates: int = Field(2_000_000, ge=10_000, description="Distinct candidates kept in memory while counting; rarer ones are pruned (bounds RAM)")
+    max_candidates: int = Field(2_000_000, ge=10_000, description="Distinct words a counting process keeps in memory; past that the rarest are pruned, so RAM stays ~(workers + 1) x this x ~120 B whatever the corpus size")
     min_word_count: int = Field(2, ge=1, description="Words (pre-tokenized eojeols) seen fewer times are left out of candidate counting and selection: most distinct words, little text; 1 keeps all")
     prior_strength: float = Field(1000.0, gt=0.0, description="Pseudo-word count of the informative Dirichlet prior of the log-odds specificity (larger: rare words need more evidence)")
     candidate_pool: int | None = Field(None, ge=1, description="Candidates scored exactly by re-tokenization during selection, best estimates first (null: 10 x slots, at least 5,000)")

@@ -12,7 +12,7 @@ import pytest
 
 from domainlm.pipeline import hashing, runner
 from domainlm.pipeline.bundle import BundleError, export_bundle, import_bundle
-from domainlm.pipeline.stages import Stage, base_vocab_sha256
+from domainlm.pipeline.stages import Stage, base_vocab_sha256, missing_functions
 from domainlm.recipes import load_recipe
 
 
@@ -233,20 +233,6 @@ def test_cli_export_import(cli, finished_run, tmp_path):
 
 
 # ---------------------------------------------------------------- end to end (needs every area)
-
-def missing_functions() -> list[str]:
-    import importlib
-
-    wanted = [("domainlm.mining", "mine_terms"), ("vocab_tools", "fill_slots"), ("domainlm.training", "adapt"),
-              ("domainlm.evaluation", "evaluate")]
-    missing = []
-    for module, name in wanted:
-        try:
-            getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            missing.append(f"{module}.{name}")
-    return missing
-
 
 def test_tiny_recipe_end_to_end(tmp_path, tiny_mlm_dir):
     missing = missing_functions()

@@ -37,6 +37,21 @@ def need(module: str, name: str, stage: str) -> Callable:
                             "Update domainlm (pip install -U domainlm), or run the stages before it only with --until.") from None
 
 
+STAGE_FUNCTIONS = [("domainlm.mining", "mine_terms"), ("vocab_tools", "fill_slots"), ("domainlm.training", "adapt"),
+                   ("domainlm.evaluation", "evaluate")]
+
+
+def missing_functions(extra: tuple[tuple[str, str], ...] = ()) -> list[str]:
+    """The stage functions this installation lacks (empty when `recipe run` can run every stage)."""
+    missing = []
+    for module, name in [*STAGE_FUNCTIONS, *extra]:
+        try:
+            getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            missing.append(f"{module}.{name}")
+    return missing
+
+
 @dataclass
 class StageContext:
     recipe: Recipe

@@ -92,6 +92,15 @@ def test_masked_position_loss_equals_full_sequence_loss(tiny_mlm_dir):
     expected = torch.nn.functional.cross_entropy(full, targets)
     got = MaskedLMLoss(model)(ids, positions, targets)
     assert torch.allclose(got, expected, atol=1e-5)
+    # Gradients agree too (the last layer's sparse path included).
+    model.train(False)
+    grads = []
+    for fn in (lambda: torch.nn.functional.cross_entropy(model(input_ids=ids).logits.reshape(-1, len(tok))[positions], targets),
+               lambda: MaskedLMLoss(model)(ids, positions, targets)):
+        model.zero_grad()
+        fn().backward()
+        grads.append(torch.cat([p.grad.view(-1) for p in model.parameters() if p.grad is not None]))
+    assert torch.allclose(grads[0], grads[1], atol=1e-5)
 
 
 def test_albert_masked_loss_and_row_init(tiny_tokenizer_dir, filled_dir):
@@ -122,6 +131,7 @@ def test_untrained_lora_adapter_keeps_logits_including_decoder_bias(tiny_mlm_dir
     peft_model.eval()
     assert torch.allclose(peft_model(input_ids=ids).logits, reference, atol=1e-5)
     positions = torch.arange(ids.numel())
+    # The masked-position path (last layer on the masked rows only) gives the same logits.
     assert torch.allclose(MaskedLMLoss(peft_model).masked_logits(ids, positions), reference.reshape(-1, reference.shape[-1]), atol=1e-5)
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
     assert any("lora_A" in n for n in trainable) and any("trainable_tokens_delta" in n for n in trainable)

@@ -65,6 +65,54 @@ class MaskedLMLoss(nn.Module):
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
             return logits.reshape(-1, logits.shape[-1]).index_select(0, positions)
         encoder, head = parts
+        if attention_mask is None and _sparse_last_layer_ok(core, encoder):
+            return head(_bert_sparse_last_layer(encoder, input_ids, positions))
         hidden = encoder(input_ids=input_ids, attention_mask=attention_mask)[0]
         hidden = hidden.reshape(-1, hidden.shape[-1]).index_select(0, positions)
         return head(hidden)
+
+
+def _sparse_last_layer_ok(core: nn.Module, encoder: nn.Module) -> bool:
+    config = getattr(core, "config", None)
+    if getattr(config, "model_type", None) != "bert" or getattr(config, "is_decoder", False):
+        return False
+    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if not layers:
+        return False
+    last = layers[-1]
+    return all(hasattr(last, n) for n in ("attention", "intermediate", "output")) and hasattr(last.attention, "self") \
+        and hasattr(last.attention.self, "query")
+
+
+def _bert_sparse_last_layer(bert: nn.Module, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """Hidden states of the masked positions, computing the LAST layer only where they are needed.
+
+    Every layer but the last runs on all positions (later positions attend to them). In the last
+    layer only the masked positions' outputs are used, so their queries attend to all keys and
+    values, and the attention output projection and the FFN run on those ~15% of the rows: a
+    quarter less encoder work on a 4-layer model, the same numbers as the full forward.
+    """
+    hidden = bert.embeddings(input_ids=input_ids)
+    layers = bert.encoder.layer
+    for layer in layers[:-1]:
+        hidden = layer(hidden, None)
+    last = layers[-1]
+    attn = last.attention.self
+    B, L, H = hidden.shape
+    heads, dim = attn.num_attention_heads, attn.attention_head_size
+    chosen = hidden.reshape(-1, H).index_select(0, positions)           # [M, H]
+    # Group the masked rows by sequence: row r of sequence b goes to (b, rank); shorter groups are padded.
+    batch = torch.div(positions, L, rounding_mode="floor")
+    counts = torch.bincount(batch, minlength=B)
+    rank = torch.arange(positions.shape[0], device=positions.device) - (torch.cumsum(counts, 0) - counts)[batch]
+    width = int(counts.max())
+    query = attn.query(chosen)
+    query = query.new_zeros(B, width, query.shape[-1]).index_put((batch, rank), query)
+    query = query.view(B, width, heads, dim).transpose(1, 2)
+    key = attn.key(hidden).view(B, L, heads, dim).transpose(1, 2)
+    value = attn.value(hidden).view(B, L, heads, dim).transpose(1, 2)
+    context = F.scaled_dot_product_attention(query, key, value, dropout_p=attn.dropout.p if attn.training else 0.0,
+                                             scale=getattr(attn, "scaling", None))
+    context = context.transpose(1, 2).reshape(B, width, heads * dim)[batch, rank]   # [M, H]
+    attention_output = last.attention.output(context, chosen)
+    return last.output(last.intermediate(attention_output), attention_output)

@@ -89,7 +89,14 @@ def _compile(model) -> None:
     from domainlm.modeling.heads import _head_of, unwrap_peft
 
     parts = _head_of(unwrap_peft(model))
-    if parts is not None:
+    if parts is None:
+        return
+    layers = getattr(getattr(parts[0], "encoder", None), "layer", None)
+    if layers is not None:
+        # Layer by layer: the masked-position path calls the layers (and the last layer's parts) itself.
+        for layer in layers:
+            layer.compile(dynamic=False)
+    else:
         parts[0].compile(dynamic=False)
 
 

@@ -69,8 +69,10 @@ def _tokenization_section(texts: list[str], before: Side, after: Side, stats_b: 
                                          "unk_rate": st.unk_rate(r, s).value}
                                   for side, st in (("before", stats_b), ("after", stats_a))}}
     section["intervals"] = {
-        "before": {"fertility": stats_b.fertility(r, s).to_dict(), "unk_rate": stats_b.unk_rate(r, s).to_dict()},
+        "before": {"fertility": stats_b.fertility(r, s).to_dict(), "unk_rate": stats_b.unk_rate(r, s).to_dict(),
+                   "unk_per_eojeol": stats_b.unk_per_eojeol(r, s).to_dict()},
         "after": {"fertility": stats_a.fertility(r, s).to_dict(), "unk_rate": stats_a.unk_rate(r, s).to_dict(),
+                  "unk_per_eojeol": stats_a.unk_per_eojeol(r, s).to_dict(),
                   "filled_token_share": stats_a.filled_share(r, s).to_dict()},
         "fertility_change": paired_ratio_difference(stats_b.tokens, stats_b.eojeols, stats_a.tokens, stats_a.eojeols,
                                                     resamples=r, seed=s).to_dict(),
@@ -87,8 +89,10 @@ def _rows(bpc: dict[str, BpcComparison], stats: dict[str, tuple[TokenStats, Toke
         rows.append(Row(f"fertility, {name} text", b.fertility(r, s), a.fertility(r, s),
                         paired_ratio_difference(b.tokens, b.eojeols, a.tokens, a.eojeols, resamples=r, seed=s),
                         "lower", "tokens/eojeol"))
-        rows.append(Row(f"UNK rate, {name} text", b.unk_rate(r, s), a.unk_rate(r, s),
-                        paired_ratio_difference(b.unk, b.tokens, a.unk, a.tokens, resamples=r, seed=s), "lower"))
+        # Per eojeol, not per token: filling slots removes tokens, which would make an unchanged
+        # number of [UNK]s look like a worse per-token rate.
+        rows.append(Row(f"UNK per eojeol, {name} text", b.unk_per_eojeol(r, s), a.unk_per_eojeol(r, s),
+                        paired_ratio_difference(b.unk, b.eojeols, a.unk, a.eojeols, resamples=r, seed=s), "lower"))
     for p in probes:
         rows.append(Row(f"probe {p.task}: accuracy", p.before["accuracy"], p.after["accuracy"], p.difference["accuracy"], "higher"))
         rows.append(Row(f"probe {p.task}: macro-F1", p.before["macro_f1"], p.after["macro_f1"], p.difference["macro_f1"], "higher"))

@@ -62,6 +62,10 @@ class TokenStats:
     def unk_rate(self, resamples: int, seed: int) -> Estimate:
         return ratio_estimate(self.unk, self.tokens, resamples=resamples, seed=seed)
 
+    def unk_per_eojeol(self, resamples: int, seed: int) -> Estimate:
+        """[UNK]s per eojeol: unlike the per-token rate it does not rise just because filling removed tokens."""
+        return ratio_estimate(self.unk, self.eojeols, resamples=resamples, seed=seed)
+
     def filled_share(self, resamples: int, seed: int) -> Estimate:
         """Share of all emitted tokens that are filled slots."""
         return ratio_estimate(self.filled, self.tokens, resamples=resamples, seed=seed)

@@ -39,6 +39,8 @@ class TrainConfig(BaseModel):
     grad_accum: int = Field(1, ge=1, description="Gradient accumulation steps")
     seq_len: int = Field(128, ge=8, description="Packed sequence length in tokens (≤ the model's max positions)")
     mlm_probability: float = Field(0.15, gt=0, lt=1, description="Share of eojeols masked (whole-word masking)")
+    mask_replace_prob: float = Field(0.8, ge=0, le=1, description="Share of the chosen tokens replaced by [MASK] (BERT: 0.8)")
+    random_replace_prob: float = Field(0.1, ge=0, le=1, description="Share of the chosen tokens replaced by a random token (BERT: 0.1); the rest stay unchanged")
     replay_ratio: float = Field(0.2, ge=0, lt=1, description="Share of training sequences drawn from general (replay) text")
     init: Literal["mean", "random"] = Field("mean", description="Initialisation of filled rows: mean of the base pieces, or random")
     lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA settings (mode lora / phased)")

@@ -111,6 +111,9 @@ def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, conf
     accelerator = Accelerator(mixed_precision="bf16" if use_bf16 else "no", cpu=not torch.cuda.is_available())
     rank, world, is_main = accelerator.process_index, accelerator.num_processes, accelerator.is_main_process
     phases = plan_phases(config)
+    if config.mask_replace_prob + config.random_replace_prob > 1:
+        raise TrainingError(f"mask_replace_prob + random_replace_prob is {config.mask_replace_prob + config.random_replace_prob:g}, over 1.",
+                            "Keep their sum at most 1 (BERT: 0.8 and 0.1).")
     # Dropout draws from the global RNG: seed it so that a run is reproducible (a resume restores it).
     from accelerate.utils import set_seed
 
@@ -180,7 +183,8 @@ def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, conf
                         micro += 1
                         inputs, positions, targets = whole_word_mask(
                             ids, starts, special, mask_token_id=tokenizer.mask_token_id, vocab_size=vocab,
-                            probability=config.mlm_probability, generator=gen)
+                            probability=config.mlm_probability, generator=gen,
+                            replace_probability=config.mask_replace_prob, random_probability=config.random_replace_prob)
                         inputs, positions, targets = (t.to(accelerator.device) for t in (inputs, positions, targets))
                         sync = k == config.grad_accum - 1
                         ctx = accelerator.no_sync(wrapper) if not sync and world > 1 else _null()

@@ -64,6 +64,7 @@ def adapt_command(
     resize: bool = typer.Option(False, "--resize", help="Append new rows when the base has fewer free \\[unusedN] slots than terms."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in OUTPUT.checkpoints."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help="Recipe override, e.g. train.lora.r=8 (with --category)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Root of the recipe's relative data paths (default: DOMAINLM_DATA)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Fill the free \\[unusedN] slots with mined terms, initialise their rows, continue pretraining."""
@@ -75,7 +76,7 @@ def adapt_command(
     if category:
         from domainlm.recipes import load_recipe
 
-        recipe = load_recipe(category, overrides=overrides or ())
+        recipe = load_recipe(category, overrides=overrides or (), data_dir=data_dir)
     elif overrides:
         raise ConfigError("--set overrides apply to a recipe.", "Pass --category too, or use the explicit options.")
     base = base or (recipe.base if recipe else None)

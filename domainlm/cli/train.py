@@ -29,7 +29,12 @@ def _train_config(base_config, **options):
 
 
 def _run_interruptible(fn):
+    from transformers.utils import logging as hf_logging
+
     from domainlm.training.engine import TrainingInterrupted
+
+    # transformers' own tqdm bars ("Loading weights", "Writing model shards") would break our rich bar.
+    hf_logging.disable_progress_bar()
 
     try:
         return fn()

@@ -65,7 +65,7 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
               f"| final training loss | {_fmt(outcome.final_loss)} |",
               f"| held-out masked-LM loss before | {_fmt(eval_before)} |",
               f"| held-out masked-LM loss after | {_fmt(outcome.eval_loss)} |",
-              f"| training time (s) | {_fmt(round(outcome.seconds, 1))} |", ""]
+              f"| training time (s) | {_fmt(outcome.seconds, 1)} |", ""]
     lines += ["Token losses of different vocabularies are not comparable; `domainlm evaluate` measures "
               "masked-word bits per character and downstream probes before and after.", ""]
     lines += ["## Use", "", "```python", "from transformers import AutoModelForMaskedLM, AutoTokenizer",

@@ -28,13 +28,16 @@ from domainlm.progress import progress_bar
 # Below this, counts are too sparse for any term to reach a sensible min_count.
 MIN_EOJEOLS = 5_000
 EXAMPLE_DOCUMENTS = 20_000
+# Reference words seen once are dropped in the counting child: they only feed specificity, where
+# a count of 1 hardly moves the z-score, and they are the bulk of the reference's distinct words.
+REFERENCE_MIN_COUNT = 2
 EXAMPLE_CHARS = 80
 
 
 @dataclass
 class MiningResult:
     terms: list[Term]
-    estimated_gain: float  # 1 - tokens_after / tokens_before on the mined category words (min_word_count+)
+    estimated_gain: float  # 1 - tokens_after / tokens_before on the mined category words (rare ones sampled)
     stats: dict = field(default_factory=dict)
     out_dir: Path | None = None
 
@@ -112,7 +115,7 @@ def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokeni
     # The reference is counted by a child process while this one derives the category candidates
     # (single-threaded work that would otherwise leave the other cores idle).
     ref_workers = max(1, (config.workers or os.cpu_count() or 1) - 1)
-    with BackgroundCount(reference, min_count=config.min_word_count, use_cache=config.cache_reference,
+    with BackgroundCount(reference, min_count=max(REFERENCE_MIN_COUNT, config.min_word_count), use_cache=config.cache_reference,
                          description="counting reference words", **{**common, "workers": ref_workers}) as ref_job:
         t0 = time.perf_counter()
         wp = base.wordpiece()

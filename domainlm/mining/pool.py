@@ -7,6 +7,7 @@ Runs in the main process while the reference corpus is still being counted in a 
 from __future__ import annotations
 
 import heapq
+from zlib import crc32
 from dataclasses import dataclass
 
 from domainlm.errors import CorpusError, MiningError
@@ -27,8 +28,26 @@ def _reference(job: BackgroundCount) -> tuple[WordCounts, dict[str, int]]:
     if ref.eojeols == 0:
         raise MiningError("The reference corpus is empty: no document with text was read.",
                           "Pass general text with --reference (e.g. general/kowiki_sample.txt.gz) and check --field.")
-    return ref, ref.counts  # already without words below min_word_count (dropped in the child)
+    return ref, ref.counts  # already without its rarest words (dropped in the child)
 
+
+
+def sample_rare(counts: dict[str, int], n: int, min_count: int = 1) -> dict[str, int]:
+    """Words seen at least `n` times as they are; rarer ones (>= min_count) kept with probability
+    count/n and counted n times, chosen by a CRC of the word (the same sample on every run).
+
+    Every total over words (tokens, a candidate's count, tokens saved) keeps its expected value, but
+    most distinct words are rare, so far fewer remain to derive candidates from and re-tokenize.
+    """
+    if n <= 1:
+        return {w: c for w, c in counts.items() if c >= min_count} if min_count > 1 else counts
+    out = {}
+    for word, count in counts.items():
+        if count >= n:
+            out[word] = count
+        elif count >= min_count and crc32(word.encode("utf-8")) % n < count:
+            out[word] = n
+    return out
 
 
 @dataclass
@@ -46,8 +65,8 @@ def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, con
     # Words seen fewer than min_word_count times are most of the distinct words but a small share
     # of the text (~10% of review words occur once); leaving them out makes every later pass
     # several times faster. Candidate counts and tokens saved are then lower bounds.
-    mwc = config.min_word_count
-    cat_words = {w: c for w, c in cat.counts.items() if c >= mwc} if mwc > 1 else cat.counts
+    cat_words = sample_rare(cat.counts, min(config.rare_word_sample, max(1, config.min_count - 1)),
+                            config.min_word_count)
     words = list(cat_words)
     counts = [cat_words[w] for w in words]
     ends = [wp.piece_ends(w) for w in words]

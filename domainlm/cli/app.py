@@ -7,6 +7,7 @@ shown only under `--verbose`.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -75,6 +76,10 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
 ) -> None:
     _state["verbose"] = verbose
+    if not verbose:
+        # transformers' own tqdm bars ("Loading weights", "Writing model shards") would break the
+        # rich bars and tables of our commands; --verbose keeps them.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from domainlm.progress import set_progress_enabled
 
     set_progress_enabled(None)

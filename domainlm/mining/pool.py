@@ -62,9 +62,10 @@ class Pool:
 
 def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, config: MineConfig) -> Pool:
     """Derive, count and score candidates; keep the pool selection evaluates exactly."""
-    # Words seen fewer than min_word_count times are most of the distinct words but a small share
-    # of the text (~10% of review words occur once); leaving them out makes every later pass
-    # several times faster. Candidate counts and tokens saved are then lower bounds.
+    # Rare words are most of the distinct words but a small share of the text (~10% of review
+    # words occur once): sampling them (`sample_rare`) makes every later pass several times faster
+    # while they still count, as the unseen words of new text do. The sampling rate is capped below
+    # min_count so that one sampled word alone never passes it (no candidates from single words).
     cat_words = sample_rare(cat.counts, min(config.rare_word_sample, max(1, config.min_count - 1)),
                             config.min_word_count)
     words = list(cat_words)

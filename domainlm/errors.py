@@ -7,19 +7,11 @@ a red one-paragraph message and exit code 2; a traceback is shown only under `--
 
 from __future__ import annotations
 
-from vocab_tools.errors import VocabError
+from vocab_tools.errors import HintedError, VocabError
 
 
-class DomainLMError(Exception):
-    """Base of every user-fixable error in domainlm."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return self.message if not self.hint else f"{self.message} {self.hint}"
+class DomainLMError(HintedError):
+    """Base of every user-fixable error in domainlm (message + hint, from `HintedError`)."""
 
 
 class CorpusError(DomainLMError):
@@ -47,7 +39,7 @@ class EvaluationError(DomainLMError):
 
 
 # What the CLI boundary catches and renders without a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (DomainLMError, VocabError)
+USER_ERRORS: tuple[type[Exception], ...] = (HintedError,)
 
 __all__ = [
     "DomainLMError",
@@ -58,5 +50,6 @@ __all__ = [
     "TrainingError",
     "EvaluationError",
     "VocabError",
+    "HintedError",
     "USER_ERRORS",
 ]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
+
+from vocab_tools.atomic import atomic_directory  # noqa: F401  (one implementation, re-exported)
 
 
 @contextmanager
@@ -39,28 +40,3 @@ def write_json(path: str | os.PathLike, data, indent: int = 2) -> None:
     with atomic_write(path) as fh:
         json.dump(data, fh, ensure_ascii=False, indent=indent)
         fh.write("\n")
-
-
-@contextmanager
-def atomic_directory(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
-    """Yield a temporary directory beside `path`; on success it replaces `path` in one rename.
-
-    An interrupted run leaves the previous `path` (if any) untouched and no partial directory.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        if path.exists():
-            if not overwrite:
-                raise FileExistsError(path)
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

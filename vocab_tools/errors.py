@@ -1,14 +1,16 @@
 """Errors of the vocabulary library. Torch-free, stdlib only.
 
-`VocabError` carries a message saying what is wrong and a hint saying what to do; the domainlm
-CLI renders both as one red paragraph (see `domainlm.errors.USER_ERRORS`).
+`HintedError` is the root of every user-fixable error in this project: a message saying what is
+wrong and a hint saying what to do. `VocabError` is the vocabulary library's; domainlm's
+`DomainLMError` derives from the same root, so the CLI catches one family and renders both as one
+red paragraph.
 """
 
 from __future__ import annotations
 
 
-class VocabError(Exception):
-    """A vocabulary problem the user can fix: no free slots, a rejected term, a broken file."""
+class HintedError(Exception):
+    """A problem the user can fix: `message` says what is wrong, `hint` what to do."""
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -17,3 +19,7 @@ class VocabError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message} {self.hint}"
+
+
+class VocabError(HintedError):
+    """A vocabulary problem the user can fix: no free slots, a rejected term, a broken file."""

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
+from vocab_tools.atomic import atomic_directory
 from vocab_tools.source import TOKENIZER_FILES
 from vocab_tools.slots import MANIFEST_NAME
 
@@ -99,20 +99,9 @@ def write_tokenizer_dir(out_dir: str | os.PathLike, files: Mapping[str, str], re
         raise VocabError(f"{out} exists and is not a directory.", "Pass a directory for the output tokenizer.")
     foreign = [p.name for p in out.iterdir() if p.name not in OWN_FILES] if out.is_dir() else []
     if not foreign:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-        try:
+        with atomic_directory(out) as tmp:
             for name, text in files.items():
                 (tmp / name).write_text(text, encoding="utf-8")
-            if out.exists():
-                old = out.with_name(f".{out.name}.old-{os.getpid()}")
-                os.replace(out, old)
-                os.replace(tmp, out)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return out
     staged: list[tuple[Path, Path]] = []
     try:

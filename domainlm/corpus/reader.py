@@ -72,21 +72,20 @@ class ReadStats:
 
 # ---------------------------------------------------------------- file discovery
 
-def _is_corpus_file(path: Path) -> bool:
+def _uncompressed_name(path: Path) -> str:
     name = path.name.lower()
     for comp in COMPRESSIONS:
         if name.endswith(comp):
-            name = name[: -len(comp)]
-            break
-    return name.endswith(FORMATS)
+            return name[: -len(comp)]
+    return name
+
+
+def _is_corpus_file(path: Path) -> bool:
+    return _uncompressed_name(path).endswith(FORMATS)
 
 
 def _format_of(path: Path) -> str:
-    name = path.name.lower()
-    for comp in COMPRESSIONS:
-        if name.endswith(comp):
-            name = name[: -len(comp)]
-            break
+    name = _uncompressed_name(path)
     for fmt in FORMATS:
         if name.endswith(fmt):
             return fmt

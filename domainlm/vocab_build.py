@@ -13,22 +13,9 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
 from domainlm.corpus.normalize import NormalizeConfig, Normalizer
-from domainlm.corpus.reader import CorpusReader, CorpusSpec
+from domainlm.corpus.reader import CorpusReader, CorpusSpec, parse_where  # noqa: F401  (re-exported)
 from domainlm.errors import ConfigError
 from domainlm.progress import progress_bar
-
-
-
-def parse_where(items: Sequence[str] | None) -> dict[str, str | list[str]]:
-    """`["split=test", "rating=1,2"]` → {"split": "test", "rating": ["1", "2"]}."""
-    where: dict[str, str | list[str]] = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--where {item!r} is not COLUMN=VALUE.", "Write e.g. --where split=test (VALUE may be a,b for either).")
-        values = [v.strip() for v in value.split(",")]
-        where[key.strip()] = values if len(values) > 1 else values[0]
-    return where
 
 
 def _specs(corpus, where: Mapping | None) -> list:

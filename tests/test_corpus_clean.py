@@ -145,3 +145,12 @@ def test_cli_verbose_shows_traceback(cli, tmp_path):
 def test_cli_version_and_help(cli):
     assert cli("--version").stdout.startswith("domainlm ")
     assert "corpus" in cli("--help").stdout
+
+
+def test_cli_stats_where_filter(cli, tmp_path):
+    src = _file(tmp_path / "r.tsv", "id\tsplit\ttext\n1\ttrain\t가나\n2\ttest\t다라 마바\n3\ttest\t사아\n")
+    result = cli("corpus", "stats", src, "--where", "split=test", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["documents"] == 2
+    bad = cli("corpus", "stats", src, "--where", "split")
+    assert bad.exit_code == 2 and "--where 'split' is not COLUMN=VALUE." in bad.stderr

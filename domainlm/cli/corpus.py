@@ -16,6 +16,14 @@ app.add_typer(corpus_app, name="corpus")
 
 FIELD_HELP = "Column (csv/tsv/parquet) or field (jsonl) holding the text."
 ENCODING_HELP = "Text encoding (default: detect utf-8 / utf-8-sig / cp949)."
+WHERE_HELP = "Keep only rows whose COLUMN equals VALUE (repeatable; VALUE may be a,b for either), e.g. split=test."
+
+
+def _specs(paths: list[str], where: list[str]):
+    from domainlm.corpus import CorpusSpec, parse_where
+
+    conditions = parse_where(where)
+    return [CorpusSpec(path=p, where=conditions) for p in paths] if conditions else paths
 
 
 @corpus_app.command("stats")
@@ -23,12 +31,13 @@ def stats_command(
     paths: List[str] = typer.Argument(..., help="Corpus files, directories or globs."),
     field: Optional[str] = typer.Option(None, "--field", help=FIELD_HELP),
     encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
+    where: List[str] = typer.Option([], "--where", help=WHERE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Documents, characters, eojeols, Hangul share, duplicates, length percentiles."""
     from domainlm.corpus import corpus_stats
 
-    s = corpus_stats(paths, field=field, encoding=encoding)
+    s = corpus_stats(_specs(paths, where), field=field, encoding=encoding)
     if as_json:
         print_json(s.to_dict())
         return
@@ -52,6 +61,7 @@ def clean_command(
     output: Path = typer.Option(..., "--output", "-o", help="Output file (.txt one document a line, or .jsonl; .gz allowed)."),
     field: Optional[str] = typer.Option(None, "--field", help=FIELD_HELP),
     encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
+    where: List[str] = typer.Option([], "--where", help=WHERE_HELP),
     min_chars: int = typer.Option(2, "--min-chars", help="Drop documents shorter than this."),
     max_chars: Optional[int] = typer.Option(None, "--max-chars", help="Drop documents longer than this."),
     no_dedupe: bool = typer.Option(False, "--no-dedupe", help="Keep exact duplicates."),
@@ -64,7 +74,7 @@ def clean_command(
     from domainlm.corpus import FilterConfig, NormalizeConfig, clean_corpus
 
     report = clean_corpus(
-        paths, output, field=field, encoding=encoding,
+        _specs(paths, where), output, field=field, encoding=encoding,
         normalize=NormalizeConfig(mask_urls=mask, mask_emails=mask, mask_phones=mask),
         filters=FilterConfig(min_chars=min_chars, max_chars=max_chars, dedupe=not no_dedupe),
         heldout_fraction=heldout_fraction, heldout_output=heldout_output,

@@ -29,18 +29,6 @@ def _terms_table(terms, total: int, category: str | None) -> Table:
     return t
 
 
-def _parse_where(items: list[str]) -> dict[str, str]:
-    from domainlm.errors import ConfigError
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--where {item!r} is not KEY=VALUE.", "Write it like --where split=train.")
-        out[key.strip()] = value.strip()
-    return out
-
-
 @app.command("mine-terms")
 def mine_terms_command(
     category: Optional[str] = typer.Option(None, "--category", "-c", help="Category (Korean name, alias or recipe file): its recipe names the corpora, base and slot budget."),
@@ -61,11 +49,12 @@ def mine_terms_command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary and terms as JSON."),
 ) -> None:
     """Mine category terms: count candidates, score specificity and tokens saved, select a slot budget."""
+    from domainlm.corpus import parse_where
     from domainlm.mining.request import resolve_request
     from domainlm.mining.mine import mine_terms
 
     request = resolve_request(category=category, corpus=corpus, reference=reference, base=base, slots=slots,
-                              field=field, where=_parse_where(where), min_count=min_count,
+                              field=field, where=parse_where(where), min_count=min_count,
                               specificity_weight=specificity_weight, extractor=extractor, workers=workers, max_documents=max_documents,
                               output=output, data_dir=data_dir)
     result = mine_terms(request.corpus, request.reference, request.base, request.config, request.output,

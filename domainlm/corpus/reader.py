@@ -20,7 +20,7 @@ import lzma
 import os
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
-from typing import IO, Iterable, Iterator, NamedTuple
+from typing import IO, Iterable, Iterator, NamedTuple, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -271,6 +271,19 @@ class _LineSource:
 
 
 # ---------------------------------------------------------------- per-format readers
+
+def parse_where(items: Sequence[str] | None) -> dict[str, str | list[str]]:
+    """`["split=test", "rating=1,2"]` → {"split": "test", "rating": ["1", "2"]}."""
+    where: dict[str, str | list[str]] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CorpusError(f"--where {item!r} is not COLUMN=VALUE.", "Write e.g. --where split=test (VALUE may be a,b for either).")
+        values = [v.strip() for v in value.split(",")]
+        where[key.strip()] = values if len(values) > 1 else values[0]
+    return where
+
+
 
 def _matches(row: dict, where: dict[str, str | list[str]]) -> bool:
     for key, want in where.items():

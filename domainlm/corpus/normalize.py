@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 DEFAULT_PUNCTUATION = ".,!?~'\"()[]%/:;-+&@#*^"
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _HAS_DIGIT_RUN = re.compile(r"\d\d\d")
 _PHONE = re.compile(r"(?<!\d)(?:0\d{1,2}[-. ]?\d{3,4}[-. ]?\d{4}|\+82[-. ]?\d{1,2}[-. ]?\d{3,4}[-. ]?\d{4})(?!\d)")
 

@@ -14,6 +14,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _caches_in_temp(tmp_path_factory):
+    """Tests write only to temporary folders: the reference-count cache included."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DOMAINLM_CACHE", str(tmp_path_factory.mktemp("domainlm_cache")))
+    yield
+    mp.undo()
+
+
 def shared_data_dir() -> Path:
     return Path(os.environ.get("DOMAINLM_SHARED_DATA", REPO.parent / "shared" / "data"))
 

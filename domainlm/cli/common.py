@@ -8,6 +8,11 @@ from typing import Any, Iterable, Sequence
 from rich.console import Console
 from rich.table import Table
 
+# Help texts of the corpus options every command shares.
+FIELD_HELP = "Column (csv/tsv/parquet) or field (jsonl) holding the text."
+ENCODING_HELP = "Text encoding (default: detect utf-8 / utf-8-sig / cp949)."
+WHERE_HELP = "Keep only rows whose COLUMN equals VALUE (e.g. split=test; a,b for either). Repeatable."
+
 console = Console()
 err_console = Console(stderr=True)
 

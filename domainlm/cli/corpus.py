@@ -8,15 +8,12 @@ from typing import List, Optional
 import typer
 
 from domainlm.cli.app import app
-from domainlm.cli.common import console, kv_table, print_json, table
+from domainlm.cli.common import ENCODING_HELP, FIELD_HELP, WHERE_HELP, console, kv_table, print_json, table
 
 corpus_app = typer.Typer(help="Inspect and clean corpora (txt, jsonl, csv, tsv, parquet; gz/bz2/xz/zst; utf-8 or cp949).",
                          no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 
-FIELD_HELP = "Column (csv/tsv/parquet) or field (jsonl) holding the text."
-ENCODING_HELP = "Text encoding (default: detect utf-8 / utf-8-sig / cp949)."
-WHERE_HELP = "Keep only rows whose COLUMN equals VALUE (repeatable; VALUE may be a,b for either), e.g. split=test."
 
 
 def _specs(paths: list[str], where: list[str]):

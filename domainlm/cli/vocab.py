@@ -9,16 +9,13 @@ import typer
 from rich.markup import escape
 
 from domainlm.cli.app import app
-from domainlm.cli.common import console, kv_table, print_json, table
+from domainlm.cli.common import ENCODING_HELP, FIELD_HELP, WHERE_HELP, console, kv_table, print_json, table
 from domainlm.errors import ConfigError
 
 vocab_app = typer.Typer(help="Build, inspect, fill and measure BERT-style WordPiece vocabularies and their \\[unusedN] slots.",
                         no_args_is_help=True)
 app.add_typer(vocab_app, name="vocab")
 
-FIELD_HELP = "Column (csv/tsv/parquet) or field (jsonl) holding the text."
-ENCODING_HELP = "Text encoding (default: detect utf-8 / utf-8-sig / cp949)."
-WHERE_HELP = "Keep only rows whose COLUMN equals VALUE (e.g. split=test; a,b for either). Repeatable."
 NORMALIZE_HELP = "Apply domainlm's seed normalisation (as mining and training do) before tokenizing."
 TOKENIZER_HELP = "Tokenizer directory, vocab.txt, tokenizer.json or hub id."
 

@@ -151,3 +151,19 @@ def test_adapt_cli_resize_appends_rows_for_a_base_without_slots(cli, no_slot_mod
     model = AutoModelForMaskedLM.from_pretrained(str(tmp_path / "out"))
     assert len(tok) == len(base) + 2 == model.get_input_embeddings().weight.shape[0]
     assert tok.tokenize("수분크림 발림성") == ["수분크림", "발림성"]
+
+
+def test_adapt_category_uses_the_terms_mine_terms_wrote(cli, tiny_mlm_dir, corpus, tmp_path, monkeypatch):
+    # `mine-terms --category X` writes mined/<recipe name>/terms.tsv; `adapt --category X` picks it up.
+    from vocab_tools.terms import Term, write_terms
+
+    monkeypatch.chdir(tmp_path)
+    recipe = tmp_path / "mini.yaml"
+    recipe.write_text(f"name: mini\ncategory: 미니\nbase: {tiny_mlm_dir}\n"
+                      f"data:\n  domain: [{corpus}]\n  reference: [{corpus}]\nvocab:\n  slots: 2\n", encoding="utf-8")
+    (tmp_path / "mined" / "mini").mkdir(parents=True)
+    write_terms([Term(term="수분크림"), Term(term="발림성")], tmp_path / "mined" / "mini" / "terms.tsv")
+    r = cli("adapt", "--category", recipe, "-o", tmp_path / "out", "--json", *FAST)
+    assert r.exit_code == 0, r.output
+    assert "Filling slots with mined/mini/terms.tsv" in " ".join(r.stdout.split())
+    assert json.loads(r.stdout[r.stdout.index("{"):])["slots_filled"] == 2

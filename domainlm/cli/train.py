@@ -91,8 +91,16 @@ def adapt_command(
     replay_specs = [CorpusSpec(path=c, **({"field": field} if field else {})) for c in replay] if replay else (recipe.data.replay if recipe else [])
     if not specs:
         raise ConfigError("No domain corpus was given.", "Pass --corpus FILE (repeatable) or --category NAME.")
+    if terms is None and filled_tokenizer is None and recipe is not None:
+        from domainlm.mining.request import mined_dir
+
+        mined = mined_dir(recipe.name) / "terms.tsv"
+        if mined.exists():
+            terms = mined
+            console.print(f"Filling slots with [bold]{mined}[/] (from `domainlm mine-terms --category {recipe.category}`).")
     if terms is None and filled_tokenizer is None:
-        console.print("[yellow]No --terms or --filled-tokenizer: continued pretraining without filling slots.[/]")
+        console.print("[yellow]No --terms or --filled-tokenizer: continued pretraining without filling slots "
+                      "(run `domainlm mine-terms` first, or pass --terms).[/]")
     recipe_train = recipe.train if recipe else None
     if recipe is not None and init is None:
         init = recipe.vocab.init

@@ -50,6 +50,11 @@ def _recipe_keep(recipe) -> Callable[[object], bool] | None:
     return keep
 
 
+def mined_dir(recipe_name: str) -> Path:
+    """Where `mine-terms --category X` writes its terms by default, and where `adapt --category X` looks."""
+    return Path("mined") / recipe_name
+
+
 def resolve_request(*, category: str | None = None, corpus: list[str] = (), reference: list[str] = (),
                     base: str | None = None, slots: int | None = None, field: str | None = None,
                     where: dict[str, str] | None = None, output: Path | None = None, data_dir: Path | None = None,
@@ -73,7 +78,7 @@ def resolve_request(*, category: str | None = None, corpus: list[str] = (), refe
             reference=_specs(list(reference), field) if reference else list(recipe.data.reference),
             base=base or recipe.base,
             config=config,
-            output=output or Path("mined") / recipe.name,
+            output=output or mined_dir(recipe.name),
             normalize=recipe.data.normalize, category=recipe.category,
             keep=_recipe_keep(recipe) if not corpus else None)
     missing = [name for name, value in (("--corpus", corpus), ("--reference", reference), ("--base", base)) if not value]

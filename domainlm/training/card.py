@@ -32,7 +32,7 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
     """A README.md that says what was done, with which data and settings, and how it went."""
     train = settings.get("train", {})
     title = f"{category} domain-adapted {Path(base).name if base else 'model'}" if kind == "adapt" else "Pretrained masked-LM"
-    lines = [f"# {title}", "", "Produced by [domainlm](https://pypi.org/project/domainlm/).", ""]
+    lines = [f"# {title}", "", "Produced by domainlm (continued pretraining of a Korean encoder on one product category).", ""]
     lines += ["## What was done", ""]
     if kind == "adapt":
         lines.append(f"- Base model: `{base}`" + (f"; category: **{category}**" if category else ""))

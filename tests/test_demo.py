@@ -27,11 +27,6 @@ def test_korean_particles_follow_the_final_consonant():
 
 
 def test_demo_command_runs_the_whole_flow(cli, tmp_path, monkeypatch):
-    from domainlm.pipeline.stages import missing_functions
-
-    missing = missing_functions((("vocab_tools", "build_vocab"), ("domainlm.training", "pretrain")))
-    if missing:
-        pytest.skip(f"the other areas have not landed yet: {', '.join(missing)}")
     import domainlm.demo.run as demo_run
 
     # The real demo pretrains 240 steps and adapts 120 (2–4 minutes); a test checks the wiring.

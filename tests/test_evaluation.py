@@ -11,19 +11,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from test_evaluation_helpers import TERMS, build_eval_files, build_filled_model, make_texts
+from test_evaluation_helpers import TERMS, make_texts
 
 # ---------------------------------------------------------------- fixtures
-
-@pytest.fixture(scope="module")
-def filled_mlm_dir(tiny_mlm_dir, tmp_path_factory) -> Path:
-    return build_filled_model(tiny_mlm_dir, tmp_path_factory.mktemp("filled") / "after")
-
-
-@pytest.fixture(scope="module")
-def eval_files(tmp_path_factory) -> dict[str, Path]:
-    return build_eval_files(tmp_path_factory.mktemp("evaldata"))
-
 
 def _word_tokenizer(vocab: list[str]):
     """A BERT tokenizer over an explicit WordPiece vocab: every tokenization is known by hand."""

@@ -8,17 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_evaluation_helpers import build_eval_files, build_filled_model
-
-@pytest.fixture(scope="module")
-def filled_mlm_dir(tiny_mlm_dir, tmp_path_factory) -> Path:
-    return build_filled_model(tiny_mlm_dir, tmp_path_factory.mktemp("filled") / "after")
-
-
-@pytest.fixture(scope="module")
-def eval_files(tmp_path_factory) -> dict[str, Path]:
-    return build_eval_files(tmp_path_factory.mktemp("evaldata"))
-
 
 FAST = ("--max-texts", "40", "--bootstrap", "100")
 

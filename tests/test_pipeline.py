@@ -12,7 +12,7 @@ import pytest
 
 from domainlm.pipeline import hashing, runner
 from domainlm.pipeline.bundle import BundleError, export_bundle, import_bundle
-from domainlm.pipeline.stages import Stage, base_vocab_sha256, missing_functions
+from domainlm.pipeline.stages import Stage, base_vocab_sha256
 from domainlm.recipes import load_recipe
 
 
@@ -235,9 +235,6 @@ def test_cli_export_import(cli, finished_run, tmp_path):
 # ---------------------------------------------------------------- end to end (needs every area)
 
 def test_tiny_recipe_end_to_end(tmp_path, tiny_mlm_dir):
-    missing = missing_functions()
-    if missing:
-        pytest.skip(f"the other areas have not landed yet: {', '.join(missing)}")
     from domainlm.demo.corpus import write_demo_corpus
     from domainlm.pipeline import run_recipe
 

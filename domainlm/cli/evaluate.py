@@ -25,16 +25,24 @@ def _default_out(after: str) -> Path:
     return Path(after) / "evaluation" if Path(after).is_dir() else Path("evaluation")
 
 
-def summary_table(report) -> Table:
-    from domainlm.evaluation.report import fmt_change, fmt_estimate
+def summary_table(rows: list[dict], title: str = "before vs after (95% intervals)") -> Table:
+    """The before/after table from report.json's `summary` rows (also what `recipe run` and `demo` show)."""
+    from domainlm.evaluation.report import fmt_number
 
-    t = Table(title="before vs after (95% intervals)", title_justify="left")
+    def interval(d: dict | None, signed: bool = False) -> str:
+        if not d:
+            return "—"
+        sign = "+" if signed and d["value"] > 0 else ""
+        return f"{sign}{fmt_number(d['value'])} [{fmt_number(d['low'])}, {fmt_number(d['high'])}]"
+
+    t = Table(title=title, title_justify="left")
     for c in ("metric", "before", "after", "change", "n", "verdict"):
         t.add_column(c, justify="left" if c in ("metric", "verdict") else "right")
     colours = {"better": "green", "worse": "red", "within noise": "dim"}
-    for r in report.rows:
-        t.add_row(escape(r.metric), fmt_estimate(r.before), fmt_estimate(r.after), fmt_change(r.change), f"{r.n:,}",
-                  f"[{colours.get(r.verdict, 'default')}]{r.verdict}[/]" if r.verdict else "")
+    for r in rows:
+        verdict = r.get("verdict") or ""
+        t.add_row(escape(r["metric"]), interval(r["before"]), interval(r["after"]), interval(r["change"], signed=True),
+                  f"{r['n']:,}", f"[{colours.get(verdict, 'default')}]{verdict}[/]" if verdict else "")
     return t
 
 
@@ -91,7 +99,7 @@ def evaluate_command(
     if as_json:
         print_json(report.to_dict())
         return
-    console.print(summary_table(report))
+    console.print(summary_table([r.to_dict() for r in report.rows]))
     for line in headline(report):
         console.print(escape(line), soft_wrap=True)
     if report.filled_terms:

@@ -134,7 +134,7 @@ def stage_printer():
         if event == "skip":
             console.print(f"{icons[event]} {name}: unchanged, skipped")
         elif event == "done":
-            details = ", ".join(f"{k} {round(v, 4) if isinstance(v, float) else v}" for k, v in info.items() if k not in ("headline", "out_dir", "report", "base_vocab_sha256") and v is not None
+            details = ", ".join(f"{k} {round(v, 4) if isinstance(v, float) else v}" for k, v in info.items() if k not in ("out_dir", "report", "base_vocab_sha256") and v is not None
                                 and not isinstance(v, (dict, list)))
             console.print(f"{icons[event]} {name} done" + (f" ({details})" if details else ""))
         else:
@@ -144,16 +144,12 @@ def stage_printer():
 
 
 def print_run_result(result) -> None:
-    from domainlm.pipeline.stages import headline
+    from domainlm.cli.evaluate import summary_table
 
     console.print(table("stages", ["stage", "status", "seconds"], [(s.name, s.status, s.seconds) for s in result.stages]))
     report = result.report
-    if report is not None:
-        rows = []
-        for key, row in headline(report).items():
-            rows.append((key, row["before"], row["after"], row["change"], row["verdict"]))
-        if rows:
-            console.print(table("before → after (95% intervals in the report)", ["measure", "before", "after", "change", "verdict"], rows))
+    if report is not None and report.get("summary"):
+        console.print(summary_table(report["summary"], title="before → after (95% intervals)"))
     if result.report_md is not None:
         console.print(f"Report: [bold]{result.report_md}[/]")
     console.print(f"Run folder: [bold]{result.out_dir}[/] ({result.seconds:.0f} s)")

@@ -21,7 +21,6 @@ from typing import Callable, Iterable, Sequence
 from domainlm.io import write_json
 from domainlm.pipeline.hashing import fingerprint, hash_path
 from domainlm.pipeline.runner import RunResult, run_recipe
-from domainlm.pipeline.stages import need
 
 # The tiny base: small enough to pretrain in well under a minute on 2 cores, big enough that
 # cosmetics words are split into several pieces (the problem slot filling solves).
@@ -68,8 +67,9 @@ def build_demo_base(data: Path, *, steps: int | None = None, notify: Callable[[s
             return base
     notify("base", "start", {})
     t0 = time.perf_counter()
-    build_vocab = need("vocab_tools", "build_vocab", "demo base")
-    pretrain = need("domainlm.training", "pretrain", "demo base")
+    from domainlm.training import pretrain
+    from vocab_tools import build_vocab
+
     texts = list(_base_texts(data))
     corpus_file.write_text("\n".join(texts) + "\n", encoding="utf-8")
     build_vocab(texts, tok_dir, vocab_size=BASE_VOCAB_SIZE, unused=BASE_UNUSED, min_frequency=2)

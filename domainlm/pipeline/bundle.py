@@ -31,6 +31,7 @@ import yaml
 from domainlm import __version__
 from domainlm.errors import DomainLMError
 from domainlm.io import atomic_directory
+from domainlm.pipeline.hashing import sha256_file
 
 BUNDLE_FORMAT = 1
 CHECKSUMS = "checksums.sha256"
@@ -39,14 +40,6 @@ MANIFEST = "bundle.json"
 
 class BundleError(DomainLMError):
     """A recipe bundle cannot be written or is not safe / compatible to import."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _collect(run_dir: Path, include_model: bool) -> dict[str, Path]:
@@ -101,7 +94,7 @@ def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike
     portable = dump_recipe(recipe, portable=True).encode("utf-8")
     extra = {"recipe.yaml": portable}
     checks: dict[str, str] = {name: hashlib.sha256(data).hexdigest() for name, data in extra.items()}
-    checks.update({name: _sha256(path) for name, path in files.items()})
+    checks.update({name: sha256_file(path) for name, path in files.items()})
     manifest = {
         "format": BUNDLE_FORMAT, "name": recipe.name, "category": recipe.category, "aliases": recipe.aliases,
         "base": recipe.base if not os.path.isabs(recipe.base) else Path(recipe.base).name,
@@ -193,7 +186,7 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
                 problems.append(f"{name}: not listed in {CHECKSUMS} (added after export)")
             elif name not in present:
                 problems.append(f"{name}: listed but missing")
-            elif _sha256(root / name) != expected[name]:
+            elif sha256_file(root / name) != expected[name]:
                 problems.append(f"{name}: sha256 does not match (modified after export)")
         if problems:
             raise BundleError(f"The bundle '{archive}' failed verification and was not imported:\n"

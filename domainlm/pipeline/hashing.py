@@ -19,15 +19,21 @@ FULL_HASH_LIMIT = 8 << 20
 EDGE = 1 << 20
 
 
+def sha256_file(path: str | os.PathLike) -> str:
+    """sha256 of a file's whole content, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def hash_file(path: str | os.PathLike) -> str:
     path = Path(path)
     st = path.stat()
-    h = hashlib.sha256()
     if st.st_size <= FULL_HASH_LIMIT:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        return "sha256:" + h.hexdigest()
+        return "sha256:" + sha256_file(path)
+    h = hashlib.sha256()
     h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
     with open(path, "rb") as fh:
         h.update(fh.read(EDGE))

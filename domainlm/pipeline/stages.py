@@ -14,7 +14,6 @@ Layout of a run folder:
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,30 +25,6 @@ from domainlm.errors import DomainLMError
 from domainlm.io import atomic_write, write_json
 from domainlm.pipeline.hashing import hash_corpora, hash_path
 from domainlm.recipes.schema import Recipe
-
-
-def need(module: str, name: str, stage: str) -> Callable:
-    """Import a stage's library function, or say clearly that this install lacks it."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        raise DomainLMError(f"The '{stage}' stage needs {module}.{name}, which this installation of domainlm does not provide.",
-                            "Update domainlm (pip install -U domainlm), or run the stages before it only with --until.") from None
-
-
-STAGE_FUNCTIONS = [("domainlm.mining", "mine_terms"), ("vocab_tools", "fill_slots"), ("domainlm.training", "adapt"),
-                   ("domainlm.evaluation", "evaluate")]
-
-
-def missing_functions(extra: tuple[tuple[str, str], ...] = ()) -> list[str]:
-    """The stage functions this installation lacks (empty when `recipe run` can run every stage)."""
-    missing = []
-    for module, name in [*STAGE_FUNCTIONS, *extra]:
-        try:
-            getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            missing.append(f"{module}.{name}")
-    return missing
 
 
 @dataclass
@@ -154,14 +129,15 @@ def mine_inputs(ctx: StageContext) -> Any:
 
 
 def run_mine(ctx: StageContext, resume: bool) -> dict:
-    mine_terms = need("domainlm.mining", "mine_terms", "mine")
+    from domainlm.mining import mine_terms
+
     r = ctx.recipe
     result = mine_terms(str(ctx.path("prepare", "domain.txt")), list(r.data.reference), r.base, r.mine,
                         out_dir=ctx.path("mine"), normalize=r.data.normalize, category=r.category)
     if not result.terms:
         raise DomainLMError(f"Mining found no terms for '{r.category}'.",
                             "Lower mine.min_count, or give more domain text (data.domain).")
-    return {"terms": len(result.terms), "estimated_gain": getattr(result, "estimated_gain", None)}
+    return {"terms": len(result.terms), "estimated_gain": result.estimated_gain}
 
 
 # ---------------------------------------------------------------- fill
@@ -182,7 +158,7 @@ def base_vocab_sha256(base: str) -> str:
 
 
 def run_fill(ctx: StageContext, resume: bool) -> dict:
-    fill_slots = need("vocab_tools", "fill_slots", "fill")
+    from vocab_tools import fill_slots
     from vocab_tools.terms import read_terms
 
     r = ctx.recipe
@@ -205,16 +181,16 @@ def adapt_inputs(ctx: StageContext) -> Any:
 
 
 def run_adapt(ctx: StageContext, resume: bool) -> dict:
-    adapt = need("domainlm.training", "adapt", "adapt")
+    from domainlm.training import adapt
+
     r = ctx.recipe
     # The fill stage already wrote the terms into the slots; adapt initialises those rows and trains.
     result = adapt(r.base, ctx.path("model"), corpus=[CorpusSpec(path=str(ctx.path("prepare", "domain.txt")))],
                    replay=list(r.data.replay), filled_tokenizer=ctx.path("fill", "tokenizer"),
                    config=r.train, category=r.category, resume=resume, recipe=r)
-    summary: dict[str, Any] = {"out_dir": str(getattr(result, "out_dir", ctx.path("model")))}
+    summary: dict[str, Any] = {"out_dir": str(result.out_dir)}
     for key in ("steps", "tokens", "final_loss", "eval_loss_before", "eval_loss", "slots_filled", "resumed_from"):
-        if hasattr(result, key):
-            summary[key] = getattr(result, key)
+        summary[key] = getattr(result, key)
     return summary
 
 
@@ -231,40 +207,15 @@ def evaluate_inputs(ctx: StageContext) -> Any:
 
 
 def run_evaluate(ctx: StageContext, resume: bool) -> dict:
-    evaluate = need("domainlm.evaluation", "evaluate", "evaluate")
+    from domainlm.evaluation import evaluate
+
     r = ctx.recipe
-    report = evaluate(r.base, ctx.path("model"), ctx.path("report"),
-                      domain=[CorpusSpec(path=str(ctx.path("prepare", "heldout.txt")))],
-                      general=list(r.data.general_eval) or None, config=r.eval,
-                      train_corpus=[CorpusSpec(path=str(ctx.path("prepare", "domain.txt")))])
-    summary: dict[str, Any] = {"report": str(ctx.path("report", "report.md"))}
-    data = _report_dict(report, ctx.path("report", "report.json"))
-    if data is not None:
-        summary["headline"] = headline(data)
-    return summary
-
-
-def _report_dict(report, path: Path) -> dict | None:
-    if hasattr(report, "to_dict"):
-        try:
-            return report.to_dict()
-        except Exception:  # the JSON file is the contract; the object is a convenience
-            pass
-    if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
-    return None
-
-
-def headline(report: dict) -> dict:
-    """metric → {before, after, change, verdict} from the report's summary rows (report.json)."""
-    out = {}
-    for row in report.get("summary", []):
-        def value(x):
-            return x.get("value") if isinstance(x, dict) else x
-
-        out[row["metric"]] = {"before": value(row.get("before")), "after": value(row.get("after")),
-                              "change": value(row.get("change")), "verdict": row.get("verdict", "")}
-    return out
+    evaluate(r.base, ctx.path("model"), ctx.path("report"),
+             domain=[CorpusSpec(path=str(ctx.path("prepare", "heldout.txt")))],
+             general=list(r.data.general_eval) or None, config=r.eval,
+             train_corpus=[CorpusSpec(path=str(ctx.path("prepare", "domain.txt")))])
+    # The numbers live in report.json (the contract); the stage record only points at the report.
+    return {"report": str(ctx.path("report", "report.md"))}
 
 
 STAGES: list[Stage] = [

@@ -132,19 +132,3 @@ def encoder_of(model) -> Callable:
         return model.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     return run
-
-
-def mlm_head_of(model) -> Callable | None:
-    """The MLM head as a function of hidden states, so logits are computed only at masked positions.
-
-    Returns None for architectures not listed; callers then fall back to the full forward pass.
-    """
-    if hasattr(model, "cls") and hasattr(model.cls, "predictions"):  # BERT
-        return model.cls
-    if hasattr(model, "predictions") and hasattr(model, "albert"):  # ALBERT
-        return model.predictions
-    if hasattr(model, "lm_head") and hasattr(model, "roberta"):  # RoBERTa, XLM-R
-        return model.lm_head
-    if hasattr(model, "generator_lm_head") and hasattr(model, "generator_predictions"):  # ELECTRA generator
-        return lambda h: model.generator_lm_head(model.generator_predictions(h))
-    return None

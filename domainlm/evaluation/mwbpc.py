@@ -22,7 +22,8 @@ from typing import Sequence
 import numpy as np
 
 from domainlm.errors import EvaluationError
-from domainlm.evaluation.encode import Side, encoder_of, mlm_head_of
+from domainlm.evaluation.encode import Side
+from domainlm.modeling.heads import mlm_head_of  # the one place that knows each family's MLM head
 from domainlm.evaluation.stats import Estimate, ratio_estimate
 from domainlm.progress import progress_bar
 
@@ -156,7 +157,7 @@ def score_plan(side: Side, plan: MaskPlan, *, batch_size: int, resamples: int = 
         n_masked_eojeols += len(masked)
     n = len(seqs)
     bits = np.zeros(n, dtype=np.float64)
-    encoder, head = encoder_of(model), mlm_head_of(model)
+    parts = mlm_head_of(model)
     order = sorted(range(n), key=lambda i: len(seqs[i]))
     lengths = [len(s) for s in seqs]
     masked_tokens = unk_tokens = 0
@@ -175,8 +176,9 @@ def score_plan(side: Side, plan: MaskPlan, *, batch_size: int, resamples: int = 
             attention = attention.to(side.device)
             is_masked_dev = is_masked.to(side.device)
             with side.autocast():
-                if head is not None:
-                    logits = head(encoder(inputs, attention)[is_masked_dev])
+                if parts is not None:
+                    encoder, head = parts
+                    logits = head(encoder(input_ids=inputs, attention_mask=attention)[0][is_masked_dev])
                 else:
                     logits = model(input_ids=inputs, attention_mask=attention).logits[is_masked_dev]
             logp = torch.log_softmax(logits.float(), dim=-1)

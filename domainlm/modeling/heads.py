@@ -25,7 +25,7 @@ def unwrap_peft(model: nn.Module) -> nn.Module:
     return model
 
 
-def _head_of(core: nn.Module):
+def mlm_head_of(core: nn.Module):
     """(encoder, head) of the known masked-LM families, or None (then the full forward is used)."""
     prefix = getattr(core, "base_model_prefix", None)
     encoder = getattr(core, prefix, None) if prefix else None
@@ -60,7 +60,7 @@ class MaskedLMLoss(nn.Module):
 
     def masked_logits(self, input_ids, positions, attention_mask=None) -> torch.Tensor:
         core = unwrap_peft(self.model)
-        parts = _head_of(core)
+        parts = mlm_head_of(core)
         if parts is None:
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
             return logits.reshape(-1, logits.shape[-1]).index_select(0, positions)

@@ -86,9 +86,9 @@ def _scheduler(optimizer, steps: int, warmup_ratio: float):
 
 def _compile(model) -> None:
     """Compile the encoder in place (keeps state_dict keys; the head sees a varying number of rows)."""
-    from domainlm.modeling.heads import _head_of, unwrap_peft
+    from domainlm.modeling.heads import mlm_head_of, unwrap_peft
 
-    parts = _head_of(unwrap_peft(model))
+    parts = mlm_head_of(unwrap_peft(model))
     if parts is None:
         return
     layers = getattr(getattr(parts[0], "encoder", None), "layer", None)

@@ -7,7 +7,7 @@ a red one-paragraph message and exit code 2; a traceback is shown only under `--
 
 from __future__ import annotations
 
-from vocab_tools.errors import HintedError, VocabError
+from vocab_tools.errors import HintedError, OutputError, VocabError
 
 
 class DomainLMError(HintedError):
@@ -50,6 +50,7 @@ __all__ = [
     "TrainingError",
     "EvaluationError",
     "VocabError",
+    "OutputError",
     "HintedError",
     "USER_ERRORS",
 ]

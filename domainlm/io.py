@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
-from vocab_tools.atomic import atomic_directory  # noqa: F401  (one implementation, re-exported)
+from vocab_tools.atomic import atomic_directory, check_output_dir, follow_umask  # noqa: F401  (one implementation, re-exported)
 
 
 @contextmanager
@@ -30,6 +30,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
             fh = open(tmp, mode, encoding=encoding if "b" not in mode else None)
         with fh:
             yield fh
+        follow_umask(Path(tmp), directory=False)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -12,10 +12,14 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from rich.console import Console
+from rich.table import Column
+from rich.text import Text
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -46,28 +50,50 @@ def progress_enabled() -> bool:
 Update = Callable[..., None]
 
 
+class FieldsColumn(ProgressColumn):
+    """A text column over `task.fields` that draws nothing until every field it names is set.
+
+    rich's TextColumn raises KeyError at the first draw when a field is missing, and only in a
+    terminal (a redirected stream never draws): the first command of the README once died that way.
+    """
+
+    def __init__(self, text_format: str) -> None:
+        super().__init__(table_column=Column(no_wrap=True, overflow="ellipsis"))
+        self.text_format = text_format
+
+    def render(self, task: Task) -> Text:
+        try:
+            return Text(self.text_format.format(task=task))
+        except (KeyError, ValueError, TypeError):
+            return Text("")
+
+
 @contextmanager
 def progress_bar(description: str, total: float | None = None, unit: str = "items",
-                 fields: str = "") -> Iterator[Update]:
+                 fields: str = "", **initial: object) -> Iterator[Update]:
     """Yield `update(completed=None, advance=None, **fields)`.
 
-    `unit="bytes"` shows transfer speed; `fields` is a rich format string over extra fields,
-    e.g. "loss {task.fields[loss]:.3f}".
+    `unit="bytes"` shows transfer speed; `fields` is a format string over extra fields,
+    e.g. "loss {task.fields[loss]:.3f}", whose starting values are given as keywords
+    (`loss=float("nan")`); until a field has a value the column stays blank.
     """
     if not progress_enabled():
         yield lambda *a, **k: None
         return
-    columns = [TextColumn("[bold blue]{task.description}"), BarColumn()]
+    # At 80 columns a 40-cell bar pushes the numbers onto a second line: shrink it there.
+    narrow = stderr_console.width < 110
+    columns = [TextColumn("[bold blue]{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis")),
+               BarColumn(bar_width=12 if narrow else 40)]
     if unit == "bytes":
         columns += [DownloadColumn(), TransferSpeedColumn()]
     else:
         columns += [MofNCompleteColumn() if total else TextColumn("{task.completed:,.0f} " + unit)]
         columns += [TaskProgressColumn()]
     if fields:
-        columns.append(TextColumn(fields))
+        columns.append(FieldsColumn(fields))
     columns += [TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=stderr_console, transient=False) as progress:
-        task = progress.add_task(description, total=total)
+        task = progress.add_task(description, total=total, **initial)
 
         def update(completed: float | None = None, advance: float | None = None, **extra) -> None:
             progress.update(task, completed=completed, advance=advance, **extra)

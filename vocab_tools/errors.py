@@ -23,3 +23,7 @@ class HintedError(Exception):
 
 class VocabError(HintedError):
     """A vocabulary problem the user can fix: no free slots, a rejected term, a broken file."""
+
+
+class OutputError(HintedError):
+    """An output cannot be written: a folder holding the user's files, a full disk, no permission."""

@@ -152,7 +152,8 @@ def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, conf
     micro_done, rng_at_step = micro, None
     log_every = config.log_every
     with progress_bar(description, total=total_steps, unit="steps",
-                      fields="loss {task.fields[loss]:.3f} · {task.fields[tps]:,.0f} tok/s") as update:
+                      fields="loss {task.fields[loss]:.3f} · {task.fields[tps]:,.0f} tok/s",
+                      loss=float("nan"), tps=0.0) as update:
         update(completed=step, loss=float("nan"), tps=0.0)
         for pi in range(start_phase, len(phases)):
             phase = phases[pi]

@@ -11,7 +11,7 @@ import os
 import sys
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from domainlm import __version__
 from domainlm.cli.common import err_console
@@ -52,13 +52,28 @@ class ErrorHandlingGroup(TyperGroup):
             raise typer.Exit(130) from None
 
 
+def _help_placeholder(self, ctx) -> str | None:
+    """What the help shows after an option: nothing for a flag, the choices for a choice, else the type.
+
+    typer 0.29 prints `<bool>` after every flag (`--json <bool>`), which reads as if the flag took a
+    value; standard CLIs show a placeholder only for options that take one.
+    """
+    if self.is_flag or self.count:
+        return None
+    return _typer_placeholder(self, ctx)
+
+
+_typer_placeholder = TyperOption.display_type_rich
+TyperOption.display_type_rich = _help_placeholder
+
+
 app = typer.Typer(
     cls=ErrorHandlingGroup,
     name="domainlm",
     help="Domain adaptation of pretrained Korean encoder language models: mine category terms, fill "
          "\\[unusedN] vocabulary slots, continue pretraining, and evaluate before and after.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )

@@ -151,3 +151,24 @@ def eval_files(tmp_path_factory) -> dict[str, Path]:
     from test_evaluation_helpers import build_eval_files
 
     return build_eval_files(tmp_path_factory.mktemp("evaldata"))
+
+
+# ---------------------------------------------------------------- no quiet skips in CI
+# In CI the shared data is always there, so a skip means a test silently did not run (the
+# WordPiece-equals-Rust contract once did). `.ci/run` sets DOMAINLM_FAIL_ON_SKIP=1: any skip fails.
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _skipped and os.environ.get("DOMAINLM_FAIL_ON_SKIP") == "1":
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(f"{len(_skipped)} test(s) skipped, and CI allows none (DOMAINLM_FAIL_ON_SKIP=1): "
+                                + ", ".join(_skipped[:10]), red=True, bold=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

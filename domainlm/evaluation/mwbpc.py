@@ -1,6 +1,6 @@
 """Masked-word bits per character (MW-BPC): the language-modelling number that survives a vocab change.
 
-Definition (DESIGN.md): choose eojeols to mask with a fixed seed, mask ALL tokens of each chosen
+Definition (docs/DESIGN.md): choose eojeols to mask with a fixed seed, mask ALL tokens of each chosen
 eojeol, sum −log2 p of the true tokens, divide by the characters of the masked eojeols.
 
 Which eojeols are masked depends only on the seed and the normalised text (eojeol indices), never

@@ -1,7 +1,7 @@
 """Tokenization before and after: fertility, UNK rate, filled-slot usage, normalisation agreement.
 
 Counts come from the encodings MW-BPC already made (one tokenization per model and text), so
-this costs no extra tokenizer pass. The definitions are DESIGN.md's: fertility is tokens per eojeol
+this costs no extra tokenizer pass. The definitions are docs/DESIGN.md's: fertility is tokens per eojeol
 with special tokens excluded.
 """
 
@@ -113,7 +113,7 @@ def normalisation_warnings(before: Side, after: Side, sample: Sequence[str] = ()
         if unicodedata.normalize("NFC", out) == "한국어" and out != "한국어":
             warnings.append(
                 f"The {side.name} tokenizer ({side.path}) decomposes Hangul into jamo (strip_accents is on): its "
-                f"pieces are jamo, not syllables. Set strip_accents=False in its normaliser (see DESIGN.md, Known traps).")
+                f"pieces are jamo, not syllables. Set strip_accents=False in its normaliser (see docs/DESIGN.md, Known traps).")
     return warnings
 
 

@@ -68,9 +68,11 @@ def _context_texts(contexts, field, encoding, where, limit: int, normalize: bool
 def fill_from_terms(tokenizer: str | os.PathLike, terms, out_dir: str | os.PathLike, *, category: str | None = None,
                     truncate: bool = False, fix_normalizer: bool = False, max_terms: int | None = None,
                     contexts=None, field: str | None = None, encoding: str | None = None, where: Mapping | None = None,
-                    context_limit: int = 50_000, normalize: bool = True):
+                    context_limit: int = 50_000, normalize: bool = True, force: bool = False):
     """`vocab_tools.fill_slots` with terms from a file (or a list) and reachability contexts from a corpus."""
-    from vocab_tools.fill import fill_slots
+    from vocab_tools.atomic import check_output_dir
+    from vocab_tools.fill import FILL_COMMAND, fill_slots, is_same_folder
+    from vocab_tools.loading import load_tokenizer
     from vocab_tools.terms import read_terms
 
     source = None
@@ -80,9 +82,12 @@ def fill_from_terms(tokenizer: str | os.PathLike, terms, out_dir: str | os.PathL
     terms = list(terms)
     if max_terms is not None:
         terms = terms[:max_terms]
+    tok = load_tokenizer(tokenizer)
+    if not is_same_folder(out_dir, tok.path):
+        check_output_dir(out_dir, FILL_COMMAND, force)  # before the contexts are read, which can take a while
     texts = _context_texts(contexts, field, encoding, where, context_limit, normalize)
-    return fill_slots(tokenizer, terms, out_dir, category=category, source=source, truncate=truncate,
-                      contexts=texts, fix_normalizer=fix_normalizer)
+    return fill_slots(tok, terms, out_dir, category=category, source=source, truncate=truncate,
+                      contexts=texts, fix_normalizer=fix_normalizer, force=force)
 
 
 def measure_corpus(corpus, tokenizers: Mapping[str, str | os.PathLike], *, field: str | None = None,

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from vocab_tools.atomic import output_owner
 from vocab_tools.build import build_vocab
 from vocab_tools.errors import VocabError
 from vocab_tools.loading import load_tokenizer
@@ -32,8 +33,10 @@ def test_layout_specials_then_slots_then_pieces(built):
     assert vocab[5:35] == [f"[unused{i}]" for i in range(30)]
     assert built.slot_range == (5, 34) and built.vocab_size == len(vocab) == 3030
     assert built.pieces == 2995 and not built.warnings
-    assert sorted(p.name for p in built.out_dir.iterdir()) == ["special_tokens_map.json", "tokenizer.json",
+    # The tokenizer files, plus the hidden marker that lets the next `vocab build` replace this folder.
+    assert sorted(p.name for p in built.out_dir.iterdir()) == [".domainlm.json", "special_tokens_map.json", "tokenizer.json",
                                                                "tokenizer_config.json", "vocab.txt"]
+    assert output_owner(built.out_dir) == "vocab build"
     data = json.loads((built.out_dir / "tokenizer.json").read_text(encoding="utf-8"))
     # Only the five specials are added tokens; slots are plain WordPiece entries.
     assert [t["content"] for t in data["added_tokens"]] == vocab[:5]

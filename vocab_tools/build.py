@@ -19,11 +19,13 @@ from typing import Callable, Iterable, Iterator
 
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
+from vocab_tools.atomic import check_output_dir
 from vocab_tools.errors import VocabError
 from vocab_tools.loading import NormalizerSettings
 from vocab_tools.writing import (bert_tokenizer_json, dumps, special_tokens_map, tokenizer_config,
                                  tokenizer_json_text, write_tokenizer_dir)
 
+BUILD_COMMAND = "vocab build"  # named in the marker of the folders it writes (vocab_tools.atomic)
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 SPECIAL_NAMES = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]"}
 
@@ -71,8 +73,13 @@ class _Counted:
 def build_vocab(texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: int = 40000, unused: int = 2000, *,
                 lowercase: bool = True, strip_accents: bool = False, min_frequency: int = 2,
                 limit_alphabet: int | None = None, slots_at: str = "start", max_input_chars_per_word: int = 100,
-                show_progress: bool = False, progress: Callable[[int], None] | None = None) -> BuildResult:
-    """Train a WordPiece vocab on `texts` and write an HF tokenizer directory (see module doc)."""
+                show_progress: bool = False, progress: Callable[[int], None] | None = None,
+                force: bool = False) -> BuildResult:
+    """Train a WordPiece vocab on `texts` and write an HF tokenizer directory (see module doc).
+
+    `out_dir` must be new, empty or an earlier `vocab build` output, unless `force`: checked before
+    any text is read, so a refused folder costs no training time.
+    """
     if vocab_size <= len(SPECIALS):
         raise VocabError(f"vocab_size {vocab_size} leaves no room for pieces after the {len(SPECIALS)} special tokens.",
                          "vocab_size counts specials and pieces; the kykim layout is 40000 (plus 2000 slots).")
@@ -83,6 +90,7 @@ def build_vocab(texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: in
     if lowercase and strip_accents is not False:
         raise VocabError("lowercase=True without strip_accents=False would NFD-decompose Hangul into jamo.",
                          "Keep strip_accents=False (the default) for Korean.")
+    check_output_dir(out_dir, BUILD_COMMAND, force)
     settings = NormalizerSettings(lowercase, False, True, True)
     started = time.perf_counter()
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=max_input_chars_per_word))
@@ -115,7 +123,7 @@ def build_vocab(texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: in
         "tokenizer_config.json": dumps(tokenizer_config(settings, SPECIAL_NAMES)),
         "special_tokens_map.json": dumps(special_tokens_map(SPECIAL_NAMES)),
     }
-    out = write_tokenizer_dir(out_dir, files)
+    out = write_tokenizer_dir(out_dir, files, command=BUILD_COMMAND, force=force)
     requested = vocab_size - len(SPECIALS)
     warnings = []
     if len(pieces) > requested:

@@ -23,6 +23,7 @@ from typing import Iterable, Mapping, Sequence
 from tokenizers import Tokenizer
 
 from vocab_tools import checks
+from vocab_tools.atomic import check_output_dir
 from vocab_tools.errors import VocabError
 from vocab_tools.info import NFD_FIX, NO_SLOTS_HINT
 from vocab_tools.loading import HANGUL_PROBE, LoadedTokenizer, load_tokenizer
@@ -32,6 +33,17 @@ from vocab_tools.terms import Term
 from vocab_tools.writing import dumps, special_tokens_map, tokenizer_config, tokenizer_json_text, write_tokenizer_dir
 
 _SPECIAL_LISTS = ("additional_special_tokens", "extra_special_tokens")
+# The command names in the marker of the folders they write (see vocab_tools.atomic).
+FILL_COMMAND = "vocab fill"
+UNFILL_COMMAND = "vocab unfill"
+
+
+def is_same_folder(out_dir: str | os.PathLike, source_dir: str | os.PathLike) -> bool:
+    """Whether `out_dir` is the folder the tokenizer was read from (an in-place edit)."""
+    try:
+        return Path(out_dir).resolve() == Path(source_dir).resolve()
+    except OSError:
+        return False
 
 
 @dataclass
@@ -180,16 +192,20 @@ def _check_consistent(tok: LoadedTokenizer) -> list[SlotEntry]:
 def fill_slots(tokenizer: "str | os.PathLike | LoadedTokenizer", terms: Iterable["Term | str"], out_dir: str | os.PathLike, *,
                category: str | None = None, source: str | None = None, truncate: bool = False,
                contexts: "Iterable[str] | Mapping[str, Sequence[str]] | None" = None,
-               fix_normalizer: bool = False) -> FillResult:
+               fix_normalizer: bool = False, force: bool = False) -> FillResult:
     """Fill free slots of `tokenizer` with `terms` (in order) and write the result to `out_dir`.
 
     `category` tags the new entries (default: each Term's own category); `source` is recorded in the
     manifest (e.g. the terms file). `truncate` keeps the first terms when there are more than free
     slots instead of raising. `contexts` (texts, or term → texts) are tokenized to report terms that
     are never emitted. `fix_normalizer` writes strip_accents=False when the normaliser would
-    decompose Hangul.
+    decompose Hangul. `out_dir` may be the input folder (only its tokenizer files change); any
+    other folder must be new, empty or an earlier `vocab fill` output, unless `force`.
     """
     tok = load_tokenizer(tokenizer)
+    in_place = is_same_folder(out_dir, tok.path)
+    if not in_place:
+        check_output_dir(out_dir, FILL_COMMAND, force)
     manifest = _check_consistent(tok)
     free = slot_ids(tok.vocab)
     total = len(free) + len(manifest)
@@ -206,6 +222,9 @@ def fill_slots(tokenizer: "str | os.PathLike | LoadedTokenizer", terms: Iterable
                          "so no Korean term could ever be matched.", "Pass --fix-normalizer (fix_normalizer=True). " + NFD_FIX)
 
     terms = [checks.as_term(t) for t in terms]
+    if not terms:
+        raise VocabError(f"No terms to fill{f' from {source}' if source else ''}: the list is empty.",
+                         "Pass the terms.tsv written by `domainlm mine-terms`, or a .txt file with one term a line.")
     screened = checks.screen_terms(terms, checker, tok.token_to_id, {e.term: e for e in manifest}, category=category,
                                    max_input_chars_per_word=tok.max_input_chars_per_word)
     accepted, rejected = screened.accepted, list(screened.rejected)
@@ -238,7 +257,7 @@ def fill_slots(tokenizer: "str | os.PathLike | LoadedTokenizer", terms: Iterable
                         "and wrote them into tokenizer_config.json. Check they match how the model was trained.")
     if fix_normalizer and not tok.hangul_preserved:
         warnings.append("Wrote strip_accents=False: the filled tokenizer no longer NFD-decomposes Hangul.")
-    out = write_tokenizer_dir(out_dir, files)
+    out = write_tokenizer_dir(out_dir, files, command=FILL_COMMAND, force=force, in_place=in_place)
     return FillResult(out, new_entries, rejected, [r.term for r in reach if not r.reachable], screened.already_filled,
                       reach, len(free), len(free) - len(new_entries), total, warnings)
 
@@ -246,13 +265,17 @@ def fill_slots(tokenizer: "str | os.PathLike | LoadedTokenizer", terms: Iterable
 # ---------------------------------------------------------------- unfill
 
 def unfill_slots(directory: str | os.PathLike, out_dir: str | os.PathLike | None = None, category: str | None = None, *,
-                 terms: Iterable[str] | None = None) -> UnfillResult:
+                 terms: Iterable[str] | None = None, force: bool = False) -> UnfillResult:
     """Restore filled slots from the manifest: all, one `category`'s, or the named `terms`.
 
     Writes to `out_dir` (default: in place). Restores each slot's old token in vocab.txt and
-    tokenizer.json, and whatever added-token registration it had.
+    tokenizer.json, and whatever added-token registration it had. Another `out_dir` must be new,
+    empty or an earlier `vocab unfill` output, unless `force`.
     """
     tok = load_tokenizer(directory)
+    in_place = out_dir is None or is_same_folder(out_dir, tok.path)
+    if not in_place:
+        check_output_dir(out_dir, UNFILL_COMMAND, force)
     if not Path(tok.path, MANIFEST_NAME).is_file() or not Path(directory).is_dir():
         raise VocabError(f"{directory} has no {MANIFEST_NAME}: no slot was filled by vocab_tools, so there is nothing to unfill.",
                          "Pass the directory written by `domainlm vocab fill`.")
@@ -268,7 +291,8 @@ def unfill_slots(directory: str | os.PathLike, out_dir: str | os.PathLike | None
         edit.give_back(entry)
     remaining = [e for e in manifest if e not in chosen]
     files = edit.files(remaining)
-    out = write_tokenizer_dir(out_dir if out_dir is not None else tok.path, files, remove=() if remaining else (MANIFEST_NAME,))
+    out = write_tokenizer_dir(tok.path if in_place else out_dir, files, remove=() if remaining else (MANIFEST_NAME,),
+                              command=UNFILL_COMMAND, force=force, in_place=in_place)
     return UnfillResult(out, chosen, remaining)
 
 

@@ -84,10 +84,18 @@ def read_terms(path: str | os.PathLike) -> list[Term]:
                          "Save it as UTF-8 (e.g. `iconv -f cp949 -t utf-8`).") from None
     suffix = path.suffix.lower()
     if suffix == ".tsv":
-        return _read_tsv(text, path)
-    if suffix == ".json":
-        return _read_json(text, path)
-    return _read_plain(text)
+        terms = _read_tsv(text, path)
+    elif suffix == ".json":
+        terms = _read_json(text, path)
+    else:
+        terms = _read_plain(text)
+    if not terms:
+        # An empty list would fill nothing and train on nothing new, silently: say so instead.
+        what = "it is empty" if not text.strip() else "it has no term rows"
+        raise VocabError(f"There are no terms in {path}: {what}.",
+                         "Pass the terms.tsv written by `domainlm mine-terms` (check that mining found terms), "
+                         "or a .txt file with one term a line.")
+    return terms
 
 
 def _read_plain(text: str) -> list[Term]:

@@ -17,12 +17,11 @@ from typing import Iterable, Mapping
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-from vocab_tools.atomic import atomic_directory
-from vocab_tools.source import TOKENIZER_FILES
+from vocab_tools.atomic import atomic_directory, follow_umask, write_failure
+from vocab_tools.errors import OutputError
 from vocab_tools.slots import MANIFEST_NAME
 
 MODEL_MAX_LENGTH = 512
-OWN_FILES = frozenset(TOKENIZER_FILES) | {MANIFEST_NAME}
 
 
 def bert_tokenizer_json(vocab: list[str], settings, specials: Mapping[str, str], max_input_chars_per_word: int = 100) -> dict:
@@ -84,22 +83,27 @@ def dumps(data) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
-def write_tokenizer_dir(out_dir: str | os.PathLike, files: Mapping[str, str], remove: Iterable[str] = ()) -> Path:
+def write_tokenizer_dir(out_dir: str | os.PathLike, files: Mapping[str, str], remove: Iterable[str] = (), *,
+                        command: str | None = None, force: bool = False, in_place: bool = False) -> Path:
     """Write `files` (name → text) into `out_dir` so that no reader ever sees a half-written tokenizer.
 
-    A new directory, or one holding only tokenizer files, is built beside it and renamed into place.
-    A directory that holds other things too (a model's weights) is updated file by file, each by
-    rename, the manifest last, so the weights are never copied or touched.
+    One rule for where a tokenizer may go (the rule of every command that writes a folder):
+
+    - a new folder, an empty one, or an earlier output of the same `command` is built beside and
+      swapped in whole (`atomic_directory`); a folder holding anything else is refused unless
+      `force` (then its content is replaced);
+    - `in_place`: `out_dir` IS the tokenizer being edited (`vocab fill DIR terms -o DIR`, `vocab
+      unfill DIR`), a folder the user pointed at as the input. Only its tokenizer files are replaced,
+      each by a rename, the manifest last; everything else in it (a model's weights) is untouched.
+
+    A write failure (no space, no permission) becomes an `OutputError`; nothing half-written is left.
     """
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists() and not out.is_dir():
-        from vocab_tools.errors import VocabError
-
-        raise VocabError(f"{out} exists and is not a directory.", "Pass a directory for the output tokenizer.")
-    foreign = [p.name for p in out.iterdir() if p.name not in OWN_FILES] if out.is_dir() else []
-    if not foreign:
-        with atomic_directory(out) as tmp:
+        raise OutputError(f"The output '{out}' exists and is a file, not a folder.",
+                          "Pass a folder for the output tokenizer (-o / --output).")
+    if not in_place:
+        with atomic_directory(out, command=command, force=force) as tmp:
             for name, text in files.items():
                 (tmp / name).write_text(text, encoding="utf-8")
         return out
@@ -107,17 +111,23 @@ def write_tokenizer_dir(out_dir: str | os.PathLike, files: Mapping[str, str], re
     try:
         for name in sorted(files, key=lambda n: n == MANIFEST_NAME):
             fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
+            staged.append((Path(tmp_name), out / name))
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(files[name])
-            staged.append((Path(tmp_name), out / name))
-    except BaseException:
+            follow_umask(Path(tmp_name), directory=False)
+        for tmp_path, final in staged:
+            os.replace(tmp_path, final)
+        for name in remove:
+            (out / name).unlink(missing_ok=True)
+    except BaseException as exc:
         for tmp_path, _ in staged:
             tmp_path.unlink(missing_ok=True)
-        raise
-    for tmp_path, final in staged:
-        os.replace(tmp_path, final)
-    for name in remove:
-        (out / name).unlink(missing_ok=True)
+        reason = write_failure(exc)
+        if reason is None:
+            raise
+        # Every file is written in full before the first rename, so a failed write replaced nothing.
+        raise OutputError(f"Could not write the tokenizer files in '{out}': {reason}. The tokenizer there is unchanged.",
+                          "Free space on that disk or fix its permissions, then run the same command again.") from exc
     return out
 
 

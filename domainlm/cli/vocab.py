@@ -62,6 +62,7 @@ def build_command(
     where: Optional[List[str]] = typer.Option(None, "--where", help=WHERE_HELP),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Read at most this many documents."),
     normalize: bool = typer.Option(True, "--normalize/--no-normalize", help=NORMALIZE_HELP),
+    force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files (its content is deleted)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a WordPiece vocab with \\[PAD] \\[UNK] \\[CLS] \\[SEP] \\[MASK] at 0–4 plus reserved \\[unusedN] slots."""
@@ -69,7 +70,8 @@ def build_command(
 
     result = build_vocab_from_corpus(corpus, output, field=field, encoding=encoding, where=parse_where(where), limit=limit,
                                      normalize=normalize, vocab_size=vocab_size, unused=unused, slots_at=slots_at,
-                                     min_frequency=min_frequency, limit_alphabet=limit_alphabet, lowercase=not cased)
+                                     min_frequency=min_frequency, limit_alphabet=limit_alphabet, lowercase=not cased,
+                                     force=force)
     if as_json:
         print_json(result.to_dict())
         return
@@ -134,13 +136,15 @@ def fill_command(
     encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
     where: Optional[List[str]] = typer.Option(None, "--where", help=WHERE_HELP),
     show_rejected: int = typer.Option(20, "--show-rejected", min=0, help="How many rejected terms to list."),
+    force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files (its content is deleted)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Write terms into free \\[unusedN] slots of vocab.txt and tokenizer.json (same ids), with a slots.json manifest."""
     from domainlm.vocab_build import fill_from_terms, parse_where
 
     result = fill_from_terms(tokenizer, terms, output, category=category, truncate=truncate, fix_normalizer=fix_normalizer,
-                             max_terms=max_terms, contexts=contexts, field=field, encoding=encoding, where=parse_where(where))
+                             max_terms=max_terms, contexts=contexts, field=field, encoding=encoding, where=parse_where(where),
+                             force=force)
     if as_json:
         print_json(result.to_dict())
         return
@@ -168,12 +172,13 @@ def unfill_command(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of in place."),
     category: Optional[str] = typer.Option(None, "--category", "-c", help="Free only this category's slots."),
     term: Optional[List[str]] = typer.Option(None, "--term", help="Free only these terms. Repeatable."),
+    force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files (its content is deleted)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Restore filled slots to their old \\[unusedN] tokens, from the slots.json manifest."""
     from vocab_tools.fill import unfill_slots
 
-    result = unfill_slots(directory, output, category=category, terms=term or None)
+    result = unfill_slots(directory, output, category=category, terms=term or None, force=force)
     if as_json:
         print_json(result.to_dict())
         return

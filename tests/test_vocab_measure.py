@@ -51,3 +51,25 @@ def test_empty_inputs(tiny_tokenizer_dir):
         measure(TEXTS, {})
     with pytest.raises(VocabError, match="No sample"):
         compare([], {"t": tiny_tokenizer_dir})
+
+
+def test_a_gain_beside_many_unknowns_is_flagged(cli, tiny_tokenizer_dir, tmp_path):
+    """A vocab that spells almost nothing turns each word into one [UNK]: a "gain" that must carry a warning."""
+    from vocab_tools.build import build_vocab
+
+    sparse = build_vocab(["가 나 다 가나 나다"] * 20, tmp_path / "sparse", vocab_size=20, unused=5, min_frequency=1,
+                         limit_alphabet=3).out_dir
+    corpus = tmp_path / "reviews.txt"
+    corpus.write_text("\n".join(["보습크림 바르고 꿀피부 됐어요", "향이 너무 좋고 흡수도 빨라요"] * 5), encoding="utf-8")
+    report = measure(corpus.read_text(encoding="utf-8").splitlines(), {"before": tiny_tokenizer_dir, "after": sparse})
+    after = report["tokenizers"]["after"]
+    assert after["unk_rate"] > 0.8 and report["compression_gain"]["after"] > 0
+    assert len(report["warnings"]) == 1 and report["warnings"][0].startswith("after emits [UNK] for")
+    assert "is not a real gain" in report["warnings"][0]
+    r = cli("vocab", "measure", corpus, "-t", f"before={tiny_tokenizer_dir}", "-t", f"after={sparse}")
+    assert r.exit_code == 0 and "WARNING" in r.output and "is not a real gain" in r.output
+    r = cli("vocab", "measure", corpus, "-t", f"before={tiny_tokenizer_dir}", "-t", f"after={sparse}", "--json")
+    assert r.exit_code == 0 and "is not a real gain" in r.stderr
+    assert __import__("json").loads(r.stdout)["warnings"] == report["warnings"]
+    # A tokenizer that covers the text gets no warning.
+    assert measure(["보습크림 바르고 꿀피부"], {"before": tiny_tokenizer_dir})["warnings"] == []

@@ -99,7 +99,35 @@ def measure(texts: Iterable[str], tokenizers: Mapping[str, "str | os.PathLike | 
     if len(names) > 1 and base:
         report["baseline"] = names[0]
         report["compression_gain"] = {n: 1 - report["tokenizers"][n]["fertility"] / base for n in names[1:]}
+    report["warnings"] = unk_warnings(report)
     return report
+
+
+# Above this share of [UNK] tokens, fertility stops meaning "how finely words are cut": a word the
+# vocab cannot spell at all becomes ONE [UNK], which looks like perfect compression.
+UNK_WARNING_RATE = 0.01
+
+
+def unk_warnings(report: dict) -> list[str]:
+    """Warnings for tokenizers whose [UNK] share makes fertility and compression gain misleading."""
+    warnings = []
+    gains = report.get("compression_gain", {})
+    baseline = report.get("baseline")
+    for name, m in report["tokenizers"].items():
+        if m["unk_rate"] <= UNK_WARNING_RATE:
+            continue
+        if name in gains:
+            about = f"its compression gain ({gains[name]:.1%}) is not a real gain"
+        elif name == baseline and gains:
+            about = "every compression gain measured against it is not a real gain"
+        else:
+            about = "its fertility understates how finely it cuts words"
+        warnings.append(
+            f"{name} emits [UNK] for {m['unk_rate']:.1%} of its tokens ({m['unk_tokens']:,} of {m['tokens']:,}; "
+            f"{m['unk_per_eojeol']:.2f} per eojeol): an unknown word counts as one token, so {about}. The text is "
+            "probably not what this vocab covers (another script or language, or text not normalised as the "
+            "vocab expects); measure on text of the category, normalised.")
+    return warnings
 
 
 def compare(texts: Iterable[str], tokenizers: Mapping[str, "str | os.PathLike | LoadedTokenizer"], *, limit: int = 10) -> list[dict]:

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from domainlm.cli.app import app
-from domainlm.cli.common import ENCODING_HELP, FIELD_HELP, WHERE_HELP, console, kv_table, print_json, table
+from domainlm.cli.common import ENCODING_HELP, FIELD_HELP, WHERE_HELP, console, err_console, kv_table, print_json, table
 from domainlm.errors import ConfigError
 
 vocab_app = typer.Typer(help="Build, inspect, fill and measure BERT-style WordPiece vocabularies and their \\[unusedN] slots.",
@@ -214,6 +214,8 @@ def measure_command(
         write_json(output, report)
     if as_json:
         print_json(report)
+        for warning in report.get("warnings", []):  # stdout stays pure JSON
+            err_console.print(f"[bold red]WARNING:[/] [red]{escape(warning)}[/]", soft_wrap=True)
         return
     # Metrics as rows, tokenizers as columns: stays readable in 80 columns for before/after.
     names = list(report["tokenizers"])
@@ -232,6 +234,7 @@ def measure_command(
     if gains:
         rows.append(("compression gain", *["baseline" if n not in gains else _pct(gains[n]) for n in names]))
     console.print(table(f"{report['texts']:,} texts, {report['eojeols']:,} eojeols", ["", *map(escape, names)], rows))
+    _render_warnings(report.get("warnings", []))
     for name, m in report["tokenizers"].items():
         if m["top_slot_terms"]:
             top = ", ".join(f"{t['term']} {t['count']:,}" for t in m["top_slot_terms"][:10])

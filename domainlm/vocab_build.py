@@ -12,7 +12,9 @@ import os
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
+from domainlm.corpus.clean import empty_after_normalisation_error
 from domainlm.corpus.normalize import NormalizeConfig, Normalizer
+from domainlm.corpus.stats import empty_corpus_error
 from domainlm.corpus.reader import CorpusReader, CorpusSpec, parse_where  # noqa: F401  (re-exported)
 from domainlm.errors import ConfigError
 from domainlm.progress import progress_bar
@@ -38,14 +40,21 @@ def corpus_texts(corpus, *, field: str | None = None, encoding: str | None = Non
     if normalize:
         normalizer = Normalizer(normalize if isinstance(normalize, NormalizeConfig) else NormalizeConfig())
     docs = iter(reader) if limit is None else itertools.islice(reader, limit)
+    read = kept = 0
     with progress_bar(description, total=reader.stats.bytes_total or None, unit="bytes") as update:
-        for n, doc in enumerate(docs, 1):
+        for read, doc in enumerate(docs, 1):
             text = normalizer(doc.text) if normalizer is not None else doc.text
             if text:
+                kept += 1
                 yield text
-            if n % 4096 == 0:
+            if read % 4096 == 0:
                 update(completed=reader.stats.bytes_done)
         update(completed=reader.stats.bytes_total)
+    # Said here, where the cause is known, rather than as "no text" by whatever consumes the texts.
+    if read == 0:
+        raise empty_corpus_error(reader)
+    if kept == 0 and normalizer is not None:
+        raise empty_after_normalisation_error(read)
 
 
 def build_vocab_from_corpus(corpus, out_dir: str | os.PathLike, *, field: str | None = None, encoding: str | None = None,

@@ -6,14 +6,20 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from domainlm.cli.app import app
-from domainlm.cli.common import ENCODING_HELP, FIELD_HELP, WHERE_HELP, console, kv_table, print_json, table
+from domainlm.cli.common import ENCODING_HELP, FIELD_HELP, WHERE_HELP, console, err_console, kv_table, print_json, table
 
 corpus_app = typer.Typer(help="Inspect and clean corpora (txt, jsonl, csv, tsv, parquet; gz/bz2/xz/zst; utf-8 or cp949).",
                          no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 
+
+
+def _warn(warnings: list[str], stderr: bool = False) -> None:
+    for warning in warnings:
+        (err_console if stderr else console).print(f"[bold yellow]Warning:[/] [yellow]{escape(warning)}[/]", soft_wrap=True)
 
 
 def _specs(paths: list[str], where: list[str]):
@@ -33,10 +39,12 @@ def stats_command(
 ) -> None:
     """Documents, characters, eojeols, Hangul share, duplicates, length percentiles."""
     from domainlm.corpus import corpus_stats
+    from domainlm.corpus.reader import describe_bytes
 
     s = corpus_stats(_specs(paths, where), field=field, encoding=encoding)
     if as_json:
         print_json(s.to_dict())
+        _warn(s.warnings, stderr=True)
         return
     p = s.length_percentiles
     rows = [
@@ -45,9 +53,10 @@ def stats_command(
         ("eojeols per document", round(s.eojeols_per_document, 2)), ("Hangul share", f"{s.hangul_share:.1%}"),
         ("exact duplicates", s.duplicates),
         ("length p50 / p90 / p99 / max (chars)", f"{p.get('p50')} / {p.get('p90')} / {p.get('p99')} / {p.get('max')}"),
-        ("over-long lines skipped", s.skipped_long_lines), ("seconds", round(s.seconds, 1)),
+        (f"lines skipped: over {describe_bytes(s.max_line_bytes)}", s.skipped_long_lines), ("seconds", round(s.seconds, 1)),
     ]
     console.print(kv_table("corpus statistics", rows))
+    _warn(s.warnings)
     if s.dedupe_saturated:
         console.print("[yellow]The dedupe memory filled up; duplicates among later documents were not all counted.[/]")
 
@@ -65,23 +74,30 @@ def clean_command(
     mask: bool = typer.Option(True, "--mask/--no-mask", help="Mask URLs, e-mails and phone numbers."),
     heldout_fraction: float = typer.Option(0.0, "--heldout-fraction", min=0.0, max=0.5, help="Share of documents (by hash of id or text) written to the held-out file."),
     heldout_output: Optional[Path] = typer.Option(None, "--heldout-output", help="Held-out file (default: heldout.<OUTPUT name>)."),
+    force: bool = typer.Option(False, "--force", help="Replace output files that `corpus clean` did not write."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Normalise, filter, dedupe (and split off a held-out set); write atomically."""
     from domainlm.corpus import FilterConfig, NormalizeConfig, clean_corpus
+    from domainlm.corpus.reader import MAX_LINE_BYTES, describe_bytes
 
     report = clean_corpus(
         _specs(paths, where), output, field=field, encoding=encoding,
         normalize=NormalizeConfig(mask_urls=mask, mask_emails=mask, mask_phones=mask),
         filters=FilterConfig(min_chars=min_chars, max_chars=max_chars, dedupe=not no_dedupe),
-        heldout_fraction=heldout_fraction, heldout_output=heldout_output,
+        heldout_fraction=heldout_fraction, heldout_output=heldout_output, force=force,
     )
     if as_json:
         print_json(report.to_dict())
+        _warn(report.warnings, stderr=True)
         return
-    rows = [("read", report.read)] + [(f"removed: {k}", v) for k, v in report.removed.items()]
+    rows = []
+    if report.skipped_long_lines:
+        rows.append((f"lines skipped: over {describe_bytes(MAX_LINE_BYTES)} (not documents)", report.skipped_long_lines))
+    rows += [("read", report.read)] + [(f"removed: {k}", v) for k, v in report.removed.items()]
     rows += [("written", report.written)]
     if report.heldout_output:
         rows.append(("held out", report.heldout))
     console.print(table("corpus clean", ["", "documents"], rows))
+    _warn(report.warnings)
     console.print(f"Wrote [bold]{report.output}[/]" + (f" and [bold]{report.heldout_output}[/]" if report.heldout_output else ""))

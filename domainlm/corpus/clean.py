@@ -12,9 +12,11 @@ from typing import Iterable, Iterator
 
 from domainlm.corpus.filters import FilterConfig, StreamingDeduper, is_heldout
 from domainlm.corpus.normalize import NormalizeConfig, Normalizer
-from domainlm.corpus.reader import CorpusReader, Document
-from domainlm.errors import CorpusError
+from domainlm.corpus.reader import CorpusReader, Document, long_line_note
+from domainlm.corpus.stats import empty_corpus_error
+from domainlm.errors import CorpusError, OutputError
 from domainlm.io import atomic_write
+from vocab_tools.atomic import write_failure
 from domainlm.progress import progress_bar
 
 
@@ -27,10 +29,13 @@ class CleanReport:
     dedupe_saturated: bool = False
     output: str | None = None
     heldout_output: str | None = None
+    skipped_long_lines: int = 0  # lines the reader did not take as documents (the long-line rule)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"read": self.read, "written": self.written, "heldout": self.heldout,
                 "removed": dict(self.removed), "dedupe_saturated": self.dedupe_saturated,
+                "skipped_long_lines": self.skipped_long_lines, "warnings": self.warnings,
                 "output": self.output, "heldout_output": self.heldout_output}
 
 
@@ -68,39 +73,115 @@ def _write_doc(fh, doc: Document, jsonl: bool) -> None:
         fh.write(doc.text + "\n")
 
 
+CLEAN_COMMAND = "corpus clean"
+# What normalisation keeps; said when a corpus is empty after it (emoji, Hanja, another script).
+KEPT_BY_NORMALISATION = ("normalisation keeps Hangul, compatibility jamo (ㅋㅋ, ㅠㅠ), Latin letters, digits and common "
+                         "punctuation, and drops Hanja, emoji and every other symbol")
+
+
+def empty_after_normalisation_error(read: int, removed: Counter | None = None) -> CorpusError:
+    """Every document was removed: say by what, and what to do about it."""
+    removed = removed or Counter({"empty after normalisation": read})
+    empty = removed.get("empty after normalisation", 0)
+    if empty == read:
+        return CorpusError(f"All {read:,} documents are empty after normalisation: {KEPT_BY_NORMALISATION}.",
+                           "This text holds nothing a Korean model reads (only emoji, Hanja or other symbols?); "
+                           "check that the text column is the right one (--field) and that the corpus is Korean text.")
+    reasons = ", ".join(f"{n:,} {reason}" for reason, n in removed.most_common())
+    hint = "Check that the text column (--field) holds Korean text."
+    if any(reason.startswith("shorter than") for reason in removed):
+        hint = "Lower --min-chars, or " + hint[0].lower() + hint[1:]
+    return CorpusError(f"All {read:,} documents were removed by cleaning ({reasons}); nothing to write.", hint)
+
+
+def _marker_of(path: Path) -> Path:
+    """The hidden file beside an output file that says which command wrote it."""
+    return path.with_name(f".{path.name}.domainlm.json")
+
+
+def file_owner(path: str | os.PathLike) -> str | None:
+    try:
+        data = json.loads(_marker_of(Path(path)).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("command") if isinstance(data, dict) else None
+
+
+def check_output_file(path: str | os.PathLike, command: str, force: bool = False) -> Path:
+    """The file rule of every command that writes one: a new file, or an earlier output of `command`
+    (its hidden marker says so), or anything with `force`; never a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"The output '{path}' is a folder, not a file.",
+                          "Name an output file, e.g. -o clean.txt (or clean.jsonl, clean.txt.gz).")
+    if path.exists() and not force and file_owner(path) != command:
+        raise OutputError(f"The output file '{path}' already exists and was not written by `domainlm {command}`: "
+                          "it would be replaced.",
+                          "Choose another output file, or pass --force to replace it.")
+    return path
+
+
+def _record_owner(path: Path, command: str) -> None:
+    from domainlm.io import follow_umask
+
+    marker = _marker_of(path)
+    marker.write_text(json.dumps({"command": command, "file": path.name}) + "\n", encoding="utf-8")
+    follow_umask(marker, directory=False)
+
+
 def clean_corpus(paths, output: str | os.PathLike, *, field: str | None = None, encoding: str | None = None,
                  normalize: NormalizeConfig | None = None, filters: FilterConfig | None = None,
                  heldout_fraction: float = 0.0, heldout_output: str | os.PathLike | None = None,
-                 seed: str = "domainlm") -> CleanReport:
+                 seed: str = "domainlm", force: bool = False) -> CleanReport:
     """Write the cleaned corpus to `output` (.txt one document a line, or .jsonl; .gz allowed).
 
     With `heldout_fraction`, documents whose id (or text) hashes below it go to `heldout_output`.
-    Both files appear only when the whole run succeeds.
+    Both files appear only when the whole run succeeds. An existing output file is replaced only
+    when `corpus clean` wrote it, or with `force`; a write failure is an `OutputError`.
     """
     output = Path(output)
     if heldout_fraction and heldout_output is None:
         heldout_output = output.with_name(f"heldout.{output.name}")
+    targets = [output] + ([Path(heldout_output)] if heldout_fraction else [])
+    if len(targets) == 2 and targets[0].resolve() == targets[1].resolve():
+        raise CorpusError(f"The output and the held-out output are the same file '{output}'.",
+                          "Pass another --heldout-output.")
+    for target in targets:  # before the (long) cleaning pass
+        check_output_file(target, CLEAN_COMMAND, force)
     reader = CorpusReader(paths, field=field, encoding=encoding)
     report = CleanReport(output=str(output), heldout_output=str(heldout_output) if heldout_fraction else None)
     jsonl = ".jsonl" in output.suffixes
-    with ExitStack() as stack:
-        out = stack.enter_context(atomic_write(output))
-        held = stack.enter_context(atomic_write(heldout_output)) if heldout_fraction else None
-        with progress_bar("cleaning", total=reader.stats.bytes_total or None, unit="bytes") as update:
-            for i, doc in enumerate(clean_documents(reader, normalize, filters, report), 1):
-                if held is not None and is_heldout(doc.id or doc.text, heldout_fraction, seed):
-                    _write_doc(held, doc, jsonl)
-                    report.heldout += 1
-                else:
-                    _write_doc(out, doc, jsonl)
-                    report.written += 1
-                if i % 4096 == 0:
-                    update(completed=reader.stats.bytes_done)
-            update(completed=reader.stats.bytes_total)
-        if report.read == 0:
-            raise CorpusError(f"No documents found in {', '.join(s.path for s in reader.specs)}: the corpus is empty.",
-                              "Check the file, the --field column and any `where` filter.")
-        if report.written == 0:
-            raise CorpusError(f"All {report.read} documents were removed by cleaning; nothing to write.",
-                              "Lower --min-chars or check that the text column holds Korean text.")
+    try:
+        with ExitStack() as stack:
+            out = stack.enter_context(atomic_write(output))
+            held = stack.enter_context(atomic_write(heldout_output)) if heldout_fraction else None
+            with progress_bar("cleaning", total=reader.stats.bytes_total or None, unit="bytes") as update:
+                for i, doc in enumerate(clean_documents(reader, normalize, filters, report), 1):
+                    if held is not None and is_heldout(doc.id or doc.text, heldout_fraction, seed):
+                        _write_doc(held, doc, jsonl)
+                        report.heldout += 1
+                    else:
+                        _write_doc(out, doc, jsonl)
+                        report.written += 1
+                    if i % 4096 == 0:
+                        update(completed=reader.stats.bytes_done)
+                update(completed=reader.stats.bytes_total)
+            report.skipped_long_lines = reader.stats.skipped_long_lines
+            if report.read == 0:
+                raise empty_corpus_error(reader)
+            if report.written == 0 and report.heldout == 0:
+                raise empty_after_normalisation_error(report.read, report.removed)
+        for target in targets:
+            _record_owner(target, CLEAN_COMMAND)
+    except OSError as e:
+        reason = write_failure(e)
+        if reason is None:
+            raise
+        raise OutputError(f"Could not write '{output}': {reason}. Nothing was replaced: an earlier output, if any, is intact.",
+                          "Free space on that disk or fix its permissions, or choose another output file; then run "
+                          "the same command again.") from None
+    if report.skipped_long_lines:
+        report.warnings.append(long_line_note(report.skipped_long_lines, reader.stats.max_line_bytes) + ".")
+    if report.written == 0:
+        report.warnings.append(f"Every document went to the held-out file; '{output}' is empty. Lower --heldout-fraction.")
     return report

@@ -1,6 +1,7 @@
 """Korean text normalisation, following the rules of the original Korean BERT models.
 
-NFC; keep Hangul syllables, Hangul compatibility jamo (ㅋㅋ, ㅠㅠ carry meaning in reviews), Latin
+NFKC (full-width ｆｕｌｌ １２３ → full 123, ㎖ → ml, … → ...) except on Hangul compatibility jamo, which
+NFKC would turn into conjoining jamo (ㅋㅋ would stop being ㅋㅋ, ㅋㅏ would become 카); keep Hangul syllables, Hangul compatibility jamo (ㅋㅋ, ㅠㅠ carry meaning in reviews), Latin
 letters, digits and a configurable set of punctuation; drop Hanja, emoji and every other symbol;
 optionally mask URLs, e-mail addresses and phone numbers; cap runs of one repeated character;
 collapse whitespace. The same function is used for mining, vocab building and training so that a
@@ -21,6 +22,32 @@ _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _HAS_DIGIT_RUN = re.compile(r"\d\d\d")
 _PHONE = re.compile(r"(?<!\d)(?:0\d{1,2}[-. ]?\d{3,4}[-. ]?\d{4}|\+82[-. ]?\d{1,2}[-. ]?\d{3,4}[-. ]?\d{4})(?!\d)")
+
+
+# Hangul compatibility jamo as typed in reviews (ㄱ-ㆎ): left as they are.
+_COMPAT_JAMO = re.compile("[\u3131-\u318e]+")
+_HALFWIDTH = re.compile("[\uffa0-\uffdc]")
+# Half-width Hangul letters: NFKC sends them through the compatibility jamo on to conjoining jamo;
+# they become the compatibility jamo they are narrow forms of.
+_HALFWIDTH_TO_JAMO = {cp: int(unicodedata.decomposition(chr(cp)).split()[1], 16) for cp in range(0xFFA0, 0xFFDD)
+                      if unicodedata.decomposition(chr(cp)).startswith("<narrow>")}
+
+
+def nfkc_keeping_jamo(text: str) -> str:
+    """NFKC, except that Hangul compatibility jamo (ㅋㅋ, ㅠㅠ, ㄳ) stay as they are."""
+    if text.isascii():
+        return text
+    if _HALFWIDTH.search(text):
+        text = text.translate(_HALFWIDTH_TO_JAMO)
+    if not _COMPAT_JAMO.search(text):
+        return unicodedata.normalize("NFKC", text)
+    parts, pos = [], 0
+    for m in _COMPAT_JAMO.finditer(text):
+        parts.append(unicodedata.normalize("NFKC", text[pos:m.start()]))
+        parts.append(m.group())
+        pos = m.end()
+    parts.append(unicodedata.normalize("NFKC", text[pos:]))
+    return "".join(parts)
 
 
 class NormalizeConfig(BaseModel):
@@ -55,7 +82,7 @@ class Normalizer:
 
     def __call__(self, text: str) -> str:
         cfg = self.config
-        text = unicodedata.normalize("NFC", text)
+        text = nfkc_keeping_jamo(text)
         # Cheap substring pre-checks skip the costly regexes on the ~99% of reviews without them.
         if cfg.mask_urls and ("://" in text or "www." in text or "WWW." in text):
             text = _URL.sub(" URL ", text)

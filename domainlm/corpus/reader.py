@@ -29,9 +29,36 @@ from domainlm.errors import CorpusError
 COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")
 FORMATS = (".txt", ".jsonl", ".json", ".csv", ".tsv", ".parquet")
 SNIFF_BYTES = 1 << 16
-# A longer line is still read (in pieces), but the document is skipped and counted as too long,
-# so one runaway line of many MB cannot blow up memory downstream.
-DEFAULT_MAX_LINE_BYTES = 1 << 20
+# The long-line rule, the same for every reader of corpora (corpus stats/clean, mining, training):
+# a line whose bytes, not counting its line break (\n or \r\n), number more than MAX_LINE_BYTES is
+# not a document. It is still read (in pieces, never held whole), then skipped and counted in
+# `ReadStats.skipped_long_lines`, so one runaway line of many MB cannot blow up memory downstream.
+MAX_LINE_BYTES = 1 << 20
+DEFAULT_MAX_LINE_BYTES = MAX_LINE_BYTES
+
+
+def line_is_too_long(line: bytes, limit: int = MAX_LINE_BYTES) -> bool:
+    """The long-line rule on one raw line (its line break may be included)."""
+    if line.endswith(b"\n"):
+        line = line[:-1]
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    return len(line) > limit
+
+
+def describe_bytes(n: int) -> str:
+    """1048576 → '1 MiB' (for messages about the long-line limit)."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n:,} bytes"
+
+
+def long_line_note(skipped: int, limit: int = MAX_LINE_BYTES) -> str:
+    """Why `skipped` lines were not read as documents, in a user's words."""
+    lines = "line was" if skipped == 1 else "lines were"
+    return (f"{skipped:,} {lines} skipped for being longer than {describe_bytes(limit)}, the limit of one document "
+            "(a file without line breaks, or with only \\r as a line break, is one such line)")
 
 csv.field_size_limit(1 << 30)
 
@@ -68,6 +95,7 @@ class ReadStats:
     skipped_long_lines: int = 0
     skipped_rows: int = 0
     encodings: dict[str, str] = dc_field(default_factory=dict)
+    max_line_bytes: int = MAX_LINE_BYTES
 
 
 # ---------------------------------------------------------------- file discovery
@@ -225,11 +253,13 @@ class _LineSource:
         first = True
         readline = self.stream.readline
         limit = self.max_line_bytes
+        # Room for the line break (\r\n): a line of exactly `limit` bytes comes back whole.
+        chunk = limit + 2
         errors = _decompress_errors()
         try:
             while True:
                 try:
-                    raw = readline(limit)
+                    raw = readline(chunk)
                 except errors as e:
                     raise CorpusError(f"'{self.path}' is corrupt or truncated near byte {offset}: {e}.",
                                       "Re-download or re-compress the file; the data before that point was read.") from e
@@ -238,16 +268,19 @@ class _LineSource:
                 line_no += 1
                 start = offset
                 offset += len(raw)
-                if not raw.endswith(b"\n") and len(raw) >= limit:
+                if not raw.endswith(b"\n") and len(raw) >= chunk:
                     # Over-long line: drain it piece by piece without keeping it.
                     while True:
                         try:
-                            more = readline(limit)
+                            more = readline(chunk)
                         except errors as e:
                             raise CorpusError(f"'{self.path}' is corrupt or truncated near byte {offset}: {e}.") from e
                         offset += len(more)
                         if not more or more.endswith(b"\n"):
                             break
+                    self.stats.skipped_long_lines += 1
+                    continue
+                if len(raw) > limit and line_is_too_long(raw, limit):
                     self.stats.skipped_long_lines += 1
                     continue
                 if b"\x00" in raw:
@@ -481,7 +514,7 @@ class CorpusReader:
         if not self.specs:
             raise CorpusError("No corpus was given.", "Pass at least one corpus path.")
         self.max_line_bytes = max_line_bytes
-        self.stats = ReadStats()
+        self.stats = ReadStats(max_line_bytes=max_line_bytes)
         # Resolve every path up front so a missing file fails before any work is done.
         self._files: list[tuple[CorpusSpec, list[Path] | None]] = []
         for s in self.specs:

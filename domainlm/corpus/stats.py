@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from domainlm.corpus.filters import StreamingDeduper
-from domainlm.corpus.reader import CorpusReader
+from domainlm.corpus.reader import MAX_LINE_BYTES, CorpusReader, long_line_note
 from domainlm.errors import CorpusError
 from domainlm.progress import progress_bar
 
@@ -34,6 +34,8 @@ class CorpusStats:
     seconds: float = 0.0
     length_percentiles: dict[str, int] = field(default_factory=dict)
     encodings: dict[str, str] = field(default_factory=dict)
+    max_line_bytes: int = MAX_LINE_BYTES
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def hangul_share(self) -> float:
@@ -95,12 +97,26 @@ def corpus_stats(paths, *, field: str | None = None, encoding: str | None = None
                 update(completed=reader.stats.bytes_done)
         update(completed=reader.stats.bytes_total)
     stats.seconds = time.perf_counter() - start
+    stats.skipped_long_lines = reader.stats.skipped_long_lines
+    stats.max_line_bytes = reader.stats.max_line_bytes
     if stats.documents == 0:
-        raise CorpusError(f"No documents found in {', '.join(str(s.path) for s in reader.specs)}: the corpus is empty.",
-                          "Check the file, the --field column and any `where` filter.")
+        raise empty_corpus_error(reader)
+    if stats.skipped_long_lines:
+        stats.warnings.append(long_line_note(stats.skipped_long_lines, stats.max_line_bytes) + ".")
     stats.duplicates = dedupe.duplicates
     stats.dedupe_saturated = dedupe.saturated
     stats.length_percentiles = _percentiles(lengths, stats.documents)
-    stats.skipped_long_lines = reader.stats.skipped_long_lines
     stats.encodings = dict(reader.stats.encodings)
     return stats
+
+
+def empty_corpus_error(reader: CorpusReader) -> CorpusError:
+    """The error for a corpus that gave no document: empty, or every line over the long-line limit."""
+    names = ", ".join(str(s.path) for s in reader.specs)
+    skipped = reader.stats.skipped_long_lines
+    if skipped:
+        return CorpusError(f"No documents found in {names}: {long_line_note(skipped, reader.stats.max_line_bytes)}.",
+                           "Put one document a line (split the text at its line or sentence ends); "
+                           "every domainlm command skips such lines alike.")
+    return CorpusError(f"No documents found in {names}: the corpus is empty.",
+                       "Check the file, the --field column and any `where` filter.")

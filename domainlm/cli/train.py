@@ -67,6 +67,9 @@ def adapt_command(
     max_documents: Optional[int] = typer.Option(None, "--max-documents", help="Read at most this many documents per corpus.", rich_help_panel=TRAIN_OPTIONS),
     compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the encoder.", rich_help_panel=TRAIN_OPTIONS),
     resize: bool = typer.Option(False, "--resize", help="Append new rows when the base has fewer free \\[unusedN] slots than terms."),
+    truncate: bool = typer.Option(False, "--truncate", help="More terms than free slots: fill the first ones (terms files are ranked best first) instead of failing."),
+    new_head: bool = typer.Option(False, "--new-head", help="Accept a base without masked-LM head weights and train a new head from scratch."),
+    force: bool = typer.Option(False, "--force", help="Replace OUTPUT even if it holds files not made by `domainlm adapt`."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in OUTPUT.checkpoints."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help="Recipe override, e.g. train.lora.r=8 (with --category)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Root of the recipe's relative data paths (default: DOMAINLM_DATA)."),
@@ -112,9 +115,12 @@ def adapt_command(
     config = _train_config(recipe_train, heldout_fraction=heldout_fraction, mode=mode, max_steps=max_steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
                            seq_len=seq_len, init=init, replay_ratio=replay_ratio, save_every=save_every, eval_every=eval_every,
                            seed=seed, max_documents=max_documents, compile=compile, resize=resize or None)
+    if recipe is not None and not truncate:
+        truncate = recipe.vocab.truncate
     result = _run_interruptible(lambda: adapt(
         base, output, corpus=specs, replay=replay_specs, terms=terms, filled_tokenizer=filled_tokenizer, config=config,
-        category=recipe.category if recipe else None, resume=resume, recipe=recipe, heldout_seed=heldout_seed))
+        category=recipe.category if recipe else None, resume=resume, recipe=recipe, heldout_seed=heldout_seed,
+        force=force, truncate=truncate, new_head=new_head))
     if as_json:
         print_json({k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()})
         return
@@ -150,6 +156,7 @@ def pretrain_command(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed.", rich_help_panel=TRAIN_OPTIONS),
     max_documents: Optional[int] = typer.Option(None, "--max-documents", help="Read at most this many documents.", rich_help_panel=TRAIN_OPTIONS),
     compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the encoder.", rich_help_panel=TRAIN_OPTIONS),
+    force: bool = typer.Option(False, "--force", help="Replace OUTPUT even if it holds files not made by `domainlm pretrain`."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in OUTPUT.checkpoints."),
 ) -> None:
     """Pretrain a fresh BERT / ALBERT masked-LM on a vocabulary from `vocab build`."""
@@ -168,5 +175,6 @@ def pretrain_command(
     config = _train_config(None, max_steps=max_steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len,
                            save_every=save_every, eval_every=eval_every, seed=seed, max_documents=max_documents, compile=compile)
     specs = [CorpusSpec(path=c, **({"field": field} if field else {})) for c in corpus]
-    out = _run_interruptible(lambda: pretrain(tokenizer, specs, output, arch=arch_config, config=config, resume=resume))
+    out = _run_interruptible(lambda: pretrain(tokenizer, specs, output, arch=arch_config, config=config, resume=resume,
+                                                 force=force))
     console.print(f"Wrote [bold]{out}[/] (model, tokenizer, settings.json, metrics.jsonl, README.md).")

@@ -7,6 +7,7 @@ how to pass a local directory instead.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from domainlm.errors import ModelError
@@ -23,15 +24,53 @@ def _hub_cache() -> str:
         return os.path.expanduser("~/.cache/huggingface/hub")
 
 
+def looks_like_path(name: str) -> bool:
+    """True when `name` can only mean a local path, so the hub is never asked about it.
+
+    A string starting with ./ ../ / ~, one whose parent folder exists (`out/base` next to `out/`),
+    or one that is not a valid hub id (`a/b/c`, spaces, `..`) is a path: asking the hub about it
+    only costs retries (about a minute without a network) before the same "not found".
+    """
+    if name.startswith(("./", "../", "/", "~", ".\\", "..\\")) or name in (".", ".."):
+        return True
+    parent = Path(name).expanduser().parent
+    if str(parent) not in ("", ".") and parent.is_dir():
+        return True
+    try:
+        from huggingface_hub.utils import validate_repo_id
+
+        validate_repo_id(name)
+    except Exception:
+        return True
+    return False
+
+
+def check_local_source(name: str, what: str = "model") -> None:
+    """Raise at once for a path that does not exist or is not a model folder (no hub round trip)."""
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelError(f"The {what} '{name}' is a file, not a model folder.",
+                             "Pass the folder that holds config.json and the tokenizer files (a save_pretrained "
+                             "directory), or a hub id.")
+        return
+    if looks_like_path(name):
+        raise ModelError(f"The {what} directory '{name}' does not exist.",
+                         "Check the path passed as --base (relative paths start from the current folder).")
+
+
 def load_tokenizer(name_or_path: str | os.PathLike):
     """A *fast* (Rust) tokenizer: training needs its batch encoding and offsets."""
     from transformers import AutoTokenizer
 
     name = str(name_or_path)
+    check_local_source(name, "tokenizer")
     try:
         tok = AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError) as e:
         raise _load_error(name, "tokenizer", e) from None
+    except Exception as e:  # a corrupt tokenizer.json raises the tokenizers library's bare Exception
+        raise _corrupt_error(name, "tokenizer", e, ("tokenizer.json", "vocab.txt", "tokenizer_config.json")) from None
     if not getattr(tok, "is_fast", False):
         raise ModelError(f"The tokenizer of '{name}' has no fast (Rust) version.",
                          "Save it with tokenizer.json (AutoTokenizer.from_pretrained(..., use_fast=True).save_pretrained(dir)).")
@@ -41,14 +80,39 @@ def load_tokenizer(name_or_path: str | os.PathLike):
     return tok
 
 
-def load_mlm(name_or_path: str | os.PathLike):
-    """Return `(model, tokenizer)` of a masked-LM (BERT, ALBERT, ELECTRA generator, RoBERTa …)."""
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+@dataclass
+class LoadedBase:
+    """A base masked-LM, its tokenizer, and what the masked-LM class left out of its checkpoint."""
+
+    model: object
+    tokenizer: object
+    # Tensors of the base checkpoint that the masked-LM class does not hold (BERT's pooler and NSP
+    # head, ALBERT's pooler and SOP head), under the names they get in the masked-LM's checkpoint.
+    kept_tensors: dict = field(default_factory=dict)
+    new_head: bool = False
+
+
+def load_mlm(name_or_path: str | os.PathLike, *, new_head: bool = False):
+    """Return `(model, tokenizer)` of a masked-LM (BERT, ALBERT, ELECTRA generator, RoBERTa …).
+
+    A checkpoint without masked-LM head weights (e.g. a BertForSequenceClassification one) is
+    refused: its head would start random. `new_head=True` accepts it and starts a new head.
+    """
+    base = load_base(name_or_path, new_head=new_head, keep_tensors=False)
+    return base.model, base.tokenizer
+
+
+def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_tensors: bool = True) -> LoadedBase:
+    """`load_mlm`, plus the base checkpoint's tensors the masked-LM class dropped (`keep_tensors`)."""
     from transformers import AutoModelForMaskedLM
 
     name = str(name_or_path)
     tokenizer = load_tokenizer(name)
     try:
-        model = AutoModelForMaskedLM.from_pretrained(name)
+        model, info = AutoModelForMaskedLM.from_pretrained(name, output_loading_info=True)
     except ValueError as e:
         # AutoModel raises ValueError for a config class it has no masked-LM head for.
         if "Unrecognized configuration class" in str(e) or "masked" in str(e).lower():
@@ -57,11 +121,106 @@ def load_mlm(name_or_path: str | os.PathLike):
         raise _load_error(name, "model", e) from None
     except OSError as e:
         raise _load_error(name, "model", e) from None
+    except Exception as e:  # safetensors' SafetensorError, torch's unpickling errors: a damaged file
+        raise _corrupt_error(name, "model", e, WEIGHT_FILES) from None
     if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
         raise ModelError(f"'{name}': the tokenizer has {len(tokenizer):,} entries but the model only "
                          f"{model.get_input_embeddings().weight.shape[0]:,} embedding rows.",
                          "Use the tokenizer that belongs to this model.")
-    return model, tokenizer
+    prefix = getattr(model, "base_model_prefix", "") or ""
+    tied = set(getattr(model, "_tied_weights_keys", None) or {})
+    # In a masked-LM class everything outside the encoder is the head.
+    head_missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith(prefix + ".") and k not in tied)
+    if head_missing and not new_head:
+        shown = ", ".join(head_missing[:4]) + (" …" if len(head_missing) > 4 else "")
+        raise ModelError(
+            f"'{name}' has no masked-LM head weights ({shown} are missing): it is not a masked-LM or pretraining "
+            "checkpoint (a sequence-classification or bare encoder one, for instance), so the head would start "
+            "random and the held-out loss before adaptation would mean nothing.",
+            "Pass the masked-LM / pretraining checkpoint of this model as --base, or pass --new-head to train a "
+            "new masked-LM head from scratch on purpose.")
+    kept = _dropped_tensors(name, sorted(info.get("unexpected_keys", ())), prefix) if keep_tensors else {}
+    return LoadedBase(model, tokenizer, kept, new_head=bool(head_missing))
+
+
+def _weight_files(name: str) -> list[Path]:
+    """The local weight files of a model folder or of a cached hub model (safetensors preferred)."""
+    local = Path(name).expanduser()
+
+    def find(filename: str) -> Path | None:
+        if local.is_dir():
+            return local / filename if (local / filename).is_file() else None
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(name, filename)
+        except Exception:
+            return None
+        return Path(found) if isinstance(found, str) else None
+
+    for single, index in (("model.safetensors", "model.safetensors.index.json"),
+                          ("pytorch_model.bin", "pytorch_model.bin.index.json")):
+        if (path := find(single)) is not None:
+            return [path]
+        if (path := find(index)) is not None:
+            import json
+
+            shards = sorted(set(json.loads(path.read_text(encoding="utf-8")).get("weight_map", {}).values()))
+            files = [find(s) for s in shards]
+            if all(files):
+                return files  # type: ignore[return-value]
+    return []
+
+
+def _dropped_tensors(name: str, keys: list[str], prefix: str) -> dict:
+    """Read the tensors `keys` (unexpected for the masked-LM class) from the base's weight files."""
+    if not keys:
+        return {}
+    import torch
+
+    wanted = set(keys)
+    found: dict = {}
+    for path in _weight_files(name):
+        try:
+            if path.suffix == ".safetensors":
+                from safetensors import safe_open
+
+                with safe_open(str(path), "pt") as fh:
+                    for key in wanted & set(fh.keys()):
+                        found[key] = fh.get_tensor(key)
+            else:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                found.update({k: v for k, v in state.items() if k in wanted})
+        except Exception as e:
+            raise _corrupt_error(name, "model", e, (path.name,)) from None
+    # A bare-encoder checkpoint (BertModel: `pooler.*`) names its tensors without the encoder
+    # prefix; in the masked-LM's checkpoint they live under it (`bert.pooler.*`).
+    if prefix and found and not any(k.startswith(prefix + ".") for k in found):
+        found = {f"{prefix}.{k}": v for k, v in found.items()}
+    return {k: found[k].contiguous() for k in sorted(found)}
+
+
+def _is_damaged_file(exc: Exception) -> bool:
+    import pickle
+
+    text = str(exc)
+    return type(exc).__name__ == "SafetensorError" or isinstance(exc, (pickle.UnpicklingError, EOFError)) or any(
+        s in text for s in ("PytorchStreamReader", "deserializ", "invalid load key", "EOF while parsing", "expected value at line"))
+
+
+def _corrupt_error(name: str, what: str, exc: Exception, candidates) -> ModelError:
+    if not _is_damaged_file(exc):
+        first = (str(exc).splitlines() or [""])[0][:200]
+        return ModelError(f"Cannot load the {what} from '{name}': {type(exc).__name__}: {first}",
+                          "The folder must hold a Hugging Face save_pretrained model (config.json, weights) and its "
+                          "tokenizer files.")
+    local = Path(name).expanduser()
+    files = [local / f for f in candidates if (local / f).is_file()] if local.is_dir() else []
+    where = " or ".join(f"'{f}'" for f in files[:2]) if files else f"the {what} files of '{name}'"
+    first = (str(exc).splitlines() or [""])[0][:200]
+    return ModelError(f"Cannot read {where}: the file is damaged or incomplete ({type(exc).__name__}: {first}).",
+                      "Copy or download the model again (an interrupted download or a full disk leaves such files), "
+                      "then rerun.")
 
 
 def _load_error(name: str, what: str, exc: Exception) -> ModelError:

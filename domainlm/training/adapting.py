@@ -59,8 +59,12 @@ def _read_terms(terms) -> list:
 
 
 def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, config: TrainConfig,
-                  category: str | None, work_dir: Path):
-    """Return (tokenizer, slot entries, rejected, slots.json path) and grow the model if --resize."""
+                  category: str | None, work_dir: Path, truncate: bool = False, term_list: list | None = None):
+    """Return (tokenizer, slot entries, rejected, slots.json path) and grow the model if --resize.
+
+    More terms than free slots follows `vocab fill`'s one rule: refused unless `truncate` (then
+    the first terms, ranked best first, are filled) or --resize (new rows for the rest).
+    """
     from transformers import AutoTokenizer
 
     from vocab_tools.slots import free_slots, read_manifest
@@ -79,7 +83,7 @@ def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, 
         return tok, entries, [], Path(filled_tokenizer) / "slots.json"
     if terms is None:
         return base_tokenizer, [], [], None
-    term_list = _read_terms(terms)
+    term_list = term_list if term_list is not None else _read_terms(terms)
     if not term_list:
         raise TrainingError("The terms file holds no term.", "Run `domainlm mine-terms` first, or pass a non-empty --terms file.")
     base_dir = work_dir / "base_tokenizer"
@@ -102,43 +106,60 @@ def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, 
         raise ModelError("vocab_tools.fill_slots is not available in this installation.",
                          "Fill the slots with `domainlm vocab fill` and pass --filled-tokenizer instead.") from e
     result = fill_slots(str(base_dir), term_list, work_dir / "filled", category=category, source=str(terms)
-                        if isinstance(terms, (str, os.PathLike)) else None, truncate=True)
+                        if isinstance(terms, (str, os.PathLike)) else None, truncate=truncate)
     tok = AutoTokenizer.from_pretrained(str(result.out_dir))
     return tok, list(result.filled), list(result.rejected), Path(result.out_dir) / "slots.json"
 
 
 def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None, config: TrainConfig | None = None,
           category: str | None = None, resume: bool = False, recipe=None, on_step=None,
-          heldout_seed: str = "domainlm") -> AdaptResult:
+          heldout_seed: str = "domainlm", force: bool = False, truncate: bool = False,
+          new_head: bool = False) -> AdaptResult:
     """Fill slots (from `terms` or a `filled_tokenizer`), initialise their rows, and continue MLM pretraining.
 
     `corpus` / `replay`: CorpusSpec, path, or lists of them. Writes the model directory `out_dir`
     atomically; checkpoints go to `<out_dir>.checkpoints` (see `resume`). Documents with
     `is_heldout(id or text, config.heldout_fraction, heldout_seed)` never train; they give the
     held-out MLM loss before and after.
+
+    `out_dir` must be absent, empty or an earlier `adapt` output (checked before anything loads),
+    unless `force`. More terms than free slots are refused unless `truncate`. A base without
+    masked-LM head weights is refused unless `new_head`. Every tensor of the base checkpoint the
+    masked-LM class leaves out (BERT's pooler and NSP head) is saved unchanged with the model.
     """
-    from domainlm.modeling import init_filled_rows, load_mlm
+    from domainlm.modeling.init_rows import init_filled_rows
+    from domainlm.modeling.loading import load_base
+    from domainlm.training import fingerprint as fp
     from domainlm.training.card import library_versions, model_card
     from domainlm.training.checkpoint import checkpoint_dir_for
     from domainlm.training.data import PackedStream, corpus_texts, fixed_sequences
     from domainlm.training.engine import train
     from domainlm.training.heldout import heldout_mlm_loss
-    from domainlm.training.output import write_model_dir
+    from domainlm.training.output import check_model_output, write_model_dir, write_or_keep_checkpoint
 
     config = config or TrainConfig()
     out_dir = Path(out_dir)
+    # Before anything loads: a folder of the user's own files is refused in the first second.
+    force = check_model_output(out_dir, "adapt", force)
     if terms is not None and filled_tokenizer is not None:
         raise ConfigError("Pass either terms or a filled tokenizer, not both.",
                           "--terms fills the base's slots here; --filled-tokenizer uses slots filled by `vocab fill`.")
-    model, base_tokenizer = load_mlm(base)
-    check_seq_len(config, model)
     corpus_specs, replay_specs = _as_list(corpus), _as_list(replay)
     if not corpus_specs:
         raise ConfigError("No domain corpus was given.", "Pass --corpus (or --category with a recipe that names one).")
+    term_list = _read_terms(terms) if terms is not None else None
+    loaded = load_base(base, new_head=new_head)
+    model, base_tokenizer = loaded.model, loaded.tokenizer
+    check_seq_len(config, model)
+    fingerprint = {"base": fp.folder_entry(base), "corpus": fp.corpus_entry(corpus_specs),
+                   "replay": fp.corpus_entry(replay_specs) if replay_specs else None,
+                   "terms": fp.terms_entry(terms, term_list) if term_list is not None else None,
+                   "filled_tokenizer": fp.folder_entry(filled_tokenizer, ("tokenizer.json", "vocab.txt", "slots.json"))
+                   if filled_tokenizer is not None else None}
     with tempfile.TemporaryDirectory(prefix="domainlm-adapt-") as work:
         tokenizer, entries, rejected, slots_json = prepare_vocab(
             model, base_tokenizer, base=str(base), terms=terms, filled_tokenizer=filled_tokenizer, config=config,
-            category=category, work_dir=Path(work))
+            category=category, work_dir=Path(work), truncate=truncate, term_list=term_list)
         init_filled_rows(model, base_tokenizer, entries, method=config.init, seed=config.seed)
         slot_ids = [e.slot_id for e in entries]
 
@@ -163,7 +184,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
         outcome = train(build_model=lambda: model, tokenizer=tokenizer, stream=stream, config=config, ckpt_dir=ckpt_dir,
                         slot_ids=slot_ids, resume=resume, heldout_sequences=heldout, on_step=on_step,
                         resume_hint="rerun the same `domainlm adapt` command with --resume",
-                        description=f"adapt {category or ''}".strip())
+                        description=f"adapt {category or ''}".strip(), fingerprint=fingerprint)
         # The model is the base with its rows initialised, also when resuming (the checkpoint is
         # loaded later, inside train), so this is the "before" of this run either way.
         metrics = outcome.metrics
@@ -172,15 +193,19 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
         settings = {"command": "adapt", "base": str(base), "category": category, "corpus": _spec_names(corpus_specs),
                     "replay": _spec_names(replay_specs), "terms": str(terms) if isinstance(terms, (str, os.PathLike)) else
                     (len(terms) if terms is not None else None), "filled_tokenizer": str(filled_tokenizer) if filled_tokenizer else None,
-                    "slots_filled": len(entries), "train": config.model_dump(mode="json"),
+                    "slots_filled": len(entries), "new_head": loaded.new_head,
+                    "kept_tensors": list(loaded.kept_tensors), "train": config.model_dump(mode="json"),
                     "recipe": _recipe_dump(recipe)}
         versions = library_versions()
         if outcome.is_main:
             card = model_card(kind="adapt", base=str(base), category=category, settings=settings, outcome=outcome,
-                              slots=entries, eval_before=eval_before, versions=versions)
-            write_model_dir(out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions,
-                            metrics=metrics, card=card, slots_json=slots_json,
-                            tokenizer_dir=Path(filled_tokenizer) if filled_tokenizer else (slots_json.parent if slots_json else None))
+                              slots=entries, eval_before=eval_before, versions=versions, folder_name=out_dir.name)
+            write_or_keep_checkpoint(lambda: write_model_dir(
+                out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions,
+                metrics=metrics, card=card, slots_json=slots_json, command="adapt", force=force,
+                kept_tensors=loaded.kept_tensors,
+                tokenizer_dir=Path(filled_tokenizer) if filled_tokenizer else (slots_json.parent if slots_json else None)),
+                outcome, ckpt_dir=ckpt_dir, command="adapt")
             if not config.keep_checkpoints:
                 shutil.rmtree(ckpt_dir, ignore_errors=True)
     return AdaptResult(out_dir=out_dir, steps=outcome.steps, tokens=outcome.tokens, final_loss=outcome.final_loss,

@@ -1,4 +1,10 @@
-"""What goes beside the trained weights: settings, library versions, metrics and a model card."""
+"""What goes beside the trained weights: settings, library versions, metrics and a model card.
+
+The card is a `huggingface_hub.ModelCard`: YAML front matter the hub reads (language, base_model,
+license, tags, datasets, pipeline_tag, library_name), then what was done and how it went. It names
+files and folders, never absolute local paths (they mean nothing on another machine and leak the
+author's directory layout), and its usage snippet runs as written from the folder above the model.
+"""
 
 from __future__ import annotations
 
@@ -27,15 +33,97 @@ def _fmt(value, digits: int = 4) -> str:
     return str(value)
 
 
+def hub_id(name: str | None) -> str | None:
+    """`name` when it is a hub model id (not a local folder or path), else None."""
+    if not name or Path(name).expanduser().exists():
+        return None
+    from domainlm.modeling.loading import looks_like_path
+
+    return None if looks_like_path(name) else name
+
+
+def shown_source(name) -> str:
+    """A hub id as it is; a local path by its last part (no absolute paths in a card)."""
+    text = str(name)
+    if text.startswith("hf:") or hub_id(text):
+        return text
+    return Path(text).name or text
+
+
+def base_license(base: str | None) -> str | None:
+    """The license in the base model's own card (a local folder's README.md or the hub cache's)."""
+    if not base:
+        return None
+    path = Path(base).expanduser() / "README.md"
+    if not path.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(base, "README.md") if hub_id(base) else None
+        except Exception:
+            found = None
+        if not isinstance(found, str):
+            return None
+        path = Path(found)
+    try:
+        from huggingface_hub import ModelCard
+
+        value = ModelCard.load(path).data.to_dict().get("license")
+    except Exception:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _datasets(corpora) -> list[str] | None:
+    names = [str(c)[3:] for c in corpora if str(c).startswith("hf:")]
+    return sorted(set(names)) or None
+
+
+def _example_sentence(slots: list, mask: str) -> str:
+    words = [s.term for s in slots if not s.term.startswith("##") and getattr(s, "kind", "word") != "continuation"]
+    return f"{words[0]} {mask} 정말 좋아요" if words else f"이 제품 {mask} 정말 좋아요"
+
+
+def usage_snippet(folder_name: str, example: str) -> str:
+    """Python that loads the model from the folder above it and fills a mask (runs as written)."""
+    return "\n".join([
+        "from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline",
+        "",
+        f"model_dir = {folder_name!r}  # this folder (or its hub id once uploaded)",
+        "tokenizer = AutoTokenizer.from_pretrained(model_dir)",
+        "model = AutoModelForMaskedLM.from_pretrained(model_dir)",
+        "fill = pipeline(\"fill-mask\", model=model, tokenizer=tokenizer)",
+        f"for guess in fill({example!r}.replace(\"[MASK]\", tokenizer.mask_token))[:3]:",
+        "    print(guess[\"token_str\"], round(guess[\"score\"], 3))",
+    ])
+
+
 def model_card(*, kind: str, base: str | None, category: str | None, settings: dict, outcome, slots: list,
-               eval_before: float | None, versions: dict, arch: dict | None = None) -> str:
-    """A README.md that says what was done, with which data and settings, and how it went."""
+               eval_before: float | None, versions: dict, arch: dict | None = None, folder_name: str = "model",
+               license: str | None = None) -> str:
+    """A README.md (hub model card) that says what was done, with which data and settings, and how it went."""
+    from huggingface_hub import ModelCard, ModelCardData
+
     train = settings.get("train", {})
-    title = f"{category} domain-adapted {Path(base).name if base else 'model'}" if kind == "adapt" else "Pretrained masked-LM"
-    lines = [f"# {title}", "", "Produced by domainlm (continued pretraining of a Korean encoder on one product category).", ""]
+    corpora = list(settings.get("corpus", [])) + list(settings.get("replay", []) or [])
+    base_shown = shown_source(base) if base else None
+    tags = ["domainlm", "korean", "fill-mask"]
+    tags += ["domain-adaptation"] + ([category] if category else []) if kind == "adapt" else \
+        ["pretraining", (arch or {}).get("arch", "bert")]
+    data = ModelCardData(language="ko", license=license or (base_license(base) if kind == "adapt" else None),
+                         base_model=hub_id(base) if kind == "adapt" else None, tags=tags,
+                         datasets=_datasets(corpora), pipeline_tag="fill-mask", library_name="transformers")
+
+    title = f"{category} domain-adapted {base_shown or 'model'}" if kind == "adapt" and category else \
+        (f"Domain-adapted {base_shown}" if kind == "adapt" else "Pretrained masked-LM")
+    lines = [f"# {title}", "", "Produced by domainlm (continued pretraining of a Korean encoder on one product category)."
+             if kind == "adapt" else "Produced by domainlm (masked-LM pretraining of a small Korean encoder).", ""]
     lines += ["## What was done", ""]
     if kind == "adapt":
-        lines.append(f"- Base model: `{base}`" + (f"; category: **{category}**" if category else ""))
+        lines.append(f"- Base model: `{base_shown}`" + ("" if hub_id(base) else " (a local folder)")
+                     + (f"; category: **{category}**" if category else ""))
+        if settings.get("new_head"):
+            lines.append("- The base had no masked-LM head weights: a new head was trained from scratch (--new-head).")
         if slots:
             examples = ", ".join(f"`{s.term}`" for s in slots[:12])
             lines.append(f"- {len(slots):,} `[unusedN]` vocabulary slots filled with mined terms ({examples}"
@@ -45,6 +133,10 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
                             if train.get("init") == "mean" else "") + ".")
         else:
             lines.append("- No vocabulary slot was filled (continued pretraining only).")
+        if settings.get("kept_tensors"):
+            lines.append(f"- Kept unchanged from the base: {', '.join(f'`{k}`' for k in settings['kept_tensors'][:6])}"
+                         f"{' …' if len(settings['kept_tensors']) > 6 else ''} (tensors the masked-LM class does not "
+                         "use, such as the pooler, so fine-tuning starts from the base's).")
     else:
         lines.append(f"- Fresh {arch.get('arch', 'bert').upper() if arch else 'BERT'} model trained from scratch: "
                      + ", ".join(f"{k} {v}" for k, v in (arch or {}).items() if k != "arch"))
@@ -57,8 +149,8 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
     lines.append(f"- Whole-word (eojeol) masking of {train.get('mlm_probability')} of the eojeols, packed sequences of "
                  f"{train.get('seq_len')} tokens, batch {train.get('batch_size')} × {train.get('grad_accum')} accumulation, "
                  f"peak lr {train.get('lr')}, replay of general text {train.get('replay_ratio')}.")
-    lines.append(f"- Corpus: {', '.join(map(str, settings.get('corpus', [])))}"
-                 + (f"; replay: {', '.join(map(str, settings.get('replay', [])))}" if settings.get("replay") else "")
+    lines.append(f"- Corpus: {', '.join(shown_source(c) for c in settings.get('corpus', []))}"
+                 + (f"; replay: {', '.join(shown_source(c) for c in settings['replay'])}" if settings.get("replay") else "")
                  + f"; {train.get('heldout_fraction')} of the documents held out by hash.")
     lines += ["", "## Results", "", "| what | value |", "|---|---|",
               f"| tokens trained | {_fmt(outcome.tokens)} |",
@@ -68,9 +160,11 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
               f"| training time (s) | {_fmt(outcome.seconds, 1)} |", ""]
     lines += ["Token losses of different vocabularies are not comparable; `domainlm evaluate` measures "
               "masked-word bits per character and downstream probes before and after.", ""]
-    lines += ["## Use", "", "```python", "from transformers import AutoModelForMaskedLM, AutoTokenizer",
-              "model = AutoModelForMaskedLM.from_pretrained('PATH')", "tokenizer = AutoTokenizer.from_pretrained('PATH')",
-              "```", "", "Files: `settings.json` (all settings), `versions.json` (library versions), "
+    lines += ["## Use", "", "Run from the folder that holds this model's folder:", "", "```python",
+              usage_snippet(folder_name, _example_sentence(slots, "[MASK]")), "```", "",
+              "Files: `settings.json` (all settings), `versions.json` (library versions), "
               "`metrics.jsonl` (one record per log step), `slots.json` (filled slots).", "",
               "Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v), ""]
-    return "\n".join(lines)
+    card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines))
+    return str(card)
+

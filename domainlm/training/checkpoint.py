@@ -18,6 +18,7 @@ import torch
 
 from domainlm.errors import TrainingError
 from domainlm.io import atomic_directory
+from vocab_tools.atomic import write_failure
 
 PREFIX = "step-"
 
@@ -62,16 +63,41 @@ def disk_full_error(path: Path, exc: OSError, what: str) -> TrainingError:
         "Free disk space (or write to another disk), then rerun the same command with --resume.")
 
 
+class CheckpointWriteError(TrainingError):
+    """A checkpoint could not be written (full disk, no permission); nothing half-written was left."""
+
+
+def checkpoint_write_error(path: Path, exc: BaseException) -> CheckpointWriteError | None:
+    """The wording of a failed checkpoint write, or None when `exc` is not a write failure.
+
+    torch reports a full disk as a RuntimeError from inline_container.cc ("file write failed"),
+    not as an OSError; `write_failure` recognises both.
+    """
+    reason = write_failure(exc)
+    if reason is None:
+        return None
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or reason.startswith("no space"):
+        return CheckpointWriteError(
+            f"No space left on the device while writing the checkpoint to '{path}' ({reason}). "
+            "Nothing half-written was left: the previous checkpoints and outputs are intact.",
+            "Free disk space (or write to another disk), then rerun the same command with --resume.")
+    return CheckpointWriteError(
+        f"Could not write the checkpoint to '{path}': {reason}. Nothing half-written was left: the previous "
+        "checkpoints and outputs are intact.",
+        "Fix the permissions of that folder (or write to another one), then rerun the same command with --resume.")
+
+
 def save_checkpoint(ckpt_dir: Path, step: int, state: dict, metrics_lines: list[str], keep: int = 2) -> Path:
     path = ckpt_dir / f"{PREFIX}{step:06d}"
     try:
         with atomic_directory(path) as tmp:
             torch.save(state, tmp / "state.pt")
             (tmp / "metrics.jsonl").write_text("".join(metrics_lines), encoding="utf-8")
-    except OSError as e:
-        if e.errno == errno.ENOSPC:
-            raise disk_full_error(path, e, "checkpoint") from None
-        raise
+    except Exception as e:
+        error = checkpoint_write_error(path, e)
+        if error is None:
+            raise
+        raise error from None
     for old in list_checkpoints(ckpt_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return path

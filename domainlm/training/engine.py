@@ -22,8 +22,9 @@ from domainlm.errors import TrainingError
 from domainlm.modeling.heads import MaskedLMLoss
 from domainlm.modeling.modes import apply_mode, merged_model, no_decay_names
 from domainlm.progress import progress_bar
-from domainlm.training.checkpoint import (latest_checkpoint, load_checkpoint, rng_state, save_checkpoint,
-                                          set_rng_state)
+from domainlm.errors import OutputError
+from domainlm.training.checkpoint import (CheckpointWriteError, latest_checkpoint, load_checkpoint, rng_state,
+                                          save_checkpoint, set_rng_state)
 from domainlm.training.config import TrainConfig
 from domainlm.training.data import batches
 from domainlm.training.heldout import heldout_mlm_loss
@@ -61,6 +62,21 @@ class TrainOutcome:
     metrics: list[dict] = field(default_factory=list)
     resumed_from: int | None = None
     is_main: bool = True
+    # Everything `keep_final_checkpoint` needs to save the finished state (set by `train`).
+    final_checkpoint: Callable[[], Path] | None = None
+
+    def keep_final_checkpoint(self) -> Path | None:
+        """Save the trained weights and metrics as a checkpoint `--resume` can write the model from.
+
+        Returns its path, or None when it cannot be written either (the error is not raised: the
+        caller is already reporting the failure that made this necessary).
+        """
+        if self.final_checkpoint is None:
+            return None
+        try:
+            return self.final_checkpoint()
+        except (TrainingError, OutputError):
+            return None
 
 
 def _optimizer(model, mode: str, lr: float, weight_decay: float):
@@ -102,8 +118,13 @@ def _compile(model) -> None:
 
 def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, config: TrainConfig, ckpt_dir: Path,
           slot_ids: list[int], resume: bool = False, heldout_sequences=None, on_step: Callable[[int, dict], None] | None = None,
-          resume_hint: str = "rerun the same command with --resume", description: str = "training") -> TrainOutcome:
-    """Run all phases; return the trained plain model (on the main process) and the metrics."""
+          resume_hint: str = "rerun the same command with --resume", description: str = "training",
+          fingerprint: dict | None = None) -> TrainOutcome:
+    """Run all phases; return the trained plain model (on the main process) and the metrics.
+
+    `fingerprint` (see `domainlm.training.fingerprint`) names the inputs of the run (corpus,
+    terms, base); it is saved in every checkpoint and a resume with other inputs is refused.
+    """
     from accelerate import Accelerator
 
     use_bf16 = config.bf16 and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
@@ -128,6 +149,7 @@ def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, conf
                                 "Run without --resume to start from the beginning.")
         state = load_checkpoint(last)
         _check_compatible(state, config, last)
+        _check_fingerprint(state, fingerprint, last)
     elif is_main and latest_checkpoint(ckpt_dir) is not None:
         raise TrainingError(f"Checkpoints of an earlier run exist in '{ckpt_dir}'.",
                             "Pass --resume to continue that run, or delete that directory to start over.")
@@ -138,6 +160,8 @@ def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, conf
     metrics_lines: list[str] = list(state["metrics"]) if state else []
     metrics: list[dict] = [json.loads(line) for line in metrics_lines]
     last_good = state["step"] if state else None
+    # The step this run continues from: `last_good` moves on as this run writes checkpoints.
+    resumed_from = state["step"] if state else None
     special = special_token_ids(tokenizer)
     micro_tokens = config.batch_size * config.seq_len
     data = batches(stream, config.batch_size, rank=rank, world=world, skip=micro)
@@ -145,6 +169,11 @@ def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, conf
     eval_loss = None
     final_loss = None
     started = time.perf_counter()
+    if state is not None and state.get("final"):
+        # The training had finished; only writing the model failed. Nothing to train again.
+        model.load_state_dict(state["model"])
+        return _outcome(model.to("cpu"), state["step"], tokens, state.get("final_loss"), state.get("eval_loss"), 0.0,
+                        metrics, metrics_lines, resumed_from, is_main, ckpt_dir, config, fingerprint, len(phases), micro)
     vocab = model.get_input_embeddings().weight.shape[0]
 
     # A checkpoint taken at the last step of a phase still belongs to that phase (its structure).
@@ -229,14 +258,16 @@ def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, conf
                         eval_loss = _evaluate(accelerator, wrapper, tokenizer, heldout_sequences, config)
                         _append(metrics, metrics_lines, {"step": step, "eval_loss": eval_loss, "tokens": tokens})
                     if step % config.save_every == 0 and step < total_steps:
-                        _save(accelerator, ckpt_dir, step, pi, micro, tokens, wrapper, optimizer, scheduler, metrics_lines, config)
+                        _save_or_stop(accelerator, ckpt_dir, step, pi, micro, tokens, wrapper, optimizer, scheduler,
+                                      metrics_lines, config, fingerprint, last_good=last_good, resume_hint=resume_hint)
                         last_good = step
                     if on_step is not None:
                         on_step(step, record or {})
             except KeyboardInterrupt:
                 # The step in flight is dropped; the state after the last finished step is complete.
-                path = _save(accelerator, ckpt_dir, step, pi, micro_done, tokens, wrapper, optimizer, scheduler,
-                             metrics_lines, config, rng=rng_at_step) if step > 0 else None
+                path = _save_or_stop(accelerator, ckpt_dir, step, pi, micro_done, tokens, wrapper, optimizer, scheduler,
+                                     metrics_lines, config, fingerprint, rng=rng_at_step, last_good=last_good,
+                                     resume_hint=resume_hint) if step > 0 else None
                 where = f"saved a checkpoint at step {step} in '{path.parent}'" if path else "no step had finished, nothing to save"
                 raise TrainingInterrupted(f"Interrupted at step {step} of {total_steps}; {where}.",
                                           f"To continue, {resume_hint}." if path else "Start again without --resume.") from None
@@ -245,13 +276,31 @@ def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, conf
             if phase.mode == "lora":
                 model = merged_model(model)
         if heldout_sequences:
-            eval_loss = _evaluate(accelerator, MaskedLMLoss(model), tokenizer, heldout_sequences, config)
-            _append(metrics, metrics_lines, {"step": step, "eval_loss": eval_loss, "tokens": tokens})
+            if metrics and metrics[-1].get("step") == step and "eval_loss" in metrics[-1]:
+                # eval_every fell on the last step: that record is the final evaluation already.
+                eval_loss = metrics[-1]["eval_loss"]
+            else:
+                eval_loss = _evaluate(accelerator, MaskedLMLoss(model), tokenizer, heldout_sequences, config)
+                _append(metrics, metrics_lines, {"step": step, "eval_loss": eval_loss, "tokens": tokens})
     seconds = time.perf_counter() - started
     model = model.to("cpu")
     accelerator.wait_for_everyone()
+    return _outcome(model, step, tokens, final_loss, eval_loss, seconds, metrics, metrics_lines, resumed_from, is_main,
+                    ckpt_dir, config, fingerprint, len(phases), micro)
+
+
+def _outcome(model, step, tokens, final_loss, eval_loss, seconds, metrics, metrics_lines, resumed_from, is_main,
+             ckpt_dir, config, fingerprint, phases, micro) -> TrainOutcome:
+    def final_checkpoint() -> Path:
+        # Past the last phase and marked final: a resume loads these weights and trains nothing.
+        state = {"step": step, "phase": phases, "micro_batches": micro, "tokens": tokens, "final": True,
+                 "model": model.state_dict(), "metrics": list(metrics_lines), "compat": _compat(config),
+                 "fingerprint": fingerprint, "eval_loss": eval_loss, "final_loss": final_loss, "rng": rng_state()}
+        return save_checkpoint(ckpt_dir, step, state, metrics_lines)
+
     return TrainOutcome(model=model, steps=step, tokens=tokens, final_loss=final_loss, eval_loss=eval_loss,
-                        seconds=seconds, metrics=metrics, resumed_from=last_good if resume else None, is_main=is_main)
+                        seconds=seconds, metrics=metrics, resumed_from=resumed_from, is_main=is_main,
+                        final_checkpoint=final_checkpoint if is_main else None)
 
 
 class _null:
@@ -274,21 +323,48 @@ def _evaluate(accelerator, wrapper, tokenizer, sequences, config: TrainConfig) -
                                 batch_size=config.batch_size, seed=config.seed, mlm_probability=config.mlm_probability)
 
 
-def _save(accelerator, ckpt_dir, step, phase, micro, tokens, wrapper, optimizer, scheduler, metrics_lines, config, rng=None):
+def _save(accelerator, ckpt_dir, step, phase, micro, tokens, wrapper, optimizer, scheduler, metrics_lines, config,
+          fingerprint=None, rng=None):
     path = None
     if accelerator.is_main_process:
         state = {"step": step, "phase": phase, "micro_batches": micro, "tokens": tokens,
                  "model": accelerator.unwrap_model(wrapper).model.state_dict(),
                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng or rng_state(),
-                 "metrics": list(metrics_lines), "compat": _compat(config)}
+                 "metrics": list(metrics_lines), "compat": _compat(config), "fingerprint": fingerprint}
         path = save_checkpoint(ckpt_dir, step, state, metrics_lines)
     return path if path is not None else ckpt_dir / f"step-{step:06d}"
+
+
+def _save_or_stop(*args, last_good: int | None, resume_hint: str, **kwargs):
+    """`_save`; a checkpoint that cannot be written stops the run with where the last good one is."""
+    try:
+        return _save(*args, **kwargs)
+    except (CheckpointWriteError, OutputError) as e:
+        ckpt_dir = args[1]
+        if last_good:
+            where = f" The last good checkpoint is step {last_good} in '{ckpt_dir}'."
+            hint = (e.hint or "").replace("rerun the same command with --resume", resume_hint)
+        else:
+            where = " No earlier checkpoint exists, so the run has to start again."
+            hint = "Free disk space or fix the permissions (or write to another disk), then run the same command again."
+        raise type(e)(e.message + where, hint) from None
 
 
 def _compat(config: TrainConfig) -> dict:
     """Settings a resume must share with the run it continues (they fix the data order and shapes)."""
     return {k: getattr(config, k) for k in ("seed", "batch_size", "seq_len", "grad_accum", "mode", "replay_ratio",
                                              "mlm_probability")} | {"phases": [p.model_dump() for p in config.phases]}
+
+
+def _check_fingerprint(state: dict, fingerprint: dict | None, path: Path) -> None:
+    from domainlm.training.fingerprint import describe_differences
+
+    diff = describe_differences(state.get("fingerprint"), fingerprint)
+    if diff:
+        raise TrainingError(f"The checkpoint '{path}' belongs to a run with other inputs ({'; '.join(diff)}), so "
+                            "--resume would mix two trainings.",
+                            "Resume with the inputs of that run, or start over: delete that checkpoint folder (or "
+                            "write to another output folder) and run without --resume.")
 
 
 def _check_compatible(state: dict, config: TrainConfig, path: Path) -> None:

@@ -1,51 +1,151 @@
-"""Write a trained model directory in one atomic step."""
+"""Write a trained model directory in one atomic step, and never lose a finished training to it.
+
+`check_model_output` runs at the start of `adapt` / `pretrain`: a folder holding anything that is
+not an earlier output of the same command is refused before hours of training (`force` replaces
+it). `write_model_dir` builds the model folder beside the target and swaps it in only once it is
+complete. `write_or_keep_checkpoint` wraps it: when the model cannot be written (full disk, no
+permission, someone's files appeared in the folder meanwhile), the trained state is kept as a
+checkpoint and the message says where it is and how `--resume` writes the model from it.
+"""
 
 from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
-from domainlm.errors import TrainingError
-from domainlm.io import atomic_directory
-from domainlm.training.checkpoint import disk_full_error
-
+from domainlm.errors import OutputError, TrainingError
+from domainlm.io import atomic_directory, check_output_dir
+from vocab_tools.atomic import MARKER_NAME, write_failure
 
 TOKENIZER_FILES = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
                    "added_tokens.json"}
 
 
+class ModelWriteError(TrainingError, OutputError):
+    """The model folder could not be written. Both a TrainingError (training's family) and an
+    OutputError, so `atomic_directory` passes it through with its own wording."""
+
+
+def _earlier_output_without_marker(path: Path, command: str) -> bool:
+    """A model folder this command wrote before output markers existed (its settings.json says so)."""
+    if (path / MARKER_NAME).exists() or not (path / "config.json").is_file():
+        return False
+    try:
+        settings = json.loads((path / "settings.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(settings, dict) and settings.get("command") == command
+
+
+def check_model_output(out_dir: Path, command: str, force: bool = False) -> bool:
+    """Refuse `out_dir` up front unless it may receive `command`'s model; return the `force` to write with.
+
+    Also refuses a folder whose parent cannot be written: checkpoints and the model both go there,
+    and finding out after the training is too late.
+    """
+    out_dir = Path(out_dir)
+    if not force and out_dir.is_dir() and _earlier_output_without_marker(out_dir, command):
+        force = True
+    check_output_dir(out_dir, command, force)
+    parent = out_dir.parent
+    existing = parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and (not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK)):
+        reason = "is a file" if not existing.is_dir() else "is not writable (permission denied)"
+        raise OutputError(f"Cannot write the output '{out_dir}': '{existing}' {reason}.",
+                          "Choose an output folder on a writable disk with -o / --output, or fix the permissions.")
+    return force
+
+
 def write_model_dir(out_dir: Path, *, model, tokenizer, settings: dict, versions: dict, metrics: list[dict],
-                    card: str, slots_json: Path | None = None, tokenizer_dir: Path | None = None) -> Path:
+                    card: str, slots_json: Path | None = None, tokenizer_dir: Path | None = None,
+                    command: str | None = None, force: bool = False, kept_tensors: dict | None = None) -> Path:
     """HF model + tokenizer, slots.json, settings.json, versions.json, metrics.jsonl, README.md.
 
     All files go to a temporary sibling first and replace `out_dir` in one rename: a kill or a full
-    disk leaves the previous `out_dir` (or none) and no half model.
+    disk leaves the previous `out_dir` (or none) and no half model. With `command`, the folder must
+    be empty, absent or an earlier output of that command (or `force`). `kept_tensors` (tensors of
+    the base the training did not touch, e.g. BERT's pooler) are saved beside the model's own.
+    Write failures raise `ModelWriteError`.
     """
     out_dir = Path(out_dir)
-    try:
-        with atomic_directory(out_dir) as tmp:
-            model.save_pretrained(str(tmp))
-            if tokenizer_dir is not None and (Path(tokenizer_dir) / "tokenizer.json").exists():
-                # Copy the tokenizer files as they are (vocab.txt and tokenizer.json kept in step, as
-                # vocab_tools wrote them) rather than re-serialising them.
-                for f in Path(tokenizer_dir).iterdir():
-                    if f.is_file() and f.name in TOKENIZER_FILES:
-                        shutil.copy(f, tmp / f.name)
+    with atomic_directory(out_dir, command=command, force=force) as tmp:
+        try:
+            _write_files(tmp, model=model, tokenizer=tokenizer, settings=settings, versions=versions, metrics=metrics,
+                         card=card, slots_json=slots_json, tokenizer_dir=tokenizer_dir, kept_tensors=kept_tensors)
+        except Exception as e:
+            reason = write_failure(e)
+            if reason is None:
+                raise
+            if isinstance(e, OSError) and e.errno == errno.ENOSPC or reason.startswith("no space"):
+                message = (f"No space left on the device while writing the model to '{out_dir}' ({reason}). "
+                           "Nothing half-written was left: the previous output, if any, is intact.")
             else:
-                tokenizer.save_pretrained(str(tmp))
-            if slots_json is not None and Path(slots_json).exists():
-                shutil.copy(slots_json, tmp / "slots.json")
-            else:
-                (tmp / "slots.json").write_text(json.dumps({"format": 1, "slots": []}, indent=1) + "\n", encoding="utf-8")
-            (tmp / "settings.json").write_text(json.dumps(settings, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-            (tmp / "versions.json").write_text(json.dumps(versions, indent=2) + "\n", encoding="utf-8")
-            (tmp / "metrics.jsonl").write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in metrics), encoding="utf-8")
-            (tmp / "README.md").write_text(card, encoding="utf-8")
-    except OSError as e:
-        if e.errno == errno.ENOSPC:
-            raise disk_full_error(out_dir, e, "model") from None
-        raise TrainingError(f"Cannot write the model to '{out_dir}': {e.strerror or e}.",
-                            "Check that the directory is writable; rerun with --resume to continue from the last checkpoint.") from None
+                message = (f"Cannot write the model to '{out_dir}': {reason}. Nothing half-written was left: the "
+                           "previous output, if any, is intact.")
+            raise ModelWriteError(message, "Free disk space or fix the permissions (or choose another output folder), "
+                                  "then rerun the same command with --resume.") from None
     return out_dir
+
+
+def _write_files(tmp: Path, *, model, tokenizer, settings, versions, metrics, card, slots_json, tokenizer_dir,
+                 kept_tensors) -> None:
+    if kept_tensors:
+        state = model.state_dict()
+        state.update({k: v for k, v in kept_tensors.items() if k not in state})
+        model.save_pretrained(str(tmp), state_dict=state)
+    else:
+        model.save_pretrained(str(tmp))
+    if tokenizer_dir is not None and (Path(tokenizer_dir) / "tokenizer.json").exists():
+        # Copy the tokenizer files as they are (vocab.txt and tokenizer.json kept in step, as
+        # vocab_tools wrote them) rather than re-serialising them. copyfile, not copy: the new files
+        # get the umask's mode, not the 0600 of a temporary source.
+        for f in Path(tokenizer_dir).iterdir():
+            if f.is_file() and f.name in TOKENIZER_FILES:
+                shutil.copyfile(f, tmp / f.name)
+    else:
+        tokenizer.save_pretrained(str(tmp))
+    if slots_json is not None and Path(slots_json).exists():
+        shutil.copyfile(slots_json, tmp / "slots.json")
+    else:
+        (tmp / "slots.json").write_text(json.dumps({"format": 1, "slots": []}, indent=1) + "\n", encoding="utf-8")
+    (tmp / "settings.json").write_text(json.dumps(settings, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    (tmp / "versions.json").write_text(json.dumps(versions, indent=2) + "\n", encoding="utf-8")
+    (tmp / "metrics.jsonl").write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in metrics), encoding="utf-8")
+    (tmp / "README.md").write_text(card, encoding="utf-8")
+
+
+def write_or_keep_checkpoint(write: Callable[[], Path], outcome, *, ckpt_dir: Path, command: str) -> Path:
+    """Run `write()`; if the model cannot be written, keep the trained state as a checkpoint and say so.
+
+    The final checkpoint holds the trained weights and the metrics, so `--resume` writes the model
+    from it without training again. When even that cannot be written (the disk is full), the
+    message names the last periodic checkpoint instead.
+    """
+    try:
+        return write()
+    except OutputError as e:
+        kept = outcome.keep_final_checkpoint() if outcome is not None else None
+        from domainlm.training.checkpoint import latest_checkpoint
+
+        resume = f"rerun the same `domainlm {command}` command with --resume"
+        if kept is not None:
+            where = (f"The trained model was kept as a checkpoint (step {outcome.steps}) in '{kept}'.")
+            how = f"then {resume}: it writes the model from that checkpoint without training again."
+        elif (last := latest_checkpoint(ckpt_dir)) is not None:
+            step = int(last.name.split("-")[-1])
+            where = (f"The trained model could not be kept either; the last checkpoint is step {step} of "
+                     f"{outcome.steps} in '{last}'.")
+            how = f"then {resume}: it continues from step {step}."
+        else:
+            where = "No checkpoint could be written either, so this training has to be run again."
+            how = "then run the same command again."
+        refused = "--force" in (e.hint or "")
+        first = ("Move those files out of the way, or add --force to replace them" if refused else
+                 "Free space on that disk or fix its permissions (or choose another output folder)")
+        raise ModelWriteError(f"{e.message} {where}", f"{first}; {how}") from None

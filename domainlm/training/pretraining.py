@@ -9,33 +9,58 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from domainlm.errors import ConfigError
+from domainlm.errors import ConfigError, ModelError
 from domainlm.training.config import ModelArchConfig, TrainConfig
 
 
+def check_hangul_kept(tokenizer, name: str) -> None:
+    """Refuse a tokenizer whose normaliser NFD-decomposes Hangul into jamo (the check `vocab fill` runs).
+
+    BertNormalizer(lowercase=True) with strip_accents unset strips accents, which decomposes every
+    syllable: a model pretrained on it never sees a Korean syllable, and nothing says so.
+    """
+    from vocab_tools.info import NFD_FIX
+    from vocab_tools.loading import HANGUL_PROBE
+
+    normalizer = getattr(getattr(tokenizer, "backend_tokenizer", None), "normalizer", None)
+    if normalizer is None:
+        return
+    seen = normalizer.normalize_str(HANGUL_PROBE)
+    if seen != HANGUL_PROBE:
+        raise ModelError(f"The normaliser of the tokenizer '{name}' NFD-decomposes Hangul into jamo "
+                         f"({HANGUL_PROBE!r} becomes {len(seen)} characters instead of {len(HANGUL_PROBE)}), so the model "
+                         "would be pretrained on jamo and never see a Korean syllable.", NFD_FIX)
+
+
 def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = None, config: TrainConfig | None = None,
-             resume: bool = False, on_step=None) -> Path:
-    """Train a fresh model on `corpus`; write the model directory `out_dir` atomically and return it."""
+             resume: bool = False, on_step=None, force: bool = False) -> Path:
+    """Train a fresh model on `corpus`; write the model directory `out_dir` atomically and return it.
+
+    `out_dir` must be absent, empty or an earlier `pretrain` output (checked first), unless `force`.
+    """
     import torch
 
     from domainlm.modeling import build_mlm, load_tokenizer
+    from domainlm.training import fingerprint as fp
     from domainlm.training.adapting import _as_list, _spec_names
     from domainlm.training.card import library_versions, model_card
     from domainlm.training.checkpoint import checkpoint_dir_for
     from domainlm.training.data import PackedStream, corpus_texts, fixed_sequences
     from domainlm.training.engine import train
-    from domainlm.training.output import write_model_dir
+    from domainlm.training.output import check_model_output, write_model_dir, write_or_keep_checkpoint
 
     arch = arch or ModelArchConfig()
     config = config or TrainConfig()
+    out_dir = Path(out_dir)
+    force = check_model_output(out_dir, "pretrain", force)
     if config.mode != "full":
         raise ConfigError(f"pretrain trains every parameter; mode '{config.mode}' needs an existing model.",
                           "Use train.mode full for pretrain, or `domainlm adapt` to adapt an existing model.")
     if config.seq_len > arch.max_positions:
         raise ConfigError(f"seq_len {config.seq_len} is longer than the model's {arch.max_positions} positions.",
                           f"Use --seq-len {arch.max_positions} or less, or raise --max-positions.")
-    out_dir = Path(out_dir)
     tokenizer = load_tokenizer(tokenizer_dir)
+    check_hangul_kept(tokenizer, str(tokenizer_dir))
     torch.manual_seed(config.seed)
     model = build_mlm(arch, tokenizer)
     specs = _as_list(corpus)
@@ -53,17 +78,23 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
     ckpt_dir = checkpoint_dir_for(out_dir)
     outcome = train(build_model=lambda: model, tokenizer=tokenizer, stream=stream, config=config, ckpt_dir=ckpt_dir,
                     slot_ids=[], resume=resume, heldout_sequences=heldout, on_step=on_step,
-                    resume_hint="rerun the same `domainlm pretrain` command with --resume", description="pretrain")
+                    resume_hint="rerun the same `domainlm pretrain` command with --resume", description="pretrain",
+                    fingerprint={"tokenizer": fp.folder_entry(tokenizer_dir, ("tokenizer.json", "vocab.txt")),
+                                 "corpus": fp.corpus_entry(specs),
+                                 "arch": {"shown": str(arch.model_dump(mode="json")),
+                                          "digest": str(sorted(arch.model_dump(mode="json").items()))}})
     settings = {"command": "pretrain", "tokenizer": str(tokenizer_dir), "corpus": _spec_names(specs),
                 "arch": arch.model_dump(mode="json"), "train": config.model_dump(mode="json")}
     versions = library_versions()
     if outcome.is_main:
         card = model_card(kind="pretrain", base=None, category=None, settings=settings, outcome=outcome, slots=[],
-                          eval_before=None, versions=versions, arch=arch.model_dump(mode="json"))
+                          eval_before=None, versions=versions, arch=arch.model_dump(mode="json"), folder_name=out_dir.name)
         slots = Path(tokenizer_dir) / "slots.json"
-        write_model_dir(out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions,
-                        metrics=outcome.metrics, card=card, slots_json=slots if slots.exists() else None,
-                        tokenizer_dir=Path(tokenizer_dir))
+        write_or_keep_checkpoint(lambda: write_model_dir(
+            out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions,
+            metrics=outcome.metrics, card=card, slots_json=slots if slots.exists() else None,
+            tokenizer_dir=Path(tokenizer_dir), command="pretrain", force=force),
+            outcome, ckpt_dir=ckpt_dir, command="pretrain")
         if not config.keep_checkpoints:
             shutil.rmtree(ckpt_dir, ignore_errors=True)
     return out_dir

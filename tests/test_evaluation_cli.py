@@ -118,7 +118,7 @@ def test_cli_warns_when_normalisation_differs(cli, tiny_mlm_dir, filled_mlm_dir,
     assert ("Token counts are not like for like; MW-BPC stays comparable because it is measured per character of "
             "the same normalised eojeols.") in err
     assert (f"Warning: The after tokenizer ({after}) decomposes Hangul into jamo (strip_accents is on): its pieces are "
-            "jamo, not syllables. Set strip_accents=False in its normaliser (see DESIGN.md, Known traps).") in err
+            "jamo, not syllables. Set strip_accents=False in its normaliser (see docs/DESIGN.md, Known traps).") in err
     report = json.loads((tmp_path / "o" / "report.json").read_text(encoding="utf-8"))
     assert len(report["warnings"]) == 2
     assert report["mw_bpc"]["domain"]["after"]["texts"] > 0  # still measured, on the same eojeols

@@ -69,6 +69,7 @@ def evaluate_command(
     device: Optional[str] = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
     precision: str = typer.Option("fp32", "--precision", help="'fp32', or 'bf16' autocast (about 2x faster on CPUs with avx512_bf16 and on GPUs)."),
     no_card: bool = typer.Option(False, "--no-card", help="Do not add the table to AFTER/README.md."),
+    force: bool = typer.Option(False, "--force", help="Replace a report folder that holds other files (its content is deleted)."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json instead of tables."),
 ) -> None:
     """Measure MW-BPC (domain gain, forgetting), tokenization and probes before and after; write the report."""
@@ -95,7 +96,7 @@ def evaluate_command(
     out = output or _default_out(after)
     report = evaluate(before, after, out, domain=_corpora(domain, domain_field),
                       general=_corpora(general, general_field), config=config, train_corpus=train_corpus or None,
-                      update_card=not no_card, on_warning=warn)
+                      update_card=not no_card, on_warning=warn, force=force)
     if as_json:
         print_json(report.to_dict())
         return

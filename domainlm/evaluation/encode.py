@@ -87,6 +87,23 @@ class Side:
         return inv
 
 
+# Families whose position ids start after the padding index (fairseq heritage): two positions fewer.
+_OFFSET_POSITIONS = {"roberta": 2, "xlm-roberta": 2, "camembert": 2}
+
+
+def max_positions(side: Side) -> int:
+    """The longest sequence (special tokens included) the side's model and tokenizer can take."""
+    config = getattr(side.model, "config", None)
+    limits = []
+    n = getattr(config, "max_position_embeddings", None)
+    if isinstance(n, int) and n > 0:
+        limits.append(n - _OFFSET_POSITIONS.get(getattr(config, "model_type", ""), 0))
+    n = getattr(side.tokenizer, "model_max_length", None)
+    if isinstance(n, int) and 0 < n < 1_000_000:  # transformers uses a huge sentinel for "no limit"
+        limits.append(n)
+    return min(limits) if limits else 1 << 30
+
+
 def _pick_device(device: str | None) -> str:
     import torch
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from domainlm.corpus import Normalizer
-from domainlm.errors import CorpusError, EvaluationError, VocabError
+from domainlm.errors import CorpusError, EvaluationError, OutputError, VocabError
 from domainlm.evaluation.card import update_model_card
 from domainlm.evaluation.config import EvalConfig, TaskSpec
-from domainlm.evaluation.encode import Side, load_side
+from domainlm.evaluation.encode import Side, load_side, max_positions
 from domainlm.evaluation.mwbpc import plan_masks, score_plan
 from domainlm.evaluation.plots import plot_loss_curve, plot_metrics
 from domainlm.evaluation.probe import run_probe
@@ -27,9 +27,10 @@ from domainlm.evaluation.stats import paired_ratio_difference
 from domainlm.evaluation.tasks import load_task
 from domainlm.evaluation.texts import (TextSample, count_overlap, load_texts, recorded_training_corpus,
                                       recorded_training_hashes)
-from domainlm.evaluation.tokenization import (TokenStats, example_rows, filled_slots,
+from domainlm.evaluation.tokenization import (TokenStats, check_related_vocabularies, example_rows, filled_slots,
                                               normalisation_warnings, token_stats)
-from domainlm.io import atomic_write, write_json
+from domainlm.io import atomic_directory, check_output_dir, write_json
+from vocab_tools.atomic import write_failure
 
 def _versions() -> dict[str, str]:
     import torch
@@ -124,18 +125,24 @@ def _overlap(sample: TextSample, after: str | os.PathLike, train_corpus) -> tupl
                   f"(e.g. `domainlm corpus clean --heldout-fraction`)."]
 
 
+EVALUATE_COMMAND = "evaluate"  # named in the marker of the report folders it writes
+
+
 def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str | os.PathLike, *, domain,
              general=None, config: EvalConfig | None = None, tasks: Sequence[TaskSpec] = (), train_corpus=None,
-             update_card: bool = True, on_warning: Callable[[str], None] | None = None) -> Report:
+             update_card: bool = True, on_warning: Callable[[str], None] | None = None, force: bool = False) -> Report:
     """Compare a base model and its adaptation on held-out domain text, general text and probes.
 
     `domain` / `general`: a CorpusSpec, a path, a list of them, or a list of texts. `tasks` are added to
     `config.tasks`. `train_corpus` (optional) is checked for held-out texts that leaked into training.
-    Writes `report.json`, `report.md` and PNG charts to `out_dir`; puts the table into `after/README.md`.
+    Writes `report.json`, `report.md` and PNG charts to `out_dir` (new, empty or an earlier report;
+    anything else only with `force`), in one swap; puts the table into `after/README.md`.
+    `after` must be `before` with [unusedN] slots filled (or the same vocabulary).
     """
     config = config or EvalConfig()
     all_tasks = list(config.tasks) + list(tasks)
     out_dir = Path(out_dir)
+    check_output_dir(out_dir, EVALUATE_COMMAND, force)  # before minutes of work, not after
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     normalizer = Normalizer()
@@ -153,7 +160,14 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     after_side = load_side("after", after, config.device, config.precision)
     seconds["load"] = time.perf_counter() - t
 
+    check_related_vocabularies(before_side, after_side)
     warnings = normalisation_warnings(before_side, after_side, domain_sample.texts)
+    positions = min(max_positions(before_side), max_positions(after_side))
+    if positions < config.max_seq_len:
+        # A longer sequence would index past the position embeddings; cut texts to what the models hold.
+        warnings.append(f"The models hold {positions} positions: eval.max_seq_len {config.max_seq_len} was capped to "
+                        f"{positions} (longer texts are cut at an eojeol boundary).")
+        config = config.model_copy(update={"max_seq_len": positions})
     overlap, overlap_warnings = _overlap(domain_sample, after, train_corpus)
     warnings += overlap_warnings
     for w in warnings:
@@ -203,29 +217,33 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
                     versions=_versions())
     seconds["total"] = time.perf_counter() - t0  # everything but writing the files, which takes well under a second
     report.seconds = seconds
-    _write(report, after, update_card)
+    _write(report, after, update_card, force)
     return report
 
 
-def _write(report: Report, after, update_card: bool) -> None:
+def _write(report: Report, after, update_card: bool, force: bool) -> None:
+    """The report folder in one swap (charts, report.json, report.md), then the model card that points at it."""
     out = report.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    for name, plot in (("metrics_chart", lambda p: plot_metrics(report, p)),
-                       ("loss_chart", lambda p: plot_loss_curve(after, p))):
-        final = out / ("metrics.png" if name == "metrics_chart" else "loss_curve.png")
-        tmp = out / f".{final.name}.tmp.png"
-        try:
-            if plot(tmp) is not None:
-                os.replace(tmp, final)
-                report.files[name] = str(final)
-        finally:
-            tmp.unlink(missing_ok=True)
-    report.files["report_json"] = str(out / "report.json")
-    report.files["report_md"] = str(out / "report.md")
-    if update_card and Path(str(after)).is_dir():
+    card = update_card and Path(str(after)).is_dir()
+    with atomic_directory(out, command=EVALUATE_COMMAND, force=force) as tmp:
+        for name, plot, file_name in (("metrics_chart", lambda p: plot_metrics(report, p), "metrics.png"),
+                                      ("loss_chart", lambda p: plot_loss_curve(after, p), "loss_curve.png")):
+            if plot(tmp / file_name) is not None:
+                report.files[name] = str(out / file_name)
+        report.files["report_json"] = str(out / "report.json")
+        report.files["report_md"] = str(out / "report.md")
+        if card:
+            report.files["model_card"] = str(Path(str(after)) / "README.md")
+        write_json(tmp / "report.json", report.to_dict())
+        (tmp / "report.md").write_text(render_markdown(report), encoding="utf-8")
+    if card:
         section = "## Evaluation (domainlm)\n\n" + "\n".join(f"- {line}" for line in headline(report)) + "\n\n" \
                   + summary_markdown(report) + f"\n\nFull report: `{out / 'report.md'}`."
-        report.files["model_card"] = str(update_model_card(after, section))
-    write_json(out / "report.json", report.to_dict())
-    with atomic_write(out / "report.md") as fh:
-        fh.write(render_markdown(report))
+        try:
+            update_model_card(after, section)
+        except OSError as e:
+            if write_failure(e) is None:
+                raise
+            raise OutputError(f"Wrote the report in '{out}', but could not update the model card "
+                              f"'{report.files['model_card']}': {write_failure(e)}.",
+                              "Free space or fix the permissions of the model folder, or pass --no-card.") from None

@@ -164,9 +164,18 @@ def headline(report: Report) -> list[str]:
     lines = []
     gain = report.domain_gain
     before = report.bpc["domain"].before.bpc.value
-    rel = f" ({gain.value / before:+.1%} of the base)" if before else ""
-    lines.append(f"Domain gain: MW-BPC on held-out domain text fell by {fmt_number(gain.value)} bits/char{rel}, "
-                 f"95% CI [{fmt_number(gain.low)}, {fmt_number(gain.high)}], n = {gain.n} texts: {gain.verdict}.")
+    # Said as what happened: a negative gain is a rise, never "fell by -5.37 (-146%)".
+    if gain.value >= 0:
+        moved, amount, low, high = "fell", gain.value, gain.low, gain.high
+        label = "Domain gain"
+    else:
+        moved, amount, low, high = "rose", -gain.value, -gain.high, -gain.low
+        label = "Domain loss" if gain.significant else "Domain gain (none)"
+    rel = f" ({amount / before:.1%} of the base's {fmt_number(before)})" if before else ""
+    lines.append(f"{label}: MW-BPC on held-out domain text {moved} by {fmt_number(amount)} bits/char{rel}, "
+                 f"95% CI of the {'drop' if moved == 'fell' else 'rise'} [{fmt_number(low)}, {fmt_number(high)}], "
+                 f"n = {gain.n} texts: {gain.verdict}" + (" (the adapted model predicts domain text worse)."
+                                                         if moved == "rose" and gain.significant else "."))
     forgetting = report.forgetting
     if forgetting is not None:
         lines.append(f"Forgetting: MW-BPC on general text changed by {fmt_change(forgetting)} bits/char, "

@@ -34,8 +34,15 @@ def _is_corpus_ref(item) -> bool:
     if isinstance(item, str):
         # A missing "heldout.txt" is a typo to report, not a one-line text to score.
         looks_like_file = not any(ch.isspace() for ch in item) and item.lower().endswith(_SUFFIXES)
-        return item.startswith("hf:") or any(ch in item for ch in "*?[") or looks_like_file or Path(item).exists()
+        return item.startswith("hf:") or any(ch in item for ch in "*?[") or looks_like_file or _exists(item)
     return False
+
+
+def _exists(item: str) -> bool:
+    try:
+        return Path(item).exists()
+    except (OSError, ValueError):  # a long review is "File name too long", not a path
+        return False
 
 
 def is_text_list(source) -> bool:

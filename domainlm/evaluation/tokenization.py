@@ -17,6 +17,7 @@ import numpy as np
 
 from vocab_tools.slots import SlotEntry, is_slot_token, read_manifest
 
+from domainlm.errors import EvaluationError
 from domainlm.evaluation.encode import Side
 from domainlm.evaluation.stats import Estimate, ratio_estimate
 
@@ -44,6 +45,33 @@ def filled_slots(before: Side, after: Side) -> tuple[list[SlotEntry], str]:
     slots = [SlotEntry(slot_id=i, old_token=o, term=new[i], kind="continuation" if new[i].startswith("##") else "word")
              for i, o in enumerate(old) if i < len(new) and is_slot_token(o) and new[i] != o and new[i]]
     return slots, "vocab diff"
+
+
+def check_related_vocabularies(before: Side, after: Side) -> None:
+    """Refuse an `after` whose vocabulary is not `before`'s with [unusedN] slots filled.
+
+    Everything the report says about the vocabulary (filled slots, fertility change, examples)
+    assumes that every other id means the same token in both. Two unrelated vocabularies would
+    give a "vocab diff" of thousands of "filled slots" and a meaningless comparison.
+    """
+    old, new = before.vocab, after.vocab
+    if len(old) != len(new):
+        raise EvaluationError(
+            f"The after model's vocabulary has {len(new):,} entries and the before model's {len(old):,}: `after` must "
+            "be `before` with [unusedN] slots filled (same size, every other id unchanged).",
+            "Pass as --before the base the after model was adapted from (its settings.json names it).")
+    changed = [i for i, (a, b) in enumerate(zip(old, new)) if a != b]
+    foreign = [i for i in changed if not is_slot_token(old[i])]
+    if foreign and all(is_slot_token(new[i]) for i in foreign):
+        raise EvaluationError(
+            f"The before model has {len(foreign):,} filled slots that the after model has as free [unusedN] slots: "
+            "--before and --after look swapped.", "Pass the base as --before and the adapted model as --after.")
+    if foreign:
+        shown = ", ".join(f"id {i}: {old[i]!r} → {new[i]!r}" for i in foreign[:3])
+        raise EvaluationError(
+            f"The before and after vocabularies are unrelated: {len(foreign):,} of {len(old):,} ids that are not "
+            f"[unusedN] slots hold other tokens ({shown}). `after` must be `before` with [unusedN] slots filled.",
+            "Pass as --before the base the after model was adapted from (its settings.json names it).")
 
 
 @dataclass

@@ -43,6 +43,9 @@ def mine_terms_command(
     extractor: Optional[str] = typer.Option(None, "--extractor", help="Candidate extractor: wordpiece (every frequent prefix / continuation) or kiwi (kiwipiepy stems and endings)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Counting processes (default: all cores)."),
     max_documents: Optional[int] = typer.Option(None, "--max-documents", min=1, help="Read at most this many category documents."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="Where the corpus pass runs: local (this machine's processes, default) or ray (Ray Data; local files or s3:// gs:// paths; pip install \"domainlm[ray]\")."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --engine ray: auto (the cluster this machine belongs to), HOST:PORT or ray://HOST:PORT (default: a local Ray instance)."),
+    force: bool = typer.Option(False, "--force", help="Replace an output folder that holds files mine-terms did not write."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Root that a recipe's relative corpus paths resolve against (default: DOMAINLM_DATA)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output directory for terms.tsv, terms.json, mining.json (default: mined/<category>)."),
     top: int = typer.Option(30, "--top", min=0, help="Rows of the terms table."),
@@ -56,9 +59,9 @@ def mine_terms_command(
     request = resolve_request(category=category, corpus=corpus, reference=reference, base=base, slots=slots,
                               field=field, where=parse_where(where), min_count=min_count,
                               specificity_weight=specificity_weight, extractor=extractor, workers=workers, max_documents=max_documents,
-                              output=output, data_dir=data_dir)
+                              engine=engine, ray_address=ray_address, output=output, data_dir=data_dir)
     result = mine_terms(request.corpus, request.reference, request.base, request.config, request.output,
-                        normalize=request.normalize, category=request.category, keep=request.keep)
+                        normalize=request.normalize, category=request.category, keep=request.keep, force=force)
     s = result.stats
     if as_json:
         print_json({"stats": s, "terms": [t.to_dict() for t in result.terms[:top] if top]})

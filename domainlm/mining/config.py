@@ -25,3 +25,5 @@ class MineConfig(BaseModel):
     candidate_pool: int | None = Field(None, ge=1, description="Candidates scored exactly by re-tokenization during selection, best estimates first (null: 10 x slots, at least 5,000)")
     cache_reference: bool = Field(True, description="Keep the reference corpus's word counts in $DOMAINLM_CACHE/word_counts (keyed by its files' size and mtime and the normalisation), so mining several categories against one reference counts it once")
     max_documents: int | None = Field(None, ge=1, description="Read at most this many category documents")
+    engine: Literal["local", "ray"] = Field("local", description="Where the corpus pass (read, normalise, count words) runs: local processes, or Ray Data on a Ray cluster / local Ray instance (pip install \"domainlm[ray]\"); candidates and selection stay on this machine either way")
+    ray_address: str | None = Field(None, description="Ray cluster to join with engine: ray: 'auto' (the cluster this machine is a node of), HOST:PORT or ray://HOST:PORT; null starts a local Ray instance")

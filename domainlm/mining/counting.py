@@ -323,14 +323,19 @@ def _cache_key(corpus, settings: dict) -> str | None:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def count_words_cached(corpus, *, use_cache: bool = True, **kwargs) -> WordCounts:
-    """`count_words`, reusing the counts of an unchanged corpus read with the same settings.
+def count_words_cached(corpus, *, use_cache: bool = True, counter: Callable[..., WordCounts] | None = None,
+                       **kwargs) -> WordCounts:
+    """`count_words` (or `counter`: the Ray engine's), reusing the counts of an unchanged local
+    corpus read with the same settings.
 
     For the reference corpus: every category is mined against the same general text, so it is
-    counted once. Entries live in $DOMAINLM_CACHE/word_counts (default ~/.cache/domainlm).
+    counted once. Entries live in $DOMAINLM_CACHE/word_counts (default ~/.cache/domainlm). Both
+    engines count alike, so either reuses the other's entry (`min_count`, the Ray engine's early
+    drop of rare words, is part of the key).
     """
+    counter = counter or count_words
     settings = {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in kwargs.items()
-                if k in ("normalize", "lowercase", "max_words", "max_documents")}
+                if k in ("normalize", "lowercase", "max_words", "max_documents", "min_count")}
     key = _cache_key(corpus, settings) if use_cache and kwargs.get("keep") is None and not kwargs.get("sample") else None
     path = cache_dir() / f"{key}.pkl" if key else None
     if path is not None and path.is_file():
@@ -343,7 +348,7 @@ def count_words_cached(corpus, *, use_cache: bool = True, **kwargs) -> WordCount
                 return cached
         except Exception:
             path.unlink(missing_ok=True)  # a corrupt entry is recounted
-    result = count_words(corpus, **kwargs)
+    result = counter(corpus, **kwargs)
     if path is not None:
         try:
             with atomic_write(path, "wb", encoding=None) as fh:

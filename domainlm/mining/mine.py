@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -16,7 +17,7 @@ from vocab_tools.terms import Term, write_terms
 
 from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer
 from domainlm.errors import CorpusError, MiningError
-from domainlm.io import write_json
+from domainlm.io import atomic_directory, check_output_dir, write_json
 from domainlm.mining.base import BaseTokenizer, load_base_tokenizer
 from domainlm.mining.config import MineConfig
 from domainlm.mining.counting import BackgroundCount, WordCounts, count_words_cached
@@ -42,18 +43,40 @@ class MiningResult:
     out_dir: Path | None = None
 
 
-def _count(corpus, what: str, **kwargs) -> WordCounts:
+def _count(corpus, what: str, engine: str = "local", **kwargs) -> WordCounts:
     try:
+        if engine == "ray":
+            from domainlm.mining.distributed import count_words_ray
+
+            return count_words_ray(corpus, **kwargs)
         return count_words_cached(corpus, **kwargs)
     except CorpusError as e:
         raise type(e)(f"{what}: {e.message}", e.hint) from None
 
 
-def _check_readable(corpus, what: str) -> None:
+def _check_readable(corpus, what: str, engine: str = "local"):
+    """Resolve every path up front (a missing file fails here, before any long count)."""
     try:
-        CorpusReader(corpus)  # resolves every path: a missing file fails here
+        if engine == "ray":
+            from domainlm.mining.distributed import check_readable
+
+            return check_readable(corpus)  # local and remote (s3://, gs://) paths
+        CorpusReader(corpus)
+        return None
     except CorpusError as e:
         raise type(e)(f"{what}: {e.message}", e.hint) from None
+
+
+@contextmanager
+def _engine_session(config: MineConfig):
+    """Ray connected for the corpus pass of `engine: ray`; nothing to set up locally."""
+    if config.engine != "ray":
+        yield
+        return
+    from domainlm.mining.distributed import ray_session
+
+    with ray_session(config.ray_address, config.workers):
+        yield
 
 
 def _as_list(corpus) -> list:
@@ -84,15 +107,20 @@ def check_slot_budget(base: BaseTokenizer, slots: int, explicit: bool = True) ->
 
 def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokenizer, config: MineConfig | None = None,
                out_dir: str | os.PathLike | None = None, *, normalize: NormalizeConfig | None = None,
-               category: str | None = None, keep: Callable[[object], bool] | None = None) -> MiningResult:
+               category: str | None = None, keep: Callable[[object], bool] | None = None,
+               force: bool = False) -> MiningResult:
     """Mine the terms of a category (see module doc).
 
-    corpus / reference: CorpusSpec | path | list of them. `keep(document)` filters category documents
-    (held-out exclusion, routing). Writes `terms.tsv`, `terms.json` and `mining.json` into `out_dir`.
+    corpus / reference: CorpusSpec | path | list of them (remote s3:// / gs:// paths with
+    `config.engine == "ray"`). `keep(document)` filters category documents (held-out exclusion,
+    routing). Writes `terms.tsv`, `terms.json` and `mining.json` into `out_dir` as one unit: a
+    folder holding anything but an earlier mine-terms output is refused unless `force`.
     """
     config = config or MineConfig()
     normalize = normalize or NormalizeConfig()
     check_inputs(corpus, reference)
+    if out_dir is not None:
+        check_output_dir(out_dir, "mine-terms", force)  # before the long run, not after it
     started = time.perf_counter()
     base = base_tokenizer if isinstance(base_tokenizer, BaseTokenizer) else load_base_tokenizer(str(base_tokenizer))
     explicit = "slots" in config.model_fields_set
@@ -102,9 +130,20 @@ def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokeni
     check_slot_budget(base, config.slots, explicit=explicit)
     common = dict(normalize=normalize, lowercase=base.lowercase, workers=config.workers, max_words=config.max_candidates)
 
-    _check_readable(reference, "Reference corpus")  # fail before the long category count
-    cat = _count(corpus, "Category corpus", max_documents=config.max_documents, keep=keep, use_cache=False,
-                 sample=EXAMPLE_DOCUMENTS, description="counting category words", **common)
+    # Every path is resolved before Ray starts or the long category count runs.
+    ray_ref = _check_readable(reference, "Reference corpus", config.engine)
+    ray_cat = _check_readable(corpus, "Category corpus", config.engine) if config.engine == "ray" else None
+    with _engine_session(config):
+        return _mine(corpus, reference, base, config, out_dir, normalize, category, keep, force, common, started,
+                     ray_cat, ray_ref)
+
+
+def _mine(corpus, reference, base: BaseTokenizer, config: MineConfig, out_dir, normalize: NormalizeConfig,
+          category: str | None, keep, force: bool, common: dict, started: float, ray_cat, ray_ref) -> MiningResult:
+    engine = config.engine
+    extra = {"resolved": ray_cat} if engine == "ray" else {"use_cache": False}
+    cat = _count(corpus, "Category corpus", engine, max_documents=config.max_documents, keep=keep,
+                 sample=EXAMPLE_DOCUMENTS, description="counting category words", **extra, **common)
     if cat.eojeols < MIN_EOJEOLS:
         raise MiningError(
             f"The category corpus is too small: {cat.documents:,} documents, {cat.eojeols:,} eojeols "
@@ -115,8 +154,14 @@ def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokeni
     # The reference is counted by a child process while this one derives the category candidates
     # (single-threaded work that would otherwise leave the other cores idle).
     ref_workers = max(1, (config.workers or os.cpu_count() or 1) - 1)
-    with BackgroundCount(reference, min_count=max(REFERENCE_MIN_COUNT, config.min_word_count), use_cache=config.cache_reference,
-                         description="counting reference words", **{**common, "workers": ref_workers}) as ref_job:
+    if engine == "ray":
+        from domainlm.mining.distributed import RayBackgroundCount
+
+        background, ref_extra = RayBackgroundCount, {"resolved": ray_ref}
+    else:
+        background, ref_extra = BackgroundCount, {}
+    with background(reference, min_count=max(REFERENCE_MIN_COUNT, config.min_word_count), use_cache=config.cache_reference,
+                    description="counting reference words", **{**common, "workers": ref_workers}, **ref_extra) as ref_job:
         t0 = time.perf_counter()
         wp = base.wordpiece()
         found = candidate_pool(cat, ref_job, wp, config)
@@ -146,7 +191,7 @@ def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokeni
         "share_of_text_used": round(sum(counts) / max(1, cat.words), 4),
         "reference_documents": ref.documents, "reference_bytes": ref.raw_bytes, "reference_words": ref.words,
         "candidates": found.found, "candidates_scored": len(found.candidates), "evaluations": sel.evaluations,
-        "prune_threshold": max(cat.prune_threshold, ref.prune_threshold), "workers": cat.workers,
+        "prune_threshold": max(cat.prune_threshold, ref.prune_threshold), "workers": cat.workers, "engine": engine,
         "seconds": {"count_category": round(cat.seconds, 2), "count_reference": round(ref.seconds, 2),
                     "reference_cached": ref.cached,
                     "candidates": round(t_candidates, 2), "select": round(t_select, 2), "total": round(seconds, 2)},
@@ -156,11 +201,11 @@ def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokeni
     }
     result = MiningResult(terms=terms, estimated_gain=gain, stats=stats)
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        write_terms(terms, out / "terms.tsv", out / "terms.json")
-        write_json(out / "mining.json", stats)
-        result.out_dir = out
+        # One unit: two runs into one folder never leave terms.tsv of one and terms.json of the other.
+        with atomic_directory(out_dir, command="mine-terms", force=force) as tmp:
+            write_terms(terms, tmp / "terms.tsv", tmp / "terms.json")
+            write_json(tmp / "mining.json", stats)
+        result.out_dir = Path(out_dir)
     return result
 
 

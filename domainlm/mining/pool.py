@@ -104,7 +104,9 @@ def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, con
     w = config.specificity_weight
     z_max = max((z[t] for t, _, _ in kept), default=1.0) or 1.0
     e_max = max((c * (p - 1) for _, c, p in kept), default=1.0) or 1.0
-    best = heapq.nlargest(pool_size, kept, key=lambda k: (1 - w) * k[1] * (k[2] - 1) / e_max + w * max(z[k[0]], 0) / z_max)
+    # Ties are broken by the term, not by the order the words were counted in (which differs
+    # between engines and worker counts), so every engine selects the same terms.
+    best = heapq.nlargest(pool_size, kept, key=lambda k: ((1 - w) * k[1] * (k[2] - 1) / e_max + w * max(z[k[0]], 0) / z_max, k[0]))
     pool = [Candidate(t, c, ref_counts.get(t, 0), z[t], p, c * (p - 1)) for t, c, p in best]
     index_words(pool, words, config.max_term_chars)
     return Pool(pool, words, counts, tokens, ref, len(cat_freq))

@@ -63,6 +63,12 @@ def resolve_request(*, category: str | None = None, corpus: list[str] = (), refe
     overrides = {k: v for k, v in settings.items() if v is not None}
     if overrides.get("extractor") not in (None, "wordpiece", "kiwi"):
         raise ConfigError(f"--extractor {overrides['extractor']!r} is not a candidate extractor.", "Use wordpiece or kiwi.")
+    if overrides.get("engine") not in (None, "local", "ray"):
+        raise ConfigError(f"--engine {overrides['engine']!r} is not a mining engine.", "Use local or ray.")
+    if overrides.get("ray_address"):
+        if overrides.get("engine", "ray") != "ray":
+            raise ConfigError("--ray-address is only used with --engine ray.", "Use --engine ray, or drop --ray-address.")
+        overrides["engine"] = "ray"  # an address means the Ray engine
     if slots is not None:
         overrides["slots"] = slots
     if category:

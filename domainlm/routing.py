@@ -19,7 +19,7 @@ from typing import Iterable, Iterator, Sequence
 
 from domainlm.corpus.reader import CorpusReader, CorpusSpec, _format_of, detect_encoding, expand_paths, open_binary
 from domainlm.errors import ConfigError, CorpusError
-from domainlm.io import atomic_write, write_json
+from domainlm.io import atomic_directory, check_output_dir, follow_umask, write_json
 from domainlm.progress import progress_bar
 
 AMBIGUOUS = "ambiguous"
@@ -129,11 +129,19 @@ class RoutingReport:
                 "categories": self.categories}
 
 
+SPLIT_COMMAND = "split-categories"  # named in the marker of the folders it writes
+
+
 def split_categories(inputs: Sequence[str | os.PathLike | CorpusSpec], out_dir: str | os.PathLike, *,
                      categories: Iterable[str] | None = None, field: str = "text",
-                     encoding: str | None = None) -> RoutingReport:
+                     encoding: str | None = None, force: bool = False) -> RoutingReport:
     """Route every review of `inputs` into `out_dir/<recipe name>.jsonl`, plus `ambiguous.jsonl`,
-    `unassigned.jsonl` and `routing.json` (counts). Rows keep all their columns."""
+    `unassigned.jsonl` and `routing.json` (counts). Rows keep all their columns.
+
+    `out_dir` is new, empty or an earlier output of `split-categories` (anything else only with
+    `force`); the whole set of files replaces it in one swap once every review is routed.
+    """
+    check_output_dir(out_dir, SPLIT_COMMAND, force)
     recipes = routing_recipes(categories)
     router = router_from_recipes(recipes)
     specs = [s if isinstance(s, CorpusSpec) else CorpusSpec(path=str(s), field=field, encoding=encoding) for s in inputs]
@@ -144,19 +152,22 @@ def split_categories(inputs: Sequence[str | os.PathLike | CorpusSpec], out_dir: 
     report = RoutingReport(counts={b: 0 for b in buckets}, categories={r.name: r.category for r in recipes})
     from contextlib import ExitStack
 
-    with ExitStack() as stack, progress_bar("routing reviews", unit="reviews") as update:
-        handles = {b: stack.enter_context(atomic_write(out / f"{b}.jsonl")) for b in buckets}
-        for spec in specs:
-            for row in iter_rows(spec):
-                text = row.get(spec.field) or ""
-                bucket, _ = router.route(text)
-                if spec.field != "text":
-                    row = {**row, "text": text}
-                handles[bucket].write(json.dumps(row, ensure_ascii=False) + "\n")
-                report.counts[bucket] += 1
-                report.total += 1
-                if report.total % 1000 == 0:
-                    update(completed=report.total)
-    report.outputs = {b: str(out / f"{b}.jsonl") for b in buckets}
-    write_json(out / "routing.json", report.to_dict())
+    with atomic_directory(out, command=SPLIT_COMMAND, force=force) as tmp:
+        with ExitStack() as stack, progress_bar("routing reviews", unit="reviews") as update:
+            handles = {b: stack.enter_context(open(tmp / f"{b}.jsonl", "w", encoding="utf-8")) for b in buckets}
+            for spec in specs:
+                for row in iter_rows(spec):
+                    text = row.get(spec.field) or ""
+                    bucket, _ = router.route(text)
+                    if spec.field != "text":
+                        row = {**row, "text": text}
+                    handles[bucket].write(json.dumps(row, ensure_ascii=False) + "\n")
+                    report.counts[bucket] += 1
+                    report.total += 1
+                    if report.total % 1000 == 0:
+                        update(completed=report.total)
+        for b in buckets:
+            follow_umask(tmp / f"{b}.jsonl", directory=False)
+        report.outputs = {b: str(out / f"{b}.jsonl") for b in buckets}
+        write_json(tmp / "routing.json", report.to_dict())
     return report

@@ -265,3 +265,130 @@ def test_adapt_resumes_only_from_a_real_checkpoint(tmp_path):
     assert not adapt.can_resume(ctx)  # a checkpoint folder without its state is not resumable
     (tmp_path / "model.checkpoints" / "step-2" / "state.pt").write_bytes(b"")
     assert adapt.can_resume(ctx)
+
+
+# ---------------------------------------------------------------- a person's path: folders, fingerprints, exports
+
+def test_run_refuses_a_folder_of_user_files_and_force_all_keeps_them(fake, tmp_path, cli):
+    from domainlm.errors import OutputError
+
+    victim = tmp_path / "victim"
+    (victim / "sub").mkdir(parents=True)
+    (victim / "notes.txt").write_text("my notes")
+    recipe = load_recipe("tiny", data_dir=tmp_path)
+    with pytest.raises(OutputError, match="not a run folder") as e:
+        runner.run_recipe(recipe, victim)
+    assert "--force all" in e.value.hint and sorted(p.name for p in victim.iterdir()) == ["notes.txt", "sub"]
+    r = cli("recipe", "run", "tiny", "--data-dir", tmp_path, "-o", victim, "-q")
+    assert r.exit_code == 2 and "--force all" in r.output and "Traceback" not in r.output
+    assert _statuses(runner.run_recipe(recipe, victim, force=True)) == [("first", "ran"), ("second", "ran")]
+    assert (victim / "notes.txt").read_text() == "my notes" and (victim / "second" / "out.txt").exists()
+    assert _statuses(runner.run_recipe(recipe, victim)) == [("first", "skipped"), ("second", "skipped")]  # now a run folder
+
+
+def test_a_failed_rerun_keeps_the_previous_output(fake, tmp_path):
+    recipe = load_recipe("tiny", data_dir=tmp_path)
+    out = tmp_path / "run"
+    runner.run_recipe(recipe, out)
+    (out / "second.checkpoints").mkdir()
+    fake.setting = "v2"  # the resumable stage must rerun ...
+    fake.interrupt_second = True  # ... and fails
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_recipe(recipe, out)
+    assert (out / "second" / "out.txt").read_text() == "ABCv1"  # the previous model is still there
+    assert not (out / "second.checkpoints").exists()  # its checkpoints belonged to the old inputs
+    assert _statuses(runner.run_recipe(recipe, out)) == [("first", "skipped"), ("second", "resumed")]
+    assert (out / "second" / "out.txt").read_text() == "ABCv2"
+
+
+def test_fingerprints_do_not_depend_on_where_the_data_is(tmp_path):
+    from domainlm.pipeline.stages import StageContext, evaluate_inputs, prepare_inputs
+
+    first = tmp_path / "first"
+    (first / "demo").mkdir(parents=True)
+    for name in ("cosmetics_reviews.txt", "general.txt", "general_eval.txt"):
+        (first / "demo" / name).write_text(f"{name} 보습크림 좋아요\n" * 50, encoding="utf-8")
+    (first / "base").mkdir()
+    (first / "base" / "vocab.txt").write_text("[PAD]\n[UNK]\n", encoding="utf-8")
+    second = tmp_path / "elsewhere" / "second"
+    shutil.copytree(first, second)  # copies get new modification times too
+    prints = []
+    for data in (first, second):
+        recipe = load_recipe("tiny", ["eval.tasks=[{name: t, train: {path: demo/general.txt}, test: {path: demo/general_eval.txt}}]"],
+                             data_dir=data)
+        run = data / "run"
+        for part in ("prepare/heldout.txt", "model/config.json"):
+            (run / part).parent.mkdir(parents=True, exist_ok=True)
+            (run / part).write_text("같은 내용\n", encoding="utf-8")
+        ctx = StageContext(recipe=recipe, out_dir=run)
+        prints.append((hashing.fingerprint(prepare_inputs(ctx)), hashing.fingerprint(evaluate_inputs(ctx))))
+    assert prints[0] == prints[1]
+    (second / "demo" / "general.txt").write_text("다른 내용\n", encoding="utf-8")  # content still counts
+    recipe = load_recipe("tiny", data_dir=second)
+    assert hashing.hash_corpora(recipe.data.reference) != hashing.hash_corpora(load_recipe("tiny", data_dir=first).data.reference)
+
+
+def test_big_files_are_fingerprinted_by_content_not_mtime(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setattr(hashing, "FULL_HASH_LIMIT", 1000)
+    monkeypatch.setattr(hashing, "EDGE", 100)
+    monkeypatch.setattr(hashing, "SAMPLE", 10)
+    big = tmp_path / "big.txt"
+    big.write_bytes(bytes(range(256)) * 40)
+    h = hashing.hash_file(big)
+    os.utime(big, (1, 1))
+    assert hashing.hash_file(big) == h  # touched, not changed
+    data = bytearray(big.read_bytes())
+    span = len(data) - 2 * hashing.EDGE - hashing.SAMPLE
+    data[hashing.EDGE + span * 32 // (hashing.SAMPLES - 1) + 3] ^= 0xFF  # one byte in the middle, in a sampled block
+    big.write_bytes(bytes(data))
+    assert hashing.hash_file(big) != h
+
+
+def test_export_ships_the_recipe_the_run_was_made_with(finished_run, tmp_path, cli):
+    import yaml
+
+    from domainlm.recipes.load import save_portable
+
+    recipe, run, data = finished_run
+    save_portable(load_recipe("tiny", ["train.max_steps=7", "vocab.slots=11"], data_dir=data), run)
+    result = cli("recipe", "export", "tiny", "--run-dir", run, "-o", tmp_path / "b.tar.gz", "--data-dir", data)
+    assert result.exit_code == 0, result.output
+    imported = import_bundle(tmp_path / "b.tar.gz", tmp_path / "in", base=str(data / "base"))
+    shipped = yaml.safe_load((imported.out_dir / "recipe.yaml").read_text(encoding="utf-8"))
+    assert shipped["train"]["max_steps"] == 7 and shipped["vocab"]["slots"] == 11
+    assert shipped["data"]["domain"][0]["path"] == "demo/cosmetics_reviews.txt"  # still portable
+    with pytest.raises(BundleError, match="holds a run of the recipe 'tiny', not 'demo'"):
+        export_bundle(load_recipe("demo", data_dir=data), run, tmp_path / "x.tar.gz")
+
+
+def test_the_runner_records_the_recipe_as_run(fake, tmp_path):
+    import yaml
+
+    out = tmp_path / "run"
+    runner.run_recipe(load_recipe("tiny", ["train.max_steps=9"], data_dir=tmp_path), out)
+    recorded = yaml.safe_load((out / "recipe.yaml").read_text(encoding="utf-8"))
+    assert recorded["train"]["max_steps"] == 9 and recorded["base"] == "./base"
+
+
+def test_import_and_export_never_replace_what_they_did_not_write(finished_run, tmp_path, cli):
+    recipe, run, data = finished_run
+    archive = tmp_path / "b.tar.gz"
+    notes = tmp_path / "notes.tar.gz"
+    notes.write_text("not a bundle")
+    r = cli("recipe", "export", "tiny", "--run-dir", run, "-o", notes, "--data-dir", data)
+    assert r.exit_code == 2 and "is not a domainlm bundle" in r.output and "--force" in r.output
+    assert notes.read_text() == "not a bundle"
+    for _ in range(2):  # an earlier export is replaced
+        assert cli("recipe", "export", "tiny", "--run-dir", run, "-o", archive, "--data-dir", data).exit_code == 0
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "notes.txt").write_text("my notes")
+    r = cli("recipe", "import", archive, "-o", victim, "--base", data / "base")
+    assert r.exit_code == 2 and "--force" in r.output and (victim / "notes.txt").exists()
+    for _ in range(2):  # an earlier import is replaced without --force
+        r = cli("recipe", "import", archive, "-o", tmp_path / "in", "--base", data / "base")
+        assert r.exit_code == 0, r.output
+    assert cli("recipe", "import", archive, "-o", victim, "--base", data / "base", "--force").exit_code == 0
+    assert not (victim / "notes.txt").exists() and (victim / "terms.tsv").exists()

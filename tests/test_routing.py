@@ -68,3 +68,22 @@ def test_shopping_reviews_route_as_the_readme_says(shared_data, tmp_path):
     assert 900 <= c["electronics"] <= 1_800
     assert 150 <= c["pets"] <= 300
     assert c["ambiguous"] < 1_000
+
+
+def test_split_never_empties_a_folder_of_user_files(cli, tmp_path):
+    src = tmp_path / "reviews.txt"
+    src.write_text("노트북 충전 잘 돼요\n고양이 츄르 좋아해요\n", encoding="utf-8")
+    victim = tmp_path / "victim"
+    (victim / "sub").mkdir(parents=True)
+    (victim / "notes.txt").write_text("my notes", encoding="utf-8")
+    result = cli("split-categories", src, "-o", victim)
+    assert result.exit_code == 2 and "--force" in result.output and "notes.txt" in result.output
+    assert sorted(p.name for p in victim.iterdir()) == ["notes.txt", "sub"]
+    out = tmp_path / "out"
+    for text in ("노트북 충전 잘 돼요\n", "고양이 츄르 좋아해요\n"):  # an earlier split is replaced whole
+        src.write_text(text, encoding="utf-8")
+        assert cli("split-categories", src, "-o", out).exit_code == 0
+    assert json.loads((out / "routing.json").read_text(encoding="utf-8"))["counts"]["pets"] == 1
+    assert (out / "electronics.jsonl").read_text(encoding="utf-8") == ""
+    assert cli("split-categories", src, "-o", victim, "--force").exit_code == 0
+    assert not (victim / "notes.txt").exists() and (victim / "pets.jsonl").exists()

@@ -162,7 +162,7 @@ def run_command(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run folder (default: runs/<name>)."),
     until: Optional[str] = typer.Option(None, "--until", help="Stop after this stage: prepare, mine, fill, adapt or evaluate."),
-    force: Optional[List[str]] = typer.Option(None, "--force", help="Rerun this stage even if unchanged (repeatable; 'all' for every stage)."),
+    force: Optional[List[str]] = typer.Option(None, "--force", help="Rerun this stage even if unchanged (repeatable; 'all' for every stage, which also runs into a folder that is not a run folder)."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Restart an interrupted adapt from scratch instead of its last checkpoint."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the resolved recipe."),
 ) -> None:
@@ -183,14 +183,16 @@ def export_command(
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Folder of a finished `recipe run` (default: runs/<name>)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Archive to write (default: <name>.domainlm.tar.gz)."),
     include_model: bool = typer.Option(False, "--include-model", help="Also pack the adapted model (large)."),
-    overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override a setting (only for runs of older "
+                                                   "versions: a run records the settings it was made with, and those are exported)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file that is not a domainlm bundle."),
 ) -> None:
-    """Pack recipe, terms, slots manifest, report and sha256 checksums into one .tar.gz."""
+    """Pack recipe (as run), terms, slots manifest, report and sha256 checksums into one .tar.gz."""
     from domainlm.pipeline import default_run_dir, export_bundle
 
     recipe = _load(name, overrides, data_dir)
-    path = export_bundle(recipe, run_dir or default_run_dir(recipe), output, include_model=include_model)
+    path = export_bundle(recipe, run_dir or default_run_dir(recipe), output, include_model=include_model, force=force)
     console.print(f"Wrote [bold]{path}[/] ({path.stat().st_size / 1e6:.2f} MB). Import with: domainlm recipe import {path}")
 
 
@@ -200,7 +202,7 @@ def import_command(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder to unpack into (default: ./<name>)."),
     base: Optional[str] = typer.Option(None, "--base", help="Base model/tokenizer the bundle must match (default: the bundle's own base)."),
     no_check_base: bool = typer.Option(False, "--no-check-base", help="Skip the base vocabulary check (checksums are always verified)."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
+    force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files (its content is deleted)."),
 ) -> None:
     """Verify a bundle's checksums and base vocabulary, then unpack it."""
     from domainlm.pipeline import import_bundle
@@ -241,6 +243,7 @@ def split_categories_command(
     categories: Optional[List[str]] = typer.Option(None, "--category", help="Route to these categories only (repeatable; default: the shopping categories)."),
     field: str = typer.Option("text", "--field", help="Column or field holding the review text."),
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding (default: detect)."),
+    force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files (its content is deleted)."),
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
 ) -> None:
     """Route a mixed review stream into per-category corpora by the recipes' keywords.
@@ -250,7 +253,7 @@ def split_categories_command(
     """
     from domainlm.routing import split_categories
 
-    report = split_categories(inputs, output, categories=categories, field=field, encoding=encoding)
+    report = split_categories(inputs, output, categories=categories, field=field, encoding=encoding, force=force)
     if as_json:
         print_json(report.to_dict())
         return

@@ -29,8 +29,9 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from domainlm import __version__
-from domainlm.errors import DomainLMError
-from domainlm.io import atomic_directory
+from domainlm.errors import DomainLMError, OutputError
+from domainlm.io import atomic_directory, check_output_dir, follow_umask
+from vocab_tools.atomic import write_failure
 from domainlm.pipeline.hashing import sha256_file
 
 BUNDLE_FORMAT = 1
@@ -69,15 +70,59 @@ def _collect(run_dir: Path, include_model: bool) -> dict[str, Path]:
     return files
 
 
+EXPORT_COMMAND = "recipe export"
+IMPORT_COMMAND = "recipe import"
+
+
+def run_recipe_of(recipe, run_dir: Path):
+    """The recipe a run folder was made with (its `recipe.yaml`: overrides applied), else `recipe`.
+
+    A run made with `--set train.max_steps=200` is shared with max_steps 200, whatever the export
+    command line says: the terms, slots and report in the bundle come from those settings.
+    """
+    from domainlm.recipes.load import PORTABLE_NAME, load_recipe
+
+    recorded = run_dir / PORTABLE_NAME
+    if not recorded.is_file():
+        return recipe  # a run of an older domainlm: only the recipe as given is known
+    ran = load_recipe(recorded, data_dir=recipe._data_root)
+    if ran.name != recipe.name:
+        raise BundleError(f"'{run_dir}' holds a run of the recipe '{ran.name}', not '{recipe.name}'.",
+                          f"Export it as {ran.name} (domainlm recipe export {ran.name} --run-dir {run_dir}), "
+                          "or pass the run folder of this recipe.")
+    return ran
+
+
+def _is_bundle(path: Path) -> bool:
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            return any(PurePosixPath(n).name == MANIFEST and len(PurePosixPath(n).parts) == 2 for n in tar.getnames())
+    except (tarfile.TarError, EOFError, OSError):
+        return False
+
+
+def check_archive_path(archive: Path, force: bool) -> None:
+    """An archive may replace a file only when that file is a bundle too (an earlier export), or with `force`."""
+    if archive.is_dir():
+        raise BundleError(f"The output '{archive}' is a folder.", "Name the archive file, e.g. -o movies.tar.gz.")
+    if archive.exists() and not force and not _is_bundle(archive):
+        raise OutputError(f"The file '{archive}' already exists and is not a domainlm bundle: `domainlm {EXPORT_COMMAND}` "
+                          "would replace it.", "Choose another archive name with -o, or pass --force to replace it.")
+
+
 def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike | None = None, *,
-                  include_model: bool = False) -> Path:
-    """Write `<archive>` (default `<name>.domainlm.tar.gz`) from a finished `recipe run` folder."""
+                  include_model: bool = False, force: bool = False) -> Path:
+    """Write `<archive>` (default `<name>.domainlm.tar.gz`) from a finished `recipe run` folder,
+    with the recipe the run was made with (see `run_recipe_of`)."""
     from domainlm.recipes.load import dump_recipe
 
     run_dir = Path(run_dir)
     if not (run_dir / "mine" / "terms.tsv").is_file():
         raise BundleError(f"'{run_dir}' holds no mined terms (mine/terms.tsv): nothing to share yet.",
                           f"Run the recipe first: domainlm recipe run {recipe.name} --output {run_dir}")
+    recipe = run_recipe_of(recipe, run_dir)
+    archive = Path(archive) if archive else Path(f"{recipe.name}.domainlm.tar.gz")
+    check_archive_path(archive, force)
     files = _collect(run_dir, include_model)
     fill = json.loads((run_dir / "fill" / "fill.json").read_text(encoding="utf-8")) if "fill.json" in files else {}
     base_hash = fill.get("base_vocab_sha256")
@@ -89,7 +134,6 @@ def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike
         except Exception as e:  # noqa: BLE001 - reported as a clear bundle error
             raise BundleError(f"Cannot read the base vocabulary of '{recipe.base}' to record in the bundle: {str(e).rstrip('.')}.",
                               "Run the fill stage (domainlm recipe run) so its hash is recorded, or make the base available.") from None
-    archive = Path(archive) if archive else Path(f"{recipe.name}.domainlm.tar.gz")
     prefix = recipe.name
     portable = dump_recipe(recipe, portable=True).encode("utf-8")
     extra = {"recipe.yaml": portable}
@@ -106,10 +150,11 @@ def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike
     checks[MANIFEST] = hashlib.sha256(manifest_bytes).hexdigest()
     check_bytes = "".join(f"{digest}  {name}\n" for name, digest in sorted(checks.items())).encode("utf-8")
 
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{archive.name}.", suffix=".tmp", dir=archive.parent)
-    os.close(fd)
+    tmp = None
     try:
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{archive.name}.", suffix=".tmp", dir=archive.parent)
+        os.close(fd)
         with tarfile.open(tmp, "w:gz") as tar:
             def add_bytes(name: str, data: bytes) -> None:
                 info = tarfile.TarInfo(f"{prefix}/{name}")
@@ -123,10 +168,16 @@ def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike
                 add_bytes(name, data)
             for name, path in files.items():
                 tar.add(str(path), arcname=f"{prefix}/{name}", recursive=False)
+        follow_umask(Path(tmp), directory=False)
         os.replace(tmp, archive)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        reason = write_failure(exc)
+        if reason is None or isinstance(exc, OutputError):
+            raise
+        raise OutputError(f"Could not write '{archive}': {reason}. Nothing was replaced.",
+                          "Free space on that disk or fix its permissions, or choose another archive name.") from None
     return archive
 
 
@@ -160,6 +211,8 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
     archive = Path(archive)
     if not archive.is_file():
         raise BundleError(f"The bundle '{archive}' does not exist.", "Check the path.")
+    if out_dir is not None:
+        check_output_dir(out_dir, IMPORT_COMMAND, overwrite)  # before unpacking anything
     with tempfile.TemporaryDirectory(prefix="domainlm-bundle-") as tmp_name:
         tmp = Path(tmp_name)
         try:
@@ -218,9 +271,7 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
                     f"Import it for the base it was made on ({manifest.get('base')}), or re-run the recipe on your base.")
             base_checked = True
         dest = Path(out_dir) if out_dir else Path(manifest["name"])
-        if dest.exists() and any(dest.iterdir()) and not overwrite:
-            raise BundleError(f"'{dest}' already exists and is not empty.", "Pass --force to replace it, or choose --output.")
-        with atomic_directory(dest) as staging:
+        with atomic_directory(dest, command=IMPORT_COMMAND, force=overwrite) as staging:
             for f in root.iterdir():
                 shutil.move(str(f), staging / f.name)
     return ImportedBundle(out_dir=dest, manifest=manifest, files=sorted(expected), base_checked=base_checked,

@@ -17,14 +17,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from domainlm.errors import ConfigError
+from domainlm.errors import ConfigError, OutputError
 from domainlm.io import write_json
 from domainlm.pipeline.hashing import fingerprint
 from domainlm.pipeline.stages import STAGE_NAMES, STAGES, StageContext
-from domainlm.recipes.load import save_resolved
+from domainlm.recipes.load import save_portable, save_resolved
 from domainlm.recipes.schema import Recipe
+from vocab_tools.atomic import MARKER_NAME, _output_lock as output_lock, output_owner, write_failure
 
 STATE_FILE = "stages.json"
+RUN_COMMAND = "recipe run"  # named in the marker of run folders (vocab_tools.atomic)
 
 
 @dataclass
@@ -91,11 +93,53 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike | None = None, *, unti
     """
     started = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else default_run_dir(recipe)
-    out.mkdir(parents=True, exist_ok=True)
     if until is not None:
         _check_stage_names([until], "--until")
     forced = set(STAGE_NAMES) if force is True else set(_check_stage_names(force or [], "--force"))
+    check_run_folder(out, take=force is True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"Cannot create the run folder '{out}': {write_failure(e) or e}.",
+                          "Choose another run folder with -o / --output.") from None
+    # One run at a time per folder: two runs would interleave their stages' files.
+    with output_lock(out):
+        return _run_stages(recipe, out, until=until, forced=forced, resume=resume, on_stage=on_stage, started=started)
+
+
+def check_run_folder(out: Path, take: bool = False) -> None:
+    """Refuse a non-empty folder that is not a run folder, unless `take` (`--force all`).
+
+    A run folder is written stage by stage, not swapped whole, so `take` keeps what is there and
+    only replaces the stage outputs and records it makes (prepare/ mine/ fill/ model/ report/,
+    stages.json, recipe.yaml, recipe.resolved.yaml).
+    """
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"The run folder '{out}' exists and is a file.", "Choose another run folder with -o / --output.")
+    if take or not out.is_dir():
+        return
+    owner = output_owner(out)
+    if owner == RUN_COMMAND or (owner is None and (out / STATE_FILE).is_file()):  # a run of an older domainlm
+        return
+    entries = sorted(p.name for p in out.iterdir() if p.name != MARKER_NAME)
+    if not entries and owner is None:
+        return
+    shown = ", ".join(entries[:5]) + (" …" if len(entries) > 5 else "")
+    made_by = f"the output of `domainlm {owner}`" if owner else "files domainlm did not make"
+    raise OutputError(f"The folder '{out}' is not a run folder of `domainlm recipe run`: it holds {made_by} ({shown}).",
+                      "Choose another run folder with -o / --output, or pass --force all to run every stage into it "
+                      "anyway (files of the stages' names are replaced, everything else is kept).")
+
+
+def _mark_run_folder(out: Path) -> None:
+    if output_owner(out) != RUN_COMMAND:
+        write_json(out / MARKER_NAME, {"command": RUN_COMMAND, "written": _now()})
+
+
+def _run_stages(recipe: Recipe, out: Path, *, until, forced: set, resume: bool, on_stage, started: float) -> RunResult:
+    _mark_run_folder(out)
     save_resolved(recipe, out)
+    save_portable(recipe, out)
     state = read_state(out)
     state["recipe"] = recipe.name
     state["category"] = recipe.category
@@ -121,12 +165,13 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike | None = None, *, unti
             resuming = (stage.resumable and resume and stage.name not in forced and prev.get("status") == "running"
                         and prev.get("fingerprint") == fp and stage.can_resume(ctx))
             if not resuming and stage.resumable:
-                # A changed input makes old checkpoints wrong to continue from.
-                # (adapt keeps its checkpoints beside its output, in `<out_dir>.checkpoints`.)
+                # A changed input makes old checkpoints wrong to continue from (adapt keeps them
+                # beside its output, in `<out_dir>.checkpoints`). The previous output itself stays
+                # until the stage writes its new one in one swap: a failed rerun leaves it intact.
                 for p in stage.outputs(ctx):
-                    for old in (p, p.with_name(p.name + ".checkpoints")):
-                        if old.is_dir():
-                            shutil.rmtree(old, ignore_errors=True)
+                    checkpoints = p.with_name(p.name + ".checkpoints")
+                    if checkpoints.is_dir():
+                        shutil.rmtree(checkpoints, ignore_errors=True)
             changed = sorted(k for k in parts if prev.get("inputs", {}).get(k) != parts[k]) if prev else []
             state["stages"][stage.name] = {"status": "running", "fingerprint": fp, "inputs": parts, "started": _now()}
             write_json(out / STATE_FILE, state)

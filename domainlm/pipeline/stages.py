@@ -163,8 +163,9 @@ def run_fill(ctx: StageContext, resume: bool) -> dict:
 
     r = ctx.recipe
     terms = read_terms(ctx.path("mine", "terms.tsv"))[: r.vocab.slots]
+    # force: the run folder is the runner's (checked by run_recipe), so is every stage folder in it.
     result = fill_slots(r.base, terms, ctx.path("fill", "tokenizer"), category=r.category, source=r.name,
-                        truncate=r.vocab.truncate)
+                        truncate=r.vocab.truncate, force=True)
     summary = {"filled": len(result.filled), "rejected": len(result.rejected), "unreachable": len(result.unreachable),
                "base_vocab_sha256": base_vocab_sha256(r.base)}
     write_json(ctx.path("fill", "fill.json"), {**summary, "rejected_terms": [list(x) for x in result.rejected][:200],
@@ -213,7 +214,7 @@ def run_evaluate(ctx: StageContext, resume: bool) -> dict:
     evaluate(r.base, ctx.path("model"), ctx.path("report"),
              domain=[CorpusSpec(path=str(ctx.path("prepare", "heldout.txt")))],
              general=list(r.data.general_eval) or None, config=r.eval,
-             train_corpus=[CorpusSpec(path=str(ctx.path("prepare", "domain.txt")))])
+             train_corpus=[CorpusSpec(path=str(ctx.path("prepare", "domain.txt")))], force=True)
     # The numbers live in report.json (the contract); the stage record only points at the report.
     return {"report": str(ctx.path("report", "report.md"))}
 

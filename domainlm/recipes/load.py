@@ -207,6 +207,22 @@ def save_resolved(recipe: Recipe, out_dir: str | os.PathLike) -> Path:
     return path
 
 
+PORTABLE_NAME = "recipe.yaml"
+
+
+def save_portable(recipe: Recipe, out_dir: str | os.PathLike) -> Path:
+    """Write `recipe.yaml`: the recipe as run (overrides applied), paths relative to the data root,
+    loadable with `load_recipe(path, data_dir=...)`; what `recipe export` shares."""
+    from domainlm.io import atomic_write
+
+    path = Path(out_dir) / PORTABLE_NAME
+    with atomic_write(path) as fh:
+        fh.write(f"# The recipe '{recipe.name}' ({recipe.category}) as run: overrides applied, paths relative to the "
+                 "data root.\n")
+        fh.write(dump_recipe(recipe, portable=True))
+    return path
+
+
 def new_recipe(name: str, *, from_recipe: str, category: str | None = None, aliases: Iterable[str] = (),
                out: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
     """Start a recipe for a new category from an existing one; returns the written file."""

@@ -143,3 +143,43 @@ def test_kiwi_extractor_end_to_end(cli, corpora, tiny_tokenizer_dir, tmp_path):
     bad = cli("mine-terms", "--corpus", corpora["reviews"], "--reference", corpora["general"], "--base", tiny_tokenizer_dir,
               "--extractor", "bpe")
     assert bad.exit_code == 2 and "Error: --extractor 'bpe' is not a candidate extractor. Use wordpiece or kiwi." in flat(bad.output)
+
+
+def _mine_into(cli, corpora, tok, out, *extra):
+    return cli("mine-terms", "--corpus", corpora["reviews"], "--reference", corpora["general"], "--base", tok,
+               "--slots", 20, "--workers", 1, "--min-count", 3, "-o", out, *extra)
+
+
+def test_output_folder_of_another_kind_is_refused_unless_force(cli, corpora, tiny_tokenizer_dir, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    result = _mine_into(cli, corpora, tiny_tokenizer_dir, out)
+    assert result.exit_code == 2 and "is not empty" in flat(result.output) and "--force" in flat(result.output)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    result = _mine_into(cli, corpora, tiny_tokenizer_dir, out, "--force")
+    assert result.exit_code == 0, result.output
+    assert not (out / "notes.txt").exists() and (out / "terms.tsv").is_file()
+    # An earlier mine-terms output is replaced without --force.
+    assert _mine_into(cli, corpora, tiny_tokenizer_dir, out).exit_code == 0
+
+
+def test_output_set_is_written_as_one_unit(cli, corpora, tiny_tokenizer_dir, tmp_path, monkeypatch):
+    """A run that fails while writing leaves the previous terms.tsv / terms.json / mining.json together."""
+    out = tmp_path / "out"
+    assert _mine_into(cli, corpora, tiny_tokenizer_dir, out).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    import errno
+
+    import domainlm.mining.mine as mine_module
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(mine_module, "write_json", full_disk)
+    result = cli("mine-terms", "--corpus", corpora["reviews"], "--reference", corpora["general"], "--base", tiny_tokenizer_dir,
+                 "--slots", 10, "--workers", 1, "--min-count", 3, "-o", out)
+    assert result.exit_code == 2 and "no space left" in flat(result.output).lower()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary folder left beside it

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from domainlm.errors import OutputError, TrainingError
-from domainlm.io import atomic_directory, check_output_dir
+from domainlm.io import atomic_directory, check_output_dir, follow_umask
 from vocab_tools.atomic import MARKER_NAME, write_failure
 
 TOKENIZER_FILES = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
@@ -118,6 +118,10 @@ def _write_files(tmp: Path, *, model, tokenizer, settings, versions, metrics, ca
     (tmp / "versions.json").write_text(json.dumps(versions, indent=2) + "\n", encoding="utf-8")
     (tmp / "metrics.jsonl").write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in metrics), encoding="utf-8")
     (tmp / "README.md").write_text(card, encoding="utf-8")
+    # safetensors writes model.safetensors as 0600 whatever the umask: give every file the mode a
+    # plain `open` would, so a shared model folder is readable as the user's umask intends.
+    for path in tmp.rglob("*"):
+        follow_umask(path, directory=path.is_dir())
 
 
 def write_or_keep_checkpoint(write: Callable[[], Path], outcome, *, ckpt_dir: Path, command: str) -> Path:

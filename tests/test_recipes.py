@@ -175,3 +175,33 @@ def test_cli_new_and_diff(cli, tmp_path):
     result = cli("recipe", "diff", "pets", str(out), "--set", "train.max_steps=5")
     assert result.exit_code == 0
     assert "train.max_steps" in result.stdout and "원예" in result.stdout
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_recipe_list_wraps_between_words(cli, monkeypatch, width):
+    """At 80 columns and wider, no word of a description is cut (the table once printed `review s`, `an`)."""
+    import re
+
+    from domainlm.cli.common import console
+    from domainlm.cli.recipe import short_description
+
+    monkeypatch.setattr(console, "width", width)
+    result = cli("recipe", "list")
+    assert result.exit_code == 0, result.output
+    rows: list[list[str]] = []
+    for line in result.stdout.splitlines():
+        cells = line.split("│")
+        if len(cells) != 6:
+            continue
+        if cells[1].strip():
+            rows.append([])
+        rows[-1].append(cells[4].strip())
+        assert len(line) <= width
+    entries = {e.name: e for e in list_recipes()}
+    assert len(rows) == len(entries)
+    shown = [" ".join(part for part in row if part) for row in rows]
+    expected = [short_description(e.description) for e in entries.values()]
+    assert sorted(shown) == sorted(expected)  # the cells, joined, give back the text: nothing cut inside a word
+    for text, e in zip(sorted(expected), sorted(entries.values(), key=lambda e: short_description(e.description))):
+        words = set(re.split(r"\s+", " ".join(e.description.split())))
+        assert all(w in words or w == "…" or w.rstrip(".:;") in {x.rstrip(".:;") for x in words} for w in text.split())

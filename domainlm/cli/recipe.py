@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from domainlm.cli.app import app
 from domainlm.cli.common import console, print_json, table
@@ -43,8 +45,27 @@ def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.
         print_json([{"name": e.name, "category": e.category, "aliases": list(e.aliases), "description": e.description,
                      "path": str(e.path)} for e in entries])
         return
-    console.print(table("recipes", ["category", "name", "aliases", "description"],
-                        [(e.category, e.name, ", ".join(e.aliases), e.description[:70]) for e in entries]))
+    t = Table(title="recipes", title_justify="left")
+    t.add_column("category", no_wrap=True)
+    t.add_column("name", no_wrap=True)
+    t.add_column("aliases")
+    t.add_column("description", ratio=1)  # takes the width left; rich wraps it between words
+    for e in entries:
+        # The name is its own column; the aliases column lists only the other names.
+        t.add_row(escape(e.category), escape(e.name), escape(", ".join(a for a in e.aliases if a != e.name)),
+                  escape(short_description(e.description)))
+    console.print(t)
+    console.print("[dim]Full descriptions: --json; a whole recipe: domainlm recipe show NAME[/]")
+
+
+def short_description(text: str, width: int = 90) -> str:
+    """The first sentence of a description, cut between words (never inside one) to at most `width` characters."""
+    import re
+    import textwrap
+
+    text = " ".join(text.split())
+    first = re.split(r"(?<=[.:;])\s", text, maxsplit=1)[0].rstrip(".:;")
+    return textwrap.shorten(first, width=width, placeholder=" …") if first else ""
 
 
 @recipe_app.command("show")

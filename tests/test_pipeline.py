@@ -392,3 +392,18 @@ def test_import_and_export_never_replace_what_they_did_not_write(finished_run, t
         assert r.exit_code == 0, r.output
     assert cli("recipe", "import", archive, "-o", victim, "--base", data / "base", "--force").exit_code == 0
     assert not (victim / "notes.txt").exists() and (victim / "terms.tsv").exists()
+
+
+def test_a_full_disk_during_a_run_is_a_clear_error(fake, tmp_path, cli, monkeypatch):
+    import errno
+
+    runner.run_recipe(load_recipe("tiny", data_dir=tmp_path), tmp_path / "run")
+    fake.setting = "v2"
+
+    def full_disk(path, data, indent=2):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runner, "write_json", full_disk)
+    r = cli("recipe", "run", "tiny", "--data-dir", tmp_path, "-o", tmp_path / "run", "-q")
+    assert r.exit_code == 2 and "no space left on the device" in r.output and "Traceback" not in r.output
+    assert (tmp_path / "run" / "second" / "out.txt").read_text() == "ABCv1"

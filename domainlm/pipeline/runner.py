@@ -104,7 +104,16 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike | None = None, *, unti
                           "Choose another run folder with -o / --output.") from None
     # One run at a time per folder: two runs would interleave their stages' files.
     with output_lock(out):
-        return _run_stages(recipe, out, until=until, forced=forced, resume=resume, on_stage=on_stage, started=started)
+        try:
+            return _run_stages(recipe, out, until=until, forced=forced, resume=resume, on_stage=on_stage, started=started)
+        except OSError as e:
+            reason = write_failure(e)
+            if reason is None:
+                raise
+            raise OutputError(f"Could not write into the run folder '{out}': {reason}. The stages that finished are kept; "
+                              "the one that was running left its previous output, if any.",
+                              "Free space on that disk or fix its permissions, then run the same command again: "
+                              "finished stages are skipped.") from None
 
 
 def check_run_folder(out: Path, take: bool = False) -> None:

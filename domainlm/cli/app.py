@@ -104,7 +104,7 @@ def _register() -> None:
     # Each area owns one module; importing it adds its commands to `app`.
     from domainlm.cli import corpus  # noqa: F401
 
-    for name in ("vocab", "mine", "train", "evaluate", "recipe", "demo"):
+    for name in ("vocab", "mine", "train", "evaluate", "recipe", "demo", "finetune"):
         try:
             __import__(f"domainlm.cli.{name}")
         except ModuleNotFoundError as e:

@@ -1,0 +1,154 @@
+"""`domainlm finetune` and `domainlm benchmark`: thin wrappers over `domainlm.finetune`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from domainlm.cli.app import app
+from domainlm.cli.common import console, print_json
+
+TASK_HELP = ("Task: nsmc, klue-ner, paws-x, kornli, korsts, question-pair, hate-speech, klue-nli, klue-sts, "
+             "shopping-rating, or a YAML/JSON file defining one.")
+DATA_HELP = "Folder of the shared data the built-in tasks read (default: $DOMAINLM_SHARED_DATA or ../shared/data)."
+
+
+def _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device):
+    from domainlm.errors import ConfigError
+    from domainlm.finetune import FinetuneSettings
+
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ConfigError(f"Unknown precision '{precision}'.", "Use --precision auto (bf16 on GPU), fp32 or bf16.")
+    return FinetuneSettings(epochs=epochs, batch_size=batch_size, lr=lr, max_seq_len=max_seq_len, max_train=max_train,
+                            max_dev=max_dev, max_test=max_test, precision=precision, device=device)
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # transformers' tqdm bars would break the rich ones
+
+
+def benchmark_table(result) -> Table:
+    from domainlm.finetune.report import cell, column_title
+
+    t = Table(title=f"fine-tuning, {len(result.seeds)} seed(s): mean ± std [95% interval], ×100", title_justify="left")
+    t.add_column("model")
+    for task in result.tasks:
+        t.add_column(escape(column_title(task)), justify="right")
+    for name in result.models:
+        t.add_row(escape(name), *[cell(result.results[(name, task.name)].summary) for task in result.tasks])
+    return t
+
+
+def comparison_table(result) -> Table:
+    from domainlm.finetune.metrics import METRIC_LABELS
+    from domainlm.finetune.report import signed
+
+    t = Table(title="paired comparison (same seeds, same test examples), ×100", title_justify="left")
+    for c in ("task", "model − reference", "difference [95%]", "verdict"):
+        t.add_column(c, justify="right" if c.startswith("difference") else "left")
+    colours = {"better": "green", "worse": "red", "within noise": "dim"}
+    for c in result.comparisons:
+        t.add_row(escape(f"{c.task} ({METRIC_LABELS[c.metric]})"), escape(f"{c.model} − {c.reference}"),
+                  signed(c.difference), f"[{colours.get(c.verdict, 'default')}]{c.verdict}[/]")
+    return t
+
+
+@app.command("finetune")
+def finetune_command(
+    model: str = typer.Argument(..., help="Model folder (HF save_pretrained, with its tokenizer) or a cached hub name."),
+    task: str = typer.Option(..., "--task", "-t", help=TASK_HELP),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder (default: finetune-TASK)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
+    seeds: str = typer.Option("3", "--seeds", help="Number of seeds (3: seeds 1, 2, 3) or a comma-separated list."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: the task's own)."),
+    max_train: Optional[int] = typer.Option(None, "--max-train", min=1, help="Training examples used at most (a CPU budget)."),
+    max_dev: Optional[int] = typer.Option(None, "--max-dev", min=1, help="Dev examples used at most."),
+    max_test: Optional[int] = typer.Option(None, "--max-test", min=1, help="Test examples used at most."),
+    max_seq_len: Optional[int] = typer.Option(None, "--max-seq-len", min=8, help="Longest input in tokens (default 128; at most the model's positions)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Training batch size (default 32)."),
+    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Learning rate (default 3e-5)."),
+    precision: str = typer.Option("auto", "--precision", help="'auto' (bf16 on GPU, fp32 on CPU), 'fp32' or 'bf16'."),
+    device: Optional[str] = typer.Option(None, "--device", help="'cpu' to stay off the GPU (default: GPU when there is one)."),
+    force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files."),
+    as_json: bool = typer.Option(False, "--json", help="Print finetune.json's summary instead of a table."),
+) -> None:
+    """Fine-tune MODEL on one task with several seeds: epoch chosen on dev, test read once at the end."""
+    from domainlm.finetune import finetune
+    from domainlm.finetune.report import cell
+
+    _quiet_transformers()
+    settings = _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device)
+    out = output or Path(f"finetune-{Path(task).stem if task.endswith(('.yaml', '.yml', '.json')) else task}")
+    result = finetune(model, task, out, seeds=seeds, data_dir=data_dir, settings=settings, force=force)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    t = Table(title=f"{result.task.name} ({result.task.metric}) on {escape(model)}", title_justify="left")
+    for c in ("seed", "best epoch", "dev", "test"):
+        t.add_column(c, justify="right")
+    for r in result.runs:
+        t.add_row(str(r.seed), str(r.best_epoch), f"{100 * r.best_dev:.2f}", f"{100 * r.test_score:.2f}")
+    console.print(t)
+    console.print(f"mean ± std [95% interval] ×100: [bold]{cell(result.summary)}[/]")
+    console.print(escape(f"splits: {result.task.split_protocol()}; {result.sizes.get('train', 0):,} train, "
+                         f"{result.sizes.get('dev', 0):,} dev, {result.sizes.get('test', 0):,} test examples"), soft_wrap=True)
+    if result.task.note:
+        console.print(f"[yellow]note:[/] {escape(result.task.note)}", soft_wrap=True)
+    console.print(f"Wrote [bold]{escape(str(out))}[/] (finetune.json, seed-N/metrics.json, dev_curve.json, "
+                  f"test_predictions.tsv) in {result.seconds:.1f} s.", soft_wrap=True)
+
+
+@app.command("benchmark")
+def benchmark_command(
+    model: List[str] = typer.Option(..., "--model", "-m", help="NAME=PATH of a model to fine-tune (repeatable; the "
+                                                               "first is the reference of the paired comparison)."),
+    tasks: str = typer.Option("all", "--tasks", help="Comma-separated tasks, YAML task files, or 'all'."),
+    output: Path = typer.Option(Path("benchmark"), "--output", "-o", help="Output folder."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
+    seeds: str = typer.Option("3", "--seeds", help="Number of seeds (3: seeds 1, 2, 3) or a comma-separated list."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs for every task (default: each task's own)."),
+    max_train: Optional[int] = typer.Option(None, "--max-train", min=1, help="Training examples per task at most (a CPU budget)."),
+    max_dev: Optional[int] = typer.Option(None, "--max-dev", min=1, help="Dev examples per task at most."),
+    max_test: Optional[int] = typer.Option(None, "--max-test", min=1, help="Test examples per task at most."),
+    max_seq_len: Optional[int] = typer.Option(None, "--max-seq-len", min=8, help="Longest input in tokens (default 128)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Training batch size (default 32)."),
+    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Learning rate (default 3e-5)."),
+    precision: str = typer.Option("auto", "--precision", help="'auto' (bf16 on GPU, fp32 on CPU), 'fp32' or 'bf16'."),
+    device: Optional[str] = typer.Option(None, "--device", help="'cpu' to stay off the GPU."),
+    no_card: bool = typer.Option(False, "--no-card", help="Do not add the table to adapted models' README.md."),
+    force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files."),
+    as_json: bool = typer.Option(False, "--json", help="Print benchmark.json instead of tables."),
+) -> None:
+    """Fine-tune each model on each task (same seeds, same examples); print and write the seed's table."""
+    from domainlm.errors import ConfigError
+    from domainlm.finetune import benchmark
+
+    models: dict[str, str] = {}
+    for item in model:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise ConfigError(f"--model '{item}' is not NAME=PATH.", "Pass e.g. --model base=out/base --model adapted=out/adapted.")
+        if name.strip() in models:
+            raise ConfigError(f"The model name '{name.strip()}' is given twice.", "Give each --model its own NAME.")
+        models[name.strip()] = path.strip()
+    _quiet_transformers()
+    settings = _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device)
+    result = benchmark(models, tasks, output, seeds=seeds, data_dir=data_dir, settings=settings, force=force,
+                       update_card=not no_card)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(benchmark_table(result))
+    if result.comparisons:
+        console.print(comparison_table(result))
+    for t in result.tasks:
+        if t.note:
+            console.print(f"[yellow]{escape(t.name)}:[/] {escape(t.note)}", soft_wrap=True)
+    console.print(f"Wrote [bold]{escape(str(output / 'benchmark.md'))}[/], benchmark.json, benchmark.png and runs/ "
+                  f"in {result.seconds / 60:.1f} min.", soft_wrap=True)

@@ -1,0 +1,498 @@
+"""The fine-tuning loop: one task, one model, one seed.
+
+accelerate carries device placement, bf16 autocast on GPUs and DDP, so the same code runs on a CPU,
+one GPU, or N processes started by `accelerate launch` / `torchrun`. Batches are padded only to
+their longest member, and training batches group examples of similar length (shuffled in mega-
+batches of 50 batches, sorted inside each, batch order shuffled), so little compute goes to padding;
+`batching="fixed"` pads every batch to `max_seq_len` in random order, the anchors' way, as the
+baseline of `benchmarks/finetune_throughput.py`.
+
+After each epoch the model is scored on dev; the best epoch's weights are kept and restored, and
+only then is the test set read (`TaskData.load_test`) and scored, once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+
+from domainlm.errors import ModelError, TrainingError
+from domainlm.finetune.metrics import MetricData
+from domainlm.finetune.tasks import Example, FinetuneTask, TaskData
+from domainlm.progress import progress_bar
+
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "spiece.model", "sentencepiece.bpe.model")
+
+
+@dataclass
+class FinetuneSettings:
+    """Hyperparameters of a run; None takes the task's own (the seed's per-task setting)."""
+
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    max_seq_len: int | None = None
+    max_train: int | None = None
+    max_dev: int | None = None
+    max_test: int | None = None
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    eval_batch_size: int = 64
+    batching: Literal["grouped", "fixed"] = "grouped"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    device: str | None = None
+
+    def resolved(self, task: FinetuneTask) -> dict:
+        return {"epochs": self.epochs or task.epochs, "batch_size": self.batch_size or task.batch_size,
+                "lr": self.lr or task.lr, "max_seq_len": self.max_seq_len or task.max_seq_len,
+                "max_train": self.max_train, "max_dev": self.max_dev, "max_test": self.max_test,
+                "warmup_ratio": self.warmup_ratio, "weight_decay": self.weight_decay, "batching": self.batching,
+                "precision": self.precision, "eval_batch_size": self.eval_batch_size}
+
+
+@dataclass
+class SeedRun:
+    """The outcome of one seed: dev curve, chosen epoch, test score and predictions."""
+
+    seed: int
+    metric: str
+    test_score: float
+    best_epoch: int
+    best_dev: float
+    dev_curve: list[dict]
+    test_gold: list
+    test_pred: list
+    test_examples: list[Example]
+    label_names: list[str]
+    seconds: float
+    train_tokens: int
+    padded_tokens: int
+    train_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.train_tokens / self.train_seconds if self.train_seconds > 0 else float("nan")
+
+    def metric_data(self) -> MetricData:
+        return MetricData(self.metric, self.test_gold, self.test_pred, classes=_classes(self))
+
+
+def _classes(run: SeedRun):
+    if run.metric == "macro_f1":
+        return list(range(len(run.label_names)))
+    return None
+
+
+# ---------------------------------------------------------------- model loading
+
+
+def _has_tokenizer(path: Path) -> bool:
+    return any((path / f).is_file() for f in TOKENIZER_FILES)
+
+
+def check_model(model_path: str, data: TaskData, max_seq_len: int):
+    """The model's config, after checking the model can take the task (no weights are read)."""
+    from transformers import AutoConfig
+
+    from domainlm.modeling.loading import check_local_source
+
+    task = data.task
+    check_local_source(model_path, "model")
+    local = Path(model_path).expanduser()
+    if local.is_dir() and not _has_tokenizer(local):
+        raise ModelError(f"The model folder '{model_path}' has no tokenizer (none of {', '.join(TOKENIZER_FILES[:3])}).",
+                         "Save the model's tokenizer into the same folder (tokenizer.save_pretrained(dir)); for an "
+                         "adapted model, that is its filled tokenizer.")
+    try:
+        config = AutoConfig.from_pretrained(model_path)
+    except (OSError, ValueError) as e:
+        raise ModelError(f"Cannot read the model config of '{model_path}': {str(e).splitlines()[0][:200]}",
+                         "Pass a Hugging Face model folder (config.json, weights, tokenizer).") from None
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions is not None and max_seq_len > positions:
+        raise ModelError(f"--max-seq-len {max_seq_len} is beyond the {positions} positions of '{model_path}'.",
+                         f"Pass --max-seq-len {positions} or less.")
+    saved_heads = [a for a in (getattr(config, "architectures", None) or [])
+                   if a.endswith(("ForSequenceClassification", "ForTokenClassification"))]
+    if saved_heads:
+        saved_labels = getattr(config, "num_labels", None)
+        if task.type == "regression" and (saved_labels != 1 or getattr(config, "problem_type", None) not in (None, "regression")):
+            raise ModelError(f"'{model_path}' is saved as a classifier ({saved_heads[0]}, {saved_labels} labels) and "
+                             f"'{task.name}' is a regression task: its head cannot predict a score.",
+                             "Fine-tune the encoder it came from (the base or adapted model folder), not a classifier.")
+        if task.type != "regression" and saved_labels != data.num_labels:
+            raise ModelError(f"'{model_path}' is saved with a {saved_labels}-label head ({saved_heads[0]}) and "
+                             f"'{task.name}' has {data.num_labels} labels.",
+                             "Fine-tune the encoder it came from (the base or adapted model folder).")
+    return config
+
+
+def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
+    """(model, tokenizer, notes) with the head the task needs, after checking they fit together."""
+    from transformers.utils import logging as hf_logging
+
+    from domainlm.modeling.loading import load_tokenizer
+
+    task = data.task
+    check_model(model_path, data, max_seq_len)
+    tokenizer = load_tokenizer(model_path)  # the folder's own tokenizer: for an adapted model, the filled one
+    kwargs = {"num_labels": data.num_labels}
+    if task.type == "regression":
+        kwargs["problem_type"] = "regression"
+    elif task.is_classification:
+        kwargs["problem_type"] = "single_label_classification"
+    if data.label_names:
+        kwargs["id2label"] = {i: n for i, n in enumerate(data.label_names)}
+        kwargs["label2id"] = {n: i for i, n in enumerate(data.label_names)}
+    if task.type == "tokens":
+        from transformers import AutoModelForTokenClassification as Auto
+    else:
+        from transformers import AutoModelForSequenceClassification as Auto
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()  # "some weights were newly initialised" is the point here; we report it
+    hf_logging.disable_progress_bar()  # transformers' tqdm "Loading weights" would break our rich bars
+    try:
+        model, info = Auto.from_pretrained(model_path, output_loading_info=True, **kwargs)
+    except ValueError as e:
+        raise ModelError(f"'{model_path}' has no {'token' if task.type == 'tokens' else 'sequence'}-classification "
+                         f"model class ({str(e).splitlines()[0][:160]}).",
+                         "Pass a BERT, ALBERT or ELECTRA (discriminator) checkpoint.") from None
+    except OSError as e:
+        raise ModelError(f"Cannot load the model '{model_path}': {str(e).splitlines()[0][:200]}",
+                         "Pass a Hugging Face model folder (config.json, weights, tokenizer).") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+    rows = model.get_input_embeddings().weight.shape[0]
+    if rows < len(tokenizer):
+        raise ModelError(f"'{model_path}': the tokenizer has {len(tokenizer):,} entries but the model only {rows:,} "
+                         "embedding rows.", "Use the tokenizer that belongs to this model.")
+    prefix = getattr(model, "base_model_prefix", "")
+    missing = [k for k in info.get("missing_keys", ()) if k.startswith(prefix + ".")]
+    notes = []
+    if any(".pooler." in k for k in missing):
+        notes.append("the checkpoint has no pooler: it starts random (the base's pooler is used where it has one)")
+    elif missing:
+        notes.append(f"{len(missing)} encoder tensor(s) missing from the checkpoint start random: {', '.join(missing[:3])}")
+    return model, tokenizer, notes
+
+
+# ---------------------------------------------------------------- encoding and batching
+
+
+@dataclass
+class Encoded:
+    features: list[dict]          # input_ids (+ token_type_ids), label(s), index
+    unit_tokens: list | None      # tokens tasks: per example, per unit (first token, starts there) or None
+    real_tokens: int
+
+
+def encode(examples: list[Example], tokenizer, task: FinetuneTask, max_seq_len: int, label_names: list[str],
+           unit_separator: str) -> Encoded:
+    """Tokenize without padding; tokens tasks label each token by the unit its first character is in."""
+    names = set(tokenizer.model_input_names)
+    if task.type == "tokens":
+        return _encode_tokens(examples, tokenizer, max_seq_len, label_names, unit_separator, names)
+    first = [ex.texts[0] for ex in examples]
+    second = [ex.texts[1] for ex in examples] if task.type != "single" else None
+    enc = tokenizer(first, second, truncation=True, max_length=max_seq_len)
+    features = []
+    for i, ex in enumerate(examples):
+        f = {"input_ids": enc["input_ids"][i], "index": i, "labels": ex.label}
+        if "token_type_ids" in names and "token_type_ids" in enc:
+            f["token_type_ids"] = enc["token_type_ids"][i]
+        features.append(f)
+    return Encoded(features, None, sum(len(f["input_ids"]) for f in features))
+
+
+def _encode_tokens(examples, tokenizer, max_seq_len, label_names, separator, names) -> Encoded:
+    inside = {i: label_names.index("I-" + n[2:]) if n.startswith("B-") and "I-" + n[2:] in label_names else i
+              for i, n in enumerate(label_names)}
+    texts, spans = [], []
+    for ex in examples:
+        pos, s = 0, []
+        for u in ex.texts:
+            s.append((pos, pos + len(u)))
+            pos += len(u) + len(separator)
+        texts.append(separator.join(ex.texts))
+        spans.append(s)
+    enc = tokenizer(texts, truncation=True, max_length=max_seq_len, return_offsets_mapping=True)
+    features, unit_tokens = [], []
+    for i, ex in enumerate(examples):
+        offsets = enc["offset_mapping"][i]
+        char_unit = np.full(len(texts[i]) + 1, -1, dtype=np.int64)
+        for u, (a, b) in enumerate(spans[i]):
+            char_unit[a:b] = u
+        first_token: list = [None] * len(ex.texts)
+        labels = []
+        for t, (a, b) in enumerate(offsets):
+            if b <= a:
+                labels.append(-100)  # [CLS], [SEP]
+                continue
+            u = int(char_unit[a])
+            if u < 0:
+                labels.append(-100)
+                continue
+            tag = ex.label[u]
+            is_first = first_token[u] is None
+            labels.append(tag if is_first else inside[tag])
+            for c in range(a, b):  # every unit this token covers predicts from it
+                cu = int(char_unit[c])
+                if cu >= 0 and first_token[cu] is None:
+                    first_token[cu] = (t, spans[i][cu][0] == a)
+        f = {"input_ids": enc["input_ids"][i], "index": i, "labels": labels}
+        if "token_type_ids" in names and "token_type_ids" in enc:
+            f["token_type_ids"] = enc["token_type_ids"][i]
+        features.append(f)
+        unit_tokens.append(first_token)
+    return Encoded(features, unit_tokens, sum(len(f["input_ids"]) for f in features))
+
+
+class LengthGroupedBatches:
+    """Batches of indices: grouped by length (train), sorted by length (eval) or random (fixed padding).
+
+    Deterministic for a seed and epoch (`set_epoch`), so a run is reproducible.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, *, seed: int = 0, mode: str = "grouped",
+                 mega_batches: int = 50):
+        self.lengths = np.asarray(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.mode = mode  # grouped | sorted | random
+        self.mega = mega_batches
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+    def __iter__(self):
+        n, bs = len(self.lengths), self.batch_size
+        if self.mode == "sorted":
+            order = np.argsort(-self.lengths, kind="stable")
+            yield from (order[i:i + bs].tolist() for i in range(0, n, bs))
+            return
+        rng = np.random.default_rng([self.seed, self.epoch])
+        perm = rng.permutation(n)
+        if self.mode == "random":
+            yield from (perm[i:i + bs].tolist() for i in range(0, n, bs))
+            return
+        size = bs * self.mega
+        batches = []
+        for m in range(0, n, size):
+            chunk = perm[m:m + size]
+            chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
+            batches += [chunk[i:i + bs].tolist() for i in range(0, len(chunk), bs)]
+        for b in rng.permutation(len(batches)):
+            yield batches[b]
+
+
+def collate_fn(pad_id: int, pad_to: int | None = None, regression: bool = False):
+    import torch
+
+    def collate(features: list[dict]) -> dict:
+        width = pad_to or max(len(f["input_ids"]) for f in features)
+        n = len(features)
+        ids = torch.full((n, width), pad_id, dtype=torch.long)
+        mask = torch.zeros((n, width), dtype=torch.long)
+        types = torch.zeros((n, width), dtype=torch.long) if "token_type_ids" in features[0] else None
+        token_labels = isinstance(features[0]["labels"], list)
+        labels = torch.full((n, width), -100, dtype=torch.long) if token_labels else None
+        for r, f in enumerate(features):
+            k = len(f["input_ids"])
+            ids[r, :k] = torch.tensor(f["input_ids"])
+            mask[r, :k] = 1
+            if types is not None:
+                types[r, :k] = torch.tensor(f["token_type_ids"])
+            if token_labels:
+                labels[r, :k] = torch.tensor(f["labels"])
+        if not token_labels:
+            labels = torch.tensor([f["labels"] for f in features], dtype=torch.float32 if regression else torch.long)
+        batch = {"input_ids": ids, "attention_mask": mask, "labels": labels,
+                 "index": torch.tensor([f["index"] for f in features], dtype=torch.long)}
+        if types is not None:
+            batch["token_type_ids"] = types
+        return batch
+
+    return collate
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def _loss(task: FinetuneTask, logits, labels):
+    import torch.nn.functional as F
+
+    if task.type == "regression":
+        return F.mse_loss(logits.float().squeeze(-1), labels.float())
+    if task.type == "tokens":
+        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+    return F.cross_entropy(logits.float(), labels)
+
+
+def _inputs(batch: dict) -> dict:
+    return {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+
+
+def _predict(model, loader, accelerator, task: FinetuneTask, n: int) -> list:
+    """Predictions in example order: class ids, scores, or (tokens) a predicted tag id per token."""
+    import torch
+
+    out: list = [None] * n
+    model.eval()
+    with torch.inference_mode():
+        for batch in loader:
+            logits = model(**_inputs(batch)).logits
+            if task.type == "regression":
+                pred = logits.float().squeeze(-1)
+            else:
+                pred = logits.argmax(-1)
+            if task.type == "tokens":
+                pred = accelerator.pad_across_processes(pred, dim=1, pad_index=-100)
+            index, pred = accelerator.gather_for_metrics((batch["index"], pred))
+            for i, p in zip(index.tolist(), pred.cpu().tolist()):
+                out[i] = p
+    model.train()
+    return out
+
+
+def unit_predictions(token_preds: list[int], unit_tokens: list, label_names: list[str]) -> list[str]:
+    """A tag per unit: its first token's; a unit starting inside that token continues it (B- → I-);
+    a unit cut off by the length limit is O."""
+    tags = []
+    for entry in unit_tokens:
+        if entry is None:
+            tags.append("O")
+            continue
+        t, starts = entry
+        tag = label_names[token_preds[t]] if 0 <= token_preds[t] < len(label_names) else "O"
+        tags.append(tag if starts or not tag.startswith("B-") else "I-" + tag[2:])
+    return tags
+
+
+def _score(task: FinetuneTask, preds: list, examples: list[Example], encoded: Encoded, label_names: list[str]):
+    """(score, gold, pred) in the metric's terms: class ids, scores, or tag sequences."""
+    if task.type == "tokens":
+        gold = [[label_names[t] for t in ex.label] for ex in examples]
+        pred = [unit_predictions(p, u, label_names) for p, u in zip(preds, encoded.unit_tokens)]
+    else:
+        gold = [ex.label for ex in examples]
+        pred = preds
+    classes = list(range(len(label_names))) if task.metric == "macro_f1" else None
+    return MetricData(task.metric, gold, pred, classes=classes).score(), gold, pred
+
+
+def run_seed(model_path: str, data: TaskData, seed: int, settings: FinetuneSettings, *,
+             description: str | None = None, on_event: Callable[..., None] | None = None) -> SeedRun:
+    """Fine-tune `model_path` on `data` with `seed`; choose the epoch on dev; score test once."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from torch.utils.data import DataLoader
+    task = data.task
+    hp = settings.resolved(task)
+    emit = on_event or (lambda *a, **k: None)
+    started = time.perf_counter()
+    cuda = torch.cuda.is_available() and settings.device != "cpu"
+    bf16 = settings.precision == "bf16" or (settings.precision == "auto" and cuda)
+    accelerator = Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=not cuda)
+    set_seed(seed)  # the new head's initialisation and dropout follow the seed
+    model, tokenizer, notes = load_for_task(model_path, data, hp["max_seq_len"])
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    train_enc = encode(data.train, tokenizer, task, hp["max_seq_len"], data.label_names, data.unit_separator)
+    dev_enc = encode(data.dev, tokenizer, task, hp["max_seq_len"], data.label_names, data.unit_separator)
+    fixed = settings.batching == "fixed"
+    regression = task.type == "regression"
+    train_sampler = LengthGroupedBatches([len(f["input_ids"]) for f in train_enc.features], hp["batch_size"],
+                                         seed=seed, mode="random" if fixed else "grouped")
+    train_loader = DataLoader(train_enc.features, batch_sampler=train_sampler,
+                              collate_fn=collate_fn(pad_id, hp["max_seq_len"] if fixed else None, regression))
+
+    def eval_loader(enc: Encoded):
+        sampler = LengthGroupedBatches([len(f["input_ids"]) for f in enc.features], settings.eval_batch_size,
+                                       mode="random" if fixed else "sorted")
+        loader = DataLoader(enc.features, batch_sampler=sampler,
+                            collate_fn=collate_fn(pad_id, hp["max_seq_len"] if fixed else None, regression))
+        return accelerator.prepare(loader)
+
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
+    groups = [{"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+               "weight_decay": hp["weight_decay"]},
+              {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=hp["lr"])
+    total_steps = hp["epochs"] * len(train_sampler)
+    warmup = int(hp["warmup_ratio"] * total_steps)
+
+    def linear(step: int) -> float:  # warmup then linear decay to 0 (transformers' "linear" schedule)
+        if step < warmup:
+            return step / max(1, warmup)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear)
+    model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
+    dev_loader = eval_loader(dev_enc)
+
+    curve: list[dict] = []
+    best_dev, best_epoch, best_state = -math.inf, 0, None
+    real_tokens = padded_tokens = 0
+    train_seconds = 0.0
+    step = 0
+    model.train()
+    label = description or f"{task.name} seed {seed}"
+    with progress_bar(label, total=total_steps, unit="steps", fields="loss {task.fields[loss]:.3f} dev {task.fields[dev]:.3f}",
+                      loss=float("nan"), dev=float("nan")) as update:
+        for epoch in range(1, hp["epochs"] + 1):
+            train_sampler.set_epoch(epoch)
+            t0 = time.perf_counter()
+            losses = []
+            for batch in train_loader:
+                logits = model(**_inputs(batch)).logits
+                loss = _loss(task, logits, batch["labels"])
+                if not torch.isfinite(loss):
+                    raise TrainingError(f"The loss of '{task.name}' became {loss.item()} at step {step} (seed {seed}).",
+                                        "Lower --lr, or use --precision fp32.")
+                accelerator.backward(loss)
+                accelerator.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                step += 1
+                losses.append(loss.item())
+                real_tokens += int(batch["attention_mask"].sum())
+                padded_tokens += int(batch["attention_mask"].numel())
+                update(advance=1, loss=float(np.mean(losses[-20:])))
+            if cuda:
+                torch.cuda.synchronize()
+            train_seconds += time.perf_counter() - t0
+            preds = _predict(model, dev_loader, accelerator, task, len(data.dev))
+            dev_score, _, _ = _score(task, preds, data.dev, dev_enc, data.label_names)
+            curve.append({"epoch": epoch, "step": step, "train_loss": float(np.mean(losses)) if losses else None,
+                          "dev": dev_score})
+            emit("dev", epoch=epoch, score=dev_score)
+            update(dev=dev_score)
+            if dev_score > best_dev or best_state is None:
+                # Keep the best epoch's weights on the CPU; only they are scored on test.
+                best_dev, best_epoch = dev_score, epoch
+                best_state = {k: v.detach().to("cpu", copy=True)
+                              for k, v in accelerator.unwrap_model(model).state_dict().items()}
+    accelerator.unwrap_model(model).load_state_dict(best_state)
+    test_examples = data.load_test()
+    emit("test", epoch=best_epoch)
+    test_enc = encode(test_examples, tokenizer, task, hp["max_seq_len"], data.label_names, data.unit_separator)
+    preds = _predict(model, eval_loader(test_enc), accelerator, task, len(test_examples))
+    test_score, gold, pred = _score(task, preds, test_examples, test_enc, data.label_names)
+    del model, optimizer, best_state
+    accelerator.free_memory()
+    return SeedRun(seed, task.metric, float(test_score), best_epoch, float(best_dev), curve, gold, pred, test_examples,
+                   data.label_names, time.perf_counter() - started, real_tokens, padded_tokens, train_seconds, notes)

@@ -1,0 +1,300 @@
+"""`finetune` (one model, one task, several seeds) and `benchmark` (models × tasks, the seed's table).
+
+Both read and check every input before the first step (tasks, files, labels, models, the output
+folder), so a bad input fails in seconds rather than after an hour of training, and both write their
+folder atomically. Per task and seed: metrics.json, dev_curve.json and test_predictions.tsv.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from domainlm.errors import ConfigError
+from domainlm.finetune.engine import FinetuneSettings, SeedRun, check_model, run_seed
+from domainlm.finetune.metrics import METRIC_LABELS, paired_difference, seed_summary
+from domainlm.finetune.tasks import FinetuneTask, TaskData, load_task_data, resolve_tasks
+from domainlm.io import atomic_directory, check_output_dir
+
+SCHEMA = "domainlm.finetune/1"
+CARD_START = "<!-- domainlm:finetune:start -->"
+CARD_END = "<!-- domainlm:finetune:end -->"
+
+
+def parse_seeds(seeds: int | str | Sequence[int]) -> list[int]:
+    """3 → [1, 2, 3]; "5,7" → [5, 7]; a list as is."""
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ConfigError(f"--seeds {seeds}: at least one seed is needed.", "Pass --seeds 3 or --seeds 1,2,3.")
+        return list(range(1, seeds + 1))
+    if isinstance(seeds, str):
+        parts = [p.strip() for p in seeds.split(",") if p.strip()]
+        try:
+            values = [int(p) for p in parts]
+        except ValueError:
+            raise ConfigError(f"--seeds '{seeds}' is not a number or a comma-separated list of numbers.",
+                              "Pass --seeds 3 (seeds 1, 2, 3) or --seeds 13,42.") from None
+        return parse_seeds(values[0]) if len(values) == 1 else parse_seeds(values)
+    values = list(seeds)
+    if not values or len(set(values)) != len(values):
+        raise ConfigError(f"Seeds {values}: give at least one, each once.", "Pass --seeds 3 or --seeds 1,2,3.")
+    return values
+
+
+@dataclass
+class TaskResult:
+    """One model on one task over its seeds."""
+
+    model: str
+    model_path: str
+    task: FinetuneTask
+    runs: list[SeedRun]
+    sizes: dict
+    settings: dict
+
+    @property
+    def scores(self) -> list[float]:
+        return [r.test_score for r in self.runs]
+
+    @property
+    def summary(self) -> dict:
+        return seed_summary(self.scores)
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "model_path": self.model_path, "task": self.task.name, "metric": self.task.metric,
+                "summary": _clean(self.summary), "sizes": self.sizes, "protocol": self.task.split_protocol(),
+                "note": self.task.note, "settings": self.settings,
+                "seeds": [{"seed": r.seed, "test": _clean(r.test_score), "best_epoch": r.best_epoch,
+                           "best_dev": _clean(r.best_dev), "seconds": round(r.seconds, 2),
+                           "tokens_per_second": _clean(r.tokens_per_second)} for r in self.runs],
+                "notes": sorted({n for r in self.runs for n in r.notes})}
+
+
+@dataclass
+class FinetuneResult(TaskResult):
+    out_dir: Path | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Comparison:
+    task: str
+    metric: str
+    reference: str
+    model: str
+    difference: dict
+    verdict: str
+
+
+@dataclass
+class BenchmarkResult:
+    out_dir: Path
+    models: dict[str, str]
+    tasks: list[FinetuneTask]
+    results: dict[tuple[str, str], TaskResult]      # (model, task) → result
+    comparisons: list[Comparison] = field(default_factory=list)
+    seconds: float = 0.0
+    seeds: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA, "models": self.models, "seeds": self.seeds,
+                "tasks": [{"name": t.name, "type": t.type, "metric": t.metric, "protocol": t.split_protocol(),
+                           "note": t.note} for t in self.tasks],
+                "results": [r.to_dict() for r in self.results.values()],
+                "comparisons": [{"task": c.task, "metric": c.metric, "reference": c.reference, "model": c.model,
+                                 "difference": _clean(c.difference), "verdict": c.verdict} for c in self.comparisons],
+                "seconds": round(self.seconds, 1), "versions": _versions()}
+
+
+def _clean(value):
+    """JSON without NaN: undefined numbers (e.g. a correlation of constant predictions) become null."""
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for name in ("domainlm", "torch", "transformers", "accelerate", "seqeval"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_clean(data), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def write_seed_outputs(seed_dir: Path, result: TaskResult, run: SeedRun) -> None:
+    """metrics.json, dev_curve.json and test_predictions.tsv of one seed."""
+    task = result.task
+    _write_json(seed_dir / "metrics.json", {
+        "schema": SCHEMA, "model": result.model, "model_path": result.model_path, "task": task.name,
+        "metric": task.metric, "seed": run.seed, "test": run.test_score, "best_epoch": run.best_epoch,
+        "best_dev": run.best_dev, "sizes": result.sizes, "protocol": task.split_protocol(), "note": task.note,
+        "settings": result.settings, "seconds": run.seconds, "train_tokens": run.train_tokens,
+        "padded_tokens": run.padded_tokens, "tokens_per_second": run.tokens_per_second, "notes": run.notes,
+        "label_names": run.label_names})
+    _write_json(seed_dir / "dev_curve.json", run.dev_curve)
+    with open(seed_dir / "test_predictions.tsv", "w", encoding="utf-8") as fh:
+        if task.type == "tokens":
+            fh.write("index\tunits\tgold\tpredicted\n")
+            for i, (ex, g, p) in enumerate(zip(run.test_examples, run.test_gold, run.test_pred)):
+                units = "|".join(u.replace("\t", " ") for u in ex.texts)
+                fh.write(f"{i}\t{units}\t{' '.join(g)}\t{' '.join(p)}\n")
+        else:
+            names = run.label_names
+            fh.write("index\t" + "\t".join(task.text_columns) + "\tgold\tpredicted\n")
+            for i, (ex, g, p) in enumerate(zip(run.test_examples, run.test_gold, run.test_pred)):
+                texts = "\t".join(t.replace("\t", " ").replace("\n", " ") for t in ex.texts)
+                if task.type == "regression":
+                    fh.write(f"{i}\t{texts}\t{g:g}\t{p:.4f}\n")
+                else:
+                    fh.write(f"{i}\t{texts}\t{names[g]}\t{names[p]}\n")
+
+
+def _sizes(data: TaskData) -> dict:
+    return {"train": len(data.train), "dev": len(data.dev)}
+
+
+def _run_task(name: str, model_path: str, data: TaskData, seeds: list[int], settings: FinetuneSettings,
+              write_dir: Path | None, on_event=None, prefix: str = "") -> TaskResult:
+    runs = []
+    result = TaskResult(name, model_path, data.task, runs, _sizes(data), settings.resolved(data.task))
+    for seed in seeds:
+        run = run_seed(model_path, data, seed, settings, description=f"{prefix}{data.task.name} seed {seed}",
+                       on_event=on_event)
+        runs.append(run)
+        result.sizes["test"] = len(run.test_examples)
+        if write_dir is not None:
+            write_seed_outputs(write_dir / f"seed-{seed}", result, run)
+    return result
+
+
+def _settings(settings: FinetuneSettings | None, overrides: dict) -> FinetuneSettings:
+    settings = settings or FinetuneSettings()
+    unknown = [k for k in overrides if not hasattr(settings, k)]
+    if unknown:
+        raise TypeError(f"unknown setting(s): {', '.join(unknown)}")
+    for k, v in overrides.items():
+        if v is not None:
+            setattr(settings, k, v)
+    return settings
+
+
+def _load(tasks: list[FinetuneTask], data_dir, settings: FinetuneSettings) -> list[TaskData]:
+    return [load_task_data(t, data_dir, max_train=settings.max_train, max_dev=settings.max_dev,
+                           max_test=settings.max_test) for t in tasks]
+
+
+def finetune(model: str | os.PathLike, task: str | FinetuneTask, out_dir: str | os.PathLike | None, *,
+             seeds: int | str | Sequence[int] = 3, data_dir: str | os.PathLike | None = None,
+             settings: FinetuneSettings | None = None, force: bool = False,
+             on_event: Callable[..., None] | None = None, **overrides) -> FinetuneResult:
+    """Fine-tune `model` on one task with several seeds; write `out_dir` (finetune.json + seed-N/)."""
+    started = time.perf_counter()
+    tasks = resolve_tasks(task, allow_all=False)
+    if len(tasks) != 1:
+        raise ConfigError(f"finetune runs one task; got {', '.join(t.name for t in tasks)}.",
+                          "Use `domainlm benchmark --tasks ...` for several.")
+    settings = _settings(settings, overrides)
+    seed_list = parse_seeds(seeds)
+    if out_dir is not None:
+        check_output_dir(out_dir, "finetune", force)
+    (data,) = _load(tasks, data_dir, settings)
+    model = str(model)
+    check_model(model, data, settings.resolved(data.task)["max_seq_len"])
+    if out_dir is None:
+        base = _run_task(Path(model).name, model, data, seed_list, settings, None, on_event)
+        return FinetuneResult(**base.__dict__, seconds=time.perf_counter() - started)
+    with atomic_directory(out_dir, command="finetune", force=force) as tmp:
+        base = _run_task(Path(model).name, model, data, seed_list, settings, Path(tmp), on_event)
+        result = FinetuneResult(**base.__dict__, out_dir=Path(out_dir), seconds=time.perf_counter() - started)
+        _write_json(Path(tmp) / "finetune.json", {"schema": SCHEMA, **result.to_dict(), "seeds_run": seed_list,
+                                                  "seconds": round(result.seconds, 1), "versions": _versions()})
+    return result
+
+
+def benchmark(models: Mapping[str, str | os.PathLike], tasks: str | Sequence, out_dir: str | os.PathLike, *,
+              seeds: int | str | Sequence[int] = 3, data_dir: str | os.PathLike | None = None,
+              settings: FinetuneSettings | None = None, force: bool = False, update_card: bool = True,
+              resamples: int = 1000, on_event: Callable[..., None] | None = None, **overrides) -> BenchmarkResult:
+    """Fine-tune every model on every task with the same seeds and examples; write the table.
+
+    Writes benchmark.json, benchmark.md, benchmark.png and runs/MODEL/TASK/seed-N/. With two or more
+    models, each later model is compared with the first, paired by seed and test example. An adapted
+    model (a local folder with slots.json) gets the table in its model card unless `update_card=False`.
+    """
+    started = time.perf_counter()
+    if not models:
+        raise ConfigError("No model given.", "Pass --model NAME=PATH (repeatable).")
+    models = {str(k): str(v) for k, v in models.items()}
+    task_list = resolve_tasks(list(tasks) if not isinstance(tasks, str) else tasks)
+    settings = _settings(settings, overrides)
+    seed_list = parse_seeds(seeds)
+    check_output_dir(out_dir, "benchmark", force)
+    datas = _load(task_list, data_dir, settings)
+    for data in datas:
+        for path in models.values():
+            check_model(path, data, settings.resolved(data.task)["max_seq_len"])
+    results: dict[tuple[str, str], TaskResult] = {}
+    with atomic_directory(out_dir, command="benchmark", force=force) as tmp:
+        tmp = Path(tmp)
+        for data in datas:
+            for name, path in models.items():
+                results[(name, data.task.name)] = _run_task(
+                    name, path, data, seed_list, settings, tmp / "runs" / _safe(name) / data.task.name, on_event,
+                    prefix=f"{name}: ")
+        comparisons = compare(models, task_list, results, resamples=resamples)
+        result = BenchmarkResult(Path(out_dir), models, task_list, results, comparisons,
+                                 time.perf_counter() - started, seed_list)
+        from domainlm.finetune.report import benchmark_markdown, plot_benchmark
+
+        _write_json(tmp / "benchmark.json", result.to_dict())
+        (tmp / "benchmark.md").write_text(benchmark_markdown(result), encoding="utf-8")
+        plot_benchmark(result, tmp / "benchmark.png")
+    if update_card:
+        from domainlm.finetune.report import update_cards
+
+        update_cards(result)
+    return result
+
+
+def _safe(name: str) -> str:
+    import re
+
+    return re.sub(r"[^\w.-]+", "_", name) or "model"
+
+
+def compare(models: Mapping[str, str], tasks: list[FinetuneTask], results, *, resamples: int = 1000) -> list[Comparison]:
+    """Each later model minus the first, per task: paired by seed and test example."""
+    names = list(models)
+    out = []
+    for task in tasks:
+        ref = results[(names[0], task.name)]
+        for other in names[1:]:
+            res = results[(other, task.name)]
+            diff, verdict = paired_difference([r.metric_data() for r in ref.runs], [r.metric_data() for r in res.runs],
+                                              resamples=resamples, seed=0)
+            out.append(Comparison(task.name, task.metric, names[0], other, diff.to_dict() | {"verdict": verdict},
+                                  verdict))
+    return out
+
+
+__all__ = ["finetune", "benchmark", "FinetuneResult", "BenchmarkResult", "TaskResult", "Comparison", "parse_seeds",
+           "METRIC_LABELS"]

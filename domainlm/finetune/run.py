@@ -163,7 +163,7 @@ def write_seed_outputs(seed_dir: Path, result: TaskResult, run: SeedRun) -> None
             for i, (ex, g, p) in enumerate(zip(run.test_examples, run.test_gold, run.test_pred)):
                 texts = "\t".join(t.replace("\t", " ").replace("\n", " ") for t in ex.texts)
                 if task.type == "regression":
-                    fh.write(f"{i}\t{texts}\t{g:g}\t{p:.4f}\n")
+                    fh.write(f"{i}\t{texts}\t{g!r}\t{p!r}\n")
                 else:
                     fh.write(f"{i}\t{texts}\t{names[g]}\t{names[p]}\n")
 

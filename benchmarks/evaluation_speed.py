@@ -7,6 +7,9 @@ cost the same to run as trained ones; the numbers it prints are times, not quali
 
     python benchmarks/evaluation_speed.py                    # 5,000 texts, CPU
     python benchmarks/evaluation_speed.py --probe --general 1000 --device cuda
+
+The numbers are also written to benchmarks/results/evaluation_speed.json (with the machine and its
+load average), as the other benchmarks do.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import shutil
 import tempfile
 import time
@@ -69,6 +73,8 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--keep", type=Path, default=None, help="write models and report here instead of a temp dir")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "evaluation_speed.json",
+                        help="where the JSON of this run is written")
     args = parser.parse_args()
 
     import torch
@@ -107,7 +113,12 @@ def main() -> None:
             "mw_bpc_texts_per_s": round(sum(c.before.n_texts for c in report.bpc.values()) * 2
                                         / report.seconds["mw_bpc"], 1),
         }
+        result["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
+                             "platform": platform.platform(), "load_average_at_end": os.getloadavg()}
         print(json.dumps(result, indent=2))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

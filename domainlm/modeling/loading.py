@@ -7,6 +7,7 @@ how to pass a local directory instead.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,8 +56,9 @@ def check_local_source(name: str, what: str = "model") -> None:
                              "directory), or a hub id.")
         return
     if looks_like_path(name):
+        option = "--base" if what == "model" else "--tokenizer (or --base)"
         raise ModelError(f"The {what} directory '{name}' does not exist.",
-                         "Check the path passed as --base (relative paths start from the current folder).")
+                         f"Check the path passed as {option} (relative paths start from the current folder).")
 
 
 def load_tokenizer(name_or_path: str | os.PathLike):
@@ -110,9 +112,11 @@ def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_t
     from transformers import AutoModelForMaskedLM
 
     name = str(name_or_path)
+    check_local_source(name, "model")
     tokenizer = load_tokenizer(name)
     try:
-        model, info = AutoModelForMaskedLM.from_pretrained(name, output_loading_info=True)
+        with _quiet_load_report():
+            model, info = AutoModelForMaskedLM.from_pretrained(name, output_loading_info=True)
     except ValueError as e:
         # AutoModel raises ValueError for a config class it has no masked-LM head for.
         if "Unrecognized configuration class" in str(e) or "masked" in str(e).lower():
@@ -141,6 +145,21 @@ def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_t
             "new masked-LM head from scratch on purpose.")
     kept = _dropped_tensors(name, sorted(info.get("unexpected_keys", ())), prefix) if keep_tensors else {}
     return LoadedBase(model, tokenizer, kept, new_head=bool(head_missing))
+
+
+@contextmanager
+def _quiet_load_report():
+    """transformers prints a LOAD REPORT table of the keys a class does not use (a pretraining
+    base's pooler and NSP head, for a masked-LM). Those are handled here (kept, or refused when the
+    head is missing), so the table would only tell a user about a problem that is not there."""
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
 
 
 def _weight_files(name: str) -> list[Path]:

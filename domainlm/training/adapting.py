@@ -199,7 +199,8 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
         versions = library_versions()
         if outcome.is_main:
             card = model_card(kind="adapt", base=str(base), category=category, settings=settings, outcome=outcome,
-                              slots=entries, eval_before=eval_before, versions=versions, folder_name=out_dir.name)
+                              slots=entries, eval_before=eval_before, versions=versions, folder_name=out_dir.name,
+                              mask_token=tokenizer.mask_token or "[MASK]")
             write_or_keep_checkpoint(lambda: write_model_dir(
                 out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions,
                 metrics=metrics, card=card, slots_json=slots_json, command="adapt", force=force,

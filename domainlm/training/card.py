@@ -80,7 +80,8 @@ def _datasets(corpora) -> list[str] | None:
 
 
 def _example_sentence(slots: list, mask: str) -> str:
-    words = [s.term for s in slots if not s.term.startswith("##") and getattr(s, "kind", "word") != "continuation"]
+    words = [s.term for s in slots if not s.term.startswith("##") and getattr(s, "kind", "word") != "continuation"
+             and '"' not in s.term and "\\" not in s.term]
     return f"{words[0]} {mask} 정말 좋아요" if words else f"이 제품 {mask} 정말 좋아요"
 
 
@@ -93,14 +94,14 @@ def usage_snippet(folder_name: str, example: str) -> str:
         "tokenizer = AutoTokenizer.from_pretrained(model_dir)",
         "model = AutoModelForMaskedLM.from_pretrained(model_dir)",
         "fill = pipeline(\"fill-mask\", model=model, tokenizer=tokenizer)",
-        f"for guess in fill({example!r}.replace(\"[MASK]\", tokenizer.mask_token))[:3]:",
+        f"for guess in fill(\"{example}\")[:3]:",
         "    print(guess[\"token_str\"], round(guess[\"score\"], 3))",
     ])
 
 
 def model_card(*, kind: str, base: str | None, category: str | None, settings: dict, outcome, slots: list,
                eval_before: float | None, versions: dict, arch: dict | None = None, folder_name: str = "model",
-               license: str | None = None) -> str:
+               license: str | None = None, mask_token: str = "[MASK]") -> str:
     """A README.md (hub model card) that says what was done, with which data and settings, and how it went."""
     from huggingface_hub import ModelCard, ModelCardData
 
@@ -161,7 +162,7 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
     lines += ["Token losses of different vocabularies are not comparable; `domainlm evaluate` measures "
               "masked-word bits per character and downstream probes before and after.", ""]
     lines += ["## Use", "", "Run from the folder that holds this model's folder:", "", "```python",
-              usage_snippet(folder_name, _example_sentence(slots, "[MASK]")), "```", "",
+              usage_snippet(folder_name, _example_sentence(slots, mask_token)), "```", "",
               "Files: `settings.json` (all settings), `versions.json` (library versions), "
               "`metrics.jsonl` (one record per log step), `slots.json` (filled slots).", "",
               "Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v), ""]

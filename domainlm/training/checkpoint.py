@@ -78,7 +78,7 @@ def checkpoint_write_error(path: Path, exc: BaseException) -> CheckpointWriteErr
         return None
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or reason.startswith("no space"):
         return CheckpointWriteError(
-            f"No space left on the device while writing the checkpoint to '{path}' ({reason}). "
+            f"No space left on the device while writing the checkpoint to '{path}'. "
             "Nothing half-written was left: the previous checkpoints and outputs are intact.",
             "Free disk space (or write to another disk), then rerun the same command with --resume.")
     return CheckpointWriteError(

@@ -171,8 +171,14 @@ def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, conf
     started = time.perf_counter()
     if state is not None and state.get("final"):
         # The training had finished; only writing the model failed. Nothing to train again.
+        if state["step"] != total_steps:
+            raise TrainingError(f"The checkpoint '{latest_checkpoint(ckpt_dir)}' holds a finished training of "
+                                f"{state['step']} steps (kept because its model could not be written), not {total_steps}.",
+                                f"Resume with --max-steps {state['step']} to write that model, then continue from it "
+                                "as a new run (--base the written model).")
         model.load_state_dict(state["model"])
-        return _outcome(model.to("cpu"), state["step"], tokens, state.get("final_loss"), state.get("eval_loss"), 0.0,
+        return _outcome(model.to("cpu"), state["step"], tokens, state.get("final_loss"), state.get("eval_loss"),
+                        state.get("seconds", 0.0),
                         metrics, metrics_lines, resumed_from, is_main, ckpt_dir, config, fingerprint, len(phases), micro)
     vocab = model.get_input_embeddings().weight.shape[0]
 
@@ -295,7 +301,8 @@ def _outcome(model, step, tokens, final_loss, eval_loss, seconds, metrics, metri
         # Past the last phase and marked final: a resume loads these weights and trains nothing.
         state = {"step": step, "phase": phases, "micro_batches": micro, "tokens": tokens, "final": True,
                  "model": model.state_dict(), "metrics": list(metrics_lines), "compat": _compat(config),
-                 "fingerprint": fingerprint, "eval_loss": eval_loss, "final_loss": final_loss, "rng": rng_state()}
+                 "fingerprint": fingerprint, "eval_loss": eval_loss, "final_loss": final_loss, "seconds": seconds,
+                 "rng": rng_state()}
         return save_checkpoint(ckpt_dir, step, state, metrics_lines)
 
     return TrainOutcome(model=model, steps=step, tokens=tokens, final_loss=final_loss, eval_loss=eval_loss,

@@ -10,6 +10,7 @@ checkpoint and the message says where it is and how `--resume` writes the model 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -83,7 +84,7 @@ def write_model_dir(out_dir: Path, *, model, tokenizer, settings: dict, versions
             if reason is None:
                 raise
             if isinstance(e, OSError) and e.errno == errno.ENOSPC or reason.startswith("no space"):
-                message = (f"No space left on the device while writing the model to '{out_dir}' ({reason}). "
+                message = (f"No space left on the device while writing the model to '{out_dir}'. "
                            "Nothing half-written was left: the previous output, if any, is intact.")
             else:
                 message = (f"Cannot write the model to '{out_dir}': {reason}. Nothing half-written was left: the "
@@ -147,9 +148,11 @@ def write_or_keep_checkpoint(write: Callable[[], Path], outcome, *, ckpt_dir: Pa
                      f"{outcome.steps} in '{last}'.")
             how = f"then {resume}: it continues from step {step}."
         else:
+            with contextlib.suppress(OSError):
+                ckpt_dir.rmdir()  # left empty by the failed attempt
             where = "No checkpoint could be written either, so this training has to be run again."
             how = "then run the same command again."
         refused = "--force" in (e.hint or "")
         first = ("Move those files out of the way, or add --force to replace them" if refused else
-                 "Free space on that disk or fix its permissions (or choose another output folder)")
+                 "Free space on that disk or fix its permissions")
         raise ModelWriteError(f"{e.message} {where}", f"{first}; {how}") from None

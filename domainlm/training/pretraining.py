@@ -88,7 +88,8 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
     versions = library_versions()
     if outcome.is_main:
         card = model_card(kind="pretrain", base=None, category=None, settings=settings, outcome=outcome, slots=[],
-                          eval_before=None, versions=versions, arch=arch.model_dump(mode="json"), folder_name=out_dir.name)
+                          eval_before=None, versions=versions, arch=arch.model_dump(mode="json"), folder_name=out_dir.name,
+                          mask_token=tokenizer.mask_token or "[MASK]")
         slots = Path(tokenizer_dir) / "slots.json"
         write_or_keep_checkpoint(lambda: write_model_dir(
             out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions,

@@ -493,6 +493,7 @@ def run_seed(model_path: str, data: TaskData, seed: int, settings: FinetuneSetti
     preds = _predict(model, eval_loader(test_enc), accelerator, task, len(test_examples))
     test_score, gold, pred = _score(task, preds, test_examples, test_enc, data.label_names)
     del model, optimizer, best_state
-    accelerator.free_memory()
+    if cuda:
+        accelerator.free_memory()  # its gc.collect costs most of a second; only GPU memory needs it
     return SeedRun(seed, task.metric, float(test_score), best_epoch, float(best_dev), curve, gold, pred, test_examples,
                    data.label_names, time.perf_counter() - started, real_tokens, padded_tokens, train_seconds, notes)

@@ -302,6 +302,8 @@ def _check_file(task: FinetuneTask, path: Path, which: str, data_dir: Path) -> N
 
 def _get(row: dict, column: str):
     """A column of a row; dotted paths reach into nested JSON (`labels.label`)."""
+    if column in row:
+        return row[column]
     value: Any = row
     for part in column.split("."):
         if not isinstance(value, dict) or part not in value:

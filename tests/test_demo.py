@@ -1,46 +1,153 @@
-"""The demo: its illustrative corpus and the whole `domainlm demo` flow (tiny settings)."""
+"""The demo: its shipped real data (licence note, reproducible build) and the whole `domainlm demo` flow."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
+import os
+import sys
+from pathlib import Path
 
 import pytest
 
 from domainlm.demo import corpus as demo_corpus
+from domainlm.demo import run as demo_run
+from domainlm.demo.build_data import build_demo_data
+
+SHIPPED = demo_run.DATA_DIR
+SHIPPED_FILES = ("cosmetics_reviews.tsv.gz", "other_reviews.txt.gz", "general.txt.gz", "general_eval.txt.gz")
 
 
-def test_demo_corpus_is_deterministic_and_marked_illustrative(tmp_path):
+def shipped_reviews() -> list[dict]:
+    with gzip.open(SHIPPED / "cosmetics_reviews.tsv.gz", "rt", encoding="utf-8") as fh:
+        header, *lines = fh.read().splitlines()
+    assert header == "id\trating\ttext"
+    return [dict(zip(("id", "rating", "text"), line.split("\t"))) for line in lines]
+
+
+def test_shipped_data_is_small_and_has_its_licence_note():
+    manifest = json.loads((SHIPPED / "manifest.json").read_text(encoding="utf-8"))
+    total = 0
+    for name in SHIPPED_FILES:
+        data = (SHIPPED / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == manifest["files"][name]["sha256"], name
+        total += len(data)
+    assert total < 3 << 20  # "a few MB at most"
+    note = (SHIPPED / "README.md").read_text(encoding="utf-8")
+    for name in SHIPPED_FILES:
+        assert f"`{name}`" in note
+    for words in ("public domain", "CC BY-SA 4.0", "bab2min/corpus", "Universal Dependencies", "Korean Wikipedia contributors",
+                  "NOT covered by the project's Apache-2.0 licence"):
+        assert words in note, words
+    licences = {p.name for p in (SHIPPED / "LICENSES").iterdir()}
+    assert licences == {"CC-BY-SA-4.0.txt", "UD_Korean-NOTICE.txt", "naver-shopping-bab2min-corpus-README.md"}
+    assert "Attribution-ShareAlike 4.0 International" in (SHIPPED / "LICENSES" / "CC-BY-SA-4.0.txt").read_text(encoding="utf-8")
+
+
+def test_shipped_reviews_are_real_rated_cosmetics_reviews(shared_data):
+    reviews = shipped_reviews()
+    assert len(reviews) == json.loads((SHIPPED / "manifest.json").read_text(encoding="utf-8"))["counts"]["cosmetics_reviews"]
+    source = {}
+    with open(shared_data / "reviews" / "naver_shopping_50k.tsv", encoding="utf-8") as fh:
+        next(fh)
+        for line in fh:
+            rid, rating, text = line.rstrip("\n").split("\t", 2)
+            source[rid] = (rating, " ".join(text.split()))
+    for r in reviews:  # each one is a shared review, verbatim (whitespace collapsed), with its rating
+        assert source[r["id"]] == (r["rating"], r["text"]), r
+    rated = [r for r in reviews if r["rating"]]
+    assert {r["rating"] for r in rated} == {"1", "2", "4", "5"} and len(rated) > 800
+    assert sum("피부" in r["text"] for r in reviews) > 250
+
+
+def test_build_data_regenerates_the_shipped_bytes(shared_data, tmp_path):
+    manifest = build_demo_data(shared_data, tmp_path / "data")
+    for name in SHIPPED_FILES:
+        assert (tmp_path / "data" / name).read_bytes() == (SHIPPED / name).read_bytes(), name
+    assert (tmp_path / "data" / "README.md").read_text(encoding="utf-8") == (SHIPPED / "README.md").read_text(encoding="utf-8")
+    assert manifest["counts"]["cosmetics_reviews"] > 1500
+
+
+def test_build_data_names_a_missing_shared_root(tmp_path):
+    from domainlm.errors import CorpusError
+
+    with pytest.raises(CorpusError, match="lacks reviews/naver_shopping_50k.tsv") as e:
+        build_demo_data(tmp_path / "nowhere", tmp_path / "out")
+    assert "../shared/data" in e.value.hint
+
+
+def test_demo_data_is_copied_once_and_left_alone_when_unchanged(tmp_path):
+    paths = demo_run.write_demo_data(tmp_path)
+    target = paths["cosmetics_reviews.tsv.gz"]
+    assert target.read_bytes() == (SHIPPED / "cosmetics_reviews.tsv.gz").read_bytes()
+    stamp = target.stat().st_mtime_ns
+    demo_run.write_demo_data(tmp_path)
+    assert target.stat().st_mtime_ns == stamp
+    target.write_bytes(b"edited")
+    demo_run.write_demo_data(tmp_path)
+    assert target.read_bytes() == (SHIPPED / "cosmetics_reviews.tsv.gz").read_bytes()
+
+
+class _OpenRecorder:
+    """Every path Python opens while on (an audit hook cannot be removed, so it is switched off after)."""
+
+    def __init__(self):
+        self.on, self.paths = False, []
+        sys.addaudithook(self)
+
+    def __call__(self, event, args):
+        if self.on and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+            self.paths.append(os.path.realpath(os.fsdecode(args[0])))
+
+
+def test_demo_command_runs_the_whole_flow_on_the_shipped_reviews(cli, tmp_path, monkeypatch, shared_data):
+    # The real demo pretrains 400 steps and adapts 150 (well under a minute on a quiet 2-core machine); a test checks the wiring
+    # and what mining, which does not depend on the steps, really gives.
+    monkeypatch.setattr(demo_run, "BASE_TRAIN", {**demo_run.BASE_TRAIN, "max_steps": 3, "save_every": 3})
+    out = tmp_path / "demo"
+    args = ["demo", "-o", out, "--set", "train.max_steps=2", "--set", "eval.max_texts=30",
+            "--set", "eval.bootstrap=100", "--set", "eval.tasks.0.max_train=60", "--set", "eval.tasks.0.max_test=40"]
+    recorder = _OpenRecorder()
+    recorder.on = True
+    try:
+        result = cli(*args)
+    finally:
+        recorder.on = False
+    assert result.exit_code == 0, result.output
+    shared = os.path.realpath(shared_data)
+    assert recorder.paths and not [p for p in recorder.paths if p.startswith(shared + os.sep)]
+    stdout = result.stdout
+    assert "real cosmetics reviews" in stdout and "kykim/bert-kor-base" in stdout and "recipe run 화장품" in stdout
+    assert "before → after" in stdout and "Report:" in stdout
+    assert stdout.rstrip().splitlines()[-1].startswith("Demo finished in")
+
+    report = json.loads((out / "run" / "report" / "report.json").read_text(encoding="utf-8"))
+    assert {row["metric"] for row in report["summary"]} >= {"MW-BPC, domain text", "fertility, domain text",
+                                                              "probe cosmetics-rating: accuracy"}
+    # The filled terms are review language: each occurs in the shipped reviews, and the words a
+    # cosmetics shopper writes most are among them.
+    text = "\n".join(r["text"].lower() for r in shipped_reviews())
+    terms = [t["term"] for t in report["filled_slots"]["terms"]]
+    assert len(terms) == 100
+    for term in terms:
+        assert term.removeprefix("##") in text, term
+    assert {"피부", "촉촉", "향이", "트러블", "발림성", "보습", "크림", "클렌징"} <= set(terms)
+    # The report's example sentences are real reviews.
+    shipped_texts = {r["text"] for r in shipped_reviews()}
+    assert report["examples"] and all(e["text"] in shipped_texts for e in report["examples"])
+    assert report["probes"][0]["task"] == "cosmetics-rating" and report["probes"][0]["test_examples"] == 40
+
+    again = cli(*args)  # unchanged: the data copy, the base and every stage are reused
+    assert again.exit_code == 0 and "base: unchanged, skipped" in again.stdout
+    assert again.stdout.count("unchanged, skipped") == 6
+
+
+# ---------------------------------------------------------------- the template corpus of the `tiny` recipe
+
+def test_template_corpus_is_deterministic_and_marked_illustrative(tmp_path):
     a = demo_corpus.write_demo_corpus(tmp_path / "a", reviews=50, general=50, general_eval=10, rated=10)
     b = demo_corpus.write_demo_corpus(tmp_path / "b", reviews=50, general=50, general_eval=10, rated=10)
     for key in ("reviews", "general", "general_eval", "rated"):
         assert a[key].read_bytes() == b[key].read_bytes()
     assert "ILLUSTRATIVE" in a["readme"].read_text(encoding="utf-8")
-    reviews = a["reviews"].read_text(encoding="utf-8").splitlines()
-    assert len(reviews) == 50 and any("피부" in r for r in reviews)
-    header, *rows = a["rated"].read_text(encoding="utf-8").splitlines()
-    assert header == "id\tlabel\ttext" and {r.split("\t")[1] for r in rows} == {"0", "1"}
-
-
-def test_korean_particles_follow_the_final_consonant():
-    assert demo_corpus._particle("서울", "은는") == "서울은" and demo_corpus._particle("부산", "이가") == "부산이"
-    assert demo_corpus._particle("대구", "을를") == "대구를"
-
-
-def test_demo_command_runs_the_whole_flow(cli, tmp_path, monkeypatch):
-    import domainlm.demo.run as demo_run
-
-    # The real demo pretrains 240 steps and adapts 120 (2–4 minutes); a test checks the wiring.
-    monkeypatch.setattr(demo_run, "BASE_TRAIN", {**demo_run.BASE_TRAIN, "max_steps": 3, "save_every": 3})
-    out = tmp_path / "demo"
-    args = ["demo", "-o", out, "--set", "train.max_steps=2", "--set", "eval.max_texts=30", "--set", "eval.tasks=[]",
-            "--set", "eval.bootstrap=100"]
-    result = cli(*args)
-    assert result.exit_code == 0, result.output
-    assert "before → after" in result.stdout and "Report:" in result.stdout
-    report = json.loads((out / "run" / "report" / "report.json").read_text(encoding="utf-8"))
-    assert {row["metric"] for row in report["summary"]} >= {"MW-BPC, domain text", "fertility, domain text"}
-    assert (out / "run" / "recipe.resolved.yaml").exists()
-    again = cli(*args)  # unchanged: the base and every stage are reused
-    assert again.exit_code == 0 and "base: unchanged, skipped" in again.stdout
-    assert again.stdout.count("unchanged, skipped") == 6
-

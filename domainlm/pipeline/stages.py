@@ -128,12 +128,15 @@ def mine_inputs(ctx: StageContext) -> Any:
             "mine": r.mine, "base": _base_material(r)}
 
 
+# Every stage writes its folder with force=True: the run folder is the runner's (run_recipe checks
+# it before any stage), so each stage folder in it is too, also one left by an older domainlm.
+
 def run_mine(ctx: StageContext, resume: bool) -> dict:
     from domainlm.mining import mine_terms
 
     r = ctx.recipe
     result = mine_terms(str(ctx.path("prepare", "domain.txt")), list(r.data.reference), r.base, r.mine,
-                        out_dir=ctx.path("mine"), normalize=r.data.normalize, category=r.category)
+                        out_dir=ctx.path("mine"), normalize=r.data.normalize, category=r.category, force=True)
     if not result.terms:
         raise DomainLMError(f"Mining found no terms for '{r.category}'.",
                             "Lower mine.min_count, or give more domain text (data.domain).")
@@ -163,7 +166,6 @@ def run_fill(ctx: StageContext, resume: bool) -> dict:
 
     r = ctx.recipe
     terms = read_terms(ctx.path("mine", "terms.tsv"))[: r.vocab.slots]
-    # force: the run folder is the runner's (checked by run_recipe), so is every stage folder in it.
     result = fill_slots(r.base, terms, ctx.path("fill", "tokenizer"), category=r.category, source=r.name,
                         truncate=r.vocab.truncate, force=True)
     summary = {"filled": len(result.filled), "rejected": len(result.rejected), "unreachable": len(result.unreachable),
@@ -188,7 +190,7 @@ def run_adapt(ctx: StageContext, resume: bool) -> dict:
     # The fill stage already wrote the terms into the slots; adapt initialises those rows and trains.
     result = adapt(r.base, ctx.path("model"), corpus=[CorpusSpec(path=str(ctx.path("prepare", "domain.txt")))],
                    replay=list(r.data.replay), filled_tokenizer=ctx.path("fill", "tokenizer"),
-                   config=r.train, category=r.category, resume=resume, recipe=r)
+                   config=r.train, category=r.category, resume=resume, recipe=r, force=True)
     summary: dict[str, Any] = {"out_dir": str(result.out_dir)}
     for key in ("steps", "tokens", "final_loss", "eval_loss_before", "eval_loss", "slots_filled", "resumed_from"):
         summary[key] = getattr(result, key)

@@ -73,6 +73,21 @@ def test_unrelated_or_swapped_vocabularies_are_refused(cli, tiny_mlm_dir, filled
     assert r.exit_code == 2 and "look swapped" in r.output
 
 
+def test_vocabulary_check_allows_appended_slots_and_refuses_a_shorter_one():
+    from domainlm.evaluation.tokenization import check_related_vocabularies
+
+    def side(vocab):
+        return SimpleNamespace(vocab=vocab)
+
+    base = ["[PAD]", "[UNK]", "[unused0]", "[unused1]", "가", "나"]
+    check_related_vocabularies(side(base), side(["[PAD]", "[UNK]", "보습", "[unused1]", "가", "나"]))
+    check_related_vocabularies(side(base), side(base + ["꿀피부", "[unused3]"]))  # `adapt --resize` appended rows
+    with pytest.raises(EvaluationError, match="fewer than the before model's 6"):
+        check_related_vocabularies(side(base), side(base[:5]))
+    with pytest.raises(EvaluationError, match="1 of 6 ids that are not \\[unusedN\\] slots hold other tokens \\(id 4: '가' → '다'\\)"):
+        check_related_vocabularies(side(base), side(["[PAD]", "[UNK]", "[unused0]", "[unused1]", "다", "나"]))
+
+
 def _texts_file(tmp_path):
     path = tmp_path / "heldout.txt"
     path.write_text("\n".join(make_texts(10)) + "\n", encoding="utf-8")

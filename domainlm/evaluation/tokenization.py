@@ -55,11 +55,12 @@ def check_related_vocabularies(before: Side, after: Side) -> None:
     give a "vocab diff" of thousands of "filled slots" and a meaningless comparison.
     """
     old, new = before.vocab, after.vocab
-    if len(old) != len(new):
+    if len(new) < len(old):
         raise EvaluationError(
-            f"The after model's vocabulary has {len(new):,} entries and the before model's {len(old):,}: `after` must "
-            "be `before` with [unusedN] slots filled (same size, every other id unchanged).",
+            f"The after model's vocabulary has {len(new):,} entries, fewer than the before model's {len(old):,}: `after` "
+            "must be `before` with [unusedN] slots filled (every other id unchanged).",
             "Pass as --before the base the after model was adapted from (its settings.json names it).")
+    # Entries past the base's end are slots that `adapt --resize` appended (and filled): allowed.
     changed = [i for i, (a, b) in enumerate(zip(old, new)) if a != b]
     foreign = [i for i in changed if not is_slot_token(old[i])]
     if foreign and all(is_slot_token(new[i]) for i in foreign):

@@ -128,6 +128,26 @@ def test_an_earlier_output_is_replaced_only_once_the_new_one_is_complete(tiny_ml
         pretrain(str(out), str(corpus), out, arch=TINY_ARCH, config=tiny_config())
 
 
+def test_outputs_written_before_markers_existed_are_still_replaced(tmp_path):
+    from domainlm.training.output import check_model_output
+
+    old = tmp_path / "old_model"  # an `adapt` output of an earlier version: settings.json, no marker
+    old.mkdir()
+    (old / "config.json").write_text("{}", encoding="utf-8")
+    (old / "settings.json").write_text(json.dumps({"command": "adapt"}), encoding="utf-8")
+    assert check_model_output(old, "adapt") is True
+    with pytest.raises(OutputError, match="is not empty"):
+        check_model_output(old, "pretrain")
+    lookalike = tmp_path / "notes"  # a settings.json alone is not a model folder
+    lookalike.mkdir()
+    (lookalike / "settings.json").write_text(json.dumps({"command": "adapt"}), encoding="utf-8")
+    with pytest.raises(OutputError, match="files domainlm did not make"):
+        check_model_output(lookalike, "adapt")
+    (tmp_path / "a_file").write_text("x", encoding="utf-8")
+    with pytest.raises(OutputError, match="is a file"):
+        check_model_output(tmp_path / "a_file" / "model", "adapt")
+
+
 def test_model_files_follow_the_umask(tiny_mlm_dir, corpus, tmp_path):
     old = os.umask(0o022)
     try:

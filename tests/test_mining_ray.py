@@ -79,6 +79,15 @@ def test_ray_counts_equal_local_counts(ray_local, corpora):
     assert remote.sample and all(isinstance(s, str) and s for s in remote.sample)
 
 
+def test_ray_max_documents_and_keep_take_the_same_documents(ray_local, corpora):
+    spec = CorpusSpec(path=str(corpora["nsmc.tsv.gz"]), where={"split": "train"}, id_field="review_id")
+    keep = lambda doc: int(doc.id) % 3 != 0  # noqa: E731 - a held-out rule by id, as recipes have
+    local = count_words(spec, workers=1, max_documents=700, keep=keep)
+    remote = count_words_ray(spec, max_documents=700, keep=keep)
+    assert local.documents == remote.documents == 700
+    assert remote.counts == local.counts
+
+
 def test_ray_pruning_keeps_the_bound(ray_local, corpora):
     spec = CorpusSpec(path=str(corpora["wiki.txt"]))
     full = count_words(spec, workers=1)

@@ -382,3 +382,10 @@ def test_a_corrupt_model_file_is_a_clear_error(cli, tiny_mlm_dir, corpus, tmp_pa
     assert r.exit_code == 2 and "Traceback" not in r.output
     flat = " ".join(r.output.split())
     assert "model.safetensors" in flat and "damaged or incomplete" in flat and "SafetensorError" in flat
+    # A tokenizer.json cut short names that file.
+    (broken / "model.safetensors").write_bytes(data)
+    (broken / "tokenizer.json").write_text('{"version": "1.0", "truncation": ', encoding="utf-8")
+    from domainlm.modeling import load_mlm
+
+    with pytest.raises(ModelError, match=r"Cannot read '.*broken/tokenizer\.json': the file is damaged"):
+        load_mlm(broken)

@@ -6,6 +6,7 @@ how to pass a local directory instead.
 
 from __future__ import annotations
 
+import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -69,10 +70,11 @@ def load_tokenizer(name_or_path: str | os.PathLike):
     check_local_source(name, "tokenizer")
     try:
         tok = AutoTokenizer.from_pretrained(name)
-    except (OSError, ValueError) as e:
+    except Exception as e:
+        # A broken tokenizer.json raises json's ValueError or the tokenizers library's bare Exception.
+        if _is_damaged_file(e) or type(e) is Exception or not isinstance(e, (OSError, ValueError)):
+            raise _corrupt_error(name, "tokenizer", e, TOKENIZER_FILES) from None
         raise _load_error(name, "tokenizer", e) from None
-    except Exception as e:  # a corrupt tokenizer.json raises the tokenizers library's bare Exception
-        raise _corrupt_error(name, "tokenizer", e, ("tokenizer.json", "vocab.txt", "tokenizer_config.json")) from None
     if not getattr(tok, "is_fast", False):
         raise ModelError(f"The tokenizer of '{name}' has no fast (Rust) version.",
                          "Save it with tokenizer.json (AutoTokenizer.from_pretrained(..., use_fast=True).save_pretrained(dir)).")
@@ -82,6 +84,7 @@ def load_tokenizer(name_or_path: str | os.PathLike):
     return tok
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
@@ -182,8 +185,6 @@ def _weight_files(name: str) -> list[Path]:
         if (path := find(single)) is not None:
             return [path]
         if (path := find(index)) is not None:
-            import json
-
             shards = sorted(set(json.loads(path.read_text(encoding="utf-8")).get("weight_map", {}).values()))
             files = [find(s) for s in shards]
             if all(files):
@@ -223,8 +224,17 @@ def _is_damaged_file(exc: Exception) -> bool:
     import pickle
 
     text = str(exc)
-    return type(exc).__name__ == "SafetensorError" or isinstance(exc, (pickle.UnpicklingError, EOFError)) or any(
+    return type(exc).__name__ == "SafetensorError" or isinstance(exc, (pickle.UnpicklingError, EOFError,
+                                                                       json.JSONDecodeError)) or any(
         s in text for s in ("PytorchStreamReader", "deserializ", "invalid load key", "EOF while parsing", "expected value at line"))
+
+
+def _parses(path: Path) -> bool:
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _corrupt_error(name: str, what: str, exc: Exception, candidates) -> ModelError:
@@ -235,6 +245,8 @@ def _corrupt_error(name: str, what: str, exc: Exception, candidates) -> ModelErr
                           "tokenizer files.")
     local = Path(name).expanduser()
     files = [local / f for f in candidates if (local / f).is_file()] if local.is_dir() else []
+    unreadable = [f for f in files if f.suffix == ".json" and not _parses(f)]
+    files = unreadable or files
     where = " or ".join(f"'{f}'" for f in files[:2]) if files else f"the {what} files of '{name}'"
     first = (str(exc).splitlines() or [""])[0][:200]
     return ModelError(f"Cannot read {where}: the file is damaged or incomplete ({type(exc).__name__}: {first}).",

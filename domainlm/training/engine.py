@@ -18,11 +18,10 @@ from typing import Callable
 
 import torch
 
-from domainlm.errors import TrainingError
+from domainlm.errors import OutputError, TrainingError
 from domainlm.modeling.heads import MaskedLMLoss
 from domainlm.modeling.modes import apply_mode, merged_model, no_decay_names
 from domainlm.progress import progress_bar
-from domainlm.errors import OutputError
 from domainlm.training.checkpoint import (CheckpointWriteError, latest_checkpoint, load_checkpoint, rng_state,
                                           save_checkpoint, set_rng_state)
 from domainlm.training.config import TrainConfig

@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -78,7 +77,10 @@ def test_build_data_names_a_missing_shared_root(tmp_path):
 
 
 def test_demo_data_is_copied_once_and_left_alone_when_unchanged(tmp_path):
+    shipped = {p.relative_to(SHIPPED).as_posix() for p in SHIPPED.rglob("*") if p.is_file()}
+    assert shipped == set(demo_run.DATA_FILES)  # every shipped file, its licence note included, is copied
     paths = demo_run.write_demo_data(tmp_path)
+    assert (tmp_path / "demo" / "LICENSES" / "CC-BY-SA-4.0.txt").is_file() and (tmp_path / "demo" / "README.md").is_file()
     target = paths["cosmetics_reviews.tsv.gz"]
     assert target.read_bytes() == (SHIPPED / "cosmetics_reviews.tsv.gz").read_bytes()
     stamp = target.stat().st_mtime_ns
@@ -124,7 +126,7 @@ def test_demo_command_runs_the_whole_flow_on_the_shipped_reviews(cli, tmp_path, 
 
     report = json.loads((out / "run" / "report" / "report.json").read_text(encoding="utf-8"))
     assert {row["metric"] for row in report["summary"]} >= {"MW-BPC, domain text", "fertility, domain text",
-                                                              "probe cosmetics-rating: accuracy"}
+                                                              "probe rating: accuracy"}
     # The filled terms are review language: each occurs in the shipped reviews, and the words a
     # cosmetics shopper writes most are among them.
     text = "\n".join(r["text"].lower() for r in shipped_reviews())
@@ -136,7 +138,7 @@ def test_demo_command_runs_the_whole_flow_on_the_shipped_reviews(cli, tmp_path, 
     # The report's example sentences are real reviews.
     shipped_texts = {r["text"] for r in shipped_reviews()}
     assert report["examples"] and all(e["text"] in shipped_texts for e in report["examples"])
-    assert report["probes"][0]["task"] == "cosmetics-rating" and report["probes"][0]["test_examples"] == 40
+    assert report["probes"][0]["task"] == "rating" and report["probes"][0]["test_examples"] == 40
 
     again = cli(*args)  # unchanged: the data copy, the base and every stage are reused
     assert again.exit_code == 0 and "base: unchanged, skipped" in again.stdout

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from domainlm.cli.app import app
 from domainlm.cli.common import console
@@ -24,12 +25,12 @@ def demo_command(
     from domainlm.demo import demo_intro, demo_notes, run_demo
 
     if data_dir is None:
-        console.print(f"[bold]domainlm demo[/]: {demo_intro()}")
+        console.print(f"[bold]domainlm demo[/]: {escape(demo_intro())}")
     result = run_demo(output, data_dir=data_dir, category=category, overrides=overrides or (), force=force,
                       on_stage=stage_printer(), on_recipe=lambda r: print_recipe(r))
     # What the output is comes first, so that the run still ends with its table and report path.
     for title, text in demo_notes(result):
-        console.print(f"[bold]{title}[/]: {text}", highlight=False)
+        console.print(f"[bold]{title}[/]: {escape(text)}", highlight=False)
     print_run_result(result.run)
     console.print(f"Demo finished in {result.seconds:.0f} s"
                   + (f" (tiny base: {result.base_seconds:.0f} s)" if result.base_dir else "") + ".")

@@ -20,7 +20,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 from domainlm.io import atomic_write, write_json
 from domainlm.pipeline.hashing import fingerprint, hash_path, sha256_file
@@ -29,7 +29,8 @@ from domainlm.pipeline.runner import RunResult, run_recipe
 # The embedded data (built by domainlm.demo.build_data from the shared data; never read from there).
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DATA_FILES = ("cosmetics_reviews.tsv.gz", "other_reviews.txt.gz", "general.txt.gz", "general_eval.txt.gz",
-              "manifest.json", "README.md")
+              "manifest.json", "README.md", "LICENSES/CC-BY-SA-4.0.txt", "LICENSES/UD_Korean-NOTICE.txt",
+              "LICENSES/naver-shopping-bab2min-corpus-README.md")  # the licence note travels with every copy
 BASE_TEXTS = ("general.txt.gz", "other_reviews.txt.gz")  # what the tiny base reads: no cosmetics review
 
 # The tiny base: small enough to pretrain in about a minute on 2 cores. Real Korean text has ~2,700
@@ -62,28 +63,29 @@ def write_demo_data(data_root: str | os.PathLike) -> dict[str, Path]:
         source, target = DATA_DIR / name, root / name
         if not target.is_file() or sha256_file(target) != sha256_file(source):
             # Copied byte for byte beside the target, then renamed (atomic_write would gzip a .gz again).
-            root.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{name}.partial")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.partial")
             shutil.copyfile(source, partial)
             os.replace(partial, target)
         paths[name] = target
     return paths
 
 
-def _base_texts(data: Path) -> Iterable[str]:
+def _base_texts(data: Path, name: str) -> list[str]:
     import gzip
 
-    for name in BASE_TEXTS:
-        with gzip.open(data / "demo" / name, "rt", encoding="utf-8") as fh:
-            yield from (line.rstrip("\n") for line in fh if line.strip())
+    with gzip.open(data / "demo" / name, "rt", encoding="utf-8") as fh:
+        return [line.rstrip("\n") for line in fh if line.strip()]
 
 
 def base_description(base: Path) -> str:
     """One line saying what the tiny base is (size, training), from the files that made it."""
     marker = json.loads((base.parent / "base.json").read_text(encoding="utf-8"))
+    general, reviews = (marker["texts"].get(name, 0) for name in BASE_TEXTS)
     return (f"a {BASE_ARCH['layers']}-layer BERT (hidden {BASE_ARCH['hidden']}, {marker['parameters'] / 1e6:.1f}M parameters, "
-            f"{marker['vocab']:,}-entry vocab with {BASE_UNUSED} [unusedN] slots) pretrained for {marker['steps']} steps "
-            f"({marker['seconds']:.0f} s) on {marker['texts']:,} general sentences and shopping reviews")
+            f"{marker['vocab']:,}-entry vocab with {BASE_UNUSED} [unusedN] slots) pretrained by this demo for "
+            f"{marker['steps']} steps ({marker['seconds']:.0f} s) on {general:,} general sentences and paragraphs and "
+            f"{reviews:,} shopping reviews of other categories")
 
 
 def build_demo_base(data: Path, *, steps: int | None = None, notify: Callable[[str, str, dict], None] | None = None) -> Path:
@@ -107,7 +109,8 @@ def build_demo_base(data: Path, *, steps: int | None = None, notify: Callable[[s
     from domainlm.training import pretrain
     from vocab_tools import build_vocab
 
-    texts = list(_base_texts(data))
+    per_file = {name: _base_texts(data, name) for name in BASE_TEXTS}
+    texts = [t for name in BASE_TEXTS for t in per_file[name]]
     with atomic_write(corpus_file) as fh:
         fh.write("\n".join(texts) + "\n")
     build_vocab(texts, tok_dir, vocab_size=BASE_VOCAB_SIZE, unused=BASE_UNUSED, min_frequency=2,
@@ -119,7 +122,8 @@ def build_demo_base(data: Path, *, steps: int | None = None, notify: Callable[[s
         parameters = sum(_numel(st.get_slice(k).get_shape()) for k in st.keys())
     vocab = sum(1 for _ in open(tok_dir / "vocab.txt", encoding="utf-8"))
     seconds = round(time.perf_counter() - t0, 1)
-    write_json(marker, {"fingerprint": fp, "seconds": seconds, "steps": train["max_steps"], "texts": len(texts),
+    write_json(marker, {"fingerprint": fp, "seconds": seconds, "steps": train["max_steps"],
+                        "texts": {name: len(lines) for name, lines in per_file.items()},
                         "parameters": parameters, "vocab": vocab,
                         "note": "tiny base of `domainlm demo`: shows the flow at small scale, not a useful model"})
     notify("base", "done", {"seconds": seconds})
@@ -153,18 +157,24 @@ def demo_notes(result: DemoResult, terms: int = 15) -> list[tuple[str, str]]:
     filled = sorted(report.get("filled_slots", {}).get("terms", []), key=lambda t: -t.get("emitted_domain", 0))
     notes = [("Filled terms", f"{', '.join(t['term'] for t in filled[:terms])} … ({len(filled)} in all, most used on "
                               "held-out reviews first): each one mined from the shipped reviews.")]
-    notes.append(("The base", f"{base_description(result.base_dir)}, built here a moment ago. kykim/bert-kor-base, the "
+    notes.append(("The base", f"{base_description(result.base_dir)}. kykim/bert-kor-base, the "
                               "reference base, has 12 layers, ~118M parameters and a 42,000-entry vocab trained on "
                               "gigabytes of Korean text."))
-    probe = (report.get("probes") or [{}])[0]
-    test = probe.get("test_examples")
-    meaning = ("At this scale every number is large or noisy: a base trained for seconds predicts masked words "
-               "poorly (its MW-BPC on reviews is several bits per character), so a two-minute adaptation moves it "
-               "a lot, and general text gets somewhat harder (forgetting)")
-    if test:
-        meaning += (f"; the rating probe tests on {test} reviews, so its interval is several points wide and a small change "
-                    "reads as within noise")
-    notes.append(("What it means", meaning + ". The table below shows what each stage does and how it is measured, "
+    rows = {row["metric"]: row for row in report.get("summary", [])}
+    domain, general = rows.get("MW-BPC, domain text"), rows.get("MW-BPC, general text")
+    meaning = "At this scale the numbers are large or noisy: a base trained for seconds predicts masked words poorly"
+    if domain:
+        meaning += (f" (MW-BPC {domain['before']['value']:.2f} bits per character on held-out reviews; a base pretrained "
+                    "on gigabytes does far better), so a short adaptation moves it a lot "
+                    f"({domain['change']['value']:+.2f})")
+    if general:
+        meaning += f" and general text changes too ({general['change']['value']:+.2f}: forgetting when positive)"
+    probe = next((row for name, row in rows.items() if name.startswith("probe ") and name.endswith(": accuracy")), None)
+    if probe:
+        half = (probe["change"]["high"] - probe["change"]["low"]) / 2
+        meaning += (f"; the rating probe tests on {probe['change']['n']} reviews, so a change must exceed about "
+                    f"±{half * 100:.0f} points to count")
+    notes.append(("What it means", meaning + ". The table shows what each stage does and how it is measured, "
                                              "not what adaptation gains on a real base."))
     notes.append(("On a real base", "domainlm recipe run 화장품 --data-dir DATA (DATA laid out like the project's shared data: "
                                     "reviews/naver_shopping_50k.tsv, general/; the 50k shopping reviews routed to cosmetics, kykim/bert-kor-base, 600 "

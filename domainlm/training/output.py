@@ -152,7 +152,10 @@ def write_or_keep_checkpoint(write: Callable[[], Path], outcome, *, ckpt_dir: Pa
                 ckpt_dir.rmdir()  # left empty by the failed attempt
             where = "No checkpoint could be written either, so this training has to be run again."
             how = "then run the same command again."
-        refused = "--force" in (e.hint or "")
-        first = ("Move those files out of the way, or add --force to replace them" if refused else
-                 "Free space on that disk or fix its permissions")
+        if "--force" in (e.hint or ""):  # files appeared in the output folder during the training
+            first = "Move those files out of the way, or add --force to replace them"
+        elif "Another domainlm run" in e.message:
+            first = "Wait for that run to finish (or stop it)"
+        else:
+            first = "Free space on that disk or fix its permissions"
         raise ModelWriteError(f"{e.message} {where}", f"{first}; {how}") from None

@@ -210,6 +210,24 @@ def test_when_nothing_can_be_written_the_last_checkpoint_is_named(tiny_mlm_dir, 
     assert result.resumed_from == 2 and result.steps == 3 and (out / "model.safetensors").exists()
 
 
+def test_files_that_appear_in_the_output_during_training_are_kept(tiny_tokenizer_dir, corpus, tmp_path):
+    out = tmp_path / "base"
+
+    def someone_writes_there(step, record):
+        if step == 2:
+            out.mkdir()
+            (out / "notes.txt").write_text("mine", encoding="utf-8")
+
+    with pytest.raises(OutputError) as e:
+        pretrain(tiny_tokenizer_dir, str(corpus), out, arch=TINY_ARCH, config=tiny_config(max_steps=2),
+                 on_step=someone_writes_there)
+    assert "is not empty" in str(e.value) and "kept as a checkpoint (step 2)" in str(e.value)
+    assert "add --force to replace them; then rerun the same `domainlm pretrain` command with --resume" in str(e.value)
+    assert (out / "notes.txt").read_text() == "mine"
+    pretrain(tiny_tokenizer_dir, str(corpus), out, arch=TINY_ARCH, config=tiny_config(max_steps=2), resume=True, force=True)
+    assert (out / "model.safetensors").exists() and not (out / "notes.txt").exists()
+
+
 def test_permission_denied_at_the_final_save(tiny_tokenizer_dir, corpus, tmp_path, monkeypatch):
     from transformers import BertForMaskedLM
 

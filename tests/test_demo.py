@@ -10,7 +10,6 @@ import sys
 
 import pytest
 
-from domainlm.demo import corpus as demo_corpus
 from domainlm.demo import run as demo_run
 from domainlm.demo.build_data import build_demo_data
 
@@ -143,13 +142,3 @@ def test_demo_command_runs_the_whole_flow_on_the_shipped_reviews(cli, tmp_path, 
     again = cli(*args)  # unchanged: the data copy, the base and every stage are reused
     assert again.exit_code == 0 and "base: unchanged, skipped" in again.stdout
     assert again.stdout.count("unchanged, skipped") == 6
-
-
-# ---------------------------------------------------------------- the template corpus of the `tiny` recipe
-
-def test_template_corpus_is_deterministic_and_marked_illustrative(tmp_path):
-    a = demo_corpus.write_demo_corpus(tmp_path / "a", reviews=50, general=50, general_eval=10, rated=10)
-    b = demo_corpus.write_demo_corpus(tmp_path / "b", reviews=50, general=50, general_eval=10, rated=10)
-    for key in ("reviews", "general", "general_eval", "rated"):
-        assert a[key].read_bytes() == b[key].read_bytes()
-    assert "ILLUSTRATIVE" in a["readme"].read_text(encoding="utf-8")

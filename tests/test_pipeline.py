@@ -235,11 +235,11 @@ def test_cli_export_import(cli, finished_run, tmp_path):
 # ---------------------------------------------------------------- end to end (needs every area)
 
 def test_tiny_recipe_end_to_end(tmp_path, tiny_mlm_dir):
-    from domainlm.demo.corpus import write_demo_corpus
+    from domainlm.demo import write_demo_data
     from domainlm.pipeline import run_recipe
 
     data = tmp_path / "data"
-    write_demo_corpus(data, reviews=800, general=800, general_eval=100, rated=40)
+    write_demo_data(data)
     shutil.copytree(tiny_mlm_dir, data / "base")
     recipe = load_recipe("tiny", ["train.max_steps=2"], data_dir=data)
     out = tmp_path / "run"
@@ -306,7 +306,7 @@ def test_fingerprints_do_not_depend_on_where_the_data_is(tmp_path):
 
     first = tmp_path / "first"
     (first / "demo").mkdir(parents=True)
-    for name in ("cosmetics_reviews.txt", "general.txt", "general_eval.txt"):
+    for name in ("cosmetics_reviews.tsv.gz", "general.txt.gz", "general_eval.txt.gz"):  # only hashed here
         (first / "demo" / name).write_text(f"{name} 보습크림 좋아요\n" * 50, encoding="utf-8")
     (first / "base").mkdir()
     (first / "base" / "vocab.txt").write_text("[PAD]\n[UNK]\n", encoding="utf-8")
@@ -314,7 +314,7 @@ def test_fingerprints_do_not_depend_on_where_the_data_is(tmp_path):
     shutil.copytree(first, second)  # copies get new modification times too
     prints = []
     for data in (first, second):
-        recipe = load_recipe("tiny", ["eval.tasks=[{name: t, train: {path: demo/general.txt}, test: {path: demo/general_eval.txt}}]"],
+        recipe = load_recipe("tiny", ["eval.tasks=[{name: t, train: {path: demo/general.txt.gz}, test: {path: demo/general_eval.txt.gz}}]"],
                              data_dir=data)
         run = data / "run"
         for part in ("prepare/heldout.txt", "model/config.json"):
@@ -323,7 +323,7 @@ def test_fingerprints_do_not_depend_on_where_the_data_is(tmp_path):
         ctx = StageContext(recipe=recipe, out_dir=run)
         prints.append((hashing.fingerprint(prepare_inputs(ctx)), hashing.fingerprint(evaluate_inputs(ctx))))
     assert prints[0] == prints[1]
-    (second / "demo" / "general.txt").write_text("다른 내용\n", encoding="utf-8")  # content still counts
+    (second / "demo" / "general.txt.gz").write_text("다른 내용\n", encoding="utf-8")  # content still counts
     recipe = load_recipe("tiny", data_dir=second)
     assert hashing.hash_corpora(recipe.data.reference) != hashing.hash_corpora(load_recipe("tiny", data_dir=first).data.reference)
 
@@ -358,7 +358,7 @@ def test_export_ships_the_recipe_the_run_was_made_with(finished_run, tmp_path, c
     imported = import_bundle(tmp_path / "b.tar.gz", tmp_path / "in", base=str(data / "base"))
     shipped = yaml.safe_load((imported.out_dir / "recipe.yaml").read_text(encoding="utf-8"))
     assert shipped["train"]["max_steps"] == 7 and shipped["vocab"]["slots"] == 11
-    assert shipped["data"]["domain"][0]["path"] == "demo/cosmetics_reviews.txt"  # still portable
+    assert shipped["data"]["domain"][0]["path"] == "demo/cosmetics_reviews.tsv.gz"  # still portable
     with pytest.raises(BundleError, match="holds a run of the recipe 'tiny', not 'demo'"):
         export_bundle(load_recipe("demo", data_dir=data), run, tmp_path / "x.tar.gz")
 

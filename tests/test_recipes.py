@@ -90,7 +90,7 @@ def test_budget_set_twice_differently_is_an_error():
 def test_paths_resolve_against_the_data_root(tmp_path, monkeypatch):
     (tmp_path / "base").mkdir()
     r = load_recipe("tiny", data_dir=tmp_path)
-    assert r.data.domain[0].path == str(tmp_path / "demo" / "cosmetics_reviews.txt")
+    assert r.data.domain[0].path == str(tmp_path / "demo" / "cosmetics_reviews.tsv.gz")
     assert r.base == str(tmp_path / "base")
     monkeypatch.setenv("DOMAINLM_DATA", str(tmp_path / "elsewhere"))
     r = load_recipe("영화", ["data.reference.0.path=hf:some/dataset"])

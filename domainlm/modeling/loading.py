@@ -47,7 +47,7 @@ def looks_like_path(name: str) -> bool:
     return False
 
 
-def check_local_source(name: str, what: str = "model") -> None:
+def check_local_source(name: str, what: str = "model", option: str = "--base") -> None:
     """Raise at once for a path that does not exist or is not a model folder (no hub round trip)."""
     path = Path(name).expanduser()
     if path.exists():
@@ -57,17 +57,16 @@ def check_local_source(name: str, what: str = "model") -> None:
                              "directory), or a hub id.")
         return
     if looks_like_path(name):
-        option = "--base" if what == "model" else "--tokenizer (or --base)"
-        raise ModelError(f"The {what} directory '{name}' does not exist.",
-                         f"Check the path passed as {option} (relative paths start from the current folder).")
+        raise ModelError(f"The {what} directory '{name}' does not exist.", f"Check the path passed as {option}.")
 
 
-def load_tokenizer(name_or_path: str | os.PathLike):
-    """A *fast* (Rust) tokenizer: training needs its batch encoding and offsets."""
+def load_tokenizer(name_or_path: str | os.PathLike, *, option: str = "--base"):
+    """A *fast* (Rust) tokenizer: training needs its batch encoding and offsets. `option` is the
+    command-line option that named it (for the hint when the path does not exist)."""
     from transformers import AutoTokenizer
 
     name = str(name_or_path)
-    check_local_source(name, "tokenizer")
+    check_local_source(name, "tokenizer", option)
     try:
         tok = AutoTokenizer.from_pretrained(name)
     except Exception as e:
@@ -115,7 +114,6 @@ def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_t
     from transformers import AutoModelForMaskedLM
 
     name = str(name_or_path)
-    check_local_source(name, "model")
     tokenizer = load_tokenizer(name)
     try:
         with _quiet_load_report():

@@ -59,7 +59,7 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
     if config.seq_len > arch.max_positions:
         raise ConfigError(f"seq_len {config.seq_len} is longer than the model's {arch.max_positions} positions.",
                           f"Use --seq-len {arch.max_positions} or less, or raise --max-positions.")
-    tokenizer = load_tokenizer(tokenizer_dir)
+    tokenizer = load_tokenizer(tokenizer_dir, option="--tokenizer")
     check_hangul_kept(tokenizer, str(tokenizer_dir))
     torch.manual_seed(config.seed)
     model = build_mlm(arch, tokenizer)

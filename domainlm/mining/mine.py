@@ -194,7 +194,8 @@ def _mine(corpus, reference, base: BaseTokenizer, config: MineConfig, out_dir, n
         "prune_threshold": max(cat.prune_threshold, ref.prune_threshold), "workers": cat.workers, "engine": engine,
         "seconds": {"count_category": round(cat.seconds, 2), "count_reference": round(ref.seconds, 2),
                     "reference_cached": ref.cached,
-                    "candidates": round(t_candidates, 2), "select": round(t_select, 2), "total": round(seconds, 2)},
+                    "candidates": round(t_candidates, 2), "reference_wait": round(found.reference_wait, 2),
+                    "select": round(t_select, 2), "total": round(seconds, 2)},
         # Raw category text per second of the whole run (reference counting and selection included).
         "throughput_mb_s": round(cat.raw_bytes / 1e6 / seconds, 2) if seconds else None,
         "config": config.model_dump(),

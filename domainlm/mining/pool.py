@@ -7,6 +7,7 @@ Runs in the main process while the reference corpus is still being counted in a 
 from __future__ import annotations
 
 import heapq
+import time
 from zlib import crc32
 from dataclasses import dataclass
 
@@ -20,9 +21,11 @@ from domainlm.mining.selection import Candidate, index_words
 from domainlm.mining.wordpiece import WordPiece
 
 
-def _reference(job: BackgroundCount) -> tuple[WordCounts, dict[str, int]]:
+def _reference(job: BackgroundCount, waited: list[float]) -> tuple[WordCounts, dict[str, int]]:
+    t0 = time.perf_counter()
     try:
         ref = job.result()
+        waited.append(time.perf_counter() - t0)
     except CorpusError as e:
         raise type(e)(f"Reference corpus: {e.message}", e.hint) from None
     if ref.eojeols == 0:
@@ -58,6 +61,7 @@ class Pool:
     tokens: list[int]  # current piece count of each word (selection updates it)
     reference: WordCounts
     found: int  # candidates found before filtering
+    reference_wait: float = 0.0  # seconds spent waiting for the reference count (not candidate work)
 
 
 def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, config: MineConfig) -> Pool:
@@ -73,16 +77,17 @@ def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, con
     ends = [wp.piece_ends(w) for w in words]
     tokens = [len(e) if e else 1 for e in ends]
     kinds = set(config.kinds)
+    waited: list[float] = []
     if config.extractor == "kiwi":
         cat_freq = kiwi_candidates(cat_words, config.min_count, config.max_term_chars, kinds, config.workers)
-        ref, ref_words = _reference(ref_job)
+        ref, ref_words = _reference(ref_job, waited)
         ref_counts = count_terms(ref_words, {t for t in cat_freq if not t.startswith("##")},
                                  {t[2:] for t in cat_freq if t.startswith("##")}, config.max_term_chars)
     else:
         word_freq = word_candidates(cat_words, config.min_count, config.max_term_chars) if "word" in kinds else {}
         cont_freq = (continuation_candidates(continuation_suffixes(words, counts, ends), config.min_count, config.max_term_chars)
                      if "continuation" in kinds else {})
-        ref, ref_words = _reference(ref_job)
+        ref, ref_words = _reference(ref_job, waited)
         # The frequent sets are prefix-closed (Apriori), which lets the reference scan stop early.
         ref_counts = count_known(ref_words, wp, set(word_freq), {t[2:] for t in cont_freq}, config.max_term_chars)
         cat_freq = {**word_freq, **cont_freq}
@@ -109,4 +114,4 @@ def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, con
     best = heapq.nlargest(pool_size, kept, key=lambda k: ((1 - w) * k[1] * (k[2] - 1) / e_max + w * max(z[k[0]], 0) / z_max, k[0]))
     pool = [Candidate(t, c, ref_counts.get(t, 0), z[t], p, c * (p - 1)) for t, c, p in best]
     index_words(pool, words, config.max_term_chars)
-    return Pool(pool, words, counts, tokens, ref, len(cat_freq))
+    return Pool(pool, words, counts, tokens, ref, len(cat_freq), sum(waited))

@@ -258,6 +258,7 @@ def test_identical_models_are_within_noise_and_runs_are_deterministic(tiny_mlm_d
 
     twin = tmp_path / "twin"
     shutil.copytree(tiny_mlm_dir, twin)
+    (twin / "slots.json").write_text("[]", encoding="utf-8")  # an adapted model: its card gets the table
     result = benchmark({"base": tiny_mlm_dir, "twin": twin}, "nsmc", tmp_path / "bench", seeds=2,
                        data_dir=shared_data, resamples=200, **{**SMALL, "epochs": 1})
     a, b = result.results[("base", "nsmc")], result.results[("twin", "nsmc")]
@@ -270,3 +271,7 @@ def test_identical_models_are_within_noise_and_runs_are_deterministic(tiny_mlm_d
     assert "| base |" in md and "nsmc (acc)" in md and "within noise" in md
     assert (tmp_path / "bench" / "benchmark.png").stat().st_size > 1000
     assert (tmp_path / "bench" / "runs" / "twin" / "nsmc" / "seed-2" / "metrics.json").is_file()
+    card = (twin / "README.md").read_text(encoding="utf-8")
+    assert "## Fine-tuning benchmark" in card and "Paired with `base`: nsmc +0.00" in card
+    base_card = Path(tiny_mlm_dir) / "README.md"  # a base (no slots.json) is left alone
+    assert not base_card.exists() or "Fine-tuning benchmark" not in base_card.read_text(encoding="utf-8")

@@ -74,6 +74,7 @@ class SeedRun:
     padded_tokens: int
     train_seconds: float
     notes: list[str] = field(default_factory=list)
+    train_cpu_seconds: float = 0.0  # CPU time of the training loop: a throughput measure that a busy machine skews less
 
     @property
     def tokens_per_second(self) -> float:
@@ -446,7 +447,7 @@ def run_seed(model_path: str, data: TaskData, seed: int, settings: FinetuneSetti
     curve: list[dict] = []
     best_dev, best_epoch, best_state = -math.inf, 0, None
     real_tokens = padded_tokens = 0
-    train_seconds = 0.0
+    train_seconds = train_cpu_seconds = 0.0
     step = 0
     model.train()
     label = description or f"{task.name} seed {seed}"
@@ -454,7 +455,7 @@ def run_seed(model_path: str, data: TaskData, seed: int, settings: FinetuneSetti
                       loss=float("nan"), dev=float("nan")) as update:
         for epoch in range(1, hp["epochs"] + 1):
             train_sampler.set_epoch(epoch)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             losses = []
             for batch in train_loader:
                 logits = model(**_inputs(batch)).logits
@@ -475,6 +476,7 @@ def run_seed(model_path: str, data: TaskData, seed: int, settings: FinetuneSetti
             if cuda:
                 torch.cuda.synchronize()
             train_seconds += time.perf_counter() - t0
+            train_cpu_seconds += time.process_time() - c0
             preds = _predict(model, dev_loader, accelerator, task, len(data.dev))
             dev_score, _, _ = _score(task, preds, data.dev, dev_enc, data.label_names)
             curve.append({"epoch": epoch, "step": step, "train_loss": float(np.mean(losses)) if losses else None,
@@ -496,4 +498,5 @@ def run_seed(model_path: str, data: TaskData, seed: int, settings: FinetuneSetti
     if cuda:
         accelerator.free_memory()  # its gc.collect costs most of a second; only GPU memory needs it
     return SeedRun(seed, task.metric, float(test_score), best_epoch, float(best_dev), curve, gold, pred, test_examples,
-                   data.label_names, time.perf_counter() - started, real_tokens, padded_tokens, train_seconds, notes)
+                   data.label_names, time.perf_counter() - started, real_tokens, padded_tokens, train_seconds, notes,
+                   train_cpu_seconds)

@@ -11,7 +11,9 @@ import json
 import math
 import os
 import platform
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -186,6 +188,21 @@ def _run_task(name: str, model_path: str, data: TaskData, seeds: list[int], sett
     return result
 
 
+def _is_main_process() -> bool:
+    """Under `accelerate launch` / `torchrun` every process trains; only rank 0 writes the output."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+@contextmanager
+def _output(out_dir, command: str, force: bool):
+    if _is_main_process():
+        with atomic_directory(out_dir, command=command, force=force) as tmp:
+            yield Path(tmp)
+    else:
+        with tempfile.TemporaryDirectory(prefix=f"domainlm-{command}-rank{os.environ.get('RANK')}-") as tmp:
+            yield Path(tmp)
+
+
 def _settings(settings: FinetuneSettings | None, overrides: dict) -> FinetuneSettings:
     settings = settings or FinetuneSettings()
     unknown = [k for k in overrides if not hasattr(settings, k)]
@@ -222,7 +239,7 @@ def finetune(model: str | os.PathLike, task: str | FinetuneTask, out_dir: str | 
     if out_dir is None:
         base = _run_task(Path(model).name, model, data, seed_list, settings, None, on_event)
         return FinetuneResult(**base.__dict__, seconds=time.perf_counter() - started)
-    with atomic_directory(out_dir, command="finetune", force=force) as tmp:
+    with _output(out_dir, "finetune", force) as tmp:
         base = _run_task(Path(model).name, model, data, seed_list, settings, Path(tmp), on_event)
         result = FinetuneResult(**base.__dict__, out_dir=Path(out_dir), seconds=time.perf_counter() - started)
         _write_json(Path(tmp) / "finetune.json", {"schema": SCHEMA, **result.to_dict(), "seeds_run": seed_list,
@@ -253,8 +270,7 @@ def benchmark(models: Mapping[str, str | os.PathLike], tasks: str | Sequence, ou
         for path in models.values():
             check_model(path, data, settings.resolved(data.task)["max_seq_len"])
     results: dict[tuple[str, str], TaskResult] = {}
-    with atomic_directory(out_dir, command="benchmark", force=force) as tmp:
-        tmp = Path(tmp)
+    with _output(out_dir, "benchmark", force) as tmp:
         for data in datas:
             for name, path in models.items():
                 results[(name, data.task.name)] = _run_task(
@@ -268,7 +284,7 @@ def benchmark(models: Mapping[str, str | os.PathLike], tasks: str | Sequence, ou
         _write_json(tmp / "benchmark.json", result.to_dict())
         (tmp / "benchmark.md").write_text(benchmark_markdown(result), encoding="utf-8")
         plot_benchmark(result, tmp / "benchmark.png")
-    if update_card:
+    if update_card and _is_main_process():
         from domainlm.finetune.report import update_cards
 
         update_cards(result)

@@ -275,3 +275,56 @@ def test_identical_models_are_within_noise_and_runs_are_deterministic(tiny_mlm_d
     assert "## Fine-tuning benchmark" in card and "Paired with `base`: nsmc +0.00" in card
     base_card = Path(tiny_mlm_dir) / "README.md"  # a base (no slots.json) is left alone
     assert not base_card.exists() or "Fine-tuning benchmark" not in base_card.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def albert_and_electra(tiny_tokenizer_dir, tmp_path_factory) -> dict[str, Path]:
+    """Tiny ALBERT (masked-LM) and ELECTRA (discriminator) checkpoints with the tiny tokenizer."""
+    import torch
+    from transformers import AlbertConfig, AlbertForMaskedLM, AutoTokenizer, ElectraConfig, ElectraForPreTraining
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
+    common = dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                  intermediate_size=64, max_position_embeddings=128)
+    out = {}
+    for name, model in (("albert", lambda: AlbertForMaskedLM(AlbertConfig(embedding_size=16, **common))),
+                        ("electra", lambda: ElectraForPreTraining(ElectraConfig(embedding_size=32, **common)))):
+        torch.manual_seed(0)
+        folder = tmp_path_factory.mktemp(name)
+        model().save_pretrained(str(folder))
+        for f in tiny_tokenizer_dir.iterdir():
+            shutil.copy(f, folder / f.name)
+        out[name] = folder
+    return out
+
+
+@pytest.mark.parametrize("arch,task", [("albert", "question-pair"), ("electra", "klue-ner")])
+def test_albert_and_electra_discriminators_fine_tune(arch, task, albert_and_electra, shared_data):
+    from domainlm.finetune import finetune
+
+    result = finetune(albert_and_electra[arch], task, None, seeds=1, data_dir=shared_data, **{**SMALL, "epochs": 1})
+    (run,) = result.runs
+    assert run.best_epoch == 1 and len(run.test_pred) == 16 and math.isfinite(run.test_score)
+
+
+def test_a_recipe_task_becomes_a_suite_task(tmp_path):
+    import gzip
+
+    from domainlm.corpus import CorpusSpec
+    from domainlm.evaluation.config import TaskSpec
+    from domainlm.finetune.tasks import task_from_spec
+
+    spec = CorpusSpec(path="reviews/naver_shopping_50k.tsv", field="text")
+    assert task_from_spec(TaskSpec(name="shopping-rating", train=spec, test=spec, label_field="rating")) \
+        is BUILTIN_TASKS["shopping-rating"]
+    # a recipe's own task (the demo's gzipped reviews): single text, its label map, unrated rows skipped
+    path = tmp_path / "reviews.tsv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write("id\trating\ttext\n" + "".join(f"{i}\t{'' if i % 5 == 0 else (1 if i % 2 else 5)}\t리뷰 {i}번 좋아요\n"
+                                                for i in range(200)))
+    own = CorpusSpec(path=str(path), field="text")
+    task = task_from_spec(TaskSpec(name="Cosmetics rating", train=own, test=own, label_field="rating",
+                                   label_map={"1": 0, "2": 0, "4": 1, "5": 1}))
+    assert task.name == "cosmetics-rating" and task.test is None
+    data = load_task_data(task)
+    assert len(data.train) + len(data.dev) + len(data.load_test()) == 160

@@ -312,10 +312,19 @@ def _get(row: dict, column: str):
     return value
 
 
+def _open_text(path: Path):
+    """A task file as text; .gz files (the demo's reviews) are read through gzip."""
+    if path.suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8-sig")
+    return open(path, encoding="utf-8-sig")
+
+
 def _read_rows(task: FinetuneTask, path: Path) -> list[tuple[int, dict]]:
     """(line, row dict) of a tsv / jsonl / klue-json file."""
     rows: list[tuple[int, dict]] = []
-    with open(path, encoding="utf-8-sig") as fh:
+    with _open_text(path) as fh:
         if task.format == "tsv":
             # Korean review text holds stray quotes: read tab-separated fields literally (no CSV quoting).
             header = fh.readline().rstrip("\r\n").split("\t")
@@ -409,7 +418,7 @@ def _tagged(task: FinetuneTask, path: Path) -> list[Example]:
         sentences.append(Example(tuple(units), list(tags), str(path), line))
 
     if task.format == "jsonl":
-        for line, row in ((i, json.loads(l)) for i, l in enumerate(open(path, encoding="utf-8"), 1) if l.strip()):
+        for line, row in ((i, json.loads(l)) for i, l in enumerate(_open_text(path), 1) if l.strip()):
             tokens, tags = row.get("tokens"), row.get("tags")
             if not isinstance(tokens, list) or not isinstance(tags, list) or len(tokens) != len(tags):
                 raise EvaluationError(f"Task '{task.name}': '{path}' line {line} needs 'tokens' and 'tags' lists of "
@@ -417,7 +426,7 @@ def _tagged(task: FinetuneTask, path: Path) -> list[Example]:
             add([str(t) for t in tokens], [str(t) for t in tags], line)
     else:
         units, tags, start = [], [], 1
-        with open(path, encoding="utf-8-sig") as fh:
+        with _open_text(path) as fh:
             for i, raw in enumerate(fh, start=1):
                 line = raw.rstrip("\r\n")
                 if line.startswith("##"):

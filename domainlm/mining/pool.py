@@ -94,10 +94,16 @@ def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, con
     del ends
     # Filter first (already in the vocab, a single piece), score what is left.
     kept = []
+    # Many word-initial candidates are whole words, already tokenized above.
+    word_index = {word: i for i, word in enumerate(words)}
     for term, count in cat_freq.items():
         if term in wp:
             continue  # already a piece of the base vocab: never proposed
-        pieces = wp.count_continuation(term[2:]) if term.startswith("##") else wp.count_word(term)
+        if term.startswith("##"):
+            pieces = wp.count_continuation(term[2:])
+        else:
+            i = word_index.get(term)
+            pieces = tokens[i] if i is not None else wp.count_word(term)
         if pieces >= 2:
             kept.append((term, count, pieces))
     z = specificity({t: c for t, c, _ in kept}, ref_counts, cat.words, ref.words, config.prior_strength)

@@ -71,6 +71,8 @@ def main() -> None:
     parser.add_argument("--max-seq-len", type=int, default=128, help="the task's max length (the baseline pads to it)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--device", default=None, help="'cpu' to stay off a GPU")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads of torch, both runs alike (on a shared "
+                                                               "2-core machine 2 threads thrash: one step took 10x longer)")
     parser.add_argument("--model", default=None, help="a pretrained model folder to use instead of the random BERT "
                                                       "(e.g. the demo's base, OUTPUT/data/base), to compare accuracies "
                                                       "that are above chance")
@@ -92,7 +94,7 @@ def main() -> None:
         # The suite's batching runs first, so any warm-up cost of the process falls on it, not the baseline.
         for batching in ("grouped", "fixed"):
             settings = FinetuneSettings(epochs=args.epochs, lr=args.lr, batch_size=32, max_seq_len=args.max_seq_len,
-                                        batching=batching, device=args.device)
+                                        batching=batching, device=args.device, threads=args.threads)
             started = time.perf_counter()
             run = run_seed(str(model), data, args.seed, settings, description=f"nsmc {batching}")
             runs[batching] = run

@@ -17,7 +17,8 @@ from domainlm.finetune import BUILTIN_TASKS, SUITE_ORDER, FinetuneTask, load_tas
 from domainlm.finetune.metrics import (MetricData, accuracy, entity_f1, macro_f1, paired_difference, pearson,
                                        seed_summary, spearman)
 
-SMALL = dict(max_train=16, max_dev=16, max_test=16, epochs=2, batch_size=8, max_seq_len=64)
+# One torch thread: on a busy 2-core machine two threads thrash on tiny models (a step took 10x longer).
+SMALL = dict(max_train=16, max_dev=16, max_test=16, epochs=2, batch_size=8, max_seq_len=64, threads=1)
 
 
 # ---------------------------------------------------------------- metrics, by hand

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 SMALL = ["--seeds", "1", "--epochs", "1", "--max-train", "16", "--max-dev", "8", "--max-test", "8",
-         "--batch-size", "8", "--max-seq-len", "32"]
+         "--batch-size", "8", "--max-seq-len", "32", "--threads", "1"]
 
 
 def refused(result, *needles: str) -> None:

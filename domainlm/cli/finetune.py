@@ -17,14 +17,14 @@ TASK_HELP = ("Task: nsmc, klue-ner, paws-x, kornli, korsts, question-pair, hate-
 DATA_HELP = "Folder of the shared data the built-in tasks read (default: $DOMAINLM_SHARED_DATA or ../shared/data)."
 
 
-def _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device):
+def _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device, threads):
     from domainlm.errors import ConfigError
     from domainlm.finetune import FinetuneSettings
 
     if precision not in ("auto", "fp32", "bf16"):
         raise ConfigError(f"Unknown precision '{precision}'.", "Use --precision auto (bf16 on GPU), fp32 or bf16.")
     return FinetuneSettings(epochs=epochs, batch_size=batch_size, lr=lr, max_seq_len=max_seq_len, max_train=max_train,
-                            max_dev=max_dev, max_test=max_test, precision=precision, device=device)
+                            max_dev=max_dev, max_test=max_test, precision=precision, device=device, threads=threads)
 
 
 def _quiet_transformers() -> None:
@@ -74,6 +74,7 @@ def finetune_command(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Training batch size (default 32)."),
     lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Learning rate (default 3e-5)."),
     precision: str = typer.Option("auto", "--precision", help="'auto' (bf16 on GPU, fp32 on CPU), 'fp32' or 'bf16'."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads of torch (default: torch's; 1 is often fastest for small models on a busy machine)."),
     device: Optional[str] = typer.Option(None, "--device", help="'cpu' to stay off the GPU (default: GPU when there is one)."),
     force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files."),
     as_json: bool = typer.Option(False, "--json", help="Print finetune.json's summary instead of a table."),
@@ -83,7 +84,7 @@ def finetune_command(
     from domainlm.finetune.report import cell
 
     _quiet_transformers()
-    settings = _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device)
+    settings = _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device, threads)
     out = output or Path(f"finetune-{Path(task).stem if task.endswith(('.yaml', '.yml', '.json')) else task}")
     result = finetune(model, task, out, seeds=seeds, data_dir=data_dir, settings=settings, force=force)
     if as_json:
@@ -120,6 +121,7 @@ def benchmark_command(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Training batch size (default 32)."),
     lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Learning rate (default 3e-5)."),
     precision: str = typer.Option("auto", "--precision", help="'auto' (bf16 on GPU, fp32 on CPU), 'fp32' or 'bf16'."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads of torch (default: torch's; 1 is often fastest for small models on a busy machine)."),
     device: Optional[str] = typer.Option(None, "--device", help="'cpu' to stay off the GPU."),
     no_card: bool = typer.Option(False, "--no-card", help="Do not add the table to adapted models' README.md."),
     force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files."),
@@ -138,7 +140,7 @@ def benchmark_command(
             raise ConfigError(f"The model name '{name.strip()}' is given twice.", "Give each --model its own NAME.")
         models[name.strip()] = path.strip()
     _quiet_transformers()
-    settings = _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device)
+    settings = _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device, threads)
     result = benchmark(models, tasks, output, seeds=seeds, data_dir=data_dir, settings=settings, force=force,
                        update_card=not no_card)
     if as_json:

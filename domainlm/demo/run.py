@@ -162,13 +162,15 @@ def demo_notes(result: DemoResult, terms: int = 15) -> list[tuple[str, str]]:
                               "gigabytes of Korean text."))
     rows = {row["metric"]: row for row in report.get("summary", [])}
     domain, general = rows.get("MW-BPC, domain text"), rows.get("MW-BPC, general text")
-    meaning = "At this scale the numbers are large or noisy: a base trained for seconds predicts masked words poorly"
+    meaning = "At this scale the numbers are large or noisy: a base this small, trained this briefly, predicts masked words poorly"
     if domain:
         meaning += (f" (MW-BPC {domain['before']['value']:.2f} bits per character on held-out reviews; a base pretrained "
                     "on gigabytes does far better), so a short adaptation moves it a lot "
                     f"({domain['change']['value']:+.2f})")
     if general:
-        meaning += f" and general text changes too ({general['change']['value']:+.2f}: forgetting when positive)"
+        change = general["change"]["value"]
+        meaning += (f" and general text gets harder ({change:+.2f}: forgetting)" if change > 0
+                    else f" and general text does not get harder ({change:+.2f})")
     probe = next((row for name, row in rows.items() if name.startswith("probe ") and name.endswith(": accuracy")), None)
     if probe:
         half = (probe["change"]["high"] - probe["change"]["low"]) / 2

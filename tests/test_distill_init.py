@@ -83,3 +83,24 @@ def test_terms_without_context_keep_the_mean_init(setting):
     report = distill_rows(model, base_tok, filled_tok, entries, ["이 문장에는 용어가 없다"])
     assert report.contexts == 0 and report.distilled == 0 and len(report.without_context) == len(entries)
     assert torch.equal(model.get_input_embeddings().weight.detach(), weight_before)
+
+
+def test_adapt_init_distill_end_to_end(cli, tiny_mlm_dir, shared_data, tmp_path):
+    """`adapt --init distill`: rows distilled from the domain corpus, cost reported and saved."""
+    import json
+
+    lines = (shared_data / "reviews" / "naver_shopping_50k.tsv").read_text(encoding="utf-8").splitlines()[1:2001]
+    corpus = tmp_path / "domain.txt"
+    corpus.write_text("\n".join(l.split("\t")[-1] for l in lines) + "\n", encoding="utf-8")
+    terms = tmp_path / "terms.txt"
+    terms.write_text("배송\n좋아요\n만족합니다\n", encoding="utf-8")
+    out = tmp_path / "model"
+    result = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", out, "--init", "distill",
+                 "--max-steps", 2, "--batch-size", 4, "--seq-len", 32, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["init_report"]
+    assert report["terms"] == 3 and report["distilled"] >= 2 and 0 < report["contexts"] <= 300 and report["steps"] > 0
+    settings = json.loads((out / "settings.json").read_text(encoding="utf-8"))
+    assert settings["init_report"]["contexts"] == report["contexts"] and settings["train"]["init"] == "distill"
+    bad = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "m2", "--init", "fancy")
+    assert bad.exit_code == 2 and "fancy" in bad.output and "distill" in bad.output

@@ -65,7 +65,7 @@ def test_all_problems_are_reported_at_once_with_key_paths():
     assert "--set vocab.slot=5: unknown key 'slot' under vocab (did you mean 'slots'?); allowed keys: slots, init, truncate" in msg
     assert "--set oops=1: unknown key 'oops' under the top level" in msg
     assert "vocab.slots: Input should be a valid integer, unable to parse string as an integer (got 'many')" in msg
-    assert "vocab.init: Input should be 'mean' or 'random' (got 'zero')" in msg
+    assert "vocab.init: Input should be 'mean', 'random' or 'distill' (got 'zero')" in msg
 
 
 def test_a_file_with_unknown_keys_and_conflicts(tmp_path):

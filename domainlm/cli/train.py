@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Literal, List, Optional
 
 import typer
 
@@ -53,13 +53,13 @@ def adapt_command(
     terms: Optional[Path] = typer.Option(None, "--terms", help="terms.tsv / terms.json / .txt from mine-terms: filled into the base's free \\[unusedN] slots."),
     filled_tokenizer: Optional[Path] = typer.Option(None, "--filled-tokenizer", help="A tokenizer already filled by `vocab fill` (with slots.json)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output model directory (written atomically)."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="full | lora | new-rows | phased.", rich_help_panel=TRAIN_OPTIONS),
+    mode: Optional[Literal["full", "lora", "new-rows", "phased"]] = typer.Option(None, "--mode", help="Parameters trained: all, LoRA adapters (+ the filled rows), the filled rows only, or new rows then full.", rich_help_panel=TRAIN_OPTIONS),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps.", rich_help_panel=TRAIN_OPTIONS),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate.", rich_help_panel=TRAIN_OPTIONS),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Packed sequences per device per step.", rich_help_panel=TRAIN_OPTIONS),
     grad_accum: Optional[int] = typer.Option(None, "--grad-accum", help="Gradient accumulation steps.", rich_help_panel=TRAIN_OPTIONS),
     seq_len: Optional[int] = typer.Option(None, "--seq-len", help="Packed sequence length.", rich_help_panel=TRAIN_OPTIONS),
-    init: Optional[str] = typer.Option(None, "--init", help="mean | random: initialisation of the filled rows.", rich_help_panel=TRAIN_OPTIONS),
+    init: Optional[Literal["mean", "random", "distill"]] = typer.Option(None, "--init", help="Initialisation of the filled rows: mean of the pieces they replace, random, or distill (Token Distillation from the base's hidden states).", rich_help_panel=TRAIN_OPTIONS),
     replay_ratio: Optional[float] = typer.Option(None, "--replay-ratio", help="Share of sequences from replay text.", rich_help_panel=TRAIN_OPTIONS),
     save_every: Optional[int] = typer.Option(None, "--save-every", help="Checkpoint every N steps.", rich_help_panel=TRAIN_OPTIONS),
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Held-out loss every N steps.", rich_help_panel=TRAIN_OPTIONS),
@@ -129,6 +129,10 @@ def adapt_command(
             ("held-out MLM loss after", result.eval_loss), ("seconds", round(result.seconds, 1))]
     if result.resumed_from is not None:
         rows.insert(0, ("resumed from step", result.resumed_from))
+    if result.init_report:
+        r = result.init_report
+        rows.insert(1, ("rows distilled (contexts, seconds)",
+                        f"{r['distilled']:,} of {r['terms']:,} ({r['contexts']:,}, {r['seconds']:.1f} s)"))
     console.print(kv_table("adapt", rows))
     console.print(f"Wrote [bold]{result.out_dir}[/] (model, tokenizer, slots.json, settings.json, metrics.jsonl, README.md).")
 
@@ -139,7 +143,7 @@ def pretrain_command(
     corpus: List[str] = typer.Option(..., "--corpus", help="Text to pretrain on (file, dir, glob); repeatable."),
     field: Optional[str] = typer.Option(None, "--field", help="Column / field holding the text."),
     output: Path = typer.Option(..., "--output", "-o", help="Output model directory (written atomically)."),
-    arch: str = typer.Option("bert", "--arch", help="bert | albert."),
+    arch: Literal["bert", "albert"] = typer.Option("bert", "--arch", help="Model family."),
     layers: int = typer.Option(4, "--layers", help="Transformer layers."),
     hidden: int = typer.Option(256, "--hidden", help="Hidden size."),
     heads: int = typer.Option(4, "--heads", help="Attention heads."),

@@ -91,7 +91,7 @@ class VocabConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     slots: int = Field(ge=1, description="Slot budget of this category: at most this many [unusedN] slots are filled (categories sharing one base split its slots)")
-    init: Literal["mean", "random"] = Field("mean", description="Initialisation of the filled embedding rows: mean of the pieces each term replaces, or random")
+    init: Literal["mean", "random", "distill"] = Field("mean", description="Initialisation of the filled embedding rows: mean of the pieces each term replaces, random, or distill (Token Distillation from the base's hidden states)")
     truncate: bool = Field(True, description="When fewer slots are free than terms, fill the best-scored terms and drop the rest (false: fail)")
 
 

@@ -29,6 +29,7 @@ class AdaptResult:
     seconds: float
     resumed_from: int | None
     metrics_path: Path
+    init_report: dict | None = None  # init distill: contexts, steps, seconds, loss (its cost)
 
 
 def _as_list(value) -> list:
@@ -41,6 +42,20 @@ def _as_list(value) -> list:
 
 def _spec_names(specs) -> list[str]:
     return [getattr(s, "path", None) or str(s) for s in _as_list(specs)]
+
+
+def distill_filled_rows(model, base_tokenizer, tokenizer, entries, texts, config: TrainConfig) -> dict:
+    """Token Distillation of the filled input rows (see domainlm.modeling.distill); its cost as a dict."""
+    from dataclasses import asdict
+
+    from domainlm.modeling.distill import distill_rows
+
+    report = distill_rows(model, base_tokenizer, tokenizer, entries, texts, contexts_per_term=config.distill_contexts,
+                          max_len=min(config.seq_len, 128), lr=config.distill_lr, epochs=config.distill_epochs,
+                          seed=config.seed)
+    result = asdict(report)
+    result["without_context"] = result["without_context"][:50]
+    return result
 
 
 def check_seq_len(config: TrainConfig, model) -> None:
@@ -131,7 +146,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     from domainlm.modeling.loading import load_base
     from domainlm.training import fingerprint as fp
     from domainlm.training.card import library_versions, model_card
-    from domainlm.training.checkpoint import checkpoint_dir_for
+    from domainlm.training.checkpoint import checkpoint_dir_for, latest_checkpoint
     from domainlm.training.data import PackedStream, corpus_texts, fixed_sequences
     from domainlm.training.engine import train
     from domainlm.training.heldout import heldout_mlm_loss
@@ -160,12 +175,20 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
         tokenizer, entries, rejected, slots_json = prepare_vocab(
             model, base_tokenizer, base=str(base), terms=terms, filled_tokenizer=filled_tokenizer, config=config,
             category=category, work_dir=Path(work), truncate=truncate, term_list=term_list)
-        init_filled_rows(model, base_tokenizer, entries, method=config.init, seed=config.seed)
+        # distill starts from the mean (it also gives the output rows and decoder bias).
+        init_filled_rows(model, base_tokenizer, entries, method="mean" if config.init == "distill" else config.init,
+                         seed=config.seed)
         slot_ids = [e.slot_id for e in entries]
 
         def domain_texts():
             return corpus_texts(corpus_specs, heldout_fraction=config.heldout_fraction, max_documents=config.max_documents,
                                 heldout_seed=heldout_seed)
+
+        init_report = None
+        ckpt_dir = checkpoint_dir_for(out_dir)
+        # A resumed run loads its trained rows from the checkpoint: distilling again would be wasted.
+        if config.init == "distill" and entries and not (resume and latest_checkpoint(ckpt_dir) is not None):
+            init_report = distill_filled_rows(model, base_tokenizer, tokenizer, entries, domain_texts(), config)
 
         def replay_texts():
             return corpus_texts(replay_specs, max_documents=config.max_documents)
@@ -180,7 +203,6 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
                                        mlm_probability=config.mlm_probability) if heldout else None
         stream = PackedStream(tokenizer, domain_texts, config.seq_len, seed=config.seed,
                               replay=replay_texts if replay_specs else None, replay_ratio=config.replay_ratio)
-        ckpt_dir = checkpoint_dir_for(out_dir)
         outcome = train(build_model=lambda: model, tokenizer=tokenizer, stream=stream, config=config, ckpt_dir=ckpt_dir,
                         slot_ids=slot_ids, resume=resume, heldout_sequences=heldout, on_step=on_step,
                         resume_hint="rerun the same `domainlm adapt` command with --resume",
@@ -193,7 +215,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
         settings = {"command": "adapt", "base": str(base), "category": category, "corpus": _spec_names(corpus_specs),
                     "replay": _spec_names(replay_specs), "terms": str(terms) if isinstance(terms, (str, os.PathLike)) else
                     (len(terms) if terms is not None else None), "filled_tokenizer": str(filled_tokenizer) if filled_tokenizer else None,
-                    "slots_filled": len(entries), "new_head": loaded.new_head,
+                    "slots_filled": len(entries), "new_head": loaded.new_head, "init_report": init_report,
                     "kept_tensors": list(loaded.kept_tensors), "train": config.model_dump(mode="json"),
                     "recipe": _recipe_dump(recipe)}
         versions = library_versions()
@@ -212,7 +234,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     return AdaptResult(out_dir=out_dir, steps=outcome.steps, tokens=outcome.tokens, final_loss=outcome.final_loss,
                        eval_loss=outcome.eval_loss, eval_loss_before=eval_before, slots_filled=len(entries),
                        slots_rejected=rejected, seconds=outcome.seconds, resumed_from=outcome.resumed_from,
-                       metrics_path=out_dir / "metrics.jsonl")
+                       metrics_path=out_dir / "metrics.jsonl", init_report=init_report)
 
 
 def _recipe_dump(recipe):

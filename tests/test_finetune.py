@@ -203,6 +203,24 @@ def test_unit_predictions_continue_entities_inside_a_token():
     names = ["O", "B-PS", "I-PS"]
     # token 1 covers units 0 and 1 (e.g. '홍길'), token 2 unit 2; unit 3 was cut off
     assert unit_predictions([0, 1, 2, 0], [(1, True), (1, False), (2, True), None], names) == ["B-PS", "I-PS", "I-PS", "O"]
+    # a space no token covers is inside an entity only when the next unit continues that entity
+    assert unit_predictions([0, 1, 2, 1], [(1, True), None, (2, True), None, (3, True)], names) == \
+        ["B-PS", "I-PS", "I-PS", "O", "B-PS"]
+
+
+def test_char_level_ner_round_trips_through_the_tokenizer(tiny_tokenizer_dir, shared_data):
+    """Gold tags → token labels → unit tags: what a perfect tagger scores (the tiny vocab splits finely)."""
+    from transformers import AutoTokenizer
+
+    from domainlm.finetune.engine import encode, unit_predictions
+
+    data = load_task_data(BUILTIN_TASKS["klue-ner"], shared_data, max_train=300)
+    enc = encode(data.train, AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir)), data.task, 128,
+                 data.label_names, data.unit_separator)
+    gold = [[data.label_names[t] for t in ex.label] for ex in data.train]
+    back = [unit_predictions([max(lab, 0) for lab in f["labels"]], u, data.label_names)
+            for f, u in zip(enc.features, enc.unit_tokens)]
+    assert entity_f1(gold, back) > 0.9
 
 
 # ---------------------------------------------------------------- end to end on a tiny model

@@ -372,15 +372,24 @@ def _predict(model, loader, accelerator, task: FinetuneTask, n: int) -> list:
 def unit_predictions(token_preds: list[int], unit_tokens: list, label_names: list[str]) -> list[str]:
     """A tag per unit: its first token's; a unit starting inside that token continues it (B- → I-);
     a unit cut off by the length limit is O."""
-    tags = []
+    tags: list[str | None] = []
     for entry in unit_tokens:
         if entry is None:
-            tags.append("O")
+            tags.append(None)
             continue
         t, starts = entry
         tag = label_names[token_preds[t]] if 0 <= token_preds[t] < len(label_names) else "O"
         tags.append(tag if starts or not tag.startswith("B-") else "I-" + tag[2:])
-    return tags
+    # A unit no token covers (a space between two words of one entity, "천주교 정의구현사제단") is
+    # inside the entity when the units on both sides are: the next covered one continues it (I-).
+    out = []
+    for i, tag in enumerate(tags):
+        if tag is None:
+            prev = out[-1] if out else "O"
+            after = next((x for x in tags[i + 1:] if x is not None), "O")
+            tag = "I-" + prev[2:] if prev != "O" and after == "I-" + prev[2:] else "O"
+        out.append(tag)
+    return out
 
 
 def _score(task: FinetuneTask, preds: list, examples: list[Example], encoded: Encoded, label_names: list[str]):
@@ -508,6 +517,13 @@ def _run_seed(model_path, data, seed, settings, description, on_event) -> SeedRu
     test_enc = encode(test_examples, tokenizer, task, hp["max_seq_len"], data.label_names, data.unit_separator)
     preds = _predict(model, eval_loader(test_enc), accelerator, task, len(test_examples))
     test_score, gold, pred = _score(task, preds, test_examples, test_enc, data.label_names)
+    if task.type == "tokens":
+        # What a perfect token tagger would score: units are scored, tokens predicted, and a token that
+        # spans an entity boundary ("대통령의" with 의 outside) cannot be right on both sides.
+        perfect = [[lab if lab >= 0 else 0 for lab in f["labels"]] for f in test_enc.features]
+        ceiling, _, _ = _score(task, perfect, test_examples, test_enc, data.label_names)
+        notes = notes + [f"a perfect token tagger scores {100 * ceiling:.2f} entity F1 with this tokenizer "
+                         "(tokens that span an entity boundary, or cut off at --max-seq-len)"]
     del model, optimizer, best_state
     if cuda:
         accelerator.free_memory()  # its gc.collect costs most of a second; only GPU memory needs it

@@ -204,7 +204,9 @@ def _output(out_dir, command: str, force: bool):
 
 
 def _settings(settings: FinetuneSettings | None, overrides: dict) -> FinetuneSettings:
-    settings = settings or FinetuneSettings()
+    import dataclasses
+
+    settings = dataclasses.replace(settings) if settings else FinetuneSettings()  # never change the caller's
     unknown = [k for k in overrides if not hasattr(settings, k)]
     if unknown:
         raise TypeError(f"unknown setting(s): {', '.join(unknown)}")

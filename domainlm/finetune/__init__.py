@@ -1,7 +1,8 @@
 """The fine-tuning suite: the seed's table (NSMC, NER, PAWS-X, KorNLI, KorSTS, Question Pair, hate speech
 and more), checkpoints chosen on dev, test read once, several seeds, paired model comparisons.
 
-Importing this package is cheap: torch and transformers load only when a function runs.
+transformers and accelerate load only when a function runs (torch comes with domainlm.evaluation,
+whose bootstrap statistics the suite reuses); the CLI imports this package only inside its commands.
 """
 
 from __future__ import annotations

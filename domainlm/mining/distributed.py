@@ -387,8 +387,10 @@ def count_words_ray(corpus, *, normalize: NormalizeConfig | None = None, lowerca
     cpus = cluster_cpus(ray)
     parts = []
     for spec, fs, files in resolved:
+        # Half a CPU a read task: resources unlike the counting step's keep Ray from fusing the two,
+        # so the blocks of one big file are counted by every worker, not by the task reading it.
         ds = rd.read_datasource(Datasource([p for p, _ in files], spec, dict(files), fs),
-                                override_num_blocks=min(len(files), 4 * cpus))
+                                override_num_blocks=min(len(files), 4 * cpus), num_cpus=0.5)
         if spec.limit:
             ds = ds.limit(spec.limit)
         parts.append(ds)

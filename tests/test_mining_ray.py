@@ -59,6 +59,16 @@ def corpora(tmp_path_factory) -> dict[str, Path]:
     with gzip.open(SHARED / "general" / "kowiki_sample.txt.gz", "rt", encoding="utf-8") as fh:
         wiki = [next(fh) for _ in range(600)]
     (d / "wiki.txt").write_text("".join(wiki), encoding="utf-8")
+    import lzma
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (d / "more").mkdir()
+    pq.write_table(pa.table({"text": [r["text"] for r in shop[:400]], "rating": [r["rating"] for r in shop[:400]]}),
+                   d / "more" / "shop.parquet")
+    with lzma.open(d / "more" / "wiki.txt.xz", "wt", encoding="utf-8") as fh:
+        fh.writelines(wiki[:200])
     reviews = [f"{t} {extra}" for i in range(900) for t, extra in [(TINY_TEXT[i % 7], ["재밌게 봤어요", "가성비 최고", "수분크림은 촉촉"][i % 3])]]
     (d / "tiny_reviews.txt").write_text("\n".join(reviews) + "\n", encoding="utf-8")
     return {p.name: p for p in d.iterdir()}
@@ -66,7 +76,8 @@ def corpora(tmp_path_factory) -> dict[str, Path]:
 
 def _specs(corpora):
     return [CorpusSpec(path=str(corpora["nsmc.tsv.gz"]), where={"split": "train"}),
-            CorpusSpec(path=str(corpora["shop"])), CorpusSpec(path=str(corpora["wiki.txt"]))]
+            CorpusSpec(path=str(corpora["shop"])), CorpusSpec(path=str(corpora["wiki.txt"])),
+            CorpusSpec(path=str(corpora["more"]))]  # parquet and xz
 
 
 def test_ray_counts_equal_local_counts(ray_local, corpora):

@@ -140,7 +140,7 @@ def _remove_stale_siblings(path: Path) -> None:
 
 
 @contextmanager
-def _output_lock(path: Path) -> Iterator[None]:
+def output_lock(path: Path) -> Iterator[None]:
     """An exclusive, non-blocking lock on `path` for this process (a hidden `.NAME.lock` beside it)."""
     try:
         import fcntl
@@ -204,7 +204,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = True, *, command
         raise _as_output_error(path, e) from None
     if command is not None:
         check_output_dir(path, command, force)
-    with _output_lock(path):
+    with output_lock(path):
         if command is not None:  # re-check under the lock: another run may have written meanwhile
             check_output_dir(path, command, force)
         _remove_stale_siblings(path)

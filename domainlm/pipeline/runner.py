@@ -23,7 +23,7 @@ from domainlm.pipeline.hashing import fingerprint
 from domainlm.pipeline.stages import STAGE_NAMES, STAGES, StageContext
 from domainlm.recipes.load import save_portable, save_resolved
 from domainlm.recipes.schema import Recipe
-from vocab_tools.atomic import MARKER_NAME, _output_lock as output_lock, output_owner, write_failure
+from vocab_tools.atomic import MARKER_NAME, output_lock, output_owner, write_failure
 
 STATE_FILE = "stages.json"
 RUN_COMMAND = "recipe run"  # named in the marker of run folders (vocab_tools.atomic)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Literal, List, Optional
 
 import typer
 from rich.markup import escape
@@ -62,19 +62,22 @@ def evaluate_command(
     max_texts: int = typer.Option(2000, "--max-texts", min=1, help="Domain and general texts scored (each)."),
     max_train: Optional[int] = typer.Option(None, "--max-train", min=10, help="Training examples per task (overrides its own budget)."),
     max_test: Optional[int] = typer.Option(None, "--max-test", min=10, help="Test examples per task (overrides its own budget)."),
-    probe: str = typer.Option("linear", "--probe", help="'linear' (frozen features, CPU) or 'finetune'."),
+    probe: Literal["linear", "finetune"] = typer.Option("linear", "--probe", help="Probes: a linear probe on frozen features (CPU), or a short fine-tune."),
+    finetune: Optional[List[str]] = typer.Option(None, "--finetune", help="Fine-tuning suite task run on both models (nsmc, kornli, klue-ner, shopping-rating …, or a YAML task file; repeatable): the seed's protocol, paired before/after."),
+    finetune_seeds: int = typer.Option(3, "--finetune-seeds", min=1, help="Seeds per suite task and model."),
+    finetune_max_train: Optional[int] = typer.Option(None, "--finetune-max-train", min=1, help="Training examples per suite task at most (a CPU budget)."),
     seed: int = typer.Option(13, "--seed", help="Seed of the masked eojeols, samples and probes."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Sequences per forward pass."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=100, help="Bootstrap resamples."),
     device: Optional[str] = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
-    precision: str = typer.Option("fp32", "--precision", help="'fp32', or 'bf16' autocast (about 2x faster on CPUs with avx512_bf16 and on GPUs)."),
+    precision: Literal["fp32", "bf16"] = typer.Option("fp32", "--precision", help="fp32, or bf16 autocast (about 2x faster on CPUs with avx512_bf16 and on GPUs)."),
     no_card: bool = typer.Option(False, "--no-card", help="Do not add the table to AFTER/README.md."),
     force: bool = typer.Option(False, "--force", help="Replace a report folder that holds other files (its content is deleted)."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json instead of tables."),
 ) -> None:
     """Measure MW-BPC (domain gain, forgetting), tokenization and probes before and after; write the report."""
-    from domainlm.errors import ConfigError
     from domainlm.evaluation import EvalConfig, evaluate
+    from domainlm.evaluation.config import SuiteConfig
     from domainlm.evaluation.report import headline
     from domainlm.evaluation.tasks import resolve_task
 
@@ -83,12 +86,10 @@ def evaluate_command(
         for spec in resolve_task(value, data_dir):
             updates = {k: v for k, v in (("max_train", max_train), ("max_test", max_test)) if v is not None}
             tasks.append(spec.model_copy(update=updates))
-    if probe not in ("linear", "finetune"):
-        raise ConfigError(f"Unknown probe '{probe}'.", "Use --probe linear or --probe finetune.")
-    if precision not in ("fp32", "bf16"):
-        raise ConfigError(f"Unknown precision '{precision}'.", "Use --precision fp32 or --precision bf16.")
+    suite = SuiteConfig(tasks=finetune or [], seeds=finetune_seeds, max_train=finetune_max_train,
+                        data_dir=str(data_dir) if data_dir else None)
     config = EvalConfig(max_texts=max_texts, seed=seed, batch_size=batch_size, bootstrap=bootstrap, probe=probe,
-                        device=device, precision=precision, tasks=tasks)
+                        device=device, precision=precision, tasks=tasks, suite=suite)
 
     def warn(message: str) -> None:
         err_console.print(f"[bold yellow]Warning:[/] [yellow]{escape(message)}[/]", soft_wrap=True)

@@ -9,6 +9,8 @@ per model and task.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +25,7 @@ from domainlm.evaluation.mwbpc import plan_masks, score_plan
 from domainlm.evaluation.plots import plot_loss_curve, plot_metrics
 from domainlm.evaluation.probe import run_probe
 from domainlm.evaluation.report import BpcComparison, Report, Row, render_markdown, summary_markdown, headline
-from domainlm.evaluation.stats import paired_ratio_difference
+from domainlm.evaluation.stats import Difference, Estimate, paired_ratio_difference
 from domainlm.evaluation.tasks import load_task
 from domainlm.evaluation.texts import (TextSample, count_overlap, load_texts, recorded_training_corpus,
                                       recorded_training_hashes)
@@ -153,6 +155,10 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
         general_sample = load_texts(general, max_texts=config.max_texts, seed=config.seed, what="general", normalizer=normalizer)
     # Task files are read before any model work, so a file without labels fails in seconds, not minutes.
     task_data = [(task, *load_task(task, seed=config.seed, normalizer=normalizer)) for task in all_tasks]
+    if config.suite.tasks:  # an unknown suite task fails here, not after the MW-BPC
+        from domainlm.finetune.tasks import resolve_tasks
+
+        resolve_tasks(list(config.suite.tasks))
     seconds["read"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -207,21 +213,57 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
                                 resamples=config.bootstrap, epochs=config.finetune_epochs))
     if all_tasks:
         seconds["probes"] = time.perf_counter() - t
+    suite_dir = None
+    if config.suite.tasks:
+        t = time.perf_counter()
+        suite_dir, suite_rows = _run_suite(before, after, config)
+        probes_rows = suite_rows
+        seconds["finetune"] = time.perf_counter() - t
+    else:
+        probes_rows = []
 
     config_dict = config.model_dump(mode="json")
     config_dict["tasks"] = [task.model_dump(mode="json") for task in all_tasks]
     report = Report(before=str(before), after=str(after), out_dir=out_dir, config=config_dict, bpc=bpc,
-                    tokenization=tokenization, rows=_rows(bpc, stats, probes, config), probes=probes,
+                    tokenization=tokenization, rows=_rows(bpc, stats, probes, config) + probes_rows, probes=probes,
                     filled_terms=terms, filled_source=filled_source, examples=examples, warnings=warnings,
                     overlap=overlap, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     versions=_versions())
     seconds["total"] = time.perf_counter() - t0  # everything but writing the files, which takes well under a second
     report.seconds = seconds
-    _write(report, after, update_card, force)
+    try:
+        _write(report, after, update_card, force, suite_dir=suite_dir)
+    finally:
+        if suite_dir is not None:
+            shutil.rmtree(suite_dir.parent, ignore_errors=True)
     return report
 
 
-def _write(report: Report, after, update_card: bool, force: bool) -> None:
+def _run_suite(before, after, config: EvalConfig) -> tuple[Path, list[Row]]:
+    """Fine-tune both models on the suite tasks (same seeds, same examples); one row per task.
+
+    The suite's own folder (benchmark.json/md/png, per-seed predictions) is built in a temporary
+    folder and moved into the report folder with the rest, in the same swap.
+    """
+    from domainlm.finetune.run import benchmark
+
+    suite = config.suite
+    work = Path(tempfile.mkdtemp(prefix="domainlm-eval-suite-"))
+    result = benchmark({"before": str(before), "after": str(after)}, list(suite.tasks), work / "finetune",
+                       seeds=suite.seeds, data_dir=suite.data_dir, update_card=False, resamples=config.bootstrap,
+                       max_train=suite.max_train, max_dev=suite.max_dev, max_test=suite.max_test, epochs=suite.epochs, lr=suite.lr,
+                       device=config.device)
+    rows = []
+    for comparison in result.comparisons:
+        sides = [result.results[(name, comparison.task)].summary for name in ("before", "after")]
+        b, a = (Estimate(s["mean"], s["low"], s["high"], s["n"]) for s in sides)
+        d = comparison.difference
+        change = Difference(d["value"], d["low"], d["high"], d["n"], significant=comparison.verdict != "within noise")
+        rows.append(Row(f"fine-tuning {comparison.task}: {comparison.metric}", b, a, change, "higher"))
+    return work / "finetune", rows
+
+
+def _write(report: Report, after, update_card: bool, force: bool, suite_dir: Path | None = None) -> None:
     """The report folder in one swap (charts, report.json, report.md), then the model card that points at it."""
     out = report.out_dir
     card = update_card and Path(str(after)).is_dir()
@@ -234,6 +276,9 @@ def _write(report: Report, after, update_card: bool, force: bool) -> None:
         report.files["report_md"] = str(out / "report.md")
         if card:
             report.files["model_card"] = str(Path(str(after)) / "README.md")
+        if suite_dir is not None:
+            shutil.move(str(suite_dir), tmp / "finetune")
+            report.files["finetune"] = str(out / "finetune" / "benchmark.md")
         write_json(tmp / "report.json", report.to_dict())
         (tmp / "report.md").write_text(render_markdown(report), encoding="utf-8")
     if card:

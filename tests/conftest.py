@@ -140,7 +140,7 @@ def tiny_mlm_dir(tiny_tokenizer_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def filled_mlm_dir(tiny_mlm_dir, tmp_path_factory) -> Path:
     """`tiny_mlm_dir` with some [unusedN] slots filled by terms (the 'after' side of an evaluation)."""
-    from test_evaluation_helpers import build_filled_model
+    from helpers.evaluation import build_filled_model
 
     return build_filled_model(tiny_mlm_dir, tmp_path_factory.mktemp("filled") / "after")
 
@@ -148,7 +148,7 @@ def filled_mlm_dir(tiny_mlm_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def eval_files(tmp_path_factory) -> dict[str, Path]:
     """Small held-out, general and labelled task files for evaluation tests."""
-    from test_evaluation_helpers import build_eval_files
+    from helpers.evaluation import build_eval_files
 
     return build_eval_files(tmp_path_factory.mktemp("evaldata"))
 

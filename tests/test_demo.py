@@ -103,7 +103,7 @@ class _OpenRecorder:
 
 
 def test_demo_command_runs_the_whole_flow_on_the_shipped_reviews(cli, tmp_path, monkeypatch, shared_data):
-    # The real demo pretrains 400 steps and adapts 150 (well under a minute on a quiet 2-core machine); a test checks the wiring
+    # The real demo pretrains 240 steps and adapts 120 (about 20 s on a quiet 2-core machine); a test checks the wiring
     # and what mining, which does not depend on the steps, really gives.
     monkeypatch.setattr(demo_run, "BASE_TRAIN", {**demo_run.BASE_TRAIN, "max_steps": 3, "save_every": 3})
     out = tmp_path / "demo"

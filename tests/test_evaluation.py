@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from test_evaluation_helpers import TERMS, make_texts
+from helpers.evaluation import TERMS, make_texts
 
 # ---------------------------------------------------------------- fixtures
 

@@ -13,7 +13,7 @@ from domainlm.evaluation import EvalConfig, evaluate
 from domainlm.evaluation.report import headline
 from domainlm.evaluation.stats import Difference, Estimate
 
-from test_evaluation_helpers import build_filled_model, make_texts
+from helpers.evaluation import build_filled_model, make_texts
 
 FAST = EvalConfig(max_texts=20, bootstrap=100)
 

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 
 from domainlm.errors import ModelError
 from domainlm.training import TrainConfig, adapt
-from test_training_helpers import write_corpus
+from helpers.training import write_corpus
 
 
 def tiny_config(**kw) -> TrainConfig:

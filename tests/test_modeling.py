@@ -10,7 +10,7 @@ from domainlm.errors import ModelError, TrainingError
 from domainlm.modeling import MaskedLMLoss, apply_mode, base_pieces, init_filled_rows, load_mlm, wordpiece
 from domainlm.modeling.init_rows import decoder_bias
 from domainlm.training.config import LoraConfig, ModelArchConfig
-from test_training_helpers import fill_by_hand
+from helpers.training import fill_by_hand
 
 TERMS = ["수분크림", "##크림", "발림성"]
 

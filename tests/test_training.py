@@ -18,7 +18,7 @@ from domainlm.training.config import ModelArchConfig, PhaseConfig
 from domainlm.training.data import PackedStream, batches, corpus_texts, pack
 from domainlm.training.engine import TrainingInterrupted
 from domainlm.training.masking import mask_generator, special_token_ids, whole_word_mask
-from test_training_helpers import fill_by_hand, write_corpus
+from helpers.training import fill_by_hand, write_corpus
 
 TERMS = ["수분크림", "##크림", "발림성", "가성비"]
 TINY_ARCH = ModelArchConfig(layers=2, hidden=32, heads=2, intermediate=64, max_positions=128)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from test_training_helpers import fill_by_hand, write_corpus
+from helpers.training import fill_by_hand, write_corpus
 
 FAST = ["--max-steps", "3", "--batch-size", "2", "--seq-len", "32", "--save-every", "2", "--lr", "1e-3"]
 

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from test_training_helpers import write_corpus
+from helpers.training import write_corpus
 
 SCRIPT = textwrap.dedent('''
     import hashlib, os, sys

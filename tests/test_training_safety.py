@@ -19,7 +19,7 @@ from domainlm.errors import ModelError, OutputError, TrainingError, VocabError
 from domainlm.training import TrainConfig, adapt, pretrain
 from domainlm.training.config import ModelArchConfig
 from domainlm.training.engine import TrainingInterrupted
-from test_training_helpers import write_corpus
+from helpers.training import write_corpus
 
 TINY_ARCH = ModelArchConfig(layers=1, hidden=32, heads=2, intermediate=64, max_positions=64)
 TORCH_DISK_FULL = ("[enforce fail at inline_container.cc:626] . unexpected pos 4352 vs 4240 "

@@ -458,7 +458,9 @@ def plot_scaling(scaling: dict, path: Path) -> Path:
     xs = [r["workers"] for r in w]
     axes[2].bar([x - 0.2 for x in xs], [r["corpus_pass_seconds"] for r in w], width=0.4, label="corpus pass (Ray workers)")
     axes[2].bar([x + 0.2 for x in xs], [r["driver_seconds"] for r in w], width=0.4, label="candidates + selection (driver)")
-    axes[2].set(xlabel="local Ray worker processes", ylabel="seconds", title="4x corpus: what workers speed up", xticks=xs)
+    top = max([r["corpus_pass_seconds"] for r in w] + [r["driver_seconds"] for r in w] + [1])
+    axes[2].set(xlabel="local Ray worker processes", ylabel="seconds", title="4x corpus: what workers speed up", xticks=xs,
+                ylim=(0, top * 1.35))  # room for the legend above the bars
     for ax in axes:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)

@@ -33,15 +33,15 @@ DATA_FILES = ("cosmetics_reviews.tsv.gz", "other_reviews.txt.gz", "general.txt.g
               "LICENSES/naver-shopping-bab2min-corpus-README.md")  # the licence note travels with every copy
 BASE_TEXTS = ("general.txt.gz", "other_reviews.txt.gz")  # what the tiny base reads: no cosmetics review
 
-# The tiny base: small enough to pretrain in about a minute on 2 cores. Real Korean text has ~2,700
-# distinct characters; the alphabet is capped at the 1,500 most frequent (the rest become [UNK],
-# about 1 eojeol in 30 of the reviews) so that the pieces get the rest of the 6,000 entries.
+# The tiny base: small enough to pretrain in well under a minute on 2 quiet cores. Real Korean text
+# has ~2,700 distinct characters; the alphabet is capped at the 1,500 most frequent (the rest become
+# [UNK], about 1 eojeol in 60 of the reviews) so that the pieces get the rest of the 6,000 entries.
 BASE_VOCAB_SIZE = 6000
 BASE_UNUSED = 200
 BASE_ALPHABET = 1500
 BASE_ARCH = {"arch": "bert", "layers": 2, "hidden": 128, "heads": 2, "intermediate": 256, "max_positions": 128}
-BASE_TRAIN = {"max_steps": 400, "lr": 1e-3, "warmup_ratio": 0.1, "batch_size": 16, "seq_len": 64,
-              "replay_ratio": 0.0, "save_every": 400, "heldout_fraction": 0.02, "bf16": False, "seed": 7}
+BASE_TRAIN = {"max_steps": 240, "lr": 1e-3, "warmup_ratio": 0.1, "batch_size": 16, "seq_len": 64,
+              "replay_ratio": 0.0, "save_every": 240, "heldout_fraction": 0.02, "bf16": False, "seed": 7}
 
 
 @dataclass

@@ -60,6 +60,7 @@ class WordCounts:
     sources: list[str] = field(default_factory=list)
     sample: list[str] = field(default_factory=list)  # a uniform sample of raw documents (see `sample`)
     cached: bool = False  # read from the cache (`count_words_cached`)
+    skipped_long_lines: int = 0  # lines over the long-line limit, not read as documents (corpus.reader's rule)
 
 
 def prune(counter: Counter, max_words: int) -> int:
@@ -235,6 +236,7 @@ def count_words(corpus, *, normalize: NormalizeConfig | None = None, lowercase: 
         out.words += words
         out.eojeols += eojeols
         out.prune_threshold = max(out.prune_threshold, threshold)
+    out.skipped_long_lines = reader.stats.skipped_long_lines + sum(e.skipped_long_lines for e in plan or [])
     if sample and len(out.sample) > 2 * sample:  # the workers' samples together: keep an even spread
         out.sample = out.sample[:: len(out.sample) // sample]
     if len(counts) > max_words:

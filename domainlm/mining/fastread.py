@@ -7,9 +7,10 @@ workers decode, split the columns, apply the `where` filter and count — the pa
 over all cores.
 
 Same documents as `CorpusReader` for these files (header line, tab split without quoting, rows
-too short skipped, BOM stripped, `where` on exact values), with two differences: no check for NUL
-bytes, and no skipping of lines over 1 MiB. Anything else (other formats, other encodings, a
-`limit`, a document filter) takes the general path.
+too short skipped, BOM stripped, `where` on exact values, the same long-line rule: lines over
+`MAX_LINE_BYTES` are skipped, counted in `RawFile.skipped_long_lines`, and never held whole), with one
+difference: no check for NUL bytes. Anything else (other formats, other encodings, a `limit`, a
+document filter) takes the general path.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from domainlm.corpus.reader import SNIFF_BYTES, CorpusReader, _format_of, detect_encoding, open_binary
+from domainlm.corpus.reader import (MAX_LINE_BYTES, SNIFF_BYTES, CorpusReader, _format_of, detect_encoding,
+                                    line_is_too_long, open_binary)
 from domainlm.errors import CorpusError
 
 CHUNK_BYTES = 1 << 20
@@ -32,6 +34,32 @@ class RawFile:
     column: int = 0
     where: list[tuple[int, object]] = field(default_factory=list)
     min_cells: int = 1
+    skipped_long_lines: int = 0  # lines over MAX_LINE_BYTES left out (filled in while reading)
+
+
+def drop_long_lines(block: bytes, limit: int = MAX_LINE_BYTES) -> tuple[bytes, int]:
+    """`block` (whole lines) without its lines over `limit` bytes, and how many were dropped.
+
+    Jumps a whole `limit` at a time (the last line break within reach), so a block of ordinary
+    lines costs two `rfind` calls, not one per line.
+    """
+    pos, start, dropped, parts, n = 0, 0, 0, [], len(block)
+    while n - pos > limit:
+        nl = block.rfind(b"\n", pos, pos + limit + 1)
+        if nl >= 0:  # every line starting in [pos, nl] is shorter than the limit
+            pos = nl + 1
+            continue
+        end = block.find(b"\n", pos + limit)
+        end = n - 1 if end < 0 else end
+        if line_is_too_long(block[pos:end + 1], limit):
+            parts.append(block[start:pos])
+            dropped += 1
+            start = end + 1
+        pos = end + 1
+    if not dropped:
+        return block, 0
+    parts.append(block[start:])
+    return b"".join(parts), dropped
 
 
 def raw_plan(reader: CorpusReader) -> list[RawFile] | None:
@@ -76,17 +104,31 @@ def raw_chunks(plan: list[RawFile], on_progress: Callable[[int], None]) -> Itera
         try:
             carry = b""
             first = True
+            skipping = False  # inside a line already known to be over the limit: drop up to its end
             while True:
                 block = stream.read(CHUNK_BYTES)
                 if not block:
                     break
+                if skipping:
+                    nl = block.find(b"\n")
+                    if nl < 0:
+                        continue
+                    block, skipping = block[nl + 1:], False
                 block = carry + block
                 cut = block.rfind(b"\n")
                 if cut < 0:
-                    carry = block
+                    if len(block) > MAX_LINE_BYTES + 2:  # no line break yet: over the limit whatever follows
+                        entry.skipped_long_lines += 1
+                        carry, skipping = b"", True
+                    else:
+                        carry = block
                     continue
                 carry = block[cut + 1:]
-                block = block[:cut + 1]
+                block, dropped = drop_long_lines(block[:cut + 1])
+                entry.skipped_long_lines += dropped
+                if len(carry) > MAX_LINE_BYTES + 2:
+                    entry.skipped_long_lines += 1
+                    carry, skipping = b"", True
                 if first:
                     first = False
                     block = block.removeprefix(codecs.BOM_UTF8)
@@ -94,6 +136,9 @@ def raw_chunks(plan: list[RawFile], on_progress: Callable[[int], None]) -> Itera
                         block = block[block.find(b"\n") + 1:]
                 yield index, block
                 on_progress(done + counter.consumed)
+            if carry and line_is_too_long(carry):
+                entry.skipped_long_lines += 1
+                carry = b""
             if carry:
                 if first and entry.tsv:
                     carry = b""  # a header without rows

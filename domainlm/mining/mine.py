@@ -24,6 +24,7 @@ from domainlm.mining.counting import BackgroundCount, WordCounts, count_words_ca
 from domainlm.mining.pool import candidate_pool
 from domainlm.mining.selection import Candidate, select
 from domainlm.mining.wordpiece import WordPiece, pretokenize
+from domainlm.corpus.reader import long_line_note
 from domainlm.progress import progress_bar
 
 # Below this, counts are too sparse for any term to reach a sensible min_count.
@@ -148,7 +149,8 @@ def _mine(corpus, reference, base: BaseTokenizer, config: MineConfig, out_dir, n
         raise MiningError(
             f"The category corpus is too small: {cat.documents:,} documents, {cat.eojeols:,} eojeols "
             f"({cat.raw_bytes / 1e3:,.1f} KB) after normalisation." if cat.documents else
-            "The category corpus is empty: no document with text was read.",
+            ("The category corpus is empty: no document with text was read"
+             + (f" ({long_line_note(cat.skipped_long_lines)})" if cat.skipped_long_lines else "") + "."),
             f"Mining needs at least {MIN_EOJEOLS:,} eojeols (about 500 reviews, 50 KB of text); "
             "1 MB or more gives stable terms. Add text with --corpus, or check --field / the `where` filter.")
     # The reference is counted by a child process while this one derives the category candidates
@@ -188,6 +190,7 @@ def _mine(corpus, reference, base: BaseTokenizer, config: MineConfig, out_dir, n
         "tokens_before": sel.tokens_before, "tokens_after": sel.tokens_after,
         "category_documents": cat.documents, "category_bytes": cat.raw_bytes, "category_eojeols": cat.eojeols,
         "category_words": cat.words, "distinct_words": len(cat.counts), "words_used": len(words),
+        "category_skipped_long_lines": cat.skipped_long_lines, "reference_skipped_long_lines": ref.skipped_long_lines,
         "share_of_text_used": round(sum(counts) / max(1, cat.words), 4),
         "reference_documents": ref.documents, "reference_bytes": ref.raw_bytes, "reference_words": ref.words,
         "candidates": found.found, "candidates_scored": len(found.candidates), "evaluations": sel.evaluations,

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from domainlm.cli.app import app
+from domainlm.cli.root import app
 from domainlm.cli.common import ENCODING_HELP, FIELD_HELP, WHERE_HELP, console, err_console, kv_table, print_json, table
 
 corpus_app = typer.Typer(help="Inspect and clean corpora (txt, jsonl, csv, tsv, parquet; gz/bz2/xz/zst; utf-8 or cp949).",

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from domainlm.cli.app import app
+from domainlm.cli.root import app
 from domainlm.cli.common import console, err_console, print_json
 
 

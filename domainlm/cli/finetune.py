@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from domainlm.cli.app import app
+from domainlm.cli.root import app
 from domainlm.cli.common import console, print_json
 
 TASK_HELP = ("Task: nsmc, klue-ner, paws-x, kornli, korsts, question-pair, hate-speech, klue-nli, klue-sts, "

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from domainlm.cli.app import app
+from domainlm.cli.root import app
 from rich.markup import escape
 from rich.table import Table
 

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from domainlm.cli.app import app
+from domainlm.cli.root import app
 from domainlm.cli.common import console, print_json, table
 
 recipe_app = typer.Typer(help="Domain recipes: one YAML per category naming every input and setting.", no_args_is_help=True)

@@ -7,7 +7,7 @@ from typing import Literal, List, Optional
 
 import typer
 
-from domainlm.cli.app import app, render_user_error
+from domainlm.cli.root import app, render_user_error
 from domainlm.cli.common import console, kv_table, print_json
 
 TRAIN_OPTIONS = "Training"

@@ -1,0 +1,101 @@
+"""The root `domainlm` typer app: error handling, --verbose/--version, help rendering.
+
+Command modules import `app` from here and add their commands to it; `domainlm.cli.app` imports
+every command module. So no command module imports the module that imports it (no cycle).
+User errors (`DomainLMError`, `VocabError`) become a red paragraph and exit code 2; a traceback is
+shown only under `--verbose`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typer.core import TyperGroup, TyperOption
+
+from domainlm import __version__
+from domainlm.cli.common import err_console
+from domainlm.errors import USER_ERRORS
+
+_state = {"verbose": False}
+
+
+def render_user_error(exc: BaseException) -> None:
+    message = getattr(exc, "message", str(exc))
+    hint = getattr(exc, "hint", None)
+    text = f"[bold red]Error:[/] [red]{_escape(message)}[/]"
+    if hint:
+        text += f"\n[yellow]{_escape(hint)}[/]"
+    err_console.print(text, highlight=False, soft_wrap=True)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+class ErrorHandlingGroup(TyperGroup):
+    """Catches user errors anywhere below the root command and renders them without a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            if _state["verbose"]:
+                err_console.print_exception(show_locals=False)
+            render_user_error(exc)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print("[bold red]Interrupted.[/] Outputs are written atomically: nothing half-written was left. "
+                              "Commands that train can be resumed with --resume.")
+            raise typer.Exit(130) from None
+
+
+def _help_placeholder(self, ctx) -> str | None:
+    """What the help shows after an option: nothing for a flag, the choices for a choice, else the type.
+
+    typer 0.29 prints `<bool>` after every flag (`--json <bool>`), which reads as if the flag took a
+    value; standard CLIs show a placeholder only for options that take one.
+    """
+    if self.is_flag or self.count:
+        return None
+    return _typer_placeholder(self, ctx)
+
+
+_typer_placeholder = TyperOption.display_type_rich
+TyperOption.display_type_rich = _help_placeholder
+
+
+app = typer.Typer(
+    cls=ErrorHandlingGroup,
+    name="domainlm",
+    help="Domain adaptation of pretrained Korean encoder language models: mine category terms, fill "
+         "\\[unusedN] vocabulary slots, continue pretraining, and evaluate before and after.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"domainlm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and debug logs."),
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+) -> None:
+    _state["verbose"] = verbose
+    if not verbose:
+        # transformers' own tqdm bars ("Loading weights", "Writing model shards") would break the
+        # rich bars and tables of our commands; --verbose keeps them.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from domainlm.progress import set_progress_enabled
+
+    set_progress_enabled(None)

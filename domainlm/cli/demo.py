@@ -1,4 +1,4 @@
-"""`domainlm demo`: the whole flow on an embedded default, ending with the before/after table."""
+"""`domainlm demo`: the whole flow on real reviews shipped with the package, ending with the before/after table."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from domainlm.cli.app import app
+from domainlm.cli.root import app
 from domainlm.cli.common import console
 
 

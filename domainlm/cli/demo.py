@@ -8,8 +8,8 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from domainlm.cli.root import app
 from domainlm.cli.common import console
+from domainlm.cli.root import app
 
 
 @app.command("demo")

@@ -108,7 +108,8 @@ def test_demo_command_runs_the_whole_flow_on_the_shipped_reviews(cli, tmp_path, 
     monkeypatch.setattr(demo_run, "BASE_TRAIN", {**demo_run.BASE_TRAIN, "max_steps": 3, "save_every": 3})
     out = tmp_path / "demo"
     args = ["demo", "-o", out, "--set", "train.max_steps=2", "--set", "eval.max_texts=30",
-            "--set", "eval.bootstrap=100", "--set", "eval.tasks.0.max_train=60", "--set", "eval.tasks.0.max_test=40"]
+            "--set", "eval.bootstrap=100", "--set", "eval.tasks.0.max_train=60", "--set", "eval.tasks.0.max_test=40",
+            "--set", "eval.suite.max_train=60", "--set", "eval.suite.seeds=2", "--set", "eval.suite.epochs=1"]
     recorder = _OpenRecorder()
     recorder.on = True
     try:
@@ -125,7 +126,10 @@ def test_demo_command_runs_the_whole_flow_on_the_shipped_reviews(cli, tmp_path, 
 
     report = json.loads((out / "run" / "report" / "report.json").read_text(encoding="utf-8"))
     assert {row["metric"] for row in report["summary"]} >= {"MW-BPC, domain text", "fertility, domain text",
-                                                              "probe rating: accuracy"}
+                                                              "probe rating: accuracy", "fine-tuning rating: accuracy"}
+    # The fine-tuning suite's rating task, before and after, on the shipped ratings (same seeds and examples).
+    suite = json.loads((out / "run" / "report" / "finetune" / "benchmark.json").read_text(encoding="utf-8"))
+    assert suite["seeds"] == [1, 2] and suite["comparisons"][0]["task"] == "rating"
     # The filled terms are review language: each occurs in the shipped reviews, and the words a
     # cosmetics shopper writes most are among them.
     text = "\n".join(r["text"].lower() for r in shipped_reviews())

@@ -34,3 +34,20 @@ def test_unknown_suite_task_is_refused_before_model_work(cli, tiny_mlm_dir, fill
     assert "no-such-task" in result.output and "nsmc" in result.output
     assert not (tmp_path / "r").exists()
     assert "MW-BPC" not in result.output  # refused while reading inputs, before any model work
+
+
+def test_a_probe_task_named_in_the_suite_is_fine_tuned(tiny_mlm_dir, filled_mlm_dir, eval_files, tmp_path):
+    """`eval.suite.tasks: [NAME]` where NAME is one of `eval.tasks`: that task, fine-tuned (the demo's rating)."""
+    from domainlm.corpus.reader import CorpusSpec
+    from domainlm.evaluation import EvalConfig, evaluate
+    from domainlm.evaluation.config import SuiteConfig, TaskSpec
+
+    spec = TaskSpec(name="toy-sentiment", train=CorpusSpec(path=str(eval_files["task"]), field="text"),
+                    test=CorpusSpec(path=str(eval_files["task"]), field="text"), label_field="label",
+                    label_map={"0": 0, "1": 1}, max_train=60, max_test=40, test_fraction=0.25)
+    config = EvalConfig(max_texts=20, bootstrap=100, tasks=[spec],
+                        suite=SuiteConfig(tasks=["toy-sentiment"], seeds=2, epochs=1, lr=1e-3))
+    report = evaluate(tiny_mlm_dir, filled_mlm_dir, tmp_path / "report", domain=eval_files["domain"], config=config,
+                      update_card=False)
+    metrics = [r.metric for r in report.rows]
+    assert "probe toy-sentiment: accuracy" in metrics and "fine-tuning toy-sentiment: accuracy" in metrics

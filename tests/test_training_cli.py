@@ -165,5 +165,6 @@ def test_adapt_category_uses_the_terms_mine_terms_wrote(cli, tiny_mlm_dir, corpu
     write_terms([Term(term="수분크림"), Term(term="발림성")], tmp_path / "mined" / "mini" / "terms.tsv")
     r = cli("adapt", "--category", recipe, "-o", tmp_path / "out", "--json", *FAST)
     assert r.exit_code == 0, r.output
-    assert "Filling slots with mined/mini/terms.tsv" in " ".join(r.stdout.split())
-    assert json.loads(r.stdout[r.stdout.index("{"):])["slots_filled"] == 2
+    # The note goes to stderr: stdout is the command's JSON and nothing else.
+    assert "Filling slots with mined/mini/terms.tsv" in " ".join(r.stderr.split())
+    assert json.loads(r.stdout)["slots_filled"] == 2

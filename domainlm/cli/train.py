@@ -8,7 +8,7 @@ from typing import Literal, List, Optional
 import typer
 
 from domainlm.cli.root import app, render_user_error
-from domainlm.cli.common import console, kv_table, print_json
+from domainlm.cli.common import console, err_console, kv_table, print_json
 
 TRAIN_OPTIONS = "Training"
 
@@ -100,10 +100,10 @@ def adapt_command(
         mined = mined_dir(recipe.name) / "terms.tsv"
         if mined.exists():
             terms = mined
-            console.print(f"Filling slots with [bold]{mined}[/] (from `domainlm mine-terms --category {recipe.category}`).")
+            err_console.print(f"Filling slots with [bold]{mined}[/] (from `domainlm mine-terms --category {recipe.category}`).")
     if terms is None and filled_tokenizer is None:
-        console.print("[yellow]No --terms or --filled-tokenizer: continued pretraining without filling slots "
-                      "(run `domainlm mine-terms` first, or pass --terms).[/]")
+        err_console.print("[yellow]No --terms or --filled-tokenizer: continued pretraining without filling slots "
+                          "(run `domainlm mine-terms` first, or pass --terms).[/]")
     recipe_train = recipe.train if recipe else None
     if recipe is not None and init is None:
         init = recipe.vocab.init

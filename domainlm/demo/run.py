@@ -176,6 +176,12 @@ def demo_notes(result: DemoResult, terms: int = 15) -> list[tuple[str, str]]:
         half = (probe["change"]["high"] - probe["change"]["low"]) / 2
         meaning += (f"; the rating probe tests on {probe['change']['n']} reviews, so a change must exceed about "
                     f"±{half * 100:.0f} points to count")
+    tuned = next((row for name, row in rows.items() if name.startswith("fine-tuning ")), None)
+    if tuned:
+        meaning += ("; the fine-tuned rating task (the whole model trained per seed, epoch chosen on a dev part, "
+                    f"seeds paired) changes by {tuned['change']['value'] * 100:+.1f} points "
+                    f"[{tuned['change']['low'] * 100:+.1f}, {tuned['change']['high'] * 100:+.1f}], on reviews the "
+                    "adaptation also read, unlabelled")
     notes.append(("What it means", meaning + ". The table shows what each stage does and how it is measured, "
                                              "not what adaptation gains on a real base."))
     notes.append(("On a real base", "domainlm recipe run 화장품 --data-dir DATA (DATA laid out like the project's shared data: "

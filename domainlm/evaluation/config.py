@@ -29,7 +29,7 @@ class SuiteConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    tasks: list[str] = Field(default_factory=list, description="Suite tasks (nsmc, kornli, klue-ner, shopping-rating …, or YAML task files) fine-tuned on the before and the after model")
+    tasks: list[str] = Field(default_factory=list, description="Suite tasks (nsmc, kornli, klue-ner, shopping-rating …, YAML task files, or the name of one of eval.tasks) fine-tuned on the before and the after model")
     seeds: int = Field(3, ge=1, description="Seeds per task and model (same seeds and examples for both: paired)")
     max_train: int | None = Field(None, ge=1, description="Training examples per task at most (a CPU budget)")
     max_dev: int | None = Field(None, ge=1, description="Dev examples per task at most (the dev set picks the epoch)")

@@ -158,7 +158,7 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     if config.suite.tasks:  # an unknown suite task fails here, not after the MW-BPC
         from domainlm.finetune.tasks import resolve_tasks
 
-        resolve_tasks(list(config.suite.tasks))
+        resolve_tasks(_suite_tasks(config, all_tasks))
     seconds["read"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -216,7 +216,7 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     suite_dir = None
     if config.suite.tasks:
         t = time.perf_counter()
-        suite_dir, suite_rows = _run_suite(before, after, config)
+        suite_dir, suite_rows = _run_suite(before, after, config, all_tasks)
         probes_rows = suite_rows
         seconds["finetune"] = time.perf_counter() - t
     else:
@@ -239,7 +239,16 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     return report
 
 
-def _run_suite(before, after, config: EvalConfig) -> tuple[Path, list[Row]]:
+def _suite_tasks(config: EvalConfig, probe_tasks: Sequence[TaskSpec]) -> list:
+    """The suite's tasks: a name of one of the probe tasks (`eval.tasks`) fine-tunes that task; any
+    other name is a suite task (nsmc, kornli …) or a YAML task file."""
+    from domainlm.finetune.tasks import task_from_spec
+
+    by_name = {t.name: t for t in probe_tasks}
+    return [task_from_spec(by_name[name]) if name in by_name else name for name in config.suite.tasks]
+
+
+def _run_suite(before, after, config: EvalConfig, probe_tasks: Sequence[TaskSpec]) -> tuple[Path, list[Row]]:
     """Fine-tune both models on the suite tasks (same seeds, same examples); one row per task.
 
     The suite's own folder (benchmark.json/md/png, per-seed predictions) is built in a temporary
@@ -249,7 +258,7 @@ def _run_suite(before, after, config: EvalConfig) -> tuple[Path, list[Row]]:
 
     suite = config.suite
     work = Path(tempfile.mkdtemp(prefix="domainlm-eval-suite-"))
-    result = benchmark({"before": str(before), "after": str(after)}, list(suite.tasks), work / "finetune",
+    result = benchmark({"before": str(before), "after": str(after)}, _suite_tasks(config, probe_tasks), work / "finetune",
                        seeds=suite.seeds, data_dir=suite.data_dir, update_card=False, resamples=config.bootstrap,
                        max_train=suite.max_train, max_dev=suite.max_dev, max_test=suite.max_test, epochs=suite.epochs, lr=suite.lr,
                        device=config.device)

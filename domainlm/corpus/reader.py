@@ -226,11 +226,13 @@ def detect_encoding(sample: bytes, path: Path) -> str:
 class _LineSource:
     """Decoded lines of one file with byte offsets, long lines skipped in bounded memory."""
 
-    def __init__(self, path: Path, encoding: str | None, stats: ReadStats, max_line_bytes: int):
+    def __init__(self, path: Path, encoding: str | None, stats: ReadStats, max_line_bytes: int,
+                 opened: tuple | None = None):
+        """`opened`: (stream, byte counter) of a file opened elsewhere (a Ray worker's remote file)."""
         self.path = path
         self.stats = stats
         self.max_line_bytes = max_line_bytes
-        self.stream, self.counter = open_binary(path)
+        self.stream, self.counter = opened if opened is not None else open_binary(path)
         try:
             sample = self.stream.peek(SNIFF_BYTES)[:SNIFF_BYTES] if hasattr(self.stream, "peek") else b""
         except _decompress_errors() as e:

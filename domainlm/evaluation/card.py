@@ -14,14 +14,16 @@ START = "<!-- domainlm:evaluation:start -->"
 END = "<!-- domainlm:evaluation:end -->"
 
 
-def update_model_card(model_dir: str | Path, section: str) -> Path:
-    """Insert or replace the marked evaluation section of `model_dir/README.md`; returns the path."""
+def update_model_card(model_dir: str | Path, section: str, markers: tuple[str, str] = (START, END)) -> Path:
+    """Insert or replace the marked section of `model_dir/README.md` (the evaluation table by
+    default; the fine-tuning table passes its own markers); returns the path."""
     path = Path(model_dir) / "README.md"
-    block = f"{START}\n{section.strip()}\n{END}"
+    first, last = markers
+    block = f"{first}\n{section.strip()}\n{last}"
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    start, end = text.find(START), text.find(END)
+    start, end = text.find(first), text.find(last)
     if start != -1 and end > start:
-        new = text[:start] + block + text[end + len(END):]
+        new = text[:start] + block + text[end + len(last):]
     elif text.strip():
         new = text.rstrip("\n") + "\n\n" + block + "\n"
     else:

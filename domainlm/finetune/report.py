@@ -136,8 +136,7 @@ def card_section(result, model: str) -> str:
 
 def update_cards(result) -> list[Path]:
     """Put the table into the model card of each adapted model (a local folder with slots.json)."""
-    from domainlm.io import atomic_write
-
+    from domainlm.evaluation.card import update_model_card
     from domainlm.finetune.run import CARD_END, CARD_START
 
     written = []
@@ -145,20 +144,8 @@ def update_cards(result) -> list[Path]:
         folder = Path(path).expanduser()
         if not (folder.is_dir() and (folder / "slots.json").is_file()):
             continue
-        card = folder / "README.md"
-        block = f"{CARD_START}\n{card_section(result, name).strip()}\n{CARD_END}"
-        text = card.read_text(encoding="utf-8") if card.exists() else ""
-        start, end = text.find(CARD_START), text.find(CARD_END)
-        if start != -1 and end > start:
-            new = text[:start] + block + text[end + len(CARD_END):]
-        elif text.strip():
-            new = text.rstrip("\n") + "\n\n" + block + "\n"
-        else:
-            new = f"# {folder.resolve().name}\n\n{block}\n"
         try:
-            with atomic_write(card) as fh:
-                fh.write(new)
+            written.append(update_model_card(folder, card_section(result, name), markers=(CARD_START, CARD_END)))
         except OSError:
             continue  # a read-only model folder keeps its card; the table is in benchmark.md
-        written.append(card)
     return written

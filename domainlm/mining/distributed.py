@@ -42,10 +42,10 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from domainlm.corpus import CorpusSpec, NormalizeConfig
-from domainlm.corpus.reader import (COMPRESSIONS, DEFAULT_MAX_LINE_BYTES, FORMATS, SNIFF_BYTES, Document, ReadStats,
-                                    _CountingFile, _LineSource, _decompress_errors, _format_of, _is_corpus_file,
+from domainlm.corpus.reader import (COMPRESSIONS, DEFAULT_MAX_LINE_BYTES, FORMATS, Document, ReadStats,
+                                    _CountingFile, _LineSource, _format_of, _is_corpus_file,
                                     _is_saved_dataset, _json_is_array, _read_delimited, _read_json_array,
-                                    _read_jsonl, _read_parquet, _read_txt, detect_encoding, expand_paths)
+                                    _read_jsonl, _read_parquet, _read_txt, expand_paths)
 from domainlm.errors import CorpusError, MiningError
 from domainlm.mining.counting import BATCH_CHARS, WordCounts, _Tally, prune
 
@@ -205,18 +205,7 @@ class _StreamLines(_LineSource):
     """`CorpusReader`'s line source over an already opened (decompressed) stream."""
 
     def __init__(self, stream, counter, path: str, encoding: str | None, stats: ReadStats, max_line_bytes: int):
-        self.path = path
-        self.stats = stats
-        self.max_line_bytes = max_line_bytes
-        self.stream, self.counter = stream, counter
-        try:
-            sample = self.stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
-        except _decompress_errors() as e:
-            self.stream.close()
-            raise CorpusError(f"'{path}' is corrupt or truncated: {e}.", "Re-download or re-compress the file.") from e
-        if not sample and encoding is None:
-            encoding = "utf-8"
-        self.encoding = encoding or detect_encoding(sample, path)
+        super().__init__(path, encoding, stats, max_line_bytes, opened=(stream, counter))
 
 
 def _datasource_class():

@@ -168,3 +168,28 @@ def test_adapt_category_uses_the_terms_mine_terms_wrote(cli, tiny_mlm_dir, corpu
     # The note goes to stderr: stdout is the command's JSON and nothing else.
     assert "Filling slots with mined/mini/terms.tsv" in " ".join(r.stderr.split())
     assert json.loads(r.stdout)["slots_filled"] == 2
+
+
+def test_set_works_without_a_recipe(cli, tiny_mlm_dir, tiny_tokenizer_dir, corpus, tmp_path):
+    """`--set train.KEY=VALUE` on adapt and pretrain without --category; explicit options still win."""
+    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "-o", tmp_path / "a", *FAST,
+            "--set", "train.warmup_ratio=0.25", "--set", "train.lora.r=4", "--set", "train.max_steps=99")
+    assert r.exit_code == 0, r.output
+    train = json.loads((tmp_path / "a" / "settings.json").read_text(encoding="utf-8"))["train"]
+    assert train["warmup_ratio"] == 0.25 and train["lora"]["r"] == 4
+    assert train["max_steps"] == 3  # --max-steps 3 (FAST) is typed explicitly: it wins over --set
+    r = cli("pretrain", "--tokenizer", tiny_tokenizer_dir, "--corpus", corpus, "-o", tmp_path / "p", "--layers", "1",
+            "--hidden", "32", "--heads", "2", "--max-positions", "64", *FAST, "--set", "train.weight_decay=0.05")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "p" / "settings.json").read_text(encoding="utf-8"))["train"]["weight_decay"] == 0.05
+
+
+def test_set_without_a_recipe_reports_every_problem(cli, tiny_mlm_dir, corpus, tmp_path):
+    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "-o", tmp_path / "a", "--set", "vocab.slots=3")
+    assert r.exit_code == 2 and "only train.* settings" in r.output and "vocab.slots=3" in r.output
+    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "-o", tmp_path / "a",
+            "--set", "train.nope=1", "--set", "train.lr=fast", "--set", "train.batch_size=0")
+    assert r.exit_code == 2, r.output
+    text = " ".join(r.output.split())
+    assert "3 problems" in text and "nope" in text and "lr" in text and "batch_size" in text
+    assert not (tmp_path / "a").exists()

@@ -28,6 +28,16 @@ def _train_config(base_config, **options):
         raise ConfigError(f"Invalid training settings: {lines}.", "Fix the option values (see --help).") from None
 
 
+def _overridden_train(overrides):
+    """The default training settings with `--set train.KEY=VALUE` applied (no recipe); None without any."""
+    if not overrides:
+        return None
+    from domainlm.recipes.overrides import override_settings
+    from domainlm.training.config import TrainConfig
+
+    return override_settings(TrainConfig(), overrides, "train")
+
+
 def _run_interruptible(fn):
     from transformers.utils import logging as hf_logging
 
@@ -71,7 +81,7 @@ def adapt_command(
     new_head: bool = typer.Option(False, "--new-head", help="Accept a base without masked-LM head weights and train a new head from scratch."),
     force: bool = typer.Option(False, "--force", help="Replace OUTPUT even if it holds files not made by `domainlm adapt`."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in OUTPUT.checkpoints."),
-    overrides: Optional[List[str]] = typer.Option(None, "--set", help="Recipe override, e.g. train.lora.r=8 (with --category)."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override any setting, e.g. train.lora.r=8 or train.distill_contexts=50 (with --category: any recipe key). Repeatable."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Root of the recipe's relative data paths (default: DOMAINLM_DATA)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -85,8 +95,6 @@ def adapt_command(
         from domainlm.recipes import load_recipe
 
         recipe = load_recipe(category, overrides=overrides or (), data_dir=data_dir)
-    elif overrides:
-        raise ConfigError("--set overrides apply to a recipe.", "Pass --category too, or use the explicit options.")
     base = base or (recipe.base if recipe else None)
     if not base:
         raise ConfigError("No base model was given.", "Pass --base MODEL (hub id or directory) or --category NAME.")
@@ -104,7 +112,7 @@ def adapt_command(
     if terms is None and filled_tokenizer is None:
         err_console.print("[yellow]No --terms or --filled-tokenizer: continued pretraining without filling slots "
                           "(run `domainlm mine-terms` first, or pass --terms).[/]")
-    recipe_train = recipe.train if recipe else None
+    recipe_train = recipe.train if recipe else _overridden_train(overrides)
     if recipe is not None and init is None:
         init = recipe.vocab.init
     heldout_fraction, heldout_seed = None, "domainlm"
@@ -162,6 +170,7 @@ def pretrain_command(
     compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the encoder.", rich_help_panel=TRAIN_OPTIONS),
     force: bool = typer.Option(False, "--force", help="Replace OUTPUT even if it holds files not made by `domainlm pretrain`."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in OUTPUT.checkpoints."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override a training setting, e.g. train.warmup_ratio=0.1 (repeatable)."),
 ) -> None:
     """Pretrain a fresh BERT / ALBERT masked-LM on a vocabulary from `vocab build`."""
     from domainlm.corpus import CorpusSpec
@@ -176,7 +185,7 @@ def pretrain_command(
         errors = getattr(e, "errors", lambda: [])()
         raise ConfigError("Invalid model settings: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in errors) + ".",
                           "Fix the option values (see --help).") from None
-    config = _train_config(None, max_steps=max_steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len,
+    config = _train_config(_overridden_train(overrides), max_steps=max_steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len,
                            save_every=save_every, eval_every=eval_every, seed=seed, max_documents=max_documents, compile=compile)
     specs = [CorpusSpec(path=c, **({"field": field} if field else {})) for c in corpus]
     out = _run_interruptible(lambda: pretrain(tokenizer, specs, output, arch=arch_config, config=config, resume=resume,

@@ -140,3 +140,30 @@ def apply_overrides(data: dict, overrides: Iterable[str], model: type[BaseModel]
             msg = str(e)
             problems.append(msg if msg.startswith("--set") else f"--set {text}: {msg}")
     return problems
+
+
+def override_settings(settings: BaseModel, overrides: Iterable[str], prefix: str) -> BaseModel:
+    """`--set PREFIX.KEY=VALUE` on one settings model, without a recipe (adapt's and pretrain's
+    TrainConfig: `--set train.lora.r=8`). All problems are reported together, with their keys."""
+    from pydantic import ValidationError
+
+    from domainlm.errors import ConfigError
+
+    overrides = list(overrides)
+    outside = [o for o in overrides if not o.split("=", 1)[0].strip().startswith(prefix + ".")]
+    if outside:
+        raise ConfigError(f"Without a recipe only {prefix}.* settings can be set: {', '.join(outside)}.",
+                          f"Write them as --set {prefix}.KEY=VALUE, or pass --category to override a recipe's other keys.")
+    data = settings.model_dump()
+    problems = [p.replace("under the top level", f"under {prefix}")
+                for p in apply_overrides(data, [o.split(".", 1)[1] for o in overrides], type(settings))]
+    try:
+        validated = type(settings)(**data)
+    except ValidationError as e:  # wrong types and ranges, reported beside the unknown keys
+        problems += [f"{prefix}.{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
+    if not problems:
+        return validated
+    raise ConfigError(f"Invalid --set ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n  - "
+                      + "\n  - ".join(p.replace("--set ", f"--set {prefix}.", 1) if p.startswith("--set ") else p
+                                      for p in problems),
+                      f"See the {prefix} settings and their types: domainlm recipe show demo.")

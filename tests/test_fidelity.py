@@ -20,23 +20,20 @@ from safetensors.torch import load_file
 
 from domainlm.errors import ModelError
 from domainlm.training import TrainConfig, adapt
-from helpers.training import write_corpus
+from helpers.training import tiny_corpus, tiny_train_config
+
+
+TINY = dict(max_steps=2, batch_size=2, seq_len=32, lr=5e-3, warmup_ratio=0.0, save_every=100, log_every=1,
+            heldout_fraction=0.05, eval_documents=20, replay_ratio=0.0, seed=3)
 
 
 def tiny_config(**kw) -> TrainConfig:
-    base = dict(max_steps=2, batch_size=2, seq_len=32, lr=5e-3, warmup_ratio=0.0, save_every=100, log_every=1,
-                heldout_fraction=0.05, eval_documents=20, replay_ratio=0.0, seed=3)
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny_train_config(TINY, **kw)
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from conftest import _tiny_corpus_texts, shared_data_dir
-
-    shared = shared_data_dir()
-    texts = _tiny_corpus_texts(shared if shared.exists() else None)[:600]
-    return write_corpus(tmp_path_factory.mktemp("fidelity_corpus") / "domain.txt", texts, repeat=1 if len(texts) > 100 else 50)
+    return tiny_corpus(tmp_path_factory.mktemp("fidelity_corpus"), limit=600)
 
 
 def _save_base(model, tokenizer_dir: Path, out: Path, license: str | None = None) -> Path:

@@ -18,17 +18,18 @@ from domainlm.training.config import ModelArchConfig, PhaseConfig
 from domainlm.training.data import PackedStream, batches, corpus_texts, pack
 from domainlm.training.engine import TrainingInterrupted
 from domainlm.training.masking import mask_generator, special_token_ids, whole_word_mask
-from helpers.training import fill_by_hand, write_corpus
+from helpers.training import tiny_train_config, fill_by_hand, write_corpus
 
 TERMS = ["수분크림", "##크림", "발림성", "가성비"]
 TINY_ARCH = ModelArchConfig(layers=2, hidden=32, heads=2, intermediate=64, max_positions=128)
 
 
+TINY = dict(max_steps=6, batch_size=4, seq_len=32, lr=2e-3, warmup_ratio=0.0, save_every=2, log_every=1,
+            heldout_fraction=0.05, eval_documents=50, replay_ratio=0.0, seed=7)
+
+
 def tiny_config(**kw) -> TrainConfig:
-    base = dict(max_steps=6, batch_size=4, seq_len=32, lr=2e-3, warmup_ratio=0.0, save_every=2, log_every=1,
-                heldout_fraction=0.05, eval_documents=50, replay_ratio=0.0, seed=7)
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny_train_config(TINY, **kw)
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,14 @@ import json
 
 import pytest
 
-from helpers.training import fill_by_hand, write_corpus
+from helpers.training import tiny_corpus, fill_by_hand
 
 FAST = ["--max-steps", "3", "--batch-size", "2", "--seq-len", "32", "--save-every", "2", "--lr", "1e-3"]
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from conftest import _tiny_corpus_texts, shared_data_dir
-
-    shared = shared_data_dir()
-    texts = _tiny_corpus_texts(shared if shared.exists() else None)[:600]
-    return write_corpus(tmp_path_factory.mktemp("cli_corpus") / "domain.txt", texts, repeat=1 if len(texts) > 100 else 50)
+    return tiny_corpus(tmp_path_factory.mktemp("cli_corpus"), limit=600)
 
 
 @pytest.fixture(scope="module")

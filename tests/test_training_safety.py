@@ -19,7 +19,7 @@ from domainlm.errors import ModelError, OutputError, TrainingError, VocabError
 from domainlm.training import TrainConfig, adapt, pretrain
 from domainlm.training.config import ModelArchConfig
 from domainlm.training.engine import TrainingInterrupted
-from helpers.training import write_corpus
+from helpers.training import tiny_corpus, tiny_train_config, write_corpus
 
 TINY_ARCH = ModelArchConfig(layers=1, hidden=32, heads=2, intermediate=64, max_positions=64)
 TORCH_DISK_FULL = ("[enforce fail at inline_container.cc:626] . unexpected pos 4352 vs 4240 "
@@ -27,20 +27,17 @@ TORCH_DISK_FULL = ("[enforce fail at inline_container.cc:626] . unexpected pos 4
 SAFETENSORS_DISK_FULL = 'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })'
 
 
+TINY = dict(max_steps=3, batch_size=2, seq_len=32, lr=2e-3, warmup_ratio=0.0, save_every=2, log_every=1,
+            heldout_fraction=0.05, eval_documents=20, replay_ratio=0.0, seed=7)
+
+
 def tiny_config(**kw) -> TrainConfig:
-    base = dict(max_steps=3, batch_size=2, seq_len=32, lr=2e-3, warmup_ratio=0.0, save_every=2, log_every=1,
-                heldout_fraction=0.05, eval_documents=20, replay_ratio=0.0, seed=7)
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny_train_config(TINY, **kw)
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from conftest import _tiny_corpus_texts, shared_data_dir
-
-    shared = shared_data_dir()
-    texts = _tiny_corpus_texts(shared if shared.exists() else None)[:800]
-    return write_corpus(tmp_path_factory.mktemp("safety_corpus") / "domain.txt", texts, repeat=1 if len(texts) > 100 else 60)
+    return tiny_corpus(tmp_path_factory.mktemp("safety_corpus"), limit=800)
 
 
 @pytest.fixture(scope="module")

@@ -44,3 +44,19 @@ def fill_by_hand(tok_dir: Path, terms: list[str], out_dir: Path) -> Path:
 def write_corpus(path: Path, texts: list[str], repeat: int = 1) -> Path:
     path.write_text("\n".join(list(texts) * repeat) + "\n", encoding="utf-8")
     return path
+
+
+def tiny_corpus(folder: Path, limit: int | None = None) -> Path:
+    """`domain.txt` in `folder`: the shared tiny corpus (first `limit` texts), repeated when the shared data is absent."""
+    from conftest import _tiny_corpus_texts, shared_data_dir
+
+    shared = shared_data_dir()
+    texts = _tiny_corpus_texts(shared if shared.exists() else None)[:limit]
+    return write_corpus(folder / "domain.txt", texts, repeat=1 if len(texts) > 100 else 60)
+
+
+def tiny_train_config(defaults: dict, **overrides):
+    """A TrainConfig for a few steps of a tiny model: a test file's `defaults`, then `overrides`."""
+    from domainlm.training import TrainConfig
+
+    return TrainConfig(**{**defaults, **overrides})

@@ -23,37 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from common import REPO, koelectra_tokenizer, save_random_bert, shared_data  # benchmarks/common.py
+
 TERMS = ["재밌어요", "재밌게", "최고의", "별로", "지루하고", "연기력", "스토리", "감동적", "ㅋㅋㅋ", "배우들"]
 
 
-def shared_data() -> Path:
-    return Path(os.environ.get("DOMAINLM_SHARED_DATA", REPO.parent / "shared" / "data"))
-
-
 def build_models(root: Path, layers: int, hidden: int) -> tuple[Path, Path]:
-    import torch
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
-
     from vocab_tools.fill import fill_slots
 
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-
-    base = root / "base"
-    # Built with `tokenizers` directly: transformers 5 no longer reads a vocab_file argument.
-    wp = Tokenizer(models.WordPiece.from_file(str(shared_data() / "vocab" / "koelectra_vocab.txt"), unk_token="[UNK]"))
-    wp.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=False)
-    wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    wp.decoder = decoders.WordPiece(prefix="##")
-    wp.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-                                                      special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    tok = BertTokenizerFast(tokenizer_object=wp, do_lower_case=False, strip_accents=False, unk_token="[UNK]",
-                            sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]")
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers,
-                        num_attention_heads=max(1, hidden // 64), intermediate_size=4 * hidden, max_position_embeddings=512)
-    BertForMaskedLM(config).save_pretrained(str(base))
-    tok.save_pretrained(str(base))
+    base = save_random_bert(root / "base", koelectra_tokenizer(), layers, hidden)
     after = root / "after"
     fill_slots(base, TERMS, after, category="movies", source="benchmark")
     for f in base.iterdir():

@@ -28,34 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from common import REPO, koelectra_tokenizer, save_random_bert, shared_data  # benchmarks/common.py
 
-
-def shared_data() -> Path:
-    return Path(os.environ.get("DOMAINLM_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 def build_model(out: Path, layers: int, hidden: int, heads: int) -> Path:
     """A random BERT over the KoELECTRA vocab, saved with its tokenizer (as `domainlm finetune` reads it)."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
-
-    wp = Tokenizer(models.WordPiece.from_file(str(shared_data() / "vocab" / "koelectra_vocab.txt"), unk_token="[UNK]"))
-    wp.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False,
-                                               lowercase=False)
-    wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    wp.decoder = decoders.WordPiece(prefix="##")
-    wp.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-                                                      special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    tok = BertTokenizerFast(tokenizer_object=wp, do_lower_case=False, strip_accents=False, unk_token="[UNK]",
-                            sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]")
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                        intermediate_size=4 * hidden, max_position_embeddings=512)
-    BertForMaskedLM(config).save_pretrained(str(out))
-    tok.save_pretrained(str(out))
-    return out
+    return save_random_bert(out, koelectra_tokenizer(), layers, hidden, heads)
 
 
 def main() -> None:

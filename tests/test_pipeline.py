@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from domainlm import io as fileio  # the file hashes live there
 from domainlm.pipeline import hashing, runner
 from domainlm.pipeline.bundle import BundleError, export_bundle, import_bundle
 from domainlm.pipeline.stages import Stage, base_vocab_sha256
@@ -24,8 +25,8 @@ def test_small_files_are_hashed_whole_big_ones_by_edges(tmp_path, monkeypatch):
     h1 = hashing.hash_file(f)
     f.write_text("하나\n셋\n", encoding="utf-8")
     assert hashing.hash_file(f) != h1 and h1.startswith("sha256:")
-    monkeypatch.setattr(hashing, "FULL_HASH_LIMIT", 10)
-    monkeypatch.setattr(hashing, "EDGE", 4)
+    monkeypatch.setattr(fileio, "FULL_HASH_LIMIT", 10)
+    monkeypatch.setattr(fileio, "EDGE", 4)
     big = tmp_path / "big.txt"
     big.write_bytes(b"x" * 100)
     hb = hashing.hash_file(big)
@@ -331,17 +332,17 @@ def test_fingerprints_do_not_depend_on_where_the_data_is(tmp_path):
 def test_big_files_are_fingerprinted_by_content_not_mtime(tmp_path, monkeypatch):
     import os
 
-    monkeypatch.setattr(hashing, "FULL_HASH_LIMIT", 1000)
-    monkeypatch.setattr(hashing, "EDGE", 100)
-    monkeypatch.setattr(hashing, "SAMPLE", 10)
+    monkeypatch.setattr(fileio, "FULL_HASH_LIMIT", 1000)
+    monkeypatch.setattr(fileio, "EDGE", 100)
+    monkeypatch.setattr(fileio, "SAMPLE", 10)
     big = tmp_path / "big.txt"
     big.write_bytes(bytes(range(256)) * 40)
     h = hashing.hash_file(big)
     os.utime(big, (1, 1))
     assert hashing.hash_file(big) == h  # touched, not changed
     data = bytearray(big.read_bytes())
-    span = len(data) - 2 * hashing.EDGE - hashing.SAMPLE
-    data[hashing.EDGE + span * 32 // (hashing.SAMPLES - 1) + 3] ^= 0xFF  # one byte in the middle, in a sampled block
+    span = len(data) - 2 * fileio.EDGE - fileio.SAMPLE
+    data[fileio.EDGE + span * 32 // (fileio.SAMPLES - 1) + 3] ^= 0xFF  # one byte in the middle, in a sampled block
     big.write_bytes(bytes(data))
     assert hashing.hash_file(big) != h
 

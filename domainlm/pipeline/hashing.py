@@ -20,38 +20,8 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel
 
-FULL_HASH_LIMIT = 8 << 20
-EDGE = 1 << 20
-SAMPLES = 64
-SAMPLE = 64 << 10
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """sha256 of a file's whole content, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def hash_file(path: str | os.PathLike) -> str:
-    path = Path(path)
-    st = path.stat()
-    if st.st_size <= FULL_HASH_LIMIT:
-        return "sha256:" + sha256_file(path)
-    h = hashlib.sha256()
-    h.update(f"{st.st_size}".encode())
-    size = st.st_size
-    with open(path, "rb") as fh:
-        h.update(fh.read(EDGE))
-        span = size - 2 * EDGE - SAMPLE
-        for k in range(SAMPLES if span > 0 else 0):
-            fh.seek(EDGE + span * k // max(SAMPLES - 1, 1))
-            h.update(fh.read(SAMPLE))
-        fh.seek(max(size - EDGE, 0))
-        h.update(fh.read(EDGE))
-    return "edges:" + h.hexdigest()
+# File content hashes live with the other file helpers (training's resume fingerprint uses them too).
+from domainlm.io import hash_file, sha256_file  # noqa: E402,F401
 
 
 def hash_path(path: str | os.PathLike, exclude: Iterable[str] = ()) -> str:

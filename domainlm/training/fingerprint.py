@@ -4,10 +4,9 @@
 another: the loss curve and the saved model would belong to neither run. Each input is recorded as
 `{"shown": what a person recognises (file names), "digest": its content}`; a resume is refused when
 a digest differs, and the message shows the two `shown` values. Digests are of content, not of
-paths, so the same files under another folder still resume. A big file is digested by its size and
-its first and last MiB plus 64 sampled blocks (a 30 GB corpus costs a few MB of reads, while an edit, truncation or append still
-changes it, and 64 sampled blocks in between); small files are read whole. The file hash is
-`domainlm.io.hash_file`, the one the recipe runner's stage fingerprints use.
+paths, so the same files under another folder still resume. Files are hashed by
+`domainlm.io.hash_file`, as the recipe runner's stage fingerprints are: small files whole, a big one
+by its size, first and last MiB and 64 sampled blocks (a 30 GB corpus costs a few MB of reads).
 """
 
 from __future__ import annotations

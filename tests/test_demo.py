@@ -146,3 +146,32 @@ def test_demo_command_runs_the_whole_flow_on_the_shipped_reviews(cli, tmp_path, 
     again = cli(*args)  # unchanged: the data copy, the base and every stage are reused
     assert again.exit_code == 0 and "base: unchanged, skipped" in again.stdout
     assert again.stdout.count("unchanged, skipped") == 6
+
+
+def test_demo_refuses_a_folder_of_the_users_files(cli, tmp_path):
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "notes.txt").write_text("notes\n", encoding="utf-8")
+    result = cli("demo", "-o", mine)
+    assert result.exit_code == 2, result.output
+    assert "holds files the demo did not make (notes.txt, sub)" in " ".join(result.output.split())
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt", "sub"]  # nothing written, nothing removed
+
+
+def test_demo_folder_claim_accepts_its_own_and_older_demo_folders(tmp_path):
+    from domainlm.demo.run import claim_demo_folder
+    from vocab_tools.atomic import output_owner
+
+    claim_demo_folder(tmp_path / "new")
+    assert output_owner(tmp_path / "new") == "demo"
+    claim_demo_folder(tmp_path / "new")  # its own: accepted again
+    old = tmp_path / "old"
+    (old / "data").mkdir(parents=True)
+    (old / "run").mkdir()
+    claim_demo_folder(old)  # a demo folder from before markers: only data/ and run/
+    assert output_owner(old) == "demo"
+    forced = tmp_path / "forced"
+    forced.mkdir()
+    (forced / "keep.txt").write_text("x", encoding="utf-8")
+    claim_demo_folder(forced, force=True)
+    assert (forced / "keep.txt").read_text(encoding="utf-8") == "x"

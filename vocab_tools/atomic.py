@@ -180,7 +180,8 @@ def output_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _write_marker(directory: Path, command: str) -> None:
+def write_marker(directory: Path, command: str) -> None:
+    """Mark `directory` as an output of `command` (what `check_output_dir` looks for)."""
     marker = {"command": command, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pid": os.getpid()}
     (directory / MARKER_NAME).write_text(json.dumps(marker) + "\n", encoding="utf-8")
     follow_umask(directory / MARKER_NAME, directory=False)
@@ -216,7 +217,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = True, *, command
         try:
             yield tmp
             if command is not None:
-                _write_marker(tmp, command)
+                write_marker(tmp, command)
             if path.exists():
                 if not overwrite:
                     raise FileExistsError(path)

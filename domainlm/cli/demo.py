@@ -18,7 +18,7 @@ def demo_command(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Run a real recipe on real data from this data root instead (e.g. ../shared/data)."),
     category: Optional[str] = typer.Option(None, "--category", help="Recipe to run with --data-dir (default 화장품)."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override a recipe setting: --set train.max_steps=50 (repeatable)."),
-    force: bool = typer.Option(False, "--force", help="Rerun every stage even if unchanged."),
+    force: bool = typer.Option(False, "--force", help="Rerun every stage even if unchanged (and write into a folder that holds other files)."),
 ) -> None:
     """Mine → fill → adapt → evaluate on real cosmetics reviews shipped with domainlm and a tiny base built on the fly (about 20 s on 2 idle CPU cores)."""
     from domainlm.cli.recipe import print_recipe, print_run_result, stage_printer

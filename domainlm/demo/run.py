@@ -191,6 +191,31 @@ def demo_notes(result: DemoResult, terms: int = 15) -> list[tuple[str, str]]:
     return notes
 
 
+def claim_demo_folder(out: Path, force: bool = False) -> None:
+    """The demo writes `data/` and `run/` into `out`: refuse a folder holding anything else.
+
+    The folder is built up over runs (unchanged stages are reused), so it is not swapped whole; it is
+    marked as the demo's instead. A folder an earlier demo made before markers existed holds only
+    data/ and run/.
+    """
+    from vocab_tools.atomic import MARKER_NAME, output_owner, write_marker
+
+    from domainlm.errors import OutputError
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"The demo folder '{out}' is a file.", "Choose another folder with -o.")
+    if out.is_dir() and not force and output_owner(out) != "demo":
+        foreign = sorted({p.name for p in out.iterdir()} - {MARKER_NAME, "data", "run"})
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (" …" if len(foreign) > 5 else "")
+            raise OutputError(f"The demo folder '{out}' holds files the demo did not make ({shown}).",
+                              "Choose another folder with -o, or pass --force to write the demo's data/ and run/ "
+                              "into it anyway (its other files are left alone).")
+    out.mkdir(parents=True, exist_ok=True)
+    if output_owner(out) != "demo":
+        write_marker(out, "demo")
+
+
 def run_demo(output: str | os.PathLike = "domainlm-demo", *, data_dir: str | os.PathLike | None = None,
              category: str | None = None, overrides: Sequence[str] = (), force: Sequence[str] | bool = (),
              on_stage: Callable[[str, str, dict], None] | None = None,
@@ -206,6 +231,7 @@ def run_demo(output: str | os.PathLike = "domainlm-demo", *, data_dir: str | os.
             on_recipe(recipe)
         result = run_recipe(recipe, out, force=force, on_stage=on_stage)
         return DemoResult(out, result, None, round(time.perf_counter() - started, 1), 0.0)
+    claim_demo_folder(out, force=bool(force))
     data = out / "data"
     write_demo_data(data)
     t0 = time.perf_counter()

@@ -86,7 +86,7 @@ def test_adapt_cli_nan_loss(cli, tiny_mlm_dir, corpus, tmp_path, monkeypatch):
 
 
 def test_adapt_cli_ctrl_c_then_resume(cli, tiny_mlm_dir, corpus, tmp_path, monkeypatch):
-    import domainlm.training.engine as engine
+    import domainlm.training.objectives as engine  # the masked-LM objective masks each micro-batch
 
     calls = {"n": 0}
     original = engine.whole_word_mask

@@ -298,7 +298,7 @@ def test_resume_with_other_inputs_is_refused(tiny_mlm_dir, corpus, other_corpus,
 
 
 def test_resumed_from_is_the_step_the_run_continued_from(cli, tiny_mlm_dir, corpus, tmp_path, monkeypatch):
-    import domainlm.training.engine as engine
+    import domainlm.training.objectives as engine  # the masked-LM objective masks each micro-batch
 
     calls = {"n": 0}
     original = engine.whole_word_mask

@@ -1,14 +1,16 @@
-"""The training loop shared by `adapt` and `pretrain`.
+"""The trainer shared by `adapt` and `pretrain`, for every objective (masked-LM, replaced-token detection).
 
 accelerate carries the device placement, bf16 autocast and DDP: the same code runs on one CPU, one
-GPU, or N processes started by `accelerate launch` / `torchrun`. The loss is computed only at the
-masked positions (`MaskedLMLoss`). Phases run one after another (e.g. new rows, then LoRA); a LoRA
+GPU, or N processes started by `accelerate launch` / `torchrun`. What is optimised is a component
+(`domainlm.training.objectives`); the masked-LM one computes the loss only at the masked positions.
+Phases run one after another (e.g. new rows, then LoRA); a LoRA
 phase is merged into the weights when it ends so the next phase and the saved model are plain
 transformers models.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -19,15 +21,14 @@ from typing import Callable
 import torch
 
 from domainlm.errors import OutputError, TrainingError
-from domainlm.modeling.heads import MaskedLMLoss
 from domainlm.modeling.modes import apply_mode, merged_model, no_decay_names
 from domainlm.progress import progress_bar
 from domainlm.training.checkpoint import (CheckpointWriteError, latest_checkpoint, load_checkpoint, rng_state,
                                           save_checkpoint, set_rng_state)
 from domainlm.training.config import TrainConfig
 from domainlm.training.data import batches
-from domainlm.training.heldout import heldout_mlm_loss
-from domainlm.training.masking import mask_generator, special_token_ids, whole_word_mask
+from domainlm.training.masking import mask_generator
+from domainlm.training.objectives import MaskedLM, Objective
 
 
 class TrainingInterrupted(TrainingError):
@@ -78,12 +79,16 @@ class TrainOutcome:
             return None
 
 
-def _optimizer(model, mode: str, lr: float, weight_decay: float):
+def _optimizer(wrapper, model, mode: str, lr: float, weight_decay: float):
+    """AdamW over what trains in `wrapper`: `model` by its mode's no-decay rule, the rest (an
+    objective's own modules, e.g. ELECTRA's generator) by the plain one (no decay on biases and norms)."""
     no_decay = no_decay_names(model, mode)
+    own = {id(p): name in no_decay for name, p in model.named_parameters()}
     decay, plain = [], []
-    for name, p in model.named_parameters():
+    for name, p in wrapper.named_parameters():
         if p.requires_grad:
-            (plain if name in no_decay else decay).append(p)
+            skip = own[id(p)] if id(p) in own else (p.dim() < 2 or "LayerNorm" in name or "layer_norm" in name)
+            (plain if skip else decay).append(p)
     groups = [g for g in ({"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}) if g["params"]]
     if not groups:
         raise TrainingError("No parameter trains in this mode.", "Check --mode and the filled slots.")
@@ -100,260 +105,348 @@ def _scheduler(optimizer, steps: int, warmup_ratio: float):
 
 
 def _compile(model) -> None:
-    """Compile the encoder in place (keeps state_dict keys; the head sees a varying number of rows)."""
-    from domainlm.modeling.heads import mlm_head_of, unwrap_peft
+    """Compile the encoder layers in place (keeps state_dict keys; heads see a varying number of rows)."""
+    from domainlm.modeling.heads import unwrap_peft
 
-    parts = mlm_head_of(unwrap_peft(model))
-    if parts is None:
+    core = unwrap_peft(model)
+    encoder = getattr(core, getattr(core, "base_model_prefix", "") or "", None)
+    if encoder is None:
         return
-    layers = getattr(getattr(parts[0], "encoder", None), "layer", None)
+    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
     if layers is not None:
         # Layer by layer: the masked-position path calls the layers (and the last layer's parts) itself.
         for layer in layers:
             layer.compile(dynamic=False)
     else:
-        parts[0].compile(dynamic=False)
+        encoder.compile(dynamic=False)
+
+
+@dataclass
+class TrainState:
+    """Where a run stands: everything a checkpoint saves besides the tensors, and the running figures."""
+
+    step: int = 0                    # optimiser steps finished
+    micro: int = 0                   # micro-batches drawn from the stream
+    micro_done: int = 0              # micro-batches of the finished steps (a resume skips these)
+    tokens: int = 0
+    phase: int = 0
+    metrics: list[dict] = field(default_factory=list)
+    metrics_lines: list[str] = field(default_factory=list)
+    last_good: int | None = None     # the step of the newest checkpoint written
+    resumed_from: int | None = None
+    final_loss: float | None = None
+    eval_loss: float | None = None
+    rng_at_step: dict | None = None  # RNG state at the start of the step in flight (for Ctrl-C)
+
+    @classmethod
+    def from_checkpoint(cls, saved: dict) -> "TrainState":
+        lines = list(saved["metrics"])
+        return cls(step=saved["step"], micro=saved["micro_batches"], micro_done=saved["micro_batches"],
+                   tokens=saved["tokens"], phase=saved["phase"], metrics=[json.loads(line) for line in lines],
+                   metrics_lines=lines, last_good=saved["step"], resumed_from=saved["step"])
+
+    def record(self, entry: dict) -> None:
+        self.metrics.append(entry)
+        self.metrics_lines.append(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+@dataclass
+class _PhaseRun:
+    """The objects of the phase being trained."""
+
+    index: int
+    phase: Phase
+    first_step: int
+    wrapper: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+
+
+class Trainer:
+    """Continued or base pretraining: phases of optimiser steps on packed micro-batches, with an objective.
+
+    Lifecycle: `run(resume)` sets up (accelerator, seed), restores the newest checkpoint when
+    resuming, runs each phase (`_start_phase`, then `_step` / `_log` / `_maybe_evaluate` /
+    `_maybe_save` per optimiser step), turns Ctrl-C into a checkpoint (`_interrupt`), evaluates at
+    the end and returns a `TrainOutcome`. The objective (`domainlm.training.objectives`) computes the
+    loss; the trainer never looks inside it.
+    """
+
+    def __init__(self, *, model: torch.nn.Module, objective: Objective, stream, config: TrainConfig, ckpt_dir: Path,
+                 slot_ids: list[int], heldout_sequences=None, on_step: Callable[[int, dict], None] | None = None,
+                 resume_hint: str = "rerun the same command with --resume", description: str = "training",
+                 fingerprint: dict | None = None):
+        self.model, self.objective, self.stream, self.config = model, objective, stream, config
+        self.ckpt_dir, self.slot_ids, self.heldout = Path(ckpt_dir), slot_ids, heldout_sequences
+        self.on_step, self.resume_hint, self.description, self.fingerprint = on_step, resume_hint, description, fingerprint
+        self.phases = plan_phases(config)
+        self.total_steps = sum(p.steps for p in self.phases)
+        self.state = TrainState()
+
+    # -- set-up and restore -------------------------------------------------------------------------
+    def _setup(self) -> None:
+        from accelerate import Accelerator
+        from accelerate.utils import set_seed
+
+        use_bf16 = self.config.bf16 and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        # cpu=True is what makes accelerate treat a torchrun / `accelerate launch` CPU job as DDP over gloo.
+        self.accelerator = Accelerator(mixed_precision="bf16" if use_bf16 else "no", cpu=not torch.cuda.is_available())
+        self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
+        self.is_main = self.accelerator.is_main_process
+        # Dropout draws from the global RNG: seed it so that a run is reproducible (a resume restores it).
+        set_seed(self.config.seed)
+
+    def _restore(self, resume: bool) -> dict | None:
+        """The newest checkpoint's saved state (checked against this run), or None for a fresh start."""
+        if not resume:
+            if self.is_main and latest_checkpoint(self.ckpt_dir) is not None:
+                raise TrainingError(f"Checkpoints of an earlier run exist in '{self.ckpt_dir}'.",
+                                    "Pass --resume to continue that run, or delete that directory to start over.")
+            return None
+        last = latest_checkpoint(self.ckpt_dir)
+        if last is None:
+            raise TrainingError(f"--resume was given but '{self.ckpt_dir}' holds no checkpoint.",
+                                "Run without --resume to start from the beginning.")
+        saved = load_checkpoint(last)
+        _check_compatible(saved, self.config, last)
+        _check_fingerprint(saved, self.fingerprint, last)
+        self.state = TrainState.from_checkpoint(saved)
+        return saved
+
+    def _finished_before(self, saved: dict) -> TrainOutcome:
+        """The training had finished; only writing the model failed. Nothing to train again."""
+        if saved["step"] != self.total_steps:
+            raise TrainingError(f"The checkpoint '{latest_checkpoint(self.ckpt_dir)}' holds a finished training of "
+                                f"{saved['step']} steps (kept because its model could not be written), not {self.total_steps}.",
+                                f"Resume with --max-steps {saved['step']} to write that model, then continue from it "
+                                "as a new run (--base the written model).")
+        self.model.load_state_dict(saved["model"])
+        self.objective.load_extra_state(saved.get("objective"))
+        s = self.state
+        s.final_loss, s.eval_loss = saved.get("final_loss"), saved.get("eval_loss")
+        return self._outcome(self.model.to("cpu"), saved.get("seconds", 0.0))
+
+    # -- the run --------------------------------------------------------------------------------------
+    def run(self, resume: bool = False) -> TrainOutcome:
+        """Run all phases; return the trained plain model (on the main process) and the metrics."""
+        self._setup()
+        saved = self._restore(resume)
+        self.data = batches(self.stream, self.config.batch_size, rank=self.rank, world=self.world, skip=self.state.micro)
+        started = time.perf_counter()
+        if saved is not None and saved.get("final"):
+            return self._finished_before(saved)
+        s = self.state
+        with progress_bar(self.description, total=self.total_steps, unit="steps",
+                          fields="loss {task.fields[loss]:.3f} · {task.fields[tps]:,.0f} tok/s",
+                          loss=float("nan"), tps=0.0) as self.update:
+            self.update(completed=s.step, loss=float("nan"), tps=0.0)
+            # A checkpoint taken at the last step of a phase still belongs to that phase (its structure).
+            for index in range(s.phase, len(self.phases)):
+                run = self._start_phase(index, saved if saved is not None and saved["phase"] == index else None)
+                saved = None
+                self._train_phase(run)
+                self.model = self.accelerator.unwrap_model(run.wrapper).model
+                self.accelerator.free_memory()
+                if run.phase.mode == "lora":
+                    self.model = merged_model(self.model)
+            self._final_evaluation()
+        seconds = time.perf_counter() - started
+        model = self.model.to("cpu")
+        self.accelerator.wait_for_everyone()
+        return self._outcome(model, seconds)
+
+    def _start_phase(self, index: int, saved: dict | None) -> _PhaseRun:
+        phase = self.phases[index]
+        self.state.phase = index
+        model = apply_mode(self.model, phase.mode, self.slot_ids, self.config.lora)
+        wrapper = self.objective.wrap(model)
+        optimizer = _optimizer(wrapper, model, phase.mode, phase.lr, self.config.weight_decay)
+        scheduler = _scheduler(optimizer, phase.steps, self.config.warmup_ratio)
+        if saved is not None:
+            wrapper.model.load_state_dict(saved["model"])
+            self.objective.load_extra_state(saved.get("objective"))
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            set_rng_state(saved["rng"])
+        if self.config.compile:
+            _compile(wrapper.model)
+        wrapper, optimizer = self.accelerator.prepare(wrapper, optimizer)
+        return _PhaseRun(index, phase, sum(p.steps for p in self.phases[:index]), wrapper, optimizer, scheduler)
+
+    def _train_phase(self, run: _PhaseRun) -> None:
+        s = self.state
+        self._window_start, self._window_tokens, self._window = time.perf_counter(), 0, []
+        try:
+            while s.step - run.first_step < run.phase.steps:
+                value, parts = self._step(run)
+                record = self._log(run, value, parts)
+                self._maybe_evaluate(run)
+                self._maybe_save(run)
+                if self.on_step is not None:
+                    self.on_step(s.step, record or {})
+        except KeyboardInterrupt:
+            self._interrupt(run)
+
+    def _step(self, run: _PhaseRun) -> tuple[float, dict[str, float]]:
+        """One optimiser step over `grad_accum` micro-batches; returns the mean loss and its parts."""
+        s, c, acc = self.state, self.config, self.accelerator
+        run.wrapper.train()
+        s.rng_at_step = rng_state()
+        step_loss = torch.zeros((), device=acc.device)
+        step_parts: dict[str, torch.Tensor] = {}
+        for k in range(c.grad_accum):
+            ids, starts = next(self.data)
+            gen = mask_generator(c.seed, s.micro, self.rank)
+            s.micro += 1
+            sync = k == c.grad_accum - 1
+            ctx = acc.no_sync(run.wrapper) if not sync and self.world > 1 else contextlib.nullcontext()
+            with ctx, acc.autocast():
+                loss, parts = self.objective.loss(run.wrapper, ids, starts, gen, s.step, acc.device)
+                loss = loss / c.grad_accum
+                acc.backward(loss)
+            step_loss += loss.detach()
+            for name, part in parts.items():
+                step_parts[name] = step_parts.get(name, 0.0) + part.detach().float() / c.grad_accum
+        value = float(acc.reduce(step_loss, "mean") if self.world > 1 else step_loss)
+        if not math.isfinite(value):
+            where = (f"the last good checkpoint is step {s.last_good} in '{self.ckpt_dir}'" if s.last_good
+                     else "no checkpoint was written yet")
+            raise TrainingError(
+                f"The loss became {value} at step {s.step + 1}; training stopped and nothing was saved after it ({where}).",
+                f"Lower the learning rate (now {run.phase.lr:g}) or check the data, then "
+                + ("resume from that checkpoint with --resume." if s.last_good else "start again."))
+        acc.clip_grad_norm_([p for p in run.wrapper.parameters() if p.requires_grad], 1.0)
+        run.optimizer.step()
+        run.scheduler.step()
+        run.optimizer.zero_grad(set_to_none=True)
+        s.step += 1
+        s.micro_done = s.micro
+        step_tokens = c.batch_size * c.seq_len * c.grad_accum * self.world
+        s.tokens += step_tokens
+        self._window_tokens += step_tokens
+        parts_now = {name: float(acc.reduce(v, "mean") if self.world > 1 else v) for name, v in step_parts.items()}
+        self._window.append((value, parts_now))
+        s.final_loss = value
+        return value, parts_now
+
+    def _log(self, run: _PhaseRun, value: float, parts: dict[str, float]) -> dict | None:
+        """A metrics record (window means) every `log_every` steps and at the end of the phase."""
+        s = self.state
+        if s.step % self.config.log_every and s.step - run.first_step != run.phase.steps:
+            return None
+        elapsed = time.perf_counter() - self._window_start
+        record = {"step": s.step, "loss": sum(v for v, _ in self._window) / len(self._window),
+                  "lr": run.scheduler.get_last_lr()[0], "tokens": s.tokens,
+                  "tokens_per_second": self._window_tokens / elapsed if elapsed > 0 else 0.0,
+                  "phase": run.index, "mode": run.phase.mode}
+        for name in self.objective.parts:
+            seen = [p[name] for _, p in self._window if name in p]
+            if seen:
+                record[name] = sum(seen) / len(seen)
+        s.record(record)
+        self.update(completed=s.step, loss=record["loss"], tps=record["tokens_per_second"])
+        self._window_start, self._window_tokens, self._window = time.perf_counter(), 0, []
+        return record
+
+    def _maybe_evaluate(self, run: _PhaseRun) -> None:
+        s = self.state
+        if self.heldout and self.config.eval_every and s.step % self.config.eval_every == 0:
+            s.eval_loss = self._evaluate(run.wrapper)
+            s.record({"step": s.step, "eval_loss": s.eval_loss, "tokens": s.tokens})
+
+    def _final_evaluation(self) -> None:
+        s = self.state
+        if not self.heldout:
+            return
+        if s.metrics and s.metrics[-1].get("step") == s.step and "eval_loss" in s.metrics[-1]:
+            # eval_every fell on the last step: that record is the final evaluation already.
+            s.eval_loss = s.metrics[-1]["eval_loss"]
+        else:
+            s.eval_loss = self._evaluate(self.objective.wrap(self.model))
+            s.record({"step": s.step, "eval_loss": s.eval_loss, "tokens": s.tokens})
+
+    def _evaluate(self, wrapper) -> float:
+        inner = self.accelerator.unwrap_model(wrapper)
+        with self.accelerator.autocast():
+            return self.objective.evaluate(inner, self.heldout)
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+    def _maybe_save(self, run: _PhaseRun) -> None:
+        s = self.state
+        if s.step % self.config.save_every == 0 and s.step < self.total_steps:
+            self._save_or_stop(run, micro=s.micro)
+            s.last_good = s.step
+
+    def _interrupt(self, run: _PhaseRun):
+        """Ctrl-C: the step in flight is dropped; the state after the last finished step is complete."""
+        s = self.state
+        path = self._save_or_stop(run, micro=s.micro_done, rng=s.rng_at_step) if s.step > 0 else None
+        where = f"saved a checkpoint at step {s.step} in '{path.parent}'" if path else "no step had finished, nothing to save"
+        raise TrainingInterrupted(f"Interrupted at step {s.step} of {self.total_steps}; {where}.",
+                                  f"To continue, {self.resume_hint}." if path else "Start again without --resume.") from None
+
+    def _save(self, run: _PhaseRun, *, micro: int, rng=None) -> Path:
+        s, acc = self.state, self.accelerator
+        path = None
+        if acc.is_main_process:
+            saved = {"step": s.step, "phase": run.index, "micro_batches": micro, "tokens": s.tokens,
+                     "model": acc.unwrap_model(run.wrapper).model.state_dict(),
+                     "objective": self.objective.extra_state(),
+                     "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
+                     "rng": rng or rng_state(), "metrics": list(s.metrics_lines), "compat": _compat(self.config),
+                     "fingerprint": self.fingerprint}
+            path = save_checkpoint(self.ckpt_dir, s.step, saved, s.metrics_lines)
+        return path if path is not None else self.ckpt_dir / f"step-{s.step:06d}"
+
+    def _save_or_stop(self, run: _PhaseRun, **kwargs) -> Path:
+        """`_save`; a checkpoint that cannot be written stops the run with where the last good one is."""
+        try:
+            return self._save(run, **kwargs)
+        except (CheckpointWriteError, OutputError) as e:
+            last_good = self.state.last_good
+            if last_good:
+                where = f" The last good checkpoint is step {last_good} in '{self.ckpt_dir}'."
+                hint = (e.hint or "").replace("rerun the same command with --resume", self.resume_hint)
+            else:
+                where = " No earlier checkpoint exists, so the run has to start again."
+                hint = "Free disk space or fix the permissions (or write to another disk), then run the same command again."
+            raise type(e)(e.message + where, hint) from None
+
+    def _outcome(self, model, seconds: float) -> TrainOutcome:
+        s, config, ckpt_dir, objective = self.state, self.config, self.ckpt_dir, self.objective
+        phases, fingerprint = len(self.phases), self.fingerprint
+        lines, step, micro, tokens = list(s.metrics_lines), s.step, s.micro, s.tokens
+        final_loss, eval_loss = s.final_loss, s.eval_loss
+
+        def final_checkpoint() -> Path:
+            # Past the last phase and marked final: a resume loads these weights and trains nothing.
+            state = {"step": step, "phase": phases, "micro_batches": micro, "tokens": tokens, "final": True,
+                     "model": model.state_dict(), "objective": objective.extra_state(), "metrics": lines,
+                     "compat": _compat(config), "fingerprint": fingerprint, "eval_loss": eval_loss,
+                     "final_loss": final_loss, "seconds": seconds, "rng": rng_state()}
+            return save_checkpoint(ckpt_dir, step, state, lines)
+
+        return TrainOutcome(model=model, steps=step, tokens=tokens, final_loss=final_loss, eval_loss=eval_loss,
+                            seconds=seconds, metrics=s.metrics, resumed_from=s.resumed_from, is_main=self.is_main,
+                            final_checkpoint=final_checkpoint if self.is_main else None)
 
 
 def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, config: TrainConfig, ckpt_dir: Path,
           slot_ids: list[int], resume: bool = False, heldout_sequences=None, on_step: Callable[[int, dict], None] | None = None,
           resume_hint: str = "rerun the same command with --resume", description: str = "training",
-          fingerprint: dict | None = None) -> TrainOutcome:
-    """Run all phases; return the trained plain model (on the main process) and the metrics.
+          fingerprint: dict | None = None, objective: Objective | None = None) -> TrainOutcome:
+    """Run all phases with `objective` (default: masked-LM); see `Trainer`.
 
     `fingerprint` (see `domainlm.training.fingerprint`) names the inputs of the run (corpus,
     terms, base); it is saved in every checkpoint and a resume with other inputs is refused.
     """
-    from accelerate import Accelerator
-
-    use_bf16 = config.bf16 and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    # cpu=True is what makes accelerate treat a torchrun / `accelerate launch` CPU job as DDP over gloo.
-    accelerator = Accelerator(mixed_precision="bf16" if use_bf16 else "no", cpu=not torch.cuda.is_available())
-    rank, world, is_main = accelerator.process_index, accelerator.num_processes, accelerator.is_main_process
-    phases = plan_phases(config)
-    if config.mask_replace_prob + config.random_replace_prob > 1:
-        raise TrainingError(f"mask_replace_prob + random_replace_prob is {config.mask_replace_prob + config.random_replace_prob:g}, over 1.",
-                            "Keep their sum at most 1 (BERT: 0.8 and 0.1).")
-    # Dropout draws from the global RNG: seed it so that a run is reproducible (a resume restores it).
-    from accelerate.utils import set_seed
-
-    set_seed(config.seed)
-    total_steps = sum(p.steps for p in phases)
-
-    state = None
-    if resume:
-        last = latest_checkpoint(ckpt_dir)
-        if last is None:
-            raise TrainingError(f"--resume was given but '{ckpt_dir}' holds no checkpoint.",
-                                "Run without --resume to start from the beginning.")
-        state = load_checkpoint(last)
-        _check_compatible(state, config, last)
-        _check_fingerprint(state, fingerprint, last)
-    elif is_main and latest_checkpoint(ckpt_dir) is not None:
-        raise TrainingError(f"Checkpoints of an earlier run exist in '{ckpt_dir}'.",
-                            "Pass --resume to continue that run, or delete that directory to start over.")
-
-    step = state["step"] if state else 0
-    micro = state["micro_batches"] if state else 0
-    tokens = state["tokens"] if state else 0
-    metrics_lines: list[str] = list(state["metrics"]) if state else []
-    metrics: list[dict] = [json.loads(line) for line in metrics_lines]
-    last_good = state["step"] if state else None
-    # The step this run continues from: `last_good` moves on as this run writes checkpoints.
-    resumed_from = state["step"] if state else None
-    special = special_token_ids(tokenizer)
-    micro_tokens = config.batch_size * config.seq_len
-    data = batches(stream, config.batch_size, rank=rank, world=world, skip=micro)
     model = build_model()
-    eval_loss = None
-    final_loss = None
-    started = time.perf_counter()
-    if state is not None and state.get("final"):
-        # The training had finished; only writing the model failed. Nothing to train again.
-        if state["step"] != total_steps:
-            raise TrainingError(f"The checkpoint '{latest_checkpoint(ckpt_dir)}' holds a finished training of "
-                                f"{state['step']} steps (kept because its model could not be written), not {total_steps}.",
-                                f"Resume with --max-steps {state['step']} to write that model, then continue from it "
-                                "as a new run (--base the written model).")
-        model.load_state_dict(state["model"])
-        return _outcome(model.to("cpu"), state["step"], tokens, state.get("final_loss"), state.get("eval_loss"),
-                        state.get("seconds", 0.0),
-                        metrics, metrics_lines, resumed_from, is_main, ckpt_dir, config, fingerprint, len(phases), micro)
-    vocab = model.get_input_embeddings().weight.shape[0]
-
-    # A checkpoint taken at the last step of a phase still belongs to that phase (its structure).
-    start_phase = state["phase"] if state else 0
-    micro_done, rng_at_step = micro, None
-    log_every = config.log_every
-    with progress_bar(description, total=total_steps, unit="steps",
-                      fields="loss {task.fields[loss]:.3f} · {task.fields[tps]:,.0f} tok/s",
-                      loss=float("nan"), tps=0.0) as update:
-        update(completed=step, loss=float("nan"), tps=0.0)
-        for pi in range(start_phase, len(phases)):
-            phase = phases[pi]
-            phase_start_step = sum(p.steps for p in phases[:pi])
-            model = apply_mode(model, phase.mode, slot_ids, config.lora)
-            wrapper = MaskedLMLoss(model)
-            optimizer = _optimizer(model, phase.mode, phase.lr, config.weight_decay)
-            scheduler = _scheduler(optimizer, phase.steps, config.warmup_ratio)
-            if state is not None and state["phase"] == pi:
-                wrapper.model.load_state_dict(state["model"])
-                optimizer.load_state_dict(state["optimizer"])
-                scheduler.load_state_dict(state["scheduler"])
-                set_rng_state(state["rng"])
-                state = None
-            if config.compile:
-                _compile(wrapper.model)
-            wrapper, optimizer = accelerator.prepare(wrapper, optimizer)
-            window_start, window_tokens, window_losses = time.perf_counter(), 0, []
-            local_step = step - phase_start_step
-            try:
-                while local_step < phase.steps:
-                    wrapper.train()
-                    rng_at_step = rng_state()
-                    step_loss = torch.zeros((), device=accelerator.device)
-                    for k in range(config.grad_accum):
-                        ids, starts = next(data)
-                        gen = mask_generator(config.seed, micro, rank)
-                        micro += 1
-                        inputs, positions, targets = whole_word_mask(
-                            ids, starts, special, mask_token_id=tokenizer.mask_token_id, vocab_size=vocab,
-                            probability=config.mlm_probability, generator=gen,
-                            replace_probability=config.mask_replace_prob, random_probability=config.random_replace_prob)
-                        inputs, positions, targets = (t.to(accelerator.device) for t in (inputs, positions, targets))
-                        sync = k == config.grad_accum - 1
-                        ctx = accelerator.no_sync(wrapper) if not sync and world > 1 else _null()
-                        with ctx, accelerator.autocast():
-                            loss = wrapper(inputs, positions, targets) / config.grad_accum
-                            accelerator.backward(loss)
-                        step_loss += loss.detach()
-                    mean_loss = accelerator.reduce(step_loss, "mean") if world > 1 else step_loss
-                    value = float(mean_loss)
-                    if not math.isfinite(value):
-                        where = (f"the last good checkpoint is step {last_good} in '{ckpt_dir}'" if last_good
-                                 else "no checkpoint was written yet")
-                        raise TrainingError(
-                            f"The loss became {value} at step {step + 1}; training stopped and nothing was saved "
-                            f"after it ({where}).",
-                            f"Lower the learning rate (now {phase.lr:g}) or check the data, then "
-                            + ("resume from that checkpoint with --resume." if last_good else "start again."))
-                    accelerator.clip_grad_norm_([p for p in wrapper.parameters() if p.requires_grad], 1.0)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    step += 1
-                    local_step += 1
-                    micro_done = micro
-                    step_tokens = micro_tokens * config.grad_accum * world
-                    tokens += step_tokens
-                    window_tokens += step_tokens
-                    window_losses.append(value)
-                    final_loss = value
-                    record = None
-                    if step % log_every == 0 or local_step == phase.steps:
-                        elapsed = time.perf_counter() - window_start
-                        record = {"step": step, "loss": sum(window_losses) / len(window_losses),
-                                  "lr": scheduler.get_last_lr()[0], "tokens": tokens,
-                                  "tokens_per_second": window_tokens / elapsed if elapsed > 0 else 0.0,
-                                  "phase": pi, "mode": phase.mode}
-                        _append(metrics, metrics_lines, record)
-                        update(completed=step, loss=record["loss"], tps=record["tokens_per_second"])
-                        window_start, window_tokens, window_losses = time.perf_counter(), 0, []
-                    if heldout_sequences and config.eval_every and step % config.eval_every == 0:
-                        eval_loss = _evaluate(accelerator, wrapper, tokenizer, heldout_sequences, config)
-                        _append(metrics, metrics_lines, {"step": step, "eval_loss": eval_loss, "tokens": tokens})
-                    if step % config.save_every == 0 and step < total_steps:
-                        _save_or_stop(accelerator, ckpt_dir, step, pi, micro, tokens, wrapper, optimizer, scheduler,
-                                      metrics_lines, config, fingerprint, last_good=last_good, resume_hint=resume_hint)
-                        last_good = step
-                    if on_step is not None:
-                        on_step(step, record or {})
-            except KeyboardInterrupt:
-                # The step in flight is dropped; the state after the last finished step is complete.
-                path = _save_or_stop(accelerator, ckpt_dir, step, pi, micro_done, tokens, wrapper, optimizer, scheduler,
-                                     metrics_lines, config, fingerprint, rng=rng_at_step, last_good=last_good,
-                                     resume_hint=resume_hint) if step > 0 else None
-                where = f"saved a checkpoint at step {step} in '{path.parent}'" if path else "no step had finished, nothing to save"
-                raise TrainingInterrupted(f"Interrupted at step {step} of {total_steps}; {where}.",
-                                          f"To continue, {resume_hint}." if path else "Start again without --resume.") from None
-            model = accelerator.unwrap_model(wrapper).model
-            accelerator.free_memory()
-            if phase.mode == "lora":
-                model = merged_model(model)
-        if heldout_sequences:
-            if metrics and metrics[-1].get("step") == step and "eval_loss" in metrics[-1]:
-                # eval_every fell on the last step: that record is the final evaluation already.
-                eval_loss = metrics[-1]["eval_loss"]
-            else:
-                eval_loss = _evaluate(accelerator, MaskedLMLoss(model), tokenizer, heldout_sequences, config)
-                _append(metrics, metrics_lines, {"step": step, "eval_loss": eval_loss, "tokens": tokens})
-    seconds = time.perf_counter() - started
-    model = model.to("cpu")
-    accelerator.wait_for_everyone()
-    return _outcome(model, step, tokens, final_loss, eval_loss, seconds, metrics, metrics_lines, resumed_from, is_main,
-                    ckpt_dir, config, fingerprint, len(phases), micro)
-
-
-def _outcome(model, step, tokens, final_loss, eval_loss, seconds, metrics, metrics_lines, resumed_from, is_main,
-             ckpt_dir, config, fingerprint, phases, micro) -> TrainOutcome:
-    def final_checkpoint() -> Path:
-        # Past the last phase and marked final: a resume loads these weights and trains nothing.
-        state = {"step": step, "phase": phases, "micro_batches": micro, "tokens": tokens, "final": True,
-                 "model": model.state_dict(), "metrics": list(metrics_lines), "compat": _compat(config),
-                 "fingerprint": fingerprint, "eval_loss": eval_loss, "final_loss": final_loss, "seconds": seconds,
-                 "rng": rng_state()}
-        return save_checkpoint(ckpt_dir, step, state, metrics_lines)
-
-    return TrainOutcome(model=model, steps=step, tokens=tokens, final_loss=final_loss, eval_loss=eval_loss,
-                        seconds=seconds, metrics=metrics, resumed_from=resumed_from, is_main=is_main,
-                        final_checkpoint=final_checkpoint if is_main else None)
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _append(metrics: list[dict], lines: list[str], record: dict) -> None:
-    metrics.append(record)
-    lines.append(json.dumps(record, ensure_ascii=False) + "\n")
-
-
-def _evaluate(accelerator, wrapper, tokenizer, sequences, config: TrainConfig) -> float:
-    inner = accelerator.unwrap_model(wrapper)
-    with accelerator.autocast():
-        return heldout_mlm_loss(inner, tokenizer, sequences=sequences, seq_len=config.seq_len,
-                                batch_size=config.batch_size, seed=config.seed, mlm_probability=config.mlm_probability)
-
-
-def _save(accelerator, ckpt_dir, step, phase, micro, tokens, wrapper, optimizer, scheduler, metrics_lines, config,
-          fingerprint=None, rng=None):
-    path = None
-    if accelerator.is_main_process:
-        state = {"step": step, "phase": phase, "micro_batches": micro, "tokens": tokens,
-                 "model": accelerator.unwrap_model(wrapper).model.state_dict(),
-                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng or rng_state(),
-                 "metrics": list(metrics_lines), "compat": _compat(config), "fingerprint": fingerprint}
-        path = save_checkpoint(ckpt_dir, step, state, metrics_lines)
-    return path if path is not None else ckpt_dir / f"step-{step:06d}"
-
-
-def _save_or_stop(*args, last_good: int | None, resume_hint: str, **kwargs):
-    """`_save`; a checkpoint that cannot be written stops the run with where the last good one is."""
-    try:
-        return _save(*args, **kwargs)
-    except (CheckpointWriteError, OutputError) as e:
-        ckpt_dir = args[1]
-        if last_good:
-            where = f" The last good checkpoint is step {last_good} in '{ckpt_dir}'."
-            hint = (e.hint or "").replace("rerun the same command with --resume", resume_hint)
-        else:
-            where = " No earlier checkpoint exists, so the run has to start again."
-            hint = "Free disk space or fix the permissions (or write to another disk), then run the same command again."
-        raise type(e)(e.message + where, hint) from None
+    if objective is None:
+        objective = MaskedLM(tokenizer, config, model.get_input_embeddings().weight.shape[0])
+    trainer = Trainer(model=model, objective=objective, stream=stream, config=config, ckpt_dir=ckpt_dir,
+                      slot_ids=slot_ids, heldout_sequences=heldout_sequences, on_step=on_step, resume_hint=resume_hint,
+                      description=description, fingerprint=fingerprint)
+    return trainer.run(resume)
 
 
 def _compat(config: TrainConfig) -> dict:

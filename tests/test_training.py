@@ -18,7 +18,7 @@ from domainlm.training.config import ModelArchConfig, PhaseConfig
 from domainlm.training.data import PackedStream, batches, corpus_texts, pack
 from domainlm.training.engine import TrainingInterrupted
 from domainlm.training.masking import mask_generator, special_token_ids, whole_word_mask
-from helpers.training import tiny_train_config, fill_by_hand, write_corpus
+from helpers.training import Killed, kill_at, tiny_train_config, fill_by_hand, write_corpus
 
 TERMS = ["수분크림", "##크림", "발림성", "가성비"]
 TINY_ARCH = ModelArchConfig(layers=2, hidden=32, heads=2, intermediate=64, max_positions=128)
@@ -184,16 +184,9 @@ def test_resume_after_kill_reproduces_the_loss_curve(tiny_mlm_dir, filled_dir, c
     config = tiny_config(max_steps=6, save_every=2, keep_checkpoints=True)
     full = adapt(str(tiny_mlm_dir), tmp_path / "full", corpus=str(corpus), filled_tokenizer=filled_dir, config=config)
 
-    class Killed(Exception):
-        pass
-
-    def kill_at_5(step, record):
-        if step == 5:
-            raise Killed()
-
     with pytest.raises(Killed):
         adapt(str(tiny_mlm_dir), tmp_path / "killed", corpus=str(corpus), filled_tokenizer=filled_dir, config=config,
-              on_step=kill_at_5)
+              on_step=kill_at(5))
     assert not (tmp_path / "killed").exists()  # no half-written model
     ckpts = sorted(p.name for p in (tmp_path / "killed.checkpoints").iterdir())
     assert ckpts == ["step-000002", "step-000004"]

@@ -19,7 +19,7 @@ from domainlm.errors import ModelError, OutputError, TrainingError, VocabError
 from domainlm.training import TrainConfig, adapt, pretrain
 from domainlm.training.config import ModelArchConfig
 from domainlm.training.engine import TrainingInterrupted
-from helpers.training import tiny_corpus, tiny_train_config, write_corpus
+from helpers.training import Killed, kill_at, tiny_corpus, tiny_train_config, write_corpus
 
 TINY_ARCH = ModelArchConfig(layers=1, hidden=32, heads=2, intermediate=64, max_positions=64)
 TORCH_DISK_FULL = ("[enforce fail at inline_container.cc:626] . unexpected pos 4352 vs 4240 "
@@ -106,15 +106,8 @@ def test_an_earlier_output_is_replaced_only_once_the_new_one_is_complete(tiny_ml
     adapt(str(tiny_mlm_dir), out, corpus=str(corpus), config=tiny_config(max_steps=2))
     first = (out / "model.safetensors").read_bytes()
 
-    class Killed(Exception):
-        pass
-
-    def kill(step, record):
-        if step == 3:
-            raise Killed()
-
     with pytest.raises(Killed):
-        adapt(str(tiny_mlm_dir), out, corpus=str(corpus), config=tiny_config(max_steps=4, seed=8), on_step=kill)
+        adapt(str(tiny_mlm_dir), out, corpus=str(corpus), config=tiny_config(max_steps=4, seed=8), on_step=kill_at(3))
     assert (out / "model.safetensors").read_bytes() == first  # the earlier model is intact
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".model.tmp")]
     # The same command may replace its own output; another command may not.

@@ -55,7 +55,7 @@ def _run_interruptible(fn):
 
 @app.command("adapt")
 def adapt_command(
-    base: Optional[str] = typer.Option(None, "--base", help="Base masked-LM: hub id or local directory (default: the category recipe's)."),
+    base: Optional[str] = typer.Option(None, "--base", help="Base model: a masked-LM (BERT, ALBERT) or an ELECTRA discriminator; hub id or local directory (default: the category recipe's)."),
     category: Optional[str] = typer.Option(None, "--category", "-c", help="Category (Korean name or alias): its recipe names base, corpora and settings."),
     corpus: Optional[List[str]] = typer.Option(None, "--corpus", help="Domain corpus (file, dir, glob); repeatable. Overrides the recipe's."),
     replay: Optional[List[str]] = typer.Option(None, "--replay", help="General text mixed in against forgetting; repeatable."),
@@ -79,6 +79,7 @@ def adapt_command(
     resize: bool = typer.Option(False, "--resize", help="Append new rows when the base has fewer free \\[unusedN] slots than terms."),
     truncate: bool = typer.Option(False, "--truncate", help="More terms than free slots: fill the first ones (terms files are ranked best first) instead of failing."),
     new_head: bool = typer.Option(False, "--new-head", help="Accept a base without masked-LM head weights and train a new head from scratch."),
+    generator: Optional[Path] = typer.Option(None, "--generator", help="ELECTRA base: its generator (ElectraForMaskedLM folder). Without it a small one is built and warmed up first."),
     force: bool = typer.Option(False, "--force", help="Replace OUTPUT even if it holds files not made by `domainlm adapt`."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in OUTPUT.checkpoints."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override any setting, e.g. train.lora.r=8 or train.distill_contexts=50 (with --category: any recipe key). Repeatable."),
@@ -128,13 +129,14 @@ def adapt_command(
     result = _run_interruptible(lambda: adapt(
         base, output, corpus=specs, replay=replay_specs, terms=terms, filled_tokenizer=filled_tokenizer, config=config,
         category=recipe.category if recipe else None, resume=resume, recipe=recipe, heldout_seed=heldout_seed,
-        force=force, truncate=truncate, new_head=new_head))
+        force=force, truncate=truncate, new_head=new_head, generator=generator))
     if as_json:
         print_json({k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()})
         return
+    loss = "RTD" if result.objective == "replaced-token detection" else "MLM"
     rows = [("slots filled", result.slots_filled), ("steps", result.steps), ("tokens", result.tokens),
-            ("final training loss", result.final_loss), ("held-out MLM loss before", result.eval_loss_before),
-            ("held-out MLM loss after", result.eval_loss), ("seconds", round(result.seconds, 1))]
+            ("final training loss", result.final_loss), (f"held-out {loss} loss before", result.eval_loss_before),
+            (f"held-out {loss} loss after", result.eval_loss), ("seconds", round(result.seconds, 1))]
     if result.resumed_from is not None:
         rows.insert(0, ("resumed from step", result.resumed_from))
     if result.init_report:
@@ -151,12 +153,13 @@ def pretrain_command(
     corpus: List[str] = typer.Option(..., "--corpus", help="Text to pretrain on (file, dir, glob); repeatable."),
     field: Optional[str] = typer.Option(None, "--field", help="Column / field holding the text."),
     output: Path = typer.Option(..., "--output", "-o", help="Output model directory (written atomically)."),
-    arch: Literal["bert", "albert"] = typer.Option("bert", "--arch", help="Model family."),
+    arch: Literal["bert", "albert", "electra"] = typer.Option("bert", "--arch", help="Model family (electra: a discriminator and its generator, by replaced-token detection)."),
     layers: int = typer.Option(4, "--layers", help="Transformer layers."),
     hidden: int = typer.Option(256, "--hidden", help="Hidden size."),
     heads: int = typer.Option(4, "--heads", help="Attention heads."),
     intermediate: Optional[int] = typer.Option(None, "--intermediate", help="FFN size (default 4 × hidden)."),
-    embedding_size: int = typer.Option(128, "--embedding-size", help="ALBERT factorised embedding size."),
+    embedding_size: int = typer.Option(128, "--embedding-size", help="ALBERT / ELECTRA factorised embedding size."),
+    generator_fraction: Optional[float] = typer.Option(None, "--generator-fraction", help="ELECTRA: generator hidden size as a share of the discriminator's (default 1/4 up to hidden 256, else 1/3)."),
     max_positions: int = typer.Option(512, "--max-positions", help="Maximum sequence length of the model."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps.", rich_help_panel=TRAIN_OPTIONS),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate.", rich_help_panel=TRAIN_OPTIONS),
@@ -172,7 +175,7 @@ def pretrain_command(
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in OUTPUT.checkpoints."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override a training setting, e.g. train.warmup_ratio=0.1 (repeatable)."),
 ) -> None:
-    """Pretrain a fresh BERT / ALBERT masked-LM on a vocabulary from `vocab build`."""
+    """Pretrain a fresh BERT / ALBERT masked-LM, or an ELECTRA discriminator and generator, on a vocabulary from `vocab build`."""
     from domainlm.corpus import CorpusSpec
     from domainlm.errors import ConfigError
     from domainlm.training import pretrain
@@ -180,7 +183,8 @@ def pretrain_command(
 
     try:
         arch_config = ModelArchConfig(arch=arch, layers=layers, hidden=hidden, heads=heads, intermediate=intermediate,
-                                      embedding_size=embedding_size, max_positions=max_positions)
+                                      embedding_size=embedding_size, max_positions=max_positions,
+                                      generator_fraction=generator_fraction)
     except Exception as e:
         errors = getattr(e, "errors", lambda: [])()
         raise ConfigError("Invalid model settings: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in errors) + ".",
@@ -190,4 +194,5 @@ def pretrain_command(
     specs = [CorpusSpec(path=c, **({"field": field} if field else {})) for c in corpus]
     out = _run_interruptible(lambda: pretrain(tokenizer, specs, output, arch=arch_config, config=config, resume=resume,
                                                  force=force))
-    console.print(f"Wrote [bold]{out}[/] (model, tokenizer, settings.json, metrics.jsonl, README.md).")
+    console.print(f"Wrote [bold]{out}[/] (model, tokenizer, settings.json, metrics.jsonl, README.md"
+                  + (", generator/" if arch == "electra" else "") + ").")

@@ -74,7 +74,8 @@ class MaskedLMLoss(nn.Module):
 
 def _sparse_last_layer_ok(core: nn.Module, encoder: nn.Module) -> bool:
     config = getattr(core, "config", None)
-    if getattr(config, "model_type", None) != "bert" or getattr(config, "is_decoder", False):
+    # ELECTRA's layers are BERT's (its generator is where replaced-token detection spends on the MLM head).
+    if getattr(config, "model_type", None) not in ("bert", "electra") or getattr(config, "is_decoder", False):
         return False
     layers = getattr(getattr(encoder, "encoder", None), "layer", None)
     if not layers:
@@ -93,6 +94,8 @@ def _bert_sparse_last_layer(bert: nn.Module, input_ids: torch.Tensor, positions:
     quarter less encoder work on a 4-layer model, the same numbers as the full forward.
     """
     hidden = bert.embeddings(input_ids=input_ids)
+    if hasattr(bert, "embeddings_project"):  # ELECTRA: embedding size → hidden size
+        hidden = bert.embeddings_project(hidden)
     layers = bert.encoder.layer
     for layer in layers[:-1]:
         hidden = layer(hidden, None)

@@ -97,6 +97,7 @@ class LoadedBase:
     # head, ALBERT's pooler and SOP head), under the names they get in the masked-LM's checkpoint.
     kept_tensors: dict = field(default_factory=dict)
     new_head: bool = False
+    discriminator: bool = False      # an ELECTRA discriminator (ElectraForPreTraining), trained by RTD
 
 
 def load_mlm(name_or_path: str | os.PathLike, *, new_head: bool = False):
@@ -106,18 +107,36 @@ def load_mlm(name_or_path: str | os.PathLike, *, new_head: bool = False):
     refused: its head would start random. `new_head=True` accepts it and starts a new head.
     """
     base = load_base(name_or_path, new_head=new_head, keep_tensors=False)
+    if base.discriminator:
+        raise ModelError(f"'{name_or_path}' is an ELECTRA discriminator: it detects replaced tokens and has no "
+                         "masked-LM head to predict them with.",
+                         "Use a masked-LM checkpoint here; discriminators are scored by replaced-word detection.")
     return base.model, base.tokenizer
 
 
 def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_tensors: bool = True) -> LoadedBase:
-    """`load_mlm`, plus the base checkpoint's tensors the masked-LM class dropped (`keep_tensors`)."""
-    from transformers import AutoModelForMaskedLM
+    """`load_mlm`, plus the base checkpoint's tensors the masked-LM class dropped (`keep_tensors`).
+
+    An ELECTRA discriminator loads as `ElectraForPreTraining` (its head is the replaced-token
+    detector, `discriminator` is True); an ELECTRA generator is refused as a base.
+    """
+    from transformers import AutoModelForMaskedLM, ElectraForPreTraining
+
+    from domainlm.modeling.electra import electra_role
 
     name = str(name_or_path)
+    check_local_source(name)
+    role = electra_role(name)
+    if role == "generator":
+        raise ModelError(f"'{name}' is an ELECTRA generator (ElectraForMaskedLM), not the discriminator that is "
+                         "fine-tuned and adapted.",
+                         "Pass the discriminator (ElectraForPreTraining) as --base, and this folder as --generator.")
     tokenizer = load_tokenizer(name)
+    model_class = ElectraForPreTraining if role == "discriminator" else AutoModelForMaskedLM
+    kind = "replaced-token detection" if role == "discriminator" else "masked-LM"
     try:
         with _quiet_load_report():
-            model, info = AutoModelForMaskedLM.from_pretrained(name, output_loading_info=True)
+            model, info = model_class.from_pretrained(name, output_loading_info=True)
     except ValueError as e:
         # AutoModel raises ValueError for a config class it has no masked-LM head for.
         if "Unrecognized configuration class" in str(e) or "masked" in str(e).lower():
@@ -134,18 +153,18 @@ def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_t
                          "Use the tokenizer that belongs to this model.")
     prefix = getattr(model, "base_model_prefix", "") or ""
     tied = set(getattr(model, "_tied_weights_keys", None) or {})
-    # In a masked-LM class everything outside the encoder is the head.
+    # In a masked-LM (or pretraining) class everything outside the encoder is the head.
     head_missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith(prefix + ".") and k not in tied)
     if head_missing and not new_head:
         shown = ", ".join(head_missing[:4]) + (" …" if len(head_missing) > 4 else "")
         raise ModelError(
-            f"'{name}' has no masked-LM head weights ({shown} are missing): it is not a masked-LM or pretraining "
+            f"'{name}' has no {kind} head weights ({shown} are missing): it is not a {kind} or pretraining "
             "checkpoint (a sequence-classification or bare encoder one, for instance), so the head would start "
             "random and the held-out loss before adaptation would mean nothing.",
-            "Pass the masked-LM / pretraining checkpoint of this model as --base, or pass --new-head to train a "
-            "new masked-LM head from scratch on purpose.")
+            f"Pass the {kind} / pretraining checkpoint of this model as --base, or pass --new-head to train a "
+            f"new {kind} head from scratch on purpose.")
     kept = _dropped_tensors(name, sorted(info.get("unexpected_keys", ())), prefix) if keep_tensors else {}
-    return LoadedBase(model, tokenizer, kept, new_head=bool(head_missing))
+    return LoadedBase(model, tokenizer, kept, new_head=bool(head_missing), discriminator=role == "discriminator")
 
 
 @contextmanager

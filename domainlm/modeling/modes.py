@@ -85,7 +85,7 @@ def _lora(model: nn.Module, slot_ids: list[int], lora) -> nn.Module:
     from peft import get_peft_model
 
     if lora is None:
-        from domainlm.training.config import LoraConfig
+        from domainlm.modeling.config import LoraConfig
 
         lora = LoraConfig()
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}

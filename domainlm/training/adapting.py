@@ -30,6 +30,7 @@ class AdaptResult:
     resumed_from: int | None
     metrics_path: Path
     init_report: dict | None = None  # init distill: contexts, steps, seconds, loss (its cost)
+    objective: str = "masked-LM"     # or "replaced-token detection" (an ELECTRA discriminator)
 
 
 def _as_list(value) -> list:
@@ -129,7 +130,7 @@ def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, 
 def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None, config: TrainConfig | None = None,
           category: str | None = None, resume: bool = False, recipe=None, on_step=None,
           heldout_seed: str = "domainlm", force: bool = False, truncate: bool = False,
-          new_head: bool = False) -> AdaptResult:
+          new_head: bool = False, generator=None) -> AdaptResult:
     """Fill slots (from `terms` or a `filled_tokenizer`), initialise their rows, and continue MLM pretraining.
 
     `corpus` / `replay`: CorpusSpec, path, or lists of them. Writes the model directory `out_dir`
@@ -141,6 +142,11 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     unless `force`. More terms than free slots are refused unless `truncate`. A base without
     masked-LM head weights is refused unless `new_head`. Every tensor of the base checkpoint the
     masked-LM class leaves out (BERT's pooler and NSP head) is saved unchanged with the model.
+
+    An ELECTRA discriminator base trains by replaced-token detection (`domainlm.training.electra`)
+    with `generator` (a folder of its ElectraForMaskedLM) or, without one, a small new generator
+    that learns alone for `train.electra.generator_warmup_steps` first; the output holds the
+    discriminator and, in `generator/`, the generator.
     """
     from domainlm.modeling.init_rows import init_filled_rows
     from domainlm.modeling.loading import load_base
@@ -166,11 +172,20 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     loaded = load_base(base, new_head=new_head)
     model, base_tokenizer = loaded.model, loaded.tokenizer
     check_seq_len(config, model)
+    if generator is not None and not loaded.discriminator:
+        raise ConfigError(f"--generator was given but the base '{base}' is not an ELECTRA discriminator.",
+                          "Leave --generator out: masked-LM bases (BERT, ALBERT) need no generator.")
+    user_generator = None
+    if generator is not None:
+        from domainlm.modeling.electra import load_generator
+
+        user_generator = load_generator(generator, model, base_tokenizer)
     fingerprint = {"base": fp.folder_entry(base), "corpus": fp.corpus_entry(corpus_specs),
                    "replay": fp.corpus_entry(replay_specs) if replay_specs else None,
                    "terms": fp.terms_entry(terms, term_list) if term_list is not None else None,
                    "filled_tokenizer": fp.folder_entry(filled_tokenizer, ("tokenizer.json", "vocab.txt", "slots.json"))
-                   if filled_tokenizer is not None else None}
+                   if filled_tokenizer is not None else None,
+                   "generator": fp.folder_entry(generator) if generator is not None else None}
     with tempfile.TemporaryDirectory(prefix="domainlm-adapt-") as work:
         tokenizer, entries, rejected, slots_json = prepare_vocab(
             model, base_tokenizer, base=str(base), terms=terms, filled_tokenizer=filled_tokenizer, config=config,
@@ -179,6 +194,9 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
         init_filled_rows(model, base_tokenizer, entries, method="mean" if config.init == "distill" else config.init,
                          seed=config.seed)
         slot_ids = [e.slot_id for e in entries]
+        objective = electra = None
+        if loaded.discriminator:
+            objective, electra = _electra_objective(model, base_tokenizer, tokenizer, entries, user_generator, config)
 
         def domain_texts():
             return corpus_texts(corpus_specs, heldout_fraction=config.heldout_fraction, max_documents=config.max_documents,
@@ -198,15 +216,19 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
             texts = corpus_texts(corpus_specs, heldout_fraction=config.heldout_fraction, heldout=True,
                                  max_documents=config.eval_documents, heldout_seed=heldout_seed)
             heldout = fixed_sequences(tokenizer, texts, config.seq_len, limit=256) or None
-        eval_before = heldout_mlm_loss(model, tokenizer, sequences=heldout, seq_len=config.seq_len,
-                                       batch_size=config.batch_size, seed=config.seed,
-                                       mlm_probability=config.mlm_probability) if heldout else None
+        if objective is not None:
+            # A new generator is random before training: its corruptions say nothing of the base.
+            eval_before = objective.evaluate(model, heldout) if heldout and user_generator is not None else None
+        else:
+            eval_before = heldout_mlm_loss(model, tokenizer, sequences=heldout, seq_len=config.seq_len,
+                                           batch_size=config.batch_size, seed=config.seed,
+                                           mlm_probability=config.mlm_probability) if heldout else None
         stream = PackedStream(tokenizer, domain_texts, config.seq_len, seed=config.seed,
                               replay=replay_texts if replay_specs else None, replay_ratio=config.replay_ratio)
         outcome = train(build_model=lambda: model, tokenizer=tokenizer, stream=stream, config=config, ckpt_dir=ckpt_dir,
                         slot_ids=slot_ids, resume=resume, heldout_sequences=heldout, on_step=on_step,
                         resume_hint="rerun the same `domainlm adapt` command with --resume",
-                        description=f"adapt {category or ''}".strip(), fingerprint=fingerprint)
+                        description=f"adapt {category or ''}".strip(), fingerprint=fingerprint, objective=objective)
         # The model is the base with its rows initialised, also when resuming (the checkpoint is
         # loaded later, inside train), so this is the "before" of this run either way.
         metrics = outcome.metrics
@@ -217,16 +239,16 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
                     (len(terms) if terms is not None else None), "filled_tokenizer": str(filled_tokenizer) if filled_tokenizer else None,
                     "slots_filled": len(entries), "new_head": loaded.new_head, "init_report": init_report,
                     "kept_tensors": list(loaded.kept_tensors), "train": config.model_dump(mode="json"),
-                    "recipe": _recipe_dump(recipe)}
+                    "recipe": _recipe_dump(recipe)} | (electra or {})
         versions = library_versions()
         if outcome.is_main:
             card = model_card(kind="adapt", base=str(base), category=category, settings=settings, outcome=outcome,
                               slots=entries, eval_before=eval_before, versions=versions, folder_name=out_dir.name,
-                              mask_token=tokenizer.mask_token or "[MASK]")
+                              mask_token=tokenizer.mask_token or "[MASK]", electra=objective is not None)
             write_or_keep_checkpoint(lambda: write_model_dir(
                 out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions,
                 metrics=metrics, card=card, slots_json=slots_json, command="adapt", force=force,
-                kept_tensors=loaded.kept_tensors,
+                kept_tensors=loaded.kept_tensors, generator=objective.generator if objective is not None else None,
                 tokenizer_dir=Path(filled_tokenizer) if filled_tokenizer else (slots_json.parent if slots_json else None)),
                 outcome, ckpt_dir=ckpt_dir, command="adapt")
             if not config.keep_checkpoints:
@@ -234,7 +256,45 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     return AdaptResult(out_dir=out_dir, steps=outcome.steps, tokens=outcome.tokens, final_loss=outcome.final_loss,
                        eval_loss=outcome.eval_loss, eval_loss_before=eval_before, slots_filled=len(entries),
                        slots_rejected=rejected, seconds=outcome.seconds, resumed_from=outcome.resumed_from,
-                       metrics_path=out_dir / "metrics.jsonl", init_report=init_report)
+                       metrics_path=out_dir / "metrics.jsonl", init_report=init_report,
+                       objective="replaced-token detection" if objective is not None else "masked-LM")
+
+
+def _electra_objective(discriminator, base_tokenizer, tokenizer, entries, user_generator, config: TrainConfig):
+    """The replaced-token detection objective of an ELECTRA base, and what the settings record of it.
+
+    The user's generator gets its filled rows (and their output bias) initialised like the
+    discriminator's, then both share one embedding module; without one, a new small generator is
+    built on the discriminator's embeddings and warmed up alone.
+    """
+    from domainlm.modeling.electra import build_generator, share_embeddings
+    from domainlm.modeling.init_rows import init_filled_rows
+    from domainlm.training.electra import ReplacedTokenDetection
+
+    rows = discriminator.get_input_embeddings().weight.shape[0]
+    if user_generator is not None:
+        if user_generator.get_input_embeddings().weight.shape[0] < rows:  # --resize grew the discriminator
+            user_generator.resize_token_embeddings(rows)
+        # On the generator's own copy of the embeddings (dropped by sharing): what matters is its output bias.
+        init_filled_rows(user_generator, base_tokenizer, entries, method="mean", seed=config.seed)
+        share_embeddings(user_generator, discriminator)
+        generator, warmup = user_generator, 0
+    else:
+        import torch
+
+        torch.manual_seed(config.seed)  # the new generator's initial weights, reproducibly
+        fraction = config.electra.generator_fraction
+        if fraction is None:
+            fraction = 0.25 if discriminator.config.hidden_size <= 256 else 1 / 3
+        generator, warmup = build_generator(discriminator, fraction), config.electra.generator_warmup_steps
+        if warmup >= config.max_steps:
+            raise ConfigError(f"train.electra.generator_warmup_steps ({warmup}) leaves no step of the "
+                              f"{config.max_steps} for the discriminator.",
+                              "Lower train.electra.generator_warmup_steps (--set) or raise --max-steps.")
+    objective = ReplacedTokenDetection(tokenizer, config, generator, warmup_steps=warmup)
+    shown = "the given one" if user_generator is not None else \
+        f"built here, hidden {generator.config.hidden_size} of {discriminator.config.hidden_size}"
+    return objective, {"objective": "replaced-token detection", "generator": shown, "generator_warmup_steps": warmup}
 
 
 def _recipe_dump(recipe):

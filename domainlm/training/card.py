@@ -99,26 +99,49 @@ def usage_snippet(folder_name: str, example: str) -> str:
     ])
 
 
+def discriminator_snippet(folder_name: str) -> str:
+    """Python that loads an ELECTRA discriminator from the folder above it and shows which tokens it flags."""
+    return "\n".join([
+        "import torch",
+        "from transformers import AutoTokenizer, ElectraForPreTraining",
+        "",
+        f"model_dir = {folder_name!r}  # this folder (or its hub id once uploaded)",
+        "tokenizer = AutoTokenizer.from_pretrained(model_dir)",
+        "model = ElectraForPreTraining.from_pretrained(model_dir)  # ElectraForSequenceClassification to fine-tune",
+        "batch = tokenizer(\"이 크림 발림성 정말 좋아요\", return_tensors=\"pt\")",
+        "with torch.no_grad():",
+        "    replaced = torch.sigmoid(model(**batch).logits)[0]",
+        "for token, p in zip(tokenizer.convert_ids_to_tokens(batch[\"input_ids\"][0]), replaced.tolist()):",
+        "    print(token, round(p, 3))",
+    ])
+
+
 def model_card(*, kind: str, base: str | None, category: str | None, settings: dict, outcome, slots: list,
                eval_before: float | None, versions: dict, arch: dict | None = None, folder_name: str = "model",
-               license: str | None = None, mask_token: str = "[MASK]") -> str:
-    """A README.md (hub model card) that says what was done, with which data and settings, and how it went."""
+               license: str | None = None, mask_token: str = "[MASK]", electra: bool = False) -> str:
+    """A README.md (hub model card) that says what was done, with which data and settings, and how it went.
+
+    `electra`: the model is an ELECTRA discriminator trained by replaced-token detection (its
+    generator is in `generator/`)."""
     from huggingface_hub import ModelCard, ModelCardData
 
     train = settings.get("train", {})
     corpora = list(settings.get("corpus", [])) + list(settings.get("replay", []) or [])
     base_shown = shown_source(base) if base else None
-    tags = ["domainlm", "korean", "fill-mask"]
+    objective = "replaced-token detection" if electra else "masked-LM"
+    tags = ["domainlm", "korean"] + (["electra", "replaced-token-detection"] if electra else ["fill-mask"])
     tags += ["domain-adaptation"] + ([category] if category else []) if kind == "adapt" else \
         ["pretraining", (arch or {}).get("arch", "bert")]
     data = ModelCardData(language="ko", license=license or (base_license(base) if kind == "adapt" else None),
-                         base_model=hub_id(base) if kind == "adapt" else None, tags=tags,
-                         datasets=_datasets(corpora), pipeline_tag="fill-mask", library_name="transformers")
+                         base_model=hub_id(base) if kind == "adapt" else None, tags=sorted(set(tags), key=tags.index),
+                         datasets=_datasets(corpora), pipeline_tag=None if electra else "fill-mask",
+                         library_name="transformers")
 
     title = f"{category} domain-adapted {base_shown or 'model'}" if kind == "adapt" and category else \
-        (f"Domain-adapted {base_shown}" if kind == "adapt" else "Pretrained masked-LM")
+        (f"Domain-adapted {base_shown}" if kind == "adapt" else
+         ("Pretrained ELECTRA discriminator" if electra else "Pretrained masked-LM"))
     lines = [f"# {title}", "", "Produced by domainlm (continued pretraining of a Korean encoder on one product category)."
-             if kind == "adapt" else "Produced by domainlm (masked-LM pretraining of a small Korean encoder).", ""]
+             if kind == "adapt" else f"Produced by domainlm ({objective} pretraining of a small Korean encoder).", ""]
     lines += ["## What was done", ""]
     if kind == "adapt":
         lines.append(f"- Base model: `{base_shown}`" + ("" if hub_id(base) else " (a local folder)")
@@ -144,9 +167,16 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
     mode = train.get("mode")
     if mode == "phased":
         phases = "; ".join(f"{p['mode']} for {p['steps']} steps" for p in train.get("phases", []))
-        lines.append(f"- Continued masked-LM training in phases: {phases}.")
+        lines.append(f"- Continued {objective} training in phases: {phases}.")
     else:
-        lines.append(f"- Masked-LM training, mode **{mode}**, {outcome.steps:,} optimizer steps.")
+        lines.append(f"- {objective[0].upper() + objective[1:]} training, mode **{mode}**, {outcome.steps:,} optimizer steps.")
+    if electra:
+        e = train.get("electra", {})
+        lines.append(f"- ELECTRA: generator (in `generator/`, {settings.get('generator', 'built here')}) and "
+                     f"discriminator share their embeddings; loss = {e.get('generator_weight')} × generator MLM + "
+                     f"{e.get('discriminator_weight')} × discriminator BCE; replacements sampled by Gumbel-max"
+                     + (f"; the generator trained alone for its first {settings['generator_warmup_steps']} steps"
+                        if settings.get("generator_warmup_steps") else "") + ".")
     lines.append(f"- Whole-word (eojeol) masking of {train.get('mlm_probability')} of the eojeols, packed sequences of "
                  f"{train.get('seq_len')} tokens, batch {train.get('batch_size')} × {train.get('grad_accum')} accumulation, "
                  f"peak lr {train.get('lr')}, replay of general text {train.get('replay_ratio')}.")
@@ -156,13 +186,15 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
     lines += ["", "## Results", "", "| what | value |", "|---|---|",
               f"| tokens trained | {_fmt(outcome.tokens)} |",
               f"| final training loss | {_fmt(outcome.final_loss)} |",
-              f"| held-out masked-LM loss before | {_fmt(eval_before)} |",
-              f"| held-out masked-LM loss after | {_fmt(outcome.eval_loss)} |",
+              f"| held-out {objective} loss before | {_fmt(eval_before)} |",
+              f"| held-out {objective} loss after | {_fmt(outcome.eval_loss)} |",
               f"| training time (s) | {_fmt(outcome.seconds, 1)} |", ""]
     lines += ["Token losses of different vocabularies are not comparable; `domainlm evaluate` measures "
-              "masked-word bits per character and downstream probes before and after.", ""]
+              + ("replaced-word detection AUC" if electra else "masked-word bits per character")
+              + " and downstream probes before and after.", ""]
+    snippet = discriminator_snippet(folder_name) if electra else usage_snippet(folder_name, _example_sentence(slots, mask_token))
     lines += ["## Use", "", "Run from the folder that holds this model's folder:", "", "```python",
-              usage_snippet(folder_name, _example_sentence(slots, mask_token)), "```", "",
+              snippet, "```", "",
               "Files: `settings.json` (all settings), `versions.json` (library versions), "
               "`metrics.jsonl` (one record per log step), `slots.json` (filled slots).", "",
               "Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v), ""]

@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The model's own settings belong to modeling; they are re-exported here for the recipe schema.
+from domainlm.modeling.config import LoraConfig, ModelArchConfig  # noqa: F401
+
 
 class PhaseConfig(BaseModel):
     """One phase of a phased schedule, e.g. new rows first, then LoRA."""
@@ -17,13 +20,16 @@ class PhaseConfig(BaseModel):
     lr: float | None = Field(None, gt=0, description="Learning rate of this phase (null: train.lr)")
 
 
-class LoraConfig(BaseModel):
+class ElectraTrainConfig(BaseModel):
+    """Replaced-token detection (ELECTRA) settings; the defaults are the paper's."""
+
     model_config = ConfigDict(extra="forbid")
 
-    r: int = Field(16, ge=1, description="LoRA rank")
-    alpha: int = Field(32, ge=1, description="LoRA scaling alpha")
-    dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout")
-    target_modules: list[str] = Field(["query", "key", "value", "dense"], description="Module names LoRA wraps (attention and FFN)")
+    discriminator_weight: float = Field(50.0, gt=0, description="Weight of the discriminator's binary cross-entropy (ELECTRA: 50)")
+    generator_weight: float = Field(1.0, gt=0, description="Weight of the generator's masked-LM loss (ELECTRA: 1)")
+    mask_replace_prob: float = Field(0.85, ge=0, le=1, description="Share of the chosen tokens the generator sees as [MASK] (the rest unchanged; electra_pytorch: 0.85)")
+    generator_warmup_steps: int = Field(200, ge=0, description="adapt without --generator: steps of masked-LM on the new generator alone before the discriminator trains (so it never learns against a random generator); counted in max_steps")
+    generator_fraction: float | None = Field(None, gt=0, le=1, description="adapt without --generator: the new generator's hidden size as a share of the discriminator's (null: 1/4 up to hidden 256, 1/3 above)")
 
 
 class TrainConfig(BaseModel):
@@ -47,6 +53,7 @@ class TrainConfig(BaseModel):
     distill_epochs: int = Field(1, ge=1, description="init distill: passes over those contexts")
     distill_lr: float = Field(1e-3, gt=0, description="init distill: Adam learning rate of the new input rows")
     lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA settings (mode lora / phased)")
+    electra: ElectraTrainConfig = Field(default_factory=ElectraTrainConfig, description="Replaced-token detection settings (ELECTRA discriminators)")
     save_every: int = Field(500, ge=1, description="Checkpoint every N steps")
     eval_every: int | None = Field(None, ge=1, description="Held-out MLM loss every N steps (null: at the end)")
     heldout_fraction: float = Field(0.02, ge=0, lt=0.5, description="Share of the domain corpus kept out of training by hash")
@@ -58,17 +65,3 @@ class TrainConfig(BaseModel):
     eval_documents: int = Field(2000, ge=0, description="Held-out documents kept in memory for the held-out MLM loss (0: no evaluation)")
     keep_checkpoints: bool = Field(False, description="Keep the checkpoint directory after a successful run")
     resize: bool = Field(False, description="Append new [unusedN] rows (vocab and embeddings grow) when the base has fewer free slots than terms")
-
-
-class ModelArchConfig(BaseModel):
-    """A fresh model for `pretrain` (BERT or ALBERT)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    arch: Literal["bert", "albert"] = Field("bert", description="Model family")
-    layers: int = Field(4, ge=1, description="Transformer layers")
-    hidden: int = Field(256, ge=8, description="Hidden size")
-    heads: int = Field(4, ge=1, description="Attention heads")
-    intermediate: int | None = Field(None, ge=8, description="FFN size (null: 4 × hidden)")
-    embedding_size: int = Field(128, ge=8, description="ALBERT factorised embedding size")
-    max_positions: int = Field(512, ge=16, description="Maximum sequence length")

@@ -65,20 +65,24 @@ def check_model_output(out_dir: Path, command: str, force: bool = False) -> bool
 
 def write_model_dir(out_dir: Path, *, model, tokenizer, settings: dict, versions: dict, metrics: list[dict],
                     card: str, slots_json: Path | None = None, tokenizer_dir: Path | None = None,
-                    command: str | None = None, force: bool = False, kept_tensors: dict | None = None) -> Path:
+                    command: str | None = None, force: bool = False, kept_tensors: dict | None = None,
+                    generator=None) -> Path:
     """HF model + tokenizer, slots.json, settings.json, versions.json, metrics.jsonl, README.md.
 
     All files go to a temporary sibling first and replace `out_dir` in one rename: a kill or a full
     disk leaves the previous `out_dir` (or none) and no half model. With `command`, the folder must
     be empty, absent or an earlier output of that command (or `force`). `kept_tensors` (tensors of
     the base the training did not touch, e.g. BERT's pooler) are saved beside the model's own.
-    Write failures raise `ModelWriteError`.
+    `generator` (ELECTRA's, beside a discriminator) goes to `generator/` with a copy of the
+    tokenizer, so it loads on its own. Write failures raise `ModelWriteError`.
     """
     out_dir = Path(out_dir)
     with atomic_directory(out_dir, command=command, force=force) as tmp:
         try:
             _write_files(tmp, model=model, tokenizer=tokenizer, settings=settings, versions=versions, metrics=metrics,
                          card=card, slots_json=slots_json, tokenizer_dir=tokenizer_dir, kept_tensors=kept_tensors)
+            if generator is not None:
+                _write_generator(tmp, generator)
         except Exception as e:
             reason = write_failure(e)
             if reason is None:
@@ -123,6 +127,17 @@ def _write_files(tmp: Path, *, model, tokenizer, settings, versions, metrics, ca
     # plain `open` would, so a shared model folder is readable as the user's umask intends.
     for path in tmp.rglob("*"):
         follow_umask(path, directory=path.is_dir())
+
+
+def _write_generator(tmp: Path, generator) -> None:
+    folder = tmp / "generator"
+    generator.save_pretrained(str(folder))
+    for f in tmp.iterdir():
+        if f.is_file() and f.name in TOKENIZER_FILES:
+            shutil.copyfile(f, folder / f.name)
+    for path in folder.rglob("*"):
+        follow_umask(path, directory=path.is_dir())
+    follow_umask(folder, directory=True)
 
 
 def write_or_keep_checkpoint(write: Callable[[], Path], outcome, *, ckpt_dir: Path, command: str) -> Path:

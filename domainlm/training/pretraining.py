@@ -1,7 +1,8 @@
-"""`pretrain`: train a fresh BERT / ALBERT masked-LM on a tokenizer from `vocab build`.
+"""`pretrain`: train a fresh BERT / ALBERT masked-LM, or an ELECTRA discriminator with its generator.
 
-The same engine as `adapt` (packing, whole-word masking, masked-position loss, checkpoints); this
-is how the demo and the benchmarks get a small Korean base model without the hub.
+The same trainer as `adapt` (packing, whole-word masking, checkpoints); the objective is masked-LM
+or replaced-token detection (`--arch electra`). This is how the demo and the benchmarks get a
+small Korean base model without the hub.
 """
 
 from __future__ import annotations
@@ -62,7 +63,16 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
     tokenizer = load_tokenizer(tokenizer_dir, option="--tokenizer")
     check_hangul_kept(tokenizer, str(tokenizer_dir))
     torch.manual_seed(config.seed)
-    model = build_mlm(arch, tokenizer)
+    objective = generator = None
+    if arch.arch == "electra":
+        from domainlm.modeling.electra import build_electra
+        from domainlm.training.electra import ReplacedTokenDetection
+
+        # From scratch both start random and learn together, as in the paper: no generator warm-up.
+        model, generator = build_electra(arch, tokenizer)
+        objective = ReplacedTokenDetection(tokenizer, config, generator, warmup_steps=0)
+    else:
+        model = build_mlm(arch, tokenizer)
     specs = _as_list(corpus)
     if not specs:
         raise ConfigError("No corpus was given.", "Pass the text to pretrain on.")
@@ -82,19 +92,20 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
                     fingerprint={"tokenizer": fp.folder_entry(tokenizer_dir, ("tokenizer.json", "vocab.txt")),
                                  "corpus": fp.corpus_entry(specs),
                                  "arch": {"shown": str(arch.model_dump(mode="json")),
-                                          "digest": str(sorted(arch.model_dump(mode="json").items()))}})
+                                          "digest": str(sorted(arch.model_dump(mode="json").items()))}},
+                    objective=objective)
     settings = {"command": "pretrain", "tokenizer": str(tokenizer_dir), "corpus": _spec_names(specs),
                 "arch": arch.model_dump(mode="json"), "train": config.model_dump(mode="json")}
     versions = library_versions()
     if outcome.is_main:
         card = model_card(kind="pretrain", base=None, category=None, settings=settings, outcome=outcome, slots=[],
                           eval_before=None, versions=versions, arch=arch.model_dump(mode="json"), folder_name=out_dir.name,
-                          mask_token=tokenizer.mask_token or "[MASK]")
+                          mask_token=tokenizer.mask_token or "[MASK]", electra=generator is not None)
         slots = Path(tokenizer_dir) / "slots.json"
         write_or_keep_checkpoint(lambda: write_model_dir(
             out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions,
             metrics=outcome.metrics, card=card, slots_json=slots if slots.exists() else None,
-            tokenizer_dir=Path(tokenizer_dir), command="pretrain", force=force),
+            tokenizer_dir=Path(tokenizer_dir), command="pretrain", force=force, generator=generator),
             outcome, ckpt_dir=ckpt_dir, command="pretrain")
         if not config.keep_checkpoints:
             shutil.rmtree(ckpt_dir, ignore_errors=True)

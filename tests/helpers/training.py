@@ -60,3 +60,16 @@ def tiny_train_config(defaults: dict, **overrides):
     from domainlm.training import TrainConfig
 
     return TrainConfig(**{**defaults, **overrides})
+
+
+class Killed(Exception):
+    """Stands for a kill of the process in the middle of a training (raised from `on_step`)."""
+
+
+def kill_at(step: int):
+    """An `on_step` callback that raises `Killed` once step `step` has finished."""
+    def on_step(done: int, record: dict) -> None:
+        if done == step:
+            raise Killed()
+
+    return on_step

@@ -75,7 +75,9 @@ def evaluate_command(
     force: bool = typer.Option(False, "--force", help="Replace a report folder that holds other files (its content is deleted)."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json instead of tables."),
 ) -> None:
-    """Measure MW-BPC (domain gain, forgetting), tokenization and probes before and after; write the report."""
+    """Measure MW-BPC (domain gain, forgetting), tokenization and probes before and after; write the report.
+
+    ELECTRA discriminators (no MLM head) are measured by replaced-word detection AUC instead of MW-BPC."""
     from domainlm.evaluation import EvalConfig, evaluate
     from domainlm.evaluation.config import SuiteConfig
     from domainlm.evaluation.report import headline

@@ -42,9 +42,11 @@ class SuiteConfig(BaseModel):
 class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_texts: int = Field(2000, ge=1, description="Held-out and general texts scored for MW-BPC (each)")
+    max_texts: int = Field(2000, ge=1, description="Held-out and general texts scored for MW-BPC (or detection AUC) (each)")
     mask_fraction: float = Field(0.15, gt=0, lt=1, description="Share of eojeols masked for MW-BPC")
-    seed: int = Field(13, description="Seed fixing which eojeols are masked and the probe's training")
+    replace_fraction: float = Field(0.15, gt=0, lt=1, description="Share of eojeols replaced for the replaced-word "
+                                    "detection AUC of ELECTRA discriminators (used instead of MW-BPC for them)")
+    seed: int = Field(13, description="Seed fixing which eojeols are masked or replaced and the probe's training")
     batch_size: int = Field(32, ge=1, description="Sequences per forward pass")
     max_seq_len: int = Field(128, ge=8, description="Longest sequence scored (longer texts are cut at an eojeol boundary)")
     probe: Literal["linear", "finetune"] = Field("linear", description="Linear probe on frozen features (CPU) or a short fine-tune")

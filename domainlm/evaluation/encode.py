@@ -33,6 +33,17 @@ class Encoded:
     def n_special(self) -> int:
         return sum(1 for w in self.word_ids if w is None)
 
+    def eojeols_within(self, n_eojeols: int, max_seq_len: int) -> int:
+        """How many leading eojeols fit in `max_seq_len` tokens together with the special tokens: where
+        a long text is cut, always at an eojeol boundary (0 when the first eojeol alone is too long)."""
+        budget = max_seq_len - self.n_special
+        total = 0
+        for j, c in enumerate(self.tokens_per_eojeol(n_eojeols)):
+            total += c
+            if total > budget:
+                return j
+        return n_eojeols
+
     def cut(self, k: int) -> "Encoded":
         """Keep the tokens of the first `k` eojeols and every special token (leading and trailing)."""
         keep = [i for i, w in enumerate(self.word_ids) if w is None or w < k]
@@ -126,14 +137,16 @@ def _quiet_loading():
             hf_logging.enable_progress_bar()
 
 
-def load_side(name: str, path: str | Path, device: str | None = None, precision: str = "fp32") -> Side:
-    """Load an MLM and its tokenizer (a local HF directory or a cached hub name) with modeling's checks."""
+def load_side(name: str, path: str | Path, device: str | None = None, precision: str = "fp32",
+              loader: Callable | None = None) -> Side:
+    """Load an MLM and its tokenizer (a local HF directory or a cached hub name) with modeling's checks;
+    `loader(path) -> (model, tokenizer)` loads another kind (ELECTRA discriminators: detection's)."""
     from domainlm.modeling.loading import load_mlm
 
     path = str(path)
     try:
         with _quiet_loading():
-            model, tokenizer = load_mlm(path)
+            model, tokenizer = (loader or load_mlm)(path)
     except ModelError as e:
         # Say which side failed; modeling's hints name --base, evaluate's options are --before/--after.
         hint = e.hint.replace("--base", f"--{name}") if e.hint else None

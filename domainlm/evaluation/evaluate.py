@@ -4,6 +4,10 @@ Order of work, chosen so nothing is computed twice: load each model once; read a
 texts once; tokenize each text once per model (the cache in `Side` serves MW-BPC, the tokenization
 counts and the examples); plan the masked eojeols once for both models; extract probe features once
 per model and task.
+
+ELECTRA discriminators have no MLM head: when the models are discriminators, the replaced-word
+detection AUC (`detection.py`) takes MW-BPC's place on the domain and general text; everything else
+(tokenization, probes, suite, card) is the same.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from domainlm.corpus import Normalizer
 from domainlm.errors import CorpusError, EvaluationError, OutputError, VocabError
 from domainlm.evaluation.card import update_model_card
 from domainlm.evaluation.config import EvalConfig, TaskSpec
+from domainlm.evaluation.detection import (DetectionComparison, compare_detection, is_discriminator,
+                                           load_discriminator, plan_replacements)
 from domainlm.evaluation.encode import Side, load_side, max_positions
 from domainlm.evaluation.mwbpc import plan_masks, score_plan
 from domainlm.evaluation.plots import plot_loss_curve, plot_metrics
@@ -56,6 +62,31 @@ def _compare_bpc(name: str, sample: TextSample, before: Side, after: Side, confi
     return BpcComparison(name, sample.description, sample.read, b, a, diff)
 
 
+def _compare_detection(name: str, sample: TextSample, before: Side, after: Side,
+                       config: EvalConfig) -> DetectionComparison:
+    plan = plan_replacements(sample.texts, seed=config.seed, fraction=config.replace_fraction)
+    return compare_detection(before, after, plan, batch_size=config.batch_size, max_seq_len=config.max_seq_len,
+                             resamples=config.bootstrap, seed=config.seed, name=name, source=sample.description,
+                             texts_read=sample.read)
+
+
+def _load_sides(before, after, config: EvalConfig) -> tuple[Side, Side, bool]:
+    """Both sides, and whether they are ELECTRA discriminators. One discriminator makes both load as
+    discriminators, so a generator or a BERT on the other side is refused with a message saying so."""
+    discriminators = is_discriminator(before) or is_discriminator(after)
+    loader = load_discriminator if discriminators else None
+    return (load_side("before", before, config.device, config.precision, loader=loader),
+            load_side("after", after, config.device, config.precision, loader=loader), discriminators)
+
+
+def _language_model_metrics(samples: dict[str, TextSample], before: Side, after: Side, config: EvalConfig,
+                            discriminators: bool) -> tuple[dict[str, BpcComparison], dict[str, DetectionComparison]]:
+    """(MW-BPC, {}) for masked-LMs, ({}, detection AUC) for discriminators, per text set."""
+    if discriminators:
+        return {}, {name: _compare_detection(name, s, before, after, config) for name, s in samples.items()}
+    return {name: _compare_bpc(name, s, before, after, config) for name, s in samples.items()}, {}
+
+
 def _tokenization_section(texts: list[str], before: Side, after: Side, stats_b: TokenStats, stats_a: TokenStats,
                           config: EvalConfig) -> dict:
     """vocab_tools.measure's numbers (the one definition of fertility, UNK rate, slot usage), plus
@@ -83,11 +114,14 @@ def _tokenization_section(texts: list[str], before: Side, after: Side, stats_b: 
     return section
 
 
-def _rows(bpc: dict[str, BpcComparison], stats: dict[str, tuple[TokenStats, TokenStats]], probes, config: EvalConfig) -> list[Row]:
+def _rows(bpc: dict[str, BpcComparison], stats: dict[str, tuple[TokenStats, TokenStats]], probes, config: EvalConfig,
+          detection: dict[str, DetectionComparison] | None = None) -> list[Row]:
     r, s = config.bootstrap, config.seed
     rows = []
     for name, comp in bpc.items():
         rows.append(Row(f"MW-BPC, {name} text", comp.before.bpc, comp.after.bpc, comp.difference, "lower", "bits/char"))
+    for name, det in (detection or {}).items():
+        rows.append(Row(f"detection AUC, {name} text", det.before.auc, det.after.auc, det.difference, "higher", "AUC"))
     for name, (b, a) in stats.items():
         rows.append(Row(f"fertility, {name} text", b.fertility(r, s), a.fertility(r, s),
                         paired_ratio_difference(b.tokens, b.eojeols, a.tokens, a.eojeols, resamples=r, seed=s),
@@ -162,47 +196,21 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     seconds["read"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    before_side = load_side("before", before, config.device, config.precision)
-    after_side = load_side("after", after, config.device, config.precision)
+    before_side, after_side, discriminators = _load_sides(before, after, config)
     seconds["load"] = time.perf_counter() - t
 
-    check_related_vocabularies(before_side, after_side)
-    warnings = normalisation_warnings(before_side, after_side, domain_sample.texts)
-    positions = min(max_positions(before_side), max_positions(after_side))
-    if positions < config.max_seq_len:
-        # A longer sequence would index past the position embeddings; cut texts to what the models hold.
-        warnings.append(f"The models hold {positions} positions: eval.max_seq_len {config.max_seq_len} was capped to "
-                        f"{positions} (longer texts are cut at an eojeol boundary).")
-        config = config.model_copy(update={"max_seq_len": positions})
-    overlap, overlap_warnings = _overlap(domain_sample, after, train_corpus)
-    warnings += overlap_warnings
+    config, warnings, overlap = _checks(before_side, after_side, domain_sample, after, train_corpus, config)
     for w in warnings:
         if on_warning is not None:
             on_warning(w)
 
     t = time.perf_counter()
     samples = {"domain": domain_sample} | ({"general": general_sample} if general_sample else {})
-    bpc = {name: _compare_bpc(name, s, before_side, after_side, config) for name, s in samples.items()}
-    seconds["mw_bpc"] = time.perf_counter() - t
+    bpc, detection = _language_model_metrics(samples, before_side, after_side, config, discriminators)
+    seconds["detection" if discriminators else "mw_bpc"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    filled, filled_source = filled_slots(before_side, after_side)
-    filled_ids = {slot.slot_id for slot in filled}
-    stats = {}
-    tokenization = {}
-    for name, s in samples.items():
-        lists = [text.split() for text in s.texts]
-        stats[name] = (token_stats(before_side, lists, set()), token_stats(after_side, lists, filled_ids))
-        tokenization[name] = _tokenization_section(s.texts, before_side, after_side, *stats[name], config)
-    terms = []
-    for slot in filled:
-        entry = slot.to_dict()
-        entry["emitted_domain"] = int(stats["domain"][1].slot_counts.get(slot.slot_id, 0))
-        entry["emitted_general"] = int(stats["general"][1].slot_counts.get(slot.slot_id, 0)) if "general" in stats else 0
-        terms.append(entry)
-    terms.sort(key=lambda e: (-e["emitted_domain"], -(e.get("score") or 0), e["slot_id"]))
-    examples = example_rows(before_side, after_side, [text.split() for text in domain_sample.texts], filled_ids,
-                            config.examples)
+    stats, tokenization, terms, filled_source, examples = _tokenization_parts(samples, before_side, after_side, config)
     seconds["tokenization"] = time.perf_counter() - t
 
     probes = []
@@ -225,10 +233,10 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     config_dict = config.model_dump(mode="json")
     config_dict["tasks"] = [task.model_dump(mode="json") for task in all_tasks]
     report = Report(before=str(before), after=str(after), out_dir=out_dir, config=config_dict, bpc=bpc,
-                    tokenization=tokenization, rows=_rows(bpc, stats, probes, config) + probes_rows, probes=probes,
-                    filled_terms=terms, filled_source=filled_source, examples=examples, warnings=warnings,
-                    overlap=overlap, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    versions=_versions())
+                    tokenization=tokenization, rows=_rows(bpc, stats, probes, config, detection) + probes_rows,
+                    probes=probes, filled_terms=terms, filled_source=filled_source, examples=examples,
+                    warnings=warnings, overlap=overlap, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    versions=_versions(), detection=detection)
     seconds["total"] = time.perf_counter() - t0  # everything but writing the files, which takes well under a second
     report.seconds = seconds
     try:
@@ -237,6 +245,44 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
         if suite_dir is not None:
             shutil.rmtree(suite_dir.parent, ignore_errors=True)
     return report
+
+
+def _checks(before_side: Side, after_side: Side, domain_sample: TextSample, after, train_corpus,
+            config: EvalConfig) -> tuple[EvalConfig, list[str], dict | None]:
+    """Refuse unrelated vocabularies; the warnings (normalisers, positions, overlap with training), the
+    config with max_seq_len capped to what the models hold, and the overlap found."""
+    check_related_vocabularies(before_side, after_side)
+    warnings = normalisation_warnings(before_side, after_side, domain_sample.texts)
+    positions = min(max_positions(before_side), max_positions(after_side))
+    if positions < config.max_seq_len:
+        # A longer sequence would index past the position embeddings; cut texts to what the models hold.
+        warnings.append(f"The models hold {positions} positions: eval.max_seq_len {config.max_seq_len} was capped to "
+                        f"{positions} (longer texts are cut at an eojeol boundary).")
+        config = config.model_copy(update={"max_seq_len": positions})
+    overlap, overlap_warnings = _overlap(domain_sample, after, train_corpus)
+    return config, warnings + overlap_warnings, overlap
+
+
+def _tokenization_parts(samples: dict[str, TextSample], before: Side, after: Side, config: EvalConfig):
+    """(per-set token stats, tokenization sections, filled terms by use, where the slots came from, examples)."""
+    filled, filled_source = filled_slots(before, after)
+    filled_ids = {slot.slot_id for slot in filled}
+    stats = {}
+    tokenization = {}
+    for name, s in samples.items():
+        lists = [text.split() for text in s.texts]
+        stats[name] = (token_stats(before, lists, set()), token_stats(after, lists, filled_ids))
+        tokenization[name] = _tokenization_section(s.texts, before, after, *stats[name], config)
+    terms = []
+    for slot in filled:
+        entry = slot.to_dict()
+        entry["emitted_domain"] = int(stats["domain"][1].slot_counts.get(slot.slot_id, 0))
+        entry["emitted_general"] = int(stats["general"][1].slot_counts.get(slot.slot_id, 0)) if "general" in stats else 0
+        terms.append(entry)
+    terms.sort(key=lambda e: (-e["emitted_domain"], -(e.get("score") or 0), e["slot_id"]))
+    examples = example_rows(before, after, [text.split() for text in samples["domain"].texts], filled_ids,
+                            config.examples)
+    return stats, tokenization, terms, filled_source, examples
 
 
 def _suite_tasks(config: EvalConfig, probe_tasks: Sequence[TaskSpec]) -> list:
@@ -276,9 +322,11 @@ def _write(report: Report, after, update_card: bool, force: bool, suite_dir: Pat
     """The report folder in one swap (charts, report.json, report.md), then the model card that points at it."""
     out = report.out_dir
     card = update_card and Path(str(after)).is_dir()
+    # An ELECTRA run logs the generator's and the discriminator's losses together, not an MLM loss.
+    loss_label = {"ylabel": "training loss (as logged)"} if report.detection else {}
     with atomic_directory(out, command=EVALUATE_COMMAND, force=force) as tmp:
         for name, plot, file_name in (("metrics_chart", lambda p: plot_metrics(report, p), "metrics.png"),
-                                      ("loss_chart", lambda p: plot_loss_curve(after, p), "loss_curve.png")):
+                                      ("loss_chart", lambda p: plot_loss_curve(after, p, **loss_label), "loss_curve.png")):
             if plot(tmp / file_name) is not None:
                 report.files[name] = str(out / file_name)
         report.files["report_json"] = str(out / "report.json")

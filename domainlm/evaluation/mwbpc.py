@@ -77,15 +77,7 @@ def plan_masks(texts: Sequence[str], sides: Sequence[Side], *, seed: int, mask_f
             plan.skipped += 1
             continue
         counts = [enc[i].tokens_per_eojeol(n) for enc in encodings]
-        keep = n
-        for enc, cnt in zip(encodings, counts):
-            budget = max_seq_len - enc[i].n_special
-            total = 0
-            for j, c in enumerate(cnt):
-                total += c
-                if total > budget:
-                    keep = min(keep, j)
-                    break
+        keep = min(enc[i].eojeols_within(n, max_seq_len) for enc in encodings)
         masked = [j for j in choose_masked(n, text, seed=seed, mask_fraction=mask_fraction)
                   if j < keep and all(cnt[j] > 0 for cnt in counts)]
         if not masked:
@@ -124,7 +116,7 @@ class BpcResult:
                 "cut_texts": self.cut}
 
 
-def _batches(order: list[int], lengths: list[int], batch_size: int, max_tokens: int):
+def length_batches(order: list[int], lengths: list[int], batch_size: int, max_tokens: int):
     """Length-sorted batches capped both in sequences and in padded tokens."""
     batch: list[int] = []
     for i in order:
@@ -162,7 +154,7 @@ def score_plan(side: Side, plan: MaskPlan, *, batch_size: int, resamples: int = 
     lengths = [len(s) for s in seqs]
     masked_tokens = unk_tokens = 0
     with torch.inference_mode(), progress_bar(description or f"MW-BPC {side.name}", total=n, unit="texts") as update:
-        for batch in _batches(order, lengths, batch_size, max_tokens=batch_size * 128):
+        for batch in length_batches(order, lengths, batch_size, max_tokens=batch_size * 128):
             width = max(lengths[i] for i in batch)
             ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
             is_masked = torch.zeros((len(batch), width), dtype=torch.bool)

@@ -56,6 +56,11 @@ def _bar_panel(ax, row: Row) -> None:
     if verdict:
         ax.text(0.5, 0.97, verdict, transform=ax.transAxes, ha="center", va="top", fontsize=8,
                 color={"better": "green", "worse": "red"}.get(verdict, "dimgray"))
+    if row.unit == "AUC":
+        # An AUC reads against chance (0.5) and its ceiling (1), not against the taller bar.
+        ax.axhline(0.5, color="dimgray", linestyle="--", linewidth=0.8)
+        ax.set_ylim(0, 1.1)
+        return
     finite = [v + h for v, h in zip(values, highs) if v == v]
     if finite:
         ax.set_ylim(0, max(finite) * 1.2 or 1)
@@ -104,8 +109,8 @@ def read_metrics_log(model_dir: str | Path) -> tuple[list[tuple[int, float]], li
     return train, evals
 
 
-def plot_loss_curve(model_dir: str | Path, path: Path) -> Path | None:
-    """Training (and held-out) MLM loss by step, or None when the model has no metrics log."""
+def plot_loss_curve(model_dir: str | Path, path: Path, ylabel: str = "MLM loss (nats per masked token)") -> Path | None:
+    """Training (and held-out) loss by step, or None when the model has no metrics log."""
     from matplotlib.figure import Figure
 
     train, evals = read_metrics_log(model_dir)
@@ -119,7 +124,7 @@ def plot_loss_curve(model_dir: str | Path, path: Path) -> Path | None:
         if evals:
             ax.plot(*zip(*evals), color="#d62728", marker="o", linewidth=1.2, label="held-out loss")
         ax.set_xlabel("optimizer step")
-        ax.set_ylabel("MLM loss (nats per masked token)")
+        ax.set_ylabel(ylabel)
         ax.set_title("continued pretraining")
         ax.grid(alpha=0.3)
         ax.legend()

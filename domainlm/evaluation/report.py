@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from domainlm.evaluation.detection import DetectionComparison
 from domainlm.evaluation.mwbpc import BpcResult
 from domainlm.evaluation.probe import ProbeResult
 from domainlm.evaluation.stats import Difference, Estimate
@@ -86,12 +87,20 @@ class Report:
     files: dict[str, str] = field(default_factory=dict)
     created: str = ""
     versions: dict[str, str] = field(default_factory=dict)
+    # Replaced-word detection AUC, in place of MW-BPC when both models are ELECTRA discriminators.
+    detection: dict[str, DetectionComparison] = field(default_factory=dict)
 
     # ------------------------------------------------------------ headline numbers
     @property
-    def domain_gain(self) -> Difference:
-        """before − after MW-BPC on the domain text: positive means the adapted model predicts it better."""
-        return _negate(self.bpc["domain"].difference)
+    def measured(self) -> dict:
+        """The language-modelling comparisons of each text set: MW-BPC, or detection AUC for discriminators."""
+        return self.bpc or self.detection
+
+    @property
+    def domain_gain(self) -> Difference | None:
+        """before − after MW-BPC on the domain text: positive means the adapted model predicts it better
+        (None for discriminators, measured by detection AUC)."""
+        return _negate(self.bpc["domain"].difference) if "domain" in self.bpc else None
 
     @property
     def forgetting(self) -> Difference | None:
@@ -99,20 +108,29 @@ class Report:
         general = self.bpc.get("general")
         return general.difference if general else None
 
-    def to_dict(self) -> dict:
+    def _headline_dict(self) -> dict:
         gain, forgetting = self.domain_gain, self.forgetting
-        domain_before = self.bpc["domain"].before.bpc.value
-        return {
+        domain_before = self.bpc["domain"].before.bpc.value if gain is not None else None
+        head = {
+            "domain_gain_bpc": gain.to_dict() if gain is not None else None,
+            "domain_gain_relative": gain.value / domain_before if domain_before else None,
+            "forgetting_bpc": forgetting.to_dict() if forgetting else None,
+        }
+        if self.detection:
+            # after − before AUC: positive is better on the domain text, negative on general text is forgetting.
+            general = self.detection.get("general")
+            head["domain_detection_auc"] = self.detection["domain"].difference.to_dict()
+            head["forgetting_detection_auc"] = general.difference.to_dict() if general else None
+        head["probes"] = {p.task: p.difference["accuracy"].to_dict() for p in self.probes}
+        return head
+
+    def to_dict(self) -> dict:
+        out = {
             "schema": SCHEMA,
             "created": self.created,
             "before": self.before,
             "after": self.after,
-            "headline": {
-                "domain_gain_bpc": gain.to_dict(),
-                "domain_gain_relative": gain.value / domain_before if domain_before else None,
-                "forgetting_bpc": forgetting.to_dict() if forgetting else None,
-                "probes": {p.task: p.difference["accuracy"].to_dict() for p in self.probes},
-            },
+            "headline": self._headline_dict(),
             "summary": [r.to_dict() for r in self.rows],
             "mw_bpc": {k: v.to_dict() for k, v in self.bpc.items()},
             "tokenization": self.tokenization,
@@ -126,6 +144,9 @@ class Report:
             "files": self.files,
             "versions": self.versions,
         }
+        if self.detection:
+            out["detection"] = {k: v.to_dict() for k, v in self.detection.items()}
+        return out
 
 
 def _negate(d: Difference) -> Difference:
@@ -161,6 +182,34 @@ def fmt_change(d: Difference | None) -> str:
 
 def headline(report: Report) -> list[str]:
     """Sentences a person reads first."""
+    lines = _bpc_lines(report) if report.bpc else _detection_lines(report)
+    for p in report.probes:
+        d = p.difference["accuracy"]
+        lines.append(f"Probe '{p.task}': accuracy {fmt_number(p.before['accuracy'].value)} → "
+                     f"{fmt_number(p.after['accuracy'].value)}, change {fmt_change(d)}, n = {d.n} test examples: {d.verdict}.")
+    return lines
+
+
+def _detection_lines(report: Report) -> list[str]:
+    lines = []
+    for name, what in (("domain", "held-out domain text"), ("general", "general text")):
+        comp = report.detection.get(name)
+        if comp is None:
+            continue
+        d = comp.difference
+        verdict = Row("", None, None, d, "higher").verdict
+        label = "Domain" if name == "domain" else "Forgetting"
+        note = ""
+        if name == "general" and verdict == "worse":
+            note = " (the discriminator spots replaced words in general text less well)"
+        elif name == "domain" and verdict == "worse":
+            note = " (the adapted discriminator spots replaced domain words less well)"
+        lines.append(f"{label}: replaced-word detection AUC on {what} {fmt_number(comp.before.auc.value)} → "
+                     f"{fmt_number(comp.after.auc.value)}, change {fmt_change(d)}, n = {d.n} texts: {verdict}{note}.")
+    return lines
+
+
+def _bpc_lines(report: Report) -> list[str]:
     lines = []
     gain = report.domain_gain
     before = report.bpc["domain"].before.bpc.value
@@ -181,10 +230,6 @@ def headline(report: Report) -> list[str]:
         lines.append(f"Forgetting: MW-BPC on general text changed by {fmt_change(forgetting)} bits/char, "
                      f"n = {forgetting.n} texts: {forgetting.verdict}"
                      + (" (general text got harder)." if forgetting.significant and forgetting.value > 0 else "."))
-    for p in report.probes:
-        d = p.difference["accuracy"]
-        lines.append(f"Probe '{p.task}': accuracy {fmt_number(p.before['accuracy'].value)} → "
-                     f"{fmt_number(p.after['accuracy'].value)}, change {fmt_change(d)}, n = {d.n} test examples: {d.verdict}.")
     return lines
 
 
@@ -201,8 +246,33 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+_BPC_NOTE = ("MW-BPC: masked-word bits per character (lower is better), the same eojeols masked for both models. ")
+_DETECTION_NOTE = ("Detection AUC: replaced-word detection by the ELECTRA discriminators (higher is better; 0.5 is "
+                   "chance), the same corrupted eojeols for both models. ")
+
+
+def _detection_markdown(report: Report) -> list[str]:
+    lines = ["## Replaced-word detection", "",
+             "| text | texts | eojeols scored | replaced | AUC before | AUC after | change (95% CI) | verdict | cut texts |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, comp in report.detection.items():
+        b = comp.before
+        verdict = Row("", None, None, comp.difference, "higher").verdict
+        lines.append(f"| {name} | {b.n_texts:,} | {len(b.labels):,} | {int(b.labels.sum()):,} | {fmt_estimate(b.auc)} | "
+                     f"{fmt_estimate(comp.after.auc)} | {fmt_change(comp.difference)} | {verdict} | {b.cut:,} |")
+    fraction = next(iter(report.detection.values())).fraction
+    lines += ["", f"{fraction:.0%} of the eojeols of each text (at least one) were replaced by eojeols drawn from the "
+              "same text sample (never an equal one); the same corrupted texts were given to both models. An eojeol's "
+              "score is the maximum of the discriminator's replaced-logit over its tokens (a replaced eojeol often "
+              "keeps some original pieces; one odd piece is the evidence). The AUC pools all scored eojeols; its "
+              "interval resamples texts.", ""]
+    for ex in next(iter(report.detection.values())).examples:
+        lines += [f"- `{_md_escape(ex['corrupted'])}` (was: {_md_escape(ex['original'])})"]
+    return lines + [""]
+
+
 def render_markdown(report: Report) -> str:
-    d = report.bpc["domain"]
+    d = report.measured["domain"]
     lines = [
         "# domainlm evaluation report",
         "",
@@ -210,17 +280,18 @@ def render_markdown(report: Report) -> str:
         f"- after: `{report.after}`",
         f"- domain text: `{d.source}` ({d.before.n_texts:,} texts scored of {d.texts_read:,} read)",
     ]
-    if "general" in report.bpc:
-        g = report.bpc["general"]
+    if "general" in report.measured:
+        g = report.measured["general"]
         lines.append(f"- general text: `{g.source}` ({g.before.n_texts:,} texts scored of {g.texts_read:,} read)")
     lines += [f"- created: {report.created}; schema `{SCHEMA}`", ""]
     lines += ["## Summary", ""] + [f"- {s}" for s in headline(report)] + [""]
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- ⚠ {w}" for w in report.warnings] + [""]
     lines += ["## Before and after", "", summary_markdown(report), "",
-              "MW-BPC: masked-word bits per character (lower is better), the same eojeols masked for both models. "
-              "Intervals are 95% bootstrap intervals; changes use a paired bootstrap over the same texts or test "
+              (_BPC_NOTE if report.bpc else _DETECTION_NOTE) + "Intervals are 95% bootstrap intervals; changes use a paired bootstrap over the same texts or test "
               "examples, and a change whose interval contains 0 is reported as *within noise*.", ""]
+    if report.detection:
+        lines += _detection_markdown(report)
     charts = [(k, v) for k, v in report.files.items() if v.endswith(".png")]
     if charts:
         lines += ["## Charts", ""] + [f"![{k}]({Path(v).name})" for k, v in charts] + [""]

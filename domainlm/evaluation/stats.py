@@ -1,7 +1,8 @@
 """Bootstrap intervals for every number of the report.
 
 Resampling is over the natural unit of each measurement: texts for MW-BPC, fertility and UNK rate
-(a ratio of sums, so texts of different length weigh by their length), test examples for probes.
+(a ratio of sums, so texts of different length weigh by their length), texts for replaced-word
+detection AUC (the eojeols of one text are not independent), test examples for probes.
 Before/after differences use a PAIRED bootstrap: the same resampled indices for both sides, which
 is what makes a small but consistent difference detectable and a noisy one honestly "within noise".
 """
@@ -97,7 +98,72 @@ def paired_ratio_difference(num_before, den_before, num_after, den_after, *, res
     return Difference(value, low, high, n, significant=bool(low > 0 or high < 0))
 
 
+def _weight_rows(n: int, resamples: int, seed: int):
+    """Bootstrap resamples as weights: how many times each item was drawn (the same draws as the
+    index blocks above, so the same seed resamples the same items)."""
+    for idx in _index_blocks(n, resamples, seed):
+        for row in idx:
+            yield np.bincount(row, minlength=n).astype(np.float64)
+
+
+def bootstrap_estimate(statistic: Callable[[np.ndarray], float], n: int, *, resamples: int = 1000,
+                       seed: int = 0) -> Estimate:
+    """A statistic that is not a ratio of sums (ROC-AUC), with a bootstrap interval over `n` items.
+
+    `statistic(weights)` computes it with item i counted `weights[i]` times; all ones is the sample.
+    Items are the clusters resampled (texts), however many measurements each holds.
+    """
+    if n == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), 0)
+    samples = np.array([statistic(w) for w in _weight_rows(n, resamples, seed)])
+    return Estimate(float(statistic(np.ones(n))), *_interval(samples), n)
+
+
+def paired_bootstrap_difference(statistic_before: Callable[[np.ndarray], float],
+                                statistic_after: Callable[[np.ndarray], float], n: int, *, resamples: int = 1000,
+                                seed: int = 0) -> Difference:
+    """statistic_after − statistic_before, the same resampled items (weights) for both sides."""
+    if n == 0:
+        return Difference(float("nan"), float("nan"), float("nan"), 0)
+    samples = np.array([statistic_after(w) - statistic_before(w) for w in _weight_rows(n, resamples, seed)])
+    low, high = _interval(samples)
+    ones = np.ones(n)
+    value = float(statistic_after(ones) - statistic_before(ones))
+    return Difference(value, low, high, n, significant=bool(low > 0 or high < 0))
+
+
 # ---------------------------------------------------------------- classification metrics
+
+def tie_groups(scores) -> tuple[np.ndarray, int]:
+    """The rank group of each score (equal scores share one) and the number of groups."""
+    unique, groups = np.unique(np.asarray(scores, dtype=np.float64), return_inverse=True)
+    return groups.ravel(), len(unique)
+
+
+def grouped_auc(groups: np.ndarray, n_groups: int, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """ROC-AUC from precomputed `tie_groups`: the Mann-Whitney statistic with ties counted one half.
+
+    AUC = P(score of a positive > score of a negative) + ½ P(equal), over weighted pairs: each group
+    of equal scores adds its positives × (negatives below it + ½ negatives in it). Sorting happens
+    once in `tie_groups`, so a bootstrap only re-weights (two bincounts per resample). NaN when one
+    class is absent.
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    weights = np.ones_like(labels) if weights is None else np.asarray(weights, dtype=np.float64)
+    pos = np.bincount(groups, weights=weights * labels, minlength=n_groups)
+    neg = np.bincount(groups, weights=weights * (1.0 - labels), minlength=n_groups)
+    n_pos, n_neg = pos.sum(), neg.sum()
+    if n_pos <= 0 or n_neg <= 0:
+        return float("nan")
+    below = np.cumsum(neg) - neg
+    return float((pos * (below + 0.5 * neg)).sum() / (n_pos * n_neg))
+
+
+def roc_auc(scores, labels, weights=None) -> float:
+    """Area under the ROC curve of `scores` for binary `labels` (1 = positive), ties handled."""
+    groups, n_groups = tie_groups(scores)
+    return grouped_auc(groups, n_groups, labels, weights)
+
 
 def accuracy_rows(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     """Accuracy of each row of (resamples × n) label matrices."""

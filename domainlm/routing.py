@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from domainlm.corpus.reader import CorpusReader, CorpusSpec, _format_of, detect_encoding, expand_paths, open_binary
+from domainlm.corpus.reader import CorpusReader, _format_of, detect_encoding, expand_paths, open_binary
+from domainlm.corpus.spec import CorpusSpec, check_where_columns, corpus_specs, row_matches
 from domainlm.errors import ConfigError, CorpusError
 from domainlm.io import atomic_directory, check_output_dir, follow_umask, write_json
 from domainlm.progress import progress_bar
@@ -98,10 +99,9 @@ def iter_rows(spec: CorpusSpec) -> Iterator[dict]:
             if spec.field not in columns:
                 raise CorpusError(f"'{path}' has no column '{spec.field}'; its columns are: {', '.join(columns)}.",
                                   "Name the text column with --field.")
+            check_where_columns(spec.where, columns, path)
             for row in reader:
-                if spec.where and not all(
-                        (str(row.get(k)) in v) if isinstance(v, list) else str(row.get(k)) == str(v)
-                        for k, v in spec.where.items()):
+                if spec.where and not row_matches(row, spec.where):
                     continue
                 row = {k: v for k, v in row.items() if k is not None}
                 if row.get(spec.field) is None:
@@ -144,7 +144,7 @@ def split_categories(inputs: Sequence[str | os.PathLike | CorpusSpec], out_dir: 
     check_output_dir(out_dir, SPLIT_COMMAND, force)
     recipes = routing_recipes(categories)
     router = router_from_recipes(recipes)
-    specs = [s if isinstance(s, CorpusSpec) else CorpusSpec(path=str(s), field=field, encoding=encoding) for s in inputs]
+    specs = corpus_specs(inputs, field=field, encoding=encoding)
     if not specs:
         raise CorpusError("No input was given.", "Pass one or more review files: domainlm split-categories FILE… -o DIR")
     out = Path(out_dir)

@@ -10,32 +10,22 @@ from __future__ import annotations
 import itertools
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping
 
 from domainlm.corpus.clean import empty_after_normalisation_error
 from domainlm.corpus.normalize import NormalizeConfig, Normalizer
 from domainlm.corpus.stats import empty_corpus_error
-from domainlm.corpus.reader import CorpusReader, CorpusSpec, parse_where  # noqa: F401  (re-exported)
+from domainlm.corpus.reader import CorpusReader
+from domainlm.corpus.spec import corpus_specs
 from domainlm.errors import ConfigError
 from domainlm.progress import progress_bar
-
-
-def _specs(corpus, where: Mapping | None) -> list:
-    items = corpus if isinstance(corpus, (list, tuple)) else [corpus]
-    if not where:
-        return list(items)
-    out = []
-    for item in items:
-        spec = item if isinstance(item, CorpusSpec) else CorpusSpec(path=str(item))
-        out.append(spec.model_copy(update={"where": {**spec.where, **where}}))
-    return out
 
 
 def corpus_texts(corpus, *, field: str | None = None, encoding: str | None = None, where: Mapping | None = None,
                  limit: int | None = None, normalize: bool | NormalizeConfig = True,
                  description: str = "reading corpus") -> Iterator[str]:
     """Texts of `corpus` (paths, globs, CorpusSpecs), normalised, with a byte progress bar."""
-    reader = CorpusReader(_specs(corpus, where), field=field, encoding=encoding)
+    reader = CorpusReader(corpus_specs(corpus, where=where), field=field, encoding=encoding)
     normalizer = None
     if normalize:
         normalizer = Normalizer(normalize if isinstance(normalize, NormalizeConfig) else NormalizeConfig())
@@ -129,4 +119,4 @@ def compare_samples(tokenizers: Mapping[str, str | os.PathLike], *, sentences: I
     return compare(sentences, tokenizers, limit=limit)
 
 
-__all__ = ["corpus_texts", "parse_where", "build_vocab_from_corpus", "fill_from_terms", "measure_corpus", "compare_samples"]
+__all__ = ["corpus_texts", "build_vocab_from_corpus", "fill_from_terms", "measure_corpus", "compare_samples"]

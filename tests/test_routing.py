@@ -41,6 +41,22 @@ def test_split_keeps_all_columns(tmp_path):
     assert saved["counts"] == report.counts and "tie" in saved["rule"]
 
 
+def test_split_filters_rows_by_where_and_refuses_a_missing_column(tmp_path):
+    from domainlm.corpus import CorpusSpec
+    from domainlm.errors import CorpusError
+
+    src = tmp_path / "mixed.tsv"
+    src.write_text("id\trating\ttext\n"
+                   "a\t5\t수분크림 보습 최고\n"
+                   "b\t1\t보습 크림 별로\n"
+                   "c\t4\t강아지 사료 잘 먹어요\n", encoding="utf-8")
+    report = split_categories([CorpusSpec(path=str(src), where={"rating": ["4", "5"]})], tmp_path / "out")
+    assert report.total == 2 and report.counts["cosmetics"] == 1 and report.counts["pets"] == 1
+    # As every corpus reader: a filter on a column the file lacks is an error, not an empty split.
+    with pytest.raises(CorpusError, match="has no column 'stars' to filter on; it has: id, rating, text"):
+        split_categories([CorpusSpec(path=str(src), where={"stars": "5"})], tmp_path / "out2")
+
+
 def test_split_categories_cli_on_a_text_file(cli, tmp_path):
     src = tmp_path / "reviews.txt"
     src.write_text("노트북 충전 잘 돼요\n고양이 츄르 좋아해요\n", encoding="utf-8")

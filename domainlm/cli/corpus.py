@@ -23,10 +23,9 @@ def _warn(warnings: list[str], stderr: bool = False) -> None:
 
 
 def _specs(paths: list[str], where: list[str]):
-    from domainlm.corpus import CorpusSpec, parse_where
+    from domainlm.corpus import corpus_specs, parse_where
 
-    conditions = parse_where(where)
-    return [CorpusSpec(path=p, where=conditions) for p in paths] if conditions else paths
+    return corpus_specs(paths, where=parse_where(where))
 
 
 @corpus_app.command("stats")

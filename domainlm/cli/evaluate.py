@@ -14,11 +14,9 @@ from domainlm.cli.common import console, err_console, print_json
 
 
 def _corpora(paths: list[str] | None, field: str | None):
-    from domainlm.corpus import CorpusSpec
+    from domainlm.corpus import corpus_specs
 
-    if not paths:
-        return None
-    return [CorpusSpec(path=p, field=field) if field else CorpusSpec(path=p) for p in paths]
+    return corpus_specs(paths, field=field) if paths else None
 
 
 def _default_out(after: str) -> Path:

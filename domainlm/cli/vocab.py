@@ -66,7 +66,8 @@ def build_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a WordPiece vocab with \\[PAD] \\[UNK] \\[CLS] \\[SEP] \\[MASK] at 0–4 plus reserved \\[unusedN] slots."""
-    from domainlm.vocab_build import build_vocab_from_corpus, parse_where
+    from domainlm.corpus import parse_where
+    from domainlm.vocab_build import build_vocab_from_corpus
 
     result = build_vocab_from_corpus(corpus, output, field=field, encoding=encoding, where=parse_where(where), limit=limit,
                                      normalize=normalize, vocab_size=vocab_size, unused=unused, slots_at=slots_at,
@@ -140,7 +141,8 @@ def fill_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Write terms into free \\[unusedN] slots of vocab.txt and tokenizer.json (same ids), with a slots.json manifest."""
-    from domainlm.vocab_build import fill_from_terms, parse_where
+    from domainlm.corpus import parse_where
+    from domainlm.vocab_build import fill_from_terms
 
     result = fill_from_terms(tokenizer, terms, output, category=category, truncate=truncate, fix_normalizer=fix_normalizer,
                              max_terms=max_terms, contexts=contexts, field=field, encoding=encoding, where=parse_where(where),
@@ -206,7 +208,8 @@ def measure_command(
 ) -> None:
     """Fertility (tokens per eojeol), UNK rate and filled-slot usage of one or more tokenizers."""
     from domainlm.io import write_json
-    from domainlm.vocab_build import measure_corpus, parse_where
+    from domainlm.corpus import parse_where
+    from domainlm.vocab_build import measure_corpus
 
     report = measure_corpus(corpus, _named_tokenizers(tokenizers), field=field, encoding=encoding, where=parse_where(where),
                             limit=limit, normalize=normalize)
@@ -256,7 +259,8 @@ def compare_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Side-by-side tokenization of sample sentences; tokens from filled slots are highlighted."""
-    from domainlm.vocab_build import compare_samples, parse_where
+    from domainlm.corpus import parse_where
+    from domainlm.vocab_build import compare_samples
 
     if not sentences and not corpus:
         raise ConfigError("Nothing to compare.", "Pass sentences as arguments, or --corpus FILE.")

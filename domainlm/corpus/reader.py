@@ -20,10 +20,9 @@ import lzma
 import os
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
-from typing import IO, Iterable, Iterator, NamedTuple, Sequence
+from typing import IO, Iterable, Iterator, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from domainlm.corpus.spec import CorpusSpec, check_where_columns, corpus_specs, row_matches, value_matches
 from domainlm.errors import CorpusError
 
 COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")
@@ -68,20 +67,6 @@ class Document(NamedTuple):
     id: str | None
     source: str
     line: int
-
-
-class CorpusSpec(BaseModel):
-    """Where a corpus is and how to read it. Recipes use this for every corpus they name."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    path: str = Field(description="File, directory, glob, a `datasets` save_to_disk directory, or hf:NAME")
-    field: str = Field("text", description="Column (csv/tsv/parquet) or field (jsonl/json) holding the text; ignored for .txt")
-    id_field: str | None = Field(None, description="Column holding a document id (used for the held-out hash split)")
-    encoding: str | None = Field(None, description="Text encoding; auto-detects utf-8 / utf-8-sig / cp949 when unset")
-    where: dict[str, str | list[str]] = Field(default_factory=dict, description="Keep only rows whose column equals (one of) these values, e.g. {split: train}")
-    limit: int | None = Field(None, ge=1, description="Read at most this many documents")
-    hf_split: str = Field("train", description="Split to read from a datasets dataset")
 
 
 @dataclass
@@ -307,37 +292,6 @@ class _LineSource:
 
 # ---------------------------------------------------------------- per-format readers
 
-def parse_where(items: Sequence[str] | None) -> dict[str, str | list[str]]:
-    """`["split=test", "rating=1,2"]` → {"split": "test", "rating": ["1", "2"]}."""
-    where: dict[str, str | list[str]] = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise CorpusError(f"--where {item!r} is not COLUMN=VALUE.", "Write e.g. --where split=test (VALUE may be a,b for either).")
-        values = [v.strip() for v in value.split(",")]
-        where[key.strip()] = values if len(values) > 1 else values[0]
-    return where
-
-
-
-def _matches(row: dict, where: dict[str, str | list[str]]) -> bool:
-    for key, want in where.items():
-        value = row.get(key)
-        if isinstance(want, list):
-            if str(value) not in want:
-                return False
-        elif str(value) != str(want):
-            return False
-    return True
-
-
-def _check_where_columns(columns: Iterable[str], where: dict, path: Path) -> None:
-    missing = [k for k in where if k not in columns]
-    if missing:
-        raise CorpusError(f"'{path}' has no column {', '.join(repr(m) for m in missing)} to filter on; it has: {', '.join(columns)}.",
-                          "Fix the `where` filter of the corpus.")
-
-
 def _read_txt(lines: _LineSource, spec: CorpusSpec) -> Iterator[Document]:
     src = str(lines.path)
     for line_no, text in lines:
@@ -360,8 +314,8 @@ def _read_jsonl(lines: _LineSource, spec: CorpusSpec) -> Iterator[Document]:
             raise CorpusError(f"{src}:{line_no}: no field '{spec.field}'; this line has: {', '.join(row) or '(none)'}.",
                               "Name the text field with --field.")
         if spec.where:
-            _check_where_columns(row.keys(), spec.where, lines.path)
-            if not _matches(row, spec.where):
+            check_where_columns(spec.where, row.keys(), lines.path)
+            if not row_matches(row, spec.where):
                 lines.stats.skipped_rows += 1
                 continue
         value = row[spec.field]
@@ -388,7 +342,7 @@ def _read_json_array(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator
             continue
         if spec.field not in row:
             raise CorpusError(f"{path}: item {i} has no field '{spec.field}'; it has: {', '.join(row)}.", "Name the text field with --field.")
-        if spec.where and not _matches(row, spec.where):
+        if spec.where and not row_matches(row, spec.where):
             continue
         yield Document(str(row[spec.field]), str(row.get(spec.id_field)) if spec.id_field else None, str(path), i)
 
@@ -414,7 +368,7 @@ def _read_delimited(lines: _LineSource, spec: CorpusSpec, delimiter: str) -> Ite
     if spec.field not in header:
         raise CorpusError(f"'{src}' has no column '{spec.field}'; its columns are: {', '.join(header)}.",
                           "Name the text column with --field (a header line is required).")
-    _check_where_columns(header, spec.where, lines.path)
+    check_where_columns(spec.where, header, lines.path)
     col = header.index(spec.field)
     id_col = header.index(spec.id_field) if spec.id_field and spec.id_field in header else None
     where = [(header.index(k), v) for k, v in spec.where.items()]
@@ -424,13 +378,7 @@ def _read_delimited(lines: _LineSource, spec: CorpusSpec, delimiter: str) -> Ite
         if len(row) <= col:
             lines.stats.skipped_rows += 1
             continue
-        keep = True
-        for idx, want in where:
-            value = row[idx] if idx < len(row) else None
-            if (value not in want) if isinstance(want, list) else (value != str(want)):
-                keep = False
-                break
-        if not keep:
+        if where and not all(value_matches(row[idx] if idx < len(row) else None, want) for idx, want in where):
             lines.stats.skipped_rows += 1
             continue
         yield Document(row[col], row[id_col] if id_col is not None and id_col < len(row) else None, src, current[0])
@@ -448,14 +396,14 @@ def _read_parquet(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator[Do
     names = pf.schema_arrow.names
     if spec.field not in names:
         raise CorpusError(f"'{path}' has no column '{spec.field}'; its columns are: {', '.join(names)}.", "Name the text column with --field.")
-    _check_where_columns(names, spec.where, path)
+    check_where_columns(spec.where, names, path)
     columns = list(dict.fromkeys([spec.field, *spec.where, *([spec.id_field] if spec.id_field in names else [])]))
     row_no = 0
     for batch in pf.iter_batches(batch_size=8192, columns=columns):
         data = batch.to_pydict()
         for i in range(batch.num_rows):
             row_no += 1
-            if spec.where and not _matches({k: data[k][i] for k in spec.where}, spec.where):
+            if spec.where and not row_matches({k: data[k][i] for k in spec.where}, spec.where):
                 continue
             text = data[spec.field][i]
             yield Document("" if text is None else str(text),
@@ -488,7 +436,7 @@ def _read_dataset(spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
         raise CorpusError(f"The dataset '{spec.path}' has no column '{spec.field}'; its columns are: {', '.join(columns)}.",
                           "Name the text column with --field.")
     for i, row in enumerate(ds, 1):
-        if spec.where and not _matches(row, spec.where):
+        if spec.where and not row_matches(row, spec.where):
             continue
         yield Document(str(row[spec.field]), str(row.get(spec.id_field)) if spec.id_field else None, source, i)
 
@@ -501,18 +449,9 @@ class CorpusReader:
     def __init__(self, specs: CorpusSpec | str | os.PathLike | Iterable[CorpusSpec | str | os.PathLike], *,
                  field: str | None = None, encoding: str | None = None,
                  max_line_bytes: int = DEFAULT_MAX_LINE_BYTES):
-        if isinstance(specs, (CorpusSpec, str, os.PathLike)):
-            specs = [specs]
-        self.specs: list[CorpusSpec] = []
-        for s in specs:
-            if not isinstance(s, CorpusSpec):
-                s = CorpusSpec(path=str(s))
-            updates = {}
-            if field is not None:
-                updates["field"] = field
-            if encoding is not None:
-                updates["encoding"] = encoding
-            self.specs.append(s.model_copy(update=updates) if updates else s)
+        # `field` / `encoding` given here apply to every corpus, the specs' own settings included.
+        updates = {k: v for k, v in (("field", field), ("encoding", encoding)) if v is not None}
+        self.specs: list[CorpusSpec] = [s.model_copy(update=updates) if updates else s for s in corpus_specs(specs)]
         if not self.specs:
             raise CorpusError("No corpus was given.", "Pass at least one corpus path.")
         self.max_line_bytes = max_line_bytes

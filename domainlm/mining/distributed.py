@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from domainlm.corpus import CorpusSpec, NormalizeConfig
+from domainlm.corpus import CorpusSpec, NormalizeConfig, corpus_specs
 from domainlm.corpus.reader import (COMPRESSIONS, DEFAULT_MAX_LINE_BYTES, FORMATS, Document, ReadStats,
                                     _CountingFile, _LineSource, _format_of, _is_corpus_file,
                                     _is_saved_dataset, _json_is_array, _read_delimited, _read_json_array,
@@ -194,9 +194,7 @@ def resolve_files(spec: CorpusSpec) -> tuple[object, list[tuple[str, str]]]:
 
 def check_readable(corpus) -> list[tuple[CorpusSpec, object, list[tuple[str, str]]]]:
     """Resolve every corpus of `corpus` (spec | path | list), raising CorpusError up front."""
-    items = corpus if isinstance(corpus, (list, tuple)) else [corpus]
-    specs = [s if isinstance(s, CorpusSpec) else CorpusSpec(path=str(s)) for s in items]
-    return [(s, *resolve_files(s)) for s in specs]
+    return [(s, *resolve_files(s)) for s in corpus_specs(corpus)]
 
 
 # ---------------------------------------------------------------- reading (on the workers)

@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 
 from domainlm.corpus.reader import (MAX_LINE_BYTES, SNIFF_BYTES, CorpusReader, _format_of, detect_encoding,
                                     line_is_too_long, open_binary)
+from domainlm.corpus.spec import value_matches
 from domainlm.errors import CorpusError
 
 CHUNK_BYTES = 1 << 20
@@ -32,7 +33,7 @@ class RawFile:
     path: Path
     tsv: bool
     column: int = 0
-    where: list[tuple[int, object]] = field(default_factory=list)
+    where: list[tuple[int, object]] = field(default_factory=list)  # (column index, `where` entry)
     min_cells: int = 1
     skipped_long_lines: int = 0  # lines over MAX_LINE_BYTES left out (filled in while reading)
 
@@ -89,7 +90,7 @@ def raw_plan(reader: CorpusReader) -> list[RawFile] | None:
             header = [h.strip() for h in first.split("\t")]
             if spec.field not in header or any(k not in header for k in spec.where):
                 return None
-            where = [(header.index(k), v if isinstance(v, list) else str(v)) for k, v in spec.where.items()]
+            where = [(header.index(k), v) for k, v in spec.where.items()]
             column = header.index(spec.field)
             plan.append(RawFile(path, tsv=True, column=column, where=where,
                                 min_cells=max([column] + [i for i, _ in where]) + 1))
@@ -167,8 +168,7 @@ def chunk_texts(entry: RawFile, chunk: bytes) -> list[str]:
         if len(cells) < min_cells:
             continue  # as CorpusReader: no text column, or a filtered column missing
         for idx, want in where:
-            value = cells[idx]
-            if (value not in want) if isinstance(want, list) else (value != want):
+            if not value_matches(cells[idx], want):
                 break
         else:
             out.append(cells[column])

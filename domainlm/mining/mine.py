@@ -15,7 +15,7 @@ from typing import Callable
 
 from vocab_tools.terms import Term, write_terms
 
-from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer
+from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer, corpus_specs
 from domainlm.errors import CorpusError, MiningError
 from domainlm.io import atomic_directory, check_output_dir, write_json
 from domainlm.mining.base import BaseTokenizer, load_base_tokenizer
@@ -80,16 +80,10 @@ def _engine_session(config: MineConfig):
         yield
 
 
-def _as_list(corpus) -> list:
-    if corpus is None:
-        return []
-    return list(corpus) if isinstance(corpus, (list, tuple)) else [corpus]
-
-
 def check_inputs(corpus, reference) -> None:
-    if not _as_list(corpus):
+    if not corpus_specs(corpus):
         raise MiningError("No category corpus was given.", "Pass --corpus PATH (repeatable) or --category NAME.")
-    if not _as_list(reference):
+    if not corpus_specs(reference):
         raise MiningError("No reference corpus was given: specificity is measured against general text.",
                           "Pass --reference PATH, e.g. a Korean Wikipedia sample (general/kowiki_sample.txt.gz).")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from domainlm.corpus import CorpusSpec, NormalizeConfig, is_heldout
+from domainlm.corpus import CorpusSpec, NormalizeConfig, corpus_specs, is_heldout
 from domainlm.errors import ConfigError, MiningError
 from domainlm.mining.config import MineConfig
 
@@ -26,11 +26,6 @@ class MineRequest:
     normalize: NormalizeConfig
     category: str | None = None
     keep: Callable[[object], bool] | None = None
-
-
-def _specs(paths: list[str], field: str | None, where: dict[str, str] | None = None) -> list[CorpusSpec]:
-    extra = {"field": field} if field else {}
-    return [CorpusSpec(path=p, where=dict(where or {}), **extra) for p in paths]
 
 
 def _recipe_keep(recipe) -> Callable[[object], bool] | None:
@@ -80,8 +75,8 @@ def resolve_request(*, category: str | None = None, corpus: list[str] = (), refe
         recipe = resolve_category(category, data_dir=data_dir)
         config = recipe.mine.model_copy(update=overrides)
         return MineRequest(
-            corpus=_specs(list(corpus), field, where) if corpus else list(recipe.data.domain),
-            reference=_specs(list(reference), field) if reference else list(recipe.data.reference),
+            corpus=corpus_specs(corpus, field=field, where=where) if corpus else list(recipe.data.domain),
+            reference=corpus_specs(reference, field=field) if reference else list(recipe.data.reference),
             base=base or recipe.base,
             config=config,
             output=output or mined_dir(recipe.name),
@@ -95,6 +90,6 @@ def resolve_request(*, category: str | None = None, corpus: list[str] = (), refe
         config = MineConfig(**overrides)
     except ValueError as e:
         raise ConfigError(f"Invalid mining settings: {e}") from None
-    return MineRequest(corpus=_specs(list(corpus), field, where), reference=_specs(list(reference), field),
+    return MineRequest(corpus=corpus_specs(corpus, field=field, where=where), reference=corpus_specs(reference, field=field),
                        base=str(base), config=config, output=output or Path("mined") / "terms",
                        normalize=NormalizeConfig())

@@ -60,12 +60,11 @@ def hash_corpora(specs: Iterable) -> list[Any]:
     Files are named relative to what the spec names (a folder, or where a glob starts; a single file
     by its content alone), so where the data root is does not count.
     """
-    from domainlm.corpus.reader import CorpusSpec, _is_saved_dataset, expand_paths
+    from domainlm.corpus.reader import _is_saved_dataset, expand_paths
+    from domainlm.corpus.spec import corpus_specs
 
     out = []
-    for spec in specs:
-        if not isinstance(spec, CorpusSpec):
-            spec = CorpusSpec(path=str(spec))
+    for spec in corpus_specs(specs):
         entry: dict[str, Any] = {"spec": spec.model_dump(mode="json", exclude={"path"})}
         path = spec.path
         if path.startswith("hf:"):

@@ -199,6 +199,7 @@ def main() -> None:
 
     from domainlm.training.data import fixed_sequences, pack
     from domainlm.training.heldout import heldout_mlm_loss
+    from domainlm.versions import library_versions
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as work:
@@ -255,7 +256,7 @@ def main() -> None:
                   "BERT's 80/10/10). The held-out loss masks every chosen token.",
                   "Wall-clock tokens/s depends on what else runs on the machine; tokens per CPU second (normalised "
                   "to the thread count) does not, and is the fairer ratio on a shared machine."],
-        "versions": __import__("domainlm.training.card", fromlist=["x"]).library_versions(),
+        "versions": library_versions(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import tempfile
 import time
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from domainlm.finetune.engine import FinetuneSettings, SeedRun, check_model, run
 from domainlm.finetune.metrics import METRIC_LABELS, paired_difference, seed_summary
 from domainlm.finetune.tasks import FinetuneTask, TaskData, load_task_data, resolve_tasks
 from domainlm.io import atomic_directory, check_output_dir
+from domainlm.versions import library_versions
 
 SCHEMA = "domainlm.finetune/1"
 CARD_START = "<!-- domainlm:finetune:start -->"
@@ -111,7 +111,7 @@ class BenchmarkResult:
                 "results": [r.to_dict() for r in self.results.values()],
                 "comparisons": [{"task": c.task, "metric": c.metric, "reference": c.reference, "model": c.model,
                                  "difference": _clean(c.difference), "verdict": c.verdict} for c in self.comparisons],
-                "seconds": round(self.seconds, 1), "versions": _versions()}
+                "seconds": round(self.seconds, 1), "versions": library_versions(("seqeval",))}
 
 
 def _clean(value):
@@ -123,18 +123,6 @@ def _clean(value):
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     return value
-
-
-def _versions() -> dict:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for name in ("domainlm", "torch", "transformers", "accelerate", "seqeval"):
-        try:
-            out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
-    return out
 
 
 def _write_json(path: Path, data) -> None:
@@ -245,7 +233,7 @@ def finetune(model: str | os.PathLike, task: str | FinetuneTask, out_dir: str | 
         base = _run_task(Path(model).name, model, data, seed_list, settings, Path(tmp), on_event)
         result = FinetuneResult(**base.__dict__, out_dir=Path(out_dir), seconds=time.perf_counter() - started)
         _write_json(Path(tmp) / "finetune.json", {"schema": SCHEMA, **result.to_dict(), "seeds_run": seed_list,
-                                                  "seconds": round(result.seconds, 1), "versions": _versions()})
+                                                  "seconds": round(result.seconds, 1), "versions": library_versions(("seqeval",))})
     return result
 
 

@@ -151,7 +151,8 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     from domainlm.modeling.init_rows import init_filled_rows
     from domainlm.modeling.loading import load_base
     from domainlm.training import fingerprint as fp
-    from domainlm.training.card import library_versions, model_card
+    from domainlm.training.card import model_card
+    from domainlm.versions import library_versions
     from domainlm.training.checkpoint import checkpoint_dir_for, latest_checkpoint
     from domainlm.training.data import PackedStream, corpus_texts, fixed_sequences
     from domainlm.training.engine import train

@@ -8,19 +8,7 @@ author's directory layout), and its usage snippet runs as written from the folde
 
 from __future__ import annotations
 
-import platform
-from importlib import metadata
 from pathlib import Path
-
-
-def library_versions() -> dict:
-    versions = {"python": platform.python_version()}
-    for name in ("domainlm", "torch", "transformers", "tokenizers", "peft", "accelerate"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def _fmt(value, digits: int = 4) -> str:

@@ -29,16 +29,17 @@ from domainlm.training.objectives import stack_sequences
 
 
 def gumbel_sample(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """argmax(logits + Gumbel noise), i.e. one draw from softmax(logits), in fp32.
+    """One draw from softmax(logits) per row by Gumbel-max, in fp32.
 
-    The noise is drawn on the logits' device from a device generator seeded by `generator`, so the
-    draw is reproducible without moving a [positions × vocab] tensor from the CPU.
+    argmax(logits + Gumbel) equals argmax(logits − log E) with E ~ Exp(1): one random fill and one
+    log over the [positions × vocab] matrix instead of a uniform fill and two logs. The noise is
+    drawn on the logits' device from a device generator seeded by `generator`, so the draw is
+    reproducible without moving such a matrix from the CPU.
     """
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     device_gen = torch.Generator(device=logits.device).manual_seed(seed)
-    uniform = torch.rand(logits.shape, generator=device_gen, device=logits.device, dtype=torch.float32)
-    noise = -torch.log((-torch.log(uniform.clamp_min(1e-9))).clamp_min(1e-9))
-    return (logits.float() + noise).argmax(dim=-1)
+    race = torch.empty(logits.shape, device=logits.device, dtype=torch.float32).exponential_(generator=device_gen)
+    return (logits.float() - race.log_()).argmax(dim=-1)
 
 
 class ReplacedTokenDetectionLoss(nn.Module):

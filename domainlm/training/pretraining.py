@@ -44,7 +44,8 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
     from domainlm.modeling import build_mlm, load_tokenizer
     from domainlm.training import fingerprint as fp
     from domainlm.training.adapting import _as_list, _spec_names
-    from domainlm.training.card import library_versions, model_card
+    from domainlm.training.card import model_card
+    from domainlm.versions import library_versions
     from domainlm.training.checkpoint import checkpoint_dir_for
     from domainlm.training.data import PackedStream, corpus_texts, fixed_sequences
     from domainlm.training.engine import train

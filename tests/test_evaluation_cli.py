@@ -66,7 +66,7 @@ def test_cli_missing_model(cli, tiny_mlm_dir, eval_files, tmp_path):
     missing = tmp_path / "nope"
     result = cli("evaluate", "--before", tiny_mlm_dir, "--after", missing, "--domain", eval_files["domain"], "-o", tmp_path / "o")
     assert result.exit_code == 2
-    assert flat(result.stderr) == (f"Error: The after model: The tokenizer directory '{missing}' does not exist. "
+    assert flat(result.stderr) == (f"Error: The after model: The model directory '{missing}' does not exist. "
                                    "Check the path passed as --after.")
 
 

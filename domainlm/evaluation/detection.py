@@ -28,11 +28,9 @@ Choices, and why:
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -44,8 +42,6 @@ from domainlm.evaluation.stats import (Difference, Estimate, bootstrap_estimate,
                                        paired_bootstrap_difference, tie_groups)
 from domainlm.progress import progress_bar
 
-DISCRIMINATOR_ARCHITECTURE = "ElectraForPreTraining"
-GENERATOR_ARCHITECTURE = "ElectraForMaskedLM"
 GENERATOR_HINT = ("This is the generator; pass the discriminator (the ElectraForPreTraining folder that was "
                   "trained with it).")
 SCORE_RULE = "max of the discriminator's replaced-logit over the eojeol's tokens"
@@ -279,61 +275,32 @@ def compare_detection(before: Side, after: Side, plan: ReplacementPlan, *, batch
 
 # ---------------------------------------------------------------- loading a discriminator
 
-def _architectures(name: str) -> tuple[str | None, list[str]]:
-    """(model_type, architectures) of a model folder or cached hub model; (None, []) when unreadable."""
-    path = Path(name).expanduser() / "config.json"
-    try:
-        if path.is_file():
-            config = json.loads(path.read_text(encoding="utf-8"))
-            return config.get("model_type"), list(config.get("architectures") or [])
-        from transformers import AutoConfig
-
-        config = AutoConfig.from_pretrained(name)
-        return config.model_type, list(config.architectures or [])
-    except Exception:  # the loader proper reports a missing or damaged model with its own messages
-        return None, []
-
-
-def _has_discriminator_head(name: str) -> bool:
-    """Whether the weight files hold the discriminator head (for a config that names no architecture)."""
-    from domainlm.modeling.loading import _weight_files
-
-    for path in _weight_files(name):
-        if path.suffix != ".safetensors":
-            return False  # a pickle would have to be loaded whole to list its keys: let MW-BPC's loader decide
-        try:
-            from safetensors import safe_open
-
-            with safe_open(str(path), "pt") as fh:
-                if any(k.startswith("discriminator_predictions.") for k in fh.keys()):
-                    return True
-        except Exception:
-            return False
-    return False
-
-
 def is_discriminator(name_or_path: str | os.PathLike) -> bool:
-    """True for an ELECTRA discriminator: config.architectures names ElectraForPreTraining, or names
-    nothing and the weights hold the discriminator head. It is evaluated by replaced-word detection,
-    everything else by MW-BPC."""
-    name = str(name_or_path)
-    model_type, archs = _architectures(name)
-    if model_type != "electra":
-        return False
-    return DISCRIMINATOR_ARCHITECTURE in archs or (not archs and _has_discriminator_head(name))
+    """True for an ELECTRA discriminator (modeling's `electra_role`: an ELECTRA config that does not
+    name the generator class). It is evaluated by replaced-word detection, everything else by MW-BPC."""
+    from domainlm.modeling.electra import electra_role
+
+    return electra_role(name_or_path) == "discriminator"
 
 
 def _check_architecture(name: str) -> None:
-    model_type, archs = _architectures(name)
-    if model_type is not None and model_type != "electra":
-        raise ModelError(f"'{name}' is a {model_type} model ({', '.join(archs) or 'no architecture named'}), "
-                         "not an ELECTRA discriminator.",
-                         "Pass an ELECTRA discriminator (ElectraForPreTraining) folder; BERT and ALBERT masked-LMs "
-                         "are evaluated by MW-BPC when both models are masked-LMs.")
-    if GENERATOR_ARCHITECTURE in archs:
+    from domainlm.modeling.electra import electra_role
+
+    role = electra_role(name)
+    if role == "generator":
         raise ModelError(f"'{name}' is an ELECTRA generator (ElectraForMaskedLM), not a discriminator: replaced-word "
                          "detection scores the discriminator's replaced-token head.",
                          GENERATOR_HINT)
+    if role is None:
+        from transformers import AutoConfig
+
+        try:
+            kind = f"a {AutoConfig.from_pretrained(name).model_type} model"
+        except Exception:  # no readable config: from_pretrained below says what is wrong with the folder
+            return
+        raise ModelError(f"'{name}' is {kind}, not an ELECTRA discriminator.",
+                         "Pass an ELECTRA discriminator (ElectraForPreTraining) folder; BERT and ALBERT masked-LMs "
+                         "are evaluated by MW-BPC when both models are masked-LMs.")
 
 
 def load_discriminator(name_or_path: str | os.PathLike, *, option: str = "--base"):
@@ -344,13 +311,14 @@ def load_discriminator(name_or_path: str | os.PathLike, *, option: str = "--base
     """
     from transformers import ElectraForPreTraining
 
+    from domainlm.evaluation.encode import _quiet_loading
     from domainlm.modeling.loading import _corrupt_error, _load_error, _quiet_load_report, load_tokenizer, WEIGHT_FILES
 
     name = str(name_or_path)
     tokenizer = load_tokenizer(name, option=option)
     _check_architecture(name)
     try:
-        with _quiet_load_report():
+        with _quiet_load_report(), _quiet_loading():
             model, info = ElectraForPreTraining.from_pretrained(name, output_loading_info=True)
     except (OSError, ValueError) as e:
         raise _load_error(name, "model", e) from None

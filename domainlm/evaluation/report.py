@@ -190,6 +190,11 @@ def headline(report: Report) -> list[str]:
     return lines
 
 
+def _verdict_higher(d: Difference) -> str:
+    """better / worse / within noise of a change where higher is better (an AUC)."""
+    return Row("", None, None, d, "higher").verdict
+
+
 def _detection_lines(report: Report) -> list[str]:
     lines = []
     for name, what in (("domain", "held-out domain text"), ("general", "general text")):
@@ -197,7 +202,7 @@ def _detection_lines(report: Report) -> list[str]:
         if comp is None:
             continue
         d = comp.difference
-        verdict = Row("", None, None, d, "higher").verdict
+        verdict = _verdict_higher(d)
         label = "Domain" if name == "domain" else "Forgetting"
         note = ""
         if name == "general" and verdict == "worse":
@@ -257,7 +262,7 @@ def _detection_markdown(report: Report) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|"]
     for name, comp in report.detection.items():
         b = comp.before
-        verdict = Row("", None, None, comp.difference, "higher").verdict
+        verdict = _verdict_higher(comp.difference)
         lines.append(f"| {name} | {b.n_texts:,} | {len(b.labels):,} | {int(b.labels.sum()):,} | {fmt_estimate(b.auc)} | "
                      f"{fmt_estimate(comp.after.auc)} | {fmt_change(comp.difference)} | {verdict} | {b.cut:,} |")
     fraction = next(iter(report.detection.values())).fraction

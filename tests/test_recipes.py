@@ -205,3 +205,28 @@ def test_recipe_list_wraps_between_words(cli, monkeypatch, width):
     for text, e in zip(sorted(expected), sorted(entries.values(), key=lambda e: short_description(e.description))):
         words = set(re.split(r"\s+", " ".join(e.description.split())))
         assert all(w in words or w == "…" or w.rstrip(".:;") in {x.rstrip(".:;") for x in words} for w in text.split())
+
+
+def test_adapt_request_decides_from_the_recipe_under_what_was_typed(shared_data):
+    from domainlm.recipes.requests import adapt_request
+
+    r = adapt_request(category="영화", data_dir=shared_data, max_steps=7)
+    assert r.base == "kykim/bert-kor-base" and r.category == "영화"
+    assert r.config.max_steps == 7 and r.config.init == r.recipe.vocab.init
+    assert r.corpus == list(r.recipe.data.domain) and r.heldout_seed == r.recipe.data.heldout.seed
+    typed = adapt_request(category="영화", data_dir=shared_data, corpus=["mine.txt"], field_name="body")
+    assert [(s.path, s.field) for s in typed.corpus] == [("mine.txt", "body")]
+    assert typed.config.heldout_fraction == typed.recipe.train.heldout_fraction  # typed corpus: training's own rule
+
+
+def test_adapt_request_without_a_recipe_takes_set_overrides_and_says_what_is_missing():
+    from domainlm.errors import ConfigError
+    from domainlm.recipes.requests import adapt_request
+
+    r = adapt_request(base="some/base", corpus=["a.txt"], overrides=["train.lora.r=4", "train.electra.generator_warmup_steps=5"])
+    assert r.config.lora.r == 4 and r.config.electra.generator_warmup_steps == 5
+    assert any("No --terms" in n for n in r.notes)
+    with pytest.raises(ConfigError, match="No base model"):
+        adapt_request(corpus=["a.txt"])
+    with pytest.raises(ConfigError, match=r"train\.lr"):
+        adapt_request(base="b", corpus=["a.txt"], lr=-1.0)

@@ -13,31 +13,6 @@ from domainlm.cli.common import console, err_console, kv_table, print_json
 TRAIN_OPTIONS = "Training"
 
 
-def _train_config(base_config, **options):
-    """Explicit CLI options on top of the recipe's (or the default) train settings."""
-    from domainlm.errors import ConfigError
-    from domainlm.training.config import TrainConfig
-
-    data = (base_config or TrainConfig()).model_dump()
-    data.update({k: v for k, v in options.items() if v is not None})
-    try:
-        return TrainConfig(**data)
-    except Exception as e:  # pydantic ValidationError: report every problem with its key
-        errors = getattr(e, "errors", lambda: [])()
-        lines = "; ".join(f"train.{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in errors) or str(e)
-        raise ConfigError(f"Invalid training settings: {lines}.", "Fix the option values (see --help).") from None
-
-
-def _overridden_train(overrides):
-    """The default training settings with `--set train.KEY=VALUE` applied (no recipe); None without any."""
-    if not overrides:
-        return None
-    from domainlm.recipes.overrides import override_settings
-    from domainlm.training.config import TrainConfig
-
-    return override_settings(TrainConfig(), overrides, "train")
-
-
 def _run_interruptible(fn):
     from transformers.utils import logging as hf_logging
 
@@ -87,49 +62,17 @@ def adapt_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Fill the free \\[unusedN] slots with mined terms, initialise their rows, continue pretraining."""
-    from domainlm.corpus import CorpusSpec
-    from domainlm.errors import ConfigError
-    from domainlm.training import adapt
+    from domainlm.recipes.requests import adapt_request, run_adapt
 
-    recipe = None
-    if category:
-        from domainlm.recipes import load_recipe
-
-        recipe = load_recipe(category, overrides=overrides or (), data_dir=data_dir)
-    base = base or (recipe.base if recipe else None)
-    if not base:
-        raise ConfigError("No base model was given.", "Pass --base MODEL (hub id or directory) or --category NAME.")
-    specs = [CorpusSpec(path=c, **({"field": field} if field else {})) for c in corpus] if corpus else (recipe.data.domain if recipe else [])
-    replay_specs = [CorpusSpec(path=c, **({"field": field} if field else {})) for c in replay] if replay else (recipe.data.replay if recipe else [])
-    if not specs:
-        raise ConfigError("No domain corpus was given.", "Pass --corpus FILE (repeatable) or --category NAME.")
-    if terms is None and filled_tokenizer is None and recipe is not None:
-        from domainlm.mining.request import mined_dir
-
-        mined = mined_dir(recipe.name) / "terms.tsv"
-        if mined.exists():
-            terms = mined
-            err_console.print(f"Filling slots with [bold]{mined}[/] (from `domainlm mine-terms --category {recipe.category}`).")
-    if terms is None and filled_tokenizer is None:
-        err_console.print("[yellow]No --terms or --filled-tokenizer: continued pretraining without filling slots "
-                          "(run `domainlm mine-terms` first, or pass --terms).[/]")
-    recipe_train = recipe.train if recipe else _overridden_train(overrides)
-    if recipe is not None and init is None:
-        init = recipe.vocab.init
-    heldout_fraction, heldout_seed = None, "domainlm"
-    if recipe is not None and not corpus:
-        # Keep out of training exactly the documents the recipe holds out for evaluation.
-        rule = recipe.data.heldout
-        heldout_fraction, heldout_seed = (0.0 if rule.corpus else rule.fraction), rule.seed
-    config = _train_config(recipe_train, heldout_fraction=heldout_fraction, mode=mode, max_steps=max_steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
-                           seq_len=seq_len, init=init, replay_ratio=replay_ratio, save_every=save_every, eval_every=eval_every,
-                           seed=seed, max_documents=max_documents, compile=compile, resize=resize or None)
-    if recipe is not None and not truncate:
-        truncate = recipe.vocab.truncate
-    result = _run_interruptible(lambda: adapt(
-        base, output, corpus=specs, replay=replay_specs, terms=terms, filled_tokenizer=filled_tokenizer, config=config,
-        category=recipe.category if recipe else None, resume=resume, recipe=recipe, heldout_seed=heldout_seed,
-        force=force, truncate=truncate, new_head=new_head, generator=generator))
+    request = adapt_request(base=base, category=category, corpus=corpus, replay=replay, field_name=field, terms=terms,
+                            filled_tokenizer=filled_tokenizer, overrides=overrides or (), data_dir=data_dir,
+                            truncate=truncate, generator=generator, mode=mode, max_steps=max_steps, lr=lr,
+                            batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len, init=init,
+                            replay_ratio=replay_ratio, save_every=save_every, eval_every=eval_every, seed=seed,
+                            max_documents=max_documents, compile=compile, resize=resize or None)
+    for note in request.notes:
+        err_console.print(note)
+    result = _run_interruptible(lambda: run_adapt(request, output, resume=resume, force=force, new_head=new_head))
     if as_json:
         print_json({k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()})
         return
@@ -176,23 +119,16 @@ def pretrain_command(
     overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override a training setting, e.g. train.warmup_ratio=0.1 (repeatable)."),
 ) -> None:
     """Pretrain a fresh BERT / ALBERT masked-LM, or an ELECTRA discriminator and generator, on a vocabulary from `vocab build`."""
-    from domainlm.corpus import CorpusSpec
-    from domainlm.errors import ConfigError
+    from domainlm.recipes.requests import arch_settings, corpus_list, train_settings
     from domainlm.training import pretrain
-    from domainlm.training.config import ModelArchConfig
 
-    try:
-        arch_config = ModelArchConfig(arch=arch, layers=layers, hidden=hidden, heads=heads, intermediate=intermediate,
-                                      embedding_size=embedding_size, max_positions=max_positions,
-                                      generator_fraction=generator_fraction)
-    except Exception as e:
-        errors = getattr(e, "errors", lambda: [])()
-        raise ConfigError("Invalid model settings: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in errors) + ".",
-                          "Fix the option values (see --help).") from None
-    config = _train_config(_overridden_train(overrides), max_steps=max_steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len,
-                           save_every=save_every, eval_every=eval_every, seed=seed, max_documents=max_documents, compile=compile)
-    specs = [CorpusSpec(path=c, **({"field": field} if field else {})) for c in corpus]
-    out = _run_interruptible(lambda: pretrain(tokenizer, specs, output, arch=arch_config, config=config, resume=resume,
-                                                 force=force))
+    arch_config = arch_settings(arch=arch, layers=layers, hidden=hidden, heads=heads, intermediate=intermediate,
+                                embedding_size=embedding_size, max_positions=max_positions,
+                                generator_fraction=generator_fraction)
+    config = train_settings(None, overrides or (), max_steps=max_steps, lr=lr, batch_size=batch_size,
+                            grad_accum=grad_accum, seq_len=seq_len, save_every=save_every, eval_every=eval_every,
+                            seed=seed, max_documents=max_documents, compile=compile)
+    out = _run_interruptible(lambda: pretrain(tokenizer, corpus_list(corpus, field), output, arch=arch_config,
+                                              config=config, resume=resume, force=force))
     console.print(f"Wrote [bold]{out}[/] (model, tokenizer, settings.json, metrics.jsonl, README.md"
                   + (", generator/" if arch == "electra" else "") + ").")

@@ -144,7 +144,8 @@ def resolve_base(base: str, root: Path) -> str:
 
 def resolve_paths(recipe: Recipe, root: Path) -> Recipe:
     resolved = _resolve_specs(recipe, root)
-    resolved = resolved.model_copy(update={"base": resolve_base(recipe.base, root)})
+    resolved = resolved.model_copy(update={"base": resolve_base(recipe.base, root),
+                                           "generator": resolve_base(recipe.generator, root) if recipe.generator else None})
     return resolved
 
 

@@ -105,6 +105,7 @@ class Recipe(BaseModel):
     aliases: list[str] = Field(default_factory=list, description="Other names accepted by --category (e.g. cosmetics, beauty)")
     description: str = Field("", description="What this recipe adapts to, and on which data")
     base: str = Field(description="Base model: a Hugging Face name or a local directory (relative: under the data root)")
+    generator: str | None = Field(None, description="ELECTRA base only: its generator (an ElectraForMaskedLM hub id or directory; relative: under the data root). Null: adapt builds a small one and warms it up")
     data: DataConfig = Field(description="Corpora and held-out rule")
     mine: MineConfig = Field(default_factory=MineConfig, description="Term mining settings (the slot budget comes from vocab.slots)")
     vocab: VocabConfig = Field(description="Slot budget and initialisation of the filled rows")

@@ -1,0 +1,134 @@
+"""From what a person typed to a concrete job: the decisions behind `domainlm adapt` and `pretrain`.
+
+A category name brings its recipe (base, corpora, held-out rule, vocab and training settings); the
+options a person typed go on top; `--set key.path=value` overrides work with or without a recipe.
+The CLI parses options, calls `adapt_request` / `pretrain_request` and renders the result; a Python
+user can call the same functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from domainlm.errors import ConfigError
+
+Note = Callable[[str], None]
+
+
+def validation_message(error: Exception, prefix: str = "") -> str:
+    """Every problem of a pydantic ValidationError with its key path, in one line."""
+    errors = getattr(error, "errors", lambda: [])()
+    lines = "; ".join(f"{prefix}{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+    return lines or str(error)
+
+
+def train_settings(base_config=None, overrides: Sequence[str] = (), **options):
+    """`TrainConfig`: `base_config` (a recipe's, or the defaults), then `--set train.*` overrides
+    (without a recipe; a recipe applies its own), then the options a person typed (None: not
+    typed). All problems are reported together."""
+    from domainlm.training.config import TrainConfig
+
+    config = base_config or TrainConfig()
+    if overrides:
+        from domainlm.recipes.overrides import override_settings
+
+        config = override_settings(config, overrides, "train")
+    data = config.model_dump()
+    data.update({k: v for k, v in options.items() if v is not None})
+    try:
+        return TrainConfig(**data)
+    except Exception as e:  # pydantic ValidationError
+        raise ConfigError(f"Invalid training settings: {validation_message(e, 'train.')}.",
+                          "Fix the option values (see --help).") from None
+
+
+def arch_settings(**options):
+    from domainlm.modeling.config import ModelArchConfig
+
+    try:
+        return ModelArchConfig(**options)
+    except Exception as e:
+        raise ConfigError(f"Invalid model settings: {validation_message(e)}.", "Fix the option values (see --help).") from None
+
+
+def corpus_list(paths: Sequence[str] | None, field_name: str | None) -> list:
+    from domainlm.corpus import CorpusSpec
+
+    return [CorpusSpec(path=str(p), **({"field": field_name} if field_name else {})) for p in paths or ()]
+
+
+@dataclass
+class AdaptRequest:
+    """Everything `domainlm.training.adapt` is called with, decided."""
+
+    base: str
+    corpus: list
+    replay: list
+    terms: Path | None
+    filled_tokenizer: Path | None
+    config: object
+    category: str | None = None
+    recipe: object = None
+    heldout_seed: str = "domainlm"
+    truncate: bool = False
+    generator: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def adapt_request(*, base: str | None = None, category: str | None = None, corpus: Sequence[str] | None = None,
+                  replay: Sequence[str] | None = None, field_name: str | None = None, terms: Path | None = None,
+                  filled_tokenizer: Path | None = None, overrides: Sequence[str] = (), data_dir: Path | None = None,
+                  truncate: bool = False, generator: Path | None = None, **train_options) -> AdaptRequest:
+    """Decide the adapt job: recipe defaults for base, corpora, terms (its mined `terms.tsv`), the
+    held-out rule and settings, under what was typed. `notes` say what was chosen for the person."""
+    recipe = None
+    if category:
+        from domainlm.recipes import load_recipe
+
+        recipe = load_recipe(category, overrides=overrides or (), data_dir=data_dir)
+    base = base or (recipe.base if recipe else None)
+    generator = generator or (Path(recipe.generator) if recipe and recipe.generator else None)
+    if not base:
+        raise ConfigError("No base model was given.", "Pass --base MODEL (hub id or directory) or --category NAME.")
+    specs = corpus_list(corpus, field_name) or (list(recipe.data.domain) if recipe else [])
+    replay_specs = corpus_list(replay, field_name) or (list(recipe.data.replay) if recipe else [])
+    if not specs:
+        raise ConfigError("No domain corpus was given.", "Pass --corpus FILE (repeatable) or --category NAME.")
+    notes = []
+    if terms is None and filled_tokenizer is None and recipe is not None:
+        from domainlm.mining.request import mined_dir
+
+        mined = mined_dir(recipe.name) / "terms.tsv"
+        if mined.exists():
+            terms = mined
+            notes.append(f"Filling slots with [bold]{mined}[/] (from `domainlm mine-terms --category {recipe.category}`).")
+    if terms is None and filled_tokenizer is None:
+        notes.append("[yellow]No --terms or --filled-tokenizer: continued pretraining without filling slots "
+                     "(run `domainlm mine-terms` first, or pass --terms).[/]")
+    heldout_fraction, heldout_seed = None, "domainlm"
+    if recipe is not None:
+        if train_options.get("init") is None:
+            train_options["init"] = recipe.vocab.init
+        truncate = truncate or recipe.vocab.truncate
+        if not corpus:
+            # Keep out of training exactly the documents the recipe holds out for evaluation.
+            rule = recipe.data.heldout
+            heldout_fraction, heldout_seed = (0.0 if rule.corpus else rule.fraction), rule.seed
+    config = train_settings(recipe.train if recipe else None, () if recipe else overrides,
+                            heldout_fraction=heldout_fraction, **train_options)
+    return AdaptRequest(base=base, corpus=specs, replay=replay_specs, terms=terms, filled_tokenizer=filled_tokenizer,
+                        config=config, category=recipe.category if recipe else None, recipe=recipe,
+                        heldout_seed=heldout_seed, truncate=truncate, generator=generator, notes=notes)
+
+
+def run_adapt(request: AdaptRequest, output: Path, *, resume: bool = False, force: bool = False,
+              new_head: bool = False, on_step=None):
+    """`domainlm.training.adapt` with the request's decisions."""
+    from domainlm.training import adapt
+
+    r = request
+    return adapt(r.base, output, corpus=r.corpus, replay=r.replay, terms=r.terms, filled_tokenizer=r.filled_tokenizer,
+                 config=r.config, category=r.category, resume=resume, recipe=r.recipe, heldout_seed=r.heldout_seed,
+                 force=force, truncate=r.truncate, new_head=new_head, generator=r.generator, on_step=on_step)

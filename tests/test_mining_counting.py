@@ -68,7 +68,7 @@ def test_fast_path_reads_tsv_like_the_corpus_reader(tmp_path, monkeypatch):
     with gzip.open(path, "wt", encoding="utf-8") as fh:
         fh.write("\n".join(rows))  # no final newline: the last line must still be read
     from domainlm.corpus import CorpusSpec
-    from domainlm.mining import fastread
+    from domainlm.corpus import fastread
 
     spec = CorpusSpec(path=str(path), where={"split": "train"})
     general = count_words(spec, workers=2, max_documents=10**9)  # max_documents forces the general path

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domainlm.corpus.reader import MAX_LINE_BYTES, CorpusReader
-from domainlm.mining.fastread import drop_long_lines, raw_chunks, raw_plan
+from domainlm.corpus.fastread import drop_long_lines, raw_chunks, raw_plan
 
 
 def _corpus(path, long_sizes):

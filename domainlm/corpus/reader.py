@@ -93,11 +93,11 @@ def _uncompressed_name(path: Path) -> str:
     return name
 
 
-def _is_corpus_file(path: Path) -> bool:
+def is_corpus_file(path: Path) -> bool:
     return _uncompressed_name(path).endswith(FORMATS)
 
 
-def _format_of(path: Path) -> str:
+def format_of(path: Path) -> str:
     name = _uncompressed_name(path)
     for fmt in FORMATS:
         if name.endswith(fmt):
@@ -105,7 +105,7 @@ def _format_of(path: Path) -> str:
     return ".txt"  # an unknown suffix named explicitly is read as plain text
 
 
-def _is_saved_dataset(path: Path) -> bool:
+def is_saved_dataset(path: Path) -> bool:
     return path.is_dir() and ((path / "dataset_info.json").exists() or (path / "state.json").exists()
                               or (path / "dataset_dict.json").exists())
 
@@ -115,7 +115,7 @@ def expand_paths(path: str | os.PathLike) -> list[Path]:
     text = str(path)
     if any(ch in text for ch in "*?["):
         files = sorted(Path(p) for p in globlib.glob(text, recursive=True) if Path(p).is_file())
-        files = [p for p in files if _is_corpus_file(p)]
+        files = [p for p in files if is_corpus_file(p)]
         if not files:
             raise CorpusError(f"The pattern '{text}' matches no corpus files.",
                               f"Check the pattern; readable files end in {', '.join(FORMATS)} (optionally {', '.join(COMPRESSIONS)}).")
@@ -125,7 +125,7 @@ def expand_paths(path: str | os.PathLike) -> list[Path]:
         raise CorpusError(f"Corpus path '{text}' does not exist.",
                           "Check the path, or pass --data-dir / DOMAINLM_DATA when it is relative to a data folder.")
     if p.is_dir():
-        files = sorted(f for f in p.rglob("*") if f.is_file() and _is_corpus_file(f))
+        files = sorted(f for f in p.rglob("*") if f.is_file() and is_corpus_file(f))
         if not files:
             raise CorpusError(f"The directory '{text}' holds no readable corpus files.",
                               f"Readable files end in {', '.join(FORMATS)} (optionally compressed: {', '.join(COMPRESSIONS)}).")
@@ -135,7 +135,7 @@ def expand_paths(path: str | os.PathLike) -> list[Path]:
 
 # ---------------------------------------------------------------- opening and decoding
 
-class _CountingFile(io.RawIOBase):
+class CountingFile(io.RawIOBase):
     """Wraps the on-disk file so progress can follow compressed bytes consumed."""
 
     def __init__(self, raw: IO[bytes]):
@@ -155,7 +155,7 @@ class _CountingFile(io.RawIOBase):
         super().close()
 
 
-def open_binary(path: Path) -> tuple[IO[bytes], _CountingFile]:
+def open_binary(path: Path) -> tuple[IO[bytes], CountingFile]:
     """Open a possibly compressed file as a decompressed binary stream."""
     try:
         raw = open(path, "rb")
@@ -163,7 +163,7 @@ def open_binary(path: Path) -> tuple[IO[bytes], _CountingFile]:
         raise CorpusError(f"Cannot read '{path}': permission denied.", "Fix its permissions or copy it somewhere readable.") from e
     except OSError as e:
         raise CorpusError(f"Cannot open '{path}': {e.strerror}.") from e
-    counter = _CountingFile(raw)
+    counter = CountingFile(raw)
     buffered = io.BufferedReader(counter, buffer_size=1 << 20)
     name = path.name.lower()
     if name.endswith(".gz"):
@@ -208,13 +208,15 @@ def detect_encoding(sample: bytes, path: Path) -> str:
                 "Pass the right one with --encoding (e.g. --encoding cp949, --encoding latin-1).") from None
 
 
-class _LineSource:
+class LineSource:
     """Decoded lines of one file with byte offsets, long lines skipped in bounded memory."""
 
     def __init__(self, path: Path, encoding: str | None, stats: ReadStats, max_line_bytes: int,
-                 opened: tuple | None = None):
-        """`opened`: (stream, byte counter) of a file opened elsewhere (a Ray worker's remote file)."""
+                 opened: tuple | None = None, bytes_base: int = 0):
+        """`opened`: (stream, byte counter) of a file opened elsewhere (a Ray worker's remote file);
+        `bytes_base`: the bytes of the files read before this one (for `stats.bytes_done`)."""
         self.path = path
+        self.bytes_base = bytes_base
         self.stats = stats
         self.max_line_bytes = max_line_bytes
         self.stream, self.counter = opened if opened is not None else open_binary(path)
@@ -283,22 +285,20 @@ class _LineSource:
                     text = text.lstrip("\ufeff")
                     first = False
                 yield line_no, text.rstrip("\r\n")
-                self.stats.bytes_done = self._bytes_base + self.counter.consumed
+                self.stats.bytes_done = self.bytes_base + self.counter.consumed
         finally:
             self.stream.close()
-
-    _bytes_base = 0
 
 
 # ---------------------------------------------------------------- per-format readers
 
-def _read_txt(lines: _LineSource, spec: CorpusSpec) -> Iterator[Document]:
+def read_txt(lines: LineSource, spec: CorpusSpec) -> Iterator[Document]:
     src = str(lines.path)
     for line_no, text in lines:
         yield Document(text, None, src, line_no)
 
 
-def _read_jsonl(lines: _LineSource, spec: CorpusSpec) -> Iterator[Document]:
+def read_jsonl(lines: LineSource, spec: CorpusSpec) -> Iterator[Document]:
     src = str(lines.path)
     for line_no, text in lines:
         if not text.strip():
@@ -323,7 +323,7 @@ def _read_jsonl(lines: _LineSource, spec: CorpusSpec) -> Iterator[Document]:
         yield Document("" if value is None else str(value), doc_id, src, line_no)
 
 
-def _read_json_array(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
+def read_json_array(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
     # A JSON array has no line structure to stream by; such files are small in practice.
     stream, counter = open_binary(path)
     try:
@@ -347,7 +347,7 @@ def _read_json_array(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator
         yield Document(str(row[spec.field]), str(row.get(spec.id_field)) if spec.id_field else None, str(path), i)
 
 
-def _read_delimited(lines: _LineSource, spec: CorpusSpec, delimiter: str) -> Iterator[Document]:
+def read_delimited(lines: LineSource, spec: CorpusSpec, delimiter: str) -> Iterator[Document]:
     src = str(lines.path)
     numbered = iter(lines)
     current = [0]
@@ -384,7 +384,16 @@ def _read_delimited(lines: _LineSource, spec: CorpusSpec, delimiter: str) -> Ite
         yield Document(row[col], row[id_col] if id_col is not None and id_col < len(row) else None, src, current[0])
 
 
-def _read_parquet(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
+def read_lines(lines: LineSource, spec: CorpusSpec, fmt: str) -> Iterator[Document]:
+    """Documents of a line-based file of format `fmt` (.txt, .jsonl / .json lines, .csv, .tsv)."""
+    if fmt == ".txt":
+        return read_txt(lines, spec)
+    if fmt in (".jsonl", ".json"):
+        return read_jsonl(lines, spec)
+    return read_delimited(lines, spec, "\t" if fmt == ".tsv" else ",")
+
+
+def read_parquet(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
     try:
         import pyarrow.parquet as pq
     except ImportError as e:  # pragma: no cover - pyarrow comes with datasets
@@ -457,19 +466,19 @@ class CorpusReader:
         self.max_line_bytes = max_line_bytes
         self.stats = ReadStats(max_line_bytes=max_line_bytes)
         # Resolve every path up front so a missing file fails before any work is done.
-        self._files: list[tuple[CorpusSpec, list[Path] | None]] = []
+        self.files: list[tuple[CorpusSpec, list[Path] | None]] = []
         for s in self.specs:
-            if s.path.startswith("hf:") or _is_saved_dataset(Path(s.path)):
-                self._files.append((s, None))
+            if s.path.startswith("hf:") or is_saved_dataset(Path(s.path)):
+                self.files.append((s, None))
             else:
                 files = expand_paths(s.path)
-                self._files.append((s, files))
+                self.files.append((s, files))
                 for f in files:
                     self.stats.bytes_total += f.stat().st_size
                     self.stats.files += 1
 
     def __iter__(self) -> Iterator[Document]:
-        for spec, files in self._files:
+        for spec, files in self.files:
             count = 0
             if files is None:
                 source: Iterable[Document] = _read_dataset(spec, self.stats)
@@ -482,20 +491,14 @@ class CorpusReader:
                 continue
             for path in files:
                 base = self.stats.bytes_done
-                fmt = _format_of(path)
+                fmt = format_of(path)
                 if fmt == ".parquet":
-                    docs: Iterable[Document] = _read_parquet(path, spec, self.stats)
-                elif fmt == ".json" and _json_is_array(path):
-                    docs = _read_json_array(path, spec, self.stats)
+                    docs: Iterable[Document] = read_parquet(path, spec, self.stats)
+                elif fmt == ".json" and json_is_array(path):
+                    docs = read_json_array(path, spec, self.stats)
                 else:
-                    lines = _LineSource(path, spec.encoding, self.stats, self.max_line_bytes)
-                    lines._bytes_base = base
-                    if fmt == ".txt":
-                        docs = _read_txt(lines, spec)
-                    elif fmt in (".jsonl", ".json"):
-                        docs = _read_jsonl(lines, spec)
-                    else:
-                        docs = _read_delimited(lines, spec, "\t" if fmt == ".tsv" else ",")
+                    docs = read_lines(LineSource(path, spec.encoding, self.stats, self.max_line_bytes, bytes_base=base),
+                                      spec, fmt)
                 for doc in docs:
                     yield doc
                     self.stats.documents += 1
@@ -507,7 +510,8 @@ class CorpusReader:
                     break
 
 
-def _json_is_array(path: Path) -> bool:
+def json_is_array(path: Path) -> bool:
+    """Whether a .json file holds one JSON array (read whole) rather than JSON Lines (streamed)."""
     stream, _ = open_binary(path)
     try:
         head = stream.read(4096).lstrip(codecs.BOM_UTF8).lstrip()

@@ -76,7 +76,8 @@ def _one_line(text: str) -> str:
 
 def route_reviews(shared: Path) -> tuple[list[dict], list[str]]:
     """(cosmetics rows with id/rating/text, unrouted review texts) by the shipped recipes' router."""
-    from domainlm.routing import UNASSIGNED, iter_rows, router_from_recipes, routing_recipes
+    from domainlm.corpus.rows import iter_rows
+    from domainlm.routing import UNASSIGNED, router_from_recipes, routing_recipes
 
     router = router_from_recipes(routing_recipes())
     cosmetics, other = [], []

@@ -37,7 +37,7 @@ from typing import Callable, Iterable
 from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer
 from domainlm.errors import MiningError
 from domainlm.io import atomic_write
-from domainlm.mining.fastread import chunk_texts, raw_chunks, raw_plan
+from domainlm.corpus.fastread import chunk_texts, raw_chunks, raw_plan
 from domainlm.mining.wordpiece import pretokenize
 from domainlm.progress import progress_bar
 
@@ -83,7 +83,7 @@ def prune(counter: Counter, max_words: int) -> int:
     return threshold
 
 
-class _Tally:
+class Tally:
     """Normalise and count batches of text; one per process."""
 
     def __init__(self, normalize: NormalizeConfig, lowercase: bool, max_words: int, sample_size: int = 0):
@@ -110,7 +110,7 @@ class _Tally:
             self.prune_threshold = max(self.prune_threshold, prune(self.counts, self.max_words))
 
     def add_texts(self, texts: list[str]) -> None:
-        """Documents of the fast path (`fastread`): count them, keep the sample, then `add`."""
+        """Documents of the fast path (`domainlm.corpus.fastread`): count them, keep the sample, then `add`."""
         texts = [t for t in texts if t]
         for t in texts:
             if self.sample_size and self.documents % self._step == 0:
@@ -128,7 +128,7 @@ class _Tally:
 
 
 def _worker(queue, results, normalize: NormalizeConfig, lowercase: bool, max_words: int) -> None:
-    tally = _Tally(normalize, lowercase, max_words)
+    tally = Tally(normalize, lowercase, max_words)
     while True:
         batch = queue.get()
         if batch is None:
@@ -140,7 +140,7 @@ def _worker(queue, results, normalize: NormalizeConfig, lowercase: bool, max_wor
 def _raw_worker(queue, results, plan, normalize: NormalizeConfig, lowercase: bool, max_words: int,
                 sample_size: int) -> None:
     try:
-        tally = _Tally(normalize, lowercase, max_words, sample_size)
+        tally = Tally(normalize, lowercase, max_words, sample_size)
         while True:
             item = queue.get()
             if item is None:
@@ -213,7 +213,7 @@ def count_words(corpus, *, normalize: NormalizeConfig | None = None, lowercase: 
             results = _count_parallel(raw_chunks(plan, lambda done: update(completed=done)), workers, normalize,
                                       lowercase, max_words, lambda: None, target=_raw_worker, extra=(sample,), plan=plan)
         elif not parallel:
-            tally = _Tally(normalize, lowercase, max_words)
+            tally = Tally(normalize, lowercase, max_words)
             for batch in _batches(reader, stats, reservoir, sample, keep, max_documents):
                 tally.add(batch)
                 update(completed=reader.stats.bytes_done)
@@ -317,7 +317,7 @@ def _cache_key(corpus, settings: dict) -> str | None:
     except Exception:
         return None  # unreadable: let count_words raise its own error
     parts: list = [CACHE_VERSION, settings]
-    for spec, files in reader._files:
+    for spec, files in reader.files:
         if files is None:
             return None  # a datasets dataset: no cheap way to tell whether it changed
         parts.append(spec.model_dump())

@@ -12,7 +12,7 @@ The pipeline is Ray Data:
    line source with its encoding detection, NUL check, long-line skip; txt / jsonl / csv / tsv
    rules; parquet columns), so documents, filters and error messages are the local ones.
 2. `map_batches(_count_batch)` — every block of documents is normalised, pre-tokenized and counted
-   by `counting._Tally`, the class the local workers use, and becomes (word, count) rows. The
+   by `counting.Tally`, the class the local workers use, and becomes (word, count) rows. The
    batch totals (documents, bytes, words, eojeols) and a few sample documents travel as rows with
    reserved keys (see `_STAT`): a pre-tokenized word is never longer than one character when it
    starts with a control character, so these keys cannot collide with a word.
@@ -42,12 +42,11 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from domainlm.corpus import CorpusSpec, NormalizeConfig, corpus_specs
-from domainlm.corpus.reader import (COMPRESSIONS, DEFAULT_MAX_LINE_BYTES, FORMATS, Document, ReadStats,
-                                    _CountingFile, _LineSource, _format_of, _is_corpus_file,
-                                    _is_saved_dataset, _json_is_array, _read_delimited, _read_json_array,
-                                    _read_jsonl, _read_parquet, _read_txt, expand_paths)
+from domainlm.corpus.reader import (COMPRESSIONS, DEFAULT_MAX_LINE_BYTES, FORMATS, CountingFile, Document, LineSource,
+                                    ReadStats, expand_paths, format_of, is_corpus_file, is_saved_dataset, json_is_array,
+                                    read_json_array, read_lines, read_parquet)
 from domainlm.errors import CorpusError, MiningError
-from domainlm.mining.counting import BATCH_CHARS, WordCounts, _Tally, prune
+from domainlm.mining.counting import BATCH_CHARS, Tally, WordCounts, prune
 
 RAY_HINT = 'Install the extra: pip install "domainlm[ray]" (or use --engine local).'
 # Reserved keys of the counted rows (see module doc).
@@ -147,7 +146,7 @@ def _remote_files(path: str) -> tuple[object, list[tuple[str, str]]]:
                 return
             if info.type == pafs.FileType.Directory:
                 infos = fs.get_file_info(pafs.FileSelector(inner, recursive=True))
-                files = sorted(i.path for i in infos if i.type == pafs.FileType.File and _is_corpus_file(Path(i.path)))
+                files = sorted(i.path for i in infos if i.type == pafs.FileType.File and is_corpus_file(Path(i.path)))
             else:
                 files = [inner]
             outcome["ok"] = (fs, files)
@@ -184,7 +183,7 @@ def resolve_files(spec: CorpusSpec) -> tuple[object, list[tuple[str, str]]]:
     if is_remote(spec.path):
         return _remote_files(spec.path)
     local = spec.path.removeprefix("file://")
-    if spec.path.startswith("hf:") or _is_saved_dataset(Path(local)):
+    if spec.path.startswith("hf:") or is_saved_dataset(Path(local)):
         raise MiningError(f"The Ray engine reads files, not `datasets` datasets ('{spec.path}').",
                           "Export it to parquet or jsonl (dataset.to_parquet(...)), or use --engine local.")
     files = expand_paths(local)  # missing paths, empty folders and patterns fail as they do locally
@@ -198,13 +197,6 @@ def check_readable(corpus) -> list[tuple[CorpusSpec, object, list[tuple[str, str
 
 
 # ---------------------------------------------------------------- reading (on the workers)
-
-class _StreamLines(_LineSource):
-    """`CorpusReader`'s line source over an already opened (decompressed) stream."""
-
-    def __init__(self, stream, counter, path: str, encoding: str | None, stats: ReadStats, max_line_bytes: int):
-        super().__init__(path, encoding, stats, max_line_bytes, opened=(stream, counter))
-
 
 def _datasource_class():
     from ray.data.datasource import FileBasedDatasource
@@ -224,7 +216,7 @@ def _datasource_class():
             return super().resolve_compression(path, open_args)
 
         def _open_input_source(self, filesystem, path, **open_args):
-            if _format_of(Path(path)) == ".parquet":
+            if format_of(Path(path)) == ".parquet":
                 return filesystem.open_input_file(path)  # parquet needs random access
             return super()._open_input_source(filesystem, path, **open_args)
 
@@ -250,27 +242,23 @@ def _datasource_class():
 
         def _documents(self, f, path: str, shown: str) -> Iterator[Document]:
             spec = self.spec
-            fmt = _format_of(Path(path))
+            fmt = format_of(Path(path))
             stats = ReadStats()
             if fmt == ".parquet":
                 # The local reader's rules (columns, where, ids) over the opened file; its messages
                 # name `shown`, as locally.
-                yield from _read_parquet(_Named(f, shown), spec, stats)
+                yield from read_parquet(_Named(f, shown), spec, stats)
                 return
-            if fmt == ".json" and not is_remote(shown) and _json_is_array(Path(shown)):
-                yield from _read_json_array(Path(shown), spec, stats)
+            if fmt == ".json" and not is_remote(shown) and json_is_array(Path(shown)):
+                yield from read_json_array(Path(shown), spec, stats)
                 return
-            counter = _CountingFile(f)
+            counter = CountingFile(f)
             stream = io.BufferedReader(counter, buffer_size=1 << 20)
             if path.lower().endswith(".xz"):
                 stream = io.BufferedReader(lzma.LZMAFile(stream, mode="rb"), buffer_size=1 << 20)
-            lines = _StreamLines(stream, counter, shown, spec.encoding, stats, DEFAULT_MAX_LINE_BYTES)
-            if fmt == ".txt":
-                yield from _read_txt(lines, spec)
-            elif fmt in (".jsonl", ".json"):
-                yield from _read_jsonl(lines, spec)
-            else:
-                yield from _read_delimited(lines, spec, "\t" if fmt == ".tsv" else ",")
+            # `CorpusReader`'s line source over the opened (decompressed) stream.
+            lines = LineSource(shown, spec.encoding, stats, DEFAULT_MAX_LINE_BYTES, opened=(stream, counter))
+            yield from read_lines(lines, spec, fmt)
 
     return CorpusDatasource
 
@@ -313,7 +301,7 @@ def _count_block(block, normalize: NormalizeConfig, lowercase: bool, keep: Calla
         lines = block.column("line").to_pylist()
         sources = block.column("source").to_pylist()
         texts = [t for t, i, n, s in zip(texts, ids, lines, sources) if keep(Document(t, i, s, n))]
-    tally = _Tally(normalize, lowercase, max_words=1 << 62, sample_size=SAMPLE_PER_BLOCK)
+    tally = Tally(normalize, lowercase, max_words=1 << 62, sample_size=SAMPLE_PER_BLOCK)
     # As the local engine's batches: a document's newlines become spaces before the join.
     tally.add_texts([t.replace("\n", " ") for t in texts if t])
     counts = tally.counts

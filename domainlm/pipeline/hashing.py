@@ -60,7 +60,7 @@ def hash_corpora(specs: Iterable) -> list[Any]:
     Files are named relative to what the spec names (a folder, or where a glob starts; a single file
     by its content alone), so where the data root is does not count.
     """
-    from domainlm.corpus.reader import _is_saved_dataset, expand_paths
+    from domainlm.corpus.reader import expand_paths, is_saved_dataset
     from domainlm.corpus.spec import corpus_specs
 
     out = []
@@ -69,7 +69,7 @@ def hash_corpora(specs: Iterable) -> list[Any]:
         path = spec.path
         if path.startswith("hf:"):
             entry["dataset"] = path
-        elif _is_saved_dataset(Path(path)):
+        elif is_saved_dataset(Path(path)):
             entry["dataset"] = hash_path(path)
         elif any(c in path for c in _GLOB):
             root, pattern = _glob_root(path)

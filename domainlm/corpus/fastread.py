@@ -1,16 +1,16 @@
 """Fast reading path for plain UTF-8 .txt / .tsv corpora (optionally compressed).
 
-Counting is bound by the main process when it parses every line through `CorpusReader` (a
-generator per layer, per line), while the workers wait. For the two formats that large review
-dumps come in, the main process here only decompresses and cuts raw bytes at line ends; the
-workers decode, split the columns, apply the `where` filter and count — the parsing is spread
-over all cores.
+Mining's word counting (domainlm.mining.counting) is bound by the main process when it parses
+every line through `CorpusReader` (a generator per layer, per line), while the workers wait. For
+the two formats that large review dumps come in, the main process here only decompresses and cuts
+raw bytes at line ends; the workers decode, split the columns, apply the `where` filter and count
+— the parsing is spread over all cores.
 
 Same documents as `CorpusReader` for these files (header line, tab split without quoting, rows
-too short skipped, BOM stripped, `where` on exact values, the same long-line rule: lines over
-`MAX_LINE_BYTES` are skipped, counted in `RawFile.skipped_long_lines`, and never held whole), with one
-difference: no check for NUL bytes. Anything else (other formats, other encodings, a `limit`, a
-document filter) takes the general path.
+too short skipped, BOM stripped, the one `where` rule of `domainlm.corpus.spec`, the same long-line
+rule: lines over `MAX_LINE_BYTES` are skipped, counted in `RawFile.skipped_long_lines`, and never
+held whole), with one difference: no check for NUL bytes. Anything else (other formats, other
+encodings, a `limit`, a document filter) takes the general path.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from domainlm.corpus.reader import (MAX_LINE_BYTES, SNIFF_BYTES, CorpusReader, _format_of, detect_encoding,
+from domainlm.corpus.reader import (MAX_LINE_BYTES, SNIFF_BYTES, CorpusReader, detect_encoding, format_of,
                                     line_is_too_long, open_binary)
 from domainlm.corpus.spec import value_matches
 from domainlm.errors import CorpusError
@@ -66,11 +66,11 @@ def drop_long_lines(block: bytes, limit: int = MAX_LINE_BYTES) -> tuple[bytes, i
 def raw_plan(reader: CorpusReader) -> list[RawFile] | None:
     """How to read every file of `reader` on the fast path, or None when one of them cannot be."""
     plan = []
-    for spec, files in reader._files:
+    for spec, files in reader.files:
         if files is None or spec.limit is not None:
             return None
         for path in files:
-            fmt = _format_of(path)
+            fmt = format_of(path)
             if fmt not in (".txt", ".tsv"):
                 return None
             stream, _ = open_binary(path)

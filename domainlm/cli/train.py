@@ -87,7 +87,8 @@ def adapt_command(
         rows.insert(1, ("rows distilled (contexts, seconds)",
                         f"{r['distilled']:,} of {r['terms']:,} ({r['contexts']:,}, {r['seconds']:.1f} s)"))
     console.print(kv_table("adapt", rows))
-    console.print(f"Wrote [bold]{result.out_dir}[/] (model, tokenizer, slots.json, settings.json, metrics.jsonl, README.md).")
+    console.print(f"Wrote [bold]{result.out_dir}[/] (model, tokenizer, slots.json, settings.json, metrics.jsonl, README.md"
+                  + (", generator/" if loss == "RTD" else "") + ").")
 
 
 @app.command("pretrain")

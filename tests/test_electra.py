@@ -221,6 +221,12 @@ def test_a_generator_passed_as_base_is_refused(electra_dir, corpus, tmp_path):
     with pytest.raises(ModelError, match="is an ELECTRA generator") as e:
         adapt(str(electra_dir / "generator"), tmp_path / "out", corpus=str(corpus))
     assert "--generator" in e.value.hint
+    # It is still a masked-LM to load and score (MW-BPC of two generators), just not a base to adapt.
+    from domainlm.modeling.loading import load_mlm
+
+    assert type(load_mlm(electra_dir / "generator")[0]).__name__ == "ElectraForMaskedLM"
+    with pytest.raises(ModelError, match="no masked-LM head"):
+        load_mlm(electra_dir)
 
 
 def test_generator_checks(discriminator_only, electra_dir, tiny_tokenizer_dir, corpus, tmp_path):

@@ -106,7 +106,7 @@ def load_mlm(name_or_path: str | os.PathLike, *, new_head: bool = False):
     A checkpoint without masked-LM head weights (e.g. a BertForSequenceClassification one) is
     refused: its head would start random. `new_head=True` accepts it and starts a new head.
     """
-    base = load_base(name_or_path, new_head=new_head, keep_tensors=False)
+    base = load_base(name_or_path, new_head=new_head, keep_tensors=False, allow_generator=True)
     if base.discriminator:
         raise ModelError(f"'{name_or_path}' is an ELECTRA discriminator: it detects replaced tokens and has no "
                          "masked-LM head to predict them with.",
@@ -114,11 +114,13 @@ def load_mlm(name_or_path: str | os.PathLike, *, new_head: bool = False):
     return base.model, base.tokenizer
 
 
-def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_tensors: bool = True) -> LoadedBase:
+def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_tensors: bool = True,
+              allow_generator: bool = False) -> LoadedBase:
     """`load_mlm`, plus the base checkpoint's tensors the masked-LM class dropped (`keep_tensors`).
 
     An ELECTRA discriminator loads as `ElectraForPreTraining` (its head is the replaced-token
-    detector, `discriminator` is True); an ELECTRA generator is refused as a base.
+    detector, `discriminator` is True); an ELECTRA generator is refused as a base to adapt (it is
+    a masked-LM, loaded as one with `allow_generator`, e.g. to score it by MW-BPC).
     """
     from transformers import AutoModelForMaskedLM, ElectraForPreTraining
 
@@ -127,7 +129,7 @@ def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_t
     name = str(name_or_path)
     check_local_source(name)
     role = electra_role(name)
-    if role == "generator":
+    if role == "generator" and not allow_generator:
         raise ModelError(f"'{name}' is an ELECTRA generator (ElectraForMaskedLM), not the discriminator that is "
                          "fine-tuned and adapted.",
                          "Pass the discriminator (ElectraForPreTraining) as --base, and this folder as --generator.")

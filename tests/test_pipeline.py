@@ -13,8 +13,9 @@ import pytest
 from domainlm import io as fileio  # the file hashes live there
 from domainlm.pipeline import hashing, runner
 from domainlm.pipeline.bundle import BundleError, export_bundle, import_bundle
-from domainlm.pipeline.stages import Stage, base_vocab_sha256
+from domainlm.pipeline.stages import Stage
 from domainlm.recipes import load_recipe
+from vocab_tools.loading import vocab_sha256
 
 
 # ---------------------------------------------------------------- fingerprints
@@ -154,7 +155,7 @@ def finished_run(tmp_path, tiny_tokenizer_dir):
     (run / "mine" / "terms.tsv").write_text("term\tkind\tscore\n보습력\tword\t1.0\n", encoding="utf-8")
     (run / "fill" / "tokenizer").mkdir(parents=True)
     (run / "fill" / "tokenizer" / "slots.json").write_text('[{"slot_id": 5, "term": "보습력"}]', encoding="utf-8")
-    (run / "fill" / "fill.json").write_text(json.dumps({"base_vocab_sha256": base_vocab_sha256(str(data / "base"))}))
+    (run / "fill" / "fill.json").write_text(json.dumps({"base_vocab_sha256": vocab_sha256(str(data / "base"))}))
     (run / "report").mkdir()
     (run / "report" / "report.json").write_text('{"summary": []}')
     (run / "report" / "report.md").write_text("# report\n")

@@ -229,3 +229,25 @@ def test_slots_registered_as_specials_in_the_config_become_plain_entries(tiny_to
     back = json.loads((tmp_path / "out" / "tokenizer_config.json").read_text(encoding="utf-8"))
     assert back["added_tokens_decoder"] == config["added_tokens_decoder"]
     assert back["additional_special_tokens"] == config["additional_special_tokens"]
+
+
+def test_append_slots_grows_both_files_with_the_same_ids_in_place(tiny_tokenizer_dir, tmp_path):
+    import shutil
+
+    from vocab_tools.slots import append_slots
+
+    tok_dir = tmp_path / "tok"
+    shutil.copytree(tiny_tokenizer_dir, tok_dir)
+    (tok_dir / "vocab.txt").write_text("\n".join(load_tokenizer(tok_dir).vocab) + "\n", encoding="utf-8")
+    base = load_tokenizer(tok_dir)
+    new = append_slots(tok_dir, 3)
+    assert new == ["[unused50]", "[unused51]", "[unused52]"]  # numbered after the last slot ([unused49])
+    out = load_tokenizer(tok_dir)
+    assert out.mismatch is None and out.vocab == base.vocab + new
+    assert (tok_dir / "vocab.txt").read_text(encoding="utf-8").splitlines() == out.vocab
+    added = {t["content"]: t for t in _tokenizer_json(tok_dir)["added_tokens"]}
+    assert all(added[t]["special"] and added[t]["id"] == len(base.vocab) + k for k, t in enumerate(new))
+    assert free_slots(tok_dir)[-3:] == list(range(len(base.vocab), len(base.vocab) + 3))
+    assert not [p.name for p in tok_dir.iterdir() if p.name.endswith(".tmp")]  # nothing half-written left
+    result = fill_slots(tok_dir, _new_terms(tok_dir, 53), tmp_path / "filled")  # the appended slots take terms too
+    assert {e.slot_id for e in result.filled} >= {len(base.vocab), len(base.vocab) + 2}

@@ -12,7 +12,7 @@ from typing import Iterable
 
 from tokenizers import Tokenizer
 
-from vocab_tools.slots import SlotEntry
+from vocab_tools.manifest import SlotEntry
 from vocab_tools.terms import Term
 
 # Reason prefixes are stable so scripts and tests can match on them.

@@ -28,7 +28,8 @@ from vocab_tools.errors import VocabError
 from vocab_tools.info import NFD_FIX, NO_SLOTS_HINT
 from vocab_tools.loading import HANGUL_PROBE, LoadedTokenizer, load_tokenizer
 from vocab_tools.reach import Reach, check_reachability
-from vocab_tools.slots import MANIFEST_NAME, SlotEntry, manifest_json, slot_ids
+from vocab_tools.manifest import MANIFEST_NAME, SlotEntry, manifest_json
+from vocab_tools.slots import slot_ids
 from vocab_tools.terms import Term
 from vocab_tools.writing import dumps, special_tokens_map, tokenizer_config, tokenizer_json_text, write_tokenizer_dir
 

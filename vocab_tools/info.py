@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vocab_tools.loading import LoadedTokenizer, load_tokenizer
-from vocab_tools.slots import SlotEntry, format_ranges, slot_ids
+from vocab_tools.manifest import SlotEntry
+from vocab_tools.slots import format_ranges, slot_ids
 
 NFD_FIX = ("Set strip_accents to false (keep lowercase as it is) in the BertNormalizer of tokenizer.json and in "
            "tokenizer_config.json, or let `domainlm vocab fill … --fix-normalizer` write the filled tokenizer with it. "

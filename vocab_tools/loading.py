@@ -12,6 +12,7 @@ strip_accents=False) and `assumed` says so; `inspect` warns about both.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -22,8 +23,9 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 from vocab_tools.errors import VocabError
-from vocab_tools.slots import SlotEntry, read_manifest
+from vocab_tools.manifest import SlotEntry, read_manifest
 from vocab_tools.source import resolve_source
+from vocab_tools.writing import bert_tokenizer_json
 
 BERT_SPECIALS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]"}
 HANGUL_PROBE = "한국어 형태소 분석"
@@ -186,8 +188,6 @@ class LoadedTokenizer:
         """tokenizer.json content: the file's, or the one transformers would build from vocab.txt."""
         if self.tokenizer_json is not None:
             return self.tokenizer_json
-        from vocab_tools.writing import bert_tokenizer_json
-
         return bert_tokenizer_json(self.vocab, self.settings, self.special_tokens)
 
     @cached_property
@@ -262,4 +262,11 @@ def load_vocab(path: "str | os.PathLike | LoadedTokenizer") -> list[str]:
     return load_tokenizer(path).vocab
 
 
-__all__ = ["LoadedTokenizer", "NormalizerSettings", "VocabText", "load_tokenizer", "load_vocab", "read_vocab_txt"]
+def vocab_sha256(path: "str | os.PathLike | LoadedTokenizer") -> str:
+    """sha256 of a tokenizer's vocabulary (its tokens in id order, one a line): the identity a slot id
+    means something on. A shared recipe bundle records its base's and is imported only on the same one."""
+    return hashlib.sha256("\n".join(load_vocab(path)).encode("utf-8")).hexdigest()
+
+
+__all__ = ["LoadedTokenizer", "NormalizerSettings", "VocabText", "load_tokenizer", "load_vocab", "read_vocab_txt",
+           "vocab_sha256"]

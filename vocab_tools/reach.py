@@ -13,7 +13,7 @@ from typing import Iterable, Mapping, Sequence
 
 from tokenizers import Tokenizer
 
-from vocab_tools.slots import SlotEntry
+from vocab_tools.manifest import SlotEntry
 
 MAX_CONTEXT_TEXTS = 50_000
 MAX_CONTEXTS_PER_TERM = 20

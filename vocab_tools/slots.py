@@ -1,27 +1,24 @@
-"""Reserved `[unusedN]` slots and the `slots.json` manifest of which slots hold which terms.
+"""Reserved `[unusedN]` slots: finding the free ones, and appending new ones to a tokenizer.
 
 A slot is a vocabulary entry whose token is `[unusedN]`: an embedding row the model was trained with
 but never saw used, so writing a term there keeps every shape and every other id. Slots may sit
-anywhere (kykim: 2,000; KoELECTRA: 200 at the end; KcBERT: none).
-
-The manifest is the only record of what a filled slot held before, so `unfill` can undo a fill
-exactly and several categories can share one pool of slots. Stdlib only.
+anywhere (kykim: 2,000; KoELECTRA: 200 at the end; KcBERT: none). Which slots hold which terms is
+the manifest's (`vocab_tools.manifest`, re-exported here).
 """
 
 from __future__ import annotations
 
-import json
+import copy
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Iterable, Sequence
 
 from vocab_tools.errors import VocabError
+from vocab_tools.loading import LoadedTokenizer, load_tokenizer
+from vocab_tools.manifest import MANIFEST_NAME, SlotEntry, read_manifest  # noqa: F401  (re-exported)
+from vocab_tools.writing import tokenizer_json_text, write_tokenizer_dir
 
-MANIFEST_NAME = "slots.json"
-MANIFEST_FORMAT = 1
-SLOT_PATTERN = re.compile(r"^\[unused\d+\]$")
+SLOT_PATTERN = re.compile(r"^\[unused(\d+)\]$")
 
 
 def is_slot_token(token: str) -> bool:
@@ -51,77 +48,42 @@ def format_ranges(ids: Iterable[int]) -> str:
     return ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in runs)
 
 
-@dataclass
-class SlotEntry:
-    """One filled slot: where it is, what it held, what it holds now, and why.
-
-    `restore` keeps whatever else the slot's old token had in the tokenizer files (its `added_tokens`
-    entry in tokenizer.json, its `added_tokens_decoder` entry in tokenizer_config.json, the special
-    token lists it was named in), so `unfill` puts the files back exactly as they were.
-    """
-
-    slot_id: int
-    old_token: str
-    term: str
-    kind: str = "word"
-    category: str | None = None
-    score: float | None = None
-    source: str | None = None
-    restore: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        if not self.restore:
-            data.pop("restore")
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict, where: str) -> "SlotEntry":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        missing = [k for k in ("slot_id", "old_token", "term") if k not in data]
-        if unknown or missing:
-            problem = f"unknown keys {unknown}" if unknown else f"missing keys {missing}"
-            raise VocabError(f"{where}: a slot entry has {problem}.",
-                             f"Each entry needs slot_id, old_token and term; allowed keys: {', '.join(sorted(known))}.")
-        return cls(**data)
-
-
-def manifest_path(directory: str | os.PathLike) -> Path:
-    return Path(directory) / MANIFEST_NAME
-
-
-def read_manifest(directory: str | os.PathLike) -> list[SlotEntry]:
-    """The filled slots recorded in `directory/slots.json` (empty when there is no manifest)."""
-    directory = Path(directory)
-    path = directory / MANIFEST_NAME if directory.is_dir() else directory.parent / MANIFEST_NAME
-    if not path.is_file():
-        return []
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise VocabError(f"The slot manifest {path} is not valid JSON ({e}).",
-                         "Restore it from a backup, or delete it if no slot of this tokenizer was filled by domainlm.") from None
-    entries = data.get("slots") if isinstance(data, dict) else data
-    if not isinstance(entries, list):
-        raise VocabError(f"The slot manifest {path} has no `slots` list.", "It should look like {\"format\": 1, \"slots\": [...]}.")
-    return [SlotEntry.from_dict(e, str(path)) for e in entries]
-
-
-def manifest_json(entries: Sequence[SlotEntry]) -> str:
-    data = {"format": MANIFEST_FORMAT, "slots": [e.to_dict() for e in sorted(entries, key=lambda e: e.slot_id)]}
-    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
-
-
 def free_slots(path_or_vocab) -> list[int]:
     """Ids of the free `[unusedN]` slots of a tokenizer (path, hub id, `LoadedTokenizer`) or a vocab list."""
     if isinstance(path_or_vocab, (list, tuple)):
         return slot_ids(path_or_vocab)
-    from vocab_tools.loading import LoadedTokenizer, load_tokenizer
-
     loaded = path_or_vocab if isinstance(path_or_vocab, LoadedTokenizer) else load_tokenizer(path_or_vocab)
     return slot_ids(loaded.vocab)
 
 
-__all__ = ["SlotEntry", "read_manifest", "free_slots", "is_slot_token", "slot_ids", "id_ranges", "format_ranges",
-           "MANIFEST_NAME"]
+def append_slots(directory: str | os.PathLike, count: int) -> list[str]:
+    """Append `count` new `[unusedN]` entries to the tokenizer in `directory`, in place; the new tokens.
+
+    For a base with fewer free slots than terms (KcBERT has none), where the model's matrices grow by
+    as many rows (`adapt --resize`). The new entries are numbered after the highest `[unusedN]` of the
+    vocab, take the ids after the last one, and go into tokenizer.json (as special added tokens, the
+    layout of the original slots) and vocab.txt when there is one, so `free_slots` finds them. Both
+    files are replaced together (`write_tokenizer_dir`): a failed write leaves the tokenizer unchanged.
+    """
+    tok = load_tokenizer(directory)
+    if tok.tokenizer_json is None:
+        raise VocabError(f"The tokenizer in '{directory}' has no tokenizer.json, so slots cannot be appended.",
+                         "Save it as a fast tokenizer first.")
+    data = copy.deepcopy(tok.tokenizer_json)
+    added = data.setdefault("added_tokens", [])
+    size = max(len(tok.vocab), max((int(t["id"]) for t in added), default=-1) + 1)
+    first = max((int(m.group(1)) for t in tok.vocab if (m := SLOT_PATTERN.match(t))), default=-1) + 1
+    new = [f"[unused{first + k}]" for k in range(count)]
+    for k, token in enumerate(new):
+        data["model"]["vocab"][token] = size + k
+        added.append({"id": size + k, "content": token, "single_word": False, "lstrip": False, "rstrip": False,
+                      "normalized": False, "special": True})
+    files = {"tokenizer.json": tokenizer_json_text(data)}
+    if tok.vocab_txt is not None:
+        files["vocab.txt"] = tok.vocab_txt.render(tok.vocab_txt.tokens + new)
+    write_tokenizer_dir(directory, files, in_place=True)
+    return new
+
+
+__all__ = ["free_slots", "append_slots", "is_slot_token", "slot_ids", "id_ranges", "format_ranges", "SLOT_PATTERN",
+           "SlotEntry", "read_manifest", "MANIFEST_NAME"]

@@ -19,7 +19,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 
 from vocab_tools.atomic import atomic_directory, follow_umask, write_failure
 from vocab_tools.errors import OutputError
-from vocab_tools.slots import MANIFEST_NAME
+from vocab_tools.manifest import MANIFEST_NAME
 
 MODEL_MAX_LENGTH = 512
 

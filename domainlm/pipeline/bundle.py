@@ -127,10 +127,10 @@ def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike
     fill = json.loads((run_dir / "fill" / "fill.json").read_text(encoding="utf-8")) if "fill.json" in files else {}
     base_hash = fill.get("base_vocab_sha256")
     if base_hash is None:
-        from domainlm.pipeline.stages import base_vocab_sha256
+        from vocab_tools.loading import vocab_sha256
 
         try:
-            base_hash = base_vocab_sha256(recipe.base)
+            base_hash = vocab_sha256(recipe.base)
         except Exception as e:  # noqa: BLE001 - reported as a clear bundle error
             raise BundleError(f"Cannot read the base vocabulary of '{recipe.base}' to record in the bundle: {str(e).rstrip('.')}.",
                               "Run the fill stage (domainlm recipe run) so its hash is recorded, or make the base available.") from None
@@ -256,10 +256,10 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
         target_base = base or manifest.get("base")
         base_checked = False
         if check_base:
-            from domainlm.pipeline.stages import base_vocab_sha256
+            from vocab_tools.loading import vocab_sha256
 
             try:
-                actual = base_vocab_sha256(target_base)
+                actual = vocab_sha256(target_base)
             except Exception as e:  # noqa: BLE001
                 raise BundleError(f"Cannot read the vocabulary of the base '{target_base}' to check the bundle against: {str(e).rstrip('.')}.",
                                   "Pass --base with a local copy of the base model, or --no-check-base to skip the check.") from None

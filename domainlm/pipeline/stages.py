@@ -151,17 +151,9 @@ def fill_inputs(ctx: StageContext) -> Any:
             "category": r.category}
 
 
-def base_vocab_sha256(base: str) -> str:
-    """sha256 of the base vocabulary (tokens in id order): what a shared bundle must match."""
-    import hashlib
-
-    from vocab_tools.loading import load_vocab
-
-    return hashlib.sha256("\n".join(load_vocab(base)).encode("utf-8")).hexdigest()
-
-
 def run_fill(ctx: StageContext, resume: bool) -> dict:
     from vocab_tools import fill_slots
+    from vocab_tools.loading import vocab_sha256
     from vocab_tools.terms import read_terms
 
     r = ctx.recipe
@@ -169,7 +161,7 @@ def run_fill(ctx: StageContext, resume: bool) -> dict:
     result = fill_slots(r.base, terms, ctx.path("fill", "tokenizer"), category=r.category, source=r.name,
                         truncate=r.vocab.truncate, force=True)
     summary = {"filled": len(result.filled), "rejected": len(result.rejected), "unreachable": len(result.unreachable),
-               "base_vocab_sha256": base_vocab_sha256(r.base)}
+               "base_vocab_sha256": vocab_sha256(r.base)}
     write_json(ctx.path("fill", "fill.json"), {**summary, "rejected_terms": [list(x) for x in result.rejected][:200],
                                                "unreachable_terms": list(result.unreachable)[:200]})
     return summary

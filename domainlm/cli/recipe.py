@@ -31,7 +31,7 @@ def print_recipe(recipe, title: str = "Resolved recipe") -> None:
 
     from domainlm.recipes import dump_recipe
 
-    console.print(f"[bold]{title}[/] [dim]{recipe.name} ({recipe.category}), data root {recipe._data_root}[/]")
+    console.print(f"[bold]{title}[/] [dim]{recipe.name} ({recipe.category}), data root {recipe.data_root}[/]")
     console.print(Syntax(dump_recipe(recipe), "yaml", theme="ansi_dark", background_color="default", word_wrap=True))
 
 
@@ -101,7 +101,7 @@ def validate_command(
         if check_data:
             missing = _missing_paths(recipe)
             if missing:
-                raise ConfigError(f"The recipe '{name}' names corpora that do not exist under {recipe._data_root}:\n"
+                raise ConfigError(f"The recipe '{name}' names corpora that do not exist under {recipe.data_root}:\n"
                                   + "\n".join(f"  - {m}" for m in missing),
                                   "Pass --data-dir (or set DOMAINLM_DATA) to the folder that holds them.")
         console.print(f"[green]✓[/] {name}: valid ({recipe.category}, {recipe.vocab.slots:,} slots, base {recipe.base})")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from domainlm.corpus import CorpusSpec, NormalizeConfig, corpus_specs, is_heldout
-from domainlm.errors import ConfigError, MiningError
+from domainlm.errors import ConfigError
 from domainlm.mining.config import MineConfig
 
 
@@ -67,11 +67,8 @@ def resolve_request(*, category: str | None = None, corpus: list[str] = (), refe
     if slots is not None:
         overrides["slots"] = slots
     if category:
-        try:
-            from domainlm.recipes import resolve_category
-        except ImportError:  # recipes not installed in this build: explicit options still work
-            raise MiningError(f"Cannot resolve the category '{category}': domainlm.recipes is not available.",
-                              "Pass --corpus, --reference and --base explicitly.") from None
+        from domainlm.recipes import resolve_category
+
         recipe = resolve_category(category, data_dir=data_dir)
         config = recipe.mine.model_copy(update=overrides)
         return MineRequest(

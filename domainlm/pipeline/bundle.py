@@ -85,7 +85,7 @@ def run_recipe_of(recipe, run_dir: Path):
     recorded = run_dir / PORTABLE_NAME
     if not recorded.is_file():
         return recipe  # a run of an older domainlm: only the recipe as given is known
-    ran = load_recipe(recorded, data_dir=recipe._data_root)
+    ran = load_recipe(recorded, data_dir=recipe.data_root)
     if ran.name != recipe.name:
         raise BundleError(f"'{run_dir}' holds a run of the recipe '{ran.name}', not '{recipe.name}'.",
                           f"Export it as {ran.name} (domainlm recipe export {ran.name} --run-dir {run_dir}), "

@@ -1,8 +1,8 @@
 """Recipes: one YAML file per category naming every input and setting of its adaptation."""
 
 from domainlm.recipes.load import (RESOLVED_NAME, data_root, diff_recipes, dump_recipe, load_recipe, new_recipe,
-                                   recipe_to_dict, save_resolved)
-from domainlm.recipes.registry import RecipeEntry, find_recipe_path, list_recipes, recipe_dirs, resolve_category, shipped_recipes_dir
+                                   recipe_to_dict, resolve_category, save_resolved)
+from domainlm.recipes.registry import RecipeEntry, find_recipe_path, list_recipes, recipe_dirs, shipped_recipes_dir
 from domainlm.recipes.schema import DataConfig, HeldoutRule, Recipe, RoutingConfig, VocabConfig
 
 __all__ = [

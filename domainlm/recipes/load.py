@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from domainlm.corpus.reader import CorpusSpec
 from domainlm.errors import ConfigError
-from domainlm.recipes.overrides import OverrideProblem, _unwrap, annotation_at, apply_overrides
+from domainlm.recipes.overrides import OverrideProblem, annotation_at, apply_overrides, concrete_types
 from domainlm.recipes.registry import RECIPE_SUFFIXES, find_recipe_path
 from domainlm.recipes.schema import Recipe
 
@@ -58,7 +58,7 @@ def _allowed_keys(loc: tuple) -> list[str]:
         annotation = annotation_at(Recipe, [str(p) for p in loc])
     except OverrideProblem:
         return []
-    for t in _unwrap(annotation):
+    for t in concrete_types(annotation):
         if isinstance(t, type) and issubclass(t, BaseModel):
             return list(t.model_fields)
     return []
@@ -158,7 +158,7 @@ def load_recipe(name_or_path: str | os.PathLike | Recipe, overrides: Iterable[st
     """
     if isinstance(name_or_path, Recipe):
         raw = copy.deepcopy(name_or_path._portable or name_or_path.model_dump(mode="json", exclude_unset=False))
-        path = name_or_path._source
+        path = name_or_path.source
     else:
         text = str(name_or_path)
         candidate = Path(text).expanduser()
@@ -182,6 +182,11 @@ def load_recipe(name_or_path: str | os.PathLike | Recipe, overrides: Iterable[st
     return resolved
 
 
+def resolve_category(name: str, *, data_dir: str | os.PathLike | None = None) -> Recipe:
+    """The validated `Recipe` of a category, by its Korean name, an alias or its file name."""
+    return load_recipe(find_recipe_path(name), data_dir=data_dir)
+
+
 # ---------------------------------------------------------------- writing
 
 def recipe_to_dict(recipe: Recipe, *, portable: bool = False) -> dict:
@@ -202,8 +207,8 @@ def save_resolved(recipe: Recipe, out_dir: str | os.PathLike) -> Path:
     path = Path(out_dir) / RESOLVED_NAME
     with atomic_write(path) as fh:
         fh.write(f"# The resolved recipe '{recipe.name}' ({recipe.category}): every setting as used.\n")
-        if recipe._data_root:
-            fh.write(f"# Data root: {recipe._data_root}\n")
+        if recipe.data_root:
+            fh.write(f"# Data root: {recipe.data_root}\n")
         fh.write(dump_recipe(recipe))
     return path
 

@@ -30,16 +30,16 @@ def parse_override(text: str) -> tuple[list[str], str]:
     return parts, value
 
 
-def _unwrap(annotation: Any) -> list[Any]:
+def concrete_types(annotation: Any) -> list[Any]:
     """The concrete types behind Optional / Union / Annotated."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
+        return concrete_types(typing.get_args(annotation)[0])
     if origin in (Union, types.UnionType):
         out = []
         for arg in typing.get_args(annotation):
             if arg is not type(None):
-                out.extend(_unwrap(arg))
+                out.extend(concrete_types(arg))
         return out
     return [annotation]
 
@@ -52,7 +52,7 @@ def annotation_at(model: type[BaseModel], parts: list[str]) -> Any:
     current: Any = model
     walked: list[str] = []
     for part in parts:
-        options = _unwrap(current)
+        options = concrete_types(current)
         nxt = None
         for opt in options:
             origin = typing.get_origin(opt)
@@ -85,7 +85,7 @@ def annotation_at(model: type[BaseModel], parts: list[str]) -> Any:
 def typed_value(model: type[BaseModel], parts: list[str], raw: str) -> Any:
     """Parse `raw` as a YAML scalar, unless the field at `parts` is a plain string."""
     annotation = annotation_at(model, parts)
-    concrete = _unwrap(annotation)
+    concrete = concrete_types(annotation)
     if concrete and all(t is str for t in concrete):
         return raw
     try:

@@ -83,10 +83,3 @@ def find_recipe_path(name: str) -> Path:
     known = ", ".join(f"{e.category} ({', '.join(dict.fromkeys([e.name, *e.aliases]))})" for e in entries)
     raise ConfigError(f"Unknown category '{name}'. Known categories: {known}.",
                       "Run `domainlm recipe list`, pass a recipe file path, or create one with `domainlm recipe new NAME --from 화장품`.")
-
-
-def resolve_category(name: str, *, data_dir: str | os.PathLike | None = None):
-    """The validated `Recipe` of a category, by its Korean name, an alias or its file name."""
-    from domainlm.recipes.load import load_recipe
-
-    return load_recipe(find_recipe_path(name), data_dir=data_dir)

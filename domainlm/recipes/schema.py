@@ -118,6 +118,16 @@ class Recipe(BaseModel):
     _data_root: Path | None = PrivateAttr(None)
     _portable: dict[str, Any] | None = PrivateAttr(None)
 
+    @property
+    def source(self) -> Path | None:
+        """The recipe file it was loaded from (None: built in memory)."""
+        return self._source
+
+    @property
+    def data_root(self) -> Path | None:
+        """The data root its relative paths were resolved against (None: not loaded by `load_recipe`)."""
+        return self._data_root
+
     @model_validator(mode="after")
     def _one_budget(self) -> "Recipe":
         # The slot budget and the init live in `vocab`; mine.slots / train.init follow them, so a

@@ -257,6 +257,15 @@ def test_tiny_recipe_end_to_end(tmp_path, tiny_mlm_dir):
     assert import_bundle(archive, tmp_path / "imported", base=str(data / "base")).base_checked
 
 
+def test_run_layout_names_the_checkpoints_where_training_keeps_them(tmp_path):
+    from domainlm.pipeline import RunLayout
+    from domainlm.training.checkpoint import checkpoint_dir_for
+
+    run = RunLayout(tmp_path)
+    assert run.checkpoints == checkpoint_dir_for(tmp_path / "model") == tmp_path / "model.checkpoints"
+    assert run.slots_json == tmp_path / "fill" / "tokenizer" / "slots.json" and run.state == tmp_path / "stages.json"
+
+
 def test_adapt_resumes_only_from_a_real_checkpoint(tmp_path):
     from domainlm.pipeline.stages import STAGES, StageContext
 

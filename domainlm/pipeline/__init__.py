@@ -1,9 +1,10 @@
 """The stage runner: a recipe's prepare → mine → fill → adapt → evaluate, skipping unchanged stages."""
 
-from domainlm.pipeline.runner import STATE_FILE, RunResult, StageOutcome, default_run_dir, read_state, run_recipe
+from domainlm.pipeline.layout import STATE_FILE, RunLayout
+from domainlm.pipeline.runner import RunResult, StageOutcome, default_run_dir, read_state, run_recipe
 from domainlm.pipeline.stages import STAGE_NAMES
 
-__all__ = ["run_recipe", "RunResult", "StageOutcome", "STAGE_NAMES", "STATE_FILE", "read_state", "default_run_dir",
+__all__ = ["run_recipe", "RunResult", "StageOutcome", "RunLayout", "STAGE_NAMES", "STATE_FILE", "read_state", "default_run_dir",
            "export_bundle", "import_bundle", "BundleError"]
 
 

@@ -33,6 +33,7 @@ from domainlm.errors import DomainLMError, OutputError
 from domainlm.io import atomic_directory, check_output_dir, follow_umask
 from vocab_tools.atomic import write_failure
 from domainlm.pipeline.hashing import sha256_file
+from domainlm.pipeline.layout import RunLayout
 
 BUNDLE_FORMAT = 1
 CHECKSUMS = "checksums.sha256"
@@ -43,21 +44,13 @@ class BundleError(DomainLMError):
     """A recipe bundle cannot be written or is not safe / compatible to import."""
 
 
-def _collect(run_dir: Path, include_model: bool) -> dict[str, Path]:
-    """Archive name → file, from a `recipe run` folder."""
-    wanted = {
-        "recipe.resolved.yaml": run_dir / "recipe.resolved.yaml",
-        "stages.json": run_dir / "stages.json",
-        "terms.tsv": run_dir / "mine" / "terms.tsv",
-        "terms.json": run_dir / "mine" / "terms.json",
-        "slots.json": run_dir / "fill" / "tokenizer" / "slots.json",
-        "fill.json": run_dir / "fill" / "fill.json",
-        "report.json": run_dir / "report" / "report.json",
-        "report.md": run_dir / "report" / "report.md",
-    }
-    files = {name: path for name, path in wanted.items() if path.is_file()}
+def _collect(run: RunLayout, include_model: bool) -> dict[str, Path]:
+    """Archive name → file, from a `recipe run` folder (each file under its own name)."""
+    wanted = [run.resolved_recipe, run.state, run.terms_tsv, run.terms_json, run.slots_json, run.fill_summary,
+              run.report_json, run.report_md]
+    files = {path.name: path for path in wanted if path.is_file()}
     if include_model:
-        model = run_dir / "model"
+        model = run.model
         if not model.is_dir():
             raise BundleError(f"--include-model was given but '{model}' holds no model.",
                               "Run the adapt stage first: domainlm recipe run NAME.")
@@ -65,7 +58,7 @@ def _collect(run_dir: Path, include_model: bool) -> dict[str, Path]:
             rel = f.relative_to(model)
             if f.is_file() and not any(p.startswith(("checkpoint", ".")) for p in rel.parts):
                 files[f"model/{rel.as_posix()}"] = f
-        for f in sorted((run_dir / "report").glob("*.png")) if (run_dir / "report").is_dir() else []:
+        for f in sorted(run.report.glob("*.png")) if run.report.is_dir() else []:
             files[f"report/{f.name}"] = f
     return files
 
@@ -80,9 +73,9 @@ def run_recipe_of(recipe, run_dir: Path):
     A run made with `--set train.max_steps=200` is shared with max_steps 200, whatever the export
     command line says: the terms, slots and report in the bundle come from those settings.
     """
-    from domainlm.recipes.load import PORTABLE_NAME, load_recipe
+    from domainlm.recipes.load import load_recipe
 
-    recorded = run_dir / PORTABLE_NAME
+    recorded = RunLayout(run_dir).recipe
     if not recorded.is_file():
         return recipe  # a run of an older domainlm: only the recipe as given is known
     ran = load_recipe(recorded, data_dir=recipe.data_root)
@@ -117,14 +110,15 @@ def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike
     from domainlm.recipes.load import dump_recipe
 
     run_dir = Path(run_dir)
-    if not (run_dir / "mine" / "terms.tsv").is_file():
+    run = RunLayout(run_dir)
+    if not run.terms_tsv.is_file():
         raise BundleError(f"'{run_dir}' holds no mined terms (mine/terms.tsv): nothing to share yet.",
                           f"Run the recipe first: domainlm recipe run {recipe.name} --output {run_dir}")
     recipe = run_recipe_of(recipe, run_dir)
     archive = Path(archive) if archive else Path(f"{recipe.name}.domainlm.tar.gz")
     check_archive_path(archive, force)
-    files = _collect(run_dir, include_model)
-    fill = json.loads((run_dir / "fill" / "fill.json").read_text(encoding="utf-8")) if "fill.json" in files else {}
+    files = _collect(run, include_model)
+    fill = json.loads(run.fill_summary.read_text(encoding="utf-8")) if run.fill_summary.name in files else {}
     base_hash = fill.get("base_vocab_sha256")
     if base_hash is None:
         from vocab_tools.loading import vocab_sha256

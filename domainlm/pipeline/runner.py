@@ -20,12 +20,12 @@ from typing import Callable, Iterable, Sequence
 from domainlm.errors import ConfigError, OutputError
 from domainlm.io import write_json
 from domainlm.pipeline.hashing import fingerprint
+from domainlm.pipeline.layout import RunLayout, checkpoints_of
 from domainlm.pipeline.stages import STAGE_NAMES, STAGES, StageContext
 from domainlm.recipes.load import save_portable, save_resolved
 from domainlm.recipes.schema import Recipe
 from vocab_tools.atomic import MARKER_NAME, output_lock, output_owner, write_failure
 
-STATE_FILE = "stages.json"
 RUN_COMMAND = "recipe run"  # named in the marker of run folders (vocab_tools.atomic)
 
 
@@ -59,7 +59,7 @@ def _now() -> str:
 def read_state(out_dir: Path) -> dict:
     import json
 
-    path = out_dir / STATE_FILE
+    path = RunLayout(out_dir).state
     if not path.exists():
         return {"stages": {}}
     try:
@@ -128,7 +128,7 @@ def check_run_folder(out: Path, take: bool = False) -> None:
     if take or not out.is_dir():
         return
     owner = output_owner(out)
-    if owner == RUN_COMMAND or (owner is None and (out / STATE_FILE).is_file()):  # a run of an older domainlm
+    if owner == RUN_COMMAND or (owner is None and RunLayout(out).state.is_file()):  # a run of an older domainlm
         return
     entries = sorted(p.name for p in out.iterdir() if p.name != MARKER_NAME)
     if not entries and owner is None:
@@ -174,16 +174,16 @@ def _run_stages(recipe: Recipe, out: Path, *, until, forced: set, resume: bool, 
             resuming = (stage.resumable and resume and stage.name not in forced and prev.get("status") == "running"
                         and prev.get("fingerprint") == fp and stage.can_resume(ctx))
             if not resuming and stage.resumable:
-                # A changed input makes old checkpoints wrong to continue from (adapt keeps them
-                # beside its output, in `<out_dir>.checkpoints`). The previous output itself stays
-                # until the stage writes its new one in one swap: a failed rerun leaves it intact.
+                # A changed input makes old checkpoints wrong to continue from (training keeps them
+                # beside its output). The previous output itself stays until the stage writes its
+                # new one in one swap: a failed rerun leaves it intact.
                 for p in stage.outputs(ctx):
-                    checkpoints = p.with_name(p.name + ".checkpoints")
+                    checkpoints = checkpoints_of(p)
                     if checkpoints.is_dir():
                         shutil.rmtree(checkpoints, ignore_errors=True)
             changed = sorted(k for k in parts if prev.get("inputs", {}).get(k) != parts[k]) if prev else []
             state["stages"][stage.name] = {"status": "running", "fingerprint": fp, "inputs": parts, "started": _now()}
-            write_json(out / STATE_FILE, state)
+            write_json(ctx.layout.state, state)
             notify(stage.name, "resume" if resuming else "start", {})
             t0 = time.perf_counter()
             summary = stage.run(ctx, resuming) or {}
@@ -191,7 +191,7 @@ def _run_stages(recipe: Recipe, out: Path, *, until, forced: set, resume: bool, 
             state["stages"][stage.name] = {"status": "done", "fingerprint": fp, "inputs": parts, "changed": changed,
                                            "started": state["stages"][stage.name]["started"],
                                            "finished": _now(), "seconds": seconds, "resumed": resuming, "summary": summary}
-            write_json(out / STATE_FILE, state)
+            write_json(ctx.layout.state, state)
             # Every output folder carries the recipe that made it (written before the next stage
             # fingerprints the folder, so a rerun sees the same hash).
             for folder in {p if p.is_dir() else p.parent for p in stage.outputs(ctx)}:
@@ -200,8 +200,7 @@ def _run_stages(recipe: Recipe, out: Path, *, until, forced: set, resume: bool, 
             notify(stage.name, "done", {**summary, "seconds": seconds})
         if until is not None and stage.name == until:
             stop = True
-    report_md = out / "report" / "report.md"
-    report_json = out / "report" / "report.json"
-    return RunResult(out_dir=out, stages=outcomes, report_md=report_md if report_md.exists() else None,
-                     report_json=report_json if report_json.exists() else None,
+    run = ctx.layout
+    return RunResult(out_dir=out, stages=outcomes, report_md=run.report_md if run.report_md.exists() else None,
+                     report_json=run.report_json if run.report_json.exists() else None,
                      seconds=round(time.perf_counter() - started, 2))

@@ -2,14 +2,8 @@
 
 prepare → mine → fill → adapt → evaluate. Each stage declares the material its fingerprint is made
 of (settings, corpus hashes, upstream outputs) and runs by calling ONE library function of another
-area; the runner (runner.py) decides whether to run, skip or resume it.
-
-Layout of a run folder:
-    prepare/domain.txt, prepare/heldout.txt, prepare/prepare.json
-    mine/terms.tsv, mine/terms.json
-    fill/tokenizer/ (filled vocab.txt + tokenizer.json + slots.json), fill/fill.json
-    model/          (adapted model, from domainlm.training.adapt)
-    report/         (report.json, report.md, charts, from domainlm.evaluation.evaluate)
+area; the runner (runner.py) decides whether to run, skip or resume it. Where each stage's files are
+in the run folder is `RunLayout`'s (layout.py).
 """
 
 from __future__ import annotations
@@ -19,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from domainlm.corpus import CleanReport, clean_documents, is_heldout, iter_documents
-from domainlm.corpus.reader import CorpusSpec
+from domainlm.corpus import CleanReport, CorpusSpec, clean_documents, is_heldout, iter_documents
 from domainlm.errors import DomainLMError
 from domainlm.io import atomic_write, write_json
 from domainlm.pipeline.hashing import hash_corpora, hash_path
+from domainlm.pipeline.layout import RunLayout
+from domainlm.recipes.load import RESOLVED_NAME
 from domainlm.recipes.schema import Recipe
 
 
@@ -32,8 +27,9 @@ class StageContext:
     recipe: Recipe
     out_dir: Path
 
-    def path(self, *parts: str) -> Path:
-        return self.out_dir.joinpath(*parts)
+    @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.out_dir)
 
 
 @dataclass
@@ -87,8 +83,8 @@ def run_prepare(ctx: StageContext, resume: bool) -> dict:
     explicit = bool(d.heldout.corpus)
     report = CleanReport()
     counts = {"domain": 0, "heldout": 0, "routed_away": 0}
-    out = ctx.path("prepare")
-    with atomic_write(out / "domain.txt") as train_fh, atomic_write(out / "heldout.txt") as held_fh:
+    run = ctx.layout
+    with atomic_write(run.domain_text) as train_fh, atomic_write(run.heldout_text) as held_fh:
         for doc in clean_documents(iter_documents(d.domain), d.normalize, d.filters, report):
             if router is not None and router.route(doc.text)[0] != recipe.name:
                 counts["routed_away"] += 1
@@ -116,7 +112,7 @@ def run_prepare(ctx: StageContext, resume: bool) -> dict:
         raise DomainLMError(f"No held-out text for '{recipe.category}': nothing to measure the adaptation on.",
                             "Raise data.heldout.fraction or name a held-out corpus in data.heldout.corpus.")
     summary = {**counts, "read": report.read, "removed": dict(report.removed)}
-    write_json(out / "prepare.json", summary)
+    write_json(run.prepare_summary, summary)
     return summary
 
 
@@ -124,7 +120,7 @@ def run_prepare(ctx: StageContext, resume: bool) -> dict:
 
 def mine_inputs(ctx: StageContext) -> Any:
     r = ctx.recipe
-    return {"domain": hash_path(ctx.path("prepare", "domain.txt")), "reference": hash_corpora(r.data.reference),
+    return {"domain": hash_path(ctx.layout.domain_text), "reference": hash_corpora(r.data.reference),
             "mine": r.mine, "base": _base_material(r)}
 
 
@@ -135,8 +131,8 @@ def run_mine(ctx: StageContext, resume: bool) -> dict:
     from domainlm.mining import mine_terms
 
     r = ctx.recipe
-    result = mine_terms(str(ctx.path("prepare", "domain.txt")), list(r.data.reference), r.base, r.mine,
-                        out_dir=ctx.path("mine"), normalize=r.data.normalize, category=r.category, force=True)
+    result = mine_terms(str(ctx.layout.domain_text), list(r.data.reference), r.base, r.mine,
+                        out_dir=ctx.layout.mine, normalize=r.data.normalize, category=r.category, force=True)
     if not result.terms:
         raise DomainLMError(f"Mining found no terms for '{r.category}'.",
                             "Lower mine.min_count, or give more domain text (data.domain).")
@@ -147,7 +143,7 @@ def run_mine(ctx: StageContext, resume: bool) -> dict:
 
 def fill_inputs(ctx: StageContext) -> Any:
     r = ctx.recipe
-    return {"terms": hash_path(ctx.path("mine", "terms.tsv")), "vocab": r.vocab, "base": _base_material(r),
+    return {"terms": hash_path(ctx.layout.terms_tsv), "vocab": r.vocab, "base": _base_material(r),
             "category": r.category}
 
 
@@ -156,13 +152,13 @@ def run_fill(ctx: StageContext, resume: bool) -> dict:
     from vocab_tools.loading import vocab_sha256
     from vocab_tools.terms import read_terms
 
-    r = ctx.recipe
-    terms = read_terms(ctx.path("mine", "terms.tsv"))[: r.vocab.slots]
-    result = fill_slots(r.base, terms, ctx.path("fill", "tokenizer"), category=r.category, source=r.name,
+    r, run = ctx.recipe, ctx.layout
+    terms = read_terms(run.terms_tsv)[: r.vocab.slots]
+    result = fill_slots(r.base, terms, run.tokenizer, category=r.category, source=r.name,
                         truncate=r.vocab.truncate, force=True)
     summary = {"filled": len(result.filled), "rejected": len(result.rejected), "unreachable": len(result.unreachable),
                "base_vocab_sha256": vocab_sha256(r.base)}
-    write_json(ctx.path("fill", "fill.json"), {**summary, "rejected_terms": [list(x) for x in result.rejected][:200],
+    write_json(run.fill_summary, {**summary, "rejected_terms": [list(x) for x in result.rejected][:200],
                                                "unreachable_terms": list(result.unreachable)[:200]})
     return summary
 
@@ -171,17 +167,17 @@ def run_fill(ctx: StageContext, resume: bool) -> dict:
 
 def adapt_inputs(ctx: StageContext) -> Any:
     r = ctx.recipe
-    return {"domain": hash_path(ctx.path("prepare", "domain.txt")), "tokenizer": hash_path(ctx.path("fill", "tokenizer")),
+    return {"domain": hash_path(ctx.layout.domain_text), "tokenizer": hash_path(ctx.layout.tokenizer),
             "replay": hash_corpora(r.data.replay), "train": r.train, "base": _base_material(r)}
 
 
 def run_adapt(ctx: StageContext, resume: bool) -> dict:
     from domainlm.training import adapt
 
-    r = ctx.recipe
+    r, run = ctx.recipe, ctx.layout
     # The fill stage already wrote the terms into the slots; adapt initialises those rows and trains.
-    result = adapt(r.base, ctx.path("model"), corpus=[CorpusSpec(path=str(ctx.path("prepare", "domain.txt")))],
-                   replay=list(r.data.replay), filled_tokenizer=ctx.path("fill", "tokenizer"),
+    result = adapt(r.base, run.model, corpus=[CorpusSpec(path=str(run.domain_text))],
+                   replay=list(r.data.replay), filled_tokenizer=run.tokenizer,
                    config=r.train, category=r.category, resume=resume, recipe=r, force=True)
     summary: dict[str, Any] = {"out_dir": str(result.out_dir)}
     for key in ("steps", "tokens", "final_loss", "eval_loss_before", "eval_loss", "slots_filled", "resumed_from"):
@@ -196,31 +192,34 @@ def evaluate_inputs(ctx: StageContext) -> Any:
     tasks = [hash_corpora([t.train, t.test]) for t in r.eval.tasks]
     # The model card (README.md) is rewritten by evaluate itself, and the resolved recipe by the
     # runner: neither changes what is evaluated.
-    model = hash_path(ctx.path("model"), exclude=("README.md", "recipe.resolved.yaml"))
-    return {"model": model, "heldout": hash_path(ctx.path("prepare", "heldout.txt")),
+    model = hash_path(ctx.layout.model, exclude=("README.md", RESOLVED_NAME))
+    return {"model": model, "heldout": hash_path(ctx.layout.heldout_text),
             "general": hash_corpora(r.data.general_eval), "eval": r.eval, "tasks": tasks, "base": _base_material(r)}
 
 
 def run_evaluate(ctx: StageContext, resume: bool) -> dict:
     from domainlm.evaluation import evaluate
 
-    r = ctx.recipe
-    evaluate(r.base, ctx.path("model"), ctx.path("report"),
-             domain=[CorpusSpec(path=str(ctx.path("prepare", "heldout.txt")))],
+    r, run = ctx.recipe, ctx.layout
+    evaluate(r.base, run.model, run.report, domain=[CorpusSpec(path=str(run.heldout_text))],
              general=list(r.data.general_eval) or None, config=r.eval,
-             train_corpus=[CorpusSpec(path=str(ctx.path("prepare", "domain.txt")))], force=True)
+             train_corpus=[CorpusSpec(path=str(run.domain_text))], force=True)
     # The numbers live in report.json (the contract); the stage record only points at the report.
-    return {"report": str(ctx.path("report", "report.md"))}
+    return {"report": str(run.report_md)}
+
+
+def adapt_can_resume(ctx: StageContext) -> bool:
+    """Whether adapt left a checkpoint to continue from (training's own rule of what one is)."""
+    from domainlm.training.checkpoint import latest_checkpoint
+
+    return latest_checkpoint(ctx.layout.checkpoints) is not None
 
 
 STAGES: list[Stage] = [
-    Stage("prepare", prepare_inputs, run_prepare,
-          lambda c: [c.path("prepare", "domain.txt"), c.path("prepare", "heldout.txt")]),
-    Stage("mine", mine_inputs, run_mine, lambda c: [c.path("mine", "terms.tsv")]),
-    Stage("fill", fill_inputs, run_fill, lambda c: [c.path("fill", "tokenizer", "slots.json"), c.path("fill", "fill.json")]),
-    Stage("adapt", adapt_inputs, run_adapt, lambda c: [c.path("model")], resumable=True,
-          # adapt checkpoints into `model.checkpoints/step-N/state.pt` (domainlm.training.checkpoint).
-          can_resume=lambda c: any(c.path("model.checkpoints").glob("step-*/state.pt"))),
-    Stage("evaluate", evaluate_inputs, run_evaluate, lambda c: [c.path("report", "report.json")]),
+    Stage("prepare", prepare_inputs, run_prepare, lambda c: [c.layout.domain_text, c.layout.heldout_text]),
+    Stage("mine", mine_inputs, run_mine, lambda c: [c.layout.terms_tsv]),
+    Stage("fill", fill_inputs, run_fill, lambda c: [c.layout.slots_json, c.layout.fill_summary]),
+    Stage("adapt", adapt_inputs, run_adapt, lambda c: [c.layout.model], resumable=True, can_resume=adapt_can_resume),
+    Stage("evaluate", evaluate_inputs, run_evaluate, lambda c: [c.layout.report_json]),
 ]
 STAGE_NAMES = [s.name for s in STAGES]

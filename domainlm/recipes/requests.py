@@ -54,9 +54,10 @@ def arch_settings(**options):
 
 
 def corpus_list(paths: Sequence[str] | None, field_name: str | None) -> list:
-    from domainlm.corpus import CorpusSpec
+    """--corpus paths as CorpusSpecs reading `field_name` (the one helper: `domainlm.corpus.corpus_specs`)."""
+    from domainlm.corpus import corpus_specs
 
-    return [CorpusSpec(path=str(p), **({"field": field_name} if field_name else {})) for p in paths or ()]
+    return corpus_specs(paths, field=field_name)
 
 
 @dataclass

@@ -11,6 +11,10 @@ from pathlib import Path
 
 from domainlm.finetune.metrics import METRIC_LABELS
 
+# The markers of the fine-tuning table's section in a model card.
+CARD_START = "<!-- domainlm:finetune:start -->"
+CARD_END = "<!-- domainlm:finetune:end -->"
+
 
 def pct(value) -> str:
     return "—" if value is None or not math.isfinite(value) else f"{100 * value:.2f}"
@@ -137,7 +141,6 @@ def card_section(result, model: str) -> str:
 def update_cards(result) -> list[Path]:
     """Put the table into the model card of each adapted model (a local folder with slots.json)."""
     from domainlm.evaluation.card import update_model_card
-    from domainlm.finetune.run import CARD_END, CARD_START
 
     written = []
     for name, path in result.models.items():

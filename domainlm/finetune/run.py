@@ -20,13 +20,12 @@ from typing import Callable, Mapping, Sequence
 from domainlm.errors import ConfigError
 from domainlm.finetune.engine import FinetuneSettings, SeedRun, check_model, run_seed
 from domainlm.finetune.metrics import METRIC_LABELS, paired_difference, seed_summary
+from domainlm.finetune.report import benchmark_markdown, plot_benchmark, update_cards
 from domainlm.finetune.tasks import FinetuneTask, TaskData, load_task_data, resolve_tasks
 from domainlm.io import atomic_directory, check_output_dir
 from domainlm.versions import library_versions
 
 SCHEMA = "domainlm.finetune/1"
-CARD_START = "<!-- domainlm:finetune:start -->"
-CARD_END = "<!-- domainlm:finetune:end -->"
 
 
 def parse_seeds(seeds: int | str | Sequence[int]) -> list[int]:
@@ -269,14 +268,10 @@ def benchmark(models: Mapping[str, str | os.PathLike], tasks: str | Sequence, ou
         comparisons = compare(models, task_list, results, resamples=resamples)
         result = BenchmarkResult(Path(out_dir), models, task_list, results, comparisons,
                                  time.perf_counter() - started, seed_list)
-        from domainlm.finetune.report import benchmark_markdown, plot_benchmark
-
         _write_json(tmp / "benchmark.json", result.to_dict())
         (tmp / "benchmark.md").write_text(benchmark_markdown(result), encoding="utf-8")
         plot_benchmark(result, tmp / "benchmark.png")
     if update_card and _is_main_process():
-        from domainlm.finetune.report import update_cards
-
         update_cards(result)
     return result
 

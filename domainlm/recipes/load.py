@@ -157,7 +157,7 @@ def load_recipe(name_or_path: str | os.PathLike | Recipe, overrides: Iterable[st
     `overrides`: `key.path=value` strings. Raises `ConfigError` listing every problem at once.
     """
     if isinstance(name_or_path, Recipe):
-        raw = copy.deepcopy(name_or_path._portable or name_or_path.model_dump(mode="json", exclude_unset=False))
+        raw = copy.deepcopy(name_or_path.portable or name_or_path.model_dump(mode="json", exclude_unset=False))
         path = name_or_path.source
     else:
         text = str(name_or_path)
@@ -175,11 +175,7 @@ def load_recipe(name_or_path: str | os.PathLike | Recipe, overrides: Iterable[st
     source = f"'{path}'" if path else "(in memory)"
     recipe = validate_data(raw, source=source, problems=problems)
     root = data_root(data_dir)
-    resolved = resolve_paths(recipe, root)
-    resolved._source = path
-    resolved._data_root = root
-    resolved._portable = raw
-    return resolved
+    return resolve_paths(recipe, root).record_origin(path, root, raw)
 
 
 def resolve_category(name: str, *, data_dir: str | os.PathLike | None = None) -> Recipe:
@@ -192,7 +188,7 @@ def resolve_category(name: str, *, data_dir: str | os.PathLike | None = None) ->
 def recipe_to_dict(recipe: Recipe, *, portable: bool = False) -> dict:
     """Every key with its value (defaults included). `portable`: paths as written, not resolved."""
     if portable:
-        return Recipe.model_validate(copy.deepcopy(recipe._portable)).model_dump(mode="json") if recipe._portable else recipe.model_dump(mode="json")
+        return Recipe.model_validate(copy.deepcopy(recipe.portable)).model_dump(mode="json") if recipe.portable else recipe.model_dump(mode="json")
     return recipe.model_dump(mode="json")
 
 

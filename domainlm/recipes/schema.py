@@ -118,6 +118,11 @@ class Recipe(BaseModel):
     _data_root: Path | None = PrivateAttr(None)
     _portable: dict[str, Any] | None = PrivateAttr(None)
 
+    def record_origin(self, source: Path | None, data_root: Path, portable: dict[str, Any]) -> "Recipe":
+        """Record where `load_recipe` read this recipe from (see the properties below); returns it."""
+        self._source, self._data_root, self._portable = source, data_root, portable
+        return self
+
     @property
     def source(self) -> Path | None:
         """The recipe file it was loaded from (None: built in memory)."""
@@ -127,6 +132,11 @@ class Recipe(BaseModel):
     def data_root(self) -> Path | None:
         """The data root its relative paths were resolved against (None: not loaded by `load_recipe`)."""
         return self._data_root
+
+    @property
+    def portable(self) -> dict[str, Any] | None:
+        """The recipe as written, overrides applied and paths not resolved (what exports and `recipe new` write)."""
+        return self._portable
 
     @model_validator(mode="after")
     def _one_budget(self) -> "Recipe":

@@ -6,10 +6,11 @@ masks (the same seeded masking function), batch, optimizer, schedule and number 
 threads each, each side in its own child process (so peak RSS is its own):
 
 - straightforward: HF `ElectraForMaskedLM(labels=...)` (generator logits over the whole sequence),
-  a Gumbel-max sample at the masked positions, then `ElectraForPreTraining(labels=...)`; loss =
+  a Gumbel-max sample at the masked positions (fp32, as electra_pytorch), then `ElectraForPreTraining(labels=...)`; loss =
   MLM + 50 × BCE, a plain PyTorch loop with AdamW and a linear schedule;
 - domainlm: `domainlm.training.engine.train` with the `ReplacedTokenDetection` objective
-  (generator logits at the masked positions only, its last layer computed only there).
+  (generator logits at the masked positions only, its last layer computed only there, the
+  replacement drawn by inverse transform sampling: the same distribution as Gumbel-max).
 
 Both are then scored on the same held-out NSMC *test* sequences: the discriminator BCE with the
 corruptions of its own generator at fixed seeds, and the discriminator BCE on corruptions made by
@@ -85,7 +86,6 @@ def run_straightforward(args, tok_dir: Path, data_path: Path, model_path: Path, 
     import torch.nn.functional as F
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
-    from domainlm.training.electra import gumbel_sample
     from domainlm.training.masking import mask_generator, special_token_ids, whole_word_mask
 
     torch.set_num_threads(args.threads)
@@ -116,7 +116,9 @@ def run_straightforward(args, tok_dir: Path, data_path: Path, model_path: Path, 
         out = gen(input_ids=inputs, labels=labels.view_as(ids))          # logits at every position
         logits = out.logits.reshape(-1, out.logits.shape[-1]).index_select(0, positions).detach()
         corrupted = ids.reshape(-1).clone()
-        corrupted[positions] = gumbel_sample(logits, noise)
+        # Gumbel-max as electra_pytorch samples: argmax(logits + Gumbel noise), in fp32.
+        uniform = torch.rand(logits.shape, generator=noise).clamp_(1e-9, 1.0)
+        corrupted[positions] = (logits.float() - torch.log(-torch.log(uniform))).argmax(-1)
         replaced = (corrupted != ids.reshape(-1)).long().view_as(ids)
         d = disc(input_ids=corrupted.view_as(ids), labels=replaced)
         loss = out.loss + 50.0 * d.loss

@@ -20,7 +20,7 @@ from domainlm.modeling.electra import build_electra, build_generator, generator_
 from domainlm.modeling.heads import MaskedLMLoss
 from domainlm.modeling.modes import apply_mode
 from domainlm.training import adapt, pretrain
-from domainlm.training.electra import ReplacedTokenDetection, corrupt, gumbel_sample
+from domainlm.training.electra import ReplacedTokenDetection, corrupt, sample_tokens
 from domainlm.training.masking import mask_generator
 from helpers.training import Killed, fill_by_hand, kill_at, tiny_train_config, write_corpus
 
@@ -87,12 +87,16 @@ def test_generator_logits_at_masked_positions_equal_the_full_forward(tiny_tokeni
     assert torch.allclose(sparse, full, atol=1e-5)
 
 
-def test_gumbel_sampling_follows_the_softmax_and_is_seeded():
+def test_sampling_follows_the_softmax_and_is_seeded():
     logits = torch.log(torch.tensor([[0.7, 0.2, 0.1]])).expand(20000, 3).contiguous()
-    draws = gumbel_sample(logits, torch.Generator().manual_seed(1))
+    draws = sample_tokens(logits, torch.Generator().manual_seed(1))
     share = torch.bincount(draws, minlength=3).float() / len(draws)
     assert torch.allclose(share, torch.tensor([0.7, 0.2, 0.1]), atol=0.015)
-    assert torch.equal(draws, gumbel_sample(logits, torch.Generator().manual_seed(1)))
+    assert torch.equal(draws, sample_tokens(logits, torch.Generator().manual_seed(1)))
+    # A token of probability ~0 is never drawn; a sure one always is.
+    sure = torch.full((50, 1000), -1e4)
+    sure[:, 7] = 0.0
+    assert torch.equal(sample_tokens(sure, torch.Generator().manual_seed(2)), torch.full((50,), 7))
 
 
 def test_corruption_labels_only_changed_tokens():

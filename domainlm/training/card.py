@@ -162,7 +162,7 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
         e = train.get("electra", {})
         lines.append(f"- ELECTRA: generator (in `generator/`, {settings.get('generator', 'built here')}) and "
                      f"discriminator share their embeddings; loss = {e.get('generator_weight')} × generator MLM + "
-                     f"{e.get('discriminator_weight')} × discriminator BCE; replacements sampled by Gumbel-max"
+                     f"{e.get('discriminator_weight')} × discriminator BCE; replacements sampled from the generator's softmax"
                      + (f"; the generator trained alone for its first {settings['generator_warmup_steps']} steps"
                         if settings.get("generator_warmup_steps") else "") + ".")
     lines.append(f"- Whole-word (eojeol) masking of {train.get('mlm_probability')} of the eojeols, packed sequences of "

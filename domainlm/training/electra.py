@@ -3,7 +3,8 @@
 Per micro-batch: whole eojeols are chosen (15%), their tokens shown to the generator as [MASK]
 (85%) or unchanged; the generator's logits are computed at those positions only (its 42k-entry
 output layer is its main cost, and the other 85% of the positions carry no label); a replacement is
-sampled at each by Gumbel-max in fp32 (bf16 logits would make the sampling coarse); the
+sampled at each from the generator's softmax in fp32 (bf16 logits would make the sampling coarse;
+the draw is Gumbel-max's distribution, computed by inverse transform, see `sample_tokens`); the
 discriminator reads the corrupted sequence and predicts for every token whether it was replaced.
 
     loss = generator_weight × generator MLM + discriminator_weight × discriminator BCE   (1 and 50)
@@ -28,18 +29,21 @@ from domainlm.training.masking import special_token_ids, whole_word_mask
 from domainlm.training.objectives import stack_sequences
 
 
-def gumbel_sample(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One draw from softmax(logits) per row by Gumbel-max, in fp32.
+def sample_tokens(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One draw per row from softmax(logits), in fp32, by inverse transform sampling.
 
-    argmax(logits + Gumbel) equals argmax(logits − log E) with E ~ Exp(1): one random fill and one
-    log over the [positions × vocab] matrix instead of a uniform fill and two logs. The noise is
-    drawn on the logits' device from a device generator seeded by `generator`, so the draw is
-    reproducible without moving such a matrix from the CPU.
+    The same distribution as ELECTRA's Gumbel-max (argmax of logits + Gumbel noise), at a sixth of
+    its cost on a CPU: Gumbel-max needs a random number and two logs for each of the
+    [positions × vocab] entries (255 ms for 307 positions × 42,000 on 2 cores with exponential
+    noise, 96 ms with uniform), this one softmax, one cumulative sum and one random number per
+    position (40 ms). The uniforms are drawn on the logits' device from a generator seeded by
+    `generator`, so a resume draws the same tokens.
     """
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     device_gen = torch.Generator(device=logits.device).manual_seed(seed)
-    race = torch.empty(logits.shape, device=logits.device, dtype=torch.float32).exponential_(generator=device_gen)
-    return (logits.float() - race.log_()).argmax(dim=-1)
+    cumulative = torch.softmax(logits.float(), dim=-1).cumsum_(dim=-1)
+    uniform = torch.rand((logits.shape[0], 1), generator=device_gen, device=logits.device) * cumulative[:, -1:]
+    return torch.searchsorted(cumulative, uniform).squeeze(1).clamp_max_(logits.shape[-1] - 1)
 
 
 class ReplacedTokenDetectionLoss(nn.Module):
@@ -71,7 +75,7 @@ def corrupt(ids: torch.Tensor, positions: torch.Tensor, logits: torch.Tensor, no
     """The generator's sampled tokens put in at `positions`; labels 1.0 where a token changed."""
     flat = ids.reshape(-1)
     corrupted = flat.clone()
-    corrupted[positions] = gumbel_sample(logits, noise).to(flat.dtype)
+    corrupted[positions] = sample_tokens(logits, noise).to(flat.dtype)
     labels = (corrupted != flat).float()
     return corrupted.view_as(ids), labels.view_as(ids)
 

@@ -12,49 +12,13 @@ kykim/electra-kor-base ships the discriminator only; KoELECTRA checkpoints ship 
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
 from domainlm.errors import ModelError
-
-DISCRIMINATOR_CLASS = "ElectraForPreTraining"
-GENERATOR_CLASS = "ElectraForMaskedLM"
-
-
-def electra_role(name_or_path) -> str | None:
-    """"discriminator", "generator" or None (not ELECTRA), read from a local folder's config.json.
-
-    A hub id not in a local folder is read through the hub cache; when nothing can be read, None.
-    """
-    config = _read_config(name_or_path)
-    if not config or config.get("model_type") != "electra":
-        return None
-    architectures = config.get("architectures") or []
-    if GENERATOR_CLASS in architectures:
-        return "generator"
-    # No recorded class: an ELECTRA checkpoint for adaptation is a discriminator unless it says otherwise.
-    return "discriminator"
-
-
-def _read_config(name_or_path) -> dict | None:
-    path = Path(str(name_or_path)).expanduser()
-    if path.is_dir():
-        file = path / "config.json"
-    else:
-        try:
-            from huggingface_hub import try_to_load_from_cache
-
-            found = try_to_load_from_cache(str(name_or_path), "config.json")
-        except Exception:
-            return None
-        if not isinstance(found, str):
-            return None
-        file = Path(found)
-    try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+# What kind of ELECTRA checkpoint a folder holds is read where models are loaded (re-exported here).
+from domainlm.modeling.loading import (DISCRIMINATOR_CLASS, GENERATOR_CLASS, check_local_source,  # noqa: F401
+                                       electra_role, load_tokenizer)
 
 
 def share_embeddings(generator, discriminator) -> None:
@@ -121,7 +85,6 @@ def load_generator(path, discriminator, tokenizer):
     """
     from transformers import ElectraForMaskedLM
 
-    from domainlm.modeling.loading import check_local_source, load_tokenizer
 
     name = str(path)
     check_local_source(name, "generator", "--generator")
@@ -136,7 +99,7 @@ def load_generator(path, discriminator, tokenizer):
         raise ModelError(f"Cannot load the generator '{name}': {type(e).__name__}: {str(e).splitlines()[0][:200]}",
                          "Pass a save_pretrained ElectraForMaskedLM folder.") from None
     d, g = discriminator.config, generator.config
-    if g.vocab_size != d.vocab_size or _vocab_differs(name, tokenizer, load_tokenizer):
+    if g.vocab_size != d.vocab_size or _vocab_differs(name, tokenizer):
         raise ModelError(f"The generator '{name}' has another vocabulary than the discriminator "
                          f"({g.vocab_size:,} against {d.vocab_size:,} entries, or other tokens).",
                          "Pass the generator that was trained with this discriminator (the same vocab.txt).")
@@ -152,7 +115,7 @@ def load_generator(path, discriminator, tokenizer):
     return generator
 
 
-def _vocab_differs(name: str, tokenizer, load_tokenizer) -> bool:
+def _vocab_differs(name: str, tokenizer) -> bool:
     if not (Path(name) / "tokenizer.json").exists() and not (Path(name) / "vocab.txt").exists():
         return False  # a generator saved without its tokenizer: the sizes were compared
     try:

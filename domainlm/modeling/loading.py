@@ -87,6 +87,45 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
+DISCRIMINATOR_CLASS = "ElectraForPreTraining"
+GENERATOR_CLASS = "ElectraForMaskedLM"
+
+
+def electra_role(name_or_path) -> str | None:
+    """"discriminator", "generator" or None (not ELECTRA), read from a local folder's config.json.
+
+    A hub id not in a local folder is read through the hub cache; when nothing can be read, None.
+    """
+    config = _read_config(name_or_path)
+    if not config or config.get("model_type") != "electra":
+        return None
+    architectures = config.get("architectures") or []
+    if GENERATOR_CLASS in architectures:
+        return "generator"
+    # No recorded class: an ELECTRA checkpoint for adaptation is a discriminator unless it says otherwise.
+    return "discriminator"
+
+
+def _read_config(name_or_path) -> dict | None:
+    path = Path(str(name_or_path)).expanduser()
+    if path.is_dir():
+        file = path / "config.json"
+    else:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(str(name_or_path), "config.json")
+        except Exception:
+            return None
+        if not isinstance(found, str):
+            return None
+        file = Path(found)
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 @dataclass
 class LoadedBase:
     """A base masked-LM, its tokenizer, and what the masked-LM class left out of its checkpoint."""
@@ -123,8 +162,6 @@ def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_t
     a masked-LM, loaded as one with `allow_generator`, e.g. to score it by MW-BPC).
     """
     from transformers import AutoModelForMaskedLM, ElectraForPreTraining
-
-    from domainlm.modeling.electra import electra_role
 
     name = str(name_or_path)
     check_local_source(name)

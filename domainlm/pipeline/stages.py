@@ -168,7 +168,9 @@ def run_fill(ctx: StageContext, resume: bool) -> dict:
 def adapt_inputs(ctx: StageContext) -> Any:
     r = ctx.recipe
     return {"domain": hash_path(ctx.layout.domain_text), "tokenizer": hash_path(ctx.layout.tokenizer),
-            "replay": hash_corpora(r.data.replay), "train": r.train, "base": _base_material(r)}
+            "replay": hash_corpora(r.data.replay), "train": r.train, "base": _base_material(r),
+            # Only when set, so that the fingerprints of earlier (masked-LM) runs stay as they were.
+            **({"generator": r.generator} if r.generator else {})}
 
 
 def run_adapt(ctx: StageContext, resume: bool) -> dict:
@@ -178,7 +180,8 @@ def run_adapt(ctx: StageContext, resume: bool) -> dict:
     # The fill stage already wrote the terms into the slots; adapt initialises those rows and trains.
     result = adapt(r.base, run.model, corpus=[CorpusSpec(path=str(run.domain_text))],
                    replay=list(r.data.replay), filled_tokenizer=run.tokenizer,
-                   config=r.train, category=r.category, resume=resume, recipe=r, force=True)
+                   config=r.train, category=r.category, resume=resume, recipe=r, force=True,
+                   generator=r.generator)
     summary: dict[str, Any] = {"out_dir": str(result.out_dir)}
     for key in ("steps", "tokens", "final_loss", "eval_loss_before", "eval_loss", "slots_filled", "resumed_from"):
         summary[key] = getattr(result, key)

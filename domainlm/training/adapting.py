@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+
 
 from domainlm.errors import ConfigError, ModelError, TrainingError
 from domainlm.training.config import TrainConfig
@@ -33,16 +33,9 @@ class AdaptResult:
     objective: str = "masked-LM"     # or "replaced-token detection" (an ELECTRA discriminator)
 
 
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    if isinstance(value, (str, os.PathLike)) or not isinstance(value, Iterable):
-        return [value]
-    return list(value)
-
-
-def _spec_names(specs) -> list[str]:
-    return [getattr(s, "path", None) or str(s) for s in _as_list(specs)]
+def spec_names(specs) -> list[str]:
+    """The paths (or dataset names) of corpus specs, as settings.json records them."""
+    return [s.path for s in specs]
 
 
 def distill_filled_rows(model, base_tokenizer, tokenizer, entries, texts, config: TrainConfig) -> dict:
@@ -116,11 +109,8 @@ def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, 
                          f"{len(term_list):,} terms.",
                          "Pass --resize to append new rows for them (vocabulary and embedding matrix grow), or use a "
                          "base with [unusedN] slots (kykim/bert-kor-base has 2,000).")
-    try:
-        from vocab_tools import fill_slots
-    except ImportError as e:  # pragma: no cover - only while vocab_tools is incomplete
-        raise ModelError("vocab_tools.fill_slots is not available in this installation.",
-                         "Fill the slots with `domainlm vocab fill` and pass --filled-tokenizer instead.") from e
+    from vocab_tools import fill_slots
+
     result = fill_slots(str(base_dir), term_list, work_dir / "filled", category=category, source=str(terms)
                         if isinstance(terms, (str, os.PathLike)) else None, truncate=truncate)
     tok = AutoTokenizer.from_pretrained(str(result.out_dir))
@@ -148,6 +138,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     that learns alone for `train.electra.generator_warmup_steps` first; the output holds the
     discriminator and, in `generator/`, the generator.
     """
+    from domainlm.corpus import corpus_specs as as_specs
     from domainlm.modeling.init_rows import init_filled_rows
     from domainlm.modeling.loading import load_base
     from domainlm.training import fingerprint as fp
@@ -166,7 +157,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     if terms is not None and filled_tokenizer is not None:
         raise ConfigError("Pass either terms or a filled tokenizer, not both.",
                           "--terms fills the base's slots here; --filled-tokenizer uses slots filled by `vocab fill`.")
-    corpus_specs, replay_specs = _as_list(corpus), _as_list(replay)
+    corpus_specs, replay_specs = as_specs(corpus), as_specs(replay)
     if not corpus_specs:
         raise ConfigError("No domain corpus was given.", "Pass --corpus (or --category with a recipe that names one).")
     term_list = _read_terms(terms) if terms is not None else None
@@ -235,8 +226,8 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
         metrics = outcome.metrics
         if eval_before is not None:
             metrics = [{"step": 0, "eval_loss": eval_before, "tokens": 0}] + metrics
-        settings = {"command": "adapt", "base": str(base), "category": category, "corpus": _spec_names(corpus_specs),
-                    "replay": _spec_names(replay_specs), "terms": str(terms) if isinstance(terms, (str, os.PathLike)) else
+        settings = {"command": "adapt", "base": str(base), "category": category, "corpus": spec_names(corpus_specs),
+                    "replay": spec_names(replay_specs), "terms": str(terms) if isinstance(terms, (str, os.PathLike)) else
                     (len(terms) if terms is not None else None), "filled_tokenizer": str(filled_tokenizer) if filled_tokenizer else None,
                     "slots_filled": len(entries), "new_head": loaded.new_head, "init_report": init_report,
                     "kept_tensors": list(loaded.kept_tensors), "train": config.model_dump(mode="json"),

@@ -43,7 +43,8 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
 
     from domainlm.modeling import build_mlm, load_tokenizer
     from domainlm.training import fingerprint as fp
-    from domainlm.training.adapting import _as_list, _spec_names
+    from domainlm.corpus import corpus_specs
+    from domainlm.training.adapting import spec_names
     from domainlm.training.card import model_card
     from domainlm.versions import library_versions
     from domainlm.training.checkpoint import checkpoint_dir_for
@@ -74,7 +75,7 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
         objective = ReplacedTokenDetection(tokenizer, config, generator, warmup_steps=0)
     else:
         model = build_mlm(arch, tokenizer)
-    specs = _as_list(corpus)
+    specs = corpus_specs(corpus)
     if not specs:
         raise ConfigError("No corpus was given.", "Pass the text to pretrain on.")
 
@@ -95,7 +96,7 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
                                  "arch": {"shown": str(arch.model_dump(mode="json")),
                                           "digest": str(sorted(arch.model_dump(mode="json").items()))}},
                     objective=objective)
-    settings = {"command": "pretrain", "tokenizer": str(tokenizer_dir), "corpus": _spec_names(specs),
+    settings = {"command": "pretrain", "tokenizer": str(tokenizer_dir), "corpus": spec_names(specs),
                 "arch": arch.model_dump(mode="json"), "train": config.model_dump(mode="json")}
     versions = library_versions()
     if outcome.is_main:

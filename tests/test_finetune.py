@@ -277,7 +277,8 @@ def test_identical_models_are_within_noise_and_runs_are_deterministic(tiny_mlm_d
 
     twin = tmp_path / "twin"
     shutil.copytree(tiny_mlm_dir, twin)
-    (twin / "slots.json").write_text("[]", encoding="utf-8")  # an adapted model: its card gets the table
+    # An adapted model (it has a slot manifest): its card gets the table.
+    (twin / "slots.json").write_text('{"format": 1, "slots": []}\n', encoding="utf-8")
     result = benchmark({"base": tiny_mlm_dir, "twin": twin}, "nsmc", tmp_path / "bench", seeds=2,
                        data_dir=shared_data, resamples=200, **{**SMALL, "epochs": 1})
     a, b = result.results[("base", "nsmc")], result.results[("twin", "nsmc")]

@@ -16,6 +16,7 @@ from domainlm.pipeline.bundle import BundleError, export_bundle, import_bundle
 from domainlm.pipeline.stages import Stage
 from domainlm.recipes import load_recipe
 from vocab_tools.loading import vocab_sha256
+from vocab_tools.manifest import SlotEntry, manifest_json
 
 
 # ---------------------------------------------------------------- fingerprints
@@ -154,7 +155,8 @@ def finished_run(tmp_path, tiny_tokenizer_dir):
     (run / "mine").mkdir(parents=True)
     (run / "mine" / "terms.tsv").write_text("term\tkind\tscore\n보습력\tword\t1.0\n", encoding="utf-8")
     (run / "fill" / "tokenizer").mkdir(parents=True)
-    (run / "fill" / "tokenizer" / "slots.json").write_text('[{"slot_id": 5, "term": "보습력"}]', encoding="utf-8")
+    (run / "fill" / "tokenizer" / "slots.json").write_text(
+        manifest_json([SlotEntry(slot_id=5, old_token="[unused0]", term="보습력")]), encoding="utf-8")
     (run / "fill" / "fill.json").write_text(json.dumps({"base_vocab_sha256": vocab_sha256(str(data / "base"))}))
     (run / "report").mkdir()
     (run / "report" / "report.json").write_text('{"summary": []}')
@@ -220,8 +222,9 @@ def test_bundle_for_another_base_vocabulary_is_refused(finished_run, tmp_path, s
 
 def test_export_without_a_run_says_what_to_do(tmp_path):
     recipe = load_recipe("tiny", data_dir=tmp_path)
-    with pytest.raises(BundleError, match=r"holds no mined terms .* Run the recipe first|holds no mined terms"):
+    with pytest.raises(BundleError, match=r"holds no mined terms \(mine/terms.tsv\): nothing to share yet") as e:
         export_bundle(recipe, tmp_path / "nothing")
+    assert e.value.hint.startswith("Run the recipe first: domainlm recipe run tiny --output ")
 
 
 def test_cli_export_import(cli, finished_run, tmp_path):

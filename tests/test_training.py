@@ -286,3 +286,31 @@ def test_grad_accumulation_counts_tokens_and_trains(tiny_tokenizer_dir, corpus, 
                    config=tiny_config(max_steps=2, grad_accum=3, eval_documents=0))
     records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
     assert records[-1]["tokens"] == 2 * 3 * 4 * 32
+
+
+def test_grad_accumulation_sums_the_micro_batch_gradients_into_one_step(tiny_tokenizer_dir, corpus, tmp_path,
+                                                                         monkeypatch):
+    """Each step draws grad_accum micro-batches (each its own loss, scaled by 1 / grad_accum) before
+    ONE optimiser step, logs the mean of their losses, and the stream position counts micro-batches."""
+    import domainlm.training.objectives as objectives
+
+    seen, steps = [], []
+    original_loss = objectives.MaskedLM.loss
+
+    def spy(self, wrapper, ids, starts, generator, step, device):
+        loss, parts = original_loss(self, wrapper, ids, starts, generator, step, device)
+        seen.append((step, float(loss)))
+        return loss, parts
+
+    monkeypatch.setattr(objectives.MaskedLM, "loss", spy)
+    original_step = torch.optim.AdamW.step
+    monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, *a, **k: (steps.append(1), original_step(self, *a, **k))[1])
+    cfg = tiny_config(max_steps=3, grad_accum=2, eval_documents=0, log_every=1, save_every=2, keep_checkpoints=True)
+    out = pretrain(tiny_tokenizer_dir, str(corpus), tmp_path / "acc", arch=TINY_ARCH, config=cfg)
+    assert [s for s, _ in seen] == [0, 0, 1, 1, 2, 2] and len(steps) == 3
+    records = [r for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+    for record, (a, b) in zip(records, zip(seen[0::2], seen[1::2])):
+        assert record["loss"] == pytest.approx((a[1] + b[1]) / 2, rel=1e-6)
+    # The checkpoint after step 2 has consumed 4 micro-batches of the stream.
+    state = torch.load(out.with_name("acc.checkpoints") / "step-000002" / "state.pt", weights_only=False)
+    assert state["micro_batches"] == 4

@@ -1,4 +1,5 @@
-"""Shared rendering helpers of the CLI: consoles, tables, JSON output."""
+"""Shared rendering helpers of the CLI: consoles, tables, JSON output, and the renderers several
+commands use (the before/after summary, a recipe, a recipe run's stages and result)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from typing import Any, Iterable, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # Help texts of the corpus options every command shares.
@@ -50,3 +52,60 @@ def fmt(value: Any) -> str:
     if value is None:
         return "—"
     return str(value)
+
+
+def summary_table(rows: list[dict], title: str = "before vs after (95% intervals)") -> Table:
+    """The before/after table from report.json's `summary` rows (also what `recipe run` and `demo` show)."""
+    from domainlm.evaluation.report import fmt_number
+
+    def interval(d: dict | None, signed: bool = False) -> str:
+        if not d:
+            return "—"
+        sign = "+" if signed and d["value"] > 0 else ""
+        return f"{sign}{fmt_number(d['value'])} [{fmt_number(d['low'])}, {fmt_number(d['high'])}]"
+
+    t = Table(title=title, title_justify="left")
+    for c in ("metric", "before", "after", "change", "n", "verdict"):
+        t.add_column(c, justify="left" if c in ("metric", "verdict") else "right")
+    colours = {"better": "green", "worse": "red", "within noise": "dim"}
+    for r in rows:
+        verdict = r.get("verdict") or ""
+        t.add_row(escape(r["metric"]), interval(r["before"]), interval(r["after"]), interval(r["change"], signed=True),
+                  f"{r['n']:,}", f"[{colours.get(verdict, 'default')}]{verdict}[/]" if verdict else "")
+    return t
+
+
+def print_recipe(recipe, title: str = "Resolved recipe") -> None:
+    from rich.syntax import Syntax
+
+    from domainlm.recipes import dump_recipe
+
+    console.print(f"[bold]{title}[/] [dim]{recipe.name} ({recipe.category}), data root {recipe.data_root}[/]")
+    console.print(Syntax(dump_recipe(recipe), "yaml", theme="ansi_dark", background_color="default", word_wrap=True))
+
+
+def stage_printer():
+    """on_stage callback printing one line per stage event."""
+    icons = {"start": "[blue]▶[/]", "resume": "[yellow]↻[/]", "skip": "[dim]⏭[/]", "done": "[green]✓[/]"}
+
+    def on_stage(name: str, event: str, info: dict) -> None:
+        if event == "skip":
+            console.print(f"{icons[event]} {name}: unchanged, skipped")
+        elif event == "done":
+            details = ", ".join(f"{k} {round(v, 4) if isinstance(v, float) else v}" for k, v in info.items() if k not in ("out_dir", "report", "base_vocab_sha256") and v is not None
+                                and not isinstance(v, (dict, list)))
+            console.print(f"{icons[event]} {name} done" + (f" ({details})" if details else ""))
+        else:
+            console.print(f"{icons[event]} {name}: {'resuming from the last checkpoint' if event == 'resume' else 'running'}…")
+
+    return on_stage
+
+
+def print_run_result(result) -> None:
+    console.print(table("stages", ["stage", "status", "seconds"], [(s.name, s.status, s.seconds) for s in result.stages]))
+    report = result.report
+    if report is not None and report.get("summary"):
+        console.print(summary_table(report["summary"], title="before → after (95% intervals)"))
+    if result.report_md is not None:
+        console.print(f"Report: [bold]{result.report_md}[/]")
+    console.print(f"Run folder: [bold]{result.out_dir}[/] ({result.seconds:.0f} s)")

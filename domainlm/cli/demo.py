@@ -21,7 +21,7 @@ def demo_command(
     force: bool = typer.Option(False, "--force", help="Rerun every stage even if unchanged (and write into a folder that holds other files)."),
 ) -> None:
     """Mine → fill → adapt → evaluate on real cosmetics reviews shipped with domainlm and a tiny base built on the fly (about 20 s on 2 idle CPU cores)."""
-    from domainlm.cli.recipe import print_recipe, print_run_result, stage_printer
+    from domainlm.cli.common import print_recipe, print_run_result, stage_printer
     from domainlm.demo import demo_intro, demo_notes, run_demo
 
     if data_dir is None:

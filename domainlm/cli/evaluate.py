@@ -7,10 +7,9 @@ from typing import Literal, List, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from domainlm.cli.root import app
-from domainlm.cli.common import console, err_console, print_json
+from domainlm.cli.common import console, err_console, print_json, summary_table
 
 
 def _corpora(paths: list[str] | None, field: str | None):
@@ -21,27 +20,6 @@ def _corpora(paths: list[str] | None, field: str | None):
 
 def _default_out(after: str) -> Path:
     return Path(after) / "evaluation" if Path(after).is_dir() else Path("evaluation")
-
-
-def summary_table(rows: list[dict], title: str = "before vs after (95% intervals)") -> Table:
-    """The before/after table from report.json's `summary` rows (also what `recipe run` and `demo` show)."""
-    from domainlm.evaluation.report import fmt_number
-
-    def interval(d: dict | None, signed: bool = False) -> str:
-        if not d:
-            return "—"
-        sign = "+" if signed and d["value"] > 0 else ""
-        return f"{sign}{fmt_number(d['value'])} [{fmt_number(d['low'])}, {fmt_number(d['high'])}]"
-
-    t = Table(title=title, title_justify="left")
-    for c in ("metric", "before", "after", "change", "n", "verdict"):
-        t.add_column(c, justify="left" if c in ("metric", "verdict") else "right")
-    colours = {"better": "green", "worse": "red", "within noise": "dim"}
-    for r in rows:
-        verdict = r.get("verdict") or ""
-        t.add_row(escape(r["metric"]), interval(r["before"]), interval(r["after"]), interval(r["change"], signed=True),
-                  f"{r['n']:,}", f"[{colours.get(verdict, 'default')}]{verdict}[/]" if verdict else "")
-    return t
 
 
 @app.command("evaluate")

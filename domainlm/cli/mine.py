@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Literal, List, Optional
 
 import typer
 
@@ -40,10 +40,10 @@ def mine_terms_command(
     where: List[str] = typer.Option([], "--where", help="Keep only --corpus rows with COLUMN=VALUE (repeatable), e.g. split=train."),
     min_count: Optional[int] = typer.Option(None, "--min-count", min=1, help="Minimum occurrences of a candidate in the category corpus."),
     specificity_weight: Optional[float] = typer.Option(None, "--specificity-weight", min=0.0, max=1.0, help="0: rank by tokens saved only; 1: by domain specificity only."),
-    extractor: Optional[str] = typer.Option(None, "--extractor", help="Candidate extractor: wordpiece (every frequent prefix / continuation) or kiwi (kiwipiepy stems and endings)."),
+    extractor: Optional[Literal["wordpiece", "kiwi"]] = typer.Option(None, "--extractor", help="Candidate extractor: wordpiece (every frequent prefix / continuation) or kiwi (kiwipiepy stems and endings)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Counting processes (default: all cores)."),
     max_documents: Optional[int] = typer.Option(None, "--max-documents", min=1, help="Read at most this many category documents."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="Where the corpus pass runs: local (this machine's processes, default) or ray (Ray Data; local files or s3:// gs:// paths; pip install \"domainlm[ray]\")."),
+    engine: Optional[Literal["local", "ray"]] = typer.Option(None, "--engine", help="Where the corpus pass runs: local (this machine's processes, default) or ray (Ray Data; local files or s3:// gs:// paths; pip install \"domainlm[ray]\")."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --engine ray: auto (the cluster this machine belongs to), HOST:PORT or ray://HOST:PORT (default: a local Ray instance)."),
     force: bool = typer.Option(False, "--force", help="Replace an output folder that holds files mine-terms did not write."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Root that a recipe's relative corpus paths resolve against (default: DOMAINLM_DATA)."),
@@ -53,13 +53,14 @@ def mine_terms_command(
 ) -> None:
     """Mine category terms: count candidates, score specificity and tokens saved, select a slot budget."""
     from domainlm.corpus import parse_where
-    from domainlm.mining.request import resolve_request
+    from domainlm.recipes.requests import mine_request
     from domainlm.mining.mine import mine_terms
 
-    request = resolve_request(category=category, corpus=corpus, reference=reference, base=base, slots=slots,
-                              field=field, where=parse_where(where), min_count=min_count,
-                              specificity_weight=specificity_weight, extractor=extractor, workers=workers, max_documents=max_documents,
-                              engine=engine, ray_address=ray_address, output=output, data_dir=data_dir)
+    request = mine_request(category=category, corpus=corpus, reference=reference, base=base, slots=slots,
+                           field=field, where=parse_where(where), min_count=min_count,
+                           specificity_weight=specificity_weight, extractor=extractor, workers=workers,
+                           max_documents=max_documents, engine=engine, ray_address=ray_address, output=output,
+                           data_dir=data_dir)
     result = mine_terms(request.corpus, request.reference, request.base, request.config, request.output,
                         normalize=request.normalize, category=request.category, keep=request.keep, force=force)
     s = result.stats

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from domainlm.cli.root import app
-from domainlm.cli.common import console, print_json, table
+from domainlm.cli.common import console, print_json, print_recipe, print_run_result, stage_printer, table
 
 recipe_app = typer.Typer(help="Domain recipes: one YAML per category naming every input and setting.", no_args_is_help=True)
 app.add_typer(recipe_app, name="recipe")
@@ -24,15 +24,6 @@ def _load(name: str, overrides: list[str] | None, data_dir: Path | None):
     from domainlm.recipes import load_recipe
 
     return load_recipe(name, overrides or (), data_dir=data_dir)
-
-
-def print_recipe(recipe, title: str = "Resolved recipe") -> None:
-    from rich.syntax import Syntax
-
-    from domainlm.recipes import dump_recipe
-
-    console.print(f"[bold]{title}[/] [dim]{recipe.name} ({recipe.category}), data root {recipe.data_root}[/]")
-    console.print(Syntax(dump_recipe(recipe), "yaml", theme="ansi_dark", background_color="default", word_wrap=True))
 
 
 @recipe_app.command("list")
@@ -145,35 +136,6 @@ def new_command(
     path = new_recipe(name, from_recipe=from_, category=category, aliases=aliases or (), out=output, overwrite=force)
     console.print(f"Wrote [bold]{path}[/]. Edit its data and routing keywords, then: "
                   f"domainlm recipe validate {path} && domainlm recipe run {path}")
-
-
-def stage_printer():
-    """on_stage callback printing one line per stage event."""
-    icons = {"start": "[blue]▶[/]", "resume": "[yellow]↻[/]", "skip": "[dim]⏭[/]", "done": "[green]✓[/]"}
-
-    def on_stage(name: str, event: str, info: dict) -> None:
-        if event == "skip":
-            console.print(f"{icons[event]} {name}: unchanged, skipped")
-        elif event == "done":
-            details = ", ".join(f"{k} {round(v, 4) if isinstance(v, float) else v}" for k, v in info.items() if k not in ("out_dir", "report", "base_vocab_sha256") and v is not None
-                                and not isinstance(v, (dict, list)))
-            console.print(f"{icons[event]} {name} done" + (f" ({details})" if details else ""))
-        else:
-            console.print(f"{icons[event]} {name}: {'resuming from the last checkpoint' if event == 'resume' else 'running'}…")
-
-    return on_stage
-
-
-def print_run_result(result) -> None:
-    from domainlm.cli.evaluate import summary_table
-
-    console.print(table("stages", ["stage", "status", "seconds"], [(s.name, s.status, s.seconds) for s in result.stages]))
-    report = result.report
-    if report is not None and report.get("summary"):
-        console.print(summary_table(report["summary"], title="before → after (95% intervals)"))
-    if result.report_md is not None:
-        console.print(f"Report: [bold]{result.report_md}[/]")
-    console.print(f"Run folder: [bold]{result.out_dir}[/] ({result.seconds:.0f} s)")
 
 
 @recipe_app.command("run")

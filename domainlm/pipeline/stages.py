@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from domainlm.corpus import CleanReport, CorpusSpec, clean_documents, is_heldout, iter_documents
+from domainlm.corpus import CleanReport, CorpusSpec, clean_documents, iter_documents
 from domainlm.errors import DomainLMError
 from domainlm.io import atomic_write, write_json
 from domainlm.pipeline.hashing import hash_corpora, hash_path
@@ -80,7 +80,6 @@ def run_prepare(ctx: StageContext, resume: bool) -> dict:
             raise DomainLMError(f"The recipe '{recipe.name}' sets data.routing.apply but has no data.routing.keywords.",
                                 "Add keywords, or set data.routing.apply: false.")
         router = router_from_recipes(_router_recipes(recipe, routing_recipes))
-    explicit = bool(d.heldout.corpus)
     report = CleanReport()
     counts = {"domain": 0, "heldout": 0, "routed_away": 0}
     run = ctx.layout
@@ -89,7 +88,7 @@ def run_prepare(ctx: StageContext, resume: bool) -> dict:
             if router is not None and router.route(doc.text)[0] != recipe.name:
                 counts["routed_away"] += 1
                 continue
-            if not explicit and is_heldout(doc.id or doc.text, d.heldout.fraction, d.heldout.seed):
+            if d.heldout.holds_out(doc):
                 if counts["heldout"] < d.heldout.max_documents:
                     held_fh.write(doc.text + "\n")
                     counts["heldout"] += 1
@@ -98,7 +97,7 @@ def run_prepare(ctx: StageContext, resume: bool) -> dict:
             counts["domain"] += 1
             if d.max_documents and counts["domain"] >= d.max_documents:
                 break
-        if explicit:
+        if d.heldout.corpus:  # explicit held-out corpora
             for doc in clean_documents(iter_documents(d.heldout.corpus), d.normalize, d.filters):
                 held_fh.write(doc.text + "\n")
                 counts["heldout"] += 1

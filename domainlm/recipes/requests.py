@@ -1,4 +1,4 @@
-"""From what a person typed to a concrete job: the decisions behind `domainlm adapt` and `pretrain`.
+"""From what a person typed to a concrete job: the decisions behind `adapt`, `pretrain` and `mine-terms`.
 
 A category name brings its recipe (base, corpora, held-out rule, vocab and training settings); the
 options a person typed go on top; `--set key.path=value` overrides work with or without a recipe.
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from domainlm.corpus import CorpusSpec, NormalizeConfig, corpus_specs
 from domainlm.errors import ConfigError
 
 Note = Callable[[str], None]
@@ -53,10 +54,19 @@ def arch_settings(**options):
         raise ConfigError(f"Invalid model settings: {validation_message(e)}.", "Fix the option values (see --help).") from None
 
 
+def mine_settings(values: dict):
+    """`MineConfig` from `values`, every problem reported with its key (the Literal choices included)."""
+    from domainlm.mining.config import MineConfig
+
+    try:
+        return MineConfig(**values)
+    except Exception as e:  # pydantic ValidationError
+        raise ConfigError(f"Invalid mining settings: {validation_message(e, 'mine.')}.",
+                          "Fix the option values (see `domainlm mine-terms --help`).") from None
+
+
 def corpus_list(paths: Sequence[str] | None, field_name: str | None) -> list:
     """--corpus paths as CorpusSpecs reading `field_name` (the one helper: `domainlm.corpus.corpus_specs`)."""
-    from domainlm.corpus import corpus_specs
-
     return corpus_specs(paths, field=field_name)
 
 
@@ -99,8 +109,6 @@ def adapt_request(*, base: str | None = None, category: str | None = None, corpu
         raise ConfigError("No domain corpus was given.", "Pass --corpus FILE (repeatable) or --category NAME.")
     notes = []
     if terms is None and filled_tokenizer is None and recipe is not None:
-        from domainlm.mining.request import mined_dir
-
         mined = mined_dir(recipe.name) / "terms.tsv"
         if mined.exists():
             terms = mined
@@ -116,7 +124,7 @@ def adapt_request(*, base: str | None = None, category: str | None = None, corpu
         if not corpus:
             # Keep out of training exactly the documents the recipe holds out for evaluation.
             rule = recipe.data.heldout
-            heldout_fraction, heldout_seed = (0.0 if rule.corpus else rule.fraction), rule.seed
+            heldout_fraction, heldout_seed = rule.hash_fraction, rule.seed
     config = train_settings(recipe.train if recipe else None, () if recipe else overrides,
                             heldout_fraction=heldout_fraction, **train_options)
     return AdaptRequest(base=base, corpus=specs, replay=replay_specs, terms=terms, filled_tokenizer=filled_tokenizer,
@@ -133,3 +141,70 @@ def run_adapt(request: AdaptRequest, output: Path, *, resume: bool = False, forc
     return adapt(r.base, output, corpus=r.corpus, replay=r.replay, terms=r.terms, filled_tokenizer=r.filled_tokenizer,
                  config=r.config, category=r.category, resume=resume, recipe=r.recipe, heldout_seed=r.heldout_seed,
                  force=force, truncate=r.truncate, new_head=new_head, generator=r.generator, on_step=on_step)
+
+
+# ---------------------------------------------------------------- mine-terms
+
+@dataclass
+class MineRequest:
+    corpus: list[CorpusSpec]
+    reference: list[CorpusSpec]
+    base: str
+    config: MineConfig
+    output: Path
+    normalize: NormalizeConfig
+    category: str | None = None
+    keep: Callable[[object], bool] | None = None
+
+
+def _recipe_keep(recipe) -> Callable[[object], bool] | None:
+    """Documents mining may see: not held out (the recipe's rule) and, for mixed streams, routed here."""
+    rule = recipe.data.heldout
+    keywords = recipe.data.routing.keywords if recipe.data.routing.apply else []
+    if not rule.hash_fraction and not keywords:
+        return None
+
+    def keep(doc) -> bool:
+        return not rule.holds_out(doc) and (not keywords or any(k in doc.text for k in keywords))
+
+    return keep
+
+
+def mined_dir(recipe_name: str) -> Path:
+    """Where `mine-terms --category X` writes its terms by default, and where `adapt --category X` looks."""
+    return Path("mined") / recipe_name
+
+
+def mine_request(*, category: str | None = None, corpus: list[str] = (), reference: list[str] = (),
+                    base: str | None = None, slots: int | None = None, field: str | None = None,
+                    where: dict[str, str] | None = None, output: Path | None = None, data_dir: Path | None = None,
+                    **settings) -> MineRequest:
+    """Merge a category's recipe (if any) with explicit options; `settings` are MineConfig fields (None: unset)."""
+    overrides = {k: v for k, v in settings.items() if v is not None}
+    if overrides.get("ray_address"):
+        if overrides.get("engine", "ray") != "ray":
+            raise ConfigError("--ray-address is only used with --engine ray.", "Use --engine ray, or drop --ray-address.")
+        overrides["engine"] = "ray"  # an address means the Ray engine
+    if slots is not None:
+        overrides["slots"] = slots
+    if category:
+        from domainlm.recipes.load import resolve_category
+
+        recipe = resolve_category(category, data_dir=data_dir)
+        config = mine_settings({**recipe.mine.model_dump(), **overrides})
+        return MineRequest(
+            corpus=corpus_specs(corpus, field=field, where=where) if corpus else list(recipe.data.domain),
+            reference=corpus_specs(reference, field=field) if reference else list(recipe.data.reference),
+            base=base or recipe.base,
+            config=config,
+            output=output or mined_dir(recipe.name),
+            normalize=recipe.data.normalize, category=recipe.category,
+            keep=_recipe_keep(recipe) if not corpus else None)
+    missing = [name for name, value in (("--corpus", corpus), ("--reference", reference), ("--base", base)) if not value]
+    if missing:
+        raise ConfigError(f"Without --category, mine-terms needs {', '.join(missing)}.",
+                          "Pass --category NAME (see `domainlm recipe list`), or all of --corpus, --reference and --base.")
+    config = mine_settings(overrides)
+    return MineRequest(corpus=corpus_specs(corpus, field=field, where=where), reference=corpus_specs(reference, field=field),
+                       base=str(base), config=config, output=output or Path("mined") / "terms",
+                       normalize=NormalizeConfig())

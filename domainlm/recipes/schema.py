@@ -43,6 +43,18 @@ class HeldoutRule(BaseModel):
 
     _coerce = field_validator("corpus", mode="before")(_as_spec_list)
 
+    # The one held-out rule: the prepare stage, mining and adapt all ask it.
+    @property
+    def hash_fraction(self) -> float:
+        """The share of the domain corpora held out by hash: 0 when explicit held-out corpora are given."""
+        return 0.0 if self.corpus else self.fraction
+
+    def holds_out(self, document) -> bool:
+        """True for a domain document that is held out by hash (never mined or trained on)."""
+        from domainlm.corpus import is_heldout
+
+        return bool(self.hash_fraction) and is_heldout(document.id or document.text, self.hash_fraction, self.seed)
+
 
 class RoutingConfig(BaseModel):
     """Keywords that route a mixed review stream to this category (`domainlm split-categories`)."""

@@ -140,15 +140,10 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     """
     from domainlm.corpus import corpus_specs as as_specs
     from domainlm.modeling.init_rows import init_filled_rows
-    from domainlm.modeling.loading import load_base
-    from domainlm.training import fingerprint as fp
-    from domainlm.training.card import model_card
-    from domainlm.versions import library_versions
     from domainlm.training.checkpoint import checkpoint_dir_for, latest_checkpoint
-    from domainlm.training.data import PackedStream, corpus_texts, fixed_sequences
+    from domainlm.training.data import PackedStream, corpus_texts
     from domainlm.training.engine import train
-    from domainlm.training.heldout import heldout_mlm_loss
-    from domainlm.training.output import check_model_output, write_model_dir, write_or_keep_checkpoint
+    from domainlm.training.output import check_model_output
 
     config = config or TrainConfig()
     out_dir = Path(out_dir)
@@ -161,23 +156,9 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     if not corpus_specs:
         raise ConfigError("No domain corpus was given.", "Pass --corpus (or --category with a recipe that names one).")
     term_list = _read_terms(terms) if terms is not None else None
-    loaded = load_base(base, new_head=new_head)
+    loaded, user_generator = _load_base_and_generator(base, generator, new_head, config)
     model, base_tokenizer = loaded.model, loaded.tokenizer
-    check_seq_len(config, model)
-    if generator is not None and not loaded.discriminator:
-        raise ConfigError(f"--generator was given but the base '{base}' is not an ELECTRA discriminator.",
-                          "Leave --generator out: masked-LM bases (BERT, ALBERT) need no generator.")
-    user_generator = None
-    if generator is not None:
-        from domainlm.modeling.electra import load_generator
-
-        user_generator = load_generator(generator, model, base_tokenizer)
-    fingerprint = {"base": fp.folder_entry(base), "corpus": fp.corpus_entry(corpus_specs),
-                   "replay": fp.corpus_entry(replay_specs) if replay_specs else None,
-                   "terms": fp.terms_entry(terms, term_list) if term_list is not None else None,
-                   "filled_tokenizer": fp.folder_entry(filled_tokenizer, ("tokenizer.json", "vocab.txt", "slots.json"))
-                   if filled_tokenizer is not None else None,
-                   "generator": fp.folder_entry(generator) if generator is not None else None}
+    fingerprint = _input_fingerprint(base, corpus_specs, replay_specs, terms, term_list, filled_tokenizer, generator)
     with tempfile.TemporaryDirectory(prefix="domainlm-adapt-") as work:
         tokenizer, entries, rejected, slots_json = prepare_vocab(
             model, base_tokenizer, base=str(base), terms=terms, filled_tokenizer=filled_tokenizer, config=config,
@@ -203,53 +184,106 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
         def replay_texts():
             return corpus_texts(replay_specs, max_documents=config.max_documents)
 
-        heldout = None
-        if config.eval_documents and config.heldout_fraction > 0:
-            texts = corpus_texts(corpus_specs, heldout_fraction=config.heldout_fraction, heldout=True,
-                                 max_documents=config.eval_documents, heldout_seed=heldout_seed)
-            heldout = fixed_sequences(tokenizer, texts, config.seq_len, limit=256) or None
-        if objective is not None:
-            # A new generator is random before training: its corruptions say nothing of the base.
-            eval_before = objective.evaluate(model, heldout) if heldout and user_generator is not None else None
-        else:
-            eval_before = heldout_mlm_loss(model, tokenizer, sequences=heldout, seq_len=config.seq_len,
-                                           batch_size=config.batch_size, seed=config.seed,
-                                           mlm_probability=config.mlm_probability) if heldout else None
+        heldout, eval_before = _heldout_before(model, tokenizer, corpus_specs, config, heldout_seed, objective,
+                                               scored_before=objective is None or user_generator is not None)
         stream = PackedStream(tokenizer, domain_texts, config.seq_len, seed=config.seed,
                               replay=replay_texts if replay_specs else None, replay_ratio=config.replay_ratio)
         outcome = train(build_model=lambda: model, tokenizer=tokenizer, stream=stream, config=config, ckpt_dir=ckpt_dir,
                         slot_ids=slot_ids, resume=resume, heldout_sequences=heldout, on_step=on_step,
                         resume_hint="rerun the same `domainlm adapt` command with --resume",
                         description=f"adapt {category or ''}".strip(), fingerprint=fingerprint, objective=objective)
-        # The model is the base with its rows initialised, also when resuming (the checkpoint is
-        # loaded later, inside train), so this is the "before" of this run either way.
-        metrics = outcome.metrics
-        if eval_before is not None:
-            metrics = [{"step": 0, "eval_loss": eval_before, "tokens": 0}] + metrics
-        settings = {"command": "adapt", "base": str(base), "category": category, "corpus": spec_names(corpus_specs),
-                    "replay": spec_names(replay_specs), "terms": str(terms) if isinstance(terms, (str, os.PathLike)) else
-                    (len(terms) if terms is not None else None), "filled_tokenizer": str(filled_tokenizer) if filled_tokenizer else None,
-                    "slots_filled": len(entries), "new_head": loaded.new_head, "init_report": init_report,
-                    "kept_tensors": list(loaded.kept_tensors), "train": config.model_dump(mode="json"),
-                    "recipe": _recipe_dump(recipe)} | (electra or {})
-        versions = library_versions()
         if outcome.is_main:
-            card = model_card(kind="adapt", base=str(base), category=category, settings=settings, outcome=outcome,
-                              slots=entries, eval_before=eval_before, versions=versions, folder_name=out_dir.name,
-                              mask_token=tokenizer.mask_token or "[MASK]", electra=objective is not None)
-            write_or_keep_checkpoint(lambda: write_model_dir(
-                out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions,
-                metrics=metrics, card=card, slots_json=slots_json, command="adapt", force=force,
-                kept_tensors=loaded.kept_tensors, generator=objective.generator if objective is not None else None,
-                tokenizer_dir=Path(filled_tokenizer) if filled_tokenizer else (slots_json.parent if slots_json else None)),
-                outcome, ckpt_dir=ckpt_dir, command="adapt")
-            if not config.keep_checkpoints:
-                shutil.rmtree(ckpt_dir, ignore_errors=True)
+            settings = {"command": "adapt", "base": str(base), "category": category,
+                        "corpus": spec_names(corpus_specs), "replay": spec_names(replay_specs),
+                        "terms": str(terms) if isinstance(terms, (str, os.PathLike)) else (len(terms) if terms is not None else None),
+                        "filled_tokenizer": str(filled_tokenizer) if filled_tokenizer else None,
+                        "slots_filled": len(entries), "new_head": loaded.new_head, "init_report": init_report,
+                        "kept_tensors": list(loaded.kept_tensors), "train": config.model_dump(mode="json"),
+                        "recipe": _recipe_dump(recipe)} | (electra or {})
+            _write_adapted(out_dir, outcome, tokenizer=tokenizer, settings=settings, entries=entries,
+                           eval_before=eval_before, slots_json=slots_json, filled_tokenizer=filled_tokenizer,
+                           loaded=loaded, objective=objective, ckpt_dir=ckpt_dir, config=config, force=force)
     return AdaptResult(out_dir=out_dir, steps=outcome.steps, tokens=outcome.tokens, final_loss=outcome.final_loss,
                        eval_loss=outcome.eval_loss, eval_loss_before=eval_before, slots_filled=len(entries),
                        slots_rejected=rejected, seconds=outcome.seconds, resumed_from=outcome.resumed_from,
                        metrics_path=out_dir / "metrics.jsonl", init_report=init_report,
                        objective="replaced-token detection" if objective is not None else "masked-LM")
+
+
+def _load_base_and_generator(base, generator, new_head: bool, config: TrainConfig):
+    """The base (its dropped tensors kept) and, for an ELECTRA base, the user's generator or None."""
+    from domainlm.modeling.loading import load_base
+
+    loaded = load_base(base, new_head=new_head)
+    check_seq_len(config, loaded.model)
+    if generator is None:
+        return loaded, None
+    if not loaded.discriminator:
+        raise ConfigError(f"--generator was given but the base '{base}' is not an ELECTRA discriminator.",
+                          "Leave --generator out: masked-LM bases (BERT, ALBERT) need no generator.")
+    from domainlm.modeling.electra import load_generator
+
+    return loaded, load_generator(generator, loaded.model, loaded.tokenizer)
+
+
+def _input_fingerprint(base, corpus_specs, replay_specs, terms, term_list, filled_tokenizer, generator) -> dict:
+    """What a resume must find unchanged (see domainlm.training.fingerprint)."""
+    from domainlm.training import fingerprint as fp
+
+    return {"base": fp.folder_entry(base), "corpus": fp.corpus_entry(corpus_specs),
+            "replay": fp.corpus_entry(replay_specs) if replay_specs else None,
+            "terms": fp.terms_entry(terms, term_list) if term_list is not None else None,
+            "filled_tokenizer": fp.folder_entry(filled_tokenizer, ("tokenizer.json", "vocab.txt", "slots.json"))
+            if filled_tokenizer is not None else None,
+            "generator": fp.folder_entry(generator) if generator is not None else None}
+
+
+def _heldout_before(model, tokenizer, corpus_specs, config: TrainConfig, heldout_seed: str, objective, *,
+                    scored_before: bool):
+    """(held-out sequences, the held-out loss before training): the documents the hash rule keeps out
+    of training. A new ELECTRA generator is random before training, so its corruptions would say
+    nothing of the base: then `scored_before` is False and the loss before is None."""
+    from domainlm.training.data import corpus_texts, fixed_sequences
+    from domainlm.training.heldout import heldout_mlm_loss
+
+    if not (config.eval_documents and config.heldout_fraction > 0):
+        return None, None
+    texts = corpus_texts(corpus_specs, heldout_fraction=config.heldout_fraction, heldout=True,
+                         max_documents=config.eval_documents, heldout_seed=heldout_seed)
+    heldout = fixed_sequences(tokenizer, texts, config.seq_len, limit=256) or None
+    if heldout is None or not scored_before:
+        return heldout, None
+    if objective is not None:
+        return heldout, objective.evaluate(model, heldout)
+    return heldout, heldout_mlm_loss(model, tokenizer, sequences=heldout, seq_len=config.seq_len,
+                                     batch_size=config.batch_size, seed=config.seed,
+                                     mlm_probability=config.mlm_probability)
+
+
+def _write_adapted(out_dir: Path, outcome, *, tokenizer, settings: dict, entries, eval_before, slots_json,
+                   filled_tokenizer, loaded, objective, ckpt_dir: Path, config: TrainConfig, force: bool) -> None:
+    """The adapted model folder (or, when it cannot be written, the kept checkpoint that says so)."""
+    from domainlm.training.card import model_card
+    from domainlm.training.output import write_model_dir, write_or_keep_checkpoint
+    from domainlm.versions import library_versions
+
+    # The model is the base with its rows initialised, also when resuming (the checkpoint is
+    # loaded later, inside train), so this is the "before" of this run either way.
+    metrics = outcome.metrics
+    if eval_before is not None:
+        metrics = [{"step": 0, "eval_loss": eval_before, "tokens": 0}] + metrics
+    versions = library_versions()
+    card = model_card(kind="adapt", base=settings["base"], category=settings["category"], settings=settings,
+                      outcome=outcome, slots=entries, eval_before=eval_before, versions=versions,
+                      folder_name=out_dir.name, mask_token=tokenizer.mask_token or "[MASK]", electra=objective is not None)
+    tokenizer_dir = Path(filled_tokenizer) if filled_tokenizer else (slots_json.parent if slots_json else None)
+    write_or_keep_checkpoint(lambda: write_model_dir(
+        out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions, metrics=metrics,
+        card=card, slots_json=slots_json, command="adapt", force=force, kept_tensors=loaded.kept_tensors,
+        generator=objective.generator if objective is not None else None, tokenizer_dir=tokenizer_dir),
+        outcome, ckpt_dir=ckpt_dir, command="adapt")
+    if not config.keep_checkpoints:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
 
 
 def _electra_objective(discriminator, base_tokenizer, tokenizer, entries, user_generator, config: TrainConfig):

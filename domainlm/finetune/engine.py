@@ -418,6 +418,59 @@ def run_seed(model_path: str, data: TaskData, seed: int, settings: FinetuneSetti
         torch.set_num_threads(threads)
 
 
+def _optimizer_and_schedule(model, hp: dict, total_steps: int):
+    """AdamW (no decay on biases and norms) and a linear warm-up then decay to 0 (transformers' "linear")."""
+    import torch
+
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
+    groups = [{"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+               "weight_decay": hp["weight_decay"]},
+              {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=hp["lr"])
+    warmup = int(hp["warmup_ratio"] * total_steps)
+
+    def linear(step: int) -> float:
+        if step < warmup:
+            return step / max(1, warmup)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, linear)
+
+
+def _ceiling_notes(task, test_examples, test_enc, label_names) -> list[str]:
+    """For token tasks: what a perfect token tagger would score. Units are scored, tokens predicted, and
+    a token that spans an entity boundary ("대통령의" with 의 outside) cannot be right on both sides."""
+    if task.type != "tokens":
+        return []
+    perfect = [[lab if lab >= 0 else 0 for lab in f["labels"]] for f in test_enc.features]
+    ceiling, _, _ = _score(task, perfect, test_examples, test_enc, label_names)
+    return [f"a perfect token tagger scores {100 * ceiling:.2f} entity F1 with this tokenizer "
+            "(tokens that span an entity boundary, or cut off at --max-seq-len)"]
+
+
+def _train_epoch(model, loader, optimizer, scheduler, accelerator, task, seed: int, step: int, update):
+    """One pass over the training batches (the hot loop): their losses and the real and padded token counts."""
+    import torch
+
+    losses, real, padded = [], 0, 0
+    for batch in loader:
+        logits = model(**_inputs(batch)).logits
+        loss = _loss(task, logits, batch["labels"])
+        if not torch.isfinite(loss):
+            raise TrainingError(f"The loss of '{task.name}' became {loss.item()} at step {step + len(losses)} "
+                                f"(seed {seed}).", "Lower --lr, or use --precision fp32.")
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+        real += int(batch["attention_mask"].sum())
+        padded += int(batch["attention_mask"].numel())
+        update(advance=1, loss=float(np.mean(losses[-20:])))
+    return losses, real, padded
+
+
 def _run_seed(model_path, data, seed, settings, description, on_event) -> SeedRun:
     import torch
     from accelerate import Accelerator
@@ -450,20 +503,8 @@ def _run_seed(model_path, data, seed, settings, description, on_event) -> SeedRu
                             collate_fn=collate_fn(pad_id, hp["max_seq_len"] if fixed else None, regression))
         return accelerator.prepare(loader)
 
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
-    groups = [{"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
-               "weight_decay": hp["weight_decay"]},
-              {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW(groups, lr=hp["lr"])
     total_steps = hp["epochs"] * len(train_sampler)
-    warmup = int(hp["warmup_ratio"] * total_steps)
-
-    def linear(step: int) -> float:  # warmup then linear decay to 0 (transformers' "linear" schedule)
-        if step < warmup:
-            return step / max(1, warmup)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear)
+    optimizer, scheduler = _optimizer_and_schedule(model, hp, total_steps)
     model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
     dev_loader = eval_loader(dev_enc)
 
@@ -479,23 +520,11 @@ def _run_seed(model_path, data, seed, settings, description, on_event) -> SeedRu
         for epoch in range(1, hp["epochs"] + 1):
             train_sampler.set_epoch(epoch)
             t0, c0 = time.perf_counter(), time.process_time()
-            losses = []
-            for batch in train_loader:
-                logits = model(**_inputs(batch)).logits
-                loss = _loss(task, logits, batch["labels"])
-                if not torch.isfinite(loss):
-                    raise TrainingError(f"The loss of '{task.name}' became {loss.item()} at step {step} (seed {seed}).",
-                                        "Lower --lr, or use --precision fp32.")
-                accelerator.backward(loss)
-                accelerator.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-                step += 1
-                losses.append(loss.item())
-                real_tokens += int(batch["attention_mask"].sum())
-                padded_tokens += int(batch["attention_mask"].numel())
-                update(advance=1, loss=float(np.mean(losses[-20:])))
+            losses, real, padded = _train_epoch(model, train_loader, optimizer, scheduler, accelerator, task, seed,
+                                                step, update)
+            step += len(losses)
+            real_tokens += real
+            padded_tokens += padded
             if cuda:
                 torch.cuda.synchronize()
             train_seconds += time.perf_counter() - t0
@@ -517,13 +546,7 @@ def _run_seed(model_path, data, seed, settings, description, on_event) -> SeedRu
     test_enc = encode(test_examples, tokenizer, task, hp["max_seq_len"], data.label_names, data.unit_separator)
     preds = _predict(model, eval_loader(test_enc), accelerator, task, len(test_examples))
     test_score, gold, pred = _score(task, preds, test_examples, test_enc, data.label_names)
-    if task.type == "tokens":
-        # What a perfect token tagger would score: units are scored, tokens predicted, and a token that
-        # spans an entity boundary ("대통령의" with 의 outside) cannot be right on both sides.
-        perfect = [[lab if lab >= 0 else 0 for lab in f["labels"]] for f in test_enc.features]
-        ceiling, _, _ = _score(task, perfect, test_examples, test_enc, data.label_names)
-        notes = notes + [f"a perfect token tagger scores {100 * ceiling:.2f} entity F1 with this tokenizer "
-                         "(tokens that span an entity boundary, or cut off at --max-seq-len)"]
+    notes = notes + _ceiling_notes(task, test_examples, test_enc, data.label_names)
     del model, optimizer, best_state
     if cuda:
         accelerator.free_memory()  # its gc.collect costs most of a second; only GPU memory needs it

@@ -17,7 +17,7 @@ corruptions of its own generator at fixed seeds, and the discriminator BCE on co
 ONE shared generator (the domainlm side's), which compares the two discriminators on identical
 inputs. Writes benchmarks/results/electra_training.json and prints the speed ratio.
 
-    python benchmarks/electra_training.py [--steps 30] [--batch-size 16] [--seq-len 128] [--quick]
+    python benchmarks/electra_training.py [--steps 120] [--batch-size 16] [--seq-len 128] [--quick]
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from training_benchmark import REPO, NSMC, _child, _peak_rss_mb, build_tokenizer, read_nsmc  # noqa: E402
+from training_benchmark import (REPO, NSMC, _child, _peak_rss_mb, add_training_arguments,  # noqa: E402
+                                prepare_data)
 
 ARCH = dict(arch="electra", layers=4, hidden=256, heads=4, intermediate=1024, embedding_size=128, max_positions=512)
 
@@ -83,7 +84,6 @@ def run_domainlm(args, tok_dir: Path, data_path: Path, model_path: Path, queue) 
 
 def run_straightforward(args, tok_dir: Path, data_path: Path, model_path: Path, queue) -> None:
     import torch
-    import torch.nn.functional as F
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
     from domainlm.training.masking import mask_generator, special_token_ids, whole_word_mask
@@ -127,9 +127,8 @@ def run_straightforward(args, tok_dir: Path, data_path: Path, model_path: Path, 
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        losses.append(float(d.loss))
+        losses.append(float(d.loss.detach()))
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    del F
     torch.save({"discriminator": disc.state_dict(), "generator": gen.state_dict()}, model_path)
     queue.put({"seconds": seconds, "cpu_seconds": cpu_seconds, "tokens": args.steps * args.batch_size * args.seq_len,
                "discriminator_loss_last10": sum(losses[-10:]) / len(losses[-10:]), "peak_rss_mb": _peak_rss_mb()})
@@ -168,14 +167,7 @@ def heldout_losses(tok, heldout, args, ours_path: Path, theirs_path: Path) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--seq-len", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=5e-4)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tokenizer-docs", type=int, default=150_000)
-    parser.add_argument("--heldout-docs", type=int, default=2000)
+    add_training_arguments(parser, steps=120, heldout_docs=2000)
     parser.add_argument("--quick", action="store_true", help="a smoke run: 6 steps of batch 4, 20k tokenizer docs")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "electra_training.json")
     args = parser.parse_args()
@@ -188,27 +180,14 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     import torch
-    from transformers import AutoTokenizer
 
-    from domainlm.training.data import fixed_sequences, pack
     from domainlm.versions import library_versions
 
     torch.set_num_threads(args.threads)
     load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
-        train_texts = read_nsmc("train", args.tokenizer_docs)
-        build_tokenizer(train_texts, work / "tok")
-        tok = AutoTokenizer.from_pretrained(str(work / "tok"))
-        needed = args.steps * args.batch_size
-        sequences = []
-        for seq in pack(tok, train_texts, args.seq_len):
-            sequences.append(seq)
-            if len(sequences) >= needed:
-                break
-        torch.save(sequences, work / "data.pt")
-        heldout = fixed_sequences(tok, read_nsmc("test", args.heldout_docs), args.seq_len, limit=64)
-        print(f"{len(tok):,}-entry vocab, {len(sequences):,} packed sequences, {len(heldout)} held-out", flush=True)
+        tok, heldout = prepare_data(args, work, heldout_limit=64)
         ours = _child(run_domainlm, args, work / "tok", work / "data.pt", work / "ours.pt")
         print(f"domainlm: {ours['tokens'] / ours['seconds']:,.0f} tokens/s", flush=True)
         theirs = _child(run_straightforward, args, work / "tok", work / "data.pt", work / "theirs.pt")

@@ -178,16 +178,48 @@ def _child(target, *a):
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=40)
+def add_training_arguments(parser, *, steps: int, heldout_docs: int) -> None:
+    """The options every training benchmark takes (same model scale, data and budget knobs)."""
+    parser.add_argument("--steps", type=int, default=steps)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tokenizer-docs", type=int, default=150_000)
-    parser.add_argument("--heldout-docs", type=int, default=3000)
+    parser.add_argument("--heldout-docs", type=int, default=heldout_docs)
+
+
+def prepare_data(args, work: Path, *, heldout_limit: int):
+    """The 42k tokenizer (`work/tok`), `steps × batch` packed NSMC train sequences (`work/data.pt`, for
+    the child processes) and the held-out NSMC test sequences; returns (tokenizer, held-out)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from domainlm.training.data import fixed_sequences, pack
+
+    t0 = time.perf_counter()
+    train_texts = read_nsmc("train", args.tokenizer_docs)
+    build_tokenizer(train_texts, work / "tok")
+    tok = AutoTokenizer.from_pretrained(str(work / "tok"))
+    needed = args.steps * args.batch_size
+    sequences = []
+    for seq in pack(tok, train_texts, args.seq_len):
+        sequences.append(seq)
+        if len(sequences) >= needed:
+            break
+    if len(sequences) < needed:
+        raise SystemExit(f"only {len(sequences)} packed sequences; need {needed}: raise --tokenizer-docs")
+    torch.save(sequences, work / "data.pt")
+    heldout = fixed_sequences(tok, read_nsmc("test", args.heldout_docs), args.seq_len, limit=heldout_limit)
+    print(f"prepared tokenizer ({len(tok):,} entries), {len(sequences):,} packed training sequences, "
+          f"{len(heldout)} held-out sequences in {time.perf_counter() - t0:.0f}s", flush=True)
+    return tok, heldout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_training_arguments(parser, steps=40, heldout_docs=3000)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "training.json")
     args = parser.parse_args()
     if not NSMC.exists():
@@ -195,32 +227,15 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     import torch
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoModelForMaskedLM
 
-    from domainlm.training.data import fixed_sequences, pack
     from domainlm.training.heldout import heldout_mlm_loss
     from domainlm.versions import library_versions
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
-        t0 = time.perf_counter()
-        train_texts = read_nsmc("train", args.tokenizer_docs)
-        build_tokenizer(train_texts, work / "tok")
-        tok = AutoTokenizer.from_pretrained(str(work / "tok"))
-        needed = args.steps * args.batch_size
-        sequences = []
-        for seq in pack(tok, train_texts, args.seq_len):
-            sequences.append(seq)
-            if len(sequences) >= needed:
-                break
-        if len(sequences) < needed:
-            raise SystemExit(f"only {len(sequences)} packed sequences; need {needed}: raise --tokenizer-docs")
-        torch.save(sequences, work / "data.pt")
-        heldout = fixed_sequences(tok, read_nsmc("test", args.heldout_docs), args.seq_len, limit=128)
-        prep = time.perf_counter() - t0
-        print(f"prepared tokenizer ({len(tok):,} entries), {len(sequences):,} packed training sequences, "
-              f"{len(heldout)} held-out sequences in {prep:.0f}s", flush=True)
+        tok, heldout = prepare_data(args, work, heldout_limit=128)
 
         ours = _child(run_domainlm, args, work / "tok", work / "data.pt", work / "ours")
         print(f"domainlm: {ours['tokens'] / ours['seconds']:,.0f} tokens/s", flush=True)

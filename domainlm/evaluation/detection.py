@@ -306,35 +306,15 @@ def _check_architecture(name: str) -> None:
 def load_discriminator(name_or_path: str | os.PathLike, *, option: str = "--base"):
     """`(model, tokenizer)` of an ELECTRA discriminator, in eval mode; ModelError for anything else.
 
-    `option` is the command-line option that named it (for the hint when the path does not exist;
-    `evaluation.encode.load_side` rewrites modeling's `--base` into `--before` / `--after`).
+    The model is loaded as adapt loads a base (`modeling.loading.load_base`: the same checks of the
+    tokenizer, the detection head and damaged files); `option` names the command-line option for the
+    hint when the path does not exist (`evaluation.encode.load_side` rewrites `--base` into
+    `--before` / `--after`).
     """
-    from transformers import ElectraForPreTraining
-
-    from domainlm.evaluation.encode import _quiet_loading
-    from domainlm.modeling.loading import _corrupt_error, _load_error, _quiet_load_report, load_tokenizer, WEIGHT_FILES
+    from domainlm.modeling.loading import check_local_source, load_base
 
     name = str(name_or_path)
-    tokenizer = load_tokenizer(name, option=option)
+    check_local_source(name, option=option)
     _check_architecture(name)
-    try:
-        with _quiet_load_report(), _quiet_loading():
-            model, info = ElectraForPreTraining.from_pretrained(name, output_loading_info=True)
-    except (OSError, ValueError) as e:
-        raise _load_error(name, "model", e) from None
-    except Exception as e:  # safetensors' SafetensorError, torch's unpickling errors: a damaged file
-        raise _corrupt_error(name, "model", e, WEIGHT_FILES) from None
-    missing = sorted(k for k in info.get("missing_keys", ()) if k.startswith("discriminator_predictions."))
-    if missing and any(k.startswith("generator_") for k in info.get("unexpected_keys", ())):
-        raise ModelError(f"'{name}' holds an ELECTRA generator's weights (generator_* heads), not a discriminator's.",
-                         GENERATOR_HINT)
-    if missing:
-        raise ModelError(f"'{name}' has no discriminator head weights ({', '.join(missing[:2])} are missing): it is "
-                         "not an ELECTRA pretraining checkpoint (a bare encoder or a fine-tuned one), so its "
-                         "replaced-token scores would be random.",
-                         "Pass the ELECTRA discriminator checkpoint (ElectraForPreTraining).")
-    if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
-        raise ModelError(f"'{name}': the tokenizer has {len(tokenizer):,} entries but the model only "
-                         f"{model.get_input_embeddings().weight.shape[0]:,} embedding rows.",
-                         "Use the tokenizer that belongs to this model.")
-    return model.eval(), tokenizer
+    loaded = load_base(name, keep_tensors=False)
+    return loaded.model.eval(), loaded.tokenizer

@@ -16,6 +16,11 @@ class LoraConfig(BaseModel):
     target_modules: list[str] = Field(["query", "key", "value", "dense"], description="Module names LoRA wraps (attention and FFN)")
 
 
+def default_generator_fraction(hidden: int) -> float:
+    """ELECTRA's generator width as a share of the discriminator's: 1/4 up to hidden 256 (ELECTRA-Small), 1/3 above (Base)."""
+    return 0.25 if hidden <= 256 else 1 / 3
+
+
 class ModelArchConfig(BaseModel):
     """A fresh model for `pretrain` (BERT, ALBERT, or an ELECTRA discriminator with its generator)."""
 
@@ -33,4 +38,4 @@ class ModelArchConfig(BaseModel):
     def generator_share(self) -> float:
         if self.generator_fraction is not None:
             return self.generator_fraction
-        return 0.25 if self.hidden <= 256 else 1 / 3
+        return default_generator_fraction(self.hidden)

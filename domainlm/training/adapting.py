@@ -293,6 +293,7 @@ def _electra_objective(discriminator, base_tokenizer, tokenizer, entries, user_g
     discriminator's, then both share one embedding module; without one, a new small generator is
     built on the discriminator's embeddings and warmed up alone.
     """
+    from domainlm.modeling.config import default_generator_fraction
     from domainlm.modeling.electra import build_generator, share_embeddings
     from domainlm.modeling.init_rows import init_filled_rows
     from domainlm.training.electra import ReplacedTokenDetection
@@ -309,9 +310,7 @@ def _electra_objective(discriminator, base_tokenizer, tokenizer, entries, user_g
         import torch
 
         torch.manual_seed(config.seed)  # the new generator's initial weights, reproducibly
-        fraction = config.electra.generator_fraction
-        if fraction is None:
-            fraction = 0.25 if discriminator.config.hidden_size <= 256 else 1 / 3
+        fraction = config.electra.generator_fraction or default_generator_fraction(discriminator.config.hidden_size)
         generator, warmup = build_generator(discriminator, fraction), config.electra.generator_warmup_steps
         if warmup >= config.max_steps:
             raise ConfigError(f"train.electra.generator_warmup_steps ({warmup}) leaves no step of the "

@@ -183,3 +183,8 @@ def fixed_sequences(tokenizer, texts: Iterable[str], seq_len: int, limit: int | 
         if limit and len(out) >= limit:
             break
     return out
+
+
+def stack_sequences(chunk: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, eojeol starts) tensors of a batch of `fixed_sequences`."""
+    return torch.from_numpy(np.stack([c[0] for c in chunk])), torch.from_numpy(np.stack([c[1] for c in chunk]))

@@ -26,7 +26,7 @@ from torch import nn
 from domainlm.modeling.heads import MaskedLMLoss
 from domainlm.training.config import TrainConfig
 from domainlm.training.masking import special_token_ids, whole_word_mask
-from domainlm.training.objectives import stack_sequences
+from domainlm.training.data import stack_sequences
 
 
 def sample_tokens(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

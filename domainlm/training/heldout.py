@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from domainlm.modeling.heads import MaskedLMLoss
-from domainlm.training.data import fixed_sequences
+from domainlm.training.data import fixed_sequences, stack_sequences
 from domainlm.training.masking import special_token_ids, whole_word_mask
 
 
@@ -37,8 +37,7 @@ def heldout_mlm_loss(model, tokenizer, texts: Iterable[str] | None = None, *, se
     vocab = wrapper.model.get_input_embeddings().weight.shape[0] if hasattr(wrapper.model, "get_input_embeddings") else len(tokenizer)
     for b, start in enumerate(range(0, len(sequences), batch_size)):
         chunk = sequences[start:start + batch_size]
-        ids = torch.from_numpy(np.stack([c[0] for c in chunk]))
-        starts = torch.from_numpy(np.stack([c[1] for c in chunk]))
+        ids, starts = stack_sequences(chunk)
         gen = torch.Generator().manual_seed(seed * 7919 + b)
         inputs, positions, targets = whole_word_mask(ids, starts, special, mask_token_id=tokenizer.mask_token_id,
                                                      vocab_size=vocab, probability=mlm_probability, generator=gen,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Protocol, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -84,8 +83,3 @@ class MaskedLM:
 
     def load_extra_state(self, state: dict | None) -> None:
         return None
-
-
-def stack_sequences(chunk: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, eojeol starts) tensors of pre-packed held-out sequences."""
-    return (torch.from_numpy(np.stack([c[0] for c in chunk])), torch.from_numpy(np.stack([c[1] for c in chunk])))

@@ -73,7 +73,7 @@ def _category_texts(data: Path, limit: int | None) -> tuple[list[str], int]:
     return texts, raw
 
 
-def _filter_ranked(ranked, base_dir: Path, slots: int) -> list[str]:
+def filter_ranked(ranked, base_dir: Path, slots: int) -> list[str]:
     """The shared filter: keep, in rank order, strings the base vocab does not have that span 2+ pieces."""
     from domainlm.mining.base import load_base_tokenizer
     from domainlm.mining.wordpiece import pretokenize
@@ -138,7 +138,7 @@ def run_soynlp(args, limit: int | None) -> dict:
     extractor.train(texts)
     scores = extractor.extract()
     ranked = sorted(scores, key=lambda w: -scores[w].cohesion_forward)
-    return {"raw_bytes": raw, "documents": len(texts), "terms": _filter_ranked(ranked, args.base, args.slots),
+    return {"raw_bytes": raw, "documents": len(texts), "terms": filter_ranked(ranked, args.base, args.slots),
             "candidates": len(scores)}
 
 
@@ -151,7 +151,7 @@ def run_kiwi(args, limit: int | None) -> dict:
     # for 2,000 slots. Without the LM filter and with min_score=0 it proposes ~18k on 30k reviews.
     found = kiwi.extract_words(texts, min_cnt=MIN_COUNT, max_word_len=10, min_score=0.0, lm_filter=False)
     ranked = [form for form, score, freq, pos_score in sorted(found, key=lambda r: -r[1])]
-    return {"raw_bytes": raw, "documents": len(texts), "terms": _filter_ranked(ranked, args.base, args.slots),
+    return {"raw_bytes": raw, "documents": len(texts), "terms": filter_ranked(ranked, args.base, args.slots),
             "candidates": len(found)}
 
 
@@ -166,7 +166,7 @@ def run_frequency(args, limit: int | None) -> dict:
     wp = load_base_tokenizer(str(args.base)).wordpiece()
     scored = [(c * (wp.count_word(w) - 1), w) for w, c in counts.items() if c >= MIN_COUNT]
     ranked = [w for s, w in sorted(scored, reverse=True) if s > 0]
-    return {"raw_bytes": raw, "documents": len(texts), "terms": _filter_ranked(ranked, args.base, args.slots),
+    return {"raw_bytes": raw, "documents": len(texts), "terms": filter_ranked(ranked, args.base, args.slots),
             "candidates": len(scored)}
 
 

@@ -1,0 +1,528 @@
+"""Does it help? Fill + adapt against plain continued pretraining, from one general-only base (issue 13).
+
+One base is made here once and cached: a BERT pretrained by domainlm on the Korean Wikipedia sample
+only, with a WordPiece vocab holding 2,000 [unusedN] slots. Then, per domain, every arm starts from
+that base with the same data order and seed:
+
+    a  base             no training
+    b  plain-N          continued masked-LM for N tokens, vocabulary unchanged
+    c  plain-3N         the same for 3N tokens
+    d  fill             mined terms fill the slots (mean-of-pieces rows), then full training for N
+    e  phased           the same fill, new rows alone first, then everything, N in all
+    f  frequency-terms  as d, with the frequency baseline's terms (count x (pieces - 1)) instead
+    g  random-init      as d, the filled rows initialised at random
+    h  distill          as d, the filled rows initialised by Token Distillation (--init distill)
+
+Domains: movies (mine and adapt on the NSMC train split, MW-BPC on its test split, the NSMC task) and
+shopping (the unrated and train-part rated Naver shopping reviews, MW-BPC on the task's test part,
+the shopping-rating task). General text for forgetting: the UD Korean sentences (never trained on).
+
+Measured per arm: MW-BPC on held-out domain and general text (one mask plan for every arm), fertility,
+the domain task's fine-tuning score over 3 seeds, training wall/CPU time and tokens; paired 95%
+intervals of every arm against (b), and of (d) against (c). The targets of the issue are recorded as
+true or false under `targets`. Writes benchmarks/results/adaptation[_quick|_gpu].json, .md and .png.
+
+    python benchmarks/adaptation_benchmark.py [--profile cpu|quick|gpu] [--domains movies,shopping]
+                                              [--arms a,b,...] [--work runs/adaptation_benchmark]
+
+The base, the mined terms, every adapted arm and every fine-tuning result are cached under --work
+(keyed by their settings), so a rerun only does what is missing or changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import random
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import REPO, shared_data  # noqa: E402
+
+PROFILES = {
+    # About 2 hours on 2 CPU cores once the base is cached (the base itself about 30 minutes).
+    "cpu": dict(layers=4, hidden=256, heads=4, intermediate=1024, vocab_size=18_000, slots=2000,
+                pretrain_steps=1500, pretrain_batch=32, pretrain_lr=1e-3,
+                steps=150, batch=32, seq_len=128, lr=5e-4, replay=0.2, new_rows_steps=30, new_rows_lr=2e-3,
+                distill_contexts=20, eval_texts=2000, ft_train=2000, ft_dev=500, ft_test=2000, ft_epochs=2,
+                ft_lr=2e-4, seeds=(1, 2, 3), bootstrap=1000),
+    # A smoke run of every arm and every measure (minutes); its numbers mean nothing.
+    "quick": dict(layers=2, hidden=64, heads=2, intermediate=256, vocab_size=6000, slots=300,
+                  pretrain_steps=40, pretrain_batch=16, pretrain_lr=2e-3, general_docs=4000, domain_docs=6000,
+                  steps=12, batch=16, seq_len=64, lr=1e-3, replay=0.2, new_rows_steps=4, new_rows_lr=2e-3,
+                  distill_contexts=4, eval_texts=200, ft_train=200, ft_dev=100, ft_test=200, ft_epochs=1,
+                  ft_lr=5e-4, seeds=(1, 2), bootstrap=200),
+    # For a GPU machine: a bigger base, longer runs, the tasks' full budgets.
+    "gpu": dict(layers=6, hidden=512, heads=8, intermediate=2048, vocab_size=32_000, slots=2000,
+                pretrain_steps=6000, pretrain_batch=128, pretrain_lr=5e-4,
+                steps=1000, batch=64, seq_len=128, lr=2e-4, replay=0.2, new_rows_steps=200, new_rows_lr=1e-3,
+                distill_contexts=100, eval_texts=5000, ft_train=None, ft_dev=None, ft_test=None, ft_epochs=3,
+                ft_lr=5e-5, seeds=(1, 2, 3), bootstrap=1000),
+}
+
+ARMS = {
+    "a": ("base", "the base, no training"),
+    "b": ("plain-N", "continued masked-LM for N tokens, vocabulary unchanged"),
+    "c": ("plain-3N", "continued masked-LM for 3N tokens, vocabulary unchanged"),
+    "d": ("fill", "mined terms in the slots, mean-of-pieces rows, full training for N"),
+    "e": ("phased", "mined terms, new rows alone first, then full training, N in all"),
+    "f": ("frequency-terms", "frequency-baseline terms in the slots, otherwise as d"),
+    "g": ("random-init", "mined terms, filled rows initialised at random, otherwise as d"),
+    "h": ("distill", "mined terms, filled rows by Token Distillation, otherwise as d"),
+}
+REFERENCE = "b"
+
+
+def _key(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _cached(folder: Path, key: str) -> bool:
+    """True when `folder` holds a finished result made with these settings."""
+    marker = folder.parent / f"{folder.name}.key"
+    return folder.exists() and marker.exists() and marker.read_text() == key
+
+
+def _mark(folder: Path, key: str) -> None:
+    (folder.parent / f"{folder.name}.key").write_text(key)
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _write_lines(path: Path, texts) -> int:
+    n = 0
+    tmp = path.with_suffix(".partial")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for text in texts:
+            f.write(text.replace("\n", " ") + "\n")
+            n += 1
+    tmp.replace(path)
+    return n
+
+
+# --- the base ---------------------------------------------------------------------------------------
+
+def make_base(work: Path, p: dict, data: Path) -> dict:
+    """Pretrain the general-only base once (cached under work/base)."""
+    from domainlm.corpus import CorpusSpec
+    from domainlm.modeling.config import ModelArchConfig
+    from domainlm.training import TrainConfig, pretrain
+    from domainlm.training.data import corpus_texts
+    from vocab_tools import build_vocab
+
+    arch = ModelArchConfig(arch="bert", layers=p["layers"], hidden=p["hidden"], heads=p["heads"],
+                           intermediate=p["intermediate"], max_positions=max(128, p["seq_len"]))
+    settings = {"arch": arch.model_dump(), "vocab_size": p["vocab_size"], "slots": p["slots"],
+                "steps": p["pretrain_steps"], "batch": p["pretrain_batch"], "lr": p["pretrain_lr"],
+                "general_docs": p.get("general_docs")}
+    key = _key(settings)
+    base, general = work / "base", work / "general.txt"
+    info_path = work / "base.json"
+    if _cached(base, key) and general.exists() and info_path.exists():
+        print(f"base: cached at {base}", file=sys.stderr)
+        return json.loads(info_path.read_text())
+    texts = list(corpus_texts(CorpusSpec(path=str(data / "general" / "kowiki_sample.txt.gz")),
+                              max_documents=p.get("general_docs")))
+    random.Random(0).shuffle(texts)
+    _write_lines(general, texts)
+    t, cpu = time.perf_counter(), _cpu_seconds()
+    shutil.rmtree(work / "tok", ignore_errors=True)
+    build_vocab(texts, work / "tok", vocab_size=p["vocab_size"], unused=p["slots"], min_frequency=2,
+                limit_alphabet=3000, force=True)
+    config = TrainConfig(max_steps=p["pretrain_steps"], batch_size=p["pretrain_batch"], seq_len=p["seq_len"],
+                         lr=p["pretrain_lr"], warmup_ratio=0.06, save_every=10**6, eval_documents=0, seed=0,
+                         replay_ratio=0.0)
+    shutil.rmtree(base, ignore_errors=True)
+    pretrain(work / "tok", [str(general)], base, arch=arch, config=config, force=True)
+    info = {"settings": settings, "general_paragraphs": len(texts),
+            "seconds": round(time.perf_counter() - t, 1), "cpu_seconds": round(_cpu_seconds() - cpu, 1),
+            "tokens": p["pretrain_steps"] * p["pretrain_batch"] * p["seq_len"]}
+    info_path.write_text(json.dumps(info, indent=1))
+    _mark(base, key)
+    return info
+
+
+# --- the domains ------------------------------------------------------------------------------------
+
+def prepare_domain(name: str, work: Path, p: dict, data: Path) -> dict:
+    """Write the domain's training text (shuffled once: every arm reads it in the same order) and
+    return where its held-out text and its task are."""
+    from domainlm.corpus import CorpusSpec
+    from domainlm.training.data import corpus_texts
+
+    folder = work / name
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus = folder / "domain.txt"
+    limit = p.get("domain_docs")
+    if name == "movies":
+        nsmc = str(data / "reviews" / "nsmc_reviews.tsv.gz")
+        heldout = CorpusSpec(path=nsmc, field="text", where={"split": "test"})
+        task = "nsmc"
+        make = lambda: list(corpus_texts(CorpusSpec(path=nsmc, field="text", where={"split": "train"})))  # noqa: E731
+    elif name == "shopping":
+        task = "shopping-rating"
+        heldout_texts, make = _shopping_texts(data)
+        heldout = heldout_texts
+    else:
+        raise SystemExit(f"unknown domain {name!r}: movies or shopping")
+    key = _key({"domain": name, "limit": limit})
+    if not _cached(corpus, key):
+        texts = make()
+        random.Random(0).shuffle(texts)
+        _write_lines(corpus, texts[:limit] if limit else texts)
+        _mark(corpus, key)
+    return {"name": name, "corpus": corpus, "heldout": heldout, "task": task}
+
+
+def _shopping_texts(data: Path):
+    """(held-out texts: the rating task's test part; a maker of the training text: the unrated rows
+    and the task's train part). The task's dev and test rows never train."""
+    from domainlm.finetune.tasks import load_task_data, resolve_tasks
+
+    (task,) = resolve_tasks("shopping-rating")
+    split = load_task_data(task, data)
+    test = [ex.texts[0] for ex in split.load_test()]
+
+    def make():
+        with open(data / "reviews" / "naver_shopping_50k.tsv", encoding="utf-8", newline="") as f:
+            unrated = [row["text"] for row in csv.DictReader(f, delimiter="\t") if not row["rating"].strip()]
+        return unrated + [ex.texts[0] for ex in split.train]
+
+    return test, make
+
+
+# --- terms ------------------------------------------------------------------------------------------
+
+def mined_terms(domain: dict, work: Path, p: dict) -> Path:
+    from domainlm.mining import MineConfig, mine_terms
+
+    out = work / domain["name"] / "mined"
+    key = _key({"slots": p["slots"], "corpus": str(domain["corpus"]), "base": (work / "base.key").read_text()})
+    if not _cached(out, key):
+        mine_terms([str(domain["corpus"])], [str(work / "general.txt")], work / "base",
+                   MineConfig(slots=p["slots"]), out_dir=out, force=True)
+        _mark(out, key)
+    return out / "terms.tsv"
+
+
+def frequency_terms(domain: dict, work: Path, p: dict) -> Path:
+    """The frequency baseline of the mining benchmark: whole pre-tokenized words by count x (pieces - 1)."""
+    from collections import Counter
+
+    from domainlm.mining.base import load_base_tokenizer
+    from domainlm.mining.wordpiece import pretokenize
+    from mining_benchmark import filter_ranked
+    from vocab_tools.terms import Term, write_terms
+
+    out = work / domain["name"] / "frequency_terms.tsv"
+    key = _key({"slots": p["slots"], "corpus": str(domain["corpus"]), "base": (work / "base.key").read_text()})
+    if _cached(out, key):
+        return out
+    counts: Counter = Counter()
+    with open(domain["corpus"], encoding="utf-8") as f:
+        for line in f:
+            counts.update(pretokenize(line.strip()))
+    wp = load_base_tokenizer(str(work / "base")).wordpiece()
+    scored = sorted(((c * (wp.count_word(w) - 1), w) for w, c in counts.items() if c >= 5), reverse=True)
+    ranked = filter_ranked([w for s, w in scored if s > 0], work / "base", p["slots"])
+    score = dict((w, s) for s, w in scored)
+    write_terms([Term(w, score=float(score.get(w, 0)), tokens_saved=int(score.get(w, 0)), category_count=counts[w])
+                 for w in ranked], out)
+    _mark(out, key)
+    return out
+
+
+# --- the arms ---------------------------------------------------------------------------------------
+
+def arm_config(arm: str, p: dict):
+    from domainlm.training import TrainConfig
+
+    common = dict(batch_size=p["batch"], seq_len=p["seq_len"], lr=p["lr"], warmup_ratio=0.06,
+                  replay_ratio=p["replay"], save_every=10**6, eval_documents=500, seed=0,
+                  distill_contexts=p["distill_contexts"])
+    steps = p["steps"] * (3 if arm == "c" else 1)
+    if arm == "e":
+        rows = p["new_rows_steps"]
+        return TrainConfig(mode="phased", max_steps=steps, **common,
+                           phases=[{"mode": "new-rows", "steps": rows, "lr": p["new_rows_lr"]},
+                                   {"mode": "full", "steps": steps - rows}])
+    init = {"g": "random", "h": "distill"}.get(arm, "mean")
+    return TrainConfig(max_steps=steps, init=init, **common)
+
+
+def run_arm(arm: str, domain: dict, work: Path, p: dict, terms: dict) -> dict:
+    """Adapt one arm from the base (cached); return its path and its cost."""
+    from domainlm.training import adapt
+
+    if arm == "a":
+        return {"path": str(work / "base"), "tokens": 0, "seconds": 0.0, "cpu_seconds": 0.0}
+    out = work / domain["name"] / f"arm-{arm}"
+    arm_terms = {"b": None, "c": None, "f": terms["frequency"]}.get(arm, terms["mined"])
+    config = arm_config(arm, p)
+    key = _key({"config": config.model_dump(), "terms": str(arm_terms), "base": (work / "base.key").read_text(),
+                "corpus": str(domain["corpus"])})
+    info_path = out.parent / f"arm-{arm}.json"
+    if _cached(out, key) and info_path.exists():
+        return json.loads(info_path.read_text())
+    print(f"{domain['name']}: arm {arm} ({ARMS[arm][0]})", file=sys.stderr)
+    cpu = _cpu_seconds()
+    t = time.perf_counter()
+    result = adapt(str(work / "base"), out, corpus=[str(domain["corpus"])], replay=[str(work / "general.txt")],
+                   terms=arm_terms, config=config, category=domain["name"], truncate=True, force=True)
+    info = {"path": str(out), "tokens": result.tokens, "steps": result.steps,
+            "seconds": round(time.perf_counter() - t, 1), "train_seconds": round(result.seconds, 1),
+            "cpu_seconds": round(_cpu_seconds() - cpu, 1), "slots_filled": result.slots_filled,
+            "heldout_mlm_loss_before": result.eval_loss_before, "heldout_mlm_loss_after": result.eval_loss,
+            "init_report": result.init_report}
+    info_path.write_text(json.dumps(info, indent=1, default=str))
+    _mark(out, key)
+    return info
+
+
+# --- measures ---------------------------------------------------------------------------------------
+
+def language_model_measures(arms: dict, domain: dict, general_texts: list[str], p: dict, data: Path) -> dict:
+    """MW-BPC of every arm on one mask plan per text set; differences paired against a and b (and d vs c)."""
+    from domainlm.corpus.normalize import Normalizer
+    from domainlm.evaluation.encode import load_side
+    from domainlm.evaluation.mwbpc import plan_masks, score_plan
+    from domainlm.evaluation.stats import paired_ratio_difference
+    from domainlm.evaluation.texts import load_texts
+    from vocab_tools.metrics import measure
+
+    normalizer = Normalizer()
+    heldout = domain["heldout"]
+    domain_sample = load_texts(heldout, max_texts=p["eval_texts"], seed=13, what="held-out domain",
+                               normalizer=normalizer)
+    general_sample = load_texts(general_texts, max_texts=p["eval_texts"], seed=13, what="general",
+                                normalizer=normalizer)
+    sides = {arm: load_side(arm, info["path"]) for arm, info in arms.items()}
+    out: dict = {"texts": {"domain": len(domain_sample), "general": len(general_sample)}, "mw_bpc": {}}
+    for set_name, sample in (("domain", domain_sample), ("general", general_sample)):
+        plan = plan_masks(sample.texts, list(sides.values()), seed=13, mask_fraction=0.15, max_seq_len=128)
+        scores = {arm: score_plan(side, plan, batch_size=64, resamples=p["bootstrap"], seed=13,
+                                  description=f"MW-BPC {domain['name']} {set_name} {arm}")
+                  for arm, side in sides.items()}
+        rows = {}
+        for arm, s in scores.items():
+            row = {"bpc": s.bpc.to_dict(), "masked_tokens": s.masked_tokens}
+            for ref in ("a", REFERENCE, "c", "d"):
+                if ref in scores and ref != arm:
+                    r = scores[ref]
+                    row[f"minus_{ref}"] = paired_ratio_difference(r.bits, r.chars, s.bits, s.chars,
+                                                                  resamples=p["bootstrap"], seed=13).to_dict()
+            rows[arm] = row
+        out["mw_bpc"][set_name] = rows
+    measured = measure(domain_sample.texts, {arm: info["path"] for arm, info in arms.items()})
+    out["tokenization"] = {arm: {k: t.get(k) for k in ("fertility", "unk_rate", "filled_slots", "filled_slots_emitted",
+                                                         "slot_token_share")}
+                           | {"compression_gain": measured["compression_gain"].get(arm)}
+                           for arm, t in measured["tokenizers"].items()}
+    del sides
+    return out
+
+
+def finetune_measures(arms: dict, domain: dict, work: Path, p: dict, data: Path) -> dict:
+    """The domain task fine-tuned from every arm, the same seeds and examples; paired against b."""
+    from domainlm.finetune import benchmark
+    from domainlm.finetune.engine import FinetuneSettings
+
+    order = [REFERENCE] + [a for a in arms if a != REFERENCE]
+    settings = FinetuneSettings(max_train=p["ft_train"], max_dev=p["ft_dev"], max_test=p["ft_test"],
+                                epochs=p["ft_epochs"], lr=p["ft_lr"])
+    out = work / domain["name"] / "finetune"
+    key = _key({"arms": {a: json.loads((work / domain["name"] / f"arm-{a}.json").read_text())["path"]
+                         if a != "a" else "base" for a in order},
+                "arm_keys": [(work / domain["name"] / f"arm-{a}.key").read_text() if a != "a" else
+                             (work / "base.key").read_text() for a in order],
+                "settings": settings.__dict__, "seeds": p["seeds"], "task": domain["task"]})
+    if not _cached(out, key):
+        shutil.rmtree(out, ignore_errors=True)
+        benchmark({a: arms[a]["path"] for a in order}, [domain["task"]], out, seeds=list(p["seeds"]),
+                  data_dir=data, settings=settings, update_card=False, resamples=p["bootstrap"], force=True)
+        _mark(out, key)
+    result = json.loads((out / "benchmark.json").read_text())
+    scores = {r["model"]: r["summary"] | {"seeds": [s["test"] for s in r["seeds"]]} for r in result["results"]}
+    versus = {c["model"]: c["difference"] for c in result["comparisons"]}
+    return {"task": domain["task"], "metric": result["tasks"][0]["metric"], "protocol": result["tasks"][0]["protocol"],
+            "settings": settings.__dict__ | {"seeds": list(p["seeds"])}, "scores": scores,
+            "minus_b": versus, "seconds": result["seconds"]}
+
+
+# --- targets, table, chart --------------------------------------------------------------------------
+
+def targets(result: dict) -> dict:
+    """The issue's targets, each true or false with the numbers it was decided on."""
+    out = {}
+    for name, dom in result["domains"].items():
+        bpc, ft = dom["mw_bpc"], dom.get("finetune")
+        d, c = bpc["domain"].get("d"), bpc["domain"].get("c")
+        if d and c:
+            gain_d, gain_c = -d["minus_a"]["value"], -c["minus_a"]["value"]
+            general_d_minus_c = bpc["general"]["d"]["minus_c"]
+            out[f"{name}: (d) fill at N reaches (c) plain at 3N's domain MW-BPC gain, no more forgetting"] = {
+                "met": bool(gain_d >= gain_c and general_d_minus_c["low"] <= 0),
+                "gain_d": gain_d, "gain_c": gain_c, "domain_d_minus_c": bpc["domain"]["d"]["minus_c"],
+                "general_d_minus_c": general_d_minus_c}
+        if ft and "d" in ft["minus_b"]:
+            diff = ft["minus_b"]["d"]
+            out[f"{name}: (d)'s fine-tuning score at least (b)'s, interval not below 0"] = {
+                "met": bool(diff["value"] >= 0 and diff["high"] >= 0), "difference": diff}
+        ablations = {arm: {"domain_mw_bpc_minus_d": bpc["domain"][arm].get("minus_d")} for arm in ("f", "g", "h")
+                     if arm in bpc["domain"]}
+        if ablations:
+            out[f"{name}: the ablations measured with intervals"] = {"met": True, "arms": list(ablations)}
+    return out
+
+
+def markdown(result: dict) -> str:
+    lines = ["# Does it help? Fill + adapt against plain continued pretraining", "",
+             f"Profile `{result['profile']}`; base: {result['base']['description']}.", ""]
+    for name, dom in result["domains"].items():
+        ft = dom.get("finetune")
+        metric = ft["metric"] if ft else ""
+        lines += [f"## {name}", "",
+                  f"MW-BPC (bits per character of masked words; lower is better) on {dom['texts']['domain']:,} held-out "
+                  f"domain texts and {dom['texts']['general']:,} general sentences; differences are paired 95% intervals. "
+                  + (f"Fine-tuning: {ft['task']} ({metric}) ×100, mean over seeds {ft['settings']['seeds']} and the "
+                     "difference to (b) paired by seed and test example." if ft else ""), "",
+                  "| arm | tokens | train s | domain MW-BPC | vs (b) | general MW-BPC | vs (b) | fertility | "
+                  + (f"{ft['task']} | vs (b) |" if ft else ""),
+                  "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if ft else "")]
+        for arm, cost in dom["arms"].items():
+            dm, gm = dom["mw_bpc"]["domain"][arm], dom["mw_bpc"]["general"][arm]
+            tok = dom["tokenization"].get(arm, {})
+            row = [f"({arm}) {ARMS[arm][0]}", f"{cost['tokens']:,}", f"{cost.get('seconds', 0):.0f}",
+                   f"{dm['bpc']['value']:.4f}", _diff(dm.get("minus_b")), f"{gm['bpc']['value']:.4f}",
+                   _diff(gm.get("minus_b")), f"{tok.get('fertility', float('nan')):.3f}"]
+            if ft:
+                s = ft["scores"].get(arm, {})
+                row += [f"{100 * s.get('mean', float('nan')):.2f}", _diff(ft["minus_b"].get(arm), 100)]
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    lines += ["## Targets", ""]
+    for name, t in result["targets"].items():
+        lines.append(f"- {'met' if t['met'] else '**not met**'}: {name}")
+    return "\n".join(lines) + "\n"
+
+
+def _diff(d: dict | None, scale: float = 1.0) -> str:
+    if not d:
+        return "—"
+    return f"{scale * d['value']:+.4f} [{scale * d['low']:+.4f}, {scale * d['high']:+.4f}]" if scale == 1 else \
+        f"{scale * d['value']:+.2f} [{scale * d['low']:+.2f}, {scale * d['high']:+.2f}]"
+
+
+def chart(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    domains = list(result["domains"].items())
+    fig, axes = plt.subplots(len(domains), 2, figsize=(11, 4.2 * len(domains)), squeeze=False)
+    for row, (name, dom) in zip(axes, domains):
+        for ax, what in zip(row, ("mw_bpc", "finetune")):
+            for arm, cost in dom["arms"].items():
+                x = cost["tokens"] / 1e6
+                if what == "mw_bpc":
+                    d = dom["mw_bpc"]["domain"][arm].get("minus_a")
+                    if d is None:
+                        y, err = 0.0, [[0], [0]]
+                    else:  # gain = base minus arm: up is better
+                        y, err = -d["value"], [[d["high"] - d["value"]], [d["value"] - d["low"]]]
+                else:
+                    ft = dom.get("finetune")
+                    if not ft or arm not in ft["scores"]:
+                        continue
+                    s = ft["scores"][arm]
+                    y, err = 100 * s["mean"], [[100 * (s["mean"] - s.get("low", s["mean"]))],
+                                               [100 * (s.get("high", s["mean"]) - s["mean"])]]
+                ax.errorbar([x], [y], yerr=err, fmt="o", capsize=3, color="C0" if arm in "abc" else "C1")
+                ax.annotate(f"({arm}) {ARMS[arm][0]}", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+            ax.set_xlabel("training tokens (millions)")
+            ax.set_ylabel("domain MW-BPC gain over the base (bits/char)" if what == "mw_bpc"
+                          else f"{dom['finetune']['task']} {dom['finetune']['metric']} x100" if dom.get("finetune") else "")
+            ax.set_title(f"{name}: {'language modelling' if what == 'mw_bpc' else 'fine-tuning'}")
+            ax.grid(alpha=0.3)
+    fig.suptitle("Fill + adapt (orange) against plain continued pretraining (blue), 95% intervals")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
+    parser.add_argument("--quick", action="store_true", help="the same as --profile quick")
+    parser.add_argument("--domains", default="movies,shopping")
+    parser.add_argument("--arms", default="abcdefgh")
+    parser.add_argument("--no-finetune", action="store_true", help="skip the fine-tuning scores")
+    parser.add_argument("--work", type=Path, default=None, help="cache folder (default runs/adaptation_benchmark/PROFILE)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON output (default benchmarks/results/adaptation[_PROFILE].json)")
+    args = parser.parse_args(argv)
+    profile = "quick" if args.quick else args.profile
+    p = PROFILES[profile]
+    arms_wanted = [a for a in ARMS if a in args.arms.replace(",", "")]
+    work = args.work or REPO / "runs" / "adaptation_benchmark" / profile
+    work.mkdir(parents=True, exist_ok=True)
+    out = args.out or REPO / "benchmarks" / "results" / ("adaptation.json" if profile == "cpu" else f"adaptation_{profile}.json")
+    data = shared_data()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+
+    from domainlm.versions import library_versions
+
+    if not torch.cuda.is_available():
+        torch.set_num_threads(os.cpu_count() or 2)
+    started, load_at_start = time.perf_counter(), os.getloadavg()
+    base_info = make_base(work, p, data)
+    general_texts = [t for t in (data / "general" / "ud_korean_sentences.txt").read_text(encoding="utf-8").splitlines()
+                     if t.strip()]
+    result = {"benchmark": "adaptation", "profile": profile, "settings": p,
+              "base": base_info | {"description": (
+                  f"BERT {p['layers']} layers x {p['hidden']} (FFN {p['intermediate']}), vocab {p['vocab_size']:,} "
+                  f"with {p['slots']:,} [unusedN] slots, pretrained by domainlm for {p['pretrain_steps']:,} steps x "
+                  f"{p['pretrain_batch']} x {p['seq_len']} tokens on the Korean Wikipedia sample only")},
+              "arms": {a: ARMS[a][1] for a in arms_wanted}, "domains": {}}
+    for name in [d.strip() for d in args.domains.split(",") if d.strip()]:
+        domain = prepare_domain(name, work, p, data)
+        terms = {}
+        if any(a in arms_wanted for a in "deghf"):
+            terms["mined"] = mined_terms(domain, work, p)
+        if "f" in arms_wanted:
+            terms["frequency"] = frequency_terms(domain, work, p)
+        arms = {arm: run_arm(arm, domain, work, p, terms) for arm in arms_wanted}
+        dom = {"arms": arms} | language_model_measures(arms, domain, general_texts, p, data)
+        if not args.no_finetune:
+            dom["finetune"] = finetune_measures(arms, domain, work, p, data)
+        result["domains"][name] = dom
+    result["targets"] = targets(result)
+    result |= {"seconds": round(time.perf_counter() - started, 1), "load_average_at_start": load_at_start,
+               "load_average_at_end": os.getloadavg(), "versions": library_versions(),
+               "machine": {"cpus": os.cpu_count(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    out.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
+    chart(result, out.with_suffix(".png"))
+    print(markdown(result))
+    print(f"wrote {out}, {out.with_suffix('.md').name}, {out.with_suffix('.png').name}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -78,3 +78,57 @@ def test_fast_path_reads_tsv_like_the_corpus_reader(tmp_path, monkeypatch):
     assert fast.counts == general.counts and fast.documents == general.documents == 400
     assert fast.raw_bytes == general.raw_bytes and fast.eojeols == general.eojeols
     assert 5 <= len(fast.sample) <= 10
+
+
+# Lines the normaliser's masks and run cap rewrite, mixed into real reviews below.
+TRICKY = ["후기 https://blog.naver.com/x?y=1 참고", "Www.Example.co.kr 에서 샀어요", "문의 seller.kim+1@mail.co.kr 로",
+          "010-1234-5678 / +82 10 9876 5432 / 1234567", "ㅋㅋㅋㅋㅋㅋ!!!!!!~~~~ 굿굿굿굿", "ㅋㅏ ｆｕｌｌ １２３ ㎖", "AAAAaaaa",
+          "a@b 메일아님", "www.x 두번 www.y", "ㅠㅠㅠㅠ\tㅠㅠㅠㅠ", "   ", ""]
+
+
+@pytest.fixture(scope="module")
+def real_texts(shared_data) -> list[str]:
+    from domainlm.corpus import CorpusReader, CorpusSpec
+
+    specs = [CorpusSpec(path=str(shared_data / "reviews" / "nsmc_reviews.tsv.gz"), limit=4000),
+             CorpusSpec(path=str(shared_data / "reviews" / "naver_shopping_50k.tsv"), limit=2000)]
+    texts = [d.text.replace("\n", " ") for d in CorpusReader(specs)]
+    return [t for i, t in enumerate(texts) for t in ([t, TRICKY[i % len(TRICKY)]] if i % 50 == 0 else [t])]
+
+
+@pytest.mark.parametrize("config", [{}, {"max_char_repeat": 1}, {"max_char_repeat": 2, "lowercase": True},
+                                    {"mask_urls": False, "mask_emails": False, "mask_phones": False, "max_char_repeat": None}])
+def test_a_batch_normalises_as_its_documents_one_by_one(real_texts, config):
+    """Counting normalises newline-joined batches (masks on the lines that need them, runs found with
+    numpy in long text): the words must be those of the documents normalised one at a time."""
+    from domainlm.corpus import NormalizeConfig
+    from domainlm.corpus.normalize import LONG_TEXT
+
+    n = Normalizer(NormalizeConfig(**config))
+    batch = "\n".join(real_texts)
+    assert len(batch) > 50 * LONG_TEXT
+    one_by_one = [n(t) for t in real_texts]
+    assert n(batch) == " ".join(t for t in one_by_one if t)
+    assert n("\n".join(TRICKY) * 300) == " ".join(t for t in (n(t) for t in TRICKY * 300) if t)
+
+
+def test_masks_and_run_cap_on_single_documents():
+    n = Normalizer()
+    assert n("Www.Example.co.kr 에서 샀어요") == "URL 에서 샀어요"  # www. in any case, like http:// (IGNORECASE)
+    assert n("ㅋㅋㅋㅋㅋ " * 1000) == " ".join(["ㅋㅋㅋ"] * 1000)  # the long-text path
+    assert n("굿굿굿굿 a@b.kr 010-1234-5678") == "굿굿굿 EMAIL PHONE"
+
+
+def test_the_fast_pretokenizer_splits_normalised_text_like_pretokenize(real_texts):
+    from domainlm.corpus import NormalizeConfig
+    from domainlm.corpus.normalize import WORD_CHARS
+    from domainlm.mining.wordpiece import pretokenizer_for
+
+    for punctuation in (NormalizeConfig().punctuation, "", ".·♥"):
+        text = Normalizer(NormalizeConfig(punctuation=punctuation))("\n".join(real_texts))
+        split = pretokenizer_for(WORD_CHARS, punctuation)
+        assert split is not pretokenize
+        for lowercase in (True, False):
+            assert split(text, lowercase) == pretokenize(text, lowercase)
+    # A punctuation character that is a word character ('_' is, to Python's regex) keeps the general rule.
+    assert pretokenizer_for(WORD_CHARS, "_.") is pretokenize

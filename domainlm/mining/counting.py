@@ -38,7 +38,8 @@ from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer
 from domainlm.errors import MiningError
 from domainlm.io import atomic_write
 from domainlm.corpus.fastread import chunk_texts, raw_chunks, raw_plan
-from domainlm.mining.wordpiece import pretokenize
+from domainlm.corpus.normalize import WORD_CHARS
+from domainlm.mining.wordpiece import pretokenizer_for
 from domainlm.progress import progress_bar
 
 BATCH_CHARS = 1 << 20
@@ -92,6 +93,7 @@ class Tally:
         self.documents = 0
         self._step = 1
         self.normalizer = Normalizer(normalize)
+        self.pretokenize = pretokenizer_for(WORD_CHARS, self.normalizer.config.punctuation)
         self.lowercase = lowercase
         self.max_words = max_words
         self.counts: Counter = Counter()
@@ -101,7 +103,7 @@ class Tally:
         # Raw size: the joining newlines replaced spaces/newlines of the same byte size, minus the joins.
         self.raw_bytes += len(batch.encode("utf-8")) - batch.count("\n")
         text = self.normalizer(batch)
-        words = pretokenize(text, self.lowercase)
+        words = self.pretokenize(text, self.lowercase)
         self.characters += len(text)
         self.words += len(words)
         self.eojeols += text.count(" ") + text.count("\n") + (1 if text else 0)

@@ -53,40 +53,54 @@ class Candidate:
         return self.term[len(PREFIX):] if self.is_continuation else self.term
 
 
+_MISSING = object()
+
+
+def _prefix_index(by_key: dict[str, Candidate]) -> dict[str, Candidate | None]:
+    """Every prefix of the keys -> the candidate it is, or None (only a prefix of longer ones)."""
+    index: dict[str, Candidate | None] = {}
+    for key in by_key:
+        for k in range(1, len(key)):
+            index.setdefault(key[:k], None)
+    index.update(by_key)
+    return index
+
+
 def index_words(candidates: Sequence[Candidate], words: Sequence[str], max_chars: int) -> None:
     """Fill `Candidate.words`: every word a candidate can be used in.
 
     Word-initial terms: words starting with the term. Continuation terms: words containing the body
     at any position after the first character (after other selections the piece boundaries move,
-    so every position counts). Scans stop at the first substring that is no candidate's prefix.
+    so every position counts). Scans stop at the first substring that is no candidate's prefix;
+    one dict lookup answers both "a prefix?" and "a candidate?". Candidates have 2+ characters, so
+    a scan at a position starts with the 2 characters there.
     """
-    by_word = {c.term: c for c in candidates if not c.is_continuation}
-    by_body = {c.body: c for c in candidates if c.is_continuation}
-    word_prefixes = {t[:k] for t in by_word for k in range(1, len(t) + 1)}
-    body_prefixes = {b[:k] for b in by_body for k in range(1, len(b) + 1)}
+    initial = _prefix_index({c.term: c for c in candidates if not c.is_continuation}).get
+    cont = _prefix_index({c.body: c for c in candidates if c.is_continuation}).get
     for i, w in enumerate(words):
         n = len(w)
         if n < 2:
             continue
         for end in range(2, min(n, max_chars) + 1):
-            p = w[:end]
-            if p not in word_prefixes:
+            c = initial(w[:end], _MISSING)
+            if c is _MISSING:
                 break
-            c = by_word.get(p)
             if c is not None:
                 c.words.append(i)
-        if not by_body:
-            continue
         for start in range(1, n - 1):
-            if w[start] not in body_prefixes:
+            c = cont(w[start:start + 2], _MISSING)
+            if c is _MISSING:
                 continue
-            for end in range(start + 2, min(n, start + max_chars) + 1):
-                b = w[start:end]
-                if b not in body_prefixes:
-                    break
-                c = by_body.get(b)
+            end, stop = start + 2, min(n, start + max_chars)
+            while True:
                 if c is not None and (not c.words or c.words[-1] != i):
                     c.words.append(i)
+                end += 1
+                if end > stop:
+                    break
+                c = cont(w[start:end], _MISSING)
+                if c is _MISSING:
+                    break
 
 
 @dataclass

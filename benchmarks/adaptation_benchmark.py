@@ -62,8 +62,8 @@ PROFILES = {
                   ft_lr=5e-4, seeds=(1, 2), bootstrap=200),
     # For a GPU machine: a bigger base, longer runs, the tasks' full budgets.
     "gpu": dict(layers=6, hidden=512, heads=8, intermediate=2048, vocab_size=32_000, slots=2000,
-                pretrain_steps=6000, pretrain_batch=128, pretrain_lr=5e-4,
-                steps=1000, batch=64, seq_len=128, lr=2e-4, replay=0.2, new_rows_steps=200, new_rows_lr=1e-3,
+                pretrain_steps=4000, pretrain_batch=128, pretrain_lr=5e-4,
+                steps=400, batch=64, seq_len=128, lr=2e-4, replay=0.2, new_rows_steps=80, new_rows_lr=1e-3,
                 distill_contexts=100, eval_texts=5000, ft_train=None, ft_dev=None, ft_test=None, ft_epochs=3,
                 ft_lr=5e-5, seeds=(1, 2, 3), bootstrap=1000),
 }
@@ -268,7 +268,7 @@ def run_arm(arm: str, domain: dict, work: Path, p: dict, terms: dict) -> dict:
     if arm == "a":
         return {"path": str(work / "base"), "tokens": 0, "seconds": 0.0, "cpu_seconds": 0.0}
     out = work / domain["name"] / f"arm-{arm}"
-    arm_terms = {"b": None, "c": None, "f": terms["frequency"]}.get(arm, terms["mined"])
+    arm_terms = None if arm in "bc" else terms["frequency"] if arm == "f" else terms["mined"]
     config = arm_config(arm, p)
     key = _key({"config": config.model_dump(), "terms": str(arm_terms), "base": (work / "base.key").read_text(),
                 "corpus": str(domain["corpus"])})
@@ -324,12 +324,59 @@ def language_model_measures(arms: dict, domain: dict, general_texts: list[str], 
                                                                   resamples=p["bootstrap"], seed=13).to_dict()
             rows[arm] = row
         out["mw_bpc"][set_name] = rows
+    out["changed_words"] = changed_word_bpc(sides, domain_sample.texts, p)
     measured = measure(domain_sample.texts, {arm: info["path"] for arm, info in arms.items()})
     out["tokenization"] = {arm: {k: t.get(k) for k in ("fertility", "unk_rate", "filled_slots", "filled_slots_emitted",
                                                          "slot_token_share")}
-                           | {"compression_gain": measured["compression_gain"].get(arm)}
+                           | {"compression_gain": measured.get("compression_gain", {}).get(arm)}
                            for arm, t in measured["tokenizers"].items()}
     del sides
+    return out
+
+
+def split_plan(plan, side, slot_ids: set[int]):
+    """(words the fill changed, the other words): the masked eojeols of `plan` by whether `side`'s
+    tokenizer (a filled one) emits a filled slot for them. Every side still scores the same words."""
+    import copy
+
+    import numpy as np
+
+    changed, unchanged = copy.copy(plan), copy.copy(plan)
+    changed.masked, unchanged.masked = [], []
+    for enc, eojeols, masked in zip(side.encode(plan.eojeols), plan.eojeols, plan.masked):
+        hit = {w for w, i in zip(enc.word_ids, enc.ids) if w is not None and i in slot_ids}
+        changed.masked.append([j for j in masked if j in hit])
+        unchanged.masked.append([j for j in masked if j not in hit])
+    for part in (changed, unchanged):
+        part.chars = np.asarray([sum(len(e[j]) for j in m) for e, m in zip(part.eojeols, part.masked)], dtype=np.int64)
+    return changed, unchanged
+
+
+def changed_word_bpc(sides: dict, texts: list[str], p: dict) -> dict | None:
+    """MW-BPC of every arm on the held-out domain words the mined fill tokenizes differently (a new
+    token among them) and on the rest: where a gain of the fill comes from, and whether the new rows
+    are predicted well (the words they cover) without harm to the other words."""
+    from domainlm.evaluation.mwbpc import plan_masks, score_plan
+    from domainlm.evaluation.stats import paired_ratio_difference
+    from vocab_tools.slots import slot_ids as slots_of
+
+    if "d" not in sides or "a" not in sides:
+        return None
+    plan = plan_masks(texts, list(sides.values()), seed=13, mask_fraction=0.15, max_seq_len=128)
+    base_slots = set(slots_of(sides["a"].vocab))
+    parts = dict(zip(("changed", "unchanged"), split_plan(plan, sides["d"], base_slots)))
+    out = {}
+    for part_name, part in parts.items():
+        scores = {arm: score_plan(side, part, batch_size=64, resamples=p["bootstrap"], seed=13,
+                                  description=f"MW-BPC {part_name} words {arm}") for arm, side in sides.items()}
+        rows = {"masked_characters": int(part.chars.sum())}
+        for arm, s in scores.items():
+            rows[arm] = {"bpc": s.bpc.to_dict()}
+            if arm != REFERENCE and REFERENCE in scores:
+                r = scores[REFERENCE]
+                rows[arm]["minus_b"] = paired_ratio_difference(r.bits, r.chars, s.bits, s.chars,
+                                                               resamples=p["bootstrap"], seed=13).to_dict()
+        out[part_name] = rows
     return out
 
 
@@ -411,6 +458,17 @@ def markdown(result: dict) -> str:
                 row += [f"{100 * s.get('mean', float('nan')):.2f}", _diff(ft["minus_b"].get(arm), 100)]
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+        split = dom.get("changed_words")
+        if split:
+            lines += [f"Where the difference comes from: MW-BPC on the held-out words the mined fill tokenizes with a "
+                      f"new token ({split['changed']['masked_characters']:,} masked characters) and on the other words "
+                      f"({split['unchanged']['masked_characters']:,}).", "",
+                      "| arm | words with a new token | vs (b) | other words | vs (b) |", "|---|---:|---:|---:|---:|"]
+            for arm in dom["arms"]:
+                c, u = split["changed"][arm], split["unchanged"][arm]
+                lines.append(f"| ({arm}) {ARMS[arm][0]} | {c['bpc']['value']:.4f} | {_diff(c.get('minus_b'))} | "
+                             f"{u['bpc']['value']:.4f} | {_diff(u.get('minus_b'))} |")
+            lines.append("")
     lines += ["## Targets", ""]
     for name, t in result["targets"].items():
         lines.append(f"- {'met' if t['met'] else '**not met**'}: {name}")

@@ -182,7 +182,7 @@ def prepare_domain(name: str, work: Path, p: dict, data: Path) -> dict:
         random.Random(0).shuffle(texts)
         _write_lines(corpus, texts[:limit] if limit else texts)
         _mark(corpus, key)
-    return {"name": name, "corpus": corpus, "heldout": heldout, "task": task}
+    return {"name": name, "corpus": corpus, "heldout": heldout, "task": task, "dir": folder}
 
 
 def _shopping_texts(data: Path):
@@ -207,11 +207,11 @@ def _shopping_texts(data: Path):
 def mined_terms(domain: dict, work: Path, p: dict) -> Path:
     from domainlm.mining import MineConfig, mine_terms
 
-    out = work / domain["name"] / "mined"
-    key = _key({"slots": p["slots"], "corpus": str(domain["corpus"]), "base": (work / "base.key").read_text()})
+    out = domain["dir"] / "mined"
+    key = _key({"slots": p.get("fill") or p["slots"], "corpus": str(domain["corpus"]), "base": (work / "base.key").read_text()})
     if not _cached(out, key):
         mine_terms([str(domain["corpus"])], [str(work / "general.txt")], work / "base",
-                   MineConfig(slots=p["slots"]), out_dir=out, force=True)
+                   MineConfig(slots=p.get("fill") or p["slots"]), out_dir=out, force=True)
         _mark(out, key)
     return out / "terms.tsv"
 
@@ -225,8 +225,8 @@ def frequency_terms(domain: dict, work: Path, p: dict) -> Path:
     from mining_benchmark import filter_ranked
     from vocab_tools.terms import Term, write_terms
 
-    out = work / domain["name"] / "frequency_terms.tsv"
-    key = _key({"slots": p["slots"], "corpus": str(domain["corpus"]), "base": (work / "base.key").read_text()})
+    out = domain["dir"] / "frequency_terms.tsv"
+    key = _key({"slots": p.get("fill") or p["slots"], "corpus": str(domain["corpus"]), "base": (work / "base.key").read_text()})
     if _cached(out, key):
         return out
     counts: Counter = Counter()
@@ -235,7 +235,7 @@ def frequency_terms(domain: dict, work: Path, p: dict) -> Path:
             counts.update(pretokenize(line.strip()))
     wp = load_base_tokenizer(str(work / "base")).wordpiece()
     scored = sorted(((c * (wp.count_word(w) - 1), w) for w, c in counts.items() if c >= 5), reverse=True)
-    ranked = filter_ranked([w for s, w in scored if s > 0], work / "base", p["slots"])
+    ranked = filter_ranked([w for s, w in scored if s > 0], work / "base", p.get("fill") or p["slots"])
     score = dict((w, s) for s, w in scored)
     write_terms([Term(w, score=float(score.get(w, 0)), tokens_saved=int(score.get(w, 0)), category_count=counts[w])
                  for w in ranked], out)
@@ -267,7 +267,7 @@ def run_arm(arm: str, domain: dict, work: Path, p: dict, terms: dict) -> dict:
 
     if arm == "a":
         return {"path": str(work / "base"), "tokens": 0, "seconds": 0.0, "cpu_seconds": 0.0}
-    out = work / domain["name"] / f"arm-{arm}"
+    out = domain["dir"] / f"arm-{arm}"
     arm_terms = None if arm in "bc" else terms["frequency"] if arm == "f" else terms["mined"]
     config = arm_config(arm, p)
     key = _key({"config": config.model_dump(), "terms": str(arm_terms), "base": (work / "base.key").read_text(),
@@ -388,10 +388,10 @@ def finetune_measures(arms: dict, domain: dict, work: Path, p: dict, data: Path)
     order = [REFERENCE] + [a for a in arms if a != REFERENCE]
     settings = FinetuneSettings(max_train=p["ft_train"], max_dev=p["ft_dev"], max_test=p["ft_test"],
                                 epochs=p["ft_epochs"], lr=p["ft_lr"])
-    out = work / domain["name"] / "finetune"
-    key = _key({"arms": {a: json.loads((work / domain["name"] / f"arm-{a}.json").read_text())["path"]
+    out = domain["dir"] / "finetune"
+    key = _key({"arms": {a: json.loads((domain["dir"] / f"arm-{a}.json").read_text())["path"]
                          if a != "a" else "base" for a in order},
-                "arm_keys": [(work / domain["name"] / f"arm-{a}.key").read_text() if a != "a" else
+                "arm_keys": [(domain["dir"] / f"arm-{a}.key").read_text() if a != "a" else
                              (work / "base.key").read_text() for a in order],
                 "settings": settings.__dict__, "seeds": p["seeds"], "task": domain["task"]})
     if not _cached(out, key):
@@ -492,8 +492,9 @@ def chart(result: dict, path: Path) -> None:
     fig, axes = plt.subplots(len(domains), 2, figsize=(11, 4.2 * len(domains)), squeeze=False)
     for row, (name, dom) in zip(axes, domains):
         for ax, what in zip(row, ("mw_bpc", "finetune")):
-            for arm, cost in dom["arms"].items():
-                x = cost["tokens"] / 1e6
+            for k, (arm, cost) in enumerate(dom["arms"].items()):
+                # Arms at the same token count are spread a little so their points and labels stay apart.
+                x = cost["tokens"] / 1e6 * (1 + 0.04 * (k - 5) if arm in "defgh" else 1)
                 if what == "mw_bpc":
                     d = dom["mw_bpc"]["domain"][arm].get("minus_a")
                     if d is None:
@@ -508,7 +509,8 @@ def chart(result: dict, path: Path) -> None:
                     y, err = 100 * s["mean"], [[100 * (s["mean"] - s.get("low", s["mean"]))],
                                                [100 * (s.get("high", s["mean"]) - s["mean"])]]
                 ax.errorbar([x], [y], yerr=err, fmt="o", capsize=3, color="C0" if arm in "abc" else "C1")
-                ax.annotate(f"({arm}) {ARMS[arm][0]}", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+                ax.annotate(f"({arm}) {ARMS[arm][0]}", (x, y), textcoords="offset points",
+                            xytext=(5, 4 if k % 2 else -10), fontsize=8)
             ax.set_xlabel("training tokens (millions)")
             ax.set_ylabel("domain MW-BPC gain over the base (bits/char)" if what == "mw_bpc"
                           else f"{dom['finetune']['task']} {dom['finetune']['metric']} x100" if dom.get("finetune") else "")
@@ -532,13 +534,23 @@ def main(argv=None) -> dict:
     parser.add_argument("--no-finetune", action="store_true", help="skip the fine-tuning scores")
     parser.add_argument("--work", type=Path, default=None, help="cache folder (default runs/adaptation_benchmark/PROFILE)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default benchmarks/results/adaptation[_PROFILE].json)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change a setting of the profile for an attempt (e.g. fill=500, replay=0.5, steps=300)")
+    parser.add_argument("--attempt", default=None, metavar="NAME",
+                        help="record this run as an attempt: its arms train in their own folders, its result goes to "
+                             "adaptation_NAME.json and a summary under `attempts` of the profile's JSON")
     args = parser.parse_args(argv)
     profile = "quick" if args.quick else args.profile
-    p = PROFILES[profile]
+    p = dict(PROFILES[profile])
+    overrides = _overrides(args.set, p)
+    if overrides and not args.attempt:
+        parser.error("--set changes the protocol: name the run with --attempt NAME")
+    p |= overrides
     arms_wanted = [a for a in ARMS if a in args.arms.replace(",", "")]
     work = args.work or REPO / "runs" / "adaptation_benchmark" / profile
     work.mkdir(parents=True, exist_ok=True)
-    out = args.out or REPO / "benchmarks" / "results" / ("adaptation.json" if profile == "cpu" else f"adaptation_{profile}.json")
+    main_out = args.out or REPO / "benchmarks" / "results" / ("adaptation.json" if profile == "cpu" else f"adaptation_{profile}.json")
+    out = main_out.with_name(f"{main_out.stem}_{args.attempt}.json") if args.attempt else main_out
     data = shared_data()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
@@ -551,7 +563,7 @@ def main(argv=None) -> dict:
     base_info = make_base(work, p, data)
     general_texts = [t for t in (data / "general" / "ud_korean_sentences.txt").read_text(encoding="utf-8").splitlines()
                      if t.strip()]
-    result = {"benchmark": "adaptation", "profile": profile, "settings": p,
+    result = {"benchmark": "adaptation", "profile": profile, "settings": p, "attempt": args.attempt, "set": overrides,
               "base": base_info | {"description": (
                   f"BERT {p['layers']} layers x {p['hidden']} (FFN {p['intermediate']}), vocab {p['vocab_size']:,} "
                   f"with {p['slots']:,} [unusedN] slots, pretrained by domainlm for {p['pretrain_steps']:,} steps x "
@@ -559,6 +571,9 @@ def main(argv=None) -> dict:
               "arms": {a: ARMS[a][1] for a in arms_wanted}, "domains": {}}
     for name in [d.strip() for d in args.domains.split(",") if d.strip()]:
         domain = prepare_domain(name, work, p, data)
+        if args.attempt:  # the base, the general text and the domain text are shared; the arms are not
+            domain["dir"] = work / "attempts" / args.attempt / name
+            domain["dir"].mkdir(parents=True, exist_ok=True)
         terms = {}
         if any(a in arms_wanted for a in "deghf"):
             terms["mined"] = mined_terms(domain, work, p)
@@ -574,12 +589,50 @@ def main(argv=None) -> dict:
                "load_average_at_end": os.getloadavg(), "versions": library_versions(),
                "machine": {"cpus": os.cpu_count(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}}
     out.parent.mkdir(parents=True, exist_ok=True)
+    if not args.attempt and out.exists():  # a rerun of the protocol keeps the attempts recorded beside it
+        result["attempts"] = json.loads(out.read_text(encoding="utf-8")).get("attempts", {})
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     out.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
     chart(result, out.with_suffix(".png"))
+    if args.attempt:
+        record_attempt(main_out, args.attempt, result, out)
     print(markdown(result))
     print(f"wrote {out}, {out.with_suffix('.md').name}, {out.with_suffix('.png').name}")
     return result
+
+
+def _overrides(pairs: list[str], p: dict) -> dict:
+    """--set KEY=VALUE pairs as typed values; a key the profile lacks (or one that would change the
+    cached base) is refused."""
+    base_keys = {"layers", "hidden", "heads", "intermediate", "vocab_size", "slots", "pretrain_steps", "pretrain_batch",
+                 "pretrain_lr", "general_docs"}
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in p.keys() | {"fill"}:
+            raise SystemExit(f"--set {pair}: expected KEY=VALUE with KEY one of {', '.join(sorted(p.keys() | {'fill'}))}")
+        if key in base_keys:
+            raise SystemExit(f"--set {key}: the base is shared by every attempt; change it in PROFILES instead")
+        out[key] = json.loads(value) if value[:1] in "0123456789-[{tfn" else value
+    return out
+
+
+def record_attempt(main_out: Path, name: str, result: dict, out: Path) -> None:
+    """Add an attempt's settings, headline numbers and targets to the profile's JSON (`attempts`)."""
+    summary = {"set": result["set"], "file": out.name, "targets": result["targets"], "domains": {}}
+    for dom_name, dom in result["domains"].items():
+        row = {}
+        for arm in dom["arms"]:
+            row[arm] = {"domain_mw_bpc": dom["mw_bpc"]["domain"][arm]["bpc"]["value"],
+                        "domain_minus_b": dom["mw_bpc"]["domain"][arm].get("minus_b"),
+                        "general_minus_b": dom["mw_bpc"]["general"][arm].get("minus_b")}
+            if dom.get("finetune"):
+                row[arm]["finetune_mean"] = dom["finetune"]["scores"][arm]["mean"]
+                row[arm]["finetune_minus_b"] = dom["finetune"]["minus_b"].get(arm)
+        summary["domains"][dom_name] = row
+    saved = json.loads(main_out.read_text(encoding="utf-8")) if main_out.exists() else {}
+    saved.setdefault("attempts", {})[name] = summary
+    main_out.write_text(json.dumps(saved, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

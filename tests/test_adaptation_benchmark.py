@@ -78,3 +78,27 @@ def test_a_rerun_reuses_the_cache(quick_run, capsys):
     assert "base: cached" in capsys.readouterr().err
     assert again["domains"]["movies"]["mw_bpc"]["domain"]["d"]["bpc"] == \
         result["domains"]["movies"]["mw_bpc"]["domain"]["d"]["bpc"]
+
+
+def test_an_attempt_must_be_named_and_keep_the_base(bench):
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", "--set", "fill=100"])  # a changed protocol without --attempt
+    p = dict(bench.PROFILES["quick"])
+    with pytest.raises(SystemExit, match="the base is shared"):
+        bench._overrides(["slots=100"], p)
+    with pytest.raises(SystemExit, match="expected KEY=VALUE"):
+        bench._overrides(["no_such_setting=1"], p)
+    assert bench._overrides(["fill=100", "replay=0.5"], p) == {"fill": 100, "replay": 0.5}
+
+
+def test_an_attempt_is_recorded_beside_the_protocol(quick_run):
+    bench, work, out, result = quick_run
+    bench.main(["--quick", "--domains", "movies", "--arms", "abd", "--no-finetune", "--set", "fill=50",
+                "--attempt", "fewer-slots", "--work", str(work / "cache"), "--out", str(out)])
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    assert saved["domains"]["movies"]["arms"]["d"]["slots_filled"] > 50  # the protocol's own numbers stay
+    attempt = saved["attempts"]["fewer-slots"]
+    assert attempt["set"] == {"fill": 50} and attempt["file"] == "result_fewer-slots.json"
+    assert set(attempt["domains"]["movies"]) == {"a", "b", "d"}
+    full = json.loads((work / "result_fewer-slots.json").read_text(encoding="utf-8"))
+    assert full["domains"]["movies"]["arms"]["d"]["slots_filled"] == 50

@@ -180,6 +180,22 @@ def test_adapt_phased_new_rows_then_lora_merges(tiny_mlm_dir, filled_dir, corpus
     assert not torch.equal(model.state_dict()[key], base.state_dict()[key])  # LoRA merged in
 
 
+def test_adapt_phased_new_rows_then_full_trains_every_row(tiny_mlm_dir, filled_dir, corpus, tmp_path):
+    # The new-rows phase masks the embedding's gradient with hooks; the full phase after it must not
+    # inherit them (it once did: the base's rows and biases stayed frozen for the whole run).
+    config = tiny_config(mode="phased", phases=[PhaseConfig(mode="new-rows", steps=2), PhaseConfig(mode="full", steps=2)],
+                         max_steps=4)
+    result = adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), filled_tokenizer=filled_dir, config=config)
+    before = AutoModelForMaskedLM.from_pretrained(str(tiny_mlm_dir)).state_dict()
+    after = AutoModelForMaskedLM.from_pretrained(str(result.out_dir)).state_dict()
+    slots = {e["slot_id"] for e in json.loads((result.out_dir / "slots.json").read_text())["slots"]}
+    key = "bert.embeddings.word_embeddings.weight"
+    changed = set((after[key] != before[key]).any(1).nonzero().view(-1).tolist())
+    assert changed - slots, "the full phase trained no row of the base vocabulary"
+    bias = "cls.predictions.bias"
+    assert set((after[bias] != before[bias]).nonzero().view(-1).tolist()) - slots
+
+
 def test_resume_after_kill_reproduces_the_loss_curve(tiny_mlm_dir, filled_dir, corpus, tmp_path):
     config = tiny_config(max_steps=6, save_every=2, keep_checkpoints=True)
     full = adapt(str(tiny_mlm_dir), tmp_path / "full", corpus=str(corpus), filled_tokenizer=filled_dir, config=config)

@@ -22,10 +22,15 @@ from domainlm.errors import TrainingError
 from domainlm.modeling.init_rows import decoder_bias
 
 MODES = ("full", "lora", "new-rows")
+_ROW_HOOKS = "_domainlm_row_hooks"  # the gradient hooks of new-rows, removed when the next phase starts
 
 
 def apply_mode(model: nn.Module, mode: str, slot_ids: list[int], lora=None) -> nn.Module:
     """Return the model to train in `mode` (a `PeftModel` for lora); sets requires_grad."""
+    # A phase after new-rows must not inherit its row mask: the hooks live on the parameters.
+    for handle in getattr(model, _ROW_HOOKS, ()):
+        handle.remove()
+    setattr(model, _ROW_HOOKS, [])
     if mode == "full":
         for p in model.parameters():
             p.requires_grad_(True)
@@ -52,6 +57,7 @@ def _freeze_all_but_rows(model: nn.Module, slot_ids: list[int]) -> None:
     bias = decoder_bias(model)
     if bias is not None:
         targets.append(bias)
+    hooks = []
     for param in targets:
         keep = torch.zeros(param.shape[0], dtype=torch.bool)
         keep[torch.tensor(sorted(set(slot_ids)))] = True
@@ -59,7 +65,8 @@ def _freeze_all_but_rows(model: nn.Module, slot_ids: list[int]) -> None:
         mask = keep.view(shape).to(param.device)
         param.requires_grad_(True)
         # The hook runs on every gradient reaching the parameter (input and tied output use alike).
-        param.register_hook(lambda g, m=mask: g * m.to(g.dtype))
+        hooks.append(param.register_hook(lambda g, m=mask: g * m.to(g.dtype)))
+    setattr(model, _ROW_HOOKS, hooks)
 
 
 def no_decay_names(model: nn.Module, mode: str) -> set[str]:

@@ -380,31 +380,96 @@ def changed_word_bpc(sides: dict, texts: list[str], p: dict) -> dict | None:
     return out
 
 
-def finetune_measures(arms: dict, domain: dict, work: Path, p: dict, data: Path) -> dict:
-    """The domain task fine-tuned from every arm, the same seeds and examples; paired against b."""
-    from domainlm.finetune import benchmark
-    from domainlm.finetune.engine import FinetuneSettings
+def row_diagnostics(arms: dict, p: dict) -> dict:
+    """Are the new rows trained? For each filled arm: how far training moved its filled input rows
+    from their init (mean init: the mean of the pieces; random: its seeded draw; distill: measured
+    from the mean init, so it includes the distillation), against how far it moved the base's own
+    rows; and the decoder bias of the filled rows against the base's tokens'."""
+    import copy
 
-    order = [REFERENCE] + [a for a in arms if a != REFERENCE]
+    import torch
+
+    from domainlm.modeling.init_rows import init_filled_rows
+    from domainlm.modeling.loading import load_mlm
+    from vocab_tools.manifest import read_manifest
+    from vocab_tools.slots import slot_ids as slots_of
+
+    base, base_tok = load_mlm(arms["a"]["path"])
+    slots = set(slots_of([t for t, _ in sorted(base_tok.get_vocab().items(), key=lambda kv: kv[1])]))
+    ordinary = torch.tensor([i for i in range(base.get_input_embeddings().weight.shape[0])
+                             if i not in slots and i >= 5])
+    out = {}
+    for arm in (a for a in arms if a in "defgh"):
+        entries = read_manifest(arms[arm]["path"])
+        if not entries:
+            continue
+        init = copy.deepcopy(base)
+        with torch.no_grad():
+            init_filled_rows(init, base_tok, entries, method="random" if arm == "g" else "mean", seed=0)
+        trained, _ = load_mlm(arms[arm]["path"])
+        ids = torch.tensor([e.slot_id for e in entries])
+        e_init, e_base = init.get_input_embeddings().weight.detach(), base.get_input_embeddings().weight.detach()
+        e_arm = trained.get_input_embeddings().weight.detach()
+
+        def drift(now, then, rows):
+            return float(((now[rows] - then[rows]).norm(dim=1) / then[rows].norm(dim=1).clamp_min(1e-12)).median())
+
+        bias_init, bias_arm = init.get_output_embeddings().bias.detach(), trained.get_output_embeddings().bias.detach()
+        out[arm] = {"filled_rows": len(entries), "filled_row_drift_median": drift(e_arm, e_init, ids),
+                    "base_row_drift_median": drift(e_arm, e_base, ordinary),
+                    "filled_bias_mean_init": float(bias_init[ids].mean()), "filled_bias_mean_after": float(bias_arm[ids].mean()),
+                    "base_bias_mean": float(bias_init[ordinary].mean())}
+        del trained, init
+    return out
+
+
+def finetune_measures(arms: dict, domain: dict, work: Path, p: dict, data: Path) -> dict:
+    """The domain task fine-tuned from every arm with the same seeds and examples (each arm cached on
+    its own, so a retrained arm costs only its own runs); paired against b by seed and test example."""
+    from domainlm.finetune import finetune
+    from domainlm.finetune.engine import FinetuneSettings
+    from domainlm.finetune.metrics import paired_difference
+
     settings = FinetuneSettings(max_train=p["ft_train"], max_dev=p["ft_dev"], max_test=p["ft_test"],
                                 epochs=p["ft_epochs"], lr=p["ft_lr"])
-    out = domain["dir"] / "finetune"
-    key = _key({"arms": {a: json.loads((domain["dir"] / f"arm-{a}.json").read_text())["path"]
-                         if a != "a" else "base" for a in order},
-                "arm_keys": [(domain["dir"] / f"arm-{a}.key").read_text() if a != "a" else
-                             (work / "base.key").read_text() for a in order],
-                "settings": settings.__dict__, "seeds": p["seeds"], "task": domain["task"]})
-    if not _cached(out, key):
-        shutil.rmtree(out, ignore_errors=True)
-        benchmark({a: arms[a]["path"] for a in order}, [domain["task"]], out, seeds=list(p["seeds"]),
-                  data_dir=data, settings=settings, update_card=False, resamples=p["bootstrap"], force=True)
-        _mark(out, key)
-    result = json.loads((out / "benchmark.json").read_text())
-    scores = {r["model"]: r["summary"] | {"seeds": [s["test"] for s in r["seeds"]]} for r in result["results"]}
-    versus = {c["model"]: c["difference"] for c in result["comparisons"]}
-    return {"task": domain["task"], "metric": result["tasks"][0]["metric"], "protocol": result["tasks"][0]["protocol"],
-            "settings": settings.__dict__ | {"seeds": list(p["seeds"])}, "scores": scores,
-            "minus_b": versus, "seconds": result["seconds"]}
+    scores, predictions, saved = {}, {}, {}
+    for arm, info in arms.items():
+        folder = domain["dir"] / f"finetune-{arm}"
+        arm_key = (work / "base.key") if arm == "a" else (domain["dir"] / f"arm-{arm}.key")
+        key = _key({"arm": arm_key.read_text(), "settings": settings.__dict__, "seeds": p["seeds"], "task": domain["task"]})
+        if not _cached(folder, key):
+            print(f"{domain['name']}: fine-tuning {domain['task']} from arm {arm}", file=sys.stderr)
+            finetune(info["path"], domain["task"], folder, seeds=list(p["seeds"]), data_dir=data, settings=settings,
+                     force=True)
+            _mark(folder, key)
+        saved[arm] = json.loads((folder / "finetune.json").read_text(encoding="utf-8"))
+        scores[arm] = saved[arm]["summary"] | {"seeds": [s["test"] for s in saved[arm]["seeds"]]}
+        predictions[arm] = _seed_predictions(folder, saved[arm]["metric"], p["seeds"])
+    minus_b = {}
+    for arm in arms:
+        if arm != REFERENCE and REFERENCE in arms:
+            diff, verdict = paired_difference(predictions[REFERENCE], predictions[arm], resamples=p["bootstrap"], seed=0)
+            minus_b[arm] = diff.to_dict() | {"verdict": verdict}
+    first = next(iter(saved.values()))
+    return {"task": domain["task"], "metric": first["metric"], "protocol": first["protocol"],
+            "sizes": first["sizes"], "settings": settings.__dict__ | {"seeds": list(p["seeds"])}, "scores": scores,
+            "minus_b": minus_b, "seconds": round(sum(s["seconds"] for s in saved.values()), 1)}
+
+
+def _seed_predictions(folder: Path, metric: str, seeds) -> list:
+    """The test predictions of each seed (seed-N/test_predictions.tsv) as the suite's MetricData."""
+    from domainlm.finetune.metrics import MetricData
+
+    out = []
+    for seed in seeds:
+        seed_dir = folder / f"seed-{seed}"
+        names = json.loads((seed_dir / "metrics.json").read_text(encoding="utf-8"))["label_names"]
+        index = {n: i for i, n in enumerate(names)}
+        with open(seed_dir / "test_predictions.tsv", encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+        out.append(MetricData(metric, [index[r["gold"]] for r in rows], [index[r["predicted"]] for r in rows],
+                              classes=list(range(len(names))) if metric == "macro_f1" else None))
+    return out
 
 
 # --- targets, table, chart --------------------------------------------------------------------------
@@ -581,6 +646,8 @@ def main(argv=None) -> dict:
             terms["frequency"] = frequency_terms(domain, work, p)
         arms = {arm: run_arm(arm, domain, work, p, terms) for arm in arms_wanted}
         dom = {"arms": arms} | language_model_measures(arms, domain, general_texts, p, data)
+        if "a" in arms:
+            dom["rows"] = row_diagnostics(arms, p)
         if not args.no_finetune:
             dom["finetune"] = finetune_measures(arms, domain, work, p, data)
         result["domains"][name] = dom

@@ -95,6 +95,20 @@ def _mark(folder: Path, key: str) -> None:
     (folder.parent / f"{folder.name}.key").write_text(key)
 
 
+def _reuse(domain: dict, own: Path, key: str) -> Path | None:
+    """A finished result made with `key`: `own`, or, in an attempt, any result of the protocol's run
+    with the same key (an arm the attempt's settings leave unchanged is not trained twice)."""
+    if _cached(own, key):
+        return own
+    shared = domain.get("shared_dir")
+    if shared is not None:
+        for marker in sorted(shared.glob(own.name.split("-")[0] + "*.key")):
+            folder = marker.with_suffix("")
+            if folder.exists() and marker.read_text() == key:
+                return folder
+    return None
+
+
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -209,10 +223,12 @@ def mined_terms(domain: dict, work: Path, p: dict) -> Path:
 
     out = domain["dir"] / "mined"
     key = _key({"slots": p.get("fill") or p["slots"], "corpus": str(domain["corpus"]), "base": (work / "base.key").read_text()})
-    if not _cached(out, key):
-        mine_terms([str(domain["corpus"])], [str(work / "general.txt")], work / "base",
-                   MineConfig(slots=p.get("fill") or p["slots"]), out_dir=out, force=True)
-        _mark(out, key)
+    found = _reuse(domain, out, key)
+    if found is not None:
+        return found / "terms.tsv"
+    mine_terms([str(domain["corpus"])], [str(work / "general.txt")], work / "base",
+               MineConfig(slots=p.get("fill") or p["slots"]), out_dir=out, force=True)
+    _mark(out, key)
     return out / "terms.tsv"
 
 
@@ -227,8 +243,9 @@ def frequency_terms(domain: dict, work: Path, p: dict) -> Path:
 
     out = domain["dir"] / "frequency_terms.tsv"
     key = _key({"slots": p.get("fill") or p["slots"], "corpus": str(domain["corpus"]), "base": (work / "base.key").read_text()})
-    if _cached(out, key):
-        return out
+    found = _reuse(domain, out, key)
+    if found is not None:
+        return found
     counts: Counter = Counter()
     with open(domain["corpus"], encoding="utf-8") as f:
         for line in f:
@@ -266,15 +283,17 @@ def run_arm(arm: str, domain: dict, work: Path, p: dict, terms: dict) -> dict:
     from domainlm.training import adapt
 
     if arm == "a":
-        return {"path": str(work / "base"), "tokens": 0, "seconds": 0.0, "cpu_seconds": 0.0}
+        return {"path": str(work / "base"), "tokens": 0, "seconds": 0.0, "cpu_seconds": 0.0,
+                "key": (work / "base.key").read_text()}
     out = domain["dir"] / f"arm-{arm}"
     arm_terms = None if arm in "bc" else terms["frequency"] if arm == "f" else terms["mined"]
     config = arm_config(arm, p)
     key = _key({"config": config.model_dump(), "terms": str(arm_terms), "base": (work / "base.key").read_text(),
                 "corpus": str(domain["corpus"])})
+    found = _reuse(domain, out, key)
+    if found is not None and (found.parent / f"{found.name}.json").exists():
+        return json.loads((found.parent / f"{found.name}.json").read_text()) | {"key": key}
     info_path = out.parent / f"arm-{arm}.json"
-    if _cached(out, key) and info_path.exists():
-        return json.loads(info_path.read_text())
     print(f"{domain['name']}: arm {arm} ({ARMS[arm][0]})", file=sys.stderr)
     cpu = _cpu_seconds()
     t = time.perf_counter()
@@ -287,7 +306,7 @@ def run_arm(arm: str, domain: dict, work: Path, p: dict, terms: dict) -> dict:
             "init_report": result.init_report}
     info_path.write_text(json.dumps(info, indent=1, default=str))
     _mark(out, key)
-    return info
+    return info | {"key": key}
 
 
 # --- measures ---------------------------------------------------------------------------------------
@@ -434,10 +453,10 @@ def finetune_measures(arms: dict, domain: dict, work: Path, p: dict, data: Path)
                                 epochs=p["ft_epochs"], lr=p["ft_lr"])
     scores, predictions, saved = {}, {}, {}
     for arm, info in arms.items():
-        folder = domain["dir"] / f"finetune-{arm}"
-        arm_key = (work / "base.key") if arm == "a" else (domain["dir"] / f"arm-{arm}.key")
-        key = _key({"arm": arm_key.read_text(), "settings": settings.__dict__, "seeds": p["seeds"], "task": domain["task"]})
-        if not _cached(folder, key):
+        key = _key({"arm": info["key"], "settings": settings.__dict__, "seeds": p["seeds"], "task": domain["task"]})
+        folder = _reuse(domain, domain["dir"] / f"finetune-{arm}", key)
+        if folder is None:
+            folder = domain["dir"] / f"finetune-{arm}"
             print(f"{domain['name']}: fine-tuning {domain['task']} from arm {arm}", file=sys.stderr)
             finetune(info["path"], domain["task"], folder, seeds=list(p["seeds"]), data_dir=data, settings=settings,
                      force=True)
@@ -637,7 +656,7 @@ def main(argv=None) -> dict:
     for name in [d.strip() for d in args.domains.split(",") if d.strip()]:
         domain = prepare_domain(name, work, p, data)
         if args.attempt:  # the base, the general text and the domain text are shared; the arms are not
-            domain["dir"] = work / "attempts" / args.attempt / name
+            domain["shared_dir"], domain["dir"] = domain["dir"], work / "attempts" / args.attempt / name
             domain["dir"].mkdir(parents=True, exist_ok=True)
         terms = {}
         if any(a in arms_wanted for a in "deghf"):

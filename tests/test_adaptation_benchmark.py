@@ -102,3 +102,6 @@ def test_an_attempt_is_recorded_beside_the_protocol(quick_run):
     assert set(attempt["domains"]["movies"]) == {"a", "b", "d"}
     full = json.loads((work / "result_fewer-slots.json").read_text(encoding="utf-8"))
     assert full["domains"]["movies"]["arms"]["d"]["slots_filled"] == 50
+    # b's settings are the protocol's: its trained arm is reused, not trained again.
+    assert "attempts" not in full["domains"]["movies"]["arms"]["b"]["path"]
+    assert "attempts" in full["domains"]["movies"]["arms"]["d"]["path"]

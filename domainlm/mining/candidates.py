@@ -100,9 +100,11 @@ def count_known(words: dict[str, int], wp: WordPiece, word_terms: set[str], cont
 
     `word_terms` must be closed under prefixes of length >= 2 (as `word_candidates` returns), so the
     scan of a word stops at its first prefix that is not a candidate. `cont_terms` are bodies
-    without `##`, likewise prefix-closed.
+    without `##`, likewise prefix-closed: a boundary whose first 2 characters are no body is
+    skipped, and the rest are counted once per distinct suffix (endings recur across words).
     """
     out: dict[str, int] = defaultdict(int)
+    suffixes: Counter = Counter()
     for word, count in words.items():
         n = len(word)
         if n < 2:
@@ -115,12 +117,15 @@ def count_known(words: dict[str, int], wp: WordPiece, word_terms: set[str], cont
         if not cont_terms:
             continue
         e = wp.piece_ends(word)
-        if e is None or len(e) < 2:
+        if e is None:
             continue
         for b in e[:-1]:
-            for length in range(b + 2, min(n, b + max_chars) + 1):
-                body = word[b:length]
-                if body not in cont_terms:
-                    break
-                out["##" + body] += count
+            if word[b:b + 2] in cont_terms:
+                suffixes[word[b:b + max_chars]] += count
+    for suffix, count in suffixes.items():
+        for length in range(2, len(suffix) + 1):
+            body = suffix[:length]
+            if body not in cont_terms:
+                break
+            out["##" + body] += count
     return out

@@ -6,6 +6,7 @@ against the reference) -> lazy-greedy selection by real re-tokenization -> terms
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from contextlib import contextmanager
@@ -69,6 +70,24 @@ def _check_readable(corpus, what: str, engine: str = "local"):
 
 
 @contextmanager
+def _collector_paused():
+    """Python's cycle collector off for the run (as it was before, after).
+
+    Mining builds millions of small lists and tuples (piece ends, candidates, word ids) and frees
+    them by reference counting: it makes no reference cycles. Left on, the collector traverses
+    all of them again every few thousand allocations and finds nothing (8% of the CPU time on 50k
+    reviews, more on bigger corpora, which hold more objects).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextmanager
 def _engine_session(config: MineConfig):
     """Ray connected for the corpus pass of `engine: ray`; nothing to set up locally."""
     if config.engine != "ray":
@@ -128,7 +147,7 @@ def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokeni
     # Every path is resolved before Ray starts or the long category count runs.
     ray_ref = _check_readable(reference, "Reference corpus", config.engine)
     ray_cat = _check_readable(corpus, "Category corpus", config.engine) if config.engine == "ray" else None
-    with _engine_session(config):
+    with _engine_session(config), _collector_paused():
         return _mine(corpus, reference, base, config, out_dir, normalize, category, keep, force, common, started,
                      ray_cat, ray_ref)
 

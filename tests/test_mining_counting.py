@@ -83,7 +83,8 @@ def test_fast_path_reads_tsv_like_the_corpus_reader(tmp_path, monkeypatch):
 # Lines the normaliser's masks and run cap rewrite, mixed into real reviews below.
 TRICKY = ["후기 https://blog.naver.com/x?y=1 참고", "Www.Example.co.kr 에서 샀어요", "문의 seller.kim+1@mail.co.kr 로",
           "010-1234-5678 / +82 10 9876 5432 / 1234567", "ㅋㅋㅋㅋㅋㅋ!!!!!!~~~~ 굿굿굿굿", "ㅋㅏ ｆｕｌｌ １２３ ㎖", "AAAAaaaa",
-          "a@b 메일아님", "www.x 두번 www.y", "ㅠㅠㅠㅠ\tㅠㅠㅠㅠ", "   ", ""]
+          "a@b 메일아님", "www.x 두번 www.y", "ㅠㅠㅠㅠ\tㅠㅠㅠㅠ", "   ", "", "2010-1234-5678 x010-1234-5678",
+          "+82-10-1234-5678", "(02)123-4567 031.123.4567", "가\u11a8 e\u0301 ｶﾞ"]
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +133,18 @@ def test_the_fast_pretokenizer_splits_normalised_text_like_pretokenize(real_text
             assert split(text, lowercase) == pretokenize(text, lowercase)
     # A punctuation character that is a word character ('_' is, to Python's regex) keeps the general rule.
     assert pretokenizer_for(WORD_CHARS, "_.") is pretokenize
+
+
+def test_nfkc_only_where_it_can_change_something(real_texts):
+    """nfkc_keeping_jamo normalises only the tokens holding a character outside _NFKC_STABLE: those
+    characters must be left alone by NFKC in any context, and the result must be the whole-text one."""
+    import importlib
+    import unicodedata
+
+    N = importlib.import_module("domainlm.corpus.normalize")  # the module (the package exports a function of its name)
+
+    stable = [c for a, b in ((0, 0x7F), (0xAC00, 0xD7A3), (0x4E00, 0x9FFF)) for c in range(a, b + 1)]
+    assert all(unicodedata.combining(chr(c)) == 0 and unicodedata.is_normalized("NFKC", chr(c)) for c in stable)
+    odd = ["e\u0301", " \u0301x", "가\u11a8", "\u1100\u1161", "\uffa1\uffa4", "ｆｕｌｌ １２３", "㎖ … Ⅻ ﬁ ①", "ㅋㅏ", "a\u0316\u0301"]
+    for text in ["\n".join(real_texts), " ".join(odd * 50), "x".join(odd)]:
+        assert N.nfkc_keeping_jamo(text) == N._nfkc_keeping_jamo(text)

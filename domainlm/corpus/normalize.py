@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import cached_property
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,7 +29,7 @@ _HAS_URL = re.compile(r"[:wW](?://|[wW][wW]\.)")  # "://" or "www." in any case;
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _HAS_EMAIL = re.compile("@")
 _PHONE = re.compile(r"(?<!\d)(?:0\d{1,2}[-. ]?\d{3,4}[-. ]?\d{4}|\+82[-. ]?\d{1,2}[-. ]?\d{3,4}[-. ]?\d{4})(?!\d)")
-_HAS_PHONE = re.compile(r"\d\d\d")
+_HAS_PHONE = re.compile(r"0(?<!\d0)\d|\+82")  # how a match starts: a 0 not after a digit, then a digit; or +82
 # Above this many characters (a batch of documents, as mining counts them) runs of repeated
 # characters are found with numpy; one short document is quicker with the regex alone.
 LONG_TEXT = 4096
@@ -37,6 +37,11 @@ LONG_TEXT = 4096
 
 # Hangul compatibility jamo as typed in reviews (ㄱ-ㆎ): left as they are.
 _COMPAT_JAMO = re.compile("[\u3131-\u318e]+")
+# What NFKC leaves as it is in any context (quick check "yes", combining class 0; tested against
+# unicodedata): ASCII, Hangul syllables, CJK ideographs, and the compatibility jamo kept anyway. A
+# text made of these alone is normalised already.
+_NFKC_STABLE = "\x00-\x7f\uac00-\ud7a3\u4e00-\u9fff\u3131-\u318e"
+_NFKC_UNSTABLE = re.compile(f"[^{_NFKC_STABLE}]")
 _HALFWIDTH = re.compile("[\uffa0-\uffdc]")
 # Half-width Hangul letters: NFKC sends them through the compatibility jamo on to conjoining jamo;
 # they become the compatibility jamo they are narrow forms of.
@@ -44,12 +49,12 @@ _HALFWIDTH_TO_JAMO = {cp: int(unicodedata.decomposition(chr(cp)).split()[1], 16)
                       if unicodedata.decomposition(chr(cp)).startswith("<narrow>")}
 
 
-def sub_segments(text: str, hits: Iterable[int], sep: str, pattern: re.Pattern, repl) -> str:
-    """`pattern.sub(repl, text)` for a pattern that never matches across `sep`, applied only to the
-    `sep`-delimited segments holding one of the positions `hits` (ascending; where matches can be).
+def rewrite_segments(text: str, hits: Iterable[int], sep: str, rewrite: Callable[[str], str]) -> str:
+    """`text` with each `sep`-delimited segment that holds one of the positions `hits` (ascending)
+    replaced by `rewrite(segment)`, the others left as they are.
 
-    For a pattern whose lookarounds take `sep` as they take the start or end of the text, this is
-    exactly the whole-text substitution: each segment is rewritten as if it were alone.
+    This is `rewrite(text)` whenever `rewrite` acts on each segment as if it were alone (it never
+    matches or looks across `sep`) and leaves the segments without a hit unchanged.
     """
     parts, pos = [], 0
     for hit in hits:
@@ -58,7 +63,7 @@ def sub_segments(text: str, hits: Iterable[int], sep: str, pattern: re.Pattern, 
         start = text.rfind(sep, 0, hit) + 1
         end = text.find(sep, hit)
         end = len(text) if end < 0 else end
-        parts += (text[pos:start], pattern.sub(repl, text[start:end]))
+        parts += (text[pos:start], rewrite(text[start:end]))
         pos = end
     if not parts:
         return text
@@ -76,13 +81,25 @@ def sub_lines(text: str, pattern: re.Pattern, repl: str, hint: re.Pattern) -> st
     """
     if hint.search(text) is None:  # the common case: one search
         return text
-    return sub_segments(text, (m.start() for m in hint.finditer(text)), "\n", pattern, repl)
+    return rewrite_segments(text, (m.start() for m in hint.finditer(text)), "\n", lambda line: pattern.sub(repl, line))
 
 
 def nfkc_keeping_jamo(text: str) -> str:
-    """NFKC, except that Hangul compatibility jamo (ㅋㅋ, ㅠㅠ, ㄳ) stay as they are."""
+    """NFKC, except that Hangul compatibility jamo (ㅋㅋ, ㅠㅠ, ㄳ) stay as they are.
+
+    Only the space-separated tokens holding a character NFKC may change are normalised: a space
+    takes part in no composition and no reordering, so NFKC never looks across it, and the rest is
+    unchanged (`_NFKC_STABLE`). Korean text has few such characters: one scan finds them.
+    """
     if text.isascii():
         return text
+    hit = _NFKC_UNSTABLE.search(text)
+    if hit is None:
+        return text
+    return rewrite_segments(text, (m.start() for m in _NFKC_UNSTABLE.finditer(text, hit.start())), " ", _nfkc_keeping_jamo)
+
+
+def _nfkc_keeping_jamo(text: str) -> str:
     if _HALFWIDTH.search(text):
         text = text.translate(_HALFWIDTH_TO_JAMO)
     if not _COMPAT_JAMO.search(text):
@@ -170,7 +187,7 @@ class Normalizer:
         for k in range(1, n):
             run &= same[k:k + width]  # run[i]: characters i..i+n are one character
         # Collapsed text has no run of spaces, so each start lies inside a space-separated token.
-        return sub_segments(text, np.flatnonzero(run).tolist(), " ", self._repeat, cap)
+        return rewrite_segments(text, np.flatnonzero(run).tolist(), " ", lambda token: self._repeat.sub(cap, token))
 
 
 def normalize(text: str, config: NormalizeConfig | None = None) -> str:

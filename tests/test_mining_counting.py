@@ -78,6 +78,9 @@ def test_fast_path_reads_tsv_like_the_corpus_reader(tmp_path, monkeypatch):
     assert fast.counts == general.counts and fast.documents == general.documents == 400
     assert fast.raw_bytes == general.raw_bytes and fast.eojeols == general.eojeols
     assert 5 <= len(fast.sample) <= 10
+    one = count_words(spec, workers=1, sample=5)  # the raw chunks read in this process
+    assert one.workers == 1 and one.counts == general.counts and one.documents == general.documents
+    assert one.raw_bytes == general.raw_bytes and one.eojeols == general.eojeols and 5 <= len(one.sample) <= 10
 
 
 # Lines the normaliser's masks and run cap rewrite, mixed into real reviews below.

@@ -38,9 +38,10 @@ def test_parallel_counting_equals_sequential(corpus_file, monkeypatch):
     sequential = count_words(str(corpus_file), workers=1)
     monkeypatch.setattr(counting, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(counting, "BATCH_CHARS", 500)  # many batches, spread over both workers
-    parallel = count_words(str(corpus_file), workers=2)
-    assert parallel.workers == 2
-    assert parallel.counts == sequential.counts and parallel.eojeols == sequential.eojeols
+    for workers in (2, 3):  # this process and 1-2 children, each counting some batches
+        parallel = count_words(str(corpus_file), workers=workers)
+        assert parallel.workers == workers
+        assert parallel.counts == sequential.counts and parallel.eojeols == sequential.eojeols
 
 
 def test_memory_bound_prunes_rare_words(tmp_path):

@@ -3,8 +3,9 @@
 Mining's word counting (domainlm.mining.counting) is bound by the main process when it parses
 every line through `CorpusReader` (a generator per layer, per line), while the workers wait. For
 the two formats that large review dumps come in, the main process here only decompresses and cuts
-raw bytes at line ends; the workers decode, split the columns, apply the `where` filter and count
-— the parsing is spread over all cores.
+raw bytes at line ends; the counting processes decode, split the columns, apply the `where` filter
+and count — the parsing is spread over all cores. One process counting alone reads this way too:
+parsing whole chunks costs less than the reader's per-document layers.
 
 Same documents as `CorpusReader` for these files (header line, tab split without quoting, rows
 too short skipped, BOM stripped, the one `where` rule of `domainlm.corpus.spec`, the same long-line

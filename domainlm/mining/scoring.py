@@ -32,5 +32,19 @@ def log_odds_z(y_c: int, y_r: int, n_c: int, n_r: int, prior_strength: float = D
 
 def specificity(cat: dict[str, int], ref: dict[str, int], n_c: int, n_r: int,
                 prior_strength: float = DEFAULT_PRIOR_STRENGTH) -> dict[str, float]:
-    """z-scores of every term of `cat` against the reference counts `ref` (missing: 0)."""
-    return {t: log_odds_z(y, ref.get(t, 0), n_c, n_r, prior_strength) for t, y in cat.items()}
+    """z-scores of every term of `cat` against the reference counts `ref` (missing: 0).
+
+    `log_odds_z` written out in one loop (the same operations in the same order, so the same
+    floats): a call per term was most of the time over the ~300k candidates of a large corpus.
+    """
+    a0 = prior_strength
+    total = max(1, n_c + n_r)
+    log, sqrt = math.log, math.sqrt
+    out = {}
+    for t, y_c in cat.items():
+        y_r = ref.get(t, 0)
+        alpha = max(a0 * (y_c + y_r) / total, 1e-3)
+        delta = (log((y_c + alpha) / max(1e-9, n_c + a0 - y_c - alpha))
+                 - log((y_r + alpha) / max(1e-9, n_r + a0 - y_r - alpha)))
+        out[t] = delta / sqrt(1.0 / (y_c + alpha) + 1.0 / (y_r + alpha))
+    return out

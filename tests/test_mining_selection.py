@@ -49,6 +49,18 @@ def test_log_odds_z_orders_specific_above_general():
     assert specific > 10 and abs(general) < 2 and 0 < rare < specific
 
 
+def test_specificity_is_log_odds_z_term_by_term():
+    import random
+
+    from domainlm.mining.scoring import specificity
+
+    rng = random.Random(1)
+    cat = {f"t{i}": rng.randint(1, 10**5) for i in range(3000)}
+    ref = {f"t{i}": rng.randint(0, 10**5) for i in range(0, 3000, 3)}
+    for n_c, n_r, prior in ((6_752_542, 2_090_565, 1000.0), (0, 0, 7.0), (50, 3, 0.5)):
+        assert specificity(cat, ref, n_c, n_r, prior) == {t: log_odds_z(y, ref.get(t, 0), n_c, n_r, prior) for t, y in cat.items()}
+
+
 def _pool(wp: WordPiece, words: list[str], counts: list[int], terms: list[str]) -> list[Candidate]:
     pool = []
     for t in terms:

@@ -105,3 +105,8 @@ def test_an_attempt_is_recorded_beside_the_protocol(quick_run):
     # b's settings are the protocol's: its trained arm is reused, not trained again.
     assert "attempts" not in full["domains"]["movies"]["arms"]["b"]["path"]
     assert "attempts" in full["domains"]["movies"]["arms"]["d"]["path"]
+    # The same attempt with other settings retrains into its own earlier output (the terms keyed by content).
+    bench.main(["--quick", "--domains", "movies", "--arms", "abd", "--no-finetune", "--set", "fill=40",
+                "--attempt", "fewer-slots", "--work", str(work / "cache"), "--out", str(out)])
+    again = json.loads((work / "result_fewer-slots.json").read_text(encoding="utf-8"))
+    assert again["domains"]["movies"]["arms"]["d"]["slots_filled"] == 40

@@ -334,10 +334,16 @@ def main(argv=None) -> dict:
     runs = []
     for name in args.methods.split(","):
         if name == "domainlm-before":
-            # Its own cold reference count, as the main run's: the cache is emptied first.
-            shutil.rmtree(args.work / "cache", ignore_errors=True)
-            runs.append(run_child(name, *plan[name], args, code=before_code(args)))
-            shutil.rmtree(args.work / "cache", ignore_errors=True)
+            # A cold reference count of its own, as the main run's, in a cache of its own: the main
+            # run's cache stays for domainlm-warm (an earlier harness emptied it, so warm ran cold).
+            before_cache = args.work / "cache-before"
+            shutil.rmtree(before_cache, ignore_errors=True)
+            os.environ["DOMAINLM_CACHE"] = str(before_cache)
+            try:
+                runs.append(run_child(name, *plan[name], args, code=before_code(args)))
+            finally:
+                os.environ["DOMAINLM_CACHE"] = str(args.work / "cache")
+                shutil.rmtree(before_cache, ignore_errors=True)
         else:
             runs.append(run_child(name, *plan[name], args))
     scaling = None if args.no_scaling else measure_scaling(args, unit_mb)

@@ -84,6 +84,49 @@ def test_fast_path_reads_tsv_like_the_corpus_reader(tmp_path, monkeypatch):
     assert one.raw_bytes == general.raw_bytes and one.eojeols == general.eojeols and 5 <= len(one.sample) <= 10
 
 
+@pytest.mark.parametrize("where,newline", [({}, "\n"), ({"split": ["train", "dev"]}, "\n"),
+                                           ({"split": "train"}, "\r\n"), ({"split": "train", "stars": "5"}, "\n")])
+def test_fast_tsv_rows_filter_like_the_corpus_reader(tmp_path, where, newline):
+    """The raw-chunk TSV parse (one `where` column or none and no CRs take a faster route) keeps
+    exactly the documents CorpusReader keeps: lists of values, CRLF files, several columns."""
+    from domainlm.corpus import CorpusSpec
+
+    rows = ["id\tsplit\tstars\ttext"]
+    rows += [f"{i}\t{('train', 'dev', 'test')[i % 3]}\t{i % 5 + 1}\t{TEXTS[i % len(TEXTS)]} {i}" for i in range(900)]
+    rows += ["7\ttrain", "8\tdev\t5"]  # short rows: no text cell
+    path = tmp_path / "rows.tsv"
+    path.write_bytes(newline.join(rows).encode("utf-8"))
+    spec = CorpusSpec(path=str(path), where=where)
+    fast = count_words(spec, workers=1)
+    general = count_words(spec, workers=1, max_documents=10**9)  # max_documents forces the general path
+    assert fast.documents == general.documents > 0 and fast.counts == general.counts
+
+
+def test_document_sample_is_every_step_th_document_across_batches():
+    """The sample visits only every step-th document; it must equal testing every document in turn."""
+    import random
+
+    from domainlm.corpus import NormalizeConfig
+
+    rng = random.Random(0)
+    for trial in range(100):
+        size = rng.randint(1, 20)
+        tally = counting.Tally(NormalizeConfig(), True, 10**6, size)
+        tally.add = lambda batch: None
+        sample, step, seen = [], 1, 0
+        for _ in range(rng.randint(1, 30)):
+            batch = ["" if rng.random() < 0.1 else f"d{rng.random()}" for _ in range(rng.randint(0, 50))]
+            tally.add_texts(batch)
+            for doc in (d for d in batch if d):  # the rule, one document at a time
+                if seen % step == 0:
+                    sample.append(doc)
+                    if len(sample) >= 2 * size:
+                        sample[:] = sample[::2]
+                        step *= 2
+                seen += 1
+        assert tally.sample == sample and tally.documents == seen, trial
+
+
 # Lines the normaliser's masks and run cap rewrite, mixed into real reviews below.
 TRICKY = ["후기 https://blog.naver.com/x?y=1 참고", "Www.Example.co.kr 에서 샀어요", "문의 seller.kim+1@mail.co.kr 로",
           "010-1234-5678 / +82 10 9876 5432 / 1234567", "ㅋㅋㅋㅋㅋㅋ!!!!!!~~~~ 굿굿굿굿", "ㅋㅏ ｆｕｌｌ １２３ ㎖", "AAAAaaaa",

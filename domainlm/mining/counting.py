@@ -115,13 +115,20 @@ class Tally:
     def add_texts(self, texts: list[str]) -> None:
         """Documents of the fast path (`domainlm.corpus.fastread`): count them, keep the sample, then `add`."""
         texts = [t for t in texts if t]
-        for t in texts:
-            if self.sample_size and self.documents % self._step == 0:
-                self.sample.append(t)
+        if self.sample_size:
+            # Every step-th document (by its index in the whole stream), the step doubling when
+            # the sample fills up; visiting only those is the same sample as testing every one.
+            first = self.documents
+            g = first + (-first) % self._step
+            while g < first + len(texts):
+                self.sample.append(texts[g - first])
                 if len(self.sample) >= 2 * self.sample_size:
                     self.sample[:] = self.sample[::2]
                     self._step *= 2
-            self.documents += 1
+                    g = (g // self._step + 1) * self._step
+                else:
+                    g += self._step
+        self.documents += len(texts)
         if texts:
             self.add("\n".join(texts))
 

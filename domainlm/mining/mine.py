@@ -186,7 +186,7 @@ def _mine(corpus, reference, base: BaseTokenizer, config: MineConfig, out_dir, n
         t0 = time.perf_counter()
         with progress_bar("selecting terms", total=config.slots, unit="terms") as update:
             sel = select(found.candidates, words, counts, found.tokens, wp, config.slots, config.specificity_weight,
-                         on_select=lambda n: update(completed=n))
+                         on_select=lambda n: update(completed=n), ends=found.ends)
         t_select = time.perf_counter() - t0
 
         base_wp = base.wordpiece()

@@ -10,12 +10,14 @@ import time
 from zlib import crc32
 from dataclasses import dataclass
 
+import numpy as np
+
 from domainlm.errors import CorpusError, MiningError
 from domainlm.mining.candidates import continuation_candidates, continuation_suffixes, count_known, word_candidates
 from domainlm.mining.config import MineConfig
 from domainlm.mining.counting import BackgroundCount, WordCounts
 from domainlm.mining.extractors import count_terms, kiwi_candidates
-from domainlm.mining.scoring import specificity
+from domainlm.mining.scoring import specificity_array
 from domainlm.mining.selection import Candidate, index_words
 from domainlm.mining.wordpiece import WordPiece
 
@@ -58,6 +60,7 @@ class Pool:
     words: list[str]  # the category words they index into
     counts: list[int]
     tokens: list[int]  # current piece count of each word (selection updates it)
+    ends: list  # current piece end offsets of each word, None for [UNK] (selection updates them)
     reference: WordCounts
     found: int  # candidates found before filtering
     reference_wait: float = 0.0  # seconds spent waiting for the reference count (not candidate work)
@@ -90,36 +93,57 @@ def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, con
         # The frequent sets are prefix-closed (Apriori), which lets the reference scan stop early.
         ref_counts = count_known(ref_words, wp, set(word_freq), {t[2:] for t in cont_freq}, config.max_term_chars)
         cat_freq = {**word_freq, **cont_freq}
-    del ends
     # Filter first (already in the vocab, a single piece), score what is left.
-    kept = []
+    terms, term_counts, term_pieces = [], [], []
     # Many word-initial candidates are whole words, already tokenized above.
     word_index = {word: i for i, word in enumerate(words)}
+    initial, cont = wp.initial, wp.cont
     for term, count in cat_freq.items():
-        if term in wp:
-            continue  # already a piece of the base vocab: never proposed
         if term.startswith("##"):
+            if term[2:] in cont:
+                continue  # already a piece of the base vocab: never proposed
             pieces = wp.count_continuation(term[2:])
         else:
+            if term in initial:
+                continue
             i = word_index.get(term)
             pieces = tokens[i] if i is not None else wp.count_word(term)
         if pieces >= 2:
-            kept.append((term, count, pieces))
-    z = specificity({t: c for t, c, _ in kept}, ref_counts, cat.words, ref.words, config.prior_strength)
+            terms.append(term)
+            term_counts.append(count)
+            term_pieces.append(pieces)
+    y_c = np.asarray(term_counts, dtype=np.int64)
+    n_pieces = np.asarray(term_pieces, dtype=np.int64)
+    y_r = np.fromiter((ref_counts.get(t, 0) for t in terms), np.int64, len(terms))
+    z = specificity_array(y_c, y_r, cat.words, ref.words, config.prior_strength)
     if config.min_specificity_z is not None:
-        kept = [k for k in kept if z[k[0]] >= config.min_specificity_z]
+        keep = np.flatnonzero(z >= config.min_specificity_z)
+        terms = [terms[k] for k in keep.tolist()]
+        y_c, n_pieces, y_r, z = y_c[keep], n_pieces[keep], y_r[keep], z[keep]
     # Exact re-tokenization is spent on the most promising candidates only (by the naive estimate,
     # an over-estimate: a larger pool changed nothing on NSMC, 20k vs 60k).
     pool_size = config.candidate_pool or max(10 * config.slots, 5_000)
     w = config.specificity_weight
-    z_max = max((z[t] for t, _, _ in kept), default=1.0) or 1.0
-    e_max = max((c * (p - 1) for _, c, p in kept), default=1.0) or 1.0
-    # Ties are broken by the term, not by the order the words were counted in (which differs
-    # between engines and worker counts), so every engine selects the same terms.
-    # One sort gives heapq.nlargest's list, faster: with a pool of 10-50% of the candidates, the
-    # heap's Python-level replacements cost more than sorting all of them in C.
-    best = sorted(kept, key=lambda k: ((1 - w) * k[1] * (k[2] - 1) / e_max + w * max(z[k[0]], 0) / z_max, k[0]),
-                  reverse=True)[:pool_size]
-    pool = [Candidate(t, c, ref_counts.get(t, 0), z[t], p, c * (p - 1)) for t, c, p in best]
+    estimate = y_c * (n_pieces - 1)
+    z_max = (float(z.max()) if len(z) else 1.0) or 1.0
+    e_max = (int(estimate.max()) if len(z) else 1) or 1
+    # The operations of the scalar formula in its order ((1 - w) * count * (pieces - 1) / e_max + ...),
+    # so a score is the float Python would compute.
+    score = (1 - w) * y_c * (n_pieces - 1) / e_max + w * np.maximum(z, 0) / z_max
+    # The pool is the best `pool_size` by score, ties broken by the term (not by the order the
+    # words were counted in, which differs between engines and worker counts), so every engine
+    # selects the same terms. A partition finds the score of the last place; only the candidates
+    # at or above it (ties included) are sorted.
+    if len(score) > pool_size:
+        cut = np.partition(score, len(score) - pool_size)[len(score) - pool_size]
+        top = np.flatnonzero(score >= cut).tolist()
+    else:
+        top = list(range(len(score)))
+    score_list = score.tolist()
+    top.sort(key=lambda k: (score_list[k], terms[k]), reverse=True)
+    del top[pool_size:]
+    z_list, y_c_list, y_r_list, p_list = z.tolist(), y_c.tolist(), y_r.tolist(), n_pieces.tolist()
+    pool = [Candidate(terms[k], y_c_list[k], y_r_list[k], z_list[k], p_list[k], y_c_list[k] * (p_list[k] - 1))
+            for k in top]
     index_words(pool, words, config.max_term_chars)
-    return Pool(pool, words, counts, tokens, ref, len(cat_freq), sum(waited))
+    return Pool(pool, words, counts, tokens, ends, ref, len(cat_freq), sum(waited))

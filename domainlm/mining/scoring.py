@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 DEFAULT_PRIOR_STRENGTH = 1000.0
 
 
@@ -30,21 +32,27 @@ def log_odds_z(y_c: int, y_r: int, n_c: int, n_r: int, prior_strength: float = D
     return delta / math.sqrt(1.0 / (y_c + alpha) + 1.0 / (y_r + alpha))
 
 
-def specificity(cat: dict[str, int], ref: dict[str, int], n_c: int, n_r: int,
-                prior_strength: float = DEFAULT_PRIOR_STRENGTH) -> dict[str, float]:
-    """z-scores of every term of `cat` against the reference counts `ref` (missing: 0).
+def specificity_array(y_c: np.ndarray, y_r: np.ndarray, n_c: int, n_r: int,
+                     prior_strength: float = DEFAULT_PRIOR_STRENGTH) -> np.ndarray:
+    """z-scores of terms with category counts `y_c` and reference counts `y_r` (arrays), as `log_odds_z`.
 
-    `log_odds_z` written out in one loop (the same operations in the same order, so the same
-    floats): a call per term was most of the time over the ~300k candidates of a large corpus.
+    The same operations in the same order as `log_odds_z`, vectorised: over the ~250k candidates
+    of NSMC a Python loop took 0.5 s, this 0.03 s. numpy's `log` may differ from `math.log` in
+    the last bit, so a z can differ from `log_odds_z`'s by an ulp; equal counts still give equal z.
     """
     a0 = prior_strength
-    total = max(1, n_c + n_r)
-    log, sqrt = math.log, math.sqrt
-    out = {}
-    for t, y_c in cat.items():
-        y_r = ref.get(t, 0)
-        alpha = max(a0 * (y_c + y_r) / total, 1e-3)
-        delta = (log((y_c + alpha) / max(1e-9, n_c + a0 - y_c - alpha))
-                 - log((y_r + alpha) / max(1e-9, n_r + a0 - y_r - alpha)))
-        out[t] = delta / sqrt(1.0 / (y_c + alpha) + 1.0 / (y_r + alpha))
-    return out
+    y_c = np.asarray(y_c, dtype=np.float64)
+    y_r = np.asarray(y_r, dtype=np.float64)
+    alpha = np.maximum(a0 * (y_c + y_r) / max(1, n_c + n_r), 1e-3)
+    delta = (np.log((y_c + alpha) / np.maximum(1e-9, n_c + a0 - y_c - alpha))
+             - np.log((y_r + alpha) / np.maximum(1e-9, n_r + a0 - y_r - alpha)))
+    return delta / np.sqrt(1.0 / (y_c + alpha) + 1.0 / (y_r + alpha))
+
+
+def specificity(cat: dict[str, int], ref: dict[str, int], n_c: int, n_r: int,
+                prior_strength: float = DEFAULT_PRIOR_STRENGTH) -> dict[str, float]:
+    """z-scores of every term of `cat` against the reference counts `ref` (missing: 0)."""
+    terms = list(cat)
+    z = specificity_array(np.fromiter((cat[t] for t in terms), np.float64, len(terms)),
+                          np.fromiter((ref.get(t, 0) for t in terms), np.float64, len(terms)), n_c, n_r, prior_strength)
+    return dict(zip(terms, z.tolist()))

@@ -113,38 +113,103 @@ class Selection:
 
 def select(candidates: list[Candidate], words: Sequence[str], counts: Sequence[int], tokens: list[int],
            wp: WordPiece, slots: int, specificity_weight: float = 0.5,
-           on_select: Callable[[int], None] | None = None) -> Selection:
+           on_select: Callable[[int], None] | None = None,
+           ends: list[list[int] | None] | None = None) -> Selection:
     """Choose up to `slots` candidates by lazy greedy (see module doc).
 
-    `tokens[i]` is the current piece count of `words[i]` (updated in place), `wp` the base vocab
-    (terms are added to it as they are selected). Candidates need `words` filled (`index_words`).
+    `tokens[i]` is the current piece count of `words[i]` and `ends[i]` its piece end offsets
+    (`WordPiece.piece_ends`; computed here when not given), both updated in place; `wp` the base
+    vocab (terms are added to it as they are selected). Candidates need `words` filled (`index_words`).
     """
     w = specificity_weight
     tokens_before = sum(c * t for c, t in zip(counts, tokens))
     pool = [c for c in candidates if c.words and c.estimate > 0]
     if not pool:
         return Selection([], tokens_before, tokens_before, 0)
+    if ends is None:
+        ends = [wp.piece_ends(word) for word in words]
     log_s = math.log1p(max(c.estimate for c in pool))
     z_max = max(max(c.z for c in pool), 1e-9)
 
     def priority(saved: float, z: float) -> float:
         return (1.0 - w) * math.log1p(max(saved, 0.0)) / log_s + w * max(z, 0.0) / z_max
 
+    count_from, count_word, ends_from = wp.count_from, wp.count_word, wp.ends_from
+
+    # Greedy longest-match only changes from the first piece start where a new entry is a longer
+    # match than the current piece: every piece before it stays, and a word without such a start
+    # is unchanged. So only the tail from there is re-tokenized, and most words containing a
+    # continuation (where it does not sit on a piece start) not at all. `first_change` finds that
+    # start, `pieces_with` counts with the entry added, `retokenize` updates a word after a selection.
+    def first_change(body: str, continuation: bool, i: int) -> tuple[int, int] | None:
+        """(pieces kept, offset of the first changed piece) of word i with `body` in the vocab;
+        None if unchanged. Word i starts with body (word-initial) or contains it (continuation)."""
+        e = ends[i]
+        n = len(body)
+        if not continuation:
+            return (0, 0) if n > e[0] else None
+        word, start = words[i], e[0]
+        for k in range(1, len(e)):
+            end = e[k]
+            if end - start < n and word.startswith(body, start):
+                return k, start
+            start = end
+        return None
+
+    def pieces_with(body: str, continuation: bool, ids) -> array:
+        """Pieces of each word in `ids` once `body` is in the vocab (it is, while this runs)."""
+        out = array("i")
+        n = len(body)
+        for i in ids:
+            e = ends[i]
+            if e is None:  # [UNK] or too long: no pieces to keep
+                out.append(count_word(words[i]))
+            elif not continuation:  # written out: this loop runs for every word of every evaluation
+                if n <= e[0]:
+                    out.append(len(e))
+                else:
+                    rest = count_from(words[i], n)
+                    out.append(1 + rest if rest >= 0 else 1)
+            else:
+                at = first_change(body, True, i)
+                if at is None:
+                    out.append(len(e))
+                else:
+                    rest = count_from(words[i], at[1])
+                    out.append(at[0] + rest if rest >= 0 else 1)
+        return out
+
+    def retokenize(body: str, continuation: bool, i: int) -> None:
+        """Word i after `body` was selected (it is in the vocab now)."""
+        e = ends[i]
+        if e is None:
+            e = ends[i] = wp.piece_ends(words[i])
+        else:
+            at = first_change(body, continuation, i)
+            if at is None:
+                return
+            k, start = at
+            rest = ends_from(words[i], start + (0 if k else len(body)))
+            e = ends[i] = None if rest is None else e[:k] + ([] if k else [len(body)]) + rest
+        tokens[i] = len(e) if e else 1
+
     def marginal(c: Candidate, last: int | None) -> int:
         # Per-word savings are kept; a re-evaluation re-tokenizes only the words stamped with a
         # later round, i.e. the words that contain a term selected since `last`.
         wp.add(c.term)
+        body, continuation = c.body, c.is_continuation
         if c.deltas is None or last is None:
-            c.deltas = array("i", [tokens[i] - wp.count_word(words[i]) for i in c.words])
+            c.deltas = array("i", [tokens[i] - p for i, p in zip(c.words, pieces_with(body, continuation, c.words))])
             saved = sum(counts[i] * d for i, d in zip(c.words, c.deltas))
         else:
             saved, deltas = c.saved, c.deltas
-            for j, i in enumerate(c.words):
-                if word_round[i] > last:
-                    d = tokens[i] - wp.count_word(words[i])
-                    if d != deltas[j]:
-                        saved += counts[i] * (d - deltas[j])
-                        deltas[j] = d
+            stale = [j for j, i in enumerate(c.words) if word_round[i] > last]
+            for j, p in zip(stale, pieces_with(body, continuation, [c.words[j] for j in stale])):
+                i = c.words[j]
+                d = tokens[i] - p
+                if d != deltas[j]:
+                    saved += counts[i] * (d - deltas[j])
+                    deltas[j] = d
         wp.discard(c.term)
         return saved
 
@@ -169,10 +234,11 @@ def select(candidates: list[Candidate], words: Sequence[str], counts: Sequence[i
         # Exact and still on top: select it and re-tokenize the words it touches.
         c.score = priority(c.saved, c.z)
         wp.add(c.term)
+        body, continuation = c.body, c.is_continuation
         for i in c.words:
             # Every word containing the term is stamped, changed or not: a later candidate may
             # combine with this term inside it even where this term alone changed nothing.
-            tokens[i] = wp.count_word(words[i])
+            retokenize(body, continuation, i)
             word_round[i] = rnd + 1
         selected.append(c)
         if on_select:

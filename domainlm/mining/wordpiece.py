@@ -114,11 +114,11 @@ class WordPiece:
         return piece in self.initial
 
     # ------------------------------------------------------------ tokenizing
-    def _ends(self, word: str, continuation: bool = False) -> list[int] | None:
-        """End offsets of the greedy pieces of `word` (from a continuation position if asked), or None."""
+    def _ends(self, word: str, continuation: bool = False, start: int = 0) -> list[int] | None:
+        """End offsets of the greedy pieces of `word[start:]` (a continuation if asked or if start > 0), or None."""
         n = len(word)
         ends = []
-        start = 0
+        continuation = continuation or start > 0
         vocab, longest = (self.cont, self.max_cont) if continuation else (self.initial, self.max_initial)
         while start < n:
             end = start + longest  # min() as a call costs more than the comparison
@@ -183,6 +183,16 @@ class WordPiece:
             start = end
             vocab, longest = self.cont, self.max_cont
         return count
+
+    def ends_from(self, word: str, start: int) -> list[int] | None:
+        """End offsets of the continuation pieces of `word[start:]`, or None for [UNK]. Selection
+        re-tokenizes only the part of a word after the first piece a new entry can change."""
+        return self._ends(word, True, start)
+
+    def count_from(self, word: str, start: int) -> int:
+        """Continuation pieces of `word[start:]` (0 when start is its end), or -1 for [UNK]."""
+        ends = self._ends(word, True, start)
+        return -1 if ends is None else len(ends)
 
     def boundaries(self, word: str) -> list[int]:
         """Start offsets of the continuation pieces of `word` ([] for one piece or [UNK])."""

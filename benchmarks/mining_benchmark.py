@@ -19,7 +19,8 @@ suffer. Throughput = raw UTF-8 MB of category text / mining wall time (reading a
 included; for domainlm also counting the reference corpus).
 
   domainlm-before the same `mine_terms` from the code before issue 14 (commit BEFORE_COMMIT, extracted
-                  with `git archive`): the named baseline of the speed-up, run in the same benchmark
+                  with `git archive`): the named baseline of the speed-up, run in the same benchmark;
+                  it and domainlm run --repeat times (3), alternating, and each row is its median run
 
 Scaling (issue 14): category corpora of 1x, 2x, 4x, 8x a unit of DISTINCT text (NSMC train, then the
 shopping reviews, then the Wikipedia sample, cut at whole documents: 10 MB a unit, 80 MB at 8x), mined
@@ -286,6 +287,23 @@ def build_base(args) -> None:
     print(f"built base vocab ({built.vocab_size:,} entries) in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 
+def _run_method(name: str, plan: dict, args) -> dict:
+    if name == "domainlm":  # cold: the reference is counted (and cached for domainlm-warm) in every repeat
+        shutil.rmtree(args.work / "cache", ignore_errors=True)
+    if name != "domainlm-before":
+        return run_child(name, *plan[name], args)
+    # A cold reference count of its own, as the main run's, in a cache of its own: the main run's
+    # cache stays for domainlm-warm (an earlier harness emptied it, so warm ran cold).
+    before_cache = args.work / "cache-before"
+    shutil.rmtree(before_cache, ignore_errors=True)
+    os.environ["DOMAINLM_CACHE"] = str(before_cache)
+    try:
+        return run_child(name, *plan[name], args, code=before_code(args))
+    finally:
+        os.environ["DOMAINLM_CACHE"] = str(args.work / "cache")
+        shutil.rmtree(before_cache, ignore_errors=True)
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=Path(os.environ.get("DOMAINLM_SHARED_DATA", REPO.parent / "shared" / "data")))
@@ -300,6 +318,7 @@ def main(argv=None) -> dict:
                    "baselines, a 1 MB scaling unit (minutes instead of ~20)")
     p.add_argument("--scale-unit-mb", type=float, default=None, help="Size of the 1x scaling corpus (default 10, --quick 1)")
     p.add_argument("--no-scaling", action="store_true", help="Skip the scaling and worker measurements")
+    p.add_argument("--repeat", type=int, default=None, help="Runs of domainlm and domainlm-before, alternating (each row: its median run; default 3, --quick 1)")
     p.add_argument("--corpus-file", type=Path, help=argparse.SUPPRESS)
     # child mode
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -311,6 +330,7 @@ def main(argv=None) -> dict:
     if args.quick and args.baseline_docs == "100000":
         args.baseline_docs = "5000"
     main_docs = "50000" if args.quick else "all"
+    args.repeat = args.repeat or (1 if args.quick else 3)
     unit_mb = args.scale_unit_mb or (1.0 if args.quick else 10.0)
     if args.output is None:
         args.output = REPO / "benchmarks" / "results" / ("mining_quick.json" if args.quick else "mining.json")
@@ -332,20 +352,24 @@ def main(argv=None) -> dict:
             "domainlm-sample": ("domainlm", args.baseline_docs), "soynlp": ("soynlp", args.baseline_docs),
             "kiwi": ("kiwi", args.baseline_docs), "frequency": ("frequency", main_docs)}
     runs = []
-    for name in args.methods.split(","):
-        if name == "domainlm-before":
-            # A cold reference count of its own, as the main run's, in a cache of its own: the main
-            # run's cache stays for domainlm-warm (an earlier harness emptied it, so warm ran cold).
-            before_cache = args.work / "cache-before"
-            shutil.rmtree(before_cache, ignore_errors=True)
-            os.environ["DOMAINLM_CACHE"] = str(before_cache)
-            try:
-                runs.append(run_child(name, *plan[name], args, code=before_code(args)))
-            finally:
-                os.environ["DOMAINLM_CACHE"] = str(args.work / "cache")
-                shutil.rmtree(before_cache, ignore_errors=True)
+    names = args.methods.split(",")
+    # The speed-up is a ratio of two runs on a machine whose speed drifts by several percent from
+    # minute to minute: domainlm and domainlm-before run --repeat times, alternating, and each row
+    # is its median run (by CPU time), with every repeat kept in the JSON.
+    paired = [n for n in ("domainlm", "domainlm-before") if n in names] if args.repeat > 1 else []
+    repeats: dict[str, list[dict]] = {n: [] for n in paired}
+    for _ in range(args.repeat if paired else 0):
+        for name in paired:
+            repeats[name].append(_run_method(name, plan, args))
+    for name in names:
+        if name in repeats:
+            done = sorted(repeats[name], key=lambda r: r["cpu_seconds"])
+            run = dict(done[len(done) // 2])
+            run["repeats"] = [{"cpu_seconds": round(r["cpu_seconds"], 2), "wall_seconds": round(r["wall_seconds"], 2),
+                               "peak_rss_mb": round(r["peak_rss_mb"])} for r in repeats[name]]
+            runs.append(run)
         else:
-            runs.append(run_child(name, *plan[name], args))
+            runs.append(_run_method(name, plan, args))
     scaling = None if args.no_scaling else measure_scaling(args, unit_mb)
 
     from domainlm.corpus import CorpusSpec

@@ -56,9 +56,9 @@ class Candidate:
 _MISSING = object()
 
 
-def _prefix_index(by_key: dict[str, Candidate]) -> dict[str, Candidate | None]:
-    """Every prefix of the keys -> the candidate it is, or None (only a prefix of longer ones)."""
-    index: dict[str, Candidate | None] = {}
+def _prefix_index(by_key: dict[str, list[int]]) -> dict[str, list[int] | None]:
+    """Every prefix of the keys -> the word list of the candidate it is, or None (only a prefix of longer ones)."""
+    index: dict[str, list[int] | None] = {}
     for key in by_key:
         for k in range(1, len(key)):
             index.setdefault(key[:k], None)
@@ -75,31 +75,35 @@ def index_words(candidates: Sequence[Candidate], words: Sequence[str], max_chars
     one dict lookup answers both "a prefix?" and "a candidate?". Candidates have 2+ characters, so
     a scan at a position starts with the 2 characters there.
     """
-    initial = _prefix_index({c.term: c for c in candidates if not c.is_continuation}).get
-    cont = _prefix_index({c.body: c for c in candidates if c.is_continuation}).get
+    initial = _prefix_index({c.term: c.words for c in candidates if not c.is_continuation}).get
+    cont = _prefix_index({c.body: c.words for c in candidates if c.is_continuation}).get
     for i, w in enumerate(words):
         n = len(w)
         if n < 2:
             continue
-        for end in range(2, min(n, max_chars) + 1):
-            c = initial(w[:end], _MISSING)
-            if c is _MISSING:
+        top = n if n < max_chars else max_chars
+        for end in range(2, top + 1):
+            found = initial(w[:end], _MISSING)
+            if found is _MISSING:
                 break
-            if c is not None:
-                c.words.append(i)
+            if found is not None:
+                found.append(i)
         for start in range(1, n - 1):
-            c = cont(w[start:start + 2], _MISSING)
-            if c is _MISSING:
+            found = cont(w[start:start + 2], _MISSING)
+            if found is _MISSING:
                 continue
-            end, stop = start + 2, min(n, start + max_chars)
+            end, stop = start + 2, start + max_chars
+            if stop > n:
+                stop = n
             while True:
-                if c is not None and (not c.words or c.words[-1] != i):
-                    c.words.append(i)
+                # A body found again later in the same word is listed once.
+                if found is not None and (not found or found[-1] != i):
+                    found.append(i)
                 end += 1
                 if end > stop:
                     break
-                c = cont(w[start:end], _MISSING)
-                if c is _MISSING:
+                found = cont(w[start:end], _MISSING)
+                if found is _MISSING:
                     break
 
 

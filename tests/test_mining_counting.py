@@ -182,27 +182,6 @@ def test_the_fast_pretokenizer_splits_normalised_text_like_pretokenize(real_text
     assert pretokenizer_for(WORD_CHARS, "_.") is pretokenize
 
 
-def test_arrow_splits_and_counts_like_the_python_pretokenizer(real_texts):
-    """Counting runs in arrow (RE2 + value_counts); on real and tricky text, with other punctuation,
-    lowercased or not, it gives pretokenize's words and counts; '_' punctuation keeps Python's rule."""
-    from domainlm.corpus import NormalizeConfig
-
-    for punctuation, lowercase in ((NormalizeConfig().punctuation, True), ("", False), (".·♥", True), ("_.", True)):
-        config = NormalizeConfig(punctuation=punctuation)
-        text = Normalizer(config)("\n".join(real_texts))
-        splitter = counting.arrow_word_splitter(punctuation)
-        assert (splitter is None) == (punctuation == "_.")
-        if splitter is not None:
-            assert splitter(text.lower() if lowercase else text).to_pylist() == pretokenize(text, lowercase)
-        tally = counting.Tally(config, lowercase, max_words=10**6)
-        half = len(real_texts) // 2
-        tally.add("\n".join(real_texts[:half]))
-        tally.add("\n".join(real_texts[half:]))
-        expected = Counter(pretokenize(Normalizer(config)("\n".join(real_texts[:half])), lowercase))
-        expected.update(pretokenize(Normalizer(config)("\n".join(real_texts[half:])), lowercase))
-        assert tally.counts == expected and tally.words == sum(expected.values())
-
-
 def test_nfkc_only_where_it_can_change_something(real_texts):
     """nfkc_keeping_jamo normalises only the tokens holding a character outside _NFKC_STABLE: those
     characters must be left alone by NFKC in any context, and the result must be the whole-text one."""

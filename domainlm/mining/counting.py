@@ -28,15 +28,12 @@ import json
 import multiprocessing as mp
 import os
 import pickle
-import re
 import time
 from collections import Counter
 from queue import Empty, Full
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
-
-import numpy as np
 
 from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer
 from domainlm.errors import CorpusError, MiningError
@@ -47,9 +44,6 @@ from domainlm.mining.wordpiece import pretokenizer_for
 from domainlm.progress import progress_bar
 
 BATCH_CHARS = 1 << 20
-# Words (arrow strings, ~15 bytes each) a Tally holds uncounted, per distinct word it may keep:
-# counted in one pass when past this x max_words (2M: ~30 MB; a Counter of 2M words is ~240 MB).
-PENDING_WORDS_PER_DISTINCT = 1
 # Below this much raw text, starting processes costs more than it saves.
 PARALLEL_MIN_BYTES = 8 << 20
 
@@ -71,96 +65,28 @@ class WordCounts:
     skipped_long_lines: int = 0  # lines over the long-line limit, not read as documents (corpus.reader's rule)
 
 
-def prune_threshold(histogram: dict[int, int], distinct: int, max_words: int) -> int:
-    """The smallest count t such that at most max_words // 2 of `distinct` words have count >= t
-    (`histogram`: count -> how many words have it); 1 when nothing needs to go."""
+def prune(counter: Counter, max_words: int) -> int:
+    """Drop the rarest words so that at most half of `max_words` remain; return the count threshold.
+
+    The threshold is the smallest count t such that at most max_words // 2 words have count >= t
+    (found from a histogram of the counts, so one pass to choose and one to delete).
+    """
     keep = max_words // 2
-    remaining = distinct
+    histogram = Counter(counter.values())
+    remaining = len(counter)
     threshold = 1
     for value in sorted(histogram):
         if remaining <= keep:
             break
         remaining -= histogram[value]
         threshold = value + 1
-    return threshold
-
-
-def prune(counter: Counter, max_words: int) -> int:
-    """Drop the rarest words so that at most half of `max_words` remain; return the count threshold
-    (`prune_threshold`, from a histogram of the counts: one pass to choose and one to delete)."""
-    threshold = prune_threshold(Counter(counter.values()), len(counter), max_words)
     for word in [w for w, c in counter.items() if c < threshold]:
         del counter[word]
     return threshold
 
 
-def prune_table(table, max_words: int) -> tuple[object, int]:
-    """`prune` for a (word, count) arrow table: the table without its rarest words, and the threshold."""
-    import pyarrow.compute as pc
-
-    values, freq = np.unique(table.column("count").to_numpy(), return_counts=True)
-    threshold = prune_threshold(dict(zip(values.tolist(), freq.tolist())), len(table), max_words)
-    return table.filter(pc.greater_equal(table.column("count"), threshold)), threshold
-
-
-def merge_tables(tables: list) -> object:
-    """(word, count) tables summed by word (one table of distinct words)."""
-    import pyarrow as pa
-
-    tables = [t for t in tables if t is not None and len(t)]
-    if not tables:
-        return pa.table({"word": pa.array([], pa.string()), "count": pa.array([], pa.int64())})
-    if len(tables) == 1:
-        return tables[0]
-    # Single-threaded: counting runs in forked processes, where a started arrow thread pool is unsafe.
-    merged = pa.concat_tables(tables).group_by("word", use_threads=False).aggregate([("count", "sum")])
-    return pa.table({"word": merged.column("word"), "count": merged.column("count_sum")})
-
-
-def table_to_counter(table) -> Counter:
-    counts: Counter = Counter()
-    dict.update(counts, zip(table.column("word").to_pylist(), table.column("count").to_pylist()))  # no dict between
-    return counts
-
-
-def counter_to_table(counts: Counter):
-    import pyarrow as pa
-
-    return pa.table({"word": pa.array(list(counts), pa.string()), "count": pa.array(list(counts.values()), pa.int64())})
-
-
-def arrow_word_splitter(punctuation: str) -> Callable[[str], object] | None:
-    """Normalised, lowercased text -> an arrow array of its words, split as `pretokenizer_for` splits.
-
-    In arrow's C++ (RE2) instead of Python: every character that is neither a word character nor
-    a space gets spaces around it, then the text is split at whitespace. Normalised text holds only
-    word characters, the punctuation and single spaces, so RE2's ASCII `\s` is Python's here.
-    None when a punctuation character is a word character (the Python `pretokenize` is needed).
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if re.search(r"\w", punctuation + punctuation.lower()):
-        return None
-    pattern = f"([^\\s{WORD_CHARS}])"
-
-    def split(text: str):
-        spaced = pc.replace_substring_regex(pa.array([text], pa.large_string()), pattern=pattern, replacement=" \\1 ")
-        words = pc.list_flatten(pc.utf8_split_whitespace(spaced))
-        return words.filter(pc.not_equal(words, ""))  # the edges of the text split into empty strings
-
-    return split
-
-
 class Tally:
-    """Normalise and count batches of text; one per process.
-
-    Words are split and counted by arrow (`arrow_word_splitter`, `pyarrow.compute.value_counts`):
-    the Python regex and Counter took 60% of counting NSMC. The batches' words wait uncounted until
-    they are `PENDING_WORDS_PER_DISTINCT` x `max_words`, then are counted in one pass, summed into
-    one table of distinct words (`merge_tables`) and pruned like a Counter (`prune_table`). An arrow
-    row is ~30 bytes where a Counter entry is ~120, so the bound of the module doc still holds.
-    """
+    """Normalise and count batches of text; one per process."""
 
     def __init__(self, normalize: NormalizeConfig, lowercase: bool, max_words: int, sample_size: int = 0):
         self.sample_size = sample_size
@@ -169,63 +95,22 @@ class Tally:
         self._step = 1
         self.normalizer = Normalizer(normalize)
         self.pretokenize = pretokenizer_for(WORD_CHARS, self.normalizer.config.punctuation)
-        self.split_words = arrow_word_splitter(self.normalizer.config.punctuation)
         self.lowercase = lowercase
         self.max_words = max_words
-        self._python_counts: Counter = Counter()  # the Python path (punctuation that is a word character)
-        self._pending: list = []  # per-batch (word, count) tables not yet summed
-        self._pending_rows = 0
-        self._table = None  # distinct words summed so far
+        self.counts: Counter = Counter()
         self.raw_bytes = self.characters = self.words = self.eojeols = self.prune_threshold = 0
 
     def add(self, batch: str) -> None:
         # Raw size: the joining newlines replaced spaces/newlines of the same byte size, minus the joins.
         self.raw_bytes += len(batch.encode("utf-8")) - batch.count("\n")
         text = self.normalizer(batch)
+        words = self.pretokenize(text, self.lowercase)
         self.characters += len(text)
-        self.eojeols += text.count(" ") + text.count("\n") + (1 if text else 0)
-        if self.split_words is None:
-            words = self.pretokenize(text, self.lowercase)
-            self.words += len(words)
-            self._python_counts.update(words)
-            if len(self._python_counts) > self.max_words:
-                self.prune_threshold = max(self.prune_threshold, prune(self._python_counts, self.max_words))
-            return
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        words = self.split_words(text.lower() if self.lowercase else text)
         self.words += len(words)
-        self._pending.append(words)
-        self._pending_rows += len(words)
-        if self._pending_rows > PENDING_WORDS_PER_DISTINCT * self.max_words:
-            self._merge()
-
-    def _merge(self) -> None:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if self._pending:
-            # One count over many batches' words, then one sum with the table so far, instead of a
-            # count per batch and a sum of the per-batch tables (NSMC: 0.5 s against 1.3 s).
-            found = pc.value_counts(pa.chunked_array(self._pending))
-            batch = pa.table({"word": found.field("values").cast(pa.string()), "count": found.field("counts")})
-            self._table = merge_tables([self._table, batch])
-        self._pending, self._pending_rows = [], 0
-        if self._table is not None and len(self._table) > self.max_words:
-            self._table, threshold = prune_table(self._table, self.max_words)
-            self.prune_threshold = max(self.prune_threshold, threshold)
-
-    def table(self):
-        """The counts so far as a (word, count) arrow table of distinct words."""
-        if self.split_words is None:
-            return counter_to_table(self._python_counts)
-        self._merge()
-        return merge_tables([self._table])
-
-    @property
-    def counts(self) -> Counter:
-        return self._python_counts if self.split_words is None else table_to_counter(self.table())
+        self.eojeols += text.count(" ") + text.count("\n") + (1 if text else 0)
+        self.counts.update(words)
+        if len(self.counts) > self.max_words:
+            self.prune_threshold = max(self.prune_threshold, prune(self.counts, self.max_words))
 
     def add_texts(self, texts: list[str]) -> None:
         """Documents of the fast path (`domainlm.corpus.fastread`): count them, keep the sample, then `add`."""
@@ -248,8 +133,7 @@ class Tally:
             self.add("\n".join(texts))
 
     def result(self) -> tuple:
-        # A table, not a Counter: it pickles as a few buffers and the parent sums them in arrow.
-        return (self.table(), self.raw_bytes, self.characters, self.words, self.eojeols, self.prune_threshold,
+        return (self.counts, self.raw_bytes, self.characters, self.words, self.eojeols, self.prune_threshold,
                 self.documents, self.sample)
 
 
@@ -356,10 +240,12 @@ def count_words(corpus, *, normalize: NormalizeConfig | None = None, lowercase: 
             results = _count_parallel(_batches(reader, stats, reservoir, sample, keep, max_documents), workers, normalize, lowercase, max_words,
                                       lambda: update(completed=reader.stats.bytes_done))
         update(completed=total)
-    counts = table_to_counter(merge_tables([r[0] for r in results]))
+    counts: Counter = results[0][0]
     out = WordCounts(counts=counts, documents=stats["documents"], workers=workers,
                      sources=[s.path for s in reader.specs], sample=reservoir)
-    for c, raw, chars, words, eojeols, threshold, docs, part in results:
+    for i, (c, raw, chars, words, eojeols, threshold, docs, part) in enumerate(results):
+        if i:
+            counts.update(c)
         out.raw_bytes += raw
         out.documents += docs
         out.sample += part

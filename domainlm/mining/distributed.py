@@ -304,15 +304,16 @@ def _count_block(block, normalize: NormalizeConfig, lowercase: bool, keep: Calla
     tally = Tally(normalize, lowercase, max_words=1 << 62, sample_size=SAMPLE_PER_BLOCK)
     # As the local engine's batches: a document's newlines become spaces before the join.
     tally.add_texts([t.replace("\n", " ") for t in texts if t])
-    keys, values = [], []
+    counts = tally.counts
+    keys = list(counts)
+    values = list(counts.values())
     for name in _STAT_FIELDS:
         keys.append(_STAT + name)
         values.append(getattr(tally, name))
     for doc in tally.sample:
         keys.append(_SAMPLE + doc)
         values.append(1)
-    reserved = pa.table({"word": pa.array(keys, pa.string()), "count": pa.array(values, pa.int64())})
-    return pa.concat_tables([tally.table(), reserved])
+    return pa.table({"word": pa.array(keys, pa.string()), "count": pa.array(values, pa.int64())})
 
 
 def _drop_rare(block, min_count: int):

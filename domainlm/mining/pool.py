@@ -142,8 +142,7 @@ def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, con
     score_list = score.tolist()
     top.sort(key=lambda k: (score_list[k], terms[k]), reverse=True)
     del top[pool_size:]
-    z_list, y_c_list, y_r_list, p_list = z.tolist(), y_c.tolist(), y_r.tolist(), n_pieces.tolist()
-    pool = [Candidate(terms[k], y_c_list[k], y_r_list[k], z_list[k], p_list[k], y_c_list[k] * (p_list[k] - 1))
-            for k in top]
+    z_list, y_c_list, y_r_list, p_list, e_list = z.tolist(), y_c.tolist(), y_r.tolist(), n_pieces.tolist(), estimate.tolist()
+    pool = [Candidate(terms[k], y_c_list[k], y_r_list[k], z_list[k], p_list[k], e_list[k]) for k in top]
     index_words(pool, words, config.max_term_chars)
     return Pool(pool, words, counts, tokens, ends, ref, len(cat_freq), sum(waited))

@@ -146,12 +146,13 @@ def select(candidates: list[Candidate], words: Sequence[str], counts: Sequence[i
     # continuation (where it does not sit on a piece start) not at all. `first_change` finds that
     # start, `pieces_with` counts with the entry added, `retokenize` updates a word after a selection.
     def first_change(body: str, continuation: bool, i: int) -> tuple[int, int] | None:
-        """(pieces kept, offset of the first changed piece) of word i with `body` in the vocab;
-        None if unchanged. Word i starts with body (word-initial) or contains it (continuation)."""
+        """(pieces settled, offset where re-tokenizing resumes) of word i with `body` in the vocab;
+        None if unchanged. Word i starts with body (word-initial: body becomes its first piece)
+        or contains it (continuation: the pieces before the changed one stay)."""
         e = ends[i]
         n = len(body)
         if not continuation:
-            return (0, 0) if n > e[0] else None
+            return (1, n) if n > e[0] else None
         word, start = words[i], e[0]
         for k in range(1, len(e)):
             end = e[k]
@@ -163,24 +164,17 @@ def select(candidates: list[Candidate], words: Sequence[str], counts: Sequence[i
     def pieces_with(body: str, continuation: bool, ids) -> array:
         """Pieces of each word in `ids` once `body` is in the vocab (it is, while this runs)."""
         out = array("i")
-        n = len(body)
         for i in ids:
             e = ends[i]
             if e is None:  # [UNK] or too long: no pieces to keep
                 out.append(count_word(words[i]))
-            elif not continuation:  # written out: this loop runs for every word of every evaluation
-                if n <= e[0]:
-                    out.append(len(e))
-                else:
-                    rest = count_from(words[i], n)
-                    out.append(1 + rest if rest >= 0 else 1)
+                continue
+            at = first_change(body, continuation, i)
+            if at is None:
+                out.append(len(e))
             else:
-                at = first_change(body, True, i)
-                if at is None:
-                    out.append(len(e))
-                else:
-                    rest = count_from(words[i], at[1])
-                    out.append(at[0] + rest if rest >= 0 else 1)
+                rest = count_from(words[i], at[1])
+                out.append(at[0] + rest if rest >= 0 else 1)
         return out
 
     def retokenize(body: str, continuation: bool, i: int) -> None:
@@ -192,9 +186,9 @@ def select(candidates: list[Candidate], words: Sequence[str], counts: Sequence[i
             at = first_change(body, continuation, i)
             if at is None:
                 return
-            k, start = at
-            rest = ends_from(words[i], start + (0 if k else len(body)))
-            e = ends[i] = None if rest is None else e[:k] + ([] if k else [len(body)]) + rest
+            k, resume = at
+            rest = ends_from(words[i], resume)
+            e = ends[i] = None if rest is None else (e[:k] if continuation else [resume]) + rest
         tokens[i] = len(e) if e else 1
 
     def marginal(c: Candidate, last: int | None) -> int:

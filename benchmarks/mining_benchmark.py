@@ -342,7 +342,17 @@ def main(argv=None) -> dict:
         child_main(args)
         return {}
 
+    # The harness deletes and rewrites folders under --work (method outputs, caches): only in a
+    # folder it made itself (the project's ownership marker), never in one holding a user's files.
+    from vocab_tools.atomic import check_output_dir, write_marker
+    from vocab_tools.errors import OutputError
+
+    try:
+        check_output_dir(args.work, "mining-benchmark")
+    except OutputError as e:
+        raise SystemExit(f"{e.message}\nPass --work with a new or empty folder.") from None
     args.work.mkdir(parents=True, exist_ok=True)
+    write_marker(args.work, "mining-benchmark")
     build_base(args)
     # domainlm's first run counts the reference cold (private, emptied cache); "domainlm-warm" repeats
     # the full run with the reference counts cached, as when mining a second category.

@@ -27,7 +27,6 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import pickle
 import time
 from collections import Counter
 from queue import Empty, Full
@@ -348,7 +347,12 @@ def _count_parallel(batches: Iterable, workers: int, normalize: NormalizeConfig,
 
 # ---------------------------------------------------------------- cache (the reference corpus)
 
-CACHE_VERSION = 1
+# 2: JSON (version 1 was a pickle, which runs code when read: its `.pkl` entries are never read).
+CACHE_VERSION = 2
+CACHE_FORMAT = "domainlm-word-counts"
+# The WordCounts fields an entry stores beside the counts, and their types.
+_CACHED_FIELDS = {"documents": int, "raw_bytes": int, "characters": int, "words": int, "eojeols": int,
+                  "prune_threshold": int, "workers": int, "skipped_long_lines": int, "sources": list}
 
 
 def cache_dir() -> Path:
@@ -371,38 +375,71 @@ def _cache_key(corpus, settings: dict) -> str | None:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+def write_cached_counts(path: Path, result: WordCounts) -> None:
+    """Store `result` as JSON: plain data that nothing can execute when it is read back."""
+    entry = {"format": CACHE_FORMAT, "version": CACHE_VERSION,
+             **{name: getattr(result, name) for name in _CACHED_FIELDS}, "counts": result.counts}
+    with atomic_write(path, "w", encoding="utf-8") as fh:
+        json.dump(entry, fh, ensure_ascii=False, separators=(",", ":"))
+
+
+def read_cached_counts(path: Path) -> WordCounts | None:
+    """The WordCounts stored at `path`, or None when it is not a valid entry (then it is recounted).
+
+    The cache may be shared (one $DOMAINLM_CACHE for a team), so an entry is untrusted: it is
+    parsed as JSON and every field's type is checked; nothing in it can run.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            entry = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(entry, dict) or entry.get("format") != CACHE_FORMAT or entry.get("version") != CACHE_VERSION:
+        return None
+    counts = entry.get("counts")
+    if not isinstance(counts, dict):
+        return None
+    fields = {name: entry.get(name) for name in _CACHED_FIELDS}
+    if not all(isinstance(fields[name], kind) and not isinstance(fields[name], bool)
+               for name, kind in _CACHED_FIELDS.items()):
+        return None
+    if not all(isinstance(source, str) for source in fields["sources"]):
+        return None
+    if not all(type(c) is int and c > 0 for c in counts.values()):
+        return None
+    return WordCounts(counts=Counter(counts), cached=True, **fields)
+
+
 def count_words_cached(corpus, *, use_cache: bool = True, counter: Callable[..., WordCounts] | None = None,
                        **kwargs) -> WordCounts:
     """`count_words` (or `counter`: the Ray engine's), reusing the counts of an unchanged local
     corpus read with the same settings.
 
     For the reference corpus: every category is mined against the same general text, so it is
-    counted once. Entries live in $DOMAINLM_CACHE/word_counts (default ~/.cache/domainlm). Both
-    engines count alike, so either reuses the other's entry (`min_count`, the Ray engine's early
-    drop of rare words, is part of the key).
+    counted once. Entries live in $DOMAINLM_CACHE/word_counts (default ~/.cache/domainlm), one JSON
+    file each (`write_cached_counts`); an entry that does not read back as valid counts is
+    recounted. Both engines count alike, so either reuses the other's entry (`min_count`, the Ray
+    engine's early drop of rare words, is part of the key).
     """
     counter = counter or count_words
     settings = {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in kwargs.items()
                 if k in ("normalize", "lowercase", "max_words", "max_documents", "min_count")}
     key = _cache_key(corpus, settings) if use_cache and kwargs.get("keep") is None and not kwargs.get("sample") else None
-    path = cache_dir() / f"{key}.pkl" if key else None
+    path = cache_dir() / f"{key}.json" if key else None
     if path is not None and path.is_file():
+        cached = read_cached_counts(path)
+        if cached is not None:
+            return cached
         try:
-            with open(path, "rb") as fh:
-                cached = pickle.load(fh)
-            if isinstance(cached, WordCounts):
-                cached.seconds = 0.0
-                cached.cached = True
-                return cached
-        except Exception:
-            path.unlink(missing_ok=True)  # a corrupt entry is recounted
+            path.unlink(missing_ok=True)  # an invalid entry is recounted (and rewritten below)
+        except OSError:
+            pass
     result = counter(corpus, **kwargs)
     if path is not None:
         try:
-            with atomic_write(path, "wb", encoding=None) as fh:
-                pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        except OSError:
-            pass  # a read-only or full cache only costs time
+            write_cached_counts(path, result)
+        except (OSError, ValueError):
+            pass  # a read-only or full cache (or a word JSON cannot encode) only costs time
     return result
 
 

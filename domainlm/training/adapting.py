@@ -145,7 +145,10 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     from domainlm.training.engine import train
     from domainlm.training.output import check_model_output
 
+    from domainlm.training.masking import resolved_masking
+
     config = config or TrainConfig()
+    config = config.model_copy(update={"masking": resolved_masking(config, from_scratch=False)})
     out_dir = Path(out_dir)
     # Before anything loads: a folder of the user's own files is refused in the first second.
     force = check_model_output(out_dir, "adapt", force)
@@ -257,7 +260,7 @@ def _heldout_before(model, tokenizer, corpus_specs, config: TrainConfig, heldout
         return heldout, objective.evaluate(model, heldout)
     return heldout, heldout_mlm_loss(model, tokenizer, sequences=heldout, seq_len=config.seq_len,
                                      batch_size=config.batch_size, seed=config.seed,
-                                     mlm_probability=config.mlm_probability)
+                                     mlm_probability=config.mlm_probability, masking=config.masking or "whole-word")
 
 
 def _write_adapted(out_dir: Path, outcome, *, tokenizer, settings: dict, entries, eval_before, slots_json,

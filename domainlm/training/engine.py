@@ -188,7 +188,10 @@ class Trainer:
         from accelerate import Accelerator
         from accelerate.utils import set_seed
 
-        use_bf16 = self.config.bf16 and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        if torch.cuda.is_available():
+            use_bf16 = self.config.bf16 and torch.cuda.is_bf16_supported()
+        else:
+            use_bf16 = self.config.cpu_bf16 and cpu_has_native_bf16()
         # cpu=True is what makes accelerate treat a torchrun / `accelerate launch` CPU job as DDP over gloo.
         self.accelerator = Accelerator(mixed_precision="bf16" if use_bf16 else "no", cpu=not torch.cuda.is_available())
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
@@ -431,6 +434,16 @@ class Trainer:
                             final_checkpoint=final_checkpoint if self.is_main else None)
 
 
+def cpu_has_native_bf16() -> bool:
+    """True on a CPU with bf16 instructions (AVX512-BF16 or AMX), where bf16 autocast is about 2x faster
+    than fp32; elsewhere it would be emulated and slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
+    except OSError:  # not Linux: no cheap way to tell, so fp32
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, config: TrainConfig, ckpt_dir: Path,
           slot_ids: list[int], resume: bool = False, heldout_sequences=None, on_step: Callable[[int, dict], None] | None = None,
           resume_hint: str = "rerun the same command with --resume", description: str = "training",
@@ -452,7 +465,7 @@ def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, conf
 def _compat(config: TrainConfig) -> dict:
     """Settings a resume must share with the run it continues (they fix the data order and shapes)."""
     return {k: getattr(config, k) for k in ("seed", "batch_size", "seq_len", "grad_accum", "mode", "replay_ratio",
-                                             "mlm_probability")} | {"phases": [p.model_dump() for p in config.phases]}
+                                             "mlm_probability", "masking")} | {"phases": [p.model_dump() for p in config.phases]}
 
 
 def _check_fingerprint(state: dict, fingerprint: dict | None, path: Path) -> None:

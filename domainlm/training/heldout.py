@@ -15,14 +15,16 @@ import torch
 
 from domainlm.modeling.heads import MaskedLMLoss
 from domainlm.training.data import fixed_sequences, stack_sequences
-from domainlm.training.masking import special_token_ids, whole_word_mask
+from domainlm.training.masking import masking_units, special_token_ids, whole_word_mask
 
 
 @torch.no_grad()
 def heldout_mlm_loss(model, tokenizer, texts: Iterable[str] | None = None, *, seq_len: int = 128, batch_size: int = 16,
                      seed: int = 0, mlm_probability: float = 0.15, max_sequences: int | None = 256,
-                     sequences: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> float:
-    """Mean masked-LM cross-entropy (nats per masked token) on held-out `texts` (or pre-packed `sequences`)."""
+                     sequences: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+                     masking: str = "whole-word") -> float:
+    """Mean masked-LM cross-entropy (nats per masked token) on held-out `texts` (or pre-packed `sequences`),
+    masking whole eojeols or single tokens (`masking`)."""
     if sequences is None:
         sequences = fixed_sequences(tokenizer, texts or [], seq_len, limit=max_sequences)
     if not sequences:
@@ -39,7 +41,7 @@ def heldout_mlm_loss(model, tokenizer, texts: Iterable[str] | None = None, *, se
         chunk = sequences[start:start + batch_size]
         ids, starts = stack_sequences(chunk)
         gen = torch.Generator().manual_seed(seed * 7919 + b)
-        inputs, positions, targets = whole_word_mask(ids, starts, special, mask_token_id=tokenizer.mask_token_id,
+        inputs, positions, targets = whole_word_mask(ids, masking_units(starts, masking), special, mask_token_id=tokenizer.mask_token_id,
                                                      vocab_size=vocab, probability=mlm_probability, generator=gen,
                                                      replace_probability=1.0, random_probability=0.0)
         attention = (ids != pad).long() if pad is not None and bool((ids == pad).any()) else None

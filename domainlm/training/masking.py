@@ -1,10 +1,15 @@
-"""Whole-word masking over eojeols, vectorised, seeded per micro-batch.
+"""Whole-word masking over eojeols (or token masking), vectorised, seeded per micro-batch.
 
 An eojeol is chosen with probability `mlm_probability` and then ALL of its tokens are predicted
 (80% [MASK], 10% a random token, 10% unchanged — decided per token as BERT does). Choosing whole
 eojeols stops the model from reading a masked piece off its neighbours inside the same word.
 The generator is seeded from (seed, micro-batch index, rank), so masking needs no saved state to
 be identical after a resume.
+
+Token masking (BERT's original objective, `masking: token`) is the same draw with every token a
+unit of its own: a model pretrained from scratch can then read a masked piece off the other pieces of
+its word, the easy signal that starts it using context at all (whole-eojeol masking from scratch
+stays on the unigram plateau far longer; benchmarks/masking_benchmark.py).
 """
 
 from __future__ import annotations
@@ -46,6 +51,20 @@ def whole_word_mask(ids: torch.Tensor, starts: torch.Tensor, special_ids: torch.
     inputs[to_mask] = mask_token_id
     inputs[to_random] = torch.randint(vocab_size, (to_random.shape[0],), generator=generator)
     return inputs.view(B, L), positions, targets
+
+
+def masking_units(starts: torch.Tensor, masking: str) -> torch.Tensor:
+    """The unit starts `whole_word_mask` should draw on: eojeol starts, or every token (token masking)."""
+    if masking == "token":
+        return torch.ones_like(starts, dtype=torch.bool)
+    if masking != "whole-word":
+        raise ValueError(f"masking must be 'whole-word' or 'token', not {masking!r}")
+    return starts
+
+
+def resolved_masking(config, *, from_scratch: bool) -> str:
+    """The masking unit of a run: the setting, or by default token from scratch, whole-word when adapting."""
+    return config.masking or ("token" if from_scratch else "whole-word")
 
 
 def special_token_ids(tokenizer) -> torch.Tensor:

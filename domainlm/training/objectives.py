@@ -4,7 +4,7 @@ An objective turns the model being trained into one `nn.Module` whose forward re
 DDP sees a single forward and syncs its gradients), corrupts a packed micro-batch the way it needs
 (seeded per micro-batch, so a resume needs no saved masking state), and scores held-out sequences.
 
-- `MaskedLM`: BERT / ALBERT whole-eojeol masked-LM, the loss only at the masked positions.
+- `MaskedLM`: BERT / ALBERT masked-LM (whole-eojeol or token masking), the loss only at the masked positions.
 - `ReplacedTokenDetection` (domainlm.training.electra): ELECTRA's generator + discriminator.
 
 The trainer owns everything else (phases, optimiser, checkpoints, logging, interruption).
@@ -20,7 +20,7 @@ from torch import nn
 from domainlm.modeling.heads import MaskedLMLoss
 from domainlm.training.config import TrainConfig
 from domainlm.training.heldout import heldout_mlm_loss
-from domainlm.training.masking import special_token_ids, whole_word_mask
+from domainlm.training.masking import masking_units, special_token_ids, whole_word_mask
 
 
 class Objective(Protocol):
@@ -47,7 +47,8 @@ class Objective(Protocol):
 
 
 class MaskedLM:
-    """Whole-eojeol masked-LM (BERT / ALBERT), cross-entropy at the masked positions only."""
+    """Masked-LM (BERT / ALBERT), cross-entropy at the masked positions only; whole eojeols or single
+    tokens are masked as `config.masking` says (unset: whole-word, the adapting default)."""
 
     parts: tuple[str, ...] = ()
 
@@ -60,6 +61,7 @@ class MaskedLM:
                                 "Keep their sum at most 1 (BERT: 0.8 and 0.1).")
         self.tokenizer, self.config, self.vocab_size = tokenizer, config, vocab_size
         self.special = special_token_ids(tokenizer)
+        self.masking = config.masking or "whole-word"
 
     def wrap(self, model: nn.Module) -> nn.Module:
         return MaskedLMLoss(model)
@@ -67,7 +69,7 @@ class MaskedLM:
     def loss(self, wrapper, ids, starts, generator, step, device):
         c = self.config
         inputs, positions, targets = whole_word_mask(
-            ids, starts, self.special, mask_token_id=self.tokenizer.mask_token_id, vocab_size=self.vocab_size,
+            ids, masking_units(starts, self.masking), self.special, mask_token_id=self.tokenizer.mask_token_id, vocab_size=self.vocab_size,
             probability=c.mlm_probability, generator=generator,
             replace_probability=c.mask_replace_prob, random_probability=c.random_replace_prob)
         inputs, positions, targets = (t.to(device) for t in (inputs, positions, targets))
@@ -76,7 +78,8 @@ class MaskedLM:
     def evaluate(self, wrapper, sequences) -> float:
         c = self.config
         return heldout_mlm_loss(wrapper, self.tokenizer, sequences=sequences, seq_len=c.seq_len,
-                                batch_size=c.batch_size, seed=c.seed, mlm_probability=c.mlm_probability)
+                                batch_size=c.batch_size, seed=c.seed, mlm_probability=c.mlm_probability,
+                                masking=self.masking)
 
     def extra_state(self) -> dict | None:
         return None

@@ -53,7 +53,10 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
     from domainlm.training.output import check_model_output, write_model_dir, write_or_keep_checkpoint
 
     arch = arch or ModelArchConfig()
+    from domainlm.training.masking import resolved_masking
+
     config = config or TrainConfig()
+    config = config.model_copy(update={"masking": resolved_masking(config, from_scratch=True)})
     out_dir = Path(out_dir)
     force = check_model_output(out_dir, "pretrain", force)
     if config.mode != "full":

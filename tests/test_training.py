@@ -330,3 +330,26 @@ def test_grad_accumulation_sums_the_micro_batch_gradients_into_one_step(tiny_tok
     # The checkpoint after step 2 has consumed 4 micro-batches of the stream.
     state = torch.load(out.with_name("acc.checkpoints") / "step-000002" / "state.pt", weights_only=False)
     assert state["micro_batches"] == 4
+
+
+def test_adapt_zero_steps_fills_and_initialises_only(tiny_mlm_dir, corpus, tmp_path):
+    """max_steps 0: the filled model with mean-initialised rows, every other tensor the base's."""
+    before = AutoModelForMaskedLM.from_pretrained(str(tiny_mlm_dir)).state_dict()
+    result = adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), terms=TERMS,
+                   config=tiny_config(max_steps=0), category="화장품")
+    assert result.steps == 0 and result.tokens == 0 and result.slots_filled == len(TERMS)
+    after = AutoModelForMaskedLM.from_pretrained(str(result.out_dir)).state_dict()
+    slots = [e["slot_id"] for e in json.loads((result.out_dir / "slots.json").read_text())["slots"]]
+    key = "bert.embeddings.word_embeddings.weight"
+    assert set((after[key] != before[key]).any(1).nonzero().view(-1).tolist()) == set(slots)
+    for name in before:
+        if name != key and "decoder" not in name and "predictions.bias" not in name:
+            assert torch.equal(after[name], before[name]), name
+    assert result.eval_loss is not None and result.eval_loss_before is not None
+
+
+def test_pretrain_refuses_zero_steps(tiny_tokenizer_dir, corpus, tmp_path):
+    from domainlm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least one step"):
+        pretrain(tiny_tokenizer_dir, str(corpus), tmp_path / "base", arch=TINY_ARCH, config=tiny_config(max_steps=0))

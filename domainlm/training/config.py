@@ -37,7 +37,7 @@ class TrainConfig(BaseModel):
 
     mode: Literal["full", "lora", "new-rows", "phased"] = Field("full", description="Which parameters train")
     phases: list[PhaseConfig] = Field(default_factory=list, description="Phases when mode is 'phased' (e.g. new-rows then lora)")
-    max_steps: int = Field(1000, ge=1, description="Optimizer steps (the sum of phase steps when phased)")
+    max_steps: int = Field(1000, ge=0, description="Optimizer steps (the sum of phase steps when phased); 0 with adapt: fill and initialise the rows only, no training (Sachidananda et al. 2021's adaptive tokenization)")
     lr: float = Field(5e-5, gt=0, description="Peak learning rate")
     warmup_ratio: float = Field(0.06, ge=0, lt=1, description="Share of steps of linear warm-up")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")

@@ -59,6 +59,9 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
     config = config.model_copy(update={"masking": resolved_masking(config, from_scratch=True)})
     out_dir = Path(out_dir)
     force = check_model_output(out_dir, "pretrain", force)
+    if config.max_steps < 1:
+        raise ConfigError("pretrain needs at least one step: a new model is random until it trains.",
+                          "Set --max-steps (train.max_steps) to 1 or more; 0 is for `adapt` (fill the slots only).")
     if config.mode != "full":
         raise ConfigError(f"pretrain trains every parameter; mode '{config.mode}' needs an existing model.",
                           "Use train.mode full for pretrain, or `domainlm adapt` to adapt an existing model.")

@@ -295,7 +295,7 @@ def _check_architecture(name: str) -> None:
         from transformers import AutoConfig
 
         try:
-            kind = f"a {AutoConfig.from_pretrained(name).model_type} model"
+            kind = f"a {AutoConfig.from_pretrained(name, trust_remote_code=False).model_type} model"
         except Exception:  # no readable config: from_pretrained below says what is wrong with the folder
             return
         raise ModelError(f"'{name}' is {kind}, not an ELECTRA discriminator.",

@@ -112,7 +112,7 @@ def check_model(model_path: str, data: TaskData, max_seq_len: int):
                          "Save the model's tokenizer into the same folder (tokenizer.save_pretrained(dir)); for an "
                          "adapted model, that is its filled tokenizer.")
     try:
-        config = AutoConfig.from_pretrained(model_path)
+        config = AutoConfig.from_pretrained(model_path, trust_remote_code=False)
     except (OSError, ValueError) as e:
         raise ModelError(f"Cannot read the model config of '{model_path}': {str(e).splitlines()[0][:200]}",
                          "Pass a Hugging Face model folder (config.json, weights, tokenizer).") from None
@@ -161,7 +161,7 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
     hf_logging.set_verbosity_error()  # "some weights were newly initialised" is the point here; we report it
     hf_logging.disable_progress_bar()  # transformers' tqdm "Loading weights" would break our rich bars
     try:
-        model, info = Auto.from_pretrained(model_path, output_loading_info=True, **kwargs)
+        model, info = Auto.from_pretrained(model_path, output_loading_info=True, trust_remote_code=False, **kwargs)
     except ValueError as e:
         raise ModelError(f"'{model_path}' has no {'token' if task.type == 'tokens' else 'sequence'}-classification "
                          f"model class ({str(e).splitlines()[0][:160]}).",

@@ -55,9 +55,34 @@ def check_local_source(name: str, what: str = "model", option: str = "--base") -
             raise ModelError(f"The {what} '{name}' is a file, not a model folder.",
                              "Pass the folder that holds config.json and the tokenizer files (a save_pretrained "
                              "directory), or a hub id.")
+        refuse_remote_code(name, what)
         return
     if looks_like_path(name):
         raise ModelError(f"The {what} directory '{name}' does not exist.", f"Check the path passed as {option}.")
+    refuse_remote_code(name, what)  # a hub id: its cached config, when there is one
+
+
+# Files whose `auto_map` makes transformers import Python code shipped with the model.
+REMOTE_CODE_FILES = ("config.json", "tokenizer_config.json")
+
+
+def refuse_remote_code(name: str, what: str = "model") -> None:
+    """Raise ModelError when a model folder asks to run its own code (an `auto_map` entry).
+
+    domainlm never runs code from a model folder: every transformers load passes
+    `trust_remote_code=False` as well, so a model this check cannot see (a hub id not yet in the
+    cache) is refused by transformers instead of prompting. Checked first, for a clear message.
+    """
+    for filename in REMOTE_CODE_FILES:
+        data = _read_json(name, filename)
+        if isinstance(data, dict) and data.get("auto_map"):
+            classes = data["auto_map"]
+            shown = ", ".join(f"{k} → {v}" for k, v in list(classes.items())[:3]) if isinstance(classes, dict) else str(classes)[:120]
+            raise ModelError(
+                f"The {what} '{name}' asks to run its own Python code ({filename} has an auto_map: {shown[:300]}). "
+                "domainlm never runs code from a model folder, so it was not loaded and nothing in it was run.",
+                "Use a model whose architecture transformers ships (BERT, ALBERT, ELECTRA, RoBERTa): remove the "
+                "auto_map (and the .py files) only if you have read that code and its model_type is one of those.")
 
 
 def load_tokenizer(name_or_path: str | os.PathLike, *, option: str = "--base"):
@@ -68,7 +93,7 @@ def load_tokenizer(name_or_path: str | os.PathLike, *, option: str = "--base"):
     name = str(name_or_path)
     check_local_source(name, "tokenizer", option)
     try:
-        tok = AutoTokenizer.from_pretrained(name)
+        tok = AutoTokenizer.from_pretrained(name, trust_remote_code=False)
     except Exception as e:
         # A broken tokenizer.json raises json's ValueError or the tokenizers library's bare Exception.
         if _is_damaged_file(e) or type(e) is Exception or not isinstance(e, (OSError, ValueError)):
@@ -107,14 +132,19 @@ def electra_role(name_or_path) -> str | None:
 
 
 def _read_config(name_or_path) -> dict | None:
+    return _read_json(name_or_path, "config.json")
+
+
+def _read_json(name_or_path, filename: str) -> dict | None:
+    """`filename` of a local model folder, or of a hub id in the local cache, as JSON; None when unreadable."""
     path = Path(str(name_or_path)).expanduser()
     if path.is_dir():
-        file = path / "config.json"
+        file = path / filename
     else:
         try:
             from huggingface_hub import try_to_load_from_cache
 
-            found = try_to_load_from_cache(str(name_or_path), "config.json")
+            found = try_to_load_from_cache(str(name_or_path), filename)
         except Exception:
             return None
         if not isinstance(found, str):
@@ -175,7 +205,7 @@ def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_t
     kind = "replaced-token detection" if role == "discriminator" else "masked-LM"
     try:
         with _quiet_load_report():
-            model, info = model_class.from_pretrained(name, output_loading_info=True)
+            model, info = model_class.from_pretrained(name, output_loading_info=True, trust_remote_code=False)
     except ValueError as e:
         # AutoModel raises ValueError for a config class it has no masked-LM head for.
         if "Unrecognized configuration class" in str(e) or "masked" in str(e).lower():

@@ -20,7 +20,7 @@ def append_slots(tokenizer, count: int, out_dir: Path):
     out_dir = Path(out_dir)
     tokenizer.save_pretrained(str(out_dir))
     slots.append_slots(out_dir, count)
-    return AutoTokenizer.from_pretrained(str(out_dir))
+    return AutoTokenizer.from_pretrained(str(out_dir), trust_remote_code=False)
 
 
 def grow_model(model, new_size: int) -> None:

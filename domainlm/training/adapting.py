@@ -79,7 +79,7 @@ def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, 
     from vocab_tools.slots import free_slots, read_manifest
 
     if filled_tokenizer is not None:
-        tok = AutoTokenizer.from_pretrained(str(filled_tokenizer))
+        tok = AutoTokenizer.from_pretrained(str(filled_tokenizer), trust_remote_code=False)
         rows = model.get_input_embeddings().weight.shape[0]
         if len(tok) > rows:
             if not config.resize:
@@ -113,7 +113,7 @@ def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, 
 
     result = fill_slots(str(base_dir), term_list, work_dir / "filled", category=category, source=str(terms)
                         if isinstance(terms, (str, os.PathLike)) else None, truncate=truncate)
-    tok = AutoTokenizer.from_pretrained(str(result.out_dir))
+    tok = AutoTokenizer.from_pretrained(str(result.out_dir), trust_remote_code=False)
     return tok, list(result.filled), list(result.rejected), Path(result.out_dir) / "slots.json"
 
 

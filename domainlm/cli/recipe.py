@@ -182,12 +182,15 @@ def export_command(
 @recipe_app.command("import")
 def import_command(
     archive: Path = typer.Argument(..., help="A bundle written by `domainlm recipe export`."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder to unpack into (default: ./<name>)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder to unpack into (default: ./<name>, in the current folder)."),
     base: Optional[str] = typer.Option(None, "--base", help="Base model/tokenizer the bundle must match (default: the bundle's own base)."),
     no_check_base: bool = typer.Option(False, "--no-check-base", help="Skip the base vocabulary check (checksums are always verified)."),
-    force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files (its content is deleted)."),
+    force: bool = typer.Option(False, "--force", help="Replace the folder named with -o when it holds other files (its content is deleted); needs -o."),
 ) -> None:
-    """Verify a bundle's checksums and base vocabulary, then unpack it."""
+    """Verify a bundle's checksums and base vocabulary, then unpack it.
+
+    Checksums prove a bundle is intact, not who made it: import bundles from people you trust.
+    """
     from domainlm.pipeline import import_bundle
 
     result = import_bundle(archive, output, base=base, check_base=not no_check_base, overwrite=force)

@@ -11,6 +11,14 @@ Layout inside the archive (all under `<name>/`):
 `import_bundle` verifies every checksum (a tampered or truncated bundle is refused), refuses paths
 that escape the archive, and refuses a bundle whose base vocabulary differs from the base it is
 imported for: its terms sit in slot ids that only mean the same thing on the same vocabulary.
+
+A bundle is untrusted input (docs/THREAT_MODEL.md). Its checksums prove it is intact, not who made
+it: anyone can write a bundle with matching checksums. So nothing in it decides where files go or
+what is deleted: its `name` must be a recipe name (`NAME_PATTERN`: one path component) and is only
+joined under the current folder; `-o` names the folder instead, and only a folder the user named
+is ever replaced with `--force`. Members are limited to the documented files above, in number and
+size (a tar bomb or 20,000 files is refused before anything is unpacked), and a malformed
+manifest, checksum list or recipe is a `BundleError`, never a traceback.
 """
 
 from __future__ import annotations
@@ -19,10 +27,12 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tarfile
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -33,11 +43,26 @@ from domainlm.errors import DomainLMError, OutputError
 from domainlm.io import atomic_directory, check_output_dir, follow_umask
 from vocab_tools.atomic import write_failure
 from domainlm.pipeline.hashing import sha256_file
-from domainlm.pipeline.layout import RunLayout
+from domainlm.pipeline.layout import STATE_FILE, RunLayout
+from domainlm.recipes.load import PORTABLE_NAME, RESOLVED_NAME
+from domainlm.recipes.schema import NAME_MAX_LENGTH, NAME_PATTERN
 
 BUNDLE_FORMAT = 1
 CHECKSUMS = "checksums.sha256"
 MANIFEST = "bundle.json"
+
+# What a bundle may hold (see the module doc): these files at its top, the model's files under
+# model/ (optional) and the report's charts under report/. Anything else is refused on import.
+BUNDLE_FILES = frozenset({MANIFEST, CHECKSUMS, PORTABLE_NAME, RESOLVED_NAME, STATE_FILE, "terms.tsv", "terms.json",
+                          "slots.json", "fill.json", "report.json", "report.md"})
+MAX_MEMBERS = 1_000                 # files and folders; a model folder has about ten files
+MAX_FILE_BYTES = 64 << 20           # every file outside model/ (terms, reports, charts, recipes)
+MAX_MODEL_FILE_BYTES = 8 << 30      # one file of the model (weights)
+MAX_TOTAL_BYTES = 16 << 30
+# A bundle unpacking to more than BOMB_FLOOR bytes may not be over BOMB_RATIO times its archive:
+# weights hardly compress (about 1.1x), so only a crafted archive gets there (a tar bomb).
+BOMB_FLOOR, BOMB_RATIO = 64 << 20, 20
+_NAME = re.compile(NAME_PATTERN)
 
 
 class BundleError(DomainLMError):
@@ -118,6 +143,14 @@ def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike
     archive = Path(archive) if archive else Path(f"{recipe.name}.domainlm.tar.gz")
     check_archive_path(archive, force)
     files = _collect(run, include_model)
+    for name, path in files.items():  # what `import_bundle` would refuse is not exported
+        problem = _member_problem(name, False, path.stat().st_size)
+        if problem:
+            raise BundleError(f"Cannot export '{path}' as '{name}': it is {problem}.",
+                              "Export without --include-model, or share that file another way.")
+    if len(files) + 8 > MAX_MEMBERS:
+        raise BundleError(f"The run folder '{run_dir}' has {len(files):,} files to share, more than a bundle may hold "
+                          f"({MAX_MEMBERS:,}).", "Export without --include-model, or share the model another way.")
     fill = json.loads(run.fill_summary.read_text(encoding="utf-8")) if run.fill_summary.name in files else {}
     base_hash = fill.get("base_vocab_sha256")
     if base_hash is None:
@@ -184,14 +217,156 @@ class ImportedBundle:
     base: str
 
 
+def valid_bundle_name(name) -> bool:
+    """True when `name` may be a folder name: a recipe name (one path component, never '.', '..',
+    hidden or absolute; lowercase ASCII letters, digits, '-' and '_')."""
+    return isinstance(name, str) and len(name) <= NAME_MAX_LENGTH and _NAME.fullmatch(name) is not None
+
+
+def _name_problem(name) -> str:
+    shown = repr(name) if isinstance(name, str) else f"{name!r} (a {type(name).__name__}, not text)"
+    return (f"its name {shown} is not a recipe name (at most {NAME_MAX_LENGTH} lowercase ASCII letters, digits, "
+            "'-' and '_', starting with a letter or digit)")
+
+
+def _member_problem(rel: str, is_dir: bool, size: int) -> str | None:
+    """Why the member at `rel` (below the bundle's folder) may not be in a bundle, or None."""
+    parts = rel.split("/")
+    if any(not p or p in (".", "..") or any(ord(c) < 32 for c in p) for p in parts):
+        return "not a plain relative path"
+    if parts[0] == "model":
+        if len(parts) == 1 and not is_dir:
+            return "a file where the model folder should be"
+        if len(parts) > 4:
+            return "nested too deep under model/"
+        if not is_dir and size > MAX_MODEL_FILE_BYTES:
+            return f"{size / 2**30:.1f} GiB, over the {MAX_MODEL_FILE_BYTES >> 30} GiB a model file may have"
+        return None
+    if parts[0] == "report" and (len(parts) == 1 and is_dir or len(parts) == 2 and parts[1].endswith(".png")):
+        pass
+    elif len(parts) != 1 or is_dir or rel not in BUNDLE_FILES:
+        return "not a file a bundle holds"
+    if not is_dir and size > MAX_FILE_BYTES:
+        return f"{size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES >> 20} MiB this file may have"
+    return None
+
+
+def _not_a_bundle(archive: Path, why: str) -> BundleError:
+    return BundleError(f"'{archive}' is not a valid domainlm bundle: {why}. Nothing was imported.",
+                       "Do not import it; ask its author for a bundle made with `domainlm recipe export`.")
+
+
 def _safe_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
-    members = tar.getmembers()
-    for m in members:
+    """The members of `tar`, after checking that each is a documented bundle file in limits.
+
+    Read header by header and stopped at the first problem, so a bundle of 20,000 files or a tar
+    bomb is refused before anything is unpacked (and before the whole archive is decompressed).
+    """
+    members: list[tarfile.TarInfo] = []
+    seen: set[str] = set()
+    root: str | None = None
+    total = 0
+    archive_size = max(archive.stat().st_size, 1)
+    for m in tar:
         p = PurePosixPath(m.name)
         if p.is_absolute() or ".." in p.parts or not (m.isfile() or m.isdir()):
             raise BundleError(f"'{archive}' contains an unsafe entry '{m.name}' (absolute path, '..', or a link).",
                               "Do not import it; ask its author for a bundle made with `domainlm recipe export`.")
+        if len(members) >= MAX_MEMBERS:
+            raise _not_a_bundle(archive, f"it holds more than {MAX_MEMBERS:,} entries")
+        name = p.as_posix().strip("/")
+        top, _, rel = name.partition("/")
+        root = top if root is None else root
+        if top != root:
+            raise _not_a_bundle(archive, f"its entries are not all in one folder ('{root}/' and '{top}/')")
+        if not valid_bundle_name(top):
+            raise _not_a_bundle(archive, f"its folder {top!r} is not a recipe name")
+        if rel:
+            problem = _member_problem(rel, m.isdir(), m.size)
+            if problem:
+                raise _not_a_bundle(archive, f"the entry '{m.name}' is {problem}")
+        elif not m.isdir():
+            raise _not_a_bundle(archive, f"the entry '{m.name}' is a file where the bundle's folder should be")
+        if name in seen:
+            raise _not_a_bundle(archive, f"the entry '{m.name}' appears twice")
+        seen.add(name)
+        total += m.size if m.isfile() else 0
+        if total > MAX_TOTAL_BYTES:
+            raise _not_a_bundle(archive, f"it unpacks to more than {MAX_TOTAL_BYTES >> 30} GiB")
+        if total > BOMB_FLOOR and total > BOMB_RATIO * archive_size:
+            raise _not_a_bundle(archive, f"it unpacks to more than {total / 2**20:,.0f} MiB from a "
+                                         f"{archive_size / 2**20:,.2f} MiB archive (a compression bomb)")
+        members.append(m)
     return members
+
+
+def _read_text(root: Path, name: str, archive: Path) -> str:
+    try:
+        return (root / name).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _not_a_bundle(archive, f"its {name} is not UTF-8 text") from None
+
+
+def _read_checksums(root: Path, archive: Path) -> dict[str, str]:
+    expected: dict[str, str] = {}
+    for number, line in enumerate(_read_text(root, CHECKSUMS, archive).splitlines(), 1):
+        if not line.strip():
+            continue
+        digest, sep, name = line.partition("  ")
+        if not sep or not re.fullmatch(r"[0-9a-f]{64}", digest) or not name:
+            raise _not_a_bundle(archive, f"line {number} of its {CHECKSUMS} is not '<sha256>  <file>'")
+        expected[name] = digest
+    return expected
+
+
+def _read_manifest(root: Path, archive: Path) -> dict:
+    try:
+        manifest = json.loads(_read_text(root, MANIFEST, archive))
+    except ValueError as e:
+        raise _not_a_bundle(archive, f"its {MANIFEST} is not valid JSON ({e})") from None
+    if not isinstance(manifest, dict):
+        raise _not_a_bundle(archive, f"its {MANIFEST} is not a JSON object")
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"'{archive}' is bundle format {manifest.get('format')!r}; this domainlm reads format {BUNDLE_FORMAT}.",
+                          "Upgrade domainlm (pip install -U domainlm).")
+    if not valid_bundle_name(manifest.get("name")):
+        raise _not_a_bundle(archive, _name_problem(manifest.get("name")))
+    if manifest["name"] != root.name:
+        raise _not_a_bundle(archive, f"its {MANIFEST} names it '{manifest['name']}' but its folder is '{root.name}'")
+    wrong = [key for key in ("category", "base", "base_vocab_sha256") if not isinstance(manifest.get(key), str)]
+    if wrong:
+        raise _not_a_bundle(archive, f"its {MANIFEST} has no text field {', '.join(repr(k) for k in wrong)}")
+    return manifest
+
+
+def _read_recipe(root: Path, archive: Path, name: str):
+    """The bundle's recipe.yaml, validated against this version's schema (yaml.safe_load: plain data only)."""
+    from domainlm.recipes.load import validate_data
+
+    try:
+        data = yaml.safe_load(_read_text(root, PORTABLE_NAME, archive))
+    except yaml.YAMLError as e:
+        reason = str(e).splitlines()[0][:200]
+        raise _not_a_bundle(archive, f"its {PORTABLE_NAME} is not plain YAML ({reason})") from None
+    if not isinstance(data, dict):
+        raise _not_a_bundle(archive, f"its {PORTABLE_NAME} is not a recipe (a YAML mapping)")
+    recipe = validate_data(data, source=f"in '{archive}'")
+    if recipe.name != name:
+        raise _not_a_bundle(archive, f"its {PORTABLE_NAME} is the recipe '{recipe.name}', its {MANIFEST} says '{name}'")
+    return recipe
+
+
+def _destination(out_dir, name: str, overwrite: bool) -> Path:
+    """Where to unpack: the folder the user named (`-o`), else `./<name>`, never replaced with --force."""
+    if out_dir is not None:
+        return Path(out_dir)
+    dest = Path.cwd() / name  # name is one validated path component: this stays in the current folder
+    try:
+        check_output_dir(dest, IMPORT_COMMAND, force=False)
+    except OutputError as e:
+        raise OutputError(e.message, f"Import it into a folder you name: -o DIR (with --force to replace a folder "
+                                     f"that holds other files, e.g. -o {name} --force).") from None
+    return dest
 
 
 def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None = None, *, base: str | None = None,
@@ -199,12 +374,20 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
     """Verify and unpack a bundle into `out_dir` (default `./<name>`).
 
     Refuses: a file whose sha256 differs from checksums.sha256, a missing or unlisted file, an
-    unsafe path, and — when `check_base` — a base (`base`, default the bundle's own) whose
-    vocabulary hash differs from the one the bundle was made on.
+    unsafe path, a member a bundle does not hold or one over its size (see `_safe_members`), a
+    name that is not a recipe name, and — when `check_base` — a base (`base`, default the
+    bundle's own) whose vocabulary hash differs from the one the bundle was made on.
+
+    `overwrite` (--force) replaces only `out_dir`, a folder the caller named: without `out_dir`
+    it is refused, since the bundle's own name would then choose the folder to delete.
     """
     archive = Path(archive)
     if not archive.is_file():
         raise BundleError(f"The bundle '{archive}' does not exist.", "Check the path.")
+    if overwrite and out_dir is None:
+        raise BundleError("--force replaces only a folder you name, and no output folder was given.",
+                          "Name the folder to import into (and replace) with -o DIR --force, or leave --force out "
+                          "to import into ./<name> when that is new, empty or an earlier import.")
     if out_dir is not None:
         check_output_dir(out_dir, IMPORT_COMMAND, overwrite)  # before unpacking anything
     with tempfile.TemporaryDirectory(prefix="domainlm-bundle-") as tmp_name:
@@ -212,8 +395,13 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
         try:
             with tarfile.open(archive, "r:*") as tar:
                 members = _safe_members(tar, archive)
+                needed = sum(m.size for m in members if m.isfile())
+                free = shutil.disk_usage(tmp).free
+                if needed > free:
+                    raise BundleError(f"'{archive}' unpacks to {needed / 2**20:,.0f} MiB but only {free / 2**20:,.0f} MiB "
+                                      f"are free in '{tmp.parent}'.", "Free disk space there (or set TMPDIR to another disk).")
                 tar.extractall(tmp, members=members, filter="data")
-        except (tarfile.TarError, EOFError, OSError) as e:
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
             raise BundleError(f"'{archive}' is not a readable .tar.gz bundle: {e}.",
                               "Re-download it, or re-export it with `domainlm recipe export`.") from None
         roots = [p for p in tmp.iterdir() if p.is_dir()]
@@ -221,11 +409,7 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
             raise BundleError(f"'{archive}' is not a domainlm recipe bundle (no {MANIFEST} / {CHECKSUMS}).",
                               "Make bundles with `domainlm recipe export NAME`.")
         root = roots[0]
-        expected: dict[str, str] = {}
-        for line in (root / CHECKSUMS).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                digest, _, name = line.partition("  ")
-                expected[name] = digest
+        expected = _read_checksums(root, archive)
         present = {f.relative_to(root).as_posix() for f in root.rglob("*") if f.is_file()} - {CHECKSUMS}
         problems = []
         for name in sorted(set(expected) | present):
@@ -239,15 +423,10 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
             raise BundleError(f"The bundle '{archive}' failed verification and was not imported:\n"
                               + "\n".join(f"  - {p}" for p in problems),
                               "It was changed or damaged after export; get a fresh copy from its author.")
-        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-        if manifest.get("format") != BUNDLE_FORMAT:
-            raise BundleError(f"'{archive}' is bundle format {manifest.get('format')}; this domainlm reads format {BUNDLE_FORMAT}.",
-                              "Upgrade domainlm (pip install -U domainlm).")
+        manifest = _read_manifest(root, archive)
         # The recipe inside must still validate against this version's schema.
-        from domainlm.recipes.load import validate_data
-
-        validate_data(yaml.safe_load((root / "recipe.yaml").read_text(encoding="utf-8")), source=f"in '{archive}'")
-        target_base = base or manifest.get("base")
+        _read_recipe(root, archive, manifest["name"])
+        target_base = base or manifest["base"]
         base_checked = False
         if check_base:
             from vocab_tools.loading import vocab_sha256
@@ -257,16 +436,17 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
             except Exception as e:  # noqa: BLE001
                 raise BundleError(f"Cannot read the vocabulary of the base '{target_base}' to check the bundle against: {str(e).rstrip('.')}.",
                                   "Pass --base with a local copy of the base model, or --no-check-base to skip the check.") from None
-            if actual != manifest.get("base_vocab_sha256"):
+            if actual != manifest["base_vocab_sha256"]:
                 raise BundleError(
                     f"The bundle '{archive}' was made on a different base vocabulary than '{target_base}' "
-                    f"(vocabulary sha256 {manifest.get('base_vocab_sha256', '?')[:12]}… vs {actual[:12]}…): "
+                    f"(vocabulary sha256 {manifest['base_vocab_sha256'][:12]}… vs {actual[:12]}…): "
                     "its terms would land in the wrong slots.",
-                    f"Import it for the base it was made on ({manifest.get('base')}), or re-run the recipe on your base.")
+                    f"Import it for the base it was made on ({manifest['base']}), or re-run the recipe on your base.")
             base_checked = True
-        dest = Path(out_dir) if out_dir else Path(manifest["name"])
-        with atomic_directory(dest, command=IMPORT_COMMAND, force=overwrite) as staging:
+        dest = _destination(out_dir, manifest["name"], overwrite)
+        with atomic_directory(dest, command=IMPORT_COMMAND, force=overwrite and out_dir is not None) as staging:
             for f in root.iterdir():
                 shutil.move(str(f), staging / f.name)
     return ImportedBundle(out_dir=dest, manifest=manifest, files=sorted(expected), base_checked=base_checked,
                           base=str(target_base))
+

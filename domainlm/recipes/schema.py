@@ -107,12 +107,18 @@ class VocabConfig(BaseModel):
     truncate: bool = Field(True, description="When fewer slots are free than terms, fill the best-scored terms and drop the rest (false: fail)")
 
 
+# A recipe's name becomes a file and folder name (and a bundle's folder on import): one path
+# component, never '.', '..', hidden, absolute or with a separator.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+NAME_MAX_LENGTH = 64
+
+
 class Recipe(BaseModel):
     """One category's domain adaptation: data, mining, vocabulary, training and evaluation."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Short ASCII name (file names, output folders)")
+    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX_LENGTH, description="Short ASCII name (file names, output folders)")
     category: str = Field(min_length=1, description="Category name, usually Korean (e.g. 화장품)")
     aliases: list[str] = Field(default_factory=list, description="Other names accepted by --category (e.g. cosmetics, beauty)")
     description: str = Field("", description="What this recipe adapts to, and on which data")

@@ -19,6 +19,7 @@ import pickle
 import random
 import re
 import shutil
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
@@ -164,16 +165,25 @@ def load_checkpoint(path: Path) -> dict:
     """
     file = Path(path) / "state.pt"
     try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about a foreign pickle protocol; the error below says it all
+            warnings.simplefilter("ignore")
+            state = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # The restricted unpickler met a global it does not allow: a pickle that asks to build or
         # call something (that is how a payload runs). Name it, do not run it.
         found = re.search(r"GLOBAL ([\w.]+)", str(e))
-        named = f"it asks for `{found.group(1)}`" if found else str(e).strip().splitlines()[-1][:200]
+        if found is None:  # not a request for an object: a damaged file, or opcodes the safe reader lacks
+            lines = [line.strip() for line in str(e).splitlines() if line.strip() and not line.lstrip().startswith(
+                ("Weights only load failed", "Check the documentation", "Please file", "(1)", "(2)", "In PyTorch"))]
+            raise TrainingError(
+                f"The checkpoint '{path}' cannot be read: its state.pt is damaged or not a domainlm checkpoint "
+                f"({(lines[-1] if lines else 'unreadable')[:200]}). Nothing in it was run.",
+                "Delete that checkpoint directory to resume from the one before it.") from None
         raise TrainingError(
-            f"The checkpoint '{path}' was refused: its state.pt holds more than tensors and plain data ({named}), "
-            "and loading it could run code. Nothing in it was run. domainlm writes checkpoints of plain data only; "
-            "this one was written by something else or by an older domainlm, or was tampered with.",
+            f"The checkpoint '{path}' was refused: its state.pt holds more than tensors and plain data (it asks "
+            f"for `{found.group(1)}`), and loading it could run code. Nothing in it was run. domainlm writes "
+            "checkpoints of plain data only; this one was written by something else or by an older domainlm, or "
+            "was tampered with.",
             _REFUSED_HINT) from None
     except Exception as e:
         raise TrainingError(f"The checkpoint '{path}' cannot be read: {type(e).__name__}: {str(e)[:300]}.",

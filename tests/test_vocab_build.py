@@ -86,3 +86,74 @@ def test_size_warnings_and_bad_arguments(tmp_path):
     with pytest.raises(VocabError, match="slots_at"):
         build_vocab(TINY_TEXT, tmp_path / "x", vocab_size=100, slots_at="middle")
     assert not (tmp_path / "empty").exists()  # nothing half-written
+
+
+def _written(folder) -> dict[str, bytes]:
+    # Every file but the ownership marker (it records when and by which process the folder was written).
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != ".domainlm.json"}
+
+
+def _ud_sentences(shared_data) -> list[str]:
+    return (shared_data / "general" / "ud_korean_sentences.txt").read_text(encoding="utf-8").splitlines()
+
+
+def test_same_corpus_and_settings_give_byte_identical_files(shared_data, tmp_path):
+    """HF's trainer alone moves thousands of ids and tens of pieces between runs, in one process too
+    (tokenizers issue 1794); `build_vocab` must not. A cut alphabet is where ties are most common."""
+    texts = _ud_sentences(shared_data)
+    first = build_vocab(texts, tmp_path / "a", vocab_size=3000, unused=20, limit_alphabet=800)
+    files = _written(first.out_dir)
+    assert sorted(files) == ["special_tokens_map.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"]
+    for i in range(2):
+        again = build_vocab(texts, tmp_path / f"b{i}", vocab_size=3000, unused=20, limit_alphabet=800)
+        assert _written(again.out_dir) == files
+    whole = build_vocab(texts, tmp_path / "c", vocab_size=3000, unused=20)  # no cut alphabet
+    assert _written(build_vocab(texts, tmp_path / "d", vocab_size=3000, unused=20).out_dir) == _written(whole.out_dir)
+    # Nothing of the work (the spooled corpus) is left beside the output.
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["a", "b0", "b1", "c", "d"]
+
+
+def test_identical_across_processes_and_hash_seeds(shared_data, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from vocab_tools.build import build_vocab
+texts = open(sys.argv[1], encoding="utf-8").read().splitlines()
+build_vocab(texts, sys.argv[2], vocab_size=2500, unused=10, limit_alphabet=700)
+"""
+    source = shared_data / "general" / "ud_korean_sentences.txt"
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"p{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        run = subprocess.run([sys.executable, "-c", code, str(source), str(out)], capture_output=True, text=True,
+                             timeout=120, env=env)
+        assert run.returncode == 0, run.stderr
+        outs.append(_written(out))
+    assert outs[0] == outs[1]
+
+
+def test_reproducible_vocab_is_the_trainers_vocab(shared_data, tmp_path):
+    """Fixing the ids must not change what is learned: without a cut alphabet, the characters and
+    their ## forms are exactly the ones HF's trainer keeps, and the pieces load and tokenize."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    texts = _ud_sentences(shared_data)
+    result = build_vocab(texts, tmp_path / "t", vocab_size=3000, unused=0)
+    ours = set(load_tokenizer(result.out_dir).vocab)
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=3000, min_frequency=2, show_progress=False,
+                                                             special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+                                                             continuing_subword_prefix="##"))
+    theirs = set(tok.get_vocab())
+
+    def base(vocab):
+        return {t for t in vocab if len(t) == 1 or (t.startswith("##") and len(t) == 3)}
+
+    assert base(ours) == base(theirs)
+    assert len(ours) == len(theirs) and len(ours ^ theirs) < 0.05 * len(ours)  # merges: only ties at the cut differ

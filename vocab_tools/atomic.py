@@ -235,6 +235,22 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = True, *, command
             raise
 
 
+@contextmanager
+def scratch_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """A hidden work folder beside the output `path` (same disk, so room for large intermediates),
+    removed on exit; one left by a killed run is removed by the next `atomic_directory(path)`."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
+    except OSError as e:
+        raise _as_output_error(path, e) from None
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _as_output_error(path: Path, exc: BaseException) -> OutputError:
     reason = write_failure(exc) or str(exc)
     return OutputError(
@@ -242,3 +258,6 @@ def _as_output_error(path: Path, exc: BaseException) -> OutputError:
         "and no half-written folder was left.",
         "Free space on that disk or fix its permissions, or choose another output folder; then run the "
         "same command again.")
+
+
+output_error = _as_output_error  # for writers outside this module that word a failed write the same way

@@ -7,19 +7,24 @@ the five specials and the pieces; the slots come on top.
 
 The slots are inserted after training rather than passed to the trainer as special tokens: the
 trainer would register them as added tokens, which the filling step must avoid (see writing.py).
+
+Reproducible: the same texts and settings give byte-identical files, in one process or in several
+(HF's trainer alone does not: see `_CorpusPass`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, TextIO
 
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
-from vocab_tools.atomic import check_output_dir
+from vocab_tools.atomic import check_output_dir, output_error, scratch_dir, write_failure
 from vocab_tools.errors import VocabError
 from vocab_tools.loading import NormalizerSettings
 from vocab_tools.writing import (bert_tokenizer_json, dumps, special_tokens_map, tokenizer_config,
@@ -52,22 +57,84 @@ class BuildResult:
                 "warnings": self.warnings}
 
 
-class _Counted:
-    """Pass texts through to the trainer while counting them (and reporting progress)."""
+class _CorpusPass:
+    """One pass over the texts before training: normalise them as the tokenizer does, spool the result
+    for the trainer, and count what the trainer would otherwise decide in hash-map order.
 
-    def __init__(self, texts: Iterable[str], progress: Callable[[int], None] | None):
-        self.texts, self.progress = texts, progress
+    HF's WordPiece trainer (a BPE trainer underneath) gives a different vocabulary on every run
+    (tokenizers issue 1794): with `limit_alphabet` it cuts characters of equal count in hash order,
+    it numbers the `##c` continuation characters in the order it meets words in a hash map, and it
+    breaks ties between merges of equal count by those numbers, so both the ids and the piece set
+    move. Its merges are otherwise a pure function of (count, pair ids). So this pass fixes the
+    inputs of that function: the kept alphabet (count, then code point), given to the trainer as
+    its initial alphabet, and every `##c` the trainer would create; both go to the trainer as
+    special tokens in code-point order (the alphabet first, as the trainer numbers it), so every id
+    is fixed before the first merge. Both are computed as the trainer does, with its own normaliser
+    and pre-tokeniser, so the result is the vocabulary the trainer would build, minus the
+    arbitrariness (the special tokens only fix ids: the pieces are kept, as learned pieces).
+    """
+
+    BATCH = 1000  # texts normalised per call into tokenizers
+
+    def __init__(self, normalizer, pre_tokenizer, spool: TextIO, progress: Callable[[int], None] | None):
+        self.normalizer, self.pre_tokenizer, self.spool, self.progress = normalizer, pre_tokenizer, spool, progress
         self.count = self.characters = 0
+        self.chars: Counter[str] = Counter()  # occurrences of each character in the normalised text
+        self.inner: set[str] = set()  # characters seen after the first character of a pre-token: they get a ## form
+        self.kinds: dict[str, str] = {" ": "space"}  # character → "space" | "punct" | "word", as the pre-tokeniser splits
+        self._runs: re.Pattern | None = None
 
-    def __iter__(self) -> Iterator[str]:
-        for text in self.texts:
+    def feed(self, texts: Iterable[str]) -> None:
+        batch: list[str] = []
+        for text in texts:
             if not text:
                 continue
             self.count += 1
             self.characters += len(text)
+            batch.append(text)
             if self.progress is not None and self.count % 1000 == 0:
                 self.progress(self.count)
-            yield text
+            if len(batch) >= self.BATCH:
+                self._add(batch)
+                batch = []
+        if batch:
+            self._add(batch)
+
+    def _add(self, batch: list[str]) -> None:
+        # The normaliser works character by character and turns the joining newline into a space.
+        text = self.normalizer.normalize_str("\n".join(batch))
+        counts = Counter(text)
+        new = [c for c in counts if c not in self.kinds]
+        if new or self._runs is None:
+            for c in new:
+                self.kinds[c] = self._kind(c)
+            breaks = "".join(re.escape(c) for c in sorted(c for c, kind in self.kinds.items() if kind != "word"))
+            # A run of two or more word characters: the pre-token's first character, then its inner ones.
+            self._runs = re.compile(f"[^{breaks}]([^{breaks}]+)")
+        self.chars.update(counts)
+        self.inner.update("".join(self._runs.findall(text)))
+        self.spool.write(text)
+        self.spool.write("\n")
+
+    def _kind(self, c: str) -> str:
+        pieces = [piece for piece, _ in self.pre_tokenizer.pre_tokenize_str(f"a{c}a")]
+        if pieces == ["a", "a"]:
+            return "space"
+        if pieces == ["a", c, "a"]:
+            return "punct"  # always a pre-token of its own: never a continuation
+        return "word"
+
+    def alphabet(self, limit: int | None) -> list[str]:
+        """The characters the trainer keeps, in code-point order: with `limit`, the most frequent
+        (ties by code point), as the trainer keeps them but without its arbitrary cut."""
+        chars = [c for c, n in self.chars.items() if n > 0 and self.kinds.get(c) != "space"]
+        if limit is not None and len(chars) > limit:
+            chars = sorted(chars, key=lambda c: (-self.chars[c], c))[:limit]
+        return sorted(chars)
+
+    def continuations(self, alphabet: list[str]) -> list[str]:
+        """The `##c` pieces the trainer will create, in code-point order."""
+        return [f"##{c}" for c in alphabet if c in self.inner]
 
 
 def build_vocab(texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: int = 40000, unused: int = 2000, *,
@@ -93,17 +160,31 @@ def build_vocab(texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: in
     check_output_dir(out_dir, BUILD_COMMAND, force)
     settings = NormalizerSettings(lowercase, False, True, True)
     started = time.perf_counter()
+    normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=lowercase)
+    # The trainer reads the spooled text, normalised already: no normaliser of its own.
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=max_input_chars_per_word))
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=lowercase)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    options = {} if limit_alphabet is None else {"limit_alphabet": limit_alphabet}
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIALS,
-                                        continuing_subword_prefix="##", show_progress=show_progress, **options)
-    counted = _Counted(texts, progress)
-    tok.train_from_iterator(counted, trainer=trainer)
-    if counted.count == 0:
-        raise VocabError("No text to build a vocabulary from (the corpus is empty).", "Check the corpus paths and --field.")
+    with scratch_dir(out_dir) as scratch:
+        spool_path = scratch / "corpus.txt"
+        try:
+            with open(spool_path, "w", encoding="utf-8") as spool:
+                counted = _CorpusPass(normalizer, tok.pre_tokenizer, spool, progress)
+                counted.feed(texts)
+        except OSError as exc:
+            if write_failure(exc) is None:
+                raise
+            raise output_error(Path(out_dir), exc) from exc
+        if counted.count == 0:
+            raise VocabError("No text to build a vocabulary from (the corpus is empty).", "Check the corpus paths and --field.")
+        alphabet = counted.alphabet(limit_alphabet)
+        continuations = counted.continuations(alphabet)
+        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                                            special_tokens=SPECIALS + alphabet + continuations, initial_alphabet=alphabet,
+                                            limit_alphabet=len(alphabet), continuing_subword_prefix="##",
+                                            show_progress=show_progress)
+        tok.train([str(spool_path)], trainer=trainer)
     trained = tok.get_vocab()
+    # The trainer's own layout: the alphabet, its ## forms, then the merges in the order they were made.
     pieces = [t for t, _ in sorted(trained.items(), key=lambda kv: kv[1]) if t not in SPECIALS]
     slots = [f"[unused{i}]" for i in range(unused)]
     if slots_at == "start":

@@ -427,7 +427,8 @@ def _read_dataset(spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
     if spec.path.startswith("hf:"):
         name = spec.path[3:]
         try:
-            ds = datasets.load_dataset(name, split=spec.hf_split, streaming=True)
+            # No dataset script ever runs (datasets 3 would run one with trust_remote_code; 4+ has none).
+            ds = datasets.load_dataset(name, split=spec.hf_split, streaming=True, trust_remote_code=False)
         except Exception as e:
             raise CorpusError(f"Cannot load the dataset '{name}' from the Hugging Face hub: {type(e).__name__}: {e}.",
                               "When offline, download it elsewhere, `save_to_disk` it, and pass that directory; "

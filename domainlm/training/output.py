@@ -115,6 +115,7 @@ def _write_files(tmp: Path, *, model, tokenizer, settings, versions, metrics, ca
                 shutil.copyfile(f, tmp / f.name)
     else:
         tokenizer.save_pretrained(str(tmp))
+    limit_tokenizer_to_model(tmp, model.config)
     if slots_json is not None and Path(slots_json).exists():
         shutil.copyfile(slots_json, tmp / "slots.json")
     else:
@@ -127,6 +128,31 @@ def _write_files(tmp: Path, *, model, tokenizer, settings, versions, metrics, ca
     # plain `open` would, so a shared model folder is readable as the user's umask intends.
     for path in tmp.rglob("*"):
         follow_umask(path, directory=path.is_dir())
+
+
+def model_max_length(config) -> int | None:
+    """The most tokens the model takes: its position embeddings (BERT, ALBERT, ELECTRA)."""
+    value = getattr(config, "max_position_embeddings", None)
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def limit_tokenizer_to_model(folder: Path, config) -> None:
+    """Make the tokenizer_config.json in `folder` say the model's real limit.
+
+    A tokenizer built without a model (`vocab build`) or copied from a bigger base says 512 while a
+    small model has 128 positions: `truncation=True` then cuts at 512 and the model (and the
+    fill-mask pipeline) fails on a long text. A smaller limit the tokenizer already has is kept.
+    """
+    limit = model_max_length(config)
+    path = Path(folder) / "tokenizer_config.json"
+    if limit is None or not path.is_file():
+        return
+    data = json.loads(path.read_text(encoding="utf-8"))
+    current = data.get("model_max_length")
+    if isinstance(current, (int, float)) and 0 < current <= limit:
+        return
+    data["model_max_length"] = limit
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 def _write_generator(tmp: Path, generator) -> None:

@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
 
-from vocab_tools.atomic import atomic_directory, check_output_dir, follow_umask  # noqa: F401  (one implementation, re-exported)
-
-
-@contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Open a temp file next to `path`; on success rename it over `path`, on error delete it.
-
-    A `.gz` suffix writes gzip. The directory is created if needed.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        if path.name.endswith(".gz"):
-            fh = gzip.open(tmp, mode + ("t" if "b" not in mode else ""), encoding=encoding if "b" not in mode else None)
-        else:
-            fh = open(tmp, mode, encoding=encoding if "b" not in mode else None)
-        with fh:
-            yield fh
-        follow_umask(Path(tmp), directory=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+# One implementation of every atomic write (folders and files), re-exported for domainlm.
+from vocab_tools.atomic import (atomic_directory, atomic_write, atomic_write_text, check_output_dir,  # noqa: F401
+                                follow_umask, stage_file)
 
 
 def write_json(path: str | os.PathLike, data, indent: int = 2) -> None:

@@ -116,15 +116,20 @@ def test_full_disk_during_an_in_place_fill_leaves_the_model_folder_unchanged(tin
     (model / "model.safetensors").write_bytes(b"weights")
     before = {p.name: p.read_bytes() for p in model.iterdir()}
     calls = []
+    from vocab_tools import writing
 
-    def full_disk(*args, **kwargs):
-        calls.append(kwargs.get("prefix"))
-        raise OSError(errno.ENOSPC, "No space left on device")
+    real = writing.stage_file
 
-    monkeypatch.setattr("vocab_tools.writing.tempfile.mkstemp", full_disk)
+    def full_disk(path, data):  # the first file is staged, the disk is full at the second
+        calls.append(pathlib.Path(path).name)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(writing, "stage_file", full_disk)
     with pytest.raises(OutputError, match="no space left on the device.*unchanged"):
         fill_slots(model, ["보습크림"], model)
-    assert calls and {p.name: p.read_bytes() for p in model.iterdir()} == before
+    assert len(calls) == 2 and {p.name: p.read_bytes() for p in model.iterdir()} == before
 
 
 def test_empty_terms_file_is_an_error(cli, tiny_tokenizer_dir, tmp_path):

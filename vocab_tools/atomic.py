@@ -14,20 +14,27 @@ Every command that writes a folder goes through `atomic_directory(path, command=
 
 `check_output_dir` runs the same refusal up front, so a long job fails in its first second rather
 than after hours of work.
+
+Single files go through `atomic_write` (or `stage_file`, for several files renamed together): the
+one implementation of "write a hidden sibling, then rename it over the target". Its temporary file
+is created with mode 0666 and the kernel applies the umask, as a plain `open` does (mkstemp would
+give 0600, and a chmod after the fact needs the process-wide umask read, which races with threads).
 """
 
 from __future__ import annotations
 
 import errno
+import gzip
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 from vocab_tools.errors import OutputError
 
@@ -56,6 +63,68 @@ def follow_umask(path: Path, directory: bool) -> None:
         os.chmod(path, (0o777 if directory else 0o666) & ~umask())
     except OSError:
         pass
+
+
+def _new_sibling(path: Path) -> Path:
+    """Create a new, empty hidden file beside `path`, with the mode a plain `open` would give it."""
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the kernel applies the umask
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8", *,
+                 compress: bool | None = None) -> Iterator[IO]:
+    """Open a hidden file beside `path`; on success rename it over `path`, on error delete it.
+
+    The file gets the mode a plain `open(path, "w")` gives (the umask's). `compress`: gzip the
+    content; by default when the name ends in `.gz` (pass False to copy gzip bytes as they are).
+    The folder is created if needed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _new_sibling(path)
+    try:
+        binary = "b" in mode
+        if path.name.endswith(".gz") if compress is None else compress:
+            fh = gzip.open(tmp, mode if binary else mode + "t", encoding=None if binary else encoding)
+        else:
+            fh = open(tmp, mode, encoding=None if binary else encoding)
+        with fh:
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def stage_file(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Write `data` (text as UTF-8) in full to a new hidden file beside `path` and return that file.
+
+    For writers that publish several files together: stage them all, then `os.replace` each over its
+    target (or delete the staged ones if anything failed). Same mode rule as `atomic_write`.
+    """
+    path = Path(path)
+    tmp = _new_sibling(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Replace `path` by `text` (UTF-8) in one rename: readers see the old content or the new, never half."""
+    with atomic_write(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 def output_owner(path: str | os.PathLike) -> str | None:

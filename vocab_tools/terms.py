@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Iterable
 
+from vocab_tools.atomic import atomic_write_text
 from vocab_tools.errors import VocabError
 
 CONTINUATION_PREFIX = "##"
@@ -194,10 +194,10 @@ def write_terms(terms: Iterable[Term], tsv_path: str | os.PathLike, json_path: s
     lines = ["\t".join(COLUMNS)]
     for t in terms:
         lines.append("\t".join(_tsv_cell(getattr(t, name)) for name in COLUMNS))
-    _atomic_text(Path(tsv_path), "\n".join(lines) + "\n")
+    atomic_write_text(Path(tsv_path), "\n".join(lines) + "\n")
     if json_path is not None:
         data = [t.to_dict() for t in terms]
-        _atomic_text(Path(json_path), json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+        atomic_write_text(Path(json_path), json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
 
 def _tsv_cell(value) -> str:
@@ -209,18 +209,6 @@ def _tsv_cell(value) -> str:
         value = f"{value:.6g}"
     # A tab or newline inside a value would shift every later column; examples are free text.
     return " ".join(str(value).split()) if isinstance(value, str) and ("\t" in value or "\n" in value or "\r" in value) else str(value)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 __all__ = ["Term", "read_terms", "write_terms", "COLUMNS", "KINDS", "CONTINUATION_PREFIX"]

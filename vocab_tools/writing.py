@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-from vocab_tools.atomic import atomic_directory, follow_umask, write_failure
+from vocab_tools.atomic import atomic_directory, stage_file, write_failure
 from vocab_tools.errors import OutputError
 from vocab_tools.manifest import MANIFEST_NAME
 
@@ -110,11 +109,7 @@ def write_tokenizer_dir(out_dir: str | os.PathLike, files: Mapping[str, str], re
     staged: list[tuple[Path, Path]] = []
     try:
         for name in sorted(files, key=lambda n: n == MANIFEST_NAME):
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
-            staged.append((Path(tmp_name), out / name))
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(files[name])
-            follow_umask(Path(tmp_name), directory=False)
+            staged.append((stage_file(out / name, files[name]), out / name))
         for tmp_path, final in staged:
             os.replace(tmp_path, final)
         for name in remove:

@@ -62,11 +62,9 @@ def write_demo_data(data_root: str | os.PathLike) -> dict[str, Path]:
     for name in DATA_FILES:
         source, target = DATA_DIR / name, root / name
         if not target.is_file() or sha256_file(target) != sha256_file(source):
-            # Copied byte for byte beside the target, then renamed (atomic_write would gzip a .gz again).
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{target.name}.partial")
-            shutil.copyfile(source, partial)
-            os.replace(partial, target)
+            # Copied byte for byte (not gzipped again), beside the target, then renamed.
+            with atomic_write(target, "wb", compress=False) as fh, open(source, "rb") as src:
+                shutil.copyfileobj(src, fh)
         paths[name] = target
     return paths
 

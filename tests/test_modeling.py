@@ -37,6 +37,8 @@ def test_load_mlm_offline_hub_id_names_cache_and_local_path(monkeypatch):
         load_mlm("no-such-org/no-such-model")
     text = str(e.value)
     assert "not a local directory" in text and "cache at" in text and "--base DIR" in text
+    # huggingface-cli is gone from huggingface_hub; its successor is `hf`.
+    assert "`hf download no-such-org/no-such-model" in text and "huggingface-cli" not in text
 
 
 def test_load_mlm_missing_local_dir(tmp_path):

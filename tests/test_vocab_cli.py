@@ -60,7 +60,7 @@ def test_bad_input_messages(cli, tmp_path, tiny_tokenizer_dir, shared_data):
     r = cli("vocab", "info", tmp_path / "nope")
     assert r.exit_code == 2 and "does not exist" in r.output and "Traceback" not in r.output
     r = cli("vocab", "info", "kykim/bert-kor-base")
-    assert r.exit_code == 2 and "huggingface-cli download" in r.output
+    assert r.exit_code == 2 and "hf download" in r.output
 
     bad = tmp_path / "bad.tsv"
     bad.write_text("term\tfreq\n보습크림\t3\n", encoding="utf-8")

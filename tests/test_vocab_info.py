@@ -60,7 +60,7 @@ def test_bad_sources_say_what_to_do(source, match, monkeypatch, tmp_path):
     with pytest.raises(VocabError, match=match) as e:
         load_tokenizer(source)
     if "/" in source and not source.startswith("."):
-        assert "huggingface-cli download kykim/bert-kor-base" in e.value.hint and "local" in e.value.hint
+        assert "hf download kykim/bert-kor-base" in e.value.hint and "local" in e.value.hint
 
 
 def test_hub_id_found_in_the_hf_cache(tiny_tokenizer_dir, monkeypatch, tmp_path):

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from vocab_tools.atomic import atomic_write
 from vocab_tools.errors import VocabError
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
@@ -71,9 +72,8 @@ def _download(repo_id: str, timeout: float = 15.0) -> Path:
             continue  # a missing optional file (404) is normal
         except (urllib.error.URLError, TimeoutError, OSError) as e:
             raise _offline_error(repo_id, f"the hub could not be reached ({getattr(e, 'reason', e)})") from None
-        tmp = out / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, out / name)
+        with atomic_write(out / name, "wb", compress=False) as fh:
+            fh.write(data)
         got.append(name)
     if not _has_tokenizer(out):
         raise VocabError(f"'{repo_id}' on the hub has neither tokenizer.json nor vocab.txt.",
@@ -86,7 +86,7 @@ def _offline_error(source: str, why: str) -> VocabError:
     return VocabError(
         f"'{source}' is not a local path, and {why}.",
         f"Pass a local tokenizer directory, vocab.txt or tokenizer.json instead. To get one, on a machine with "
-        f"internet run `huggingface-cli download {source} vocab.txt tokenizer_config.json --local-dir ./{name}` "
+        f"internet run `hf download {source} vocab.txt tokenizer_config.json --local-dir ./{name}` "
         f"(add tokenizer.json if the model has one), copy ./{name} here and pass ./{name}.")
 
 

@@ -353,7 +353,7 @@ def _load_error(name: str, what: str, exc: Exception) -> ModelError:
     return ModelError(
         f"Cannot load the {what} '{name}': it is not a local directory, {reason}, and it is not in the "
         f"cache at {_hub_cache()}.",
-        f"Download it where the hub is reachable (`huggingface-cli download {name} --local-dir DIR`) and pass "
+        f"Download it where the hub is reachable (`hf download {name} --local-dir DIR`) and pass "
         "that directory with --base DIR, or set HF_HOME to a cache that holds it.")
 
 

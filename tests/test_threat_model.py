@@ -374,6 +374,22 @@ def test_b28_a_tar_bomb_and_a_bundle_of_many_files_are_refused_before_unpacking(
     assert list(work.iterdir()) == []
 
 
+def test_export_never_ships_a_link_of_a_received_run_folder(tmp_path):
+    """A run folder someone shared may hold a link to a secret: export refuses it, it never reads the target."""
+    from domainlm.pipeline.bundle import export_bundle
+
+    secret = tmp_path / "id_ed25519"
+    secret.write_text("PRIVATE KEY")
+    run = tmp_path / "run"
+    (run / "mine").mkdir(parents=True)
+    (run / "mine" / "terms.tsv").symlink_to(secret)
+    (run / "fill").mkdir()
+    (run / "fill" / "fill.json").write_text(json.dumps({"base_vocab_sha256": "0" * 64}))
+    with pytest.raises(BundleError, match="is a symbolic link"):
+        export_bundle(load_recipe("tiny", data_dir=tmp_path), run, tmp_path / "b.tar.gz")
+    assert not (tmp_path / "b.tar.gz").exists()
+
+
 def test_a_bundle_import_says_it_is_integrity_checked_not_authenticated():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "integrity-checked, not authenticated" in readme

@@ -144,10 +144,12 @@ def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike
     check_archive_path(archive, force)
     files = _collect(run, include_model)
     for name, path in files.items():  # what `import_bundle` would refuse is not exported
-        problem = _member_problem(name, False, path.stat().st_size)
+        problem = "a symbolic link (its target is not shared)" if path.is_symlink() else \
+            _member_problem(name, False, path.stat().st_size)
         if problem:
             raise BundleError(f"Cannot export '{path}' as '{name}': it is {problem}.",
-                              "Export without --include-model, or share that file another way.")
+                              "Put the file itself in its place, or export without --include-model when it is a "
+                              "model file (and share that file another way).")
     if len(files) + 8 > MAX_MEMBERS:
         raise BundleError(f"The run folder '{run_dir}' has {len(files):,} files to share, more than a bundle may hold "
                           f"({MAX_MEMBERS:,}).", "Export without --include-model, or share the model another way.")

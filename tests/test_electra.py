@@ -272,6 +272,30 @@ def test_generator_with_a_masked_lm_base_and_warm_up_beyond_the_steps_are_refuse
               config=config(max_steps=4, **{"electra": {"generator_warmup_steps": 4}}))
 
 
+def test_generator_warm_up_scales_with_the_run():
+    from domainlm.training.electra import generator_warmup
+
+    assert [generator_warmup(None, n) for n in (0, 4, 10, 1000, 2000, 50_000)] == [0, 0, 1, 100, 200, 200]
+    assert generator_warmup(3, 4) == 3 and generator_warmup(0, 4) == 0 and generator_warmup(7, 0) == 0
+    with pytest.raises(ConfigError, match=r"\(4\) leaves no step of the 4"):
+        generator_warmup(4, 4)
+
+
+def test_a_short_adapt_is_not_refused_for_the_default_warm_up(discriminator_only, corpus, tmp_path):
+    """`adapt --max-steps 4` on a discriminator-only base: the default warm-up (a tenth of the run)
+    is 0 steps here, where the old fixed 200 refused the run."""
+    result = adapt(str(discriminator_only), tmp_path / "out", corpus=str(corpus), terms=TERMS, config=config(max_steps=4))
+    out = result.out_dir
+    assert result.steps == 4
+    settings = json.loads((out / "settings.json").read_text(encoding="utf-8"))
+    assert settings["generator_warmup_steps"] == 0
+    assert all(r["discriminator_loss"] > 0 for r in _records(out) if "loss" in r)
+    # The adapted discriminator and its generator say the model's 128 positions, not 512.
+    for folder in (out, out / "generator"):
+        assert json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))["model_max_length"] == 128
+    assert AutoTokenizer.from_pretrained(str(out)).model_max_length == 128
+
+
 def test_cli_pretrain_and_adapt_electra(cli, tiny_tokenizer_dir, corpus, discriminator_only, tmp_path):
     fast = ["--batch-size", "2", "--seq-len", "32", "--max-steps", "3", "--save-every", "10"]
     r = cli("pretrain", "--tokenizer", tiny_tokenizer_dir, "--corpus", corpus, "-o", tmp_path / "p", "--arch", "electra",

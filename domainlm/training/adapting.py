@@ -299,7 +299,7 @@ def _electra_objective(discriminator, base_tokenizer, tokenizer, entries, user_g
     from domainlm.modeling.config import default_generator_fraction
     from domainlm.modeling.electra import build_generator, share_embeddings
     from domainlm.modeling.init_rows import init_filled_rows
-    from domainlm.training.electra import ReplacedTokenDetection
+    from domainlm.training.electra import ReplacedTokenDetection, generator_warmup
 
     rows = discriminator.get_input_embeddings().weight.shape[0]
     if user_generator is not None:
@@ -314,11 +314,8 @@ def _electra_objective(discriminator, base_tokenizer, tokenizer, entries, user_g
 
         torch.manual_seed(config.seed)  # the new generator's initial weights, reproducibly
         fraction = config.electra.generator_fraction or default_generator_fraction(discriminator.config.hidden_size)
-        generator, warmup = build_generator(discriminator, fraction), config.electra.generator_warmup_steps
-        if warmup >= config.max_steps:
-            raise ConfigError(f"train.electra.generator_warmup_steps ({warmup}) leaves no step of the "
-                              f"{config.max_steps} for the discriminator.",
-                              "Lower train.electra.generator_warmup_steps (--set) or raise --max-steps.")
+        warmup = generator_warmup(config.electra.generator_warmup_steps, config.max_steps)
+        generator = build_generator(discriminator, fraction)
     objective = ReplacedTokenDetection(tokenizer, config, generator, warmup_steps=warmup)
     shown = "the given one" if user_generator is not None else \
         f"built here, hidden {generator.config.hidden_size} of {discriminator.config.hidden_size}"

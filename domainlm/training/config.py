@@ -28,7 +28,7 @@ class ElectraTrainConfig(BaseModel):
     discriminator_weight: float = Field(50.0, gt=0, description="Weight of the discriminator's binary cross-entropy (ELECTRA: 50)")
     generator_weight: float = Field(1.0, gt=0, description="Weight of the generator's masked-LM loss (ELECTRA: 1)")
     mask_replace_prob: float = Field(0.85, ge=0, le=1, description="Share of the chosen tokens the generator sees as [MASK] (the rest unchanged; electra_pytorch: 0.85)")
-    generator_warmup_steps: int = Field(200, ge=0, description="adapt without --generator: steps of masked-LM on the new generator alone before the discriminator trains (so it never learns against a random generator); counted in max_steps")
+    generator_warmup_steps: int | None = Field(None, ge=0, description="adapt without --generator: steps of masked-LM on the new generator alone before the discriminator trains (so it never learns against a random generator); counted in max_steps (null: a tenth of max_steps, at most 200; a number must leave the discriminator a step)")
     generator_fraction: float | None = Field(None, gt=0, le=1, description="adapt without --generator: the new generator's hidden size as a share of the discriminator's (null: 1/4 up to hidden 256, 1/3 above)")
 
 

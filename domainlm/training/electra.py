@@ -14,7 +14,7 @@ from the per-micro-batch generator the trainer passes, so a resume corrupts the 
 
 `generator_warmup_steps`: when adapt builds a new generator for a discriminator-only base, the
 first steps train the generator alone (masked-LM), so the discriminator never learns to spot the
-noise of a random generator.
+noise of a random generator. By default a tenth of the run, at most 200 steps (`generator_warmup`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,34 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from domainlm.errors import ConfigError
 from domainlm.modeling.heads import MaskedLMLoss
 from domainlm.training.config import TrainConfig
 from domainlm.training.masking import special_token_ids, whole_word_mask
 from domainlm.training.data import stack_sequences
+
+
+WARMUP_SHARE = 10  # the default warm-up is max_steps // WARMUP_SHARE …
+WARMUP_CAP = 200  # … and at most this many steps
+
+
+def generator_warmup(configured: int | None, max_steps: int) -> int:
+    """Steps a new generator trains alone in a run of `max_steps`.
+
+    `configured` None: a tenth of the run, at most 200, so a short run (`--max-steps 4`: none) is not
+    refused for a default it never chose. A number the user gave must leave the discriminator at
+    least one step: else the run would train no discriminator at all, which is an error to say.
+    """
+    if max_steps <= 0:
+        return 0  # no training (adapt --max-steps 0 fills and initialises only)
+    if configured is None:
+        return min(WARMUP_CAP, max_steps // WARMUP_SHARE)
+    if configured >= max_steps:
+        raise ConfigError(f"train.electra.generator_warmup_steps ({configured}) leaves no step of the "
+                          f"{max_steps} for the discriminator.",
+                          "Lower train.electra.generator_warmup_steps (--set), leave it unset (a tenth of the "
+                          "steps, at most 200) or raise --max-steps.")
+    return configured
 
 
 def sample_tokens(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -1,32 +1,37 @@
-"""Does it help? Fill + adapt against plain continued pretraining, from one general-only base (issue 13).
+"""Does it help, and where? The adaptation map, version 2 (issue 23).
 
-One base is made here once and cached: a BERT pretrained by domainlm on the Korean Wikipedia sample
-only, with a WordPiece vocab holding 2,000 [unusedN] slots. Then, per domain, every arm starts from
-that base with the same data order and seed:
+One base for every arm: the shared `bert-4l256-general` (profile cpu; a 4 x 256 BERT pretrained with
+token-level masking on the Wikipedia sample and NSMC train-split reviews, off the unigram plateau),
+or a tiny base made on the fly (profile quick). Per domain, every arm starts from it with the same
+data order and seed, and is fine-tuned on the domain's task at several label budgets over 5 seeds:
 
-    a  base             no training
-    b  plain-N          continued masked-LM for N tokens, vocabulary unchanged
-    c  plain-3N         the same for 3N tokens
-    d  fill             mined terms fill the slots (mean-of-pieces rows), then full training for N
-    e  phased           the same fill, new rows alone first, then everything, N in all
-    f  frequency-terms  as d, with the frequency baseline's terms (count x (pieces - 1)) instead
-    g  random-init      as d, the filled rows initialised at random
-    h  distill          as d, the filled rows initialised by Token Distillation (--init distill)
+    base             no training
+    plain-N          continued masked-LM for N tokens (20% general replay), vocabulary unchanged
+    plain-3N         the same for 3N tokens
+    tapt             masked-LM for N tokens on the task's own training texts only (labels unused; Gururangan et al. 2020)
+    fill-only-K      the K best mined terms in the slots, mean-of-pieces rows, no training (Sachidananda et al. 2021)
+    fill-K           the K best mined terms, mean init, then plain-N's training (K swept: 100 ... 2000)
+    fill-auto        as fill-K with K chosen by `--slots auto` (domainlm.training.slot_budget)
+    phased-K         as fill-K, new rows alone first (own learning rate), then everything
 
-Domains: movies (mine and adapt on the NSMC train split, MW-BPC on its test split, the NSMC task) and
-shopping (the unrated and train-part rated Naver shopping reviews, MW-BPC on the task's test part,
-the shopping-rating task). General text for forgetting: the UD Korean sentences (never trained on).
+Domains: shopping (Naver shopping reviews; not in the base; task shopping-rating), news (Korean news
+comments; not in the base; task hate-speech, whose train texts are the domain text), movies (NSMC;
+in the base: the control where nothing should gain and nothing may be lost).
 
-Measured per arm: MW-BPC on held-out domain and general text (one mask plan for every arm), fertility,
-the domain task's fine-tuning score over 3 seeds, training wall/CPU time and tokens; paired 95%
-intervals of every arm against (b), and of (d) against (c). The targets of the issue are recorded as
-true or false under `targets`. Writes benchmarks/results/adaptation[_quick|_gpu].json, .md and .png.
+Measured per arm: MW-BPC on held-out domain and general text (one mask plan for every arm),
+fertility, the task fine-tuned at each label budget over the seeds (epoch on dev, test once), paired
+95% intervals against plain-N (and fill arms against plain-3N); per domain the base's held-out
+masked-LM loss against the unigram entropy of its vocabulary on the same text; on shopping the
+fine-tuning examples per second of the filled tokenizer against the base's. Targets are recorded as
+true or false under `targets`. Writes benchmarks/results/adaptation[_PROFILE].json, .md and .png
+(the map: fine-tuning gain over plain-N against filled slots, per domain and label budget).
 
-    python benchmarks/adaptation_benchmark.py [--profile cpu|quick|gpu] [--domains movies,shopping]
-                                              [--arms a,b,...] [--work runs/adaptation_benchmark]
+    python benchmarks/adaptation_benchmark.py [--profile cpu|quick] [--domains shopping,news,movies]
+                                              [--arms base,plain-N,fill-500,...] [--budgets 200,1000]
 
-The base, the mined terms, every adapted arm and every fine-tuning result are cached under --work
-(keyed by their settings), so a rerun only does what is missing or changed.
+Everything (mined terms, adapted arms, fine-tuning runs) is cached under --work by the content of its
+settings, so a rerun continues where the last one stopped and the CPU protocol can be spread over
+several sessions; the JSON is rewritten after every arm.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import argparse
 import csv
 import hashlib
 import json
+import math
 import os
 import random
 import resource
@@ -46,38 +52,60 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import REPO, shared_data  # noqa: E402
 
+SHARED_BASE = "bases/bert-4l256-general"
+
 PROFILES = {
-    # About 2 hours on 2 CPU cores once the base is cached (the base itself about 30 minutes).
-    "cpu": dict(layers=4, hidden=256, heads=4, intermediate=1024, vocab_size=18_000, slots=2000,
-                pretrain_steps=1500, pretrain_batch=32, pretrain_lr=1e-3,
-                steps=150, batch=32, seq_len=128, lr=5e-4, replay=0.2, new_rows_steps=30, new_rows_lr=2e-3,
-                distill_contexts=20, eval_texts=2000, ft_train=2000, ft_dev=500, ft_test=2000, ft_epochs=2,
-                ft_lr=2e-4, seeds=(1, 2, 3), bootstrap=1000),
-    # A smoke run of every arm and every measure (minutes); its numbers mean nothing.
-    "quick": dict(layers=2, hidden=64, heads=2, intermediate=256, vocab_size=6000, slots=300,
-                  pretrain_steps=40, pretrain_batch=16, pretrain_lr=2e-3, general_docs=4000, domain_docs=6000,
-                  steps=12, batch=16, seq_len=64, lr=1e-3, replay=0.2, new_rows_steps=4, new_rows_lr=2e-3,
-                  distill_contexts=4, eval_texts=200, ft_train=200, ft_dev=100, ft_test=200, ft_epochs=1,
-                  ft_lr=5e-4, seeds=(1, 2), bootstrap=200),
-    # For a GPU machine: a bigger base, longer runs, the tasks' full budgets.
-    "gpu": dict(layers=6, hidden=512, heads=8, intermediate=2048, vocab_size=32_000, slots=2000,
-                pretrain_steps=4000, pretrain_batch=128, pretrain_lr=5e-4,
-                steps=400, batch=64, seq_len=128, lr=2e-4, replay=0.2, new_rows_steps=80, new_rows_lr=1e-3,
-                distill_contexts=100, eval_texts=5000, ft_train=None, ft_dev=None, ft_test=None, ft_epochs=3,
-                ft_lr=5e-5, seeds=(1, 2, 3), bootstrap=1000),
+    # 2 CPU cores, bf16 autocast: an adapted arm of N (200 x 64 x 128 = 1.6M tokens) takes about 5 minutes,
+    # a fine-tuning run 10-40 s. The whole grid is several hours: it is cached and resumable.
+    "cpu": dict(base=SHARED_BASE, steps=200, batch=64, seq_len=128, lr=2e-4, replay=0.2, cpu_bf16=True,
+                new_rows_steps=40, new_rows_lr=2e-3, eval_texts=2000, budgets=(200, 1000), seeds=(1, 2, 3, 4, 5),
+                ft_epochs={"200": 10, "1000": 5, "all": 3}, ft_lr=2e-4, ft_dev=500, ft_test=2000, all_labels=10_000,
+                bootstrap=1000, efficiency_examples=2000, efficiency_repeats=3, mine_slots=2000),
+    # A smoke run of every arm and measure on a tiny base made here (a minute or two); numbers mean nothing.
+    "quick": dict(base=None, layers=2, hidden=64, heads=2, intermediate=256, vocab_size=6000, slots=300,
+                  pretrain_steps=30, pretrain_batch=16, pretrain_lr=2e-3, general_docs=3000, domain_docs=3000,
+                  steps=6, batch=16, seq_len=64, lr=1e-3, replay=0.2, cpu_bf16=False, new_rows_steps=2,
+                  new_rows_lr=2e-3, eval_texts=150, budgets=(100,), seeds=(1, 2), ft_epochs={"100": 1, "all": 1},
+                  ft_lr=5e-4, ft_dev=60, ft_test=150, all_labels=300, bootstrap=200, efficiency_examples=200,
+                  efficiency_repeats=1, mine_slots=300),
 }
 
-ARMS = {
-    "a": ("base", "the base, no training"),
-    "b": ("plain-N", "continued masked-LM for N tokens, vocabulary unchanged"),
-    "c": ("plain-3N", "continued masked-LM for 3N tokens, vocabulary unchanged"),
-    "d": ("fill", "mined terms in the slots, mean-of-pieces rows, full training for N"),
-    "e": ("phased", "mined terms, new rows alone first, then full training, N in all"),
-    "f": ("frequency-terms", "frequency-baseline terms in the slots, otherwise as d"),
-    "g": ("random-init", "mined terms, filled rows initialised at random, otherwise as d"),
-    "h": ("distill", "mined terms, filled rows by Token Distillation, otherwise as d"),
+DEFAULT_ARMS = {
+    "shopping": ["base", "plain-N", "fill-500", "fill-2000", "fill-1000", "fill-250", "fill-100", "plain-3N", "tapt",
+                 "fill-only-500", "fill-auto", "phased-500"],
+    "news": ["base", "plain-N", "fill-auto", "fill-500", "plain-3N", "tapt", "fill-2000"],
+    "movies": ["base", "plain-N", "fill-auto", "fill-500", "plain-3N", "fill-2000"],
 }
-REFERENCE = "b"
+QUICK_ARMS = ["base", "plain-N", "plain-3N", "tapt", "fill-only-50", "fill-50", "fill-150", "fill-auto", "phased-50"]
+REFERENCE = "plain-N"
+DOMAINS = {"shopping": "shopping-rating", "news": "hate-speech", "movies": "nsmc"}
+
+
+def describe_arm(name: str) -> str:
+    kind, k = parse_arm(name)
+    return {"base": "the base, no training",
+            "plain": f"continued masked-LM for {'3N' if name == 'plain-3N' else 'N'} tokens, vocabulary unchanged",
+            "tapt": "masked-LM for N tokens on the task's own training texts (no replay)",
+            "fill-only": f"the {k} best mined terms, mean init, no training",
+            "fill": f"the {k} best mined terms, mean init, then N tokens of masked-LM" if k != "auto"
+            else "--slots auto: the terms the budget can teach, then N tokens of masked-LM",
+            "phased": f"the {k} best mined terms, new rows alone first, then everything, N in all"}[kind]
+
+
+def parse_arm(name: str) -> tuple[str, int | str | None]:
+    """(kind, slot count or 'auto' or None) of an arm name; a bad name is refused."""
+    if name in ("base", "tapt"):
+        return name, None
+    if name in ("plain-N", "plain-3N"):
+        return "plain", None
+    for kind in ("fill-only", "phased", "fill"):
+        if name.startswith(kind + "-"):
+            k = name[len(kind) + 1:]
+            if k == "auto" and kind == "fill":
+                return kind, "auto"
+            if k.isdigit() and int(k) > 0:
+                return kind, int(k)
+    raise SystemExit(f"unknown arm {name!r}: base, plain-N, plain-3N, tapt, fill-K, fill-auto, fill-only-K, phased-K")
 
 
 def _key(obj) -> str:
@@ -94,20 +122,6 @@ def _mark(folder: Path, key: str) -> None:
     (folder.parent / f"{folder.name}.key").write_text(key)
 
 
-def _reuse(domain: dict, own: Path, key: str) -> Path | None:
-    """A finished result made with `key`: `own`, or, in an attempt, any result of the protocol's run
-    with the same key (an arm the attempt's settings leave unchanged is not trained twice)."""
-    if _cached(own, key):
-        return own
-    shared = domain.get("shared_dir")
-    if shared is not None:
-        for marker in sorted(shared.glob(own.name.split("-")[0] + "*.key")):
-            folder = marker.with_suffix("")
-            if folder.exists() and marker.read_text() == key:
-                return folder
-    return None
-
-
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -118,16 +132,29 @@ def _write_lines(path: Path, texts) -> int:
     tmp = path.with_suffix(".partial")
     with open(tmp, "w", encoding="utf-8") as f:
         for text in texts:
-            f.write(text.replace("\n", " ") + "\n")
-            n += 1
+            text = " ".join(text.split())
+            if text:
+                f.write(text + "\n")
+                n += 1
     tmp.replace(path)
     return n
 
 
 # --- the base ---------------------------------------------------------------------------------------
 
-def make_base(work: Path, p: dict, data: Path) -> dict:
-    """Pretrain the general-only base once (cached under work/base)."""
+def prepare_base(work: Path, p: dict, data: Path) -> dict:
+    """The base every arm starts from: the shared one, or (quick) a tiny one pretrained here once."""
+    if p.get("base"):
+        path = data / p["base"]
+        weights = path / "model.safetensors"
+        if not weights.exists():
+            raise SystemExit(f"the shared base {path} is missing: see ../shared/data/README.md (bases/)")
+        st = weights.stat()
+        return {"path": str(path), "key": _key({"base": str(p["base"]), "size": st.st_size}),
+                "general": str(data / "general" / "kowiki_sample.txt.gz"),
+                "description": "the shared bert-4l256-general: 4 layers x 256, 26,000-entry vocab with 2,000 [unusedN] "
+                               "slots, token-level masked-LM for 27.9M tokens on the Korean Wikipedia sample and the "
+                               "NSMC train-split reviews (../shared/data/bases/bert-4l256-general/README.md)"}
     from domainlm.corpus import CorpusSpec
     from domainlm.modeling.config import ModelArchConfig
     from domainlm.training import TrainConfig, pretrain
@@ -135,184 +162,160 @@ def make_base(work: Path, p: dict, data: Path) -> dict:
     from vocab_tools import build_vocab
 
     arch = ModelArchConfig(arch="bert", layers=p["layers"], hidden=p["hidden"], heads=p["heads"],
-                           intermediate=p["intermediate"], max_positions=max(128, p["seq_len"]))
-    settings = {"arch": arch.model_dump(), "vocab_size": p["vocab_size"], "slots": p["slots"],
-                "steps": p["pretrain_steps"], "batch": p["pretrain_batch"], "lr": p["pretrain_lr"],
-                "general_docs": p.get("general_docs")}
+                           intermediate=p["intermediate"], max_positions=128)
+    settings = {k: p[k] for k in ("layers", "hidden", "heads", "intermediate", "vocab_size", "slots", "pretrain_steps",
+                                  "pretrain_batch", "pretrain_lr", "general_docs", "seq_len")}
     key = _key(settings)
     base, general = work / "base", work / "general.txt"
-    info_path = work / "base.json"
-    if _cached(base, key) and general.exists() and info_path.exists():
-        print(f"base: cached at {base}", file=sys.stderr)
-        return json.loads(info_path.read_text())
-    texts = list(corpus_texts(CorpusSpec(path=str(data / "general" / "kowiki_sample.txt.gz")),
-                              max_documents=p.get("general_docs")))
-    random.Random(0).shuffle(texts)
-    _write_lines(general, texts)
-    t, cpu = time.perf_counter(), _cpu_seconds()
-    # No force: the library replaces only its own earlier output, never a user's folder under --work.
-    build_vocab(texts, work / "tok", vocab_size=p["vocab_size"], unused=p["slots"], min_frequency=2,
-                limit_alphabet=3000)
-    config = TrainConfig(max_steps=p["pretrain_steps"], batch_size=p["pretrain_batch"], seq_len=p["seq_len"],
-                         lr=p["pretrain_lr"], warmup_ratio=0.06, save_every=10**6, eval_documents=0, seed=0,
-                         replay_ratio=0.0)
-    pretrain(work / "tok", [str(general)], base, arch=arch, config=config)
-    info = {"settings": settings, "general_paragraphs": len(texts),
-            "seconds": round(time.perf_counter() - t, 1), "cpu_seconds": round(_cpu_seconds() - cpu, 1),
-            "tokens": p["pretrain_steps"] * p["pretrain_batch"] * p["seq_len"]}
-    info_path.write_text(json.dumps(info, indent=1))
-    _mark(base, key)
-    return info
+    if not (_cached(base, key) and general.exists()):
+        texts = list(corpus_texts(CorpusSpec(path=str(data / "general" / "kowiki_sample.txt.gz")),
+                                  max_documents=p["general_docs"]))
+        random.Random(0).shuffle(texts)
+        _write_lines(general, texts)
+        build_vocab(texts, work / "tok", vocab_size=p["vocab_size"], unused=p["slots"], min_frequency=2,
+                    limit_alphabet=3000)
+        config = TrainConfig(max_steps=p["pretrain_steps"], batch_size=p["pretrain_batch"], seq_len=p["seq_len"],
+                             lr=p["pretrain_lr"], warmup_ratio=0.06, save_every=10**6, eval_documents=0, seed=0,
+                             replay_ratio=0.0)
+        pretrain(work / "tok", [str(general)], base, arch=arch, config=config)
+        _mark(base, key)
+    return {"path": str(base), "key": key, "general": str(general),
+            "description": f"a tiny BERT ({p['layers']} x {p['hidden']}, vocab {p['vocab_size']:,} with {p['slots']} "
+                           f"slots) pretrained here for {p['pretrain_steps']} steps: a smoke test, not a real base"}
+
+
+def base_quality(base_path: str, texts: list[str], p: dict) -> dict:
+    """Is the base off the unigram plateau? Its held-out masked-LM loss (token-level and whole-word
+    masking, nats per masked token) against the unigram entropy of its vocabulary on the same text
+    (the loss of a model that ignores context and predicts each token by its frequency there)."""
+    from collections import Counter
+
+    from domainlm.modeling.loading import load_mlm
+    from domainlm.training.heldout import heldout_mlm_loss
+
+    model, tokenizer = load_mlm(base_path)
+    counts: Counter = Counter()
+    for enc in tokenizer(texts, add_special_tokens=False)["input_ids"]:
+        counts.update(enc)
+    total = sum(counts.values())
+    entropy = -sum(c / total * math.log(c / total) for c in counts.values())
+    out = {"texts": len(texts), "tokens": total, "unigram_entropy_nats": round(entropy, 4)}
+    for masking in ("token", "whole-word"):
+        out[f"mlm_loss_{masking}"] = round(heldout_mlm_loss(model, tokenizer, texts, seq_len=p["seq_len"], batch_size=32,
+                                                            seed=13, masking=masking, max_sequences=256), 4)
+    out["off_plateau_nats"] = round(entropy - out["mlm_loss_token"], 4)
+    return out
 
 
 # --- the domains ------------------------------------------------------------------------------------
 
 def prepare_domain(name: str, work: Path, p: dict, data: Path) -> dict:
-    """Write the domain's training text (shuffled once: every arm reads it in the same order) and
-    return where its held-out text and its task are."""
-    from domainlm.corpus import CorpusSpec
-    from domainlm.training.data import corpus_texts
-
-    folder = work / name
-    folder.mkdir(parents=True, exist_ok=True)
-    corpus = folder / "domain.txt"
-    limit = p.get("domain_docs")
-    if name == "movies":
-        nsmc = str(data / "reviews" / "nsmc_reviews.tsv.gz")
-        heldout = CorpusSpec(path=nsmc, field="text", where={"split": "test"})
-        task = "nsmc"
-        make = lambda: list(corpus_texts(CorpusSpec(path=nsmc, field="text", where={"split": "train"})))  # noqa: E731
-    elif name == "shopping":
-        task = "shopping-rating"
-        heldout_texts, make = _shopping_texts(data)
-        heldout = heldout_texts
-    else:
-        raise SystemExit(f"unknown domain {name!r}: movies or shopping")
-    key = _key({"domain": name, "limit": limit})
-    if not _cached(corpus, key):
-        texts = make()
-        random.Random(0).shuffle(texts)
-        _write_lines(corpus, texts[:limit] if limit else texts)
-        _mark(corpus, key)
-    return {"name": name, "corpus": corpus, "heldout": heldout, "task": task, "dir": folder}
-
-
-def _shopping_texts(data: Path):
-    """(held-out texts: the rating task's test part; a maker of the training text: the unrated rows
-    and the task's train part). The task's dev and test rows never train."""
+    """Write the domain's training text and the task's own training texts (each shuffled once: every
+    arm reads them in the same order); the task's dev and test texts never train."""
     from domainlm.finetune.tasks import load_task_data, resolve_tasks
 
-    (task,) = resolve_tasks("shopping-rating")
+    (task,) = resolve_tasks(DOMAINS[name])
     split = load_task_data(task, data)
-    test = [ex.texts[0] for ex in split.load_test()]
+    folder = work / name
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus, tapt = folder / "domain.txt", folder / "tapt.txt"
+    test_texts = [ex.texts[0] for ex in split.load_test()]
+    train_texts = [ex.texts[0] for ex in split.train]
+    limit = p.get("domain_docs")
+    key = _key({"domain": name, "limit": limit, "version": 2})
+    if not (_cached(corpus, key) and tapt.exists()):
+        if name == "shopping":
+            with open(data / "reviews" / "naver_shopping_50k.tsv", encoding="utf-8", newline="") as f:
+                texts = [row["text"] for row in csv.DictReader(f, delimiter="\t") if not row["rating"].strip()]
+            texts += train_texts
+        elif name == "news":
+            texts = list(train_texts)  # the comments themselves: the news domain text is the task's text
+        else:
+            from domainlm.corpus import CorpusSpec
+            from domainlm.training.data import corpus_texts
 
-    def make():
-        with open(data / "reviews" / "naver_shopping_50k.tsv", encoding="utf-8", newline="") as f:
-            unrated = [row["text"] for row in csv.DictReader(f, delimiter="\t") if not row["rating"].strip()]
-        return unrated + [ex.texts[0] for ex in split.train]
+            test_set = set(test_texts)
+            texts = [t for t in corpus_texts(CorpusSpec(path=str(data / "reviews" / "nsmc_reviews.tsv.gz"), field="text",
+                                                        where={"split": "train"})) if t not in test_set]
+        for path, items in ((corpus, texts), (tapt, list(train_texts))):
+            random.Random(0).shuffle(items)
+            _write_lines(path, items[:limit] if limit else items)
+        _mark(corpus, key)
+    heldout = test_texts[:p["eval_texts"] * 2]
+    return {"name": name, "task": task.name, "corpus": corpus, "tapt": tapt, "heldout": heldout, "dir": folder,
+            "corpus_key": key}
 
-    return test, make
 
-
-# --- terms ------------------------------------------------------------------------------------------
-
-def mined_terms(domain: dict, work: Path, p: dict) -> Path:
+def mined_terms(domain: dict, base: dict, p: dict) -> Path:
+    """The domain's mined terms (the most slots any arm fills; a K-slot arm takes the first K, which
+    is what mining K would select: selection is greedy, best first)."""
     from domainlm.mining import MineConfig, mine_terms
 
     out = domain["dir"] / "mined"
-    key = _key({"slots": p.get("fill") or p["slots"], "corpus": str(domain["corpus"]), "base": (work / "base.key").read_text()})
-    found = _reuse(domain, out, key)
-    if found is not None:
-        return found / "terms.tsv"
-    mine_terms([str(domain["corpus"])], [str(work / "general.txt")], work / "base",
-               MineConfig(slots=p.get("fill") or p["slots"]), out_dir=out)
-    _mark(out, key)
+    key = _key({"slots": p["mine_slots"], "corpus": domain["corpus_key"], "base": base["key"]})
+    if not _cached(out, key):
+        mine_terms([str(domain["corpus"])], [base["general"]], base["path"], MineConfig(slots=p["mine_slots"]),
+                   out_dir=out, force=True)
+        _mark(out, key)
     return out / "terms.tsv"
-
-
-def frequency_terms(domain: dict, work: Path, p: dict) -> Path:
-    """The frequency baseline of the mining benchmark: whole pre-tokenized words by count x (pieces - 1)."""
-    from collections import Counter
-
-    from domainlm.mining.base import load_base_tokenizer
-    from domainlm.mining.wordpiece import pretokenize
-    from mining_benchmark import filter_ranked
-    from vocab_tools.terms import Term, write_terms
-
-    out = domain["dir"] / "frequency_terms.tsv"
-    key = _key({"slots": p.get("fill") or p["slots"], "corpus": str(domain["corpus"]), "base": (work / "base.key").read_text()})
-    found = _reuse(domain, out, key)
-    if found is not None:
-        return found
-    counts: Counter = Counter()
-    with open(domain["corpus"], encoding="utf-8") as f:
-        for line in f:
-            counts.update(pretokenize(line.strip()))
-    wp = load_base_tokenizer(str(work / "base")).wordpiece()
-    scored = sorted(((c * (wp.count_word(w) - 1), w) for w, c in counts.items() if c >= 5), reverse=True)
-    ranked = filter_ranked([w for s, w in scored if s > 0], work / "base", p.get("fill") or p["slots"])
-    score = dict((w, s) for s, w in scored)
-    write_terms([Term(w, score=float(score.get(w, 0)), tokens_saved=int(score.get(w, 0)), category_count=counts[w])
-                 for w in ranked], out)
-    _mark(out, key)
-    return out
 
 
 # --- the arms ---------------------------------------------------------------------------------------
 
-def arm_config(arm: str, p: dict):
+def arm_config(name: str, p: dict):
     from domainlm.training import TrainConfig
 
-    common = dict(batch_size=p["batch"], seq_len=p["seq_len"], lr=p["lr"], warmup_ratio=0.06,
-                  replay_ratio=p["replay"], save_every=10**6, eval_documents=500, seed=0,
-                  distill_contexts=p["distill_contexts"])
-    steps = p["steps"] * (3 if arm == "c" else 1)
-    if arm == "e":
+    kind, k = parse_arm(name)
+    common = dict(batch_size=p["batch"], seq_len=p["seq_len"], lr=p["lr"], warmup_ratio=0.06, save_every=10**6,
+                  eval_documents=500, seed=0, cpu_bf16=p["cpu_bf16"], replay_ratio=0.0 if kind == "tapt" else p["replay"],
+                  slots=k if kind in ("fill", "fill-only", "phased") else "all")
+    steps = p["steps"] * (3 if name == "plain-3N" else 1)
+    if kind == "fill-only":
+        return TrainConfig(max_steps=0, **common)
+    if kind == "phased":
         rows = p["new_rows_steps"]
         return TrainConfig(mode="phased", max_steps=steps, **common,
                            phases=[{"mode": "new-rows", "steps": rows, "lr": p["new_rows_lr"]},
                                    {"mode": "full", "steps": steps - rows}])
-    init = {"g": "random", "h": "distill"}.get(arm, "mean")
-    return TrainConfig(max_steps=steps, init=init, **common)
+    return TrainConfig(max_steps=steps, **common)
 
 
-def run_arm(arm: str, domain: dict, work: Path, p: dict, terms: dict) -> dict:
-    """Adapt one arm from the base (cached); return its path and its cost."""
+def run_arm(name: str, domain: dict, base: dict, p: dict, terms: Path | None) -> dict:
+    """Adapt one arm from the base (cached by its settings and inputs); return its path and cost."""
     from domainlm.training import adapt
 
-    if arm == "a":
-        return {"path": str(work / "base"), "tokens": 0, "seconds": 0.0, "cpu_seconds": 0.0,
-                "key": (work / "base.key").read_text()}
-    out = domain["dir"] / f"arm-{arm}"
-    arm_terms = None if arm in "bc" else terms["frequency"] if arm == "f" else terms["mined"]
-    config = arm_config(arm, p)
-    # The terms by content: an attempt may mine other terms into the same path.
+    kind, _ = parse_arm(name)
+    if kind == "base":
+        return {"path": base["path"], "tokens": 0, "seconds": 0.0, "cpu_seconds": 0.0, "key": base["key"],
+                "slots_filled": 0}
+    out = domain["dir"] / f"arm-{name}"
+    arm_terms = terms if kind in ("fill", "fill-only", "phased") else None
+    config = arm_config(name, p)
     terms_digest = hashlib.sha256(Path(arm_terms).read_bytes()).hexdigest() if arm_terms else None
-    key = _key({"config": config.model_dump(), "terms": terms_digest, "base": (work / "base.key").read_text(),
-                "corpus": str(domain["corpus"])})
-    found = _reuse(domain, out, key)
-    if found is not None and (found.parent / f"{found.name}.json").exists():
-        return json.loads((found.parent / f"{found.name}.json").read_text()) | {"key": key}
-    info_path = out.parent / f"arm-{arm}.json"
-    print(f"{domain['name']}: arm {arm} ({ARMS[arm][0]})", file=sys.stderr)
-    cpu = _cpu_seconds()
-    t = time.perf_counter()
-    result = adapt(str(work / "base"), out, corpus=[str(domain["corpus"])], replay=[str(work / "general.txt")],
-                   terms=arm_terms, config=config, category=domain["name"], truncate=True)
+    corpus = domain["tapt"] if kind == "tapt" else domain["corpus"]
+    key = _key({"config": config.model_dump(), "terms": terms_digest, "base": base["key"], "corpus": domain["corpus_key"],
+                "which": corpus.name})
+    info_path = out.parent / f"arm-{name}.json"
+    if _cached(out, key) and info_path.exists():
+        return json.loads(info_path.read_text()) | {"key": key}
+    print(f"{domain['name']}: arm {name}", file=sys.stderr)
+    cpu, t = _cpu_seconds(), time.perf_counter()
+    result = adapt(base["path"], out, corpus=[str(corpus)], replay=[base["general"]] if config.replay_ratio else [],
+                   terms=arm_terms, config=config, category=domain["name"], force=True)
     info = {"path": str(out), "tokens": result.tokens, "steps": result.steps,
             "seconds": round(time.perf_counter() - t, 1), "train_seconds": round(result.seconds, 1),
             "cpu_seconds": round(_cpu_seconds() - cpu, 1), "slots_filled": result.slots_filled,
             "heldout_mlm_loss_before": result.eval_loss_before, "heldout_mlm_loss_after": result.eval_loss,
-            "init_report": result.init_report}
+            "slot_plan": result.slot_plan}
     info_path.write_text(json.dumps(info, indent=1, default=str))
     _mark(out, key)
     return info | {"key": key}
 
 
-# --- measures ---------------------------------------------------------------------------------------
+# --- language-model measures ------------------------------------------------------------------------
 
 def language_model_measures(arms: dict, domain: dict, general_texts: list[str], p: dict) -> dict:
-    """MW-BPC of every arm on one mask plan per text set; differences paired against a and b (and d vs c)."""
+    """MW-BPC of every arm on one mask plan per text set, paired against plain-N; fertility."""
     from domainlm.corpus.normalize import Normalizer
     from domainlm.evaluation.encode import load_side
     from domainlm.evaluation.mwbpc import plan_masks, score_plan
@@ -321,160 +324,53 @@ def language_model_measures(arms: dict, domain: dict, general_texts: list[str], 
     from vocab_tools.metrics import measure
 
     normalizer = Normalizer()
-    heldout = domain["heldout"]
-    domain_sample = load_texts(heldout, max_texts=p["eval_texts"], seed=13, what="held-out domain",
+    domain_sample = load_texts(domain["heldout"], max_texts=p["eval_texts"], seed=13, what="held-out domain",
                                normalizer=normalizer)
-    general_sample = load_texts(general_texts, max_texts=p["eval_texts"], seed=13, what="general",
-                                normalizer=normalizer)
+    general_sample = load_texts(general_texts, max_texts=p["eval_texts"], seed=13, what="general", normalizer=normalizer)
     sides = {arm: load_side(arm, info["path"]) for arm, info in arms.items()}
     out: dict = {"texts": {"domain": len(domain_sample), "general": len(general_sample)}, "mw_bpc": {}}
-    plans = {}
     for set_name, sample in (("domain", domain_sample), ("general", general_sample)):
-        plan = plans[set_name] = plan_masks(sample.texts, list(sides.values()), seed=13, mask_fraction=0.15,
-                                            max_seq_len=128)
+        plan = plan_masks(sample.texts, list(sides.values()), seed=13, mask_fraction=0.15, max_seq_len=p["seq_len"])
         scores = {arm: score_plan(side, plan, batch_size=64, resamples=p["bootstrap"], seed=13,
                                   description=f"MW-BPC {domain['name']} {set_name} {arm}")
                   for arm, side in sides.items()}
         rows = {}
         for arm, s in scores.items():
             row = {"bpc": s.bpc.to_dict(), "masked_tokens": s.masked_tokens}
-            for ref in ("a", REFERENCE, "c", "d"):
+            for ref in ("base", REFERENCE):
                 if ref in scores and ref != arm:
                     r = scores[ref]
                     row[f"minus_{ref}"] = paired_ratio_difference(r.bits, r.chars, s.bits, s.chars,
                                                                   resamples=p["bootstrap"], seed=13).to_dict()
             rows[arm] = row
         out["mw_bpc"][set_name] = rows
-    out["changed_words"] = changed_word_bpc(sides, plans["domain"], p)
     measured = measure(domain_sample.texts, {arm: info["path"] for arm, info in arms.items()})
-    out["tokenization"] = {arm: {k: t.get(k) for k in ("fertility", "unk_rate", "filled_slots", "filled_slots_emitted",
-                                                         "slot_token_share")}
+    out["tokenization"] = {arm: {k: t.get(k) for k in ("fertility", "filled_slots", "slot_token_share")}
                            | {"compression_gain": measured.get("compression_gain", {}).get(arm)}
                            for arm, t in measured["tokenizers"].items()}
-    del sides
     return out
 
 
-def split_plan(plan, side, slot_ids: set[int]):
-    """(words the fill changed, the other words): the masked eojeols of `plan` by whether `side`'s
-    tokenizer (a filled one) emits a filled slot for them. Every side still scores the same words."""
-    import copy
+# --- fine-tuning ------------------------------------------------------------------------------------
 
-    import numpy as np
-
-    changed, unchanged = copy.copy(plan), copy.copy(plan)
-    changed.masked, unchanged.masked = [], []
-    for enc, eojeols, masked in zip(side.encode(plan.eojeols), plan.eojeols, plan.masked):
-        hit = {w for w, i in zip(enc.word_ids, enc.ids) if w is not None and i in slot_ids}
-        changed.masked.append([j for j in masked if j in hit])
-        unchanged.masked.append([j for j in masked if j not in hit])
-    for part in (changed, unchanged):
-        part.chars = np.asarray([sum(len(e[j]) for j in m) for e, m in zip(part.eojeols, part.masked)], dtype=np.int64)
-    return changed, unchanged
-
-
-def changed_word_bpc(sides: dict, plan, p: dict) -> dict | None:
-    """MW-BPC of every arm on the held-out domain words the mined fill tokenizes differently (a new
-    token among them) and on the rest: where a gain of the fill comes from, and whether the new rows
-    are predicted well (the words they cover) without harm to the other words. `plan` is the domain
-    plan of the headline MW-BPC; each part is scored with only its own words masked, so the other
-    part's words are context (the two parts do not add up to the headline figure)."""
-    from domainlm.evaluation.mwbpc import score_plan
-    from domainlm.evaluation.stats import paired_ratio_difference
-    from vocab_tools.slots import slot_ids as slots_of
-
-    if "d" not in sides or "a" not in sides:
-        return None
-    base_slots = set(slots_of(sides["a"].vocab))
-    parts = dict(zip(("changed", "unchanged"), split_plan(plan, sides["d"], base_slots)))
-    out = {}
-    for part_name, part in parts.items():
-        scores = {arm: score_plan(side, part, batch_size=64, resamples=p["bootstrap"], seed=13,
-                                  description=f"MW-BPC {part_name} words {arm}") for arm, side in sides.items()}
-        rows = {"masked_characters": int(part.chars.sum())}
-        for arm, s in scores.items():
-            rows[arm] = {"bpc": s.bpc.to_dict()}
-            if arm != REFERENCE and REFERENCE in scores:
-                r = scores[REFERENCE]
-                rows[arm]["minus_b"] = paired_ratio_difference(r.bits, r.chars, s.bits, s.chars,
-                                                               resamples=p["bootstrap"], seed=13).to_dict()
-        out[part_name] = rows
-    return out
-
-
-def row_diagnostics(arms: dict) -> dict:
-    """Are the new rows trained? For each filled arm: how far training moved its filled input rows
-    from their init (mean init: the mean of the pieces; random: its seeded draw; distill: measured
-    from the mean init, so it includes the distillation), against how far it moved the base's own
-    rows; and the decoder bias of the filled rows against the base's tokens'."""
-    import copy
-
-    import torch
-
-    from domainlm.modeling.init_rows import init_filled_rows
-    from domainlm.modeling.loading import load_mlm
-    from vocab_tools.manifest import read_manifest
-    from vocab_tools.slots import slot_ids as slots_of
-
-    base, base_tok = load_mlm(arms["a"]["path"])
-    slots = set(slots_of([t for t, _ in sorted(base_tok.get_vocab().items(), key=lambda kv: kv[1])]))
-    ordinary = torch.tensor([i for i in range(base.get_input_embeddings().weight.shape[0])
-                             if i not in slots and i >= 5])
-    out = {}
-    for arm in (a for a in arms if a in "defgh"):
-        entries = read_manifest(arms[arm]["path"])
-        if not entries:
-            continue
-        init = copy.deepcopy(base)
-        with torch.no_grad():
-            init_filled_rows(init, base_tok, entries, method="random" if arm == "g" else "mean", seed=0)
-        trained, _ = load_mlm(arms[arm]["path"])
-        ids = torch.tensor([e.slot_id for e in entries])
-        e_init, e_base = init.get_input_embeddings().weight.detach(), base.get_input_embeddings().weight.detach()
-        e_arm = trained.get_input_embeddings().weight.detach()
-
-        def drift(now, then, rows):
-            return float(((now[rows] - then[rows]).norm(dim=1) / then[rows].norm(dim=1).clamp_min(1e-12)).median())
-
-        bias_init, bias_arm = init.get_output_embeddings().bias.detach(), trained.get_output_embeddings().bias.detach()
-        out[arm] = {"filled_rows": len(entries), "filled_row_drift_median": drift(e_arm, e_init, ids),
-                    "base_row_drift_median": drift(e_arm, e_base, ordinary),
-                    "filled_bias_mean_init": float(bias_init[ids].mean()), "filled_bias_mean_after": float(bias_arm[ids].mean()),
-                    "base_bias_mean": float(bias_init[ordinary].mean())}
-        del trained, init
-    return out
-
-
-def finetune_measures(arms: dict, domain: dict, p: dict, data: Path) -> dict:
-    """The domain task fine-tuned from every arm with the same seeds and examples (each arm cached on
-    its own, so a retrained arm costs only its own runs); paired against b by seed and test example."""
+def finetune_runs(arm: str, info: dict, domain: dict, budget: str, p: dict, data: Path) -> dict:
+    """The task fine-tuned from one arm at one label budget over the seeds (cached)."""
     from domainlm.finetune import finetune
     from domainlm.finetune.engine import FinetuneSettings
-    from domainlm.finetune.metrics import paired_difference
 
-    settings = FinetuneSettings(max_train=p["ft_train"], max_dev=p["ft_dev"], max_test=p["ft_test"],
-                                epochs=p["ft_epochs"], lr=p["ft_lr"])
-    scores, predictions, saved = {}, {}, {}
-    for arm, info in arms.items():
-        key = _key({"arm": info["key"], "settings": settings.__dict__, "seeds": p["seeds"], "task": domain["task"]})
-        folder = _reuse(domain, domain["dir"] / f"finetune-{arm}", key)
-        if folder is None:
-            folder = domain["dir"] / f"finetune-{arm}"
-            print(f"{domain['name']}: fine-tuning {domain['task']} from arm {arm}", file=sys.stderr)
-            finetune(info["path"], domain["task"], folder, seeds=list(p["seeds"]), data_dir=data, settings=settings)
-            _mark(folder, key)
-        saved[arm] = json.loads((folder / "finetune.json").read_text(encoding="utf-8"))
-        scores[arm] = saved[arm]["summary"] | {"seeds": [s["test"] for s in saved[arm]["seeds"]]}
-        predictions[arm] = _seed_predictions(folder, saved[arm]["metric"], p["seeds"])
-    minus_b = {}
-    for arm in arms:
-        if arm != REFERENCE and REFERENCE in arms:
-            diff, verdict = paired_difference(predictions[REFERENCE], predictions[arm], resamples=p["bootstrap"], seed=0)
-            minus_b[arm] = diff.to_dict() | {"verdict": verdict}
-    first = next(iter(saved.values()))
-    return {"task": domain["task"], "metric": first["metric"], "protocol": first["protocol"],
-            "sizes": first["sizes"], "settings": settings.__dict__ | {"seeds": list(p["seeds"])}, "scores": scores,
-            "minus_b": minus_b, "seconds": round(sum(s["seconds"] for s in saved.values()), 1)}
+    settings = FinetuneSettings(max_train=p["all_labels"] if budget == "all" else int(budget), max_dev=p["ft_dev"],
+                                max_test=p["ft_test"], epochs=p["ft_epochs"][budget], lr=p["ft_lr"],
+                                precision="bf16" if p["cpu_bf16"] else "auto")
+    key = _key({"arm": info["key"], "settings": settings.__dict__, "seeds": p["seeds"], "task": domain["task"]})
+    folder = domain["dir"] / f"finetune-{arm}-{budget}"
+    if not _cached(folder, key):
+        print(f"{domain['name']}: fine-tuning {domain['task']} from {arm} on {budget} labels", file=sys.stderr)
+        finetune(info["path"], domain["task"], folder, seeds=list(p["seeds"]), data_dir=data, settings=settings,
+                 force=True)
+        _mark(folder, key)
+    saved = json.loads((folder / "finetune.json").read_text(encoding="utf-8"))
+    return {"saved": saved, "predictions": _seed_predictions(folder, saved["metric"], p["seeds"]),
+            "settings": settings.__dict__}
 
 
 def _seed_predictions(folder: Path, metric: str, seeds) -> list:
@@ -493,115 +389,209 @@ def _seed_predictions(folder: Path, metric: str, seeds) -> list:
     return out
 
 
-# --- targets, table, chart --------------------------------------------------------------------------
+def finetune_table(runs: dict, p: dict) -> dict:
+    """Scores of every arm at one budget, and paired differences against plain-N, base and plain-3N."""
+    from domainlm.finetune.metrics import paired_difference
 
-def targets(result: dict) -> dict:
-    """The issue's targets, each true or false with the numbers it was decided on."""
-    out = {}
-    for name, dom in result["domains"].items():
-        bpc, ft = dom["mw_bpc"], dom.get("finetune")
-        d, c = bpc["domain"].get("d"), bpc["domain"].get("c")
-        if d and c:
-            gain_d, gain_c = -d["minus_a"]["value"], -c["minus_a"]["value"]
-            general_d_minus_c = bpc["general"]["d"]["minus_c"]
-            out[f"{name}: (d) fill at N reaches (c) plain at 3N's domain MW-BPC gain, no more forgetting"] = {
-                "met": bool(gain_d >= gain_c and general_d_minus_c["low"] <= 0),
-                "gain_d": gain_d, "gain_c": gain_c, "domain_d_minus_c": bpc["domain"]["d"]["minus_c"],
-                "general_d_minus_c": general_d_minus_c}
-        if ft and "d" in ft["minus_b"]:
-            diff = ft["minus_b"]["d"]
-            out[f"{name}: (d)'s fine-tuning score at least (b)'s, interval not below 0"] = {
-                "met": bool(diff["value"] >= 0 and diff["high"] >= 0), "difference": diff}
-        ablations = [arm for arm in ("f", "g", "h") if "minus_d" in bpc["domain"].get(arm, {})]
-        if ablations:  # their intervals against (d) and (b) are in mw_bpc and finetune
-            out[f"{name}: the ablations measured with intervals"] = {"met": True, "arms": ablations}
+    first = next(iter(runs.values()))["saved"]
+    out = {"metric": first["metric"], "sizes": first["sizes"], "settings": next(iter(runs.values()))["settings"],
+           "scores": {}, "minus": {}}
+    for arm, r in runs.items():
+        out["scores"][arm] = r["saved"]["summary"] | {"seeds": [s["test"] for s in r["saved"]["seeds"]]}
+    for ref in (REFERENCE, "base", "plain-3N"):
+        if ref not in runs:
+            continue
+        out["minus"][ref] = {}
+        for arm, r in runs.items():
+            if arm != ref:
+                diff, verdict = paired_difference(runs[ref]["predictions"], r["predictions"], resamples=p["bootstrap"],
+                                                  seed=0)
+                out["minus"][ref][arm] = diff.to_dict() | {"verdict": verdict}
     return out
 
 
-def markdown(result: dict) -> str:
-    lines = ["# Does it help? Fill + adapt against plain continued pretraining", "",
-             f"Profile `{result['profile']}`; base: {result['base']['description']}.", ""]
+def versus(runs: dict, a: str, b: str, p: dict) -> dict | None:
+    """b − a, paired by seed and test example."""
+    from domainlm.finetune.metrics import paired_difference
+
+    if a not in runs or b not in runs:
+        return None
+    diff, verdict = paired_difference(runs[a]["predictions"], runs[b]["predictions"], resamples=p["bootstrap"], seed=0)
+    return diff.to_dict() | {"verdict": verdict}
+
+
+# --- efficiency -------------------------------------------------------------------------------------
+
+def efficiency(domain: dict, base_path: str, filled_path: str, p: dict, data: Path) -> dict:
+    """Fine-tuning throughput with the filled tokenizer against the base's on the domain task: one
+    epoch over the same examples from the same weights, the two alternating `efficiency_repeats`
+    times (median), examples per second of wall and of CPU time; tokens per text."""
+    import statistics
+
+    from domainlm.finetune.engine import FinetuneSettings, run_seed
+    from domainlm.finetune.tasks import load_task_data, resolve_tasks
+
+    (task,) = resolve_tasks(domain["task"])
+    split = load_task_data(task, data, max_train=p["efficiency_examples"], max_dev=50, max_test=50)
+    settings = FinetuneSettings(epochs=1, lr=p["ft_lr"], precision="bf16" if p["cpu_bf16"] else "auto")
+    rows: dict = {"base": [], "filled": []}
+    run_seed(base_path, split, 1, settings)  # warm-up (first-run allocations), not timed
+    for _ in range(p["efficiency_repeats"]):
+        for side, path in (("base", base_path), ("filled", filled_path)):
+            run = run_seed(path, split, 1, settings)
+            n = len(split.train)
+            rows[side].append({"examples_per_second": n / run.train_seconds,
+                               "examples_per_cpu_second": n / max(run.train_cpu_seconds, 1e-9),
+                               "tokens_per_example": run.train_tokens / n})
+    out = {"examples": len(split.train), "repeats": p["efficiency_repeats"], "runs": rows}
+    for side in rows:
+        out[side] = {k: statistics.median(r[k] for r in rows[side]) for k in rows[side][0]}
+    out["ratio_wall"] = out["filled"]["examples_per_second"] / out["base"]["examples_per_second"]
+    out["ratio_cpu"] = out["filled"]["examples_per_cpu_second"] / out["base"]["examples_per_cpu_second"]
+    out["load_average"] = os.getloadavg()
+    return out
+
+
+# --- targets, table, chart --------------------------------------------------------------------------
+
+def fill_arms(arms) -> list[str]:
+    return [a for a in arms if parse_arm(a)[0] in ("fill", "phased")]
+
+
+def best_fill(dom: dict, budget: str) -> str | None:
+    ft = dom.get("finetune", {}).get(budget)
+    candidates = [a for a in fill_arms(dom["arms"]) if a != "fill-auto" and ft and a in ft["scores"]]
+    return max(candidates, key=lambda a: ft["scores"][a]["mean"]) if candidates else None
+
+
+def targets(result: dict, budget: str) -> dict:
+    """The issue's targets, each true or false with the numbers it was decided on."""
+    out = {}
+    shop = result["domains"].get("shopping")
+    if shop and budget in shop.get("finetune", {}):
+        ft = shop["finetune"][budget]
+        best = best_fill(shop, budget)
+        if best and REFERENCE in ft["scores"] and "plain-3N" in ft["scores"]:
+            diff = ft["minus"][REFERENCE][best]
+            out[f"shopping, {budget} labels: the best fill beats plain-N (interval above 0) and is at least plain-3N"] = {
+                "met": bool(diff["low"] > 0 and ft["scores"][best]["mean"] >= ft["scores"]["plain-3N"]["mean"]),
+                "best": best, "best_minus_plain_N": diff, "best_mean": ft["scores"][best]["mean"],
+                "plain_3N_mean": ft["scores"]["plain-3N"]["mean"]}
     for name, dom in result["domains"].items():
-        ft = dom.get("finetune")
-        metric = ft["metric"] if ft else ""
-        lines += [f"## {name}", "",
-                  f"MW-BPC (bits per character of masked words; lower is better) on {dom['texts']['domain']:,} held-out "
-                  f"domain texts and {dom['texts']['general']:,} general sentences; differences are paired 95% intervals. "
-                  + (f"Fine-tuning: {ft['task']} ({metric}) ×100, mean over seeds {ft['settings']['seeds']} and the "
-                     "difference to (b) paired by seed and test example." if ft else ""), "",
-                  "| arm | tokens | train s | domain MW-BPC | vs (b) | general MW-BPC | vs (b) | fertility | "
-                  + (f"{ft['task']} | vs (b) |" if ft else ""),
-                  "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if ft else "")]
+        for b, ft in dom.get("finetune", {}).items():
+            if "fill-auto" not in ft["scores"]:
+                continue
+            if REFERENCE in ft["scores"]:
+                diff = ft["minus"][REFERENCE]["fill-auto"]
+                out[f"{name}, {b} labels: --slots auto not worse than plain-N beyond noise"] = {
+                    "met": bool(diff["high"] >= 0), "auto_minus_plain_N": diff}
+            best = best_fill(dom, b)
+            if name != "movies" and best and dom.get("auto_vs_best", {}).get(b):
+                diff = dom["auto_vs_best"][b]
+                out[f"{name}, {b} labels: --slots auto within noise of the best swept count ({best})"] = {
+                    "met": bool(diff["high"] >= 0), "auto_minus_best": diff}
+    if shop and shop.get("efficiency"):
+        e = shop["efficiency"]
+        out["shopping: the filled tokenizer's fine-tuning examples per second at least 10% above the base's"] = {
+            "met": bool(e["ratio_wall"] >= 1.10), "ratio_wall": e["ratio_wall"], "ratio_cpu": e["ratio_cpu"],
+            "filled_arm": e.get("arm")}
+    return out
+
+
+def _diff(d: dict | None, scale: float = 100.0) -> str:
+    if not d:
+        return "—"
+    if scale == 1:
+        return f"{d['value']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+    return f"{scale * d['value']:+.2f} [{scale * d['low']:+.2f}, {scale * d['high']:+.2f}]"
+
+
+def markdown(result: dict) -> str:
+    lines = ["# Does it help, and where? The adaptation map (v2)", "",
+             f"Profile `{result['profile']}`; base: {result['base']['description']}. N = {result['settings']['steps']} "
+             f"steps x {result['settings']['batch']} x {result['settings']['seq_len']} tokens; fine-tuning over seeds "
+             f"{list(result['settings']['seeds'])}, epoch chosen on dev, test read once; differences are paired 95% "
+             "intervals (seeds and test examples resampled together).", ""]
+    for name, dom in result["domains"].items():
+        q = dom.get("base_quality", {})
+        lines += [f"## {name} (task {dom['task']})", ""]
+        if q:
+            lines += [f"Base on this domain's held-out text: masked-LM loss {q['mlm_loss_token']:.3f} nats (token masking; "
+                      f"whole-word {q['mlm_loss_whole-word']:.3f}) against the unigram entropy {q['unigram_entropy_nats']:.3f}: "
+                      f"{q['off_plateau_nats']:+.3f} nats off the plateau.", ""]
+        budgets = list(dom.get("finetune", {}))
+        head = "| arm | slots | tokens | domain MW-BPC | vs plain-N | general vs plain-N | fertility | " + \
+               " | ".join(f"{b} labels | vs plain-N" for b in budgets) + " |"
+        lines += [head, "|---|---:|---:|---:|---:|---:|---:|" + "---:|---:|" * len(budgets)]
         for arm, cost in dom["arms"].items():
             dm, gm = dom["mw_bpc"]["domain"][arm], dom["mw_bpc"]["general"][arm]
             tok = dom["tokenization"].get(arm, {})
-            row = [f"({arm}) {ARMS[arm][0]}", f"{cost['tokens']:,}", f"{cost.get('seconds', 0):.0f}",
-                   f"{dm['bpc']['value']:.4f}", _diff(dm.get("minus_b")), f"{gm['bpc']['value']:.4f}",
-                   _diff(gm.get("minus_b")), f"{tok.get('fertility', float('nan')):.3f}"]
-            if ft:
-                s = ft["scores"].get(arm, {})
-                row += [f"{100 * s.get('mean', float('nan')):.2f}", _diff(ft["minus_b"].get(arm), 100)]
+            row = [arm, f"{cost.get('slots_filled', 0):,}", f"{cost['tokens']:,}", f"{dm['bpc']['value']:.4f}",
+                   _diff(dm.get(f"minus_{REFERENCE}"), 1), _diff(gm.get(f"minus_{REFERENCE}"), 1),
+                   f"{tok.get('fertility', float('nan')):.3f}"]
+            for b in budgets:
+                ft = dom["finetune"][b]
+                s = ft["scores"].get(arm)
+                row += [f"{100 * s['mean']:.2f}" if s else "—", _diff(ft["minus"].get(REFERENCE, {}).get(arm))]
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
-        split = dom.get("changed_words")
-        if split:
-            lines += [f"Where the difference comes from: MW-BPC on the held-out words the mined fill tokenizes with a "
-                      f"new token ({split['changed']['masked_characters']:,} masked characters) and on the other words "
-                      f"({split['unchanged']['masked_characters']:,}).", "",
-                      "| arm | words with a new token | vs (b) | other words | vs (b) |", "|---|---:|---:|---:|---:|"]
-            for arm in dom["arms"]:
-                c, u = split["changed"][arm], split["unchanged"][arm]
-                lines.append(f"| ({arm}) {ARMS[arm][0]} | {c['bpc']['value']:.4f} | {_diff(c.get('minus_b'))} | "
-                             f"{u['bpc']['value']:.4f} | {_diff(u.get('minus_b'))} |")
-            lines.append("")
+        if dom.get("efficiency"):
+            e = dom["efficiency"]
+            lines += [f"Fine-tuning throughput ({e['examples']:,} examples, one epoch, median of {e['repeats']}): base "
+                      f"{e['base']['examples_per_second']:.1f} examples/s ({e['base']['tokens_per_example']:.1f} tokens each), "
+                      f"{e['arm']} {e['filled']['examples_per_second']:.1f} ({e['filled']['tokens_per_example']:.1f}): "
+                      f"{e['ratio_wall']:.2f}x wall, {e['ratio_cpu']:.2f}x per CPU-second.", ""]
     lines += ["## Targets", ""]
     for name, t in result["targets"].items():
         lines.append(f"- {'met' if t['met'] else '**not met**'}: {name}")
     return "\n".join(lines) + "\n"
 
 
-def _diff(d: dict | None, scale: float = 1.0) -> str:
-    if not d:
-        return "—"
-    return f"{scale * d['value']:+.4f} [{scale * d['low']:+.4f}, {scale * d['high']:+.4f}]" if scale == 1 else \
-        f"{scale * d['value']:+.2f} [{scale * d['low']:+.2f}, {scale * d['high']:+.2f}]"
-
-
 def chart(result: dict, path: Path) -> None:
+    """The map: fine-tuning gain over plain-N against filled slots, per domain and label budget."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    domains = list(result["domains"].items())
-    fig, axes = plt.subplots(len(domains), 2, figsize=(11, 4.2 * len(domains)), squeeze=False)
-    for row, (name, dom) in zip(axes, domains):
-        for ax, what in zip(row, ("mw_bpc", "finetune")):
-            for k, (arm, cost) in enumerate(dom["arms"].items()):
-                # Arms at the same token count are spread a little so their points and labels stay apart.
-                x = cost["tokens"] / 1e6 * (1 + 0.04 * (k - 5) if arm in "defgh" else 1)
-                if what == "mw_bpc":
-                    d = dom["mw_bpc"]["domain"][arm].get("minus_a")
-                    if d is None:
-                        y, err = 0.0, [[0], [0]]
-                    else:  # gain = base minus arm: up is better
-                        y, err = -d["value"], [[d["high"] - d["value"]], [d["value"] - d["low"]]]
-                else:
-                    ft = dom.get("finetune")
-                    if not ft or arm not in ft["scores"]:
-                        continue
-                    s = ft["scores"][arm]
-                    y, err = 100 * s["mean"], [[100 * (s["mean"] - s.get("low", s["mean"]))],
-                                               [100 * (s.get("high", s["mean"]) - s["mean"])]]
-                ax.errorbar([x], [y], yerr=err, fmt="o", capsize=3, color="C0" if arm in "abc" else "C1")
-                ax.annotate(f"({arm}) {ARMS[arm][0]}", (x, y), textcoords="offset points",
-                            xytext=(5, 4 if k % 2 else -10), fontsize=8)
-            ax.set_xlabel("training tokens (millions)")
-            ax.set_ylabel("domain MW-BPC gain over the base (bits/char)" if what == "mw_bpc"
-                          else f"{dom['finetune']['task']} {dom['finetune']['metric']} x100" if dom.get("finetune") else "")
-            ax.set_title(f"{name}: {'language modelling' if what == 'mw_bpc' else 'fine-tuning'}")
-            ax.grid(alpha=0.3)
-    fig.suptitle("Fill + adapt (orange) against plain continued pretraining (blue), 95% intervals")
+    domains = [(n, d) for n, d in result["domains"].items() if d.get("finetune")]
+    if not domains:
+        return
+    fig, axes = plt.subplots(1, len(domains), figsize=(5.5 * len(domains), 4.4), squeeze=False)
+    for ax, (name, dom) in zip(axes[0], domains):
+        for j, (budget, ft) in enumerate(dom["finetune"].items()):
+            minus = ft["minus"].get(REFERENCE, {})
+            pts = sorted((dom["arms"][a]["slots_filled"], minus[a], a) for a in fill_arms(dom["arms"]) if a in minus)
+            shift = 1 + 0.05 * (j - 0.5)
+            for k, (kind, marker) in enumerate((("fill", "o-"), ("phased", "s"), ("fill-only", "v"))):
+                sel = [(x, d, a) for x, d, a in pts if parse_arm(a)[0] == kind and a != "fill-auto"] if kind != "fill-only" \
+                    else sorted((dom["arms"][a]["slots_filled"], minus[a], a) for a in dom["arms"]
+                                if parse_arm(a)[0] == "fill-only" and a in minus)
+                if not sel:
+                    continue
+                xs = [x * shift for x, _, _ in sel]
+                ys = [100 * d["value"] for _, d, _ in sel]
+                err = [[100 * (d["value"] - d["low"]) for _, d, _ in sel], [100 * (d["high"] - d["value"]) for _, d, _ in sel]]
+                ax.errorbar(xs, ys, yerr=err, fmt=marker, capsize=3, color=f"C{j}",
+                            label=f"{budget} labels: {kind}" if kind != "fill" else f"{budget} labels: fill + N",
+                            alpha=1.0 if kind == "fill" else 0.6)
+            if "fill-auto" in minus:
+                d = minus["fill-auto"]
+                x = dom["arms"]["fill-auto"]["slots_filled"] * shift
+                ax.errorbar([x], [100 * d["value"]], yerr=[[100 * (d["value"] - d["low"])], [100 * (d["high"] - d["value"])]],
+                            fmt="*", markersize=13, capsize=3, color=f"C{j}", label=f"{budget} labels: --slots auto")
+            for ref, style in (("plain-3N", ":"), ("tapt", "-."), ("base", "--")):
+                if ref in minus:
+                    ax.axhline(100 * minus[ref]["value"], linestyle=style, color=f"C{j}", alpha=0.5, linewidth=1)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("filled slots")
+        ax.set_ylabel(f"{dom['task']} {next(iter(dom['finetune'].values()))['metric']} minus plain-N (x100)")
+        ax.set_title(f"{name}" + (" (control: in the base)" if name == "movies" else ""))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Fine-tuning gain of filling slots over plain continued pretraining (95% intervals; "
+                 "lines: plain-3N dotted, TAPT dash-dot, base dashed)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -609,33 +599,69 @@ def chart(result: dict, path: Path) -> None:
 
 # --- main -------------------------------------------------------------------------------------------
 
+def write_outputs(result: dict, out: Path) -> None:
+    result["targets"] = {}
+    for budget in {b for d in result["domains"].values() for b in d.get("finetune", {})}:
+        result["targets"] |= targets(result, budget)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    out.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
+    chart(result, out.with_suffix(".png"))
+
+
+def run_domain(name: str, arms_wanted: list[str], budgets: list[str], work: Path, base: dict, p: dict, data: Path,
+               general_texts: list[str], result: dict, out: Path, no_finetune: bool, with_efficiency: bool) -> None:
+    domain = prepare_domain(name, work, p, data)
+    terms = mined_terms(domain, base, p) if any(parse_arm(a)[0] in ("fill", "fill-only", "phased") for a in arms_wanted) else None
+    dom = result["domains"].setdefault(name, {})
+    dom |= {"task": domain["task"], "arms": {}}
+    if "base_quality" not in dom:
+        dom["base_quality"] = base_quality(base["path"], domain["heldout"][:p["eval_texts"]], p)
+    runs: dict = {b: {} for b in budgets}
+    for arm in arms_wanted:
+        dom["arms"][arm] = run_arm(arm, domain, base, p, terms)
+        if not no_finetune:
+            for b in budgets:
+                runs[b][arm] = finetune_runs(arm, dom["arms"][arm], domain, b, p, data)
+            dom["finetune"] = {b: finetune_table(runs[b], p) for b in budgets}
+            dom["auto_vs_best"] = {b: versus(runs[b], best_fill(dom, b), "fill-auto", p) for b in budgets
+                                   if best_fill(dom, b)}
+        dom |= language_model_measures(dom["arms"], domain, general_texts, p)
+        write_outputs(result, out)  # a stopped run keeps every arm measured so far
+    # The tokenizer --slots auto chose, else the most-filled arm's: the one whose speed-up is in question.
+    with_slots = [a for a in fill_arms(dom["arms"]) if dom["arms"][a].get("slots_filled")]
+    filled = "fill-auto" if "fill-auto" in with_slots else max(with_slots, key=lambda a: dom["arms"][a]["slots_filled"],
+                                                                 default=None)
+    if with_efficiency and filled:
+        dom["efficiency"] = efficiency(domain, base["path"], dom["arms"][filled]["path"], p, data) | {"arm": filled}
+        write_outputs(result, out)
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
     parser.add_argument("--quick", action="store_true", help="the same as --profile quick")
-    parser.add_argument("--domains", default="movies,shopping")
-    parser.add_argument("--arms", default="abcdefgh")
+    parser.add_argument("--domains", default="shopping,news,movies")
+    parser.add_argument("--arms", default=None, help="comma-separated arm names (default: the profile's list per domain)")
+    parser.add_argument("--budgets", default=None, help="label budgets, comma-separated (default: the profile's; 'all' = "
+                                                        "every label up to all_labels)")
     parser.add_argument("--no-finetune", action="store_true", help="skip the fine-tuning scores")
+    parser.add_argument("--no-efficiency", action="store_true", help="skip the throughput measure")
     parser.add_argument("--work", type=Path, default=None, help="cache folder (default runs/adaptation_benchmark/PROFILE)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default benchmarks/results/adaptation[_PROFILE].json)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="change a setting of the profile for an attempt (e.g. fill=500, replay=0.5, steps=300)")
-    parser.add_argument("--attempt", default=None, metavar="NAME",
-                        help="record this run as an attempt: its arms train in their own folders, its result goes to "
-                             "adaptation_NAME.json and a summary under `attempts` of the profile's JSON")
     args = parser.parse_args(argv)
     profile = "quick" if args.quick else args.profile
     p = dict(PROFILES[profile])
-    overrides = _overrides(args.set, p)
-    if overrides and not args.attempt:
-        parser.error("--set changes the protocol: name the run with --attempt NAME")
-    p |= overrides
-    arms_wanted = [a for a in ARMS if a in args.arms.replace(",", "")]
+    budgets = [b.strip() for b in (args.budgets or ",".join(map(str, p["budgets"]))).split(",") if b.strip()]
+    for b in budgets:
+        if b not in p["ft_epochs"]:
+            parser.error(f"--budgets {b}: the profile has epochs for {', '.join(p['ft_epochs'])}")
     work = args.work or REPO / "runs" / "adaptation_benchmark" / profile
     work.mkdir(parents=True, exist_ok=True)
-    main_out = args.out or REPO / "benchmarks" / "results" / ("adaptation.json" if profile == "cpu" else f"adaptation_{profile}.json")
-    out = main_out.with_name(f"{main_out.stem}_{args.attempt}.json") if args.attempt else main_out
+    out = args.out or REPO / "benchmarks" / "results" / ("adaptation.json" if profile == "cpu" else f"adaptation_{profile}.json")
     data = shared_data()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
@@ -644,82 +670,35 @@ def main(argv=None) -> dict:
 
     if not torch.cuda.is_available():
         torch.set_num_threads(os.cpu_count() or 2)
-    started, load_at_start = time.perf_counter(), os.getloadavg()
-    base_info = make_base(work, p, data)
+    started = time.perf_counter()
+    base = prepare_base(work, p, data)
     general_texts = [t for t in (data / "general" / "ud_korean_sentences.txt").read_text(encoding="utf-8").splitlines()
                      if t.strip()]
-    result = {"benchmark": "adaptation", "profile": profile, "settings": p, "attempt": args.attempt, "set": overrides,
-              "base": base_info | {"description": (
-                  f"BERT {p['layers']} layers x {p['hidden']} (FFN {p['intermediate']}), vocab {p['vocab_size']:,} "
-                  f"with {p['slots']:,} [unusedN] slots, pretrained by domainlm for {p['pretrain_steps']:,} steps x "
-                  f"{p['pretrain_batch']} x {p['seq_len']} tokens on the Korean Wikipedia sample only")},
-              "arms": {a: ARMS[a][1] for a in arms_wanted}, "domains": {}}
+    # A rerun adds to what the last one measured (other domains and arms are kept).
+    result = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    if result.get("profile") != profile or result.get("settings", {}).get("base") != p.get("base"):
+        result = {}
+    result |= {"benchmark": "adaptation v2", "profile": profile, "settings": p, "base": base,
+               "arm_descriptions": {}, "versions": library_versions(),
+               "machine": {"cpus": os.cpu_count(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
+               "load_average_at_start": os.getloadavg()}
+    result.setdefault("domains", {})
     for name in [d.strip() for d in args.domains.split(",") if d.strip()]:
-        domain = prepare_domain(name, work, p, data)
-        if args.attempt:  # the base, the general text and the domain text are shared; the arms are not
-            domain["shared_dir"], domain["dir"] = domain["dir"], work / "attempts" / args.attempt / name
-            domain["dir"].mkdir(parents=True, exist_ok=True)
-        terms = {}
-        if any(a in arms_wanted for a in "deghf"):
-            terms["mined"] = mined_terms(domain, work, p)
-        if "f" in arms_wanted:
-            terms["frequency"] = frequency_terms(domain, work, p)
-        arms = {arm: run_arm(arm, domain, work, p, terms) for arm in arms_wanted}
-        dom = {"arms": arms} | language_model_measures(arms, domain, general_texts, p)
-        if "a" in arms:
-            dom["rows"] = row_diagnostics(arms)
-        if not args.no_finetune:
-            dom["finetune"] = finetune_measures(arms, domain, p, data)
-        result["domains"][name] = dom
-    result["targets"] = targets(result)
-    result |= {"seconds": round(time.perf_counter() - started, 1), "load_average_at_start": load_at_start,
-               "load_average_at_end": os.getloadavg(), "versions": library_versions(),
-               "machine": {"cpus": os.cpu_count(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not args.attempt and out.exists():  # a rerun of the protocol keeps the attempts recorded beside it
-        result["attempts"] = json.loads(out.read_text(encoding="utf-8")).get("attempts", {})
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
-    chart(result, out.with_suffix(".png"))
-    if args.attempt:
-        record_attempt(main_out, args.attempt, result, out)
+        if name not in DOMAINS:
+            parser.error(f"unknown domain {name!r}: {', '.join(DOMAINS)}")
+        arms_wanted = [a.strip() for a in args.arms.split(",")] if args.arms else \
+            (QUICK_ARMS if profile == "quick" else DEFAULT_ARMS[name])
+        for a in arms_wanted:
+            result["arm_descriptions"][a] = describe_arm(a)
+        if "base" not in arms_wanted or REFERENCE not in arms_wanted:
+            arms_wanted = [a for a in ("base", REFERENCE) if a not in arms_wanted] + arms_wanted
+        run_domain(name, arms_wanted, budgets, work, base, p, data, general_texts, result, out, args.no_finetune,
+                   with_efficiency=name == "shopping" and not args.no_efficiency)
+    result |= {"seconds_this_run": round(time.perf_counter() - started, 1), "load_average_at_end": os.getloadavg()}
+    write_outputs(result, out)
     print(markdown(result))
     print(f"wrote {out}, {out.with_suffix('.md').name}, {out.with_suffix('.png').name}")
     return result
-
-
-def _overrides(pairs: list[str], p: dict) -> dict:
-    """--set KEY=VALUE pairs as typed values; a key the profile lacks (or one that would change the
-    cached base) is refused."""
-    base_keys = {"layers", "hidden", "heads", "intermediate", "vocab_size", "slots", "pretrain_steps", "pretrain_batch",
-                 "pretrain_lr", "general_docs"}
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or key not in p.keys() | {"fill"}:
-            raise SystemExit(f"--set {pair}: expected KEY=VALUE with KEY one of {', '.join(sorted(p.keys() | {'fill'}))}")
-        if key in base_keys:
-            raise SystemExit(f"--set {key}: the base is shared by every attempt; change it in PROFILES instead")
-        out[key] = json.loads(value) if value[:1] in "0123456789-[{tfn" else value
-    return out
-
-
-def record_attempt(main_out: Path, name: str, result: dict, out: Path) -> None:
-    """Add an attempt's settings, headline numbers and targets to the profile's JSON (`attempts`)."""
-    summary = {"set": result["set"], "file": out.name, "targets": result["targets"], "domains": {}}
-    for dom_name, dom in result["domains"].items():
-        row = {}
-        for arm in dom["arms"]:
-            row[arm] = {"domain_mw_bpc": dom["mw_bpc"]["domain"][arm]["bpc"]["value"],
-                        "domain_minus_b": dom["mw_bpc"]["domain"][arm].get("minus_b"),
-                        "general_minus_b": dom["mw_bpc"]["general"][arm].get("minus_b")}
-            if dom.get("finetune"):
-                row[arm]["finetune_mean"] = dom["finetune"]["scores"][arm]["mean"]
-                row[arm]["finetune_minus_b"] = dom["finetune"]["minus_b"].get(arm)
-        summary["domains"][dom_name] = row
-    saved = json.loads(main_out.read_text(encoding="utf-8")) if main_out.exists() else {}
-    saved.setdefault("attempts", {})[name] = summary
-    main_out.write_text(json.dumps(saved, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

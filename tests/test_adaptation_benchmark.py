@@ -1,8 +1,9 @@
-"""The adaptation benchmark (benchmarks/adaptation_benchmark.py) end to end in its quick profile.
+"""The adaptation benchmark v2 (benchmarks/adaptation_benchmark.py) end to end in its quick profile.
 
-Its numbers mean nothing at this size; what is tested is that every arm trains from the one base,
-every measure is computed on the same words for every arm, the targets are decided, and a rerun
-reuses what is cached.
+Its numbers mean nothing at this size; what is tested is that every arm (the slot sweep, fill only,
+--slots auto, phased, TAPT, plain N and 3N) trains from the one base, every measure is computed on
+the same words and test examples for every arm, the targets are decided, the map is drawn, and a
+rerun reuses what is cached.
 """
 
 from __future__ import annotations
@@ -29,84 +30,66 @@ def bench():
 def quick_run(bench, tmp_path_factory, shared_data):
     work = tmp_path_factory.mktemp("adaptation")
     out = work / "result.json"
-    result = bench.main(["--quick", "--domains", "movies", "--arms", "abcdg", "--work", str(work / "cache"),
-                         "--out", str(out)])
+    result = bench.main(["--quick", "--domains", "shopping", "--work", str(work / "cache"), "--out", str(out)])
     return bench, work, out, result
 
 
-def test_every_arm_is_measured_on_the_same_words(quick_run):
-    _, _, out, result = quick_run
+def test_every_arm_is_measured_on_the_same_words_and_examples(quick_run, bench):
+    _, _, out, _ = quick_run
     saved = json.loads(out.read_text(encoding="utf-8"))
-    movies = saved["domains"]["movies"]
-    assert list(movies["arms"]) == ["a", "b", "c", "d", "g"]
-    assert movies["arms"]["c"]["tokens"] == 3 * movies["arms"]["b"]["tokens"] > 0
+    shop = saved["domains"]["shopping"]
+    assert list(shop["arms"]) == bench.QUICK_ARMS
+    arms = shop["arms"]
+    assert arms["plain-3N"]["tokens"] == 3 * arms["plain-N"]["tokens"] > 0
+    assert arms["fill-only-50"]["tokens"] == 0 and arms["fill-only-50"]["slots_filled"] == 50
+    assert arms["fill-50"]["slots_filled"] == 50 and arms["fill-150"]["slots_filled"] == 150
+    assert arms["fill-auto"]["slot_plan"]["mode"] == "auto"
+    assert arms["fill-auto"]["slots_filled"] == arms["fill-auto"]["slot_plan"]["chosen"]
     for text_set in ("domain", "general"):
-        rows = movies["mw_bpc"][text_set]
-        assert all(math.isfinite(rows[arm]["bpc"]["value"]) for arm in movies["arms"])
-        # One mask plan: every arm pays for the same masked characters, so b - a is a paired difference.
-        diff = rows["b"]["minus_a"]
+        rows = shop["mw_bpc"][text_set]
+        assert all(math.isfinite(rows[arm]["bpc"]["value"]) for arm in arms)
+        diff = rows["fill-50"]["minus_plain-N"]  # one mask plan: a paired difference
         assert diff["low"] <= diff["value"] <= diff["high"]
-        assert "minus_b" in rows["d"] and "minus_c" in rows["d"]
-    # The fill shortens the domain text; the plain arms keep the base's tokenizer.
-    tok = movies["tokenization"]
-    assert tok["d"]["fertility"] < tok["a"]["fertility"] == tok["b"]["fertility"]
-    assert tok["d"]["filled_slots_emitted"] > 0
-    split = movies["changed_words"]
-    assert split["changed"]["masked_characters"] > 0 and split["unchanged"]["masked_characters"] > 0
-    ft = movies["finetune"]
-    assert ft["task"] == "nsmc" and set(ft["scores"]) == set(movies["arms"])
-    assert set(ft["minus_b"]) == {"a", "c", "d", "g"}
+    tok = shop["tokenization"]
+    assert tok["fill-150"]["fertility"] < tok["fill-50"]["fertility"] < tok["base"]["fertility"] == tok["plain-N"]["fertility"]
+    ft = shop["finetune"]["100"]
+    assert set(ft["scores"]) == set(arms) and ft["sizes"]["train"] == 100
+    assert set(ft["minus"]["plain-N"]) == set(arms) - {"plain-N"}
+    assert len(ft["scores"]["fill-50"]["seeds"]) == 2
+    q = shop["base_quality"]
+    assert q["unigram_entropy_nats"] > 0 and math.isfinite(q["mlm_loss_token"]) and math.isfinite(q["mlm_loss_whole-word"])
+    e = shop["efficiency"]
+    assert e["arm"] in arms and e["ratio_wall"] > 0 and e["filled"]["tokens_per_example"] < e["base"]["tokens_per_example"]
 
 
 def test_targets_are_decided_and_reported(quick_run):
     _, _, out, result = quick_run
     targets = result["targets"]
-    assert any("reaches (c)" in name for name in targets) and any("fine-tuning" in name for name in targets)
+    assert any("beats plain-N" in name for name in targets)
+    assert any("--slots auto not worse" in name for name in targets)
+    assert any("examples per second" in name for name in targets)
     assert all(isinstance(t["met"], bool) for t in targets.values())
     md = out.with_suffix(".md").read_text(encoding="utf-8")
-    assert "| (d) fill |" in md and "## Targets" in md and "words with a new token" in md
+    assert "| fill-50 |" in md and "## Targets" in md and "off the plateau" in md
     assert out.with_suffix(".png").stat().st_size > 10_000
 
 
-def test_a_rerun_reuses_the_cache(quick_run, capsys):
+def test_a_rerun_reuses_the_cache(quick_run):
     bench, work, out, result = quick_run
-    arm_json = work / "cache" / "movies" / "arm-d.json"
+    arm_json = work / "cache" / "shopping" / "arm-fill-50.json"
     before = arm_json.stat().st_mtime_ns
-    again = bench.main(["--quick", "--domains", "movies", "--arms", "abd", "--no-finetune", "--work", str(work / "cache"),
-                        "--out", str(work / "again.json")])
-    assert arm_json.stat().st_mtime_ns == before  # arm d was not trained again
-    assert "base: cached" in capsys.readouterr().err
-    assert again["domains"]["movies"]["mw_bpc"]["domain"]["d"]["bpc"] == \
-        result["domains"]["movies"]["mw_bpc"]["domain"]["d"]["bpc"]
+    again = bench.main(["--quick", "--domains", "shopping", "--arms", "base,plain-N,fill-50", "--no-efficiency",
+                        "--work", str(work / "cache"), "--out", str(work / "again.json")])
+    assert arm_json.stat().st_mtime_ns == before  # not trained again
+    shop = again["domains"]["shopping"]
+    assert shop["mw_bpc"]["domain"]["fill-50"]["bpc"] == result["domains"]["shopping"]["mw_bpc"]["domain"]["fill-50"]["bpc"]
+    assert shop["finetune"]["100"]["scores"]["fill-50"] == result["domains"]["shopping"]["finetune"]["100"]["scores"]["fill-50"]
 
 
-def test_an_attempt_must_be_named_and_keep_the_base(bench):
-    with pytest.raises(SystemExit):
-        bench.main(["--quick", "--set", "fill=100"])  # a changed protocol without --attempt
-    p = dict(bench.PROFILES["quick"])
-    with pytest.raises(SystemExit, match="the base is shared"):
-        bench._overrides(["slots=100"], p)
-    with pytest.raises(SystemExit, match="expected KEY=VALUE"):
-        bench._overrides(["no_such_setting=1"], p)
-    assert bench._overrides(["fill=100", "replay=0.5"], p) == {"fill": 100, "replay": 0.5}
-
-
-def test_an_attempt_is_recorded_beside_the_protocol(quick_run):
-    bench, work, out, result = quick_run
-    bench.main(["--quick", "--domains", "movies", "--arms", "abd", "--no-finetune", "--set", "fill=50",
-                "--attempt", "fewer-slots", "--work", str(work / "cache"), "--out", str(out)])
-    saved = json.loads(out.read_text(encoding="utf-8"))
-    assert saved["domains"]["movies"]["arms"]["d"]["slots_filled"] > 50  # the protocol's own numbers stay
-    attempt = saved["attempts"]["fewer-slots"]
-    assert attempt["set"] == {"fill": 50} and attempt["file"] == "result_fewer-slots.json"
-    assert set(attempt["domains"]["movies"]) == {"a", "b", "d"}
-    full = json.loads((work / "result_fewer-slots.json").read_text(encoding="utf-8"))
-    assert full["domains"]["movies"]["arms"]["d"]["slots_filled"] == 50
-    # b's settings are the protocol's: its trained arm is reused, not trained again.
-    assert "attempts" not in full["domains"]["movies"]["arms"]["b"]["path"]
-    assert "attempts" in full["domains"]["movies"]["arms"]["d"]["path"]
-    # The same attempt with other settings retrains into its own earlier output (the terms keyed by content).
-    bench.main(["--quick", "--domains", "movies", "--arms", "abd", "--no-finetune", "--set", "fill=40",
-                "--attempt", "fewer-slots", "--work", str(work / "cache"), "--out", str(out)])
-    again = json.loads((work / "result_fewer-slots.json").read_text(encoding="utf-8"))
-    assert again["domains"]["movies"]["arms"]["d"]["slots_filled"] == 40
+def test_arm_names_are_checked(bench):
+    assert bench.parse_arm("fill-500") == ("fill", 500)
+    assert bench.parse_arm("fill-auto") == ("fill", "auto")
+    assert bench.parse_arm("fill-only-250") == ("fill-only", 250)
+    for bad in ("fill-", "fill-x", "phased-auto", "plain-2N"):
+        with pytest.raises(SystemExit, match="unknown arm"):
+            bench.parse_arm(bad)

@@ -96,7 +96,7 @@ def test_adapt_init_distill_end_to_end(cli, tiny_mlm_dir, shared_data, tmp_path)
     terms.write_text("배송\n좋아요\n만족합니다\n", encoding="utf-8")
     out = tmp_path / "model"
     result = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", out, "--init", "distill",
-                 "--max-steps", 2, "--batch-size", 4, "--seq-len", 32, "--json")
+                 "--max-steps", 2, "--batch-size", 4, "--seq-len", 32, "--slots", "all", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)["init_report"]
     assert report["terms"] == 3 and report["distilled"] >= 2 and 0 < report["contexts"] <= 300 and report["steps"] > 0

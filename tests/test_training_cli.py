@@ -53,7 +53,7 @@ def test_adapt_cli_seq_len_beyond_positions(cli, tiny_mlm_dir, corpus, tmp_path)
 def test_adapt_cli_base_without_free_slots(cli, no_slot_model, corpus, tmp_path):
     terms = tmp_path / "terms.txt"
     terms.write_text("수분크림\n발림성\n", encoding="utf-8")
-    r = cli("adapt", "--base", no_slot_model, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", *FAST)
+    r = cli("adapt", "--base", no_slot_model, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", *FAST, "--slots", "all")
     assert r.exit_code == 2
     assert "has no free [unusedN] slot to fill with the 2 terms." in r.output
     assert "Pass --resize to append new rows" in r.output
@@ -62,7 +62,7 @@ def test_adapt_cli_base_without_free_slots(cli, no_slot_model, corpus, tmp_path)
 def test_adapt_cli_terms_file_with_unknown_columns(cli, tiny_mlm_dir, corpus, tmp_path):
     terms = tmp_path / "terms.tsv"
     terms.write_text("term\tscore\tflavour\n수분크림\t1.0\tx\n", encoding="utf-8")
-    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", *FAST)
+    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", *FAST, "--slots", "all")
     assert r.exit_code == 2
     assert "unknown column" in r.output and "'flavour'" in r.output
 
@@ -125,7 +125,7 @@ def test_pretrain_cli_bad_arch(cli, tiny_tokenizer_dir, corpus, tmp_path):
 def test_adapt_cli_fills_terms_and_initialises_rows(cli, tiny_mlm_dir, corpus, tmp_path):
     terms = tmp_path / "terms.txt"
     terms.write_text("수분크림\n발림성\n##크림\n", encoding="utf-8")
-    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", "--json", *FAST)
+    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", "--json", *FAST, "--slots", "all")
     assert r.exit_code == 0, r.output
     result = json.loads(r.stdout[r.stdout.index("{"):])
     assert result["slots_filled"] == 3
@@ -140,7 +140,7 @@ def test_adapt_cli_resize_appends_rows_for_a_base_without_slots(cli, no_slot_mod
 
     terms = tmp_path / "terms.txt"
     terms.write_text("수분크림\n발림성\n", encoding="utf-8")
-    r = cli("adapt", "--base", no_slot_model, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", "--resize", *FAST)
+    r = cli("adapt", "--base", no_slot_model, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", "--resize", *FAST, "--slots", "all")
     assert r.exit_code == 0, r.output
     base = AutoTokenizer.from_pretrained(str(no_slot_model))
     tok = AutoTokenizer.from_pretrained(str(tmp_path / "out"))
@@ -159,7 +159,7 @@ def test_adapt_category_uses_the_terms_mine_terms_wrote(cli, tiny_mlm_dir, corpu
                       f"data:\n  domain: [{corpus}]\n  reference: [{corpus}]\nvocab:\n  slots: 2\n", encoding="utf-8")
     (tmp_path / "mined" / "mini").mkdir(parents=True)
     write_terms([Term(term="수분크림"), Term(term="발림성")], tmp_path / "mined" / "mini" / "terms.tsv")
-    r = cli("adapt", "--category", recipe, "-o", tmp_path / "out", "--json", *FAST)
+    r = cli("adapt", "--category", recipe, "-o", tmp_path / "out", "--json", *FAST, "--slots", "all")
     assert r.exit_code == 0, r.output
     # The note goes to stderr: stdout is the command's JSON and nothing else.
     assert "Filling slots with mined/mini/terms.tsv" in " ".join(r.stderr.split())

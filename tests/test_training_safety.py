@@ -354,7 +354,8 @@ def test_adapt_with_more_terms_than_slots_follows_the_vocab_fill_rule(cli, tiny_
     assert f"terms passed the checks but only {TINY_UNUSED} of the {TINY_UNUSED} slots are free" in str(e.value)
     assert "Pass --truncate" in str(e.value)
     r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out2",
-            "--max-steps", "1", "--batch-size", "2", "--seq-len", "32", "--truncate", "--json")
+            "--max-steps", "1", "--batch-size", "2", "--seq-len", "32", "--truncate", "--slots", "all",
+            "--json")
     assert r.exit_code == 0, r.output
     result = json.loads(r.stdout[r.stdout.index("{"):])
     assert result["slots_filled"] == TINY_UNUSED and len(result["slots_rejected"]) == 10

@@ -28,6 +28,17 @@ def _run_interruptible(fn):
         raise typer.Exit(130) from None
 
 
+def _slot_count(value: str | None) -> int | str | None:
+    """--slots: 'auto', 'all' or a whole number (the settings check the range)."""
+    if value is None or value in ("auto", "all"):
+        return value
+    if value.isdigit():
+        return int(value)
+    from domainlm.errors import ConfigError
+
+    raise ConfigError(f"--slots {value!r} is not a slot count.", "Use --slots auto, --slots all or a number such as --slots 500.")
+
+
 @app.command("adapt")
 def adapt_command(
     base: Optional[str] = typer.Option(None, "--base", help="Base model: a masked-LM (BERT, ALBERT) or an ELECTRA discriminator; hub id or local directory (default: the category recipe's)."),
@@ -44,6 +55,7 @@ def adapt_command(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Packed sequences per device per step.", rich_help_panel=TRAIN_OPTIONS),
     grad_accum: Optional[int] = typer.Option(None, "--grad-accum", help="Gradient accumulation steps.", rich_help_panel=TRAIN_OPTIONS),
     seq_len: Optional[int] = typer.Option(None, "--seq-len", help="Packed sequence length.", rich_help_panel=TRAIN_OPTIONS),
+    slots: Optional[str] = typer.Option(None, "--slots", help="How many of the terms fill slots: auto (those the planned training makes a masked target at least 40 times each; the default), all, or a number (the first N; a warning names those the budget cannot teach).", rich_help_panel=TRAIN_OPTIONS),
     init: Optional[Literal["mean", "random", "distill"]] = typer.Option(None, "--init", help="Initialisation of the filled rows: mean of the pieces they replace, random, or distill (Token Distillation from the base's hidden states).", rich_help_panel=TRAIN_OPTIONS),
     replay_ratio: Optional[float] = typer.Option(None, "--replay-ratio", help="Share of sequences from replay text.", rich_help_panel=TRAIN_OPTIONS),
     save_every: Optional[int] = typer.Option(None, "--save-every", help="Checkpoint every N steps.", rich_help_panel=TRAIN_OPTIONS),
@@ -69,13 +81,16 @@ def adapt_command(
                             truncate=truncate, generator=generator, mode=mode, max_steps=max_steps, lr=lr,
                             batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len, init=init,
                             replay_ratio=replay_ratio, save_every=save_every, eval_every=eval_every, seed=seed,
-                            max_documents=max_documents, compile=compile, resize=resize or None)
+                            max_documents=max_documents, compile=compile, resize=resize or None,
+                            slots=_slot_count(slots))
     for note in request.notes:
         err_console.print(note)
     result = _run_interruptible(lambda: run_adapt(request, output, resume=resume, force=force, new_head=new_head))
     if as_json:
         print_json({k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()})
         return
+    for message in (result.slot_plan or {}).get("messages", []):
+        err_console.print(f"[yellow]{message}[/]" if message.startswith("warning") else message)
     loss = "RTD" if result.objective == "replaced-token detection" else "MLM"
     rows = [("slots filled", result.slots_filled), ("steps", result.steps), ("tokens", result.tokens),
             ("final training loss", result.final_loss), (f"held-out {loss} loss before", result.eval_loss_before),

@@ -31,6 +31,7 @@ class AdaptResult:
     metrics_path: Path
     init_report: dict | None = None  # init distill: contexts, steps, seconds, loss (its cost)
     objective: str = "masked-LM"     # or "replaced-token detection" (an ELECTRA discriminator)
+    slot_plan: dict | None = None    # how many terms were filled and the masked-target exposure of each (slot_budget)
 
 
 def spec_names(specs) -> list[str]:
@@ -50,6 +51,27 @@ def distill_filled_rows(model, base_tokenizer, tokenizer, entries, texts, config
     result = asdict(report)
     result["without_context"] = result["without_context"][:50]
     return result
+
+
+def plan_fill(base_tokenizer, term_list: list, texts, config: TrainConfig, work_dir: Path):
+    """The slot plan of a run (see domainlm.training.slot_budget): every candidate filled into a scratch
+    copy of the base tokenizer, a sample of the training text counted with it, the terms chosen."""
+    from domainlm.training.slot_budget import plan_slots, planned_domain_tokens, term_counts
+    from vocab_tools import fill_slots
+    from vocab_tools.slots import append_slots, free_slots
+
+    base_dir = work_dir / "base"
+    base_tokenizer.save_pretrained(str(base_dir))
+    free = len(free_slots(base_dir))
+    if config.resize and free < len(term_list):
+        append_slots(base_dir, len(term_list) - free)
+    elif not free:
+        return None
+    filled = fill_slots(str(base_dir), term_list, work_dir / "filled", truncate=True)
+    counts, tokens = term_counts(Path(filled.out_dir) / "tokenizer.json", {e.slot_id: e.term for e in filled.filled}, texts)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return plan_slots([e.term for e in filled.filled], counts, tokens, domain_tokens=planned_domain_tokens(config, world),
+                      mlm_probability=config.mlm_probability, slots=config.slots, free_slots=None if config.resize else free)
 
 
 def check_seq_len(config: TrainConfig, model) -> None:
@@ -162,7 +184,22 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     loaded, user_generator = _load_base_and_generator(base, generator, new_head, config)
     model, base_tokenizer = loaded.model, loaded.tokenizer
     fingerprint = _input_fingerprint(base, corpus_specs, replay_specs, terms, term_list, filled_tokenizer, generator)
+
+    def domain_texts():
+        return corpus_texts(corpus_specs, heldout_fraction=config.heldout_fraction, max_documents=config.max_documents,
+                            heldout_seed=heldout_seed)
+
     with tempfile.TemporaryDirectory(prefix="domainlm-adapt-") as work:
+        slot_plan = None
+        if term_list:
+            # The CLI prints the plan's messages (result.slot_plan); the card records them.
+            slot_plan = plan_fill(base_tokenizer, term_list, domain_texts(), config, Path(work) / "slot-plan")
+        if slot_plan is not None and config.slots != "all":
+            # A number keeps the first N terms as given (more than the free slots follows `vocab fill`'s rule).
+            chosen = set(slot_plan.chosen)
+            term_list = [t for t in term_list if t.term in chosen] if config.slots == "auto" else term_list[:config.slots]
+            if not term_list:  # nothing the budget can teach: plain continued pretraining
+                terms = term_list = None
         tokenizer, entries, rejected, slots_json = prepare_vocab(
             model, base_tokenizer, base=str(base), terms=terms, filled_tokenizer=filled_tokenizer, config=config,
             category=category, work_dir=Path(work), truncate=truncate, term_list=term_list)
@@ -173,10 +210,6 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
         objective = electra = None
         if loaded.discriminator:
             objective, electra = _electra_objective(model, base_tokenizer, tokenizer, entries, user_generator, config)
-
-        def domain_texts():
-            return corpus_texts(corpus_specs, heldout_fraction=config.heldout_fraction, max_documents=config.max_documents,
-                                heldout_seed=heldout_seed)
 
         init_report = None
         ckpt_dir = checkpoint_dir_for(out_dir)
@@ -201,6 +234,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
                         "terms": str(terms) if isinstance(terms, (str, os.PathLike)) else (len(terms) if terms is not None else None),
                         "filled_tokenizer": str(filled_tokenizer) if filled_tokenizer else None,
                         "slots_filled": len(entries), "new_head": loaded.new_head, "init_report": init_report,
+                        "slot_plan": slot_plan.to_dict() | {"messages": slot_plan.messages()} if slot_plan else None,
                         "kept_tensors": list(loaded.kept_tensors), "train": config.model_dump(mode="json"),
                         "recipe": _recipe_dump(recipe)} | (electra or {})
             _write_adapted(out_dir, outcome, tokenizer=tokenizer, settings=settings, entries=entries,
@@ -210,6 +244,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
                        eval_loss=outcome.eval_loss, eval_loss_before=eval_before, slots_filled=len(entries),
                        slots_rejected=rejected, seconds=outcome.seconds, resumed_from=outcome.resumed_from,
                        metrics_path=out_dir / "metrics.jsonl", init_report=init_report,
+                       slot_plan=slot_plan.to_dict() | {"messages": slot_plan.messages()} if slot_plan else None,
                        objective="replaced-token detection" if objective is not None else "masked-LM")
 
 

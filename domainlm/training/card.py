@@ -145,6 +145,8 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
                             if train.get("init") == "mean" else "") + ".")
         else:
             lines.append("- No vocabulary slot was filled (continued pretraining only).")
+        for message in (settings.get("slot_plan") or {}).get("messages", []):
+            lines.append(f"- Slot budget: {message}.")
         if settings.get("kept_tensors"):
             lines.append(f"- Kept unchanged from the base: {', '.join(f'`{k}`' for k in settings['kept_tensors'][:6])}"
                          f"{' …' if len(settings['kept_tensors']) > 6 else ''} (tensors the masked-LM class does not "

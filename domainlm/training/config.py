@@ -50,6 +50,7 @@ class TrainConfig(BaseModel):
     mask_replace_prob: float = Field(0.8, ge=0, le=1, description="Share of the chosen tokens replaced by [MASK] (BERT: 0.8)")
     random_replace_prob: float = Field(0.1, ge=0, le=1, description="Share of the chosen tokens replaced by a random token (BERT: 0.1); the rest stay unchanged")
     replay_ratio: float = Field(0.2, ge=0, lt=1, description="Share of training sequences drawn from general (replay) text")
+    slots: int | Literal["auto", "all"] = Field("auto", description="How many of the given terms (ranked best first) fill slots: 'auto' keeps those the planned training makes a masked target at least 40 times each (domainlm.training.slot_budget; decided by benchmarks/adaptation_benchmark.py), capped by the free slots unless resize; a number keeps the first N (a warning names those the budget cannot teach); 'all' keeps every term")
     init: Literal["mean", "random", "distill"] = Field("mean", description="Initialisation of filled rows: mean of the base pieces, random, or distill (Token Distillation: mean, then each input row learned so the model's states match the base's for the term's pieces in real contexts)")
     distill_contexts: int = Field(100, ge=1, description="init distill: contexts of each term taken from the domain corpus")
     distill_epochs: int = Field(1, ge=1, description="init distill: passes over those contexts")

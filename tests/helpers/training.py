@@ -56,10 +56,13 @@ def tiny_corpus(folder: Path, limit: int | None = None) -> Path:
 
 
 def tiny_train_config(defaults: dict, **overrides):
-    """A TrainConfig for a few steps of a tiny model: a test file's `defaults`, then `overrides`."""
+    """A TrainConfig for a few steps of a tiny model: a test file's `defaults`, then `overrides`.
+
+    Every given term fills a slot (slots: all): a few steps could teach none, and `--slots auto` has
+    tests of its own (test_slot_budget.py)."""
     from domainlm.training import TrainConfig
 
-    return TrainConfig(**{**defaults, **overrides})
+    return TrainConfig(**{"slots": "all", **defaults, **overrides})
 
 
 class Killed(Exception):

@@ -71,6 +71,9 @@ def adapt_command(
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in OUTPUT.checkpoints."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override any setting, e.g. train.lora.r=8 or train.distill_contexts=50 (with --category: any recipe key). Repeatable."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Root of the recipe's relative data paths (default: DOMAINLM_DATA)."),
+    check_task: Optional[str] = typer.Option(None, "--check-task", help="After adapting, fine-tune the base and the adapted model on this task (nsmc, shopping-rating, hate-speech … or a task YAML) with the same seeds and examples; the paired verdict is printed and written into the card. Outputs in OUTPUT.check/.", rich_help_panel="Did it help?"),
+    check_seeds: int = typer.Option(5, "--check-seeds", min=1, help="Seeds of --check-task (paired).", rich_help_panel="Did it help?"),
+    check_max_train: Optional[int] = typer.Option(None, "--check-max-train", min=1, help="Training examples of --check-task at most (the label budget).", rich_help_panel="Did it help?"),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Fill the free \\[unusedN] slots with mined terms, initialise their rows, continue pretraining."""
@@ -86,8 +89,17 @@ def adapt_command(
     for note in request.notes:
         err_console.print(note)
     result = _run_interruptible(lambda: run_adapt(request, output, resume=resume, force=force, new_head=new_head))
+    check = None
+    if check_task:
+        from domainlm.finetune.check import check_adaptation
+
+        check = check_adaptation(request.base, output, check_task, Path(f"{output}.check"), seeds=check_seeds,
+                                 data_dir=data_dir, max_train=check_max_train)
     if as_json:
-        print_json({k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()})
+        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()}
+        if check is not None:
+            out["check"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in check.__dict__.items()}
+        print_json(out)
         return
     for message in (result.slot_plan or {}).get("messages", []):
         err_console.print(f"[yellow]{message}[/]" if message.startswith("warning") else message)
@@ -104,6 +116,13 @@ def adapt_command(
     console.print(kv_table("adapt", rows))
     console.print(f"Wrote [bold]{result.out_dir}[/] (model, tokenizer, slots.json, settings.json, metrics.jsonl, README.md"
                   + (", generator/" if loss == "RTD" else "") + ").")
+    if check is not None:
+        colour = {"better": "green", "worse": "yellow"}.get(check.verdict, "default")
+        head, *advice = check.messages()
+        console.print(f"[{colour}]{head}[/]")
+        for message in advice:
+            console.print(message)
+        console.print(f"Did it help? The fine-tuning runs and table: [bold]{check.out_dir}[/] (the verdict is in the card).")
 
 
 @app.command("pretrain")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from domainlm.corpus import CleanReport, CorpusSpec, clean_documents, iter_documents
-from domainlm.errors import DomainLMError
+from domainlm.errors import DomainLMError, TrainingError
 from domainlm.io import atomic_write, write_json
 from domainlm.pipeline.hashing import hash_corpora, hash_path
 from domainlm.pipeline.layout import RunLayout
@@ -142,8 +142,11 @@ def run_mine(ctx: StageContext, resume: bool) -> dict:
 
 def fill_inputs(ctx: StageContext) -> Any:
     r = ctx.recipe
+    # train.slots auto chooses the terms by the training budget: the settings that size it are inputs.
+    budget = {k: getattr(r.train, k) for k in ("slots", "max_steps", "batch_size", "grad_accum", "seq_len", "replay_ratio",
+                                               "mlm_probability", "resize")}
     return {"terms": hash_path(ctx.layout.terms_tsv), "vocab": r.vocab, "base": _base_material(r),
-            "category": r.category}
+            "category": r.category, "budget": budget}
 
 
 def run_fill(ctx: StageContext, resume: bool) -> dict:
@@ -153,13 +156,35 @@ def run_fill(ctx: StageContext, resume: bool) -> dict:
 
     r, run = ctx.recipe, ctx.layout
     terms = read_terms(run.terms_tsv)[: r.vocab.slots]
+    # train.slots (auto by default) keeps the terms the recipe's training budget can teach.
+    terms, plan = _planned_terms(r, run, terms)
+    if not terms:
+        raise TrainingError(f"None of the mined terms would be a masked target often enough in {r.train.max_steps:,} steps "
+                            "to be learned: " + plan.messages()[0] + ".",
+                            "Raise train.max_steps, or set train.slots to a number (or all) to fill terms anyway.")
     result = fill_slots(r.base, terms, run.tokenizer, category=r.category, source=r.name,
                         truncate=r.vocab.truncate, force=True)
     summary = {"filled": len(result.filled), "rejected": len(result.rejected), "unreachable": len(result.unreachable),
                "base_vocab_sha256": vocab_sha256(r.base)}
+    if plan is not None:
+        summary["slot_plan"] = plan.to_dict() | {"messages": plan.messages()}
     write_json(run.fill_summary, {**summary, "rejected_terms": [list(x) for x in result.rejected][:200],
                                                "unreachable_terms": list(result.unreachable)[:200]})
     return summary
+
+
+def _planned_terms(r, run, terms: list):
+    import tempfile
+
+    from domainlm.modeling.loading import load_tokenizer
+    from domainlm.training.adapting import choose_terms
+    from domainlm.training.data import corpus_texts
+
+    if r.train.slots == "all" or not terms:
+        return terms, None
+    texts = corpus_texts([CorpusSpec(path=str(run.domain_text))], heldout_fraction=r.train.heldout_fraction)
+    with tempfile.TemporaryDirectory(prefix="domainlm-slot-plan-") as work:
+        return choose_terms(load_tokenizer(r.base), terms, texts, r.train, Path(work))
 
 
 # ---------------------------------------------------------------- adapt

@@ -53,6 +53,19 @@ def distill_filled_rows(model, base_tokenizer, tokenizer, entries, texts, config
     return result
 
 
+def choose_terms(base_tokenizer, term_list: list, texts, config: TrainConfig, work_dir: Path):
+    """(the terms to fill, the slot plan or None) under `config.slots`: auto keeps the terms the
+    planned training can teach, a number the first N as given (more than the free slots then follows
+    `vocab fill`'s rule), all every term. `texts`: the training side of the domain corpus."""
+    plan = plan_fill(base_tokenizer, term_list, texts, config, work_dir)
+    if plan is None or config.slots == "all":
+        return term_list, plan
+    if config.slots == "auto":
+        chosen = set(plan.chosen)
+        return [t for t in term_list if t.term in chosen], plan
+    return term_list[:config.slots], plan
+
+
 def plan_fill(base_tokenizer, term_list: list, texts, config: TrainConfig, work_dir: Path):
     """The slot plan of a run (see domainlm.training.slot_budget): every candidate filled into a scratch
     copy of the base tokenizer, a sample of the training text counted with it, the terms chosen."""
@@ -193,11 +206,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
         slot_plan = None
         if term_list:
             # The CLI prints the plan's messages (result.slot_plan); the card records them.
-            slot_plan = plan_fill(base_tokenizer, term_list, domain_texts(), config, Path(work) / "slot-plan")
-        if slot_plan is not None and config.slots != "all":
-            # A number keeps the first N terms as given (more than the free slots follows `vocab fill`'s rule).
-            chosen = set(slot_plan.chosen)
-            term_list = [t for t in term_list if t.term in chosen] if config.slots == "auto" else term_list[:config.slots]
+            term_list, slot_plan = choose_terms(base_tokenizer, term_list, domain_texts(), config, Path(work) / "slot-plan")
             if not term_list:  # nothing the budget can teach: plain continued pretraining
                 terms = term_list = None
         tokenizer, entries, rejected, slots_json = prepare_vocab(

@@ -57,7 +57,7 @@ def test_every_arm_is_measured_on_the_same_words_and_examples(quick_run, bench):
     assert set(ft["minus"]["plain-N"]) == set(arms) - {"plain-N"}
     assert len(ft["scores"]["fill-50"]["seeds"]) == 2
     q = shop["base_quality"]
-    assert q["unigram_entropy_nats"] > 0 and math.isfinite(q["mlm_loss_token"]) and math.isfinite(q["mlm_loss_whole-word"])
+    assert q["unigram_loss_nats"] > 0 and math.isfinite(q["mlm_loss_token"]) and math.isfinite(q["mlm_loss_whole-word"])
     e = shop["efficiency"]
     assert e["arm"] in arms and e["ratio_wall"] > 0 and e["filled"]["tokens_per_example"] < e["base"]["tokens_per_example"]
 

@@ -61,6 +61,14 @@ PROFILES = {
                 new_rows_steps=40, new_rows_lr=2e-3, eval_texts=2000, budgets=(200, 1000), seeds=(1, 2, 3, 4, 5),
                 ft_epochs={"200": 10, "1000": 5, "all": 3}, ft_lr=2e-4, ft_dev=500, ft_test=2000, all_labels=10_000,
                 bootstrap=1000, efficiency_examples=2000, efficiency_repeats=3, mine_slots=2000),
+    # One H100 (benchmarks/gpu_protocol.py, at most 9 minutes): a 6 x 512 base pretrained here with token
+    # masking over the shared base's vocabulary, then the key arms at two label budgets.
+    "gpu": dict(base=None, base_tokenizer=SHARED_BASE, layers=6, hidden=512, heads=8, intermediate=2048,
+                pretrain_steps=1500, pretrain_batch=128, pretrain_lr=5e-4, general_docs=None, nsmc_reviews=300_000,
+                steps=300, batch=128, seq_len=128, lr=2e-4, replay=0.2, cpu_bf16=False, new_rows_steps=60,
+                new_rows_lr=2e-3, eval_texts=2000, budgets=(200, 1000), seeds=(1, 2, 3, 4, 5),
+                ft_epochs={"200": 10, "1000": 5, "all": 3}, ft_lr=1e-4, ft_dev=500, ft_test=2000, all_labels=10_000,
+                bootstrap=1000, efficiency_examples=5000, efficiency_repeats=3, mine_slots=2000),
     # A smoke run of every arm and measure on a tiny base made here (a minute or two); numbers mean nothing.
     "quick": dict(base=None, layers=2, hidden=64, heads=2, intermediate=256, vocab_size=6000, slots=300,
                   pretrain_steps=30, pretrain_batch=16, pretrain_lr=2e-3, general_docs=3000, domain_docs=3000,
@@ -163,25 +171,37 @@ def prepare_base(work: Path, p: dict, data: Path) -> dict:
 
     arch = ModelArchConfig(arch="bert", layers=p["layers"], hidden=p["hidden"], heads=p["heads"],
                            intermediate=p["intermediate"], max_positions=128)
-    settings = {k: p[k] for k in ("layers", "hidden", "heads", "intermediate", "vocab_size", "slots", "pretrain_steps",
-                                  "pretrain_batch", "pretrain_lr", "general_docs", "seq_len")}
+    settings = {k: p.get(k) for k in ("layers", "hidden", "heads", "intermediate", "vocab_size", "slots", "pretrain_steps",
+                                      "pretrain_batch", "pretrain_lr", "general_docs", "seq_len", "base_tokenizer",
+                                      "nsmc_reviews")}
     key = _key(settings)
-    base, general = work / "base", work / "general.txt"
-    if not (_cached(base, key) and general.exists()):
+    base, general, wiki = work / "base", work / "pretraining.txt", work / "general.txt"
+    if not (_cached(base, key) and general.exists() and wiki.exists()):
         texts = list(corpus_texts(CorpusSpec(path=str(data / "general" / "kowiki_sample.txt.gz")),
                                   max_documents=p["general_docs"]))
         random.Random(0).shuffle(texts)
+        _write_lines(wiki, texts)  # the mining reference and the replay text
+        if p.get("nsmc_reviews"):  # as the shared base: Wikipedia and NSMC train-split reviews
+            texts = texts + list(corpus_texts(CorpusSpec(path=str(data / "reviews" / "nsmc_reviews.tsv.gz"), field="text",
+                                                         where={"split": "train"}), max_documents=p["nsmc_reviews"]))
+            random.Random(0).shuffle(texts)
         _write_lines(general, texts)
-        build_vocab(texts, work / "tok", vocab_size=p["vocab_size"], unused=p["slots"], min_frequency=2,
-                    limit_alphabet=3000)
+        if p.get("base_tokenizer"):
+            tok = data / p["base_tokenizer"]
+        else:
+            tok = work / "tok"
+            build_vocab(texts, tok, vocab_size=p["vocab_size"], unused=p["slots"], min_frequency=2, limit_alphabet=3000,
+                        force=True)
         config = TrainConfig(max_steps=p["pretrain_steps"], batch_size=p["pretrain_batch"], seq_len=p["seq_len"],
                              lr=p["pretrain_lr"], warmup_ratio=0.06, save_every=10**6, eval_documents=0, seed=0,
-                             replay_ratio=0.0)
-        pretrain(work / "tok", [str(general)], base, arch=arch, config=config)
+                             replay_ratio=0.0, masking="token", cpu_bf16=p["cpu_bf16"])
+        pretrain(tok, [str(general)], base, arch=arch, config=config, force=True)
         _mark(base, key)
-    return {"path": str(base), "key": key, "general": str(general),
-            "description": f"a tiny BERT ({p['layers']} x {p['hidden']}, vocab {p['vocab_size']:,} with {p['slots']} "
-                           f"slots) pretrained here for {p['pretrain_steps']} steps: a smoke test, not a real base"}
+    return {"path": str(base), "key": key, "general": str(wiki),
+            "description": f"a BERT {p['layers']} x {p['hidden']} pretrained here (token masking) for "
+                           f"{p['pretrain_steps']:,} steps x {p['pretrain_batch']} x {p['seq_len']}"
+                           + (" on the Korean Wikipedia sample and NSMC train-split reviews" if p.get("nsmc_reviews")
+                              else " on the Korean Wikipedia sample: a smoke test, not a real base")}
 
 
 def base_quality(base_path: str, texts: list[str], train_corpus: Path, p: dict) -> dict:
@@ -623,7 +643,8 @@ def write_outputs(result: dict, out: Path) -> None:
 
 
 def run_domain(name: str, arms_wanted: list[str], budgets: list[str], work: Path, base: dict, p: dict, data: Path,
-               general_texts: list[str], result: dict, out: Path, no_finetune: bool, with_efficiency: bool) -> None:
+               general_texts: list[str], result: dict, out: Path, no_finetune: bool, with_efficiency: bool,
+               deadline: float | None = None) -> None:
     domain = prepare_domain(name, work, p, data)
     terms = mined_terms(domain, base, p) if any(parse_arm(a)[0] in ("fill", "fill-only", "phased") for a in arms_wanted) else None
     dom = result["domains"].setdefault(name, {})
@@ -632,6 +653,10 @@ def run_domain(name: str, arms_wanted: list[str], budgets: list[str], work: Path
         dom["base_quality"] = base_quality(base["path"], domain["heldout"][:p["eval_texts"]], domain["corpus"], p)
     runs: dict = {b: {} for b in budgets}
     for arm in arms_wanted:
+        # A time-boxed run keeps what it measured; the reference arms always run (every row is paired to them).
+        if deadline is not None and time.time() > deadline and arm not in ("base", REFERENCE):
+            dom.setdefault("skipped_by_deadline", []).append(arm)
+            continue
         dom["arms"][arm] = run_arm(arm, domain, base, p, terms)
         if not no_finetune:
             for b in budgets:
@@ -663,6 +688,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--no-efficiency", action="store_true", help="skip the throughput measure")
     parser.add_argument("--work", type=Path, default=None, help="cache folder (default runs/adaptation_benchmark/PROFILE)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default benchmarks/results/adaptation[_PROFILE].json)")
+    parser.add_argument("--deadline-minutes", type=float, default=None,
+                        help="start no new arm after this many minutes (what was measured is written)")
     args = parser.parse_args(argv)
     profile = "quick" if args.quick else args.profile
     p = dict(PROFILES[profile])
@@ -682,6 +709,7 @@ def main(argv=None) -> dict:
     if not torch.cuda.is_available():
         torch.set_num_threads(os.cpu_count() or 2)
     started = time.perf_counter()
+    deadline = time.time() + 60 * args.deadline_minutes if args.deadline_minutes else None
     base = prepare_base(work, p, data)
     general_texts = [t for t in (data / "general" / "ud_korean_sentences.txt").read_text(encoding="utf-8").splitlines()
                      if t.strip()]
@@ -704,7 +732,7 @@ def main(argv=None) -> dict:
         if "base" not in arms_wanted or REFERENCE not in arms_wanted:
             arms_wanted = [a for a in ("base", REFERENCE) if a not in arms_wanted] + arms_wanted
         run_domain(name, arms_wanted, budgets, work, base, p, data, general_texts, result, out, args.no_finetune,
-                   with_efficiency=name == "shopping" and not args.no_efficiency)
+                   with_efficiency=name == "shopping" and not args.no_efficiency, deadline=deadline)
     result |= {"seconds_this_run": round(time.perf_counter() - started, 1), "load_average_at_end": os.getloadavg()}
     write_outputs(result, out)
     print(markdown(result))

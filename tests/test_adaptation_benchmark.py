@@ -93,3 +93,20 @@ def test_arm_names_are_checked(bench):
     for bad in ("fill-", "fill-x", "phased-auto", "plain-2N"):
         with pytest.raises(SystemExit, match="unknown arm"):
             bench.parse_arm(bad)
+
+
+def test_the_gpu_protocol_runs_end_to_end_in_its_quick_form(quick_run):
+    """benchmarks/gpu_protocol.py --quick: the same steps as on a GPU (arms cached by the quick run)."""
+    import sys
+
+    _, work, _, _ = quick_run
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("gpu_protocol", REPO / "benchmarks" / "gpu_protocol.py")
+    gpu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu)
+    result = gpu.main(["--quick", "--work", str(work / "cache"), "--out", str(work / "gpu.json")])
+    shop = result["domains"]["shopping"]
+    assert list(shop["arms"]) == gpu.QUICK_ARMS and "efficiency" in shop
+    assert json.loads((work / "gpu.json").read_text(encoding="utf-8"))["targets"]
+    late = gpu.main(["--quick", "--minutes", "0", "--work", str(work / "cache"), "--out", str(work / "late.json")])
+    assert late["domains"]["shopping"]["skipped_by_deadline"] == gpu.QUICK_ARMS[2:]  # base and plain-N always run

@@ -147,6 +147,9 @@ def test_adapt_cli_resize_appends_rows_for_a_base_without_slots(cli, no_slot_mod
     model = AutoModelForMaskedLM.from_pretrained(str(tmp_path / "out"))
     assert len(tok) == len(base) + 2 == model.get_input_embeddings().weight.shape[0]
     assert tok.tokenize("수분크림 발림성") == ["수분크림", "발림성"]
+    settings = json.loads((tmp_path / "out" / "settings.json").read_text(encoding="utf-8"))
+    assert settings["appended_rows"] == 2 and settings["base_rows"] == len(base)
+    assert "2 in rows appended by `--resize`" in (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
 
 
 def test_adapt_category_uses_the_terms_mine_terms_wrote(cli, tiny_mlm_dir, corpus, tmp_path, monkeypatch):

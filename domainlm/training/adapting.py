@@ -209,6 +209,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
             term_list, slot_plan = choose_terms(base_tokenizer, term_list, domain_texts(), config, Path(work) / "slot-plan")
             if not term_list:  # nothing the budget can teach: plain continued pretraining
                 terms = term_list = None
+        base_rows = model.get_input_embeddings().weight.shape[0]
         tokenizer, entries, rejected, slots_json = prepare_vocab(
             model, base_tokenizer, base=str(base), terms=terms, filled_tokenizer=filled_tokenizer, config=config,
             category=category, work_dir=Path(work), truncate=truncate, term_list=term_list)
@@ -244,6 +245,8 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
                         "filled_tokenizer": str(filled_tokenizer) if filled_tokenizer else None,
                         "slots_filled": len(entries), "new_head": loaded.new_head, "init_report": init_report,
                         "slot_plan": slot_plan.to_dict() | {"messages": slot_plan.messages()} if slot_plan else None,
+                        # --resize: the terms beyond the base's own rows sit in appended rows (ids >= base_rows).
+                        "base_rows": base_rows, "appended_rows": sum(1 for e in entries if e.slot_id >= base_rows),
                         "kept_tensors": list(loaded.kept_tensors), "train": config.model_dump(mode="json"),
                         "recipe": _recipe_dump(recipe)} | (electra or {})
             _write_adapted(out_dir, outcome, tokenizer=tokenizer, settings=settings, entries=entries,

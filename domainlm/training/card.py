@@ -145,6 +145,11 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
                             if train.get("init") == "mean" else "") + ".")
         else:
             lines.append("- No vocabulary slot was filled (continued pretraining only).")
+        if settings.get("appended_rows"):
+            own = len(slots) - settings["appended_rows"]
+            lines.append(f"- {own:,} terms sit in the base's own `[unusedN]` slots and {settings['appended_rows']:,} in rows "
+                         f"appended by `--resize` (ids from {settings['base_rows']:,}): the vocabulary and embedding "
+                         "matrix grew by that many rows.")
         for message in (settings.get("slot_plan") or {}).get("messages", []):
             lines.append(f"- Slot budget: {message}.")
         if settings.get("kept_tensors"):

@@ -12,6 +12,7 @@ data order and seed, and is fine-tuned on the domain's task at several label bud
     fill-only-K      the K best mined terms in the slots, mean-of-pieces rows, no training (Sachidananda et al. 2021)
     fill-K           the K best mined terms, mean init, then plain-N's training (K swept: 100 ... 2000)
     fill-auto        as fill-K with K chosen by `--slots auto` (domainlm.training.slot_budget)
+    fill-K-3N        as fill-K (or fill-auto) trained for 3N tokens: where the fill pays with a bigger budget
     phased-K         as fill-K, new rows alone first (own learning rate), then everything
 
 Domains: shopping (Naver shopping reviews; not in the base; task shopping-rating), news (Korean news
@@ -91,12 +92,13 @@ DOMAINS = {"shopping": "shopping-rating", "news": "hate-speech", "movies": "nsmc
 
 def describe_arm(name: str) -> str:
     kind, k = parse_arm(name)
+    n = "3N" if name.endswith("3N") else "N"
     return {"base": "the base, no training",
             "plain": f"continued masked-LM for {'3N' if name == 'plain-3N' else 'N'} tokens, vocabulary unchanged",
             "tapt": "masked-LM for N tokens on the task's own training texts (no replay)",
             "fill-only": f"the {k} best mined terms, mean init, no training",
-            "fill": f"the {k} best mined terms, mean init, then N tokens of masked-LM" if k != "auto"
-            else "--slots auto: the terms the budget can teach, then N tokens of masked-LM",
+            "fill": (f"the {k} best mined terms, mean init, then {n} tokens of masked-LM" if k != "auto"
+                     else f"--slots auto: the terms a budget of {n} tokens can teach, then {n} tokens of masked-LM"),
             "phased": f"the {k} best mined terms, new rows alone first, then everything, N in all"}[kind]
 
 
@@ -109,11 +111,14 @@ def parse_arm(name: str) -> tuple[str, int | str | None]:
     for kind in ("fill-only", "phased", "fill"):
         if name.startswith(kind + "-"):
             k = name[len(kind) + 1:]
+            if kind == "fill" and k.endswith("-3N"):  # fill-K-3N, fill-auto-3N: the fill trained for 3N
+                k = k[:-3]
             if k == "auto" and kind == "fill":
                 return kind, "auto"
             if k.isdigit() and int(k) > 0:
                 return kind, int(k)
-    raise SystemExit(f"unknown arm {name!r}: base, plain-N, plain-3N, tapt, fill-K, fill-auto, fill-only-K, phased-K")
+    raise SystemExit(f"unknown arm {name!r}: base, plain-N, plain-3N, tapt, fill-K, fill-auto, fill-K-3N, fill-auto-3N, "
+                     "fill-only-K, phased-K")
 
 
 def _key(obj) -> str:
@@ -299,7 +304,7 @@ def arm_config(name: str, p: dict):
     common = dict(batch_size=p["batch"], seq_len=p["seq_len"], lr=p["lr"], warmup_ratio=0.06, save_every=10**6,
                   eval_documents=500, seed=0, cpu_bf16=p["cpu_bf16"], replay_ratio=0.0 if kind == "tapt" else p["replay"],
                   slots=k if kind in ("fill", "fill-only", "phased") else "all")
-    steps = p["steps"] * (3 if name == "plain-3N" else 1)
+    steps = p["steps"] * (3 if name.endswith("3N") else 1)
     if kind == "fill-only":
         return TrainConfig(max_steps=0, **common)
     if kind == "phased":
@@ -595,7 +600,8 @@ def chart(result: dict, path: Path) -> None:
             pts = sorted((dom["arms"][a]["slots_filled"], minus[a], a) for a in fill_arms(dom["arms"]) if a in minus)
             shift = 1 + 0.05 * (j - 0.5)
             for k, (kind, marker) in enumerate((("fill", "o-"), ("phased", "s"), ("fill-only", "v"))):
-                sel = [(x, d, a) for x, d, a in pts if parse_arm(a)[0] == kind and a != "fill-auto"] if kind != "fill-only" \
+                sel = [(x, d, a) for x, d, a in pts if parse_arm(a)[0] == kind and a != "fill-auto"
+                       and not a.endswith("3N")] if kind != "fill-only" \
                     else sorted((dom["arms"][a]["slots_filled"], minus[a], a) for a in dom["arms"]
                                 if parse_arm(a)[0] == "fill-only" and a in minus)
                 if not sel:
@@ -606,6 +612,12 @@ def chart(result: dict, path: Path) -> None:
                 ax.errorbar(xs, ys, yerr=err, fmt=marker, capsize=3, color=f"C{j}",
                             label=f"{budget} labels: {kind}" if kind != "fill" else f"{budget} labels: fill + N",
                             alpha=1.0 if kind == "fill" else 0.6)
+            longer = [(dom["arms"][a]["slots_filled"], minus[a]) for a in minus if a.startswith("fill") and a.endswith("-3N")]
+            if longer:
+                ax.errorbar([x * shift for x, _ in longer], [100 * d["value"] for _, d in longer],
+                            yerr=[[100 * (d["value"] - d["low"]) for _, d in longer],
+                                  [100 * (d["high"] - d["value"]) for _, d in longer]],
+                            fmt="D", capsize=3, color=f"C{j}", label=f"{budget} labels: fill + 3N")
             if "fill-auto" in minus:
                 d = minus["fill-auto"]
                 x = dom["arms"]["fill-auto"]["slots_filled"] * shift

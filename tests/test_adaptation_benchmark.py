@@ -90,6 +90,8 @@ def test_arm_names_are_checked(bench):
     assert bench.parse_arm("fill-500") == ("fill", 500)
     assert bench.parse_arm("fill-auto") == ("fill", "auto")
     assert bench.parse_arm("fill-only-250") == ("fill-only", 250)
+    assert bench.parse_arm("fill-auto-3N") == ("fill", "auto") and bench.parse_arm("fill-500-3N") == ("fill", 500)
+    assert bench.arm_config("fill-500-3N", bench.PROFILES["quick"]).max_steps == 3 * bench.PROFILES["quick"]["steps"]
     for bad in ("fill-", "fill-x", "phased-auto", "plain-2N"):
         with pytest.raises(SystemExit, match="unknown arm"):
             bench.parse_arm(bad)

@@ -55,7 +55,7 @@ def adapt_command(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Packed sequences per device per step.", rich_help_panel=TRAIN_OPTIONS),
     grad_accum: Optional[int] = typer.Option(None, "--grad-accum", help="Gradient accumulation steps.", rich_help_panel=TRAIN_OPTIONS),
     seq_len: Optional[int] = typer.Option(None, "--seq-len", help="Packed sequence length.", rich_help_panel=TRAIN_OPTIONS),
-    slots: Optional[str] = typer.Option(None, "--slots", help="How many of the terms fill slots: auto (those the planned training makes a masked target at least 40 times each; the default), all, or a number (the first N; a warning names those the budget cannot teach).", rich_help_panel=TRAIN_OPTIONS),
+    slots: Optional[str] = typer.Option(None, "--slots", help="How many of the terms fill slots: auto (those the planned training makes a masked target at least 10 times each; the default), all, or a number (the first N; a warning names those the budget cannot teach).", rich_help_panel=TRAIN_OPTIONS),
     init: Optional[Literal["mean", "random", "distill"]] = typer.Option(None, "--init", help="Initialisation of the filled rows: mean of the pieces they replace, random, or distill (Token Distillation from the base's hidden states).", rich_help_panel=TRAIN_OPTIONS),
     replay_ratio: Optional[float] = typer.Option(None, "--replay-ratio", help="Share of sequences from replay text.", rich_help_panel=TRAIN_OPTIONS),
     save_every: Optional[int] = typer.Option(None, "--save-every", help="Checkpoint every N steps.", rich_help_panel=TRAIN_OPTIONS),

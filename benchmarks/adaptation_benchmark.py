@@ -220,10 +220,12 @@ def base_quality(base_path: str, texts: list[str], train_corpus: Path, p: dict) 
     from domainlm.modeling.loading import load_mlm
     from domainlm.training.heldout import heldout_mlm_loss
 
+    from domainlm.corpus import CorpusSpec
+    from domainlm.training.data import corpus_texts
+
     model, tokenizer = load_mlm(base_path)
     train: Counter = Counter()
-    with open(train_corpus, encoding="utf-8") as f:
-        lines = [line.strip() for _, line in zip(range(100_000), f)]
+    lines = list(corpus_texts(CorpusSpec(path=str(train_corpus)), max_documents=100_000))
     total = 0
     for enc in tokenizer(lines, add_special_tokens=False)["input_ids"]:
         train.update(enc)
@@ -547,14 +549,21 @@ def markdown(result: dict) -> str:
              f"steps x {result['settings']['batch']} x {result['settings']['seq_len']} tokens; fine-tuning over seeds "
              f"{list(result['settings']['seeds'])}, epoch chosen on dev, test read once; differences are paired 95% "
              "intervals (seeds and test examples resampled together).", ""]
+    g = result.get("base_quality_general")
+    if g:
+        lines += [f"Base on general text (UD sentences): masked-LM loss {g['mlm_loss_token']:.3f} nats (token masking) against "
+                  f"{g['unigram_loss_nats']:.3f} for a unigram model of its vocabulary fit on the Wikipedia sample: "
+                  f"{g['off_plateau_nats']:+.3f} nats off the plateau.", ""]
     for name, dom in result["domains"].items():
         q = dom.get("base_quality", {})
         lines += [f"## {name} (task {dom['task']})", ""]
         if q:
             lines += [f"Base on this domain's held-out text: masked-LM loss {q['mlm_loss_token']:.3f} nats (token masking; "
                       f"whole-word {q['mlm_loss_whole-word']:.3f}) against {q['unigram_loss_nats']:.3f} for a unigram model of its "
-                      "vocabulary (fit on the training text): "
-                      f"{q['off_plateau_nats']:+.3f} nats off the plateau.", ""]
+                      "vocabulary fit on this domain's training text: "
+                      + (f"{q['off_plateau_nats']:+.3f} nats better." if q["off_plateau_nats"] > 0 else
+                         f"{-q['off_plateau_nats']:.3f} nats worse: the base has not seen this domain, whose own word "
+                         "frequencies predict it better (room for adaptation)."), ""]
         budgets = list(dom.get("finetune", {}))
         head = "| arm | slots | tokens | domain MW-BPC | vs plain-N | general vs plain-N | fertility | " + \
                " | ".join(f"{b} labels | vs plain-N" for b in budgets) + " |"
@@ -725,7 +734,7 @@ def main(argv=None) -> dict:
     if not torch.cuda.is_available():
         torch.set_num_threads(os.cpu_count() or 2)
     started = time.perf_counter()
-    deadline = time.time() + 60 * args.deadline_minutes if args.deadline_minutes else None
+    deadline = time.time() + 60 * args.deadline_minutes if args.deadline_minutes is not None else None
     base = prepare_base(work, p, data)
     general_texts = [t for t in (data / "general" / "ud_korean_sentences.txt").read_text(encoding="utf-8").splitlines()
                      if t.strip()]
@@ -738,6 +747,10 @@ def main(argv=None) -> dict:
                "machine": {"cpus": os.cpu_count(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
                "load_average_at_start": os.getloadavg()}
     result.setdefault("domains", {})
+    if "method" not in result.get("base_quality_general", {}):
+        # Off the plateau on its own (general) text: UD sentences against a unigram model fit on the Wikipedia sample.
+        result["base_quality_general"] = base_quality(base["path"], general_texts[:p["eval_texts"]],
+                                                      Path(base["general"]), p)
     for name in [d.strip() for d in args.domains.split(",") if d.strip()]:
         if name not in DOMAINS:
             parser.error(f"unknown domain {name!r}: {', '.join(DOMAINS)}")

@@ -70,7 +70,7 @@ def test_targets_are_decided_and_reported(quick_run):
     assert any("examples per second" in name for name in targets)
     assert all(isinstance(t["met"], bool) for t in targets.values())
     md = out.with_suffix(".md").read_text(encoding="utf-8")
-    assert "| fill-50 |" in md and "## Targets" in md and "off the plateau" in md
+    assert "| fill-50 |" in md and "## Targets" in md and "unigram model" in md
     assert out.with_suffix(".png").stat().st_size > 10_000
 
 

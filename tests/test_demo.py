@@ -107,7 +107,8 @@ def test_demo_command_runs_the_whole_flow_on_the_shipped_reviews(cli, tmp_path, 
     # and what mining, which does not depend on the steps, really gives.
     monkeypatch.setattr(demo_run, "BASE_TRAIN", {**demo_run.BASE_TRAIN, "max_steps": 3, "save_every": 3})
     out = tmp_path / "demo"
-    args = ["demo", "-o", out, "--set", "train.max_steps=2", "--set", "eval.max_texts=30",
+    # Two steps teach no term (--slots auto would fill none): this checks the flow, so every mined term fills.
+    args = ["demo", "-o", out, "--set", "train.max_steps=2", "--set", "train.slots=all", "--set", "eval.max_texts=30",
             "--set", "eval.bootstrap=100", "--set", "eval.tasks.0.max_train=60", "--set", "eval.tasks.0.max_test=40",
             "--set", "eval.suite.max_train=60", "--set", "eval.suite.seeds=2", "--set", "eval.suite.epochs=1"]
     recorder = _OpenRecorder()

@@ -152,7 +152,7 @@ def test_the_readme_demo_in_an_80_column_terminal(demo_dir):
 def test_recipe_run_in_a_wide_terminal(demo_dir, tmp_path):
     """`recipe run` on the demo's data root (its tiny base included), all stages drawn live."""
     status, output = run_in_terminal(["recipe", "run", "demo", "--data-dir", demo_dir / "data", "-o", tmp_path / "run",
-                                      "--set", "train.max_steps=3", "--set", "eval.max_texts=40",
+                                      "--set", "train.max_steps=3", "--set", "train.slots=all", "--set", "eval.max_texts=40",
                                       "--set", "eval.bootstrap=100"], tmp_path, columns=140)
     plain = assert_clean(status, output)
     assert (tmp_path / "run" / "report" / "report.md").exists(), plain[-3000:]

@@ -636,7 +636,8 @@ def chart(result: dict, path: Path) -> None:
                             fmt="*", markersize=13, capsize=3, color=f"C{j}", label=f"{budget} labels: --slots auto")
             for ref, style in (("plain-3N", ":"), ("tapt", "-."), ("base", "--")):
                 if ref in minus:
-                    ax.axhline(100 * minus[ref]["value"], linestyle=style, color=f"C{j}", alpha=0.5, linewidth=1)
+                    ax.axhline(100 * minus[ref]["value"], linestyle=style, color=f"C{j}", alpha=0.5, linewidth=1,
+                               label=f"{budget} labels: {ref}")
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_xscale("log")
         ax.set_xlabel("filled slots")
@@ -644,8 +645,7 @@ def chart(result: dict, path: Path) -> None:
         ax.set_title(f"{name}" + (" (control: in the base)" if name == "movies" else ""))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("Fine-tuning gain of filling slots over plain continued pretraining (95% intervals; "
-                 "lines: plain-3N dotted, TAPT dash-dot, base dashed)", fontsize=9)
+    fig.suptitle("Fine-tuning gain over plain continued pretraining (plain-N), 95% intervals", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -95,6 +95,8 @@ def stage_printer():
             details = ", ".join(f"{k} {round(v, 4) if isinstance(v, float) else v}" for k, v in info.items() if k not in ("out_dir", "report", "base_vocab_sha256") and v is not None
                                 and not isinstance(v, (dict, list)))
             console.print(f"{icons[event]} {name} done" + (f" ({details})" if details else ""))
+            for message in (info.get("slot_plan") or {}).get("messages", []):  # the fill stage's --slots plan
+                console.print(f"  [yellow]{message}[/]" if message.startswith("warning") else f"  {message}")
         else:
             console.print(f"{icons[event]} {name}: {'resuming from the last checkpoint' if event == 'resume' else 'running'}…")
 

@@ -195,12 +195,11 @@ def prepare_base(work: Path, p: dict, data: Path) -> dict:
             tok = data / p["base_tokenizer"]
         else:
             tok = work / "tok"
-            build_vocab(texts, tok, vocab_size=p["vocab_size"], unused=p["slots"], min_frequency=2, limit_alphabet=3000,
-                        force=True)
+            build_vocab(texts, tok, vocab_size=p["vocab_size"], unused=p["slots"], min_frequency=2, limit_alphabet=3000)
         config = TrainConfig(max_steps=p["pretrain_steps"], batch_size=p["pretrain_batch"], seq_len=p["seq_len"],
                              lr=p["pretrain_lr"], warmup_ratio=0.06, save_every=10**6, eval_documents=0, seed=0,
                              replay_ratio=0.0, masking="token", cpu_bf16=p["cpu_bf16"])
-        pretrain(tok, [str(general)], base, arch=arch, config=config, force=True)
+        pretrain(tok, [str(general)], base, arch=arch, config=config)
         _mark(base, key)
     return {"path": str(base), "key": key, "general": str(wiki),
             "description": f"a BERT {p['layers']} x {p['hidden']} pretrained here (token masking) for "
@@ -292,7 +291,7 @@ def mined_terms(domain: dict, base: dict, p: dict) -> Path:
     key = _key({"slots": p["mine_slots"], "corpus": domain["corpus_key"], "base": base["key"]})
     if not _cached(out, key):
         mine_terms([str(domain["corpus"])], [base["general"]], base["path"], MineConfig(slots=p["mine_slots"]),
-                   out_dir=out, force=True)
+                   out_dir=out)
         _mark(out, key)
     return out / "terms.tsv"
 
@@ -338,7 +337,7 @@ def run_arm(name: str, domain: dict, base: dict, p: dict, terms: Path | None) ->
     print(f"{domain['name']}: arm {name}", file=sys.stderr)
     cpu, t = _cpu_seconds(), time.perf_counter()
     result = adapt(base["path"], out, corpus=[str(corpus)], replay=[base["general"]] if config.replay_ratio else [],
-                   terms=arm_terms, config=config, category=domain["name"], force=True)
+                   terms=arm_terms, config=config, category=domain["name"])
     info = {"path": str(out), "tokens": result.tokens, "steps": result.steps,
             "seconds": round(time.perf_counter() - t, 1), "train_seconds": round(result.seconds, 1),
             "cpu_seconds": round(_cpu_seconds() - cpu, 1), "slots_filled": result.slots_filled,
@@ -402,8 +401,7 @@ def finetune_runs(arm: str, info: dict, domain: dict, budget: str, p: dict, data
     folder = domain["dir"] / f"finetune-{arm}-{budget}"
     if not _cached(folder, key):
         print(f"{domain['name']}: fine-tuning {domain['task']} from {arm} on {budget} labels", file=sys.stderr)
-        finetune(info["path"], domain["task"], folder, seeds=list(p["seeds"]), data_dir=data, settings=settings,
-                 force=True)
+        finetune(info["path"], domain["task"], folder, seeds=list(p["seeds"]), data_dir=data, settings=settings)
         _mark(folder, key)
     saved = json.loads((folder / "finetune.json").read_text(encoding="utf-8"))
     return {"saved": saved, "predictions": _seed_predictions(folder, saved["metric"], p["seeds"]),

@@ -104,7 +104,7 @@ def main(argv=None) -> dict:
                              heldout_fraction=0.02, seed=0, masking=masking, cpu_bf16=True)
         t = time.perf_counter()
         model_dir = work / f"model-{masking}"
-        pretrain(tok_dir, [str(corpus)], model_dir, arch=arch, config=config, force=True)
+        pretrain(tok_dir, [str(corpus)], model_dir, arch=arch, config=config)
         seconds = time.perf_counter() - t
         curve = [r for r in map(json.loads, (model_dir / "metrics.jsonl").read_text().splitlines()) if "eval_loss" in r]
         model, tok = load_mlm(model_dir)

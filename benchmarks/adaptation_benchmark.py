@@ -493,9 +493,12 @@ def fill_arms(arms) -> list[str]:
     return [a for a in arms if parse_arm(a)[0] in ("fill", "phased")]
 
 
-def best_fill(dom: dict, budget: str) -> str | None:
+def best_fill(dom: dict, budget: str, *, swept_at_n: bool = True) -> str | None:
+    """The fill arm with the best mean: among the swept counts trained for N (what --slots auto is held
+    against), or (swept_at_n=False) among every fill configuration, auto and 3N included."""
     ft = dom.get("finetune", {}).get(budget)
-    candidates = [a for a in fill_arms(dom["arms"]) if a != "fill-auto" and ft and a in ft["scores"]]
+    candidates = [a for a in fill_arms(dom["arms"]) if ft and a in ft["scores"]
+                  and not (swept_at_n and (a.startswith("fill-auto") or a.endswith("3N")))]
     return max(candidates, key=lambda a: ft["scores"][a]["mean"]) if candidates else None
 
 
@@ -505,7 +508,7 @@ def targets(result: dict, budget: str) -> dict:
     shop = result["domains"].get("shopping")
     if shop and budget in shop.get("finetune", {}):
         ft = shop["finetune"][budget]
-        best = best_fill(shop, budget)
+        best = best_fill(shop, budget, swept_at_n=False)
         if best and REFERENCE in ft["scores"] and "plain-3N" in ft["scores"]:
             diff = ft["minus"][REFERENCE][best]
             out[f"shopping, {budget} labels: the best fill beats plain-N (interval above 0) and is at least plain-3N"] = {

@@ -167,7 +167,7 @@ def run_fill(ctx: StageContext, resume: bool) -> dict:
     summary = {"filled": len(result.filled), "rejected": len(result.rejected), "unreachable": len(result.unreachable),
                "base_vocab_sha256": vocab_sha256(r.base)}
     if plan is not None:
-        summary["slot_plan"] = plan.to_dict() | {"messages": plan.messages()}
+        summary["slot_plan"] = plan.to_dict()
     write_json(run.fill_summary, {**summary, "rejected_terms": [list(x) for x in result.rejected][:200],
                                                "unreachable_terms": list(result.unreachable)[:200]})
     return summary

@@ -178,9 +178,8 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     from domainlm.training.checkpoint import checkpoint_dir_for, latest_checkpoint
     from domainlm.training.data import PackedStream, corpus_texts
     from domainlm.training.engine import train
-    from domainlm.training.output import check_model_output
-
     from domainlm.training.masking import resolved_masking
+    from domainlm.training.output import check_model_output
 
     config = config or TrainConfig()
     config = config.model_copy(update={"masking": resolved_masking(config, from_scratch=False)})
@@ -203,10 +202,11 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
                             heldout_seed=heldout_seed)
 
     with tempfile.TemporaryDirectory(prefix="domainlm-adapt-") as work:
-        slot_plan = None
+        slot_plan = plan_record = None
         if term_list:
             # The CLI prints the plan's messages (result.slot_plan); the card records them.
             term_list, slot_plan = choose_terms(base_tokenizer, term_list, domain_texts(), config, Path(work) / "slot-plan")
+            plan_record = slot_plan.to_dict() if slot_plan else None
             if not term_list:  # nothing the budget can teach: plain continued pretraining
                 terms = term_list = None
         base_rows = model.get_input_embeddings().weight.shape[0]
@@ -244,7 +244,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
                         "terms": str(terms) if isinstance(terms, (str, os.PathLike)) else (len(terms) if terms is not None else None),
                         "filled_tokenizer": str(filled_tokenizer) if filled_tokenizer else None,
                         "slots_filled": len(entries), "new_head": loaded.new_head, "init_report": init_report,
-                        "slot_plan": slot_plan.to_dict() | {"messages": slot_plan.messages()} if slot_plan else None,
+                        "slot_plan": plan_record,
                         # --resize: the terms beyond the base's own rows sit in appended rows (ids >= base_rows).
                         "base_rows": base_rows, "appended_rows": sum(1 for e in entries if e.slot_id >= base_rows),
                         "kept_tensors": list(loaded.kept_tensors), "train": config.model_dump(mode="json"),
@@ -256,7 +256,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
                        eval_loss=outcome.eval_loss, eval_loss_before=eval_before, slots_filled=len(entries),
                        slots_rejected=rejected, seconds=outcome.seconds, resumed_from=outcome.resumed_from,
                        metrics_path=out_dir / "metrics.jsonl", init_report=init_report,
-                       slot_plan=slot_plan.to_dict() | {"messages": slot_plan.messages()} if slot_plan else None,
+                       slot_plan=plan_record,
                        objective="replaced-token detection" if objective is not None else "masked-LM")
 
 

@@ -55,6 +55,7 @@ class SlotPlan:
         d["exposures"] = {t: round(self.exposures[t], 1) for t in self.chosen[:50] if t in self.exposures}
         d["median_exposure"] = self.median_exposure
         d["chosen"] = len(self.chosen)
+        d["messages"] = self.messages()
         return d
 
     def messages(self) -> list[str]:

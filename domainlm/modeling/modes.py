@@ -7,8 +7,8 @@
   `no_decay_names`): AdamW decays a parameter whatever its gradient, which would shrink frozen rows.
 - lora: peft LoRA on attention and FFN layers, the filled rows trainable through peft's
   `trainable_token_indices`. peft's TrainableTokens wrapper of a tied Linear decoder drops the
-  decoder bias (peft issue 3649), so an untrained adapter would change the logits; `_keep_decoder_bias`
-  puts the bias back.
+  decoder bias before peft 0.22 (peft issue 3649), so an untrained adapter would change the logits;
+  `_keep_decoder_bias` puts the bias back where a probe shows it missing.
 """
 
 from __future__ import annotations
@@ -122,15 +122,18 @@ def _embedding_module_name(model: nn.Module) -> str:
 def _keep_decoder_bias(peft_model: nn.Module) -> int:
     """Patch peft TrainableTokens layers wrapping a Linear with a bias to add the bias back.
 
-    peft computes `F.linear(x, merged_weight)` without the base layer's bias on its adapter path;
-    the disabled and merged paths call the base layer and are right already.
+    peft before 0.22 computes `F.linear(x, merged_weight)` without the base layer's bias on its
+    adapter path; the disabled and merged paths call the base layer and are right already. Whether a
+    layer drops its bias is probed, not read from peft's version: an untrained adapter must give the
+    base layer's output, so a layer whose adapter output differs from it by exactly the bias is patched.
     """
     from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
 
     patched = 0
     for module in peft_model.modules():
         if isinstance(module, TrainableTokensLayer) and isinstance(module.base_layer, nn.Linear) \
-                and module.base_layer.bias is not None and not getattr(module, "_domainlm_bias_fix", False):
+                and module.base_layer.bias is not None and not getattr(module, "_domainlm_bias_fix", False) \
+                and _drops_bias(module):
             original = module.forward_adapters
 
             def forward_adapters(self, x, active_adapters, *args, _orig=original, **kwargs):
@@ -143,6 +146,16 @@ def _keep_decoder_bias(peft_model: nn.Module) -> int:
             module._domainlm_bias_fix = True
             patched += 1
     return patched
+
+
+def _drops_bias(layer: nn.Module) -> bool:
+    """True when the untrained adapter path of `layer` returns the base output minus its bias."""
+    base = layer.base_layer
+    probe = torch.linspace(-1.0, 1.0, base.in_features, dtype=base.weight.dtype, device=base.weight.device)
+    with torch.no_grad():
+        expected = base(probe[None])
+        got = layer.forward_adapters(probe[None], layer.active_adapters)
+    return not torch.allclose(got, expected, atol=1e-5) and torch.allclose(got + base.bias, expected, atol=1e-5)
 
 
 def merged_model(model: nn.Module) -> nn.Module:

@@ -80,9 +80,9 @@ PROFILES = {
 }
 
 DEFAULT_ARMS = {
-    "shopping": ["base", "plain-N", "fill-500", "fill-2000", "fill-1000", "fill-250", "fill-100", "plain-3N", "tapt",
-                 "fill-only-500", "fill-auto", "phased-500"],
-    "news": ["base", "plain-N", "fill-auto", "fill-500", "plain-3N", "tapt", "fill-2000"],
+    "shopping": ["base", "plain-N", "fill-500", "fill-2000", "fill-1000", "fill-250", "fill-100", "plain-3N",
+                 "fill-auto", "fill-auto-3N", "tapt", "fill-only-1000", "phased-1000"],
+    "news": ["base", "plain-N", "fill-auto", "plain-3N", "fill-auto-3N", "tapt", "fill-1000"],
     "movies": ["base", "plain-N", "fill-auto", "fill-500", "plain-3N", "fill-2000"],
 }
 QUICK_ARMS = ["base", "plain-N", "plain-3N", "tapt", "fill-only-50", "fill-50", "fill-150", "fill-auto", "phased-50"]
@@ -733,7 +733,7 @@ def main(argv=None) -> dict:
     from domainlm.versions import library_versions
 
     if not torch.cuda.is_available():
-        torch.set_num_threads(os.cpu_count() or 2)
+        torch.set_num_threads(len(os.sched_getaffinity(0)))  # the cores it may use (taskset), not the machine's
     started = time.perf_counter()
     deadline = time.time() + 60 * args.deadline_minutes if args.deadline_minutes is not None else None
     base = prepare_base(work, p, data)
@@ -744,8 +744,8 @@ def main(argv=None) -> dict:
     if result.get("profile") != profile or result.get("settings", {}).get("base") != p.get("base"):
         result = {}
     result |= {"benchmark": "adaptation v2", "profile": profile, "settings": p, "base": base,
-               "arm_descriptions": {}, "versions": library_versions(),
-               "machine": {"cpus": os.cpu_count(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
+               "arm_descriptions": result.get("arm_descriptions", {}), "versions": library_versions(),
+               "machine": {"cpus": os.cpu_count(), "cpus_used": len(os.sched_getaffinity(0)), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
                "load_average_at_start": os.getloadavg()}
     result.setdefault("domains", {})
     if "method" not in result.get("base_quality_general", {}):

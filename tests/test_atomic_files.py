@@ -92,3 +92,66 @@ def test_no_hand_written_temporary_files_left():
         if rel not in allowed and ("mkstemp(" in text or "NamedTemporaryFile(" in text):
             found.append(rel)
     assert not found
+
+
+# --- D4: the swap of a folder output never leaves its path empty ------------------------------------
+
+def _write_folder(path: Path, text: str, **kwargs) -> None:
+    from vocab_tools.atomic import atomic_directory
+
+    with atomic_directory(path, command="vocab build", **kwargs) as tmp:
+        (tmp / "vocab.txt").write_text(text, encoding="utf-8")
+
+
+def test_replacing_a_folder_output_is_one_exchange_on_linux(tmp_path, monkeypatch):
+    import vocab_tools.atomic as atomic
+
+    out = tmp_path / "tok"
+    _write_folder(out, "old")
+    renames = []
+    real_replace = os.replace
+    monkeypatch.setattr(atomic.os, "replace", lambda a, b: (renames.append((a, b)), real_replace(a, b))[1])
+    _write_folder(out, "new")
+    assert (out / "vocab.txt").read_text(encoding="utf-8") == "new"
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    if atomic._exchange(tmp_path / "a", tmp_path / "b"):  # exchange supported here: no two-rename window
+        assert renames == []
+    shutil.rmtree(tmp_path / "a"), shutil.rmtree(tmp_path / "b")
+    _no_leftovers(tmp_path, "tok")
+
+
+def test_a_kill_between_the_fallback_renames_is_repaired_not_deleted(tmp_path, monkeypatch):
+    """D4: the fallback's first rename parked the old output; the process died before the second."""
+    import vocab_tools.atomic as atomic
+
+    out = tmp_path / "tok"
+    _write_folder(out, "old")
+    dead_pid = 2 ** 22 + 12345  # above pid_max's default: no such process
+    parked = tmp_path / f".tok.old-{dead_pid}-abcd"
+    parked.mkdir()
+    os.replace(out, parked / "previous")
+    assert not out.exists()
+    # The next run of the same command first puts the previous output back, then replaces it.
+    monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)
+    seen = []
+    real = atomic._swap_in
+    monkeypatch.setattr(atomic, "_swap_in", lambda new, path: (seen.append((path / "vocab.txt").read_text()), real(new, path)))
+    _write_folder(out, "new")
+    assert seen == ["old"]  # it was restored before the swap, so the fallback path was exercised
+    assert (out / "vocab.txt").read_text(encoding="utf-8") == "new"
+    _no_leftovers(tmp_path, "tok")
+
+
+def test_a_failed_run_after_a_kill_still_restores_the_previous_output(tmp_path):
+    import vocab_tools.atomic as atomic
+
+    out = tmp_path / "tok"
+    _write_folder(out, "old")
+    parked = tmp_path / f".tok.old-{2 ** 22 + 777}-efgh"
+    parked.mkdir()
+    os.replace(out, parked / "previous")
+    with pytest.raises(RuntimeError):
+        with atomic.atomic_directory(out, command="vocab build"):
+            raise RuntimeError("the new build failed")
+    assert (out / "vocab.txt").read_text(encoding="utf-8") == "old"
+    _no_leftovers(tmp_path, "tok")

@@ -106,12 +106,16 @@ def test_clean_refuses_to_overwrite_a_file_it_did_not_write(cli, tmp_path):
     r = cli("corpus", "clean", corpus, "-o", mine)
     assert r.exit_code == 2 and "already exists" in r.output and "--force" in r.output
     assert mine.read_text(encoding="utf-8") == "my notes"
-    r = cli("corpus", "clean", corpus, "-o", corpus)  # the input itself is not clean's to replace
-    assert r.exit_code == 2 and "--force" in r.output and corpus.read_text(encoding="utf-8").startswith("보습크림")
+    for force in ([], ["--force"]):  # the input itself is never clean's to replace
+        r = cli("corpus", "clean", corpus, "-o", corpus, *force)
+        assert r.exit_code == 2 and "would destroy the input" in r.output
+        assert corpus.read_text(encoding="utf-8").startswith("보습크림")
     out = tmp_path / "clean.txt"
     for _ in range(2):  # an earlier output of corpus clean is replaced
         r = cli("corpus", "clean", corpus, "-o", out, "--heldout-fraction", "0.5")
         assert r.exit_code == 0, r.output
+    r = cli("corpus", "clean", out, "-o", out)  # not even an earlier output of clean, when it is the input
+    assert r.exit_code == 2 and "would destroy the input" in r.output
     assert cli("corpus", "clean", corpus, "-o", mine, "--force").exit_code == 0
     assert mine.read_text(encoding="utf-8") != "my notes"
     r = cli("corpus", "clean", corpus, "-o", tmp_path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from vocab_tools.errors import VocabError
@@ -73,3 +75,27 @@ def test_a_gain_beside_many_unknowns_is_flagged(cli, tiny_tokenizer_dir, tmp_pat
     assert __import__("json").loads(r.stdout)["warnings"] == report["warnings"]
     # A tokenizer that covers the text gets no warning.
     assert measure(["보습크림 바르고 꿀피부"], {"before": tiny_tokenizer_dir})["warnings"] == []
+
+
+def test_measure_output_never_replaces_an_input_or_a_users_file(cli, tiny_tokenizer_dir, tmp_path):
+    """D1, D2: `vocab measure -o` replaced a user's notes and its own input corpus with JSON."""
+    corpus = tmp_path / "reviews.txt"
+    corpus.write_text("\n".join(["보습크림 바르고 꿀피부 됐어요", "향이 너무 좋고 흡수도 빨라요"] * 5), encoding="utf-8")
+    original = corpus.read_bytes()
+    r = cli("vocab", "measure", corpus, "-t", tiny_tokenizer_dir, "-o", corpus, "--force")
+    assert r.exit_code != 0 and "would destroy the input" in r.output and "Traceback" not in r.output
+    assert corpus.read_bytes() == original  # --force does not make an input an output
+    r = cli("vocab", "measure", str(tmp_path / "*.txt"), "-t", tiny_tokenizer_dir, "-o", corpus)
+    assert r.exit_code != 0 and "would destroy the input" in r.output and corpus.read_bytes() == original
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n", encoding="utf-8")
+    r = cli("vocab", "measure", corpus, "-t", tiny_tokenizer_dir, "-o", notes)
+    assert r.exit_code != 0 and "--force" in r.output and notes.read_text(encoding="utf-8") == "my notes\n"
+    # Its own earlier report is replaced without --force; a user's file with it.
+    report = tmp_path / "report.json"
+    for _ in range(2):
+        r = cli("vocab", "measure", corpus, "-t", tiny_tokenizer_dir, "-o", report)
+        assert r.exit_code == 0, r.output
+    assert json.loads(report.read_text(encoding="utf-8"))["texts"] == 10
+    r = cli("vocab", "measure", corpus, "-t", tiny_tokenizer_dir, "-o", notes, "--force")
+    assert r.exit_code == 0 and json.loads(notes.read_text(encoding="utf-8"))["texts"] == 10

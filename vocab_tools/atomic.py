@@ -6,7 +6,8 @@ Every command that writes a folder goes through `atomic_directory(path, command=
   `.domainlm.json`, says which command made a folder), unless `force=True`;
 - it locks the target so two runs into one folder cannot mix their files;
 - it builds the new output in a hidden sibling and replaces the old one only once the new one is
-  complete, so a kill, a full disk or a crash leaves the previous output (or none) and no half one;
+  complete, in one atomic exchange where Linux offers it, so a kill, a full disk or a crash leaves the
+  previous output (or none) and no half one;
 - the new folder follows the umask, as `save_pretrained` does (mkdtemp alone gives 0700);
 - hidden siblings left by killed runs are removed the next time the same output is written;
 - a write failure (no space, permission denied, read-only disk, a file where a folder should be)
@@ -167,6 +168,66 @@ def check_output_dir(path: str | os.PathLike, command: str, force: bool = False)
         "Choose another output folder, or pass --force to replace it (its current content will be deleted).")
 
 
+def _file_marker(path: Path) -> Path:
+    """The hidden file beside an output file that says which command wrote it."""
+    return path.with_name(f".{path.name}.domainlm.json")
+
+
+def file_owner(path: str | os.PathLike) -> str | None:
+    """The command that wrote the file `path`, from its hidden marker; None when it has none."""
+    try:
+        data = json.loads(_file_marker(Path(path)).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("command") if isinstance(data, dict) else None
+
+
+def record_file_owner(path: str | os.PathLike, command: str) -> None:
+    """Mark the file `path` as an output of `command` (what `check_output_file` looks for)."""
+    path = Path(path)
+    marker = _file_marker(path)
+    marker.write_text(json.dumps({"command": command, "file": path.name}) + "\n", encoding="utf-8")
+    follow_umask(marker, directory=False)
+
+
+def check_not_an_input(output: str | os.PathLike, inputs=(), what: str = "output") -> None:
+    """Refuse an output that is one of the inputs, or lies inside an input folder (D1-D3).
+
+    `inputs` are the paths as the user gave them, `NAME=PATH` pairs, globs, or objects with a `path`
+    (corpus specs); names that match no file (hub ids) are skipped. A force flag never overrides this: the input would be destroyed.
+    """
+    import glob
+
+    target = Path(output).resolve()
+    for given in [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs:
+        given = getattr(given, "path", given)  # a corpus spec names its path
+        name = str(given).split("=", 1)[1] if "=" in str(given) and not Path(str(given)).exists() else str(given)
+        for source in [Path(name)] if Path(name).exists() else map(Path, glob.glob(name, recursive=True)):
+            _refuse_overlap(target, source.resolve(), output, given, what)
+
+
+def _refuse_overlap(target: Path, source: Path, output, given, what: str) -> None:
+    if target == source or (source.is_dir() and source in target.parents) or target in source.parents:
+        relation = "is" if target == source else "overlaps"
+        raise OutputError(f"The {what} '{output}' {relation} the input '{given}': writing it would destroy the input.",
+                          "Choose an output outside the inputs with -o / --output.")
+
+
+def check_output_file(path: str | os.PathLike, command: str, force: bool = False, inputs=()) -> Path:
+    """The file rule of every command that writes one: never an input; a new file, or an earlier output
+    of `command` (its hidden marker says so), or anything with `force`; never a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"The output '{path}' is a folder, not a file.",
+                          "Name an output file, e.g. -o clean.txt (or clean.jsonl, clean.txt.gz).")
+    check_not_an_input(path, inputs, "output file")
+    if path.exists() and not force and file_owner(path) != command:
+        raise OutputError(f"The output file '{path}' already exists and was not written by `domainlm {command}`: "
+                          "it would be replaced.",
+                          "Choose another output file, or pass --force to replace it.")
+    return path
+
+
 def write_failure(exc: BaseException) -> str | None:
     """A short reason when `exc` is a failed write (full disk, permissions); None otherwise."""
     seen: set[int] = set()
@@ -196,16 +257,64 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _remove_stale_siblings(path: Path) -> None:
-    """Delete hidden build/swap folders of `path` left by runs that were killed."""
-    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(?:tmp|old)-(\d+)-")
+    """Delete hidden build/swap folders of `path` left by runs that were killed.
+
+    A run killed between the two renames of the fallback swap left `path` missing and its previous
+    content in `.NAME.old-PID-*/previous`: that content is put back at `path` first, never deleted.
+    """
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(tmp|old)-(\d+)-")
     try:
-        siblings = list(path.parent.iterdir())
+        siblings = sorted(path.parent.iterdir())
     except OSError:
         return
     for sibling in siblings:
         m = pattern.match(sibling.name)
-        if m and not _pid_alive(int(m.group(1))):
-            shutil.rmtree(sibling, ignore_errors=True)
+        if not m or _pid_alive(int(m.group(2))):
+            continue
+        previous = sibling / "previous"
+        if m.group(1) == "old" and previous.is_dir() and not path.exists():
+            try:
+                os.replace(previous, path)
+            except OSError:
+                continue  # leave it where it is rather than delete the only copy
+        shutil.rmtree(sibling, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one step (Linux `renameat2(RENAME_EXCHANGE)`); False where the OS,
+    the C library or the file system cannot (the caller then falls back to two renames)."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _swap_in(new: Path, path: Path) -> None:
+    """Put the folder `new` at `path`, whose previous content is deleted only once `new` is in place.
+
+    With an atomic exchange there is no moment without a folder at `path`. Without it, the previous
+    folder is parked in a hidden `.NAME.old-PID-*` sibling for the instant between two renames; a kill
+    there is repaired by the next write of `path` (`_remove_stale_siblings` puts it back).
+    """
+    if _exchange(new, path):
+        shutil.rmtree(new, ignore_errors=True)  # it now holds the previous content
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-{os.getpid()}-", dir=path.parent))
+    os.replace(path, old / "previous")
+    os.replace(new, path)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 @contextmanager
@@ -275,9 +384,9 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = True, *, command
     if command is not None:
         check_output_dir(path, command, force)
     with output_lock(path):
+        _remove_stale_siblings(path)  # first: it may put back a previous output a killed run had parked
         if command is not None:  # re-check under the lock: another run may have written meanwhile
             check_output_dir(path, command, force)
-        _remove_stale_siblings(path)
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
         except OSError as e:
@@ -290,10 +399,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = True, *, command
             if path.exists():
                 if not overwrite:
                     raise FileExistsError(path)
-                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-{os.getpid()}-", dir=path.parent))
-                os.replace(path, old / "previous")
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
+                _swap_in(tmp, path)
             else:
                 os.replace(tmp, path)
         except BaseException as exc:

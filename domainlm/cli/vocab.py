@@ -204,17 +204,22 @@ def measure_command(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Measure on at most this many documents."),
     normalize: bool = typer.Option(True, "--normalize/--no-normalize", help=NORMALIZE_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the JSON report here."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing -o file that `vocab measure` did not write."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Fertility (tokens per eojeol), UNK rate and filled-slot usage of one or more tokenizers."""
     from domainlm.io import write_json
     from domainlm.corpus import parse_where
     from domainlm.vocab_build import measure_corpus
+    from vocab_tools.atomic import check_output_file, record_file_owner
 
+    if output is not None:  # before the measurement, which can take a while
+        check_output_file(output, "vocab measure", force, inputs=[*corpus, *tokenizers])
     report = measure_corpus(corpus, _named_tokenizers(tokenizers), field=field, encoding=encoding, where=parse_where(where),
                             limit=limit, normalize=normalize)
     if output is not None:
         write_json(output, report)
+        record_file_owner(output, "vocab measure")
     if as_json:
         print_json(report)
         for warning in report.get("warnings", []):  # stdout stays pure JSON

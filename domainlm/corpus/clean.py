@@ -16,7 +16,7 @@ from domainlm.corpus.reader import CorpusReader, Document, long_line_note
 from domainlm.corpus.stats import empty_corpus_error
 from domainlm.errors import CorpusError, OutputError
 from domainlm.io import atomic_write
-from vocab_tools.atomic import write_failure
+from vocab_tools.atomic import check_output_file, record_file_owner, write_failure
 from domainlm.progress import progress_bar
 
 
@@ -94,41 +94,6 @@ def empty_after_normalisation_error(read: int, removed: Counter | None = None) -
     return CorpusError(f"All {read:,} documents were removed by cleaning ({reasons}); nothing to write.", hint)
 
 
-def _marker_of(path: Path) -> Path:
-    """The hidden file beside an output file that says which command wrote it."""
-    return path.with_name(f".{path.name}.domainlm.json")
-
-
-def file_owner(path: str | os.PathLike) -> str | None:
-    try:
-        data = json.loads(_marker_of(Path(path)).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data.get("command") if isinstance(data, dict) else None
-
-
-def check_output_file(path: str | os.PathLike, command: str, force: bool = False) -> Path:
-    """The file rule of every command that writes one: a new file, or an earlier output of `command`
-    (its hidden marker says so), or anything with `force`; never a folder."""
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"The output '{path}' is a folder, not a file.",
-                          "Name an output file, e.g. -o clean.txt (or clean.jsonl, clean.txt.gz).")
-    if path.exists() and not force and file_owner(path) != command:
-        raise OutputError(f"The output file '{path}' already exists and was not written by `domainlm {command}`: "
-                          "it would be replaced.",
-                          "Choose another output file, or pass --force to replace it.")
-    return path
-
-
-def _record_owner(path: Path, command: str) -> None:
-    from domainlm.io import follow_umask
-
-    marker = _marker_of(path)
-    marker.write_text(json.dumps({"command": command, "file": path.name}) + "\n", encoding="utf-8")
-    follow_umask(marker, directory=False)
-
-
 def clean_corpus(paths, output: str | os.PathLike, *, field: str | None = None, encoding: str | None = None,
                  normalize: NormalizeConfig | None = None, filters: FilterConfig | None = None,
                  heldout_fraction: float = 0.0, heldout_output: str | os.PathLike | None = None,
@@ -147,7 +112,7 @@ def clean_corpus(paths, output: str | os.PathLike, *, field: str | None = None, 
         raise CorpusError(f"The output and the held-out output are the same file '{output}'.",
                           "Pass another --heldout-output.")
     for target in targets:  # before the (long) cleaning pass
-        check_output_file(target, CLEAN_COMMAND, force)
+        check_output_file(target, CLEAN_COMMAND, force, inputs=paths)
     reader = CorpusReader(paths, field=field, encoding=encoding)
     report = CleanReport(output=str(output), heldout_output=str(heldout_output) if heldout_fraction else None)
     jsonl = ".jsonl" in output.suffixes
@@ -172,7 +137,7 @@ def clean_corpus(paths, output: str | os.PathLike, *, field: str | None = None, 
             if report.written == 0 and report.heldout == 0:
                 raise empty_after_normalisation_error(report.read, report.removed)
         for target in targets:
-            _record_owner(target, CLEAN_COMMAND)
+            record_file_owner(target, CLEAN_COMMAND)
     except OSError as e:
         reason = write_failure(e)
         if reason is None:

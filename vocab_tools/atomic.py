@@ -89,8 +89,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     The folder is created if needed.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_sibling(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _new_sibling(path)
+    except OSError as exc:
+        raise (_as_output_error(path, exc) if write_failure(exc) else exc) from None
     try:
         binary = "b" in mode
         if path.name.endswith(".gz") if compress is None else compress:
@@ -100,8 +103,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         with fh:
             yield fh
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and write_failure(exc):  # a full disk is the user's to fix: say so
+            raise _as_output_error(path, exc) from exc
         raise
 
 
@@ -147,6 +152,11 @@ def check_output_dir(path: str | os.PathLike, command: str, force: bool = False)
     if path.exists() and not path.is_dir():
         raise OutputError(f"The output '{path}' exists and is a file, not a folder.",
                           "Choose another output folder with -o / --output.")
+    cwd = Path.cwd().resolve()
+    if path.resolve() == cwd or path.resolve() in cwd.parents:
+        # The output folder is replaced as a whole: the shell would be left in a deleted folder (B6).
+        raise OutputError(f"The output '{path}' is the current folder (or one above it); domainlm replaces "
+                          "its output folder as a whole.", "Name a new folder inside it, e.g. -o out.")
     if force or not path.is_dir():
         return path
     try:
@@ -430,7 +440,7 @@ def _as_output_error(path: Path, exc: BaseException) -> OutputError:
     reason = write_failure(exc) or str(exc)
     return OutputError(
         f"Could not write '{path}': {reason}. Nothing was replaced: the previous output, if any, is intact "
-        "and no half-written folder was left.",
+        "and nothing half-written was left.",
         "Free space on that disk or fix its permissions, or choose another output folder; then run the "
         "same command again.")
 

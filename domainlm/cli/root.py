@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import typer
 from typer.core import TyperGroup, TyperOption
@@ -48,9 +49,37 @@ class ErrorHandlingGroup(TyperGroup):
             render_user_error(exc)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err_console.print("[bold red]Interrupted.[/] Outputs are written atomically: nothing half-written was left. "
-                              "Commands that train can be resumed with --resume.")
+            resumable = ctx.invoked_subcommand in _RESUMABLE
+            err_console.print("[bold red]Interrupted.[/] Outputs are written atomically: nothing half-written was left."
+                              + (" Run the same command with --resume to continue from the last checkpoint."
+                                 if resumable else ""))
             raise typer.Exit(130) from None
+        except (OSError, EOFError) as exc:
+            # The last net under every command: a failed write (full disk, read-only, permissions) or a
+            # truncated compressed input that no reader worded (click would print only "Aborted.").
+            error = _as_user_error(exc)
+            if error is None:
+                raise
+            if _state["verbose"]:
+                err_console.print_exception(show_locals=False)
+            render_user_error(error)
+            raise typer.Exit(2) from None
+
+
+_RESUMABLE = {"adapt", "pretrain"}
+
+
+def _as_user_error(exc: BaseException):
+    from domainlm.errors import CorpusError
+    from vocab_tools.atomic import output_error, write_failure
+
+    if isinstance(exc, EOFError):
+        return CorpusError(f"An input file ended before its end of stream: it is corrupt or truncated ({exc}).",
+                           "Check the compressed inputs (gzip -t FILE, xz -t FILE) and copy or download them again.")
+    if write_failure(exc) is not None:
+        where = getattr(exc, "filename", None)
+        return output_error(Path(where) if where else Path("the output"), exc)
+    return None
 
 
 def _help_placeholder(self, ctx) -> str | None:

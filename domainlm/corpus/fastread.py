@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from domainlm.corpus.reader import (MAX_LINE_BYTES, SNIFF_BYTES, CorpusReader, detect_encoding, format_of,
-                                    line_is_too_long, open_binary)
+                                    decompress_errors, line_is_too_long, open_binary)
 from domainlm.corpus.spec import value_matches
 from domainlm.errors import CorpusError
 
@@ -108,7 +108,12 @@ def raw_chunks(plan: list[RawFile], on_progress: Callable[[int], None]) -> Itera
             first = True
             skipping = False  # inside a line already known to be over the limit: drop up to its end
             while True:
-                block = stream.read(CHUNK_BYTES)
+                try:
+                    block = stream.read(CHUNK_BYTES)
+                except decompress_errors() as e:  # the corpus reader's wording (B14: click said only "Aborted.")
+                    raise CorpusError(f"'{entry.path}' is corrupt or truncated near byte {done + counter.consumed:,} "
+                                      f"of the stream: {e}.",
+                                      "Re-download or re-compress the file (gzip -t FILE tests a .gz).") from e
                 if not block:
                     break
                 if skipping:

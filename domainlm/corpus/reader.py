@@ -179,7 +179,7 @@ def open_binary(path: Path) -> tuple[IO[bytes], CountingFile]:
     return buffered, counter
 
 
-def _decompress_errors():
+def decompress_errors():
     import zstandard
 
     return (EOFError, gzip.BadGzipFile, lzma.LZMAError, OSError, zstandard.ZstdError, ValueError)
@@ -222,7 +222,7 @@ class LineSource:
         self.stream, self.counter = opened if opened is not None else open_binary(path)
         try:
             sample = self.stream.peek(SNIFF_BYTES)[:SNIFF_BYTES] if hasattr(self.stream, "peek") else b""
-        except _decompress_errors() as e:
+        except decompress_errors() as e:
             self.stream.close()
             raise CorpusError(f"'{path}' is corrupt or truncated: {e}.", "Re-download or re-compress the file.") from e
         if not sample and encoding is None:
@@ -244,7 +244,7 @@ class LineSource:
         limit = self.max_line_bytes
         # Room for the line break (\r\n): a line of exactly `limit` bytes comes back whole.
         chunk = limit + 2
-        errors = _decompress_errors()
+        errors = decompress_errors()
         try:
             while True:
                 try:

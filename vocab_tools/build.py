@@ -157,6 +157,9 @@ def build_vocab(texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: in
     if lowercase and strip_accents is not False:
         raise VocabError("lowercase=True without strip_accents=False would NFD-decompose Hangul into jamo.",
                          "Keep strip_accents=False (the default) for Korean.")
+    if limit_alphabet is not None and limit_alphabet < 1:  # B20: 0 learned nothing and blamed the corpus
+        raise VocabError(f"limit_alphabet = {limit_alphabet}: the vocab needs at least one character.",
+                         "Pass a positive --limit-alphabet (Korean corpora need a few thousand), or leave it out.")
     check_output_dir(out_dir, BUILD_COMMAND, force)
     settings = NormalizerSettings(lowercase, False, True, True)
     started = time.perf_counter()

@@ -55,7 +55,7 @@ def build_command(
     unused: int = typer.Option(2000, "--unused", min=0, help="\\[unusedN] slots reserved on top (kykim: 2000)."),
     slots_at: str = typer.Option("start", "--slots-at", help="'start': slots right after \\[PAD]…\\[MASK]; 'end': after the pieces (KoELECTRA)."),
     min_frequency: int = typer.Option(2, "--min-frequency", min=1, help="Least count of a merged piece."),
-    limit_alphabet: Optional[int] = typer.Option(None, "--limit-alphabet", help="Keep only this many most frequent characters."),
+    limit_alphabet: Optional[int] = typer.Option(None, "--limit-alphabet", min=1, help="Keep only this many most frequent characters."),
     cased: bool = typer.Option(False, "--cased", help="Keep Latin case (default lowercases; Hangul is never decomposed)."),
     field: Optional[str] = typer.Option(None, "--field", help=FIELD_HELP),
     encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 
 from domainlm.corpus.filters import FilterConfig, StreamingDeduper, is_heldout
 from domainlm.corpus.normalize import NormalizeConfig, Normalizer
-from domainlm.corpus.reader import CorpusReader, Document, long_line_note
+from domainlm.corpus.reader import CorpusReader, Document
 from domainlm.corpus.stats import empty_corpus_error
 from domainlm.errors import CorpusError, OutputError
 from domainlm.io import atomic_write
@@ -94,6 +94,11 @@ def empty_after_normalisation_error(read: int, removed: Counter | None = None) -
     return CorpusError(f"All {read:,} documents were removed by cleaning ({reasons}); nothing to write.", hint)
 
 
+def _writes_text_lines(path: Path) -> bool:
+    name = path.name.lower().removesuffix(".gz")
+    return name.endswith((".txt", ".jsonl"))
+
+
 def clean_corpus(paths, output: str | os.PathLike, *, field: str | None = None, encoding: str | None = None,
                  normalize: NormalizeConfig | None = None, filters: FilterConfig | None = None,
                  heldout_fraction: float = 0.0, heldout_output: str | os.PathLike | None = None,
@@ -105,6 +110,11 @@ def clean_corpus(paths, output: str | os.PathLike, *, field: str | None = None, 
     when `corpus clean` wrote it, or with `force`; a write failure is an `OutputError`.
     """
     output = Path(output)
+    for target in (output, *([Path(heldout_output)] if heldout_output else [])):
+        if not target.is_dir() and not _writes_text_lines(target):  # a folder gets the file rule's message  # B18: plain text under a .parquet or .json name
+            raise CorpusError(f"'{target}': corpus clean writes .txt (a document a line) or .jsonl, optionally .gz, "
+                              f"not {''.join(target.suffixes) or 'a name without a suffix'}.",
+                              "Name the output e.g. clean.txt, clean.jsonl or clean.txt.gz.")
     if heldout_fraction and heldout_output is None:
         heldout_output = output.with_name(f"heldout.{output.name}")
     targets = [output] + ([Path(heldout_output)] if heldout_fraction else [])
@@ -145,8 +155,7 @@ def clean_corpus(paths, output: str | os.PathLike, *, field: str | None = None, 
         raise OutputError(f"Could not write '{output}': {reason}. Nothing was replaced: an earlier output, if any, is intact.",
                           "Free space on that disk or fix its permissions, or choose another output file; then run "
                           "the same command again.") from None
-    if report.skipped_long_lines:
-        report.warnings.append(long_line_note(report.skipped_long_lines, reader.stats.max_line_bytes) + ".")
+    report.warnings += reader.stats.warnings()
     if report.written == 0:
         report.warnings.append(f"Every document went to the held-out file; '{output}' is empty. Lower --heldout-fraction.")
     return report

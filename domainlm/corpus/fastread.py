@@ -80,6 +80,8 @@ def raw_plan(reader: CorpusReader) -> list[RawFile] | None:
                 encoding = spec.encoding or (detect_encoding(head, path) if head else "utf-8")
                 if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
                     return None
+                if b"\r" in head and b"\n" not in head:
+                    return None  # \r-only line breaks: the general path splits at them
                 if fmt == ".txt":
                     plan.append(RawFile(path, tsv=False))
                     continue

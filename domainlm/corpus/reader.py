@@ -78,9 +78,37 @@ class ReadStats:
     bytes_done: int = 0
     documents: int = 0
     skipped_long_lines: int = 0
-    skipped_rows: int = 0
+    skipped_rows: int = 0  # rows a `where` filter left out (not a problem)
+    short_rows: int = 0  # .csv/.tsv rows without the text column: skipped
+    long_rows: int = 0  # .csv/.tsv rows with more fields than the header (unquoted delimiters)
+    rejoined_rows: int = 0  # ... of which the text was the last column and was put back together
+    non_text_values: int = 0  # .jsonl/.json values of the text field that are numbers, lists or objects: skipped
+    cr_only_files: list[str] = dc_field(default_factory=list)  # split at \r (old Mac line breaks)
     encodings: dict[str, str] = dc_field(default_factory=dict)
     max_line_bytes: int = MAX_LINE_BYTES
+
+    def warnings(self) -> list[str]:
+        """What a person should know about rows that were not read as they stand (B16, B17, B21, B22)."""
+        notes = []
+        if self.skipped_long_lines:
+            notes.append(long_line_note(self.skipped_long_lines, self.max_line_bytes) + ".")
+        if self.long_rows:
+            kept = (f"; in {self.rejoined_rows:,} of them the text was the last column and was read whole"
+                    if self.rejoined_rows else "")
+            lost = self.long_rows - self.rejoined_rows
+            notes.append(f"{self.long_rows:,} .csv/.tsv rows have more fields than the header (an unquoted "
+                         f"delimiter inside the text?){kept}" + (f"; {lost:,} were skipped" if lost else "") +
+                         ". Quote fields that contain the delimiter, or use .jsonl.")
+        if self.short_rows:
+            notes.append(f"{self.short_rows:,} .csv/.tsv rows have no text column (fewer fields than the header) "
+                         "and were skipped.")
+        if self.non_text_values:
+            notes.append(f"{self.non_text_values:,} rows hold a number, list or object instead of text in the text "
+                         "field and were skipped. Check --field.")
+        if self.cr_only_files:
+            notes.append(f"{len(self.cr_only_files):,} file(s) use only \\r as line break ("
+                         + ", ".join(self.cr_only_files[:3]) + "): each \\r was read as the end of a document.")
+        return notes
 
 
 # ---------------------------------------------------------------- file discovery
@@ -185,9 +213,24 @@ def decompress_errors():
     return (EOFError, gzip.BadGzipFile, lzma.LZMAError, OSError, zstandard.ZstdError, ValueError)
 
 
+def _mostly_utf16(head: bytes, high: int) -> bool:
+    """Whether `head` decodes as UTF-16 of mostly Hangul or ASCII (`high`: index of the high byte)."""
+    try:
+        text = head[: len(head) // 2 * 2].decode("utf-16-le" if high == 1 else "utf-16-be")
+    except UnicodeDecodeError:
+        return False
+    usual = sum(1 for ch in text if ch.isascii() or "\uac00" <= ch <= "\ud7a3")
+    return bool(text) and usual >= 0.9 * len(text)
+
+
 def detect_encoding(sample: bytes, path: Path) -> str:
     """Pick utf-8-sig, utf-8 or cp949 from the first bytes of a file, or fail naming the offset."""
     if b"\x00" in sample[:8192] and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = sample[:8192]
+        for name, high in (("utf-16-le", 1), ("utf-16-be", 0)):
+            if _mostly_utf16(head, high):
+                raise CorpusError(f"'{path}' looks like UTF-16 text without a byte-order mark.",
+                                  f"Pass --encoding {name}.")
         raise CorpusError(f"'{path}' looks like a binary file (it contains NUL bytes), not text.",
                           "Pass a text corpus (.txt, .jsonl, .csv, .tsv, .parquet, optionally compressed).")
     if sample.startswith(codecs.BOM_UTF8):
@@ -206,6 +249,38 @@ def detect_encoding(sample: bytes, path: Path) -> str:
             raise CorpusError(
                 f"'{path}' is neither UTF-8 nor cp949/EUC-KR: undecodable byte at offset {utf8_error.start}.",
                 "Pass the right one with --encoding (e.g. --encoding cp949, --encoding latin-1).") from None
+
+
+class _Utf8Lines(io.RawIOBase):
+    """A binary stream of `encoding` text re-read as UTF-8 with universal newlines (\r, \r\n -> \n)."""
+
+    def __init__(self, stream, encoding: str):
+        self._text = io.TextIOWrapper(stream, encoding=encoding, newline=None)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readline(self, size: int = -1) -> bytes:
+        while b"\n" not in self._pending and (size < 0 or len(self._pending) < size):
+            try:
+                piece = self._text.readline(1 << 16)
+            except UnicodeDecodeError as e:
+                raise CorpusError(f"The text cannot be decoded as {self._text.encoding}: {e.reason}.",
+                                  "Pass the right encoding with --encoding.") from None
+            if not piece:
+                break
+            self._pending += piece.encode("utf-8")
+        cut = self._pending.find(b"\n")
+        end = cut + 1 if cut >= 0 else len(self._pending)
+        if size >= 0:
+            end = min(end, size)
+        line, self._pending = self._pending[:end], self._pending[end:]
+        return line
+
+    def close(self) -> None:
+        self._text.close()
+        super().close()
 
 
 class LineSource:
@@ -229,11 +304,20 @@ class LineSource:
             encoding = "utf-8"
         self.encoding = encoding or detect_encoding(sample, path)
         try:
-            codecs.lookup(self.encoding)
+            codec = codecs.lookup(self.encoding).name
         except LookupError:
             self.stream.close()
             raise CorpusError(f"Unknown encoding '{self.encoding}'.", "Use a Python codec name such as utf-8 or cp949.") from None
         stats.encodings[str(path)] = self.encoding
+        # Lines are cut at b"\n" in bytes. Two kinds of file cannot be cut so: UTF-16/32 (the line break
+        # is two or four bytes) and files whose only line break is \r. Those are decoded through a text
+        # layer with universal newlines and handed on as UTF-8 (byte offsets then count UTF-8 bytes).
+        cr_only = b"\r" in sample and b"\n" not in sample and not codec.startswith(("utf-16", "utf-32"))
+        if codec.startswith(("utf-16", "utf-32")) or cr_only:
+            if cr_only:
+                stats.cr_only_files.append(str(path))
+            self.stream = _Utf8Lines(self.stream, self.encoding)
+            self.encoding = "utf-8"
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
         """Yield (line_number, text) with the newline stripped."""
@@ -319,8 +403,11 @@ def read_jsonl(lines: LineSource, spec: CorpusSpec) -> Iterator[Document]:
                 lines.stats.skipped_rows += 1
                 continue
         value = row[spec.field]
+        if value is not None and not isinstance(value, str):
+            lines.stats.non_text_values += 1
+            continue
         doc_id = str(row[spec.id_field]) if spec.id_field and row.get(spec.id_field) is not None else None
-        yield Document("" if value is None else str(value), doc_id, src, line_no)
+        yield Document("" if value is None else value, doc_id, src, line_no)
 
 
 def read_json_array(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
@@ -344,7 +431,11 @@ def read_json_array(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator[
             raise CorpusError(f"{path}: item {i} has no field '{spec.field}'; it has: {', '.join(row)}.", "Name the text field with --field.")
         if spec.where and not row_matches(row, spec.where):
             continue
-        yield Document(str(row[spec.field]), str(row.get(spec.id_field)) if spec.id_field else None, str(path), i)
+        value = row[spec.field]
+        if value is not None and not isinstance(value, str):
+            stats.non_text_values += 1
+            continue
+        yield Document(value or "", str(row.get(spec.id_field)) if spec.id_field else None, str(path), i)
 
 
 def read_delimited(lines: LineSource, spec: CorpusSpec, delimiter: str) -> Iterator[Document]:
@@ -372,12 +463,20 @@ def read_delimited(lines: LineSource, spec: CorpusSpec, delimiter: str) -> Itera
     col = header.index(spec.field)
     id_col = header.index(spec.id_field) if spec.id_field and spec.id_field in header else None
     where = [(header.index(k), v) for k, v in spec.where.items()]
+    last = len(header) - 1
     for row in reader:
         if not row:
             continue
         if len(row) <= col:
-            lines.stats.skipped_rows += 1
+            lines.stats.short_rows += 1
             continue
+        if len(row) > len(header):
+            lines.stats.long_rows += 1
+            if col != last:  # which field the extra delimiters belong to cannot be known
+                continue
+            # The text is the last column: the extra delimiters were inside it; put it back together.
+            row = row[:last] + [delimiter.join(row[last:])]
+            lines.stats.rejoined_rows += 1
         if where and not all(value_matches(row[idx] if idx < len(row) else None, want) for idx, want in where):
             lines.stats.skipped_rows += 1
             continue
@@ -406,6 +505,10 @@ def read_parquet(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator[Doc
     if spec.field not in names:
         raise CorpusError(f"'{path}' has no column '{spec.field}'; its columns are: {', '.join(names)}.", "Name the text column with --field.")
     check_where_columns(spec.where, names, path)
+    kind = pf.schema_arrow.field(spec.field).type
+    if not (str(kind) in ("string", "large_string", "string_view") or str(kind).startswith("dictionary<values=string")):
+        raise CorpusError(f"'{path}': the column '{spec.field}' holds {kind}, not text.",
+                          "Name the text column with --field.")
     columns = list(dict.fromkeys([spec.field, *spec.where, *([spec.id_field] if spec.id_field in names else [])]))
     row_no = 0
     for batch in pf.iter_batches(batch_size=8192, columns=columns):

@@ -101,8 +101,11 @@ def corpus_stats(paths, *, field: str | None = None, encoding: str | None = None
     stats.max_line_bytes = reader.stats.max_line_bytes
     if stats.documents == 0:
         raise empty_corpus_error(reader)
-    if stats.skipped_long_lines:
-        stats.warnings.append(long_line_note(stats.skipped_long_lines, stats.max_line_bytes) + ".")
+    if stats.empty_documents == stats.documents:  # P1: blank lines are no more a corpus than no lines
+        names = ", ".join(str(s.path) for s in reader.specs)
+        raise CorpusError(f"No documents found in {names}: its {stats.documents:,} lines are blank.",
+                          "Check the file, the --field column and any `where` filter.")
+    stats.warnings += reader.stats.warnings()
     stats.duplicates = dedupe.duplicates
     stats.dedupe_saturated = dedupe.saturated
     stats.length_percentiles = _percentiles(lengths, stats.documents)

@@ -28,7 +28,7 @@ from vocab_tools.errors import VocabError
 from vocab_tools.info import NFD_FIX, NO_SLOTS_HINT
 from vocab_tools.loading import HANGUL_PROBE, LoadedTokenizer, load_tokenizer
 from vocab_tools.reach import Reach, check_reachability
-from vocab_tools.manifest import MANIFEST_NAME, SlotEntry, manifest_json
+from vocab_tools.manifest import MANIFEST_NAME, SlotEntry, has_manifest, manifest_json, with_manifest_copy
 from vocab_tools.slots import slot_ids
 from vocab_tools.terms import Term
 from vocab_tools.writing import dumps, special_tokens_map, tokenizer_config, tokenizer_json_text, write_tokenizer_dir
@@ -160,7 +160,9 @@ class _Edit:
         files = {
             "vocab.txt": vocab_txt,
             "tokenizer.json": tokenizer_json_text(self.data),
-            "tokenizer_config.json": dumps(tokenizer_config(self.settings, specials, base=self.config)),
+            # The manifest's copy there survives transformers' save_pretrained, which drops slots.json.
+            "tokenizer_config.json": dumps(with_manifest_copy(tokenizer_config(self.settings, specials, base=self.config),
+                                                              manifest)),
             "special_tokens_map.json": dumps(special_tokens_map(specials, base=self.stm)),
         }
         if manifest:
@@ -277,8 +279,9 @@ def unfill_slots(directory: str | os.PathLike, out_dir: str | os.PathLike | None
     in_place = out_dir is None or is_same_folder(out_dir, tok.path)
     if not in_place:
         check_output_dir(out_dir, UNFILL_COMMAND, force)
-    if not Path(tok.path, MANIFEST_NAME).is_file() or not Path(directory).is_dir():
-        raise VocabError(f"{directory} has no {MANIFEST_NAME}: no slot was filled by vocab_tools, so there is nothing to unfill.",
+    if not Path(directory).is_dir() or not has_manifest(tok.path):
+        raise VocabError(f"{directory} has no {MANIFEST_NAME} (nor its copy in tokenizer_config.json): no slot was filled "
+                         "by vocab_tools, so there is nothing to unfill.",
                          "Pass the directory written by `domainlm vocab fill`.")
     manifest = _check_consistent(tok)
     wanted = set(terms) if terms is not None else None

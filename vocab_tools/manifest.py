@@ -2,6 +2,11 @@
 
 The manifest is the only record of what a filled slot held before, so `unfill` can undo a fill
 exactly and several categories can share one pool of slots. Stdlib only.
+
+A copy lives in tokenizer_config.json under `domainlm_slots`: transformers 5's `save_pretrained`
+(and so a Trainer's checkpoints) writes only tokenizer.json and tokenizer_config.json, dropping
+slots.json, but it keeps unknown keys of tokenizer_config.json (they travel in the tokenizer's
+`init_kwargs`). slots.json, when present, is the one read.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from vocab_tools.errors import VocabError
 
 MANIFEST_NAME = "slots.json"
 MANIFEST_FORMAT = 1
+CONFIG_NAME = "tokenizer_config.json"
+CONFIG_KEY = "domainlm_slots"  # the manifest's copy inside tokenizer_config.json
 
 
 @dataclass
@@ -58,26 +65,66 @@ def manifest_path(directory: str | os.PathLike) -> Path:
     return Path(directory) / MANIFEST_NAME
 
 
-def read_manifest(directory: str | os.PathLike) -> list[SlotEntry]:
-    """The filled slots recorded in `directory/slots.json` (empty when there is no manifest)."""
+def _folder(directory: str | os.PathLike) -> Path:
     directory = Path(directory)
-    path = directory / MANIFEST_NAME if directory.is_dir() else directory.parent / MANIFEST_NAME
-    if not path.is_file():
-        return []
+    return directory if directory.is_dir() else directory.parent
+
+
+def _read_json(path: Path):
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise VocabError(f"The slot manifest {path} is not valid JSON ({e}).",
+        raise VocabError(f"The slot manifest in {path} is not valid JSON ({e}).",
                          "Restore it from a backup, or delete it if no slot of this tokenizer was filled by domainlm.") from None
+
+
+def _stored_manifest(directory: str | os.PathLike) -> tuple[object, Path] | None:
+    """(the manifest's data, the file it is in): slots.json, else the copy in tokenizer_config.json."""
+    folder = _folder(directory)
+    if (folder / MANIFEST_NAME).is_file():
+        return _read_json(folder / MANIFEST_NAME), folder / MANIFEST_NAME
+    config_path = folder / CONFIG_NAME
+    if config_path.is_file():
+        config = _read_json(config_path)
+        if isinstance(config, dict) and CONFIG_KEY in config:
+            return config[CONFIG_KEY], config_path
+    return None
+
+
+def has_manifest(directory: str | os.PathLike) -> bool:
+    """Whether a fill by vocab_tools left its record in `directory` (slots.json or its tokenizer_config.json copy)."""
+    return _stored_manifest(directory) is not None
+
+
+def read_manifest(directory: str | os.PathLike) -> list[SlotEntry]:
+    """The filled slots recorded in `directory` (empty when there is no manifest)."""
+    stored = _stored_manifest(directory)
+    if stored is None:
+        return []
+    data, path = stored
     entries = data.get("slots") if isinstance(data, dict) else data
     if not isinstance(entries, list):
-        raise VocabError(f"The slot manifest {path} has no `slots` list.", "It should look like {\"format\": 1, \"slots\": [...]}.")
+        raise VocabError(f"The slot manifest in {path} has no `slots` list.", "It should look like {\"format\": 1, \"slots\": [...]}.")
     return [SlotEntry.from_dict(e, str(path)) for e in entries]
 
 
+def manifest_data(entries: Sequence[SlotEntry]) -> dict:
+    return {"format": MANIFEST_FORMAT, "slots": [e.to_dict() for e in sorted(entries, key=lambda e: e.slot_id)]}
+
+
 def manifest_json(entries: Sequence[SlotEntry]) -> str:
-    data = {"format": MANIFEST_FORMAT, "slots": [e.to_dict() for e in sorted(entries, key=lambda e: e.slot_id)]}
-    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    return json.dumps(manifest_data(entries), ensure_ascii=False, indent=1) + "\n"
 
 
-__all__ = ["SlotEntry", "read_manifest", "manifest_json", "manifest_path", "MANIFEST_NAME", "MANIFEST_FORMAT"]
+def with_manifest_copy(config: dict, entries: Sequence[SlotEntry]) -> dict:
+    """tokenizer_config.json's content carrying the manifest (or, with no filled slot, without the key)."""
+    config = dict(config)
+    if entries:
+        config[CONFIG_KEY] = manifest_data(entries)
+    else:
+        config.pop(CONFIG_KEY, None)
+    return config
+
+
+__all__ = ["SlotEntry", "read_manifest", "has_manifest", "manifest_json", "manifest_data", "manifest_path",
+           "with_manifest_copy", "MANIFEST_NAME", "MANIFEST_FORMAT", "CONFIG_KEY"]

@@ -63,6 +63,7 @@ def adapt_command(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of data order, masking and init.", rich_help_panel=TRAIN_OPTIONS),
     max_documents: Optional[int] = typer.Option(None, "--max-documents", help="Read at most this many documents per corpus.", rich_help_panel=TRAIN_OPTIONS),
     compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the encoder.", rich_help_panel=TRAIN_OPTIONS),
+    save: Optional[Literal["merged", "adapter", "both"]] = typer.Option(None, "--save", help="LoRA runs: the merged model, the peft adapter (in OUTPUT/adapter/, loaded on the filled base), or both (the default for --mode lora; merged otherwise).", rich_help_panel=TRAIN_OPTIONS),
     resize: bool = typer.Option(False, "--resize", help="Append new rows when the base has fewer free \\[unusedN] slots than terms."),
     truncate: bool = typer.Option(False, "--truncate", help="More terms than free slots: fill the first ones (terms files are ranked best first) instead of failing."),
     new_head: bool = typer.Option(False, "--new-head", help="Accept a base without masked-LM head weights and train a new head from scratch."),
@@ -88,7 +89,8 @@ def adapt_command(
                             slots=_slot_count(slots))
     for note in request.notes:
         err_console.print(note)
-    result = _run_interruptible(lambda: run_adapt(request, output, resume=resume, force=force, new_head=new_head))
+    result = _run_interruptible(lambda: run_adapt(request, output, resume=resume, force=force, new_head=new_head,
+                                                  save=save))
     check = None
     if check_task:
         from domainlm.finetune.check import check_adaptation
@@ -114,7 +116,8 @@ def adapt_command(
         rows.insert(1, ("rows distilled (contexts, seconds)",
                         f"{r['distilled']:,} of {r['terms']:,} ({r['contexts']:,}, {r['seconds']:.1f} s)"))
     console.print(kv_table("adapt", rows))
-    console.print(f"Wrote [bold]{result.out_dir}[/] (model, tokenizer, slots.json, settings.json, metrics.jsonl, README.md"
+    kept = {"merged": "model", "adapter": "LoRA adapter in adapter/", "both": "model, LoRA adapter in adapter/"}[result.save]
+    console.print(f"Wrote [bold]{result.out_dir}[/] ({kept}, tokenizer, slots.json, settings.json, metrics.jsonl, README.md"
                   + (", generator/" if loss == "RTD" else "") + ").")
     if check is not None:
         colour = {"better": "green", "worse": "yellow"}.get(check.verdict, "default")

@@ -195,6 +195,7 @@ def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_t
 
     name = str(name_or_path)
     check_local_source(name)
+    _refuse_adapter_only(name)
     role = electra_role(name)
     if role == "generator" and not allow_generator:
         raise ModelError(f"'{name}' is an ELECTRA generator (ElectraForMaskedLM), not the discriminator that is "
@@ -234,6 +235,15 @@ def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_t
             f"new {kind} head from scratch on purpose.")
     kept = _dropped_tensors(name, sorted(info.get("unexpected_keys", ())), prefix) if keep_tensors else {}
     return LoadedBase(model, tokenizer, kept, new_head=bool(head_missing), discriminator=role == "discriminator")
+
+
+def _refuse_adapter_only(name: str) -> None:
+    """An `adapt --save adapter` output has no weights of its own: say how to load it."""
+    folder = Path(name).expanduser()
+    if folder.is_dir() and not (folder / "config.json").exists() and (folder / "adapter" / "adapter_config.json").is_file():
+        raise ModelError(f"'{name}' holds a LoRA adapter only (adapt --save adapter), no merged model.",
+                         f"Load it with domainlm.modeling.adapters.load_adapted('{folder / 'adapter'}') and merge_and_unload() "
+                         "it, or rerun adapt with --save both.")
 
 
 @contextmanager

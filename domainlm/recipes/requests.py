@@ -133,14 +133,15 @@ def adapt_request(*, base: str | None = None, category: str | None = None, corpu
 
 
 def run_adapt(request: AdaptRequest, output: Path, *, resume: bool = False, force: bool = False,
-              new_head: bool = False, on_step=None):
+              new_head: bool = False, on_step=None, save: str | None = None):
     """`domainlm.training.adapt` with the request's decisions."""
     from domainlm.training import adapt
 
     r = request
     return adapt(r.base, output, corpus=r.corpus, replay=r.replay, terms=r.terms, filled_tokenizer=r.filled_tokenizer,
                  config=r.config, category=r.category, resume=resume, recipe=r.recipe, heldout_seed=r.heldout_seed,
-                 force=force, truncate=r.truncate, new_head=new_head, generator=r.generator, on_step=on_step)
+                 force=force, truncate=r.truncate, new_head=new_head, generator=r.generator, on_step=on_step,
+                 save=save)
 
 
 # ---------------------------------------------------------------- mine-terms

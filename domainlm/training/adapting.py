@@ -32,6 +32,7 @@ class AdaptResult:
     init_report: dict | None = None  # init distill: contexts, steps, seconds, loss (its cost)
     objective: str = "masked-LM"     # or "replaced-token detection" (an ELECTRA discriminator)
     slot_plan: dict | None = None    # how many terms were filled and the masked-target exposure of each (slot_budget)
+    save: str = "merged"             # what out_dir holds: the merged model, the LoRA adapter (adapter/), or both
 
 
 def spec_names(specs) -> list[str]:
@@ -85,6 +86,26 @@ def plan_fill(base_tokenizer, term_list: list, texts, config: TrainConfig, work_
     world = int(os.environ.get("WORLD_SIZE", "1"))
     return plan_slots([e.term for e in filled.filled], counts, tokens, domain_tokens=planned_domain_tokens(config, world),
                       mlm_probability=config.mlm_probability, slots=config.slots, free_slots=None if config.resize else free)
+
+
+def resolve_save_form(save: str | None, config: TrainConfig) -> str:
+    """What adapt writes: the merged model, the LoRA adapter (on the filled base) or both.
+
+    Unset: both where the run ends as an adapter on the filled base (mode lora, or phased new-rows
+    then lora), else merged; an adapter asked of any other run is refused before training.
+    """
+    from domainlm.modeling.adapters import SAVE_FORMS, adapter_possible
+    from domainlm.training.engine import plan_phases
+
+    possible = adapter_possible([p.mode for p in plan_phases(config)]) if config.max_steps else False
+    if save is None:
+        return "both" if possible else "merged"
+    if save not in SAVE_FORMS:
+        raise ConfigError(f"--save {save!r} is not a save form.", f"Use one of: {', '.join(SAVE_FORMS)}.")
+    if save != "merged" and not possible:
+        raise ConfigError(f"--save {save} keeps a LoRA adapter, but mode {config.mode!r} trains no adapter on the "
+                          "filled base.", "Use --mode lora (or phased: new-rows then lora), or --save merged.")
+    return save
 
 
 def check_seq_len(config: TrainConfig, model) -> None:
@@ -155,7 +176,7 @@ def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, 
 def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None, config: TrainConfig | None = None,
           category: str | None = None, resume: bool = False, recipe=None, on_step=None,
           heldout_seed: str = "domainlm", force: bool = False, truncate: bool = False,
-          new_head: bool = False, generator=None) -> AdaptResult:
+          new_head: bool = False, generator=None, save: str | None = None) -> AdaptResult:
     """Fill slots (from `terms` or a `filled_tokenizer`), initialise their rows, and continue MLM pretraining.
 
     `corpus` / `replay`: CorpusSpec, path, or lists of them. Writes the model directory `out_dir`
@@ -172,6 +193,10 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     with `generator` (a folder of its ElectraForMaskedLM) or, without one, a small new generator
     that learns alone for `train.electra.generator_warmup_steps` first; the output holds the
     discriminator and, in `generator/`, the generator.
+
+    `save` (`merged`, `adapter`, `both`; unset: both for a LoRA run, else merged): a LoRA run also
+    writes its peft adapter to `adapter/` (see `domainlm.modeling.adapters`); `adapter` leaves the
+    merged weights out (the tokenizer, slots.json, settings and card stay at the top).
     """
     from domainlm.corpus import corpus_specs as as_specs
     from domainlm.modeling.init_rows import init_filled_rows
@@ -184,6 +209,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     config = config or TrainConfig()
     config = config.model_copy(update={"masking": resolved_masking(config, from_scratch=False)})
     out_dir = Path(out_dir)
+    save = resolve_save_form(save, config)
     # Before anything loads: a folder of the user's own files is refused in the first second.
     force = check_model_output(out_dir, "adapt", force)
     if terms is not None and filled_tokenizer is not None:
@@ -194,6 +220,9 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
         raise ConfigError("No domain corpus was given.", "Pass --corpus (or --category with a recipe that names one).")
     term_list = _read_terms(terms) if terms is not None else None
     loaded, user_generator = _load_base_and_generator(base, generator, new_head, config)
+    if loaded.discriminator and save == "adapter":
+        raise ConfigError("--save adapter cannot hold an ELECTRA base's generator (a whole model, not an adapter).",
+                          "Use --save both: the adapter goes to adapter/, the merged discriminator and generator beside it.")
     model, base_tokenizer = loaded.model, loaded.tokenizer
     fingerprint = _input_fingerprint(base, corpus_specs, replay_specs, terms, term_list, filled_tokenizer, generator)
 
@@ -238,6 +267,8 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
                         slot_ids=slot_ids, resume=resume, heldout_sequences=heldout, on_step=on_step,
                         resume_hint="rerun the same `domainlm adapt` command with --resume",
                         description=f"adapt {category or ''}".strip(), fingerprint=fingerprint, objective=objective)
+        if outcome.adapter is None and save != "merged":
+            save = "merged"  # resumed from a final checkpoint written before adapters were kept in it
         if outcome.is_main:
             settings = {"command": "adapt", "base": str(base), "category": category,
                         "corpus": spec_names(corpus_specs), "replay": spec_names(replay_specs),
@@ -248,15 +279,17 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
                         # --resize: the terms beyond the base's own rows sit in appended rows (ids >= base_rows).
                         "base_rows": base_rows, "appended_rows": sum(1 for e in entries if e.slot_id >= base_rows),
                         "kept_tensors": list(loaded.kept_tensors), "train": config.model_dump(mode="json"),
+                        "save": save,
                         "recipe": _recipe_dump(recipe)} | (electra or {})
             _write_adapted(out_dir, outcome, tokenizer=tokenizer, settings=settings, entries=entries,
                            eval_before=eval_before, slots_json=slots_json, filled_tokenizer=filled_tokenizer,
-                           loaded=loaded, objective=objective, ckpt_dir=ckpt_dir, config=config, force=force)
+                           loaded=loaded, objective=objective, ckpt_dir=ckpt_dir, config=config, force=force,
+                           save=save)
     return AdaptResult(out_dir=out_dir, steps=outcome.steps, tokens=outcome.tokens, final_loss=outcome.final_loss,
                        eval_loss=outcome.eval_loss, eval_loss_before=eval_before, slots_filled=len(entries),
                        slots_rejected=rejected, seconds=outcome.seconds, resumed_from=outcome.resumed_from,
                        metrics_path=out_dir / "metrics.jsonl", init_report=init_report,
-                       slot_plan=plan_record,
+                       slot_plan=plan_record, save=save,
                        objective="replaced-token detection" if objective is not None else "masked-LM")
 
 
@@ -311,7 +344,8 @@ def _heldout_before(model, tokenizer, corpus_specs, config: TrainConfig, heldout
 
 
 def _write_adapted(out_dir: Path, outcome, *, tokenizer, settings: dict, entries, eval_before, slots_json,
-                   filled_tokenizer, loaded, objective, ckpt_dir: Path, config: TrainConfig, force: bool) -> None:
+                   filled_tokenizer, loaded, objective, ckpt_dir: Path, config: TrainConfig, force: bool,
+                   save: str = "merged") -> None:
     """The adapted model folder (or, when it cannot be written, the kept checkpoint that says so)."""
     from domainlm.training.card import model_card
     from domainlm.training.output import write_model_dir, write_or_keep_checkpoint
@@ -330,7 +364,8 @@ def _write_adapted(out_dir: Path, outcome, *, tokenizer, settings: dict, entries
     write_or_keep_checkpoint(lambda: write_model_dir(
         out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions, metrics=metrics,
         card=card, slots_json=slots_json, command="adapt", force=force, kept_tensors=loaded.kept_tensors,
-        generator=objective.generator if objective is not None else None, tokenizer_dir=tokenizer_dir),
+        generator=objective.generator if objective is not None else None, tokenizer_dir=tokenizer_dir,
+        save=save, adapter=outcome.adapter, base_name=settings["base"]),
         outcome, ckpt_dir=ckpt_dir, command="adapt")
     if not config.keep_checkpoints:
         shutil.rmtree(ckpt_dir, ignore_errors=True)

@@ -104,6 +104,31 @@ def discriminator_snippet(folder_name: str) -> str:
     ])
 
 
+def lora_line(train: dict, save: str | None) -> str:
+    """How the LoRA run was kept: merged into the weights, as a peft adapter in adapter/, or both."""
+    lora = train.get("lora") or {}
+    targets = ", ".join(f"`{t}`" for t in lora.get("target_modules", []))
+    where = {"adapter": "kept as a peft adapter in `adapter/` only (no merged weights here)",
+             "both": "merged into this folder's weights, and kept as a peft adapter in `adapter/`"}.get(
+        save, "merged into this folder's weights (no adapter kept)")
+    return f"- LoRA r {lora.get('r')}, alpha {lora.get('alpha')} on {targets}: {where}."
+
+
+def adapter_snippet(folder_name: str, base: str, model_class: str = "AutoModelForMaskedLM") -> str:
+    """Python that loads the adapter on its filled base (the filled rows' decoder bias is not in peft's files)."""
+    return "\n".join([
+        "from peft import PeftModel",
+        f"from transformers import {model_class}, AutoTokenizer",
+        "from domainlm.modeling.adapters import fill_base",
+        "",
+        f"adapter_dir = {folder_name + '/adapter'!r}",
+        "tokenizer = AutoTokenizer.from_pretrained(adapter_dir)",
+        f"base = {model_class}.from_pretrained({base!r})  # base_model_name_or_path in adapter_config.json",
+        "fill_base(base, adapter_dir)  # grow to the filled vocabulary, write filled_rows.safetensors in",
+        "model = PeftModel.from_pretrained(base, adapter_dir)",
+    ])
+
+
 def model_card(*, kind: str, base: str | None, category: str | None, settings: dict, outcome, slots: list,
                eval_before: float | None, versions: dict, arch: dict | None = None, folder_name: str = "model",
                license: str | None = None, mask_token: str = "[MASK]", electra: bool = False) -> str:
@@ -165,6 +190,8 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
         lines.append(f"- Continued {objective} training in phases: {phases}.")
     else:
         lines.append(f"- {objective[0].upper() + objective[1:]} training, mode **{mode}**, {outcome.steps:,} optimizer steps.")
+    if kind == "adapt" and "lora" in (mode, *(p.get("mode") for p in train.get("phases", []))):
+        lines.append(lora_line(train, settings.get("save")))
     if electra:
         e = train.get("electra", {})
         lines.append(f"- ELECTRA: generator (in `generator/`, {settings.get('generator', 'built here')}) and "
@@ -188,6 +215,10 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
               + ("replaced-word detection AUC" if electra else "masked-word bits per character")
               + " and downstream probes before and after.", ""]
     snippet = discriminator_snippet(folder_name) if electra else usage_snippet(folder_name, _example_sentence(slots, mask_token))
+    save = settings.get("save") if kind == "adapt" else None
+    if save in ("adapter", "both"):
+        adapter = adapter_snippet(folder_name, base_shown, "ElectraForPreTraining" if electra else "AutoModelForMaskedLM")
+        snippet = adapter if save == "adapter" else f"{snippet}\n\n# or the LoRA adapter on its filled base:\n{adapter}"
     lines += ["## Use", "", "Run from the folder that holds this model's folder:", "", "```python",
               snippet, "```", "",
               "Files: `settings.json` (all settings), `versions.json` (library versions), "

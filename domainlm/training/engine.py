@@ -5,7 +5,8 @@ GPU, or N processes started by `accelerate launch` / `torchrun`. What is optimis
 (`domainlm.training.objectives`); the masked-LM one computes the loss only at the masked positions.
 Phases run one after another (e.g. new rows, then LoRA); a LoRA
 phase is merged into the weights when it ends so the next phase and the saved model are plain
-transformers models.
+transformers models. A run that ends in LoRA on the filled base also keeps its adapter
+(`domainlm.modeling.adapters`), for `adapt --save adapter|both`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Callable
 import torch
 
 from domainlm.errors import OutputError, TrainingError
+from domainlm.modeling.adapters import LoraAdapter, adapter_possible, merge_keeping_adapter
 from domainlm.modeling.modes import apply_mode, merged_model, no_decay_names
 from domainlm.progress import progress_bar
 from domainlm.training.checkpoint import (CheckpointWriteError, latest_checkpoint, load_checkpoint, rng_state,
@@ -64,6 +66,7 @@ class TrainOutcome:
     is_main: bool = True
     # Everything `keep_final_checkpoint` needs to save the finished state (set by `train`).
     final_checkpoint: Callable[[], Path] | None = None
+    adapter: LoraAdapter | None = None   # the LoRA adapter merged into `model`, when it is one on the filled base
 
     def keep_final_checkpoint(self) -> Path | None:
         """Save the trained weights and metrics as a checkpoint `--resume` can write the model from.
@@ -182,6 +185,7 @@ class Trainer:
         self.phases = plan_phases(config)
         self.total_steps = sum(p.steps for p in self.phases)
         self.state = TrainState()
+        self.adapter: LoraAdapter | None = None
 
     # -- set-up and restore -------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -225,6 +229,7 @@ class Trainer:
                                 "as a new run (--base the written model).")
         self.model.load_state_dict(saved["model"])
         self.objective.load_extra_state(saved.get("objective"))
+        self.adapter = LoraAdapter.from_state(saved.get("adapter"))
         s = self.state
         s.final_loss, s.eval_loss = saved.get("final_loss"), saved.get("eval_loss")
         return self._outcome(self.model.to("cpu"), saved.get("seconds", 0.0))
@@ -251,12 +256,21 @@ class Trainer:
                 self.model = self.accelerator.unwrap_model(run.wrapper).model
                 self.accelerator.free_memory()
                 if run.phase.mode == "lora":
-                    self.model = merged_model(self.model)
+                    self._merge_lora(index)
             self._final_evaluation()
         seconds = time.perf_counter() - started
         model = self.model.to("cpu")
         self.accelerator.wait_for_everyone()
         return self._outcome(model, seconds)
+
+    def _merge_lora(self, index: int) -> None:
+        """Merge the LoRA phase just trained; keep it as an adapter too when it is the last phase
+        and the base under it is the filled base (only filled rows trained before)."""
+        last = index == len(self.phases) - 1
+        if last and self.is_main and adapter_possible([p.mode for p in self.phases]):
+            self.model, self.adapter = merge_keeping_adapter(self.model, self.slot_ids)
+        else:
+            self.model = merged_model(self.model)
 
     def _start_phase(self, index: int, saved: dict | None) -> _PhaseRun:
         phase = self.phases[index]
@@ -420,18 +434,20 @@ class Trainer:
         phases, fingerprint = len(self.phases), self.fingerprint
         lines, step, micro, tokens = list(s.metrics_lines), s.step, s.micro, s.tokens
         final_loss, eval_loss = s.final_loss, s.eval_loss
+        adapter = self.adapter
 
         def final_checkpoint() -> Path:
             # Past the last phase and marked final: a resume loads these weights and trains nothing.
             state = {"step": step, "phase": phases, "micro_batches": micro, "tokens": tokens, "final": True,
                      "model": model.state_dict(), "objective": objective.extra_state(), "metrics": lines,
                      "compat": _compat(config), "fingerprint": fingerprint, "eval_loss": eval_loss,
-                     "final_loss": final_loss, "seconds": seconds, "rng": rng_state()}
+                     "final_loss": final_loss, "seconds": seconds, "rng": rng_state(),
+                     "adapter": adapter.to_state() if adapter is not None else None}
             return save_checkpoint(ckpt_dir, step, state, lines)
 
         return TrainOutcome(model=model, steps=step, tokens=tokens, final_loss=final_loss, eval_loss=eval_loss,
                             seconds=seconds, metrics=s.metrics, resumed_from=s.resumed_from, is_main=self.is_main,
-                            final_checkpoint=final_checkpoint if self.is_main else None)
+                            final_checkpoint=final_checkpoint if self.is_main else None, adapter=adapter)
 
 
 def cpu_has_native_bf16() -> bool:

@@ -66,7 +66,7 @@ def check_model_output(out_dir: Path, command: str, force: bool = False) -> bool
 def write_model_dir(out_dir: Path, *, model, tokenizer, settings: dict, versions: dict, metrics: list[dict],
                     card: str, slots_json: Path | None = None, tokenizer_dir: Path | None = None,
                     command: str | None = None, force: bool = False, kept_tensors: dict | None = None,
-                    generator=None) -> Path:
+                    generator=None, save: str = "merged", adapter=None, base_name: str | None = None) -> Path:
     """HF model + tokenizer, slots.json, settings.json, versions.json, metrics.jsonl, README.md.
 
     All files go to a temporary sibling first and replace `out_dir` in one rename: a kill or a full
@@ -74,13 +74,18 @@ def write_model_dir(out_dir: Path, *, model, tokenizer, settings: dict, versions
     be empty, absent or an earlier output of that command (or `force`). `kept_tensors` (tensors of
     the base the training did not touch, e.g. BERT's pooler) are saved beside the model's own.
     `generator` (ELECTRA's, beside a discriminator) goes to `generator/` with a copy of the
-    tokenizer, so it loads on its own. Write failures raise `ModelWriteError`.
+    tokenizer, so it loads on its own. `save` `adapter` / `both` write `adapter` (a
+    `domainlm.modeling.adapters.LoraAdapter`, its base named `base_name`) to `adapter/` with a copy of
+    the tokenizer; `adapter` leaves the merged weights out. Write failures raise `ModelWriteError`.
     """
     out_dir = Path(out_dir)
     with atomic_directory(out_dir, command=command, force=force) as tmp:
         try:
             _write_files(tmp, model=model, tokenizer=tokenizer, settings=settings, versions=versions, metrics=metrics,
-                         card=card, slots_json=slots_json, tokenizer_dir=tokenizer_dir, kept_tensors=kept_tensors)
+                         card=card, slots_json=slots_json, tokenizer_dir=tokenizer_dir, kept_tensors=kept_tensors,
+                         merged=save != "adapter")
+            if save != "merged":
+                _write_adapter(tmp, adapter, base_name)
             if generator is not None:
                 _write_generator(tmp, generator)
         except Exception as e:
@@ -99,13 +104,9 @@ def write_model_dir(out_dir: Path, *, model, tokenizer, settings: dict, versions
 
 
 def _write_files(tmp: Path, *, model, tokenizer, settings, versions, metrics, card, slots_json, tokenizer_dir,
-                 kept_tensors) -> None:
-    if kept_tensors:
-        state = model.state_dict()
-        state.update({k: v for k, v in kept_tensors.items() if k not in state})
-        model.save_pretrained(str(tmp), state_dict=state)
-    else:
-        model.save_pretrained(str(tmp))
+                 kept_tensors, merged: bool = True) -> None:
+    if merged:  # else adapter only: the weights are the base's plus adapter/
+        _write_weights(tmp, model, kept_tensors)
     if tokenizer_dir is not None and (Path(tokenizer_dir) / "tokenizer.json").exists():
         # Copy the tokenizer files as they are (vocab.txt and tokenizer.json kept in step, as
         # vocab_tools wrote them) rather than re-serialising them. copyfile, not copy: the new files
@@ -128,6 +129,15 @@ def _write_files(tmp: Path, *, model, tokenizer, settings, versions, metrics, ca
     # plain `open` would, so a shared model folder is readable as the user's umask intends.
     for path in tmp.rglob("*"):
         follow_umask(path, directory=path.is_dir())
+
+
+def _write_weights(tmp: Path, model, kept_tensors: dict | None) -> None:
+    if kept_tensors:
+        state = model.state_dict()
+        state.update({k: v for k, v in kept_tensors.items() if k not in state})
+        model.save_pretrained(str(tmp), state_dict=state)
+    else:
+        model.save_pretrained(str(tmp))
 
 
 def model_max_length(config) -> int | None:
@@ -153,6 +163,17 @@ def limit_tokenizer_to_model(folder: Path, config) -> None:
         return
     data["model_max_length"] = limit
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _write_adapter(tmp: Path, adapter, base_name: str | None) -> None:
+    """adapter/: the peft adapter, the rows it needs in the base, and the tokenizer, loadable on its own."""
+    from domainlm.modeling.adapters import ADAPTER_FOLDER, copy_beside_adapter, write_adapter
+
+    write_adapter(adapter, tmp / ADAPTER_FOLDER, base_name)
+    copy_beside_adapter(tmp, sorted(TOKENIZER_FILES) + ["slots.json"])
+    for path in (tmp / ADAPTER_FOLDER).rglob("*"):
+        follow_umask(path, directory=path.is_dir())
+    follow_umask(tmp / ADAPTER_FOLDER, directory=True)
 
 
 def _write_generator(tmp: Path, generator) -> None:

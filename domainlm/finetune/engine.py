@@ -546,7 +546,7 @@ def _run_seed(model_path, data, seed, settings, description, on_event) -> SeedRu
     test_enc = encode(test_examples, tokenizer, task, hp["max_seq_len"], data.label_names, data.unit_separator)
     preds = _predict(model, eval_loader(test_enc), accelerator, task, len(test_examples))
     test_score, gold, pred = _score(task, preds, test_examples, test_enc, data.label_names)
-    notes = notes + _ceiling_notes(task, test_examples, test_enc, data.label_names)
+    notes = notes + data.notes + _ceiling_notes(task, test_examples, test_enc, data.label_names)
     del model, optimizer, best_state
     if cuda:
         accelerator.free_memory()  # its gc.collect costs most of a second; only GPU memory needs it

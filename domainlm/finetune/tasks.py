@@ -11,6 +11,7 @@ evaluation calls (a test checks that).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ class FinetuneTask(BaseModel):
     label_column: str | None = Field(None, description="Column of the label or score (dotted path for klue-json)")
     label_map: dict[str, int] | None = Field(None, description="Raw label → class id, e.g. {'1': 0, '2': 0, '4': 1, "
                                                                "'5': 1}; a label outside it is an error; tokens: tag → id")
+    score_range: tuple[float, float] | None = Field(None, description="[low, high] of a regression score (e.g. "
+                                                                      "[0, 5] for STS); a score outside is an error")
     ignore_labels: list[str] = Field(default_factory=list, description="Raw labels whose rows are skipped (e.g. '' for "
                                                                        "unrated reviews)")
     dev_fraction: float = Field(0.1, gt=0, lt=1, description="Share of train carved out as dev when there is no dev file")
@@ -139,10 +142,10 @@ BUILTIN_TASKS: dict[str, FinetuneTask] = {t.name: t for t in (
                  note=_SHARED_NOTE.format(file="klue_nli_dev.json") + "; test carved from it too"),
     FinetuneTask(name="korsts", type="regression", metric="spearman", train="eval/korsts_train.tsv",
                  dev="eval/korsts_dev.tsv", test="eval/korsts_test.tsv", text_columns=["sentence1", "sentence2"],
-                 label_column="score", epochs=15, source="KorSTS (kakaobrain/KorNLUDatasets), shared data eval/"),
+                 label_column="score", score_range=(0, 5), epochs=15, source="KorSTS (kakaobrain/KorNLUDatasets), shared data eval/"),
     FinetuneTask(name="klue-sts", type="regression", metric="pearson", format="klue-json",
                  train="eval/klue_sts_dev.json", text_columns=["sentence1", "sentence2"], label_column="labels.label",
-                 epochs=15, source="KLUE STS dev set (klue-benchmark, CC BY-SA 4.0), shared data eval/",
+                 score_range=(0, 5), epochs=15, source="KLUE STS dev set (klue-benchmark, CC BY-SA 4.0), shared data eval/",
                  note=_SHARED_NOTE.format(file="klue_sts_dev.json") + "; test carved from it too"),
     FinetuneTask(name="klue-ner", type="tokens", metric="entity_f1", format="klue-ner", train="eval/klue_ner_dev.tsv",
                  epochs=5, source="KLUE NER dev set (klue-benchmark, CC BY-SA 4.0), shared data eval/; it stands in for "
@@ -274,6 +277,7 @@ class TaskData:
     _test_loader: Any = None
     _test: list[Example] | None = None
     test_reads: int = 0
+    notes: list[str] = field(default_factory=list)  # what the reader found that a score should carry (overlaps)
 
     @property
     def num_labels(self) -> int:
@@ -293,11 +297,22 @@ def _path(task: FinetuneTask, name: str, data_dir: Path) -> Path:
 
 
 def _check_file(task: FinetuneTask, path: Path, which: str, data_dir: Path) -> None:
-    if not path.is_file():
-        raise EvaluationError(
-            f"Task '{task.name}': its {which} file '{path}' does not exist.",
-            f"The task's data comes from {task.source or 'the file its definition names'}; it is read from the data "
-            f"folder '{data_dir}' (--data-dir, default $DOMAINLM_SHARED_DATA or ../shared/data).")
+    if path.is_file():
+        return
+    given = getattr(task, which)
+    if path.is_dir():  # P4: a folder is not "missing"
+        raise EvaluationError(f"Task '{task.name}': its {which} file '{path}' is a folder.",
+                              f"Name the {which} file itself in the task definition.")
+    if path.is_symlink():
+        raise EvaluationError(f"Task '{task.name}': its {which} file '{path}' is a broken link.",
+                              "Point the link at the file, or name the file itself.")
+    if Path(given).expanduser().is_absolute():  # P14: the data folder is irrelevant to an absolute path
+        raise EvaluationError(f"Task '{task.name}': its {which} file '{path}' does not exist.",
+                              f"Fix the {which} path of the task definition.")
+    raise EvaluationError(
+        f"Task '{task.name}': its {which} file '{path}' does not exist.",
+        f"The task's data comes from {task.source or 'the file its definition names'}; it is read from the data "
+        f"folder '{data_dir}' (--data-dir, default $DOMAINLM_SHARED_DATA or ../shared/data).")
 
 
 def _get(row: dict, column: str):
@@ -313,16 +328,32 @@ def _get(row: dict, column: str):
 
 
 def _open_text(path: Path):
-    """A task file as text; .gz files (the demo's reviews) are read through gzip."""
-    if path.suffix == ".gz":
-        import gzip
+    """A task file as text, the way the corpus reader opens corpora (B11): any compression it knows,
+    UTF-8 (with or without BOM), cp949 / EUC-KR or BOM-marked UTF-16 detected, binary refused."""
+    import io
 
-        return gzip.open(path, "rt", encoding="utf-8-sig")
-    return open(path, encoding="utf-8-sig")
+    from domainlm.corpus.reader import SNIFF_BYTES, detect_encoding, open_binary
+
+    stream, _ = open_binary(path)
+    try:
+        sample = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES] if hasattr(stream, "peek") else b""
+        encoding = detect_encoding(sample, path) if sample else "utf-8"
+    except BaseException:
+        stream.close()
+        raise
+    return io.TextIOWrapper(stream, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline=None)
 
 
 def _read_rows(task: FinetuneTask, path: Path) -> list[tuple[int, dict]]:
     """(line, row dict) of a tsv / jsonl / klue-json file."""
+    try:
+        return _read_rows_of(task, path)
+    except UnicodeDecodeError as e:
+        raise EvaluationError(f"Task '{task.name}': '{path}' cannot be decoded ({e.encoding}, byte {e.start}).",
+                              "Save the file as UTF-8 (cp949 and UTF-16 with a byte-order mark are read too).") from None
+
+
+def _read_rows_of(task: FinetuneTask, path: Path) -> list[tuple[int, dict]]:
     rows: list[tuple[int, dict]] = []
     with _open_text(path) as fh:
         if task.format == "tsv":
@@ -379,6 +410,7 @@ def _labelled(task: FinetuneTask, path: Path) -> list[Example]:
             except ValueError:
                 raise EvaluationError(f"Task '{task.name}': '{path}' line {line}: the score '{raw}' is not a number.",
                                       "A regression task's label_column holds numbers.") from None
+            _check_score(task, path, line, raw, label)
         elif task.label_map is not None:
             if raw not in task.label_map:
                 outside.setdefault(raw, line)
@@ -394,6 +426,17 @@ def _labelled(task: FinetuneTask, path: Path) -> list[Example]:
             f"{' …' if len(outside) > 5 else ''}; the map knows {', '.join(repr(k) for k in task.label_map)}.",
             "Add them to label_map, list them in ignore_labels to skip their rows, or fix label_column.")
     return examples
+
+
+def _check_score(task: FinetuneTask, path: Path, line: int, raw: str, score: float) -> None:
+    """B23: nan and inf trained as gold scores (and a nan loss was blamed on the learning rate)."""
+    if not math.isfinite(score):
+        raise EvaluationError(f"Task '{task.name}': '{path}' line {line}: the score '{raw}' is not a finite number.",
+                              "Fix or drop that row: a gold score must be a real number.")
+    if task.score_range is not None and not task.score_range[0] <= score <= task.score_range[1]:
+        low, high = task.score_range
+        raise EvaluationError(f"Task '{task.name}': '{path}' line {line}: the score {raw} is outside the task's "
+                              f"range [{low:g}, {high:g}].", "Fix that row, or the task's score_range.")
 
 
 def _naver_tag(tag: str) -> str:
@@ -556,10 +599,23 @@ def load_task_data(task: FinetuneTask, data_dir: str | os.PathLike | None = None
         raise EvaluationError(f"Task '{task.name}': the training examples hold a single class.",
                               "Check label_column and label_map, or raise --max-train.")
 
+    notes: list[str] = []
+    train_keys = {ex.key for ex in train}
+    shared_dev = sum(ex.key in train_keys for ex in dev)
+    if shared_dev:
+        notes.append(f"{shared_dev:,} of {len(dev):,} dev examples are also train examples: the epoch is chosen "
+                     "on text the model trained on")
+
     def read_test() -> list[Example]:
         rows = carved_test if task.test is None else _read(task, paths["test"])
+        # B24: a test file equal to (or overlapping) train scores memory, not generalisation.
+        shared = sum(ex.key in train_keys for ex in rows)
+        if shared:
+            notes.append(f"{shared:,} of {len(rows):,} test examples are also train examples: the test score is not "
+                         "held out" + (" (the test file is the train file)" if task.test is not None and
+                                       paths["test"].resolve() == paths["train"].resolve() else ""))
         return encode(_budget(rows, max_test, f"finetune-order-{task.name}"))
 
     separator = " " if task.format == "naver-ner" or (task.type == "tokens" and task.format == "jsonl") else ""
     files = {k: str(v) for k, v in paths.items()}
-    return TaskData(task, train, dev, names, separator, files, _test_loader=read_test)
+    return TaskData(task, train, dev, names, separator, files, _test_loader=read_test, notes=notes)

@@ -115,7 +115,7 @@ def test_an_earlier_output_is_replaced_only_once_the_new_one_is_complete(tiny_ml
     result = adapt(str(tiny_mlm_dir), out, corpus=str(corpus), config=tiny_config(max_steps=2, seed=9))
     assert result.steps == 2 and (out / "model.safetensors").read_bytes() != first
     with pytest.raises(OutputError, match="holds the output of `domainlm adapt`"):
-        pretrain(str(out), str(corpus), out, arch=TINY_ARCH, config=tiny_config())
+        pretrain(str(tiny_mlm_dir), str(corpus), out, arch=TINY_ARCH, config=tiny_config())
 
 
 def test_outputs_written_before_markers_existed_are_still_replaced(tmp_path):
@@ -398,3 +398,47 @@ def test_a_corrupt_model_file_is_a_clear_error(cli, tiny_mlm_dir, corpus, tmp_pa
 
     with pytest.raises(ModelError, match=r"Cannot read '.*broken/tokenizer\.json': the file is damaged"):
         load_mlm(broken)
+
+
+# --- D3, B26: the base is never the output; one run per output folder from its first second --------
+
+def test_adapt_refuses_its_own_base_or_a_corpus_as_the_output_even_with_force(tiny_mlm_dir, corpus, tmp_path):
+    """D3: `adapt --base M -o M` replaced the base with the re-adapted model, exit 0."""
+    out = tmp_path / "m"
+    adapt(str(tiny_mlm_dir), out, corpus=str(corpus), config=tiny_config(max_steps=1))
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    for target, force in ((out, False), (out, True), (tmp_path, True)):
+        with pytest.raises(OutputError, match="would destroy the input"):
+            adapt(str(out), target, corpus=str(corpus), config=tiny_config(max_steps=1), force=force)
+    with pytest.raises(OutputError, match="would destroy the input"):
+        adapt(str(tiny_mlm_dir), corpus.parent, corpus=str(corpus), config=tiny_config(max_steps=1), force=True)
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+def test_pretrain_refuses_its_tokenizer_as_the_output(tiny_tokenizer_dir, corpus):
+    with pytest.raises(OutputError, match="would destroy the input"):
+        pretrain(str(tiny_tokenizer_dir), str(corpus), tiny_tokenizer_dir, arch=TINY_ARCH,
+                 config=tiny_config(max_steps=1), force=True)
+
+
+def test_a_second_adapt_into_a_held_output_is_refused_at_its_start(tiny_mlm_dir, corpus, tmp_path, monkeypatch):
+    """B26: the lock was taken only at the end, so two runs shared the checkpoints and the last one won."""
+    import fcntl
+
+    out = tmp_path / "same"
+    lock = tmp_path / ".same.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)  # another process's lock: a separate open file
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, b"4242")
+    started = []
+    try:
+        with pytest.raises(OutputError, match="Another domainlm run is writing") as e:
+            adapt(str(tiny_mlm_dir), out, corpus=str(corpus), config=tiny_config(max_steps=1),
+                  on_step=lambda *a, **k: started.append(1))
+        assert "Wait for it to finish" in e.value.hint and "Free disk space" not in e.value.hint  # P24
+    finally:
+        os.close(fd)
+    assert started == [] and not out.exists() and not Path(f"{out}.checkpoints").exists()
+    # Once the other run is gone, the same call runs and writes (the lock inside the write re-enters).
+    result = adapt(str(tiny_mlm_dir), out, corpus=str(corpus), config=tiny_config(max_steps=1))
+    assert (Path(result.out_dir) / "config.json").exists() and not lock.exists()

@@ -327,9 +327,21 @@ def _swap_in(new: Path, path: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+_HELD_LOCKS: set[str] = set()  # outputs this process holds: a command that locks at its start re-enters
+
+
 @contextmanager
 def output_lock(path: Path) -> Iterator[None]:
-    """An exclusive, non-blocking lock on `path` for this process (a hidden `.NAME.lock` beside it)."""
+    """An exclusive, non-blocking lock on `path` for this process (a hidden `.NAME.lock` beside it).
+
+    Re-entrant within a process: `adapt` holds it from its first second to its last, and the
+    `atomic_directory` that writes the model inside takes it again (flock would refuse a second
+    open file of the same process).
+    """
+    key = str(Path(path).absolute())
+    if key in _HELD_LOCKS:
+        yield
+        return
     try:
         import fcntl
     except ImportError:  # Windows: no lock, the swap is still atomic
@@ -359,8 +371,10 @@ def output_lock(path: Path) -> Iterator[None]:
     try:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
+        _HELD_LOCKS.add(key)
         yield
     finally:
+        _HELD_LOCKS.discard(key)
         try:
             lock_path.unlink()
         except OSError:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from domainlm.errors import ConfigError, ModelError, TrainingError
 from domainlm.training.config import TrainConfig
+from domainlm.training.output import holding_output_lock
 
 
 @dataclass
@@ -173,6 +174,7 @@ def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, 
     return tok, list(result.filled), list(result.rejected), Path(result.out_dir) / "slots.json"
 
 
+@holding_output_lock
 def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None, config: TrainConfig | None = None,
           category: str | None = None, resume: bool = False, recipe=None, on_step=None,
           heldout_seed: str = "domainlm", force: bool = False, truncate: bool = False,
@@ -211,7 +213,9 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     out_dir = Path(out_dir)
     save = resolve_save_form(save, config)
     # Before anything loads: a folder of the user's own files is refused in the first second.
-    force = check_model_output(out_dir, "adapt", force)
+    inputs = [base, filled_tokenizer, generator, *as_specs(corpus), *as_specs(replay)]
+    inputs += [terms] if isinstance(terms, (str, os.PathLike)) else []
+    force = check_model_output(out_dir, "adapt", force, inputs=[i for i in inputs if i is not None])
     if terms is not None and filled_tokenizer is not None:
         raise ConfigError("Pass either terms or a filled tokenizer, not both.",
                           "--terms fills the base's slots here; --filled-tokenizer uses slots filled by `vocab fill`.")

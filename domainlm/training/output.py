@@ -20,7 +20,7 @@ from typing import Callable
 
 from domainlm.errors import OutputError, TrainingError
 from domainlm.io import atomic_directory, check_output_dir, follow_umask
-from vocab_tools.atomic import MARKER_NAME, write_failure
+from vocab_tools.atomic import MARKER_NAME, check_not_an_input, output_lock, write_failure
 
 TOKENIZER_FILES = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
                    "added_tokens.json"}
@@ -42,13 +42,44 @@ def _earlier_output_without_marker(path: Path, command: str) -> bool:
     return isinstance(settings, dict) and settings.get("command") == command
 
 
-def check_model_output(out_dir: Path, command: str, force: bool = False) -> bool:
+def holding_output_lock(fn: Callable) -> Callable:
+    """Run `fn` holding the lock of its `out_dir` argument from start to end (B26: a second `adapt`
+    into the same folder started 12 s later shared the checkpoints and replaced the first's model).
+
+    Where the lock cannot be taken because the folder's parent cannot be written, `fn` runs and its
+    own output check says so in words.
+    """
+    import functools
+    import inspect
+
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out_dir = Path(signature.bind(*args, **kwargs).arguments["out_dir"])
+        try:
+            out_dir.parent.mkdir(parents=True, exist_ok=True)
+            lock = output_lock(out_dir)
+            lock.__enter__()
+        except OSError:
+            return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            lock.__exit__(None, None, None)
+
+    return wrapper
+
+
+def check_model_output(out_dir: Path, command: str, force: bool = False, inputs=()) -> bool:
     """Refuse `out_dir` up front unless it may receive `command`'s model; return the `force` to write with.
 
-    Also refuses a folder whose parent cannot be written: checkpoints and the model both go there,
-    and finding out after the training is too late.
+    Never an input (D3: `adapt --base M -o M` replaced its own base), whatever `force` says. Also
+    refuses a folder whose parent cannot be written: checkpoints and the model both go there, and
+    finding out after the training is too late.
     """
     out_dir = Path(out_dir)
+    check_not_an_input(out_dir, inputs, "output folder")
     if not force and out_dir.is_dir() and _earlier_output_without_marker(out_dir, command):
         force = True
     check_output_dir(out_dir, command, force)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from domainlm.errors import ConfigError, ModelError
 from domainlm.training.config import ModelArchConfig, TrainConfig
+from domainlm.training.output import holding_output_lock
 
 
 def check_hangul_kept(tokenizer, name: str) -> None:
@@ -33,6 +34,7 @@ def check_hangul_kept(tokenizer, name: str) -> None:
                          "would be pretrained on jamo and never see a Korean syllable.", NFD_FIX)
 
 
+@holding_output_lock
 def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = None, config: TrainConfig | None = None,
              resume: bool = False, on_step=None, force: bool = False) -> Path:
     """Train a fresh model on `corpus`; write the model directory `out_dir` atomically and return it.
@@ -58,7 +60,9 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
     config = config or TrainConfig()
     config = config.model_copy(update={"masking": resolved_masking(config, from_scratch=True)})
     out_dir = Path(out_dir)
-    force = check_model_output(out_dir, "pretrain", force)
+    from domainlm.corpus import corpus_specs
+
+    force = check_model_output(out_dir, "pretrain", force, inputs=[tokenizer_dir, *corpus_specs(corpus)])
     if config.max_steps < 1:
         raise ConfigError("pretrain needs at least one step: a new model is random until it trains.",
                           "Set --max-steps (train.max_steps) to 1 or more; 0 is for `adapt` (fill the slots only).")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -309,6 +310,12 @@ def test_report_markdown_charts_and_card(report, filled_mlm_dir):
     card = (filled_mlm_dir / "README.md").read_text(encoding="utf-8")
     assert "Trained by a test." in card and card.count("<!-- domainlm:evaluation:start -->") == 1
     assert "MW-BPC, domain text" in card
+    # The results are hub metadata too (model-index), and the report is named relative to the card.
+    from huggingface_hub import ModelCard
+
+    metrics = {(e.task_type, e.metric_type) for e in ModelCard(card).data.eval_results}
+    assert {("fill-mask", "mw_bpc"), ("fill-mask", "mw_bpc_base"), ("text-classification", "accuracy")} <= metrics
+    assert f"`{os.path.relpath(report.out_dir / 'report.md', filled_mlm_dir)}`" in card
 
 
 def test_evaluate_texts_in_code_finetune_probe_no_general(tiny_mlm_dir, filled_mlm_dir, eval_files, tmp_path):

@@ -14,6 +14,8 @@ from rich.table import Table
 FIELD_HELP = "Column (csv/tsv/parquet) or field (jsonl) holding the text."
 ENCODING_HELP = "Text encoding (default: detect utf-8 / utf-8-sig / cp949)."
 WHERE_HELP = "Keep only rows whose COLUMN equals VALUE (e.g. split=test; a,b for either). Repeatable."
+PUSH_HELP = ("Push the finished model to this Hugging Face Hub repo (created if missing), as `domainlm push` does; "
+             "the login is checked before any work.")
 
 console = Console()
 err_console = Console(stderr=True)

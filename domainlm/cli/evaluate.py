@@ -19,7 +19,13 @@ def _corpora(paths: list[str] | None, field: str | None):
 
 
 def _default_out(after: str) -> Path:
-    return Path(after) / "evaluation" if Path(after).is_dir() else Path("evaluation")
+    """AFTER.evaluation beside the model, never inside it: the model folder is what `domainlm push` uploads."""
+    folder = Path(after)
+    if not folder.is_dir():
+        return Path("evaluation")
+    if folder.name in ("", ".."):  # "." or "..": name the report after the folder's real name
+        folder = folder.resolve()
+    return folder.with_name(f"{folder.name}.evaluation")
 
 
 @app.command("evaluate")
@@ -34,7 +40,7 @@ def evaluate_command(
     task: Optional[List[str]] = typer.Option(None, "--task", help="Downstream probe: 'nsmc', 'shopping', or a .json/.yaml task file (repeatable)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the shared data used by the built-in tasks (default: $DOMAINLM_SHARED_DATA or ../shared/data)."),
     train_corpus: Optional[List[str]] = typer.Option(None, "--train-corpus", help="Training text, checked for held-out texts that leaked into it."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Report directory (default: AFTER/evaluation)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Report directory (default: AFTER.evaluation, beside the model folder, not inside it)."),
     max_texts: int = typer.Option(2000, "--max-texts", min=1, help="Domain and general texts scored (each)."),
     max_train: Optional[int] = typer.Option(None, "--max-train", min=10, help="Training examples per task (overrides its own budget)."),
     max_test: Optional[int] = typer.Option(None, "--max-test", min=10, help="Test examples per task (overrides its own budget)."),
@@ -47,7 +53,7 @@ def evaluate_command(
     bootstrap: int = typer.Option(1000, "--bootstrap", min=100, help="Bootstrap resamples."),
     device: Optional[str] = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
     precision: Literal["fp32", "bf16"] = typer.Option("fp32", "--precision", help="fp32, or bf16 autocast (about 2x faster on CPUs with avx512_bf16 and on GPUs)."),
-    no_card: bool = typer.Option(False, "--no-card", help="Do not add the table to AFTER/README.md."),
+    no_card: bool = typer.Option(False, "--no-card", help="Do not add the table and results to AFTER/README.md (the model card)."),
     force: bool = typer.Option(False, "--force", help="Replace a report folder that holds other files (its content is deleted)."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json instead of tables."),
 ) -> None:

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from domainlm.cli.root import app
-from domainlm.cli.common import console, print_json, print_recipe, print_run_result, stage_printer, table
+from domainlm.cli.common import PUSH_HELP, console, print_json, print_recipe, print_run_result, stage_printer, table
 
 recipe_app = typer.Typer(help="Domain recipes: one YAML per category naming every input and setting.", no_args_is_help=True)
 app.add_typer(recipe_app, name="recipe")
@@ -148,16 +148,35 @@ def run_command(
     force: Optional[List[str]] = typer.Option(None, "--force", help="Rerun this stage even if unchanged (repeatable; 'all' for every stage, which also runs into a folder that is not a run folder)."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Restart an interrupted adapt from scratch instead of its last checkpoint."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the resolved recipe."),
+    push_to_hub: Optional[str] = typer.Option(None, "--push-to-hub", help=PUSH_HELP),
 ) -> None:
     """Run mine → fill → adapt → evaluate, skipping stages whose inputs have not changed."""
     from domainlm.pipeline import run_recipe
 
     recipe = _load(name, overrides, data_dir)
+    if push_to_hub:
+        _check_push(push_to_hub, until)
     if not quiet:
         print_recipe(recipe)
     forced = True if force and "all" in force else (force or ())
     result = run_recipe(recipe, output, until=until, force=forced, resume=not no_resume, on_stage=stage_printer())
     print_run_result(result)
+    if push_to_hub:
+        from domainlm.cli.hub import push_finished
+        from domainlm.pipeline.layout import RunLayout
+
+        push_finished(RunLayout(result.out_dir).model, push_to_hub)
+
+
+def _check_push(repo_id: str, until: str | None) -> None:
+    """--push-to-hub needs the adapted model, and a login: both said before any stage runs."""
+    from domainlm.errors import ConfigError
+    from domainlm.hub import check_can_push
+
+    if until in ("prepare", "mine", "fill"):
+        raise ConfigError(f"--push-to-hub needs the adapted model, but --until {until} stops before the adapt stage.",
+                          "Drop --until (or use --until adapt), or push later with: domainlm push RUN/model REPO_ID.")
+    check_can_push(repo_id)
 
 
 @recipe_app.command("export")

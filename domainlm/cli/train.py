@@ -8,7 +8,7 @@ from typing import Literal, List, Optional
 import typer
 
 from domainlm.cli.root import app, render_user_error
-from domainlm.cli.common import console, err_console, kv_table, print_json
+from domainlm.cli.common import PUSH_HELP, console, err_console, kv_table, print_json
 
 TRAIN_OPTIONS = "Training"
 
@@ -75,6 +75,7 @@ def adapt_command(
     check_task: Optional[str] = typer.Option(None, "--check-task", help="After adapting, fine-tune the base and the adapted model on this task (nsmc, shopping-rating, hate-speech … or a task YAML) with the same seeds and examples; the paired verdict is printed and written into the card. Outputs in OUTPUT.check/.", rich_help_panel="Did it help?"),
     check_seeds: int = typer.Option(5, "--check-seeds", min=1, help="Seeds of --check-task (paired).", rich_help_panel="Did it help?"),
     check_max_train: Optional[int] = typer.Option(None, "--check-max-train", min=1, help="Training examples of --check-task at most (the label budget).", rich_help_panel="Did it help?"),
+    push_to_hub: Optional[str] = typer.Option(None, "--push-to-hub", help=PUSH_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Fill the free \\[unusedN] slots with mined terms, initialise their rows, continue pretraining."""
@@ -87,6 +88,10 @@ def adapt_command(
                             replay_ratio=replay_ratio, save_every=save_every, eval_every=eval_every, seed=seed,
                             max_documents=max_documents, compile=compile, resize=resize or None,
                             slots=_slot_count(slots))
+    if push_to_hub:
+        from domainlm.hub import check_can_push
+
+        check_can_push(push_to_hub)  # not logged in: said now, not after the training
     for note in request.notes:
         err_console.print(note)
     result = _run_interruptible(lambda: run_adapt(request, output, resume=resume, force=force, new_head=new_head,
@@ -101,6 +106,10 @@ def adapt_command(
         out = {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()}
         if check is not None:
             out["check"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in check.__dict__.items()}
+        if push_to_hub:
+            from domainlm.cli.hub import push_finished
+
+            out["push"] = push_finished(output, push_to_hub, as_json=True).to_dict()
         print_json(out)
         return
     for message in (result.slot_plan or {}).get("messages", []):
@@ -126,6 +135,10 @@ def adapt_command(
         for message in advice:
             console.print(message)
         console.print(f"Did it help? The fine-tuning runs and table: [bold]{check.out_dir}[/] (the verdict is in the card).")
+    if push_to_hub:
+        from domainlm.cli.hub import push_finished
+
+        push_finished(output, push_to_hub)
 
 
 @app.command("pretrain")

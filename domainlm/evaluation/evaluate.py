@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 
 from domainlm.corpus import Normalizer
 from domainlm.errors import CorpusError, EvaluationError, OutputError, VocabError
-from domainlm.evaluation.card import update_model_card
+from domainlm.evaluation.card import report_link, report_results, update_model_card
 from domainlm.evaluation.config import EvalConfig, TaskSpec
 from domainlm.evaluation.detection import (DetectionComparison, compare_detection, is_discriminator,
                                            load_discriminator, plan_replacements)
@@ -172,7 +172,8 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     `domain` / `general`: a CorpusSpec, a path, a list of them, or a list of texts. `tasks` are added to
     `config.tasks`. `train_corpus` (optional) is checked for held-out texts that leaked into training.
     Writes `report.json`, `report.md` and PNG charts to `out_dir` (new, empty or an earlier report;
-    anything else only with `force`), in one swap; puts the table into `after/README.md`.
+    anything else only with `force`), in one swap; puts the table and the results (model-index) into
+    `after/README.md`. Put `out_dir` beside the model, not inside it: a model folder is what gets uploaded.
     `after` must be `before` with [unusedN] slots filled (or the same vocabulary).
     """
     config = config or EvalConfig()
@@ -221,10 +222,10 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
                                 resamples=config.bootstrap, epochs=config.finetune_epochs))
     if all_tasks:
         seconds["probes"] = time.perf_counter() - t
-    suite_dir = None
+    suite_dir, suite_results = None, []
     if config.suite.tasks:
         t = time.perf_counter()
-        suite_dir, suite_rows = _run_suite(before, after, config, all_tasks)
+        suite_dir, suite_rows, suite_results = _run_suite(before, after, config, all_tasks)
         probes_rows = suite_rows
         seconds["finetune"] = time.perf_counter() - t
     else:
@@ -240,7 +241,7 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     seconds["total"] = time.perf_counter() - t0  # everything but writing the files, which takes well under a second
     report.seconds = seconds
     try:
-        _write(report, after, update_card, force, suite_dir=suite_dir)
+        _write(report, after, update_card, force, suite_dir=suite_dir, card_results=suite_results)
     finally:
         if suite_dir is not None:
             shutil.rmtree(suite_dir.parent, ignore_errors=True)
@@ -294,12 +295,14 @@ def _suite_tasks(config: EvalConfig, probe_tasks: Sequence[TaskSpec]) -> list:
     return [task_from_spec(by_name[name]) if name in by_name else name for name in config.suite.tasks]
 
 
-def _run_suite(before, after, config: EvalConfig, probe_tasks: Sequence[TaskSpec]) -> tuple[Path, list[Row]]:
-    """Fine-tune both models on the suite tasks (same seeds, same examples); one row per task.
+def _run_suite(before, after, config: EvalConfig, probe_tasks: Sequence[TaskSpec]) -> tuple[Path, list[Row], list]:
+    """Fine-tune both models on the suite tasks (same seeds, same examples); one row per task, and the
+    after model's scores as model-index entries for its card.
 
     The suite's own folder (benchmark.json/md/png, per-seed predictions) is built in a temporary
     folder and moved into the report folder with the rest, in the same swap.
     """
+    from domainlm.finetune.report import card_results
     from domainlm.finetune.run import benchmark
 
     suite = config.suite
@@ -315,10 +318,11 @@ def _run_suite(before, after, config: EvalConfig, probe_tasks: Sequence[TaskSpec
         d = comparison.difference
         change = Difference(d["value"], d["low"], d["high"], d["n"], significant=comparison.verdict != "within noise")
         rows.append(Row(f"fine-tuning {comparison.task}: {comparison.metric}", b, a, change, "higher"))
-    return work / "finetune", rows
+    return work / "finetune", rows, card_results(result, "after")
 
 
-def _write(report: Report, after, update_card: bool, force: bool, suite_dir: Path | None = None) -> None:
+def _write(report: Report, after, update_card: bool, force: bool, suite_dir: Path | None = None,
+           card_results: Sequence = ()) -> None:
     """The report folder in one swap (charts, report.json, report.md), then the model card that points at it."""
     out = report.out_dir
     card = update_card and Path(str(after)).is_dir()
@@ -340,12 +344,19 @@ def _write(report: Report, after, update_card: bool, force: bool, suite_dir: Pat
         (tmp / "report.md").write_text(render_markdown(report), encoding="utf-8")
     if card:
         section = "## Evaluation (domainlm)\n\n" + "\n".join(f"- {line}" for line in headline(report)) + "\n\n" \
-                  + summary_markdown(report) + f"\n\nFull report: `{out / 'report.md'}`."
+                  + summary_markdown(report) + "\n\n" + _report_note(out, Path(str(after)))
         try:
-            update_model_card(after, section)
+            update_model_card(after, section, results=report_results(report) + list(card_results))
         except OSError as e:
             if write_failure(e) is None:
                 raise
             raise OutputError(f"Wrote the report in '{out}', but could not update the model card "
                               f"'{report.files['model_card']}': {write_failure(e)}.",
                               "Free space or fix the permissions of the model folder, or pass --no-card.") from None
+
+
+def _report_note(out: Path, after: Path) -> str:
+    """Where the full report is, relative to the card: a report inside the model folder is not uploaded
+    with it (`domainlm push` sends only the model's files), so it is named, never linked."""
+    return (f"Full report: `{report_link(out / 'report.md', after)}` (relative to this card; charts and report.json "
+            "beside it), written by `domainlm evaluate` and not part of the model's files.")

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from domainlm.errors import ModelError
 from domainlm.finetune.engine import FinetuneSettings
 
 
@@ -67,7 +68,7 @@ def check_adaptation(base: str | os.PathLike, adapted: str | os.PathLike, task: 
     """Fine-tune `base` and `adapted` on `task` (same seeds and examples), write the benchmark into
     `out_dir`, the verdict into the adapted model's card, and return it with the likely causes."""
     from domainlm.evaluation.card import update_model_card
-    from domainlm.finetune.report import CARD_END, CARD_START, card_section
+    from domainlm.finetune.report import CARD_END, CARD_START, card_results, card_section
     from domainlm.finetune.run import benchmark
 
     result = benchmark({"base": str(base), "adapted": str(adapted)}, task, out_dir, seeds=seeds, data_dir=data_dir,
@@ -80,7 +81,8 @@ def check_adaptation(base: str | os.PathLike, adapted: str | os.PathLike, task: 
                             comparison.verdict, Path(out_dir), result.seeds, likely_causes(comparison.verdict, run_settings))
     section = card_section(result, "adapted") + "\n\n**Did adaptation help?** " + "; ".join(check.messages()) + "."
     try:
-        update_model_card(adapted, section, markers=(CARD_START, CARD_END))
-    except OSError:
-        pass  # a read-only model folder keeps its card; the verdict is in out_dir and printed
+        update_model_card(adapted, section, markers=(CARD_START, CARD_END),
+                          results=card_results(result, "adapted"))
+    except (OSError, ModelError):
+        pass  # a read-only folder, or a card with unreadable front matter, keeps its card; the verdict is printed
     return check

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from domainlm.errors import ModelError
 from domainlm.finetune.metrics import METRIC_LABELS
 
 # The markers of the fine-tuning table's section in a model card.
@@ -138,8 +139,40 @@ def card_section(result, model: str) -> str:
     return "\n".join(lines)
 
 
+# Built-in tasks whose data is on the Hub under this id (and config): the model-index names it, so the
+# hub links the score to the dataset. Other tasks are named by their task name.
+HUB_DATASETS = {"nsmc": ("e9t/nsmc", None), "klue-nli": ("klue/klue", "nli"), "klue-sts": ("klue/klue", "sts"),
+                "klue-ner": ("klue/klue", "ner"), "paws-x": ("google-research-datasets/paws-x", "ko")}
+HUB_TASK_TYPES = {"single": "text-classification", "pair": "text-classification", "regression": "text-classification",
+                  "tokens": "token-classification"}
+HUB_METRICS = {"accuracy": ("accuracy", None), "macro_f1": ("f1", {"average": "macro"}),
+               "spearman": ("spearmanr", None), "pearson": ("pearsonr", None),
+               "entity_f1": ("f1", None)}  # entity-level (seqeval); the metric name says so
+
+
+def card_results(result, model: str) -> list:
+    """The model-index entries (huggingface_hub EvalResults) of `model`'s fine-tuning scores: task,
+    metric and dataset of each task, the mean over seeds as a fraction."""
+    from huggingface_hub import EvalResult
+
+    out = []
+    for task in result.tasks:
+        run = result.results.get((model, task.name))
+        summary = run.summary if run is not None else {}
+        if not summary.get("n") or not math.isfinite(summary["mean"]):
+            continue
+        dataset, config = HUB_DATASETS.get(task.name, (task.name, None))
+        metric, args = HUB_METRICS[task.metric]
+        out.append(EvalResult(task_type=HUB_TASK_TYPES[task.type], task_name=f"{task.name} fine-tuning",
+                              dataset_type=dataset, dataset_config=config, dataset_name=task.source or task.name,
+                              metric_type=metric, metric_args=args, metric_value=round(float(summary["mean"]), 6),
+                              metric_name=f"{METRIC_LABELS[task.metric]}, mean of {summary['n']} seed(s)"))
+    return out
+
+
 def update_cards(result) -> list[Path]:
-    """Put the table into the model card of each adapted model (a local folder with slots.json)."""
+    """Put the table (and the model-index entries) into the model card of each adapted model (a local
+    folder with slots.json)."""
     from domainlm.evaluation.card import update_model_card
 
     written = []
@@ -148,7 +181,8 @@ def update_cards(result) -> list[Path]:
         if not (folder.is_dir() and (folder / "slots.json").is_file()):
             continue
         try:
-            written.append(update_model_card(folder, card_section(result, name), markers=(CARD_START, CARD_END)))
-        except OSError:
-            continue  # a read-only model folder keeps its card; the table is in benchmark.md
+            written.append(update_model_card(folder, card_section(result, name), markers=(CARD_START, CARD_END),
+                                             results=card_results(result, name)))
+        except (OSError, ModelError):
+            continue  # a read-only folder, or a card with unreadable front matter, keeps its card (benchmark.md has it)
     return written

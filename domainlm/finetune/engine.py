@@ -102,10 +102,11 @@ def check_model(model_path: str, data: TaskData, max_seq_len: int):
     """The model's config, after checking the model can take the task (no weights are read)."""
     from transformers import AutoConfig
 
-    from domainlm.modeling.loading import check_local_source
+    from domainlm.modeling.loading import load_error, check_local_source, refuse_non_model_folder
 
     task = data.task
-    check_local_source(model_path, "model")
+    check_local_source(model_path, "model", "the MODEL argument")  # P11: finetune has no --base
+    refuse_non_model_folder(model_path)  # P13: a tokenizer folder is not a model
     local = Path(model_path).expanduser()
     if local.is_dir() and not _has_tokenizer(local):
         raise ModelError(f"The model folder '{model_path}' has no tokenizer (none of {', '.join(TOKENIZER_FILES[:3])}).",
@@ -113,7 +114,9 @@ def check_model(model_path: str, data: TaskData, max_seq_len: int):
                          "adapted model, that is its filled tokenizer.")
     try:
         config = AutoConfig.from_pretrained(model_path, trust_remote_code=False)
-    except (OSError, ValueError) as e:
+    except OSError as e:  # P12: offline, a hub id not in the cache: the message adapt and vocab info give
+        raise load_error(model_path, "model", e, "as MODEL") from None
+    except ValueError as e:
         raise ModelError(f"Cannot read the model config of '{model_path}': {str(e).splitlines()[0][:200]}",
                          "Pass a Hugging Face model folder (config.json, weights, tokenizer).") from None
     positions = getattr(config, "max_position_embeddings", None)
@@ -139,7 +142,7 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
     """(model, tokenizer, notes) with the head the task needs, after checking they fit together."""
     from transformers.utils import logging as hf_logging
 
-    from domainlm.modeling.loading import load_tokenizer
+    from domainlm.modeling.loading import WEIGHT_FILES, damaged_error, load_tokenizer
 
     task = data.task
     check_model(model_path, data, max_seq_len)
@@ -169,6 +172,8 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
     except OSError as e:
         raise ModelError(f"Cannot load the model '{model_path}': {str(e).splitlines()[0][:200]}",
                          "Pass a Hugging Face model folder (config.json, weights, tokenizer).") from None
+    except Exception as e:  # B9, B10: a damaged safetensors file or a pickle with objects: adapt's wording
+        raise damaged_error(model_path, "model", e, WEIGHT_FILES) from None
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:

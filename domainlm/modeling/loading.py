@@ -97,8 +97,8 @@ def load_tokenizer(name_or_path: str | os.PathLike, *, option: str = "--base"):
     except Exception as e:
         # A broken tokenizer.json raises json's ValueError or the tokenizers library's bare Exception.
         if _is_damaged_file(e) or type(e) is Exception or not isinstance(e, (OSError, ValueError)):
-            raise _corrupt_error(name, "tokenizer", e, TOKENIZER_FILES) from None
-        raise _load_error(name, "tokenizer", e) from None
+            raise damaged_error(name, "tokenizer", e, TOKENIZER_FILES) from None
+        raise load_error(name, "tokenizer", e) from None
     if not getattr(tok, "is_fast", False):
         raise ModelError(f"The tokenizer of '{name}' has no fast (Rust) version.",
                          "Save it with tokenizer.json (AutoTokenizer.from_pretrained(..., use_fast=True).save_pretrained(dir)).")
@@ -212,11 +212,11 @@ def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_t
         if "Unrecognized configuration class" in str(e) or "masked" in str(e).lower():
             raise ModelError(f"'{name}' is not a model with a masked-LM head ({str(e).splitlines()[0][:160]}).",
                              "Pass a BERT, ALBERT, ELECTRA or RoBERTa masked-LM checkpoint.") from None
-        raise _load_error(name, "model", e) from None
+        raise load_error(name, "model", e) from None
     except OSError as e:
-        raise _load_error(name, "model", e) from None
+        raise load_error(name, "model", e) from None
     except Exception as e:  # safetensors' SafetensorError, torch's unpickling errors: a damaged file
-        raise _corrupt_error(name, "model", e, WEIGHT_FILES) from None
+        raise damaged_error(name, "model", e, WEIGHT_FILES) from None
     if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
         raise ModelError(f"'{name}': the tokenizer has {len(tokenizer):,} entries but the model only "
                          f"{model.get_input_embeddings().weight.shape[0]:,} embedding rows.",
@@ -238,12 +238,24 @@ def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_t
 
 
 def _refuse_adapter_only(name: str) -> None:
-    """An `adapt --save adapter` output has no weights of its own: say how to load it."""
+    """A folder without config.json is not a model: say what it is (an adapter, a tokenizer) and what to pass."""
     folder = Path(name).expanduser()
-    if folder.is_dir() and not (folder / "config.json").exists() and (folder / "adapter" / "adapter_config.json").is_file():
+    if not folder.is_dir() or (folder / "config.json").exists():
+        return
+    if (folder / "adapter" / "adapter_config.json").is_file():
         raise ModelError(f"'{name}' holds a LoRA adapter only (adapt --save adapter), no merged model.",
                          f"Load it with domainlm.modeling.adapters.load_adapted('{folder / 'adapter'}') and merge_and_unload() "
                          "it, or rerun adapt with --save both.")
+    if any((folder / f).is_file() for f in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")):
+        # P13: transformers says "Should have a `model_type` key in its config.json" of a file that is not there.
+        raise ModelError(f"'{name}' holds a tokenizer, not a model (it has no config.json and no weights).",
+                         "Pass a model folder (config.json, weights and tokenizer), e.g. the output of `domainlm "
+                         "adapt` or `domainlm pretrain`; a tokenizer alone is for `pretrain --tokenizer`.")
+    raise ModelError(f"'{name}' is not a model folder: it has no config.json.",
+                     "Pass the folder save_pretrained wrote (config.json, weights, tokenizer), or a hub id.")
+
+
+refuse_non_model_folder = _refuse_adapter_only  # the public name other layers call
 
 
 @contextmanager
@@ -308,7 +320,7 @@ def _dropped_tensors(name: str, keys: list[str], prefix: str) -> dict:
                 state = torch.load(path, map_location="cpu", weights_only=True)
                 found.update({k: v for k, v in state.items() if k in wanted})
         except Exception as e:
-            raise _corrupt_error(name, "model", e, (path.name,)) from None
+            raise damaged_error(name, "model", e, (path.name,)) from None
     # A bare-encoder checkpoint (BertModel: `pooler.*`) names its tensors without the encoder
     # prefix; in the masked-LM's checkpoint they live under it (`bert.pooler.*`).
     if prefix and found and not any(k.startswith(prefix + ".") for k in found):
@@ -333,7 +345,13 @@ def _parses(path: Path) -> bool:
     return True
 
 
-def _corrupt_error(name: str, what: str, exc: Exception, candidates) -> ModelError:
+def damaged_error(name: str, what: str, exc: Exception, candidates) -> ModelError:
+    if "Weights only load failed" in str(exc):
+        # P18: not damaged: a pickle with objects other than tensors, which could run code when unpickled.
+        return ModelError(f"The {what} weights of '{name}' are a pickle that holds objects other than tensors; "
+                          "domainlm loads weights only and never runs code from a model file.",
+                          "Use a model saved as safetensors (save_pretrained writes model.safetensors); convert "
+                          "this one only where you trust its origin.")
     if not _is_damaged_file(exc):
         first = (str(exc).splitlines() or [""])[0][:200]
         return ModelError(f"Cannot load the {what} from '{name}': {type(exc).__name__}: {first}",
@@ -350,21 +368,21 @@ def _corrupt_error(name: str, what: str, exc: Exception, candidates) -> ModelErr
                       "then rerun.")
 
 
-def _load_error(name: str, what: str, exc: Exception) -> ModelError:
+def load_error(name: str, what: str, exc: Exception, option: str = "--base") -> ModelError:
     path = Path(name)
     if path.exists():
         return ModelError(f"Cannot load the {what} from '{name}': {str(exc).splitlines()[0][:200]}",
                           "The directory must hold a Hugging Face save_pretrained model (config.json, weights) and tokenizer files.")
     looks_local = name.startswith((".", "/", "~")) or os.sep in name.strip("/").split("/", 1)[-1]
     if looks_local:
-        return ModelError(f"The {what} directory '{name}' does not exist.", "Check the path passed as --base.")
+        return ModelError(f"The {what} directory '{name}' does not exist.", f"Check the path passed as {option}.")
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or os.environ.get("TRANSFORMERS_OFFLINE", "") not in ("", "0")
     reason = "offline mode is on (HF_HUB_OFFLINE)" if offline else "the Hugging Face hub could not be reached"
     return ModelError(
         f"Cannot load the {what} '{name}': it is not a local directory, {reason}, and it is not in the "
         f"cache at {_hub_cache()}.",
         f"Download it where the hub is reachable (`hf download {name} --local-dir DIR`) and pass "
-        "that directory with --base DIR, or set HF_HOME to a cache that holds it.")
+        f"that directory ({option} DIR), or set HF_HOME to a cache that holds it.")
 
 
 def build_mlm(arch, tokenizer):

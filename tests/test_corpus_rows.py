@@ -113,3 +113,30 @@ def test_limit_alphabet_below_one_is_refused(cli, tmp_path):
     src.write_text("보습크림 좋아요\n" * 10, encoding="utf-8")
     r = cli("vocab", "build", src, "-o", tmp_path / "v2", "--limit-alphabet", "0")
     assert r.exit_code == 2 and not (tmp_path / "v2").exists()
+
+
+def test_hub_addresses_name_config_and_split():
+    """Issue 25: `hf:NAME:CONFIG:SPLIT` anywhere a corpus goes (there was no way to name a config)."""
+    from domainlm.corpus.spec import CorpusSpec
+
+    spec = CorpusSpec(path="hf:klue:ynat:validation")
+    assert (spec.path, spec.hf_config, spec.hf_split) == ("hf:klue", "ynat", "validation")
+    spec = CorpusSpec(path="hf:e9t/nsmc::test")
+    assert (spec.path, spec.hf_config, spec.hf_split) == ("hf:e9t/nsmc", None, "test")
+    assert CorpusSpec(path="hf:nsmc").hf_split is None
+    with pytest.raises(ValueError):
+        CorpusSpec(path="hf:a:b:c:d")
+
+
+def test_a_dataset_dict_says_which_split_it_read_and_split_chooses(cli, tmp_path):
+    """Issue 25 (ecosystem review 10): a DatasetDict silently read only `train`."""
+    datasets = pytest.importorskip("datasets")
+    path = tmp_path / "dd"
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["수분크림 좋아요"] * 15}),
+                          "test": datasets.Dataset.from_dict({"text": ["배송 빨라요"] * 5})}).save_to_disk(str(path))
+    report = corpus_stats([path])
+    assert report.documents == 15 and any("read its 'train' split" in w and "--split" in w for w in report.warnings)
+    r = cli("corpus", "stats", path, "--split", "test", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["documents"] == 5 and "--split" not in r.stderr
+    r = cli("corpus", "stats", path, "--split", "dev")
+    assert r.exit_code == 2 and "has no split 'dev'" in r.output and "train, test" in r.output

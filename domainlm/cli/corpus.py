@@ -22,10 +22,14 @@ def _warn(warnings: list[str], stderr: bool = False) -> None:
         (err_console if stderr else console).print(f"[bold yellow]Warning:[/] [yellow]{escape(warning)}[/]", soft_wrap=True)
 
 
-def _specs(paths: list[str], where: list[str]):
+SPLIT_HELP = ("Split of a `datasets` dataset (a save_to_disk DatasetDict, or hf:NAME; hf:NAME:CONFIG:SPLIT "
+              "also works anywhere a corpus goes). Default: train.")
+
+
+def _specs(paths: list[str], where: list[str], split: str | None = None):
     from domainlm.corpus import corpus_specs, parse_where
 
-    return corpus_specs(paths, where=parse_where(where))
+    return corpus_specs(paths, where=parse_where(where), split=split)
 
 
 @corpus_app.command("stats")
@@ -34,13 +38,14 @@ def stats_command(
     field: Optional[str] = typer.Option(None, "--field", help=FIELD_HELP),
     encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
     where: List[str] = typer.Option([], "--where", help=WHERE_HELP),
+    split: Optional[str] = typer.Option(None, "--split", help=SPLIT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Documents, characters, eojeols, Hangul share, duplicates, length percentiles."""
     from domainlm.corpus import corpus_stats
     from domainlm.corpus.reader import describe_bytes
 
-    s = corpus_stats(_specs(paths, where), field=field, encoding=encoding)
+    s = corpus_stats(_specs(paths, where, split), field=field, encoding=encoding)
     if as_json:
         print_json(s.to_dict())
         _warn(s.warnings, stderr=True)
@@ -72,6 +77,7 @@ def clean_command(
     no_dedupe: bool = typer.Option(False, "--no-dedupe", help="Keep exact duplicates."),
     mask: bool = typer.Option(True, "--mask/--no-mask", help="Mask URLs, e-mails and phone numbers."),
     heldout_fraction: float = typer.Option(0.0, "--heldout-fraction", min=0.0, max=0.5, help="Share of documents (by hash of id or text) written to the held-out file."),
+    split: Optional[str] = typer.Option(None, "--split", help=SPLIT_HELP),
     heldout_output: Optional[Path] = typer.Option(None, "--heldout-output", help="Held-out file (default: heldout.<OUTPUT name>)."),
     force: bool = typer.Option(False, "--force", help="Replace output files that `corpus clean` did not write."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
@@ -81,7 +87,7 @@ def clean_command(
     from domainlm.corpus.reader import MAX_LINE_BYTES, describe_bytes
 
     report = clean_corpus(
-        _specs(paths, where), output, field=field, encoding=encoding,
+        _specs(paths, where, split), output, field=field, encoding=encoding,
         normalize=NormalizeConfig(mask_urls=mask, mask_emails=mask, mask_phones=mask),
         filters=FilterConfig(min_chars=min_chars, max_chars=max_chars, dedupe=not no_dedupe),
         heldout_fraction=heldout_fraction, heldout_output=heldout_output, force=force,

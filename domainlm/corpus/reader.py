@@ -84,6 +84,7 @@ class ReadStats:
     rejoined_rows: int = 0  # ... of which the text was the last column and was put back together
     non_text_values: int = 0  # .jsonl/.json values of the text field that are numbers, lists or objects: skipped
     cr_only_files: list[str] = dc_field(default_factory=list)  # split at \r (old Mac line breaks)
+    split_notes: list[str] = dc_field(default_factory=list)  # a DatasetDict's split chosen by default
     encodings: dict[str, str] = dc_field(default_factory=dict)
     max_line_bytes: int = MAX_LINE_BYTES
 
@@ -105,6 +106,7 @@ class ReadStats:
         if self.non_text_values:
             notes.append(f"{self.non_text_values:,} rows hold a number, list or object instead of text in the text "
                          "field and were skipped. Check --field.")
+        notes += [note + "." for note in self.split_notes]
         if self.cr_only_files:
             notes.append(f"{len(self.cr_only_files):,} file(s) use only \\r as line break ("
                          + ", ".join(self.cr_only_files[:3]) + "): each \\r was read as the end of a document.")
@@ -531,7 +533,8 @@ def _read_dataset(spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
         name = spec.path[3:]
         try:
             # No dataset script ever runs (datasets 3 would run one with trust_remote_code; 4+ has none).
-            ds = datasets.load_dataset(name, split=spec.hf_split, streaming=True, trust_remote_code=False)
+            ds = datasets.load_dataset(name, spec.hf_config, split=spec.hf_split or "train", streaming=True,
+                                       trust_remote_code=False)
         except Exception as e:
             raise CorpusError(f"Cannot load the dataset '{name}' from the Hugging Face hub: {type(e).__name__}: {e}.",
                               "When offline, download it elsewhere, `save_to_disk` it, and pass that directory; "
@@ -540,9 +543,14 @@ def _read_dataset(spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
     else:
         ds = datasets.load_from_disk(spec.path)
         if isinstance(ds, datasets.DatasetDict):
-            if spec.hf_split not in ds:
-                raise CorpusError(f"'{spec.path}' has no split '{spec.hf_split}'; it has: {', '.join(ds)}.")
-            ds = ds[spec.hf_split]
+            split = spec.hf_split or ("train" if "train" in ds or len(ds) != 1 else next(iter(ds)))
+            if split not in ds:
+                raise CorpusError(f"'{spec.path}' has no split '{split}'; it has: {', '.join(ds)}.",
+                                  "Choose one with --split (or hf_split in a recipe's corpus).")
+            if spec.hf_split is None and len(ds) > 1:  # the review's "silently reads only train"
+                stats.split_notes.append(f"'{spec.path}': read its '{split}' split ({len(ds[split]):,} rows) of "
+                                         f"{', '.join(f'{k} ({len(v):,})' for k, v in ds.items())}; choose with --split")
+            ds = ds[split]
         source = spec.path
     columns = ds.column_names or []
     if columns and spec.field not in columns:

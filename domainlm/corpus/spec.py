@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Iterable, Mapping, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domainlm.errors import CorpusError
 
@@ -29,11 +29,30 @@ class CorpusSpec(BaseModel):
     encoding: str | None = Field(None, description="Text encoding; auto-detects utf-8 / utf-8-sig / cp949 when unset")
     where: dict[str, str | list[str]] = Field(default_factory=dict, description="Keep only rows whose column equals (one of) these values, e.g. {split: train}")
     limit: int | None = Field(None, ge=1, description="Read at most this many documents")
-    hf_split: str = Field("train", description="Split to read from a datasets dataset")
+    hf_split: str | None = Field(None, description="Split of a datasets dataset (hf:NAME:CONFIG:SPLIT sets it too); "
+                                                   "unset: 'train', said aloud when the dataset has other splits")
+    hf_config: str | None = Field(None, description="Configuration of a hub dataset (hf:NAME:CONFIG); unset: its default")
+
+    @model_validator(mode="after")
+    def _hub_address(self):
+        # hf:NAME:CONFIG:SPLIT (either part may be empty: hf:klue:ynat, hf:e9t/nsmc::test), as one string
+        # a person can type anywhere a path goes; the parts land in hf_config / hf_split.
+        if self.path.startswith("hf:") and self.path.count(":") > 1:
+            name, config, *rest = self.path[3:].split(":")
+            split = rest[0] if rest else ""
+            if len(rest) > 1 or not name:
+                raise ValueError(f"{self.path!r} is not hf:NAME[:CONFIG[:SPLIT]]")
+            object.__setattr__(self, "path", f"hf:{name}")
+            if config:
+                object.__setattr__(self, "hf_config", config)
+            if split:
+                object.__setattr__(self, "hf_split", split)
+        return self
 
 
 def corpus_specs(corpus: "CorpusSpec | str | os.PathLike | Iterable[CorpusSpec | str | os.PathLike] | None", *,
-                 field: str | None = None, encoding: str | None = None, where: Where | None = None) -> list[CorpusSpec]:
+                 field: str | None = None, encoding: str | None = None, where: Where | None = None,
+                 split: str | None = None) -> list[CorpusSpec]:
     """`corpus` (a CorpusSpec, a path or glob, or a list of them; None: none) as a list of CorpusSpecs.
 
     A path becomes a spec that reads `field` and `encoding` when they are given (else the defaults);
@@ -42,7 +61,7 @@ def corpus_specs(corpus: "CorpusSpec | str | os.PathLike | Iterable[CorpusSpec |
     if corpus is None:
         return []
     items = [corpus] if isinstance(corpus, (CorpusSpec, str, os.PathLike)) else list(corpus)
-    settings = {k: v for k, v in (("field", field), ("encoding", encoding)) if v is not None}
+    settings = {k: v for k, v in (("field", field), ("encoding", encoding), ("hf_split", split)) if v is not None}
     specs = [item if isinstance(item, CorpusSpec) else CorpusSpec(path=str(item), **settings) for item in items]
     if where:
         specs = [s.model_copy(update={"where": {**s.where, **where}}) for s in specs]

@@ -22,3 +22,33 @@ def test_flags_show_no_value_placeholder(cli, command):
 def test_shell_completion_is_available(cli):
     result = cli("--help")
     assert "--install-completion" in result.output and "--show-completion" in result.output
+
+
+def _every_command(group, path=()):
+    for name, command in sorted(group.commands.items()):
+        if hasattr(command, "commands"):  # a group (typer vendors its own click)
+            yield from _every_command(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def test_every_option_name_is_whole_at_80_columns_and_h_is_help(monkeypatch):
+    """Issue 25: `--heldout-fracti…`, `--limit-alphab…` at 80 columns; `-h` was "No such option"."""
+    import typer
+    from typer.testing import CliRunner
+
+    from domainlm.cli.app import app
+
+    monkeypatch.setenv("COLUMNS", "80")
+    runner = CliRunner()
+    group = typer.main.get_command(app)
+    checked = 0
+    for path, command in _every_command(group):
+        result = runner.invoke(app, [*path, "-h"], env={"COLUMNS": "80", "TERM": "xterm"})
+        assert result.exit_code == 0, (path, result.output)
+        names = [o for p in command.params for o in (*p.opts, *p.secondary_opts) if o.startswith("--")]
+        for name in names:
+            assert re.search(rf"{re.escape(name)}(?![\w-])", result.output), (path, name)
+        assert max(len(line) for line in result.output.splitlines()) <= 80
+        checked += 1
+    assert checked >= 25

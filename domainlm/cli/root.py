@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import typer
@@ -17,7 +18,7 @@ from typer.core import TyperGroup, TyperOption
 
 from domainlm import __version__
 from domainlm.cli.common import err_console
-from domainlm.errors import USER_ERRORS
+from domainlm.errors import USER_ERRORS, DomainLMWarning
 
 _state = {"verbose": False}
 
@@ -42,7 +43,10 @@ class ErrorHandlingGroup(TyperGroup):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():  # DomainLMWarnings as yellow lines, each once, for this command
+                warnings.simplefilter("default", DomainLMWarning)
+                warnings.showwarning = _warning_printer(warnings.showwarning)
+                return super().invoke(ctx)
         except USER_ERRORS as exc:
             if _state["verbose"]:
                 err_console.print_exception(show_locals=False)
@@ -67,6 +71,18 @@ class ErrorHandlingGroup(TyperGroup):
 
 
 _RESUMABLE = {"adapt", "pretrain"}
+
+
+def _warning_printer(fallback):
+    """A `DomainLMWarning` as one yellow line (not Python's file:line form); other warnings as before."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DomainLMWarning):
+            err_console.print(f"[bold yellow]Warning:[/] [yellow]{_escape(str(message))}[/]", highlight=False,
+                              soft_wrap=True)
+        else:
+            fallback(message, category, filename, lineno, file, line)
+
+    return show
 
 
 def _as_user_error(exc: BaseException):
@@ -97,6 +113,28 @@ _typer_placeholder = TyperOption.display_type_rich
 TyperOption.display_type_rich = _help_placeholder
 
 
+def _whole_option_names() -> None:
+    """Keep option names and types whole in `--help` at 80 columns (`--heldout-fracti…` was cut).
+
+    typer lays options out in a rich table whose columns all shrink alike; the name columns get a
+    minimum width of their longest entry, so only the type and description columns wrap.
+    """
+    from rich.table import Table
+    from typer import rich_utils
+
+    class WholeNamesTable(Table):
+        def add_row(self, *renderables, **kwargs):
+            super().add_row(*renderables, **kwargs)
+            for column in self.columns[:-2]:  # the last two are the type (it may fold) and the description
+                widest = max((getattr(c, "cell_len", 0) for c in column._cells), default=0)
+                column.no_wrap, column.min_width = True, widest
+
+    rich_utils.Table = WholeNamesTable
+
+
+_whole_option_names()
+
+
 app = typer.Typer(
     cls=ErrorHandlingGroup,
     name="domainlm",
@@ -104,6 +142,7 @@ app = typer.Typer(
          "\\[unusedN] vocabulary slots, continue pretraining, and evaluate before and after.",
     no_args_is_help=True,
     add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},  # -h too, as every CLI people know
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )

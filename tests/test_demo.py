@@ -144,9 +144,18 @@ def test_demo_command_runs_the_whole_flow_on_the_shipped_reviews(cli, tmp_path, 
     assert report["examples"] and all(e["text"] in shipped_texts for e in report["examples"])
     assert report["probes"][0]["task"] == "rating" and report["probes"][0]["test_examples"] == 40
 
+    # The recipe is one line (issue 25: the demo printed the whole resolved recipe); all of it is in the run.
+    assert "Recipe demo (데모): base" in stdout and "recipe.resolved.yaml" in stdout and "vocab:" not in stdout
+    assert (out / "run" / "recipe.resolved.yaml").is_file()
+
     again = cli(*args)  # unchanged: the data copy, the base and every stage are reused
     assert again.exit_code == 0 and "base: unchanged, skipped" in again.stdout
     assert again.stdout.count("unchanged, skipped") == 6
+    as_json = cli(*args, "--json")  # stdout is one JSON document
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.stdout)
+    assert [s["status"] for s in data["stages"]] == ["skipped"] * 5 and data["report_md"].endswith("report.md")
+    assert any(row["metric"] == "MW-BPC, domain text" for row in data["summary"]) and "What it means" in data["notes"]
 
 
 def test_demo_refuses_a_folder_of_the_users_files(cli, tmp_path):

@@ -86,6 +86,15 @@ def print_recipe(recipe, title: str = "Resolved recipe") -> None:
     console.print(Syntax(dump_recipe(recipe), "yaml", theme="ansi_dark", background_color="default", word_wrap=True))
 
 
+def recipe_summary(recipe) -> str:
+    """One line for a recipe about to run (the demo): the whole resolved recipe is saved with the run."""
+    t = recipe.train
+    slots = recipe.vocab.slots
+    return (f"Recipe {recipe.name} ({recipe.category}): base {recipe.base}; {slots} slots; "
+            f"{t.mode} training, {t.max_steps:,} steps × {t.batch_size} × {t.seq_len} tokens; data root "
+            f"{recipe.data_root}. Every resolved value is saved as recipe.resolved.yaml in the run folder.")
+
+
 def stage_printer():
     """on_stage callback printing one line per stage event."""
     icons = {"start": "[blue]▶[/]", "resume": "[yellow]↻[/]", "skip": "[dim]⏭[/]", "done": "[green]✓[/]"}

@@ -149,6 +149,7 @@ def run_command(
     no_resume: bool = typer.Option(False, "--no-resume", help="Restart an interrupted adapt from scratch instead of its last checkpoint."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the resolved recipe."),
     push_to_hub: Optional[str] = typer.Option(None, "--push-to-hub", help=PUSH_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout (progress goes to stderr)."),
 ) -> None:
     """Run mine → fill → adapt → evaluate, skipping stages whose inputs have not changed."""
     from domainlm.pipeline import run_recipe
@@ -156,11 +157,15 @@ def run_command(
     recipe = _load(name, overrides, data_dir)
     if push_to_hub:
         _check_push(push_to_hub, until)
-    if not quiet:
+    if not quiet and not as_json:
         print_recipe(recipe)
     forced = True if force and "all" in force else (force or ())
-    result = run_recipe(recipe, output, until=until, force=forced, resume=not no_resume, on_stage=stage_printer())
-    print_run_result(result)
+    result = run_recipe(recipe, output, until=until, force=forced, resume=not no_resume,
+                        on_stage=None if as_json else stage_printer())
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_run_result(result)
     if push_to_hub:
         from domainlm.cli.hub import push_finished
         from domainlm.pipeline.layout import RunLayout

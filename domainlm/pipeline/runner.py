@@ -51,6 +51,16 @@ class RunResult:
 
         return json.loads(self.report_json.read_text(encoding="utf-8")) if self.report_json and self.report_json.exists() else None
 
+    def to_dict(self) -> dict:
+        """What `recipe run --json` prints: the stages, the report's summary and where everything is."""
+        report = self.report or {}
+        return {"out_dir": str(self.out_dir), "seconds": round(self.seconds, 1),
+                "stages": [{"name": s.name, "status": s.status, "seconds": round(s.seconds, 1),
+                            "summary": s.summary} for s in self.stages],
+                "report_md": str(self.report_md) if self.report_md else None,
+                "report_json": str(self.report_json) if self.report_json else None,
+                "summary": report.get("summary")}
+
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -7,6 +7,8 @@ a red one-paragraph message and exit code 2; a traceback is shown only under `--
 
 from __future__ import annotations
 
+import warnings
+
 from vocab_tools.errors import HintedError, OutputError, VocabError
 
 
@@ -38,6 +40,16 @@ class EvaluationError(DomainLMError):
     """Evaluation inputs are unusable (empty held-out set, task file without labels)."""
 
 
+class DomainLMWarning(UserWarning):
+    """Something a person should know about a run that still goes on (lines skipped, inputs that look
+    wrong). The CLI prints it as one yellow `Warning:` line; a library caller sees a Python warning."""
+
+
+def warn(message: str) -> None:
+    """Issue `message` as a `DomainLMWarning` (shown once per message, as Python warnings are)."""
+    warnings.warn(DomainLMWarning(message), stacklevel=2)
+
+
 # What the CLI boundary catches and renders without a traceback.
 USER_ERRORS: tuple[type[Exception], ...] = (HintedError,)
 
@@ -49,6 +61,8 @@ __all__ = [
     "ModelError",
     "TrainingError",
     "EvaluationError",
+    "DomainLMWarning",
+    "warn",
     "VocabError",
     "OutputError",
     "HintedError",

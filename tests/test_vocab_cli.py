@@ -52,6 +52,8 @@ def test_measure_and_compare(cli, tmp_path, tiny_tokenizer_dir):
 
     r = cli("vocab", "compare", "보습크림 바르고 꿀피부", "-t", f"before={tiny_tokenizer_dir}", "-t", f"after={tmp_path / 'after'}")
     assert r.exit_code == 0 and "보습크림" in r.stdout
+    # Piped (no colour): the filled token is starred and the legend does not speak of green.
+    assert "*보습크림*" in r.stdout and "*starred*: tokens from filled slots" in r.stdout and "green" not in r.stdout
     r = cli("vocab", "compare", "-t", str(tmp_path / "after"), "--corpus", corpus, "--limit", "1", "--json")
     assert json.loads(r.stdout)[0]["tokens"]["after"][0] == "보습크림"
 

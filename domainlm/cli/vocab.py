@@ -36,8 +36,13 @@ def _named_tokenizers(items: List[str]) -> dict[str, str]:
     named: dict[str, str] = {}
     for item in items:
         name, sep, path = item.partition("=")
-        if not sep or Path(item).exists():
+        if not sep or (item.strip() and Path(item).exists()):
             name, path = Path(item.rstrip("/")).name or item, item
+        if not path.strip():
+            from vocab_tools.errors import VocabError
+
+            raise VocabError(f"-t {item!r} is an empty tokenizer spec: it names no tokenizer.",
+                             "Write -t PATH or -t NAME=PATH (a tokenizer folder, vocab.txt, tokenizer.json or hub id).")
         base, k = name, 2
         while name in named:
             name, k = f"{base}#{k}", k + 1
@@ -116,8 +121,8 @@ def info_command(
     console.print(kv_table("tokenizer", rows))
     if show_filled and info.filled:
         console.print(table("filled slots", ["slot", "old", "term", "kind", "category", "score", "source"],
-                            [(e.slot_id, escape(e.old_token), escape(e.term), e.kind, escape(str(e.category)), e.score,
-                              escape(str(e.source))) for e in info.filled]))
+                            [(e.slot_id, escape(e.old_token), escape(e.term), e.kind, escape(e.category or ""), e.score,
+                              escape(e.source or "")) for e in info.filled]))  # blank, not "None", when untagged
     _render_warnings(info.warnings)
 
 
@@ -276,15 +281,19 @@ def compare_command(
         return
     names = list(rows[0]["tokens"])
     width = max(map(len, names))
+    # Filled-slot tokens are green where colour shows; without colour (NO_COLOR, a pipe, TERM=dumb)
+    # they are starred, so the legend never names a colour nobody sees.
+    coloured = console.color_system is not None and not console.no_color
+    mark = (lambda t: f"[bold green]{escape(t)}[/]") if coloured else (lambda t: f"*{escape(t)}*")
     # One block per sentence (not a table): token sequences are long and must not be cut off.
     for row in rows:
         console.print(f"[bold]{escape(row['text'])}[/]", soft_wrap=True)
         for name in names:
             marked = set(row["from_slots"][name])
-            tokens = " ".join(f"[bold green]{escape(t)}[/]" if k in marked else escape(t)
-                              for k, t in enumerate(row["tokens"][name]))
+            tokens = " ".join(mark(t) if k in marked else escape(t) for k, t in enumerate(row["tokens"][name]))
             console.print(f"  [cyan]{escape(name):<{width}}[/] [dim]{len(row['tokens'][name]):>3}[/]  {tokens}", soft_wrap=True)
-    console.print("[dim]green: tokens from filled slots; the number is the token count[/]")
+    legend = "green" if coloured else "*starred*"
+    console.print(f"[dim]{legend}: tokens from filled slots; the number is the token count[/]")
 
 
 __all__ = ["vocab_app"]

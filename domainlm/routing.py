@@ -121,6 +121,11 @@ def split_categories(inputs: Sequence[str | os.PathLike | CorpusSpec], out_dir: 
                     report.total += 1
                     if report.total % 1000 == 0:
                         update(completed=report.total)
+        if not report.total:  # nothing to route: an error, as every other command that reads a corpus says
+            from domainlm.corpus.reader import CorpusReader
+            from domainlm.corpus.stats import empty_corpus_error
+
+            raise empty_corpus_error(CorpusReader(specs, warn=False))
         for b in buckets:
             follow_umask(tmp / f"{b}.jsonl", directory=False)
         report.outputs = {b: str(out / f"{b}.jsonl") for b in buckets}

@@ -85,8 +85,10 @@ def fill_from_terms(tokenizer: str | os.PathLike, terms, out_dir: str | os.PathL
     if not is_same_folder(out_dir, tok.path):
         check_output_dir(out_dir, FILL_COMMAND, force)  # before the contexts are read, which can take a while
     texts = _context_texts(contexts, field, encoding, where, context_limit, normalize)
+    # Terms the normaliser changes never occur in the text mining, training and measuring read.
     return fill_slots(tok, terms, out_dir, category=category, source=source, truncate=truncate,
-                      contexts=texts, fix_normalizer=fix_normalizer, force=force)
+                      contexts=texts, fix_normalizer=fix_normalizer, force=force,
+                      text_normalizer=Normalizer() if normalize else None)
 
 
 def measure_corpus(corpus, tokenizers: Mapping[str, str | os.PathLike], *, field: str | None = None,

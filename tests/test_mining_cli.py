@@ -100,12 +100,15 @@ def test_base_without_slots(cli, corpora, tmp_path):
     base = build_tiny_tokenizer(tmp_path / "noslots", TINY_TEXT * 3, vocab_size=200, unused=0)
     result = cli("mine-terms", "--corpus", corpora["reviews"], "--reference", corpora["general"], "--base", base, "--workers", 1)
     assert result.exit_code == 2
-    assert f"Error: The base tokenizer '{base}' has no [unusedN] slots to fill. Pass --slots N to mine N terms anyway" in flat(result.output)
-    ok = cli("mine-terms", "--corpus", corpora["reviews"], "--reference", corpora["general"], "--base", base,
-             "--slots", 5, "--workers", 1, "--min-count", 3, "-o", tmp_path / "out")
-    assert ok.exit_code == 0, ok.output
-    assert "has no [unusedN] slots: these terms cannot be filled into it as they are." in flat(ok.output)
-    assert 0 < len(read_terms(tmp_path / "out" / "terms.tsv")) <= 5
+    assert f"Error: The base tokenizer '{base}' has no [unusedN] slots to fill. Choose a base with [unusedN] slots" \
+        in flat(result.output)
+    # P9: an explicit budget meets the same rule as one over the free slots (it would only lead to a
+    # `vocab fill` that fails), before anything is counted.
+    again = cli("mine-terms", "--corpus", corpora["reviews"], "--reference", corpora["general"], "--base", base,
+                "--slots", 5, "--workers", 1, "--min-count", 3, "-o", tmp_path / "out")
+    assert again.exit_code == 2
+    assert f"Error: --slots 5 asks for terms, but the base tokenizer '{base}' has no [unusedN] slots" in flat(again.output)
+    assert not (tmp_path / "out").exists()
 
 
 def test_slots_larger_than_free_slots(cli, corpora, tiny_tokenizer_dir):

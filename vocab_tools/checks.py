@@ -8,7 +8,7 @@ unchanged (else the text it meets is never equal to it), its pre-tokenizer must 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from tokenizers import Tokenizer
 
@@ -22,6 +22,7 @@ DUPLICATE = "duplicate"
 IN_VOCAB = "already in the vocab"
 FILLED_OTHER = "already filled for another category"
 NORMALISER = "would be changed by the normaliser"
+TEXT_NORMALISER = "not kept by the text normalisation"
 PRETOKENIZER = "would be split by the pre-tokenizer"
 TOO_LONG = "longer than max_input_chars_per_word"
 NO_SLOT = "no free slot left"
@@ -40,8 +41,14 @@ def as_term(item: "Term | str") -> Term:
 
 def screen_terms(terms: Iterable["Term | str"], tokenizer: Tokenizer, token_to_id: dict[str, int],
                  filled: dict[str, SlotEntry], *, category: str | None = None,
-                 max_input_chars_per_word: int = 100) -> Screened:
-    """Split `terms` into accepted, rejected (term, reason) and already filled (idempotent re-fill)."""
+                 max_input_chars_per_word: int = 100,
+                 text_normalizer: Callable[[str], str] | None = None) -> Screened:
+    """Split `terms` into accepted, rejected (term, reason) and already filled (idempotent re-fill).
+
+    `text_normalizer` is what the training and measured text goes through before the tokenizer sees
+    it (domainlm's corpus normaliser): a term it changes (an emoji it drops, a repeat it caps) never
+    occurs in that text, so its slot would never be used.
+    """
     out = Screened()
     seen: set[str] = set()
     normalizer, pre_tokenizer = tokenizer.normalizer, tokenizer.pre_tokenizer
@@ -69,6 +76,12 @@ def screen_terms(terms: Iterable["Term | str"], tokenizer: Tokenizer, token_to_i
         if text in token_to_id:
             out.rejected.append((text, f"{IN_VOCAB} (id {token_to_id[text]})"))
             continue
+        if text_normalizer is not None:
+            cleaned = text_normalizer(surface).strip()
+            if cleaned != surface:
+                out.rejected.append((text, f"{TEXT_NORMALISER} (it becomes {cleaned!r}), so the text the model "
+                                           "reads never holds it"))
+                continue
         if normalizer is not None:
             normalised = normalizer.normalize_str(surface)
             if normalised != surface:
@@ -88,4 +101,4 @@ def screen_terms(terms: Iterable["Term | str"], tokenizer: Tokenizer, token_to_i
 
 
 __all__ = ["screen_terms", "Screened", "as_term", "EMPTY", "WHITESPACE", "DUPLICATE", "IN_VOCAB", "FILLED_OTHER",
-           "NORMALISER", "PRETOKENIZER", "TOO_LONG", "NO_SLOT"]
+           "NORMALISER", "TEXT_NORMALISER", "PRETOKENIZER", "TOO_LONG", "NO_SLOT"]

@@ -18,7 +18,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from tokenizers import Tokenizer
 
@@ -192,17 +192,40 @@ def _check_consistent(tok: LoadedTokenizer) -> list[SlotEntry]:
 
 # ---------------------------------------------------------------- fill
 
+# Reasons that say a line is text, not a term: several words, or longer than any word.
+_NOT_A_TERM = (checks.WHITESPACE, checks.TOO_LONG)
+
+
+def _check_mostly_terms(terms: Sequence[Term], rejected: Sequence[tuple[str, str]], source: str | None) -> None:
+    """Refuse a list of which most lines cannot be a term (a corpus passed as the terms file): filling
+    the few that pass would put whole sentences' fragments into slots without anyone noticing."""
+    bad = [(t, r) for t, r in rejected if r.startswith(_NOT_A_TERM)]
+    if len(terms) < 4 or len(bad) * 2 <= len(terms):
+        return
+    reasons = Counter(next(p for p in _NOT_A_TERM if r.startswith(p)) for _, r in bad).most_common()
+    shown = "; ".join(f"{n:,} {why}" for why, n in reasons)
+    example = bad[0][0] if len(bad[0][0]) <= 40 else bad[0][0][:40] + "…"
+    raise VocabError(f"{len(bad):,} of the {len(terms):,} lines of {source or 'the terms list'} are text, not a "
+                     f"vocabulary term ({shown}; e.g. {example!r}), so nothing was filled. It looks like a corpus, "
+                     "not a terms file.",
+                     "Pass the terms.tsv written by `domainlm mine-terms`, or a .txt file with one term a line "
+                     "(one eojeol or ##piece each, as the tokenizer's normaliser leaves it).")
+
+
+
 def fill_slots(tokenizer: "str | os.PathLike | LoadedTokenizer", terms: Iterable["Term | str"], out_dir: str | os.PathLike, *,
                category: str | None = None, source: str | None = None, truncate: bool = False,
                contexts: "Iterable[str] | Mapping[str, Sequence[str]] | None" = None,
-               fix_normalizer: bool = False, force: bool = False) -> FillResult:
+               fix_normalizer: bool = False, force: bool = False,
+               text_normalizer: "Callable[[str], str] | None" = None) -> FillResult:
     """Fill free slots of `tokenizer` with `terms` (in order) and write the result to `out_dir`.
 
     `category` tags the new entries (default: each Term's own category); `source` is recorded in the
     manifest (e.g. the terms file). `truncate` keeps the first terms when there are more than free
     slots instead of raising. `contexts` (texts, or term → texts) are tokenized to report terms that
     are never emitted. `fix_normalizer` writes strip_accents=False when the normaliser would
-    decompose Hangul. `out_dir` may be the input folder (only its tokenizer files change); any
+    decompose Hangul. `text_normalizer` (what the text goes through before tokenizing; domainlm
+    passes its corpus normaliser) rejects terms it changes: they never occur in such text. `out_dir` may be the input folder (only its tokenizer files change); any
     other folder must be new, empty or an earlier `vocab fill` output, unless `force`.
     """
     tok = load_tokenizer(tokenizer)
@@ -229,7 +252,8 @@ def fill_slots(tokenizer: "str | os.PathLike | LoadedTokenizer", terms: Iterable
         raise VocabError(f"No terms to fill{f' from {source}' if source else ''}: the list is empty.",
                          "Pass the terms.tsv written by `domainlm mine-terms`, or a .txt file with one term a line.")
     screened = checks.screen_terms(terms, checker, tok.token_to_id, {e.term: e for e in manifest}, category=category,
-                                   max_input_chars_per_word=tok.max_input_chars_per_word)
+                                   max_input_chars_per_word=tok.max_input_chars_per_word, text_normalizer=text_normalizer)
+    _check_mostly_terms(terms, screened.rejected, source)
     accepted, rejected = screened.accepted, list(screened.rejected)
     if len(accepted) > len(free):
         if not truncate:

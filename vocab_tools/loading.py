@@ -81,7 +81,28 @@ def read_vocab_txt(path: str | os.PathLike) -> VocabText:
     tokens = (text[:-1] if trailing else text).split("\n") if text else []
     if not tokens:
         raise VocabError(f"{path} is empty.", "Pass a vocab.txt with one token a line.")
+    _check_looks_like_vocab(path, tokens)
     return VocabText(tokens, trailing)
+
+
+# A WordPiece token never holds whitespace (the pre-tokenizer splits on it) and is at most
+# max_input_chars_per_word (100) long: a line that breaks either can never be produced. Real
+# vocabularies have none; a corpus or a terms file passed by mistake is mostly such lines.
+_MAX_TOKEN_CHARS = 100
+_NOT_A_TOKEN_SHARE = 0.10
+
+
+def _check_looks_like_vocab(path: Path, tokens: list[str]) -> None:
+    """Refuse a text file that is not a vocabulary (a corpus passed as vocab.txt), before anything
+    reports its lines as tokens."""
+    bad = [t for t in tokens if len(t) > _MAX_TOKEN_CHARS or any(c.isspace() for c in t)]
+    if len(bad) > max(1, _NOT_A_TOKEN_SHARE * len(tokens)):
+        example = bad[0] if len(bad[0]) <= 40 else bad[0][:40] + "…"
+        raise VocabError(
+            f"{path} is not a vocabulary: {len(bad):,} of its {len(tokens):,} lines hold spaces or are over "
+            f"{_MAX_TOKEN_CHARS} characters (e.g. {example!r}), which no WordPiece token is. It looks like a text "
+            "corpus or a terms file.",
+            "Pass a vocab.txt (one token a line), a tokenizer.json or a tokenizer folder.")
 
 
 def _read_json(path: Path) -> dict:

@@ -92,6 +92,9 @@ def _offline_error(source: str, why: str) -> VocabError:
 
 def resolve_source(source: str | os.PathLike) -> Path:
     """A local path (directory, vocab.txt or tokenizer.json) holding the tokenizer named by `source`."""
+    if not str(source).strip():  # Path("") is the current folder: never what an empty option meant
+        raise VocabError("The tokenizer path is empty.",
+                         "Pass a tokenizer directory, vocab.txt or tokenizer.json, or a hub id like kykim/bert-kor-base.")
     path = Path(source).expanduser()
     if path.exists():
         if path.is_dir() and not _has_tokenizer(path):

@@ -43,7 +43,7 @@ def mine_terms_command(
     extractor: Optional[Literal["wordpiece", "kiwi"]] = typer.Option(None, "--extractor", help="Candidate extractor: wordpiece (every frequent prefix / continuation) or kiwi (kiwipiepy stems and endings)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Counting processes (default: all cores)."),
     max_documents: Optional[int] = typer.Option(None, "--max-documents", min=1, help="Read at most this many category documents."),
-    engine: Optional[Literal["local", "ray"]] = typer.Option(None, "--engine", help="Where the corpus pass runs: local (this machine's processes, default) or ray (Ray Data; local files or s3:// gs:// paths; pip install \"domainlm[ray]\")."),
+    engine: Optional[Literal["local", "ray"]] = typer.Option(None, "--engine", help="Where the corpus pass runs: local (this machine's processes, default) or ray (Ray Data; local files or s3:// gs:// paths; pip install \"domainlm\\[ray]\")."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --engine ray: auto (the cluster this machine belongs to), HOST:PORT or ray://HOST:PORT (default: a local Ray instance)."),
     force: bool = typer.Option(False, "--force", help="Replace an output folder that holds files mine-terms did not write."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Root that a recipe's relative corpus paths resolve against (default: DOMAINLM_DATA)."),
@@ -68,8 +68,6 @@ def mine_terms_command(
         print_json({"stats": s, "terms": [t.to_dict() for t in result.terms[:top] if top]})
         return
     console.print(_terms_table(result.terms[:top], len(result.terms), request.category))
-    if s["free_slots"] == 0:
-        console.print(f"[yellow]'{escape(s['base'])}' has no \\[unusedN] slots: these terms cannot be filled into it as they are.[/]")
     console.print(
         f"Selected [bold]{len(result.terms):,}[/] of {s['slots']:,} slots from {s['candidates']:,} candidates; "
         f"estimated compression gain on the mined text [bold]{result.estimated_gain:.1%}[/] "

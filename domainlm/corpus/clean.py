@@ -123,7 +123,7 @@ def clean_corpus(paths, output: str | os.PathLike, *, field: str | None = None, 
                           "Pass another --heldout-output.")
     for target in targets:  # before the (long) cleaning pass
         check_output_file(target, CLEAN_COMMAND, force, inputs=paths)
-    reader = CorpusReader(paths, field=field, encoding=encoding)
+    reader = CorpusReader(paths, field=field, encoding=encoding, warn=False)  # its notes are in the report
     report = CleanReport(output=str(output), heldout_output=str(heldout_output) if heldout_fraction else None)
     jsonl = ".jsonl" in output.suffixes
     try:

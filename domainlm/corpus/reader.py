@@ -18,12 +18,13 @@ import io
 import json
 import lzma
 import os
+import re
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 from typing import IO, Iterable, Iterator, NamedTuple
 
 from domainlm.corpus.spec import CorpusSpec, check_where_columns, corpus_specs, row_matches, value_matches
-from domainlm.errors import CorpusError
+from domainlm.errors import CorpusError, warn
 
 COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")
 FORMATS = (".txt", ".jsonl", ".json", ".csv", ".tsv", ".parquet")
@@ -140,9 +141,17 @@ def is_saved_dataset(path: Path) -> bool:
                               or (path / "dataset_dict.json").exists())
 
 
+_REMOTE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+
+
 def expand_paths(path: str | os.PathLike) -> list[Path]:
     """Resolve a file, directory or glob to the corpus files it names, sorted."""
     text = str(path)
+    scheme = _REMOTE.match(text)
+    if scheme and scheme.group(1).lower() != "file":
+        raise CorpusError(f"'{text}' is a remote {scheme.group(1)}:// path, and this reader reads local files only.",
+                          "Mining reads s3:// and gs:// paths with --engine ray (pip install \"domainlm[ray]\"); for "
+                          "other commands, copy the file to a local disk first (e.g. aws s3 cp, gcloud storage cp).")
     if any(ch in text for ch in "*?["):
         files = sorted(Path(p) for p in globlib.glob(text, recursive=True) if Path(p).is_file())
         files = [p for p in files if is_corpus_file(p)]
@@ -564,18 +573,33 @@ def _read_dataset(spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
 
 # ---------------------------------------------------------------- public API
 
+def warn_read_notes(stats: ReadStats, source: str | None = None) -> None:
+    """Say what `stats.warnings()` says (lines skipped, rows cut) as `DomainLMWarning`s: the one
+    wording every command that reads a corpus shows."""
+    for note in stats.warnings():
+        warn(f"{source}: {note}" if source else note)
+
+
 class CorpusReader:
-    """Iterate the documents of one or more corpora; `stats` tracks bytes for progress bars."""
+    """Iterate the documents of one or more corpora; `stats` tracks bytes for progress bars.
+
+    When a pass over the documents ends (read to the end, or stopped early by its consumer), what
+    was not read as it stands (`ReadStats.warnings()`: long lines skipped, malformed rows) is issued
+    as `DomainLMWarning`s, so every command says it in the same words; `warn=False` leaves that to a
+    caller that reports the notes itself (corpus stats, corpus clean).
+    """
 
     def __init__(self, specs: CorpusSpec | str | os.PathLike | Iterable[CorpusSpec | str | os.PathLike], *,
                  field: str | None = None, encoding: str | None = None,
-                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES):
+                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, warn: bool = True):
         # `field` / `encoding` given here apply to every corpus, the specs' own settings included.
         updates = {k: v for k, v in (("field", field), ("encoding", encoding)) if v is not None}
         self.specs: list[CorpusSpec] = [s.model_copy(update=updates) if updates else s for s in corpus_specs(specs)]
         if not self.specs:
             raise CorpusError("No corpus was given.", "Pass at least one corpus path.")
         self.max_line_bytes = max_line_bytes
+        self.warn = warn
+        self._told: set[str] = set()
         self.stats = ReadStats(max_line_bytes=max_line_bytes)
         # Resolve every path up front so a missing file fails before any work is done.
         self.files: list[tuple[CorpusSpec, list[Path] | None]] = []
@@ -590,6 +614,22 @@ class CorpusReader:
                     self.stats.files += 1
 
     def __iter__(self) -> Iterator[Document]:
+        try:
+            yield from self._documents()
+        finally:
+            if self.warn:
+                self._warn()
+
+    def _warn(self) -> None:
+        try:
+            for note in self.stats.warnings():
+                if note not in self._told:
+                    self._told.add(note)
+                    warn(note)
+        except Exception:  # noqa: BLE001 - a pass closed during interpreter shutdown: nothing to tell
+            pass
+
+    def _documents(self) -> Iterator[Document]:
         for spec, files in self.files:
             count = 0
             if files is None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -16,6 +18,12 @@ _LENGTH_CAP = 100_000  # longer documents share one histogram bucket, which keep
 
 def _is_hangul(ch: str) -> bool:
     return "가" <= ch <= "힣" or "ㄱ" <= ch <= "ㅣ"
+
+
+# Conjoining jamo: Hangul written decomposed (NFD, as macOS file names and some exports are). Such a
+# syllable is two or three of them; the normaliser every other command uses composes them (NFC), so
+# the share is counted on the composed text and the decomposed documents are named in a warning (P2).
+_DECOMPOSED = re.compile("[\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff]")
 
 
 @dataclass
@@ -74,10 +82,11 @@ def _percentiles(hist: Counter, total: int, points=(50, 90, 99)) -> dict[str, in
 def corpus_stats(paths, *, field: str | None = None, encoding: str | None = None,
                  dedupe_capacity: int = 5_000_000) -> CorpusStats:
     """Documents, characters, eojeols, Hangul share, duplicates and length percentiles."""
-    reader = CorpusReader(paths, field=field, encoding=encoding)
+    reader = CorpusReader(paths, field=field, encoding=encoding, warn=False)  # its notes are in the stats
     stats = CorpusStats(files=reader.stats.files, bytes=reader.stats.bytes_total)
     dedupe = StreamingDeduper(dedupe_capacity)
     lengths: Counter = Counter()
+    decomposed = 0
     start = time.perf_counter()
     with progress_bar("corpus stats", total=reader.stats.bytes_total or None, unit="bytes") as update:
         for n, doc in enumerate(reader, 1):
@@ -88,7 +97,12 @@ def corpus_stats(paths, *, field: str | None = None, encoding: str | None = None
             length = len(text)
             stats.characters += length
             stats.eojeols += len(text.split())
-            non_space = length - text.count(" ")
+            if _DECOMPOSED.search(text):
+                composed = unicodedata.normalize("NFC", text)
+                if composed != text:  # a lone jamo used as a symbol (ᆢ) composes with nothing
+                    decomposed += 1
+                    text = composed
+            non_space = len(text) - text.count(" ")
             stats.non_space_characters += non_space
             stats.hangul_characters += sum(1 for ch in text if _is_hangul(ch))
             lengths[min(length, _LENGTH_CAP)] += 1
@@ -106,6 +120,10 @@ def corpus_stats(paths, *, field: str | None = None, encoding: str | None = None
         raise CorpusError(f"No documents found in {names}: its {stats.documents:,} lines are blank.",
                           "Check the file, the --field column and any `where` filter.")
     stats.warnings += reader.stats.warnings()
+    if decomposed:
+        stats.warnings.append(f"{decomposed:,} documents hold Hangul in decomposed form (NFD jamo, as macOS and some "
+                              "exports write it): the Hangul share counts it composed (NFC), as mining and training "
+                              "read it; `domainlm corpus clean` writes it composed.")
     stats.duplicates = dedupe.duplicates
     stats.dedupe_saturated = dedupe.saturated
     stats.length_percentiles = _percentiles(lengths, stats.documents)

@@ -209,7 +209,7 @@ def count_words(corpus, *, normalize: NormalizeConfig | None = None, lowercase: 
     """
     start = time.perf_counter()
     normalize = normalize or NormalizeConfig()
-    reader = CorpusReader(corpus)
+    reader = CorpusReader(corpus, warn=False)  # mine_terms says what was skipped, from the counts
     workers = max(1, workers or os.cpu_count() or 1)
     stats = {"documents": 0}
     reservoir: list[str] = []
@@ -363,7 +363,7 @@ def cache_dir() -> Path:
 def _cache_key(corpus, settings: dict) -> str | None:
     """A key that changes with the files (path, size, mtime), the reading spec and the counting settings."""
     try:
-        reader = CorpusReader(corpus)
+        reader = CorpusReader(corpus, warn=False)
     except Exception:
         return None  # unreadable: let count_words raise its own error
     parts: list = [CACHE_VERSION, settings]

@@ -17,7 +17,7 @@ from typing import Callable
 from vocab_tools.terms import Term, write_terms
 
 from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer, corpus_specs
-from domainlm.errors import CorpusError, MiningError
+from domainlm.errors import CorpusError, MiningError, warn
 from domainlm.io import atomic_directory, check_output_dir, write_json
 from domainlm.mining.base import BaseTokenizer, load_base_tokenizer
 from domainlm.mining.config import MineConfig
@@ -25,7 +25,7 @@ from domainlm.mining.counting import BackgroundCount, WordCounts, count_words_ca
 from domainlm.mining.pool import candidate_pool
 from domainlm.mining.selection import Candidate, select
 from domainlm.mining.wordpiece import WordPiece, pretokenize
-from domainlm.corpus.reader import long_line_note
+from domainlm.corpus.reader import ReadStats, long_line_note, warn_read_notes
 from domainlm.progress import progress_bar
 
 # Below this, counts are too sparse for any term to reach a sensible min_count.
@@ -107,14 +107,34 @@ def check_inputs(corpus, reference) -> None:
                           "Pass --reference PATH, e.g. a Korean Wikipedia sample (general/kowiki_sample.txt.gz).")
 
 
+def _local_files(corpus) -> set[Path]:
+    try:
+        return {f.resolve() for _, files in CorpusReader(corpus, warn=False).files for f in files or ()}
+    except (CorpusError, OSError):
+        return set()  # remote or unreadable: _check_readable says so
+
+
+def warn_shared_files(corpus, reference) -> None:
+    """The reference is what makes a term specific: a category file that is also a reference file
+    ranks its words against themselves (every word equally common in both)."""
+    shared = _local_files(corpus) & _local_files(reference)
+    if shared:
+        names = ", ".join(sorted(str(f) for f in shared)[:3]) + (" …" if len(shared) > 3 else "")
+        warn(f"The category corpus and the reference corpus share {len(shared):,} file(s) ({names}): its words are "
+             "compared with themselves, so no term stands out as specific to the category. Pass general text "
+             "(e.g. general/kowiki_sample.txt.gz) as --reference.")
+
+
 def check_slot_budget(base: BaseTokenizer, slots: int, explicit: bool = True) -> None:
-    """A budget larger than the free [unusedN] slots cannot be filled; a base without slots needs an explicit budget."""
+    """A budget larger than the free [unusedN] slots cannot be filled: one rule, none free included
+    (terms for a base without slots would only lead to a `vocab fill` that fails)."""
     free = len(base.free_slots)
-    if not free and not explicit:
-        raise MiningError(f"The base tokenizer '{base.name}' has no [unusedN] slots to fill.",
-                          "Pass --slots N to mine N terms anyway, or choose a base with [unusedN] slots "
-                          "(kykim/bert-kor-base has 2,000).")
-    if free and slots > free:
+    if not free:
+        asked = f"--slots {slots} asks for terms, but t" if explicit else "T"
+        raise MiningError(f"{asked}he base tokenizer '{base.name}' has no [unusedN] slots to fill.",
+                          "Choose a base with [unusedN] slots (kykim/bert-kor-base has 2,000; KoELECTRA 200), or build "
+                          "one with `domainlm vocab build --unused N`.")
+    if slots > free:
         raise MiningError(f"--slots {slots} is more than the {free:,} free [unusedN] slots of '{base.name}'.",
                           f"Pass --slots {free} or fewer (or free slots first with `domainlm vocab unfill`).")
 
@@ -147,6 +167,8 @@ def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokeni
     # Every path is resolved before Ray starts or the long category count runs.
     ray_ref = _check_readable(reference, "Reference corpus", config.engine)
     ray_cat = _check_readable(corpus, "Category corpus", config.engine) if config.engine == "ray" else None
+    if config.engine != "ray":
+        warn_shared_files(corpus, reference)
     with _engine_session(config), _collector_paused():
         return _mine(corpus, reference, base, config, out_dir, normalize, category, keep, force, common, started,
                      ray_cat, ray_ref)
@@ -166,6 +188,7 @@ def _mine(corpus, reference, base: BaseTokenizer, config: MineConfig, out_dir, n
              + (f" ({long_line_note(cat.skipped_long_lines)})" if cat.skipped_long_lines else "") + "."),
             f"Mining needs at least {MIN_EOJEOLS:,} eojeols (about 500 reviews, 50 KB of text); "
             "1 MB or more gives stable terms. Add text with --corpus, or check --field / the `where` filter.")
+    warn_read_notes(ReadStats(skipped_long_lines=cat.skipped_long_lines), "Category corpus")
     # The reference is counted by a child process while this one derives the category candidates
     # (single-threaded work that would otherwise leave the other cores idle).
     ref_workers = max(1, (config.workers or os.cpu_count() or 1) - 1)
@@ -190,6 +213,7 @@ def _mine(corpus, reference, base: BaseTokenizer, config: MineConfig, out_dir, n
         t_select = time.perf_counter() - t0
 
         base_wp = base.wordpiece()
+    warn_read_notes(ReadStats(skipped_long_lines=ref.skipped_long_lines), "Reference corpus")
     examples = _examples(sel.selected, words, counts, cat.sample, normalize, base.lowercase)
     terms = [Term(term=c.term, kind="continuation" if c.is_continuation else "word", score=round(c.score, 6),
                   tokens_saved=c.saved, category_count=c.count, reference_count=c.ref_count,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from domainlm.corpus import CleanReport, CorpusSpec, clean_documents, iter_documents
+from domainlm.corpus import CleanReport, CorpusSpec, Normalizer, clean_documents, iter_documents
 from domainlm.errors import DomainLMError, TrainingError
 from domainlm.io import atomic_write, write_json
 from domainlm.pipeline.hashing import hash_corpora, hash_path
@@ -163,7 +163,7 @@ def run_fill(ctx: StageContext, resume: bool) -> dict:
                             "to be learned: " + plan.messages()[0] + ".",
                             "Raise train.max_steps, or set train.slots to a number (or all) to fill terms anyway.")
     result = fill_slots(r.base, terms, run.tokenizer, category=r.category, source=r.name,
-                        truncate=r.vocab.truncate, force=True)
+                        truncate=r.vocab.truncate, force=True, text_normalizer=Normalizer(r.data.normalize))
     summary = {"filled": len(result.filled), "rejected": len(result.rejected), "unreachable": len(result.unreachable),
                "base_vocab_sha256": vocab_sha256(r.base)}
     if plan is not None:

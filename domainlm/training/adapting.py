@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+from domainlm.corpus.normalize import Normalizer
 from domainlm.errors import ConfigError, ModelError, TrainingError
 from domainlm.training.config import TrainConfig
 from domainlm.training.output import holding_output_lock
@@ -82,7 +83,7 @@ def plan_fill(base_tokenizer, term_list: list, texts, config: TrainConfig, work_
         append_slots(base_dir, len(term_list) - free)
     elif not free:
         return None
-    filled = fill_slots(str(base_dir), term_list, work_dir / "filled", truncate=True)
+    filled = fill_slots(str(base_dir), term_list, work_dir / "filled", truncate=True, text_normalizer=Normalizer())
     counts, tokens = term_counts(Path(filled.out_dir) / "tokenizer.json", {e.slot_id: e.term for e in filled.filled}, texts)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     return plan_slots([e.term for e in filled.filled], counts, tokens, domain_tokens=planned_domain_tokens(config, world),
@@ -169,7 +170,8 @@ def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, 
     from vocab_tools import fill_slots
 
     result = fill_slots(str(base_dir), term_list, work_dir / "filled", category=category, source=str(terms)
-                        if isinstance(terms, (str, os.PathLike)) else None, truncate=truncate)
+                        if isinstance(terms, (str, os.PathLike)) else None, truncate=truncate,
+                        text_normalizer=Normalizer())  # the training text's normaliser (training.data)
     tok = AutoTokenizer.from_pretrained(str(result.out_dir), trust_remote_code=False)
     return tok, list(result.filled), list(result.rejected), Path(result.out_dir) / "slots.json"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -51,3 +52,45 @@ def hash_file(path: str | os.PathLike) -> str:
         fh.seek(max(size - EDGE, 0))
         h.update(fh.read(EDGE))
     return "edges:" + h.hexdigest()
+
+
+# ---------------------------------------------------------------- YAML
+
+@functools.lru_cache(maxsize=1)
+def _strict_loader():
+    import yaml
+
+    class StrictSafeLoader(yaml.SafeLoader):
+        """yaml.SafeLoader (plain data only) that refuses a key given twice in one mapping: PyYAML
+        silently keeps the last one, so `name:` written twice would change a recipe unseen."""
+
+        def construct_mapping(self, node, deep=False):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *anchor`: its keys may be given again, that is what it is for
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:
+                    continue  # an unhashable key: construct_mapping below says so
+                if first is not key_node:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"found duplicate key {key!r} (first at line {first.start_mark.line + 1})",
+                        key_node.start_mark)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictSafeLoader
+
+
+def load_yaml(text: str):
+    """`yaml.safe_load`, refusing duplicate keys (a `yaml.YAMLError` whose mark names the second one).
+
+    Every YAML domainlm reads (recipes, their listing, bundles, task files, --set values) goes
+    through here."""
+    loader = _strict_loader()(text)  # a SafeLoader subclass: plain data only, never an object
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()

@@ -209,3 +209,57 @@ def test_p2_decomposed_hangul_is_counted_composed_and_named(cli, tmp_path):
     assert corpus_stats(str(symbol)).warnings == []
     result = cli("corpus", "stats", nfd)
     assert result.exit_code == 0 and "decomposed form" in shown(result.output)
+
+
+# ---------------------------------------------------------------- recipes and YAML (P28, P29)
+
+def test_p28_a_key_given_twice_is_refused(cli, tmp_path):
+    from domainlm.errors import ConfigError
+    from domainlm.recipes import dump_recipe, load_recipe
+
+    text = dump_recipe(load_recipe("tiny", data_dir=tmp_path))
+    dup = tmp_path / "dupkey.yaml"
+    dup.write_text(text + "name: other\n", encoding="utf-8")
+    result = cli("recipe", "validate", dup)
+    assert result.exit_code == 2
+    assert "found duplicate key 'name' (first at line" in shown(result.output)
+    with pytest.raises(ConfigError, match="duplicate key 'max_steps'"):
+        load_recipe(load_recipe("tiny", data_dir=tmp_path), overrides=["train={max_steps: 1, max_steps: 2}"])
+    # Anchors and merge keys (`<<: *a`, then a key of its own) are not duplicates.
+    from domainlm.io import load_yaml
+
+    assert load_yaml("a: &x {b: 1}\nc: {<<: *x, b: 2}\n") == {"a": {"b": 1}, "c": {"b": 2}}
+
+
+def test_p28_task_files_refuse_duplicate_keys_too(tmp_path):
+    from domainlm.errors import DomainLMError
+    from domainlm.finetune.tasks import load_task_file
+
+    task = tmp_path / "task.yaml"
+    task.write_text("name: a\nname: b\n", encoding="utf-8")
+    with pytest.raises(DomainLMError, match="duplicate key 'name'"):
+        load_task_file(task)
+
+
+def test_p29_unreadable_recipes_and_a_shadowed_category_are_warned_about(cli, tmp_path, monkeypatch):
+    from domainlm.recipes.registry import shipped_recipes_dir
+
+    mine = tmp_path / "recipes"
+    mine.mkdir()
+    (mine / "pyobj.yaml").write_text('!!python/object/apply:os.system ["true"]\n', encoding="utf-8")
+    (mine / "notmapping.yaml").write_text("- a\n", encoding="utf-8")
+    (mine / "empty.yaml").write_text("", encoding="utf-8")
+    (mine / "wrongtype.yaml").write_text("name: 5\ncategory: x\n", encoding="utf-8")
+    (mine / "badutf8.yaml").write_bytes("name: 화장품\n".encode("cp949"))
+    shipped = (shipped_recipes_dir() / "cosmetics.yaml").read_text(encoding="utf-8")
+    (mine / "mycos.yaml").write_text(re.sub(r"(?m)^name: .*$", "name: mycos", shipped), encoding="utf-8")
+    monkeypatch.setenv("DOMAINLM_RECIPES", str(mine))
+    result = cli("recipe", "list")
+    assert result.exit_code == 0, result.output
+    text = shown(result.output)
+    for name in ("pyobj", "notmapping", "empty", "wrongtype", "badutf8"):
+        assert f"Warning: The recipe file '{mine / name}.yaml'" in text, name
+    assert "it is skipped" in text
+    assert "(mycos) and" in text and "(cosmetics) both answer to" in text and "'화장품'" in text
+    show = cli("recipe", "show", "화장품")
+    assert show.exit_code == 0 and "that name finds 'mycos'" in shown(show.output)

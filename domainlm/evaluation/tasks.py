@@ -19,6 +19,7 @@ import numpy as np
 from domainlm.corpus import CorpusSpec, Normalizer, is_heldout, iter_documents
 from domainlm.corpus.reader import expand_paths, open_binary
 from domainlm.errors import EvaluationError
+from domainlm.io import load_yaml
 from domainlm.evaluation.config import TaskSpec
 
 PRESETS = ("nsmc", "shopping")
@@ -53,14 +54,15 @@ def load_task_file(path: str | os.PathLike) -> list[TaskSpec]:
     """One task or a list of tasks from a JSON or YAML file."""
     from pydantic import ValidationError
 
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
+    import yaml
 
-        data = yaml.safe_load(text)
-    else:
-        data = json.loads(text)
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = load_yaml(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
+    except (OSError, ValueError, yaml.YAMLError) as e:  # a duplicate key too (load_yaml)
+        raise EvaluationError(f"Cannot read the task file '{path}': {e}.",
+                              "Pass a YAML or JSON file holding a task.") from None
     items = data if isinstance(data, list) else [data]
     try:
         return [TaskSpec.model_validate(item) for item in items]

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from domainlm.corpus.filters import heldout_fraction_of
 from domainlm.errors import ConfigError, EvaluationError
+from domainlm.io import load_yaml
 
 TaskType = Literal["single", "pair", "regression", "tokens"]
 Metric = Literal["accuracy", "macro_f1", "spearman", "pearson", "entity_f1"]
@@ -181,7 +182,7 @@ def load_task_file(path: str | os.PathLike) -> list[FinetuneTask]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
+        data = load_yaml(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
     except (OSError, ValueError, yaml.YAMLError) as e:
         raise ConfigError(f"Cannot read the task file '{path}': {e}.", "Pass a YAML or JSON file holding a task.") from None
     if isinstance(data, dict) and set(data) == {"tasks"}:

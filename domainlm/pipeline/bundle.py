@@ -40,7 +40,7 @@ import yaml
 
 from domainlm import __version__
 from domainlm.errors import DomainLMError, OutputError
-from domainlm.io import atomic_directory, check_output_dir, follow_umask
+from domainlm.io import atomic_directory, check_output_dir, follow_umask, load_yaml
 from vocab_tools.atomic import write_failure
 from domainlm.pipeline.hashing import sha256_file
 from domainlm.pipeline.layout import STATE_FILE, RunLayout
@@ -346,7 +346,7 @@ def _read_recipe(root: Path, archive: Path, name: str):
     from domainlm.recipes.load import validate_data
 
     try:
-        data = yaml.safe_load(_read_text(root, PORTABLE_NAME, archive))
+        data = load_yaml(_read_text(root, PORTABLE_NAME, archive))
     except yaml.YAMLError as e:
         reason = str(e).splitlines()[0][:200]
         raise _not_a_bundle(archive, f"its {PORTABLE_NAME} is not plain YAML ({reason})") from None

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from domainlm.corpus.reader import CorpusSpec
 from domainlm.errors import ConfigError
+from domainlm.io import load_yaml
 from domainlm.recipes.overrides import OverrideProblem, annotation_at, apply_overrides, concrete_types
 from domainlm.recipes.registry import RECIPE_SUFFIXES, find_recipe_path
 from domainlm.recipes.schema import Recipe
@@ -36,7 +37,7 @@ def read_recipe_file(path: Path) -> dict:
     except OSError as e:
         raise ConfigError(f"Cannot read the recipe '{path}': {e.strerror}.", "Check the path.") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)  # duplicate keys refused (P28)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -14,6 +14,8 @@ from typing import Any, Iterable, Union
 import yaml
 from pydantic import BaseModel
 
+from domainlm.io import load_yaml
+
 
 class OverrideProblem(Exception):
     """One unusable override; collected and reported with the validation errors."""
@@ -89,7 +91,7 @@ def typed_value(model: type[BaseModel], parts: list[str], raw: str) -> Any:
     if concrete and all(t is str for t in concrete):
         return raw
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError as e:
         raise OverrideProblem(f"the value '{raw}' is not valid YAML ({e.problem})") from None
     if isinstance(value, str) is False and str in concrete and not isinstance(value, (list, dict)) and value is not None:

@@ -263,3 +263,62 @@ def test_p29_unreadable_recipes_and_a_shadowed_category_are_warned_about(cli, tm
     assert "(mycos) and" in text and "(cosmetics) both answer to" in text and "'화장품'" in text
     show = cli("recipe", "show", "화장품")
     assert show.exit_code == 0 and "that name finds 'mycos'" in shown(show.output)
+
+
+# ---------------------------------------------------------------- recipe bundles (B7, B8, P25, P26, P27)
+# B7 and B8 (a name ".", "" or 123; !!python/object, non-UTF-8 recipe.yaml, invalid bundle.json) are
+# tested in test_threat_model.py (test_b7_…, test_b8_…).
+
+def _bundle(tmp_path, **kwargs) -> Path:
+    from domainlm.recipes import dump_recipe, load_recipe
+    from test_threat_model import make_bundle
+
+    recipe = dump_recipe(load_recipe("tiny", data_dir=tmp_path), portable=True).encode("utf-8")
+    return make_bundle(tmp_path / "b.tar.gz", recipe, **kwargs)
+
+
+def test_p25_a_full_temporary_folder_is_a_no_space_message(tmp_path, monkeypatch):
+    import errno
+    import tarfile
+
+    from domainlm.pipeline.bundle import BundleError, import_bundle
+
+    bundle = _bundle(tmp_path)
+
+    def full(self, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "tmp" / "x"))
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", full)
+    with pytest.raises(BundleError) as e:
+        import_bundle(bundle, tmp_path / "out", check_base=False)
+    assert "no space left on the device in the temporary folder" in e.value.message
+    assert "not a readable" not in e.value.message and "TMPDIR" in e.value.hint
+    assert not (tmp_path / "out").exists()
+
+
+def test_p26_two_top_level_folders_are_named_as_such(tmp_path, cli):
+    import io
+    import tarfile
+
+    bundle = _bundle(tmp_path)
+    with tarfile.open(tmp_path / "two.tar.gz", "w:gz") as out, tarfile.open(bundle) as src:
+        for m in src.getmembers():
+            out.addfile(m, src.extractfile(m))
+        extra = tarfile.TarInfo("other/terms.tsv")
+        extra.size = 4
+        out.addfile(extra, io.BytesIO(b"term"))
+    result = cli("recipe", "import", tmp_path / "two.tar.gz", "--no-check-base", "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    text = shown(result.output)
+    assert "its entries are not all in one folder ('tiny/' and 'other/')" in text
+    assert "no bundle.json" not in text
+
+
+def test_p27_no_document_claims_a_bundle_is_authenticated(cli):
+    repo = Path(__file__).resolve().parents[1]
+    for doc in ("README.md", "recipes/README.md"):
+        text = (repo / doc).read_text(encoding="utf-8")
+        assert "tamper" not in text.lower(), doc
+        assert "integrity-checked, not authenticated" in " ".join(text.split()), doc
+    assert "self-attested" in (repo / "docs" / "THREAT_MODEL.md").read_text(encoding="utf-8")
+    assert "integrity-checked, not authenticated" in shown(cli("recipe", "import", "--help").output)

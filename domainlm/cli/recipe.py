@@ -213,7 +213,8 @@ def import_command(
 ) -> None:
     """Verify a bundle's checksums and base vocabulary, then unpack it.
 
-    Checksums prove a bundle is intact, not who made it: import bundles from people you trust.
+    A bundle is integrity-checked, not authenticated: its checksums are written by whoever made it,
+    so they prove it is intact, not who made it. Import bundles from people you trust.
     """
     from domainlm.pipeline import import_bundle
 
@@ -221,6 +222,8 @@ def import_command(
     m = result.manifest
     console.print(f"[green]✓[/] {len(result.files)} files verified (sha256)"
                   + (f", base vocabulary matches {result.base}" if result.base_checked else ", base vocabulary NOT checked"))
+    console.print("[dim]The checksums are the bundle's own: they show it is intact, not who made it "
+                  "(integrity-checked, not authenticated).[/]")
     console.print(f"Imported '{m['name']}' ({m['category']}) into [bold]{result.out_dir}[/]. "
                   f"Its terms: {result.out_dir / 'terms.tsv'}; re-run it with: domainlm recipe run {result.out_dir / 'recipe.yaml'}")
 

@@ -8,7 +8,7 @@ Layout inside the archive (all under `<name>/`):
     model/…             (optional) the adapted model
     checksums.sha256    sha256 of every other file, `sha256sum` format (checkable with `sha256sum -c`)
 
-`import_bundle` verifies every checksum (a tampered or truncated bundle is refused), refuses paths
+`import_bundle` verifies every checksum (a bundle changed or truncated after export is refused), refuses paths
 that escape the archive, and refuses a bundle whose base vocabulary differs from the base it is
 imported for: its terms sit in slot ids that only mean the same thing on the same vocabulary.
 
@@ -358,6 +358,15 @@ def _read_recipe(root: Path, archive: Path, name: str):
     return recipe
 
 
+def _unpack_failure(archive: Path, where: Path, exc: BaseException) -> BundleError:
+    """A bundle that could not be unpacked for want of space or permission where it is checked:
+    the bundle is fine, the temporary folder is not."""
+    return BundleError(f"Could not unpack '{archive}' to check it: {write_failure(exc) or exc} in the temporary "
+                       f"folder '{where}'. Nothing was imported.",
+                       "Free space there, or point TMPDIR at a disk with room "
+                       f"(e.g. TMPDIR=/path/with/space domainlm recipe import {archive.name} …).")
+
+
 def _destination(out_dir, name: str, overwrite: bool) -> Path:
     """Where to unpack: the folder the user named (`-o`), else `./<name>`, never replaced with --force."""
     if out_dir is not None:
@@ -392,7 +401,11 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
                           "to import into ./<name> when that is new, empty or an earlier import.")
     if out_dir is not None:
         check_output_dir(out_dir, IMPORT_COMMAND, overwrite)  # before unpacking anything
-    with tempfile.TemporaryDirectory(prefix="domainlm-bundle-") as tmp_name:
+    try:
+        unpack_dir = tempfile.TemporaryDirectory(prefix="domainlm-bundle-")
+    except OSError as e:
+        raise _unpack_failure(archive, Path(tempfile.gettempdir()), e) from None
+    with unpack_dir as tmp_name:
         tmp = Path(tmp_name)
         try:
             with tarfile.open(archive, "r:*") as tar:
@@ -404,6 +417,9 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
                                       f"are free in '{tmp.parent}'.", "Free disk space there (or set TMPDIR to another disk).")
                 tar.extractall(tmp, members=members, filter="data")
         except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+            if write_failure(e) is not None and getattr(e, "filename", None) != str(archive):
+                # the temporary folder is full or not writable (P25), not the bundle unreadable
+                raise _unpack_failure(archive, tmp.parent, e) from None
             raise BundleError(f"'{archive}' is not a readable .tar.gz bundle: {e}.",
                               "Re-download it, or re-export it with `domainlm recipe export`.") from None
         roots = [p for p in tmp.iterdir() if p.is_dir()]

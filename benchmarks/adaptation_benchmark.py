@@ -602,10 +602,11 @@ def chart(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    domains = [(n, d) for n, d in result["domains"].items() if d.get("finetune")]
+    domains = [(n, d) for n, d in result["domains"].items()
+               if any(ft.get("minus", {}).get(REFERENCE) for ft in d.get("finetune", {}).values())]
     if not domains:
         return
-    fig, axes = plt.subplots(1, len(domains), figsize=(5.5 * len(domains), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(domains), figsize=(5.5 * len(domains), 5.6), squeeze=False)
     for ax, (name, dom) in zip(axes[0], domains):
         for j, (budget, ft) in enumerate(dom["finetune"].items()):
             minus = ft["minus"].get(REFERENCE, {})
@@ -645,7 +646,8 @@ def chart(result: dict, path: Path) -> None:
         ax.set_ylabel(f"{dom['task']} {next(iter(dom['finetune'].values()))['metric']} minus plain-N (x100)")
         ax.set_title(f"{name}" + (" (control: in the base)" if name == "movies" else ""))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        # Below the axes, not over the points: a dozen entries would hide the intervals they explain.
+        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.suptitle("Fine-tuning gain over plain continued pretraining (plain-N), 95% intervals", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -716,7 +718,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default benchmarks/results/adaptation[_PROFILE].json)")
     parser.add_argument("--deadline-minutes", type=float, default=None,
                         help="start no new arm after this many minutes (what was measured is written)")
+    parser.add_argument("--replot", action="store_true", help="only rewrite the .md and .png from the JSON (no runs)")
     args = parser.parse_args(argv)
+    if args.replot:
+        out = args.out or REPO / "benchmarks" / "results" / "adaptation.json"
+        result = json.loads(out.read_text(encoding="utf-8"))
+        write_outputs(result, out)
+        print(f"rewrote {out.with_suffix('.md').name} and {out.with_suffix('.png').name} from {out}")
+        return result
     profile = "quick" if args.quick else args.profile
     p = dict(PROFILES[profile])
     budgets = [b.strip() for b in (args.budgets or ",".join(map(str, p["budgets"]))).split(",") if b.strip()]

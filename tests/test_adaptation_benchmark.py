@@ -112,3 +112,14 @@ def test_the_gpu_protocol_runs_end_to_end_in_its_quick_form(quick_run):
     assert json.loads((work / "gpu.json").read_text(encoding="utf-8"))["targets"]
     late = gpu.main(["--quick", "--minutes", "0", "--work", str(work / "cache"), "--out", str(work / "late.json")])
     assert late["domains"]["shopping"]["skipped_by_deadline"] == gpu.QUICK_ARMS[2:]  # base and plain-N always run
+
+
+def test_replot_rewrites_the_report_and_chart_from_the_committed_results(bench, tmp_path):
+    """The committed CPU results redraw without running anything (a chart fix needs no rerun)."""
+    import shutil
+
+    out = tmp_path / "adaptation.json"
+    shutil.copy(REPO / "benchmarks" / "results" / "adaptation.json", out)
+    result = bench.main(["--replot", "--out", str(out)])
+    assert "shopping" in result["domains"]
+    assert out.with_suffix(".png").stat().st_size > 10_000 and "plain-N" in out.with_suffix(".md").read_text()

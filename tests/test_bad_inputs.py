@@ -322,3 +322,197 @@ def test_p27_no_document_claims_a_bundle_is_authenticated(cli):
         assert "integrity-checked, not authenticated" in " ".join(text.split()), doc
     assert "self-attested" in (repo / "docs" / "THREAT_MODEL.md").read_text(encoding="utf-8")
     assert "integrity-checked, not authenticated" in shown(cli("recipe", "import", "--help").output)
+
+
+# ---------------------------------------------------------------- evaluation and fine-tuning (B12, P15, P16)
+
+def test_b12_one_fine_tuning_seed_plots_without_error_bars(tiny_mlm_dir, filled_mlm_dir, eval_files, tmp_path):
+    from domainlm.corpus.reader import CorpusSpec
+    from domainlm.evaluation import EvalConfig, evaluate
+    from domainlm.evaluation.config import SuiteConfig, TaskSpec
+
+    spec = TaskSpec(name="toy-sentiment", train=CorpusSpec(path=str(eval_files["task"]), field="text"),
+                    test=CorpusSpec(path=str(eval_files["task"]), field="text"), label_field="label",
+                    label_map={"0": 0, "1": 1}, max_train=60, max_test=40, test_fraction=0.25)
+    config = EvalConfig(max_texts=20, bootstrap=100, tasks=[spec],
+                        suite=SuiteConfig(tasks=["toy-sentiment"], seeds=1, epochs=1, lr=1e-3))
+    report = evaluate(tiny_mlm_dir, filled_mlm_dir, tmp_path / "report", domain=eval_files["domain"], config=config,
+                      update_card=False)
+    assert "fine-tuning toy-sentiment: accuracy" in [r.metric for r in report.rows]
+    assert (tmp_path / "report" / "report.json").is_file()
+    assert any(p.suffix == ".png" for p in (tmp_path / "report").iterdir())
+
+
+def _sts_task(tmp_path, scores, test_scores=None):
+    from domainlm.finetune.tasks import FinetuneTask
+
+    def write(name, values):
+        path = tmp_path / name
+        path.write_text("s1\ts2\tscore\n" + "".join(f"문장 {i}\t다른 문장 {i}\t{s}\n" for i, s in enumerate(values)),
+                        encoding="utf-8")
+        return str(path)
+
+    return FinetuneTask(name="sts", type="regression", metric="spearman", train=write("train.tsv", scores),
+                        test=write("test.tsv", test_scores) if test_scores is not None else None,
+                        text_columns=["s1", "s2"], label_column="score")
+
+
+def test_p15_nan_labels_are_named_as_the_labels_not_the_learning_rate(tmp_path):
+    from domainlm.errors import EvaluationError
+    from domainlm.finetune.tasks import load_task_data
+
+    with pytest.raises(EvaluationError) as e:
+        load_task_data(_sts_task(tmp_path, ["nan"] * 40))
+    assert "the score 'nan' is not a finite number" in e.value.message and "--lr" not in e.value.hint
+
+
+def test_p16_constant_gold_scores_say_why_spearman_is_undefined(tmp_path):
+    from domainlm.errors import EvaluationError
+    from domainlm.finetune.tasks import load_task_data
+
+    with pytest.raises(EvaluationError, match=r"all \d+ train examples have the same gold score \(3\).*Spearman is "
+                                              "undefined when the gold scores do not vary"):
+        load_task_data(_sts_task(tmp_path, [3] * 40))
+    data = load_task_data(_sts_task(tmp_path, [i % 5 for i in range(40)], test_scores=[2.5] * 10))
+    with pytest.raises(EvaluationError, match="all 10 test examples have the same gold score"):
+        data.load_test()
+
+
+# ---------------------------------------------------------------- training (B13, B15, B25, P19-P23)
+
+TINY_TRAIN = dict(max_steps=4, batch_size=4, seq_len=32, lr=2e-3, warmup_ratio=0.0, save_every=2, log_every=1,
+                  heldout_fraction=0.05, eval_documents=0, replay_ratio=0.0, seed=7)
+
+
+def test_b13_a_checkpoint_dict_lacking_keys_cannot_be_read(cli, tiny_mlm_dir, tmp_path):
+    import torch
+
+    from helpers.training import tiny_corpus
+
+    corpus = tiny_corpus(tmp_path)
+    folder = tmp_path / "out.checkpoints" / "step-000002"
+    folder.mkdir(parents=True)
+    torch.save({"foo": 1}, folder / "state.pt")
+    result = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--max-steps", 4, "--batch-size", 4,
+                 "--seq-len", 32, "-o", tmp_path / "out", "--resume")
+    assert result.exit_code == 2, result.output
+    assert "is not a domainlm checkpoint ('step' missing" in shown(result.output)
+    assert "KeyError" not in result.output and "Traceback" not in result.output
+
+
+def test_b15_a_filled_tokenizer_from_another_vocabulary_is_refused(tiny_mlm_dir, tmp_path):
+    from conftest import build_tiny_tokenizer
+    from domainlm.errors import ModelError
+    from domainlm.training import adapt
+    from helpers.training import tiny_corpus, tiny_train_config
+    from vocab_tools import fill_slots
+
+    other = build_tiny_tokenizer(tmp_path / "other", TINY_TEXT * 5, vocab_size=300)
+    filled = fill_slots(other, ["수분크림"], tmp_path / "filled").out_dir
+    with pytest.raises(ModelError) as e:
+        adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(tiny_corpus(tmp_path)), filled_tokenizer=filled,
+              config=tiny_train_config(TINY_TRAIN))
+    assert "was not filled from the vocabulary of" in e.value.message
+    assert "fewer than the base's" in e.value.message or "hold other tokens" in e.value.message
+    assert not (tmp_path / "out").exists()
+    # The base's own tokenizer, filled, is accepted (the rule evaluate applies too).
+    own = fill_slots(tiny_mlm_dir, ["수분크림"], tmp_path / "own").out_dir
+    result = adapt(str(tiny_mlm_dir), tmp_path / "ok", corpus=str(tiny_corpus(tmp_path)), filled_tokenizer=own,
+                   config=tiny_train_config(TINY_TRAIN, max_steps=1))
+    assert result.steps == 1
+
+
+def test_b25_resuming_with_another_max_steps_is_refused(tiny_mlm_dir, tmp_path):
+    from domainlm.errors import TrainingError
+    from domainlm.training import adapt
+    from helpers.training import Killed, kill_at, tiny_corpus, tiny_train_config
+
+    corpus = str(tiny_corpus(tmp_path))
+    with pytest.raises(Killed):
+        adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=corpus, config=tiny_train_config(TINY_TRAIN, max_steps=6),
+              on_step=kill_at(3))
+    with pytest.raises(TrainingError) as e:
+        adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=corpus, config=tiny_train_config(TINY_TRAIN, max_steps=4),
+              resume=True)
+    assert "max_steps: 6 → 4" in e.value.message and "learning-rate schedule" in e.value.message
+    resumed = adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=corpus,
+                    config=tiny_train_config(TINY_TRAIN, max_steps=6), resume=True)
+    assert resumed.resumed_from == 2 and resumed.steps == 6
+
+
+def test_p19_pretrain_takes_a_bare_vocab_txt(tmp_path, tiny_tokenizer_dir):
+    from domainlm.modeling.loading import load_tokenizer
+    from vocab_tools.loading import load_tokenizer as read_vocab
+
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(read_vocab(tiny_tokenizer_dir).vocab) + "\n", encoding="utf-8")
+    with pytest.warns(DomainLMWarning, match="bare vocab.txt"):
+        tok = load_tokenizer(vocab, option="--tokenizer")
+    assert tok.is_fast and tok.mask_token == "[MASK]" and len(tok) == len(read_vocab(tiny_tokenizer_dir).vocab)
+    assert tok.tokenize("수분크림") == load_tokenizer(tiny_tokenizer_dir).tokenize("수분크림")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(REVIEWS[:50]) + "\n", encoding="utf-8")
+    with pytest.raises(VocabError, match="is not a vocabulary"):  # a corpus is no tokenizer
+        load_tokenizer(corpus, option="--tokenizer")
+
+
+def test_p20_pretrain_on_an_empty_corpus_says_it_is_empty(cli, tiny_tokenizer_dir, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    result = cli("pretrain", "-t", tiny_tokenizer_dir, "--corpus", empty, "-o", tmp_path / "m", "--max-steps", 1)
+    assert result.exit_code == 2
+    assert "No documents found in" in shown(result.output) and "the corpus is empty" in shown(result.output)
+    emoji = tmp_path / "emoji.txt"
+    emoji.write_text("😀😀\n🙂\n", encoding="utf-8")
+    result = cli("pretrain", "-t", tiny_tokenizer_dir, "--corpus", emoji, "-o", tmp_path / "m", "--max-steps", 1)
+    assert result.exit_code == 2 and "empty after normalisation" in shown(result.output)
+
+
+def test_p21_p22_phased_needs_its_phases_and_they_set_the_steps(cli, tiny_mlm_dir, tmp_path):
+    from domainlm.recipes.requests import train_settings
+    from domainlm.training.engine import plan_phases
+
+    with pytest.raises(Exception) as e:
+        plan_phases(train_settings(None, mode="phased", max_steps=200))
+    assert "trains the phases listed in train.phases" in e.value.message and "steps: 40" in e.value.hint
+    phases = "train.phases=[{mode: new-rows, steps: 1}, {mode: full, steps: 1}]"
+    # Phases without --max-steps: their steps are the run's (the default max_steps is no conflict).
+    assert [p.steps for p in plan_phases(train_settings(None, [phases], mode="phased"))] == [1, 1]
+    with pytest.raises(Exception, match=r"--max-steps 50 \(train.max_steps\) and train.phases \(1 \+ 1 = 2 steps\)"):
+        plan_phases(train_settings(None, [phases], mode="phased", max_steps=50))
+    plan_phases(train_settings(None, [phases], mode="phased", max_steps=2))
+    result = cli("adapt", "--base", tiny_mlm_dir, "--corpus", tmp_path, "--mode", "phased", "-o", tmp_path / "o")
+    assert result.exit_code == 2
+    assert "phases" in shown(cli("adapt", "--help").output).split("--mode", 1)[1][:400]
+
+
+def test_p23_demo_checks_its_settings_before_building_the_base(tmp_path, monkeypatch):
+    import domainlm.demo.run as demo
+    from domainlm.errors import ConfigError
+
+    def never(*a, **k):
+        raise AssertionError("the base was built before the settings were checked")
+
+    monkeypatch.setattr(demo, "build_demo_base", never)
+    with pytest.raises(ConfigError, match="unknown key 'nosuch' under train"):
+        demo.run_demo(tmp_path / "demo", overrides=["train.nosuch=1"])
+    assert not (tmp_path / "demo").exists()
+
+
+# ---------------------------------------------------------------- outputs (B27)
+
+def test_b27_an_output_that_is_a_link_to_a_folder_is_written_into_its_target(cli, corpus, tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    link = tmp_path / "link2"
+    link.symlink_to(target, target_is_directory=True)
+    result = cli("vocab", "build", corpus, "--vocab-size", 200, "--unused", 5, "-o", link)
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and (target / "vocab.txt").is_file()
+    again = cli("vocab", "build", corpus, "--vocab-size", 200, "--unused", 5, "-o", link)  # its own output: replaced
+    assert again.exit_code == 0 and link.is_symlink() and (target / "vocab.txt").is_file()
+    broken = tmp_path / "broken"
+    broken.symlink_to(tmp_path / "nowhere")
+    result = cli("vocab", "build", corpus, "--vocab-size", 200, "--unused", 5, "-o", broken)
+    assert result.exit_code == 2 and "symbolic link that leads nowhere" in shown(result.output)
+    assert broken.is_symlink() and not (tmp_path / "nowhere").exists()

@@ -327,6 +327,19 @@ def _swap_in(new: Path, path: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def output_target(path: Path) -> Path:
+    """Where an output folder named `path` really is: a symbolic link's target (B27: the output goes
+    into the folder the link leads to, and the link keeps leading to it), else `path` itself. A link
+    that leads nowhere (broken, or a loop) is refused rather than replaced by a folder."""
+    if not path.is_symlink():
+        return path
+    try:
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise OutputError(f"The output '{path}' is a symbolic link that leads nowhere (its target is missing, or "
+                          "the links form a loop).", "Fix the link, or name a real folder with -o / --output.") from None
+
+
 _HELD_LOCKS: set[str] = set()  # outputs this process holds: a command that locks at its start re-enters
 
 
@@ -338,7 +351,8 @@ def output_lock(path: Path) -> Iterator[None]:
     `atomic_directory` that writes the model inside takes it again (flock would refuse a second
     open file of the same process).
     """
-    key = str(Path(path).absolute())
+    path = output_target(Path(path))
+    key = str(path.absolute())
     if key in _HELD_LOCKS:
         yield
         return
@@ -400,7 +414,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = True, *, command
     exceptions pass through unchanged. An interrupted run leaves the previous `path` (if any)
     untouched and no partial directory.
     """
-    path = Path(path)
+    path = output_target(Path(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:

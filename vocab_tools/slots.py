@@ -30,6 +30,16 @@ def slot_ids(vocab: Sequence[str]) -> list[int]:
     return [i for i, token in enumerate(vocab) if is_slot_token(token)]
 
 
+def changed_ids(base: Sequence[str], filled: Sequence[str]) -> list[int] | None:
+    """The ids of `base` that are not [unusedN] slots yet hold another token in `filled`, or None when
+    `filled` is shorter than `base`: `filled` is `base` with slots filled (and, after `append_slots`,
+    entries added past its end) exactly when this is []. The one rule of `adapt --filled-tokenizer`
+    and `evaluate`: every other id must mean the same token on both sides."""
+    if len(filled) < len(base):
+        return None
+    return [i for i, (a, b) in enumerate(zip(base, filled)) if a != b and not is_slot_token(a)]
+
+
 def id_ranges(ids: Iterable[int]) -> list[tuple[int, int]]:
     """Collapse ids into inclusive (first, last) runs: [5, 6, 7, 20] -> [(5, 7), (20, 20)]."""
     runs: list[tuple[int, int]] = []
@@ -85,5 +95,5 @@ def append_slots(directory: str | os.PathLike, count: int) -> list[str]:
     return new
 
 
-__all__ = ["free_slots", "append_slots", "is_slot_token", "slot_ids", "id_ranges", "format_ranges", "SLOT_PATTERN",
+__all__ = ["free_slots", "append_slots", "is_slot_token", "slot_ids", "changed_ids", "id_ranges", "format_ranges", "SLOT_PATTERN",
            "SlotEntry", "read_manifest", "MANIFEST_NAME"]

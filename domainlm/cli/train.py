@@ -49,7 +49,7 @@ def adapt_command(
     terms: Optional[Path] = typer.Option(None, "--terms", help="terms.tsv / terms.json / .txt from mine-terms: filled into the base's free \\[unusedN] slots."),
     filled_tokenizer: Optional[Path] = typer.Option(None, "--filled-tokenizer", help="A tokenizer already filled by `vocab fill` (with slots.json)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output model directory (written atomically)."),
-    mode: Optional[Literal["full", "lora", "new-rows", "phased"]] = typer.Option(None, "--mode", help="Parameters trained: all, LoRA adapters (+ the filled rows), the filled rows only, or new rows then full.", rich_help_panel=TRAIN_OPTIONS),
+    mode: Optional[Literal["full", "lora", "new-rows", "phased"]] = typer.Option(None, "--mode", help="Parameters trained: all, LoRA adapters (+ the filled rows), the filled rows only, or phased: the phases you list in train.phases (e.g. --set 'train.phases=[{mode: new-rows, steps: 40}, {mode: full, steps: 960}]'), whose steps are the run's.", rich_help_panel=TRAIN_OPTIONS),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps; 0 fills and initialises the slots only, no training.", rich_help_panel=TRAIN_OPTIONS),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate.", rich_help_panel=TRAIN_OPTIONS),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Packed sequences per device per step.", rich_help_panel=TRAIN_OPTIONS),

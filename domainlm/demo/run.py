@@ -229,13 +229,15 @@ def run_demo(output: str | os.PathLike = "domainlm-demo", *, data_dir: str | os.
             on_recipe(recipe)
         result = run_recipe(recipe, out, force=force, on_stage=on_stage)
         return DemoResult(out, result, None, round(time.perf_counter() - started, 1), 0.0)
-    claim_demo_folder(out, force=bool(force))
     data = out / "data"
+    # The recipe and every --set are checked first: a bad key is said now, not after the base is built
+    # (minutes on a loaded machine: P23). Loading reads no data, so the folder need not exist yet.
+    recipe = load_recipe(category or "demo", overrides, data_dir=data)
+    claim_demo_folder(out, force=bool(force))
     write_demo_data(data)
     t0 = time.perf_counter()
     base = build_demo_base(data, notify=on_stage)
     base_seconds = round(time.perf_counter() - t0, 1)
-    recipe = load_recipe(category or "demo", overrides, data_dir=data)
     if on_recipe:
         on_recipe(recipe)
     result = run_recipe(recipe, out / "run", force=force, on_stage=on_stage)

@@ -8,6 +8,7 @@ not ASCII are transliterated to a safe label, and glyph warnings are silenced as
 from __future__ import annotations
 
 import json
+import math
 import re
 import warnings
 from contextlib import contextmanager
@@ -43,10 +44,18 @@ def ascii_label(text: str) -> str:
     return cleaned if cleaned.strip("? ") else "task"
 
 
+def _interval(value: float, estimate) -> tuple[float, float]:
+    """The error bar below and above `value`: none when there is no finite interval (one fine-tuning
+    seed gives a mean without a spread: B12), rather than a NaN that breaks the axis limits."""
+    if estimate is None or not all(math.isfinite(x) for x in (value, estimate.low, estimate.high)):
+        return 0.0, 0.0
+    return max(0.0, value - estimate.low), max(0.0, estimate.high - value)
+
+
 def _bar_panel(ax, row: Row) -> None:
     values = [row.before.value if row.before else float("nan"), row.after.value if row.after else float("nan")]
-    lows = [v - e.low if e else 0.0 for v, e in zip(values, (row.before, row.after))]
-    highs = [e.high - v if e else 0.0 for v, e in zip(values, (row.before, row.after))]
+    bars = [_interval(v, e) for v, e in zip(values, (row.before, row.after))]
+    lows, highs = [b[0] for b in bars], [b[1] for b in bars]
     ax.bar([0, 1], values, color=[BEFORE_COLOR, AFTER_COLOR], yerr=[lows, highs], capsize=6, width=0.6)
     ax.set_xticks([0, 1], ["before", "after"])
     title = ascii_label(row.metric)
@@ -61,9 +70,9 @@ def _bar_panel(ax, row: Row) -> None:
         ax.axhline(0.5, color="dimgray", linestyle="--", linewidth=0.8)
         ax.set_ylim(0, 1.1)
         return
-    finite = [v + h for v, h in zip(values, highs) if v == v]
+    finite = [v + h for v, h in zip(values, highs) if math.isfinite(v + h)]
     if finite:
-        ax.set_ylim(0, max(finite) * 1.2 or 1)
+        ax.set_ylim(min(0.0, *finite) * 1.2, max(0.0, *finite) * 1.2 or 1)
 
 
 def plot_metrics(report: Report, path: Path) -> Path:

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from vocab_tools.slots import SlotEntry, is_slot_token, read_manifest
+from vocab_tools.slots import SlotEntry, changed_ids, is_slot_token, read_manifest
 
 from domainlm.errors import EvaluationError
 from domainlm.evaluation.encode import Side
@@ -55,14 +55,13 @@ def check_related_vocabularies(before: Side, after: Side) -> None:
     give a "vocab diff" of thousands of "filled slots" and a meaningless comparison.
     """
     old, new = before.vocab, after.vocab
-    if len(new) < len(old):
+    foreign = changed_ids(old, new)  # the rule adapt --filled-tokenizer follows too
+    if foreign is None:
         raise EvaluationError(
             f"The after model's vocabulary has {len(new):,} entries, fewer than the before model's {len(old):,}: `after` "
             "must be `before` with [unusedN] slots filled (every other id unchanged).",
             "Pass as --before the base the after model was adapted from (its settings.json names it).")
     # Entries past the base's end are slots that `adapt --resize` appended (and filled): allowed.
-    changed = [i for i, (a, b) in enumerate(zip(old, new)) if a != b]
-    foreign = [i for i in changed if not is_slot_token(old[i])]
     if foreign and all(is_slot_token(new[i]) for i in foreign):
         raise EvaluationError(
             f"The before model has {len(foreign):,} filled slots that the after model has as free [unusedN] slots: "

@@ -429,6 +429,21 @@ def _labelled(task: FinetuneTask, path: Path) -> list[Example]:
     return examples
 
 
+def _check_scores_vary(task: FinetuneTask, examples: list[Example], which: str) -> list[Example]:
+    """P16: gold scores that are all equal give a NaN score (a correlation of a constant is undefined)
+    with no word of why; a split of at least two examples must hold two different scores."""
+    if task.type != "regression" or len(examples) < 2:
+        return examples
+    scores = {ex.label for ex in examples}
+    if len(scores) == 1:
+        raise EvaluationError(
+            f"Task '{task.name}': all {len(examples):,} {which} examples have the same gold score ({scores.pop():g}): "
+            f"{task.metric.capitalize() if task.metric else 'A correlation'} is undefined when the gold scores do "
+            "not vary, and a model learns nothing from a constant.",
+            "Check label_column (it should hold the similarity scores), or pass files whose scores differ.")
+    return examples
+
+
 def _check_score(task: FinetuneTask, path: Path, line: int, raw: str, score: float) -> None:
     """B23: nan and inf trained as gold scores (and a nan loss was blamed on the learning rate)."""
     if not math.isfinite(score):
@@ -599,6 +614,8 @@ def load_task_data(task: FinetuneTask, data_dir: str | os.PathLike | None = None
     if task.is_classification and len({ex.label for ex in train}) < 2:
         raise EvaluationError(f"Task '{task.name}': the training examples hold a single class.",
                               "Check label_column and label_map, or raise --max-train.")
+    _check_scores_vary(task, train, "train")
+    _check_scores_vary(task, dev, "dev")
 
     notes: list[str] = []
     train_keys = {ex.key for ex in train}
@@ -615,7 +632,7 @@ def load_task_data(task: FinetuneTask, data_dir: str | os.PathLike | None = None
             notes.append(f"{shared:,} of {len(rows):,} test examples are also train examples: the test score is not "
                          "held out" + (" (the test file is the train file)" if task.test is not None and
                                        paths["test"].resolve() == paths["train"].resolve() else ""))
-        return encode(_budget(rows, max_test, f"finetune-order-{task.name}"))
+        return _check_scores_vary(task, encode(_budget(rows, max_test, f"finetune-order-{task.name}")), "test")
 
     separator = " " if task.format == "naver-ner" or (task.type == "tokens" and task.format == "jsonl") else ""
     files = {k: str(v) for k, v in paths.items()}

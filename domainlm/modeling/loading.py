@@ -91,6 +91,8 @@ def load_tokenizer(name_or_path: str | os.PathLike, *, option: str = "--base"):
     from transformers import AutoTokenizer
 
     name = str(name_or_path)
+    if Path(name).expanduser().is_file():  # a bare vocab.txt or tokenizer.json (P19)
+        return _checked_tokenizer(_tokenizer_from_file(Path(name).expanduser()), name)
     check_local_source(name, "tokenizer", option)
     try:
         tok = AutoTokenizer.from_pretrained(name, trust_remote_code=False)
@@ -99,6 +101,42 @@ def load_tokenizer(name_or_path: str | os.PathLike, *, option: str = "--base"):
         if _is_damaged_file(e) or type(e) is Exception or not isinstance(e, (OSError, ValueError)):
             raise damaged_error(name, "tokenizer", e, TOKENIZER_FILES) from None
         raise load_error(name, "tokenizer", e) from None
+    return _checked_tokenizer(tok, name)
+
+
+def _tokenizer_from_file(path: Path):
+    """A fast tokenizer from a bare vocab.txt or tokenizer.json, read as `vocab_tools` reads it (a
+    file that is not a vocabulary is refused there) and written as a tokenizer folder first, so it
+    loads (and is saved with a model) exactly as a `vocab build` folder would be."""
+    import shutil
+    import tempfile
+
+    from transformers import AutoTokenizer
+
+    from domainlm.errors import warn
+    from vocab_tools.loading import load_tokenizer as read_tokenizer_files
+    from vocab_tools.writing import dumps, special_tokens_map, tokenizer_config, tokenizer_json_text
+
+    loaded = read_tokenizer_files(path)
+    if loaded.settings.assumed:
+        warn(f"'{path}' is a bare vocab.txt, which does not say how to normalise text: assumed "
+             f"lowercase={loaded.settings.lowercase}, strip_accents=False (written into the output's tokenizer). "
+             "Pass a tokenizer folder (e.g. from `domainlm vocab build`) to choose.")
+    folder = Path(tempfile.mkdtemp(prefix="domainlm-tokenizer-"))
+    try:
+        specials = loaded.special_tokens
+        files = {"tokenizer.json": tokenizer_json_text(loaded.tokenizer_json_data()),
+                 "vocab.txt": "\n".join(loaded.vocab) + "\n",
+                 "tokenizer_config.json": dumps(tokenizer_config(loaded.settings, specials)),
+                 "special_tokens_map.json": dumps(special_tokens_map(specials))}
+        for file, text in files.items():
+            (folder / file).write_text(text, encoding="utf-8")
+        return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _checked_tokenizer(tok, name: str):
     if not getattr(tok, "is_fast", False):
         raise ModelError(f"The tokenizer of '{name}' has no fast (Rust) version.",
                          "Save it with tokenizer.json (AutoTokenizer.from_pretrained(..., use_fast=True).save_pretrained(dir)).")

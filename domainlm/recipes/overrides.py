@@ -144,6 +144,14 @@ def apply_overrides(data: dict, overrides: Iterable[str], model: type[BaseModel]
     return problems
 
 
+def with_fields_set(settings: BaseModel, names) -> BaseModel:
+    """`settings` rebuilt from a full dump, told again which fields were given (pydantic's
+    `model_fields_set`): a rule that asks whether a value was chosen (a phased run's max_steps) must
+    not see every default as chosen."""
+    object.__setattr__(settings, "__pydantic_fields_set__", set(names) & set(type(settings).model_fields))
+    return settings
+
+
 def override_settings(settings: BaseModel, overrides: Iterable[str], prefix: str) -> BaseModel:
     """`--set PREFIX.KEY=VALUE` on one settings model, without a recipe (adapt's and pretrain's
     TrainConfig: `--set train.lora.r=8`). All problems are reported together, with their keys."""
@@ -164,7 +172,8 @@ def override_settings(settings: BaseModel, overrides: Iterable[str], prefix: str
     except ValidationError as e:  # wrong types and ranges, reported beside the unknown keys
         problems += [f"{prefix}.{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
     if not problems:
-        return validated
+        return with_fields_set(validated, settings.model_fields_set | {o.split(".")[1].split("=")[0].strip()
+                                                                      for o in overrides})
     raise ConfigError(f"Invalid --set ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n  - "
                       + "\n  - ".join(p.replace("--set ", f"--set {prefix}.", 1) if p.startswith("--set ") else p
                                       for p in problems),

@@ -37,12 +37,18 @@ def train_settings(base_config=None, overrides: Sequence[str] = (), **options):
 
         config = override_settings(config, overrides, "train")
     data = config.model_dump()
-    data.update({k: v for k, v in options.items() if v is not None})
+    typed = {k: v for k, v in options.items() if v is not None}
+    data.update(typed)
     try:
-        return TrainConfig(**data)
+        result = TrainConfig(**data)
     except Exception as e:  # pydantic ValidationError
         raise ConfigError(f"Invalid training settings: {validation_message(e, 'train.')}.",
                           "Fix the option values (see --help).") from None
+    # What was set stays what was set, not every field of the dump: a phased run refuses a max_steps
+    # that was given and disagrees with its phases (P22), and a default one is no conflict.
+    from domainlm.recipes.overrides import with_fields_set
+
+    return with_fields_set(result, config.model_fields_set | set(typed))
 
 
 def arch_settings(**options):

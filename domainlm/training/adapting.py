@@ -125,6 +125,27 @@ def _read_terms(terms) -> list:
     return [t if isinstance(t, Term) else Term(str(t)) for t in terms]
 
 
+def check_filled_from_base(base, base_tokenizer, filled_tokenizer, tok) -> None:
+    """Refuse a filled tokenizer that is not the base's vocabulary with slots filled (B15): the model's
+    rows follow the base's ids, so any other id that means another token trains the wrong row."""
+    from vocab_tools.slots import changed_ids
+
+    old = base_tokenizer.convert_ids_to_tokens(list(range(len(base_tokenizer))))
+    new = tok.convert_ids_to_tokens(list(range(len(tok))))
+    changed = changed_ids(old, new)
+    if changed is None:
+        why = f"its vocabulary has {len(new):,} entries, fewer than the base's {len(old):,}"
+    elif changed:
+        shown = ", ".join(f"id {i}: {old[i]!r} → {new[i]!r}" for i in changed[:3])
+        why = f"{len(changed):,} of the base's {len(old):,} ids that are not [unusedN] slots hold other tokens ({shown})"
+    else:
+        return
+    raise ModelError(f"The filled tokenizer '{filled_tokenizer}' was not filled from the vocabulary of '{base}': {why}. "
+                     "A filled tokenizer must be the base's own with [unusedN] slots filled (every other id unchanged).",
+                     f"Fill the base's tokenizer: domainlm vocab fill {base} TERMS -o filled, or pass --terms instead "
+                     "of --filled-tokenizer.")
+
+
 def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, config: TrainConfig,
                   category: str | None, work_dir: Path, truncate: bool = False, term_list: list | None = None):
     """Return (tokenizer, slot entries, rejected, slots.json path) and grow the model if --resize.
@@ -138,6 +159,7 @@ def prepare_vocab(model, base_tokenizer, *, base: str, terms, filled_tokenizer, 
 
     if filled_tokenizer is not None:
         tok = AutoTokenizer.from_pretrained(str(filled_tokenizer), trust_remote_code=False)
+        check_filled_from_base(base, base_tokenizer, filled_tokenizer, tok)
         rows = model.get_input_embeddings().weight.shape[0]
         if len(tok) > rows:
             if not config.resize:

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 
 from domainlm.corpus import CorpusReader, Normalizer, NormalizeConfig, is_heldout
+from domainlm.corpus.clean import empty_after_normalisation_error
+from domainlm.corpus.stats import empty_corpus_error
 from domainlm.errors import TrainingError
 
 ENCODE_BATCH = 512
@@ -31,12 +33,15 @@ def corpus_texts(specs, *, heldout_fraction: float = 0.0, heldout: bool = False,
                  normalize: NormalizeConfig | None = None, heldout_seed: str = "domainlm") -> Iterator[str]:
     """Normalised, non-empty texts of the training side (or, `heldout=True`, the held-out side)."""
     normalizer = Normalizer(normalize)
-    count = 0
-    for doc in CorpusReader(specs):
+    count = read = normalised = 0
+    reader = CorpusReader(specs)
+    for doc in reader:
+        read += 1
         if heldout_fraction > 0 and is_heldout(doc.id or doc.text, heldout_fraction, heldout_seed) != heldout:
             continue
         if heldout and heldout_fraction <= 0:
             return
+        normalised += 1
         text = normalizer(doc.text)
         if not text.strip():
             continue
@@ -44,6 +49,11 @@ def corpus_texts(specs, *, heldout_fraction: float = 0.0, heldout: bool = False,
         count += 1
         if max_documents and count >= max_documents:
             return
+    # Said here, in the words of every other command, rather than as "no training sequence" (P20).
+    if not read:
+        raise empty_corpus_error(reader)
+    if not heldout and normalised and not count:
+        raise empty_after_normalisation_error(normalised)
 
 
 def encode_eojeols(tokenizer, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:

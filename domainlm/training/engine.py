@@ -21,7 +21,7 @@ from typing import Callable
 
 import torch
 
-from domainlm.errors import OutputError, TrainingError
+from domainlm.errors import ConfigError, OutputError, TrainingError
 from domainlm.modeling.adapters import LoraAdapter, adapter_possible, merge_keeping_adapter
 from domainlm.modeling.modes import apply_mode, merged_model, no_decay_names
 from domainlm.progress import progress_bar
@@ -47,9 +47,20 @@ class Phase:
 def plan_phases(config: TrainConfig) -> list[Phase]:
     if config.mode != "phased":
         return [Phase(config.mode, config.max_steps, config.lr)]
-    if not config.phases:
-        raise TrainingError("Mode 'phased' needs train.phases (e.g. new-rows for 200 steps, then lora).",
-                            "Set train.phases, or choose --mode full / lora / new-rows.")
+    if not config.phases:  # P21: no split is guessed; the message writes one out
+        rows = max(1, min(40, config.max_steps // 5))
+        example = (f"--set 'train.phases=[{{mode: new-rows, steps: {rows}, lr: 2e-3}}, "
+                   f"{{mode: full, steps: {max(1, config.max_steps - rows)}}}]'")
+        raise ConfigError("Mode 'phased' trains the phases listed in train.phases, and none is set.",
+                          f"Give them, e.g. {example} (new rows alone first, then everything: the phased arm of "
+                          "benchmarks/adaptation_benchmark.py), or choose --mode full / lora / new-rows.")
+    total = sum(p.steps for p in config.phases)
+    if "max_steps" in config.model_fields_set and config.max_steps not in (0, total):
+        # P22: a phased run takes its length from its phases; a different max_steps was silently ignored.
+        raise ConfigError(f"--max-steps {config.max_steps} (train.max_steps) and train.phases "
+                          f"({' + '.join(str(p.steps) for p in config.phases)} = {total} steps) disagree: a phased run "
+                          "trains the steps of its phases.",
+                          f"Leave --max-steps out, set it to {total}, or change the steps of train.phases.")
     return [Phase(p.mode, p.steps, p.lr or config.lr) for p in config.phases]
 
 
@@ -479,9 +490,11 @@ def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, conf
 
 
 def _compat(config: TrainConfig) -> dict:
-    """Settings a resume must share with the run it continues (they fix the data order and shapes)."""
+    """Settings a resume must share with the run it continues (they fix the data order and shapes, and
+    max_steps, lr and warmup_ratio the learning-rate schedule the restored scheduler follows: B25)."""
     return {k: getattr(config, k) for k in ("seed", "batch_size", "seq_len", "grad_accum", "mode", "replay_ratio",
-                                             "mlm_probability", "masking")} | {"phases": [p.model_dump() for p in config.phases]}
+                                             "mlm_probability", "masking", "max_steps", "lr", "warmup_ratio")} \
+        | {"phases": [p.model_dump() for p in config.phases]}
 
 
 def _check_fingerprint(state: dict, fingerprint: dict | None, path: Path) -> None:
@@ -499,5 +512,8 @@ def _check_compatible(state: dict, config: TrainConfig, path: Path) -> None:
     saved, now = state.get("compat", {}), _compat(config)
     diff = [f"{k}: {saved[k]!r} → {now[k]!r}" for k in now if k in saved and saved[k] != now[k]]
     if diff:
-        raise TrainingError(f"The checkpoint '{path}' was written with other settings ({'; '.join(diff)}).",
+        schedule = [k for k in ("max_steps", "lr", "warmup_ratio") if k in saved and saved[k] != now[k]]
+        raise TrainingError(f"The checkpoint '{path}' was written with other settings ({'; '.join(diff)})"
+                            + (f": {', '.join(schedule)} set the learning-rate schedule the run is halfway through, so "
+                               "resuming would follow neither schedule" if schedule else "") + ".",
                             "Resume with the settings of that run, or start a new run in another output directory.")

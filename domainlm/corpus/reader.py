@@ -542,8 +542,8 @@ def _read_dataset(spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
         name = spec.path[3:]
         try:
             # No dataset script ever runs (datasets 3 would run one with trust_remote_code; 4+ has none).
-            ds = datasets.load_dataset(name, spec.hf_config, split=spec.hf_split or "train", streaming=True,
-                                       trust_remote_code=False)
+            split = spec.hf_split or "train"
+            ds = datasets.load_dataset(name, spec.hf_config, split=split, streaming=True, trust_remote_code=False)
         except Exception as e:
             raise CorpusError(f"Cannot load the dataset '{name}' from the Hugging Face hub: {type(e).__name__}: {e}.",
                               "When offline, download it elsewhere, `save_to_disk` it, and pass that directory; "

@@ -119,7 +119,7 @@ def write_adapter(adapter: LoraAdapter, folder: Path, base_name: str | None = No
 
 def copy_beside_adapter(model_dir: Path, names) -> None:
     """Copy the tokenizer files (and slots.json) of `model_dir` into its adapter folder, so the
-    adapter folder loads on its own (`AutoTokenizer.from_pretrained(adapter_dir)`)."""
+    adapter folder loads on its own (its tokenizer loads from the adapter folder alone)."""
     for name in names:
         if (model_dir / name).is_file():
             shutil.copyfile(model_dir / name, model_dir / ADAPTER_FOLDER / name)

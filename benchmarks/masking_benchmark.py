@@ -101,7 +101,7 @@ def main(argv=None) -> dict:
     for masking in ("token", "whole-word"):
         config = TrainConfig(max_steps=steps, batch_size=batch, seq_len=128, lr=args.lr, warmup_ratio=0.05,
                              replay_ratio=0.0, save_every=10**6, eval_every=max(1, steps // 8), eval_documents=1000,
-                             heldout_fraction=0.02, seed=0, masking=masking, cpu_bf16=True)
+                             heldout_fraction=0.02, seed=0, masking=masking, precision="bf16")
         t = time.perf_counter()
         model_dir = work / f"model-{masking}"
         pretrain(tok_dir, [str(corpus)], model_dir, arch=arch, config=config)

@@ -28,6 +28,8 @@ from rich.progress import (
     DownloadColumn,
 )
 
+from domainlm.runtime import is_main_process
+
 _enabled: bool | None = None
 stderr_console = Console(stderr=True)
 
@@ -39,6 +41,8 @@ def set_progress_enabled(enabled: bool | None) -> None:
 
 
 def progress_enabled() -> bool:
+    if not is_main_process():  # under torchrun every process would draw its own bar over the others'
+        return False
     if _enabled is not None:
         return _enabled
     env = os.environ.get("DOMAINLM_PROGRESS")

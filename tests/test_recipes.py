@@ -48,9 +48,9 @@ def test_unknown_category_lists_the_known_ones():
 
 
 def test_overrides_are_typed_by_the_schema():
-    r = load_recipe("화장품", ["train.max_steps=7", "train.lr=0.001", "train.bf16=false", "data.heldout.seed=0042",
+    r = load_recipe("화장품", ["train.max_steps=7", "train.lr=0.001", "train.precision=fp32", "data.heldout.seed=0042",
                               "data.domain.0.where.rating=5", "eval.tasks.0.max_train=10", "vocab.slots=12"])
-    assert r.train.max_steps == 7 and r.train.lr == 0.001 and r.train.bf16 is False
+    assert r.train.max_steps == 7 and r.train.lr == 0.001 and r.train.precision == "fp32"
     assert r.data.heldout.seed == "0042"  # a string field keeps the text as typed, not the int 42
     assert r.data.domain[0].where == {"rating": "5"}
     assert r.eval.tasks[0].max_train == 10

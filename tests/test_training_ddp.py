@@ -60,3 +60,27 @@ def test_two_process_ddp_on_cpu(tiny_tokenizer_dir, tmp_path):
     assert steps[-1]["tokens"] == 3 * 2 * 32 * 2  # two processes, each its own slice of every step
     # Gradients were all-reduced: both ranks end with identical weights.
     assert (tmp_path / "rank0.txt").read_text() == (tmp_path / "rank1.txt").read_text()
+
+
+def test_torchrun_cli_prints_once_and_records_the_world_size(tiny_mlm_dir, tmp_path):
+    """Issue 25: both ranks printed their --json (stdout did not parse); the card said "batch 2" for 4."""
+    from conftest import TINY_TEXT
+
+    corpus = write_corpus(tmp_path / "c.txt", TINY_TEXT, repeat=40)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", DOMAINLM_PROGRESS="1")
+    out = tmp_path / "out"
+    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port",
+                           str(_free_port()), "-m", "domainlm", "adapt", "--base", str(tiny_mlm_dir), "--corpus",
+                           str(corpus), "-o", str(out), "--max-steps", "2", "--batch-size", "2", "--seq-len", "32",
+                           "--lr", "1e-3", "--precision", "fp32", "--report-to", "tensorboard", "--json"],
+                          capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)  # one document: rank 1 printed nothing
+    assert result["tokens"] == 2 * 2 * 32 * 2
+    assert proc.stderr.count("continued pretraining without filling slots") == 1  # the note, once
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["world_size"] == 2 and settings["effective_batch"] == 4
+    assert "batch 2 × 1 accumulation × 2 processes = 4 sequences per step" in (out / "README.md").read_text()
+    assert len(list((tmp_path / "out.runs" / "tensorboard").rglob("events.out.tfevents.*"))) >= 1
+    assert not list(tmp_path.glob("out.runs/tensorboard/*/*rank*"))

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from domainlm.runtime import is_main_process
+
 # Help texts of the corpus options every command shares.
 FIELD_HELP = "Column (csv/tsv/parquet) or field (jsonl) holding the text."
 ENCODING_HELP = "Text encoding (default: detect utf-8 / utf-8-sig / cp949)."
@@ -17,13 +19,17 @@ WHERE_HELP = "Keep only rows whose COLUMN equals VALUE (e.g. split=test; a,b for
 PUSH_HELP = ("Push the finished model to this Hugging Face Hub repo (created if missing), as `domainlm push` does; "
              "the login is checked before any work.")
 
-console = Console()
-err_console = Console(stderr=True)
+# Under torchrun every process runs the whole command: only rank 0 prints (two --json documents on
+# one stdout do not parse, and each message would show once per process).
+_OTHER_RANK = not is_main_process()
+console = Console(quiet=_OTHER_RANK)
+err_console = Console(stderr=True, quiet=_OTHER_RANK)
 
 
 def print_json(data: Any) -> None:
-    """Plain JSON on stdout (no rich markup), for machines."""
-    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """Plain JSON on stdout (no rich markup), for machines; rank 0 only."""
+    if not _OTHER_RANK:
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 def kv_table(title: str, rows: Iterable[tuple[str, Any]]) -> Table:

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from domainlm.cli.root import app
 from domainlm.cli.common import console, err_console, print_json, summary_table
+from domainlm.runtime import PRECISION_HELP
 
 
 def _corpora(paths: list[str] | None, field: str | None):
@@ -52,7 +53,7 @@ def evaluate_command(
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Sequences per forward pass."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=100, help="Bootstrap resamples."),
     device: Optional[str] = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
-    precision: Literal["fp32", "bf16"] = typer.Option("fp32", "--precision", help="fp32, or bf16 autocast (about 2x faster on CPUs with avx512_bf16 and on GPUs)."),
+    precision: Literal["auto", "fp32", "bf16"] = typer.Option("auto", "--precision", help=PRECISION_HELP + " (both models alike)."),
     no_card: bool = typer.Option(False, "--no-card", help="Do not add the table and results to AFTER/README.md (the model card)."),
     force: bool = typer.Option(False, "--force", help="Replace a report folder that holds other files (its content is deleted)."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json instead of tables."),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Literal, Optional
 
 import typer
 from rich.markup import escape
@@ -11,20 +11,26 @@ from rich.table import Table
 
 from domainlm.cli.root import app
 from domainlm.cli.common import console, print_json
+from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP
 
 TASK_HELP = ("Task: nsmc, klue-ner, paws-x, kornli, korsts, question-pair, hate-speech, klue-nli, klue-sts, "
              "shopping-rating, or a YAML/JSON file defining one.")
 DATA_HELP = "Folder of the shared data the built-in tasks read (default: $DOMAINLM_SHARED_DATA or ../shared/data)."
 
 
-def _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device, threads):
-    from domainlm.errors import ConfigError
-    from domainlm.finetune import FinetuneSettings
+PRECISION_OPTION = typer.Option("auto", "--precision", help=PRECISION_HELP + ".")
+REPORT_TO_OPTION = typer.Option(None, "--report-to", help=REPORT_TO_HELP + " (one run per seed).")
+LOGGING_DIR_OPTION = typer.Option(None, "--logging-dir", help=LOGGING_DIR_HELP + ".")
 
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ConfigError(f"Unknown precision '{precision}'.", "Use --precision auto (bf16 on GPU), fp32 or bf16.")
+
+def _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device, threads,
+              report_to=None, logging_dir=None):
+    from domainlm.finetune import FinetuneSettings
+    from domainlm.runtime import parse_report_to
+
     return FinetuneSettings(epochs=epochs, batch_size=batch_size, lr=lr, max_seq_len=max_seq_len, max_train=max_train,
-                            max_dev=max_dev, max_test=max_test, precision=precision, device=device, threads=threads)
+                            max_dev=max_dev, max_test=max_test, precision=precision, device=device, threads=threads,
+                            report_to=parse_report_to(report_to), logging_dir=str(logging_dir) if logging_dir else None)
 
 
 def _quiet_transformers() -> None:
@@ -73,9 +79,11 @@ def finetune_command(
     max_seq_len: Optional[int] = typer.Option(None, "--max-seq-len", min=8, help="Longest input in tokens (default 128; at most the model's positions)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Training batch size (default 32)."),
     lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Learning rate (default 3e-5)."),
-    precision: str = typer.Option("auto", "--precision", help="'auto' (bf16 on GPU, fp32 on CPU), 'fp32' or 'bf16'."),
+    precision: Literal["auto", "fp32", "bf16"] = PRECISION_OPTION,
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads of torch (default: torch's; 1 is often fastest for small models on a busy machine)."),
     device: Optional[str] = typer.Option(None, "--device", help="'cpu' to stay off the GPU (default: GPU when there is one)."),
+    report_to: Optional[List[str]] = REPORT_TO_OPTION,
+    logging_dir: Optional[Path] = LOGGING_DIR_OPTION,
     force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files."),
     as_json: bool = typer.Option(False, "--json", help="Print finetune.json's summary instead of a table."),
 ) -> None:
@@ -84,7 +92,8 @@ def finetune_command(
     from domainlm.finetune.report import cell
 
     _quiet_transformers()
-    settings = _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device, threads)
+    settings = _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device, threads,
+                         report_to, logging_dir)
     out = output or Path(f"finetune-{Path(task).stem if task.endswith(('.yaml', '.yml', '.json')) else task}")
     result = finetune(model, task, out, seeds=seeds, data_dir=data_dir, settings=settings, force=force)
     if as_json:
@@ -103,6 +112,11 @@ def finetune_command(
         console.print(f"[yellow]note:[/] {escape(result.task.note)}", soft_wrap=True)
     console.print(f"Wrote [bold]{escape(str(out))}[/] (finetune.json, seed-N/metrics.json, dev_curve.json, "
                   f"test_predictions.tsv) in {result.seconds:.1f} s.", soft_wrap=True)
+    if settings.report_to:
+        from domainlm.runtime import logging_dir_for
+
+        console.print(f"Tracker logs ({', '.join(settings.report_to)}): [bold]"
+                      f"{escape(str(logging_dir_for(out, settings.logging_dir)))}[/] (a run per seed).", soft_wrap=True)
 
 
 @app.command("benchmark")
@@ -120,9 +134,11 @@ def benchmark_command(
     max_seq_len: Optional[int] = typer.Option(None, "--max-seq-len", min=8, help="Longest input in tokens (default 128)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Training batch size (default 32)."),
     lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Learning rate (default 3e-5)."),
-    precision: str = typer.Option("auto", "--precision", help="'auto' (bf16 on GPU, fp32 on CPU), 'fp32' or 'bf16'."),
+    precision: Literal["auto", "fp32", "bf16"] = PRECISION_OPTION,
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads of torch (default: torch's; 1 is often fastest for small models on a busy machine)."),
     device: Optional[str] = typer.Option(None, "--device", help="'cpu' to stay off the GPU."),
+    report_to: Optional[List[str]] = REPORT_TO_OPTION,
+    logging_dir: Optional[Path] = LOGGING_DIR_OPTION,
     no_card: bool = typer.Option(False, "--no-card", help="Do not add the table to adapted models' README.md."),
     force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files."),
     as_json: bool = typer.Option(False, "--json", help="Print benchmark.json instead of tables."),
@@ -140,7 +156,8 @@ def benchmark_command(
             raise ConfigError(f"The model name '{name.strip()}' is given twice.", "Give each --model its own NAME.")
         models[name.strip()] = path.strip()
     _quiet_transformers()
-    settings = _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device, threads)
+    settings = _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device, threads,
+                         report_to, logging_dir)
     result = benchmark(models, tasks, output, seeds=seeds, data_dir=data_dir, settings=settings, force=force,
                        update_card=not no_card)
     if as_json:

@@ -9,8 +9,31 @@ import typer
 
 from domainlm.cli.root import app, render_user_error
 from domainlm.cli.common import PUSH_HELP, console, err_console, kv_table, print_json
+from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP
 
 TRAIN_OPTIONS = "Training"
+WATCH_OPTIONS = "Precision and tracking"
+# One declaration each (train.precision, train.report_to, train.logging_dir); adapt and pretrain share them.
+PRECISION_OPTION = typer.Option(None, "--precision", help=PRECISION_HELP + ".", rich_help_panel=WATCH_OPTIONS)
+REPORT_TO_OPTION = typer.Option(None, "--report-to", help=REPORT_TO_HELP + ".", rich_help_panel=WATCH_OPTIONS)
+LOGGING_DIR_OPTION = typer.Option(None, "--logging-dir", help=LOGGING_DIR_HELP + ".", rich_help_panel=WATCH_OPTIONS)
+
+
+def _watch_settings(precision, report_to, logging_dir) -> dict:
+    """--precision / --report-to / --logging-dir as train settings (None: not typed, the recipe's stays)."""
+    from domainlm.runtime import parse_report_to
+
+    return {"precision": precision, "report_to": None if report_to is None else parse_report_to(report_to),
+            "logging_dir": str(logging_dir) if logging_dir else None}
+
+
+def _say_where_logs_are(config, output: Path) -> None:
+    if config.report_to:
+        from domainlm.runtime import logging_dir_for
+
+        folder = logging_dir_for(output, config.logging_dir)
+        extra = f" (tensorboard --logdir {folder / 'tensorboard'})" if "tensorboard" in config.report_to else ""
+        console.print(f"Tracker logs ({', '.join(config.report_to)}): [bold]{folder}[/]{extra}.", soft_wrap=True)
 
 
 def _run_interruptible(fn):
@@ -64,6 +87,9 @@ def adapt_command(
     max_documents: Optional[int] = typer.Option(None, "--max-documents", help="Read at most this many documents per corpus.", rich_help_panel=TRAIN_OPTIONS),
     compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the encoder.", rich_help_panel=TRAIN_OPTIONS),
     save: Optional[Literal["merged", "adapter", "both"]] = typer.Option(None, "--save", help="LoRA runs: the merged model, the peft adapter (in OUTPUT/adapter/, loaded on the filled base), or both (the default for --mode lora; merged otherwise).", rich_help_panel=TRAIN_OPTIONS),
+    precision: Optional[Literal["auto", "fp32", "bf16"]] = PRECISION_OPTION,
+    report_to: Optional[List[str]] = REPORT_TO_OPTION,
+    logging_dir: Optional[Path] = LOGGING_DIR_OPTION,
     resize: bool = typer.Option(False, "--resize", help="Append new rows when the base has fewer free \\[unusedN] slots than terms."),
     truncate: bool = typer.Option(False, "--truncate", help="More terms than free slots: fill the first ones (terms files are ranked best first) instead of failing."),
     new_head: bool = typer.Option(False, "--new-head", help="Accept a base without masked-LM head weights and train a new head from scratch."),
@@ -87,7 +113,7 @@ def adapt_command(
                             batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len, init=init,
                             replay_ratio=replay_ratio, save_every=save_every, eval_every=eval_every, seed=seed,
                             max_documents=max_documents, compile=compile, resize=resize or None,
-                            slots=_slot_count(slots))
+                            slots=_slot_count(slots), **_watch_settings(precision, report_to, logging_dir))
     if push_to_hub:
         from domainlm.hub import check_can_push
 
@@ -128,6 +154,7 @@ def adapt_command(
     kept = {"merged": "model", "adapter": "LoRA adapter in adapter/", "both": "model, LoRA adapter in adapter/"}[result.save]
     console.print(f"Wrote [bold]{result.out_dir}[/] ({kept}, tokenizer, slots.json, settings.json, metrics.jsonl, README.md"
                   + (", generator/" if loss == "RTD" else "") + ").")
+    _say_where_logs_are(request.config, output)
     if check is not None:
         colour = {"better": "green", "worse": "yellow"}.get(check.verdict, "default")
         head, *advice = check.messages()
@@ -165,6 +192,9 @@ def pretrain_command(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed.", rich_help_panel=TRAIN_OPTIONS),
     max_documents: Optional[int] = typer.Option(None, "--max-documents", help="Read at most this many documents.", rich_help_panel=TRAIN_OPTIONS),
     compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the encoder.", rich_help_panel=TRAIN_OPTIONS),
+    precision: Optional[Literal["auto", "fp32", "bf16"]] = PRECISION_OPTION,
+    report_to: Optional[List[str]] = REPORT_TO_OPTION,
+    logging_dir: Optional[Path] = LOGGING_DIR_OPTION,
     force: bool = typer.Option(False, "--force", help="Replace OUTPUT even if it holds files not made by `domainlm pretrain`."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in OUTPUT.checkpoints."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override a training setting, e.g. train.warmup_ratio=0.1 (repeatable)."),
@@ -178,8 +208,10 @@ def pretrain_command(
                                 generator_fraction=generator_fraction)
     config = train_settings(None, overrides or (), max_steps=max_steps, lr=lr, batch_size=batch_size,
                             grad_accum=grad_accum, seq_len=seq_len, save_every=save_every, eval_every=eval_every,
-                            seed=seed, max_documents=max_documents, compile=compile)
+                            seed=seed, max_documents=max_documents, compile=compile,
+                            **_watch_settings(precision, report_to, logging_dir))
     out = _run_interruptible(lambda: pretrain(tokenizer, corpus_list(corpus, field), output, arch=arch_config,
                                               config=config, resume=resume, force=force))
     console.print(f"Wrote [bold]{out}[/] (model, tokenizer, settings.json, metrics.jsonl, README.md"
                   + (", generator/" if arch == "electra" else "") + ").")
+    _say_where_logs_are(config, output)

@@ -41,7 +41,7 @@ BASE_UNUSED = 200
 BASE_ALPHABET = 1500
 BASE_ARCH = {"arch": "bert", "layers": 2, "hidden": 128, "heads": 2, "intermediate": 256, "max_positions": 128}
 BASE_TRAIN = {"max_steps": 240, "lr": 1e-3, "warmup_ratio": 0.1, "batch_size": 16, "seq_len": 64,
-              "replay_ratio": 0.0, "save_every": 240, "heldout_fraction": 0.02, "bf16": False, "seed": 7}
+              "replay_ratio": 0.0, "save_every": 240, "heldout_fraction": 0.02, "precision": "fp32", "seed": 7}
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domainlm.corpus.reader import CorpusSpec
+from domainlm.runtime import PRECISION_HELP, Precision
 
 
 class TaskSpec(BaseModel):
@@ -57,4 +58,4 @@ class EvalConfig(BaseModel):
     examples: int = Field(5, ge=0, description="Example sentences shown tokenized before and after in report.md")
     top_terms: int = Field(20, ge=0, description="Filled terms listed in report.md, most emitted first")
     device: str | None = Field(None, description="torch device (null: cuda when available, else cpu)")
-    precision: Literal["fp32", "bf16"] = Field("fp32", description="Forward passes in fp32, or under bf16 autocast (about 2x faster on CPUs with avx512_bf16 and on GPUs; both models alike, numbers shift slightly)")
+    precision: Precision = Field("auto", description=PRECISION_HELP + " (both models alike)")

@@ -153,7 +153,18 @@ def load_side(name: str, path: str | Path, device: str | None = None, precision:
         raise ModelError(f"The {name} model: {e.message}", hint) from None
     dev = _pick_device(device)
     model.to(dev).eval()
-    return Side(name=name, path=path, model=model, tokenizer=tokenizer, device=dev, precision=precision)
+    return Side(name=name, path=path, model=model, tokenizer=tokenizer, device=dev,
+                precision=_resolved_precision(precision, dev))
+
+
+def _resolved_precision(precision: str, device: str) -> str:
+    """`auto` / `fp32` / `bf16` as what runs on `device` (domainlm.runtime's one rule)."""
+    import torch
+
+    from domainlm.runtime import resolve_precision
+
+    kind = device.split(":")[0]
+    return resolve_precision(precision, kind, cuda_bf16=kind == "cuda" and torch.cuda.is_bf16_supported())
 
 
 def encoder_of(model) -> Callable:

@@ -1,7 +1,8 @@
 """The fine-tuning loop: one task, one model, one seed.
 
-accelerate carries device placement, bf16 autocast on GPUs and DDP, so the same code runs on a CPU,
-one GPU, or N processes started by `accelerate launch` / `torchrun`. Batches are padded only to
+accelerate carries device placement, bf16 autocast (`precision`) and DDP, so the same code runs on a
+CPU, one GPU, or N processes started by `accelerate launch` / `torchrun`; its trackers (`report_to`)
+get the training loss and lr, each epoch's dev score and tokens/s, and the test score. Batches are padded only to
 their longest member, and training batches group examples of similar length (shuffled in mega-
 batches of 50 batches, sorted inside each, batch order shuffled), so little compute goes to padding;
 `batching="fixed"` pads every batch to `max_seq_len` in random order, the anchors' way, as the
@@ -44,9 +45,11 @@ class FinetuneSettings:
     weight_decay: float = 0.01
     eval_batch_size: int = 64
     batching: Literal["grouped", "fixed"] = "grouped"
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"   # domainlm.runtime.PRECISION_HELP
     device: str | None = None
     threads: int | None = None  # CPU threads of torch (None: torch's default); 1 is fastest for tiny models on a busy machine
+    report_to: list[str] = field(default_factory=list)   # domainlm.runtime.REPORT_TO_HELP
+    logging_dir: str | None = None                       # domainlm.runtime.LOGGING_DIR_HELP (default OUTPUT.runs)
 
     def resolved(self, task: FinetuneTask) -> dict:
         return {"epochs": self.epochs or task.epochs, "batch_size": self.batch_size or task.batch_size,
@@ -410,15 +413,17 @@ def _score(task: FinetuneTask, preds: list, examples: list[Example], encoded: En
 
 
 def run_seed(model_path: str, data: TaskData, seed: int, settings: FinetuneSettings, *,
-             description: str | None = None, on_event: Callable[..., None] | None = None) -> SeedRun:
-    """Fine-tune `model_path` on `data` with `seed`; choose the epoch on dev; score test once."""
+             description: str | None = None, on_event: Callable[..., None] | None = None,
+             tracking=None) -> SeedRun:
+    """Fine-tune `model_path` on `data` with `seed`; choose the epoch on dev; score test once.
+    `tracking` (a `domainlm.training.tracking.TrackingPlan`) reports the run to its trackers."""
     import torch
 
     threads = torch.get_num_threads()
     if settings.threads:
         torch.set_num_threads(settings.threads)
     try:
-        return _run_seed(model_path, data, seed, settings, description, on_event)
+        return _run_seed(model_path, data, seed, settings, description, on_event, tracking)
     finally:
         torch.set_num_threads(threads)
 
@@ -453,6 +458,9 @@ def _ceiling_notes(task, test_examples, test_enc, label_names) -> list[str]:
             "(tokens that span an entity boundary, or cut off at --max-seq-len)"]
 
 
+LOG_EVERY = 10  # steps between the trackers' training loss and lr points
+
+
 def _train_epoch(model, loader, optimizer, scheduler, accelerator, task, seed: int, step: int, update):
     """One pass over the training batches (the hot loop): their losses and the real and padded token counts."""
     import torch
@@ -473,12 +481,39 @@ def _train_epoch(model, loader, optimizer, scheduler, accelerator, task, seed: i
         real += int(batch["attention_mask"].sum())
         padded += int(batch["attention_mask"].numel())
         update(advance=1, loss=float(np.mean(losses[-20:])))
+        if (step + len(losses)) % LOG_EVERY == 0:  # a no-op without trackers
+            accelerator.log({"train/loss": float(np.mean(losses[-LOG_EVERY:])), "train/lr": scheduler.get_last_lr()[0]},
+                            step=step + len(losses))
     return losses, real, padded
 
 
-def _run_seed(model_path, data, seed, settings, description, on_event) -> SeedRun:
+def _accelerator(settings: FinetuneSettings, tracking):
+    """(accelerator, cuda, the precision used): `settings.precision` resolved on this device."""
     import torch
-    from accelerate import Accelerator
+
+    from domainlm.runtime import accelerator_for, resolve_precision
+    from domainlm.training.tracking import make_trackers
+
+    cuda = torch.cuda.is_available() and settings.device != "cpu"
+    precision = resolve_precision(settings.precision, "cuda" if cuda else "cpu",
+                                  cuda_bf16=cuda and torch.cuda.is_bf16_supported())
+    accelerator = accelerator_for(precision, cpu=not cuda, log_with=make_trackers(tracking))
+    return accelerator, cuda, precision
+
+
+def _run_seed(model_path, data, seed, settings, description, on_event, tracking) -> SeedRun:
+    from domainlm.training.tracking import tracked
+
+    accelerator, cuda, precision = _accelerator(settings, tracking)
+    facts = {"seed": seed, "world_size": accelerator.num_processes, "precision_used": precision}
+    with tracked(accelerator, tracking, facts):
+        run = _train_and_test(accelerator, cuda, model_path, data, seed, settings, description, on_event)
+        accelerator.log({f"test/{run.metric}": run.test_score}, step=run.dev_curve[-1]["step"] if run.dev_curve else 0)
+    return run
+
+
+def _train_and_test(accelerator, cuda, model_path, data, seed, settings, description, on_event) -> SeedRun:
+    import torch
     from accelerate.utils import set_seed
     from torch.utils.data import DataLoader
 
@@ -486,9 +521,6 @@ def _run_seed(model_path, data, seed, settings, description, on_event) -> SeedRu
     hp = settings.resolved(task)
     emit = on_event or (lambda *a, **k: None)
     started = time.perf_counter()
-    cuda = torch.cuda.is_available() and settings.device != "cpu"
-    bf16 = settings.precision == "bf16" or (settings.precision == "auto" and cuda)
-    accelerator = Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=not cuda)
     set_seed(seed)  # the new head's initialisation and dropout follow the seed
     model, tokenizer, notes = load_for_task(model_path, data, hp["max_seq_len"])
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -532,12 +564,15 @@ def _run_seed(model_path, data, seed, settings, description, on_event) -> SeedRu
             padded_tokens += padded
             if cuda:
                 torch.cuda.synchronize()
-            train_seconds += time.perf_counter() - t0
+            epoch_seconds = time.perf_counter() - t0
+            train_seconds += epoch_seconds
             train_cpu_seconds += time.process_time() - c0
             preds = _predict(model, dev_loader, accelerator, task, len(data.dev))
             dev_score, _, _ = _score(task, preds, data.dev, dev_enc, data.label_names)
             curve.append({"epoch": epoch, "step": step, "train_loss": float(np.mean(losses)) if losses else None,
                           "dev": dev_score})
+            accelerator.log({f"eval/dev_{task.metric}": dev_score, "train/epoch": epoch,
+                             "train/tokens_per_second": real / max(epoch_seconds, 1e-9)}, step=step)
             emit("dev", epoch=epoch, score=dev_score)
             update(dev=dev_score)
             if dev_score > best_dev or best_state is None:

@@ -23,6 +23,7 @@ from domainlm.finetune.metrics import METRIC_LABELS, paired_difference, seed_sum
 from domainlm.finetune.report import benchmark_markdown, plot_benchmark, update_cards
 from domainlm.finetune.tasks import FinetuneTask, TaskData, load_task_data, resolve_tasks
 from domainlm.io import atomic_directory, check_output_dir
+from domainlm.runtime import warn_single_process_launch
 from domainlm.versions import library_versions
 
 SCHEMA = "domainlm.finetune/1"
@@ -162,17 +163,42 @@ def _sizes(data: TaskData) -> dict:
 
 
 def _run_task(name: str, model_path: str, data: TaskData, seeds: list[int], settings: FinetuneSettings,
-              write_dir: Path | None, on_event=None, prefix: str = "") -> TaskResult:
+              write_dir: Path | None, on_event=None, prefix: str = "", logs: Path | None = None) -> TaskResult:
     runs = []
     result = TaskResult(name, model_path, data.task, runs, _sizes(data), settings.resolved(data.task))
     for seed in seeds:
         run = run_seed(model_path, data, seed, settings, description=f"{prefix}{data.task.name} seed {seed}",
-                       on_event=on_event)
+                       on_event=on_event, tracking=_seed_tracking(logs, settings, result, seed))
         runs.append(run)
         result.sizes["test"] = len(run.test_examples)
         if write_dir is not None:
             write_seed_outputs(write_dir / f"seed-{seed}", result, run)
     return result
+
+
+def _seed_tracking(logs: Path | None, settings: FinetuneSettings, result: TaskResult, seed: int):
+    """The trackers' plan of one seed: a run named MODEL-TASK-seedN in the logging folder (None without trackers)."""
+    if logs is None:
+        return None
+    from domainlm.training.tracking import TrackingPlan
+
+    return TrackingPlan(settings.report_to, logs, f"{_safe(result.model)}-{result.task.name}-seed{seed}",
+                        {"command": "finetune", "model": result.model_path, "task": result.task.name,
+                         "settings": result.settings})
+
+
+def _tracking_folder(settings: FinetuneSettings, out_dir) -> Path | None:
+    """Where the trackers write (None without --report-to); their packages are checked now, before any work."""
+    from domainlm.runtime import check_trackers_installed, logging_dir_for, parse_report_to
+
+    settings.report_to = parse_report_to(settings.report_to)
+    if not settings.report_to:
+        return None
+    check_trackers_installed(settings.report_to)
+    if out_dir is None and not settings.logging_dir:
+        raise ConfigError("report_to needs a folder for the trackers' files, and there is no output folder.",
+                          "Pass an output folder, or logging_dir.")
+    return logging_dir_for(out_dir, settings.logging_dir) if out_dir is not None else Path(settings.logging_dir)
 
 
 def _is_main_process() -> bool:
@@ -222,14 +248,16 @@ def finetune(model: str | os.PathLike, task: str | FinetuneTask, out_dir: str | 
     seed_list = parse_seeds(seeds)
     if out_dir is not None:
         check_output_dir(out_dir, "finetune", force)
+    logs = _tracking_folder(settings, out_dir)
+    warn_single_process_launch()
     (data,) = _load(tasks, data_dir, settings)
     model = str(model)
     check_model(model, data, settings.resolved(data.task)["max_seq_len"])
     if out_dir is None:
-        base = _run_task(Path(model).name, model, data, seed_list, settings, None, on_event)
+        base = _run_task(Path(model).name, model, data, seed_list, settings, None, on_event, logs=logs)
         return FinetuneResult(**base.__dict__, seconds=time.perf_counter() - started)
     with _output(out_dir, "finetune", force) as tmp:
-        base = _run_task(Path(model).name, model, data, seed_list, settings, Path(tmp), on_event)
+        base = _run_task(Path(model).name, model, data, seed_list, settings, Path(tmp), on_event, logs=logs)
         result = FinetuneResult(**base.__dict__, out_dir=Path(out_dir), seconds=time.perf_counter() - started)
         _write_json(Path(tmp) / "finetune.json", {"schema": SCHEMA, **result.to_dict(), "seeds_run": seed_list,
                                                   "seconds": round(result.seconds, 1), "versions": library_versions(("seqeval",))})
@@ -254,6 +282,8 @@ def benchmark(models: Mapping[str, str | os.PathLike], tasks: str | Sequence, ou
     settings = _settings(settings, overrides)
     seed_list = parse_seeds(seeds)
     check_output_dir(out_dir, "benchmark", force)
+    logs = _tracking_folder(settings, out_dir)
+    warn_single_process_launch()
     datas = _load(task_list, data_dir, settings)
     for data in datas:
         for path in models.values():
@@ -264,7 +294,7 @@ def benchmark(models: Mapping[str, str | os.PathLike], tasks: str | Sequence, ou
             for name, path in models.items():
                 results[(name, data.task.name)] = _run_task(
                     name, path, data, seed_list, settings, tmp / "runs" / _safe(name) / data.task.name, on_event,
-                    prefix=f"{name}: ")
+                    prefix=f"{name}: ", logs=logs)
         comparisons = compare(models, task_list, results, resamples=resamples)
         result = BenchmarkResult(Path(out_dir), models, task_list, results, comparisons,
                                  time.perf_counter() - started, seed_list)

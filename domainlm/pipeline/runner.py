@@ -19,6 +19,7 @@ from typing import Callable, Iterable, Sequence
 
 from domainlm.errors import ConfigError, OutputError
 from domainlm.io import write_json
+from domainlm.runtime import check_trackers_installed
 from domainlm.pipeline.hashing import fingerprint
 from domainlm.pipeline.layout import RunLayout, checkpoints_of
 from domainlm.pipeline.stages import STAGE_NAMES, STAGES, StageContext
@@ -107,6 +108,7 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike | None = None, *, unti
         _check_stage_names([until], "--until")
     forced = set(STAGE_NAMES) if force is True else set(_check_stage_names(force or [], "--force"))
     check_run_folder(out, take=force is True)
+    check_trackers_installed(recipe.train.report_to)  # now, not when the adapt stage starts
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -231,6 +231,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     from domainlm.training.engine import train
     from domainlm.training.masking import resolved_masking
     from domainlm.training.output import check_model_output
+    from domainlm.training.tracking import training_plan
 
     config = config or TrainConfig()
     config = config.model_copy(update={"masking": resolved_masking(config, from_scratch=False)})
@@ -240,6 +241,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
     inputs = [base, filled_tokenizer, generator, *as_specs(corpus), *as_specs(replay)]
     inputs += [terms] if isinstance(terms, (str, os.PathLike)) else []
     force = check_model_output(out_dir, "adapt", force, inputs=[i for i in inputs if i is not None])
+    tracking = training_plan(config, out_dir, "adapt", base=base, category=category)
     if terms is not None and filled_tokenizer is not None:
         raise ConfigError("Pass either terms or a filled tokenizer, not both.",
                           "--terms fills the base's slots here; --filled-tokenizer uses slots filled by `vocab fill`.")
@@ -289,12 +291,15 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
 
         heldout, eval_before = _heldout_before(model, tokenizer, corpus_specs, config, heldout_seed, objective,
                                                scored_before=objective is None or user_generator is not None)
+        if tracking is not None and eval_before is not None:
+            tracking.first = {"eval/loss": eval_before}
         stream = PackedStream(tokenizer, domain_texts, config.seq_len, seed=config.seed,
                               replay=replay_texts if replay_specs else None, replay_ratio=config.replay_ratio)
         outcome = train(build_model=lambda: model, tokenizer=tokenizer, stream=stream, config=config, ckpt_dir=ckpt_dir,
                         slot_ids=slot_ids, resume=resume, heldout_sequences=heldout, on_step=on_step,
                         resume_hint="rerun the same `domainlm adapt` command with --resume",
-                        description=f"adapt {category or ''}".strip(), fingerprint=fingerprint, objective=objective)
+                        description=f"adapt {category or ''}".strip(), fingerprint=fingerprint, objective=objective,
+                        tracking=tracking)
         if outcome.adapter is None and save != "merged":
             save = "merged"  # resumed from a final checkpoint written before adapters were kept in it
         if outcome.is_main:
@@ -307,6 +312,7 @@ def adapt(base, out_dir, *, corpus, replay=(), terms=None, filled_tokenizer=None
                         # --resize: the terms beyond the base's own rows sit in appended rows (ids >= base_rows).
                         "base_rows": base_rows, "appended_rows": sum(1 for e in entries if e.slot_id >= base_rows),
                         "kept_tensors": list(loaded.kept_tensors), "train": config.model_dump(mode="json"),
+                        **outcome.run_facts(config),
                         "save": save,
                         "recipe": _recipe_dump(recipe)} | (electra or {})
             _write_adapted(out_dir, outcome, tokenizer=tokenizer, settings=settings, entries=entries,

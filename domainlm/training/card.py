@@ -129,6 +129,20 @@ def adapter_snippet(folder_name: str, base: str, model_class: str = "AutoModelFo
     ])
 
 
+def batch_line(settings: dict) -> str:
+    """The batch a step saw: per process, accumulated, over every process (torchrun runs N of them)."""
+    train = settings.get("train", {})
+    world = settings.get("world_size") or 1
+    batch, accum = train.get("batch_size"), train.get("grad_accum")
+    effective = settings.get("effective_batch") or (batch or 0) * (accum or 1) * world
+    line = f"batch {batch} × {accum} accumulation"
+    if world > 1:
+        line += f" × {world} processes"
+    line += f" = {effective:,} sequences per step"
+    precision = settings.get("precision_used")
+    return line + (f", {'bf16 autocast' if precision == 'bf16' else 'fp32'}" if precision else "")
+
+
 def model_card(*, kind: str, base: str | None, category: str | None, settings: dict, outcome, slots: list,
                eval_before: float | None, versions: dict, arch: dict | None = None, folder_name: str = "model",
                license: str | None = None, mask_token: str = "[MASK]", electra: bool = False) -> str:
@@ -200,7 +214,7 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
                      + (f"; the generator trained alone for its first {settings['generator_warmup_steps']} steps"
                         if settings.get("generator_warmup_steps") else "") + ".")
     lines.append(f"- Whole-word (eojeol) masking of {train.get('mlm_probability')} of the eojeols, packed sequences of "
-                 f"{train.get('seq_len')} tokens, batch {train.get('batch_size')} × {train.get('grad_accum')} accumulation, "
+                 f"{train.get('seq_len')} tokens, {batch_line(settings)}, "
                  f"peak lr {train.get('lr')}, replay of general text {train.get('replay_ratio')}.")
     lines.append(f"- Corpus: {', '.join(shown_source(c) for c in settings.get('corpus', []))}"
                  + (f"; replay: {', '.join(shown_source(c) for c in settings['replay'])}" if settings.get("replay") else "")

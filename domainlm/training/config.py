@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # The model's own settings belong to modeling; they are re-exported here for the recipe schema.
 from domainlm.modeling.config import LoraConfig, ModelArchConfig  # noqa: F401
+from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP, Precision, Tracker, parse_report_to
 
 
 class PhaseConfig(BaseModel):
@@ -46,7 +47,6 @@ class TrainConfig(BaseModel):
     seq_len: int = Field(128, ge=8, description="Packed sequence length in tokens (≤ the model's max positions)")
     mlm_probability: float = Field(0.15, gt=0, lt=1, description="Share of masking units masked: eojeols (whole-word masking) or tokens (token masking)")
     masking: Literal["whole-word", "token"] | None = Field(None, description="Masked-LM masking unit: 'whole-word' masks every token of a chosen eojeol, 'token' chooses tokens one by one (BERT's original objective). null: token when pretraining from scratch (a new model leaves the unigram plateau much sooner: benchmarks/masking_benchmark.py), whole-word when adapting")
-    cpu_bf16: bool = Field(False, description="bf16 autocast on a CPU with native bf16 (AVX512-BF16 or AMX): about 2x faster steps than fp32 on a 4x256 BERT here; off by default (fp32 results stay the same on every CPU)")
     mask_replace_prob: float = Field(0.8, ge=0, le=1, description="Share of the chosen tokens replaced by [MASK] (BERT: 0.8)")
     random_replace_prob: float = Field(0.1, ge=0, le=1, description="Share of the chosen tokens replaced by a random token (BERT: 0.1); the rest stay unchanged")
     replay_ratio: float = Field(0.2, ge=0, lt=1, description="Share of training sequences drawn from general (replay) text")
@@ -61,10 +61,42 @@ class TrainConfig(BaseModel):
     eval_every: int | None = Field(None, ge=1, description="Held-out MLM loss every N steps (null: at the end)")
     heldout_fraction: float = Field(0.02, ge=0, lt=0.5, description="Share of the domain corpus kept out of training by hash")
     seed: int = Field(42, description="Seed for data order, masking and init")
-    bf16: bool = Field(True, description="bf16 autocast when a GPU supports it")
+    precision: Precision = Field("auto", description=PRECISION_HELP)
+    report_to: list[Tracker] = Field(default_factory=list, description=REPORT_TO_HELP)
+    logging_dir: str | None = Field(None, description=LOGGING_DIR_HELP)
+    # Deprecated names of `precision`, read and mapped onto it (with a warning), never written back.
+    bf16: bool | None = Field(None, exclude=True, description="Deprecated: use precision (bf16 false is precision fp32)")
+    cpu_bf16: bool | None = Field(None, exclude=True, description="Deprecated: use precision (cpu_bf16 true is precision bf16)")
     compile: bool = Field(False, description="torch.compile the model")
     max_documents: int | None = Field(None, ge=1, description="Read at most this many documents of each corpus")
     log_every: int = Field(10, ge=1, description="Write a metrics.jsonl record (and update the bar) every N steps")
     eval_documents: int = Field(2000, ge=0, description="Held-out documents kept in memory for the held-out MLM loss (0: no evaluation)")
     keep_checkpoints: bool = Field(False, description="Keep the checkpoint directory after a successful run")
     resize: bool = Field(False, description="Append new [unusedN] rows (vocab and embeddings grow) when the base has fewer free slots than terms")
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _tracker_names(cls, value):
+        # `tensorboard,wandb` (a --set value or a recipe string), `none`, or a list.
+        from domainlm.errors import ConfigError
+
+        try:
+            return parse_report_to(value)
+        except ConfigError as e:  # as a ValueError, so pydantic reports it with the other problems
+            raise ValueError(f"{e.message} {e.hint}") from None
+
+    @model_validator(mode="after")
+    def _old_precision_names(self):
+        if self.bf16 is None and self.cpu_bf16 is None:
+            return self
+        from domainlm.errors import warn
+
+        old = ", ".join(f"{k}: {str(v).lower()}" for k, v in (("bf16", self.bf16), ("cpu_bf16", self.cpu_bf16))
+                        if v is not None)
+        if "precision" in self.model_fields_set:
+            warn(f"train.{old} is deprecated and ignored: train.precision {self.precision} is set.")
+        else:
+            self.precision = "bf16" if self.cpu_bf16 else ("fp32" if self.bf16 is False else "auto")
+            warn(f"train.{old} is deprecated: use train.precision {self.precision} (--precision {self.precision}).")
+        self.bf16 = self.cpu_bf16 = None
+        return self

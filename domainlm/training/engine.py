@@ -25,12 +25,15 @@ from domainlm.errors import ConfigError, OutputError, TrainingError
 from domainlm.modeling.adapters import LoraAdapter, adapter_possible, merge_keeping_adapter
 from domainlm.modeling.modes import apply_mode, merged_model, no_decay_names
 from domainlm.progress import progress_bar
+from domainlm.runtime import (accelerator_for, cpu_has_native_bf16, resolve_precision,  # noqa: F401 (re-export)
+                              warn_single_process_launch)
 from domainlm.training.checkpoint import (CheckpointWriteError, latest_checkpoint, load_checkpoint, rng_state,
                                           save_checkpoint, set_rng_state)
 from domainlm.training.config import TrainConfig
 from domainlm.training.data import batches
 from domainlm.training.masking import mask_generator
 from domainlm.training.objectives import MaskedLM, Objective
+from domainlm.training.tracking import TrackingPlan, make_trackers, tracked, tracker_values
 
 
 class TrainingInterrupted(TrainingError):
@@ -78,6 +81,11 @@ class TrainOutcome:
     # Everything `keep_final_checkpoint` needs to save the finished state (set by `train`).
     final_checkpoint: Callable[[], Path] | None = None
     adapter: LoraAdapter | None = None   # the LoRA adapter merged into `model`, when it is one on the filled base
+    world_size: int = 1                  # processes that trained (torchrun / accelerate launch)
+    precision: str = "fp32"              # what train.precision resolved to on this machine
+
+    def run_facts(self, config: TrainConfig) -> dict:
+        return run_facts(config, self.world_size, self.precision)
 
     def keep_final_checkpoint(self) -> Path | None:
         """Save the trained weights and metrics as a checkpoint `--resume` can write the model from.
@@ -91,6 +99,13 @@ class TrainOutcome:
             return self.final_checkpoint()
         except (TrainingError, OutputError):
             return None
+
+
+def run_facts(config: TrainConfig, world_size: int, precision: str) -> dict:
+    """How the run ran, for settings.json, the card and the trackers: under torchrun each of the
+    `world_size` processes trains its own batch, so a step sees batch × accumulation × processes."""
+    return {"world_size": world_size, "effective_batch": config.batch_size * config.grad_accum * world_size,
+            "precision_used": precision}
 
 
 def _optimizer(wrapper, model, mode: str, lr: float, weight_decay: float):
@@ -189,8 +204,9 @@ class Trainer:
     def __init__(self, *, model: torch.nn.Module, objective: Objective, stream, config: TrainConfig, ckpt_dir: Path,
                  slot_ids: list[int], heldout_sequences=None, on_step: Callable[[int, dict], None] | None = None,
                  resume_hint: str = "rerun the same command with --resume", description: str = "training",
-                 fingerprint: dict | None = None):
+                 fingerprint: dict | None = None, tracking: TrackingPlan | None = None):
         self.model, self.objective, self.stream, self.config = model, objective, stream, config
+        self.tracking = tracking
         self.ckpt_dir, self.slot_ids, self.heldout = Path(ckpt_dir), slot_ids, heldout_sequences
         self.on_step, self.resume_hint, self.description, self.fingerprint = on_step, resume_hint, description, fingerprint
         self.phases = plan_phases(config)
@@ -200,17 +216,16 @@ class Trainer:
 
     # -- set-up and restore -------------------------------------------------------------------------
     def _setup(self) -> None:
-        from accelerate import Accelerator
         from accelerate.utils import set_seed
 
-        if torch.cuda.is_available():
-            use_bf16 = self.config.bf16 and torch.cuda.is_bf16_supported()
-        else:
-            use_bf16 = self.config.cpu_bf16 and cpu_has_native_bf16()
+        cuda = torch.cuda.is_available()
+        self.precision = resolve_precision(self.config.precision, "cuda" if cuda else "cpu",
+                                           cuda_bf16=cuda and torch.cuda.is_bf16_supported())
         # cpu=True is what makes accelerate treat a torchrun / `accelerate launch` CPU job as DDP over gloo.
-        self.accelerator = Accelerator(mixed_precision="bf16" if use_bf16 else "no", cpu=not torch.cuda.is_available())
+        self.accelerator = accelerator_for(self.precision, cpu=not cuda, log_with=make_trackers(self.tracking))
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
         self.is_main = self.accelerator.is_main_process
+        warn_single_process_launch()
         # Dropout draws from the global RNG: seed it so that a run is reproducible (a resume restores it).
         set_seed(self.config.seed)
 
@@ -254,6 +269,15 @@ class Trainer:
         started = time.perf_counter()
         if saved is not None and saved.get("final"):
             return self._finished_before(saved)
+        facts = run_facts(self.config, self.world, self.precision)
+        with tracked(self.accelerator, self.tracking, facts, fresh=saved is None):
+            self._run_phases(saved)
+        seconds = time.perf_counter() - started
+        model = self.model.to("cpu")
+        self.accelerator.wait_for_everyone()
+        return self._outcome(model, seconds)
+
+    def _run_phases(self, saved: dict | None) -> None:
         s = self.state
         with progress_bar(self.description, total=self.total_steps, unit="steps",
                           fields="loss {task.fields[loss]:.3f} · {task.fields[tps]:,.0f} tok/s",
@@ -269,10 +293,11 @@ class Trainer:
                 if run.phase.mode == "lora":
                     self._merge_lora(index)
             self._final_evaluation()
-        seconds = time.perf_counter() - started
-        model = self.model.to("cpu")
-        self.accelerator.wait_for_everyone()
-        return self._outcome(model, seconds)
+
+    def _record(self, entry: dict) -> None:
+        """A metrics.jsonl record, also sent to the trackers (a no-op without any)."""
+        self.state.record(entry)
+        self.accelerator.log(tracker_values(entry), step=entry["step"])
 
     def _merge_lora(self, index: int) -> None:
         """Merge the LoRA phase just trained; keep it as an adapter too when it is the last phase
@@ -371,7 +396,7 @@ class Trainer:
             seen = [p[name] for _, p in self._window if name in p]
             if seen:
                 record[name] = sum(seen) / len(seen)
-        s.record(record)
+        self._record(record)
         self.update(completed=s.step, loss=record["loss"], tps=record["tokens_per_second"])
         self._window_start, self._window_tokens, self._window = time.perf_counter(), 0, []
         return record
@@ -380,7 +405,7 @@ class Trainer:
         s = self.state
         if self.heldout and self.config.eval_every and s.step % self.config.eval_every == 0:
             s.eval_loss = self._evaluate(run.wrapper)
-            s.record({"step": s.step, "eval_loss": s.eval_loss, "tokens": s.tokens})
+            self._record({"step": s.step, "eval_loss": s.eval_loss, "tokens": s.tokens})
 
     def _final_evaluation(self) -> None:
         s = self.state
@@ -391,7 +416,7 @@ class Trainer:
             s.eval_loss = s.metrics[-1]["eval_loss"]
         else:
             s.eval_loss = self._evaluate(self.objective.wrap(self.model))
-            s.record({"step": s.step, "eval_loss": s.eval_loss, "tokens": s.tokens})
+            self._record({"step": s.step, "eval_loss": s.eval_loss, "tokens": s.tokens})
 
     def _evaluate(self, wrapper) -> float:
         inner = self.accelerator.unwrap_model(wrapper)
@@ -458,34 +483,27 @@ class Trainer:
 
         return TrainOutcome(model=model, steps=step, tokens=tokens, final_loss=final_loss, eval_loss=eval_loss,
                             seconds=seconds, metrics=s.metrics, resumed_from=s.resumed_from, is_main=self.is_main,
-                            final_checkpoint=final_checkpoint if self.is_main else None, adapter=adapter)
-
-
-def cpu_has_native_bf16() -> bool:
-    """True on a CPU with bf16 instructions (AVX512-BF16 or AMX), where bf16 autocast is about 2x faster
-    than fp32; elsewhere it would be emulated and slower."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
-    except OSError:  # not Linux: no cheap way to tell, so fp32
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+                            final_checkpoint=final_checkpoint if self.is_main else None, adapter=adapter,
+                            world_size=self.world, precision=self.precision)
 
 
 def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, config: TrainConfig, ckpt_dir: Path,
           slot_ids: list[int], resume: bool = False, heldout_sequences=None, on_step: Callable[[int, dict], None] | None = None,
           resume_hint: str = "rerun the same command with --resume", description: str = "training",
-          fingerprint: dict | None = None, objective: Objective | None = None) -> TrainOutcome:
+          fingerprint: dict | None = None, objective: Objective | None = None,
+          tracking: TrackingPlan | None = None) -> TrainOutcome:
     """Run all phases with `objective` (default: masked-LM); see `Trainer`.
 
     `fingerprint` (see `domainlm.training.fingerprint`) names the inputs of the run (corpus,
     terms, base); it is saved in every checkpoint and a resume with other inputs is refused.
+    `tracking` (see `domainlm.training.tracking`) sends the metrics to TensorBoard / W&B / MLflow.
     """
     model = build_model()
     if objective is None:
         objective = MaskedLM(tokenizer, config, model.get_input_embeddings().weight.shape[0])
     trainer = Trainer(model=model, objective=objective, stream=stream, config=config, ckpt_dir=ckpt_dir,
                       slot_ids=slot_ids, heldout_sequences=heldout_sequences, on_step=on_step, resume_hint=resume_hint,
-                      description=description, fingerprint=fingerprint)
+                      description=description, fingerprint=fingerprint, tracking=tracking)
     return trainer.run(resume)
 
 

@@ -20,6 +20,7 @@ from typing import Callable
 
 from domainlm.errors import OutputError, TrainingError
 from domainlm.io import atomic_directory, check_output_dir, follow_umask
+from domainlm.runtime import is_main_process
 from vocab_tools.atomic import MARKER_NAME, check_not_an_input, output_lock, write_failure
 
 TOKENIZER_FILES = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
@@ -56,6 +57,8 @@ def holding_output_lock(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if not is_main_process():  # under torchrun only rank 0 writes; the others would find its lock taken
+            return fn(*args, **kwargs)
         out_dir = Path(signature.bind(*args, **kwargs).arguments["out_dir"])
         try:
             out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,7 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
     from domainlm.training.data import PackedStream, corpus_texts, fixed_sequences
     from domainlm.training.engine import train
     from domainlm.training.output import check_model_output, write_model_dir, write_or_keep_checkpoint
+    from domainlm.training.tracking import training_plan
 
     arch = arch or ModelArchConfig()
     from domainlm.training.masking import resolved_masking
@@ -63,6 +64,7 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
     from domainlm.corpus import corpus_specs
 
     force = check_model_output(out_dir, "pretrain", force, inputs=[tokenizer_dir, *corpus_specs(corpus)])
+    tracking = training_plan(config, out_dir, "pretrain", tokenizer=tokenizer_dir, arch=arch.model_dump(mode="json"))
     if config.max_steps < 1:
         raise ConfigError("pretrain needs at least one step: a new model is random until it trains.",
                           "Set --max-steps (train.max_steps) to 1 or more; 0 is for `adapt` (fill the slots only).")
@@ -105,9 +107,10 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
                                  "corpus": fp.corpus_entry(specs),
                                  "arch": {"shown": str(arch.model_dump(mode="json")),
                                           "digest": str(sorted(arch.model_dump(mode="json").items()))}},
-                    objective=objective)
+                    objective=objective, tracking=tracking)
     settings = {"command": "pretrain", "tokenizer": str(tokenizer_dir), "corpus": spec_names(specs),
-                "arch": arch.model_dump(mode="json"), "train": config.model_dump(mode="json")}
+                "arch": arch.model_dump(mode="json"), "train": config.model_dump(mode="json"),
+                **outcome.run_facts(config)}
     versions = library_versions()
     if outcome.is_main:
         card = model_card(kind="pretrain", base=None, category=None, settings=settings, outcome=outcome, slots=[],

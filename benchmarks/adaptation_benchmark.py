@@ -121,6 +121,22 @@ def parse_arm(name: str) -> tuple[str, int | str | None]:
                      "fill-only-K, phased-K")
 
 
+def _precision(p: dict) -> str:
+    return "bf16" if p["cpu_bf16"] else "auto"
+
+
+def config_key(config) -> dict:
+    """An arm's TrainConfig as its cache key reads it: what can change the trained model, written as the
+    keys of the arms already trained were (precision as the two flags it replaced, trackers left out),
+    so a settings rename does not retrain hours of cached arms."""
+    d = config.model_dump()
+    for name in ("report_to", "logging_dir"):
+        d.pop(name, None)
+    precision = d.pop("precision", "auto")
+    d["bf16"], d["cpu_bf16"] = precision != "fp32", precision == "bf16"
+    return d
+
+
 def _key(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -198,7 +214,7 @@ def prepare_base(work: Path, p: dict, data: Path) -> dict:
             build_vocab(texts, tok, vocab_size=p["vocab_size"], unused=p["slots"], min_frequency=2, limit_alphabet=3000)
         config = TrainConfig(max_steps=p["pretrain_steps"], batch_size=p["pretrain_batch"], seq_len=p["seq_len"],
                              lr=p["pretrain_lr"], warmup_ratio=0.06, save_every=10**6, eval_documents=0, seed=0,
-                             replay_ratio=0.0, masking="token", cpu_bf16=p["cpu_bf16"])
+                             replay_ratio=0.0, masking="token", precision=_precision(p))
         pretrain(tok, [str(general)], base, arch=arch, config=config)
         _mark(base, key)
     return {"path": str(base), "key": key, "general": str(wiki),
@@ -303,7 +319,7 @@ def arm_config(name: str, p: dict):
 
     kind, k = parse_arm(name)
     common = dict(batch_size=p["batch"], seq_len=p["seq_len"], lr=p["lr"], warmup_ratio=0.06, save_every=10**6,
-                  eval_documents=500, seed=0, cpu_bf16=p["cpu_bf16"], replay_ratio=0.0 if kind == "tapt" else p["replay"],
+                  eval_documents=500, seed=0, precision=_precision(p), replay_ratio=0.0 if kind == "tapt" else p["replay"],
                   slots=k if kind in ("fill", "fill-only", "phased") else "all")
     steps = p["steps"] * (3 if name.endswith("3N") else 1)
     if kind == "fill-only":
@@ -329,7 +345,7 @@ def run_arm(name: str, domain: dict, base: dict, p: dict, terms: Path | None) ->
     config = arm_config(name, p)
     terms_digest = hashlib.sha256(Path(arm_terms).read_bytes()).hexdigest() if arm_terms else None
     corpus = domain["tapt"] if kind == "tapt" else domain["corpus"]
-    key = _key({"config": config.model_dump(), "terms": terms_digest, "base": base["key"], "corpus": domain["corpus_key"],
+    key = _key({"config": config_key(config), "terms": terms_digest, "base": base["key"], "corpus": domain["corpus_key"],
                 "which": corpus.name})
     info_path = out.parent / f"arm-{name}.json"
     if _cached(out, key) and info_path.exists():

@@ -8,7 +8,8 @@ data order and seed, and is fine-tuned on the domain's task at several label bud
     base             no training
     plain-N          continued masked-LM for N tokens (20% general replay), vocabulary unchanged
     plain-3N         the same for 3N tokens
-    tapt             masked-LM for N tokens on the task's own training texts only (labels unused; Gururangan et al. 2020)
+    tapt             masked-LM for N tokens on the task's own training texts only
+                     (labels unused; Gururangan et al. 2020)
     fill-only-K      the K best mined terms in the slots, mean-of-pieces rows, no training (Sachidananda et al. 2021)
     fill-K           the K best mined terms, mean init, then plain-N's training (K swept: 100 ... 2000)
     fill-auto        as fill-K with K chosen by `--slots auto` (domainlm.training.slot_budget)
@@ -58,30 +59,117 @@ SHARED_BASE = "bases/bert-4l256-general"
 PROFILES = {
     # 2 CPU cores, bf16 autocast: an adapted arm of N (200 x 64 x 128 = 1.6M tokens) takes about 5 minutes,
     # a fine-tuning run 10-40 s. The whole grid is several hours: it is cached and resumable.
-    "cpu": dict(base=SHARED_BASE, steps=200, batch=64, seq_len=128, lr=2e-4, replay=0.2, cpu_bf16=True,
-                new_rows_steps=40, new_rows_lr=2e-3, eval_texts=2000, budgets=(200, 1000), seeds=(1, 2, 3, 4, 5),
-                ft_epochs={"200": 10, "1000": 5, "all": 3}, ft_lr=2e-4, ft_dev=500, ft_test=2000, all_labels=10_000,
-                bootstrap=1000, efficiency_examples=2000, efficiency_repeats=3, mine_slots=2000),
+    "cpu": dict(
+        base=SHARED_BASE,
+        steps=200,
+        batch=64,
+        seq_len=128,
+        lr=2e-4,
+        replay=0.2,
+        cpu_bf16=True,
+        new_rows_steps=40,
+        new_rows_lr=2e-3,
+        eval_texts=2000,
+        budgets=(200, 1000),
+        seeds=(1, 2, 3, 4, 5),
+        ft_epochs={"200": 10, "1000": 5, "all": 3},
+        ft_lr=2e-4,
+        ft_dev=500,
+        ft_test=2000,
+        all_labels=10_000,
+        bootstrap=1000,
+        efficiency_examples=2000,
+        efficiency_repeats=3,
+        mine_slots=2000,
+    ),
     # One H100 (benchmarks/gpu_protocol.py, at most 9 minutes): a 6 x 512 base pretrained here with token
     # masking over the shared base's vocabulary, then the key arms at two label budgets.
-    "gpu": dict(base=None, base_tokenizer=SHARED_BASE, layers=6, hidden=512, heads=8, intermediate=2048,
-                pretrain_steps=1500, pretrain_batch=128, pretrain_lr=5e-4, general_docs=None, nsmc_reviews=300_000,
-                steps=300, batch=128, seq_len=128, lr=2e-4, replay=0.2, cpu_bf16=False, new_rows_steps=60,
-                new_rows_lr=2e-3, eval_texts=2000, budgets=(200, 1000), seeds=(1, 2, 3, 4, 5),
-                ft_epochs={"200": 10, "1000": 5, "all": 3}, ft_lr=1e-4, ft_dev=500, ft_test=2000, all_labels=10_000,
-                bootstrap=1000, efficiency_examples=5000, efficiency_repeats=3, mine_slots=2000),
+    "gpu": dict(
+        base=None,
+        base_tokenizer=SHARED_BASE,
+        layers=6,
+        hidden=512,
+        heads=8,
+        intermediate=2048,
+        pretrain_steps=1500,
+        pretrain_batch=128,
+        pretrain_lr=5e-4,
+        general_docs=None,
+        nsmc_reviews=300_000,
+        steps=300,
+        batch=128,
+        seq_len=128,
+        lr=2e-4,
+        replay=0.2,
+        cpu_bf16=False,
+        new_rows_steps=60,
+        new_rows_lr=2e-3,
+        eval_texts=2000,
+        budgets=(200, 1000),
+        seeds=(1, 2, 3, 4, 5),
+        ft_epochs={"200": 10, "1000": 5, "all": 3},
+        ft_lr=1e-4,
+        ft_dev=500,
+        ft_test=2000,
+        all_labels=10_000,
+        bootstrap=1000,
+        efficiency_examples=5000,
+        efficiency_repeats=3,
+        mine_slots=2000,
+    ),
     # A smoke run of every arm and measure on a tiny base made here (a minute or two); numbers mean nothing.
-    "quick": dict(base=None, layers=2, hidden=64, heads=2, intermediate=256, vocab_size=6000, slots=300,
-                  pretrain_steps=30, pretrain_batch=16, pretrain_lr=2e-3, general_docs=3000, domain_docs=3000,
-                  steps=6, batch=16, seq_len=64, lr=1e-3, replay=0.2, cpu_bf16=False, new_rows_steps=2,
-                  new_rows_lr=2e-3, eval_texts=150, budgets=(100,), seeds=(1, 2), ft_epochs={"100": 1, "all": 1},
-                  ft_lr=5e-4, ft_dev=60, ft_test=150, all_labels=300, bootstrap=200, efficiency_examples=200,
-                  efficiency_repeats=1, mine_slots=300),
+    "quick": dict(
+        base=None,
+        layers=2,
+        hidden=64,
+        heads=2,
+        intermediate=256,
+        vocab_size=6000,
+        slots=300,
+        pretrain_steps=30,
+        pretrain_batch=16,
+        pretrain_lr=2e-3,
+        general_docs=3000,
+        domain_docs=3000,
+        steps=6,
+        batch=16,
+        seq_len=64,
+        lr=1e-3,
+        replay=0.2,
+        cpu_bf16=False,
+        new_rows_steps=2,
+        new_rows_lr=2e-3,
+        eval_texts=150,
+        budgets=(100,),
+        seeds=(1, 2),
+        ft_epochs={"100": 1, "all": 1},
+        ft_lr=5e-4,
+        ft_dev=60,
+        ft_test=150,
+        all_labels=300,
+        bootstrap=200,
+        efficiency_examples=200,
+        efficiency_repeats=1,
+        mine_slots=300,
+    ),
 }
 
 DEFAULT_ARMS = {
-    "shopping": ["base", "plain-N", "fill-500", "fill-2000", "fill-1000", "fill-250", "fill-100", "plain-3N",
-                 "fill-auto", "fill-auto-3N", "tapt", "fill-only-1000", "phased-1000"],
+    "shopping": [
+        "base",
+        "plain-N",
+        "fill-500",
+        "fill-2000",
+        "fill-1000",
+        "fill-250",
+        "fill-100",
+        "plain-3N",
+        "fill-auto",
+        "fill-auto-3N",
+        "tapt",
+        "fill-only-1000",
+        "phased-1000",
+    ],
     "news": ["base", "plain-N", "fill-auto", "plain-3N", "fill-auto-3N", "tapt", "fill-1000"],
     "movies": ["base", "plain-N", "fill-auto", "fill-500", "plain-3N", "fill-2000"],
 }
@@ -93,13 +181,18 @@ DOMAINS = {"shopping": "shopping-rating", "news": "hate-speech", "movies": "nsmc
 def describe_arm(name: str) -> str:
     kind, k = parse_arm(name)
     n = "3N" if name.endswith("3N") else "N"
-    return {"base": "the base, no training",
-            "plain": f"continued masked-LM for {'3N' if name == 'plain-3N' else 'N'} tokens, vocabulary unchanged",
-            "tapt": "masked-LM for N tokens on the task's own training texts (no replay)",
-            "fill-only": f"the {k} best mined terms, mean init, no training",
-            "fill": (f"the {k} best mined terms, mean init, then {n} tokens of masked-LM" if k != "auto"
-                     else f"--slots auto: the terms a budget of {n} tokens can teach, then {n} tokens of masked-LM"),
-            "phased": f"the {k} best mined terms, new rows alone first, then everything, N in all"}[kind]
+    return {
+        "base": "the base, no training",
+        "plain": f"continued masked-LM for {'3N' if name == 'plain-3N' else 'N'} tokens, vocabulary unchanged",
+        "tapt": "masked-LM for N tokens on the task's own training texts (no replay)",
+        "fill-only": f"the {k} best mined terms, mean init, no training",
+        "fill": (
+            f"the {k} best mined terms, mean init, then {n} tokens of masked-LM"
+            if k != "auto"
+            else f"--slots auto: the terms a budget of {n} tokens can teach, then {n} tokens of masked-LM"
+        ),
+        "phased": f"the {k} best mined terms, new rows alone first, then everything, N in all",
+    }[kind]
 
 
 def parse_arm(name: str) -> tuple[str, int | str | None]:
@@ -110,15 +203,17 @@ def parse_arm(name: str) -> tuple[str, int | str | None]:
         return "plain", None
     for kind in ("fill-only", "phased", "fill"):
         if name.startswith(kind + "-"):
-            k = name[len(kind) + 1:]
+            k = name[len(kind) + 1 :]
             if kind == "fill" and k.endswith("-3N"):  # fill-K-3N, fill-auto-3N: the fill trained for 3N
                 k = k[:-3]
             if k == "auto" and kind == "fill":
                 return kind, "auto"
             if k.isdigit() and int(k) > 0:
                 return kind, int(k)
-    raise SystemExit(f"unknown arm {name!r}: base, plain-N, plain-3N, tapt, fill-K, fill-auto, fill-K-3N, fill-auto-3N, "
-                     "fill-only-K, phased-K")
+    raise SystemExit(
+        f"unknown arm {name!r}: base, plain-N, plain-3N, tapt, fill-K, fill-auto, fill-K-3N, fill-auto-3N, "
+        "fill-only-K, phased-K"
+    )
 
 
 def _precision(p: dict) -> str:
@@ -171,6 +266,7 @@ def _write_lines(path: Path, texts) -> int:
 
 # --- the base ---------------------------------------------------------------------------------------
 
+
 def prepare_base(work: Path, p: dict, data: Path) -> dict:
     """The base every arm starts from: the shared one, or (quick) a tiny one pretrained here once."""
     if p.get("base"):
@@ -179,32 +275,65 @@ def prepare_base(work: Path, p: dict, data: Path) -> dict:
         if not weights.exists():
             raise SystemExit(f"the shared base {path} is missing: see ../shared/data/README.md (bases/)")
         st = weights.stat()
-        return {"path": str(path), "key": _key({"base": str(p["base"]), "size": st.st_size}),
-                "general": str(data / "general" / "kowiki_sample.txt.gz"),
-                "description": "the shared bert-4l256-general: 4 layers x 256, 26,000-entry vocab with 2,000 [unusedN] "
-                               "slots, token-level masked-LM for 27.9M tokens on the Korean Wikipedia sample and the "
-                               "NSMC train-split reviews (../shared/data/bases/bert-4l256-general/README.md)"}
+        return {
+            "path": str(path),
+            "key": _key({"base": str(p["base"]), "size": st.st_size}),
+            "general": str(data / "general" / "kowiki_sample.txt.gz"),
+            "description": "the shared bert-4l256-general: 4 layers x 256, 26,000-entry vocab with 2,000 [unusedN] "
+            "slots, token-level masked-LM for 27.9M tokens on the Korean Wikipedia sample and the "
+            "NSMC train-split reviews (../shared/data/bases/bert-4l256-general/README.md)",
+        }
     from domainlm.corpus import CorpusSpec
     from domainlm.modeling.config import ModelArchConfig
     from domainlm.training import TrainConfig, pretrain
     from domainlm.training.data import corpus_texts
     from vocab_tools import build_vocab
 
-    arch = ModelArchConfig(arch="bert", layers=p["layers"], hidden=p["hidden"], heads=p["heads"],
-                           intermediate=p["intermediate"], max_positions=128)
-    settings = {k: p.get(k) for k in ("layers", "hidden", "heads", "intermediate", "vocab_size", "slots", "pretrain_steps",
-                                      "pretrain_batch", "pretrain_lr", "general_docs", "seq_len", "base_tokenizer",
-                                      "nsmc_reviews")}
+    arch = ModelArchConfig(
+        arch="bert",
+        layers=p["layers"],
+        hidden=p["hidden"],
+        heads=p["heads"],
+        intermediate=p["intermediate"],
+        max_positions=128,
+    )
+    settings = {
+        k: p.get(k)
+        for k in (
+            "layers",
+            "hidden",
+            "heads",
+            "intermediate",
+            "vocab_size",
+            "slots",
+            "pretrain_steps",
+            "pretrain_batch",
+            "pretrain_lr",
+            "general_docs",
+            "seq_len",
+            "base_tokenizer",
+            "nsmc_reviews",
+        )
+    }
     key = _key(settings)
     base, general, wiki = work / "base", work / "pretraining.txt", work / "general.txt"
     if not (_cached(base, key) and general.exists() and wiki.exists()):
-        texts = list(corpus_texts(CorpusSpec(path=str(data / "general" / "kowiki_sample.txt.gz")),
-                                  max_documents=p["general_docs"]))
+        texts = list(
+            corpus_texts(
+                CorpusSpec(path=str(data / "general" / "kowiki_sample.txt.gz")), max_documents=p["general_docs"]
+            )
+        )
         random.Random(0).shuffle(texts)
         _write_lines(wiki, texts)  # the mining reference and the replay text
         if p.get("nsmc_reviews"):  # as the shared base: Wikipedia and NSMC train-split reviews
-            texts = texts + list(corpus_texts(CorpusSpec(path=str(data / "reviews" / "nsmc_reviews.tsv.gz"), field="text",
-                                                         where={"split": "train"}), max_documents=p["nsmc_reviews"]))
+            texts = texts + list(
+                corpus_texts(
+                    CorpusSpec(
+                        path=str(data / "reviews" / "nsmc_reviews.tsv.gz"), field="text", where={"split": "train"}
+                    ),
+                    max_documents=p["nsmc_reviews"],
+                )
+            )
             random.Random(0).shuffle(texts)
         _write_lines(general, texts)
         if p.get("base_tokenizer"):
@@ -212,16 +341,33 @@ def prepare_base(work: Path, p: dict, data: Path) -> dict:
         else:
             tok = work / "tok"
             build_vocab(texts, tok, vocab_size=p["vocab_size"], unused=p["slots"], min_frequency=2, limit_alphabet=3000)
-        config = TrainConfig(max_steps=p["pretrain_steps"], batch_size=p["pretrain_batch"], seq_len=p["seq_len"],
-                             lr=p["pretrain_lr"], warmup_ratio=0.06, save_every=10**6, eval_documents=0, seed=0,
-                             replay_ratio=0.0, masking="token", precision=_precision(p))
+        config = TrainConfig(
+            max_steps=p["pretrain_steps"],
+            batch_size=p["pretrain_batch"],
+            seq_len=p["seq_len"],
+            lr=p["pretrain_lr"],
+            warmup_ratio=0.06,
+            save_every=10**6,
+            eval_documents=0,
+            seed=0,
+            replay_ratio=0.0,
+            masking="token",
+            precision=_precision(p),
+        )
         pretrain(tok, [str(general)], base, arch=arch, config=config)
         _mark(base, key)
-    return {"path": str(base), "key": key, "general": str(wiki),
-            "description": f"a BERT {p['layers']} x {p['hidden']} pretrained here (token masking) for "
-                           f"{p['pretrain_steps']:,} steps x {p['pretrain_batch']} x {p['seq_len']}"
-                           + (" on the Korean Wikipedia sample and NSMC train-split reviews" if p.get("nsmc_reviews")
-                              else " on the Korean Wikipedia sample: a smoke test, not a real base")}
+    return {
+        "path": str(base),
+        "key": key,
+        "general": str(wiki),
+        "description": f"a BERT {p['layers']} x {p['hidden']} pretrained here (token masking) for "
+        f"{p['pretrain_steps']:,} steps x {p['pretrain_batch']} x {p['seq_len']}"
+        + (
+            " on the Korean Wikipedia sample and NSMC train-split reviews"
+            if p.get("nsmc_reviews")
+            else " on the Korean Wikipedia sample: a smoke test, not a real base"
+        ),
+    }
 
 
 def base_quality(base_path: str, texts: list[str], train_corpus: Path, p: dict) -> dict:
@@ -232,11 +378,10 @@ def base_quality(base_path: str, texts: list[str], train_corpus: Path, p: dict) 
     do no better than that unigram model; the shared base's README measures the same way."""
     from collections import Counter
 
-    from domainlm.modeling.loading import load_mlm
-    from domainlm.training.heldout import heldout_mlm_loss
-
     from domainlm.corpus import CorpusSpec
+    from domainlm.modeling.loading import load_mlm
     from domainlm.training.data import corpus_texts
+    from domainlm.training.heldout import heldout_mlm_loss
 
     model, tokenizer = load_mlm(base_path)
     train: Counter = Counter()
@@ -250,16 +395,33 @@ def base_quality(base_path: str, texts: list[str], train_corpus: Path, p: dict) 
     vocab = len(tokenizer)
     held = [i for enc in tokenizer(texts, add_special_tokens=False)["input_ids"] for i in enc]
     unigram = -sum(math.log((train.get(i, 0) + 0.5) / (total + 0.5 * vocab)) for i in held) / len(held)
-    out = {"method": "unigram fit on the training text, scored on held-out", "texts": len(texts), "tokens": len(held),
-           "unigram_tokens": total, "unigram_loss_nats": round(unigram, 4)}
+    out = {
+        "method": "unigram fit on the training text, scored on held-out",
+        "texts": len(texts),
+        "tokens": len(held),
+        "unigram_tokens": total,
+        "unigram_loss_nats": round(unigram, 4),
+    }
     for masking in ("token", "whole-word"):
-        out[f"mlm_loss_{masking}"] = round(heldout_mlm_loss(model, tokenizer, texts, seq_len=p["seq_len"], batch_size=32,
-                                                            seed=13, masking=masking, max_sequences=256), 4)
+        out[f"mlm_loss_{masking}"] = round(
+            heldout_mlm_loss(
+                model,
+                tokenizer,
+                texts,
+                seq_len=p["seq_len"],
+                batch_size=32,
+                seed=13,
+                masking=masking,
+                max_sequences=256,
+            ),
+            4,
+        )
     out["off_plateau_nats"] = round(unigram - out["mlm_loss_token"], 4)
     return out
 
 
 # --- the domains ------------------------------------------------------------------------------------
+
 
 def prepare_domain(name: str, work: Path, p: dict, data: Path) -> dict:
     """Write the domain's training text and the task's own training texts (each shuffled once: every
@@ -287,15 +449,29 @@ def prepare_domain(name: str, work: Path, p: dict, data: Path) -> dict:
             from domainlm.training.data import corpus_texts
 
             test_set = set(test_texts)
-            texts = [t for t in corpus_texts(CorpusSpec(path=str(data / "reviews" / "nsmc_reviews.tsv.gz"), field="text",
-                                                        where={"split": "train"})) if t not in test_set]
+            texts = [
+                t
+                for t in corpus_texts(
+                    CorpusSpec(
+                        path=str(data / "reviews" / "nsmc_reviews.tsv.gz"), field="text", where={"split": "train"}
+                    )
+                )
+                if t not in test_set
+            ]
         for path, items in ((corpus, texts), (tapt, list(train_texts))):
             random.Random(0).shuffle(items)
             _write_lines(path, items[:limit] if limit else items)
         _mark(corpus, key)
-    heldout = test_texts[:p["eval_texts"] * 2]
-    return {"name": name, "task": task.name, "corpus": corpus, "tapt": tapt, "heldout": heldout, "dir": folder,
-            "corpus_key": key}
+    heldout = test_texts[: p["eval_texts"] * 2]
+    return {
+        "name": name,
+        "task": task.name,
+        "corpus": corpus,
+        "tapt": tapt,
+        "heldout": heldout,
+        "dir": folder,
+        "corpus_key": key,
+    }
 
 
 def mined_terms(domain: dict, base: dict, p: dict) -> Path:
@@ -306,29 +482,46 @@ def mined_terms(domain: dict, base: dict, p: dict) -> Path:
     out = domain["dir"] / "mined"
     key = _key({"slots": p["mine_slots"], "corpus": domain["corpus_key"], "base": base["key"]})
     if not _cached(out, key):
-        mine_terms([str(domain["corpus"])], [base["general"]], base["path"], MineConfig(slots=p["mine_slots"]),
-                   out_dir=out)
+        mine_terms(
+            [str(domain["corpus"])], [base["general"]], base["path"], MineConfig(slots=p["mine_slots"]), out_dir=out
+        )
         _mark(out, key)
     return out / "terms.tsv"
 
 
 # --- the arms ---------------------------------------------------------------------------------------
 
+
 def arm_config(name: str, p: dict):
     from domainlm.training import TrainConfig
 
     kind, k = parse_arm(name)
-    common = dict(batch_size=p["batch"], seq_len=p["seq_len"], lr=p["lr"], warmup_ratio=0.06, save_every=10**6,
-                  eval_documents=500, seed=0, precision=_precision(p), replay_ratio=0.0 if kind == "tapt" else p["replay"],
-                  slots=k if kind in ("fill", "fill-only", "phased") else "all")
+    common = dict(
+        batch_size=p["batch"],
+        seq_len=p["seq_len"],
+        lr=p["lr"],
+        warmup_ratio=0.06,
+        save_every=10**6,
+        eval_documents=500,
+        seed=0,
+        precision=_precision(p),
+        replay_ratio=0.0 if kind == "tapt" else p["replay"],
+        slots=k if kind in ("fill", "fill-only", "phased") else "all",
+    )
     steps = p["steps"] * (3 if name.endswith("3N") else 1)
     if kind == "fill-only":
         return TrainConfig(max_steps=0, **common)
     if kind == "phased":
         rows = p["new_rows_steps"]
-        return TrainConfig(mode="phased", max_steps=steps, **common,
-                           phases=[{"mode": "new-rows", "steps": rows, "lr": p["new_rows_lr"]},
-                                   {"mode": "full", "steps": steps - rows}])
+        return TrainConfig(
+            mode="phased",
+            max_steps=steps,
+            **common,
+            phases=[
+                {"mode": "new-rows", "steps": rows, "lr": p["new_rows_lr"]},
+                {"mode": "full", "steps": steps - rows},
+            ],
+        )
     return TrainConfig(max_steps=steps, **common)
 
 
@@ -338,33 +531,61 @@ def run_arm(name: str, domain: dict, base: dict, p: dict, terms: Path | None) ->
 
     kind, _ = parse_arm(name)
     if kind == "base":
-        return {"path": base["path"], "tokens": 0, "seconds": 0.0, "cpu_seconds": 0.0, "key": base["key"],
-                "slots_filled": 0}
+        return {
+            "path": base["path"],
+            "tokens": 0,
+            "seconds": 0.0,
+            "cpu_seconds": 0.0,
+            "key": base["key"],
+            "slots_filled": 0,
+        }
     out = domain["dir"] / f"arm-{name}"
     arm_terms = terms if kind in ("fill", "fill-only", "phased") else None
     config = arm_config(name, p)
     terms_digest = hashlib.sha256(Path(arm_terms).read_bytes()).hexdigest() if arm_terms else None
     corpus = domain["tapt"] if kind == "tapt" else domain["corpus"]
-    key = _key({"config": config_key(config), "terms": terms_digest, "base": base["key"], "corpus": domain["corpus_key"],
-                "which": corpus.name})
+    key = _key(
+        {
+            "config": config_key(config),
+            "terms": terms_digest,
+            "base": base["key"],
+            "corpus": domain["corpus_key"],
+            "which": corpus.name,
+        }
+    )
     info_path = out.parent / f"arm-{name}.json"
     if _cached(out, key) and info_path.exists():
         return json.loads(info_path.read_text()) | {"key": key}
     print(f"{domain['name']}: arm {name}", file=sys.stderr)
     cpu, t = _cpu_seconds(), time.perf_counter()
-    result = adapt(base["path"], out, corpus=[str(corpus)], replay=[base["general"]] if config.replay_ratio else [],
-                   terms=arm_terms, config=config, category=domain["name"])
-    info = {"path": str(out), "tokens": result.tokens, "steps": result.steps,
-            "seconds": round(time.perf_counter() - t, 1), "train_seconds": round(result.seconds, 1),
-            "cpu_seconds": round(_cpu_seconds() - cpu, 1), "slots_filled": result.slots_filled,
-            "heldout_mlm_loss_before": result.eval_loss_before, "heldout_mlm_loss_after": result.eval_loss,
-            "slot_plan": result.slot_plan}
+    result = adapt(
+        base["path"],
+        out,
+        corpus=[str(corpus)],
+        replay=[base["general"]] if config.replay_ratio else [],
+        terms=arm_terms,
+        config=config,
+        category=domain["name"],
+    )
+    info = {
+        "path": str(out),
+        "tokens": result.tokens,
+        "steps": result.steps,
+        "seconds": round(time.perf_counter() - t, 1),
+        "train_seconds": round(result.seconds, 1),
+        "cpu_seconds": round(_cpu_seconds() - cpu, 1),
+        "slots_filled": result.slots_filled,
+        "heldout_mlm_loss_before": result.eval_loss_before,
+        "heldout_mlm_loss_after": result.eval_loss,
+        "slot_plan": result.slot_plan,
+    }
     info_path.write_text(json.dumps(info, indent=1, default=str))
     _mark(out, key)
     return info | {"key": key}
 
 
 # --- language-model measures ------------------------------------------------------------------------
+
 
 def language_model_measures(arms: dict, domain: dict, general_texts: list[str], p: dict) -> dict:
     """MW-BPC of every arm on one mask plan per text set, paired against plain-N; fertility."""
@@ -376,43 +597,63 @@ def language_model_measures(arms: dict, domain: dict, general_texts: list[str], 
     from vocab_tools.metrics import measure
 
     normalizer = Normalizer()
-    domain_sample = load_texts(domain["heldout"], max_texts=p["eval_texts"], seed=13, what="held-out domain",
-                               normalizer=normalizer)
-    general_sample = load_texts(general_texts, max_texts=p["eval_texts"], seed=13, what="general", normalizer=normalizer)
+    domain_sample = load_texts(
+        domain["heldout"], max_texts=p["eval_texts"], seed=13, what="held-out domain", normalizer=normalizer
+    )
+    general_sample = load_texts(
+        general_texts, max_texts=p["eval_texts"], seed=13, what="general", normalizer=normalizer
+    )
     sides = {arm: load_side(arm, info["path"]) for arm, info in arms.items()}
     out: dict = {"texts": {"domain": len(domain_sample), "general": len(general_sample)}, "mw_bpc": {}}
     for set_name, sample in (("domain", domain_sample), ("general", general_sample)):
         plan = plan_masks(sample.texts, list(sides.values()), seed=13, mask_fraction=0.15, max_seq_len=p["seq_len"])
-        scores = {arm: score_plan(side, plan, batch_size=64, resamples=p["bootstrap"], seed=13,
-                                  description=f"MW-BPC {domain['name']} {set_name} {arm}")
-                  for arm, side in sides.items()}
+        scores = {
+            arm: score_plan(
+                side,
+                plan,
+                batch_size=64,
+                resamples=p["bootstrap"],
+                seed=13,
+                description=f"MW-BPC {domain['name']} {set_name} {arm}",
+            )
+            for arm, side in sides.items()
+        }
         rows = {}
         for arm, s in scores.items():
             row = {"bpc": s.bpc.to_dict(), "masked_tokens": s.masked_tokens}
             for ref in ("base", REFERENCE):
                 if ref in scores and ref != arm:
                     r = scores[ref]
-                    row[f"minus_{ref}"] = paired_ratio_difference(r.bits, r.chars, s.bits, s.chars,
-                                                                  resamples=p["bootstrap"], seed=13).to_dict()
+                    row[f"minus_{ref}"] = paired_ratio_difference(
+                        r.bits, r.chars, s.bits, s.chars, resamples=p["bootstrap"], seed=13
+                    ).to_dict()
             rows[arm] = row
         out["mw_bpc"][set_name] = rows
     measured = measure(domain_sample.texts, {arm: info["path"] for arm, info in arms.items()})
-    out["tokenization"] = {arm: {k: t.get(k) for k in ("fertility", "filled_slots", "slot_token_share")}
-                           | {"compression_gain": measured.get("compression_gain", {}).get(arm)}
-                           for arm, t in measured["tokenizers"].items()}
+    out["tokenization"] = {
+        arm: {k: t.get(k) for k in ("fertility", "filled_slots", "slot_token_share")}
+        | {"compression_gain": measured.get("compression_gain", {}).get(arm)}
+        for arm, t in measured["tokenizers"].items()
+    }
     return out
 
 
 # --- fine-tuning ------------------------------------------------------------------------------------
+
 
 def finetune_runs(arm: str, info: dict, domain: dict, budget: str, p: dict, data: Path) -> dict:
     """The task fine-tuned from one arm at one label budget over the seeds (cached)."""
     from domainlm.finetune import finetune
     from domainlm.finetune.engine import FinetuneSettings
 
-    settings = FinetuneSettings(max_train=p["all_labels"] if budget == "all" else int(budget), max_dev=p["ft_dev"],
-                                max_test=p["ft_test"], epochs=p["ft_epochs"][budget], lr=p["ft_lr"],
-                                precision="bf16" if p["cpu_bf16"] else "auto")
+    settings = FinetuneSettings(
+        max_train=p["all_labels"] if budget == "all" else int(budget),
+        max_dev=p["ft_dev"],
+        max_test=p["ft_test"],
+        epochs=p["ft_epochs"][budget],
+        lr=p["ft_lr"],
+        precision="bf16" if p["cpu_bf16"] else "auto",
+    )
     key = _key({"arm": info["key"], "settings": settings.__dict__, "seeds": p["seeds"], "task": domain["task"]})
     folder = domain["dir"] / f"finetune-{arm}-{budget}"
     if not _cached(folder, key):
@@ -420,8 +661,11 @@ def finetune_runs(arm: str, info: dict, domain: dict, budget: str, p: dict, data
         finetune(info["path"], domain["task"], folder, seeds=list(p["seeds"]), data_dir=data, settings=settings)
         _mark(folder, key)
     saved = json.loads((folder / "finetune.json").read_text(encoding="utf-8"))
-    return {"saved": saved, "predictions": _seed_predictions(folder, saved["metric"], p["seeds"]),
-            "settings": settings.__dict__}
+    return {
+        "saved": saved,
+        "predictions": _seed_predictions(folder, saved["metric"], p["seeds"]),
+        "settings": settings.__dict__,
+    }
 
 
 def _seed_predictions(folder: Path, metric: str, seeds) -> list:
@@ -435,8 +679,14 @@ def _seed_predictions(folder: Path, metric: str, seeds) -> list:
         index = {n: i for i, n in enumerate(names)}
         with open(seed_dir / "test_predictions.tsv", encoding="utf-8", newline="") as f:
             rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-        out.append(MetricData(metric, [index[r["gold"]] for r in rows], [index[r["predicted"]] for r in rows],
-                              classes=list(range(len(names))) if metric == "macro_f1" else None))
+        out.append(
+            MetricData(
+                metric,
+                [index[r["gold"]] for r in rows],
+                [index[r["predicted"]] for r in rows],
+                classes=list(range(len(names))) if metric == "macro_f1" else None,
+            )
+        )
     return out
 
 
@@ -445,8 +695,13 @@ def finetune_table(runs: dict, p: dict) -> dict:
     from domainlm.finetune.metrics import paired_difference
 
     first = next(iter(runs.values()))["saved"]
-    out = {"metric": first["metric"], "sizes": first["sizes"], "settings": next(iter(runs.values()))["settings"],
-           "scores": {}, "minus": {}}
+    out = {
+        "metric": first["metric"],
+        "sizes": first["sizes"],
+        "settings": next(iter(runs.values()))["settings"],
+        "scores": {},
+        "minus": {},
+    }
     for arm, r in runs.items():
         out["scores"][arm] = r["saved"]["summary"] | {"seeds": [s["test"] for s in r["saved"]["seeds"]]}
     for ref in (REFERENCE, "base", "plain-3N"):
@@ -455,8 +710,9 @@ def finetune_table(runs: dict, p: dict) -> dict:
         out["minus"][ref] = {}
         for arm, r in runs.items():
             if arm != ref:
-                diff, verdict = paired_difference(runs[ref]["predictions"], r["predictions"], resamples=p["bootstrap"],
-                                                  seed=0)
+                diff, verdict = paired_difference(
+                    runs[ref]["predictions"], r["predictions"], resamples=p["bootstrap"], seed=0
+                )
                 out["minus"][ref][arm] = diff.to_dict() | {"verdict": verdict}
     return out
 
@@ -472,6 +728,7 @@ def versus(runs: dict, a: str, b: str, p: dict) -> dict | None:
 
 
 # --- efficiency -------------------------------------------------------------------------------------
+
 
 def efficiency(domain: dict, base_path: str, filled_path: str, p: dict, data: Path) -> dict:
     """Fine-tuning throughput with the filled tokenizer against the base's on the domain task: one
@@ -491,9 +748,13 @@ def efficiency(domain: dict, base_path: str, filled_path: str, p: dict, data: Pa
         for side, path in (("base", base_path), ("filled", filled_path)):
             run = run_seed(path, split, 1, settings)
             n = len(split.train)
-            rows[side].append({"examples_per_second": n / run.train_seconds,
-                               "examples_per_cpu_second": n / max(run.train_cpu_seconds, 1e-9),
-                               "tokens_per_example": run.train_tokens / n})
+            rows[side].append(
+                {
+                    "examples_per_second": n / run.train_seconds,
+                    "examples_per_cpu_second": n / max(run.train_cpu_seconds, 1e-9),
+                    "tokens_per_example": run.train_tokens / n,
+                }
+            )
     out = {"examples": len(split.train), "repeats": p["efficiency_repeats"], "runs": rows}
     for side in rows:
         out[side] = {k: statistics.median(r[k] for r in rows[side]) for k in rows[side][0]}
@@ -505,6 +766,7 @@ def efficiency(domain: dict, base_path: str, filled_path: str, p: dict, data: Pa
 
 # --- targets, table, chart --------------------------------------------------------------------------
 
+
 def fill_arms(arms) -> list[str]:
     return [a for a in arms if parse_arm(a)[0] in ("fill", "phased")]
 
@@ -513,8 +775,11 @@ def best_fill(dom: dict, budget: str, *, swept_at_n: bool = True) -> str | None:
     """The fill arm with the best mean: among the swept counts trained for N (what --slots auto is held
     against), or (swept_at_n=False) among every fill configuration, auto and 3N included."""
     ft = dom.get("finetune", {}).get(budget)
-    candidates = [a for a in fill_arms(dom["arms"]) if ft and a in ft["scores"]
-                  and not (swept_at_n and (a.startswith("fill-auto") or a.endswith("3N")))]
+    candidates = [
+        a
+        for a in fill_arms(dom["arms"])
+        if ft and a in ft["scores"] and not (swept_at_n and (a.startswith("fill-auto") or a.endswith("3N")))
+    ]
     return max(candidates, key=lambda a: ft["scores"][a]["mean"]) if candidates else None
 
 
@@ -527,10 +792,15 @@ def targets(result: dict, budget: str) -> dict:
         best = best_fill(shop, budget, swept_at_n=False)
         if best and REFERENCE in ft["scores"] and "plain-3N" in ft["scores"]:
             diff = ft["minus"][REFERENCE][best]
-            out[f"shopping, {budget} labels: the best fill beats plain-N (interval above 0) and is at least plain-3N"] = {
+            out[
+                f"shopping, {budget} labels: the best fill beats plain-N (interval above 0) and is at least plain-3N"
+            ] = {
                 "met": bool(diff["low"] > 0 and ft["scores"][best]["mean"] >= ft["scores"]["plain-3N"]["mean"]),
-                "best": best, "best_minus_plain_N": diff, "best_mean": ft["scores"][best]["mean"],
-                "plain_3N_mean": ft["scores"]["plain-3N"]["mean"]}
+                "best": best,
+                "best_minus_plain_N": diff,
+                "best_mean": ft["scores"][best]["mean"],
+                "plain_3N_mean": ft["scores"]["plain-3N"]["mean"],
+            }
     for name, dom in result["domains"].items():
         for b, ft in dom.get("finetune", {}).items():
             if "fill-auto" not in ft["scores"]:
@@ -538,17 +808,24 @@ def targets(result: dict, budget: str) -> dict:
             if REFERENCE in ft["scores"]:
                 diff = ft["minus"][REFERENCE]["fill-auto"]
                 out[f"{name}, {b} labels: --slots auto not worse than plain-N beyond noise"] = {
-                    "met": bool(diff["high"] >= 0), "auto_minus_plain_N": diff}
+                    "met": bool(diff["high"] >= 0),
+                    "auto_minus_plain_N": diff,
+                }
             best = best_fill(dom, b)
             if name != "movies" and best and dom.get("auto_vs_best", {}).get(b):
                 diff = dom["auto_vs_best"][b]
                 out[f"{name}, {b} labels: --slots auto within noise of the best swept count ({best})"] = {
-                    "met": bool(diff["high"] >= 0), "auto_minus_best": diff}
+                    "met": bool(diff["high"] >= 0),
+                    "auto_minus_best": diff,
+                }
     if shop and shop.get("efficiency"):
         e = shop["efficiency"]
         out["shopping: the filled tokenizer's fine-tuning examples per second at least 10% above the base's"] = {
-            "met": bool(e["ratio_wall"] >= 1.10), "ratio_wall": e["ratio_wall"], "ratio_cpu": e["ratio_cpu"],
-            "filled_arm": e.get("arm")}
+            "met": bool(e["ratio_wall"] >= 1.10),
+            "ratio_wall": e["ratio_wall"],
+            "ratio_cpu": e["ratio_cpu"],
+            "filled_arm": e.get("arm"),
+        }
     return out
 
 
@@ -561,38 +838,62 @@ def _diff(d: dict | None, scale: float = 100.0) -> str:
 
 
 def markdown(result: dict) -> str:
-    lines = ["# Does it help, and where? The adaptation map (v2)", "",
-             f"Profile `{result['profile']}`; base: {result['base']['description']}. N = {result['settings']['steps']} "
-             f"steps x {result['settings']['batch']} x {result['settings']['seq_len']} tokens; fine-tuning over seeds "
-             f"{list(result['settings']['seeds'])}, epoch chosen on dev, test read once; differences are paired 95% "
-             "intervals (seeds and test examples resampled together).", ""]
+    lines = [
+        "# Does it help, and where? The adaptation map (v2)",
+        "",
+        f"Profile `{result['profile']}`; base: {result['base']['description']}. N = {result['settings']['steps']} "
+        f"steps x {result['settings']['batch']} x {result['settings']['seq_len']} tokens; fine-tuning over seeds "
+        f"{list(result['settings']['seeds'])}, epoch chosen on dev, test read once; differences are paired 95% "
+        "intervals (seeds and test examples resampled together).",
+        "",
+    ]
     g = result.get("base_quality_general")
     if g:
-        lines += [f"Base on general text (UD sentences): masked-LM loss {g['mlm_loss_token']:.3f} nats (token masking) against "
-                  f"{g['unigram_loss_nats']:.3f} for a unigram model of its vocabulary fit on the Wikipedia sample: "
-                  f"{g['off_plateau_nats']:+.3f} nats off the plateau.", ""]
+        lines += [
+            f"Base on general text (UD sentences): masked-LM loss {g['mlm_loss_token']:.3f} nats (token masking) "
+            "against "
+            f"{g['unigram_loss_nats']:.3f} for a unigram model of its vocabulary fit on the Wikipedia sample: "
+            f"{g['off_plateau_nats']:+.3f} nats off the plateau.",
+            "",
+        ]
     for name, dom in result["domains"].items():
         q = dom.get("base_quality", {})
         lines += [f"## {name} (task {dom['task']})", ""]
         if q:
-            lines += [f"Base on this domain's held-out text: masked-LM loss {q['mlm_loss_token']:.3f} nats (token masking; "
-                      f"whole-word {q['mlm_loss_whole-word']:.3f}) against {q['unigram_loss_nats']:.3f} for a unigram model of its "
-                      "vocabulary fit on this domain's training text: "
-                      + (f"{q['off_plateau_nats']:+.3f} nats better." if q["off_plateau_nats"] > 0 else
-                         f"{-q['off_plateau_nats']:.3f} nats worse: the base has not seen this domain, whose own word "
-                         "frequencies predict it better (room for adaptation)."), ""]
+            lines += [
+                f"Base on this domain's held-out text: masked-LM loss {q['mlm_loss_token']:.3f} nats (token masking; "
+                f"whole-word {q['mlm_loss_whole-word']:.3f}) against {q['unigram_loss_nats']:.3f} for a unigram model "
+                "of its "
+                "vocabulary fit on this domain's training text: "
+                + (
+                    f"{q['off_plateau_nats']:+.3f} nats better."
+                    if q["off_plateau_nats"] > 0
+                    else f"{-q['off_plateau_nats']:.3f} nats worse: the base has not seen this domain, whose own word "
+                    "frequencies predict it better (room for adaptation)."
+                ),
+                "",
+            ]
         budgets = list(dom.get("finetune", {}))
-        head = "| arm | slots | tokens | domain MW-BPC | vs plain-N | general vs plain-N | fertility | " + \
-               " | ".join(f"{b} labels | vs plain-N" for b in budgets) + " |"
+        head = (
+            "| arm | slots | tokens | domain MW-BPC | vs plain-N | general vs plain-N | fertility | "
+            + " | ".join(f"{b} labels | vs plain-N" for b in budgets)
+            + " |"
+        )
         lines += [head, "|---|---:|---:|---:|---:|---:|---:|" + "---:|---:|" * len(budgets)]
         for arm, cost in dom["arms"].items():
             blank = {"bpc": {"value": float("nan")}}
             dm = dom.get("mw_bpc", {}).get("domain", {}).get(arm, blank)
             gm = dom.get("mw_bpc", {}).get("general", {}).get(arm, blank)
             tok = dom.get("tokenization", {}).get(arm, {})
-            row = [arm, f"{cost.get('slots_filled', 0):,}", f"{cost['tokens']:,}", f"{dm['bpc']['value']:.4f}",
-                   _diff(dm.get(f"minus_{REFERENCE}"), 1), _diff(gm.get(f"minus_{REFERENCE}"), 1),
-                   f"{tok.get('fertility', float('nan')):.3f}"]
+            row = [
+                arm,
+                f"{cost.get('slots_filled', 0):,}",
+                f"{cost['tokens']:,}",
+                f"{dm['bpc']['value']:.4f}",
+                _diff(dm.get(f"minus_{REFERENCE}"), 1),
+                _diff(gm.get(f"minus_{REFERENCE}"), 1),
+                f"{tok.get('fertility', float('nan')):.3f}",
+            ]
             for b in budgets:
                 ft = dom["finetune"][b]
                 s = ft["scores"].get(arm)
@@ -601,10 +902,14 @@ def markdown(result: dict) -> str:
         lines.append("")
         if dom.get("efficiency"):
             e = dom["efficiency"]
-            lines += [f"Fine-tuning throughput ({e['examples']:,} examples, one epoch, median of {e['repeats']}): base "
-                      f"{e['base']['examples_per_second']:.1f} examples/s ({e['base']['tokens_per_example']:.1f} tokens each), "
-                      f"{e['arm']} {e['filled']['examples_per_second']:.1f} ({e['filled']['tokens_per_example']:.1f}): "
-                      f"{e['ratio_wall']:.2f}x wall, {e['ratio_cpu']:.2f}x per CPU-second.", ""]
+            lines += [
+                f"Fine-tuning throughput ({e['examples']:,} examples, one epoch, median of {e['repeats']}): base "
+                f"{e['base']['examples_per_second']:.1f} examples/s ({e['base']['tokens_per_example']:.1f} tokens "
+                "each), "
+                f"{e['arm']} {e['filled']['examples_per_second']:.1f} ({e['filled']['tokens_per_example']:.1f}): "
+                f"{e['ratio_wall']:.2f}x wall, {e['ratio_cpu']:.2f}x per CPU-second.",
+                "",
+            ]
     lines += ["## Targets", ""]
     for name, t in result["targets"].items():
         lines.append(f"- {'met' if t['met'] else '**not met**'}: {name}")
@@ -618,8 +923,11 @@ def chart(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    domains = [(n, d) for n, d in result["domains"].items()
-               if any(ft.get("minus", {}).get(REFERENCE) for ft in d.get("finetune", {}).values())]
+    domains = [
+        (n, d)
+        for n, d in result["domains"].items()
+        if any(ft.get("minus", {}).get(REFERENCE) for ft in d.get("finetune", {}).values())
+    ]
     if not domains:
         return
     fig, axes = plt.subplots(1, len(domains), figsize=(5.5 * len(domains), 5.6), squeeze=False)
@@ -628,34 +936,77 @@ def chart(result: dict, path: Path) -> None:
             minus = ft["minus"].get(REFERENCE, {})
             pts = sorted((dom["arms"][a]["slots_filled"], minus[a], a) for a in fill_arms(dom["arms"]) if a in minus)
             shift = 1 + 0.05 * (j - 0.5)
-            for k, (kind, marker) in enumerate((("fill", "o-"), ("phased", "s"), ("fill-only", "v"))):
-                sel = [(x, d, a) for x, d, a in pts if parse_arm(a)[0] == kind and a != "fill-auto"
-                       and not a.endswith("3N")] if kind != "fill-only" \
-                    else sorted((dom["arms"][a]["slots_filled"], minus[a], a) for a in dom["arms"]
-                                if parse_arm(a)[0] == "fill-only" and a in minus)
+            for kind, marker in (("fill", "o-"), ("phased", "s"), ("fill-only", "v")):
+                sel = (
+                    [
+                        (x, d, a)
+                        for x, d, a in pts
+                        if parse_arm(a)[0] == kind and a != "fill-auto" and not a.endswith("3N")
+                    ]
+                    if kind != "fill-only"
+                    else sorted(
+                        (dom["arms"][a]["slots_filled"], minus[a], a)
+                        for a in dom["arms"]
+                        if parse_arm(a)[0] == "fill-only" and a in minus
+                    )
+                )
                 if not sel:
                     continue
                 xs = [x * shift for x, _, _ in sel]
                 ys = [100 * d["value"] for _, d, _ in sel]
-                err = [[100 * (d["value"] - d["low"]) for _, d, _ in sel], [100 * (d["high"] - d["value"]) for _, d, _ in sel]]
-                ax.errorbar(xs, ys, yerr=err, fmt=marker, capsize=3, color=f"C{j}",
-                            label=f"{budget} labels: {kind}" if kind != "fill" else f"{budget} labels: fill + N",
-                            alpha=1.0 if kind == "fill" else 0.6)
-            longer = [(dom["arms"][a]["slots_filled"], minus[a]) for a in minus if a.startswith("fill") and a.endswith("-3N")]
+                err = [
+                    [100 * (d["value"] - d["low"]) for _, d, _ in sel],
+                    [100 * (d["high"] - d["value"]) for _, d, _ in sel],
+                ]
+                ax.errorbar(
+                    xs,
+                    ys,
+                    yerr=err,
+                    fmt=marker,
+                    capsize=3,
+                    color=f"C{j}",
+                    label=f"{budget} labels: {kind}" if kind != "fill" else f"{budget} labels: fill + N",
+                    alpha=1.0 if kind == "fill" else 0.6,
+                )
+            longer = [
+                (dom["arms"][a]["slots_filled"], minus[a]) for a in minus if a.startswith("fill") and a.endswith("-3N")
+            ]
             if longer:
-                ax.errorbar([x * shift for x, _ in longer], [100 * d["value"] for _, d in longer],
-                            yerr=[[100 * (d["value"] - d["low"]) for _, d in longer],
-                                  [100 * (d["high"] - d["value"]) for _, d in longer]],
-                            fmt="D", capsize=3, color=f"C{j}", label=f"{budget} labels: fill + 3N")
+                ax.errorbar(
+                    [x * shift for x, _ in longer],
+                    [100 * d["value"] for _, d in longer],
+                    yerr=[
+                        [100 * (d["value"] - d["low"]) for _, d in longer],
+                        [100 * (d["high"] - d["value"]) for _, d in longer],
+                    ],
+                    fmt="D",
+                    capsize=3,
+                    color=f"C{j}",
+                    label=f"{budget} labels: fill + 3N",
+                )
             if "fill-auto" in minus:
                 d = minus["fill-auto"]
                 x = dom["arms"]["fill-auto"]["slots_filled"] * shift
-                ax.errorbar([x], [100 * d["value"]], yerr=[[100 * (d["value"] - d["low"])], [100 * (d["high"] - d["value"])]],
-                            fmt="*", markersize=13, capsize=3, color=f"C{j}", label=f"{budget} labels: --slots auto")
+                ax.errorbar(
+                    [x],
+                    [100 * d["value"]],
+                    yerr=[[100 * (d["value"] - d["low"])], [100 * (d["high"] - d["value"])]],
+                    fmt="*",
+                    markersize=13,
+                    capsize=3,
+                    color=f"C{j}",
+                    label=f"{budget} labels: --slots auto",
+                )
             for ref, style in (("plain-3N", ":"), ("tapt", "-."), ("base", "--")):
                 if ref in minus:
-                    ax.axhline(100 * minus[ref]["value"], linestyle=style, color=f"C{j}", alpha=0.5, linewidth=1,
-                               label=f"{budget} labels: {ref}")
+                    ax.axhline(
+                        100 * minus[ref]["value"],
+                        linestyle=style,
+                        color=f"C{j}",
+                        alpha=0.5,
+                        linewidth=1,
+                        label=f"{budget} labels: {ref}",
+                    )
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_xscale("log")
         ax.set_xlabel("filled slots")
@@ -672,6 +1023,7 @@ def chart(result: dict, path: Path) -> None:
 
 # --- main -------------------------------------------------------------------------------------------
 
+
 def write_outputs(result: dict, out: Path) -> None:
     result["targets"] = {}
     for budget in {b for d in result["domains"].values() for b in d.get("finetune", {})}:
@@ -684,15 +1036,31 @@ def write_outputs(result: dict, out: Path) -> None:
     chart(result, out.with_suffix(".png"))
 
 
-def run_domain(name: str, arms_wanted: list[str], budgets: list[str], work: Path, base: dict, p: dict, data: Path,
-               general_texts: list[str], result: dict, out: Path, no_finetune: bool, with_efficiency: bool,
-               deadline: float | None = None) -> None:
+def run_domain(
+    name: str,
+    arms_wanted: list[str],
+    budgets: list[str],
+    work: Path,
+    base: dict,
+    p: dict,
+    data: Path,
+    general_texts: list[str],
+    result: dict,
+    out: Path,
+    no_finetune: bool,
+    with_efficiency: bool,
+    deadline: float | None = None,
+) -> None:
     domain = prepare_domain(name, work, p, data)
-    terms = mined_terms(domain, base, p) if any(parse_arm(a)[0] in ("fill", "fill-only", "phased") for a in arms_wanted) else None
+    terms = (
+        mined_terms(domain, base, p)
+        if any(parse_arm(a)[0] in ("fill", "fill-only", "phased") for a in arms_wanted)
+        else None
+    )
     dom = result["domains"].setdefault(name, {})
     dom |= {"task": domain["task"], "arms": {}}
     if "method" not in dom.get("base_quality", {}):
-        dom["base_quality"] = base_quality(base["path"], domain["heldout"][:p["eval_texts"]], domain["corpus"], p)
+        dom["base_quality"] = base_quality(base["path"], domain["heldout"][: p["eval_texts"]], domain["corpus"], p)
     runs: dict = {b: {} for b in budgets}
     for arm in arms_wanted:
         # A time-boxed run keeps what it measured; the reference arms always run (every row is paired to them).
@@ -704,36 +1072,54 @@ def run_domain(name: str, arms_wanted: list[str], budgets: list[str], work: Path
             for b in budgets:
                 runs[b][arm] = finetune_runs(arm, dom["arms"][arm], domain, b, p, data)
             dom["finetune"] = {b: finetune_table(runs[b], p) for b in budgets}
-            dom["auto_vs_best"] = {b: versus(runs[b], best_fill(dom, b), "fill-auto", p) for b in budgets
-                                   if best_fill(dom, b)}
+            dom["auto_vs_best"] = {
+                b: versus(runs[b], best_fill(dom, b), "fill-auto", p) for b in budgets if best_fill(dom, b)
+            }
         write_outputs(result, out)  # a stopped run keeps every arm fine-tuned so far
     # MW-BPC once per run: its mask plan spans every arm's tokenizer, so one more arm rescores them all.
     dom |= language_model_measures(dom["arms"], domain, general_texts, p)
     write_outputs(result, out)
     # The tokenizer --slots auto chose, else the most-filled arm's: the one whose speed-up is in question.
     with_slots = [a for a in fill_arms(dom["arms"]) if dom["arms"][a].get("slots_filled")]
-    filled = "fill-auto" if "fill-auto" in with_slots else max(with_slots, key=lambda a: dom["arms"][a]["slots_filled"],
-                                                                 default=None)
+    filled = (
+        "fill-auto"
+        if "fill-auto" in with_slots
+        else max(with_slots, key=lambda a: dom["arms"][a]["slots_filled"], default=None)
+    )
     if with_efficiency and filled:
         dom["efficiency"] = efficiency(domain, base["path"], dom["arms"][filled]["path"], p, data) | {"arm": filled}
         write_outputs(result, out)
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
     parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
     parser.add_argument("--quick", action="store_true", help="the same as --profile quick")
     parser.add_argument("--domains", default="shopping,news,movies")
-    parser.add_argument("--arms", default=None, help="comma-separated arm names (default: the profile's list per domain)")
-    parser.add_argument("--budgets", default=None, help="label budgets, comma-separated (default: the profile's; 'all' = "
-                                                        "every label up to all_labels)")
+    parser.add_argument(
+        "--arms", default=None, help="comma-separated arm names (default: the profile's list per domain)"
+    )
+    parser.add_argument(
+        "--budgets",
+        default=None,
+        help="label budgets, comma-separated (default: the profile's; 'all' = every label up to all_labels)",
+    )
     parser.add_argument("--no-finetune", action="store_true", help="skip the fine-tuning scores")
     parser.add_argument("--no-efficiency", action="store_true", help="skip the throughput measure")
-    parser.add_argument("--work", type=Path, default=None, help="cache folder (default runs/adaptation_benchmark/PROFILE)")
-    parser.add_argument("--out", type=Path, default=None, help="JSON output (default benchmarks/results/adaptation[_PROFILE].json)")
-    parser.add_argument("--deadline-minutes", type=float, default=None,
-                        help="start no new arm after this many minutes (what was measured is written)")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="cache folder (default runs/adaptation_benchmark/PROFILE)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON output (default benchmarks/results/adaptation[_PROFILE].json)"
+    )
+    parser.add_argument(
+        "--deadline-minutes",
+        type=float,
+        default=None,
+        help="start no new arm after this many minutes (what was measured is written)",
+    )
     parser.add_argument("--replot", action="store_true", help="only rewrite the .md and .png from the JSON (no runs)")
     args = parser.parse_args(argv)
     if args.replot:
@@ -750,7 +1136,9 @@ def main(argv=None) -> dict:
             parser.error(f"--budgets {b}: the profile has epochs for {', '.join(p['ft_epochs'])}")
     work = args.work or REPO / "runs" / "adaptation_benchmark" / profile
     work.mkdir(parents=True, exist_ok=True)
-    out = args.out or REPO / "benchmarks" / "results" / ("adaptation.json" if profile == "cpu" else f"adaptation_{profile}.json")
+    out = args.out or REPO / "benchmarks" / "results" / (
+        "adaptation.json" if profile == "cpu" else f"adaptation_{profile}.json"
+    )
     data = shared_data()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
@@ -762,32 +1150,60 @@ def main(argv=None) -> dict:
     started = time.perf_counter()
     deadline = time.time() + 60 * args.deadline_minutes if args.deadline_minutes is not None else None
     base = prepare_base(work, p, data)
-    general_texts = [t for t in (data / "general" / "ud_korean_sentences.txt").read_text(encoding="utf-8").splitlines()
-                     if t.strip()]
+    general_texts = [
+        t for t in (data / "general" / "ud_korean_sentences.txt").read_text(encoding="utf-8").splitlines() if t.strip()
+    ]
     # A rerun adds to what the last one measured (other domains and arms are kept).
     result = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     if result.get("profile") != profile or result.get("settings", {}).get("base") != p.get("base"):
         result = {}
-    result |= {"benchmark": "adaptation v2", "profile": profile, "settings": p, "base": base,
-               "arm_descriptions": result.get("arm_descriptions", {}), "versions": library_versions(),
-               "machine": {"cpus": os.cpu_count(), "cpus_used": len(os.sched_getaffinity(0)), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
-               "load_average_at_start": os.getloadavg()}
+    result |= {
+        "benchmark": "adaptation v2",
+        "profile": profile,
+        "settings": p,
+        "base": base,
+        "arm_descriptions": result.get("arm_descriptions", {}),
+        "versions": library_versions(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpus_used": len(os.sched_getaffinity(0)),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        },
+        "load_average_at_start": os.getloadavg(),
+    }
     result.setdefault("domains", {})
     if "method" not in result.get("base_quality_general", {}):
         # Off the plateau on its own (general) text: UD sentences against a unigram model fit on the Wikipedia sample.
-        result["base_quality_general"] = base_quality(base["path"], general_texts[:p["eval_texts"]],
-                                                      Path(base["general"]), p)
+        result["base_quality_general"] = base_quality(
+            base["path"], general_texts[: p["eval_texts"]], Path(base["general"]), p
+        )
     for name in [d.strip() for d in args.domains.split(",") if d.strip()]:
         if name not in DOMAINS:
             parser.error(f"unknown domain {name!r}: {', '.join(DOMAINS)}")
-        arms_wanted = [a.strip() for a in args.arms.split(",")] if args.arms else \
-            (QUICK_ARMS if profile == "quick" else DEFAULT_ARMS[name])
+        arms_wanted = (
+            [a.strip() for a in args.arms.split(",")]
+            if args.arms
+            else (QUICK_ARMS if profile == "quick" else DEFAULT_ARMS[name])
+        )
         for a in arms_wanted:
             result["arm_descriptions"][a] = describe_arm(a)
         if "base" not in arms_wanted or REFERENCE not in arms_wanted:
             arms_wanted = [a for a in ("base", REFERENCE) if a not in arms_wanted] + arms_wanted
-        run_domain(name, arms_wanted, budgets, work, base, p, data, general_texts, result, out, args.no_finetune,
-                   with_efficiency=name == "shopping" and not args.no_efficiency, deadline=deadline)
+        run_domain(
+            name,
+            arms_wanted,
+            budgets,
+            work,
+            base,
+            p,
+            data,
+            general_texts,
+            result,
+            out,
+            args.no_finetune,
+            with_efficiency=name == "shopping" and not args.no_efficiency,
+            deadline=deadline,
+        )
     result |= {"seconds_this_run": round(time.perf_counter() - started, 1), "load_average_at_end": os.getloadavg()}
     write_outputs(result, out)
     print(markdown(result))

@@ -6,7 +6,8 @@ masks (the same seeded masking function), batch, optimizer, schedule and number 
 threads each, each side in its own child process (so peak RSS is its own):
 
 - straightforward: HF `ElectraForMaskedLM(labels=...)` (generator logits over the whole sequence),
-  a Gumbel-max sample at the masked positions (fp32, as electra_pytorch), then `ElectraForPreTraining(labels=...)`; loss =
+  a Gumbel-max sample at the masked positions (fp32, as electra_pytorch), then
+  `ElectraForPreTraining(labels=...)`; loss =
   MLM + 50 × BCE, a plain PyTorch loop with AdamW and a linear schedule;
 - domainlm: `domainlm.training.engine.train` with the `ReplacedTokenDetection` objective
   (generator logits at the masked positions only, its last layer computed only there, the
@@ -32,8 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from training_benchmark import (REPO, NSMC, _child, _peak_rss_mb, add_training_arguments,  # noqa: E402
-                                prepare_data)
+from training_benchmark import NSMC, REPO, _child, _peak_rss_mb, add_training_arguments, prepare_data  # noqa: E402
 
 ARCH = dict(arch="electra", layers=4, hidden=256, heads=4, intermediate=1024, embedding_size=128, max_positions=512)
 
@@ -51,9 +51,20 @@ def make_pair(tok, seed: int):
 def _config(args):
     from domainlm.training.config import TrainConfig
 
-    return TrainConfig(max_steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-                       warmup_ratio=0.1, weight_decay=0.01, save_every=10**6, log_every=1, heldout_fraction=0.0,
-                       eval_documents=0, seed=args.seed, bf16=False)
+    return TrainConfig(
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        lr=args.lr,
+        warmup_ratio=0.1,
+        weight_decay=0.01,
+        save_every=10**6,
+        log_every=1,
+        heldout_fraction=0.0,
+        eval_documents=0,
+        seed=args.seed,
+        bf16=False,
+    )
 
 
 def run_domainlm(args, tok_dir: Path, data_path: Path, model_path: Path, queue) -> None:
@@ -73,13 +84,27 @@ def run_domainlm(args, tok_dir: Path, data_path: Path, model_path: Path, queue) 
     objective = ReplacedTokenDetection(tok, config, gen, warmup_steps=0)
     with tempfile.TemporaryDirectory() as ckpt:
         start, cpu_start = time.perf_counter(), time.process_time()
-        outcome = train(build_model=lambda: disc, tokenizer=tok, stream=iter(sequences), config=config,
-                        ckpt_dir=Path(ckpt) / "c", slot_ids=[], objective=objective)
+        outcome = train(
+            build_model=lambda: disc,
+            tokenizer=tok,
+            stream=iter(sequences),
+            config=config,
+            ckpt_dir=Path(ckpt) / "c",
+            slot_ids=[],
+            objective=objective,
+        )
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     torch.save({"discriminator": outcome.model.state_dict(), "generator": gen.state_dict()}, model_path)
     losses = [r["discriminator_loss"] for r in outcome.metrics if "discriminator_loss" in r]
-    queue.put({"seconds": seconds, "cpu_seconds": cpu_seconds, "tokens": outcome.tokens,
-               "discriminator_loss_last10": sum(losses[-10:]) / len(losses[-10:]), "peak_rss_mb": _peak_rss_mb()})
+    queue.put(
+        {
+            "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
+            "tokens": outcome.tokens,
+            "discriminator_loss_last10": sum(losses[-10:]) / len(losses[-10:]),
+            "peak_rss_mb": _peak_rss_mb(),
+        }
+    )
 
 
 def run_straightforward(args, tok_dir: Path, data_path: Path, model_path: Path, queue) -> None:
@@ -103,17 +128,24 @@ def run_straightforward(args, tok_dir: Path, data_path: Path, model_path: Path, 
     gen.train()
     start, cpu_start = time.perf_counter(), time.process_time()
     for step in range(args.steps):
-        chunk = sequences[step * args.batch_size:(step + 1) * args.batch_size]
+        chunk = sequences[step * args.batch_size : (step + 1) * args.batch_size]
         ids = torch.stack([torch.as_tensor(c[0]) for c in chunk])
         starts = torch.stack([torch.as_tensor(c[1]) for c in chunk])
         noise = mask_generator(args.seed, step)
-        inputs, positions, targets = whole_word_mask(ids, starts, special, mask_token_id=tok.mask_token_id,
-                                                     vocab_size=len(tok), probability=0.15, generator=noise,
-                                                     replace_probability=config.electra.mask_replace_prob,
-                                                     random_probability=0.0)
+        inputs, positions, targets = whole_word_mask(
+            ids,
+            starts,
+            special,
+            mask_token_id=tok.mask_token_id,
+            vocab_size=len(tok),
+            probability=0.15,
+            generator=noise,
+            replace_probability=config.electra.mask_replace_prob,
+            random_probability=0.0,
+        )
         labels = torch.full((ids.numel(),), -100, dtype=torch.long)
         labels[positions] = targets
-        out = gen(input_ids=inputs, labels=labels.view_as(ids))          # logits at every position
+        out = gen(input_ids=inputs, labels=labels.view_as(ids))  # logits at every position
         logits = out.logits.reshape(-1, out.logits.shape[-1]).index_select(0, positions).detach()
         corrupted = ids.reshape(-1).clone()
         # Gumbel-max as electra_pytorch samples: argmax(logits + Gumbel noise), in fp32.
@@ -130,8 +162,15 @@ def run_straightforward(args, tok_dir: Path, data_path: Path, model_path: Path, 
         losses.append(float(d.loss.detach()))
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     torch.save({"discriminator": disc.state_dict(), "generator": gen.state_dict()}, model_path)
-    queue.put({"seconds": seconds, "cpu_seconds": cpu_seconds, "tokens": args.steps * args.batch_size * args.seq_len,
-               "discriminator_loss_last10": sum(losses[-10:]) / len(losses[-10:]), "peak_rss_mb": _peak_rss_mb()})
+    queue.put(
+        {
+            "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
+            "tokens": args.steps * args.batch_size * args.seq_len,
+            "discriminator_loss_last10": sum(losses[-10:]) / len(losses[-10:]),
+            "peak_rss_mb": _peak_rss_mb(),
+        }
+    )
 
 
 def heldout_losses(tok, heldout, args, ours_path: Path, theirs_path: Path) -> dict:
@@ -157,11 +196,14 @@ def heldout_losses(tok, heldout, args, ours_path: Path, theirs_path: Path) -> di
         from domainlm.modeling.electra import build_generator
 
         probe = build_generator(disc, 0.25)
-        probe.load_state_dict({k: v for k, v in shared_gen.state_dict().items() if not k.startswith("electra.embeddings.")},
-                              strict=False)
+        probe.load_state_dict(
+            {k: v for k, v in shared_gen.state_dict().items() if not k.startswith("electra.embeddings.")}, strict=False
+        )
         same = ReplacedTokenDetection(tok, config, probe).evaluate(disc, heldout)
-        result[name] = {"heldout_discriminator_bce_own_generator": own,
-                        "heldout_discriminator_bce_same_generator": same}
+        result[name] = {
+            "heldout_discriminator_bce_own_generator": own,
+            "heldout_discriminator_bce_same_generator": same,
+        }
     return result
 
 
@@ -199,31 +241,44 @@ def main() -> None:
         r["tokens_per_second"] = r["tokens"] / r["seconds"]
         r["tokens_per_second_dedicated"] = r["tokens"] / (r["cpu_seconds"] / args.threads)
     ratio = ours["tokens_per_second"] / theirs["tokens_per_second"]
-    same_loss = ours["heldout_discriminator_bce_same_generator"] <= theirs["heldout_discriminator_bce_same_generator"] * 1.02
+    same_loss = (
+        ours["heldout_discriminator_bce_same_generator"] <= theirs["heldout_discriminator_bce_same_generator"] * 1.02
+    )
     result = {
         "benchmark": "electra_training_throughput_cpu",
-        "setup": {"discriminator": "ElectraForPreTraining 4 layers, hidden 256, 4 heads, FFN 1024, embedding 128",
-                  "generator": "ElectraForMaskedLM hidden 64 (1/4), 1 head, embeddings shared",
-                  "vocab": len(tok), "data": "NSMC train split (text), packed", "steps": args.steps,
-                  "batch_size": args.batch_size, "seq_len": args.seq_len,
-                  "tokens": args.steps * args.batch_size * args.seq_len, "lr": args.lr, "threads": args.threads,
-                  "heldout": f"NSMC test split, {len(heldout)} sequences, fixed seeded masks"},
-        "domainlm": ours, "straightforward_hf": theirs,
+        "setup": {
+            "discriminator": "ElectraForPreTraining 4 layers, hidden 256, 4 heads, FFN 1024, embedding 128",
+            "generator": "ElectraForMaskedLM hidden 64 (1/4), 1 head, embeddings shared",
+            "vocab": len(tok),
+            "data": "NSMC train split (text), packed",
+            "steps": args.steps,
+            "batch_size": args.batch_size,
+            "seq_len": args.seq_len,
+            "tokens": args.steps * args.batch_size * args.seq_len,
+            "lr": args.lr,
+            "threads": args.threads,
+            "heldout": f"NSMC test split, {len(heldout)} sequences, fixed seeded masks",
+        },
+        "domainlm": ours,
+        "straightforward_hf": theirs,
         "speedup_tokens_per_second": ratio,
         "speedup_tokens_per_cpu_second": ours["tokens_per_second_dedicated"] / theirs["tokens_per_second_dedicated"],
         "peak_rss_ratio": ours["peak_rss_mb"] / theirs["peak_rss_mb"],
         "discriminator_loss_no_worse": same_loss,
         "target": "speedup >= 2 at the same discriminator loss (held-out BCE within 2%) after the same tokens",
         "target_met": ratio >= 2 and same_loss,
-        "load_average_at_start": load_at_start, "load_average_at_end": os.getloadavg(),
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": os.getloadavg(),
         "versions": library_versions(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"speed-up {ratio:.2f}x tokens/s ({result['speedup_tokens_per_cpu_second']:.2f}x per CPU second); "
-          f"held-out discriminator BCE (same generator) {ours['heldout_discriminator_bce_same_generator']:.4f} vs "
-          f"{theirs['heldout_discriminator_bce_same_generator']:.4f}; peak RSS {ours['peak_rss_mb']:.0f} vs "
-          f"{theirs['peak_rss_mb']:.0f} MB; wrote {args.out}")
+    print(
+        f"speed-up {ratio:.2f}x tokens/s ({result['speedup_tokens_per_cpu_second']:.2f}x per CPU second); "
+        f"held-out discriminator BCE (same generator) {ours['heldout_discriminator_bce_same_generator']:.4f} vs "
+        f"{theirs['heldout_discriminator_bce_same_generator']:.4f}; peak RSS {ours['peak_rss_mb']:.0f} vs "
+        f"{theirs['peak_rss_mb']:.0f} MB; wrote {args.out}"
+    )
 
 
 if __name__ == "__main__":

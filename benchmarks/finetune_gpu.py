@@ -33,7 +33,9 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", action="append", default=[], help="NAME=PATH (repeatable; the first is the reference)")
+    parser.add_argument(
+        "--model", action="append", default=[], help="NAME=PATH (repeatable; the first is the reference)"
+    )
     parser.add_argument("--tasks", default="all")
     parser.add_argument("--seeds", default="3")
     parser.add_argument("--max-train", type=int, default=8000, help="training examples per task at most (time budget)")
@@ -65,27 +67,44 @@ def main() -> None:
             twin = work / "twin"
             shutil.copytree(base, twin)
             models = {"base-random": str(base), "twin": str(twin)}
-        settings = FinetuneSettings(max_train=args.max_train, max_test=args.max_test, epochs=args.epochs,
-                                    batch_size=args.batch_size, precision=args.precision)
+        settings = FinetuneSettings(
+            max_train=args.max_train,
+            max_test=args.max_test,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            precision=args.precision,
+        )
         started = time.perf_counter()
-        result = benchmark(models, args.tasks, args.output, seeds=args.seeds, settings=settings, force=True,
-                           update_card=False)
+        result = benchmark(
+            models, args.tasks, args.output, seeds=args.seeds, settings=settings, force=True, update_card=False
+        )
         seconds = time.perf_counter() - started
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if os.environ.get("RANK", "0") != "0":
         return
     print((args.output / "benchmark.md").read_text(encoding="utf-8"))
-    table = {name: {t.name: result.results[(name, t.name)].to_dict()["summary"] for t in result.tasks}
-             for name in result.models}
-    out = {"benchmark": "finetune_gpu", "seconds": seconds, "models": result.models, "table": table,
-           "cells": {name: {t.name: cell(result.results[(name, t.name)].summary) for t in result.tasks}
-                     for name in result.models},
-           "comparisons": result.to_dict()["comparisons"], "settings": vars(args) | {"output": str(args.output),
-                                                                                      "results": str(args.results)},
-           "machine": {"platform": platform.platform(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available()
-                       else None, "gpus": torch.cuda.device_count()},
-           "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    table = {
+        name: {t.name: result.results[(name, t.name)].to_dict()["summary"] for t in result.tasks}
+        for name in result.models
+    }
+    out = {
+        "benchmark": "finetune_gpu",
+        "seconds": seconds,
+        "models": result.models,
+        "table": table,
+        "cells": {
+            name: {t.name: cell(result.results[(name, t.name)].summary) for t in result.tasks} for name in result.models
+        },
+        "comparisons": result.to_dict()["comparisons"],
+        "settings": vars(args) | {"output": str(args.output), "results": str(args.results)},
+        "machine": {
+            "platform": platform.platform(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "gpus": torch.cuda.device_count(),
+        },
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    }
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"{seconds / 60:.1f} min; wrote {args.results}")

@@ -28,20 +28,31 @@ QUICK_ARMS = ["base", "plain-N", "fill-auto", "fill-50"]
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
     parser.add_argument("--quick", action="store_true", help="tiny CPU model, same steps (for the tests)")
     parser.add_argument("--minutes", type=float, default=8.0, help="start no new arm after this many minutes")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    forwarded = ["--profile", "quick" if args.quick else "gpu", "--domains", "shopping",
-                 "--arms", ",".join(QUICK_ARMS if args.quick else GPU_ARMS), "--deadline-minutes", str(args.minutes)]
+    forwarded = [
+        "--profile",
+        "quick" if args.quick else "gpu",
+        "--domains",
+        "shopping",
+        "--arms",
+        ",".join(QUICK_ARMS if args.quick else GPU_ARMS),
+        "--deadline-minutes",
+        str(args.minutes),
+    ]
     if not args.quick:
         import torch
 
         if not torch.cuda.is_available():
-            raise SystemExit("gpu_protocol.py needs a GPU (use --quick on a CPU, or adaptation_benchmark.py --profile cpu)")
+            raise SystemExit(
+                "gpu_protocol.py needs a GPU (use --quick on a CPU, or adaptation_benchmark.py --profile cpu)"
+            )
     for flag, value in (("--work", args.work), ("--out", args.out)):
         if value is not None:
             forwarded += [flag, str(value)]

@@ -39,8 +39,14 @@ def write_corpus(out: Path, data: Path, reviews: int, paragraphs: int | None) ->
     from domainlm.training.data import corpus_texts
 
     wiki = list(corpus_texts(CorpusSpec(path=str(data / "general" / "kowiki_sample.txt.gz")), max_documents=paragraphs))
-    nsmc = [t for t in corpus_texts(CorpusSpec(path=str(data / "reviews" / "nsmc_reviews.tsv.gz"), field="text",
-                                               where={"split": "train"}), max_documents=reviews * 2) if len(t) >= 10]
+    nsmc = [
+        t
+        for t in corpus_texts(
+            CorpusSpec(path=str(data / "reviews" / "nsmc_reviews.tsv.gz"), field="text", where={"split": "train"}),
+            max_documents=reviews * 2,
+        )
+        if len(t) >= 10
+    ]
     lines = wiki + nsmc[:reviews]
     random.Random(0).shuffle(lines)
     train = [t for i, t in enumerate(lines) if i % 50]
@@ -60,13 +66,16 @@ def unigram_loss(tokenizer, train: list[str], held: list[str]) -> float:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--reviews", type=int, default=200_000, help="NSMC train-split reviews in the text")
-    parser.add_argument("--quick", action="store_true", help="a 2 x 64 model for a few steps: checks the script, not the claim")
+    parser.add_argument(
+        "--quick", action="store_true", help="a 2 x 64 model for a few steps: checks the script, not the claim"
+    )
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -94,14 +103,36 @@ def main(argv=None) -> dict:
     corpus = work / "general.txt"
     train, held = write_corpus(corpus, data, reviews, paragraphs)
     held = held[:2000]
-    result = {"benchmark": "masking", "steps": steps, "batch": batch, "seq_len": 128, "lr": args.lr,
-              "arch": arch.model_dump(), "train_lines": len(train), "heldout_lines": len(held),
-              "unigram_loss_nats": round(unigram_loss(tokenizer, train, held), 4), "runs": {},
-              "versions": library_versions(), "load_average_at_start": os.getloadavg()}
+    result = {
+        "benchmark": "masking",
+        "steps": steps,
+        "batch": batch,
+        "seq_len": 128,
+        "lr": args.lr,
+        "arch": arch.model_dump(),
+        "train_lines": len(train),
+        "heldout_lines": len(held),
+        "unigram_loss_nats": round(unigram_loss(tokenizer, train, held), 4),
+        "runs": {},
+        "versions": library_versions(),
+        "load_average_at_start": os.getloadavg(),
+    }
     for masking in ("token", "whole-word"):
-        config = TrainConfig(max_steps=steps, batch_size=batch, seq_len=128, lr=args.lr, warmup_ratio=0.05,
-                             replay_ratio=0.0, save_every=10**6, eval_every=max(1, steps // 8), eval_documents=1000,
-                             heldout_fraction=0.02, seed=0, masking=masking, precision="bf16")
+        config = TrainConfig(
+            max_steps=steps,
+            batch_size=batch,
+            seq_len=128,
+            lr=args.lr,
+            warmup_ratio=0.05,
+            replay_ratio=0.0,
+            save_every=10**6,
+            eval_every=max(1, steps // 8),
+            eval_documents=1000,
+            heldout_fraction=0.02,
+            seed=0,
+            masking=masking,
+            precision="bf16",
+        )
         t = time.perf_counter()
         model_dir = work / f"model-{masking}"
         pretrain(tok_dir, [str(corpus)], model_dir, arch=arch, config=config)
@@ -109,22 +140,34 @@ def main(argv=None) -> dict:
         curve = [r for r in map(json.loads, (model_dir / "metrics.jsonl").read_text().splitlines()) if "eval_loss" in r]
         model, tok = load_mlm(model_dir)
         torch.manual_seed(0)
-        scored = {m: round(heldout_mlm_loss(model, tok, held, seq_len=128, batch_size=32, seed=13, masking=m,
-                                            max_sequences=256), 4) for m in ("token", "whole-word")}
-        result["runs"][masking] = {"seconds": round(seconds, 1), "heldout_loss": scored,
-                                   "below_unigram_nats": {m: round(result["unigram_loss_nats"] - v, 4) for m, v in scored.items()},
-                                   "own_curve": [{"step": r["step"], "eval_loss": r["eval_loss"]} for r in curve]}
-        print(f"{masking}: held-out loss {scored} vs unigram {result['unigram_loss_nats']} ({seconds:.0f} s)", flush=True)
+        scored = {
+            m: round(
+                heldout_mlm_loss(model, tok, held, seq_len=128, batch_size=32, seed=13, masking=m, max_sequences=256), 4
+            )
+            for m in ("token", "whole-word")
+        }
+        result["runs"][masking] = {
+            "seconds": round(seconds, 1),
+            "heldout_loss": scored,
+            "below_unigram_nats": {m: round(result["unigram_loss_nats"] - v, 4) for m, v in scored.items()},
+            "own_curve": [{"step": r["step"], "eval_loss": r["eval_loss"]} for r in curve],
+        }
+        print(
+            f"{masking}: held-out loss {scored} vs unigram {result['unigram_loss_nats']} ({seconds:.0f} s)", flush=True
+        )
     tok_run, ww_run = result["runs"]["token"], result["runs"]["whole-word"]
     # The claim, on the same measure for both: token masking leaves the plateau (its whole-word-masked
     # loss below the unigram model's), whole-eojeol masking does not (or by less).
     result["verdict"] = {
         "token_masking_off_plateau": tok_run["below_unigram_nats"]["whole-word"] > 0.05,
         "whole_word_masking_off_plateau": ww_run["below_unigram_nats"]["whole-word"] > 0.05,
-        "token_minus_whole_word_on_whole_word_masking": round(tok_run["heldout_loss"]["whole-word"]
-                                                              - ww_run["heldout_loss"]["whole-word"], 4),
-        "token_minus_whole_word_on_token_masking": round(tok_run["heldout_loss"]["token"]
-                                                         - ww_run["heldout_loss"]["token"], 4)}
+        "token_minus_whole_word_on_whole_word_masking": round(
+            tok_run["heldout_loss"]["whole-word"] - ww_run["heldout_loss"]["whole-word"], 4
+        ),
+        "token_minus_whole_word_on_token_masking": round(
+            tok_run["heldout_loss"]["token"] - ww_run["heldout_loss"]["token"], 4
+        ),
+    }
     result["load_average_at_end"] = os.getloadavg()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

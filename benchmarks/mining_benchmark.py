@@ -59,6 +59,7 @@ RAY_WORKERS = (1, 2, 4)
 
 # ---------------------------------------------------------------- the methods (run in a child process)
 
+
 def _category_texts(data: Path, limit: int | None) -> tuple[list[str], int]:
     """Normalised train-split reviews and their raw UTF-8 size."""
     from domainlm.corpus import CorpusReader, CorpusSpec, Normalizer
@@ -94,19 +95,28 @@ def filter_ranked(ranked, base_dir: Path, slots: int) -> list[str]:
 
 
 def run_domainlm(args, limit: int | None) -> dict:
+    import domainlm
     from domainlm.corpus import CorpusSpec
     from domainlm.mining import MineConfig, mine_terms
 
-    import domainlm
-
     spec = CorpusSpec(path=str(args.data / "reviews" / "nsmc_reviews.tsv.gz"), where={"split": "train"}, limit=limit)
-    result = mine_terms(spec, str(args.data / "general" / "kowiki_sample.txt.gz"), str(args.base),
-                        MineConfig(slots=args.slots, workers=args.workers, specificity_weight=args.specificity_weight),
-                        out_dir=args.method_dir)
+    result = mine_terms(
+        spec,
+        str(args.data / "general" / "kowiki_sample.txt.gz"),
+        str(args.base),
+        MineConfig(slots=args.slots, workers=args.workers, specificity_weight=args.specificity_weight),
+        out_dir=args.method_dir,
+    )
     s = result.stats
-    return {"raw_bytes": s["category_bytes"], "reference_bytes": s["reference_bytes"], "documents": s["category_documents"],
-            "terms": [t.term for t in result.terms], "estimated_gain": s["estimated_gain"], "stage_seconds": s["seconds"],
-            "code": str(Path(domainlm.__file__).parent)}
+    return {
+        "raw_bytes": s["category_bytes"],
+        "reference_bytes": s["reference_bytes"],
+        "documents": s["category_documents"],
+        "terms": [t.term for t in result.terms],
+        "estimated_gain": s["estimated_gain"],
+        "stage_seconds": s["seconds"],
+        "code": str(Path(domainlm.__file__).parent),
+    }
 
 
 def run_scale(args, limit: int | None) -> dict:
@@ -121,14 +131,31 @@ def run_scale(args, limit: int | None) -> dict:
         t0 = time.perf_counter()
         ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
         ray_init = time.perf_counter() - t0
-    config = MineConfig(slots=args.slots, workers=args.workers, specificity_weight=args.specificity_weight,
-                        engine=engine, cache_reference=False)
-    result = mine_terms(str(args.corpus_file), str(args.data / "general" / "kowiki_sample.txt.gz"), str(args.base),
-                        config, out_dir=args.method_dir)
+    config = MineConfig(
+        slots=args.slots,
+        workers=args.workers,
+        specificity_weight=args.specificity_weight,
+        engine=engine,
+        cache_reference=False,
+    )
+    result = mine_terms(
+        str(args.corpus_file),
+        str(args.data / "general" / "kowiki_sample.txt.gz"),
+        str(args.base),
+        config,
+        out_dir=args.method_dir,
+    )
     s = result.stats
-    return {"raw_bytes": s["category_bytes"], "documents": s["category_documents"], "terms": [t.term for t in result.terms],
-            "estimated_gain": s["estimated_gain"], "stage_seconds": s["seconds"], "ray_init_seconds": round(ray_init, 2),
-            "engine": engine, "workers": args.workers}
+    return {
+        "raw_bytes": s["category_bytes"],
+        "documents": s["category_documents"],
+        "terms": [t.term for t in result.terms],
+        "estimated_gain": s["estimated_gain"],
+        "stage_seconds": s["seconds"],
+        "ray_init_seconds": round(ray_init, 2),
+        "engine": engine,
+        "workers": args.workers,
+    }
 
 
 def run_soynlp(args, limit: int | None) -> dict:
@@ -139,8 +166,12 @@ def run_soynlp(args, limit: int | None) -> dict:
     extractor.train(texts)
     scores = extractor.extract()
     ranked = sorted(scores, key=lambda w: -scores[w].cohesion_forward)
-    return {"raw_bytes": raw, "documents": len(texts), "terms": filter_ranked(ranked, args.base, args.slots),
-            "candidates": len(scores)}
+    return {
+        "raw_bytes": raw,
+        "documents": len(texts),
+        "terms": filter_ranked(ranked, args.base, args.slots),
+        "candidates": len(scores),
+    }
 
 
 def run_kiwi(args, limit: int | None) -> dict:
@@ -152,8 +183,12 @@ def run_kiwi(args, limit: int | None) -> dict:
     # for 2,000 slots. Without the LM filter and with min_score=0 it proposes ~18k on 30k reviews.
     found = kiwi.extract_words(texts, min_cnt=MIN_COUNT, max_word_len=10, min_score=0.0, lm_filter=False)
     ranked = [form for form, score, freq, pos_score in sorted(found, key=lambda r: -r[1])]
-    return {"raw_bytes": raw, "documents": len(texts), "terms": filter_ranked(ranked, args.base, args.slots),
-            "candidates": len(found)}
+    return {
+        "raw_bytes": raw,
+        "documents": len(texts),
+        "terms": filter_ranked(ranked, args.base, args.slots),
+        "candidates": len(found),
+    }
 
 
 def run_frequency(args, limit: int | None) -> dict:
@@ -167,12 +202,22 @@ def run_frequency(args, limit: int | None) -> dict:
     wp = load_base_tokenizer(str(args.base)).wordpiece()
     scored = [(c * (wp.count_word(w) - 1), w) for w, c in counts.items() if c >= MIN_COUNT]
     ranked = [w for s, w in sorted(scored, reverse=True) if s > 0]
-    return {"raw_bytes": raw, "documents": len(texts), "terms": filter_ranked(ranked, args.base, args.slots),
-            "candidates": len(scored)}
+    return {
+        "raw_bytes": raw,
+        "documents": len(texts),
+        "terms": filter_ranked(ranked, args.base, args.slots),
+        "candidates": len(scored),
+    }
 
 
-METHODS = {"domainlm": run_domainlm, "soynlp": run_soynlp, "kiwi": run_kiwi, "frequency": run_frequency,
-           "scale-local": run_scale, "scale-ray": run_scale}
+METHODS = {
+    "domainlm": run_domainlm,
+    "soynlp": run_soynlp,
+    "kiwi": run_kiwi,
+    "frequency": run_frequency,
+    "scale-local": run_scale,
+    "scale-ray": run_scale,
+}
 
 
 def child_main(args) -> None:
@@ -190,19 +235,31 @@ def child_main(args) -> None:
 
 # ---------------------------------------------------------------- the harness
 
+
 def before_code(args) -> Path:
     """The package as it was at BEFORE_COMMIT (domainlm + vocab_tools), extracted once under --work."""
     target = args.work / f"code-{BEFORE_COMMIT}"
     if not (target / "domainlm" / "__init__.py").is_file():
         target.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", BEFORE_COMMIT, "domainlm", "vocab_tools"],
-                                 check=True, capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", BEFORE_COMMIT, "domainlm", "vocab_tools"],
+            check=True,
+            capture_output=True,
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     return target
 
 
-def run_child(name: str, method: str, docs: str, args, *, workers: int | None = None, corpus_file: Path | None = None,
-              code: Path | None = None) -> dict:
+def run_child(
+    name: str,
+    method: str,
+    docs: str,
+    args,
+    *,
+    workers: int | None = None,
+    corpus_file: Path | None = None,
+    code: Path | None = None,
+) -> dict:
     """Run one method in a subprocess; sample the RSS of its whole process tree (workers included)."""
     import psutil
 
@@ -211,9 +268,27 @@ def run_child(name: str, method: str, docs: str, args, *, workers: int | None = 
         import shutil
 
         shutil.rmtree(method_dir)
-    cmd = [sys.executable, __file__, "--child", "--method", method, "--docs", docs, "--method-dir", str(method_dir),
-           "--data", str(args.data), "--work", str(args.work), "--slots", str(args.slots),
-           "--workers", str(workers or args.workers), "--specificity-weight", str(args.specificity_weight)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--method",
+        method,
+        "--docs",
+        docs,
+        "--method-dir",
+        str(method_dir),
+        "--data",
+        str(args.data),
+        "--work",
+        str(args.work),
+        "--slots",
+        str(args.slots),
+        "--workers",
+        str(workers or args.workers),
+        "--specificity-weight",
+        str(args.specificity_weight),
+    ]
     if corpus_file is not None:
         cmd += ["--corpus-file", str(corpus_file)]
     env = {**os.environ, "DOMAINLM_PROGRESS": "0"}
@@ -249,30 +324,46 @@ def run_child(name: str, method: str, docs: str, args, *, workers: int | None = 
         raise SystemExit(f"{name} failed with exit code {code}")
     out = json.loads((method_dir / "child.json").read_text(encoding="utf-8"))
     cpu = usage.ru_utime + usage.ru_stime
-    out.update(name=name, method=method, docs=docs, wall_seconds=time.perf_counter() - started, cpu_seconds=cpu,
-               peak_rss_mb=peak[0] / 2**20, throughput_mb_s=out["raw_bytes"] / 1e6 / out["seconds"],
-               # On a shared machine wall time depends on the neighbours; CPU time much less so.
-               mb_per_cpu_second=out["raw_bytes"] / 1e6 / cpu)
-    print(f"{name}: {len(out['terms'])} terms, {out['seconds']:.1f} s ({cpu:.1f} CPU s), {out['throughput_mb_s']:.2f} MB/s, "
-          f"peak RSS {out['peak_rss_mb']:.0f} MB", file=sys.stderr)
+    out.update(
+        name=name,
+        method=method,
+        docs=docs,
+        wall_seconds=time.perf_counter() - started,
+        cpu_seconds=cpu,
+        peak_rss_mb=peak[0] / 2**20,
+        throughput_mb_s=out["raw_bytes"] / 1e6 / out["seconds"],
+        # On a shared machine wall time depends on the neighbours; CPU time much less so.
+        mb_per_cpu_second=out["raw_bytes"] / 1e6 / cpu,
+    )
+    print(
+        f"{name}: {len(out['terms'])} terms, {out['seconds']:.1f} s ({cpu:.1f} CPU s), {out['throughput_mb_s']:.2f} "
+        "MB/s, "
+        f"peak RSS {out['peak_rss_mb']:.0f} MB",
+        file=sys.stderr,
+    )
     return out
 
 
 def evaluate(run: dict, args, heldout: list[str], general: list[str]) -> None:
+    from domainlm.vocab_build import fill_from_terms
     from vocab_tools.metrics import measure
 
-    from domainlm.vocab_build import fill_from_terms
-
     method_dir = args.work / run["name"]
-    filled = fill_from_terms(args.base, method_dir / "terms.tsv", method_dir / "filled", category="movies", truncate=True)
+    filled = fill_from_terms(
+        args.base, method_dir / "terms.tsv", method_dir / "filled", category="movies", truncate=True
+    )
     tokenizers = {"before": args.base, "after": method_dir / "filled"}
     h = measure(heldout, tokenizers)
     g = measure(general, tokenizers)
     run.update(
-        filled=len(filled.filled), rejected=len(filled.rejected),
-        heldout_fertility_before=h["tokenizers"]["before"]["fertility"], heldout_fertility_after=h["tokenizers"]["after"]["fertility"],
-        heldout_gain=h["compression_gain"]["after"], slot_usage=h["tokenizers"]["after"]["slot_usage"],
-        general_fertility_before=g["tokenizers"]["before"]["fertility"], general_fertility_after=g["tokenizers"]["after"]["fertility"],
+        filled=len(filled.filled),
+        rejected=len(filled.rejected),
+        heldout_fertility_before=h["tokenizers"]["before"]["fertility"],
+        heldout_fertility_after=h["tokenizers"]["after"]["fertility"],
+        heldout_gain=h["compression_gain"]["after"],
+        slot_usage=h["tokenizers"]["after"]["slot_usage"],
+        general_fertility_before=g["tokenizers"]["before"]["fertility"],
+        general_fertility_after=g["tokenizers"]["after"]["fertility"],
         general_fertility_change=g["tokenizers"]["after"]["fertility"] / g["tokenizers"]["before"]["fertility"] - 1,
     )
 
@@ -283,7 +374,9 @@ def build_base(args) -> None:
     from domainlm.vocab_build import build_vocab_from_corpus
 
     t0 = time.perf_counter()
-    built = build_vocab_from_corpus(str(args.data / "general" / "kowiki_sample.txt.gz"), args.base, vocab_size=32000, unused=2000)
+    built = build_vocab_from_corpus(
+        str(args.data / "general" / "kowiki_sample.txt.gz"), args.base, vocab_size=32000, unused=2000
+    )
     print(f"built base vocab ({built.vocab_size:,} entries) in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 
@@ -306,19 +399,39 @@ def _run_method(name: str, plan: dict, args) -> dict:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=Path(os.environ.get("DOMAINLM_SHARED_DATA", REPO.parent / "shared" / "data")))
-    p.add_argument("--work", type=Path, default=REPO / "runs" / "bench_mining", help="Base vocab cache and per-method outputs")
+    p.add_argument(
+        "--data", type=Path, default=Path(os.environ.get("DOMAINLM_SHARED_DATA", REPO.parent / "shared" / "data"))
+    )
+    p.add_argument(
+        "--work", type=Path, default=REPO / "runs" / "bench_mining", help="Base vocab cache and per-method outputs"
+    )
     p.add_argument("--baseline-docs", default="100000", help="Train reviews given to the slow baselines (soynlp, kiwi)")
     p.add_argument("--slots", type=int, default=2000)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--specificity-weight", type=float, default=None, help="domainlm's knob (default: MineConfig's)")
     p.add_argument("--methods", default="domainlm,domainlm-before,domainlm-warm,domainlm-sample,soynlp,kiwi,frequency")
-    p.add_argument("--output", type=Path, default=None, help="Result JSON (default: benchmarks/results/mining.json, --quick: mining_quick.json)")
-    p.add_argument("--quick", action="store_true", help="A short check of every part: 50k train reviews, 5k for the slow "
-                   "baselines, a 1 MB scaling unit (minutes instead of ~20)")
-    p.add_argument("--scale-unit-mb", type=float, default=None, help="Size of the 1x scaling corpus (default 10, --quick 1)")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="Result JSON (default: benchmarks/results/mining.json, --quick: mining_quick.json)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="A short check of every part: 50k train reviews, 5k for the slow "
+        "baselines, a 1 MB scaling unit (minutes instead of ~20)",
+    )
+    p.add_argument(
+        "--scale-unit-mb", type=float, default=None, help="Size of the 1x scaling corpus (default 10, --quick 1)"
+    )
     p.add_argument("--no-scaling", action="store_true", help="Skip the scaling and worker measurements")
-    p.add_argument("--repeat", type=int, default=None, help="Runs of domainlm and domainlm-before, alternating (each row: its median run; default 3, --quick 1)")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        help="Runs of domainlm and domainlm-before, alternating (each row: its median run; default 3, --quick 1)",
+    )
     p.add_argument("--corpus-file", type=Path, help=argparse.SUPPRESS)
     # child mode
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -358,9 +471,15 @@ def main(argv=None) -> dict:
     # the full run with the reference counts cached, as when mining a second category.
     os.environ["DOMAINLM_CACHE"] = str(args.work / "cache")
     shutil.rmtree(args.work / "cache", ignore_errors=True)
-    plan = {"domainlm": ("domainlm", main_docs), "domainlm-before": ("domainlm", main_docs), "domainlm-warm": ("domainlm", main_docs),
-            "domainlm-sample": ("domainlm", args.baseline_docs), "soynlp": ("soynlp", args.baseline_docs),
-            "kiwi": ("kiwi", args.baseline_docs), "frequency": ("frequency", main_docs)}
+    plan = {
+        "domainlm": ("domainlm", main_docs),
+        "domainlm-before": ("domainlm", main_docs),
+        "domainlm-warm": ("domainlm", main_docs),
+        "domainlm-sample": ("domainlm", args.baseline_docs),
+        "soynlp": ("soynlp", args.baseline_docs),
+        "kiwi": ("kiwi", args.baseline_docs),
+        "frequency": ("frequency", main_docs),
+    }
     runs = []
     names = args.methods.split(",")
     # The speed-up is a ratio of two runs on a machine whose speed drifts by several percent from
@@ -375,8 +494,14 @@ def main(argv=None) -> dict:
         if name in repeats:
             done = sorted(repeats[name], key=lambda r: r["cpu_seconds"])
             run = dict(done[len(done) // 2])
-            run["repeats"] = [{"cpu_seconds": round(r["cpu_seconds"], 2), "wall_seconds": round(r["wall_seconds"], 2),
-                               "peak_rss_mb": round(r["peak_rss_mb"])} for r in repeats[name]]
+            run["repeats"] = [
+                {
+                    "cpu_seconds": round(r["cpu_seconds"], 2),
+                    "wall_seconds": round(r["wall_seconds"], 2),
+                    "peak_rss_mb": round(r["peak_rss_mb"]),
+                }
+                for r in repeats[name]
+            ]
             runs.append(run)
         else:
             runs.append(_run_method(name, plan, args))
@@ -394,7 +519,9 @@ def main(argv=None) -> dict:
     result = summarize(runs, args, len(heldout), len(general))
     if scaling is not None:
         result["scaling"] = scaling
-        chart = plot_scaling(scaling, args.output.with_name("mining_scaling_quick.png" if args.quick else "mining_scaling.png"))
+        chart = plot_scaling(
+            scaling, args.output.with_name("mining_scaling_quick.png" if args.quick else "mining_scaling.png")
+        )
         result["scaling"]["chart"] = str(chart.relative_to(REPO) if chart.is_relative_to(REPO) else chart)
     from domainlm.io import write_json
 
@@ -405,6 +532,7 @@ def main(argv=None) -> dict:
 
 # ---------------------------------------------------------------- scaling (issue 14)
 
+
 def scaling_corpora(args, unit_mb: float) -> dict[int, Path]:
     """scale_<k>x.txt: the first k x unit_mb MB of distinct documents (NSMC train, shopping, Wikipedia)."""
     from domainlm.corpus import CorpusSpec, iter_texts
@@ -413,9 +541,11 @@ def scaling_corpora(args, unit_mb: float) -> dict[int, Path]:
     files = {k: args.work / "scaling" / f"scale_{k}x_{unit_mb:g}mb.txt" for k in SCALES}
     if all(f.is_file() for f in files.values()):
         return files
-    sources = [CorpusSpec(path=str(args.data / "reviews" / "nsmc_reviews.tsv.gz"), where={"split": "train"}),
-               CorpusSpec(path=str(args.data / "reviews" / "naver_shopping_50k.tsv")),
-               CorpusSpec(path=str(args.data / "general" / "kowiki_sample.txt.gz"))]
+    sources = [
+        CorpusSpec(path=str(args.data / "reviews" / "nsmc_reviews.tsv.gz"), where={"split": "train"}),
+        CorpusSpec(path=str(args.data / "reviews" / "naver_shopping_50k.tsv")),
+        CorpusSpec(path=str(args.data / "general" / "kowiki_sample.txt.gz")),
+    ]
     (args.work / "scaling").mkdir(parents=True, exist_ok=True)
     outs = {k: open(f, "w", encoding="utf-8") for k, f in files.items()}
     size = 0
@@ -447,10 +577,20 @@ def measure_scaling(args, unit_mb: float) -> dict:
     for k in SCALES:
         for method in ("scale-local", "scale-ray") if k in ray_scales else ("scale-local",):
             r = run_child(f"{method}-{k}x", method, "all", args, corpus_file=corpora[k])
-            rows.append({"scale": k, "engine": r["engine"], "mb": round(r["raw_bytes"] / 1e6, 2), "documents": r["documents"],
-                         "wall_seconds": round(r["wall_seconds"], 2), "cpu_seconds": round(r["cpu_seconds"], 2),
-                         "peak_rss_mb": round(r["peak_rss_mb"], 1), "ray_init_seconds": r["ray_init_seconds"],
-                         "stage_seconds": r["stage_seconds"], "estimated_gain": r["estimated_gain"]})
+            rows.append(
+                {
+                    "scale": k,
+                    "engine": r["engine"],
+                    "mb": round(r["raw_bytes"] / 1e6, 2),
+                    "documents": r["documents"],
+                    "wall_seconds": round(r["wall_seconds"], 2),
+                    "cpu_seconds": round(r["cpu_seconds"], 2),
+                    "peak_rss_mb": round(r["peak_rss_mb"], 1),
+                    "ray_init_seconds": r["ray_init_seconds"],
+                    "stage_seconds": r["stage_seconds"],
+                    "estimated_gain": r["estimated_gain"],
+                }
+            )
     by = {(r["scale"], r["engine"]): r for r in rows}
     overhead = {f"{k}x": round(by[k, "ray"]["wall_seconds"] / by[k, "local"]["wall_seconds"], 2) for k in ray_scales}
     workers = []
@@ -460,23 +600,43 @@ def measure_scaling(args, unit_mb: float) -> dict:
         # The driver's own work; its wait for the reference count (on the workers) belongs to the corpus pass.
         driver = st["candidates"] - st["reference_wait"] + st["select"]
         corpus_pass = st["count_category"] + st["reference_wait"]
-        workers.append({"workers": n, "corpus_pass_seconds": round(corpus_pass, 2), "driver_seconds": round(driver, 2),
-                        "total_seconds": st["total"], "wall_seconds": round(r["wall_seconds"], 2),
-                        "ray_init_seconds": r["ray_init_seconds"], "peak_rss_mb": round(r["peak_rss_mb"], 1),
-                        "driver_share": round(driver / st["total"], 3) if st["total"] else None})
+        workers.append(
+            {
+                "workers": n,
+                "corpus_pass_seconds": round(corpus_pass, 2),
+                "driver_seconds": round(driver, 2),
+                "total_seconds": st["total"],
+                "wall_seconds": round(r["wall_seconds"], 2),
+                "ray_init_seconds": r["ray_init_seconds"],
+                "peak_rss_mb": round(r["peak_rss_mb"], 1),
+                "driver_share": round(driver / st["total"], 3) if st["total"] else None,
+            }
+        )
     one = workers[0]
     # Amdahl: the corpus pass divides over workers, the driver's stages do not.
-    projection = {str(n): round(one["driver_seconds"] + one["corpus_pass_seconds"] / n, 1) for n in (1, 2, 4, 8, 16, 64)}
-    return {"what": f"scaling with corpus size ({unit_mb:g} MB of distinct text a unit) and with Ray workers (4x corpus); "
-                    f"{os.cpu_count()} CPUs here, so more than {os.cpu_count()} workers share them. cpu_seconds of Ray "
-                    "runs: the driver and the processes it reaped (not all of Ray's workers); peak RSS: the whole process "
-                    "tree, Ray's raylet, GCS and workers included (the object store's shared memory counts in each)",
-            "unit_mb": unit_mb, "rows": rows, "ray_overhead_wall_ratio": overhead, "workers": workers,
-            "projected_seconds_by_workers": projection,
-            "linearity": {e: round((by[SCALES[-1], e]["wall_seconds"] / by[SCALES[0], e]["wall_seconds"]) / (SCALES[-1] / SCALES[0]), 2)
-                          for e in ("local", "ray")},
-            "rss_growth_8x_vs_1x": {e: round(by[SCALES[-1], e]["peak_rss_mb"] / by[SCALES[0], e]["peak_rss_mb"], 2)
-                                    for e in ("local", "ray")}}
+    projection = {
+        str(n): round(one["driver_seconds"] + one["corpus_pass_seconds"] / n, 1) for n in (1, 2, 4, 8, 16, 64)
+    }
+    return {
+        "what": f"scaling with corpus size ({unit_mb:g} MB of distinct text a unit) and with Ray workers (4x corpus); "
+        f"{os.cpu_count()} CPUs here, so more than {os.cpu_count()} workers share them. cpu_seconds of Ray "
+        "runs: the driver and the processes it reaped (not all of Ray's workers); peak RSS: the whole process "
+        "tree, Ray's raylet, GCS and workers included (the object store's shared memory counts in each)",
+        "unit_mb": unit_mb,
+        "rows": rows,
+        "ray_overhead_wall_ratio": overhead,
+        "workers": workers,
+        "projected_seconds_by_workers": projection,
+        "linearity": {
+            e: round(
+                (by[SCALES[-1], e]["wall_seconds"] / by[SCALES[0], e]["wall_seconds"]) / (SCALES[-1] / SCALES[0]), 2
+            )
+            for e in ("local", "ray")
+        },
+        "rss_growth_8x_vs_1x": {
+            e: round(by[SCALES[-1], e]["peak_rss_mb"] / by[SCALES[0], e]["peak_rss_mb"], 2) for e in ("local", "ray")
+        },
+    }
 
 
 def plot_scaling(scaling: dict, path: Path) -> Path:
@@ -492,15 +652,28 @@ def plot_scaling(scaling: dict, path: Path) -> Path:
         axes[0].plot([r["mb"] for r in pts], [r["wall_seconds"] for r in pts], style, label=f"{engine} engine")
         axes[1].plot([r["mb"] for r in pts], [r["peak_rss_mb"] for r in pts], style, label=f"{engine} engine")
     axes[0].set(xlabel="category corpus (MB of distinct text)", ylabel="wall seconds", title="time vs corpus size")
-    axes[1].set(xlabel="category corpus (MB of distinct text)", ylabel="peak RSS of the process tree (MB)",
-                title="memory vs corpus size", ylim=(0, None))
+    axes[1].set(
+        xlabel="category corpus (MB of distinct text)",
+        ylabel="peak RSS of the process tree (MB)",
+        title="memory vs corpus size",
+        ylim=(0, None),
+    )
     w = scaling["workers"]
     xs = [r["workers"] for r in w]
-    axes[2].bar([x - 0.2 for x in xs], [r["corpus_pass_seconds"] for r in w], width=0.4, label="corpus pass (Ray workers)")
-    axes[2].bar([x + 0.2 for x in xs], [r["driver_seconds"] for r in w], width=0.4, label="candidates + selection (driver)")
+    axes[2].bar(
+        [x - 0.2 for x in xs], [r["corpus_pass_seconds"] for r in w], width=0.4, label="corpus pass (Ray workers)"
+    )
+    axes[2].bar(
+        [x + 0.2 for x in xs], [r["driver_seconds"] for r in w], width=0.4, label="candidates + selection (driver)"
+    )
     top = max([r["corpus_pass_seconds"] for r in w] + [r["driver_seconds"] for r in w] + [1])
-    axes[2].set(xlabel="local Ray worker processes", ylabel="seconds", title="4x corpus: what workers speed up", xticks=xs,
-                ylim=(0, top * 1.35))  # room for the legend above the bars
+    axes[2].set(
+        xlabel="local Ray worker processes",
+        ylabel="seconds",
+        title="4x corpus: what workers speed up",
+        xticks=xs,
+        ylim=(0, top * 1.35),
+    )  # room for the legend above the bars
     for ax in axes:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
@@ -525,7 +698,9 @@ def summarize(runs: list[dict], args, n_heldout: int, n_general: int) -> dict:
             if r["name"] == "domainlm":
                 continue
             ratios[r["name"]] = {
-                "heldout_gain": round(main_run["heldout_gain"] / r["heldout_gain"], 3) if r["heldout_gain"] > 0 else None,
+                "heldout_gain": round(main_run["heldout_gain"] / r["heldout_gain"], 3)
+                if r["heldout_gain"] > 0
+                else None,
                 "throughput": round(main_run["throughput_mb_s"] / r["throughput_mb_s"], 2),
                 "mb_per_cpu_second": round(main_run["mb_per_cpu_second"] / r["mb_per_cpu_second"], 2),
                 "peak_rss": round(main_run["peak_rss_mb"] / r["peak_rss_mb"], 2),
@@ -541,21 +716,40 @@ def summarize(runs: list[dict], args, n_heldout: int, n_general: int) -> dict:
             # Issue 14: per CPU-second, the steadier figure on a shared machine.
             "MB per CPU-s >= 10x kiwi": ratios["kiwi"]["mb_per_cpu_second"] >= 10 if "kiwi" in ratios else None,
             # On the unrounded ratio: 1.496 must not pass as 1.50.
-            "MB per CPU-s >= 1.5x domainlm-before": (main_run["mb_per_cpu_second"] / by["domainlm-before"]["mb_per_cpu_second"] >= 1.5
-                                                      if "domainlm-before" in by else None),
-            "held-out gain unchanged vs domainlm-before": (abs(main_run["heldout_gain"] - by["domainlm-before"]["heldout_gain"]) < 0.001
-                                                           if "domainlm-before" in by else None),
+            "MB per CPU-s >= 1.5x domainlm-before": (
+                main_run["mb_per_cpu_second"] / by["domainlm-before"]["mb_per_cpu_second"] >= 1.5
+                if "domainlm-before" in by
+                else None
+            ),
+            "held-out gain unchanged vs domainlm-before": (
+                abs(main_run["heldout_gain"] - by["domainlm-before"]["heldout_gain"]) < 0.001
+                if "domainlm-before" in by
+                else None
+            ),
         }
     return {
         "what": "mine-terms vs soynlp / kiwipiepy / frequency baselines: 2,000 slots of a 32k+2k kowiki WordPiece, "
-                "filled by the same code, measured on the NSMC test split (held-out movies) and UD Korean",
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_average_at_end": os.getloadavg()},
-        "settings": {"slots": args.slots, "workers": args.workers, "baseline_docs": args.baseline_docs, "quick": args.quick,
-                     "before_commit": BEFORE_COMMIT,
-                     "specificity_weight": args.specificity_weight, "min_count": MIN_COUNT,
-                     "heldout_texts": n_heldout, "general_texts": n_general},
-        "runs": rows, "ratios_domainlm_vs": ratios, "targets": targets,
+        "filled by the same code, measured on the NSMC test split (held-out movies) and UD Korean",
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average_at_end": os.getloadavg(),
+        },
+        "settings": {
+            "slots": args.slots,
+            "workers": args.workers,
+            "baseline_docs": args.baseline_docs,
+            "quick": args.quick,
+            "before_commit": BEFORE_COMMIT,
+            "specificity_weight": args.specificity_weight,
+            "min_count": MIN_COUNT,
+            "heldout_texts": n_heldout,
+            "general_texts": n_general,
+        },
+        "runs": rows,
+        "ratios_domainlm_vs": ratios,
+        "targets": targets,
     }
 
 
@@ -564,11 +758,30 @@ def render(result: dict) -> None:
     from rich.table import Table
 
     t = Table(title="mining benchmark: NSMC (train → held-out test movies), 2,000 slots", title_justify="left")
-    for c in ("method", "docs", "held-out gain", "UD fertility Δ", "MB/s", "MB per CPU s", "peak RSS MB", "seconds", "slot usage"):
+    for c in (
+        "method",
+        "docs",
+        "held-out gain",
+        "UD fertility Δ",
+        "MB/s",
+        "MB per CPU s",
+        "peak RSS MB",
+        "seconds",
+        "slot usage",
+    ):
         t.add_column(c, justify="left" if c == "method" else "right")
     for r in result["runs"]:
-        t.add_row(r["name"], str(r["documents"]), f"{r['heldout_gain']:.1%}", f"{r['general_fertility_change']:+.2%}",
-                  f"{r['throughput_mb_s']:.2f}", f"{r['mb_per_cpu_second']:.2f}", f"{r['peak_rss_mb']:.0f}", f"{r['seconds']:.1f}", f"{r['slot_usage']:.1%}")
+        t.add_row(
+            r["name"],
+            str(r["documents"]),
+            f"{r['heldout_gain']:.1%}",
+            f"{r['general_fertility_change']:+.2%}",
+            f"{r['throughput_mb_s']:.2f}",
+            f"{r['mb_per_cpu_second']:.2f}",
+            f"{r['peak_rss_mb']:.0f}",
+            f"{r['seconds']:.1f}",
+            f"{r['slot_usage']:.1%}",
+        )
     console = Console()
     console.print(t)
     if result["ratios_domainlm_vs"]:
@@ -576,30 +789,58 @@ def render(result: dict) -> None:
         for c in ("baseline", "held-out gain ×", "throughput ×", "MB per CPU s ×", "peak RSS ×"):
             rt.add_column(c, justify="left" if c == "baseline" else "right")
         for name, r in result["ratios_domainlm_vs"].items():
-            rt.add_row(name, *(f"{v:.2f}" if v is not None else "—" for v in (r["heldout_gain"], r["throughput"], r["mb_per_cpu_second"], r["peak_rss"])))
+            rt.add_row(
+                name,
+                *(
+                    f"{v:.2f}" if v is not None else "—"
+                    for v in (r["heldout_gain"], r["throughput"], r["mb_per_cpu_second"], r["peak_rss"])
+                ),
+            )
         console.print(rt)
     console.print({k: v for k, v in result["targets"].items()})
     scaling = result.get("scaling")
     if scaling:
-        st = Table(title=f"scaling: {scaling['unit_mb']:g} MB of distinct text a unit (local engine vs Ray on a local instance)",
-                   title_justify="left")
+        st = Table(
+            title=f"scaling: {scaling['unit_mb']:g} MB of distinct text a unit (local engine vs Ray on a local "
+            "instance)",
+            title_justify="left",
+        )
         for c in ("size", "engine", "MB", "wall s", "CPU s", "peak RSS MB", "Ray init s", "held-out est. gain"):
             st.add_column(c, justify="left" if c in ("size", "engine") else "right")
         for r in scaling["rows"]:
-            st.add_row(f"{r['scale']}x", r["engine"], f"{r['mb']:.1f}", f"{r['wall_seconds']:.1f}", f"{r['cpu_seconds']:.1f}",
-                       f"{r['peak_rss_mb']:.0f}", f"{r['ray_init_seconds']:.1f}", f"{r['estimated_gain']:.1%}")
+            st.add_row(
+                f"{r['scale']}x",
+                r["engine"],
+                f"{r['mb']:.1f}",
+                f"{r['wall_seconds']:.1f}",
+                f"{r['cpu_seconds']:.1f}",
+                f"{r['peak_rss_mb']:.0f}",
+                f"{r['ray_init_seconds']:.1f}",
+                f"{r['estimated_gain']:.1%}",
+            )
         console.print(st)
-        console.print(f"Ray ÷ local wall time: {scaling['ray_overhead_wall_ratio']}; "
-                      f"8x vs 1x time ÷ 8 (1 = linear): {scaling['linearity']}; peak RSS 8x ÷ 1x: {scaling['rss_growth_8x_vs_1x']}")
+        console.print(
+            f"Ray ÷ local wall time: {scaling['ray_overhead_wall_ratio']}; "
+            f"8x vs 1x time ÷ 8 (1 = linear): {scaling['linearity']}; peak RSS 8x ÷ 1x: "
+            f"{scaling['rss_growth_8x_vs_1x']}"
+        )
         wt = Table(title="Ray workers on the 4x corpus: corpus pass vs the driver's stages", title_justify="left")
         for c in ("workers", "corpus pass s", "driver s", "driver share", "total s", "peak RSS MB"):
             wt.add_column(c, justify="right")
         for r in scaling["workers"]:
-            wt.add_row(str(r["workers"]), f"{r['corpus_pass_seconds']:.1f}", f"{r['driver_seconds']:.1f}",
-                       f"{r['driver_share']:.0%}", f"{r['total_seconds']:.1f}", f"{r['peak_rss_mb']:.0f}")
+            wt.add_row(
+                str(r["workers"]),
+                f"{r['corpus_pass_seconds']:.1f}",
+                f"{r['driver_seconds']:.1f}",
+                f"{r['driver_share']:.0%}",
+                f"{r['total_seconds']:.1f}",
+                f"{r['peak_rss_mb']:.0f}",
+            )
         console.print(wt)
-        console.print(f"projected seconds by workers (Amdahl, from 1 worker): {scaling['projected_seconds_by_workers']}; "
-                      f"chart: {scaling['chart']}")
+        console.print(
+            f"projected seconds by workers (Amdahl, from 1 worker): {scaling['projected_seconds_by_workers']}; "
+            f"chart: {scaling['chart']}"
+        )
 
 
 if __name__ == "__main__":

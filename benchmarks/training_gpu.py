@@ -69,12 +69,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "training_gpu.json")
     args = parser.parse_args()
     if args.smoke:
-        args.steps, args.warmup_steps, args.batch_size, args.seq_len, args.layers, args.hidden, args.vocab = 6, 2, 4, 32, 1, 64, 1000
+        args.steps, args.warmup_steps, args.batch_size, args.seq_len, args.layers, args.hidden, args.vocab = (
+            6,
+            2,
+            4,
+            32,
+            1,
+            64,
+            1000,
+        )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     import torch
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
     from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
 
     from domainlm.progress import set_progress_enabled
     from domainlm.training.config import TrainConfig
@@ -88,19 +96,42 @@ def main() -> None:
     vocab.update({f"t{i}": i for i in range(5, args.vocab)})
     backend = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
     backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok = BertTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
-                            cls_token="[CLS]", mask_token="[MASK]")
+    tok = BertTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+    )
     needed = args.steps * args.batch_size
     sequences = synthetic_sequences(min(needed, 4096), args.seq_len, args.vocab, 0)
     heads = max(1, args.hidden // 64)
     torch.manual_seed(0)
-    model = BertForMaskedLM(BertConfig(vocab_size=args.vocab, hidden_size=args.hidden, num_hidden_layers=args.layers,
-                                       num_attention_heads=heads, intermediate_size=4 * args.hidden,
-                                       max_position_embeddings=max(512, args.seq_len)))
+    model = BertForMaskedLM(
+        BertConfig(
+            vocab_size=args.vocab,
+            hidden_size=args.hidden,
+            num_hidden_layers=args.layers,
+            num_attention_heads=heads,
+            intermediate_size=4 * args.hidden,
+            max_position_embeddings=max(512, args.seq_len),
+        )
+    )
     layer_params = sum(p.numel() for n, p in model.named_parameters() if ".encoder.layer." in n)
-    config = TrainConfig(max_steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=1e-4,
-                         warmup_ratio=0.05, save_every=10**6, log_every=10, heldout_fraction=0.0, eval_documents=0,
-                         bf16=True, compile=args.compile)
+    config = TrainConfig(
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        lr=1e-4,
+        warmup_ratio=0.05,
+        save_every=10**6,
+        log_every=10,
+        heldout_fraction=0.0,
+        eval_documents=0,
+        bf16=True,
+        compile=args.compile,
+    )
     marks: dict[int, float] = {}
 
     def on_step(step, record):
@@ -109,25 +140,49 @@ def main() -> None:
         marks[step] = time.perf_counter()
 
     with tempfile.TemporaryDirectory() as ckpt:
-        outcome = train(build_model=lambda: model, tokenizer=tok, stream=_Cycle(sequences), config=config,
-                        ckpt_dir=Path(ckpt) / "c", slot_ids=[], on_step=on_step)
+        outcome = train(
+            build_model=lambda: model,
+            tokenizer=tok,
+            stream=_Cycle(sequences),
+            config=config,
+            ckpt_dir=Path(ckpt) / "c",
+            slot_ids=[],
+            on_step=on_step,
+        )
     timed_steps = args.steps - args.warmup_steps
     seconds = marks[args.steps] - marks[args.warmup_steps]
     tokens = timed_steps * args.batch_size * args.seq_len
     tps = tokens / seconds
     masked_share = 0.15
-    flops_per_token = (6 * layer_params + 12 * args.layers * args.seq_len * args.hidden
-                       + 6 * masked_share * (args.hidden * args.hidden + args.hidden * args.vocab))
+    flops_per_token = (
+        6 * layer_params
+        + 12 * args.layers * args.seq_len * args.hidden
+        + 6 * masked_share * (args.hidden * args.hidden + args.hidden * args.vocab)
+    )
     achieved = flops_per_token * tps
     mfu = achieved / (args.peak_tflops * 1e12)
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu (smoke)"
-    result = {"benchmark": "training_throughput_gpu", "device": device,
-              "setup": {"layers": args.layers, "hidden": args.hidden, "vocab": args.vocab, "batch_size": args.batch_size,
-                        "seq_len": args.seq_len, "steps": args.steps, "timed_steps": timed_steps, "bf16": True,
-                        "compile": args.compile},
-              "tokens_per_second": tps, "model_tflops_per_second": achieved / 1e12, "peak_tflops": args.peak_tflops,
-              "mfu": mfu, "final_loss": outcome.final_loss,
-              "peak_gpu_memory_gb": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None}
+    result = {
+        "benchmark": "training_throughput_gpu",
+        "device": device,
+        "setup": {
+            "layers": args.layers,
+            "hidden": args.hidden,
+            "vocab": args.vocab,
+            "batch_size": args.batch_size,
+            "seq_len": args.seq_len,
+            "steps": args.steps,
+            "timed_steps": timed_steps,
+            "bf16": True,
+            "compile": args.compile,
+        },
+        "tokens_per_second": tps,
+        "model_tflops_per_second": achieved / 1e12,
+        "peak_tflops": args.peak_tflops,
+        "mfu": mfu,
+        "final_loss": outcome.final_loss,
+        "peak_gpu_memory_gb": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None,
+    }
     if not args.smoke:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -48,8 +48,10 @@ def select_terms(texts, tokenizer, budget: int, min_len: int = 2, max_len: int =
         if pieces > 1:
             scored.append((count * (pieces - 1), count, pieces, term))
     scored.sort(reverse=True)
-    return [Term(term, score=float(s), tokens_saved=s, category_count=c, category="nsmc")
-            for s, c, _, term in scored[:budget]]
+    return [
+        Term(term, score=float(s), tokens_saved=s, category_count=c, category="nsmc")
+        for s, c, _, term in scored[:budget]
+    ]
 
 
 def main(argv=None) -> dict:
@@ -58,7 +60,9 @@ def main(argv=None) -> dict:
     p.add_argument("--work", default=str(REPO / "runs" / "bench_vocab"))
     p.add_argument("--vocab-size", type=int, default=32000)
     p.add_argument("--unused", type=int, default=2000)
-    p.add_argument("--train-limit", type=int, default=None, help="NSMC train reviews used for term selection (default: all)")
+    p.add_argument(
+        "--train-limit", type=int, default=None, help="NSMC train reviews used for term selection (default: all)"
+    )
     p.add_argument("--output", default=str(REPO / "benchmarks" / "results" / "vocab_fill_nsmc.json"))
     args = p.parse_args(argv)
 
@@ -75,8 +79,9 @@ def main(argv=None) -> dict:
     test = CorpusSpec(path=nsmc, field="text", where={"split": "test"})
 
     t0 = time.perf_counter()
-    built = build_vocab_from_corpus(str(data / "general" / "kowiki_sample.txt.gz"), work / "base",
-                                    vocab_size=args.vocab_size, unused=args.unused)
+    built = build_vocab_from_corpus(
+        str(data / "general" / "kowiki_sample.txt.gz"), work / "base", vocab_size=args.vocab_size, unused=args.unused
+    )
     build_seconds = time.perf_counter() - t0
     print(f"built {built.vocab_size:,} entries in {build_seconds:.1f} s", file=sys.stderr)
 
@@ -88,8 +93,9 @@ def main(argv=None) -> dict:
     select_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    filled = fill_from_terms(work / "base", work / "terms.tsv", work / "filled", category="nsmc",
-                             contexts=[train], context_limit=50_000)
+    filled = fill_from_terms(
+        work / "base", work / "terms.tsv", work / "filled", category="nsmc", contexts=[train], context_limit=50_000
+    )
     fill_seconds = time.perf_counter() - t0
     print(f"filled {len(filled.filled):,} slots in {fill_seconds:.1f} s", file=sys.stderr)
 
@@ -98,21 +104,47 @@ def main(argv=None) -> dict:
     measure_seconds = time.perf_counter() - t0
     b, a = report["tokenizers"]["before"], report["tokenizers"]["after"]
     result = {
-        "what": "32k+2k WordPiece on kowiki_sample, 2,000 slots filled from NSMC train (frequency rule), measured on NSMC test",
+        "what": (
+            "32k+2k WordPiece on kowiki_sample, 2,000 slots filled from NSMC train (frequency rule), "
+            "measured on NSMC test"
+        ),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-        "build": {**built.to_dict(), "out_dir": str(built.out_dir.relative_to(REPO)) if built.out_dir.is_relative_to(REPO) else str(built.out_dir)},
-        "select": {"train_texts": len(train_texts), "terms": len(terms), "seconds": round(select_seconds, 1),
-                   "first_terms": [t.term for t in terms[:30]]},
-        "fill": {"filled": len(filled.filled), "rejected": len(filled.rejected), "unreachable": len(filled.unreachable),
-                 "unreachable_examples": filled.unreachable[:20], "seconds": round(fill_seconds, 1)},
-        "measure": {"test_texts": report["texts"], "eojeols": report["eojeols"], "seconds": round(measure_seconds, 1),
-                    "fertility_before": round(b["fertility"], 4), "fertility_after": round(a["fertility"], 4),
-                    "compression_gain": round(report["compression_gain"]["after"], 4),
-                    "unk_rate_before": round(b["unk_rate"], 5), "unk_rate_after": round(a["unk_rate"], 5),
-                    "unk_tokens_before": b["unk_tokens"], "unk_tokens_after": a["unk_tokens"],
-                    "slots_filled": a["filled_slots"], "slots_emitted": a["filled_slots_emitted"],
-                    "slot_usage": round(a["slot_usage"], 4), "slot_token_share": round(a["slot_token_share"], 4),
-                    "top_slot_terms": a["top_slot_terms"][:15]},
+        "build": {
+            **built.to_dict(),
+            "out_dir": str(built.out_dir.relative_to(REPO))
+            if built.out_dir.is_relative_to(REPO)
+            else str(built.out_dir),
+        },
+        "select": {
+            "train_texts": len(train_texts),
+            "terms": len(terms),
+            "seconds": round(select_seconds, 1),
+            "first_terms": [t.term for t in terms[:30]],
+        },
+        "fill": {
+            "filled": len(filled.filled),
+            "rejected": len(filled.rejected),
+            "unreachable": len(filled.unreachable),
+            "unreachable_examples": filled.unreachable[:20],
+            "seconds": round(fill_seconds, 1),
+        },
+        "measure": {
+            "test_texts": report["texts"],
+            "eojeols": report["eojeols"],
+            "seconds": round(measure_seconds, 1),
+            "fertility_before": round(b["fertility"], 4),
+            "fertility_after": round(a["fertility"], 4),
+            "compression_gain": round(report["compression_gain"]["after"], 4),
+            "unk_rate_before": round(b["unk_rate"], 5),
+            "unk_rate_after": round(a["unk_rate"], 5),
+            "unk_tokens_before": b["unk_tokens"],
+            "unk_tokens_after": a["unk_tokens"],
+            "slots_filled": a["filled_slots"],
+            "slots_emitted": a["filled_slots_emitted"],
+            "slot_usage": round(a["slot_usage"], 4),
+            "slot_token_share": round(a["slot_token_share"], 4),
+            "top_slot_terms": a["top_slot_terms"][:15],
+        },
     }
     write_json(args.output, result)
     print(json.dumps(result["measure"], ensure_ascii=False, indent=1))

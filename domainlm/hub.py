@@ -22,22 +22,44 @@ from pathlib import Path, PurePosixPath
 
 from domainlm.errors import DomainLMError
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 MODEL_FILES = ("config.json", "generation_config.json") + WEIGHT_FILES
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-                   "added_tokens.json", "spiece.model", "sentencepiece.bpe.model")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "added_tokens.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
 # What a peft adapter folder holds (domainlm/modeling/adapters.py writes it).
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "filled_rows.safetensors")
 # The card and the records a user reads with the model (the card names them).
-RECORD_FILES = ("README.md", "slots.json", "settings.json", "versions.json", "metrics.jsonl", "recipe.yaml",
-                "recipe.resolved.yaml")
-PUSHED = {"": MODEL_FILES + TOKENIZER_FILES + RECORD_FILES,
-          "generator": MODEL_FILES + TOKENIZER_FILES,
-          "adapter": ADAPTER_FILES + TOKENIZER_FILES + ("slots.json", "README.md")}
+RECORD_FILES = (
+    "README.md",
+    "slots.json",
+    "settings.json",
+    "versions.json",
+    "metrics.jsonl",
+    "recipe.yaml",
+    "recipe.resolved.yaml",
+)
+PUSHED = {
+    "": MODEL_FILES + TOKENIZER_FILES + RECORD_FILES,
+    "generator": MODEL_FILES + TOKENIZER_FILES,
+    "adapter": ADAPTER_FILES + TOKENIZER_FILES + ("slots.json", "README.md"),
+}
 
-LOGIN_HINT = ("Log in with `hf auth login`, or set HF_TOKEN to a token with write access "
-              "(https://huggingface.co/settings/tokens), or pass --token.")
+LOGIN_HINT = (
+    "Log in with `hf auth login`, or set HF_TOKEN to a token with write access "
+    "(https://huggingface.co/settings/tokens), or pass --token."
+)
 
 
 class HubError(DomainLMError):
@@ -49,10 +71,10 @@ class PushResult:
     repo_id: str
     files: list[str]
     revision: str | None = None
-    url: str | None = None           # the repo's page (None for a dry run)
+    url: str | None = None  # the repo's page (None for a dry run)
     commit_url: str | None = None
     dry_run: bool = False
-    card: dict = field(default_factory=dict)      # what the pushed card's metadata says (base_model, license, results)
+    card: dict = field(default_factory=dict)  # what the pushed card's metadata says (base_model, license, results)
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -60,6 +82,7 @@ class PushResult:
 
 
 # ---------------------------------------------------------------- what goes up
+
 
 def _shards(folder: Path) -> list[str]:
     """The weight files a sharded checkpoint's index names (plain names inside `folder` only)."""
@@ -69,8 +92,11 @@ def _shards(folder: Path) -> list[str]:
             weight_map = json.loads((folder / index).read_text(encoding="utf-8")).get("weight_map", {})
         except (OSError, ValueError, AttributeError):
             continue
-        names += [n for n in weight_map.values() if isinstance(n, str) and PurePosixPath(n).name == n
-                  and not n.startswith(".")]
+        names += [
+            n
+            for n in weight_map.values()
+            if isinstance(n, str) and PurePosixPath(n).name == n and not n.startswith(".")
+        ]
     return names
 
 
@@ -94,13 +120,17 @@ def check_model_folder(model_dir: str | os.PathLike) -> list[str]:
     """The files to push; HubError when `model_dir` is no model folder."""
     folder = Path(model_dir)
     if not folder.is_dir():
-        raise HubError(f"'{folder}' is not a folder.",
-                       "Pass the output folder of `domainlm adapt` or `domainlm pretrain` (or a recipe run's model/).")
+        raise HubError(
+            f"'{folder}' is not a folder.",
+            "Pass the output folder of `domainlm adapt` or `domainlm pretrain` (or a recipe run's model/).",
+        )
     files = files_to_push(folder)
     if not _has_weights(files):
-        raise HubError(f"'{folder}' holds no model weights (model.safetensors, pytorch_model.bin or "
-                       "adapter/adapter_model.safetensors).",
-                       "Pass the output folder of `domainlm adapt` or `domainlm pretrain` (or a recipe run's model/).")
+        raise HubError(
+            f"'{folder}' holds no model weights (model.safetensors, pytorch_model.bin or "
+            "adapter/adapter_model.safetensors).",
+            "Pass the output folder of `domainlm adapt` or `domainlm pretrain` (or a recipe run's model/).",
+        )
     return files
 
 
@@ -111,8 +141,9 @@ def check_repo_id(repo_id: str) -> None:
     try:
         validate_repo_id(repo_id)
     except HFValidationError as e:
-        raise HubError(f"'{repo_id}' is not a hub repo id: {e}",
-                       "Use NAMESPACE/NAME, e.g. my-user/bert-kor-cosmetics.") from None
+        raise HubError(
+            f"'{repo_id}' is not a hub repo id: {e}", "Use NAMESPACE/NAME, e.g. my-user/bert-kor-cosmetics."
+        ) from None
 
 
 def hub_token(token: str | None = None) -> str:
@@ -122,9 +153,10 @@ def hub_token(token: str | None = None) -> str:
     # huggingface_hub reads HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE once, at import (is_offline_mode since 1.x).
     offline = getattr(constants, "is_offline_mode", lambda: constants.HF_HUB_OFFLINE)()
     if offline:
-        raise HubError("Cannot push: offline mode is on (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set).",
-                       "Unset HF_HUB_OFFLINE and TRANSFORMERS_OFFLINE on a machine that reaches huggingface.co. "
-                       + LOGIN_HINT)
+        raise HubError(
+            "Cannot push: offline mode is on (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set).",
+            "Unset HF_HUB_OFFLINE and TRANSFORMERS_OFFLINE on a machine that reaches huggingface.co. " + LOGIN_HINT,
+        )
     token = token or get_token()
     if not token:
         raise HubError("Cannot push: no Hugging Face token (not logged in, and HF_TOKEN is not set).", LOGIN_HINT)
@@ -138,6 +170,7 @@ def check_can_push(repo_id: str, token: str | None = None) -> str:
 
 
 # ---------------------------------------------------------------- the push
+
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
     """huggingface_hub's HTTP client's connection errors (httpx2 in huggingface_hub 2.x, httpx before)."""
@@ -155,11 +188,15 @@ def _http_error(e, repo_id: str) -> HubError:
     if status == 401:
         return HubError(f"The Hugging Face Hub rejected the token (401 Unauthorized): {first}", LOGIN_HINT)
     if status == 403:
-        return HubError(f"The token may not write to '{repo_id}' (403 Forbidden): {first}",
-                        "Use a token with write access to that user or organisation (`hf auth login`, or HF_TOKEN), "
-                        "or push to your own namespace.")
-    return HubError(f"The Hugging Face Hub refused the push to '{repo_id}' ({status or 'no status'}): {first}",
-                    "Check the repo id, the branch and your rights on the hub, then push again.")
+        return HubError(
+            f"The token may not write to '{repo_id}' (403 Forbidden): {first}",
+            "Use a token with write access to that user or organisation (`hf auth login`, or HF_TOKEN), "
+            "or push to your own namespace.",
+        )
+    return HubError(
+        f"The Hugging Face Hub refused the push to '{repo_id}' ({status or 'no status'}): {first}",
+        "Check the repo id, the branch and your rights on the hub, then push again.",
+    )
 
 
 @contextmanager
@@ -170,14 +207,18 @@ def hub_errors(repo_id: str):
     try:
         yield
     except OfflineModeIsEnabled:
-        raise HubError("Cannot push: offline mode is on (HF_HUB_OFFLINE is set).",
-                       "Unset HF_HUB_OFFLINE on a machine that reaches huggingface.co. " + LOGIN_HINT) from None
+        raise HubError(
+            "Cannot push: offline mode is on (HF_HUB_OFFLINE is set).",
+            "Unset HF_HUB_OFFLINE on a machine that reaches huggingface.co. " + LOGIN_HINT,
+        ) from None
     except HfHubHTTPError as e:
         raise _http_error(e, repo_id) from None
     except _transport_errors() as e:
-        raise HubError(f"Cannot reach the Hugging Face Hub: {e}.",
-                       "Check the network (or HTTPS_PROXY), or copy the model folder to a machine that reaches "
-                       "huggingface.co and push from there.") from None
+        raise HubError(
+            f"Cannot reach the Hugging Face Hub: {e}.",
+            "Check the network (or HTTPS_PROXY), or copy the model folder to a machine that reaches "
+            "huggingface.co and push from there.",
+        ) from None
 
 
 def validate_card(text: str) -> None:
@@ -187,8 +228,10 @@ def validate_card(text: str) -> None:
     try:
         ModelCard(text).validate()
     except ValueError as e:
-        raise HubError(f"The Hugging Face Hub refused the model card's metadata: {e}",
-                       "Fix the front matter of README.md (the YAML between the --- lines), then push again.") from None
+        raise HubError(
+            f"The Hugging Face Hub refused the model card's metadata: {e}",
+            "Fix the front matter of README.md (the YAML between the --- lines), then push again.",
+        ) from None
 
 
 def card_facts(text: str) -> tuple[dict, list[str]]:
@@ -199,16 +242,28 @@ def card_facts(text: str) -> tuple[dict, list[str]]:
     facts = {"base_model": data.base_model, "license": data.license, "results": len(data.eval_results or [])}
     out = []
     if not data.license:
-        out.append("The card names no license: the hub will show none. Add `license: …` (e.g. apache-2.0, the "
-                   "base model's) to the front matter of README.md.")
+        out.append(
+            "The card names no license: the hub will show none. Add `license: …` (e.g. apache-2.0, the "
+            "base model's) to the front matter of README.md."
+        )
     if not data.eval_results:
-        out.append("The card carries no results: run `domainlm evaluate --before BASE --after MODEL_DIR …` first "
-                   "to put MW-BPC before and after into it.")
+        out.append(
+            "The card carries no results: run `domainlm evaluate --before BASE --after MODEL_DIR …` first "
+            "to put MW-BPC before and after into it."
+        )
     return facts, out
 
 
-def push_model(model_dir: str | os.PathLike, repo_id: str, *, private: bool = False, revision: str | None = None,
-               token: str | None = None, commit_message: str | None = None, dry_run: bool = False) -> PushResult:
+def push_model(
+    model_dir: str | os.PathLike,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    token: str | None = None,
+    commit_message: str | None = None,
+    dry_run: bool = False,
+) -> PushResult:
     """Upload the files of `model_dir` a user needs (`files_to_push`) to the hub model repo `repo_id`.
 
     The repo is created if missing (`private` then applies; an existing repo keeps its visibility),
@@ -227,12 +282,29 @@ def push_model(model_dir: str | os.PathLike, repo_id: str, *, private: bool = Fa
     token = hub_token(token)
     card = refresh_card_metadata(folder, model_name=repo_id.split("/")[-1])
     files = files_to_push(folder)  # README.md may be new
-    return _upload(folder, repo_id, files, card, private=private, revision=revision, token=token,
-                   commit_message=commit_message or f"Upload {folder.resolve().name} with domainlm")
+    return _upload(
+        folder,
+        repo_id,
+        files,
+        card,
+        private=private,
+        revision=revision,
+        token=token,
+        commit_message=commit_message or f"Upload {folder.resolve().name} with domainlm",
+    )
 
 
-def _upload(folder: Path, repo_id: str, files: list[str], card: str, *, private: bool, revision: str | None,
-            token: str, commit_message: str) -> PushResult:
+def _upload(
+    folder: Path,
+    repo_id: str,
+    files: list[str],
+    card: str,
+    *,
+    private: bool,
+    revision: str | None,
+    token: str,
+    commit_message: str,
+) -> PushResult:
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
@@ -242,11 +314,26 @@ def _upload(folder: Path, repo_id: str, files: list[str], card: str, *, private:
         if revision:
             api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
         try:
-            commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model", revision=revision,
-                                       allow_patterns=files, commit_message=commit_message)
+            commit = api.upload_folder(
+                folder_path=str(folder),
+                repo_id=repo_id,
+                repo_type="model",
+                revision=revision,
+                allow_patterns=files,
+                commit_message=commit_message,
+            )
         except ValueError as e:  # upload_folder validates README.md's metadata again
-            raise HubError(f"The Hugging Face Hub refused the upload to '{repo_id}': {e}",
-                           "Fix the front matter of README.md, then push again.") from None
+            raise HubError(
+                f"The Hugging Face Hub refused the upload to '{repo_id}': {e}",
+                "Fix the front matter of README.md, then push again.",
+            ) from None
     facts, warnings = card_facts(card)
-    return PushResult(repo_id, files, revision, url=str(url), commit_url=getattr(commit, "commit_url", None),
-                      card=facts, warnings=warnings)
+    return PushResult(
+        repo_id,
+        files,
+        revision,
+        url=str(url),
+        commit_url=getattr(commit, "commit_url", None),
+        card=facts,
+        warnings=warnings,
+    )

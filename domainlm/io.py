@@ -9,8 +9,14 @@ import os
 from pathlib import Path
 
 # One implementation of every atomic write (folders and files), re-exported for domainlm.
-from vocab_tools.atomic import (atomic_directory, atomic_write, atomic_write_text, check_output_dir,  # noqa: F401
-                                follow_umask, stage_file)
+from vocab_tools.atomic import (  # noqa: F401
+    atomic_directory,
+    atomic_write,
+    atomic_write_text,
+    check_output_dir,
+    follow_umask,
+    stage_file,
+)
 
 
 def write_json(path: str | os.PathLike, data, indent: int = 2) -> None:
@@ -56,6 +62,7 @@ def hash_file(path: str | os.PathLike) -> str:
 
 # ---------------------------------------------------------------- YAML
 
+
 @functools.lru_cache(maxsize=1)
 def _strict_loader():
     import yaml
@@ -76,9 +83,11 @@ def _strict_loader():
                     continue  # an unhashable key: construct_mapping below says so
                 if first is not key_node:
                     raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping", node.start_mark,
+                        "while constructing a mapping",
+                        node.start_mark,
                         f"found duplicate key {key!r} (first at line {first.start_mark.line + 1})",
-                        key_node.start_mark)
+                        key_node.start_mark,
+                    )
             return super().construct_mapping(node, deep=deep)
 
     return StrictSafeLoader

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from rich.console import Console
-from rich.table import Column
-from rich.text import Text
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
@@ -25,8 +24,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
-    DownloadColumn,
 )
+from rich.table import Column
+from rich.text import Text
 
 from domainlm.runtime import is_main_process
 
@@ -73,8 +73,9 @@ class FieldsColumn(ProgressColumn):
 
 
 @contextmanager
-def progress_bar(description: str, total: float | None = None, unit: str = "items",
-                 fields: str = "", **initial: object) -> Iterator[Update]:
+def progress_bar(
+    description: str, total: float | None = None, unit: str = "items", fields: str = "", **initial: object
+) -> Iterator[Update]:
     """Yield `update(completed=None, advance=None, **fields)`.
 
     `unit="bytes"` shows transfer speed; `fields` is a format string over extra fields,
@@ -86,8 +87,10 @@ def progress_bar(description: str, total: float | None = None, unit: str = "item
         return
     # At 80 columns a 40-cell bar pushes the numbers onto a second line: shrink it there.
     narrow = stderr_console.width < 110
-    columns = [TextColumn("[bold blue]{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis")),
-               BarColumn(bar_width=12 if narrow else 40)]
+    columns = [
+        TextColumn("[bold blue]{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis")),
+        BarColumn(bar_width=12 if narrow else 40),
+    ]
     if unit == "bytes":
         columns += [DownloadColumn(), TransferSpeedColumn()]
     else:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from domainlm.corpus.rows import iter_rows
 from domainlm.corpus.spec import CorpusSpec, corpus_specs
@@ -30,8 +30,10 @@ class Router:
 
     def __init__(self, keywords: dict[str, Sequence[str]]):
         if not keywords:
-            raise ConfigError("No category has routing keywords.",
-                              "Add data.routing.keywords to the recipes, or name recipes that have them with --category.")
+            raise ConfigError(
+                "No category has routing keywords.",
+                "Add data.routing.keywords to the recipes, or name recipes that have them with --category.",
+            )
         clash = {AMBIGUOUS, UNASSIGNED} & set(keywords)
         if clash:
             raise ConfigError(f"'{', '.join(sorted(clash))}' is a reserved bucket name, not a category name.")
@@ -59,10 +61,14 @@ def routing_recipes(categories: Iterable[str] | None = None) -> list:
         recipes = [load_recipe(c) for c in categories]
         missing = [r.category for r in recipes if not r.data.routing.keywords]
         if missing:
-            raise ConfigError(f"The recipe(s) {', '.join(missing)} have no data.routing.keywords to route by.",
-                              "Add keywords to those recipes, or leave them out of --category.")
+            raise ConfigError(
+                f"The recipe(s) {', '.join(missing)} have no data.routing.keywords to route by.",
+                "Add keywords to those recipes, or leave them out of --category.",
+            )
         return recipes
-    return [r for r in (load_recipe(e.path) for e in list_recipes()) if r.data.routing.apply and r.data.routing.keywords]
+    return [
+        r for r in (load_recipe(e.path) for e in list_recipes()) if r.data.routing.apply and r.data.routing.keywords
+    ]
 
 
 def router_from_recipes(recipes: Sequence) -> Router:
@@ -70,6 +76,7 @@ def router_from_recipes(recipes: Sequence) -> Router:
 
 
 # ---------------------------------------------------------------- splitting
+
 
 @dataclass
 class RoutingReport:
@@ -80,16 +87,27 @@ class RoutingReport:
     categories: dict[str, str] = field(default_factory=dict)  # recipe name → category (Korean)
 
     def to_dict(self) -> dict:
-        return {"total": self.total, "counts": self.counts, "outputs": self.outputs, "rule": self.rule,
-                "categories": self.categories}
+        return {
+            "total": self.total,
+            "counts": self.counts,
+            "outputs": self.outputs,
+            "rule": self.rule,
+            "categories": self.categories,
+        }
 
 
 SPLIT_COMMAND = "split-categories"  # named in the marker of the folders it writes
 
 
-def split_categories(inputs: Sequence[str | os.PathLike | CorpusSpec], out_dir: str | os.PathLike, *,
-                     categories: Iterable[str] | None = None, field: str = "text",
-                     encoding: str | None = None, force: bool = False) -> RoutingReport:
+def split_categories(
+    inputs: Sequence[str | os.PathLike | CorpusSpec],
+    out_dir: str | os.PathLike,
+    *,
+    categories: Iterable[str] | None = None,
+    field: str = "text",
+    encoding: str | None = None,
+    force: bool = False,
+) -> RoutingReport:
     """Route every review of `inputs` into `out_dir/<recipe name>.jsonl`, plus `ambiguous.jsonl`,
     `unassigned.jsonl` and `routing.json` (counts). Rows keep all their columns.
 
@@ -101,7 +119,9 @@ def split_categories(inputs: Sequence[str | os.PathLike | CorpusSpec], out_dir: 
     router = router_from_recipes(recipes)
     specs = corpus_specs(inputs, field=field, encoding=encoding)
     if not specs:
-        raise CorpusError("No input was given.", "Pass one or more review files: domainlm split-categories FILE… -o DIR")
+        raise CorpusError(
+            "No input was given.", "Pass one or more review files: domainlm split-categories FILE… -o DIR"
+        )
     out = Path(out_dir)
     buckets = [r.name for r in recipes] + [AMBIGUOUS, UNASSIGNED]
     report = RoutingReport(counts={b: 0 for b in buckets}, categories={r.name: r.category for r in recipes})

@@ -22,27 +22,36 @@ Precision = Literal["auto", "fp32", "bf16"]
 # against 2.5 s in fp32); until then `auto` stays fp32 on every CPU.
 CPU_AUTO_BF16 = False
 
-PRECISION_HELP = ("Numeric precision: auto (bf16 autocast on a GPU that supports it, fp32 on a CPU), fp32, or "
-                  "bf16 (autocast wherever it runs: about 2x faster on GPUs and on CPUs with AVX512-BF16 or AMX, "
-                  "emulated and slower on other CPUs; results shift slightly)")
+PRECISION_HELP = (
+    "Numeric precision: auto (bf16 autocast on a GPU that supports it, fp32 on a CPU), fp32, or "
+    "bf16 (autocast wherever it runs: about 2x faster on GPUs and on CPUs with AVX512-BF16 or AMX, "
+    "emulated and slower on other CPUs; results shift slightly)"
+)
 
 TRACKERS = ("tensorboard", "wandb", "mlflow")
 Tracker = Literal["tensorboard", "wandb", "mlflow"]
 
-REPORT_TO_HELP = ("Experiment trackers that watch the run: tensorboard, wandb, mlflow (several: repeat or "
-                  "comma-separate), or none. They get the loss, lr, tokens/s, the held-out loss and the settings "
-                  "as hyperparameters; rank 0 reports")
-LOGGING_DIR_HELP = ("Folder of the trackers' files (TensorBoard events, the MLflow store unless MLFLOW_TRACKING_URI "
-                    "is set, W&B's offline runs); default: OUTPUT.runs beside the output, never inside the model "
-                    "folder (it would be pushed with the model)")
+REPORT_TO_HELP = (
+    "Experiment trackers that watch the run: tensorboard, wandb, mlflow (several: repeat or "
+    "comma-separate), or none. They get the loss, lr, tokens/s, the held-out loss and the settings "
+    "as hyperparameters; rank 0 reports"
+)
+LOGGING_DIR_HELP = (
+    "Folder of the trackers' files (TensorBoard events, the MLflow store unless MLFLOW_TRACKING_URI "
+    "is set, W&B's offline runs); default: OUTPUT.runs beside the output, never inside the model "
+    "folder (it would be pushed with the model)"
+)
 
 # The pip extra (pyproject.toml) and the module each tracker needs.
-TRACKER_PACKAGES = {"tensorboard": ("tensorboard", ("tensorboard", "tensorboardX")),
-                    "wandb": ("wandb", ("wandb",)),
-                    "mlflow": ("mlflow", ("mlflow",))}
+TRACKER_PACKAGES = {
+    "tensorboard": ("tensorboard", ("tensorboard", "tensorboardX")),
+    "wandb": ("wandb", ("wandb",)),
+    "mlflow": ("mlflow", ("mlflow",)),
+}
 
 
 # ---------------------------------------------------------------- trackers
+
 
 def parse_report_to(value) -> list[str]:
     """`tensorboard`, `tensorboard,wandb`, a list of those, `none` or None → the tracker names, in order, once each."""
@@ -56,8 +65,10 @@ def parse_report_to(value) -> list[str]:
             if name in ("", "none"):
                 continue
             if name not in TRACKERS:
-                raise ConfigError(f"Unknown tracker '{part.strip()}' in report_to.",
-                                  f"Use {', '.join(TRACKERS)} or none (several: repeat --report-to or comma-separate).")
+                raise ConfigError(
+                    f"Unknown tracker '{part.strip()}' in report_to.",
+                    f"Use {', '.join(TRACKERS)} or none (several: repeat --report-to or comma-separate).",
+                )
             if name not in names:
                 names.append(name)
     return names
@@ -68,9 +79,10 @@ def check_trackers_installed(names) -> None:
     missing = [n for n in names if not any(importlib.util.find_spec(m) for m in TRACKER_PACKAGES[n][1])]
     if missing:
         extras = ",".join(TRACKER_PACKAGES[n][0] for n in missing)
-        raise ConfigError(f"--report-to {', '.join(missing)}: the package{'s are' if len(missing) > 1 else ' is'} "
-                          "not installed.", f"pip install 'domainlm[{extras}]' (or 'domainlm[track]' for all three), "
-                                            "or leave --report-to out.")
+        raise ConfigError(
+            f"--report-to {', '.join(missing)}: the package{'s are' if len(missing) > 1 else ' is'} not installed.",
+            f"pip install 'domainlm[{extras}]' (or 'domainlm[track]' for all three), or leave --report-to out.",
+        )
 
 
 def logging_dir_for(out_dir, logging_dir=None) -> Path:
@@ -79,9 +91,11 @@ def logging_dir_for(out_dir, logging_dir=None) -> Path:
     out = Path(out_dir)
     chosen = Path(logging_dir) if logging_dir else out.with_name(out.name + ".runs")
     if _inside(chosen, out):
-        raise ConfigError(f"The logging folder '{chosen}' is inside the output folder '{out}': the trackers' files "
-                          "would be written into the model (and pushed with it).",
-                          f"Leave --logging-dir out (default '{out.name}.runs' beside it) or choose a folder outside.")
+        raise ConfigError(
+            f"The logging folder '{chosen}' is inside the output folder '{out}': the trackers' files "
+            "would be written into the model (and pushed with it).",
+            f"Leave --logging-dir out (default '{out.name}.runs' beside it) or choose a folder outside.",
+        )
     return chosen
 
 
@@ -107,6 +121,7 @@ def flat_hparams(settings: dict, prefix: str = "") -> dict:
 
 
 # ---------------------------------------------------------------- precision
+
 
 def cpu_has_native_bf16() -> bool:
     """True on a CPU with bf16 instructions (AVX512-BF16 or AMX), where bf16 autocast is about 2x faster
@@ -152,6 +167,7 @@ def accelerator_for(precision: str, *, cpu: bool, log_with=None):
 
 # ---------------------------------------------------------------- processes
 
+
 def process_rank() -> int:
     """This process's rank under torchrun / `accelerate launch` / MPI (0 when run alone)."""
     for name in ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK"):
@@ -175,9 +191,11 @@ def single_process_launch_hint() -> str | None:
     env = os.environ
     launched_by_accelerate = env.get("ACCELERATE_USE_CPU", "").lower() in ("true", "1", "yes")
     if launched_by_accelerate and "MASTER_PORT" in env and "WORLD_SIZE" not in env:
-        return ("accelerate launch --cpu started one process, not several (its --cpu launcher runs the script "
-                "once): this run uses 1 process. For N CPU processes start it with torchrun --nproc_per_node N "
-                "-m domainlm …")
+        return (
+            "accelerate launch --cpu started one process, not several (its --cpu launcher runs the script "
+            "once): this run uses 1 process. For N CPU processes start it with torchrun --nproc_per_node N "
+            "-m domainlm …"
+        )
     return None
 
 

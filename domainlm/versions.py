@@ -4,8 +4,8 @@ evaluation reports), so that a number can be traced to the code that made it. St
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterable
 from importlib import metadata
-from typing import Iterable
 
 # What every adaptation, evaluation and fine-tuning run depends on.
 LIBRARIES = ("domainlm", "torch", "transformers", "tokenizers", "peft", "accelerate")

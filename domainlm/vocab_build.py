@@ -9,21 +9,28 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 from domainlm.corpus.clean import empty_after_normalisation_error
 from domainlm.corpus.normalize import NormalizeConfig, Normalizer
-from domainlm.corpus.stats import empty_corpus_error
 from domainlm.corpus.reader import CorpusReader
 from domainlm.corpus.spec import corpus_specs
+from domainlm.corpus.stats import empty_corpus_error
 from domainlm.errors import ConfigError
 from domainlm.progress import progress_bar
 
 
-def corpus_texts(corpus, *, field: str | None = None, encoding: str | None = None, where: Mapping | None = None,
-                 limit: int | None = None, normalize: bool | NormalizeConfig = True,
-                 description: str = "reading corpus") -> Iterator[str]:
+def corpus_texts(
+    corpus,
+    *,
+    field: str | None = None,
+    encoding: str | None = None,
+    where: Mapping | None = None,
+    limit: int | None = None,
+    normalize: bool | NormalizeConfig = True,
+    description: str = "reading corpus",
+) -> Iterator[str]:
     """Texts of `corpus` (paths, globs, CorpusSpecs), normalised, with a byte progress bar."""
     reader = CorpusReader(corpus_specs(corpus, where=where), field=field, encoding=encoding)
     normalizer = None
@@ -47,27 +54,65 @@ def corpus_texts(corpus, *, field: str | None = None, encoding: str | None = Non
         raise empty_after_normalisation_error(read)
 
 
-def build_vocab_from_corpus(corpus, out_dir: str | os.PathLike, *, field: str | None = None, encoding: str | None = None,
-                            where: Mapping | None = None, limit: int | None = None, normalize: bool = True, **options):
+def build_vocab_from_corpus(
+    corpus,
+    out_dir: str | os.PathLike,
+    *,
+    field: str | None = None,
+    encoding: str | None = None,
+    where: Mapping | None = None,
+    limit: int | None = None,
+    normalize: bool = True,
+    **options,
+):
     """`vocab_tools.build_vocab` over a corpus; `options` are build_vocab's (vocab_size, unused, …)."""
     from vocab_tools.build import build_vocab
 
-    texts = corpus_texts(corpus, field=field, encoding=encoding, where=where, limit=limit, normalize=normalize,
-                         description="building vocab")
+    texts = corpus_texts(
+        corpus,
+        field=field,
+        encoding=encoding,
+        where=where,
+        limit=limit,
+        normalize=normalize,
+        description="building vocab",
+    )
     return build_vocab(texts, out_dir, **options)
 
 
 def _context_texts(contexts, field, encoding, where, limit: int, normalize: bool) -> list[str] | None:
     if not contexts:
         return None
-    return list(corpus_texts(contexts, field=field, encoding=encoding, where=where, limit=limit, normalize=normalize,
-                             description="reading contexts"))
+    return list(
+        corpus_texts(
+            contexts,
+            field=field,
+            encoding=encoding,
+            where=where,
+            limit=limit,
+            normalize=normalize,
+            description="reading contexts",
+        )
+    )
 
 
-def fill_from_terms(tokenizer: str | os.PathLike, terms, out_dir: str | os.PathLike, *, category: str | None = None,
-                    truncate: bool = False, fix_normalizer: bool = False, max_terms: int | None = None,
-                    contexts=None, field: str | None = None, encoding: str | None = None, where: Mapping | None = None,
-                    context_limit: int = 50_000, normalize: bool = True, force: bool = False):
+def fill_from_terms(
+    tokenizer: str | os.PathLike,
+    terms,
+    out_dir: str | os.PathLike,
+    *,
+    category: str | None = None,
+    truncate: bool = False,
+    fix_normalizer: bool = False,
+    max_terms: int | None = None,
+    contexts=None,
+    field: str | None = None,
+    encoding: str | None = None,
+    where: Mapping | None = None,
+    context_limit: int = 50_000,
+    normalize: bool = True,
+    force: bool = False,
+):
     """`vocab_tools.fill_slots` with terms from a file (or a list) and reachability contexts from a corpus."""
     from vocab_tools.atomic import check_output_dir
     from vocab_tools.fill import FILL_COMMAND, fill_slots, is_same_folder
@@ -86,33 +131,61 @@ def fill_from_terms(tokenizer: str | os.PathLike, terms, out_dir: str | os.PathL
         check_output_dir(out_dir, FILL_COMMAND, force)  # before the contexts are read, which can take a while
     texts = _context_texts(contexts, field, encoding, where, context_limit, normalize)
     # Terms the normaliser changes never occur in the text mining, training and measuring read.
-    return fill_slots(tok, terms, out_dir, category=category, source=source, truncate=truncate,
-                      contexts=texts, fix_normalizer=fix_normalizer, force=force,
-                      text_normalizer=Normalizer() if normalize else None)
+    return fill_slots(
+        tok,
+        terms,
+        out_dir,
+        category=category,
+        source=source,
+        truncate=truncate,
+        contexts=texts,
+        fix_normalizer=fix_normalizer,
+        force=force,
+        text_normalizer=Normalizer() if normalize else None,
+    )
 
 
-def measure_corpus(corpus, tokenizers: Mapping[str, str | os.PathLike], *, field: str | None = None,
-                   encoding: str | None = None, where: Mapping | None = None, limit: int | None = None,
-                   normalize: bool = True, batch_size: int = 1000) -> dict:
+def measure_corpus(
+    corpus,
+    tokenizers: Mapping[str, str | os.PathLike],
+    *,
+    field: str | None = None,
+    encoding: str | None = None,
+    where: Mapping | None = None,
+    limit: int | None = None,
+    normalize: bool = True,
+    batch_size: int = 1000,
+) -> dict:
     """`vocab_tools.measure` of each tokenizer (name → path) on one corpus."""
     from vocab_tools.metrics import measure
 
-    texts = corpus_texts(corpus, field=field, encoding=encoding, where=where, limit=limit, normalize=normalize,
-                         description="measuring")
+    texts = corpus_texts(
+        corpus, field=field, encoding=encoding, where=where, limit=limit, normalize=normalize, description="measuring"
+    )
     report = measure(texts, tokenizers, batch_size=batch_size)
     report["normalized"] = bool(normalize)
     return report
 
 
-def compare_samples(tokenizers: Mapping[str, str | os.PathLike], *, sentences: Iterable[str] = (), corpus=None,
-                    field: str | None = None, encoding: str | None = None, where: Mapping | None = None,
-                    limit: int = 10, normalize: bool = True) -> list[dict]:
+def compare_samples(
+    tokenizers: Mapping[str, str | os.PathLike],
+    *,
+    sentences: Iterable[str] = (),
+    corpus=None,
+    field: str | None = None,
+    encoding: str | None = None,
+    where: Mapping | None = None,
+    limit: int = 10,
+    normalize: bool = True,
+) -> list[dict]:
     """`vocab_tools.compare` on the given sentences, else on the first `limit` texts of `corpus`."""
     from vocab_tools.metrics import compare
 
     sentences = list(sentences)
     if not sentences and corpus:
-        sentences = list(corpus_texts(corpus, field=field, encoding=encoding, where=where, limit=limit, normalize=normalize))
+        sentences = list(
+            corpus_texts(corpus, field=field, encoding=encoding, where=where, limit=limit, normalize=normalize)
+        )
     elif normalize:
         norm = Normalizer()
         sentences = [norm(s) for s in sentences]

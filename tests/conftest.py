@@ -77,18 +77,34 @@ def build_tiny_tokenizer(out_dir: Path, texts: list[str], vocab_size: int = 400,
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"[unused{i}]" for i in range(unused)]
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True)
+    tok.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True
+    )
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece(prefix="##")
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size + len(specials), special_tokens=specials,
-                                        min_frequency=1, continuing_subword_prefix="##", show_progress=False)
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size + len(specials),
+        special_tokens=specials,
+        min_frequency=1,
+        continuing_subword_prefix="##",
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer=trainer)
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
-    fast = BertTokenizerFast(tokenizer_object=tok, do_lower_case=True, strip_accents=False, tokenize_chinese_chars=True,
-                             unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]")
+    fast = BertTokenizerFast(
+        tokenizer_object=tok,
+        do_lower_case=True,
+        strip_accents=False,
+        tokenize_chinese_chars=True,
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+    )
     fast.save_pretrained(str(out_dir))
     return out_dir
 
@@ -119,14 +135,18 @@ def tiny_mlm_dir(tiny_tokenizer_dir, tmp_path_factory) -> Path:
     import shutil
 
     import torch
-    from transformers import BertConfig, BertForMaskedLM
-
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
 
     tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     model = BertForMaskedLM(config)
     out = tmp_path_factory.mktemp("tiny_mlm")
     model.save_pretrained(str(out))
@@ -136,6 +156,7 @@ def tiny_mlm_dir(tiny_tokenizer_dir, tmp_path_factory) -> Path:
 
 
 # ---------------------------------------------------------------- evaluation inputs
+
 
 @pytest.fixture(scope="session")
 def filled_mlm_dir(tiny_mlm_dir, tmp_path_factory) -> Path:
@@ -169,6 +190,10 @@ def pytest_sessionfinish(session, exitstatus):
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.ensure_newline()
-            reporter.write_line(f"{len(_skipped)} test(s) skipped, and CI allows none (DOMAINLM_FAIL_ON_SKIP=1): "
-                                + ", ".join(_skipped[:10]), red=True, bold=True)
+            reporter.write_line(
+                f"{len(_skipped)} test(s) skipped, and CI allows none (DOMAINLM_FAIL_ON_SKIP=1): "
+                + ", ".join(_skipped[:10]),
+                red=True,
+                bold=True,
+            )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -20,7 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("adaptation_benchmark", REPO / "benchmarks" / "adaptation_benchmark.py")
+    spec = importlib.util.spec_from_file_location(
+        "adaptation_benchmark", REPO / "benchmarks" / "adaptation_benchmark.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -51,7 +53,12 @@ def test_every_arm_is_measured_on_the_same_words_and_examples(quick_run, bench):
         diff = rows["fill-50"]["minus_plain-N"]  # one mask plan: a paired difference
         assert diff["low"] <= diff["value"] <= diff["high"]
     tok = shop["tokenization"]
-    assert tok["fill-150"]["fertility"] < tok["fill-50"]["fertility"] < tok["base"]["fertility"] == tok["plain-N"]["fertility"]
+    assert (
+        tok["fill-150"]["fertility"]
+        < tok["fill-50"]["fertility"]
+        < tok["base"]["fertility"]
+        == tok["plain-N"]["fertility"]
+    )
     ft = shop["finetune"]["100"]
     assert set(ft["scores"]) == set(arms) and ft["sizes"]["train"] == 100
     assert set(ft["minus"]["plain-N"]) == set(arms) - {"plain-N"}
@@ -59,7 +66,9 @@ def test_every_arm_is_measured_on_the_same_words_and_examples(quick_run, bench):
     q = shop["base_quality"]
     assert q["unigram_loss_nats"] > 0 and math.isfinite(q["mlm_loss_token"]) and math.isfinite(q["mlm_loss_whole-word"])
     e = shop["efficiency"]
-    assert e["arm"] in arms and e["ratio_wall"] > 0 and e["filled"]["tokens_per_example"] < e["base"]["tokens_per_example"]
+    assert (
+        e["arm"] in arms and e["ratio_wall"] > 0 and e["filled"]["tokens_per_example"] < e["base"]["tokens_per_example"]
+    )
 
 
 def test_targets_are_decided_and_reported(quick_run):
@@ -78,12 +87,30 @@ def test_a_rerun_reuses_the_cache(quick_run):
     bench, work, out, result = quick_run
     arm_json = work / "cache" / "shopping" / "arm-fill-50.json"
     before = arm_json.stat().st_mtime_ns
-    again = bench.main(["--quick", "--domains", "shopping", "--arms", "base,plain-N,fill-50", "--no-efficiency",
-                        "--work", str(work / "cache"), "--out", str(work / "again.json")])
+    again = bench.main(
+        [
+            "--quick",
+            "--domains",
+            "shopping",
+            "--arms",
+            "base,plain-N,fill-50",
+            "--no-efficiency",
+            "--work",
+            str(work / "cache"),
+            "--out",
+            str(work / "again.json"),
+        ]
+    )
     assert arm_json.stat().st_mtime_ns == before  # not trained again
     shop = again["domains"]["shopping"]
-    assert shop["mw_bpc"]["domain"]["fill-50"]["bpc"] == result["domains"]["shopping"]["mw_bpc"]["domain"]["fill-50"]["bpc"]
-    assert shop["finetune"]["100"]["scores"]["fill-50"] == result["domains"]["shopping"]["finetune"]["100"]["scores"]["fill-50"]
+    assert (
+        shop["mw_bpc"]["domain"]["fill-50"]["bpc"]
+        == result["domains"]["shopping"]["mw_bpc"]["domain"]["fill-50"]["bpc"]
+    )
+    assert (
+        shop["finetune"]["100"]["scores"]["fill-50"]
+        == result["domains"]["shopping"]["finetune"]["100"]["scores"]["fill-50"]
+    )
 
 
 def test_arm_names_are_checked(bench):

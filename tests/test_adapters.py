@@ -9,17 +9,28 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.training import fill_by_hand, tiny_corpus, tiny_train_config
 from safetensors.torch import load_file
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from domainlm.errors import ConfigError, ModelError
 from domainlm.training import adapt
 from domainlm.training.config import PhaseConfig
-from helpers.training import fill_by_hand, tiny_corpus, tiny_train_config
 
 TERMS = ["수분크림", "##크림", "발림성", "가성비"]
-TINY = dict(max_steps=4, batch_size=2, seq_len=32, lr=5e-3, warmup_ratio=0.0, save_every=100, log_every=1,
-            heldout_fraction=0.05, eval_documents=20, replay_ratio=0.0, seed=7)
+TINY = dict(
+    max_steps=4,
+    batch_size=2,
+    seq_len=32,
+    lr=5e-3,
+    warmup_ratio=0.0,
+    save_every=100,
+    log_every=1,
+    heldout_fraction=0.05,
+    eval_documents=20,
+    replay_ratio=0.0,
+    seed=7,
+)
 SENTENCES = ["수분크림 발림성 정말 좋아요", "가성비 최고 크림 재구매"]
 
 
@@ -50,8 +61,13 @@ def filled_dir(tiny_tokenizer_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def lora_run(biased_base, filled_dir, corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("lora") / "out"
-    return adapt(str(biased_base), out, corpus=str(corpus), filled_tokenizer=filled_dir,
-                 config=tiny_train_config(TINY, mode="lora"))
+    return adapt(
+        str(biased_base),
+        out,
+        corpus=str(corpus),
+        filled_tokenizer=filled_dir,
+        config=tiny_train_config(TINY, mode="lora"),
+    )
 
 
 def _logits(model, tokenizer_dir) -> torch.Tensor:
@@ -72,7 +88,13 @@ def test_lora_writes_merged_model_and_peft_adapter(lora_run, biased_base):
     out = lora_run.out_dir
     assert lora_run.save == "both" and (out / "model.safetensors").is_file()
     adapter = out / "adapter"
-    for name in ("adapter_config.json", "adapter_model.safetensors", "filled_rows.safetensors", "tokenizer.json", "slots.json"):
+    for name in (
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "filled_rows.safetensors",
+        "tokenizer.json",
+        "slots.json",
+    ):
         assert (adapter / name).is_file(), name
     config = json.loads((adapter / "adapter_config.json").read_text())
     slots = sorted(e.slot_id for e in _slot_entries(out))
@@ -98,7 +120,9 @@ def test_base_filled_the_same_way_plus_adapter_gives_the_merged_logits(lora_run,
 
     merged = _logits(AutoModelForMaskedLM.from_pretrained(str(lora_run.out_dir)), lora_run.out_dir)
     base = AutoModelForMaskedLM.from_pretrained(str(biased_base))
-    init_filled_rows(base, AutoTokenizer.from_pretrained(str(biased_base)), _slot_entries(lora_run.out_dir), method="mean")
+    init_filled_rows(
+        base, AutoTokenizer.from_pretrained(str(biased_base)), _slot_entries(lora_run.out_dir), method="mean"
+    )
     untrained = _logits(base, lora_run.out_dir)
     assert not torch.allclose(untrained, merged, atol=1e-3)  # the training changed the model
     with_adapter = _logits(PeftModel.from_pretrained(base, str(lora_run.out_dir / "adapter")), lora_run.out_dir)
@@ -125,8 +149,12 @@ def test_filled_rows_file_rebuilds_the_filled_base(lora_run, biased_base):
 def test_phased_new_rows_then_lora_keeps_the_adapter_on_the_trained_rows(biased_base, filled_dir, corpus, tmp_path):
     from domainlm.modeling.adapters import load_adapted
 
-    config = tiny_train_config(TINY, mode="phased", max_steps=4,
-                               phases=[PhaseConfig(mode="new-rows", steps=2), PhaseConfig(mode="lora", steps=2)])
+    config = tiny_train_config(
+        TINY,
+        mode="phased",
+        max_steps=4,
+        phases=[PhaseConfig(mode="new-rows", steps=2), PhaseConfig(mode="lora", steps=2)],
+    )
     result = adapt(str(biased_base), tmp_path / "out", corpus=str(corpus), filled_tokenizer=filled_dir, config=config)
     assert result.save == "both"
     merged = _logits(AutoModelForMaskedLM.from_pretrained(str(result.out_dir)), result.out_dir)
@@ -138,16 +166,40 @@ def test_cli_save_adapter_writes_no_merged_weights(cli, biased_base, filled_dir,
     from domainlm.modeling import load_mlm
 
     out = tmp_path / "out"
-    result = cli("adapt", "--base", biased_base, "--corpus", corpus, "--filled-tokenizer", filled_dir, "-o", out,
-                 "--mode", "lora", "--save", "adapter", "--max-steps", "2", "--batch-size", "2", "--seq-len", "32",
-                 "--slots", "all", "--json")
+    result = cli(
+        "adapt",
+        "--base",
+        biased_base,
+        "--corpus",
+        corpus,
+        "--filled-tokenizer",
+        filled_dir,
+        "-o",
+        out,
+        "--mode",
+        "lora",
+        "--save",
+        "adapter",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--seq-len",
+        "32",
+        "--slots",
+        "all",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["save"] == "adapter"
     assert not (out / "model.safetensors").exists() and not (out / "config.json").exists()
     assert (out / "adapter" / "adapter_model.safetensors").is_file() and (out / "tokenizer.json").is_file()
     assert json.loads((out / "settings.json").read_text())["save"] == "adapter"
     card = (out / "README.md").read_text()
-    assert "kept as a peft adapter in `adapter/` only" in card and "AutoModelForMaskedLM.from_pretrained('out')" not in card
+    assert (
+        "kept as a peft adapter in `adapter/` only" in card
+        and "AutoModelForMaskedLM.from_pretrained('out')" not in card
+    )
     with pytest.raises(ModelError, match="LoRA adapter only"):
         load_mlm(out)
     # The card's snippet runs as written from the folder above, with the base beside the output.
@@ -161,10 +213,16 @@ def test_cli_save_adapter_writes_no_merged_weights(cli, biased_base, filled_dir,
 
 def test_an_adapter_is_refused_for_a_run_that_trains_no_adapter(biased_base, corpus, tmp_path, cli):
     with pytest.raises(ConfigError, match="trains no adapter"):
-        adapt(str(biased_base), tmp_path / "out", corpus=str(corpus), config=tiny_train_config(TINY, mode="full"),
-              save="adapter")
-    result = cli("adapt", "--base", biased_base, "--corpus", corpus, "-o", tmp_path / "cli", "--mode", "full",
-                 "--save", "both")
+        adapt(
+            str(biased_base),
+            tmp_path / "out",
+            corpus=str(corpus),
+            config=tiny_train_config(TINY, mode="full"),
+            save="adapter",
+        )
+    result = cli(
+        "adapt", "--base", biased_base, "--corpus", corpus, "-o", tmp_path / "cli", "--mode", "full", "--save", "both"
+    )
     assert result.exit_code == 2 and "--save merged" in result.output
     assert not (tmp_path / "out").exists() and not (tmp_path / "cli").exists()
 
@@ -177,7 +235,9 @@ def test_the_adapter_survives_a_failed_final_save_and_resume(biased_base, filled
     from domainlm.modeling.adapters import load_adapted
 
     def full(*a, **k):
-        raise safetensors.SafetensorError('IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })')
+        raise safetensors.SafetensorError(
+            'IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })'
+        )
 
     out, config = tmp_path / "out", tiny_train_config(TINY, mode="lora", max_steps=2)
     with monkeypatch.context() as m:

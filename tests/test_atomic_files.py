@@ -96,6 +96,7 @@ def test_no_hand_written_temporary_files_left():
 
 # --- D4: the swap of a folder output never leaves its path empty ------------------------------------
 
+
 def _write_folder(path: Path, text: str, **kwargs) -> None:
     from vocab_tools.atomic import atomic_directory
 
@@ -126,7 +127,7 @@ def test_a_kill_between_the_fallback_renames_is_repaired_not_deleted(tmp_path, m
 
     out = tmp_path / "tok"
     _write_folder(out, "old")
-    dead_pid = 2 ** 22 + 12345  # above pid_max's default: no such process
+    dead_pid = 2**22 + 12345  # above pid_max's default: no such process
     parked = tmp_path / f".tok.old-{dead_pid}-abcd"
     parked.mkdir()
     os.replace(out, parked / "previous")
@@ -135,7 +136,9 @@ def test_a_kill_between_the_fallback_renames_is_repaired_not_deleted(tmp_path, m
     monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)
     seen = []
     real = atomic._swap_in
-    monkeypatch.setattr(atomic, "_swap_in", lambda new, path: (seen.append((path / "vocab.txt").read_text()), real(new, path)))
+    monkeypatch.setattr(
+        atomic, "_swap_in", lambda new, path: (seen.append((path / "vocab.txt").read_text()), real(new, path))
+    )
     _write_folder(out, "new")
     assert seen == ["old"]  # it was restored before the swap, so the fallback path was exercised
     assert (out / "vocab.txt").read_text(encoding="utf-8") == "new"
@@ -147,7 +150,7 @@ def test_a_failed_run_after_a_kill_still_restores_the_previous_output(tmp_path):
 
     out = tmp_path / "tok"
     _write_folder(out, "old")
-    parked = tmp_path / f".tok.old-{2 ** 22 + 777}-efgh"
+    parked = tmp_path / f".tok.old-{2**22 + 777}-efgh"
     parked.mkdir()
     os.replace(out, parked / "previous")
     with pytest.raises(RuntimeError):

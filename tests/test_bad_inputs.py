@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import TINY_TEXT
 from helpers.cli import shown
 
@@ -34,6 +33,7 @@ def _private_cache(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------- vocabularies and terms (P5, P6, P7, P32)
+
 
 def test_p5_a_corpus_is_not_a_vocabulary(cli, corpus, tiny_tokenizer_dir):
     result = cli("vocab", "info", corpus)
@@ -104,9 +104,25 @@ def test_p32_an_empty_tokenizer_spec_is_named(cli, corpus, spec):
 
 # ---------------------------------------------------------------- mining (P8, P9, P10, the --engine help)
 
+
 def test_p8_a_reference_equal_to_the_corpus_is_warned_about(cli, corpus, tiny_tokenizer_dir, tmp_path):
-    result = cli("mine-terms", "--corpus", corpus, "--reference", corpus, "--base", tiny_tokenizer_dir,
-                 "--slots", 5, "--workers", 1, "--min-count", 3, "-o", tmp_path / "out")
+    result = cli(
+        "mine-terms",
+        "--corpus",
+        corpus,
+        "--reference",
+        corpus,
+        "--base",
+        tiny_tokenizer_dir,
+        "--slots",
+        5,
+        "--workers",
+        1,
+        "--min-count",
+        3,
+        "-o",
+        tmp_path / "out",
+    )
     assert result.exit_code == 0, result.output
     assert "Warning: The category corpus and the reference corpus share 1 file(s)" in shown(result.output)
 
@@ -138,10 +154,11 @@ def test_help_never_loses_a_bracketed_word_to_rich_markup(cli):
         for text in [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]:
             assert not tag.search(text), (command.name, text)
     result = cli("mine-terms", "--help")
-    assert 'domainlm[ray]' in shown(result.output).replace(" ", "")
+    assert "domainlm[ray]" in shown(result.output).replace(" ", "")
 
 
 # ---------------------------------------------------------------- reading corpora (P30, P31)
+
 
 def test_p30_split_categories_on_an_empty_corpus_is_an_error(cli, tmp_path):
     empty = tmp_path / "empty.txt"
@@ -178,8 +195,23 @@ def test_p31_vocab_build_and_mine_terms_warn_alike(cli, long_corpus, tiny_tokeni
     built = cli("vocab", "build", long_corpus, "--vocab-size", 300, "--unused", 10, "-o", tmp_path / "vocab")
     assert built.exit_code == 0, built.output
     assert f"Warning: {LONG_NOTE}" in shown(built.output)
-    mined = cli("mine-terms", "--corpus", long_corpus, "--reference", corpus, "--base", tiny_tokenizer_dir,
-                "--slots", 5, "--workers", 1, "--min-count", 3, "-o", tmp_path / "mine")
+    mined = cli(
+        "mine-terms",
+        "--corpus",
+        long_corpus,
+        "--reference",
+        corpus,
+        "--base",
+        tiny_tokenizer_dir,
+        "--slots",
+        5,
+        "--workers",
+        1,
+        "--min-count",
+        3,
+        "-o",
+        tmp_path / "mine",
+    )
     assert mined.exit_code == 0, mined.output
     assert f"Warning: Category corpus: {LONG_NOTE}" in shown(mined.output)
 
@@ -187,8 +219,23 @@ def test_p31_vocab_build_and_mine_terms_warn_alike(cli, long_corpus, tiny_tokeni
 def test_p31_adapt_warns_alike(cli, long_corpus, tiny_mlm_dir, tmp_path):
     terms = tmp_path / "terms.txt"
     terms.write_text("수분크림\n", encoding="utf-8")
-    result = cli("adapt", "--base", tiny_mlm_dir, "--terms", terms, "--corpus", long_corpus, "--max-steps", 1,
-                 "--batch-size", 2, "--seq-len", 32, "-o", tmp_path / "model")
+    result = cli(
+        "adapt",
+        "--base",
+        tiny_mlm_dir,
+        "--terms",
+        terms,
+        "--corpus",
+        long_corpus,
+        "--max-steps",
+        1,
+        "--batch-size",
+        2,
+        "--seq-len",
+        32,
+        "-o",
+        tmp_path / "model",
+    )
     assert result.exit_code == 0, result.output
     assert f"Warning: {LONG_NOTE}" in shown(result.output)
 
@@ -212,6 +259,7 @@ def test_p2_decomposed_hangul_is_counted_composed_and_named(cli, tmp_path):
 
 
 # ---------------------------------------------------------------- recipes and YAML (P28, P29)
+
 
 def test_p28_a_key_given_twice_is_refused(cli, tmp_path):
     from domainlm.errors import ConfigError
@@ -269,9 +317,11 @@ def test_p29_unreadable_recipes_and_a_shadowed_category_are_warned_about(cli, tm
 # B7 and B8 (a name ".", "" or 123; !!python/object, non-UTF-8 recipe.yaml, invalid bundle.json) are
 # tested in test_threat_model.py (test_b7_…, test_b8_…).
 
+
 def _bundle(tmp_path, **kwargs) -> Path:
-    from domainlm.recipes import dump_recipe, load_recipe
     from test_threat_model import make_bundle
+
+    from domainlm.recipes import dump_recipe, load_recipe
 
     recipe = dump_recipe(load_recipe("tiny", data_dir=tmp_path), portable=True).encode("utf-8")
     return make_bundle(tmp_path / "b.tar.gz", recipe, **kwargs)
@@ -326,18 +376,31 @@ def test_p27_no_document_claims_a_bundle_is_authenticated(cli):
 
 # ---------------------------------------------------------------- evaluation and fine-tuning (B12, P15, P16)
 
+
 def test_b12_one_fine_tuning_seed_plots_without_error_bars(tiny_mlm_dir, filled_mlm_dir, eval_files, tmp_path):
     from domainlm.corpus.reader import CorpusSpec
     from domainlm.evaluation import EvalConfig, evaluate
     from domainlm.evaluation.config import SuiteConfig, TaskSpec
 
-    spec = TaskSpec(name="toy-sentiment", train=CorpusSpec(path=str(eval_files["task"]), field="text"),
-                    test=CorpusSpec(path=str(eval_files["task"]), field="text"), label_field="label",
-                    label_map={"0": 0, "1": 1}, max_train=60, max_test=40, test_fraction=0.25)
-    config = EvalConfig(max_texts=20, bootstrap=100, tasks=[spec],
-                        suite=SuiteConfig(tasks=["toy-sentiment"], seeds=1, epochs=1, lr=1e-3))
-    report = evaluate(tiny_mlm_dir, filled_mlm_dir, tmp_path / "report", domain=eval_files["domain"], config=config,
-                      update_card=False)
+    spec = TaskSpec(
+        name="toy-sentiment",
+        train=CorpusSpec(path=str(eval_files["task"]), field="text"),
+        test=CorpusSpec(path=str(eval_files["task"]), field="text"),
+        label_field="label",
+        label_map={"0": 0, "1": 1},
+        max_train=60,
+        max_test=40,
+        test_fraction=0.25,
+    )
+    config = EvalConfig(
+        max_texts=20,
+        bootstrap=100,
+        tasks=[spec],
+        suite=SuiteConfig(tasks=["toy-sentiment"], seeds=1, epochs=1, lr=1e-3),
+    )
+    report = evaluate(
+        tiny_mlm_dir, filled_mlm_dir, tmp_path / "report", domain=eval_files["domain"], config=config, update_card=False
+    )
     assert "fine-tuning toy-sentiment: accuracy" in [r.metric for r in report.rows]
     assert (tmp_path / "report" / "report.json").is_file()
     assert any(p.suffix == ".png" for p in (tmp_path / "report").iterdir())
@@ -348,13 +411,21 @@ def _sts_task(tmp_path, scores, test_scores=None):
 
     def write(name, values):
         path = tmp_path / name
-        path.write_text("s1\ts2\tscore\n" + "".join(f"문장 {i}\t다른 문장 {i}\t{s}\n" for i, s in enumerate(values)),
-                        encoding="utf-8")
+        path.write_text(
+            "s1\ts2\tscore\n" + "".join(f"문장 {i}\t다른 문장 {i}\t{s}\n" for i, s in enumerate(values)),
+            encoding="utf-8",
+        )
         return str(path)
 
-    return FinetuneTask(name="sts", type="regression", metric="spearman", train=write("train.tsv", scores),
-                        test=write("test.tsv", test_scores) if test_scores is not None else None,
-                        text_columns=["s1", "s2"], label_column="score")
+    return FinetuneTask(
+        name="sts",
+        type="regression",
+        metric="spearman",
+        train=write("train.tsv", scores),
+        test=write("test.tsv", test_scores) if test_scores is not None else None,
+        text_columns=["s1", "s2"],
+        label_column="score",
+    )
 
 
 def test_p15_nan_labels_are_named_as_the_labels_not_the_learning_rate(tmp_path):
@@ -370,8 +441,11 @@ def test_p16_constant_gold_scores_say_why_spearman_is_undefined(tmp_path):
     from domainlm.errors import EvaluationError
     from domainlm.finetune.tasks import load_task_data
 
-    with pytest.raises(EvaluationError, match=r"all \d+ train examples have the same gold score \(3\).*Spearman is "
-                                              "undefined when the gold scores do not vary"):
+    with pytest.raises(
+        EvaluationError,
+        match=r"all \d+ train examples have the same gold score \(3\).*Spearman is "
+        "undefined when the gold scores do not vary",
+    ):
         load_task_data(_sts_task(tmp_path, [3] * 40))
     data = load_task_data(_sts_task(tmp_path, [i % 5 for i in range(40)], test_scores=[2.5] * 10))
     with pytest.raises(EvaluationError, match="all 10 test examples have the same gold score"):
@@ -380,21 +454,45 @@ def test_p16_constant_gold_scores_say_why_spearman_is_undefined(tmp_path):
 
 # ---------------------------------------------------------------- training (B13, B15, B25, P19-P23)
 
-TINY_TRAIN = dict(max_steps=4, batch_size=4, seq_len=32, lr=2e-3, warmup_ratio=0.0, save_every=2, log_every=1,
-                  heldout_fraction=0.05, eval_documents=0, replay_ratio=0.0, seed=7)
+TINY_TRAIN = dict(
+    max_steps=4,
+    batch_size=4,
+    seq_len=32,
+    lr=2e-3,
+    warmup_ratio=0.0,
+    save_every=2,
+    log_every=1,
+    heldout_fraction=0.05,
+    eval_documents=0,
+    replay_ratio=0.0,
+    seed=7,
+)
 
 
 def test_b13_a_checkpoint_dict_lacking_keys_cannot_be_read(cli, tiny_mlm_dir, tmp_path):
     import torch
-
     from helpers.training import tiny_corpus
 
     corpus = tiny_corpus(tmp_path)
     folder = tmp_path / "out.checkpoints" / "step-000002"
     folder.mkdir(parents=True)
     torch.save({"foo": 1}, folder / "state.pt")
-    result = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--max-steps", 4, "--batch-size", 4,
-                 "--seq-len", 32, "-o", tmp_path / "out", "--resume")
+    result = cli(
+        "adapt",
+        "--base",
+        tiny_mlm_dir,
+        "--corpus",
+        corpus,
+        "--max-steps",
+        4,
+        "--batch-size",
+        4,
+        "--seq-len",
+        32,
+        "-o",
+        tmp_path / "out",
+        "--resume",
+    )
     assert result.exit_code == 2, result.output
     assert "is not a domainlm checkpoint ('step' missing" in shown(result.output)
     assert "KeyError" not in result.output and "Traceback" not in result.output
@@ -402,41 +500,68 @@ def test_b13_a_checkpoint_dict_lacking_keys_cannot_be_read(cli, tiny_mlm_dir, tm
 
 def test_b15_a_filled_tokenizer_from_another_vocabulary_is_refused(tiny_mlm_dir, tmp_path):
     from conftest import build_tiny_tokenizer
+    from helpers.training import tiny_corpus, tiny_train_config
+
     from domainlm.errors import ModelError
     from domainlm.training import adapt
-    from helpers.training import tiny_corpus, tiny_train_config
     from vocab_tools import fill_slots
 
     other = build_tiny_tokenizer(tmp_path / "other", TINY_TEXT * 5, vocab_size=300)
     filled = fill_slots(other, ["수분크림"], tmp_path / "filled").out_dir
     with pytest.raises(ModelError) as e:
-        adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(tiny_corpus(tmp_path)), filled_tokenizer=filled,
-              config=tiny_train_config(TINY_TRAIN))
+        adapt(
+            str(tiny_mlm_dir),
+            tmp_path / "out",
+            corpus=str(tiny_corpus(tmp_path)),
+            filled_tokenizer=filled,
+            config=tiny_train_config(TINY_TRAIN),
+        )
     assert "was not filled from the vocabulary of" in e.value.message
     assert "fewer than the base's" in e.value.message or "hold other tokens" in e.value.message
     assert not (tmp_path / "out").exists()
     # The base's own tokenizer, filled, is accepted (the rule evaluate applies too).
     own = fill_slots(tiny_mlm_dir, ["수분크림"], tmp_path / "own").out_dir
-    result = adapt(str(tiny_mlm_dir), tmp_path / "ok", corpus=str(tiny_corpus(tmp_path)), filled_tokenizer=own,
-                   config=tiny_train_config(TINY_TRAIN, max_steps=1))
+    result = adapt(
+        str(tiny_mlm_dir),
+        tmp_path / "ok",
+        corpus=str(tiny_corpus(tmp_path)),
+        filled_tokenizer=own,
+        config=tiny_train_config(TINY_TRAIN, max_steps=1),
+    )
     assert result.steps == 1
 
 
 def test_b25_resuming_with_another_max_steps_is_refused(tiny_mlm_dir, tmp_path):
+    from helpers.training import Killed, kill_at, tiny_corpus, tiny_train_config
+
     from domainlm.errors import TrainingError
     from domainlm.training import adapt
-    from helpers.training import Killed, kill_at, tiny_corpus, tiny_train_config
 
     corpus = str(tiny_corpus(tmp_path))
     with pytest.raises(Killed):
-        adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=corpus, config=tiny_train_config(TINY_TRAIN, max_steps=6),
-              on_step=kill_at(3))
+        adapt(
+            str(tiny_mlm_dir),
+            tmp_path / "out",
+            corpus=corpus,
+            config=tiny_train_config(TINY_TRAIN, max_steps=6),
+            on_step=kill_at(3),
+        )
     with pytest.raises(TrainingError) as e:
-        adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=corpus, config=tiny_train_config(TINY_TRAIN, max_steps=4),
-              resume=True)
+        adapt(
+            str(tiny_mlm_dir),
+            tmp_path / "out",
+            corpus=corpus,
+            config=tiny_train_config(TINY_TRAIN, max_steps=4),
+            resume=True,
+        )
     assert "max_steps: 6 → 4" in e.value.message and "learning-rate schedule" in e.value.message
-    resumed = adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=corpus,
-                    config=tiny_train_config(TINY_TRAIN, max_steps=6), resume=True)
+    resumed = adapt(
+        str(tiny_mlm_dir),
+        tmp_path / "out",
+        corpus=corpus,
+        config=tiny_train_config(TINY_TRAIN, max_steps=6),
+        resume=True,
+    )
     assert resumed.resumed_from == 2 and resumed.steps == 6
 
 
@@ -500,6 +625,7 @@ def test_p23_demo_checks_its_settings_before_building_the_base(tmp_path, monkeyp
 
 
 # ---------------------------------------------------------------- outputs (B27)
+
 
 def test_b27_an_output_that_is_a_link_to_a_folder_is_written_into_its_target(cli, corpus, tmp_path):
     target = tmp_path / "target"

@@ -6,8 +6,19 @@ import re
 
 import pytest
 
-COMMANDS = [["adapt"], ["pretrain"], ["mine-terms"], ["evaluate"], ["demo"], ["corpus", "stats"],
-            ["corpus", "clean"], ["vocab", "build"], ["vocab", "fill"], ["recipe", "run"], ["split-categories"]]
+COMMANDS = [
+    ["adapt"],
+    ["pretrain"],
+    ["mine-terms"],
+    ["evaluate"],
+    ["demo"],
+    ["corpus", "stats"],
+    ["corpus", "clean"],
+    ["vocab", "build"],
+    ["vocab", "fill"],
+    ["recipe", "run"],
+    ["split-categories"],
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

@@ -7,8 +7,15 @@ import unicodedata
 
 import pytest
 
-from domainlm.corpus import (FilterConfig, NormalizeConfig, Normalizer, StreamingDeduper, clean_corpus,
-                             corpus_stats, is_heldout)
+from domainlm.corpus import (
+    FilterConfig,
+    NormalizeConfig,
+    Normalizer,
+    StreamingDeduper,
+    clean_corpus,
+    corpus_stats,
+    is_heldout,
+)
 from domainlm.errors import CorpusError
 
 
@@ -54,7 +61,10 @@ def test_heldout_split_is_deterministic_and_sized():
 
 def test_clean_corpus_counts_rules_and_splits(tmp_path):
     src = tmp_path / "in.txt"
-    src.write_text("좋아요 좋아요\n😀\n가\n좋아요 좋아요\n" + "\n".join(f"리뷰 {i}번 최고" for i in range(200)) + "\n", encoding="utf-8")
+    src.write_text(
+        "좋아요 좋아요\n😀\n가\n좋아요 좋아요\n" + "\n".join(f"리뷰 {i}번 최고" for i in range(200)) + "\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "out" / "clean.txt"
     report = clean_corpus([src], out, filters=FilterConfig(min_chars=2), heldout_fraction=0.1)
     assert report.removed == {"empty after normalisation": 1, "shorter than 2 chars": 1, "exact duplicate": 1}
@@ -92,6 +102,7 @@ def test_stats_on_real_shopping_reviews(shared_data):
 
 # ---------------------------------------------------------------- CLI
 
+
 def _file(path, text):
     path.write_text(text, encoding="utf-8")
     return path
@@ -123,12 +134,17 @@ def test_cli_clean_writes_output(cli, tmp_path):
     assert "exact duplicate" in result.stdout
 
 
-@pytest.mark.parametrize("make,expected", [
-    (lambda p: p / "missing.txt", "Error: Corpus path '{p}/missing.txt' does not exist."),
-    (lambda p: _file(p / "c.tsv", "id\treview\n1\tx\n"),
-     "Error: '{p}/c.tsv' has no column 'text'; its columns are: id, review."),
-    (lambda p: _file(p / "e.txt", ""), "Error: No documents found in {p}/e.txt: the corpus is empty."),
-])
+@pytest.mark.parametrize(
+    "make,expected",
+    [
+        (lambda p: p / "missing.txt", "Error: Corpus path '{p}/missing.txt' does not exist."),
+        (
+            lambda p: _file(p / "c.tsv", "id\treview\n1\tx\n"),
+            "Error: '{p}/c.tsv' has no column 'text'; its columns are: id, review.",
+        ),
+        (lambda p: _file(p / "e.txt", ""), "Error: No documents found in {p}/e.txt: the corpus is empty."),
+    ],
+)
 def test_cli_bad_input_messages(cli, tmp_path, make, expected):
     path = make(tmp_path)
     result = cli("corpus", "stats", path)

@@ -11,8 +11,8 @@ from domainlm.corpus import CorpusReader, clean_corpus, corpus_stats, normalize
 from domainlm.corpus.reader import MAX_LINE_BYTES, line_is_too_long
 from domainlm.errors import CorpusError, OutputError
 
-
 # ---------------------------------------------------------------- the long-line rule
+
 
 def test_the_long_line_rule_counts_bytes_without_the_line_break(tmp_path):
     limit = 10
@@ -39,7 +39,10 @@ def one_long_line(tmp_path):
 def test_stats_and_clean_say_why_a_corpus_of_one_long_line_has_no_documents(cli, one_long_line, tmp_path):
     with pytest.raises(CorpusError) as e:
         corpus_stats(one_long_line)
-    assert "1 line was skipped for being longer than 1 MiB" in e.value.message and "the corpus is empty" not in e.value.message
+    assert (
+        "1 line was skipped for being longer than 1 MiB" in e.value.message
+        and "the corpus is empty" not in e.value.message
+    )
     r = cli("corpus", "stats", one_long_line)
     assert r.exit_code == 2 and "longer than 1 MiB" in r.output and "Traceback" not in r.output
     r = cli("corpus", "clean", one_long_line, "-o", tmp_path / "out.txt")
@@ -51,8 +54,10 @@ def test_stats_and_clean_report_skipped_lines_beside_documents(cli, one_long_lin
     mixed.write_bytes("첫 리뷰 좋아요\n".encode() + one_long_line.read_bytes() + "\n둘째 리뷰 별로\n".encode())
     stats = corpus_stats(mixed)
     assert stats.documents == 2 and stats.skipped_long_lines == 1
-    assert stats.warnings == ["1 line was skipped for being longer than 1 MiB, the limit of one document (a file without "
-                              "line breaks, or with only \\r as a line break, is one such line)."]
+    assert stats.warnings == [
+        "1 line was skipped for being longer than 1 MiB, the limit of one document (a file without "
+        "line breaks, or with only \\r as a line break, is one such line)."
+    ]
     r = cli("corpus", "stats", mixed)
     assert r.exit_code == 0 and "lines skipped: over 1 MiB" in r.stdout and "Warning" in r.stdout
     r = cli("corpus", "stats", mixed, "--json")
@@ -64,6 +69,7 @@ def test_stats_and_clean_report_skipped_lines_beside_documents(cli, one_long_lin
 
 
 # ---------------------------------------------------------------- text that normalises to nothing
+
 
 def test_emoji_and_hanja_only_corpus_says_it_is_empty_after_normalisation(cli, tmp_path):
     corpus = tmp_path / "emoji.txt"
@@ -79,24 +85,31 @@ def test_emoji_and_hanja_only_corpus_says_it_is_empty_after_normalisation(cli, t
     # Too short is another cause, with the other advice.
     short = tmp_path / "short.txt"
     short.write_text("가\n나\n😀\n", encoding="utf-8")
-    with pytest.raises(CorpusError, match=r"All 3 documents were removed by cleaning \(2 shorter than 2 chars, "
-                                          r"1 empty after normalisation\)") as e:
+    with pytest.raises(
+        CorpusError,
+        match=r"All 3 documents were removed by cleaning \(2 shorter than 2 chars, "
+        r"1 empty after normalisation\)",
+    ) as e:
         clean_corpus(short, tmp_path / "out.txt")
     assert "Lower --min-chars" in e.value.hint
 
 
 # ---------------------------------------------------------------- full-width forms
 
+
 def test_full_width_letters_and_digits_are_mapped_and_jamo_kept():
     assert normalize("ｆｕｌｌ 사이즈 １２３") == "full 사이즈 123"
     assert normalize("ＬＧ　그램 ５０㎖ 좋아요…") == "LG 그램 50ml 좋아요..."
-    assert normalize("ㅋㅋㅋㅋ ㅠㅠ 존맛 ㄱㄱ") == "ㅋㅋㅋ ㅠㅠ 존맛 ㄱㄱ"  # compatibility jamo as typed (runs capped at 3)
+    assert (
+        normalize("ㅋㅋㅋㅋ ㅠㅠ 존맛 ㄱㄱ") == "ㅋㅋㅋ ㅠㅠ 존맛 ㄱㄱ"
+    )  # compatibility jamo as typed (runs capped at 3)
     assert normalize("ㅋㅏ") == "ㅋㅏ"  # NFKC alone would compose these into 카
     assert normalize("ﾡﾢ") == "ㄱㄲ"  # half-width Hangul letters: the jamo they stand for
     assert normalize("한국어 발림성") == "한국어 발림성" and normalize("\u1100\u1161") == "가"
 
 
 # ---------------------------------------------------------------- corpus clean's output file
+
 
 def test_clean_refuses_to_overwrite_a_file_it_did_not_write(cli, tmp_path):
     corpus = tmp_path / "in.txt"

@@ -25,21 +25,29 @@ def tsv_bytes(rows=DOCS) -> bytes:
     return ("id\ttext\n" + "".join(f"{i}\t{t}\n" for i, t in enumerate(rows))).encode()
 
 
-@pytest.mark.parametrize("name,payload", [
-    ("c.txt", "\n".join(DOCS).encode()),
-    ("c.tsv", tsv_bytes()),
-    ("c.csv", ("id,text\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(DOCS))).encode()),
-    ("c.jsonl", "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in DOCS).encode()),
-    ("c.json", json.dumps([{"text": t} for t in DOCS], ensure_ascii=False).encode()),
-])
+@pytest.mark.parametrize(
+    "name,payload",
+    [
+        ("c.txt", "\n".join(DOCS).encode()),
+        ("c.tsv", tsv_bytes()),
+        ("c.csv", ("id,text\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(DOCS))).encode()),
+        ("c.jsonl", "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in DOCS).encode()),
+        ("c.json", json.dumps([{"text": t} for t in DOCS], ensure_ascii=False).encode()),
+    ],
+)
 def test_formats(tmp_path, name, payload):
     assert list(iter_texts(write(tmp_path / name, payload))) == DOCS
 
 
-@pytest.mark.parametrize("suffix,compress", [
-    (".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress),
-    (".zst", lambda b: __import__("zstandard").ZstdCompressor().compress(b)),
-])
+@pytest.mark.parametrize(
+    "suffix,compress",
+    [
+        (".gz", gzip.compress),
+        (".bz2", bz2.compress),
+        (".xz", lzma.compress),
+        (".zst", lambda b: __import__("zstandard").ZstdCompressor().compress(b)),
+    ],
+)
 def test_compression(tmp_path, suffix, compress):
     path = write(tmp_path / f"c.tsv{suffix}", compress(tsv_bytes()))
     assert list(iter_texts(path)) == DOCS
@@ -89,7 +97,9 @@ def test_utf8_bom_is_stripped(tmp_path):
 
 
 def test_cp949_is_detected(tmp_path):
-    path = write(tmp_path / "cp949.tsv", ("id\ttext\n" + "".join(f"{i}\t{t}\n" for i, t in enumerate(DOCS[:2]))).encode("cp949"))
+    path = write(
+        tmp_path / "cp949.tsv", ("id\ttext\n" + "".join(f"{i}\t{t}\n" for i, t in enumerate(DOCS[:2]))).encode("cp949")
+    )
     reader = CorpusReader(path)
     assert [d.text for d in reader] == DOCS[:2]
     assert reader.stats.encodings[str(path)] == "cp949"
@@ -160,13 +170,17 @@ def test_limit(tmp_path):
 
 
 def test_real_shopping_reviews(shared_data):
-    reader = CorpusReader(CorpusSpec(path=str(shared_data / "reviews" / "naver_shopping_50k.tsv"), where={"rating": ["1", "2"]}))
+    reader = CorpusReader(
+        CorpusSpec(path=str(shared_data / "reviews" / "naver_shopping_50k.tsv"), where={"rating": ["1", "2"]})
+    )
     docs = list(reader)
     assert 5_000 < len(docs) < 20_000
     assert all(d.text for d in docs[:100])
 
 
 def test_real_nsmc_test_split_streams(shared_data):
-    spec = CorpusSpec(path=str(shared_data / "reviews" / "nsmc_reviews.tsv.gz"), where={"split": "test"}, id_field="review_id")
+    spec = CorpusSpec(
+        path=str(shared_data / "reviews" / "nsmc_reviews.tsv.gz"), where={"split": "test"}, id_field="review_id"
+    )
     n = sum(1 for _ in CorpusReader(spec))
     assert n == 42_331

@@ -19,8 +19,10 @@ def _texts(path, **kw):
 def test_unquoted_commas_in_the_last_column_are_put_back_and_counted(tmp_path):
     """B16: each text was cut at its first comma, silently."""
     path = tmp_path / "commas.csv"
-    path.write_text("id,text\n" + "".join(f"{i},좋아요 정말, 또 살게요 {i}\n" for i in range(5)) + "5,그냥 그래요\n",
-                    encoding="utf-8")
+    path.write_text(
+        "id,text\n" + "".join(f"{i},좋아요 정말, 또 살게요 {i}\n" for i in range(5)) + "5,그냥 그래요\n",
+        encoding="utf-8",
+    )
     texts, stats = _texts(path)
     assert texts[0] == "좋아요 정말, 또 살게요 0" and texts[-1] == "그냥 그래요"
     assert stats.long_rows == stats.rejoined_rows == 5
@@ -77,7 +79,7 @@ def test_utf16_is_read_when_named_or_marked_and_named_when_not(tmp_path, encodin
     if bom:
         assert _texts(path)[0] == texts
     else:
-        with pytest.raises(CorpusError, match=f"UTF-16 text without a byte-order mark.*\n?") as e:
+        with pytest.raises(CorpusError, match="UTF-16 text without a byte-order mark.*\n?") as e:
             list(CorpusReader(path))
         assert f"--encoding {encoding}" in e.value.hint
 
@@ -132,8 +134,12 @@ def test_a_dataset_dict_says_which_split_it_read_and_split_chooses(cli, tmp_path
     """Issue 25 (ecosystem review 10): a DatasetDict silently read only `train`."""
     datasets = pytest.importorskip("datasets")
     path = tmp_path / "dd"
-    datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["수분크림 좋아요"] * 15}),
-                          "test": datasets.Dataset.from_dict({"text": ["배송 빨라요"] * 5})}).save_to_disk(str(path))
+    datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict({"text": ["수분크림 좋아요"] * 15}),
+            "test": datasets.Dataset.from_dict({"text": ["배송 빨라요"] * 5}),
+        }
+    ).save_to_disk(str(path))
     report = corpus_stats([path])
     assert report.documents == 15 and any("read its 'train' split" in w and "--split" in w for w in report.warnings)
     r = cli("corpus", "stats", path, "--split", "test", "--json")

@@ -35,17 +35,28 @@ def test_shipped_data_is_small_and_has_its_licence_note():
     note = (SHIPPED / "README.md").read_text(encoding="utf-8")
     for name in SHIPPED_FILES:
         assert f"`{name}`" in note
-    for words in ("public domain", "CC BY-SA 4.0", "bab2min/corpus", "Universal Dependencies", "Korean Wikipedia contributors",
-                  "NOT covered by the project's Apache-2.0 licence"):
+    for words in (
+        "public domain",
+        "CC BY-SA 4.0",
+        "bab2min/corpus",
+        "Universal Dependencies",
+        "Korean Wikipedia contributors",
+        "NOT covered by the project's Apache-2.0 licence",
+    ):
         assert words in note, words
     licences = {p.name for p in (SHIPPED / "LICENSES").iterdir()}
     assert licences == {"CC-BY-SA-4.0.txt", "UD_Korean-NOTICE.txt", "naver-shopping-bab2min-corpus-README.md"}
-    assert "Attribution-ShareAlike 4.0 International" in (SHIPPED / "LICENSES" / "CC-BY-SA-4.0.txt").read_text(encoding="utf-8")
+    assert "Attribution-ShareAlike 4.0 International" in (SHIPPED / "LICENSES" / "CC-BY-SA-4.0.txt").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_shipped_reviews_are_real_rated_cosmetics_reviews(shared_data):
     reviews = shipped_reviews()
-    assert len(reviews) == json.loads((SHIPPED / "manifest.json").read_text(encoding="utf-8"))["counts"]["cosmetics_reviews"]
+    assert (
+        len(reviews)
+        == json.loads((SHIPPED / "manifest.json").read_text(encoding="utf-8"))["counts"]["cosmetics_reviews"]
+    )
     source = {}
     with open(shared_data / "reviews" / "naver_shopping_50k.tsv", encoding="utf-8") as fh:
         next(fh)
@@ -63,7 +74,9 @@ def test_build_data_regenerates_the_shipped_bytes(shared_data, tmp_path):
     manifest = build_demo_data(shared_data, tmp_path / "data")
     for name in SHIPPED_FILES:
         assert (tmp_path / "data" / name).read_bytes() == (SHIPPED / name).read_bytes(), name
-    assert (tmp_path / "data" / "README.md").read_text(encoding="utf-8") == (SHIPPED / "README.md").read_text(encoding="utf-8")
+    assert (tmp_path / "data" / "README.md").read_text(encoding="utf-8") == (SHIPPED / "README.md").read_text(
+        encoding="utf-8"
+    )
     assert manifest["counts"]["cosmetics_reviews"] > 1500
 
 
@@ -79,7 +92,9 @@ def test_demo_data_is_copied_once_and_left_alone_when_unchanged(tmp_path):
     shipped = {p.relative_to(SHIPPED).as_posix() for p in SHIPPED.rglob("*") if p.is_file()}
     assert shipped == set(demo_run.DATA_FILES)  # every shipped file, its licence note included, is copied
     paths = demo_run.write_demo_data(tmp_path)
-    assert (tmp_path / "demo" / "LICENSES" / "CC-BY-SA-4.0.txt").is_file() and (tmp_path / "demo" / "README.md").is_file()
+    assert (tmp_path / "demo" / "LICENSES" / "CC-BY-SA-4.0.txt").is_file() and (
+        tmp_path / "demo" / "README.md"
+    ).is_file()
     target = paths["cosmetics_reviews.tsv.gz"]
     assert target.read_bytes() == (SHIPPED / "cosmetics_reviews.tsv.gz").read_bytes()
     stamp = target.stat().st_mtime_ns
@@ -108,9 +123,29 @@ def test_demo_command_runs_the_whole_flow_on_the_shipped_reviews(cli, tmp_path, 
     monkeypatch.setattr(demo_run, "BASE_TRAIN", {**demo_run.BASE_TRAIN, "max_steps": 3, "save_every": 3})
     out = tmp_path / "demo"
     # Two steps teach no term (--slots auto would fill none): this checks the flow, so every mined term fills.
-    args = ["demo", "-o", out, "--set", "train.max_steps=2", "--set", "train.slots=all", "--set", "eval.max_texts=30",
-            "--set", "eval.bootstrap=100", "--set", "eval.tasks.0.max_train=60", "--set", "eval.tasks.0.max_test=40",
-            "--set", "eval.suite.max_train=60", "--set", "eval.suite.seeds=2", "--set", "eval.suite.epochs=1"]
+    args = [
+        "demo",
+        "-o",
+        out,
+        "--set",
+        "train.max_steps=2",
+        "--set",
+        "train.slots=all",
+        "--set",
+        "eval.max_texts=30",
+        "--set",
+        "eval.bootstrap=100",
+        "--set",
+        "eval.tasks.0.max_train=60",
+        "--set",
+        "eval.tasks.0.max_test=40",
+        "--set",
+        "eval.suite.max_train=60",
+        "--set",
+        "eval.suite.seeds=2",
+        "--set",
+        "eval.suite.epochs=1",
+    ]
     recorder = _OpenRecorder()
     recorder.on = True
     try:
@@ -126,8 +161,12 @@ def test_demo_command_runs_the_whole_flow_on_the_shipped_reviews(cli, tmp_path, 
     assert stdout.rstrip().splitlines()[-1].startswith("Demo finished in")
 
     report = json.loads((out / "run" / "report" / "report.json").read_text(encoding="utf-8"))
-    assert {row["metric"] for row in report["summary"]} >= {"MW-BPC, domain text", "fertility, domain text",
-                                                              "probe rating: accuracy", "fine-tuning rating: accuracy"}
+    assert {row["metric"] for row in report["summary"]} >= {
+        "MW-BPC, domain text",
+        "fertility, domain text",
+        "probe rating: accuracy",
+        "fine-tuning rating: accuracy",
+    }
     # The fine-tuning suite's rating task, before and after, on the shipped ratings (same seeds and examples).
     suite = json.loads((out / "run" / "report" / "finetune" / "benchmark.json").read_text(encoding="utf-8"))
     assert suite["seeds"] == [1, 2] and suite["comparisons"][0]["task"] == "rating"

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from helpers.evaluation import build_filled_model, make_texts
 
 # ---------------------------------------------------------------- fixtures
@@ -32,13 +31,23 @@ def electra(tiny_tokenizer_dir, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("electra")
     tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
-    common = dict(vocab_size=len(tok), embedding_size=32, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                  intermediate_size=64, max_position_embeddings=128)
+    common = dict(
+        vocab_size=len(tok),
+        embedding_size=32,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     torch.manual_seed(0)
     before = _save_with_tokenizer(ElectraForPreTraining(ElectraConfig(**common)), tiny_tokenizer_dir, root / "disc")
     after = build_filled_model(before, root / "after")
-    generator = _save_with_tokenizer(ElectraForMaskedLM(ElectraConfig(**{**common, "hidden_size": 16, "intermediate_size": 32})),
-                                     tiny_tokenizer_dir, root / "generator")
+    generator = _save_with_tokenizer(
+        ElectraForMaskedLM(ElectraConfig(**{**common, "hidden_size": 16, "intermediate_size": 32})),
+        tiny_tokenizer_dir,
+        root / "generator",
+    )
     bare = shutil.copytree(before, root / "no_arch")
     config = json.loads((bare / "config.json").read_text(encoding="utf-8"))
     config.pop("architectures", None)
@@ -93,40 +102,42 @@ def _oracle_table(tokenizer, plan, rule):
 
 # ---------------------------------------------------------------- AUC by hand
 
+
 def test_auc_hand_cases():
     from domainlm.evaluation.stats import roc_auc
 
-    assert roc_auc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]) == 1.0           # perfect separation
-    assert roc_auc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1]) == 0.0           # reversed
-    assert roc_auc([0.5, 0.5, 0.5, 0.5], [0, 1, 0, 1]) == 0.5           # all tied
+    assert roc_auc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]) == 1.0  # perfect separation
+    assert roc_auc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1]) == 0.0  # reversed
+    assert roc_auc([0.5, 0.5, 0.5, 0.5], [0, 1, 0, 1]) == 0.5  # all tied
     # 4 pairs (positive, negative): 0.35>0.1 yes, 0.35>0.4 no, 0.8>0.1 yes, 0.8>0.4 yes → 3/4
     assert roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(0.75)
     # a tie between classes counts one half: (2 vs 1) = 1, (1 vs 1) = 0.5 → 1.5 / 2
     assert roc_auc([1, 1, 2], [0, 1, 1]) == pytest.approx(0.75)
-    assert np.isnan(roc_auc([1, 2], [1, 1]))                             # one class only: undefined
+    assert np.isnan(roc_auc([1, 2], [1, 1]))  # one class only: undefined
 
 
 def test_auc_equals_pairwise_count_with_ties_and_weights():
     from domainlm.evaluation.stats import roc_auc
 
     rng = np.random.default_rng(0)
-    scores = rng.integers(0, 5, size=60).astype(float)   # many ties
+    scores = rng.integers(0, 5, size=60).astype(float)  # many ties
     labels = rng.integers(0, 2, size=60)
     weights = rng.integers(0, 4, size=60).astype(float)  # a bootstrap's multiplicities
     pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
-    num = sum(weights[i] * weights[j] * ((scores[i] > scores[j]) + 0.5 * (scores[i] == scores[j]))
-              for i, j in product(pos, neg))
+    num = sum(
+        weights[i] * weights[j] * ((scores[i] > scores[j]) + 0.5 * (scores[i] == scores[j]))
+        for i, j in product(pos, neg)
+    )
     assert roc_auc(scores, labels, weights) == pytest.approx(num / (weights[pos].sum() * weights[neg].sum()))
     repeated = np.repeat(np.arange(60), weights.astype(int))
     assert roc_auc(scores, labels, weights) == pytest.approx(roc_auc(scores[repeated], labels[repeated]))
 
 
 def test_bootstrap_over_texts_and_paired_difference():
-    from domainlm.evaluation.stats import (bootstrap_estimate, grouped_auc, paired_bootstrap_difference,
-                                           tie_groups)
+    from domainlm.evaluation.stats import bootstrap_estimate, grouped_auc, paired_bootstrap_difference, tie_groups
 
     rng = np.random.default_rng(1)
-    text = np.repeat(np.arange(80), 6)                   # 80 texts of 6 eojeols
+    text = np.repeat(np.arange(80), 6)  # 80 texts of 6 eojeols
     labels = (rng.random(len(text)) < 0.2).astype(int)
     weak = labels * 0.3 + rng.normal(size=len(text))
     strong = labels * 3.0 + rng.normal(size=len(text))
@@ -145,6 +156,7 @@ def test_bootstrap_over_texts_and_paired_difference():
 
 # ---------------------------------------------------------------- the plan
 
+
 def test_plan_is_seeded_order_free_and_never_replaces_an_eojeol_by_itself():
     from domainlm.evaluation.detection import plan_replacements
 
@@ -159,7 +171,7 @@ def test_plan_is_seeded_order_free_and_never_replaces_an_eojeol_by_itself():
         assert len(replaced) == max(1, round(0.15 * len(original)))
         for j, (a, b) in enumerate(zip(original, corrupted)):
             if j in replaced:
-                assert a.casefold() != b.casefold()   # never itself, not even in another case
+                assert a.casefold() != b.casefold()  # never itself, not even in another case
             else:
                 assert a == b
     pool = {e for t in texts for e in t.split()}
@@ -175,7 +187,7 @@ def test_plan_is_the_same_for_two_tokenizers(electra):
     before, after = _side("before", electra.before), _side("after", electra.after)
     alone = [score_detection(s.model, s.tokenizer, plan, batch_size=8, resamples=100) for s in (before, after)]
     assert before.encode(plan.eojeols) != after.encode(plan.eojeols)  # the vocabularies differ …
-    np.testing.assert_array_equal(alone[0].labels, alone[1].labels)         # … the eojeols scored do not
+    np.testing.assert_array_equal(alone[0].labels, alone[1].labels)  # … the eojeols scored do not
     np.testing.assert_array_equal(alone[0].text, alone[1].text)
     comp = compare_detection(before, after, plan, batch_size=8, max_seq_len=128, resamples=100)
     np.testing.assert_array_equal(comp.before.labels, comp.after.labels)
@@ -184,6 +196,7 @@ def test_plan_is_the_same_for_two_tokenizers(electra):
 
 
 # ---------------------------------------------------------------- scoring
+
 
 def test_tiny_discriminator_scores_are_the_max_logit_of_each_eojeol(electra):
     import torch
@@ -205,9 +218,14 @@ def test_tiny_discriminator_scores_are_the_max_logit_of_each_eojeol(electra):
     np.testing.assert_allclose(result.scores[result.text == 2], expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("rule, auc", [(lambda tokens: tokens, 1.0),          # every token of a replaced eojeol
-                                       (lambda tokens: tokens[-1:], 1.0),     # one piece is enough (the max)
-                                       (lambda tokens: [], 0.5)])             # no signal: every score tied
+@pytest.mark.parametrize(
+    "rule, auc",
+    [
+        (lambda tokens: tokens, 1.0),  # every token of a replaced eojeol
+        (lambda tokens: tokens[-1:], 1.0),  # one piece is enough (the max)
+        (lambda tokens: [], 0.5),
+    ],
+)  # no signal: every score tied
 def test_an_oracle_gets_auc_one(electra, rule, auc):
     from domainlm.evaluation.detection import plan_replacements, score_detection
 
@@ -234,6 +252,7 @@ def test_long_texts_are_cut_at_the_same_eojeol_for_both(electra):
 
 # ---------------------------------------------------------------- loading
 
+
 def test_discriminators_are_recognised_and_a_generator_is_refused(electra, tiny_mlm_dir):
     from domainlm.errors import ModelError
     from domainlm.evaluation.detection import is_discriminator, load_discriminator
@@ -251,8 +270,22 @@ def test_discriminators_are_recognised_and_a_generator_is_refused(electra, tiny_
 
 
 def test_evaluate_refuses_a_generator_beside_a_discriminator(cli, electra, eval_files, tmp_path):
-    r = cli("evaluate", "--before", electra.before, "--after", electra.generator, "--domain", eval_files["domain"],
-            "--max-texts", "10", "--bootstrap", "100", "--no-card", "-o", tmp_path / "r")
+    r = cli(
+        "evaluate",
+        "--before",
+        electra.before,
+        "--after",
+        electra.generator,
+        "--domain",
+        eval_files["domain"],
+        "--max-texts",
+        "10",
+        "--bootstrap",
+        "100",
+        "--no-card",
+        "-o",
+        tmp_path / "r",
+    )
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert "The after model" in r.output and "This is the generator; pass the discriminator" in r.output
     assert not (tmp_path / "r").exists()
@@ -260,13 +293,20 @@ def test_evaluate_refuses_a_generator_beside_a_discriminator(cli, electra, eval_
 
 # ---------------------------------------------------------------- evaluate end to end
 
+
 def test_evaluate_two_discriminators_reports_detection_auc(electra, eval_files, tmp_path):
     from domainlm.evaluation import EvalConfig, evaluate
     from domainlm.evaluation.tasks import load_task_file
 
     config = EvalConfig(max_texts=60, bootstrap=100, tasks=load_task_file(eval_files["task_json"]))
-    report = evaluate(electra.before, electra.after, tmp_path / "r", domain=eval_files["domain"],
-                      general=eval_files["general"], config=config)
+    report = evaluate(
+        electra.before,
+        electra.after,
+        tmp_path / "r",
+        domain=eval_files["domain"],
+        general=eval_files["general"],
+        config=config,
+    )
     data = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
     assert data["mw_bpc"] == {} and data["headline"]["domain_gain_bpc"] is None
     for name in ("domain", "general"):

@@ -17,15 +17,16 @@ def setting(tiny_mlm_dir, shared_data, tmp_path_factory):
     from vocab_tools.slots import read_manifest
 
     lines = (shared_data / "reviews" / "naver_shopping_50k.tsv").read_text(encoding="utf-8").splitlines()[1:6001]
-    texts = [l.split("\t")[-1] for l in lines]
+    texts = [line.split("\t")[-1] for line in lines]
     base_tok = AutoTokenizer.from_pretrained(str(tiny_mlm_dir))
     # Words the tiny base splits into several pieces and that occur often enough to have contexts.
     counts: dict[str, int] = {}
     for t in texts[:3000]:
         for w in t.split():
             counts[w] = counts.get(w, 0) + 1
-    terms = [w for w, c in sorted(counts.items(), key=lambda kv: -kv[1])
-             if c >= 8 and len(base_tok.tokenize(w)) >= 3][:12]
+    terms = [w for w, c in sorted(counts.items(), key=lambda kv: -kv[1]) if c >= 8 and len(base_tok.tokenize(w)) >= 3][
+        :12
+    ]
     assert len(terms) >= 6, terms
     filled_dir = tmp_path_factory.mktemp("distill") / "filled"
     fill_slots(tiny_mlm_dir, terms, filled_dir)
@@ -91,16 +92,38 @@ def test_adapt_init_distill_end_to_end(cli, tiny_mlm_dir, shared_data, tmp_path)
 
     lines = (shared_data / "reviews" / "naver_shopping_50k.tsv").read_text(encoding="utf-8").splitlines()[1:2001]
     corpus = tmp_path / "domain.txt"
-    corpus.write_text("\n".join(l.split("\t")[-1] for l in lines) + "\n", encoding="utf-8")
+    corpus.write_text("\n".join(line.split("\t")[-1] for line in lines) + "\n", encoding="utf-8")
     terms = tmp_path / "terms.txt"
     terms.write_text("배송\n좋아요\n만족합니다\n", encoding="utf-8")
     out = tmp_path / "model"
-    result = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", out, "--init", "distill",
-                 "--max-steps", 2, "--batch-size", 4, "--seq-len", 32, "--slots", "all", "--json")
+    result = cli(
+        "adapt",
+        "--base",
+        tiny_mlm_dir,
+        "--corpus",
+        corpus,
+        "--terms",
+        terms,
+        "-o",
+        out,
+        "--init",
+        "distill",
+        "--max-steps",
+        2,
+        "--batch-size",
+        4,
+        "--seq-len",
+        32,
+        "--slots",
+        "all",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)["init_report"]
     assert report["terms"] == 3 and report["distilled"] >= 2 and 0 < report["contexts"] <= 300 and report["steps"] > 0
     settings = json.loads((out / "settings.json").read_text(encoding="utf-8"))
     assert settings["init_report"]["contexts"] == report["contexts"] and settings["train"]["init"] == "distill"
-    bad = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "m2", "--init", "fancy")
+    bad = cli(
+        "adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "m2", "--init", "fancy"
+    )
     assert bad.exit_code == 2 and "fancy" in bad.output and "distill" in bad.output

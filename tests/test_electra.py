@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers.training import Killed, fill_by_hand, kill_at, tiny_train_config, write_corpus
 from safetensors.torch import load_file
-from transformers import (AutoModel, AutoTokenizer, ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining,
-                          ElectraForSequenceClassification)
+from transformers import (
+    AutoModel,
+    AutoTokenizer,
+    ElectraConfig,
+    ElectraForMaskedLM,
+    ElectraForPreTraining,
+    ElectraForSequenceClassification,
+)
 
 from domainlm.errors import ConfigError, ModelError
 from domainlm.modeling.config import ModelArchConfig
@@ -22,12 +28,23 @@ from domainlm.modeling.modes import apply_mode
 from domainlm.training import adapt, pretrain
 from domainlm.training.electra import ReplacedTokenDetection, corrupt, sample_tokens
 from domainlm.training.masking import mask_generator
-from helpers.training import Killed, fill_by_hand, kill_at, tiny_train_config, write_corpus
 
-ARCH = ModelArchConfig(arch="electra", layers=2, hidden=64, heads=4, intermediate=128, embedding_size=32,
-                       max_positions=128)
-TINY = dict(max_steps=8, batch_size=4, seq_len=32, lr=2e-3, warmup_ratio=0.0, save_every=4, log_every=1,
-            heldout_fraction=0.05, eval_documents=50, replay_ratio=0.0, seed=3)
+ARCH = ModelArchConfig(
+    arch="electra", layers=2, hidden=64, heads=4, intermediate=128, embedding_size=32, max_positions=128
+)
+TINY = dict(
+    max_steps=8,
+    batch_size=4,
+    seq_len=32,
+    lr=2e-3,
+    warmup_ratio=0.0,
+    save_every=4,
+    log_every=1,
+    heldout_fraction=0.05,
+    eval_documents=50,
+    replay_ratio=0.0,
+    seed=3,
+)
 TERMS = ["수분크림", "발림성", "가성비"]
 
 
@@ -51,7 +68,9 @@ def corpus(tmp_path_factory):
 def electra_dir(tiny_tokenizer_dir, corpus, tmp_path_factory) -> Path:
     """A tiny ELECTRA pretrained here for 40 steps: discriminator folder with generator/."""
     out = tmp_path_factory.mktemp("electra") / "model"
-    return pretrain(tiny_tokenizer_dir, str(corpus), out, arch=ARCH, config=config(max_steps=40, save_every=100, log_every=5))
+    return pretrain(
+        tiny_tokenizer_dir, str(corpus), out, arch=ARCH, config=config(max_steps=40, save_every=100, log_every=5)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +82,7 @@ def discriminator_only(electra_dir, tmp_path_factory) -> Path:
 
 
 # ---------------------------------------------------------------- the pair and the objective
+
 
 def test_generator_is_a_fraction_of_the_discriminator_and_shares_one_embedding_module(tiny_tokenizer_dir):
     tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
@@ -103,8 +123,8 @@ def test_corruption_labels_only_changed_tokens():
     ids = torch.tensor([[2, 10, 11, 12, 3]])
     positions = torch.tensor([1, 2])
     logits = torch.full((2, 20), -1e4)
-    logits[0, 10] = 0.0   # position 1: the generator is sure of the original token
-    logits[1, 15] = 0.0   # position 2: sure of another one
+    logits[0, 10] = 0.0  # position 1: the generator is sure of the original token
+    logits[1, 15] = 0.0  # position 2: sure of another one
     corrupted, labels = corrupt(ids, positions, logits, torch.Generator().manual_seed(0))
     assert corrupted.tolist() == [[2, 10, 15, 12, 3]]
     assert labels.tolist() == [[0.0, 0.0, 1.0, 0.0, 0.0]]  # a sampled original is not a replacement
@@ -128,6 +148,7 @@ def test_warm_up_trains_the_generator_alone(tiny_tokenizer_dir):
 
 # ---------------------------------------------------------------- pretrain
 
+
 def test_pretrain_electra_loss_falls_and_outputs_load_in_plain_transformers(electra_dir):
     records = [r for r in _records(electra_dir) if "loss" in r]
     first, last = records[0], records[-1]
@@ -138,8 +159,10 @@ def test_pretrain_electra_loss_falls_and_outputs_load_in_plain_transformers(elec
     ElectraForSequenceClassification.from_pretrained(electra_dir, num_labels=2)
     disc = ElectraForPreTraining.from_pretrained(electra_dir)
     gen = ElectraForMaskedLM.from_pretrained(electra_dir / "generator")
-    assert AutoTokenizer.from_pretrained(str(electra_dir / "generator")).get_vocab() == \
-        AutoTokenizer.from_pretrained(str(electra_dir)).get_vocab()
+    assert (
+        AutoTokenizer.from_pretrained(str(electra_dir / "generator")).get_vocab()
+        == AutoTokenizer.from_pretrained(str(electra_dir)).get_vocab()
+    )
     # The saved pair holds one embedding: the generator's copy is the discriminator's.
     for name in ("word_embeddings", "position_embeddings", "token_type_embeddings", "LayerNorm"):
         a, b = getattr(gen.electra.embeddings, name), getattr(disc.electra.embeddings, name)
@@ -166,9 +189,15 @@ def test_pretrain_electra_resume_reproduces_the_uninterrupted_loss_curve(tiny_to
 
 # ---------------------------------------------------------------- adapt
 
+
 def test_adapt_a_discriminator_only_base_builds_and_warms_up_a_generator(discriminator_only, corpus, tmp_path):
-    result = adapt(str(discriminator_only), tmp_path / "out", corpus=str(corpus), terms=TERMS,
-                   config=config(**{"electra": {"generator_warmup_steps": 3}}))
+    result = adapt(
+        str(discriminator_only),
+        tmp_path / "out",
+        corpus=str(corpus),
+        terms=TERMS,
+        config=config(**{"electra": {"generator_warmup_steps": 3}}),
+    )
     out = result.out_dir
     assert result.objective == "replaced-token detection" and result.slots_filled == 3
     records = [r for r in _records(out) if "loss" in r]
@@ -186,8 +215,14 @@ def test_adapt_a_discriminator_only_base_builds_and_warms_up_a_generator(discrim
 
 
 def test_adapt_with_the_users_generator_starts_detection_at_once(discriminator_only, electra_dir, corpus, tmp_path):
-    result = adapt(str(discriminator_only), tmp_path / "out", corpus=str(corpus), terms=TERMS,
-                   generator=electra_dir / "generator", config=config(max_steps=3))
+    result = adapt(
+        str(discriminator_only),
+        tmp_path / "out",
+        corpus=str(corpus),
+        terms=TERMS,
+        generator=electra_dir / "generator",
+        config=config(max_steps=3),
+    )
     records = [r for r in _records(result.out_dir) if "loss" in r]
     assert all(r["discriminator_loss"] > 0 for r in records)
     assert result.eval_loss_before is not None and result.eval_loss is not None
@@ -207,8 +242,13 @@ def test_adapt_electra_lora_untrained_adapter_changes_no_logit(discriminator_onl
 
 
 def test_adapt_electra_new_rows_mode_trains_only_the_filled_rows(discriminator_only, corpus, tmp_path):
-    result = adapt(str(discriminator_only), tmp_path / "out", corpus=str(corpus), terms=TERMS,
-                   config=config(mode="new-rows", max_steps=4, **{"electra": {"generator_warmup_steps": 1}}))
+    result = adapt(
+        str(discriminator_only),
+        tmp_path / "out",
+        corpus=str(corpus),
+        terms=TERMS,
+        config=config(mode="new-rows", max_steps=4, **{"electra": {"generator_warmup_steps": 1}}),
+    )
     base = load_file(str(discriminator_only / "model.safetensors"))
     adapted = load_file(str(result.out_dir / "model.safetensors"))
     slots = [s["slot_id"] for s in json.loads((result.out_dir / "slots.json").read_text())["slots"]]
@@ -220,6 +260,7 @@ def test_adapt_electra_new_rows_mode_trains_only_the_filled_rows(discriminator_o
 
 
 # ---------------------------------------------------------------- bad input
+
 
 def test_a_generator_passed_as_base_is_refused(electra_dir, corpus, tmp_path):
     with pytest.raises(ModelError, match="is an ELECTRA generator") as e:
@@ -246,8 +287,11 @@ def test_generator_checks(discriminator_only, electra_dir, tiny_tokenizer_dir, c
         adapt(str(discriminator_only), tmp_path / "o1", corpus=str(corpus), generator=other, config=config(max_steps=2))
     # Another embedding size.
     wrong = tmp_path / "wrong_emb"
-    g = ElectraForMaskedLM(generator_config(disc.config, 0.25).__class__(
-        **{**generator_config(disc.config, 0.25).to_dict(), "embedding_size": 16}))
+    g = ElectraForMaskedLM(
+        generator_config(disc.config, 0.25).__class__(
+            **{**generator_config(disc.config, 0.25).to_dict(), "embedding_size": 16}
+        )
+    )
     g.save_pretrained(wrong)
     with pytest.raises(ModelError, match="embedding size 16"):
         adapt(str(discriminator_only), tmp_path / "o2", corpus=str(corpus), generator=wrong, config=config(max_steps=2))
@@ -263,13 +307,18 @@ def test_generator_checks(discriminator_only, electra_dir, tiny_tokenizer_dir, c
         load_generator(discriminator_only, disc, tok)
 
 
-def test_generator_with_a_masked_lm_base_and_warm_up_beyond_the_steps_are_refused(tiny_mlm_dir, discriminator_only,
-                                                                                    electra_dir, corpus, tmp_path):
+def test_generator_with_a_masked_lm_base_and_warm_up_beyond_the_steps_are_refused(
+    tiny_mlm_dir, discriminator_only, electra_dir, corpus, tmp_path
+):
     with pytest.raises(ConfigError, match="not an ELECTRA discriminator"):
         adapt(str(tiny_mlm_dir), tmp_path / "o", corpus=str(corpus), generator=electra_dir / "generator")
     with pytest.raises(ConfigError, match="leaves no step"):
-        adapt(str(discriminator_only), tmp_path / "o", corpus=str(corpus),
-              config=config(max_steps=4, **{"electra": {"generator_warmup_steps": 4}}))
+        adapt(
+            str(discriminator_only),
+            tmp_path / "o",
+            corpus=str(corpus),
+            config=config(max_steps=4, **{"electra": {"generator_warmup_steps": 4}}),
+        )
 
 
 def test_generator_warm_up_scales_with_the_run():
@@ -284,7 +333,9 @@ def test_generator_warm_up_scales_with_the_run():
 def test_a_short_adapt_is_not_refused_for_the_default_warm_up(discriminator_only, corpus, tmp_path):
     """`adapt --max-steps 4` on a discriminator-only base: the default warm-up (a tenth of the run)
     is 0 steps here, where the old fixed 200 refused the run."""
-    result = adapt(str(discriminator_only), tmp_path / "out", corpus=str(corpus), terms=TERMS, config=config(max_steps=4))
+    result = adapt(
+        str(discriminator_only), tmp_path / "out", corpus=str(corpus), terms=TERMS, config=config(max_steps=4)
+    )
     out = result.out_dir
     assert result.steps == 4
     settings = json.loads((out / "settings.json").read_text(encoding="utf-8"))
@@ -298,11 +349,41 @@ def test_a_short_adapt_is_not_refused_for_the_default_warm_up(discriminator_only
 
 def test_cli_pretrain_and_adapt_electra(cli, tiny_tokenizer_dir, corpus, discriminator_only, tmp_path):
     fast = ["--batch-size", "2", "--seq-len", "32", "--max-steps", "3", "--save-every", "10"]
-    r = cli("pretrain", "--tokenizer", tiny_tokenizer_dir, "--corpus", corpus, "-o", tmp_path / "p", "--arch", "electra",
-            "--layers", "1", "--hidden", "32", "--heads", "2", "--embedding-size", "16", "--max-positions", "64", *fast)
+    r = cli(
+        "pretrain",
+        "--tokenizer",
+        tiny_tokenizer_dir,
+        "--corpus",
+        corpus,
+        "-o",
+        tmp_path / "p",
+        "--arch",
+        "electra",
+        "--layers",
+        "1",
+        "--hidden",
+        "32",
+        "--heads",
+        "2",
+        "--embedding-size",
+        "16",
+        "--max-positions",
+        "64",
+        *fast,
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "p" / "generator" / "config.json").exists() and "generator/" in r.output
-    r = cli("adapt", "--base", discriminator_only, "--corpus", corpus, "-o", tmp_path / "a", *fast,
-            "--set", "train.electra.generator_warmup_steps=1")
+    r = cli(
+        "adapt",
+        "--base",
+        discriminator_only,
+        "--corpus",
+        corpus,
+        "-o",
+        tmp_path / "a",
+        *fast,
+        "--set",
+        "train.electra.generator_warmup_steps=1",
+    )
     assert r.exit_code == 0, r.output
     assert "RTD loss" in r.output

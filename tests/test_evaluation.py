@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from helpers.evaluation import TERMS, make_texts
 
 # ---------------------------------------------------------------- fixtures
+
 
 def _word_tokenizer(vocab: list[str]):
     """A BERT tokenizer over an explicit WordPiece vocab: every tokenization is known by hand."""
@@ -24,8 +25,14 @@ def _word_tokenizer(vocab: list[str]):
     tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=False)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    return BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
-                             cls_token="[CLS]", mask_token="[MASK]")
+    return BertTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+    )
 
 
 class FixedLogits:
@@ -53,6 +60,7 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "가", "##나", "다"]
 
 
 # ---------------------------------------------------------------- MW-BPC by hand
+
 
 def test_mwbpc_uniform_model_is_log2_vocab_per_token():
     from domainlm.evaluation.mwbpc import masked_word_bpc
@@ -127,8 +135,10 @@ def test_masks_depend_on_text_and_seed_not_tokenizer(tiny_mlm_dir, filled_mlm_di
     from domainlm.evaluation.mwbpc import plan_masks
 
     texts = make_texts(30, seed=4)
-    sides = [Side(n, str(p), None, AutoTokenizer.from_pretrained(str(p))) for n, p in
-             (("before", tiny_mlm_dir), ("after", filled_mlm_dir))]
+    sides = [
+        Side(n, str(p), None, AutoTokenizer.from_pretrained(str(p)))
+        for n, p in (("before", tiny_mlm_dir), ("after", filled_mlm_dir))
+    ]
     alone_b = plan_masks(texts, sides[:1], seed=1, mask_fraction=0.3, max_seq_len=128)
     alone_a = plan_masks(texts, sides[1:], seed=1, mask_fraction=0.3, max_seq_len=128)
     together = plan_masks(texts, sides, seed=1, mask_fraction=0.3, max_seq_len=128)
@@ -147,8 +157,10 @@ def test_long_text_is_cut_at_an_eojeol_boundary_shared_by_both_tokenizers(tiny_m
     from domainlm.evaluation.mwbpc import plan_masks
 
     text = " ".join(["배송 빠르고 맛있어요 재구매 최고"] * 8)
-    sides = [Side(n, str(p), None, AutoTokenizer.from_pretrained(str(p))) for n, p in
-             (("before", tiny_mlm_dir), ("after", filled_mlm_dir))]
+    sides = [
+        Side(n, str(p), None, AutoTokenizer.from_pretrained(str(p)))
+        for n, p in (("before", tiny_mlm_dir), ("after", filled_mlm_dir))
+    ]
     plan = plan_masks([text], sides, seed=0, mask_fraction=0.5, max_seq_len=24)
     keep = plan.keep[0]
     assert plan.cut == 1 and 0 < keep < 40
@@ -159,6 +171,7 @@ def test_long_text_is_cut_at_an_eojeol_boundary_shared_by_both_tokenizers(tiny_m
 
 
 # ---------------------------------------------------------------- statistics
+
 
 def test_bootstrap_ratio_and_paired_difference():
     from domainlm.evaluation.stats import paired_ratio_difference, ratio_estimate
@@ -203,18 +216,31 @@ def test_logistic_probe_separates_separable_data():
 
 # ---------------------------------------------------------------- tasks
 
+
 def test_task_labels_join_on_rows_and_label_map(tmp_path):
     from domainlm.corpus import CorpusSpec
     from domainlm.evaluation.config import TaskSpec
     from domainlm.evaluation.tasks import load_task
 
     f = tmp_path / "shop.tsv"
-    rows = ["id\trating\ttext"] + [f"{i}\t{r}\t리뷰 {i} 번째 {w}" for i, (r, w) in
-                                   enumerate([("5", "좋아요"), ("1", "별로"), ("", "평점없음"), ("4", "만족"), ("2", "실망")] * 12)]
+    rows = ["id\trating\ttext"] + [
+        f"{i}\t{r}\t리뷰 {i} 번째 {w}"
+        for i, (r, w) in enumerate(
+            [("5", "좋아요"), ("1", "별로"), ("", "평점없음"), ("4", "만족"), ("2", "실망")] * 12
+        )
+    ]
     f.write_text("\n".join(rows) + "\n", encoding="utf-8")
     spec = CorpusSpec(path=str(f))
-    task = TaskSpec(name="shop", train=spec, test=spec, label_field="rating",
-                    label_map={"1": 0, "2": 0, "4": 1, "5": 1}, max_train=100, max_test=100, test_fraction=0.3)
+    task = TaskSpec(
+        name="shop",
+        train=spec,
+        test=spec,
+        label_field="rating",
+        label_map={"1": 0, "2": 0, "4": 1, "5": 1},
+        max_train=100,
+        max_test=100,
+        test_fraction=0.3,
+    )
     train, test, classes = load_task(task, seed=0)
     assert classes == ["0", "1"]
     assert len(train) + len(test) == 48  # the 12 unrated rows are dropped
@@ -231,11 +257,13 @@ def test_task_without_labels_lists_columns(eval_files):
     [task] = load_task_file(eval_files["nolabel_json"])
     with pytest.raises(EvaluationError) as e:
         load_task(task, seed=0)
-    assert e.value.message == (f"Task 'nolabel': the train file '{task.train.path}' has no label column 'label'; "
-                               "its columns are: id, text.")
+    assert e.value.message == (
+        f"Task 'nolabel': the train file '{task.train.path}' has no label column 'label'; its columns are: id, text."
+    )
 
 
 # ---------------------------------------------------------------- report pieces
+
 
 def test_model_card_section_is_idempotent(tmp_path):
     from domainlm.evaluation.card import END, START, update_model_card
@@ -254,8 +282,13 @@ def test_plot_labels_without_korean_font_do_not_warn(tmp_path):
     from domainlm.evaluation.stats import Difference, Estimate
 
     assert ascii_label("probe 화장품: accuracy") == "probe ?: accuracy"
-    row = Row("probe 화장품: accuracy", Estimate(0.6, 0.55, 0.65, 100), Estimate(0.7, 0.65, 0.75, 100),
-              Difference(0.1, 0.05, 0.15, 100, significant=True), "higher")
+    row = Row(
+        "probe 화장품: accuracy",
+        Estimate(0.6, 0.55, 0.65, 100),
+        Estimate(0.7, 0.65, 0.75, 100),
+        Difference(0.1, 0.05, 0.15, 100, significant=True),
+        "higher",
+    )
     report = Report("b", "a", tmp_path, {}, {}, {}, [row])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -265,15 +298,23 @@ def test_plot_labels_without_korean_font_do_not_warn(tmp_path):
 
 # ---------------------------------------------------------------- end to end
 
+
 @pytest.fixture(scope="module")
-def report(tiny_mlm_dir, filled_mlm_dir, eval_files, tmp_path_factory):
+def evaluated_dir(filled_mlm_dir, tmp_path_factory) -> Path:
+    """A copy of the filled model for `report` to write its card into (the session fixture stays as built)."""
+    return Path(shutil.copytree(filled_mlm_dir, tmp_path_factory.mktemp("evaluated") / "after"))
+
+
+@pytest.fixture(scope="module")
+def report(tiny_mlm_dir, evaluated_dir, eval_files, tmp_path_factory):
     from domainlm.evaluation import EvalConfig, evaluate
     from domainlm.evaluation.tasks import load_task_file
 
     out = tmp_path_factory.mktemp("report")
     config = EvalConfig(max_texts=200, bootstrap=200, seed=13, tasks=load_task_file(eval_files["task_json"]))
-    return evaluate(tiny_mlm_dir, filled_mlm_dir, out, domain=eval_files["domain"], general=eval_files["general"],
-                    config=config)
+    return evaluate(
+        tiny_mlm_dir, evaluated_dir, out, domain=eval_files["domain"], general=eval_files["general"], config=config
+    )
 
 
 def test_report_shows_gain_forgetting_probe_with_intervals(report):
@@ -286,8 +327,12 @@ def test_report_shows_gain_forgetting_probe_with_intervals(report):
     assert head["domain_gain_bpc"]["value"] > 0  # fewer tokens to predict for the filled terms
     probe = head["probes"]["toy-sentiment"]
     assert probe["n"] == 40 and probe["low"] <= probe["value"] <= probe["high"]
-    assert {r["metric"] for r in data["summary"]} >= {"MW-BPC, domain text", "MW-BPC, general text",
-                                                        "fertility, domain text", "probe toy-sentiment: accuracy"}
+    assert {r["metric"] for r in data["summary"]} >= {
+        "MW-BPC, domain text",
+        "MW-BPC, general text",
+        "fertility, domain text",
+        "probe toy-sentiment: accuracy",
+    }
     # The same masked eojeols for both: identical masked characters per text.
     dom = report.bpc["domain"]
     np.testing.assert_array_equal(dom.before.chars, dom.after.chars)
@@ -300,14 +345,14 @@ def test_report_shows_gain_forgetting_probe_with_intervals(report):
     assert data["seconds"]["total"] > 0 and all(v >= 0 for v in data["seconds"].values())
 
 
-def test_report_markdown_charts_and_card(report, filled_mlm_dir):
+def test_report_markdown_charts_and_card(report, evaluated_dir):
     md = (report.out_dir / "report.md").read_text(encoding="utf-8")
     assert "| metric | before | after | change (95% CI) | n | verdict |" in md
     assert "## Filled terms" in md and "맛있어요" in md
     assert "## Example sentences" in md and "before (" in md and "after (" in md
     for name in ("metrics.png", "loss_curve.png"):
         assert (report.out_dir / name).stat().st_size > 5000
-    card = (filled_mlm_dir / "README.md").read_text(encoding="utf-8")
+    card = (evaluated_dir / "README.md").read_text(encoding="utf-8")
     assert "Trained by a test." in card and card.count("<!-- domainlm:evaluation:start -->") == 1
     assert "MW-BPC, domain text" in card
     # The results are hub metadata too (model-index), and the report is named relative to the card.
@@ -315,7 +360,7 @@ def test_report_markdown_charts_and_card(report, filled_mlm_dir):
 
     metrics = {(e.task_type, e.metric_type) for e in ModelCard(card).data.eval_results}
     assert {("fill-mask", "mw_bpc"), ("fill-mask", "mw_bpc_base"), ("text-classification", "accuracy")} <= metrics
-    assert f"`{os.path.relpath(report.out_dir / 'report.md', filled_mlm_dir)}`" in card
+    assert f"`{os.path.relpath(report.out_dir / 'report.md', evaluated_dir)}`" in card
 
 
 def test_evaluate_texts_in_code_finetune_probe_no_general(tiny_mlm_dir, filled_mlm_dir, eval_files, tmp_path):
@@ -324,9 +369,12 @@ def test_evaluate_texts_in_code_finetune_probe_no_general(tiny_mlm_dir, filled_m
     from domainlm.evaluation.tasks import load_task_file
 
     [task] = load_task_file(eval_files["task_json"])
-    config = EvalConfig(max_texts=30, bootstrap=100, probe="finetune", tasks=[task.model_copy(update={"max_train": 64})])
-    report = evaluate(tiny_mlm_dir, filled_mlm_dir, tmp_path / "r", domain=make_texts(30, seed=9), config=config,
-                      update_card=False)
+    config = EvalConfig(
+        max_texts=30, bootstrap=100, probe="finetune", tasks=[task.model_copy(update={"max_train": 64})]
+    )
+    report = evaluate(
+        tiny_mlm_dir, filled_mlm_dir, tmp_path / "r", domain=make_texts(30, seed=9), config=config, update_card=False
+    )
     assert report.forgetting is None and "general" not in report.bpc
     assert report.bpc["domain"].before.n_texts == 30
     [probe] = report.probes
@@ -353,7 +401,9 @@ def test_text_sources_texts_paths_and_typos(eval_files):
     from domainlm.errors import CorpusError
     from domainlm.evaluation.texts import load_texts
 
-    given = load_texts(["좋아요  최고!!!!", "배송 빨라요", "배송 빨라요", "🙂"], max_texts=10, seed=0, what="held-out domain")
+    given = load_texts(
+        ["좋아요  최고!!!!", "배송 빨라요", "배송 빨라요", "🙂"], max_texts=10, seed=0, what="held-out domain"
+    )
     assert given.texts == ["좋아요 최고!!!", "배송 빨라요"] and given.read == 4  # normalised, deduped, emptied dropped
     from_file = load_texts([str(eval_files["domain"])], max_texts=5, seed=0, what="held-out domain")
     assert len(from_file) == 5 and from_file.read == 61

@@ -1,4 +1,7 @@
-"""Evaluation faults a user met: short position tables, unrelated vocabularies, a rise worded as a fall, its output folder."""
+"""Evaluation faults a user met.
+
+Short position tables, unrelated vocabularies, a rise worded as a fall, its output folder.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,12 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
+from helpers.evaluation import build_filled_model, make_texts
 
 from domainlm.errors import EvaluationError
 from domainlm.evaluation import EvalConfig, evaluate
 from domainlm.evaluation.report import headline
 from domainlm.evaluation.stats import Difference, Estimate
-
-from helpers.evaluation import build_filled_model, make_texts
 
 FAST = EvalConfig(max_texts=20, bootstrap=100)
 
@@ -27,8 +29,16 @@ def short_models(tiny_tokenizer_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("short")
     tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
     torch.manual_seed(0)
-    model = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                       intermediate_size=64, max_position_embeddings=24))
+    model = BertForMaskedLM(
+        BertConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=24,
+        )
+    )
     model.save_pretrained(str(root / "base"))
     for f in tiny_tokenizer_dir.iterdir():
         shutil.copy(f, root / "base" / f.name)
@@ -39,8 +49,9 @@ def test_a_model_with_fewer_positions_than_max_seq_len_is_scored_within_them(sho
     base, after = short_models
     long_texts = [" ".join(make_texts(6, seed=s)) for s in range(20)]  # far over 24 tokens each
     warnings = []
-    report = evaluate(base, after, tmp_path / "r", domain=long_texts, config=FAST, update_card=False,
-                      on_warning=warnings.append)
+    report = evaluate(
+        base, after, tmp_path / "r", domain=long_texts, config=FAST, update_card=False, on_warning=warnings.append
+    )
     scored = report.bpc["domain"].before
     assert report.config["max_seq_len"] == 24 and scored.n_texts > 10 and scored.cut == scored.n_texts
     assert any("hold 24 positions: eval.max_seq_len 128 was capped to 24" in w for w in warnings)
@@ -66,10 +77,21 @@ def test_unrelated_or_swapped_vocabularies_are_refused(cli, tiny_mlm_dir, filled
         evaluate(tiny_mlm_dir, other, tmp_path / "r", domain=make_texts(10), config=FAST, update_card=False)
     assert "[unusedN] slots filled" in e.value.message and "--before" in e.value.hint
     assert not (tmp_path / "r").exists()
-    r = cli("evaluate", "--before", tiny_mlm_dir, "--after", other, "--domain", _texts_file(tmp_path), "-o", tmp_path / "r")
+    r = cli(
+        "evaluate", "--before", tiny_mlm_dir, "--after", other, "--domain", _texts_file(tmp_path), "-o", tmp_path / "r"
+    )
     assert r.exit_code == 2 and "vocabularies are unrelated" in r.output and "Traceback" not in r.output
-    r = cli("evaluate", "--before", filled_mlm_dir, "--after", tiny_mlm_dir, "--domain", _texts_file(tmp_path),
-            "-o", tmp_path / "r")
+    r = cli(
+        "evaluate",
+        "--before",
+        filled_mlm_dir,
+        "--after",
+        tiny_mlm_dir,
+        "--domain",
+        _texts_file(tmp_path),
+        "-o",
+        tmp_path / "r",
+    )
     assert r.exit_code == 2 and "look swapped" in r.output
 
 
@@ -84,7 +106,9 @@ def test_vocabulary_check_allows_appended_slots_and_refuses_a_shorter_one():
     check_related_vocabularies(side(base), side(base + ["꿀피부", "[unused3]"]))  # `adapt --resize` appended rows
     with pytest.raises(EvaluationError, match="fewer than the before model's 6"):
         check_related_vocabularies(side(base), side(base[:5]))
-    with pytest.raises(EvaluationError, match="1 of 6 ids that are not \\[unusedN\\] slots hold other tokens \\(id 4: '가' → '다'\\)"):
+    with pytest.raises(
+        EvaluationError, match="1 of 6 ids that are not \\[unusedN\\] slots hold other tokens \\(id 4: '가' → '다'\\)"
+    ):
         check_related_vocabularies(side(base), side(["[PAD]", "[UNK]", "[unused0]", "[unused1]", "다", "나"]))
 
 
@@ -96,8 +120,12 @@ def _texts_file(tmp_path):
 
 def _report_with_gain(value, low, high, significant):
     bpc = SimpleNamespace(before=SimpleNamespace(bpc=Estimate(3.67, 3.6, 3.7, 50)))
-    return SimpleNamespace(domain_gain=Difference(value, low, high, 50, significant=significant), bpc={"domain": bpc},
-                           forgetting=None, probes=[])
+    return SimpleNamespace(
+        domain_gain=Difference(value, low, high, 50, significant=significant),
+        bpc={"domain": bpc},
+        forgetting=None,
+        probes=[],
+    )
 
 
 def test_a_rise_is_worded_as_a_rise():
@@ -109,15 +137,29 @@ def test_a_rise_is_worded_as_a_rise():
     assert line.startswith("Domain gain: MW-BPC on held-out domain text fell by 0.5000 bits/char (13.6% of the base's")
     assert "95% CI of the drop [0.4000, 0.6000]" in line
     [line] = headline(_report_with_gain(-0.01, -0.05, 0.03, False))
-    assert line.startswith("Domain gain (none): MW-BPC on held-out domain text rose by 0.0100") and "within noise" in line
+    assert (
+        line.startswith("Domain gain (none): MW-BPC on held-out domain text rose by 0.0100") and "within noise" in line
+    )
 
 
 def test_evaluate_never_empties_a_folder_of_user_files(cli, tiny_mlm_dir, filled_mlm_dir, tmp_path):
     victim = tmp_path / "victim"
     (victim / "sub").mkdir(parents=True)
     (victim / "notes.txt").write_text("my notes", encoding="utf-8")
-    args = ("evaluate", "--before", tiny_mlm_dir, "--after", filled_mlm_dir, "--domain", _texts_file(tmp_path),
-            "--max-texts", "10", "--bootstrap", "100", "--no-card")
+    args = (
+        "evaluate",
+        "--before",
+        tiny_mlm_dir,
+        "--after",
+        filled_mlm_dir,
+        "--domain",
+        _texts_file(tmp_path),
+        "--max-texts",
+        "10",
+        "--bootstrap",
+        "100",
+        "--no-card",
+    )
     r = cli(*args, "-o", victim)
     assert r.exit_code == 2 and "--force" in r.output and "notes.txt" in r.output and "Traceback" not in r.output
     assert (victim / "notes.txt").read_text(encoding="utf-8") == "my notes" and (victim / "sub").is_dir()
@@ -126,5 +168,9 @@ def test_evaluate_never_empties_a_folder_of_user_files(cli, tiny_mlm_dir, filled
         r = cli(*args, "-o", out)
         assert r.exit_code == 0, r.output
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
-        "loss_curve.png", "metrics.png", "report.json", "report.md"]
+        "loss_curve.png",
+        "metrics.png",
+        "report.json",
+        "report.md",
+    ]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report.")]

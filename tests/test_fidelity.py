@@ -16,15 +16,25 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.training import tiny_corpus, tiny_train_config
 from safetensors.torch import load_file
 
 from domainlm.errors import ModelError
 from domainlm.training import TrainConfig, adapt
-from helpers.training import tiny_corpus, tiny_train_config
 
-
-TINY = dict(max_steps=2, batch_size=2, seq_len=32, lr=5e-3, warmup_ratio=0.0, save_every=100, log_every=1,
-            heldout_fraction=0.05, eval_documents=20, replay_ratio=0.0, seed=3)
+TINY = dict(
+    max_steps=2,
+    batch_size=2,
+    seq_len=32,
+    lr=5e-3,
+    warmup_ratio=0.0,
+    save_every=100,
+    log_every=1,
+    heldout_fraction=0.05,
+    eval_documents=20,
+    replay_ratio=0.0,
+    seed=3,
+)
 
 
 def tiny_config(**kw) -> TrainConfig:
@@ -49,8 +59,14 @@ def _bert_config(tokenizer_dir):
     from transformers import AutoTokenizer, BertConfig
 
     tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    return BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                      intermediate_size=64, max_position_embeddings=64)
+    return BertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,24 +74,40 @@ def pretraining_base(tiny_tokenizer_dir, tmp_path_factory) -> Path:
     from transformers import BertForPreTraining
 
     torch.manual_seed(1)
-    return _save_base(BertForPreTraining(_bert_config(tiny_tokenizer_dir)), tiny_tokenizer_dir,
-                      tmp_path_factory.mktemp("bert_pretraining"), license="apache-2.0")
+    return _save_base(
+        BertForPreTraining(_bert_config(tiny_tokenizer_dir)),
+        tiny_tokenizer_dir,
+        tmp_path_factory.mktemp("bert_pretraining"),
+        license="apache-2.0",
+    )
 
 
 @pytest.fixture(scope="module")
 def adapted(pretraining_base, corpus, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("adapted") / "cosmetics-bert"
-    adapt(str(pretraining_base), out, corpus=str(corpus), terms=["수분크림", "발림성", "##크림"], category="화장품",
-          config=tiny_config())
+    adapt(
+        str(pretraining_base),
+        out,
+        corpus=str(corpus),
+        terms=["수분크림", "발림성", "##크림"],
+        category="화장품",
+        config=tiny_config(),
+    )
     return out
 
 
 # ---------------------------------------------------------------- fidelity
 
+
 def test_adapted_model_keeps_the_pooler_and_nsp_head_of_the_base(pretraining_base, adapted):
     base = load_file(str(pretraining_base / "model.safetensors"))
     after = load_file(str(adapted / "model.safetensors"))
-    for key in ("bert.pooler.dense.weight", "bert.pooler.dense.bias", "cls.seq_relationship.weight", "cls.seq_relationship.bias"):
+    for key in (
+        "bert.pooler.dense.weight",
+        "bert.pooler.dense.bias",
+        "cls.seq_relationship.weight",
+        "cls.seq_relationship.bias",
+    ):
         assert torch.equal(after[key], base[key]), key
     # ... while adaptation really changed what it trains.
     key = "bert.encoder.layer.0.attention.self.query.weight"
@@ -86,7 +118,9 @@ def test_adapted_model_keeps_the_pooler_and_nsp_head_of_the_base(pretraining_bas
 def test_sequence_classification_loads_the_adapted_model_with_only_the_classifier_new(pretraining_base, adapted):
     from transformers import AutoModelForSequenceClassification
 
-    model, info = AutoModelForSequenceClassification.from_pretrained(str(adapted), num_labels=2, output_loading_info=True)
+    model, info = AutoModelForSequenceClassification.from_pretrained(
+        str(adapted), num_labels=2, output_loading_info=True
+    )
     assert set(info["missing_keys"]) == {"classifier.weight", "classifier.bias"}
     base = AutoModelForSequenceClassification.from_pretrained(str(pretraining_base), num_labels=2)
     assert torch.equal(model.bert.pooler.dense.weight, base.bert.pooler.dense.weight)
@@ -97,8 +131,15 @@ def test_albert_keeps_its_pooler_and_sop_head(tiny_tokenizer_dir, corpus, tmp_pa
     from transformers import AlbertConfig, AlbertForPreTraining, AutoModelForSequenceClassification, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
-    config = AlbertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                          intermediate_size=64, embedding_size=16, max_position_embeddings=64)
+    config = AlbertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        embedding_size=16,
+        max_position_embeddings=64,
+    )
     torch.manual_seed(2)
     base = _save_base(AlbertForPreTraining(config), tiny_tokenizer_dir, tmp_path / "albert")
     out = adapt(str(base), tmp_path / "adapted", corpus=str(corpus), config=tiny_config()).out_dir
@@ -113,15 +154,31 @@ def test_a_base_without_mlm_head_is_refused_unless_a_new_head_is_asked_for(cli, 
     from transformers import BertForSequenceClassification
 
     torch.manual_seed(4)
-    base = _save_base(BertForSequenceClassification(_bert_config(tiny_tokenizer_dir)), tiny_tokenizer_dir, tmp_path / "cls")
+    base = _save_base(
+        BertForSequenceClassification(_bert_config(tiny_tokenizer_dir)), tiny_tokenizer_dir, tmp_path / "cls"
+    )
     with pytest.raises(ModelError) as e:
         adapt(str(base), tmp_path / "out", corpus=str(corpus), config=tiny_config())
     assert "has no masked-LM head weights" in str(e.value) and "cls.predictions" in str(e.value)
     assert "--new-head" in str(e.value)
     r = cli("adapt", "--base", base, "--corpus", corpus, "-o", tmp_path / "out", "--max-steps", "2")
     assert r.exit_code == 2 and "no masked-LM head weights" in " ".join(r.output.split())
-    r = cli("adapt", "--base", base, "--corpus", corpus, "-o", tmp_path / "out", "--new-head", "--max-steps", "2",
-            "--batch-size", "2", "--seq-len", "32")
+    r = cli(
+        "adapt",
+        "--base",
+        base,
+        "--corpus",
+        corpus,
+        "-o",
+        tmp_path / "out",
+        "--new-head",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--seq-len",
+        "32",
+    )
     assert r.exit_code == 0, r.output
     after = load_file(str(tmp_path / "out" / "model.safetensors"))
     assert "cls.predictions.transform.dense.weight" in after and "bert.pooler.dense.weight" in after
@@ -130,6 +187,7 @@ def test_a_base_without_mlm_head_is_refused_unless_a_new_head_is_asked_for(cli, 
 
 
 # ---------------------------------------------------------------- model card
+
 
 def test_model_card_front_matter(adapted):
     from huggingface_hub import ModelCard
@@ -152,8 +210,17 @@ def test_model_card_of_a_hub_base_names_it_and_its_datasets():
         steps, tokens, final_loss, eval_loss, seconds = 10, 1000, 2.5, 2.4, 3.0
 
     settings = {"corpus": ["hf:nsmc", "/data/private/reviews.txt"], "replay": [], "train": TrainConfig().model_dump()}
-    text = model_card(kind="adapt", base="kykim/bert-kor-base", category="식품", settings=settings, outcome=Outcome(),
-                      slots=[], eval_before=2.9, versions={"torch": "2"}, folder_name="food-bert")
+    text = model_card(
+        kind="adapt",
+        base="kykim/bert-kor-base",
+        category="식품",
+        settings=settings,
+        outcome=Outcome(),
+        slots=[],
+        eval_before=2.9,
+        versions={"torch": "2"},
+        folder_name="food-bert",
+    )
     data = ModelCard(text).data.to_dict()
     assert data["base_model"] == "kykim/bert-kor-base" and data["datasets"] == ["nsmc"] and "식품" in data["tags"]
     assert "/data/private" not in text and "reviews.txt" in text

@@ -14,8 +14,16 @@ import pytest
 
 from domainlm.errors import ConfigError, EvaluationError
 from domainlm.finetune import BUILTIN_TASKS, SUITE_ORDER, FinetuneTask, load_task_data, resolve_tasks
-from domainlm.finetune.metrics import (MetricData, accuracy, entity_f1, macro_f1, paired_difference, pearson,
-                                       seed_summary, spearman)
+from domainlm.finetune.metrics import (
+    MetricData,
+    accuracy,
+    entity_f1,
+    macro_f1,
+    paired_difference,
+    pearson,
+    seed_summary,
+    spearman,
+)
 
 # One torch thread: on a busy 2-core machine two threads thrash on tiny models (a step took 10x longer).
 SMALL = dict(max_train=16, max_dev=16, max_test=16, epochs=2, batch_size=8, max_seq_len=64, threads=1)
@@ -84,8 +92,12 @@ def test_paired_difference_verdicts():
 
 
 def test_builtin_tasks_read_the_shared_files(shared_data):
-    expected_labels = {"nsmc": ["0", "1"], "hate-speech": ["none", "offensive", "hate"],
-                       "kornli": ["entailment", "neutral", "contradiction"], "shopping-rating": ["1|2", "4|5"]}
+    expected_labels = {
+        "nsmc": ["0", "1"],
+        "hate-speech": ["none", "offensive", "hate"],
+        "kornli": ["entailment", "neutral", "contradiction"],
+        "shopping-rating": ["1|2", "4|5"],
+    }
     for name in SUITE_ORDER:
         task = BUILTIN_TASKS[name]
         data = load_task_data(task, shared_data, max_train=300, max_dev=100, max_test=100)
@@ -126,20 +138,26 @@ def test_unknown_task_lists_the_known_ones():
 
 def test_user_task_yaml_is_strict(tmp_path, shared_data):
     good = tmp_path / "task.yaml"
-    good.write_text(f"name: my-pairs\ntype: pair\nmetric: accuracy\ntrain: {shared_data}/eval/question_pair_dev.tsv\n"
-                    "text_columns: [question1, question2]\nlabel_column: is_duplicate\nlabel_map: {'0': 0, '1': 1}\n",
-                    encoding="utf-8")
+    good.write_text(
+        f"name: my-pairs\ntype: pair\nmetric: accuracy\ntrain: {shared_data}/eval/question_pair_dev.tsv\n"
+        "text_columns: [question1, question2]\nlabel_column: is_duplicate\nlabel_map: {'0': 0, '1': 1}\n",
+        encoding="utf-8",
+    )
     (task,) = resolve_tasks(str(good))
     assert task.name == "my-pairs" and task.test is None
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: My Task\ntype: pair\nmetric: spearman\ntrain: x.tsv\ntext_columns: [a]\nlabel_column: y\n"
-                   "epoch: 3\n", encoding="utf-8")
+    bad.write_text(
+        "name: My Task\ntype: pair\nmetric: spearman\ntrain: x.tsv\ntext_columns: [a]\nlabel_column: y\nepoch: 3\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError) as e:
         resolve_tasks(str(bad))
     # every field problem at once: the name and the unknown key
     assert "name:" in e.value.message and "epoch: Extra inputs" in e.value.message
-    bad.write_text("name: my-task\ntype: pair\nmetric: accuracy\ntrain: x.tsv\ntext_columns: [a]\nlabel_column: y\n",
-                   encoding="utf-8")
+    bad.write_text(
+        "name: my-task\ntype: pair\nmetric: accuracy\ntrain: x.tsv\ntext_columns: [a]\nlabel_column: y\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError) as e:
         resolve_tasks(str(bad))
     assert "needs 2 text column(s)" in e.value.message
@@ -147,10 +165,19 @@ def test_user_task_yaml_is_strict(tmp_path, shared_data):
 
 def test_naver_ner_format_and_bio_check(tmp_path):
     path = tmp_path / "naver.txt"
-    path.write_text("1\t비토리오\tPER_B\n2\t양일\tDAT_B\n3\t만에\t-\n\n1\t서울\tLOC_B\n2\t특별시\tLOC_I\n3\t간다\t-\n",
-                    encoding="utf-8")
-    task = FinetuneTask(name="naver-ner", type="tokens", metric="entity_f1", format="naver-ner", train=str(path),
-                        dev=str(path), test=str(path))
+    path.write_text(
+        "1\t비토리오\tPER_B\n2\t양일\tDAT_B\n3\t만에\t-\n\n1\t서울\tLOC_B\n2\t특별시\tLOC_I\n3\t간다\t-\n",
+        encoding="utf-8",
+    )
+    task = FinetuneTask(
+        name="naver-ner",
+        type="tokens",
+        metric="entity_f1",
+        format="naver-ner",
+        train=str(path),
+        dev=str(path),
+        test=str(path),
+    )
     data = load_task_data(task)
     assert data.unit_separator == " "
     assert data.train[1].texts == ("서울", "특별시", "간다")
@@ -165,8 +192,15 @@ def test_naver_ner_format_and_bio_check(tmp_path):
 def test_labels_outside_the_label_map(tmp_path):
     path = tmp_path / "t.tsv"
     path.write_text("text\tlabel\n좋아요\tpos\n별로\tneg\n그저그래\tmeh\n", encoding="utf-8")
-    task = FinetuneTask(name="t", type="single", metric="accuracy", train=str(path), text_columns=["text"],
-                        label_column="label", label_map={"pos": 1, "neg": 0})
+    task = FinetuneTask(
+        name="t",
+        type="single",
+        metric="accuracy",
+        train=str(path),
+        text_columns=["text"],
+        label_column="label",
+        label_map={"pos": 1, "neg": 0},
+    )
     with pytest.raises(EvaluationError) as e:
         load_task_data(task)
     assert "'meh' (line 4)" in e.value.message and "label map" in e.value.message
@@ -202,10 +236,20 @@ def test_unit_predictions_continue_entities_inside_a_token():
 
     names = ["O", "B-PS", "I-PS"]
     # token 1 covers units 0 and 1 (e.g. '홍길'), token 2 unit 2; unit 3 was cut off
-    assert unit_predictions([0, 1, 2, 0], [(1, True), (1, False), (2, True), None], names) == ["B-PS", "I-PS", "I-PS", "O"]
+    assert unit_predictions([0, 1, 2, 0], [(1, True), (1, False), (2, True), None], names) == [
+        "B-PS",
+        "I-PS",
+        "I-PS",
+        "O",
+    ]
     # a space no token covers is inside an entity only when the next unit continues that entity
-    assert unit_predictions([0, 1, 2, 1], [(1, True), None, (2, True), None, (3, True)], names) == \
-        ["B-PS", "I-PS", "I-PS", "O", "B-PS"]
+    assert unit_predictions([0, 1, 2, 1], [(1, True), None, (2, True), None, (3, True)], names) == [
+        "B-PS",
+        "I-PS",
+        "I-PS",
+        "O",
+        "B-PS",
+    ]
 
 
 def test_char_level_ner_round_trips_through_the_tokenizer(tiny_tokenizer_dir, shared_data):
@@ -215,11 +259,19 @@ def test_char_level_ner_round_trips_through_the_tokenizer(tiny_tokenizer_dir, sh
     from domainlm.finetune.engine import encode, unit_predictions
 
     data = load_task_data(BUILTIN_TASKS["klue-ner"], shared_data, max_train=300)
-    enc = encode(data.train, AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir)), data.task, 128,
-                 data.label_names, data.unit_separator)
+    enc = encode(
+        data.train,
+        AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir)),
+        data.task,
+        128,
+        data.label_names,
+        data.unit_separator,
+    )
     gold = [[data.label_names[t] for t in ex.label] for ex in data.train]
-    back = [unit_predictions([max(lab, 0) for lab in f["labels"]], u, data.label_names)
-            for f, u in zip(enc.features, enc.unit_tokens)]
+    back = [
+        unit_predictions([max(lab, 0) for lab in f["labels"]], u, data.label_names)
+        for f, u in zip(enc.features, enc.unit_tokens)
+    ]
     assert entity_f1(gold, back) > 0.9
 
 
@@ -236,7 +288,7 @@ def test_each_task_type_end_to_end(task, tiny_mlm_dir, shared_data, tmp_path):
     (run,) = result.runs
     assert [c["epoch"] for c in run.dev_curve] == [1, 2]
     devs = [c["dev"] if c["dev"] == c["dev"] else -math.inf for c in run.dev_curve]
-    assert run.best_epoch == 1 + int(np.argmax(devs))   # the epoch is chosen on dev
+    assert run.best_epoch == 1 + int(np.argmax(devs))  # the epoch is chosen on dev
     metrics = json.loads((out / "seed-1" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["task"] == task and metrics["settings"]["max_train"] == 16 and metrics["sizes"]["test"] == 16
     assert json.loads((out / "seed-1" / "dev_curve.json").read_text(encoding="utf-8"))[1]["epoch"] == 2
@@ -267,8 +319,15 @@ def test_test_split_is_read_once_after_the_last_dev_evaluation(tiny_mlm_dir, sha
         return original(self)
 
     monkeypatch.setattr(TaskData, "load_test", spy)
-    finetune(tiny_mlm_dir, "hate-speech", None, seeds=1, data_dir=shared_data,
-             on_event=lambda name, **_: events.append(name), **SMALL)
+    finetune(
+        tiny_mlm_dir,
+        "hate-speech",
+        None,
+        seeds=1,
+        data_dir=shared_data,
+        on_event=lambda name, **_: events.append(name),
+        **SMALL,
+    )
     assert events == ["dev", "dev", "test read", "test"]
 
 
@@ -279,8 +338,15 @@ def test_identical_models_are_within_noise_and_runs_are_deterministic(tiny_mlm_d
     shutil.copytree(tiny_mlm_dir, twin)
     # An adapted model (it has a slot manifest): its card gets the table.
     (twin / "slots.json").write_text('{"format": 1, "slots": []}\n', encoding="utf-8")
-    result = benchmark({"base": tiny_mlm_dir, "twin": twin}, "nsmc", tmp_path / "bench", seeds=2,
-                       data_dir=shared_data, resamples=200, **{**SMALL, "epochs": 1})
+    result = benchmark(
+        {"base": tiny_mlm_dir, "twin": twin},
+        "nsmc",
+        tmp_path / "bench",
+        seeds=2,
+        data_dir=shared_data,
+        resamples=200,
+        **{**SMALL, "epochs": 1},
+    )
     a, b = result.results[("base", "nsmc")], result.results[("twin", "nsmc")]
     assert [r.test_pred for r in a.runs] == [r.test_pred for r in b.runs]  # same seed, same model → same run
     (comparison,) = result.comparisons
@@ -304,11 +370,19 @@ def albert_and_electra(tiny_tokenizer_dir, tmp_path_factory) -> dict[str, Path]:
     from transformers import AlbertConfig, AlbertForMaskedLM, AutoTokenizer, ElectraConfig, ElectraForPreTraining
 
     tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
-    common = dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                  intermediate_size=64, max_position_embeddings=128)
+    common = dict(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     out = {}
-    for name, model in (("albert", lambda: AlbertForMaskedLM(AlbertConfig(embedding_size=16, **common))),
-                        ("electra", lambda: ElectraForPreTraining(ElectraConfig(embedding_size=32, **common)))):
+    for name, model in (
+        ("albert", lambda: AlbertForMaskedLM(AlbertConfig(embedding_size=16, **common))),
+        ("electra", lambda: ElectraForPreTraining(ElectraConfig(embedding_size=32, **common))),
+    ):
         torch.manual_seed(0)
         folder = tmp_path_factory.mktemp(name)
         model().save_pretrained(str(folder))
@@ -335,16 +409,27 @@ def test_a_recipe_task_becomes_a_suite_task(tmp_path):
     from domainlm.finetune.tasks import task_from_spec
 
     spec = CorpusSpec(path="reviews/naver_shopping_50k.tsv", field="text")
-    assert task_from_spec(TaskSpec(name="shopping-rating", train=spec, test=spec, label_field="rating")) \
+    assert (
+        task_from_spec(TaskSpec(name="shopping-rating", train=spec, test=spec, label_field="rating"))
         is BUILTIN_TASKS["shopping-rating"]
+    )
     # a recipe's own task (the demo's gzipped reviews): single text, its label map, unrated rows skipped
     path = tmp_path / "reviews.tsv.gz"
     with gzip.open(path, "wt", encoding="utf-8") as fh:
-        fh.write("id\trating\ttext\n" + "".join(f"{i}\t{'' if i % 5 == 0 else (1 if i % 2 else 5)}\t리뷰 {i}번 좋아요\n"
-                                                for i in range(200)))
+        fh.write(
+            "id\trating\ttext\n"
+            + "".join(f"{i}\t{'' if i % 5 == 0 else (1 if i % 2 else 5)}\t리뷰 {i}번 좋아요\n" for i in range(200))
+        )
     own = CorpusSpec(path=str(path), field="text")
-    task = task_from_spec(TaskSpec(name="Cosmetics rating", train=own, test=own, label_field="rating",
-                                   label_map={"1": 0, "2": 0, "4": 1, "5": 1}))
+    task = task_from_spec(
+        TaskSpec(
+            name="Cosmetics rating",
+            train=own,
+            test=own,
+            label_field="rating",
+            label_map={"1": 0, "2": 0, "4": 1, "5": 1},
+        )
+    )
     assert task.name == "cosmetics-rating" and task.test is None
     data = load_task_data(task)
     assert len(data.train) + len(data.dev) + len(data.load_test()) == 160

@@ -5,12 +5,25 @@ real terminal its progress bars draw."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
-import pytest
-
-SMALL = ["--seeds", "1", "--epochs", "1", "--max-train", "16", "--max-dev", "8", "--max-test", "8",
-         "--batch-size", "8", "--max-seq-len", "32", "--threads", "1"]
+SMALL = [
+    "--seeds",
+    "1",
+    "--epochs",
+    "1",
+    "--max-train",
+    "16",
+    "--max-dev",
+    "8",
+    "--max-test",
+    "8",
+    "--batch-size",
+    "8",
+    "--max-seq-len",
+    "32",
+    "--threads",
+    "1",
+]
 
 
 def refused(result, *needles: str) -> None:
@@ -35,11 +48,16 @@ def test_missing_data_file_names_it_and_its_source(cli, tiny_mlm_dir, tmp_path):
 
 def test_labels_outside_the_label_map(cli, tiny_mlm_dir, tmp_path):
     data = tmp_path / "reviews.tsv"
-    data.write_text("text\tstars\n" + "".join(f"리뷰 {i}\t{s}\n" for i, s in enumerate(["1", "5", "3", "5", "1"] * 8)),
-                    encoding="utf-8")
+    data.write_text(
+        "text\tstars\n" + "".join(f"리뷰 {i}\t{s}\n" for i, s in enumerate(["1", "5", "3", "5", "1"] * 8)),
+        encoding="utf-8",
+    )
     task = tmp_path / "stars.yaml"
-    task.write_text(f"name: stars\ntype: single\nmetric: accuracy\ntrain: {data}\ntext_columns: [text]\n"
-                    "label_column: stars\nlabel_map: {'1': 0, '5': 1}\n", encoding="utf-8")
+    task.write_text(
+        f"name: stars\ntype: single\nmetric: accuracy\ntrain: {data}\ntext_columns: [text]\n"
+        "label_column: stars\nlabel_map: {'1': 0, '5': 1}\n",
+        encoding="utf-8",
+    )
     r = cli("finetune", tiny_mlm_dir, "--task", task, "-o", tmp_path / "out")
     refused(r, "labels outside the label map", "'3' (line 4)", "ignore_labels")
 
@@ -48,8 +66,9 @@ def test_ner_tags_that_are_not_bio(cli, tiny_mlm_dir, tmp_path):
     data = tmp_path / "ner.txt"
     data.write_text("1\t홍길동\tPER_B\n2\t서울\tLOC_S\n3\t간다\t-\n", encoding="utf-8")
     task = tmp_path / "ner.yaml"
-    task.write_text(f"name: naver-ner\ntype: tokens\nmetric: entity_f1\nformat: naver-ner\ntrain: {data}\n",
-                    encoding="utf-8")
+    task.write_text(
+        f"name: naver-ner\ntype: tokens\nmetric: entity_f1\nformat: naver-ner\ntrain: {data}\n", encoding="utf-8"
+    )
     r = cli("finetune", tiny_mlm_dir, "--task", task, "-o", tmp_path / "out")
     refused(r, "not BIO", "LOC_S")
 
@@ -83,8 +102,20 @@ def test_regression_task_on_a_model_saved_as_a_classifier(cli, tiny_mlm_dir, tmp
 
 def test_benchmark_model_option_must_be_name_equals_path(cli, tiny_mlm_dir, tmp_path):
     refused(cli("benchmark", "--model", str(tiny_mlm_dir), "--tasks", "nsmc", "-o", tmp_path / "b"), "is not NAME=PATH")
-    refused(cli("benchmark", "--model", f"a={tiny_mlm_dir}", "--model", f"a={tiny_mlm_dir}", "--tasks", "nsmc",
-                "-o", tmp_path / "b"), "given twice")
+    refused(
+        cli(
+            "benchmark",
+            "--model",
+            f"a={tiny_mlm_dir}",
+            "--model",
+            f"a={tiny_mlm_dir}",
+            "--tasks",
+            "nsmc",
+            "-o",
+            tmp_path / "b",
+        ),
+        "given twice",
+    )
 
 
 def test_finetune_refuses_a_folder_it_did_not_make(cli, tiny_mlm_dir, tmp_path):
@@ -106,7 +137,10 @@ def test_finetune_command_prints_the_seed_table(cli, tiny_mlm_dir, tmp_path, sha
 def test_benchmark_in_a_terminal_draws_its_bars(tiny_mlm_dir, tmp_path, shared_data):
     from test_terminal import assert_clean, run_in_terminal
 
-    status, output = run_in_terminal(["benchmark", "--model", f"tiny={tiny_mlm_dir}", "--tasks", "klue-sts",
-                                      "-o", tmp_path / "bench", *SMALL], cwd=tmp_path, columns=80)
+    status, output = run_in_terminal(
+        ["benchmark", "--model", f"tiny={tiny_mlm_dir}", "--tasks", "klue-sts", "-o", tmp_path / "bench", *SMALL],
+        cwd=tmp_path,
+        columns=80,
+    )
     plain = assert_clean(status, output)
     assert "klue-sts (Pearson)" in plain and (tmp_path / "bench" / "benchmark.md").is_file()

@@ -13,14 +13,24 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from helpers.training import tiny_corpus, tiny_train_config
 
 TERMS = ["수분크림", "발림성", "가성비"]
 REPO = "me/cosmetics-bert"
 # What a user of an adapted model needs (and nothing else): `domainlm push`'s selection of it.
-MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-               "vocab.txt", "README.md", "slots.json", "settings.json", "versions.json", "metrics.jsonl"]
+MODEL_FILES = [
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "README.md",
+    "slots.json",
+    "settings.json",
+    "versions.json",
+    "metrics.jsonl",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +43,9 @@ def adapted(tiny_mlm_dir, corpus, tmp_path_factory) -> Path:
     """A real `adapt` output (slots filled and initialised, no training steps: fast)."""
     from domainlm.training import adapt
 
-    config = tiny_train_config(dict(batch_size=2, seq_len=32, heldout_fraction=0.05, eval_documents=20,
-                                    replay_ratio=0.0, seed=3), max_steps=0)
+    config = tiny_train_config(
+        dict(batch_size=2, seq_len=32, heldout_fraction=0.05, eval_documents=20, replay_ratio=0.0, seed=3), max_steps=0
+    )
     out = tmp_path_factory.mktemp("hub_adapted") / "cosmetics-bert"
     return adapt(str(tiny_mlm_dir), out, corpus=str(corpus), terms=TERMS, config=config, category="화장품").out_dir
 
@@ -57,6 +68,7 @@ def online(monkeypatch):
         def call(self, *args, **kwargs):
             calls[name] = {"args": args, **kwargs}
             return value
+
         return call
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
@@ -65,8 +77,9 @@ def online(monkeypatch):
     monkeypatch.setattr(HfApi, "create_branch", recorder("create_branch"))
     commit = SimpleNamespace(commit_url=f"https://huggingface.co/{REPO}/commit/1")
     monkeypatch.setattr(HfApi, "upload_folder", recorder("upload_folder", commit))
-    monkeypatch.setattr(ModelCard, "validate",
-                        lambda self, repo_type=None: calls.setdefault("validate", {"card": str(self)}))
+    monkeypatch.setattr(
+        ModelCard, "validate", lambda self, repo_type=None: calls.setdefault("validate", {"card": str(self)})
+    )
     return calls
 
 
@@ -82,14 +95,22 @@ def _card(model: Path):
 
 # ---------------------------------------------------------------- which files go up
 
+
 def test_files_to_push_are_the_model_tokenizer_card_and_records_only(model):
     from domainlm.hub import files_to_push
 
     # What accumulates in and around a model folder and must never be published.
     (model / ".lock").write_text("")
-    for junk in ("evaluation/report.md", "evaluation/metrics.png", "checkpoint-5/model.safetensors", "notes.txt",
-                 ".cache/huggingface/upload/x.metadata", "model.safetensors.tmp", "generator/optimizer.pt",
-                 "out.check/benchmark.json"):
+    for junk in (
+        "evaluation/report.md",
+        "evaluation/metrics.png",
+        "checkpoint-5/model.safetensors",
+        "notes.txt",
+        ".cache/huggingface/upload/x.metadata",
+        "model.safetensors.tmp",
+        "generator/optimizer.pt",
+        "out.check/benchmark.json",
+    ):
         (model / junk).parent.mkdir(parents=True, exist_ok=True)
         (model / junk).write_text("x")
     (model.parent / f"{model.name}.checkpoints" / "step-000001").mkdir(parents=True)
@@ -100,22 +121,47 @@ def test_files_to_push_are_the_model_tokenizer_card_and_records_only(model):
 def test_files_to_push_takes_generator_adapter_shards_and_recipe(model):
     from domainlm.hub import files_to_push
 
-    for name in ("generator/config.json", "generator/model.safetensors", "generator/vocab.txt",
-                 "adapter/adapter_config.json", "adapter/adapter_model.safetensors", "adapter/filled_rows.safetensors",
-                 "adapter/tokenizer.json", "recipe.resolved.yaml", "model-00001-of-00002.safetensors",
-                 "model-00002-of-00002.safetensors"):
+    for name in (
+        "generator/config.json",
+        "generator/model.safetensors",
+        "generator/vocab.txt",
+        "adapter/adapter_config.json",
+        "adapter/adapter_model.safetensors",
+        "adapter/filled_rows.safetensors",
+        "adapter/tokenizer.json",
+        "recipe.resolved.yaml",
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ):
         (model / name).parent.mkdir(exist_ok=True)
         (model / name).write_text("x")
     # A sharded checkpoint's index names its shards; a name leaving the folder is never followed.
-    (model / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {
-        "a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors", "c": "../secret"}}))
+    (model / "model.safetensors.index.json").write_text(
+        json.dumps(
+            {
+                "weight_map": {
+                    "a": "model-00001-of-00002.safetensors",
+                    "b": "model-00002-of-00002.safetensors",
+                    "c": "../secret",
+                }
+            }
+        )
+    )
     files = files_to_push(model)
     assert set(MODEL_FILES) <= set(files) and len(files) == len(set(files))
     assert set(files) - set(MODEL_FILES) == {
-        "model.safetensors.index.json", "recipe.resolved.yaml", "model-00001-of-00002.safetensors",
-        "model-00002-of-00002.safetensors", "generator/config.json", "generator/model.safetensors",
-        "generator/vocab.txt", "adapter/adapter_config.json", "adapter/adapter_model.safetensors",
-        "adapter/filled_rows.safetensors", "adapter/tokenizer.json"}
+        "model.safetensors.index.json",
+        "recipe.resolved.yaml",
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+        "generator/config.json",
+        "generator/model.safetensors",
+        "generator/vocab.txt",
+        "adapter/adapter_config.json",
+        "adapter/adapter_model.safetensors",
+        "adapter/filled_rows.safetensors",
+        "adapter/tokenizer.json",
+    }
 
 
 def test_push_uploads_exactly_the_selected_files(model, online):
@@ -150,6 +196,7 @@ def test_push_without_revision_creates_no_branch(model, online):
 
 # ---------------------------------------------------------------- errors, without a traceback
 
+
 def test_offline_push_names_hf_auth_login_and_hf_token(cli, model, monkeypatch):
     import huggingface_hub
 
@@ -160,7 +207,8 @@ def test_offline_push_names_hf_auth_login_and_hf_token(cli, model, monkeypatch):
     assert _flat(r.stderr) == _flat(
         "Error: Cannot push: offline mode is on (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set). Unset HF_HUB_OFFLINE "
         "and TRANSFORMERS_OFFLINE on a machine that reaches huggingface.co. Log in with `hf auth login`, or set "
-        "HF_TOKEN to a token with write access (https://huggingface.co/settings/tokens), or pass --token.")
+        "HF_TOKEN to a token with write access (https://huggingface.co/settings/tokens), or pass --token."
+    )
     assert (model / "README.md").read_text(encoding="utf-8") == before  # nothing changed before the refusal
 
 
@@ -173,38 +221,48 @@ def test_push_without_a_token(cli, model, monkeypatch):
     r = cli("push", model, REPO)
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert _flat(r.stderr).startswith(
-        "Error: Cannot push: no Hugging Face token (not logged in, and HF_TOKEN is not set).")
+        "Error: Cannot push: no Hugging Face token (not logged in, and HF_TOKEN is not set)."
+    )
     assert "`hf auth login`" in r.stderr and "HF_TOKEN" in r.stderr
 
 
 def _raise(error):
     def call(self, *args, **kwargs):
         raise error
+
     return call
 
 
 def _http_error(status: int):
     from huggingface_hub.errors import HfHubHTTPError
 
-    return HfHubHTTPError(f"{status} Client Error for url https://huggingface.co/api/repos/create",
-                          response=SimpleNamespace(status_code=status, headers={}, request=None))
+    return HfHubHTTPError(
+        f"{status} Client Error for url https://huggingface.co/api/repos/create",
+        response=SimpleNamespace(status_code=status, headers={}, request=None),
+    )
 
 
-@pytest.mark.parametrize("error, expected", [
-    ("http401", "Error: The Hugging Face Hub rejected the token (401 Unauthorized)"),
-    ("http403", f"Error: The token may not write to '{REPO}' (403 Forbidden)"),
-    ("offline", "Error: Cannot push: offline mode is on (HF_HUB_OFFLINE is set)."),
-    ("network", "Error: Cannot reach the Hugging Face Hub: [Errno -2] Name or service not known."),
-])
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        ("http401", "Error: The Hugging Face Hub rejected the token (401 Unauthorized)"),
+        ("http403", f"Error: The token may not write to '{REPO}' (403 Forbidden)"),
+        ("offline", "Error: Cannot push: offline mode is on (HF_HUB_OFFLINE is set)."),
+        ("network", "Error: Cannot reach the Hugging Face Hub: [Errno -2] Name or service not known."),
+    ],
+)
 def test_hub_failures_are_one_message(cli, model, online, monkeypatch, error, expected):
     from huggingface_hub import HfApi
     from huggingface_hub.errors import OfflineModeIsEnabled
 
     from domainlm.hub import _transport_errors
 
-    errors = {"http401": _http_error(401), "http403": _http_error(403),
-              "offline": OfflineModeIsEnabled("Cannot reach https://huggingface.co/api/repos/create: offline mode"),
-              "network": _transport_errors()[0]("[Errno -2] Name or service not known")}
+    errors = {
+        "http401": _http_error(401),
+        "http403": _http_error(403),
+        "offline": OfflineModeIsEnabled("Cannot reach https://huggingface.co/api/repos/create: offline mode"),
+        "network": _transport_errors()[0]("[Errno -2] Name or service not known"),
+    }
     monkeypatch.setattr(HfApi, "create_repo", _raise(errors[error]))
     r = cli("push", model, REPO)
     assert r.exit_code == 2 and "Traceback" not in r.output
@@ -247,6 +305,7 @@ def test_dry_run_lists_the_files_offline_and_changes_nothing(cli, model):
 
 
 # ---------------------------------------------------------------- the card's hub metadata
+
 
 def _with_base(model: Path, base: str) -> Path:
     settings = json.loads((model / "settings.json").read_text(encoding="utf-8"))
@@ -309,16 +368,30 @@ def test_fine_tuning_scores_go_into_the_model_index(model):
     from domainlm.finetune.tasks import BUILTIN_TASKS
 
     def result(mean):
-        return SimpleNamespace(tasks=[BUILTIN_TASKS["nsmc"], BUILTIN_TASKS["klue-ner"]], results={
-            ("adapted", "nsmc"): SimpleNamespace(summary={"n": 3, "mean": mean})})
+        return SimpleNamespace(
+            tasks=[BUILTIN_TASKS["nsmc"], BUILTIN_TASKS["klue-ner"]],
+            results={("adapted", "nsmc"): SimpleNamespace(summary={"n": 3, "mean": mean})},
+        )
 
-    update_model_card(model, "## Fine-tuning\n\nnsmc 80.00", markers=("<!-- ft:start -->", "<!-- ft:end -->"),
-                      results=card_results(result(0.8), "adapted"))
-    update_model_card(model, "## Fine-tuning\n\nnsmc 81.00", markers=("<!-- ft:start -->", "<!-- ft:end -->"),
-                      results=card_results(result(0.81), "adapted"))
+    update_model_card(
+        model,
+        "## Fine-tuning\n\nnsmc 80.00",
+        markers=("<!-- ft:start -->", "<!-- ft:end -->"),
+        results=card_results(result(0.8), "adapted"),
+    )
+    update_model_card(
+        model,
+        "## Fine-tuning\n\nnsmc 81.00",
+        markers=("<!-- ft:start -->", "<!-- ft:end -->"),
+        results=card_results(result(0.81), "adapted"),
+    )
     [entry] = _card(model).data.eval_results  # measured again: replaced, not added
-    assert (entry.task_type, entry.dataset_type, entry.metric_type, entry.metric_value) == \
-        ("text-classification", "e9t/nsmc", "accuracy", 0.81)
+    assert (entry.task_type, entry.dataset_type, entry.metric_type, entry.metric_value) == (
+        "text-classification",
+        "e9t/nsmc",
+        "accuracy",
+        0.81,
+    )
     assert entry.metric_name == "acc, mean of 3 seed(s)" and "NSMC" in entry.dataset_name
     assert _card(model).data.model_name == model.name
 
@@ -337,18 +410,38 @@ def test_front_matter_huggingface_hub_cannot_read_is_an_error_not_dropped(model)
 def _one_result() -> list:
     from huggingface_hub import EvalResult
 
-    return [EvalResult(task_type="fill-mask", dataset_type="heldout.txt", dataset_name="held-out", metric_type="mw_bpc",
-                       metric_value=1.5)]
+    return [
+        EvalResult(
+            task_type="fill-mask",
+            dataset_type="heldout.txt",
+            dataset_name="held-out",
+            metric_type="mw_bpc",
+            metric_value=1.5,
+        )
+    ]
 
 
 # ---------------------------------------------------------------- evaluate writes beside the model
 
-def test_evaluate_writes_its_report_beside_the_model_and_summarises_it_in_the_card(cli, tiny_mlm_dir, filled_mlm_dir,
-                                                                                  eval_files, tmp_path):
+
+def test_evaluate_writes_its_report_beside_the_model_and_summarises_it_in_the_card(
+    cli, tiny_mlm_dir, filled_mlm_dir, eval_files, tmp_path
+):
     after = Path(shutil.copytree(filled_mlm_dir, tmp_path / "after"))
     inside = sorted(p.name for p in after.iterdir())
-    r = cli("evaluate", "--before", tiny_mlm_dir, "--after", after, "--domain", eval_files["domain"],
-            "--max-texts", "40", "--bootstrap", "100")
+    r = cli(
+        "evaluate",
+        "--before",
+        tiny_mlm_dir,
+        "--after",
+        after,
+        "--domain",
+        eval_files["domain"],
+        "--max-texts",
+        "40",
+        "--bootstrap",
+        "100",
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "after.evaluation" / "report.md").is_file()
     assert sorted(p.name for p in after.iterdir()) == inside  # only README.md changed in the model folder
@@ -357,18 +450,34 @@ def test_evaluate_writes_its_report_beside_the_model_and_summarises_it_in_the_ca
     results = {(e.metric_type, e.dataset_type): e.metric_value for e in card.data.eval_results}
     assert set(results) == {("mw_bpc", "heldout.txt"), ("mw_bpc_base", "heldout.txt"), ("mw_bpc_change", "heldout.txt")}
     assert results[("mw_bpc_change", "heldout.txt")] == pytest.approx(
-        results[("mw_bpc", "heldout.txt")] - results[("mw_bpc_base", "heldout.txt")], abs=1e-5)
+        results[("mw_bpc", "heldout.txt")] - results[("mw_bpc_base", "heldout.txt")], abs=1e-5
+    )
     assert str(tmp_path) not in card.content
 
 
 # ---------------------------------------------------------------- --push-to-hub
 
-def test_adapt_push_to_hub_checks_the_login_first_then_pushes_the_finished_model(cli, tiny_mlm_dir, corpus, tmp_path,
-                                                                              monkeypatch, online):
+
+def test_adapt_push_to_hub_checks_the_login_first_then_pushes_the_finished_model(
+    cli, tiny_mlm_dir, corpus, tmp_path, monkeypatch, online
+):
     import huggingface_hub
 
-    args = ("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--max-steps", "0", "--batch-size", "2",
-            "--seq-len", "32", "--push-to-hub", REPO)
+    args = (
+        "adapt",
+        "--base",
+        tiny_mlm_dir,
+        "--corpus",
+        corpus,
+        "--max-steps",
+        "0",
+        "--batch-size",
+        "2",
+        "--seq-len",
+        "32",
+        "--push-to-hub",
+        REPO,
+    )
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     r = cli(*args, "-o", tmp_path / "refused")
     assert r.exit_code == 2 and "`hf auth login`" in r.stderr and not (tmp_path / "refused").exists()
@@ -376,7 +485,7 @@ def test_adapt_push_to_hub_checks_the_login_first_then_pushes_the_finished_model
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     r = cli(*args, "-o", tmp_path / "out", "--json")
     assert r.exit_code == 0, r.output
-    pushed = json.loads(r.stdout[r.stdout.index("{"):])["push"]
+    pushed = json.loads(r.stdout[r.stdout.index("{") :])["push"]
     assert pushed["repo_id"] == REPO and online["upload_folder"]["folder_path"] == str(tmp_path / "out")
     assert online["upload_folder"]["allow_patterns"] == pushed["files"] and "settings.json" in pushed["files"]
 
@@ -390,8 +499,7 @@ def test_recipe_run_push_to_hub(cli, model, monkeypatch, online, tmp_path):
 
     run = tmp_path / "run"
     shutil.copytree(model, run / "model")
-    monkeypatch.setattr(domainlm.pipeline, "run_recipe",
-                        lambda *a, **k: RunResult(run, [], None, None, 1.0))
+    monkeypatch.setattr(domainlm.pipeline, "run_recipe", lambda *a, **k: RunResult(run, [], None, None, 1.0))
     r = cli("recipe", "run", "tiny", "--push-to-hub", REPO, "-o", run, "-q")
     assert r.exit_code == 0, r.output
     assert online["upload_folder"]["folder_path"] == str(run / "model")

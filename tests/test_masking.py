@@ -21,8 +21,15 @@ def _batch():
 
 def _chosen(masking: str, seed: int):
     ids, starts = _batch()
-    _, positions, _ = whole_word_mask(ids, masking_units(starts, masking), torch.tensor([0, 2, 3, 4]), mask_token_id=4,
-                                      vocab_size=500, probability=0.15, generator=torch.Generator().manual_seed(seed))
+    _, positions, _ = whole_word_mask(
+        ids,
+        masking_units(starts, masking),
+        torch.tensor([0, 2, 3, 4]),
+        mask_token_id=4,
+        vocab_size=500,
+        probability=0.15,
+        generator=torch.Generator().manual_seed(seed),
+    )
     return set(positions.tolist())
 
 
@@ -58,8 +65,9 @@ def test_pretrain_records_its_masking(tiny_tokenizer_dir, shared_data, tmp_path)
     from domainlm.training import pretrain
 
     corpus = tmp_path / "c.txt"
-    corpus.write_text((shared_data / "general" / "ud_korean_sentences.txt").read_text(encoding="utf-8")[:20000],
-                      encoding="utf-8")
+    corpus.write_text(
+        (shared_data / "general" / "ud_korean_sentences.txt").read_text(encoding="utf-8")[:20000], encoding="utf-8"
+    )
     arch = ModelArchConfig(arch="bert", layers=1, hidden=32, heads=2, intermediate=64, max_positions=64)
     config = TrainConfig(max_steps=2, batch_size=4, seq_len=32, eval_documents=0, save_every=100)
     out = pretrain(tiny_tokenizer_dir, str(corpus), tmp_path / "base", arch=arch, config=config)

@@ -12,8 +12,12 @@ from domainlm.mining.counting import count_words
 from domainlm.mining.extractors import count_terms, kiwi_candidates
 from domainlm.mining.wordpiece import pretokenize
 
-TEXTS = ["수분크림은 정말 좋아요!!", "가성비 최고, 재구매각 ㅋㅋㅋㅋㅋ", "존맛탱 과자 https://x.y/z 또 시킬게요",
-         "Hello WORLD 10점 만점에 10점"] * 50
+TEXTS = [
+    "수분크림은 정말 좋아요!!",
+    "가성비 최고, 재구매각 ㅋㅋㅋㅋㅋ",
+    "존맛탱 과자 https://x.y/z 또 시킬게요",
+    "Hello WORLD 10점 만점에 10점",
+] * 50
 
 
 @pytest.fixture
@@ -63,13 +67,14 @@ def test_fast_path_reads_tsv_like_the_corpus_reader(tmp_path, monkeypatch):
     """The raw-chunk path (.tsv, where filter, short rows, BOM) counts exactly what CorpusReader yields."""
     import gzip
 
-    rows = ["\ufeffid\tsplit\ttext"] + [f"{i}\t{'train' if i % 3 else 'test'}\t{TEXTS[i % len(TEXTS)]}" for i in range(600)]
+    rows = ["\ufeffid\tsplit\ttext"] + [
+        f"{i}\t{'train' if i % 3 else 'test'}\t{TEXTS[i % len(TEXTS)]}" for i in range(600)
+    ]
     rows += ["999\ttrain", "", "1000\ttest\t시험 문장"]
     path = tmp_path / "reviews.tsv.gz"
     with gzip.open(path, "wt", encoding="utf-8") as fh:
         fh.write("\n".join(rows))  # no final newline: the last line must still be read
-    from domainlm.corpus import CorpusSpec
-    from domainlm.corpus import fastread
+    from domainlm.corpus import CorpusSpec, fastread
 
     spec = CorpusSpec(path=str(path), where={"split": "train"})
     general = count_words(spec, workers=2, max_documents=10**9)  # max_documents forces the general path
@@ -84,8 +89,15 @@ def test_fast_path_reads_tsv_like_the_corpus_reader(tmp_path, monkeypatch):
     assert one.raw_bytes == general.raw_bytes and one.eojeols == general.eojeols and 5 <= len(one.sample) <= 10
 
 
-@pytest.mark.parametrize("where,newline", [({}, "\n"), ({"split": ["train", "dev"]}, "\n"),
-                                           ({"split": "train"}, "\r\n"), ({"split": "train", "stars": "5"}, "\n")])
+@pytest.mark.parametrize(
+    "where,newline",
+    [
+        ({}, "\n"),
+        ({"split": ["train", "dev"]}, "\n"),
+        ({"split": "train"}, "\r\n"),
+        ({"split": "train", "stars": "5"}, "\n"),
+    ],
+)
 def test_fast_tsv_rows_filter_like_the_corpus_reader(tmp_path, where, newline):
     """The raw-chunk TSV parse (one `where` column or none and no CRs take a faster route) keeps
     exactly the documents CorpusReader keeps: lists of values, CRLF files, several columns."""
@@ -128,24 +140,47 @@ def test_document_sample_is_every_step_th_document_across_batches():
 
 
 # Lines the normaliser's masks and run cap rewrite, mixed into real reviews below.
-TRICKY = ["후기 https://blog.naver.com/x?y=1 참고", "Www.Example.co.kr 에서 샀어요", "문의 seller.kim+1@mail.co.kr 로",
-          "010-1234-5678 / +82 10 9876 5432 / 1234567", "ㅋㅋㅋㅋㅋㅋ!!!!!!~~~~ 굿굿굿굿", "ㅋㅏ ｆｕｌｌ １２３ ㎖", "AAAAaaaa",
-          "a@b 메일아님", "www.x 두번 www.y", "ㅠㅠㅠㅠ\tㅠㅠㅠㅠ", "   ", "", "2010-1234-5678 x010-1234-5678",
-          "+82-10-1234-5678", "(02)123-4567 031.123.4567", "가\u11a8 e\u0301 ｶﾞ"]
+TRICKY = [
+    "후기 https://blog.naver.com/x?y=1 참고",
+    "Www.Example.co.kr 에서 샀어요",
+    "문의 seller.kim+1@mail.co.kr 로",
+    "010-1234-5678 / +82 10 9876 5432 / 1234567",
+    "ㅋㅋㅋㅋㅋㅋ!!!!!!~~~~ 굿굿굿굿",
+    "ㅋㅏ ｆｕｌｌ １２３ ㎖",
+    "AAAAaaaa",
+    "a@b 메일아님",
+    "www.x 두번 www.y",
+    "ㅠㅠㅠㅠ\tㅠㅠㅠㅠ",
+    "   ",
+    "",
+    "2010-1234-5678 x010-1234-5678",
+    "+82-10-1234-5678",
+    "(02)123-4567 031.123.4567",
+    "가\u11a8 e\u0301 ｶﾞ",
+]
 
 
 @pytest.fixture(scope="module")
 def real_texts(shared_data) -> list[str]:
     from domainlm.corpus import CorpusReader, CorpusSpec
 
-    specs = [CorpusSpec(path=str(shared_data / "reviews" / "nsmc_reviews.tsv.gz"), limit=4000),
-             CorpusSpec(path=str(shared_data / "reviews" / "naver_shopping_50k.tsv"), limit=2000)]
+    specs = [
+        CorpusSpec(path=str(shared_data / "reviews" / "nsmc_reviews.tsv.gz"), limit=4000),
+        CorpusSpec(path=str(shared_data / "reviews" / "naver_shopping_50k.tsv"), limit=2000),
+    ]
     texts = [d.text.replace("\n", " ") for d in CorpusReader(specs)]
     return [t for i, t in enumerate(texts) for t in ([t, TRICKY[i % len(TRICKY)]] if i % 50 == 0 else [t])]
 
 
-@pytest.mark.parametrize("config", [{}, {"max_char_repeat": 1}, {"max_char_repeat": 2, "lowercase": True},
-                                    {"mask_urls": False, "mask_emails": False, "mask_phones": False, "max_char_repeat": None}])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {},
+        {"max_char_repeat": 1},
+        {"max_char_repeat": 2, "lowercase": True},
+        {"mask_urls": False, "mask_emails": False, "mask_phones": False, "max_char_repeat": None},
+    ],
+)
 def test_a_batch_normalises_as_its_documents_one_by_one(real_texts, config):
     """Counting normalises newline-joined batches (masks on the lines that need them, runs found with
     numpy in long text): the words must be those of the documents normalised one at a time."""
@@ -192,6 +227,16 @@ def test_nfkc_only_where_it_can_change_something(real_texts):
 
     stable = [c for a, b in ((0, 0x7F), (0xAC00, 0xD7A3), (0x4E00, 0x9FFF)) for c in range(a, b + 1)]
     assert all(unicodedata.combining(chr(c)) == 0 and unicodedata.is_normalized("NFKC", chr(c)) for c in stable)
-    odd = ["e\u0301", " \u0301x", "가\u11a8", "\u1100\u1161", "\uffa1\uffa4", "ｆｕｌｌ １２３", "㎖ … Ⅻ ﬁ ①", "ㅋㅏ", "a\u0316\u0301"]
+    odd = [
+        "e\u0301",
+        " \u0301x",
+        "가\u11a8",
+        "\u1100\u1161",
+        "\uffa1\uffa4",
+        "ｆｕｌｌ １２３",
+        "㎖ … Ⅻ ﬁ ①",
+        "ㅋㅏ",
+        "a\u0316\u0301",
+    ]
     for text in ["\n".join(real_texts), " ".join(odd * 50), "x".join(odd)]:
         assert N.nfkc_keeping_jamo(text) == N._nfkc_keeping_jamo(text)

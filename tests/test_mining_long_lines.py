@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from domainlm.corpus.reader import MAX_LINE_BYTES, CorpusReader
 from domainlm.corpus.fastread import drop_long_lines, raw_chunks, raw_plan
+from domainlm.corpus.reader import MAX_LINE_BYTES, CorpusReader
 
 
 def _corpus(path, long_sizes):
@@ -19,7 +19,7 @@ def _fast_documents(path):
     plan = raw_plan(reader)
     assert plan, "the fast path applies to a plain utf-8 .txt"
     texts = []
-    for index, chunk in raw_chunks(plan, lambda done: None):
+    for _index, chunk in raw_chunks(plan, lambda done: None):
         texts += [t for t in chunk.decode("utf-8").split("\n") if t]
     return texts, sum(e.skipped_long_lines for e in plan)
 
@@ -47,7 +47,18 @@ def test_mine_terms_says_why_a_corpus_of_one_long_line_is_empty(cli, tmp_path, t
     corpus.write_bytes(("리뷰 좋아요 " * (MAX_LINE_BYTES // 8)).encode("utf-8"))  # no line break at all
     reference = tmp_path / "ref.txt"
     reference.write_text("일반 문장 입니다\n" * 50, encoding="utf-8")
-    result = cli("mine-terms", "--corpus", corpus, "--reference", reference, "--base", tiny_tokenizer_dir,
-                 "--slots", 5, "-o", tmp_path / "out")
+    result = cli(
+        "mine-terms",
+        "--corpus",
+        corpus,
+        "--reference",
+        reference,
+        "--base",
+        tiny_tokenizer_dir,
+        "--slots",
+        5,
+        "-o",
+        tmp_path / "out",
+    )
     assert result.exit_code == 2, result.output
     assert "empty" in result.output and "longer than 1 MiB" in result.output

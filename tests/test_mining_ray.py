@@ -13,15 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-
-from helpers.cli import shown
-
 from conftest import TINY_TEXT
+from helpers.cli import shown
 
 from domainlm.corpus import CorpusSpec
 from domainlm.errors import CorpusError, MiningError
-from domainlm.mining import MineConfig, mine_terms
-from domainlm.mining import distributed
+from domainlm.mining import MineConfig, distributed, mine_terms
 from domainlm.mining.counting import count_words
 from domainlm.mining.distributed import count_words_ray
 
@@ -56,8 +53,12 @@ def corpora(tmp_path_factory) -> dict[str, Path]:
     rows = (SHARED / "reviews" / "naver_shopping_50k.tsv").read_text(encoding="utf-8").splitlines()[1:1501]
     shop = [dict(zip(("id", "rating", "text"), r.split("\t"))) for r in rows]
     (d / "shop").mkdir()
-    (d / "shop" / "a.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in shop[:800]), encoding="utf-8")
-    (d / "shop" / "b.csv").write_text("id,text\n" + "".join(f'{r["id"]},"{r["text"]}"\n' for r in shop[800:]), encoding="utf-8")
+    (d / "shop" / "a.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in shop[:800]), encoding="utf-8"
+    )
+    (d / "shop" / "b.csv").write_text(
+        "id,text\n" + "".join(f'{r["id"]},"{r["text"]}"\n' for r in shop[800:]), encoding="utf-8"
+    )
     with gzip.open(SHARED / "general" / "kowiki_sample.txt.gz", "rt", encoding="utf-8") as fh:
         wiki = [next(fh) for _ in range(600)]
     (d / "wiki.txt").write_text("".join(wiki), encoding="utf-8")
@@ -67,19 +68,28 @@ def corpora(tmp_path_factory) -> dict[str, Path]:
     import pyarrow.parquet as pq
 
     (d / "more").mkdir()
-    pq.write_table(pa.table({"text": [r["text"] for r in shop[:400]], "rating": [r["rating"] for r in shop[:400]]}),
-                   d / "more" / "shop.parquet")
+    pq.write_table(
+        pa.table({"text": [r["text"] for r in shop[:400]], "rating": [r["rating"] for r in shop[:400]]}),
+        d / "more" / "shop.parquet",
+    )
     with lzma.open(d / "more" / "wiki.txt.xz", "wt", encoding="utf-8") as fh:
         fh.writelines(wiki[:200])
-    reviews = [f"{t} {extra}" for i in range(900) for t, extra in [(TINY_TEXT[i % 7], ["재밌게 봤어요", "가성비 최고", "수분크림은 촉촉"][i % 3])]]
+    reviews = [
+        f"{t} {extra}"
+        for i in range(900)
+        for t, extra in [(TINY_TEXT[i % 7], ["재밌게 봤어요", "가성비 최고", "수분크림은 촉촉"][i % 3])]
+    ]
     (d / "tiny_reviews.txt").write_text("\n".join(reviews) + "\n", encoding="utf-8")
     return {p.name: p for p in d.iterdir()}
 
 
 def _specs(corpora):
-    return [CorpusSpec(path=str(corpora["nsmc.tsv.gz"]), where={"split": "train"}),
-            CorpusSpec(path=str(corpora["shop"])), CorpusSpec(path=str(corpora["wiki.txt"])),
-            CorpusSpec(path=str(corpora["more"]))]  # parquet and xz
+    return [
+        CorpusSpec(path=str(corpora["nsmc.tsv.gz"]), where={"split": "train"}),
+        CorpusSpec(path=str(corpora["shop"])),
+        CorpusSpec(path=str(corpora["wiki.txt"])),
+        CorpusSpec(path=str(corpora["more"])),
+    ]  # parquet and xz
 
 
 def test_ray_counts_equal_local_counts(ray_local, corpora):
@@ -114,11 +124,19 @@ def test_ray_pruning_keeps_the_bound(ray_local, corpora):
 def test_ray_engine_mines_the_same_terms(ray_local, corpora, tiny_tokenizer_dir, tmp_path):
     def mine(engine: str):
         cfg = MineConfig(slots=20, min_count=3, workers=1, engine=engine)
-        return mine_terms(str(corpora["tiny_reviews.txt"]), str(corpora["wiki.txt"]), str(tiny_tokenizer_dir), cfg,
-                          out_dir=tmp_path / engine)
+        return mine_terms(
+            str(corpora["tiny_reviews.txt"]),
+            str(corpora["wiki.txt"]),
+            str(tiny_tokenizer_dir),
+            cfg,
+            out_dir=tmp_path / engine,
+        )
 
     local, remote = mine("local"), mine("ray")
-    key = lambda t: (t.term, t.kind, t.tokens_saved, t.category_count, t.reference_count, t.specificity_z, t.score)
+
+    def key(t):
+        return (t.term, t.kind, t.tokens_saved, t.category_count, t.reference_count, t.specificity_z, t.score)
+
     assert [key(t) for t in remote.terms] == [key(t) for t in local.terms] and local.terms
     assert remote.estimated_gain == local.estimated_gain
     assert remote.stats["engine"] == "ray" and remote.stats["category_words"] == local.stats["category_words"]
@@ -189,9 +207,23 @@ def test_unreachable_address_fails_fast(monkeypatch):
 
 def test_unreachable_address_through_the_cli(cli, corpora, tiny_tokenizer_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(distributed, "CONNECT_TIMEOUT_S", 2.0)
-    result = cli("mine-terms", "--corpus", corpora["tiny_reviews.txt"], "--reference", corpora["wiki.txt"],
-                 "--base", tiny_tokenizer_dir, "--slots", 5, "--engine", "ray", "--ray-address", "127.0.0.1:9",
-                 "-o", tmp_path / "out")
+    result = cli(
+        "mine-terms",
+        "--corpus",
+        corpora["tiny_reviews.txt"],
+        "--reference",
+        corpora["wiki.txt"],
+        "--base",
+        tiny_tokenizer_dir,
+        "--slots",
+        5,
+        "--engine",
+        "ray",
+        "--ray-address",
+        "127.0.0.1:9",
+        "-o",
+        tmp_path / "out",
+    )
     assert result.exit_code == 2
     assert "Cannot reach the Ray cluster at 127.0.0.1:9" in " ".join(result.output.split())
     assert not (tmp_path / "out").exists()
@@ -205,8 +237,19 @@ def test_ray_not_installed(monkeypatch):
 
 
 def test_engine_option_is_checked(cli, corpora, tiny_tokenizer_dir, tmp_path):
-    result = cli("mine-terms", "--corpus", corpora["tiny_reviews.txt"], "--reference", corpora["wiki.txt"],
-                 "--base", tiny_tokenizer_dir, "--engine", "spark", "-o", tmp_path / "out")
+    result = cli(
+        "mine-terms",
+        "--corpus",
+        corpora["tiny_reviews.txt"],
+        "--reference",
+        corpora["wiki.txt"],
+        "--base",
+        tiny_tokenizer_dir,
+        "--engine",
+        "spark",
+        "-o",
+        tmp_path / "out",
+    )
     # The choices are the option's (typer): the value is refused before anything is read.
     assert result.exit_code == 2 and "'spark' is not one of 'local', 'ray'" in shown(result.output)
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
-
 from collections import Counter
 
-from domainlm.mining.candidates import (continuation_candidates, continuation_suffixes, count_known, prefix_counts,
-                                        word_candidates)
+from domainlm.mining.candidates import (
+    continuation_candidates,
+    continuation_suffixes,
+    count_known,
+    prefix_counts,
+    word_candidates,
+)
 from domainlm.mining.counting import prune
 from domainlm.mining.scoring import log_odds_z
 from domainlm.mining.selection import Candidate, index_words, select
@@ -63,8 +67,10 @@ def test_specificity_is_log_odds_z_term_by_term():
         got = specificity(cat, ref, n_c, n_r, prior)
         assert got.keys() == cat.keys()
         # numpy's log may differ from math.log in the last bit
-        assert all(math.isclose(got[t], log_odds_z(y, ref.get(t, 0), n_c, n_r, prior), rel_tol=1e-12, abs_tol=1e-12)
-                   for t, y in cat.items())
+        assert all(
+            math.isclose(got[t], log_odds_z(y, ref.get(t, 0), n_c, n_r, prior), rel_tol=1e-12, abs_tol=1e-12)
+            for t, y in cat.items()
+        )
 
 
 def _pool(wp: WordPiece, words: list[str], counts: list[int], terms: list[str]) -> list[Candidate]:
@@ -113,7 +119,9 @@ def test_specificity_weight_trades_against_tokens_saved():
     words, counts = ["가성비", "최고다"], [100, 10]
     pool = _pool(wp, words, counts, ["가성비", "최고다"])
     pool[0].z, pool[1].z = 1.0, 30.0
-    by_saving = select([Candidate(**{**c.__dict__}) for c in pool], words, counts, [3, 3], WordPiece(SPECIALS + CHARS), 1, 0.0)
+    by_saving = select(
+        [Candidate(**{**c.__dict__}) for c in pool], words, counts, [3, 3], WordPiece(SPECIALS + CHARS), 1, 0.0
+    )
     by_z = select(pool, words, counts, [3, 3], wp, 1, 1.0)
     assert by_saving.selected[0].term == "가성비" and by_z.selected[0].term == "최고다"
 
@@ -168,8 +176,10 @@ def test_selection_retokenizing_only_the_changed_tail_equals_full_retokenization
         words = sorted({"".join(rng.choices(letters[:5], k=rng.randint(2, 7))) for _ in range(60)})
         counts = [rng.randint(1, 30) for _ in words]
         base = WordPiece(vocab)
-        terms = sorted({"".join(rng.choices(letters[:5], k=rng.randint(2, 4))) for _ in range(12)}
-                       | {"##" + "".join(rng.choices(letters[:5], k=rng.randint(2, 3))) for _ in range(12)})
+        terms = sorted(
+            {"".join(rng.choices(letters[:5], k=rng.randint(2, 4))) for _ in range(12)}
+            | {"##" + "".join(rng.choices(letters[:5], k=rng.randint(2, 3))) for _ in range(12)}
+        )
         pool = _pool(base, words, counts, [t for t in terms if t not in base])
         expected, expected_tokens = _lazy_greedy_by_full_retokenization(pool, words, counts, WordPiece(vocab), 6)
         tokens = [base.count_word(w) for w in words]

@@ -12,8 +12,12 @@ from domainlm.mining.wordpiece import WordPiece, pretokenize
 def _rust_bert(vocab: list[str]):
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]", max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True)
+    tok = Tokenizer(
+        models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]", max_input_chars_per_word=100)
+    )
+    tok.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True
+    )
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     return tok
 
@@ -32,7 +36,19 @@ def review_texts(shared_data) -> list[str]:
 
 
 def test_pretokenize_splits_like_bert():
-    assert pretokenize("수분크림은 좋아요!! 가성비,최고 ㅋㅋ a_b") == ["수분크림은", "좋아요", "!", "!", "가성비", ",", "최고", "ㅋㅋ", "a", "_", "b"]
+    assert pretokenize("수분크림은 좋아요!! 가성비,최고 ㅋㅋ a_b") == [
+        "수분크림은",
+        "좋아요",
+        "!",
+        "!",
+        "가성비",
+        ",",
+        "최고",
+        "ㅋㅋ",
+        "a",
+        "_",
+        "b",
+    ]
     assert pretokenize("OST 漢字", lowercase=True) == ["ost", "漢", "字"]
 
 

@@ -11,15 +11,26 @@ import json
 
 import pytest
 import torch
+from helpers.training import tiny_train_config, write_corpus
 from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
 
 from domainlm.training import adapt, pretrain
 from domainlm.training.config import ModelArchConfig
 from domainlm.training.output import limit_tokenizer_to_model
-from helpers.training import tiny_train_config, write_corpus
 
-TINY = dict(max_steps=1, batch_size=2, seq_len=32, lr=2e-3, warmup_ratio=0.0, save_every=10, log_every=1,
-            heldout_fraction=0.05, eval_documents=20, replay_ratio=0.0, seed=5)
+TINY = dict(
+    max_steps=1,
+    batch_size=2,
+    seq_len=32,
+    lr=2e-3,
+    warmup_ratio=0.0,
+    save_every=10,
+    log_every=1,
+    heldout_fraction=0.05,
+    eval_documents=20,
+    replay_ratio=0.0,
+    seed=5,
+)
 LONG_REVIEW = "이 수분크림은 [MASK] 좋아요 " + "발림성이 좋고 가성비도 최고예요 정말 추천합니다 " * 40
 
 
@@ -60,12 +71,18 @@ def test_pretrained_and_adapted_models_say_their_positions(tiny_mlm_dir, corpus,
     _long_review_runs(base, 64)
     # An adapted model: from a base whose tokenizer says more than its 128 positions, and from the 64 one.
     assert _limit(tiny_mlm_dir) > 128
-    adapted = adapt(str(tiny_mlm_dir), tmp_path / "adapted", corpus=str(corpus), terms=["수분크림", "발림성"],
-                    config=tiny_train_config(TINY, max_steps=0)).out_dir
+    adapted = adapt(
+        str(tiny_mlm_dir),
+        tmp_path / "adapted",
+        corpus=str(corpus),
+        terms=["수분크림", "발림성"],
+        config=tiny_train_config(TINY, max_steps=0),
+    ).out_dir
     assert _limit(adapted) == 128
     _long_review_runs(adapted, 128)
-    again = adapt(str(base), tmp_path / "again", corpus=str(corpus), terms=["가성비"],
-                  config=tiny_train_config(TINY, max_steps=0)).out_dir
+    again = adapt(
+        str(base), tmp_path / "again", corpus=str(corpus), terms=["가성비"], config=tiny_train_config(TINY, max_steps=0)
+    ).out_dir
     assert _limit(again) == 64
 
 

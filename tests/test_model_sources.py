@@ -40,11 +40,15 @@ def test_finetune_names_a_damaged_weights_file(cli, broken_models, tmp_path, sha
 
 
 @pytest.mark.parametrize("command", ["finetune", "adapt"])
-def test_a_pickle_with_objects_is_refused_without_suggesting_to_unpickle_it(cli, broken_models, tmp_path, shared_data,
-                                                                             command, capfd):
+def test_a_pickle_with_objects_is_refused_without_suggesting_to_unpickle_it(
+    cli, broken_models, tmp_path, shared_data, command, capfd
+):
     """B10, P18: an UnpicklingError traceback, or "damaged ... weights_only=False" advice."""
-    args = (["finetune", broken_models["evil"], *SMALL] if command == "finetune" else
-            ["adapt", "--base", broken_models["evil"], "--corpus", shared_data / "general" / "ud_korean_sentences.txt"])
+    args = (
+        ["finetune", broken_models["evil"], *SMALL]
+        if command == "finetune"
+        else ["adapt", "--base", broken_models["evil"], "--corpus", shared_data / "general" / "ud_korean_sentences.txt"]
+    )
     r = cli(*args, "-o", tmp_path / "out")
     assert r.exit_code == 2 and "objects other than tensors" in r.output, r.output
     assert "weights_only=False" not in r.output and "damaged" not in r.output
@@ -54,8 +58,17 @@ def test_a_pickle_with_objects_is_refused_without_suggesting_to_unpickle_it(cli,
 @pytest.mark.parametrize("command", ["finetune", "adapt"])
 def test_a_tokenizer_folder_is_named_as_such(cli, broken_models, tmp_path, shared_data, command):
     """P13: "Should have a `model_type` key in its config.json" for a folder with no config.json."""
-    args = (["finetune", broken_models["tokonly"], *SMALL] if command == "finetune" else
-            ["adapt", "--base", broken_models["tokonly"], "--corpus", shared_data / "general" / "ud_korean_sentences.txt"])
+    args = (
+        ["finetune", broken_models["tokonly"], *SMALL]
+        if command == "finetune"
+        else [
+            "adapt",
+            "--base",
+            broken_models["tokonly"],
+            "--corpus",
+            shared_data / "general" / "ud_korean_sentences.txt",
+        ]
+    )
     r = cli(*args, "-o", tmp_path / "out")
     assert r.exit_code == 2 and "holds a tokenizer, not a model" in r.output, r.output
 

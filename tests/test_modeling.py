@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers.training import fill_by_hand
 from transformers import AutoTokenizer
 
 from domainlm.errors import ModelError, TrainingError
 from domainlm.modeling import MaskedLMLoss, apply_mode, base_pieces, init_filled_rows, load_mlm, wordpiece
 from domainlm.modeling.init_rows import decoder_bias
 from domainlm.training.config import LoraConfig, ModelArchConfig
-from helpers.training import fill_by_hand
 
 TERMS = ["수분크림", "##크림", "발림성"]
 
@@ -97,8 +97,12 @@ def test_masked_position_loss_equals_full_sequence_loss(tiny_mlm_dir):
     # Gradients agree too (the last layer's sparse path included).
     model.train(False)
     grads = []
-    for fn in (lambda: torch.nn.functional.cross_entropy(model(input_ids=ids).logits.reshape(-1, len(tok))[positions], targets),
-               lambda: MaskedLMLoss(model)(ids, positions, targets)):
+    for fn in (
+        lambda: torch.nn.functional.cross_entropy(
+            model(input_ids=ids).logits.reshape(-1, len(tok))[positions], targets
+        ),
+        lambda: MaskedLMLoss(model)(ids, positions, targets),
+    ):
         model.zero_grad()
         fn().backward()
         grads.append(torch.cat([p.grad.view(-1) for p in model.parameters() if p.grad is not None]))
@@ -109,7 +113,9 @@ def test_albert_masked_loss_and_row_init(tiny_tokenizer_dir, filled_dir):
     from domainlm.modeling import build_mlm
 
     tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
-    model = build_mlm(ModelArchConfig(arch="albert", layers=1, hidden=32, heads=2, embedding_size=16, max_positions=64), tok)
+    model = build_mlm(
+        ModelArchConfig(arch="albert", layers=1, hidden=32, heads=2, embedding_size=16, max_positions=64), tok
+    )
     model.eval()
     ids = torch.randint(5, len(tok), (1, 10))
     positions = torch.tensor([2, 7])
@@ -134,7 +140,9 @@ def test_untrained_lora_adapter_keeps_logits_including_decoder_bias(tiny_mlm_dir
     assert torch.allclose(peft_model(input_ids=ids).logits, reference, atol=1e-5)
     positions = torch.arange(ids.numel())
     # The masked-position path (last layer on the masked rows only) gives the same logits.
-    assert torch.allclose(MaskedLMLoss(peft_model).masked_logits(ids, positions), reference.reshape(-1, reference.shape[-1]), atol=1e-5)
+    assert torch.allclose(
+        MaskedLMLoss(peft_model).masked_logits(ids, positions), reference.reshape(-1, reference.shape[-1]), atol=1e-5
+    )
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
     assert any("lora_A" in n for n in trainable) and any("trainable_tokens_delta" in n for n in trainable)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import gzip
-import os
 
 import pytest
 

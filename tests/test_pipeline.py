@@ -18,8 +18,8 @@ from domainlm.recipes import load_recipe
 from vocab_tools.loading import vocab_sha256
 from vocab_tools.manifest import SlotEntry, manifest_json
 
-
 # ---------------------------------------------------------------- fingerprints
+
 
 def test_small_files_are_hashed_whole_big_ones_by_edges(tmp_path, monkeypatch):
     f = tmp_path / "a.txt"
@@ -51,6 +51,7 @@ def test_fingerprint_covers_settings_and_dirs(tmp_path):
 
 # ---------------------------------------------------------------- runner logic with fake stages
 
+
 class FakeStages:
     """Two stages: `first` copies input.txt, `second` upper-cases first's output with a setting."""
 
@@ -73,14 +74,25 @@ class FakeStages:
                 (ctx.out_dir / "second.partial").write_text("half")
                 raise KeyboardInterrupt
             (ctx.out_dir / "second").mkdir(exist_ok=True)
-            (ctx.out_dir / "second" / "out.txt").write_text((ctx.out_dir / "first.txt").read_text().upper() + self.setting)
+            (ctx.out_dir / "second" / "out.txt").write_text(
+                (ctx.out_dir / "first.txt").read_text().upper() + self.setting
+            )
             return {}
 
         return [
-            Stage("first", lambda c: {"in": hashing.hash_path(self.root / "input.txt")}, first_run,
-                  lambda c: [c.out_dir / "first.txt"]),
-            Stage("second", lambda c: {"up": hashing.hash_path(c.out_dir / "first.txt"), "s": self.setting}, second_run,
-                  lambda c: [c.out_dir / "second"], resumable=True),
+            Stage(
+                "first",
+                lambda c: {"in": hashing.hash_path(self.root / "input.txt")},
+                first_run,
+                lambda c: [c.out_dir / "first.txt"],
+            ),
+            Stage(
+                "second",
+                lambda c: {"up": hashing.hash_path(c.out_dir / "first.txt"), "s": self.setting},
+                second_run,
+                lambda c: [c.out_dir / "second"],
+                resumable=True,
+            ),
         ]
 
 
@@ -111,7 +123,10 @@ def test_unchanged_stages_are_skipped_and_changes_rerun_downstream(fake, tmp_pat
     shutil.rmtree(out / "second")  # a missing output is never skipped
     assert _statuses(runner.run_recipe(recipe, out)) == [("first", "skipped"), ("second", "ran")]
     assert _statuses(runner.run_recipe(recipe, out, force=["first"])) == [("first", "ran"), ("second", "skipped")]
-    assert _statuses(runner.run_recipe(recipe, out, until="first", force=True)) == [("first", "ran"), ("second", "not run")]
+    assert _statuses(runner.run_recipe(recipe, out, until="first", force=True)) == [
+        ("first", "ran"),
+        ("second", "not run"),
+    ]
     state = json.loads((out / "stages.json").read_text())
     assert state["stages"]["first"]["status"] == "done" and state["recipe"] == "tiny"
 
@@ -145,6 +160,7 @@ def test_unknown_stage_name_is_a_clear_error(fake, tmp_path):
 
 # ---------------------------------------------------------------- bundles
 
+
 @pytest.fixture
 def finished_run(tmp_path, tiny_tokenizer_dir):
     """A run folder shaped like `recipe run` output, on the tiny tokenizer as base."""
@@ -156,7 +172,8 @@ def finished_run(tmp_path, tiny_tokenizer_dir):
     (run / "mine" / "terms.tsv").write_text("term\tkind\tscore\n보습력\tword\t1.0\n", encoding="utf-8")
     (run / "fill" / "tokenizer").mkdir(parents=True)
     (run / "fill" / "tokenizer" / "slots.json").write_text(
-        manifest_json([SlotEntry(slot_id=5, old_token="[unused0]", term="보습력")]), encoding="utf-8")
+        manifest_json([SlotEntry(slot_id=5, old_token="[unused0]", term="보습력")]), encoding="utf-8"
+    )
     (run / "fill" / "fill.json").write_text(json.dumps({"base_vocab_sha256": vocab_sha256(str(data / "base"))}))
     (run / "report").mkdir()
     (run / "report" / "report.json").write_text('{"summary": []}')
@@ -170,7 +187,9 @@ def test_export_import_round_trip(finished_run, tmp_path):
     archive = export_bundle(recipe, run, tmp_path / "tiny.tar.gz")
     imported = import_bundle(archive, tmp_path / "imported", base=str(data / "base"))
     assert imported.base_checked
-    assert (tmp_path / "imported" / "terms.tsv").read_text(encoding="utf-8") == (run / "mine" / "terms.tsv").read_text(encoding="utf-8")
+    assert (tmp_path / "imported" / "terms.tsv").read_text(encoding="utf-8") == (run / "mine" / "terms.tsv").read_text(
+        encoding="utf-8"
+    )
     assert {"recipe.yaml", "terms.tsv", "slots.json", "report.md", "bundle.json"} <= set(imported.files)
     again = load_recipe(tmp_path / "imported" / "recipe.yaml", data_dir=data)
     assert again.name == "tiny" and again.data.domain[0].path == recipe.data.domain[0].path  # portable paths
@@ -239,6 +258,7 @@ def test_cli_export_import(cli, finished_run, tmp_path):
 
 # ---------------------------------------------------------------- end to end (needs every area)
 
+
 def test_tiny_recipe_end_to_end(tmp_path, tiny_mlm_dir):
     from domainlm.demo import write_demo_data
     from domainlm.pipeline import run_recipe
@@ -283,6 +303,7 @@ def test_adapt_resumes_only_from_a_real_checkpoint(tmp_path):
 
 # ---------------------------------------------------------------- a person's path: folders, fingerprints, exports
 
+
 def test_run_refuses_a_folder_of_user_files_and_force_all_keeps_them(fake, tmp_path, cli):
     from domainlm.errors import OutputError
 
@@ -297,7 +318,10 @@ def test_run_refuses_a_folder_of_user_files_and_force_all_keeps_them(fake, tmp_p
     assert r.exit_code == 2 and "--force all" in r.output and "Traceback" not in r.output
     assert _statuses(runner.run_recipe(recipe, victim, force=True)) == [("first", "ran"), ("second", "ran")]
     assert (victim / "notes.txt").read_text() == "my notes" and (victim / "second" / "out.txt").exists()
-    assert _statuses(runner.run_recipe(recipe, victim)) == [("first", "skipped"), ("second", "skipped")]  # now a run folder
+    assert _statuses(runner.run_recipe(recipe, victim)) == [
+        ("first", "skipped"),
+        ("second", "skipped"),
+    ]  # now a run folder
 
 
 def test_a_failed_rerun_keeps_the_previous_output(fake, tmp_path):
@@ -328,8 +352,11 @@ def test_fingerprints_do_not_depend_on_where_the_data_is(tmp_path):
     shutil.copytree(first, second)  # copies get new modification times too
     prints = []
     for data in (first, second):
-        recipe = load_recipe("tiny", ["eval.tasks=[{name: t, train: {path: demo/general.txt.gz}, test: {path: demo/general_eval.txt.gz}}]"],
-                             data_dir=data)
+        recipe = load_recipe(
+            "tiny",
+            ["eval.tasks=[{name: t, train: {path: demo/general.txt.gz}, test: {path: demo/general_eval.txt.gz}}]"],
+            data_dir=data,
+        )
         run = data / "run"
         for part in ("prepare/heldout.txt", "model/config.json"):
             (run / part).parent.mkdir(parents=True, exist_ok=True)
@@ -339,7 +366,9 @@ def test_fingerprints_do_not_depend_on_where_the_data_is(tmp_path):
     assert prints[0] == prints[1]
     (second / "demo" / "general.txt.gz").write_text("다른 내용\n", encoding="utf-8")  # content still counts
     recipe = load_recipe("tiny", data_dir=second)
-    assert hashing.hash_corpora(recipe.data.reference) != hashing.hash_corpora(load_recipe("tiny", data_dir=first).data.reference)
+    assert hashing.hash_corpora(recipe.data.reference) != hashing.hash_corpora(
+        load_recipe("tiny", data_dir=first).data.reference
+    )
 
 
 def test_big_files_are_fingerprinted_by_content_not_mtime(tmp_path, monkeypatch):

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers.training import write_corpus
 
 import domainlm.runtime as runtime
 from domainlm.errors import ConfigError, DomainLMWarning
 from domainlm.runtime import resolve_precision, single_process_launch_hint
 from domainlm.training import TrainConfig, pretrain
 from domainlm.training.config import ModelArchConfig
-from helpers.training import write_corpus
 
 ARCH = ModelArchConfig(layers=1, hidden=32, heads=2, intermediate=64, max_positions=64)
 FAST = ["--max-steps", "2", "--batch-size", "2", "--seq-len", "32", "--save-every", "10", "--lr", "1e-3"]
@@ -39,8 +39,10 @@ def test_auto_is_bf16_on_a_bf16_gpu_and_fp32_on_a_cpu_until_the_benchmark_says_o
         resolve_precision("bf16", "cuda", cuda_bf16=False)
 
 
-@pytest.mark.parametrize("old, precision", [({"cpu_bf16": True}, "bf16"), ({"bf16": False}, "fp32"),
-                                            ({"bf16": True, "cpu_bf16": False}, "auto")])
+@pytest.mark.parametrize(
+    "old, precision",
+    [({"cpu_bf16": True}, "bf16"), ({"bf16": False}, "fp32"), ({"bf16": True, "cpu_bf16": False}, "auto")],
+)
 def test_old_names_map_onto_precision_with_a_warning(old, precision):
     with pytest.warns(DomainLMWarning, match="deprecated: use train.precision"):
         config = TrainConfig(**old)
@@ -83,8 +85,17 @@ def test_finetune_and_evaluate_resolve_auto_on_the_cpu(tiny_mlm_dir):
 
 
 def test_settings_and_card_record_world_size_effective_batch_and_precision(tiny_tokenizer_dir, corpus, tmp_path):
-    config = TrainConfig(max_steps=2, batch_size=2, grad_accum=2, seq_len=32, lr=1e-3, save_every=10,
-                         heldout_fraction=0.05, eval_documents=20, precision="fp32")
+    config = TrainConfig(
+        max_steps=2,
+        batch_size=2,
+        grad_accum=2,
+        seq_len=32,
+        lr=1e-3,
+        save_every=10,
+        heldout_fraction=0.05,
+        eval_documents=20,
+        precision="fp32",
+    )
     out = pretrain(tiny_tokenizer_dir, str(corpus), tmp_path / "base", arch=ARCH, config=config)
     settings = json.loads((out / "settings.json").read_text())
     assert settings["world_size"] == 1 and settings["effective_batch"] == 4 and settings["precision_used"] == "fp32"
@@ -95,8 +106,12 @@ def test_settings_and_card_record_world_size_effective_batch_and_precision(tiny_
 def test_card_says_how_many_processes_trained():
     from domainlm.training.card import batch_line
 
-    settings = {"train": {"batch_size": 2, "grad_accum": 1}, "world_size": 2, "effective_batch": 4,
-                "precision_used": "bf16"}
+    settings = {
+        "train": {"batch_size": 2, "grad_accum": 1},
+        "world_size": 2,
+        "effective_batch": 4,
+        "precision_used": "bf16",
+    }
     assert batch_line(settings) == "batch 2 × 1 accumulation × 2 processes = 4 sequences per step, bf16 autocast"
 
 
@@ -107,8 +122,9 @@ def test_accelerate_launch_cpu_single_process_gets_a_hint(cli, tiny_tokenizer_di
     monkeypatch.setenv("ACCELERATE_USE_CPU", "True")
     monkeypatch.setenv("MASTER_PORT", "29500")
     assert "torchrun --nproc_per_node N" in single_process_launch_hint()
-    r = cli("pretrain", "-t", tiny_tokenizer_dir, "--corpus", corpus, "-o", tmp_path / "out", *FAST,
-            "--precision", "fp32")
+    r = cli(
+        "pretrain", "-t", tiny_tokenizer_dir, "--corpus", corpus, "-o", tmp_path / "out", *FAST, "--precision", "fp32"
+    )
     assert r.exit_code == 0, r.output
     assert "Warning:" in r.output and "accelerate launch --cpu started one process" in r.output
     monkeypatch.delenv("MASTER_PORT")  # --num_processes 1: nothing to say

@@ -15,13 +15,27 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_every_command_has_its_function_at_the_top_level_without_importing_torch():
-    code = ("import sys, domainlm; assert 'torch' not in sys.modules; "
-            "names = [n for n in domainlm.__all__ if not n.startswith('__')]; "
-            "[getattr(domainlm, n) for n in names]; print(len(names))")
+    code = (
+        "import sys, domainlm; assert 'torch' not in sys.modules; "
+        "names = [n for n in domainlm.__all__ if not n.startswith('__')]; "
+        "[getattr(domainlm, n) for n in names]; print(len(names))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert int(out) >= 20
-    for name in ("mine_terms", "adapt", "evaluate", "finetune", "pretrain", "fill_slots", "run_recipe", "push_model",
-                 "TrainConfig", "MineConfig", "EvalConfig", "FinetuneSettings"):
+    for name in (
+        "mine_terms",
+        "adapt",
+        "evaluate",
+        "finetune",
+        "pretrain",
+        "fill_slots",
+        "run_recipe",
+        "push_model",
+        "TrainConfig",
+        "MineConfig",
+        "EvalConfig",
+        "FinetuneSettings",
+    ):
         assert name in domainlm.__all__ and callable(getattr(domainlm, name))
 
 
@@ -32,8 +46,10 @@ def _readme_block() -> str:
 
 
 def test_the_readme_from_python_block_runs(tiny_mlm_dir, shared_data, tmp_path, monkeypatch, capsys):
-    reviews = [line.split("\t")[-1] for line in
-               (shared_data / "reviews" / "naver_shopping_50k.tsv").read_text(encoding="utf-8").splitlines()[1:901]]
+    reviews = [
+        line.split("\t")[-1]
+        for line in (shared_data / "reviews" / "naver_shopping_50k.tsv").read_text(encoding="utf-8").splitlines()[1:901]
+    ]
     (tmp_path / "reviews.txt").write_text("\n".join(reviews[:800]) + "\n", encoding="utf-8")
     (tmp_path / "heldout.txt").write_text("\n".join(reviews[800:]) + "\n", encoding="utf-8")
     general = (shared_data / "general" / "ud_korean_sentences.txt").read_text(encoding="utf-8").splitlines()[:1500]
@@ -42,6 +58,9 @@ def test_the_readme_from_python_block_runs(tiny_mlm_dir, shared_data, tmp_path, 
     monkeypatch.chdir(tmp_path)
     exec(compile(_readme_block(), str(README), "exec"), {})
     line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert re.match(r"800 reviews, \d+ terms mined, \d+ filled \(--slots auto\); MW-BPC on held-out reviews "
-                    r"\d+\.\d\d -> \d+\.\d\d$", line), line
+    assert re.match(
+        r"800 reviews, \d+ terms mined, \d+ filled \(--slots auto\); MW-BPC on held-out reviews "
+        r"\d+\.\d\d -> \d+\.\d\d$",
+        line,
+    ), line
     assert (tmp_path / "adapted" / "config.json").exists() and (tmp_path / "adapted.evaluation" / "report.md").exists()

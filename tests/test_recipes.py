@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from domainlm.errors import ConfigError
-from domainlm.recipes import (diff_recipes, find_recipe_path, list_recipes, load_recipe, new_recipe, resolve_category,
-                              shipped_recipes_dir)
+from domainlm.recipes import (
+    diff_recipes,
+    find_recipe_path,
+    list_recipes,
+    load_recipe,
+    new_recipe,
+    resolve_category,
+    shipped_recipes_dir,
+)
 
 SHIPPED = sorted(p for p in shipped_recipes_dir().glob("*.yaml"))
 COMMERCE = {"화장품": "cosmetics", "식품": "food", "전자제품": "electronics", "반려동물": "pets"}
@@ -48,8 +53,18 @@ def test_unknown_category_lists_the_known_ones():
 
 
 def test_overrides_are_typed_by_the_schema():
-    r = load_recipe("화장품", ["train.max_steps=7", "train.lr=0.001", "train.precision=fp32", "data.heldout.seed=0042",
-                              "data.domain.0.where.rating=5", "eval.tasks.0.max_train=10", "vocab.slots=12"])
+    r = load_recipe(
+        "화장품",
+        [
+            "train.max_steps=7",
+            "train.lr=0.001",
+            "train.precision=fp32",
+            "data.heldout.seed=0042",
+            "data.domain.0.where.rating=5",
+            "eval.tasks.0.max_train=10",
+            "vocab.slots=12",
+        ],
+    )
     assert r.train.max_steps == 7 and r.train.lr == 0.001 and r.train.precision == "fp32"
     assert r.data.heldout.seed == "0042"  # a string field keeps the text as typed, not the int 42
     assert r.data.domain[0].where == {"rating": "5"}
@@ -62,7 +77,10 @@ def test_all_problems_are_reported_at_once_with_key_paths():
         load_recipe("화장품", ["vocab.slot=5", "vocab.slots=many", "vocab.init=zero", "oops=1"])
     msg = e.value.message
     assert "(4 problems)" in msg
-    assert "--set vocab.slot=5: unknown key 'slot' under vocab (did you mean 'slots'?); allowed keys: slots, init, truncate" in msg
+    assert (
+        "--set vocab.slot=5: unknown key 'slot' under vocab (did you mean 'slots'?); allowed keys: slots, init, "
+        "truncate" in msg
+    )
     assert "--set oops=1: unknown key 'oops' under the top level" in msg
     assert "vocab.slots: Input should be a valid integer, unable to parse string as an integer (got 'many')" in msg
     assert "vocab.init: Input should be 'mean', 'random' or 'distill' (got 'zero')" in msg
@@ -115,6 +133,7 @@ def test_new_recipe_and_diff(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- CLI (messages checked verbatim)
 
+
 def test_cli_list_and_show(cli):
     result = cli("recipe", "list", "--json")
     assert result.exit_code == 0
@@ -137,9 +156,11 @@ def test_cli_unknown_key(cli):
     assert result.exit_code == 2
     assert result.stderr == (
         f"Error: The recipe '{path}' is invalid (1 problem):\n"
-        "  - --set vocab.slot=5: unknown key 'slot' under vocab (did you mean 'slots'?); allowed keys: slots, init, truncate\n"
+        "  - --set vocab.slot=5: unknown key 'slot' under vocab (did you mean 'slots'?); allowed keys: slots, init, "
+        "truncate\n"
         "Fix these keys in the recipe file or in --set; `domainlm recipe show NAME` prints every key, and "
-        "`domainlm recipe validate FILE` checks a file.\n")
+        "`domainlm recipe validate FILE` checks a file.\n"
+    )
 
 
 def test_cli_wrong_type(cli):
@@ -159,7 +180,9 @@ def test_cli_unknown_category(cli):
         "Error: Unknown category '가구'. Known categories: 화장품 (cosmetics, beauty, 뷰티), 데모 (demo, 데모화장품), "
         "전자제품 (electronics, appliances, 가전), 식품 (food, grocery, 음식), 영화 (movies, movie, nsmc, 영화리뷰), "
         "반려동물 (pets, pet, 펫), 초소형 (tiny, ci).\n"
-        "Run `domainlm recipe list`, pass a recipe file path, or create one with `domainlm recipe new NAME --from 화장품`.\n")
+        "Run `domainlm recipe list`, pass a recipe file path, or create one with `domainlm recipe new NAME --from "
+        "화장품`.\n"
+    )
 
 
 def test_cli_bad_override_syntax(cli):
@@ -223,7 +246,9 @@ def test_adapt_request_without_a_recipe_takes_set_overrides_and_says_what_is_mis
     from domainlm.errors import ConfigError
     from domainlm.recipes.requests import adapt_request
 
-    r = adapt_request(base="some/base", corpus=["a.txt"], overrides=["train.lora.r=4", "train.electra.generator_warmup_steps=5"])
+    r = adapt_request(
+        base="some/base", corpus=["a.txt"], overrides=["train.lora.r=4", "train.electra.generator_warmup_steps=5"]
+    )
     assert r.config.lora.r == 4 and r.config.electra.generator_warmup_steps == 5
     assert any("No --terms" in n for n in r.notes)
     with pytest.raises(ConfigError, match="No base model"):

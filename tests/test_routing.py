@@ -12,9 +12,9 @@ from domainlm.routing import AMBIGUOUS, UNASSIGNED, Router, split_categories
 
 def test_most_hits_wins_ties_are_ambiguous_none_is_unassigned():
     router = Router({"cosmetics": ["크림", "보습"], "food": ["맛", "먹"], "pets": ["강아지", "사료"]})
-    assert router.route("보습 크림 좋아요 맛은 모르겠고")[0] == "cosmetics"       # 2 hits vs 1
-    assert router.route("강아지 사료인데 잘 먹어요")[0] == "pets"                 # 2 vs 1
-    assert router.route("크림 맛이 나요")[0] == AMBIGUOUS                        # 1 vs 1
+    assert router.route("보습 크림 좋아요 맛은 모르겠고")[0] == "cosmetics"  # 2 hits vs 1
+    assert router.route("강아지 사료인데 잘 먹어요")[0] == "pets"  # 2 vs 1
+    assert router.route("크림 맛이 나요")[0] == AMBIGUOUS  # 1 vs 1
     assert router.route("배송 빠르고 좋아요")[0] == UNASSIGNED
     assert router.hits("크림크림 보습") == {"cosmetics": 3, "food": 0, "pets": 0}  # occurrences, not words
 
@@ -26,16 +26,21 @@ def test_reserved_bucket_names_are_refused():
 
 def test_split_keeps_all_columns(tmp_path):
     src = tmp_path / "mixed.tsv"
-    src.write_text("id\trating\ttext\n"
-                   "a\t5\t수분크림 보습 최고\n"
-                   "b\t1\t라면 맛이 별로 먹기 힘듦\n"
-                   "c\t\t배송 빨라요\n"
-                   "d\t4\t강아지 사료 잘 먹어요 강아지가 좋아해요\n"
-                   "e\t2\t크림 맛이 나요\n", encoding="utf-8")
+    src.write_text(
+        "id\trating\ttext\n"
+        "a\t5\t수분크림 보습 최고\n"
+        "b\t1\t라면 맛이 별로 먹기 힘듦\n"
+        "c\t\t배송 빨라요\n"
+        "d\t4\t강아지 사료 잘 먹어요 강아지가 좋아해요\n"
+        "e\t2\t크림 맛이 나요\n",
+        encoding="utf-8",
+    )
     report = split_categories([src], tmp_path / "out")
     assert report.total == 5
     assert report.counts == {"cosmetics": 1, "electronics": 0, "food": 1, "pets": 1, "ambiguous": 1, "unassigned": 1}
-    rows = [json.loads(line) for line in (tmp_path / "out" / "cosmetics.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(line) for line in (tmp_path / "out" / "cosmetics.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert rows == [{"id": "a", "rating": "5", "text": "수분크림 보습 최고"}]
     saved = json.loads((tmp_path / "out" / "routing.json").read_text(encoding="utf-8"))
     assert saved["counts"] == report.counts and "tie" in saved["rule"]
@@ -46,10 +51,10 @@ def test_split_filters_rows_by_where_and_refuses_a_missing_column(tmp_path):
     from domainlm.errors import CorpusError
 
     src = tmp_path / "mixed.tsv"
-    src.write_text("id\trating\ttext\n"
-                   "a\t5\t수분크림 보습 최고\n"
-                   "b\t1\t보습 크림 별로\n"
-                   "c\t4\t강아지 사료 잘 먹어요\n", encoding="utf-8")
+    src.write_text(
+        "id\trating\ttext\na\t5\t수분크림 보습 최고\nb\t1\t보습 크림 별로\nc\t4\t강아지 사료 잘 먹어요\n",
+        encoding="utf-8",
+    )
     report = split_categories([CorpusSpec(path=str(src), where={"rating": ["4", "5"]})], tmp_path / "out")
     assert report.total == 2 and report.counts["cosmetics"] == 1 and report.counts["pets"] == 1
     # As every corpus reader: a filter on a column the file lacks is an error, not an empty split.

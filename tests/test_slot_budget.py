@@ -20,8 +20,9 @@ def test_auto_keeps_the_terms_masked_often_enough():
     # 1,000 sample tokens; 100,000 planned domain tokens; p = 0.15: a term seen c times is masked 15 c times.
     counts = {"발림성": 10, "촉촉": 3, "가성비": 2, "재구매각": 1, "존맛": 0}
     ranked = ["재구매각", "발림성", "존맛", "가성비", "촉촉"]
-    plan = plan_slots(ranked, counts, 1000, domain_tokens=100_000, mlm_probability=0.15, slots="auto", free_slots=10,
-                      threshold=40)
+    plan = plan_slots(
+        ranked, counts, 1000, domain_tokens=100_000, mlm_probability=0.15, slots="auto", free_slots=10, threshold=40
+    )
     assert plan.exposures == pytest.approx({"발림성": 150, "촉촉": 45, "가성비": 30, "재구매각": 15, "존맛": 0})
     assert plan.chosen == ["발림성", "촉촉"]  # rank order kept, the rest below 40
     assert plan.trainable_without_slot == 0 and not plan.under_threshold
@@ -30,23 +31,48 @@ def test_auto_keeps_the_terms_masked_often_enough():
 
 def test_auto_is_capped_by_the_free_slots_unless_rows_can_be_appended():
     counts = {t: 100 for t in "abcdef"}
-    capped = plan_slots(list("abcdef"), counts, 1000, domain_tokens=10_000, mlm_probability=0.15, slots="auto",
-                        free_slots=4, threshold=40)
+    capped = plan_slots(
+        list("abcdef"),
+        counts,
+        1000,
+        domain_tokens=10_000,
+        mlm_probability=0.15,
+        slots="auto",
+        free_slots=4,
+        threshold=40,
+    )
     assert capped.chosen == list("abcd") and capped.trainable_without_slot == 2
     assert any("--resize" in m for m in capped.messages())
-    resized = plan_slots(list("abcdef"), counts, 1000, domain_tokens=10_000, mlm_probability=0.15, slots="auto",
-                         free_slots=None, threshold=40)
+    resized = plan_slots(
+        list("abcdef"),
+        counts,
+        1000,
+        domain_tokens=10_000,
+        mlm_probability=0.15,
+        slots="auto",
+        free_slots=None,
+        threshold=40,
+    )
     assert resized.chosen == list("abcdef")
 
 
 def test_an_explicit_count_is_kept_and_warned_about():
     counts = {"a": 100, "b": 1, "c": 1}
-    plan = plan_slots(["a", "b", "c"], counts, 1000, domain_tokens=10_000, mlm_probability=0.15, slots=2, free_slots=10,
-                      threshold=40)
+    plan = plan_slots(
+        ["a", "b", "c"], counts, 1000, domain_tokens=10_000, mlm_probability=0.15, slots=2, free_slots=10, threshold=40
+    )
     assert plan.chosen == ["a", "b"] and plan.under_threshold == ["b"]
     assert any(m.startswith("warning: 1 of the 2 terms") for m in plan.messages())
-    every = plan_slots(["a", "b", "c"], counts, 1000, domain_tokens=10_000, mlm_probability=0.15, slots="all",
-                       free_slots=10, threshold=40)
+    every = plan_slots(
+        ["a", "b", "c"],
+        counts,
+        1000,
+        domain_tokens=10_000,
+        mlm_probability=0.15,
+        slots="all",
+        free_slots=10,
+        threshold=40,
+    )
     assert every.chosen == ["a", "b", "c"]
 
 
@@ -73,10 +99,19 @@ def test_adapt_auto_fills_what_the_budget_teaches(tiny_mlm_dir, tmp_path):
 
     corpus = tmp_path / "domain.txt"
     corpus.write_text("\n".join(["수분크림 발림성 좋아요 정말"] * 300 + ["가성비 최고"] * 3), encoding="utf-8")
-    config = TrainConfig(max_steps=20, batch_size=4, seq_len=32, lr=1e-3, save_every=100, eval_documents=0,
-                         heldout_fraction=0.0, replay_ratio=0.0)
-    result = adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), terms=["수분크림", "발림성", "가성비"],
-                   config=config)
+    config = TrainConfig(
+        max_steps=20,
+        batch_size=4,
+        seq_len=32,
+        lr=1e-3,
+        save_every=100,
+        eval_documents=0,
+        heldout_fraction=0.0,
+        replay_ratio=0.0,
+    )
+    result = adapt(
+        str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), terms=["수분크림", "발림성", "가성비"], config=config
+    )
     plan = result.slot_plan
     # 20 x 4 x 32 = 2,560 domain tokens, 15% masked: the frequent terms are masked ~60 times, 가성비 ~1.
     assert plan["mode"] == "auto" and result.slots_filled == plan["chosen"] == 2

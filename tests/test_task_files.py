@@ -9,21 +9,34 @@ import pytest
 from domainlm.errors import EvaluationError
 from domainlm.finetune.tasks import FinetuneTask, load_task_data
 
-ROWS = [(f"{t} {i}", l) for i, (t, l) in enumerate([("정말 좋아요 또 살게요", "1"), ("별로예요 환불했어요", "0"),
-                                                     ("배송 빠르고 만족", "1"), ("냄새가 이상해요", "0")] * 10)]
+ROWS = [
+    (f"{t} {i}", label)
+    for i, (t, label) in enumerate(
+        [
+            ("정말 좋아요 또 살게요", "1"),
+            ("별로예요 환불했어요", "0"),
+            ("배송 빠르고 만족", "1"),
+            ("냄새가 이상해요", "0"),
+        ]
+        * 10
+    )
+]
 
 
 def _single(path, **update) -> FinetuneTask:
-    task = FinetuneTask(name="t", type="single", metric="accuracy", train=str(path), text_columns=["text"],
-                        label_column="label")
+    task = FinetuneTask(
+        name="t", type="single", metric="accuracy", train=str(path), text_columns=["text"], label_column="label"
+    )
     return task.model_copy(update=update)
 
 
 def _tsv(rows) -> str:
-    return "text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in rows)
+    return "text\tlabel\n" + "".join(f"{t}\t{label}\n" for t, label in rows)
 
 
-@pytest.mark.parametrize("encoding, packed", [("cp949", False), ("utf-16", False), ("utf-8-sig", True), ("cp949", True)])
+@pytest.mark.parametrize(
+    "encoding, packed", [("cp949", False), ("utf-16", False), ("utf-8-sig", True), ("cp949", True)]
+)
 def test_task_files_in_korean_legacy_encodings_and_compressed_are_read(tmp_path, encoding, packed):
     """B11: a cp949 or UTF-16 train TSV was a UnicodeDecodeError traceback."""
     data = _tsv(ROWS).replace("\n", "\r\n").encode(encoding)
@@ -48,18 +61,28 @@ def test_non_finite_scores_are_refused(tmp_path, bad):
     path = tmp_path / "sts.tsv"
     rows = [(f"문장 {i}", f"다른 문장 {i}", str(i % 5)) for i in range(30)] + [("문장 x", "문장 y", bad)]
     path.write_text("s1\ts2\tscore\n" + "".join(f"{a}\t{b}\t{c}\n" for a, b, c in rows), encoding="utf-8")
-    task = FinetuneTask(name="s", type="regression", metric="spearman", train=str(path), text_columns=["s1", "s2"],
-                        label_column="score")
+    task = FinetuneTask(
+        name="s", type="regression", metric="spearman", train=str(path), text_columns=["s1", "s2"], label_column="score"
+    )
     with pytest.raises(EvaluationError, match="not a finite number"):
         load_task_data(task)
 
 
 def test_scores_outside_the_declared_range_are_refused(tmp_path):
     path = tmp_path / "sts.tsv"
-    path.write_text("s1\ts2\tscore\n" + "".join(f"문장 {i}\t다른 {i}\t{i % 5}\n" for i in range(30)) + "a\tb\t99\n",
-                    encoding="utf-8")
-    task = FinetuneTask(name="s", type="regression", metric="spearman", train=str(path), text_columns=["s1", "s2"],
-                        label_column="score", score_range=(0, 5))
+    path.write_text(
+        "s1\ts2\tscore\n" + "".join(f"문장 {i}\t다른 {i}\t{i % 5}\n" for i in range(30)) + "a\tb\t99\n",
+        encoding="utf-8",
+    )
+    task = FinetuneTask(
+        name="s",
+        type="regression",
+        metric="spearman",
+        train=str(path),
+        text_columns=["s1", "s2"],
+        label_column="score",
+        score_range=(0, 5),
+    )
     with pytest.raises(EvaluationError, match=r"outside the task's range \[0, 5\]"):
         load_task_data(task)
     load_task_data(task.model_copy(update={"score_range": None}))  # no range declared: any finite score

@@ -25,8 +25,16 @@ def run_in_terminal(args: list[str], cwd: Path, columns: int = 80, timeout: int 
     """Run `python -m domainlm ARGS` in a pty of `columns` columns; return (exit status, output)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DOMAINLM_PROGRESS", "COLUMNS", "LINES", "NO_COLOR")}
     env.update(TERM="xterm-256color", PYTHONUNBUFFERED="1")
-    child = pexpect.spawn(sys.executable, ["-m", "domainlm", *map(str, args)], cwd=str(cwd), env=env,
-                          dimensions=(40, columns), encoding="utf-8", codec_errors="replace", timeout=timeout)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "domainlm", *map(str, args)],
+        cwd=str(cwd),
+        env=env,
+        dimensions=(40, columns),
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=timeout,
+    )
     chunks = []
     while True:
         try:
@@ -52,8 +60,10 @@ def texts(shared_data, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("terminal_data")
     lines = (shared_data / "reviews" / "naver_shopping_50k.tsv").read_text(encoding="utf-8").splitlines()
     (root / "reviews.tsv").write_text("\n".join(lines[:3001]) + "\n", encoding="utf-8")
-    (root / "domain.txt").write_text("\n".join(l.split("\t")[-1] for l in lines[1:2001]) + "\n", encoding="utf-8")
-    (root / "heldout.txt").write_text("\n".join(l.split("\t")[-1] for l in lines[2001:2101]) + "\n", encoding="utf-8")
+    (root / "domain.txt").write_text("\n".join(line.split("\t")[-1] for line in lines[1:2001]) + "\n", encoding="utf-8")
+    (root / "heldout.txt").write_text(
+        "\n".join(line.split("\t")[-1] for line in lines[2001:2101]) + "\n", encoding="utf-8"
+    )
     general = (shared_data / "general" / "ud_korean_sentences.txt").read_text(encoding="utf-8").splitlines()
     (root / "general.txt").write_text("\n".join(general[:1500]) + "\n", encoding="utf-8")
     (root / "general_eval.txt").write_text("\n".join(general[1500:1600]) + "\n", encoding="utf-8")
@@ -63,9 +73,26 @@ def texts(shared_data, tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def mined(texts, tiny_tokenizer_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("terminal_mined") / "terms"
-    status, output = run_in_terminal(["mine-terms", "--corpus", texts["domain"], "--reference", texts["general"],
-                                      "--base", tiny_tokenizer_dir, "--slots", 20, "--min-count", 3,
-                                      "--workers", 1, "-o", out], cwd=out.parent)
+    status, output = run_in_terminal(
+        [
+            "mine-terms",
+            "--corpus",
+            texts["domain"],
+            "--reference",
+            texts["general"],
+            "--base",
+            tiny_tokenizer_dir,
+            "--slots",
+            20,
+            "--min-count",
+            3,
+            "--workers",
+            1,
+            "-o",
+            out,
+        ],
+        cwd=out.parent,
+    )
     plain = assert_clean(status, output)
     assert (out / "terms.tsv").exists(), plain
     return out / "terms.tsv"
@@ -74,9 +101,30 @@ def mined(texts, tiny_tokenizer_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def adapted(texts, mined, tiny_mlm_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("terminal_adapt") / "model"
-    status, output = run_in_terminal(["adapt", "--base", tiny_mlm_dir, "--corpus", texts["domain"], "--replay",
-                                      texts["general"], "--terms", mined, "-o", out, "--max-steps", 4,
-                                      "--batch-size", 4, "--seq-len", 32, "--save-every", 2], cwd=out.parent)
+    status, output = run_in_terminal(
+        [
+            "adapt",
+            "--base",
+            tiny_mlm_dir,
+            "--corpus",
+            texts["domain"],
+            "--replay",
+            texts["general"],
+            "--terms",
+            mined,
+            "-o",
+            out,
+            "--max-steps",
+            4,
+            "--batch-size",
+            4,
+            "--seq-len",
+            32,
+            "--save-every",
+            2,
+        ],
+        cwd=out.parent,
+    )
     plain = assert_clean(status, output)
     assert "adapt" in plain and (out / "config.json").exists()
     return out
@@ -87,14 +135,28 @@ def test_corpus_stats_and_clean_draw_their_bars(texts, tmp_path, columns):
     status, output = run_in_terminal(["corpus", "stats", texts["reviews"], "--field", "text"], tmp_path, columns)
     plain = assert_clean(status, output)
     assert "3,000" in plain or "3000" in plain
-    status, output = run_in_terminal(["corpus", "clean", texts["reviews"], "--field", "text", "-o", tmp_path / "clean"],
-                                     tmp_path, columns)
+    status, output = run_in_terminal(
+        ["corpus", "clean", texts["reviews"], "--field", "text", "-o", tmp_path / "clean.txt"], tmp_path, columns
+    )
     assert_clean(status, output)
 
 
 def test_vocab_build_in_a_terminal(texts, tmp_path):
-    status, output = run_in_terminal(["vocab", "build", texts["general"], texts["domain"], "-o", tmp_path / "tok",
-                                      "--vocab-size", 600, "--unused", 20], tmp_path)
+    status, output = run_in_terminal(
+        [
+            "vocab",
+            "build",
+            texts["general"],
+            texts["domain"],
+            "-o",
+            tmp_path / "tok",
+            "--vocab-size",
+            600,
+            "--unused",
+            20,
+        ],
+        tmp_path,
+    )
     assert_clean(status, output)
     assert (tmp_path / "tok" / "tokenizer.json").exists()
 
@@ -106,10 +168,35 @@ def test_mine_terms_in_a_terminal(mined):
 @pytest.mark.parametrize("columns", [80, 160])
 def test_pretrain_in_a_terminal(texts, tiny_tokenizer_dir, tmp_path, columns):
     out = tmp_path / "base"
-    status, output = run_in_terminal(["pretrain", "--tokenizer", tiny_tokenizer_dir, "--corpus", texts["general"],
-                                      "-o", out, "--layers", 1, "--hidden", 32, "--heads", 2, "--max-positions", 64,
-                                      "--max-steps", 3, "--batch-size", 4, "--seq-len", 32, "--save-every", 3],
-                                     tmp_path, columns)
+    status, output = run_in_terminal(
+        [
+            "pretrain",
+            "--tokenizer",
+            tiny_tokenizer_dir,
+            "--corpus",
+            texts["general"],
+            "-o",
+            out,
+            "--layers",
+            1,
+            "--hidden",
+            32,
+            "--heads",
+            2,
+            "--max-positions",
+            64,
+            "--max-steps",
+            3,
+            "--batch-size",
+            4,
+            "--seq-len",
+            32,
+            "--save-every",
+            3,
+        ],
+        tmp_path,
+        columns,
+    )
     plain = assert_clean(status, output)
     assert (out / "config.json").exists(), plain
     # The loss and tokens/s fields are shown once training has started (the first draw has none).
@@ -117,9 +204,26 @@ def test_pretrain_in_a_terminal(texts, tiny_tokenizer_dir, tmp_path, columns):
 
 
 def test_adapt_then_evaluate_in_a_terminal(adapted, tiny_mlm_dir, texts, tmp_path):
-    status, output = run_in_terminal(["evaluate", "--before", tiny_mlm_dir, "--after", adapted,
-                                      "--domain", texts["heldout"], "--general", texts["general_eval"],
-                                      "--max-texts", 50, "--bootstrap", 100, "-o", tmp_path / "report"], tmp_path)
+    status, output = run_in_terminal(
+        [
+            "evaluate",
+            "--before",
+            tiny_mlm_dir,
+            "--after",
+            adapted,
+            "--domain",
+            texts["heldout"],
+            "--general",
+            texts["general_eval"],
+            "--max-texts",
+            50,
+            "--bootstrap",
+            100,
+            "-o",
+            tmp_path / "report",
+        ],
+        tmp_path,
+    )
     plain = assert_clean(status, output)
     assert (tmp_path / "report" / "report.md").exists(), plain
     assert "MW-BPC" in plain
@@ -151,8 +255,26 @@ def test_the_readme_demo_in_an_80_column_terminal(demo_dir):
 @pytest.mark.slow
 def test_recipe_run_in_a_wide_terminal(demo_dir, tmp_path):
     """`recipe run` on the demo's data root (its tiny base included), all stages drawn live."""
-    status, output = run_in_terminal(["recipe", "run", "demo", "--data-dir", demo_dir / "data", "-o", tmp_path / "run",
-                                      "--set", "train.max_steps=3", "--set", "train.slots=all", "--set", "eval.max_texts=40",
-                                      "--set", "eval.bootstrap=100"], tmp_path, columns=140)
+    status, output = run_in_terminal(
+        [
+            "recipe",
+            "run",
+            "demo",
+            "--data-dir",
+            demo_dir / "data",
+            "-o",
+            tmp_path / "run",
+            "--set",
+            "train.max_steps=3",
+            "--set",
+            "train.slots=all",
+            "--set",
+            "eval.max_texts=40",
+            "--set",
+            "eval.bootstrap=100",
+        ],
+        tmp_path,
+        columns=140,
+    )
     plain = assert_clean(status, output)
     assert (tmp_path / "run" / "report" / "report.md").exists(), plain[-3000:]

@@ -22,11 +22,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from helpers.training import tiny_corpus, tiny_train_config
 
 from domainlm.errors import ModelError, OutputError, TrainingError
 from domainlm.pipeline.bundle import BundleError, import_bundle
 from domainlm.recipes import load_recipe
-from helpers.training import tiny_corpus, tiny_train_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,8 +50,19 @@ def marker(tmp_path) -> Path:
 
 # ---------------------------------------------------------------- checkpoints (S1, S2)
 
-TINY = dict(max_steps=4, batch_size=4, seq_len=32, lr=2e-3, warmup_ratio=0.0, save_every=2, log_every=1,
-            heldout_fraction=0.05, eval_documents=0, replay_ratio=0.0, seed=7)
+TINY = dict(
+    max_steps=4,
+    batch_size=4,
+    seq_len=32,
+    lr=2e-3,
+    warmup_ratio=0.0,
+    save_every=2,
+    log_every=1,
+    heldout_fraction=0.05,
+    eval_documents=0,
+    replay_ratio=0.0,
+    seed=7,
+)
 
 
 def _plant_checkpoint(ckpt_dir: Path, state, step: int = 2) -> Path:
@@ -95,8 +106,19 @@ def test_s1_checkpoints_load_as_plain_data_only(tmp_path, marker):
     # What domainlm writes passes: the RNG states are tensors and round-trip exactly.
     state = rng_state()
     check_plain(state)
-    good = _plant_checkpoint(tmp_path / "e", {"step": 2, "phase": 0, "micro_batches": 4, "tokens": 9, "metrics": [],
-                                              "model": {"w": torch.ones(2)}, "compat": {}, "rng": state})
+    good = _plant_checkpoint(
+        tmp_path / "e",
+        {
+            "step": 2,
+            "phase": 0,
+            "micro_batches": 4,
+            "tokens": 9,
+            "metrics": [],
+            "model": {"w": torch.ones(2)},
+            "compat": {},
+            "rng": state,
+        },
+    )
     import random
 
     draws = (random.random(), np.random.rand(), torch.rand(1).item())
@@ -108,8 +130,9 @@ def test_s1_checkpoints_load_as_plain_data_only(tmp_path, marker):
 
 def test_s1_a_real_checkpoint_resumes_under_weights_only(tiny_mlm_dir, tmp_path):
     """A checkpoint domainlm writes loads with torch.load(weights_only=True) and resumes."""
-    from domainlm.training import adapt
     from helpers.training import Killed, kill_at
+
+    from domainlm.training import adapt
 
     corpus = tiny_corpus(tmp_path)
     config = tiny_train_config(TINY)
@@ -155,6 +178,7 @@ def test_s2_recipe_run_auto_resume_refuses_a_replaced_checkpoint(tmp_path, tiny_
 
 # ---------------------------------------------------------------- the word-count cache (S3)
 
+
 def test_s3_a_pickled_or_corrupt_cache_entry_is_recounted_and_never_run(tmp_path, monkeypatch, marker):
     from domainlm.mining import counting
 
@@ -165,10 +189,12 @@ def test_s3_a_pickled_or_corrupt_cache_entry_is_recounted_and_never_run(tmp_path
     assert [p.suffix for p in entries] == [".json"] and not first.cached
     again = counting.count_words_cached(str(corpus), workers=1)
     assert again.cached and again.counts == first.counts and again.documents == first.documents
-    bad_entries = [pickle.dumps(Payload(marker)),                     # a pickle: not even parsed as one
-                   b"\xff\xfe not json",                              # garbage
-                   json.dumps({"format": "domainlm-word-counts", "version": 2, "counts": {"a": "1"}}).encode(),
-                   json.dumps({**json.loads(entries[0].read_text()), "counts": {"a": -3}}).encode()]
+    bad_entries = [
+        pickle.dumps(Payload(marker)),  # a pickle: not even parsed as one
+        b"\xff\xfe not json",  # garbage
+        json.dumps({"format": "domainlm-word-counts", "version": 2, "counts": {"a": "1"}}).encode(),
+        json.dumps({**json.loads(entries[0].read_text()), "counts": {"a": -3}}).encode(),
+    ]
     for bad in bad_entries:
         entries[0].write_bytes(bad)
         recounted = counting.count_words_cached(str(corpus), workers=1)
@@ -179,6 +205,7 @@ def test_s3_a_pickled_or_corrupt_cache_entry_is_recounted_and_never_run(tmp_path
 
 # ---------------------------------------------------------------- bundles (S4–S7, B7, B8, B28)
 
+
 @pytest.fixture(scope="module")
 def recipe_yaml(tmp_path_factory) -> bytes:
     from domainlm.recipes import dump_recipe
@@ -186,12 +213,33 @@ def recipe_yaml(tmp_path_factory) -> bytes:
     return dump_recipe(load_recipe("tiny", data_dir=tmp_path_factory.mktemp("data")), portable=True).encode("utf-8")
 
 
-def make_bundle(path: Path, recipe_yaml: bytes, *, name="tiny", root: str | None = None, manifest: dict | None = None,
-                files: dict[str, bytes] | None = None, raw_manifest: bytes | None = None, streams=()) -> Path:
+def make_bundle(
+    path: Path,
+    recipe_yaml: bytes,
+    *,
+    name="tiny",
+    root: str | None = None,
+    manifest: dict | None = None,
+    files: dict[str, bytes] | None = None,
+    raw_manifest: bytes | None = None,
+    streams=(),
+) -> Path:
     """A bundle with correct checksums for whatever it holds (an attacker can always write those)."""
-    files = {"recipe.yaml": recipe_yaml, "terms.tsv": "term\tkind\tscore\n보습력\tword\t1.0\n".encode(), **(files or {})}
-    meta = {"format": 1, "name": name, "category": "화장품", "aliases": [], "base": "./base",
-            "base_vocab_sha256": "0" * 64, "includes_model": False, **(manifest or {})}
+    files = {
+        "recipe.yaml": recipe_yaml,
+        "terms.tsv": "term\tkind\tscore\n보습력\tword\t1.0\n".encode(),
+        **(files or {}),
+    }
+    meta = {
+        "format": 1,
+        "name": name,
+        "category": "화장품",
+        "aliases": [],
+        "base": "./base",
+        "base_vocab_sha256": "0" * 64,
+        "includes_model": False,
+        **(manifest or {}),
+    }
     files["bundle.json"] = raw_manifest if raw_manifest is not None else json.dumps(meta).encode()
     sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in sorted(files.items()))
     files["checksums.sha256"] = sums.encode()
@@ -233,8 +281,13 @@ def test_s4_s5_s6_the_bundle_name_is_never_a_path(tmp_path, work, recipe_yaml, n
     home = tmp_path / "fakehome" / ".ssh"
     home.mkdir(parents=True)
     chosen = {"ABS": str(tmp_path / "ESCAPE_name_abs"), "ssh": str(home)}.get(name, name)
-    bundle = make_bundle(tmp_path / "b.tar.gz", recipe_yaml, name=chosen, root="tiny",
-                         files={"authorized_keys": b"ssh-ed25519 AAAA attacker"} if name == "ssh" else None)
+    bundle = make_bundle(
+        tmp_path / "b.tar.gz",
+        recipe_yaml,
+        name=chosen,
+        root="tiny",
+        files={"authorized_keys": b"ssh-ed25519 AAAA attacker"} if name == "ssh" else None,
+    )
     with pytest.raises(BundleError) as e:
         _import(bundle)
     assert "not a valid domainlm bundle" in e.value.message
@@ -284,9 +337,15 @@ def test_s7_force_applies_only_to_a_folder_the_user_named(tmp_path, work, recipe
     assert not (mine / "thesis.txt").exists() and (mine / "terms.tsv").exists()
 
 
-@pytest.mark.parametrize("name, expected", [(".", "'.' is not a recipe name"), ("", "'' is not a recipe name"),
-                                            (123, "123 (a int, not text) is not a recipe name"),
-                                            (None, "None (a NoneType, not text)")])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        (".", "'.' is not a recipe name"),
+        ("", "'' is not a recipe name"),
+        (123, "123 (a int, not text) is not a recipe name"),
+        (None, "None (a NoneType, not text)"),
+    ],
+)
 def test_b7_a_bundle_name_that_is_not_a_name_is_a_bundle_error(tmp_path, work, recipe_yaml, name, expected):
     with pytest.raises(BundleError) as e:
         _import(make_bundle(tmp_path / "b.tar.gz", recipe_yaml, name=name, root="tiny"))
@@ -344,7 +403,9 @@ class _Zeros(io.RawIOBase):
         return n
 
 
-def test_b28_a_tar_bomb_and_a_bundle_of_many_files_are_refused_before_unpacking(tmp_path, work, recipe_yaml, monkeypatch):
+def test_b28_a_tar_bomb_and_a_bundle_of_many_files_are_refused_before_unpacking(
+    tmp_path, work, recipe_yaml, monkeypatch
+):
     import tempfile
 
     unpacked = []
@@ -410,13 +471,17 @@ class EvilModel(BertForMaskedLM):
 """
 
 
-def _remote_code_folder(tiny_mlm_dir: Path, tmp_path: Path, marker: Path, file: str = "config.json",
-                        model_type: str = "evilbert") -> Path:
+def _remote_code_folder(
+    tiny_mlm_dir: Path, tmp_path: Path, marker: Path, file: str = "config.json", model_type: str = "evilbert"
+) -> Path:
     folder = tmp_path / "remote"
     shutil.copytree(tiny_mlm_dir, folder)
     config = json.loads((folder / file).read_text())
-    config["auto_map"] = {"AutoConfig": "evil.EvilConfig", "AutoModelForMaskedLM": "evil.EvilModel",
-                          "AutoModelForSequenceClassification": "evil.EvilModel"}
+    config["auto_map"] = {
+        "AutoConfig": "evil.EvilConfig",
+        "AutoModelForMaskedLM": "evil.EvilModel",
+        "AutoModelForSequenceClassification": "evil.EvilModel",
+    }
     if file == "config.json":
         config["model_type"] = model_type
     else:
@@ -441,8 +506,18 @@ def test_s8_a_model_folder_with_an_auto_map_is_refused(tiny_mlm_dir, tmp_path, m
     with pytest.raises(ModelError) as e:
         load_base(str(remote))
     assert "asks to run its own Python code" in e.value.message and "evil.EvilConfig" in e.value.message
-    r = cli("adapt", "--base", remote, "--corpus", tiny_corpus(tmp_path), "-o", tmp_path / "out", "--max-steps", "1",
-            input="y\n")
+    r = cli(
+        "adapt",
+        "--base",
+        remote,
+        "--corpus",
+        tiny_corpus(tmp_path),
+        "-o",
+        tmp_path / "out",
+        "--max-steps",
+        "1",
+        input="y\n",
+    )
     assert r.exit_code == 2 and "asks to run its own Python code" in r.output
     shutil.rmtree(remote)
     tok_remote = _remote_code_folder(tiny_mlm_dir, tmp_path, marker, file="tokenizer_config.json")
@@ -473,15 +548,17 @@ def test_s8_transformers_is_told_never_to_run_model_code(tiny_mlm_dir, tmp_path,
 def test_no_loader_in_the_package_can_run_code():
     """A guard on the source: the calls that execute what a file says never come back, and every
     transformers Auto* load (and datasets' load_dataset) says trust_remote_code=False."""
-    executes = re.compile(r"weights_only\s*=\s*False|pickle\.loads?\(|trust_remote_code\s*=\s*True|"
-                          r"yaml\.(unsafe_)?load\(|torch\.load\((?![^)]*weights_only=True)")
+    executes = re.compile(
+        r"weights_only\s*=\s*False|pickle\.loads?\(|trust_remote_code\s*=\s*True|"
+        r"yaml\.(unsafe_)?load\(|torch\.load\((?![^)]*weights_only=True)"
+    )
     auto_load = re.compile(r"\bAuto\w*\.from_pretrained\(|\bload_dataset\(")
     offenders = []
     for root in ("domainlm", "vocab_tools"):
         for file in sorted((REPO / root).rglob("*.py")):
             for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
                 code = line.split("#")[0].strip()
-                if code.startswith(('"', "'", "f\"")):
+                if code.startswith(('"', "'", 'f"')):
                     continue  # text (a model card's example, a hint), not a call
                 if executes.search(code) or auto_load.search(code) and "trust_remote_code=False" not in code:
                     offenders.append(f"{file.relative_to(REPO)}:{number}: {code}")

@@ -10,20 +10,43 @@ import struct
 from pathlib import Path
 
 import pytest
+from helpers.training import write_corpus
 
 from domainlm.errors import ConfigError
 from domainlm.runtime import flat_hparams, logging_dir_for, parse_report_to
 from domainlm.training import TrainConfig, pretrain
 from domainlm.training.config import ModelArchConfig
-from helpers.training import write_corpus
 
 ARCH = ModelArchConfig(layers=1, hidden=32, heads=2, intermediate=64, max_positions=64)
-STEPS = dict(max_steps=4, batch_size=2, seq_len=32, lr=1e-3, save_every=10, log_every=1, eval_every=2,
-             heldout_fraction=0.05, eval_documents=20, precision="fp32")
-FAST = ["--max-steps", "3", "--batch-size", "2", "--seq-len", "32", "--save-every", "10", "--lr", "1e-3",
-        "--precision", "fp32"]
-SMALL_FT = dict(max_train=24, max_dev=16, max_test=16, epochs=2, batch_size=4, max_seq_len=32, threads=1,
-                precision="fp32")
+STEPS = dict(
+    max_steps=4,
+    batch_size=2,
+    seq_len=32,
+    lr=1e-3,
+    save_every=10,
+    log_every=1,
+    eval_every=2,
+    heldout_fraction=0.05,
+    eval_documents=20,
+    precision="fp32",
+)
+FAST = [
+    "--max-steps",
+    "3",
+    "--batch-size",
+    "2",
+    "--seq-len",
+    "32",
+    "--save-every",
+    "10",
+    "--lr",
+    "1e-3",
+    "--precision",
+    "fp32",
+]
+SMALL_FT = dict(
+    max_train=24, max_dev=16, max_test=16, epochs=2, batch_size=4, max_seq_len=32, threads=1, precision="fp32"
+)
 
 
 @pytest.fixture(scope="module")
@@ -93,17 +116,44 @@ def test_logging_folder_is_beside_the_model_never_inside(tmp_path):
 
 
 def test_hyperparameters_are_flat_scalars():
-    flat = flat_hparams({"train": {"lr": 1e-3, "lora": {"target_modules": ["query", "value"]}, "eval_every": None,
-                                   "phases": [{"mode": "new-rows", "steps": 2}]}, "base": Path("b")})
-    assert flat == {"train.lr": 1e-3, "train.lora.target_modules.0": "query", "train.lora.target_modules.1": "value",
-                    "train.phases.0.mode": "new-rows", "train.phases.0.steps": 2, "base": "b"}
+    flat = flat_hparams(
+        {
+            "train": {
+                "lr": 1e-3,
+                "lora": {"target_modules": ["query", "value"]},
+                "eval_every": None,
+                "phases": [{"mode": "new-rows", "steps": 2}],
+            },
+            "base": Path("b"),
+        }
+    )
+    assert flat == {
+        "train.lr": 1e-3,
+        "train.lora.target_modules.0": "query",
+        "train.lora.target_modules.1": "value",
+        "train.phases.0.mode": "new-rows",
+        "train.phases.0.steps": 2,
+        "base": "b",
+    }
 
 
 def test_missing_tracker_package_is_named_before_any_work(cli, tiny_tokenizer_dir, corpus, tmp_path, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
-    r = cli("pretrain", "-t", tiny_tokenizer_dir, "--corpus", corpus, "-o", tmp_path / "out", *FAST,
-            "--report-to", "tensorboard", "--report-to", "wandb")
+    r = cli(
+        "pretrain",
+        "-t",
+        tiny_tokenizer_dir,
+        "--corpus",
+        corpus,
+        "-o",
+        tmp_path / "out",
+        *FAST,
+        "--report-to",
+        "tensorboard",
+        "--report-to",
+        "wandb",
+    )
     assert r.exit_code == 2, r.output
     assert "wandb: the package is not installed" in r.output
     assert "pip install 'domainlm[wandb]'" in r.output
@@ -124,8 +174,20 @@ def test_missing_tracker_package_is_named_by_finetune_and_recipe_run(cli, tiny_m
 
 
 def test_logging_dir_inside_the_output_is_refused_by_the_cli(cli, tiny_tokenizer_dir, corpus, tmp_path):
-    r = cli("pretrain", "-t", tiny_tokenizer_dir, "--corpus", corpus, "-o", tmp_path / "out", *FAST,
-            "--report-to", "tensorboard", "--logging-dir", tmp_path / "out" / "tb")
+    r = cli(
+        "pretrain",
+        "-t",
+        tiny_tokenizer_dir,
+        "--corpus",
+        corpus,
+        "-o",
+        tmp_path / "out",
+        *FAST,
+        "--report-to",
+        "tensorboard",
+        "--logging-dir",
+        tmp_path / "out" / "tb",
+    )
     assert r.exit_code == 2 and "inside the output folder" in r.output
 
 
@@ -133,8 +195,13 @@ def test_logging_dir_inside_the_output_is_refused_by_the_cli(cli, tiny_tokenizer
 
 
 def test_pretrain_tensorboard_logs_loss_lr_speed_heldout_and_settings(tiny_tokenizer_dir, corpus, tmp_path):
-    out = pretrain(tiny_tokenizer_dir, str(corpus), tmp_path / "base", arch=ARCH,
-                   config=TrainConfig(**STEPS, report_to="tensorboard"))
+    out = pretrain(
+        tiny_tokenizer_dir,
+        str(corpus),
+        tmp_path / "base",
+        arch=ARCH,
+        config=TrainConfig(**STEPS, report_to="tensorboard"),
+    )
     runs = tmp_path / "base.runs"
     scalars = _scalars(runs / "tensorboard")
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -151,9 +218,26 @@ def test_pretrain_tensorboard_logs_loss_lr_speed_heldout_and_settings(tiny_token
 
 def test_adapt_cli_tensorboard_starts_with_the_heldout_loss_before(cli, tiny_mlm_dir, corpus, tmp_path):
     logs = tmp_path / "logs"
-    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "-o", tmp_path / "out", *FAST,
-            "--report-to", "tensorboard", "--logging-dir", logs, "--set", "train.eval_documents=20",
-            "--set", "train.heldout_fraction=0.05", "--set", "train.log_every=1")
+    r = cli(
+        "adapt",
+        "--base",
+        tiny_mlm_dir,
+        "--corpus",
+        corpus,
+        "-o",
+        tmp_path / "out",
+        *FAST,
+        "--report-to",
+        "tensorboard",
+        "--logging-dir",
+        logs,
+        "--set",
+        "train.eval_documents=20",
+        "--set",
+        "train.heldout_fraction=0.05",
+        "--set",
+        "train.log_every=1",
+    )
     assert r.exit_code == 0, r.output
     assert "Tracker logs (tensorboard)" in r.output and "tensorboard --logdir" in r.output
     scalars = _scalars(logs / "tensorboard")
@@ -167,8 +251,9 @@ def test_adapt_cli_tensorboard_starts_with_the_heldout_loss_before(cli, tiny_mlm
 def test_finetune_tensorboard_logs_each_seed(tiny_mlm_dir, shared_data, tmp_path):
     from domainlm.finetune import finetune
 
-    finetune(tiny_mlm_dir, "nsmc", tmp_path / "ft", seeds=[1, 2], data_dir=shared_data, report_to="tensorboard",
-             **SMALL_FT)
+    finetune(
+        tiny_mlm_dir, "nsmc", tmp_path / "ft", seeds=[1, 2], data_dir=shared_data, report_to="tensorboard", **SMALL_FT
+    )
     runs = sorted(p.name for p in (tmp_path / "ft.runs" / "tensorboard").iterdir())
     assert runs == [f"{Path(tiny_mlm_dir).name}-nsmc-seed1", f"{Path(tiny_mlm_dir).name}-nsmc-seed2"]
     scalars = _scalars(tmp_path / "ft.runs" / "tensorboard" / runs[0])
@@ -188,8 +273,9 @@ def test_pretrain_mlflow_local_store(tiny_tokenizer_dir, corpus, tmp_path, monke
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
-    pretrain(tiny_tokenizer_dir, str(corpus), tmp_path / "base", arch=ARCH,
-             config=TrainConfig(**STEPS, report_to="mlflow"))
+    pretrain(
+        tiny_tokenizer_dir, str(corpus), tmp_path / "base", arch=ARCH, config=TrainConfig(**STEPS, report_to="mlflow")
+    )
     client = MlflowClient((tmp_path / "base.runs" / "mlruns").resolve().as_uri())
     (run,) = client.search_runs([client.get_experiment_by_name("domainlm").experiment_id])
     assert run.info.run_name == "base" and run.info.status == "FINISHED"
@@ -207,8 +293,8 @@ def _wandb_records(path: Path) -> list:
         if block - pos % block < 7:  # a block's tail too short for a record header is padding
             pos += block - pos % block
             continue
-        _crc, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
-        part, pos = part + data[pos + 7:pos + 7 + length], pos + 7 + length
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        part, pos = part + data[pos + 7 : pos + 7 + length], pos + 7 + length
         if kind in (1, 4):  # a full record, or the last piece of one
             record = pb.Record()
             record.ParseFromString(part)
@@ -221,8 +307,9 @@ def _wandb_records(path: Path) -> list:
 def test_pretrain_wandb_offline(tiny_tokenizer_dir, corpus, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    pretrain(tiny_tokenizer_dir, str(corpus), tmp_path / "base", arch=ARCH,
-             config=TrainConfig(**STEPS, report_to="wandb"))
+    pretrain(
+        tiny_tokenizer_dir, str(corpus), tmp_path / "base", arch=ARCH, config=TrainConfig(**STEPS, report_to="wandb")
+    )
     (run_file,) = glob.glob(str(tmp_path / "base.runs" / "wandb" / "offline-run-*" / "run-*.wandb"))
     records = _wandb_records(Path(run_file))
     key = lambda item: item.key or "/".join(item.nested_key)  # noqa: E731 ("train/loss" is stored as a nested key)

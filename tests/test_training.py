@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers.training import Killed, fill_by_hand, kill_at, tiny_train_config, write_corpus
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from domainlm.errors import ConfigError, TrainingError
@@ -18,14 +18,24 @@ from domainlm.training.config import ModelArchConfig, PhaseConfig
 from domainlm.training.data import PackedStream, batches, corpus_texts, pack
 from domainlm.training.engine import TrainingInterrupted
 from domainlm.training.masking import mask_generator, special_token_ids, whole_word_mask
-from helpers.training import Killed, kill_at, tiny_train_config, fill_by_hand, write_corpus
 
 TERMS = ["수분크림", "##크림", "발림성", "가성비"]
 TINY_ARCH = ModelArchConfig(layers=2, hidden=32, heads=2, intermediate=64, max_positions=128)
 
 
-TINY = dict(max_steps=6, batch_size=4, seq_len=32, lr=2e-3, warmup_ratio=0.0, save_every=2, log_every=1,
-            heldout_fraction=0.05, eval_documents=50, replay_ratio=0.0, seed=7)
+TINY = dict(
+    max_steps=6,
+    batch_size=4,
+    seq_len=32,
+    lr=2e-3,
+    warmup_ratio=0.0,
+    save_every=2,
+    log_every=1,
+    heldout_fraction=0.05,
+    eval_documents=50,
+    replay_ratio=0.0,
+    seed=7,
+)
 
 
 def tiny_config(**kw) -> TrainConfig:
@@ -57,6 +67,7 @@ def _losses(out_dir: Path) -> list[float]:
 
 # ---------------------------------------------------------------- data and masking
 
+
 def test_pack_makes_full_sequences_with_cls_sep(tiny_tokenizer_dir, shared_data_dir_texts):
     tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
     seqs = list(pack(tok, shared_data_dir_texts[:200], 32))
@@ -71,7 +82,7 @@ def test_eojeol_starts_follow_whitespace(tiny_tokenizer_dir):
     tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
     from domainlm.training.data import encode_eojeols
 
-    (ids, starts), = encode_eojeols(tok, ["수분크림은 가성비 최고!"])
+    ((ids, starts),) = encode_eojeols(tok, ["수분크림은 가성비 최고!"])
     pieces = tok.convert_ids_to_tokens(ids.tolist())
     words = []
     for p, s in zip(pieces, starts):
@@ -92,8 +103,15 @@ def test_whole_word_mask_masks_whole_eojeols(tiny_tokenizer_dir, shared_data_dir
     stream = PackedStream(tok, lambda: shared_data_dir_texts, 64, seed=1)
     ids, starts = next(batches(stream, 32))
     special = special_token_ids(tok)
-    inputs, positions, targets = whole_word_mask(ids, starts, special, mask_token_id=tok.mask_token_id,
-                                                 vocab_size=len(tok), probability=0.15, generator=mask_generator(0, 0))
+    inputs, positions, targets = whole_word_mask(
+        ids,
+        starts,
+        special,
+        mask_token_id=tok.mask_token_id,
+        vocab_size=len(tok),
+        probability=0.15,
+        generator=mask_generator(0, 0),
+    )
     chosen = torch.zeros(ids.numel(), dtype=torch.bool)
     chosen[positions] = True
     chosen = chosen.view(ids.shape)
@@ -115,7 +133,10 @@ def test_stream_is_deterministic_and_mixes_replay(tiny_tokenizer_dir):
     tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
     domain = [f"수분크림 발림성 좋아요 {i}" for i in range(300)]
     general = [f"대한민국의 수도는 서울 {i}" for i in range(300)]
-    make = lambda: PackedStream(tok, lambda: domain, 16, seed=3, replay=lambda: general, replay_ratio=0.3)
+
+    def make():
+        return PackedStream(tok, lambda: domain, 16, seed=3, replay=lambda: general, replay_ratio=0.3)
+
     a = [s[0].tolist() for _, s in zip(range(50), make())]
     b = [s[0].tolist() for _, s in zip(range(50), make())]
     assert a == b
@@ -126,11 +147,20 @@ def test_stream_is_deterministic_and_mixes_replay(tiny_tokenizer_dir):
 
 # ---------------------------------------------------------------- adapt / pretrain
 
+
 def test_pretrain_writes_a_loadable_model(tiny_tokenizer_dir, corpus, tmp_path):
     out = pretrain(tiny_tokenizer_dir, str(corpus), tmp_path / "base", arch=TINY_ARCH, config=tiny_config(max_steps=4))
     names = {p.name for p in out.iterdir()}
-    assert {"config.json", "README.md", "settings.json", "versions.json", "metrics.jsonl", "slots.json", "tokenizer.json"} <= names
-    records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert {
+        "config.json",
+        "README.md",
+        "settings.json",
+        "versions.json",
+        "metrics.jsonl",
+        "slots.json",
+        "tokenizer.json",
+    } <= names
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     train_records = [r for r in records if "loss" in r]
     assert [r["step"] for r in train_records] == [1, 2, 3, 4]
     assert {"step", "loss", "lr", "tokens", "tokens_per_second"} <= set(train_records[0])
@@ -149,15 +179,24 @@ def test_pretrain_albert(tiny_tokenizer_dir, corpus, tmp_path):
 
 def test_adapt_new_rows_with_filled_tokenizer(tiny_mlm_dir, filled_dir, corpus, tmp_path):
     before = AutoModelForMaskedLM.from_pretrained(str(tiny_mlm_dir)).state_dict()
-    result = adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), filled_tokenizer=filled_dir,
-                   config=tiny_config(mode="new-rows", max_steps=3), category="화장품")
+    result = adapt(
+        str(tiny_mlm_dir),
+        tmp_path / "out",
+        corpus=str(corpus),
+        filled_tokenizer=filled_dir,
+        config=tiny_config(mode="new-rows", max_steps=3),
+        category="화장품",
+    )
     assert result.slots_filled == len(TERMS) and result.steps == 3
     after = AutoModelForMaskedLM.from_pretrained(str(result.out_dir)).state_dict()
     slots = [e["slot_id"] for e in json.loads((result.out_dir / "slots.json").read_text())["slots"]]
     key = "bert.embeddings.word_embeddings.weight"
     changed = (after[key] != before[key]).any(1).nonzero().view(-1).tolist()
     assert set(changed) == set(slots)  # mean init + training touched the filled rows only
-    assert torch.equal(after["bert.encoder.layer.0.attention.self.query.weight"], before["bert.encoder.layer.0.attention.self.query.weight"])
+    assert torch.equal(
+        after["bert.encoder.layer.0.attention.self.query.weight"],
+        before["bert.encoder.layer.0.attention.self.query.weight"],
+    )
     card = (result.out_dir / "README.md").read_text()
     assert "화장품" in card and "new-rows" in card and "수분크림" in card
     settings = json.loads((result.out_dir / "settings.json").read_text())
@@ -167,11 +206,20 @@ def test_adapt_new_rows_with_filled_tokenizer(tiny_mlm_dir, filled_dir, corpus, 
 
 
 def test_adapt_phased_new_rows_then_lora_merges(tiny_mlm_dir, filled_dir, corpus, tmp_path):
-    config = tiny_config(mode="phased", phases=[PhaseConfig(mode="new-rows", steps=2), PhaseConfig(mode="lora", steps=2, lr=5e-3)],
-                         max_steps=4)
-    result = adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), replay=[str(corpus)],
-                   filled_tokenizer=filled_dir, config=config)
-    records = [json.loads(l) for l in (result.out_dir / "metrics.jsonl").read_text().splitlines()]
+    config = tiny_config(
+        mode="phased",
+        phases=[PhaseConfig(mode="new-rows", steps=2), PhaseConfig(mode="lora", steps=2, lr=5e-3)],
+        max_steps=4,
+    )
+    result = adapt(
+        str(tiny_mlm_dir),
+        tmp_path / "out",
+        corpus=str(corpus),
+        replay=[str(corpus)],
+        filled_tokenizer=filled_dir,
+        config=config,
+    )
+    records = [json.loads(line) for line in (result.out_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["mode"] for r in records if "loss" in r] == ["new-rows", "new-rows", "lora", "lora"]
     model = AutoModelForMaskedLM.from_pretrained(str(result.out_dir))
     assert not any("lora" in n for n, _ in model.named_parameters())
@@ -183,8 +231,9 @@ def test_adapt_phased_new_rows_then_lora_merges(tiny_mlm_dir, filled_dir, corpus
 def test_adapt_phased_new_rows_then_full_trains_every_row(tiny_mlm_dir, filled_dir, corpus, tmp_path):
     # The new-rows phase masks the embedding's gradient with hooks; the full phase after it must not
     # inherit them (it once did: the base's rows and biases stayed frozen for the whole run).
-    config = tiny_config(mode="phased", phases=[PhaseConfig(mode="new-rows", steps=2), PhaseConfig(mode="full", steps=2)],
-                         max_steps=4)
+    config = tiny_config(
+        mode="phased", phases=[PhaseConfig(mode="new-rows", steps=2), PhaseConfig(mode="full", steps=2)], max_steps=4
+    )
     result = adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), filled_tokenizer=filled_dir, config=config)
     before = AutoModelForMaskedLM.from_pretrained(str(tiny_mlm_dir)).state_dict()
     after = AutoModelForMaskedLM.from_pretrained(str(result.out_dir)).state_dict()
@@ -201,13 +250,25 @@ def test_resume_after_kill_reproduces_the_loss_curve(tiny_mlm_dir, filled_dir, c
     full = adapt(str(tiny_mlm_dir), tmp_path / "full", corpus=str(corpus), filled_tokenizer=filled_dir, config=config)
 
     with pytest.raises(Killed):
-        adapt(str(tiny_mlm_dir), tmp_path / "killed", corpus=str(corpus), filled_tokenizer=filled_dir, config=config,
-              on_step=kill_at(5))
+        adapt(
+            str(tiny_mlm_dir),
+            tmp_path / "killed",
+            corpus=str(corpus),
+            filled_tokenizer=filled_dir,
+            config=config,
+            on_step=kill_at(5),
+        )
     assert not (tmp_path / "killed").exists()  # no half-written model
     ckpts = sorted(p.name for p in (tmp_path / "killed.checkpoints").iterdir())
     assert ckpts == ["step-000002", "step-000004"]
-    resumed = adapt(str(tiny_mlm_dir), tmp_path / "killed", corpus=str(corpus), filled_tokenizer=filled_dir, config=config,
-                    resume=True)
+    resumed = adapt(
+        str(tiny_mlm_dir),
+        tmp_path / "killed",
+        corpus=str(corpus),
+        filled_tokenizer=filled_dir,
+        config=config,
+        resume=True,
+    )
     assert resumed.resumed_from == 4
     assert np.allclose(_losses(full.out_dir), _losses(resumed.out_dir), rtol=1e-5, atol=1e-6)
     assert len(_losses(resumed.out_dir)) == 6
@@ -253,7 +314,9 @@ def test_disk_full_while_checkpointing_leaves_nothing_half_written(tiny_mlm_dir,
         adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), config=tiny_config(save_every=2))
     assert "No space left on the device while writing the checkpoint" in str(e.value)
     assert "Nothing half-written was left" in str(e.value)
-    leftovers = [p.name for p in (tmp_path / "out.checkpoints").iterdir()] if (tmp_path / "out.checkpoints").exists() else []
+    leftovers = (
+        [p.name for p in (tmp_path / "out.checkpoints").iterdir()] if (tmp_path / "out.checkpoints").exists() else []
+    )
     assert leftovers == []
     assert not (tmp_path / "out").exists()
 
@@ -277,10 +340,18 @@ def test_ctrl_c_saves_a_clean_checkpoint_and_says_how_to_resume(tiny_mlm_dir, co
             raise KeyboardInterrupt
 
     with pytest.raises(TrainingInterrupted) as e:
-        adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), config=tiny_config(save_every=100), on_step=interrupt)
+        adapt(
+            str(tiny_mlm_dir),
+            tmp_path / "out",
+            corpus=str(corpus),
+            config=tiny_config(save_every=100),
+            on_step=interrupt,
+        )
     assert "Interrupted at step 3 of 6; saved a checkpoint at step 3" in str(e.value)
     assert "--resume" in str(e.value)
-    result = adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), config=tiny_config(save_every=100), resume=True)
+    result = adapt(
+        str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), config=tiny_config(save_every=100), resume=True
+    )
     assert result.steps == 6 and result.resumed_from == 3
 
 
@@ -298,14 +369,20 @@ def test_heldout_loss_is_deterministic(tiny_mlm_dir, shared_data_dir_texts):
 
 
 def test_grad_accumulation_counts_tokens_and_trains(tiny_tokenizer_dir, corpus, tmp_path):
-    out = pretrain(tiny_tokenizer_dir, str(corpus), tmp_path / "acc", arch=TINY_ARCH,
-                   config=tiny_config(max_steps=2, grad_accum=3, eval_documents=0))
-    records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    out = pretrain(
+        tiny_tokenizer_dir,
+        str(corpus),
+        tmp_path / "acc",
+        arch=TINY_ARCH,
+        config=tiny_config(max_steps=2, grad_accum=3, eval_documents=0),
+    )
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert records[-1]["tokens"] == 2 * 3 * 4 * 32
 
 
-def test_grad_accumulation_sums_the_micro_batch_gradients_into_one_step(tiny_tokenizer_dir, corpus, tmp_path,
-                                                                         monkeypatch):
+def test_grad_accumulation_sums_the_micro_batch_gradients_into_one_step(
+    tiny_tokenizer_dir, corpus, tmp_path, monkeypatch
+):
     """Each step draws grad_accum micro-batches (each its own loss, scaled by 1 / grad_accum) before
     ONE optimiser step, logs the mean of their losses, and the stream position counts micro-batches."""
     import domainlm.training.objectives as objectives
@@ -320,7 +397,9 @@ def test_grad_accumulation_sums_the_micro_batch_gradients_into_one_step(tiny_tok
 
     monkeypatch.setattr(objectives.MaskedLM, "loss", spy)
     original_step = torch.optim.AdamW.step
-    monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, *a, **k: (steps.append(1), original_step(self, *a, **k))[1])
+    monkeypatch.setattr(
+        torch.optim.AdamW, "step", lambda self, *a, **k: (steps.append(1), original_step(self, *a, **k))[1]
+    )
     cfg = tiny_config(max_steps=3, grad_accum=2, eval_documents=0, log_every=1, save_every=2, keep_checkpoints=True)
     out = pretrain(tiny_tokenizer_dir, str(corpus), tmp_path / "acc", arch=TINY_ARCH, config=cfg)
     assert [s for s, _ in seen] == [0, 0, 1, 1, 2, 2] and len(steps) == 3
@@ -335,8 +414,14 @@ def test_grad_accumulation_sums_the_micro_batch_gradients_into_one_step(tiny_tok
 def test_adapt_zero_steps_fills_and_initialises_only(tiny_mlm_dir, corpus, tmp_path):
     """max_steps 0: the filled model with mean-initialised rows, every other tensor the base's."""
     before = AutoModelForMaskedLM.from_pretrained(str(tiny_mlm_dir)).state_dict()
-    result = adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), terms=TERMS,
-                   config=tiny_config(max_steps=0), category="화장품")
+    result = adapt(
+        str(tiny_mlm_dir),
+        tmp_path / "out",
+        corpus=str(corpus),
+        terms=TERMS,
+        config=tiny_config(max_steps=0),
+        category="화장품",
+    )
     assert result.steps == 0 and result.tokens == 0 and result.slots_filled == len(TERMS)
     after = AutoModelForMaskedLM.from_pretrained(str(result.out_dir)).state_dict()
     slots = [e["slot_id"] for e in json.loads((result.out_dir / "slots.json").read_text())["slots"]]

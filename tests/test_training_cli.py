@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from helpers.training import tiny_corpus, fill_by_hand
+from helpers.training import fill_by_hand, tiny_corpus
 
 FAST = ["--max-steps", "3", "--batch-size", "2", "--seq-len", "32", "--save-every", "2", "--lr", "1e-3"]
 
@@ -25,19 +24,37 @@ def filled_dir(tiny_tokenizer_dir, tmp_path_factory):
 def no_slot_model(tmp_path_factory):
     """A KcBERT-like base: a tokenizer without [unusedN] slots, and its model."""
     from conftest import TINY_TEXT, build_tiny_tokenizer
-    from transformers import BertConfig, BertForMaskedLM
-
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
 
     out = build_tiny_tokenizer(tmp_path_factory.mktemp("noslot"), TINY_TEXT * 5, vocab_size=200, unused=0)
-    BertForMaskedLM(BertConfig(vocab_size=len(AutoTokenizer.from_pretrained(str(out))), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                               intermediate_size=64, max_position_embeddings=64)).save_pretrained(str(out))
+    BertForMaskedLM(
+        BertConfig(
+            vocab_size=len(AutoTokenizer.from_pretrained(str(out))),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=64,
+        )
+    ).save_pretrained(str(out))
     return out
 
 
 def test_adapt_cli_with_filled_tokenizer(cli, tiny_mlm_dir, filled_dir, corpus, tmp_path):
-    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--filled-tokenizer", filled_dir, "-o", tmp_path / "out",
-            "--mode", "new-rows", *FAST)
+    r = cli(
+        "adapt",
+        "--base",
+        tiny_mlm_dir,
+        "--corpus",
+        corpus,
+        "--filled-tokenizer",
+        filled_dir,
+        "-o",
+        tmp_path / "out",
+        "--mode",
+        "new-rows",
+        *FAST,
+    )
     assert r.exit_code == 0, r.output
     assert "slots filled" in r.output and "Wrote" in r.output
     assert json.loads((tmp_path / "out" / "slots.json").read_text())["slots"][0]["term"] == "수분크림"
@@ -53,7 +70,20 @@ def test_adapt_cli_seq_len_beyond_positions(cli, tiny_mlm_dir, corpus, tmp_path)
 def test_adapt_cli_base_without_free_slots(cli, no_slot_model, corpus, tmp_path):
     terms = tmp_path / "terms.txt"
     terms.write_text("수분크림\n발림성\n", encoding="utf-8")
-    r = cli("adapt", "--base", no_slot_model, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", *FAST, "--slots", "all")
+    r = cli(
+        "adapt",
+        "--base",
+        no_slot_model,
+        "--corpus",
+        corpus,
+        "--terms",
+        terms,
+        "-o",
+        tmp_path / "out",
+        *FAST,
+        "--slots",
+        "all",
+    )
     assert r.exit_code == 2
     assert "has no free [unusedN] slot to fill with the 2 terms." in r.output
     assert "Pass --resize to append new rows" in r.output
@@ -62,7 +92,20 @@ def test_adapt_cli_base_without_free_slots(cli, no_slot_model, corpus, tmp_path)
 def test_adapt_cli_terms_file_with_unknown_columns(cli, tiny_mlm_dir, corpus, tmp_path):
     terms = tmp_path / "terms.tsv"
     terms.write_text("term\tscore\tflavour\n수분크림\t1.0\tx\n", encoding="utf-8")
-    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", *FAST, "--slots", "all")
+    r = cli(
+        "adapt",
+        "--base",
+        tiny_mlm_dir,
+        "--corpus",
+        corpus,
+        "--terms",
+        terms,
+        "-o",
+        tmp_path / "out",
+        *FAST,
+        "--slots",
+        "all",
+    )
     assert r.exit_code == 2
     assert "unknown column" in r.output and "'flavour'" in r.output
 
@@ -109,15 +152,43 @@ def test_adapt_cli_ctrl_c_then_resume(cli, tiny_mlm_dir, corpus, tmp_path, monke
 
 
 def test_pretrain_cli(cli, tiny_tokenizer_dir, corpus, tmp_path):
-    r = cli("pretrain", "--tokenizer", tiny_tokenizer_dir, "--corpus", corpus, "-o", tmp_path / "base", "--layers", "1",
-            "--hidden", "32", "--heads", "2", "--max-positions", "64", *FAST)
+    r = cli(
+        "pretrain",
+        "--tokenizer",
+        tiny_tokenizer_dir,
+        "--corpus",
+        corpus,
+        "-o",
+        tmp_path / "base",
+        "--layers",
+        "1",
+        "--hidden",
+        "32",
+        "--heads",
+        "2",
+        "--max-positions",
+        "64",
+        *FAST,
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "base" / "model.safetensors").exists()
 
 
 def test_pretrain_cli_bad_arch(cli, tiny_tokenizer_dir, corpus, tmp_path):
-    r = cli("pretrain", "--tokenizer", tiny_tokenizer_dir, "--corpus", corpus, "-o", tmp_path / "base", "--hidden", "30",
-            "--heads", "4", *FAST)
+    r = cli(
+        "pretrain",
+        "--tokenizer",
+        tiny_tokenizer_dir,
+        "--corpus",
+        corpus,
+        "-o",
+        tmp_path / "base",
+        "--hidden",
+        "30",
+        "--heads",
+        "4",
+        *FAST,
+    )
     assert r.exit_code == 2
     assert "hidden (30) must be a multiple of heads (4)." in r.output
 
@@ -125,9 +196,23 @@ def test_pretrain_cli_bad_arch(cli, tiny_tokenizer_dir, corpus, tmp_path):
 def test_adapt_cli_fills_terms_and_initialises_rows(cli, tiny_mlm_dir, corpus, tmp_path):
     terms = tmp_path / "terms.txt"
     terms.write_text("수분크림\n발림성\n##크림\n", encoding="utf-8")
-    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", "--json", *FAST, "--slots", "all")
+    r = cli(
+        "adapt",
+        "--base",
+        tiny_mlm_dir,
+        "--corpus",
+        corpus,
+        "--terms",
+        terms,
+        "-o",
+        tmp_path / "out",
+        "--json",
+        *FAST,
+        "--slots",
+        "all",
+    )
     assert r.exit_code == 0, r.output
-    result = json.loads(r.stdout[r.stdout.index("{"):])
+    result = json.loads(r.stdout[r.stdout.index("{") :])
     assert result["slots_filled"] == 3
     slots = json.loads((tmp_path / "out" / "slots.json").read_text())["slots"]
     assert [s["term"] for s in slots] == ["수분크림", "발림성", "##크림"]
@@ -140,7 +225,21 @@ def test_adapt_cli_resize_appends_rows_for_a_base_without_slots(cli, no_slot_mod
 
     terms = tmp_path / "terms.txt"
     terms.write_text("수분크림\n발림성\n", encoding="utf-8")
-    r = cli("adapt", "--base", no_slot_model, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out", "--resize", *FAST, "--slots", "all")
+    r = cli(
+        "adapt",
+        "--base",
+        no_slot_model,
+        "--corpus",
+        corpus,
+        "--terms",
+        terms,
+        "-o",
+        tmp_path / "out",
+        "--resize",
+        *FAST,
+        "--slots",
+        "all",
+    )
     assert r.exit_code == 0, r.output
     base = AutoTokenizer.from_pretrained(str(no_slot_model))
     tok = AutoTokenizer.from_pretrained(str(tmp_path / "out"))
@@ -158,8 +257,11 @@ def test_adapt_category_uses_the_terms_mine_terms_wrote(cli, tiny_mlm_dir, corpu
 
     monkeypatch.chdir(tmp_path)
     recipe = tmp_path / "mini.yaml"
-    recipe.write_text(f"name: mini\ncategory: 미니\nbase: {tiny_mlm_dir}\n"
-                      f"data:\n  domain: [{corpus}]\n  reference: [{corpus}]\nvocab:\n  slots: 2\n", encoding="utf-8")
+    recipe.write_text(
+        f"name: mini\ncategory: 미니\nbase: {tiny_mlm_dir}\n"
+        f"data:\n  domain: [{corpus}]\n  reference: [{corpus}]\nvocab:\n  slots: 2\n",
+        encoding="utf-8",
+    )
     (tmp_path / "mined" / "mini").mkdir(parents=True)
     write_terms([Term(term="수분크림"), Term(term="발림성")], tmp_path / "mined" / "mini" / "terms.tsv")
     r = cli("adapt", "--category", recipe, "-o", tmp_path / "out", "--json", *FAST, "--slots", "all")
@@ -171,14 +273,46 @@ def test_adapt_category_uses_the_terms_mine_terms_wrote(cli, tiny_mlm_dir, corpu
 
 def test_set_works_without_a_recipe(cli, tiny_mlm_dir, tiny_tokenizer_dir, corpus, tmp_path):
     """`--set train.KEY=VALUE` on adapt and pretrain without --category; explicit options still win."""
-    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "-o", tmp_path / "a", *FAST,
-            "--set", "train.warmup_ratio=0.25", "--set", "train.lora.r=4", "--set", "train.max_steps=99")
+    r = cli(
+        "adapt",
+        "--base",
+        tiny_mlm_dir,
+        "--corpus",
+        corpus,
+        "-o",
+        tmp_path / "a",
+        *FAST,
+        "--set",
+        "train.warmup_ratio=0.25",
+        "--set",
+        "train.lora.r=4",
+        "--set",
+        "train.max_steps=99",
+    )
     assert r.exit_code == 0, r.output
     train = json.loads((tmp_path / "a" / "settings.json").read_text(encoding="utf-8"))["train"]
     assert train["warmup_ratio"] == 0.25 and train["lora"]["r"] == 4
     assert train["max_steps"] == 3  # --max-steps 3 (FAST) is typed explicitly: it wins over --set
-    r = cli("pretrain", "--tokenizer", tiny_tokenizer_dir, "--corpus", corpus, "-o", tmp_path / "p", "--layers", "1",
-            "--hidden", "32", "--heads", "2", "--max-positions", "64", *FAST, "--set", "train.weight_decay=0.05")
+    r = cli(
+        "pretrain",
+        "--tokenizer",
+        tiny_tokenizer_dir,
+        "--corpus",
+        corpus,
+        "-o",
+        tmp_path / "p",
+        "--layers",
+        "1",
+        "--hidden",
+        "32",
+        "--heads",
+        "2",
+        "--max-positions",
+        "64",
+        *FAST,
+        "--set",
+        "train.weight_decay=0.05",
+    )
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "p" / "settings.json").read_text(encoding="utf-8"))["train"]["weight_decay"] == 0.05
 
@@ -186,8 +320,21 @@ def test_set_works_without_a_recipe(cli, tiny_mlm_dir, tiny_tokenizer_dir, corpu
 def test_set_without_a_recipe_reports_every_problem(cli, tiny_mlm_dir, corpus, tmp_path):
     r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "-o", tmp_path / "a", "--set", "vocab.slots=3")
     assert r.exit_code == 2 and "only train.* settings" in r.output and "vocab.slots=3" in r.output
-    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "-o", tmp_path / "a",
-            "--set", "train.nope=1", "--set", "train.lr=fast", "--set", "train.batch_size=0")
+    r = cli(
+        "adapt",
+        "--base",
+        tiny_mlm_dir,
+        "--corpus",
+        corpus,
+        "-o",
+        tmp_path / "a",
+        "--set",
+        "train.nope=1",
+        "--set",
+        "train.lr=fast",
+        "--set",
+        "train.batch_size=0",
+    )
     assert r.exit_code == 2, r.output
     text = " ".join(r.output.split())
     assert "3 problems" in text and "nope" in text and "lr" in text and "batch_size" in text

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from helpers.training import write_corpus
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import hashlib, os, sys
     import torch
     import domainlm.training.engine as engine
@@ -33,7 +33,7 @@ SCRIPT = textwrap.dedent('''
              arch=ModelArchConfig(layers=1, hidden=32, heads=2, intermediate=64, max_positions=64),
              config=TrainConfig(max_steps=3, batch_size=2, seq_len=32, lr=1e-3, save_every=2, log_every=1,
                                 heldout_fraction=0.05, eval_documents=20))
-''')
+""")
 
 
 def _free_port() -> int:
@@ -50,9 +50,26 @@ def test_two_process_ddp_on_cpu(tiny_tokenizer_dir, tmp_path):
     script.write_text(SCRIPT, encoding="utf-8")
     torchrun = Path(sys.executable).with_name("torchrun")
     env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-                           str(script), str(tiny_tokenizer_dir), str(corpus), str(tmp_path / "out"), str(tmp_path)],
-                          capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run(
+        [
+            str(torchrun),
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(_free_port()),
+            str(script),
+            str(tiny_tokenizer_dir),
+            str(corpus),
+            str(tmp_path / "out"),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "loss" in r]
@@ -70,11 +87,43 @@ def test_torchrun_cli_prints_once_and_records_the_world_size(tiny_mlm_dir, tmp_p
     torchrun = Path(sys.executable).with_name("torchrun")
     env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", DOMAINLM_PROGRESS="1")
     out = tmp_path / "out"
-    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port",
-                           str(_free_port()), "-m", "domainlm", "adapt", "--base", str(tiny_mlm_dir), "--corpus",
-                           str(corpus), "-o", str(out), "--max-steps", "2", "--batch-size", "2", "--seq-len", "32",
-                           "--lr", "1e-3", "--precision", "fp32", "--report-to", "tensorboard", "--json"],
-                          capture_output=True, text=True, timeout=180, env=env)
+    proc = subprocess.run(
+        [
+            str(torchrun),
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(_free_port()),
+            "-m",
+            "domainlm",
+            "adapt",
+            "--base",
+            str(tiny_mlm_dir),
+            "--corpus",
+            str(corpus),
+            "-o",
+            str(out),
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--seq-len",
+            "32",
+            "--lr",
+            "1e-3",
+            "--precision",
+            "fp32",
+            "--report-to",
+            "tensorboard",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout)  # one document: rank 1 printed nothing
     assert result["tokens"] == 2 * 2 * 32 * 2

@@ -14,21 +14,36 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.training import Killed, kill_at, tiny_corpus, tiny_train_config, write_corpus
 
 from domainlm.errors import ModelError, OutputError, TrainingError, VocabError
 from domainlm.training import TrainConfig, adapt, pretrain
 from domainlm.training.config import ModelArchConfig
 from domainlm.training.engine import TrainingInterrupted
-from helpers.training import Killed, kill_at, tiny_corpus, tiny_train_config, write_corpus
 
 TINY_ARCH = ModelArchConfig(layers=1, hidden=32, heads=2, intermediate=64, max_positions=64)
-TORCH_DISK_FULL = ("[enforce fail at inline_container.cc:626] . unexpected pos 4352 vs 4240 "
-                   "PytorchStreamWriter failed writing file data/3: file write failed")
-SAFETENSORS_DISK_FULL = 'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })'
+TORCH_DISK_FULL = (
+    "[enforce fail at inline_container.cc:626] . unexpected pos 4352 vs 4240 "
+    "PytorchStreamWriter failed writing file data/3: file write failed"
+)
+SAFETENSORS_DISK_FULL = (
+    'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })'
+)
 
 
-TINY = dict(max_steps=3, batch_size=2, seq_len=32, lr=2e-3, warmup_ratio=0.0, save_every=2, log_every=1,
-            heldout_fraction=0.05, eval_documents=20, replay_ratio=0.0, seed=7)
+TINY = dict(
+    max_steps=3,
+    batch_size=2,
+    seq_len=32,
+    lr=2e-3,
+    warmup_ratio=0.0,
+    save_every=2,
+    log_every=1,
+    heldout_fraction=0.05,
+    eval_documents=20,
+    replay_ratio=0.0,
+    seed=7,
+)
 
 
 def tiny_config(**kw) -> TrainConfig:
@@ -69,6 +84,7 @@ def _no_space_on_model_save(monkeypatch):
 
 # ---------------------------------------------------------------- output folders
 
+
 def test_adapt_refuses_a_folder_of_user_files_before_loading_anything(tiny_mlm_dir, corpus, tmp_path, monkeypatch):
     import domainlm.modeling.loading as loading
 
@@ -95,8 +111,30 @@ def test_cli_adapt_and_pretrain_refuse_and_keep_the_files(cli, tiny_mlm_dir, tin
 
 def test_force_replaces_the_folder(cli, tiny_tokenizer_dir, corpus, tmp_path):
     victim = _victim(tmp_path)
-    r = cli("pretrain", "--tokenizer", tiny_tokenizer_dir, "--corpus", corpus, "-o", victim, "--layers", "1", "--hidden", "32",
-            "--heads", "2", "--max-positions", "64", "--max-steps", "2", "--batch-size", "2", "--seq-len", "32", "--force")
+    r = cli(
+        "pretrain",
+        "--tokenizer",
+        tiny_tokenizer_dir,
+        "--corpus",
+        corpus,
+        "-o",
+        victim,
+        "--layers",
+        "1",
+        "--hidden",
+        "32",
+        "--heads",
+        "2",
+        "--max-positions",
+        "64",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--seq-len",
+        "32",
+        "--force",
+    )
     assert r.exit_code == 0, r.output
     assert not (victim / "notes.txt").exists() and (victim / "model.safetensors").exists()
 
@@ -141,8 +179,13 @@ def test_outputs_written_before_markers_existed_are_still_replaced(tmp_path):
 def test_model_files_follow_the_umask(tiny_mlm_dir, corpus, tmp_path):
     old = os.umask(0o022)
     try:
-        result = adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), terms=["수분크림", "발림성"],
-                       config=tiny_config(max_steps=2))
+        result = adapt(
+            str(tiny_mlm_dir),
+            tmp_path / "out",
+            corpus=str(corpus),
+            terms=["수분크림", "발림성"],
+            config=tiny_config(max_steps=2),
+        )
     finally:
         os.umask(old)
     assert (result.out_dir.stat().st_mode & 0o777) == 0o755
@@ -152,6 +195,7 @@ def test_model_files_follow_the_umask(tiny_mlm_dir, corpus, tmp_path):
 
 
 # ---------------------------------------------------------------- write failures
+
 
 def test_full_disk_at_the_final_save_keeps_the_training_as_a_checkpoint(tiny_mlm_dir, corpus, tmp_path, monkeypatch):
     out = tmp_path / "out"
@@ -166,8 +210,14 @@ def test_full_disk_at_the_final_save_keeps_the_training_as_a_checkpoint(tiny_mlm
     assert [p.name for p in (tmp_path / "out.checkpoints").iterdir()] == ["step-000003"]
     # --resume writes the model from that checkpoint: no step is trained again, no record doubled.
     trained = []
-    result = adapt(str(tiny_mlm_dir), out, corpus=str(corpus), config=tiny_config(max_steps=3, save_every=100), resume=True,
-                   on_step=lambda step, record: trained.append(step))
+    result = adapt(
+        str(tiny_mlm_dir),
+        out,
+        corpus=str(corpus),
+        config=tiny_config(max_steps=3, save_every=100),
+        resume=True,
+        on_step=lambda step, record: trained.append(step),
+    )
     assert trained == [] and result.steps == 3 and result.resumed_from == 3
     records = _records(out)
     assert [r["step"] for r in records if "loss" in r] == [1, 2, 3]
@@ -196,7 +246,9 @@ def test_when_nothing_can_be_written_the_last_checkpoint_is_named(tiny_mlm_dir, 
     text = str(e.value)
     assert "No space left on the device while writing the model" in text
     assert "the last checkpoint is step 2 of 3" in text and "step-000002" in text and "--resume" in text
-    result = adapt(str(tiny_mlm_dir), out, corpus=str(corpus), config=tiny_config(max_steps=3, save_every=2), resume=True)
+    result = adapt(
+        str(tiny_mlm_dir), out, corpus=str(corpus), config=tiny_config(max_steps=3, save_every=2), resume=True
+    )
     assert result.resumed_from == 2 and result.steps == 3 and (out / "model.safetensors").exists()
 
 
@@ -209,12 +261,20 @@ def test_files_that_appear_in_the_output_during_training_are_kept(tiny_tokenizer
             (out / "notes.txt").write_text("mine", encoding="utf-8")
 
     with pytest.raises(OutputError) as e:
-        pretrain(tiny_tokenizer_dir, str(corpus), out, arch=TINY_ARCH, config=tiny_config(max_steps=2),
-                 on_step=someone_writes_there)
+        pretrain(
+            tiny_tokenizer_dir,
+            str(corpus),
+            out,
+            arch=TINY_ARCH,
+            config=tiny_config(max_steps=2),
+            on_step=someone_writes_there,
+        )
     assert "is not empty" in str(e.value) and "kept as a checkpoint (step 2)" in str(e.value)
     assert "add --force to replace them; then rerun the same `domainlm pretrain` command with --resume" in str(e.value)
     assert (out / "notes.txt").read_text() == "mine"
-    pretrain(tiny_tokenizer_dir, str(corpus), out, arch=TINY_ARCH, config=tiny_config(max_steps=2), resume=True, force=True)
+    pretrain(
+        tiny_tokenizer_dir, str(corpus), out, arch=TINY_ARCH, config=tiny_config(max_steps=2), resume=True, force=True
+    )
     assert (out / "model.safetensors").exists() and not (out / "notes.txt").exists()
 
 
@@ -239,8 +299,23 @@ def test_torch_write_error_while_checkpointing_is_a_clear_error(cli, tiny_mlm_di
         raise RuntimeError(TORCH_DISK_FULL)
 
     monkeypatch.setattr(ckpt.torch, "save", full)
-    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "-o", tmp_path / "out", "--max-steps", "3",
-            "--save-every", "2", "--batch-size", "2", "--seq-len", "32")
+    r = cli(
+        "adapt",
+        "--base",
+        tiny_mlm_dir,
+        "--corpus",
+        corpus,
+        "-o",
+        tmp_path / "out",
+        "--max-steps",
+        "3",
+        "--save-every",
+        "2",
+        "--batch-size",
+        "2",
+        "--seq-len",
+        "32",
+    )
     assert r.exit_code == 2 and "Traceback" not in r.output
     flat = " ".join(r.output.split())
     assert "No space left on the device while writing the checkpoint" in flat
@@ -250,8 +325,21 @@ def test_torch_write_error_while_checkpointing_is_a_clear_error(cli, tiny_mlm_di
 
 def test_cli_full_disk_at_the_final_save_says_where_the_checkpoint_is(cli, tiny_mlm_dir, corpus, tmp_path, monkeypatch):
     _no_space_on_model_save(monkeypatch)
-    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "-o", tmp_path / "out", "--max-steps", "2",
-            "--batch-size", "2", "--seq-len", "32")
+    r = cli(
+        "adapt",
+        "--base",
+        tiny_mlm_dir,
+        "--corpus",
+        corpus,
+        "-o",
+        tmp_path / "out",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--seq-len",
+        "32",
+    )
     assert r.exit_code == 2 and "Traceback" not in r.output
     flat = " ".join(r.output.split())
     assert "No space left on the device while writing the model" in flat and "kept as a checkpoint (step 2)" in flat
@@ -259,6 +347,7 @@ def test_cli_full_disk_at_the_final_save_says_where_the_checkpoint_is(cli, tiny_
 
 
 # ---------------------------------------------------------------- resume is checked
+
 
 def _interrupt_at(n):
     def hook(step, record):
@@ -272,9 +361,18 @@ def test_resume_with_other_inputs_is_refused(tiny_mlm_dir, corpus, other_corpus,
     out = tmp_path / "out"
     config = tiny_config(max_steps=4, save_every=100)
     with pytest.raises(TrainingInterrupted):
-        adapt(str(tiny_mlm_dir), out, corpus=str(corpus), terms=["수분크림", "발림성"], config=config, on_step=_interrupt_at(2))
+        adapt(
+            str(tiny_mlm_dir),
+            out,
+            corpus=str(corpus),
+            terms=["수분크림", "발림성"],
+            config=config,
+            on_step=_interrupt_at(2),
+        )
     with pytest.raises(TrainingError) as e:
-        adapt(str(tiny_mlm_dir), out, corpus=str(other_corpus), terms=["수분크림", "발림성"], config=config, resume=True)
+        adapt(
+            str(tiny_mlm_dir), out, corpus=str(other_corpus), terms=["수분크림", "발림성"], config=config, resume=True
+        )
     assert "other inputs" in str(e.value) and "corpus: 'domain.txt' → 'other.txt'" in str(e.value)
     with pytest.raises(TrainingError, match="terms: '2 terms' has other content"):
         adapt(str(tiny_mlm_dir), out, corpus=str(corpus), terms=["수분크림", "가성비"], config=config, resume=True)
@@ -309,7 +407,7 @@ def test_resumed_from_is_the_step_the_run_continued_from(cli, tiny_mlm_dir, corp
     monkeypatch.setattr(engine, "whole_word_mask", original)
     r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "-o", tmp_path / "out", *fast, "--resume", "--json")
     assert r.exit_code == 0, r.output
-    result = json.loads(r.stdout[r.stdout.index("{"):])
+    result = json.loads(r.stdout[r.stdout.index("{") :])
     # The resumed run wrote a checkpoint at step 6 itself; it still continued from step 4.
     assert result["resumed_from"] == 4 and result["steps"] == 8
     records = _records(tmp_path / "out")
@@ -318,6 +416,7 @@ def test_resumed_from_is_the_step_the_run_continued_from(cli, tiny_mlm_dir, corp
 
 
 # ---------------------------------------------------------------- faults
+
 
 def test_pretrain_refuses_a_hangul_decomposing_tokenizer(cli, tiny_tokenizer_dir, corpus, tmp_path):
     nfd = tmp_path / "nfd_tok"
@@ -353,11 +452,29 @@ def test_adapt_with_more_terms_than_slots_follows_the_vocab_fill_rule(cli, tiny_
         adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), terms=terms, config=tiny_config(max_steps=1))
     assert f"terms passed the checks but only {TINY_UNUSED} of the {TINY_UNUSED} slots are free" in str(e.value)
     assert "Pass --truncate" in str(e.value)
-    r = cli("adapt", "--base", tiny_mlm_dir, "--corpus", corpus, "--terms", terms, "-o", tmp_path / "out2",
-            "--max-steps", "1", "--batch-size", "2", "--seq-len", "32", "--truncate", "--slots", "all",
-            "--json")
+    r = cli(
+        "adapt",
+        "--base",
+        tiny_mlm_dir,
+        "--corpus",
+        corpus,
+        "--terms",
+        terms,
+        "-o",
+        tmp_path / "out2",
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "2",
+        "--seq-len",
+        "32",
+        "--truncate",
+        "--slots",
+        "all",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
-    result = json.loads(r.stdout[r.stdout.index("{"):])
+    result = json.loads(r.stdout[r.stdout.index("{") :])
     assert result["slots_filled"] == TINY_UNUSED and len(result["slots_rejected"]) == 10
 
 
@@ -402,6 +519,7 @@ def test_a_corrupt_model_file_is_a_clear_error(cli, tiny_mlm_dir, corpus, tmp_pa
 
 # --- D3, B26: the base is never the output; one run per output folder from its first second --------
 
+
 def test_adapt_refuses_its_own_base_or_a_corpus_as_the_output_even_with_force(tiny_mlm_dir, corpus, tmp_path):
     """D3: `adapt --base M -o M` replaced the base with the re-adapted model, exit 0."""
     out = tmp_path / "m"
@@ -417,8 +535,14 @@ def test_adapt_refuses_its_own_base_or_a_corpus_as_the_output_even_with_force(ti
 
 def test_pretrain_refuses_its_tokenizer_as_the_output(tiny_tokenizer_dir, corpus):
     with pytest.raises(OutputError, match="would destroy the input"):
-        pretrain(str(tiny_tokenizer_dir), str(corpus), tiny_tokenizer_dir, arch=TINY_ARCH,
-                 config=tiny_config(max_steps=1), force=True)
+        pretrain(
+            str(tiny_tokenizer_dir),
+            str(corpus),
+            tiny_tokenizer_dir,
+            arch=TINY_ARCH,
+            config=tiny_config(max_steps=1),
+            force=True,
+        )
 
 
 def test_a_second_adapt_into_a_held_output_is_refused_at_its_start(tiny_mlm_dir, corpus, tmp_path, monkeypatch):
@@ -433,8 +557,13 @@ def test_a_second_adapt_into_a_held_output_is_refused_at_its_start(tiny_mlm_dir,
     started = []
     try:
         with pytest.raises(OutputError, match="Another domainlm run is writing") as e:
-            adapt(str(tiny_mlm_dir), out, corpus=str(corpus), config=tiny_config(max_steps=1),
-                  on_step=lambda *a, **k: started.append(1))
+            adapt(
+                str(tiny_mlm_dir),
+                out,
+                corpus=str(corpus),
+                config=tiny_config(max_steps=1),
+                on_step=lambda *a, **k: started.append(1),
+            )
         assert "Wait for it to finish" in e.value.hint and "Free disk space" not in e.value.hint  # P24
     finally:
         os.close(fd)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import TINY_TEXT
 
 from vocab_tools.atomic import output_owner
 from vocab_tools.build import build_vocab
 from vocab_tools.errors import VocabError
 from vocab_tools.loading import load_tokenizer
-
-from conftest import TINY_TEXT
 
 
 def _reviews(shared_data, n):
@@ -34,8 +33,13 @@ def test_layout_specials_then_slots_then_pieces(built):
     assert built.slot_range == (5, 34) and built.vocab_size == len(vocab) == 3030
     assert built.pieces == 2995 and not built.warnings
     # The tokenizer files, plus the hidden marker that lets the next `vocab build` replace this folder.
-    assert sorted(p.name for p in built.out_dir.iterdir()) == [".domainlm.json", "special_tokens_map.json", "tokenizer.json",
-                                                               "tokenizer_config.json", "vocab.txt"]
+    assert sorted(p.name for p in built.out_dir.iterdir()) == [
+        ".domainlm.json",
+        "special_tokens_map.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.txt",
+    ]
     assert output_owner(built.out_dir) == "vocab build"
     data = json.loads((built.out_dir / "tokenizer.json").read_text(encoding="utf-8"))
     # Only the five specials are added tokens; slots are plain WordPiece entries.
@@ -67,8 +71,9 @@ def test_fast_and_vocab_txt_only_give_identical_ids(built, shared_data, tmp_path
 
 
 def test_slots_at_end_and_cased(tmp_path):
-    result = build_vocab(TINY_TEXT * 3, tmp_path / "t", vocab_size=200, unused=7, slots_at="end", lowercase=False,
-                         min_frequency=1)
+    result = build_vocab(
+        TINY_TEXT * 3, tmp_path / "t", vocab_size=200, unused=7, slots_at="end", lowercase=False, min_frequency=1
+    )
     vocab = load_tokenizer(result.out_dir).vocab
     assert vocab[-7:] == [f"[unused{i}]" for i in range(7)] and result.slot_range == (len(vocab) - 7, len(vocab) - 1)
     assert json.loads((result.out_dir / "tokenizer_config.json").read_text())["do_lower_case"] is False
@@ -129,8 +134,9 @@ build_vocab(texts, sys.argv[2], vocab_size=2500, unused=10, limit_alphabet=700)
     for seed in ("1", "2"):
         out = tmp_path / f"p{seed}"
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        run = subprocess.run([sys.executable, "-c", code, str(source), str(out)], capture_output=True, text=True,
-                             timeout=120, env=env)
+        run = subprocess.run(
+            [sys.executable, "-c", code, str(source), str(out)], capture_output=True, text=True, timeout=120, env=env
+        )
         assert run.returncode == 0, run.stderr
         outs.append(_written(out))
     assert outs[0] == outs[1]
@@ -145,11 +151,20 @@ def test_reproducible_vocab_is_the_trainers_vocab(shared_data, tmp_path):
     result = build_vocab(texts, tmp_path / "t", vocab_size=3000, unused=0)
     ours = set(load_tokenizer(result.out_dir).vocab)
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True)
+    tok.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True
+    )
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=3000, min_frequency=2, show_progress=False,
-                                                             special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
-                                                             continuing_subword_prefix="##"))
+    tok.train_from_iterator(
+        texts,
+        trainers.WordPieceTrainer(
+            vocab_size=3000,
+            min_frequency=2,
+            show_progress=False,
+            special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+            continuing_subword_prefix="##",
+        ),
+    )
     theirs = set(tok.get_vocab())
 
     def base(vocab):

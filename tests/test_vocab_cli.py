@@ -10,7 +10,20 @@ from conftest import TINY_TEXT
 def test_build_info_fill_unfill(cli, tmp_path, tiny_tokenizer_dir):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(TINY_TEXT * 5), encoding="utf-8")
-    r = cli("vocab", "build", corpus, "-o", tmp_path / "tok", "--vocab-size", "150", "--unused", "20", "--min-frequency", "1", "--json")
+    r = cli(
+        "vocab",
+        "build",
+        corpus,
+        "-o",
+        tmp_path / "tok",
+        "--vocab-size",
+        "150",
+        "--unused",
+        "20",
+        "--min-frequency",
+        "1",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     built = json.loads(r.stdout)
     assert built["unused"] == 20 and built["slot_range"] == [5, 24] and built["texts"] == 50
@@ -19,8 +32,10 @@ def test_build_info_fill_unfill(cli, tmp_path, tiny_tokenizer_dir):
     assert r.exit_code == 0 and "5–24" in r.stdout and "Hangul kept intact" in r.stdout
 
     terms = tmp_path / "terms.tsv"
-    terms.write_text("term\tkind\tscore\tcategory\n보습크림\tword\t2.5\t화장품\n##뽀송\tcontinuation\t1\t화장품\nGlow\tword\t1\t화장품\n",
-                     encoding="utf-8")
+    terms.write_text(
+        "term\tkind\tscore\tcategory\n보습크림\tword\t2.5\t화장품\n##뽀송\tcontinuation\t1\t화장품\nGlow\tword\t1\t화장품\n",
+        encoding="utf-8",
+    )
     r = cli("vocab", "fill", tmp_path / "tok", terms, "-o", tmp_path / "filled", "--contexts", corpus)
     assert r.exit_code == 0, r.output
     assert "filled now" in r.stdout and "would be changed by the normaliser" in r.stdout
@@ -40,9 +55,23 @@ def test_measure_and_compare(cli, tmp_path, tiny_tokenizer_dir):
     terms.write_text("보습크림\n꿀피부\n", encoding="utf-8")
     assert cli("vocab", "fill", tiny_tokenizer_dir, terms, "-o", tmp_path / "after").exit_code == 0
     corpus = tmp_path / "c.tsv"
-    corpus.write_text("split\ttext\ntest\t보습크림 바르고 꿀피부\ntrain\t보습크림 보습크림 보습크림\n", encoding="utf-8")
-    r = cli("vocab", "measure", corpus, "-t", f"before={tiny_tokenizer_dir}", "-t", f"after={tmp_path / 'after'}",
-            "--where", "split=test", "--json", "-o", tmp_path / "m.json")
+    corpus.write_text(
+        "split\ttext\ntest\t보습크림 바르고 꿀피부\ntrain\t보습크림 보습크림 보습크림\n", encoding="utf-8"
+    )
+    r = cli(
+        "vocab",
+        "measure",
+        corpus,
+        "-t",
+        f"before={tiny_tokenizer_dir}",
+        "-t",
+        f"after={tmp_path / 'after'}",
+        "--where",
+        "split=test",
+        "--json",
+        "-o",
+        tmp_path / "m.json",
+    )
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
     assert report["texts"] == 1 and report["tokenizers"]["after"]["filled_slots_emitted"] == 2
@@ -50,7 +79,15 @@ def test_measure_and_compare(cli, tmp_path, tiny_tokenizer_dir):
     r = cli("vocab", "measure", corpus, "-t", f"before={tiny_tokenizer_dir}", "-t", f"after={tmp_path / 'after'}")
     assert r.exit_code == 0 and "fertility" in r.stdout and "compression gain" in r.stdout
 
-    r = cli("vocab", "compare", "보습크림 바르고 꿀피부", "-t", f"before={tiny_tokenizer_dir}", "-t", f"after={tmp_path / 'after'}")
+    r = cli(
+        "vocab",
+        "compare",
+        "보습크림 바르고 꿀피부",
+        "-t",
+        f"before={tiny_tokenizer_dir}",
+        "-t",
+        f"after={tmp_path / 'after'}",
+    )
     assert r.exit_code == 0 and "보습크림" in r.stdout
     # Piped (no colour): the filled token is starred and the legend does not speak of green.
     assert "*보습크림*" in r.stdout and "*starred*: tokens from filled slots" in r.stdout and "green" not in r.stdout

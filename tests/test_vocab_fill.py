@@ -30,9 +30,15 @@ def _tokenizer_json(d):
 
 def test_fill_writes_same_ids_everywhere_and_keeps_the_rest(tiny_tokenizer_dir, tmp_path):
     base = load_tokenizer(tiny_tokenizer_dir)
-    result = fill_slots(tiny_tokenizer_dir, [Term(t, score=1.5) for t in NEW], tmp_path / "out", category="화장품", source="terms.tsv")
+    result = fill_slots(
+        tiny_tokenizer_dir, [Term(t, score=1.5) for t in NEW], tmp_path / "out", category="화장품", source="terms.tsv"
+    )
     assert [(e.slot_id, e.old_token, e.term) for e in result.filled] == [
-        (5, "[unused0]", "보습크림"), (6, "[unused1]", "꿀피부"), (7, "[unused2]", "##뽀송"), (8, "[unused3]", "존맛탱")]
+        (5, "[unused0]", "보습크림"),
+        (6, "[unused1]", "꿀피부"),
+        (7, "[unused2]", "##뽀송"),
+        (8, "[unused3]", "존맛탱"),
+    ]
     assert result.filled[2].kind == "continuation" and result.filled[0].score == 1.5
     out = load_tokenizer(tmp_path / "out")
     assert out.mismatch is None and len(out.vocab) == len(base.vocab)
@@ -46,14 +52,19 @@ def test_fill_writes_same_ids_everywhere_and_keeps_the_rest(tiny_tokenizer_dir, 
     assert not added & set(NEW) and "[unused0]" not in added and "[unused4]" in added
     manifest = read_manifest(tmp_path / "out")
     assert [(e.slot_id, e.term, e.category, e.source) for e in manifest] == [
-        (5, "보습크림", "화장품", "terms.tsv"), (6, "꿀피부", "화장품", "terms.tsv"), (7, "##뽀송", "화장품", "terms.tsv"),
-        (8, "존맛탱", "화장품", "terms.tsv")]
+        (5, "보습크림", "화장품", "terms.tsv"),
+        (6, "꿀피부", "화장품", "terms.tsv"),
+        (7, "##뽀송", "화장품", "terms.tsv"),
+        (8, "존맛탱", "화장품", "terms.tsv"),
+    ]
     assert free_slots(tmp_path / "out") == list(range(9, 55))
     enc = out.tokenizer.encode("보습크림 바르고 꿀피부 됐어요", add_special_tokens=False)
     assert 5 in enc.ids and 6 in enc.ids
 
 
-def test_filled_tokenizer_loads_in_transformers_with_identical_fast_and_slow_ids(tiny_tokenizer_dir, tmp_path, shared_data):
+def test_filled_tokenizer_loads_in_transformers_with_identical_fast_and_slow_ids(
+    tiny_tokenizer_dir, tmp_path, shared_data
+):
     from transformers import AutoTokenizer
     from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegacy
 
@@ -88,7 +99,9 @@ def test_more_terms_than_free_slots_fails_or_truncates(tiny_tokenizer_dir, tmp_p
     assert not (tmp_path / "out").exists()
     result = fill_slots(tiny_tokenizer_dir, terms, tmp_path / "out", truncate=True)
     assert [e.term for e in result.filled] == terms[:50] and result.free_after == 0
-    assert [t for t, _ in result.rejected] == terms[50:] and all(r.startswith("no free slot left") for _, r in result.rejected)
+    assert [t for t, _ in result.rejected] == terms[50:] and all(
+        r.startswith("no free slot left") for _, r in result.rejected
+    )
 
 
 def test_idempotent_refill(tiny_tokenizer_dir, tmp_path):
@@ -211,7 +224,14 @@ def test_slots_registered_as_specials_in_the_config_become_plain_entries(tiny_to
     src = tmp_path / "kykim_style"
     shutil.copytree(tiny_tokenizer_dir, src)
     config = json.loads((src / "tokenizer_config.json").read_text(encoding="utf-8"))
-    slot_entry = {"content": "", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False, "special": True}
+    slot_entry = {
+        "content": "",
+        "lstrip": False,
+        "normalized": False,
+        "rstrip": False,
+        "single_word": False,
+        "special": True,
+    }
     config["added_tokens_decoder"] = {str(i): {**slot_entry, "content": f"[unused{i - 5}]"} for i in range(5, 55)}
     config["additional_special_tokens"] = [f"[unused{i}]" for i in range(50)]
     (src / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
@@ -222,7 +242,7 @@ def test_slots_registered_as_specials_in_the_config_become_plain_entries(tiny_to
     assert out_config["additional_special_tokens"][:2] == ["[unused2]", "[unused3]"]
     fast = AutoTokenizer.from_pretrained(str(tmp_path / "out"))
     assert "보습크림" not in fast.all_special_tokens
-    assert fast.tokenize("보습크림을 얼굴이뽀송") [:2] == ["보습크림", "##을"]
+    assert fast.tokenize("보습크림을 얼굴이뽀송")[:2] == ["보습크림", "##을"]
     assert "##뽀송" in fast.tokenize("얼굴이뽀송")
 
     unfill_slots(tmp_path / "out")

@@ -40,7 +40,9 @@ def test_bare_files_and_config_only_dirs(tiny_tokenizer_dir, tmp_path):
 
 
 def test_crlf_is_read_like_transformers_and_duplicates_are_reported(tmp_path):
-    (tmp_path / "vocab.txt").write_bytes("[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\n[MASK]\r\n[unused0]\r\n가\r\n가\r\n".encode())
+    (tmp_path / "vocab.txt").write_bytes(
+        "[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\n[MASK]\r\n[unused0]\r\n가\r\n가\r\n".encode()
+    )
     info = inspect_tokenizer(tmp_path / "vocab.txt")
     assert info.size == 8 and info.free_ranges == "5"
     assert any("more than once" in w.message for w in info.warnings)
@@ -48,11 +50,14 @@ def test_crlf_is_read_like_transformers_and_duplicates_are_reported(tmp_path):
         __import__("vocab_tools").fill_slots(tmp_path / "vocab.txt", ["나"], tmp_path / "out")
 
 
-@pytest.mark.parametrize("source, match", [
-    ("kykim/bert-kor-base", "not a local path, and it is not in the local Hugging Face cache"),
-    ("./no/such/dir", "does not exist"),
-    ("missing_vocab.txt", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "source, match",
+    [
+        ("kykim/bert-kor-base", "not a local path, and it is not in the local Hugging Face cache"),
+        ("./no/such/dir", "does not exist"),
+        ("missing_vocab.txt", "does not exist"),
+    ],
+)
 def test_bad_sources_say_what_to_do(source, match, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))

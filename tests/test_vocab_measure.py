@@ -24,8 +24,11 @@ def test_fertility_unk_and_slot_usage(tiny_tokenizer_dir, filled):
     report = measure(TEXTS, {"before": tiny_tokenizer_dir, "after": filled}, batch_size=2)
     assert report["texts"] == 3 and report["eojeols"] == 9  # the empty text is skipped
     before, after = report["tokenizers"]["before"], report["tokenizers"]["after"]
-    ids = [__import__("vocab_tools").load_tokenizer(tiny_tokenizer_dir).tokenizer.encode(t, add_special_tokens=False).ids
-           for t in TEXTS if t]
+    ids = [
+        __import__("vocab_tools").load_tokenizer(tiny_tokenizer_dir).tokenizer.encode(t, add_special_tokens=False).ids
+        for t in TEXTS
+        if t
+    ]
     assert before["tokens"] == sum(map(len, ids)) and before["fertility"] == pytest.approx(before["tokens"] / 9)
     assert before["unk_tokens"] >= 1 and before["unk_rate"] == pytest.approx(before["unk_tokens"] / before["tokens"])
     assert before["filled_slots"] == 0 and before["slot_usage"] is None
@@ -59,10 +62,13 @@ def test_a_gain_beside_many_unknowns_is_flagged(cli, tiny_tokenizer_dir, tmp_pat
     """A vocab that spells almost nothing turns each word into one [UNK]: a "gain" that must carry a warning."""
     from vocab_tools.build import build_vocab
 
-    sparse = build_vocab(["가 나 다 가나 나다"] * 20, tmp_path / "sparse", vocab_size=20, unused=5, min_frequency=1,
-                         limit_alphabet=3).out_dir
+    sparse = build_vocab(
+        ["가 나 다 가나 나다"] * 20, tmp_path / "sparse", vocab_size=20, unused=5, min_frequency=1, limit_alphabet=3
+    ).out_dir
     corpus = tmp_path / "reviews.txt"
-    corpus.write_text("\n".join(["보습크림 바르고 꿀피부 됐어요", "향이 너무 좋고 흡수도 빨라요"] * 5), encoding="utf-8")
+    corpus.write_text(
+        "\n".join(["보습크림 바르고 꿀피부 됐어요", "향이 너무 좋고 흡수도 빨라요"] * 5), encoding="utf-8"
+    )
     report = measure(corpus.read_text(encoding="utf-8").splitlines(), {"before": tiny_tokenizer_dir, "after": sparse})
     after = report["tokenizers"]["after"]
     assert after["unk_rate"] > 0.8 and report["compression_gain"]["after"] > 0
@@ -80,7 +86,9 @@ def test_a_gain_beside_many_unknowns_is_flagged(cli, tiny_tokenizer_dir, tmp_pat
 def test_measure_output_never_replaces_an_input_or_a_users_file(cli, tiny_tokenizer_dir, tmp_path):
     """D1, D2: `vocab measure -o` replaced a user's notes and its own input corpus with JSON."""
     corpus = tmp_path / "reviews.txt"
-    corpus.write_text("\n".join(["보습크림 바르고 꿀피부 됐어요", "향이 너무 좋고 흡수도 빨라요"] * 5), encoding="utf-8")
+    corpus.write_text(
+        "\n".join(["보습크림 바르고 꿀피부 됐어요", "향이 너무 좋고 흡수도 빨라요"] * 5), encoding="utf-8"
+    )
     original = corpus.read_bytes()
     r = cli("vocab", "measure", corpus, "-t", tiny_tokenizer_dir, "-o", corpus, "--force")
     assert r.exit_code != 0 and "would destroy the input" in r.output and "Traceback" not in r.output

@@ -7,13 +7,12 @@ import pathlib
 import shutil
 
 import pytest
+from conftest import TINY_TEXT
 
 from vocab_tools.atomic import output_owner
 from vocab_tools.errors import OutputError
 from vocab_tools.fill import fill_slots
 from vocab_tools.slots import read_manifest
-
-from conftest import TINY_TEXT
 
 
 @pytest.fixture
@@ -88,8 +87,9 @@ def test_output_that_is_a_file_is_a_clear_error(cli, tiny_tokenizer_dir, terms, 
     assert target.read_text(encoding="utf-8") == "x"
 
 
-def test_full_disk_during_fill_is_a_clear_error_and_keeps_the_old_output(cli, tiny_tokenizer_dir, terms, tmp_path,
-                                                                        monkeypatch):
+def test_full_disk_during_fill_is_a_clear_error_and_keeps_the_old_output(
+    cli, tiny_tokenizer_dir, terms, tmp_path, monkeypatch
+):
     out = tmp_path / "filled"
     assert cli("vocab", "fill", tiny_tokenizer_dir, terms, "-o", out).exit_code == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}

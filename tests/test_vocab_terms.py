@@ -21,8 +21,17 @@ def test_continuation_prefix_and_kind_agree():
 
 def test_tsv_and_json_round_trip(tmp_path):
     terms = [
-        Term("수분크림", score=3.5, tokens_saved=120, category_count=40, reference_count=2, specificity_z=7.25,
-             base_pieces=["수분", "##크림"], example="이 수분크림\t정말 좋아요", category="화장품"),
+        Term(
+            "수분크림",
+            score=3.5,
+            tokens_saved=120,
+            category_count=40,
+            reference_count=2,
+            specificity_z=7.25,
+            base_pieces=["수분", "##크림"],
+            example="이 수분크림\t정말 좋아요",
+            category="화장품",
+        ),
         Term("##감", kind="continuation", score=1.0),
     ]
     write_terms(terms, tmp_path / "terms.tsv", tmp_path / "terms.json")
@@ -42,20 +51,26 @@ def test_tsv_and_json_round_trip(tmp_path):
 def test_partial_columns_and_plain_txt(tmp_path):
     (tmp_path / "t.tsv").write_text("category\tterm\n식품\t존맛\n\n식품\t##맛탱\n", encoding="utf-8")
     terms = read_terms(tmp_path / "t.tsv")
-    assert [(t.term, t.kind, t.category) for t in terms] == [("존맛", "word", "식품"), ("##맛탱", "continuation", "식품")]
+    assert [(t.term, t.kind, t.category) for t in terms] == [
+        ("존맛", "word", "식품"),
+        ("##맛탱", "continuation", "식품"),
+    ]
     (tmp_path / "t.txt").write_text("\ufeff존맛\n  가성비  \n\n##템\n", encoding="utf-8")
     assert [t.term for t in read_terms(tmp_path / "t.txt")] == ["존맛", "가성비", "##템"]
     (tmp_path / "t.json").write_text(json.dumps({"terms": ["발림성", {"term": "쿠션", "score": 2}]}), encoding="utf-8")
     assert [t.term for t in read_terms(tmp_path / "t.json")] == ["발림성", "쿠션"]
 
 
-@pytest.mark.parametrize("content, match", [
-    ("term\tfrequency\n존맛\t3\n", "unknown columns: 'frequency'.*Allowed columns: term kind score"),
-    ("존맛\n가성비\n", "no `term` column"),
-    ("term\tscore\n존맛\tmany\n", r"t\.tsv:2: score = 'many' is not a number"),
-    ("term\tkind\n존맛\tsuffix\n", "kind 'suffix'"),
-    ("term\tscore\n존맛\t1\t2\n", "3 tab-separated cells"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("term\tfrequency\n존맛\t3\n", "unknown columns: 'frequency'.*Allowed columns: term kind score"),
+        ("존맛\n가성비\n", "no `term` column"),
+        ("term\tscore\n존맛\tmany\n", r"t\.tsv:2: score = 'many' is not a number"),
+        ("term\tkind\n존맛\tsuffix\n", "kind 'suffix'"),
+        ("term\tscore\n존맛\t1\t2\n", "3 tab-separated cells"),
+    ],
+)
 def test_bad_tsv_says_what_is_wrong(tmp_path, content, match):
     (tmp_path / "t.tsv").write_text(content, encoding="utf-8")
     with pytest.raises(VocabError, match=match):

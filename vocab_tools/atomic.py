@@ -33,23 +33,41 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from vocab_tools.errors import OutputError
 
 MARKER_NAME = ".domainlm.json"
 
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR,
-                 errno.ENOTDIR, errno.EFBIG}
-_REASONS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "the disk quota is exceeded",
-            errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-            errno.EROFS: "the file system is read-only", errno.EISDIR: "a folder is in the way of a file",
-            errno.ENOTDIR: "a file is in the way of a folder", errno.EFBIG: "a file is too large for the disk"}
+_WRITE_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.EISDIR,
+    errno.ENOTDIR,
+    errno.EFBIG,
+}
+_REASONS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.EISDIR: "a folder is in the way of a file",
+    errno.ENOTDIR: "a file is in the way of a folder",
+    errno.EFBIG: "a file is too large for the disk",
+}
 # torch and safetensors report a failed write as RuntimeError / SafetensorError with the OS text inside.
-_WRITE_MESSAGES = re.compile(r"No space left|Disk quota|file write failed|PytorchStreamWriter failed|"
-                             r"Permission denied|Read-only file system|unexpected pos", re.I)
+_WRITE_MESSAGES = re.compile(
+    r"No space left|Disk quota|file write failed|PytorchStreamWriter failed|"
+    r"Permission denied|Read-only file system|unexpected pos",
+    re.I,
+)
 
 
 def umask() -> int:
@@ -80,8 +98,9 @@ def _new_sibling(path: Path) -> Path:
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8", *,
-                 compress: bool | None = None) -> Iterator[IO]:
+def atomic_write(
+    path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8", *, compress: bool | None = None
+) -> Iterator[IO]:
     """Open a hidden file beside `path`; on success rename it over `path`, on error delete it.
 
     The file gets the mode a plain `open(path, "w")` gives (the umask's). `compress`: gzip the
@@ -150,20 +169,27 @@ def check_output_dir(path: str | os.PathLike, command: str, force: bool = False)
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise OutputError(f"The output '{path}' exists and is a file, not a folder.",
-                          "Choose another output folder with -o / --output.")
+        raise OutputError(
+            f"The output '{path}' exists and is a file, not a folder.",
+            "Choose another output folder with -o / --output.",
+        )
     cwd = Path.cwd().resolve()
     if path.resolve() == cwd or path.resolve() in cwd.parents:
         # The output folder is replaced as a whole: the shell would be left in a deleted folder (B6).
-        raise OutputError(f"The output '{path}' is the current folder (or one above it); domainlm replaces "
-                          "its output folder as a whole.", "Name a new folder inside it, e.g. -o out.")
+        raise OutputError(
+            f"The output '{path}' is the current folder (or one above it); domainlm replaces "
+            "its output folder as a whole.",
+            "Name a new folder inside it, e.g. -o out.",
+        )
     if force or not path.is_dir():
         return path
     try:
         entries = [p.name for p in path.iterdir()]
     except OSError as e:
-        raise OutputError(f"Cannot read the output folder '{path}': {e.strerror or e}.",
-                          "Choose another output folder with -o / --output.") from None
+        raise OutputError(
+            f"Cannot read the output folder '{path}': {e.strerror or e}.",
+            "Choose another output folder with -o / --output.",
+        ) from None
     if not entries:
         return path
     owner = output_owner(path)
@@ -175,7 +201,8 @@ def check_output_dir(path: str | os.PathLike, command: str, force: bool = False)
     raise OutputError(
         f"The output folder '{path}' is not empty: it holds {made_by} ({shown}), and `domainlm {command}` "
         "would replace the whole folder.",
-        "Choose another output folder, or pass --force to replace it (its current content will be deleted).")
+        "Choose another output folder, or pass --force to replace it (its current content will be deleted).",
+    )
 
 
 def _file_marker(path: Path) -> Path:
@@ -204,7 +231,8 @@ def check_not_an_input(output: str | os.PathLike, inputs=(), what: str = "output
     """Refuse an output that is one of the inputs, or lies inside an input folder (D1-D3).
 
     `inputs` are the paths as the user gave them, `NAME=PATH` pairs, globs, or objects with a `path`
-    (corpus specs); names that match no file (hub ids) are skipped. A force flag never overrides this: the input would be destroyed.
+    (corpus specs); names that match no file (hub ids) are skipped. A force flag never overrides this:
+    the input would be destroyed.
     """
     import glob
 
@@ -219,8 +247,10 @@ def check_not_an_input(output: str | os.PathLike, inputs=(), what: str = "output
 def _refuse_overlap(target: Path, source: Path, output, given, what: str) -> None:
     if target == source or (source.is_dir() and source in target.parents) or target in source.parents:
         relation = "is" if target == source else "overlaps"
-        raise OutputError(f"The {what} '{output}' {relation} the input '{given}': writing it would destroy the input.",
-                          "Choose an output outside the inputs with -o / --output.")
+        raise OutputError(
+            f"The {what} '{output}' {relation} the input '{given}': writing it would destroy the input.",
+            "Choose an output outside the inputs with -o / --output.",
+        )
 
 
 def check_output_file(path: str | os.PathLike, command: str, force: bool = False, inputs=()) -> Path:
@@ -228,13 +258,17 @@ def check_output_file(path: str | os.PathLike, command: str, force: bool = False
     of `command` (its hidden marker says so), or anything with `force`; never a folder."""
     path = Path(path)
     if path.is_dir():
-        raise OutputError(f"The output '{path}' is a folder, not a file.",
-                          "Name an output file, e.g. -o clean.txt (or clean.jsonl, clean.txt.gz).")
+        raise OutputError(
+            f"The output '{path}' is a folder, not a file.",
+            "Name an output file, e.g. -o clean.txt (or clean.jsonl, clean.txt.gz).",
+        )
     check_not_an_input(path, inputs, "output file")
     if path.exists() and not force and file_owner(path) != command:
-        raise OutputError(f"The output file '{path}' already exists and was not written by `domainlm {command}`: "
-                          "it would be replaced.",
-                          "Choose another output file, or pass --force to replace it.")
+        raise OutputError(
+            f"The output file '{path}' already exists and was not written by `domainlm {command}`: "
+            "it would be replaced.",
+            "Choose another output file, or pass --force to replace it.",
+        )
     return path
 
 
@@ -336,8 +370,11 @@ def output_target(path: Path) -> Path:
     try:
         return path.resolve(strict=True)
     except (OSError, RuntimeError):
-        raise OutputError(f"The output '{path}' is a symbolic link that leads nowhere (its target is missing, or "
-                          "the links form a loop).", "Fix the link, or name a real folder with -o / --output.") from None
+        raise OutputError(
+            f"The output '{path}' is a symbolic link that leads nowhere (its target is missing, or "
+            "the links form a loop).",
+            "Fix the link, or name a real folder with -o / --output.",
+        ) from None
 
 
 _HELD_LOCKS: set[str] = set()  # outputs this process holds: a command that locks at its start re-enters
@@ -373,8 +410,10 @@ def output_lock(path: Path) -> Iterator[None]:
                 holder = f" (pid {lock_path.read_text().strip()})"
             except OSError:
                 pass
-            raise OutputError(f"Another domainlm run is writing to '{path}'{holder}.",
-                              "Wait for it to finish, or write to another output folder.") from None
+            raise OutputError(
+                f"Another domainlm run is writing to '{path}'{holder}.",
+                "Wait for it to finish, or write to another output folder.",
+            ) from None
         # The file we locked may have been unlinked by the previous holder: lock the current one.
         try:
             if os.fstat(fd).st_ino == os.stat(lock_path).st_ino:
@@ -404,8 +443,9 @@ def write_marker(directory: Path, command: str) -> None:
 
 
 @contextmanager
-def atomic_directory(path: str | os.PathLike, overwrite: bool = True, *, command: str | None = None,
-                     force: bool = False) -> Iterator[Path]:
+def atomic_directory(
+    path: str | os.PathLike, overwrite: bool = True, *, command: str | None = None, force: bool = False
+) -> Iterator[Path]:
     """Yield a temporary directory beside `path`; on success it replaces `path` in one rename.
 
     With `command`, the target must pass `check_output_dir(path, command, force)` and gets the
@@ -470,7 +510,8 @@ def _as_output_error(path: Path, exc: BaseException) -> OutputError:
         f"Could not write '{path}': {reason}. Nothing was replaced: the previous output, if any, is intact "
         "and nothing half-written was left.",
         "Free space on that disk or fix its permissions, or choose another output folder; then run the "
-        "same command again.")
+        "same command again.",
+    )
 
 
 output_error = _as_output_error  # for writers outside this module that word a failed write the same way

@@ -18,21 +18,34 @@ import os
 import re
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, TextIO
+from typing import TextIO
 
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
 from vocab_tools.atomic import check_output_dir, output_error, scratch_dir, write_failure
 from vocab_tools.errors import VocabError
 from vocab_tools.loading import NormalizerSettings
-from vocab_tools.writing import (bert_tokenizer_json, dumps, special_tokens_map, tokenizer_config,
-                                 tokenizer_json_text, write_tokenizer_dir)
+from vocab_tools.writing import (
+    bert_tokenizer_json,
+    dumps,
+    special_tokens_map,
+    tokenizer_config,
+    tokenizer_json_text,
+    write_tokenizer_dir,
+)
 
 BUILD_COMMAND = "vocab build"  # named in the marker of the folders it writes (vocab_tools.atomic)
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-SPECIAL_NAMES = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]"}
+SPECIAL_NAMES = {
+    "pad_token": "[PAD]",
+    "unk_token": "[UNK]",
+    "cls_token": "[CLS]",
+    "sep_token": "[SEP]",
+    "mask_token": "[MASK]",
+}
 
 
 @dataclass
@@ -50,11 +63,19 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"out_dir": str(self.out_dir), "vocab_size": self.vocab_size, "pieces": self.pieces,
-                "requested_pieces": self.requested_pieces, "unused": self.unused,
-                "slot_range": list(self.slot_range) if self.slot_range else None, "texts": self.texts,
-                "characters": self.characters, "seconds": round(self.seconds, 2), "lowercase": self.lowercase,
-                "warnings": self.warnings}
+        return {
+            "out_dir": str(self.out_dir),
+            "vocab_size": self.vocab_size,
+            "pieces": self.pieces,
+            "requested_pieces": self.requested_pieces,
+            "unused": self.unused,
+            "slot_range": list(self.slot_range) if self.slot_range else None,
+            "texts": self.texts,
+            "characters": self.characters,
+            "seconds": round(self.seconds, 2),
+            "lowercase": self.lowercase,
+            "warnings": self.warnings,
+        }
 
 
 class _CorpusPass:
@@ -81,7 +102,9 @@ class _CorpusPass:
         self.count = self.characters = 0
         self.chars: Counter[str] = Counter()  # occurrences of each character in the normalised text
         self.inner: set[str] = set()  # characters seen after the first character of a pre-token: they get a ## form
-        self.kinds: dict[str, str] = {" ": "space"}  # character → "space" | "punct" | "word", as the pre-tokeniser splits
+        self.kinds: dict[str, str] = {
+            " ": "space"
+        }  # character → "space" | "punct" | "word", as the pre-tokeniser splits
         self._runs: re.Pattern | None = None
 
     def feed(self, texts: Iterable[str]) -> None:
@@ -137,33 +160,56 @@ class _CorpusPass:
         return [f"##{c}" for c in alphabet if c in self.inner]
 
 
-def build_vocab(texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: int = 40000, unused: int = 2000, *,
-                lowercase: bool = True, strip_accents: bool = False, min_frequency: int = 2,
-                limit_alphabet: int | None = None, slots_at: str = "start", max_input_chars_per_word: int = 100,
-                show_progress: bool = False, progress: Callable[[int], None] | None = None,
-                force: bool = False) -> BuildResult:
+def build_vocab(
+    texts: Iterable[str],
+    out_dir: str | os.PathLike,
+    vocab_size: int = 40000,
+    unused: int = 2000,
+    *,
+    lowercase: bool = True,
+    strip_accents: bool = False,
+    min_frequency: int = 2,
+    limit_alphabet: int | None = None,
+    slots_at: str = "start",
+    max_input_chars_per_word: int = 100,
+    show_progress: bool = False,
+    progress: Callable[[int], None] | None = None,
+    force: bool = False,
+) -> BuildResult:
     """Train a WordPiece vocab on `texts` and write an HF tokenizer directory (see module doc).
 
     `out_dir` must be new, empty or an earlier `vocab build` output, unless `force`: checked before
     any text is read, so a refused folder costs no training time.
     """
     if vocab_size <= len(SPECIALS):
-        raise VocabError(f"vocab_size {vocab_size} leaves no room for pieces after the {len(SPECIALS)} special tokens.",
-                         "vocab_size counts specials and pieces; the kykim layout is 40000 (plus 2000 slots).")
+        raise VocabError(
+            f"vocab_size {vocab_size} leaves no room for pieces after the {len(SPECIALS)} special tokens.",
+            "vocab_size counts specials and pieces; the kykim layout is 40000 (plus 2000 slots).",
+        )
     if unused < 0:
-        raise VocabError(f"unused = {unused} is negative.", "Pass the number of [unusedN] slots to reserve (0 for none).")
+        raise VocabError(
+            f"unused = {unused} is negative.", "Pass the number of [unusedN] slots to reserve (0 for none)."
+        )
     if slots_at not in ("start", "end"):
-        raise VocabError(f"slots_at = {slots_at!r}.", "Use 'start' (right after the specials) or 'end' (after the pieces).")
+        raise VocabError(
+            f"slots_at = {slots_at!r}.", "Use 'start' (right after the specials) or 'end' (after the pieces)."
+        )
     if lowercase and strip_accents is not False:
-        raise VocabError("lowercase=True without strip_accents=False would NFD-decompose Hangul into jamo.",
-                         "Keep strip_accents=False (the default) for Korean.")
+        raise VocabError(
+            "lowercase=True without strip_accents=False would NFD-decompose Hangul into jamo.",
+            "Keep strip_accents=False (the default) for Korean.",
+        )
     if limit_alphabet is not None and limit_alphabet < 1:  # B20: 0 learned nothing and blamed the corpus
-        raise VocabError(f"limit_alphabet = {limit_alphabet}: the vocab needs at least one character.",
-                         "Pass a positive --limit-alphabet (Korean corpora need a few thousand), or leave it out.")
+        raise VocabError(
+            f"limit_alphabet = {limit_alphabet}: the vocab needs at least one character.",
+            "Pass a positive --limit-alphabet (Korean corpora need a few thousand), or leave it out.",
+        )
     check_output_dir(out_dir, BUILD_COMMAND, force)
     settings = NormalizerSettings(lowercase, False, True, True)
     started = time.perf_counter()
-    normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=lowercase)
+    normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=lowercase
+    )
     # The trainer reads the spooled text, normalised already: no normaliser of its own.
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=max_input_chars_per_word))
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -178,13 +224,20 @@ def build_vocab(texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: in
                 raise
             raise output_error(Path(out_dir), exc) from exc
         if counted.count == 0:
-            raise VocabError("No text to build a vocabulary from (the corpus is empty).", "Check the corpus paths and --field.")
+            raise VocabError(
+                "No text to build a vocabulary from (the corpus is empty).", "Check the corpus paths and --field."
+            )
         alphabet = counted.alphabet(limit_alphabet)
         continuations = counted.continuations(alphabet)
-        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                            special_tokens=SPECIALS + alphabet + continuations, initial_alphabet=alphabet,
-                                            limit_alphabet=len(alphabet), continuing_subword_prefix="##",
-                                            show_progress=show_progress)
+        trainer = trainers.WordPieceTrainer(
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=SPECIALS + alphabet + continuations,
+            initial_alphabet=alphabet,
+            limit_alphabet=len(alphabet),
+            continuing_subword_prefix="##",
+            show_progress=show_progress,
+        )
         tok.train([str(spool_path)], trainer=trainer)
     trained = tok.get_vocab()
     # The trainer's own layout: the alphabet, its ## forms, then the merges in the order they were made.
@@ -198,7 +251,9 @@ def build_vocab(texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: in
         slot_range = (len(SPECIALS) + len(pieces), len(vocab) - 1) if unused else None
     collisions = set(slots) & set(pieces)
     if collisions:  # pragma: no cover - only if a corpus literally contains "[unusedN]" as a word
-        raise VocabError(f"The corpus produced pieces that look like slots: {sorted(collisions)[:5]}.", "Remove them from the text.")
+        raise VocabError(
+            f"The corpus produced pieces that look like slots: {sorted(collisions)[:5]}.", "Remove them from the text."
+        )
 
     data = bert_tokenizer_json(vocab, settings, SPECIAL_NAMES, max_input_chars_per_word)
     files = {
@@ -212,13 +267,28 @@ def build_vocab(texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: in
     warnings = []
     if len(pieces) > requested:
         # The trainer always keeps every character it saw (and its ## form) so nothing becomes [UNK].
-        warnings.append(f"The vocab has {len(pieces):,} pieces, more than the {requested:,} asked for: the corpus has more "
-                        f"distinct characters than fit. Pass limit_alphabet (--limit-alphabet) to keep only the most frequent ones.")
+        warnings.append(
+            f"The vocab has {len(pieces):,} pieces, more than the {requested:,} asked for: the corpus has more "
+            f"distinct characters than fit. Pass limit_alphabet (--limit-alphabet) to keep only the most frequent ones."
+        )
     elif len(pieces) < requested:
-        warnings.append(f"The vocab has only {len(pieces):,} pieces of the {requested:,} asked for: the corpus is too small "
-                        f"(or min_frequency={min_frequency} too high) to learn more.")
-    return BuildResult(out, len(vocab), len(pieces), requested, unused, slot_range, counted.count,
-                       counted.characters, time.perf_counter() - started, lowercase, warnings)
+        warnings.append(
+            f"The vocab has only {len(pieces):,} pieces of the {requested:,} asked for: the corpus is too small "
+            f"(or min_frequency={min_frequency} too high) to learn more."
+        )
+    return BuildResult(
+        out,
+        len(vocab),
+        len(pieces),
+        requested,
+        unused,
+        slot_range,
+        counted.count,
+        counted.characters,
+        time.perf_counter() - started,
+        lowercase,
+        warnings,
+    )
 
 
 __all__ = ["build_vocab", "BuildResult", "SPECIALS"]

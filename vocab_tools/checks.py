@@ -7,8 +7,8 @@ unchanged (else the text it meets is never equal to it), its pre-tokenizer must 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from tokenizers import Tokenizer
 
@@ -35,14 +35,20 @@ class Screened:
     already_filled: list[SlotEntry] = field(default_factory=list)
 
 
-def as_term(item: "Term | str") -> Term:
+def as_term(item: Term | str) -> Term:
     return item if isinstance(item, Term) else Term(str(item))
 
 
-def screen_terms(terms: Iterable["Term | str"], tokenizer: Tokenizer, token_to_id: dict[str, int],
-                 filled: dict[str, SlotEntry], *, category: str | None = None,
-                 max_input_chars_per_word: int = 100,
-                 text_normalizer: Callable[[str], str] | None = None) -> Screened:
+def screen_terms(
+    terms: Iterable[Term | str],
+    tokenizer: Tokenizer,
+    token_to_id: dict[str, int],
+    filled: dict[str, SlotEntry],
+    *,
+    category: str | None = None,
+    max_input_chars_per_word: int = 100,
+    text_normalizer: Callable[[str], str] | None = None,
+) -> Screened:
     """Split `terms` into accepted, rejected (term, reason) and already filled (idempotent re-fill).
 
     `text_normalizer` is what the training and measured text goes through before the tokenizer sees
@@ -59,7 +65,9 @@ def screen_terms(terms: Iterable["Term | str"], tokenizer: Tokenizer, token_to_i
             out.rejected.append((text, EMPTY))
             continue
         if any(ch.isspace() for ch in text):
-            out.rejected.append((text, f"{WHITESPACE}: a vocab entry is part of one eojeol; write compounds without spaces"))
+            out.rejected.append(
+                (text, f"{WHITESPACE}: a vocab entry is part of one eojeol; write compounds without spaces")
+            )
             continue
         if text in seen:
             out.rejected.append((text, f"{DUPLICATE} of an earlier term in the list"))
@@ -79,26 +87,49 @@ def screen_terms(terms: Iterable["Term | str"], tokenizer: Tokenizer, token_to_i
         if text_normalizer is not None:
             cleaned = text_normalizer(surface).strip()
             if cleaned != surface:
-                out.rejected.append((text, f"{TEXT_NORMALISER} (it becomes {cleaned!r}), so the text the model "
-                                           "reads never holds it"))
+                out.rejected.append(
+                    (text, f"{TEXT_NORMALISER} (it becomes {cleaned!r}), so the text the model reads never holds it")
+                )
                 continue
         if normalizer is not None:
             normalised = normalizer.normalize_str(surface)
             if normalised != surface:
-                out.rejected.append((text, f"{NORMALISER} to {normalised!r}, so text never matches it"
-                                           + (" (lowercasing: write it in lower case)" if normalised == surface.lower() else "")))
+                out.rejected.append(
+                    (
+                        text,
+                        f"{NORMALISER} to {normalised!r}, so text never matches it"
+                        + (" (lowercasing: write it in lower case)" if normalised == surface.lower() else ""),
+                    )
+                )
                 continue
         if pre_tokenizer is not None:
             words = [w for w, _ in pre_tokenizer.pre_tokenize_str(surface)]
             if len(words) != 1:
-                out.rejected.append((text, f"{PRETOKENIZER} into {' '.join(words)} (punctuation is always its own word)"))
+                out.rejected.append(
+                    (text, f"{PRETOKENIZER} into {' '.join(words)} (punctuation is always its own word)")
+                )
                 continue
         if len(surface) > max_input_chars_per_word:
-            out.rejected.append((text, f"{TOO_LONG} ({len(surface)} > {max_input_chars_per_word}): such words become [UNK]"))
+            out.rejected.append(
+                (text, f"{TOO_LONG} ({len(surface)} > {max_input_chars_per_word}): such words become [UNK]")
+            )
             continue
         out.accepted.append(term)
     return out
 
 
-__all__ = ["screen_terms", "Screened", "as_term", "EMPTY", "WHITESPACE", "DUPLICATE", "IN_VOCAB", "FILLED_OTHER",
-           "NORMALISER", "TEXT_NORMALISER", "PRETOKENIZER", "TOO_LONG", "NO_SLOT"]
+__all__ = [
+    "screen_terms",
+    "Screened",
+    "as_term",
+    "EMPTY",
+    "WHITESPACE",
+    "DUPLICATE",
+    "IN_VOCAB",
+    "FILLED_OTHER",
+    "NORMALISER",
+    "TEXT_NORMALISER",
+    "PRETOKENIZER",
+    "TOO_LONG",
+    "NO_SLOT",
+]

@@ -13,12 +13,12 @@ only A's. Filling the same terms again changes nothing (idempotent). Output is w
 from __future__ import annotations
 
 import copy
-from collections import Counter
 import json
 import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
 
 from tokenizers import Tokenizer
 
@@ -27,8 +27,8 @@ from vocab_tools.atomic import check_output_dir
 from vocab_tools.errors import VocabError
 from vocab_tools.info import NFD_FIX, NO_SLOTS_HINT
 from vocab_tools.loading import HANGUL_PROBE, LoadedTokenizer, load_tokenizer
-from vocab_tools.reach import Reach, check_reachability
 from vocab_tools.manifest import MANIFEST_NAME, SlotEntry, has_manifest, manifest_json, with_manifest_copy
+from vocab_tools.reach import Reach, check_reachability
 from vocab_tools.slots import slot_ids
 from vocab_tools.terms import Term
 from vocab_tools.writing import dumps, special_tokens_map, tokenizer_config, tokenizer_json_text, write_tokenizer_dir
@@ -61,12 +61,18 @@ class FillResult:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"out_dir": str(self.out_dir), "filled": [e.to_dict() for e in self.filled],
-                "already_filled": [e.term for e in self.already_filled],
-                "rejected": [{"term": t, "reason": r} for t, r in self.rejected],
-                "unreachable": self.unreachable, "reach": [r.to_dict() for r in self.reach],
-                "free_before": self.free_before, "free_after": self.free_after, "total_slots": self.total_slots,
-                "warnings": self.warnings}
+        return {
+            "out_dir": str(self.out_dir),
+            "filled": [e.to_dict() for e in self.filled],
+            "already_filled": [e.term for e in self.already_filled],
+            "rejected": [{"term": t, "reason": r} for t, r in self.rejected],
+            "unreachable": self.unreachable,
+            "reach": [r.to_dict() for r in self.reach],
+            "free_before": self.free_before,
+            "free_after": self.free_after,
+            "total_slots": self.total_slots,
+            "warnings": self.warnings,
+        }
 
 
 @dataclass
@@ -76,11 +82,15 @@ class UnfillResult:
     remaining: list[SlotEntry]
 
     def to_dict(self) -> dict:
-        return {"out_dir": str(self.out_dir), "restored": [e.to_dict() for e in self.restored],
-                "remaining": len(self.remaining)}
+        return {
+            "out_dir": str(self.out_dir),
+            "restored": [e.to_dict() for e in self.restored],
+            "remaining": len(self.remaining),
+        }
 
 
 # ---------------------------------------------------------------- shared state of one edit
+
 
 class _Edit:
     """The tokenizer files of one fill/unfill, edited in memory and then written together."""
@@ -99,8 +109,10 @@ class _Edit:
     def fix_normalizer(self) -> None:
         norm = self.data.get("normalizer") or {}
         if norm.get("type") != "BertNormalizer":
-            raise VocabError(f"--fix-normalizer can only change a BertNormalizer; this tokenizer has {norm.get('type', 'none')}.",
-                             "Edit tokenizer.json by hand so Hangul is not NFD-decomposed.")
+            raise VocabError(
+                f"--fix-normalizer can only change a BertNormalizer; this tokenizer has {norm.get('type', 'none')}.",
+                "Edit tokenizer.json by hand so Hangul is not NFD-decomposed.",
+            )
         norm["strip_accents"] = False
         self.settings.strip_accents = False
         self.settings.assumed = False
@@ -161,8 +173,9 @@ class _Edit:
             "vocab.txt": vocab_txt,
             "tokenizer.json": tokenizer_json_text(self.data),
             # The manifest's copy there survives transformers' save_pretrained, which drops slots.json.
-            "tokenizer_config.json": dumps(with_manifest_copy(tokenizer_config(self.settings, specials, base=self.config),
-                                                              manifest)),
+            "tokenizer_config.json": dumps(
+                with_manifest_copy(tokenizer_config(self.settings, specials, base=self.config), manifest)
+            ),
             "special_tokens_map.json": dumps(special_tokens_map(specials, base=self.stm)),
         }
         if manifest:
@@ -176,17 +189,24 @@ def _content(item) -> str | None:
 
 def _check_consistent(tok: LoadedTokenizer) -> list[SlotEntry]:
     if tok.mismatch:
-        raise VocabError(f"vocab.txt and tokenizer.json of {tok.source} disagree: {tok.mismatch}.",
-                         "Delete the stale one (usually tokenizer.json) so both files can be written from one vocab.")
+        raise VocabError(
+            f"vocab.txt and tokenizer.json of {tok.source} disagree: {tok.mismatch}.",
+            "Delete the stale one (usually tokenizer.json) so both files can be written from one vocab.",
+        )
     if len(set(tok.vocab)) != len(tok.vocab):
         dupes = sorted(t for t, n in Counter(tok.vocab).items() if n > 1)[:3]
-        raise VocabError(f"The vocab of {tok.source} lists some tokens twice{f' (e.g. {dupes})' if dupes else ''}; "
-                         "tokenizer.json cannot hold both ids.", "Remove the duplicate lines from vocab.txt.")
+        raise VocabError(
+            f"The vocab of {tok.source} lists some tokens twice{f' (e.g. {dupes})' if dupes else ''}; "
+            "tokenizer.json cannot hold both ids.",
+            "Remove the duplicate lines from vocab.txt.",
+        )
     for e in tok.manifest:
         if not (0 <= e.slot_id < len(tok.vocab)) or tok.vocab[e.slot_id] != e.term:
-            raise VocabError(f"slots.json of {tok.source} says slot {e.slot_id} holds {e.term!r}, but the vocab has "
-                             f"{tok.vocab[e.slot_id] if 0 <= e.slot_id < len(tok.vocab) else 'no such id'!r} there.",
-                             "The vocab was edited after filling. Refill from the base tokenizer.")
+            raise VocabError(
+                f"slots.json of {tok.source} says slot {e.slot_id} holds {e.term!r}, but the vocab has "
+                f"{tok.vocab[e.slot_id] if 0 <= e.slot_id < len(tok.vocab) else 'no such id'!r} there.",
+                "The vocab was edited after filling. Refill from the base tokenizer.",
+            )
     return list(tok.manifest)
 
 
@@ -205,19 +225,28 @@ def _check_mostly_terms(terms: Sequence[Term], rejected: Sequence[tuple[str, str
     reasons = Counter(next(p for p in _NOT_A_TERM if r.startswith(p)) for _, r in bad).most_common()
     shown = "; ".join(f"{n:,} {why}" for why, n in reasons)
     example = bad[0][0] if len(bad[0][0]) <= 40 else bad[0][0][:40] + "…"
-    raise VocabError(f"{len(bad):,} of the {len(terms):,} lines of {source or 'the terms list'} are text, not a "
-                     f"vocabulary term ({shown}; e.g. {example!r}), so nothing was filled. It looks like a corpus, "
-                     "not a terms file.",
-                     "Pass the terms.tsv written by `domainlm mine-terms`, or a .txt file with one term a line "
-                     "(one eojeol or ##piece each, as the tokenizer's normaliser leaves it).")
+    raise VocabError(
+        f"{len(bad):,} of the {len(terms):,} lines of {source or 'the terms list'} are text, not a "
+        f"vocabulary term ({shown}; e.g. {example!r}), so nothing was filled. It looks like a corpus, "
+        "not a terms file.",
+        "Pass the terms.tsv written by `domainlm mine-terms`, or a .txt file with one term a line "
+        "(one eojeol or ##piece each, as the tokenizer's normaliser leaves it).",
+    )
 
 
-
-def fill_slots(tokenizer: "str | os.PathLike | LoadedTokenizer", terms: Iterable["Term | str"], out_dir: str | os.PathLike, *,
-               category: str | None = None, source: str | None = None, truncate: bool = False,
-               contexts: "Iterable[str] | Mapping[str, Sequence[str]] | None" = None,
-               fix_normalizer: bool = False, force: bool = False,
-               text_normalizer: "Callable[[str], str] | None" = None) -> FillResult:
+def fill_slots(
+    tokenizer: str | os.PathLike | LoadedTokenizer,
+    terms: Iterable[Term | str],
+    out_dir: str | os.PathLike,
+    *,
+    category: str | None = None,
+    source: str | None = None,
+    truncate: bool = False,
+    contexts: Iterable[str] | Mapping[str, Sequence[str]] | None = None,
+    fix_normalizer: bool = False,
+    force: bool = False,
+    text_normalizer: Callable[[str], str] | None = None,
+) -> FillResult:
     """Fill free slots of `tokenizer` with `terms` (in order) and write the result to `out_dir`.
 
     `category` tags the new entries (default: each Term's own category); `source` is recorded in the
@@ -225,7 +254,8 @@ def fill_slots(tokenizer: "str | os.PathLike | LoadedTokenizer", terms: Iterable
     slots instead of raising. `contexts` (texts, or term → texts) are tokenized to report terms that
     are never emitted. `fix_normalizer` writes strip_accents=False when the normaliser would
     decompose Hangul. `text_normalizer` (what the text goes through before tokenizing; domainlm
-    passes its corpus normaliser) rejects terms it changes: they never occur in such text. `out_dir` may be the input folder (only its tokenizer files change); any
+    passes its corpus normaliser) rejects terms it changes: they never occur in such text. `out_dir` may be
+    the input folder (only its tokenizer files change); any
     other folder must be new, empty or an earlier `vocab fill` output, unless `force`.
     """
     tok = load_tokenizer(tokenizer)
@@ -236,39 +266,68 @@ def fill_slots(tokenizer: "str | os.PathLike | LoadedTokenizer", terms: Iterable
     free = slot_ids(tok.vocab)
     total = len(free) + len(manifest)
     if total == 0:
-        raise VocabError(f"{tok.source} has no [unusedN] slots: there is nowhere to put new terms without growing the vocab.",
-                         NO_SLOTS_HINT)
+        raise VocabError(
+            f"{tok.source} has no [unusedN] slots: there is nowhere to put new terms without growing the vocab.",
+            NO_SLOTS_HINT,
+        )
     edit = _Edit(tok)
     if fix_normalizer and not tok.hangul_preserved:
         edit.fix_normalizer()
     checker = edit.checker()
     if checker.normalizer is not None and checker.normalizer.normalize_str(HANGUL_PROBE) != HANGUL_PROBE:
         s = tok.settings
-        raise VocabError(f"The normaliser of {tok.source} NFD-decomposes Hangul (lowercase={s.lowercase}, strip_accents={s.strip_accents}), "
-                         "so no Korean term could ever be matched.", "Pass --fix-normalizer (fix_normalizer=True). " + NFD_FIX)
+        raise VocabError(
+            f"The normaliser of {tok.source} NFD-decomposes Hangul (lowercase={s.lowercase}, "
+            f"strip_accents={s.strip_accents}), "
+            "so no Korean term could ever be matched.",
+            "Pass --fix-normalizer (fix_normalizer=True). " + NFD_FIX,
+        )
 
     terms = [checks.as_term(t) for t in terms]
     if not terms:
-        raise VocabError(f"No terms to fill{f' from {source}' if source else ''}: the list is empty.",
-                         "Pass the terms.tsv written by `domainlm mine-terms`, or a .txt file with one term a line.")
-    screened = checks.screen_terms(terms, checker, tok.token_to_id, {e.term: e for e in manifest}, category=category,
-                                   max_input_chars_per_word=tok.max_input_chars_per_word, text_normalizer=text_normalizer)
+        raise VocabError(
+            f"No terms to fill{f' from {source}' if source else ''}: the list is empty.",
+            "Pass the terms.tsv written by `domainlm mine-terms`, or a .txt file with one term a line.",
+        )
+    screened = checks.screen_terms(
+        terms,
+        checker,
+        tok.token_to_id,
+        {e.term: e for e in manifest},
+        category=category,
+        max_input_chars_per_word=tok.max_input_chars_per_word,
+        text_normalizer=text_normalizer,
+    )
     _check_mostly_terms(terms, screened.rejected, source)
     accepted, rejected = screened.accepted, list(screened.rejected)
     if len(accepted) > len(free):
         if not truncate:
-            raise VocabError(f"{len(accepted):,} terms passed the checks but only {len(free):,} of the {total:,} slots are free.",
-                             f"Pass --truncate (truncate=True) to fill the first {len(free):,} (terms files are ranked best first), "
-                             "or free slots with `domainlm vocab unfill --category NAME`.")
-        rejected += [(t.term, f"{checks.NO_SLOT} (--truncate kept the first {len(free):,} terms)") for t in accepted[len(free):]]
-        accepted = accepted[:len(free)]
+            raise VocabError(
+                f"{len(accepted):,} terms passed the checks but only {len(free):,} of the {total:,} slots are free.",
+                f"Pass --truncate (truncate=True) to fill the first {len(free):,} (terms files are ranked best first), "
+                "or free slots with `domainlm vocab unfill --category NAME`.",
+            )
+        rejected += [
+            (t.term, f"{checks.NO_SLOT} (--truncate kept the first {len(free):,} terms)") for t in accepted[len(free) :]
+        ]
+        accepted = accepted[: len(free)]
 
     new_entries = []
     for term, slot in zip(accepted, free):
         old = tok.vocab[slot]
         restore = edit.take_slot(slot, term.term)
-        new_entries.append(SlotEntry(slot, old, term.term, term.kind, category if category is not None else term.category,
-                                     term.score, source, restore))
+        new_entries.append(
+            SlotEntry(
+                slot,
+                old,
+                term.term,
+                term.kind,
+                category if category is not None else term.category,
+                term.score,
+                source,
+                restore,
+            )
+        )
     full_manifest = manifest + new_entries
     files = edit.files(full_manifest)
 
@@ -280,19 +339,38 @@ def fill_slots(tokenizer: "str | os.PathLike | LoadedTokenizer", terms: Iterable
         reach = check_reachability(filled_tokenizer, checked, contexts=contexts, examples=examples)
     warnings = []
     if tok.settings.assumed:
-        warnings.append(f"{tok.source} is a bare vocab.txt: assumed lowercase={tok.settings.lowercase}, strip_accents=False, "
-                        "and wrote them into tokenizer_config.json. Check they match how the model was trained.")
+        warnings.append(
+            f"{tok.source} is a bare vocab.txt: assumed lowercase={tok.settings.lowercase}, strip_accents=False, "
+            "and wrote them into tokenizer_config.json. Check they match how the model was trained."
+        )
     if fix_normalizer and not tok.hangul_preserved:
         warnings.append("Wrote strip_accents=False: the filled tokenizer no longer NFD-decomposes Hangul.")
     out = write_tokenizer_dir(out_dir, files, command=FILL_COMMAND, force=force, in_place=in_place)
-    return FillResult(out, new_entries, rejected, [r.term for r in reach if not r.reachable], screened.already_filled,
-                      reach, len(free), len(free) - len(new_entries), total, warnings)
+    return FillResult(
+        out,
+        new_entries,
+        rejected,
+        [r.term for r in reach if not r.reachable],
+        screened.already_filled,
+        reach,
+        len(free),
+        len(free) - len(new_entries),
+        total,
+        warnings,
+    )
 
 
 # ---------------------------------------------------------------- unfill
 
-def unfill_slots(directory: str | os.PathLike, out_dir: str | os.PathLike | None = None, category: str | None = None, *,
-                 terms: Iterable[str] | None = None, force: bool = False) -> UnfillResult:
+
+def unfill_slots(
+    directory: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    category: str | None = None,
+    *,
+    terms: Iterable[str] | None = None,
+    force: bool = False,
+) -> UnfillResult:
     """Restore filled slots from the manifest: all, one `category`'s, or the named `terms`.
 
     Writes to `out_dir` (default: in place). Restores each slot's old token in vocab.txt and
@@ -304,23 +382,35 @@ def unfill_slots(directory: str | os.PathLike, out_dir: str | os.PathLike | None
     if not in_place:
         check_output_dir(out_dir, UNFILL_COMMAND, force)
     if not Path(directory).is_dir() or not has_manifest(tok.path):
-        raise VocabError(f"{directory} has no {MANIFEST_NAME} (nor its copy in tokenizer_config.json): no slot was filled "
-                         "by vocab_tools, so there is nothing to unfill.",
-                         "Pass the directory written by `domainlm vocab fill`.")
+        raise VocabError(
+            f"{directory} has no {MANIFEST_NAME} (nor its copy in tokenizer_config.json): no slot was filled "
+            "by vocab_tools, so there is nothing to unfill.",
+            "Pass the directory written by `domainlm vocab fill`.",
+        )
     manifest = _check_consistent(tok)
     wanted = set(terms) if terms is not None else None
-    chosen = [e for e in manifest if (category is None or e.category == category) and (wanted is None or e.term in wanted)]
+    chosen = [
+        e for e in manifest if (category is None or e.category == category) and (wanted is None or e.term in wanted)
+    ]
     if not chosen:
         present = sorted({str(e.category) for e in manifest})
-        raise VocabError(f"No filled slot matches (category={category!r}{', those terms' if wanted is not None else ''}).",
-                         f"Categories filled here: {', '.join(present) or 'none'}.")
+        raise VocabError(
+            f"No filled slot matches (category={category!r}{', those terms' if wanted is not None else ''}).",
+            f"Categories filled here: {', '.join(present) or 'none'}.",
+        )
     edit = _Edit(tok)
     for entry in sorted(chosen, key=lambda e: e.slot_id):
         edit.give_back(entry)
     remaining = [e for e in manifest if e not in chosen]
     files = edit.files(remaining)
-    out = write_tokenizer_dir(tok.path if in_place else out_dir, files, remove=() if remaining else (MANIFEST_NAME,),
-                              command=UNFILL_COMMAND, force=force, in_place=in_place)
+    out = write_tokenizer_dir(
+        tok.path if in_place else out_dir,
+        files,
+        remove=() if remaining else (MANIFEST_NAME,),
+        command=UNFILL_COMMAND,
+        force=force,
+        in_place=in_place,
+    )
     return UnfillResult(out, chosen, remaining)
 
 

@@ -27,7 +27,13 @@ from vocab_tools.manifest import SlotEntry, read_manifest
 from vocab_tools.source import resolve_source
 from vocab_tools.writing import bert_tokenizer_json
 
-BERT_SPECIALS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]"}
+BERT_SPECIALS = {
+    "pad_token": "[PAD]",
+    "unk_token": "[UNK]",
+    "cls_token": "[CLS]",
+    "sep_token": "[SEP]",
+    "mask_token": "[MASK]",
+}
 HANGUL_PROBE = "한국어 형태소 분석"
 _UPPER_LATIN = re.compile(r"[A-Z]")
 
@@ -52,9 +58,15 @@ class NormalizerSettings:
         return self.strip_accents is True or (self.strip_accents is None and bool(self.lowercase))
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "lowercase": self.lowercase, "strip_accents": self.strip_accents,
-                "handle_chinese_chars": self.handle_chinese_chars, "clean_text": self.clean_text,
-                "origin": self.origin, "assumed": self.assumed}
+        return {
+            "kind": self.kind,
+            "lowercase": self.lowercase,
+            "strip_accents": self.strip_accents,
+            "handle_chinese_chars": self.handle_chinese_chars,
+            "clean_text": self.clean_text,
+            "origin": self.origin,
+            "assumed": self.assumed,
+        }
 
 
 @dataclass
@@ -74,7 +86,9 @@ def read_vocab_txt(path: str | os.PathLike) -> VocabText:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise VocabError(f"{path} is not UTF-8 ({e.reason} at byte {e.start}).", "A vocab.txt must be UTF-8, one token a line.") from None
+        raise VocabError(
+            f"{path} is not UTF-8 ({e.reason} at byte {e.start}).", "A vocab.txt must be UTF-8, one token a line."
+        ) from None
     # Read as transformers does (text mode: \r\n and \r become \n; readlines(): a final newline ends
     # the last token rather than adding an empty one), so ids here are exactly its ids.
     trailing = text.endswith("\n")
@@ -102,14 +116,17 @@ def _check_looks_like_vocab(path: Path, tokens: list[str]) -> None:
             f"{path} is not a vocabulary: {len(bad):,} of its {len(tokens):,} lines hold spaces or are over "
             f"{_MAX_TOKEN_CHARS} characters (e.g. {example!r}), which no WordPiece token is. It looks like a text "
             "corpus or a terms file.",
-            "Pass a vocab.txt (one token a line), a tokenizer.json or a tokenizer folder.")
+            "Pass a vocab.txt (one token a line), a tokenizer.json or a tokenizer folder.",
+        )
 
 
 def _read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise VocabError(f"{path} is not valid JSON ({e}).", "Restore the file, or delete it to fall back on vocab.txt.") from None
+        raise VocabError(
+            f"{path} is not valid JSON ({e}).", "Restore the file, or delete it to fall back on vocab.txt."
+        ) from None
     if not isinstance(data, dict):
         raise VocabError(f"{path} holds a JSON {type(data).__name__}, not an object.")
     return data
@@ -118,14 +135,19 @@ def _read_json(path: Path) -> dict:
 def _vocab_from_tokenizer_json(data: dict, path: Path) -> list[str]:
     model = data.get("model") or {}
     if model.get("type") != "WordPiece":
-        raise VocabError(f"{path} is a {model.get('type', 'unknown')} tokenizer, not WordPiece.",
-                         "vocab_tools handles BERT-style WordPiece tokenizers (BERT, ELECTRA, kykim, KoELECTRA).")
+        raise VocabError(
+            f"{path} is a {model.get('type', 'unknown')} tokenizer, not WordPiece.",
+            "vocab_tools handles BERT-style WordPiece tokenizers (BERT, ELECTRA, kykim, KoELECTRA).",
+        )
     mapping: dict = model.get("vocab") or {}
     vocab: list[str | None] = [None] * len(mapping)
     for token, i in mapping.items():
         if not isinstance(i, int) or not 0 <= i < len(mapping) or vocab[i] is not None:
-            raise VocabError(f"The WordPiece vocab in {path} does not use each id 0–{len(mapping) - 1} exactly once (token {token!r} → {i}).",
-                             "Regenerate tokenizer.json from vocab.txt (delete it and load the directory with transformers).")
+            raise VocabError(
+                f"The WordPiece vocab in {path} does not use each id 0–{len(mapping) - 1} exactly once (token "
+                f"{token!r} → {i}).",
+                "Regenerate tokenizer.json from vocab.txt (delete it and load the directory with transformers).",
+            )
         vocab[i] = token
     return vocab  # type: ignore[return-value]
 
@@ -135,16 +157,25 @@ def _settings_from_tokenizer_json(data: dict) -> NormalizerSettings:
     if norm is None:
         return NormalizerSettings(False, False, False, False, kind="none")
     if norm.get("type") == "BertNormalizer":
-        return NormalizerSettings(norm.get("lowercase", True), norm.get("strip_accents"), norm.get("handle_chinese_chars", True),
-                                  norm.get("clean_text", True))
+        return NormalizerSettings(
+            norm.get("lowercase", True),
+            norm.get("strip_accents"),
+            norm.get("handle_chinese_chars", True),
+            norm.get("clean_text", True),
+        )
     return NormalizerSettings(None, None, None, None, kind=norm.get("type", "unknown"))
 
 
 def _settings_from_config(config: dict, vocab: list[str], origin: str) -> NormalizerSettings:
     if origin == "tokenizer_config.json":
         # transformers' BertTokenizer defaults: do_lower_case=True, strip_accents=None.
-        return NormalizerSettings(config.get("do_lower_case", True), config.get("strip_accents"),
-                                  config.get("tokenize_chinese_chars", True), True, origin=origin)
+        return NormalizerSettings(
+            config.get("do_lower_case", True),
+            config.get("strip_accents"),
+            config.get("tokenize_chinese_chars", True),
+            True,
+            origin=origin,
+        )
     cased = any(_UPPER_LATIN.search(t) for t in vocab if not (t.startswith("[") and t.endswith("]")))
     return NormalizerSettings(not cased, False, True, True, origin="assumed for a bare vocab.txt", assumed=True)
 
@@ -230,7 +261,7 @@ class LoadedTokenizer:
         return self.source
 
 
-def load_tokenizer(source: "str | os.PathLike | LoadedTokenizer") -> LoadedTokenizer:
+def load_tokenizer(source: str | os.PathLike | LoadedTokenizer) -> LoadedTokenizer:
     """Load a tokenizer dir, vocab.txt, tokenizer.json or hub id (see module doc)."""
     if isinstance(source, LoadedTokenizer):
         return source
@@ -262,11 +293,23 @@ def load_tokenizer(source: "str | os.PathLike | LoadedTokenizer") -> LoadedToken
             mismatch = _describe_mismatch(vocab_txt.tokens, vocab)
     else:
         vocab = vocab_txt.tokens
-        settings = _settings_from_config(config, vocab, "tokenizer_config.json" if config_path is not None and config_path.is_file() else "")
+        settings = _settings_from_config(
+            config, vocab, "tokenizer_config.json" if config_path is not None and config_path.is_file() else ""
+        )
     manifest = read_manifest(directory) if path.is_dir() else []
-    return LoadedTokenizer(source=str(source), path=directory, vocab=vocab, settings=settings, tokenizer_json=tok_json,
-                           vocab_txt=vocab_txt, config=config, special_tokens_map=stm, manifest=manifest, files=files,
-                           mismatch=mismatch)
+    return LoadedTokenizer(
+        source=str(source),
+        path=directory,
+        vocab=vocab,
+        settings=settings,
+        tokenizer_json=tok_json,
+        vocab_txt=vocab_txt,
+        config=config,
+        special_tokens_map=stm,
+        manifest=manifest,
+        files=files,
+        mismatch=mismatch,
+    )
 
 
 def _describe_mismatch(txt: list[str], js: list[str]) -> str | None:
@@ -278,16 +321,23 @@ def _describe_mismatch(txt: list[str], js: list[str]) -> str | None:
     return f"id {i} is {txt[i]!r} in vocab.txt but {js[i]!r} in tokenizer.json"
 
 
-def load_vocab(path: "str | os.PathLike | LoadedTokenizer") -> list[str]:
+def load_vocab(path: str | os.PathLike | LoadedTokenizer) -> list[str]:
     """The id → token list of a tokenizer (directory, vocab.txt, tokenizer.json or hub id)."""
     return load_tokenizer(path).vocab
 
 
-def vocab_sha256(path: "str | os.PathLike | LoadedTokenizer") -> str:
+def vocab_sha256(path: str | os.PathLike | LoadedTokenizer) -> str:
     """sha256 of a tokenizer's vocabulary (its tokens in id order, one a line): the identity a slot id
     means something on. A shared recipe bundle records its base's and is imported only on the same one."""
     return hashlib.sha256("\n".join(load_vocab(path)).encode("utf-8")).hexdigest()
 
 
-__all__ = ["LoadedTokenizer", "NormalizerSettings", "VocabText", "load_tokenizer", "load_vocab", "read_vocab_txt",
-           "vocab_sha256"]
+__all__ = [
+    "LoadedTokenizer",
+    "NormalizerSettings",
+    "VocabText",
+    "load_tokenizer",
+    "load_vocab",
+    "read_vocab_txt",
+    "vocab_sha256",
+]

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Sequence
 
 from vocab_tools.errors import VocabError
 
@@ -50,14 +50,16 @@ class SlotEntry:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict, where: str) -> "SlotEntry":
+    def from_dict(cls, data: dict, where: str) -> SlotEntry:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         missing = [k for k in ("slot_id", "old_token", "term") if k not in data]
         if unknown or missing:
             problem = f"unknown keys {unknown}" if unknown else f"missing keys {missing}"
-            raise VocabError(f"{where}: a slot entry has {problem}.",
-                             f"Each entry needs slot_id, old_token and term; allowed keys: {', '.join(sorted(known))}.")
+            raise VocabError(
+                f"{where}: a slot entry has {problem}.",
+                f"Each entry needs slot_id, old_token and term; allowed keys: {', '.join(sorted(known))}.",
+            )
         return cls(**data)
 
 
@@ -74,8 +76,10 @@ def _read_json(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise VocabError(f"The slot manifest in {path} is not valid JSON ({e}).",
-                         "Restore it from a backup, or delete it if no slot of this tokenizer was filled by domainlm.") from None
+        raise VocabError(
+            f"The slot manifest in {path} is not valid JSON ({e}).",
+            "Restore it from a backup, or delete it if no slot of this tokenizer was filled by domainlm.",
+        ) from None
 
 
 def _stored_manifest(directory: str | os.PathLike) -> tuple[object, Path] | None:
@@ -104,7 +108,9 @@ def read_manifest(directory: str | os.PathLike) -> list[SlotEntry]:
     data, path = stored
     entries = data.get("slots") if isinstance(data, dict) else data
     if not isinstance(entries, list):
-        raise VocabError(f"The slot manifest in {path} has no `slots` list.", "It should look like {\"format\": 1, \"slots\": [...]}.")
+        raise VocabError(
+            f"The slot manifest in {path} has no `slots` list.", 'It should look like {"format": 1, "slots": [...]}.'
+        )
     return [SlotEntry.from_dict(e, str(path)) for e in entries]
 
 
@@ -126,5 +132,15 @@ def with_manifest_copy(config: dict, entries: Sequence[SlotEntry]) -> dict:
     return config
 
 
-__all__ = ["SlotEntry", "read_manifest", "has_manifest", "manifest_json", "manifest_data", "manifest_path",
-           "with_manifest_copy", "MANIFEST_NAME", "MANIFEST_FORMAT", "CONFIG_KEY"]
+__all__ = [
+    "SlotEntry",
+    "read_manifest",
+    "has_manifest",
+    "manifest_json",
+    "manifest_data",
+    "manifest_path",
+    "with_manifest_copy",
+    "MANIFEST_NAME",
+    "MANIFEST_FORMAT",
+    "CONFIG_KEY",
+]

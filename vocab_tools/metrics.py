@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from vocab_tools.errors import VocabError
 from vocab_tools.loading import LoadedTokenizer, load_tokenizer
@@ -47,22 +47,32 @@ def _batches(texts: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def _load_all(tokenizers: Mapping[str, "str | os.PathLike | LoadedTokenizer"]) -> dict[str, LoadedTokenizer]:
+def _load_all(tokenizers: Mapping[str, str | os.PathLike | LoadedTokenizer]) -> dict[str, LoadedTokenizer]:
     if not tokenizers:
         raise VocabError("No tokenizer to measure.", "Pass one tokenizer, or two to compare before and after.")
     return {name: load_tokenizer(src) for name, src in tokenizers.items()}
 
 
 def _filled_slots(tok: LoadedTokenizer) -> dict[int, str]:
-    return {e.slot_id: e.term for e in tok.manifest if 0 <= e.slot_id < len(tok.vocab) and tok.vocab[e.slot_id] == e.term}
+    return {
+        e.slot_id: e.term for e in tok.manifest if 0 <= e.slot_id < len(tok.vocab) and tok.vocab[e.slot_id] == e.term
+    }
 
 
-def measure(texts: Iterable[str], tokenizers: Mapping[str, "str | os.PathLike | LoadedTokenizer"], *,
-            batch_size: int = 1000, top: int = 20, progress: Callable[[int], None] | None = None) -> dict:
+def measure(
+    texts: Iterable[str],
+    tokenizers: Mapping[str, str | os.PathLike | LoadedTokenizer],
+    *,
+    batch_size: int = 1000,
+    top: int = 20,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
     """Measure each tokenizer (name → path) on the same texts. The first one is the baseline of
     `compression_gain` = 1 − fertility / baseline fertility."""
     loaded = _load_all(tokenizers)
-    tallies = {name: _Tally(tok, tok.token_to_id.get(tok.unk_token), _filled_slots(tok)) for name, tok in loaded.items()}
+    tallies = {
+        name: _Tally(tok, tok.token_to_id.get(tok.unk_token), _filled_slots(tok)) for name, tok in loaded.items()
+    }
     n_texts = eojeols = characters = 0
     for batch in _batches(texts, batch_size):
         n_texts += len(batch)
@@ -74,7 +84,9 @@ def measure(texts: Iterable[str], tokenizers: Mapping[str, "str | os.PathLike | 
         if progress is not None:
             progress(n_texts)
     if n_texts == 0:
-        raise VocabError("No text to measure on (the corpus is empty).", "Check the corpus paths, --field and any --where filter.")
+        raise VocabError(
+            "No text to measure on (the corpus is empty).", "Check the corpus paths, --field and any --where filter."
+        )
 
     report: dict = {"texts": n_texts, "eojeols": eojeols, "characters": characters, "tokenizers": {}}
     for name, t in tallies.items():
@@ -82,15 +94,20 @@ def measure(texts: Iterable[str], tokenizers: Mapping[str, "str | os.PathLike | 
         emitted = len(t.per_slot)
         slot_tokens = sum(t.per_slot.values())
         report["tokenizers"][name] = {
-            "source": t.tok.source, "vocab_size": len(t.tok.vocab), "tokens": t.tokens,
+            "source": t.tok.source,
+            "vocab_size": len(t.tok.vocab),
+            "tokens": t.tokens,
             "fertility": t.tokens / eojeols if eojeols else None,
             "tokens_per_character": t.tokens / characters if characters else None,
             # Per token, the UNK rate rises when filling shrinks the token count; per eojeol it does not.
-            "unk_tokens": t.unk, "unk_rate": t.unk / t.tokens if t.tokens else 0.0,
+            "unk_tokens": t.unk,
+            "unk_rate": t.unk / t.tokens if t.tokens else 0.0,
             "unk_per_eojeol": t.unk / eojeols if eojeols else 0.0,
-            "filled_slots": filled, "filled_slots_emitted": emitted,
+            "filled_slots": filled,
+            "filled_slots_emitted": emitted,
             "slot_usage": emitted / filled if filled else None,
-            "slot_tokens": slot_tokens, "slot_token_share": slot_tokens / t.tokens if t.tokens else 0.0,
+            "slot_tokens": slot_tokens,
+            "slot_token_share": slot_tokens / t.tokens if t.tokens else 0.0,
             "top_slot_terms": [{"term": t.filled[i], "count": c} for i, c in t.per_slot.most_common(top)],
             "never_emitted": [term for i, term in sorted(t.filled.items()) if i not in t.per_slot][:top],
         }
@@ -126,11 +143,14 @@ def unk_warnings(report: dict) -> list[str]:
             f"{name} emits [UNK] for {m['unk_rate']:.1%} of its tokens ({m['unk_tokens']:,} of {m['tokens']:,}; "
             f"{m['unk_per_eojeol']:.2f} per eojeol): an unknown word counts as one token, so {about}. The text is "
             "probably not what this vocab covers (another script or language, or text not normalised as the "
-            "vocab expects); measure on text of the category, normalised.")
+            "vocab expects); measure on text of the category, normalised."
+        )
     return warnings
 
 
-def compare(texts: Iterable[str], tokenizers: Mapping[str, "str | os.PathLike | LoadedTokenizer"], *, limit: int = 10) -> list[dict]:
+def compare(
+    texts: Iterable[str], tokenizers: Mapping[str, str | os.PathLike | LoadedTokenizer], *, limit: int = 10
+) -> list[dict]:
     """Tokenize up to `limit` sample texts with each tokenizer: tokens, ids, and which tokens come from filled slots."""
     loaded = _load_all(tokenizers)
     samples = [t for _, t in zip(range(limit), (t for t in texts if t and not t.isspace()))]

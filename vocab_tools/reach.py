@@ -8,8 +8,8 @@ sentence; the term alone (a continuation behind a few common one-syllable word s
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 from tokenizers import Tokenizer
 
@@ -38,7 +38,7 @@ class Reach:
 def _count_ids(tokenizer: Tokenizer, texts: Sequence[str], wanted: set[int], batch: int = 1024) -> dict[int, int]:
     counts = {i: 0 for i in wanted}
     for start in range(0, len(texts), batch):
-        for enc in tokenizer.encode_batch(list(texts[start:start + batch]), add_special_tokens=False):
+        for enc in tokenizer.encode_batch(list(texts[start : start + batch]), add_special_tokens=False):
             for i in enc.ids:
                 if i in counts:
                     counts[i] += 1
@@ -52,9 +52,13 @@ def _alone_texts(entry: SlotEntry, vocab: Mapping[str, int]) -> list[str]:
     return [start + surface for start in _WORD_STARTS if start in vocab][:5] or [f"가{surface}"]
 
 
-def check_reachability(tokenizer: Tokenizer, entries: Sequence[SlotEntry], *,
-                       contexts: "Iterable[str] | Mapping[str, Sequence[str]] | None" = None,
-                       examples: Mapping[str, str] | None = None) -> list[Reach]:
+def check_reachability(
+    tokenizer: Tokenizer,
+    entries: Sequence[SlotEntry],
+    *,
+    contexts: Iterable[str] | Mapping[str, Sequence[str]] | None = None,
+    examples: Mapping[str, str] | None = None,
+) -> list[Reach]:
     """One `Reach` per entry, in order; `tokenizer` must already hold the filled vocab."""
     vocab = tokenizer.get_vocab(with_added_tokens=False)
     examples = examples or {}
@@ -66,7 +70,9 @@ def check_reachability(tokenizer: Tokenizer, entries: Sequence[SlotEntry], *,
             for e in pending:
                 found = [t for t in contexts.get(e.term, ()) if t][:MAX_CONTEXTS_PER_TERM]
                 if found:
-                    result[e.slot_id] = Reach(e.term, _count_ids(tokenizer, found, {e.slot_id})[e.slot_id], len(found), "contexts")
+                    result[e.slot_id] = Reach(
+                        e.term, _count_ids(tokenizer, found, {e.slot_id})[e.slot_id], len(found), "contexts"
+                    )
         else:
             texts = []
             for t in contexts:
@@ -112,7 +118,9 @@ def _occurrences(entries: Sequence[SlotEntry], texts: Sequence[str], tokenizer: 
     word_terms: dict[str, int] = {}
     cont_terms: dict[str, int] = {}
     for e in entries:
-        (cont_terms if e.kind == "continuation" else word_terms)[e.term[2:] if e.kind == "continuation" else e.term] = e.slot_id
+        (cont_terms if e.kind == "continuation" else word_terms)[e.term[2:] if e.kind == "continuation" else e.term] = (
+            e.slot_id
+        )
     max_len = max((len(s) for s in (*word_terms, *cont_terms)), default=0)
     for text in texts:
         hits: set[int] = set()
@@ -124,7 +132,7 @@ def _occurrences(entries: Sequence[SlotEntry], texts: Sequence[str], tokenizer: 
             if cont_terms:
                 for start in range(1, len(eojeol)):
                     for length in range(1, min(max_len, len(eojeol) - start) + 1):
-                        sid = cont_terms.get(eojeol[start:start + length])
+                        sid = cont_terms.get(eojeol[start : start + length])
                         if sid is not None:
                             hits.add(sid)
         for sid in hits:

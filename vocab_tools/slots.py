@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from vocab_tools.errors import VocabError
 from vocab_tools.loading import LoadedTokenizer, load_tokenizer
@@ -77,8 +77,10 @@ def append_slots(directory: str | os.PathLike, count: int) -> list[str]:
     """
     tok = load_tokenizer(directory)
     if tok.tokenizer_json is None:
-        raise VocabError(f"The tokenizer in '{directory}' has no tokenizer.json, so slots cannot be appended.",
-                         "Save it as a fast tokenizer first.")
+        raise VocabError(
+            f"The tokenizer in '{directory}' has no tokenizer.json, so slots cannot be appended.",
+            "Save it as a fast tokenizer first.",
+        )
     data = copy.deepcopy(tok.tokenizer_json)
     added = data.setdefault("added_tokens", [])
     size = max(len(tok.vocab), max((int(t["id"]) for t in added), default=-1) + 1)
@@ -86,8 +88,17 @@ def append_slots(directory: str | os.PathLike, count: int) -> list[str]:
     new = [f"[unused{first + k}]" for k in range(count)]
     for k, token in enumerate(new):
         data["model"]["vocab"][token] = size + k
-        added.append({"id": size + k, "content": token, "single_word": False, "lstrip": False, "rstrip": False,
-                      "normalized": False, "special": True})
+        added.append(
+            {
+                "id": size + k,
+                "content": token,
+                "single_word": False,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "special": True,
+            }
+        )
     files = {"tokenizer.json": tokenizer_json_text(data)}
     if tok.vocab_txt is not None:
         files["vocab.txt"] = tok.vocab_txt.render(tok.vocab_txt.tokens + new)
@@ -95,5 +106,16 @@ def append_slots(directory: str | os.PathLike, count: int) -> list[str]:
     return new
 
 
-__all__ = ["free_slots", "append_slots", "is_slot_token", "slot_ids", "changed_ids", "id_ranges", "format_ranges", "SLOT_PATTERN",
-           "SlotEntry", "read_manifest", "MANIFEST_NAME"]
+__all__ = [
+    "free_slots",
+    "append_slots",
+    "is_slot_token",
+    "slot_ids",
+    "changed_ids",
+    "id_ranges",
+    "format_ranges",
+    "SLOT_PATTERN",
+    "SlotEntry",
+    "read_manifest",
+    "MANIFEST_NAME",
+]

@@ -21,18 +21,24 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
 def _offline() -> bool:
-    return any(os.environ.get(k, "").lower() in ("1", "true", "yes", "on") for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(k, "").lower() in ("1", "true", "yes", "on") for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def _hf_cache() -> Path:
     if os.environ.get("HF_HUB_CACHE"):
         return Path(os.environ["HF_HUB_CACHE"])
-    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "huggingface")
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "huggingface"
+    )
     return Path(home) / "hub"
 
 
 def _download_dir(repo_id: str) -> Path:
-    base = os.environ.get("DOMAINLM_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "domainlm")
+    base = os.environ.get("DOMAINLM_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "domainlm"
+    )
     return Path(base) / "tokenizers" / repo_id.replace("/", "--")
 
 
@@ -50,7 +56,9 @@ def _from_hf_cache(repo_id: str) -> Path | None:
         preferred = snapshots / ref.read_text().strip()
         if _has_tokenizer(preferred):
             return preferred
-    candidates = sorted((p for p in snapshots.iterdir() if _has_tokenizer(p)), key=lambda p: p.stat().st_mtime, reverse=True)
+    candidates = sorted(
+        (p for p in snapshots.iterdir() if _has_tokenizer(p)), key=lambda p: p.stat().st_mtime, reverse=True
+    )
     return candidates[0] if candidates else None
 
 
@@ -66,9 +74,11 @@ def _download(repo_id: str, timeout: float = 15.0) -> Path:
                 data = resp.read()
         except urllib.error.HTTPError as e:
             if e.code in (401, 403) and not got:
-                raise VocabError(f"The hub refused access to '{repo_id}' (HTTP {e.code}).",
-                                 "The repository is gated or private: download its tokenizer files with your token "
-                                 "and pass the local directory.") from None
+                raise VocabError(
+                    f"The hub refused access to '{repo_id}' (HTTP {e.code}).",
+                    "The repository is gated or private: download its tokenizer files with your token "
+                    "and pass the local directory.",
+                ) from None
             continue  # a missing optional file (404) is normal
         except (urllib.error.URLError, TimeoutError, OSError) as e:
             raise _offline_error(repo_id, f"the hub could not be reached ({getattr(e, 'reason', e)})") from None
@@ -76,8 +86,10 @@ def _download(repo_id: str, timeout: float = 15.0) -> Path:
             fh.write(data)
         got.append(name)
     if not _has_tokenizer(out):
-        raise VocabError(f"'{repo_id}' on the hub has neither tokenizer.json nor vocab.txt.",
-                         "Check the model id; vocab_tools handles BERT-style WordPiece tokenizers.")
+        raise VocabError(
+            f"'{repo_id}' on the hub has neither tokenizer.json nor vocab.txt.",
+            "Check the model id; vocab_tools handles BERT-style WordPiece tokenizers.",
+        )
     return out
 
 
@@ -87,26 +99,40 @@ def _offline_error(source: str, why: str) -> VocabError:
         f"'{source}' is not a local path, and {why}.",
         f"Pass a local tokenizer directory, vocab.txt or tokenizer.json instead. To get one, on a machine with "
         f"internet run `hf download {source} vocab.txt tokenizer_config.json --local-dir ./{name}` "
-        f"(add tokenizer.json if the model has one), copy ./{name} here and pass ./{name}.")
+        f"(add tokenizer.json if the model has one), copy ./{name} here and pass ./{name}.",
+    )
 
 
 def resolve_source(source: str | os.PathLike) -> Path:
     """A local path (directory, vocab.txt or tokenizer.json) holding the tokenizer named by `source`."""
     if not str(source).strip():  # Path("") is the current folder: never what an empty option meant
-        raise VocabError("The tokenizer path is empty.",
-                         "Pass a tokenizer directory, vocab.txt or tokenizer.json, or a hub id like kykim/bert-kor-base.")
+        raise VocabError(
+            "The tokenizer path is empty.",
+            "Pass a tokenizer directory, vocab.txt or tokenizer.json, or a hub id like kykim/bert-kor-base.",
+        )
     path = Path(source).expanduser()
     if path.exists():
         if path.is_dir() and not _has_tokenizer(path):
             found = sorted(p.name for p in path.iterdir())[:12]
-            raise VocabError(f"The directory {path} has neither vocab.txt nor tokenizer.json (it has: {', '.join(found) or 'nothing'}).",
-                             "Pass a tokenizer directory, or the vocab.txt / tokenizer.json file itself.")
+            raise VocabError(
+                f"The directory {path} has neither vocab.txt nor tokenizer.json (it has: "
+                f"{', '.join(found) or 'nothing'}).",
+                "Pass a tokenizer directory, or the vocab.txt / tokenizer.json file itself.",
+            )
         return path
     text = str(source)
-    looks_like_path = text.startswith((".", "/", "~")) or text.endswith((".txt", ".json")) or os.sep + os.sep in text \
-        or text.count("/") > 1 or not _HUB_ID.match(text)
+    looks_like_path = (
+        text.startswith((".", "/", "~"))
+        or text.endswith((".txt", ".json"))
+        or os.sep + os.sep in text
+        or text.count("/") > 1
+        or not _HUB_ID.match(text)
+    )
     if looks_like_path:
-        raise VocabError(f"{text} does not exist.", "Pass an existing tokenizer directory, vocab.txt or tokenizer.json, or a hub id like kykim/bert-kor-base.")
+        raise VocabError(
+            f"{text} does not exist.",
+            "Pass an existing tokenizer directory, vocab.txt or tokenizer.json, or a hub id like kykim/bert-kor-base.",
+        )
     cached = _from_hf_cache(text)
     if cached is not None:
         return cached

@@ -17,17 +17,27 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Iterable
 
 from vocab_tools.atomic import atomic_write_text
 from vocab_tools.errors import VocabError
 
 CONTINUATION_PREFIX = "##"
 KINDS = ("word", "continuation")
-COLUMNS = ("term", "kind", "score", "tokens_saved", "category_count", "reference_count", "specificity_z",
-           "base_pieces", "example", "category")
+COLUMNS = (
+    "term",
+    "kind",
+    "score",
+    "tokens_saved",
+    "category_count",
+    "reference_count",
+    "specificity_z",
+    "base_pieces",
+    "example",
+    "category",
+)
 
 
 @dataclass
@@ -63,7 +73,7 @@ class Term:
     @property
     def surface(self) -> str:
         """The text the term stands for, without the `##` of a continuation."""
-        return self.term[len(CONTINUATION_PREFIX):] if self.kind == "continuation" else self.term
+        return self.term[len(CONTINUATION_PREFIX) :] if self.kind == "continuation" else self.term
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,17 +81,22 @@ class Term:
 
 # ---------------------------------------------------------------- reading
 
+
 def read_terms(path: str | os.PathLike) -> list[Term]:
     """Read a terms file (.tsv with header, .json, or one term a line) into `Term`s, in file order."""
     path = Path(path)
     if not path.is_file():
-        raise VocabError(f"Terms file {path} does not exist.",
-                         "Pass the terms.tsv written by `domainlm mine-terms`, or a .txt file with one term a line.")
+        raise VocabError(
+            f"Terms file {path} does not exist.",
+            "Pass the terms.tsv written by `domainlm mine-terms`, or a .txt file with one term a line.",
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
-        raise VocabError(f"Terms file {path} is not UTF-8 ({e.reason} at byte {e.start}).",
-                         "Save it as UTF-8 (e.g. `iconv -f cp949 -t utf-8`).") from None
+        raise VocabError(
+            f"Terms file {path} is not UTF-8 ({e.reason} at byte {e.start}).",
+            "Save it as UTF-8 (e.g. `iconv -f cp949 -t utf-8`).",
+        ) from None
     suffix = path.suffix.lower()
     if suffix == ".tsv":
         terms = _read_tsv(text, path)
@@ -92,9 +107,11 @@ def read_terms(path: str | os.PathLike) -> list[Term]:
     if not terms:
         # An empty list would fill nothing and train on nothing new, silently: say so instead.
         what = "it is empty" if not text.strip() else "it has no term rows"
-        raise VocabError(f"There are no terms in {path}: {what}.",
-                         "Pass the terms.tsv written by `domainlm mine-terms` (check that mining found terms), "
-                         "or a .txt file with one term a line.")
+        raise VocabError(
+            f"There are no terms in {path}: {what}.",
+            "Pass the terms.tsv written by `domainlm mine-terms` (check that mining found terms), "
+            "or a .txt file with one term a line.",
+        )
     return terms
 
 
@@ -115,8 +132,10 @@ def _read_tsv(text: str, path: Path) -> list[Term]:
             continue
         cells = line.split("\t")
         if len(cells) > len(header):
-            raise VocabError(f"{path}:{lineno} has {len(cells)} tab-separated cells but the header names {len(header)}.",
-                             "Remove tabs inside values (examples especially) or add the missing header columns.")
+            raise VocabError(
+                f"{path}:{lineno} has {len(cells)} tab-separated cells but the header names {len(header)}.",
+                "Remove tabs inside values (examples especially) or add the missing header columns.",
+            )
         row = dict(zip(header, cells))
         terms.append(_term_from_row(row, f"{path}:{lineno}"))
     return terms
@@ -126,20 +145,26 @@ def _read_json(text: str, path: Path) -> list[Term]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise VocabError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}.",
-                         "Fix the file, or pass the terms.tsv written next to it.") from None
+        raise VocabError(
+            f"{path} is not valid JSON: {e.msg} at line {e.lineno}.",
+            "Fix the file, or pass the terms.tsv written next to it.",
+        ) from None
     if isinstance(data, dict) and "terms" in data:
         data = data["terms"]
     if not isinstance(data, list):
-        raise VocabError(f"{path} holds a JSON {type(data).__name__}, not a list of terms.",
-                         'Write a list of objects like [{"term": "수분크림", "kind": "word"}].')
+        raise VocabError(
+            f"{path} holds a JSON {type(data).__name__}, not a list of terms.",
+            'Write a list of objects like [{"term": "수분크림", "kind": "word"}].',
+        )
     terms = []
     for i, item in enumerate(data):
         where = f"{path} item {i}"
         if isinstance(item, str):
             item = {"term": item}
         if not isinstance(item, dict):
-            raise VocabError(f"{where} is a {type(item).__name__}, not an object.", 'Each item must look like {"term": "수분크림"}.')
+            raise VocabError(
+                f"{where} is a {type(item).__name__}, not an object.", 'Each item must look like {"term": "수분크림"}.'
+            )
         _check_columns(list(item), path, what="key")
         terms.append(_term_from_row(item, where))
     return terms
@@ -148,13 +173,17 @@ def _read_json(text: str, path: Path) -> list[Term]:
 def _check_columns(names: list[str], path: Path, what: str) -> None:
     # A missing `term` is checked first: it usually means a TSV without a header line.
     if "term" not in names:
-        raise VocabError(f"{path} has no `term` {what} (found: {', '.join(map(repr, names))}).",
-                         f"The first line of a .tsv must be a header naming its columns, e.g. `term\\tkind\\tscore`; "
-                         f"allowed: {' '.join(COLUMNS)}. A plain list of terms should be a .txt file.")
+        raise VocabError(
+            f"{path} has no `term` {what} (found: {', '.join(map(repr, names))}).",
+            f"The first line of a .tsv must be a header naming its columns, e.g. `term\\tkind\\tscore`; "
+            f"allowed: {' '.join(COLUMNS)}. A plain list of terms should be a .txt file.",
+        )
     unknown = [n for n in names if n not in COLUMNS]
     if unknown:
-        raise VocabError(f"{path} has unknown {what}s: {', '.join(map(repr, unknown))}.",
-                         f"Allowed {what}s: {' '.join(COLUMNS)} (only `term` is required).")
+        raise VocabError(
+            f"{path} has unknown {what}s: {', '.join(map(repr, unknown))}.",
+            f"Allowed {what}s: {' '.join(COLUMNS)} (only `term` is required).",
+        )
 
 
 _INTS = ("tokens_saved", "category_count", "reference_count")
@@ -180,13 +209,16 @@ def _term_from_row(row: dict, where: str) -> Term:
             else:
                 values[key] = raw if raw is None else str(raw)
         except (TypeError, ValueError):
-            raise VocabError(f"{where}: {key} = {raw!r} is not a number.", f"Write a plain number in the {key} column.") from None
+            raise VocabError(
+                f"{where}: {key} = {raw!r} is not a number.", f"Write a plain number in the {key} column."
+            ) from None
     if not values.get("term"):
         raise VocabError(f"{where}: the term is empty.", "Delete the row or write the term in the `term` column.")
     return Term(**values)
 
 
 # ---------------------------------------------------------------- writing
+
 
 def write_terms(terms: Iterable[Term], tsv_path: str | os.PathLike, json_path: str | os.PathLike | None = None) -> None:
     """Write terms as a TSV with header (and optionally JSON), each atomically."""
@@ -208,7 +240,11 @@ def _tsv_cell(value) -> str:
     elif isinstance(value, float):
         value = f"{value:.6g}"
     # A tab or newline inside a value would shift every later column; examples are free text.
-    return " ".join(str(value).split()) if isinstance(value, str) and ("\t" in value or "\n" in value or "\r" in value) else str(value)
+    return (
+        " ".join(str(value).split())
+        if isinstance(value, str) and ("\t" in value or "\n" in value or "\r" in value)
+        else str(value)
+    )
 
 
 __all__ = ["Term", "read_terms", "write_terms", "COLUMNS", "KINDS", "CONTINUATION_PREFIX"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
@@ -23,7 +23,9 @@ from vocab_tools.manifest import MANIFEST_NAME
 MODEL_MAX_LENGTH = 512
 
 
-def bert_tokenizer_json(vocab: list[str], settings, specials: Mapping[str, str], max_input_chars_per_word: int = 100) -> dict:
+def bert_tokenizer_json(
+    vocab: list[str], settings, specials: Mapping[str, str], max_input_chars_per_word: int = 100
+) -> dict:
     """tokenizer.json content of a BERT WordPiece tokenizer over `vocab` (id = list index)."""
     ids = {t: i for i, t in enumerate(vocab)}
     unk = specials.get("unk_token", "[UNK]")
@@ -31,20 +33,28 @@ def bert_tokenizer_json(vocab: list[str], settings, specials: Mapping[str, str],
     tok.normalizer = normalizers.BertNormalizer(
         clean_text=True if settings.clean_text is None else settings.clean_text,
         handle_chinese_chars=True if settings.handle_chinese_chars is None else settings.handle_chinese_chars,
-        strip_accents=settings.strip_accents, lowercase=bool(settings.lowercase))
+        strip_accents=settings.strip_accents,
+        lowercase=bool(settings.lowercase),
+    )
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece(prefix="##")
     from tokenizers import AddedToken
 
     # Only the five BERT specials become added tokens, as transformers does; never the [unusedN] slots.
-    present = [specials[k] for k in ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token") if specials.get(k) in ids]
+    present = [
+        specials[k]
+        for k in ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token")
+        if specials.get(k) in ids
+    ]
     present.sort(key=ids.__getitem__)
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in present])
     cls, sep = specials.get("cls_token", "[CLS]"), specials.get("sep_token", "[SEP]")
     if cls in ids and sep in ids:
         tok.post_processor = processors.TemplateProcessing(
-            single=f"{cls}:0 $A:0 {sep}:0", pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
-            special_tokens=[(cls, ids[cls]), (sep, ids[sep])])
+            single=f"{cls}:0 $A:0 {sep}:0",
+            pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
+            special_tokens=[(cls, ids[cls]), (sep, ids[sep])],
+        )
     return json.loads(tok.to_str())
 
 
@@ -64,7 +74,9 @@ def tokenizer_config(settings, specials: Mapping[str, str], base: Mapping | None
     if settings.kind == "BertNormalizer":
         config["do_lower_case"] = bool(settings.lowercase)
         config["strip_accents"] = settings.strip_accents
-        config["tokenize_chinese_chars"] = True if settings.handle_chinese_chars is None else settings.handle_chinese_chars
+        config["tokenize_chinese_chars"] = (
+            True if settings.handle_chinese_chars is None else settings.handle_chinese_chars
+        )
     for key, value in specials.items():
         config.setdefault(key, value)
     config.setdefault("model_max_length", MODEL_MAX_LENGTH)
@@ -82,8 +94,15 @@ def dumps(data) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
-def write_tokenizer_dir(out_dir: str | os.PathLike, files: Mapping[str, str], remove: Iterable[str] = (), *,
-                        command: str | None = None, force: bool = False, in_place: bool = False) -> Path:
+def write_tokenizer_dir(
+    out_dir: str | os.PathLike,
+    files: Mapping[str, str],
+    remove: Iterable[str] = (),
+    *,
+    command: str | None = None,
+    force: bool = False,
+    in_place: bool = False,
+) -> Path:
     """Write `files` (name → text) into `out_dir` so that no reader ever sees a half-written tokenizer.
 
     One rule for where a tokenizer may go (the rule of every command that writes a folder):
@@ -99,8 +118,10 @@ def write_tokenizer_dir(out_dir: str | os.PathLike, files: Mapping[str, str], re
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise OutputError(f"The output '{out}' exists and is a file, not a folder.",
-                          "Pass a folder for the output tokenizer (-o / --output).")
+        raise OutputError(
+            f"The output '{out}' exists and is a file, not a folder.",
+            "Pass a folder for the output tokenizer (-o / --output).",
+        )
     if not in_place:
         with atomic_directory(out, command=command, force=force) as tmp:
             for name, text in files.items():
@@ -121,9 +142,18 @@ def write_tokenizer_dir(out_dir: str | os.PathLike, files: Mapping[str, str], re
         if reason is None:
             raise
         # Every file is written in full before the first rename, so a failed write replaced nothing.
-        raise OutputError(f"Could not write the tokenizer files in '{out}': {reason}. The tokenizer there is unchanged.",
-                          "Free space on that disk or fix its permissions, then run the same command again.") from exc
+        raise OutputError(
+            f"Could not write the tokenizer files in '{out}': {reason}. The tokenizer there is unchanged.",
+            "Free space on that disk or fix its permissions, then run the same command again.",
+        ) from exc
     return out
 
 
-__all__ = ["bert_tokenizer_json", "tokenizer_json_text", "tokenizer_config", "special_tokens_map", "write_tokenizer_dir", "dumps"]
+__all__ = [
+    "bert_tokenizer_json",
+    "tokenizer_json_text",
+    "tokenizer_config",
+    "special_tokens_map",
+    "write_tokenizer_dir",
+    "dumps",
+]

@@ -6,10 +6,9 @@ root app lives in `domainlm.cli.root`; the command modules below add their comma
 
 from __future__ import annotations
 
-from domainlm.cli.root import app, render_user_error  # noqa: F401
-
 # Every command module, named explicitly (a missing one is an ImportError, not a silently absent command).
-from domainlm.cli import corpus, vocab, mine, train, evaluate, recipe, demo, finetune, hub  # noqa: E402,F401,I001
+from domainlm.cli import corpus, demo, evaluate, finetune, hub, mine, recipe, train, vocab  # noqa: E402,F401,I001
+from domainlm.cli.root import app, render_user_error  # noqa: F401
 
 
 def main() -> None:

@@ -4,7 +4,8 @@ commands use (the before/after summary, a recipe, a recipe run's stages and resu
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -16,8 +17,10 @@ from domainlm.runtime import is_main_process
 FIELD_HELP = "Column (csv/tsv/parquet) or field (jsonl) holding the text."
 ENCODING_HELP = "Text encoding (default: detect utf-8 / utf-8-sig / cp949)."
 WHERE_HELP = "Keep only rows whose COLUMN equals VALUE (e.g. split=test; a,b for either). Repeatable."
-PUSH_HELP = ("Push the finished model to this Hugging Face Hub repo (created if missing), as `domainlm push` does; "
-             "the login is checked before any work.")
+PUSH_HELP = (
+    "Push the finished model to this Hugging Face Hub repo (created if missing), as `domainlm push` does; "
+    "the login is checked before any work."
+)
 
 # Under torchrun every process runs the whole command: only rank 0 prints (two --json documents on
 # one stdout do not parse, and each message would show once per process).
@@ -78,8 +81,14 @@ def summary_table(rows: list[dict], title: str = "before vs after (95% intervals
     colours = {"better": "green", "worse": "red", "within noise": "dim"}
     for r in rows:
         verdict = r.get("verdict") or ""
-        t.add_row(escape(r["metric"]), interval(r["before"]), interval(r["after"]), interval(r["change"], signed=True),
-                  f"{r['n']:,}", f"[{colours.get(verdict, 'default')}]{verdict}[/]" if verdict else "")
+        t.add_row(
+            escape(r["metric"]),
+            interval(r["before"]),
+            interval(r["after"]),
+            interval(r["change"], signed=True),
+            f"{r['n']:,}",
+            f"[{colours.get(verdict, 'default')}]{verdict}[/]" if verdict else "",
+        )
     return t
 
 
@@ -96,9 +105,11 @@ def recipe_summary(recipe) -> str:
     """One line for a recipe about to run (the demo): the whole resolved recipe is saved with the run."""
     t = recipe.train
     slots = recipe.vocab.slots
-    return (f"Recipe {recipe.name} ({recipe.category}): base {recipe.base}; {slots} slots; "
-            f"{t.mode} training, {t.max_steps:,} steps × {t.batch_size} × {t.seq_len} tokens; data root "
-            f"{recipe.data_root}. Every resolved value is saved as recipe.resolved.yaml in the run folder.")
+    return (
+        f"Recipe {recipe.name} ({recipe.category}): base {recipe.base}; {slots} slots; "
+        f"{t.mode} training, {t.max_steps:,} steps × {t.batch_size} × {t.seq_len} tokens; data root "
+        f"{recipe.data_root}. Every resolved value is saved as recipe.resolved.yaml in the run folder."
+    )
 
 
 def stage_printer():
@@ -109,19 +120,28 @@ def stage_printer():
         if event == "skip":
             console.print(f"{icons[event]} {name}: unchanged, skipped")
         elif event == "done":
-            details = ", ".join(f"{k} {round(v, 4) if isinstance(v, float) else v}" for k, v in info.items() if k not in ("out_dir", "report", "base_vocab_sha256") and v is not None
-                                and not isinstance(v, (dict, list)))
+            details = ", ".join(
+                f"{k} {round(v, 4) if isinstance(v, float) else v}"
+                for k, v in info.items()
+                if k not in ("out_dir", "report", "base_vocab_sha256")
+                and v is not None
+                and not isinstance(v, (dict, list))
+            )
             console.print(f"{icons[event]} {name} done" + (f" ({details})" if details else ""))
             for message in (info.get("slot_plan") or {}).get("messages", []):  # the fill stage's --slots plan
                 console.print(f"  [yellow]{message}[/]" if message.startswith("warning") else f"  {message}")
         else:
-            console.print(f"{icons[event]} {name}: {'resuming from the last checkpoint' if event == 'resume' else 'running'}…")
+            console.print(
+                f"{icons[event]} {name}: {'resuming from the last checkpoint' if event == 'resume' else 'running'}…"
+            )
 
     return on_stage
 
 
 def print_run_result(result) -> None:
-    console.print(table("stages", ["stage", "status", "seconds"], [(s.name, s.status, s.seconds) for s in result.stages]))
+    console.print(
+        table("stages", ["stage", "status", "seconds"], [(s.name, s.status, s.seconds) for s in result.stages])
+    )
     report = result.report
     if report is not None and report.get("summary"):
         console.print(summary_table(report["summary"], title="before → after (95% intervals)"))

@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.markup import escape
 
-from domainlm.cli.root import app
 from domainlm.cli.common import ENCODING_HELP, FIELD_HELP, WHERE_HELP, console, err_console, kv_table, print_json, table
+from domainlm.cli.root import app
 
-corpus_app = typer.Typer(help="Inspect and clean corpora (txt, jsonl, csv, tsv, parquet; gz/bz2/xz/zst; utf-8 or cp949).",
-                         no_args_is_help=True)
+corpus_app = typer.Typer(
+    help="Inspect and clean corpora (txt, jsonl, csv, tsv, parquet; gz/bz2/xz/zst; utf-8 or cp949).",
+    no_args_is_help=True,
+)
 app.add_typer(corpus_app, name="corpus")
-
 
 
 def _warn(warnings: list[str], stderr: bool = False) -> None:
     for warning in warnings:
-        (err_console if stderr else console).print(f"[bold yellow]Warning:[/] [yellow]{escape(warning)}[/]", soft_wrap=True)
+        (err_console if stderr else console).print(
+            f"[bold yellow]Warning:[/] [yellow]{escape(warning)}[/]", soft_wrap=True
+        )
 
 
-SPLIT_HELP = ("Split of a `datasets` dataset (a save_to_disk DatasetDict, or hf:NAME; hf:NAME:CONFIG:SPLIT "
-              "also works anywhere a corpus goes). Default: train.")
+SPLIT_HELP = (
+    "Split of a `datasets` dataset (a save_to_disk DatasetDict, or hf:NAME; hf:NAME:CONFIG:SPLIT "
+    "also works anywhere a corpus goes). Default: train."
+)
 
 
 def _specs(paths: list[str], where: list[str], split: str | None = None):
@@ -34,11 +38,11 @@ def _specs(paths: list[str], where: list[str], split: str | None = None):
 
 @corpus_app.command("stats")
 def stats_command(
-    paths: List[str] = typer.Argument(..., help="Corpus files, directories or globs."),
-    field: Optional[str] = typer.Option(None, "--field", help=FIELD_HELP),
-    encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
-    where: List[str] = typer.Option([], "--where", help=WHERE_HELP),
-    split: Optional[str] = typer.Option(None, "--split", help=SPLIT_HELP),
+    paths: list[str] = typer.Argument(..., help="Corpus files, directories or globs."),
+    field: str | None = typer.Option(None, "--field", help=FIELD_HELP),
+    encoding: str | None = typer.Option(None, "--encoding", help=ENCODING_HELP),
+    where: list[str] = typer.Option([], "--where", help=WHERE_HELP),
+    split: str | None = typer.Option(None, "--split", help=SPLIT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Documents, characters, eojeols, Hangul share, duplicates, length percentiles."""
@@ -52,12 +56,18 @@ def stats_command(
         return
     p = s.length_percentiles
     rows = [
-        ("files", s.files), ("megabytes", round(s.bytes / 1e6, 1)), ("documents", s.documents),
-        ("empty documents", s.empty_documents), ("characters", s.characters), ("eojeols", s.eojeols),
-        ("eojeols per document", round(s.eojeols_per_document, 2)), ("Hangul share", f"{s.hangul_share:.1%}"),
+        ("files", s.files),
+        ("megabytes", round(s.bytes / 1e6, 1)),
+        ("documents", s.documents),
+        ("empty documents", s.empty_documents),
+        ("characters", s.characters),
+        ("eojeols", s.eojeols),
+        ("eojeols per document", round(s.eojeols_per_document, 2)),
+        ("Hangul share", f"{s.hangul_share:.1%}"),
         ("exact duplicates", s.duplicates),
         ("length p50 / p90 / p99 / max (chars)", f"{p.get('p50')} / {p.get('p90')} / {p.get('p99')} / {p.get('max')}"),
-        (f"lines skipped: over {describe_bytes(s.max_line_bytes)}", s.skipped_long_lines), ("seconds", round(s.seconds, 1)),
+        (f"lines skipped: over {describe_bytes(s.max_line_bytes)}", s.skipped_long_lines),
+        ("seconds", round(s.seconds, 1)),
     ]
     console.print(kv_table("corpus statistics", rows))
     _warn(s.warnings)
@@ -67,18 +77,28 @@ def stats_command(
 
 @corpus_app.command("clean")
 def clean_command(
-    paths: List[str] = typer.Argument(..., help="Corpus files, directories or globs."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output file (.txt one document a line, or .jsonl; .gz allowed)."),
-    field: Optional[str] = typer.Option(None, "--field", help=FIELD_HELP),
-    encoding: Optional[str] = typer.Option(None, "--encoding", help=ENCODING_HELP),
-    where: List[str] = typer.Option([], "--where", help=WHERE_HELP),
+    paths: list[str] = typer.Argument(..., help="Corpus files, directories or globs."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Output file (.txt one document a line, or .jsonl; .gz allowed)."
+    ),
+    field: str | None = typer.Option(None, "--field", help=FIELD_HELP),
+    encoding: str | None = typer.Option(None, "--encoding", help=ENCODING_HELP),
+    where: list[str] = typer.Option([], "--where", help=WHERE_HELP),
     min_chars: int = typer.Option(2, "--min-chars", help="Drop documents shorter than this."),
-    max_chars: Optional[int] = typer.Option(None, "--max-chars", help="Drop documents longer than this."),
+    max_chars: int | None = typer.Option(None, "--max-chars", help="Drop documents longer than this."),
     no_dedupe: bool = typer.Option(False, "--no-dedupe", help="Keep exact duplicates."),
     mask: bool = typer.Option(True, "--mask/--no-mask", help="Mask URLs, e-mails and phone numbers."),
-    heldout_fraction: float = typer.Option(0.0, "--heldout-fraction", min=0.0, max=0.5, help="Share of documents (by hash of id or text) written to the held-out file."),
-    split: Optional[str] = typer.Option(None, "--split", help=SPLIT_HELP),
-    heldout_output: Optional[Path] = typer.Option(None, "--heldout-output", help="Held-out file (default: heldout.<OUTPUT name>)."),
+    heldout_fraction: float = typer.Option(
+        0.0,
+        "--heldout-fraction",
+        min=0.0,
+        max=0.5,
+        help="Share of documents (by hash of id or text) written to the held-out file.",
+    ),
+    split: str | None = typer.Option(None, "--split", help=SPLIT_HELP),
+    heldout_output: Path | None = typer.Option(
+        None, "--heldout-output", help="Held-out file (default: heldout.<OUTPUT name>)."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace output files that `corpus clean` did not write."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
@@ -87,10 +107,15 @@ def clean_command(
     from domainlm.corpus.reader import MAX_LINE_BYTES, describe_bytes
 
     report = clean_corpus(
-        _specs(paths, where, split), output, field=field, encoding=encoding,
+        _specs(paths, where, split),
+        output,
+        field=field,
+        encoding=encoding,
         normalize=NormalizeConfig(mask_urls=mask, mask_emails=mask, mask_phones=mask),
         filters=FilterConfig(min_chars=min_chars, max_chars=max_chars, dedupe=not no_dedupe),
-        heldout_fraction=heldout_fraction, heldout_output=heldout_output, force=force,
+        heldout_fraction=heldout_fraction,
+        heldout_output=heldout_output,
+        force=force,
     )
     if as_json:
         print_json(report.to_dict())
@@ -98,11 +123,15 @@ def clean_command(
         return
     rows = []
     if report.skipped_long_lines:
-        rows.append((f"lines skipped: over {describe_bytes(MAX_LINE_BYTES)} (not documents)", report.skipped_long_lines))
+        rows.append(
+            (f"lines skipped: over {describe_bytes(MAX_LINE_BYTES)} (not documents)", report.skipped_long_lines)
+        )
     rows += [("read", report.read)] + [(f"removed: {k}", v) for k, v in report.removed.items()]
     rows += [("written", report.written)]
     if report.heldout_output:
         rows.append(("held out", report.heldout))
     console.print(table("corpus clean", ["", "documents"], rows))
     _warn(report.warnings)
-    console.print(f"Wrote [bold]{report.output}[/]" + (f" and [bold]{report.heldout_output}[/]" if report.heldout_output else ""))
+    console.print(
+        f"Wrote [bold]{report.output}[/]" + (f" and [bold]{report.heldout_output}[/]" if report.heldout_output else "")
+    )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, List, Optional
+from typing import Literal
 
 import typer
 from rich.markup import escape
 
-from domainlm.cli.root import app
 from domainlm.cli.common import console, err_console, print_json, summary_table
+from domainlm.cli.root import app
 from domainlm.runtime import PRECISION_HELP
 
 
@@ -33,29 +33,69 @@ def _default_out(after: str) -> Path:
 def evaluate_command(
     before: str = typer.Option(..., "--before", help="Base model: HF directory (or a cached hub name)."),
     after: str = typer.Option(..., "--after", help="Adapted model directory."),
-    domain: List[str] = typer.Option(..., "--domain", help="Held-out category text (file, directory or glob; repeatable). "
-                                                           "Never the text the terms were mined from or trained on."),
-    general: Optional[List[str]] = typer.Option(None, "--general", help="General text for forgetting (e.g. general/ud_korean_sentences.txt)."),
-    domain_field: Optional[str] = typer.Option(None, "--domain-field", help="Text column/field of the domain corpus (csv/tsv/jsonl)."),
-    general_field: Optional[str] = typer.Option(None, "--general-field", help="Text column/field of the general corpus."),
-    task: Optional[List[str]] = typer.Option(None, "--task", help="Downstream probe: 'nsmc', 'shopping', or a .json/.yaml task file (repeatable)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the shared data used by the built-in tasks (default: $DOMAINLM_SHARED_DATA or ../shared/data)."),
-    train_corpus: Optional[List[str]] = typer.Option(None, "--train-corpus", help="Training text, checked for held-out texts that leaked into it."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Report directory (default: AFTER.evaluation, beside the model folder, not inside it)."),
+    domain: list[str] = typer.Option(
+        ...,
+        "--domain",
+        help="Held-out category text (file, directory or glob; repeatable). "
+        "Never the text the terms were mined from or trained on.",
+    ),
+    general: list[str] | None = typer.Option(
+        None, "--general", help="General text for forgetting (e.g. general/ud_korean_sentences.txt)."
+    ),
+    domain_field: str | None = typer.Option(
+        None, "--domain-field", help="Text column/field of the domain corpus (csv/tsv/jsonl)."
+    ),
+    general_field: str | None = typer.Option(None, "--general-field", help="Text column/field of the general corpus."),
+    task: list[str] | None = typer.Option(
+        None, "--task", help="Downstream probe: 'nsmc', 'shopping', or a .json/.yaml task file (repeatable)."
+    ),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        help="Folder of the shared data used by the built-in tasks (default: $DOMAINLM_SHARED_DATA or ../shared/data).",
+    ),
+    train_corpus: list[str] | None = typer.Option(
+        None, "--train-corpus", help="Training text, checked for held-out texts that leaked into it."
+    ),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Report directory (default: AFTER.evaluation, beside the model folder, not inside it).",
+    ),
     max_texts: int = typer.Option(2000, "--max-texts", min=1, help="Domain and general texts scored (each)."),
-    max_train: Optional[int] = typer.Option(None, "--max-train", min=10, help="Training examples per task (overrides its own budget)."),
-    max_test: Optional[int] = typer.Option(None, "--max-test", min=10, help="Test examples per task (overrides its own budget)."),
-    probe: Literal["linear", "finetune"] = typer.Option("linear", "--probe", help="Probes: a linear probe on frozen features (CPU), or a short fine-tune."),
-    finetune: Optional[List[str]] = typer.Option(None, "--finetune", help="Fine-tuning suite task run on both models (nsmc, kornli, klue-ner, shopping-rating …, or a YAML task file; repeatable): the seed's protocol, paired before/after."),
+    max_train: int | None = typer.Option(
+        None, "--max-train", min=10, help="Training examples per task (overrides its own budget)."
+    ),
+    max_test: int | None = typer.Option(
+        None, "--max-test", min=10, help="Test examples per task (overrides its own budget)."
+    ),
+    probe: Literal["linear", "finetune"] = typer.Option(
+        "linear", "--probe", help="Probes: a linear probe on frozen features (CPU), or a short fine-tune."
+    ),
+    finetune: list[str] | None = typer.Option(
+        None,
+        "--finetune",
+        help="Fine-tuning suite task run on both models (nsmc, kornli, klue-ner, shopping-rating …, or a YAML task "
+        "file; repeatable): the seed's protocol, paired before/after.",
+    ),
     finetune_seeds: int = typer.Option(3, "--finetune-seeds", min=1, help="Seeds per suite task and model."),
-    finetune_max_train: Optional[int] = typer.Option(None, "--finetune-max-train", min=1, help="Training examples per suite task at most (a CPU budget)."),
+    finetune_max_train: int | None = typer.Option(
+        None, "--finetune-max-train", min=1, help="Training examples per suite task at most (a CPU budget)."
+    ),
     seed: int = typer.Option(13, "--seed", help="Seed of the masked eojeols, samples and probes."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Sequences per forward pass."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=100, help="Bootstrap resamples."),
-    device: Optional[str] = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
-    precision: Literal["auto", "fp32", "bf16"] = typer.Option("auto", "--precision", help=PRECISION_HELP + " (both models alike)."),
-    no_card: bool = typer.Option(False, "--no-card", help="Do not add the table and results to AFTER/README.md (the model card)."),
-    force: bool = typer.Option(False, "--force", help="Replace a report folder that holds other files (its content is deleted)."),
+    device: str | None = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
+    precision: Literal["auto", "fp32", "bf16"] = typer.Option(
+        "auto", "--precision", help=PRECISION_HELP + " (both models alike)."
+    ),
+    no_card: bool = typer.Option(
+        False, "--no-card", help="Do not add the table and results to AFTER/README.md (the model card)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace a report folder that holds other files (its content is deleted)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print report.json instead of tables."),
 ) -> None:
     """Measure MW-BPC (domain gain, forgetting), tokenization and probes before and after; write the report.
@@ -71,18 +111,40 @@ def evaluate_command(
         for spec in resolve_task(value, data_dir):
             updates = {k: v for k, v in (("max_train", max_train), ("max_test", max_test)) if v is not None}
             tasks.append(spec.model_copy(update=updates))
-    suite = SuiteConfig(tasks=finetune or [], seeds=finetune_seeds, max_train=finetune_max_train,
-                        data_dir=str(data_dir) if data_dir else None)
-    config = EvalConfig(max_texts=max_texts, seed=seed, batch_size=batch_size, bootstrap=bootstrap, probe=probe,
-                        device=device, precision=precision, tasks=tasks, suite=suite)
+    suite = SuiteConfig(
+        tasks=finetune or [],
+        seeds=finetune_seeds,
+        max_train=finetune_max_train,
+        data_dir=str(data_dir) if data_dir else None,
+    )
+    config = EvalConfig(
+        max_texts=max_texts,
+        seed=seed,
+        batch_size=batch_size,
+        bootstrap=bootstrap,
+        probe=probe,
+        device=device,
+        precision=precision,
+        tasks=tasks,
+        suite=suite,
+    )
 
     def warn(message: str) -> None:
         err_console.print(f"[bold yellow]Warning:[/] [yellow]{escape(message)}[/]", soft_wrap=True)
 
     out = output or _default_out(after)
-    report = evaluate(before, after, out, domain=_corpora(domain, domain_field),
-                      general=_corpora(general, general_field), config=config, train_corpus=train_corpus or None,
-                      update_card=not no_card, on_warning=warn, force=force)
+    report = evaluate(
+        before,
+        after,
+        out,
+        domain=_corpora(domain, domain_field),
+        general=_corpora(general, general_field),
+        config=config,
+        train_corpus=train_corpus or None,
+        update_card=not no_card,
+        on_warning=warn,
+        force=force,
+    )
     if as_json:
         print_json(report.to_dict())
         return
@@ -91,7 +153,12 @@ def evaluate_command(
         console.print(escape(line), soft_wrap=True)
     if report.filled_terms:
         emitted = sum(1 for t in report.filled_terms if t["emitted_domain"])
-        console.print(f"Filled slots ({report.filled_source}): {len(report.filled_terms):,}, "
-                      f"{emitted:,} emitted on the domain text.")
-    console.print(f"Wrote [bold]{escape(str(out / 'report.md'))}[/], report.json and charts "
-                  f"in {report.seconds.get('total', 0):.1f} s.", soft_wrap=True)
+        console.print(
+            f"Filled slots ({report.filled_source}): {len(report.filled_terms):,}, "
+            f"{emitted:,} emitted on the domain text."
+        )
+    console.print(
+        f"Wrote [bold]{escape(str(out / 'report.md'))}[/], report.json and charts "
+        f"in {report.seconds.get('total', 0):.1f} s.",
+        soft_wrap=True,
+    )

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Literal, Optional
+from typing import Literal
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from domainlm.cli.root import app
 from domainlm.cli.common import console, print_json
+from domainlm.cli.root import app
 from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP
 
-TASK_HELP = ("Task: nsmc, klue-ner, paws-x, kornli, korsts, question-pair, hate-speech, klue-nli, klue-sts, "
-             "shopping-rating, or a YAML/JSON file defining one.")
+TASK_HELP = (
+    "Task: nsmc, klue-ner, paws-x, kornli, korsts, question-pair, hate-speech, klue-nli, klue-sts, "
+    "shopping-rating, or a YAML/JSON file defining one."
+)
 DATA_HELP = "Folder of the shared data the built-in tasks read (default: $DOMAINLM_SHARED_DATA or ../shared/data)."
 
 
@@ -23,14 +25,37 @@ REPORT_TO_OPTION = typer.Option(None, "--report-to", help=REPORT_TO_HELP + " (on
 LOGGING_DIR_OPTION = typer.Option(None, "--logging-dir", help=LOGGING_DIR_HELP + ".")
 
 
-def _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device, threads,
-              report_to=None, logging_dir=None):
+def _settings(
+    epochs,
+    batch_size,
+    lr,
+    max_seq_len,
+    max_train,
+    max_dev,
+    max_test,
+    precision,
+    device,
+    threads,
+    report_to=None,
+    logging_dir=None,
+):
     from domainlm.finetune import FinetuneSettings
     from domainlm.runtime import parse_report_to
 
-    return FinetuneSettings(epochs=epochs, batch_size=batch_size, lr=lr, max_seq_len=max_seq_len, max_train=max_train,
-                            max_dev=max_dev, max_test=max_test, precision=precision, device=device, threads=threads,
-                            report_to=parse_report_to(report_to), logging_dir=str(logging_dir) if logging_dir else None)
+    return FinetuneSettings(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        max_seq_len=max_seq_len,
+        max_train=max_train,
+        max_dev=max_dev,
+        max_test=max_test,
+        precision=precision,
+        device=device,
+        threads=threads,
+        report_to=parse_report_to(report_to),
+        logging_dir=str(logging_dir) if logging_dir else None,
+    )
 
 
 def _quiet_transformers() -> None:
@@ -60,30 +85,47 @@ def comparison_table(result) -> Table:
         t.add_column(c, justify="right" if c.startswith("difference") else "left")
     colours = {"better": "green", "worse": "red", "within noise": "dim"}
     for c in result.comparisons:
-        t.add_row(escape(f"{c.task} ({METRIC_LABELS[c.metric]})"), escape(f"{c.model} − {c.reference}"),
-                  signed(c.difference), f"[{colours.get(c.verdict, 'default')}]{c.verdict}[/]")
+        t.add_row(
+            escape(f"{c.task} ({METRIC_LABELS[c.metric]})"),
+            escape(f"{c.model} − {c.reference}"),
+            signed(c.difference),
+            f"[{colours.get(c.verdict, 'default')}]{c.verdict}[/]",
+        )
     return t
 
 
 @app.command("finetune")
 def finetune_command(
-    model: str = typer.Argument(..., help="Model folder (HF save_pretrained, with its tokenizer) or a cached hub name."),
+    model: str = typer.Argument(
+        ..., help="Model folder (HF save_pretrained, with its tokenizer) or a cached hub name."
+    ),
     task: str = typer.Option(..., "--task", "-t", help=TASK_HELP),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder (default: finetune-TASK)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Output folder (default: finetune-TASK)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_HELP),
     seeds: str = typer.Option("3", "--seeds", help="Number of seeds (3: seeds 1, 2, 3) or a comma-separated list."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: the task's own)."),
-    max_train: Optional[int] = typer.Option(None, "--max-train", min=1, help="Training examples used at most (a CPU budget)."),
-    max_dev: Optional[int] = typer.Option(None, "--max-dev", min=1, help="Dev examples used at most."),
-    max_test: Optional[int] = typer.Option(None, "--max-test", min=1, help="Test examples used at most."),
-    max_seq_len: Optional[int] = typer.Option(None, "--max-seq-len", min=8, help="Longest input in tokens (default 128; at most the model's positions)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Training batch size (default 32)."),
-    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Learning rate (default 3e-5)."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Epochs (default: the task's own)."),
+    max_train: int | None = typer.Option(
+        None, "--max-train", min=1, help="Training examples used at most (a CPU budget)."
+    ),
+    max_dev: int | None = typer.Option(None, "--max-dev", min=1, help="Dev examples used at most."),
+    max_test: int | None = typer.Option(None, "--max-test", min=1, help="Test examples used at most."),
+    max_seq_len: int | None = typer.Option(
+        None, "--max-seq-len", min=8, help="Longest input in tokens (default 128; at most the model's positions)."
+    ),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Training batch size (default 32)."),
+    lr: float | None = typer.Option(None, "--lr", min=0.0, help="Learning rate (default 3e-5)."),
     precision: Literal["auto", "fp32", "bf16"] = PRECISION_OPTION,
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads of torch (default: torch's; 1 is often fastest for small models on a busy machine)."),
-    device: Optional[str] = typer.Option(None, "--device", help="'cpu' to stay off the GPU (default: GPU when there is one)."),
-    report_to: Optional[List[str]] = REPORT_TO_OPTION,
-    logging_dir: Optional[Path] = LOGGING_DIR_OPTION,
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        help="CPU threads of torch (default: torch's; 1 is often fastest for small models on a busy machine).",
+    ),
+    device: str | None = typer.Option(
+        None, "--device", help="'cpu' to stay off the GPU (default: GPU when there is one)."
+    ),
+    report_to: list[str] | None = REPORT_TO_OPTION,
+    logging_dir: Path | None = LOGGING_DIR_OPTION,
     force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files."),
     as_json: bool = typer.Option(False, "--json", help="Print finetune.json's summary instead of a table."),
 ) -> None:
@@ -92,8 +134,20 @@ def finetune_command(
     from domainlm.finetune.report import cell
 
     _quiet_transformers()
-    settings = _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device, threads,
-                         report_to, logging_dir)
+    settings = _settings(
+        epochs,
+        batch_size,
+        lr,
+        max_seq_len,
+        max_train,
+        max_dev,
+        max_test,
+        precision,
+        device,
+        threads,
+        report_to,
+        logging_dir,
+    )
     out = output or Path(f"finetune-{Path(task).stem if task.endswith(('.yaml', '.yml', '.json')) else task}")
     result = finetune(model, task, out, seeds=seeds, data_dir=data_dir, settings=settings, force=force)
     if as_json:
@@ -106,39 +160,63 @@ def finetune_command(
         t.add_row(str(r.seed), str(r.best_epoch), f"{100 * r.best_dev:.2f}", f"{100 * r.test_score:.2f}")
     console.print(t)
     console.print(f"mean ± std [95% interval] ×100: [bold]{cell(result.summary)}[/]")
-    console.print(escape(f"splits: {result.task.split_protocol()}; {result.sizes.get('train', 0):,} train, "
-                         f"{result.sizes.get('dev', 0):,} dev, {result.sizes.get('test', 0):,} test examples"), soft_wrap=True)
+    console.print(
+        escape(
+            f"splits: {result.task.split_protocol()}; {result.sizes.get('train', 0):,} train, "
+            f"{result.sizes.get('dev', 0):,} dev, {result.sizes.get('test', 0):,} test examples"
+        ),
+        soft_wrap=True,
+    )
     if result.task.note:
         console.print(f"[yellow]note:[/] {escape(result.task.note)}", soft_wrap=True)
-    console.print(f"Wrote [bold]{escape(str(out))}[/] (finetune.json, seed-N/metrics.json, dev_curve.json, "
-                  f"test_predictions.tsv) in {result.seconds:.1f} s.", soft_wrap=True)
+    console.print(
+        f"Wrote [bold]{escape(str(out))}[/] (finetune.json, seed-N/metrics.json, dev_curve.json, "
+        f"test_predictions.tsv) in {result.seconds:.1f} s.",
+        soft_wrap=True,
+    )
     if settings.report_to:
         from domainlm.runtime import logging_dir_for
 
-        console.print(f"Tracker logs ({', '.join(settings.report_to)}): [bold]"
-                      f"{escape(str(logging_dir_for(out, settings.logging_dir)))}[/] (a run per seed).", soft_wrap=True)
+        console.print(
+            f"Tracker logs ({', '.join(settings.report_to)}): [bold]"
+            f"{escape(str(logging_dir_for(out, settings.logging_dir)))}[/] (a run per seed).",
+            soft_wrap=True,
+        )
 
 
 @app.command("benchmark")
 def benchmark_command(
-    model: List[str] = typer.Option(..., "--model", "-m", help="NAME=PATH of a model to fine-tune (repeatable; the "
-                                                               "first is the reference of the paired comparison)."),
+    model: list[str] = typer.Option(
+        ...,
+        "--model",
+        "-m",
+        help="NAME=PATH of a model to fine-tune (repeatable; the first is the reference of the paired comparison).",
+    ),
     tasks: str = typer.Option("all", "--tasks", help="Comma-separated tasks, YAML task files, or 'all'."),
     output: Path = typer.Option(Path("benchmark"), "--output", "-o", help="Output folder."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_HELP),
     seeds: str = typer.Option("3", "--seeds", help="Number of seeds (3: seeds 1, 2, 3) or a comma-separated list."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs for every task (default: each task's own)."),
-    max_train: Optional[int] = typer.Option(None, "--max-train", min=1, help="Training examples per task at most (a CPU budget)."),
-    max_dev: Optional[int] = typer.Option(None, "--max-dev", min=1, help="Dev examples per task at most."),
-    max_test: Optional[int] = typer.Option(None, "--max-test", min=1, help="Test examples per task at most."),
-    max_seq_len: Optional[int] = typer.Option(None, "--max-seq-len", min=8, help="Longest input in tokens (default 128)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Training batch size (default 32)."),
-    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Learning rate (default 3e-5)."),
+    epochs: int | None = typer.Option(
+        None, "--epochs", min=1, help="Epochs for every task (default: each task's own)."
+    ),
+    max_train: int | None = typer.Option(
+        None, "--max-train", min=1, help="Training examples per task at most (a CPU budget)."
+    ),
+    max_dev: int | None = typer.Option(None, "--max-dev", min=1, help="Dev examples per task at most."),
+    max_test: int | None = typer.Option(None, "--max-test", min=1, help="Test examples per task at most."),
+    max_seq_len: int | None = typer.Option(None, "--max-seq-len", min=8, help="Longest input in tokens (default 128)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Training batch size (default 32)."),
+    lr: float | None = typer.Option(None, "--lr", min=0.0, help="Learning rate (default 3e-5)."),
     precision: Literal["auto", "fp32", "bf16"] = PRECISION_OPTION,
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads of torch (default: torch's; 1 is often fastest for small models on a busy machine)."),
-    device: Optional[str] = typer.Option(None, "--device", help="'cpu' to stay off the GPU."),
-    report_to: Optional[List[str]] = REPORT_TO_OPTION,
-    logging_dir: Optional[Path] = LOGGING_DIR_OPTION,
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        help="CPU threads of torch (default: torch's; 1 is often fastest for small models on a busy machine).",
+    ),
+    device: str | None = typer.Option(None, "--device", help="'cpu' to stay off the GPU."),
+    report_to: list[str] | None = REPORT_TO_OPTION,
+    logging_dir: Path | None = LOGGING_DIR_OPTION,
     no_card: bool = typer.Option(False, "--no-card", help="Do not add the table to adapted models' README.md."),
     force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files."),
     as_json: bool = typer.Option(False, "--json", help="Print benchmark.json instead of tables."),
@@ -151,15 +229,30 @@ def benchmark_command(
     for item in model:
         name, sep, path = item.partition("=")
         if not sep or not name.strip() or not path.strip():
-            raise ConfigError(f"--model '{item}' is not NAME=PATH.", "Pass e.g. --model base=out/base --model adapted=out/adapted.")
+            raise ConfigError(
+                f"--model '{item}' is not NAME=PATH.", "Pass e.g. --model base=out/base --model adapted=out/adapted."
+            )
         if name.strip() in models:
             raise ConfigError(f"The model name '{name.strip()}' is given twice.", "Give each --model its own NAME.")
         models[name.strip()] = path.strip()
     _quiet_transformers()
-    settings = _settings(epochs, batch_size, lr, max_seq_len, max_train, max_dev, max_test, precision, device, threads,
-                         report_to, logging_dir)
-    result = benchmark(models, tasks, output, seeds=seeds, data_dir=data_dir, settings=settings, force=force,
-                       update_card=not no_card)
+    settings = _settings(
+        epochs,
+        batch_size,
+        lr,
+        max_seq_len,
+        max_train,
+        max_dev,
+        max_test,
+        precision,
+        device,
+        threads,
+        report_to,
+        logging_dir,
+    )
+    result = benchmark(
+        models, tasks, output, seeds=seeds, data_dir=data_dir, settings=settings, force=force, update_card=not no_card
+    )
     if as_json:
         print_json(result.to_dict())
         return
@@ -169,5 +262,8 @@ def benchmark_command(
     for t in result.tasks:
         if t.note:
             console.print(f"[yellow]{escape(t.name)}:[/] {escape(t.note)}", soft_wrap=True)
-    console.print(f"Wrote [bold]{escape(str(output / 'benchmark.md'))}[/], benchmark.json, benchmark.png and runs/ "
-                  f"in {result.seconds / 60:.1f} min.", soft_wrap=True)
+    console.print(
+        f"Wrote [bold]{escape(str(output / 'benchmark.md'))}[/], benchmark.json, benchmark.png and runs/ "
+        f"in {result.seconds / 60:.1f} min.",
+        soft_wrap=True,
+    )

@@ -3,66 +3,152 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, List, Optional
+from typing import Literal
 
 import typer
-
-from domainlm.cli.root import app
 from rich.markup import escape
 from rich.table import Table
 
 from domainlm.cli.common import console, fmt, print_json
+from domainlm.cli.root import app
 
 
 def _terms_table(terms, total: int, category: str | None) -> Table:
     title = f"top {len(terms)} of {total:,} terms" + (f" — {category}" if category else "")
     t = Table(title=title, title_justify="left")
     # Widths in cells (a Hangul syllable takes two): the example column gives way on narrow terminals.
-    for name, justify, width in (("term", "left", 10), ("kind", "left", 4), ("saved", "right", 6), ("count", "right", 6),
-                                 ("ref", "right", 5), ("z", "right", 5), ("base pieces", "left", 11)):
+    for name, justify, width in (
+        ("term", "left", 10),
+        ("kind", "left", 4),
+        ("saved", "right", 6),
+        ("count", "right", 6),
+        ("ref", "right", 5),
+        ("z", "right", 5),
+        ("base pieces", "left", 11),
+    ):
         t.add_column(name, justify=justify, no_wrap=True, min_width=width)
     t.add_column("example", no_wrap=True, overflow="ellipsis", min_width=0, max_width=40)
     for term in terms:
-        t.add_row(term.term, "cont" if term.kind == "continuation" else term.kind, fmt(term.tokens_saved),
-                  fmt(term.category_count), fmt(term.reference_count), f"{term.specificity_z:.1f}",
-                  " ".join(term.base_pieces), term.example)
+        t.add_row(
+            term.term,
+            "cont" if term.kind == "continuation" else term.kind,
+            fmt(term.tokens_saved),
+            fmt(term.category_count),
+            fmt(term.reference_count),
+            f"{term.specificity_z:.1f}",
+            " ".join(term.base_pieces),
+            term.example,
+        )
     return t
 
 
 @app.command("mine-terms")
 def mine_terms_command(
-    category: Optional[str] = typer.Option(None, "--category", "-c", help="Category (Korean name, alias or recipe file): its recipe names the corpora, base and slot budget."),
-    corpus: List[str] = typer.Option([], "--corpus", help="Category corpus (file, directory, glob; repeatable). Overrides the recipe's."),
-    reference: List[str] = typer.Option([], "--reference", help="General-domain reference corpus (repeatable). Overrides the recipe's."),
-    base: Optional[str] = typer.Option(None, "--base", help="Base tokenizer: hub id, tokenizer directory, tokenizer.json or vocab.txt."),
-    slots: Optional[int] = typer.Option(None, "--slots", min=1, help="How many terms to select (default: the recipe's budget, else 2000)."),
-    field: Optional[str] = typer.Option(None, "--field", help="Column / field holding the text in --corpus and --reference files."),
-    where: List[str] = typer.Option([], "--where", help="Keep only --corpus rows with COLUMN=VALUE (repeatable), e.g. split=train."),
-    min_count: Optional[int] = typer.Option(None, "--min-count", min=1, help="Minimum occurrences of a candidate in the category corpus."),
-    specificity_weight: Optional[float] = typer.Option(None, "--specificity-weight", min=0.0, max=1.0, help="0: rank by tokens saved only; 1: by domain specificity only."),
-    extractor: Optional[Literal["wordpiece", "kiwi"]] = typer.Option(None, "--extractor", help="Candidate extractor: wordpiece (every frequent prefix / continuation) or kiwi (kiwipiepy stems and endings)."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Counting processes (default: all cores)."),
-    max_documents: Optional[int] = typer.Option(None, "--max-documents", min=1, help="Read at most this many category documents."),
-    engine: Optional[Literal["local", "ray"]] = typer.Option(None, "--engine", help="Where the corpus pass runs: local (this machine's processes, default) or ray (Ray Data; local files or s3:// gs:// paths; pip install \"domainlm\\[ray]\")."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --engine ray: auto (the cluster this machine belongs to), HOST:PORT or ray://HOST:PORT (default: a local Ray instance)."),
-    force: bool = typer.Option(False, "--force", help="Replace an output folder that holds files mine-terms did not write."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Root that a recipe's relative corpus paths resolve against (default: DOMAINLM_DATA)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output directory for terms.tsv, terms.json, mining.json (default: mined/<category>)."),
+    category: str | None = typer.Option(
+        None,
+        "--category",
+        "-c",
+        help="Category (Korean name, alias or recipe file): its recipe names the corpora, base and slot budget.",
+    ),
+    corpus: list[str] = typer.Option(
+        [], "--corpus", help="Category corpus (file, directory, glob; repeatable). Overrides the recipe's."
+    ),
+    reference: list[str] = typer.Option(
+        [], "--reference", help="General-domain reference corpus (repeatable). Overrides the recipe's."
+    ),
+    base: str | None = typer.Option(
+        None, "--base", help="Base tokenizer: hub id, tokenizer directory, tokenizer.json or vocab.txt."
+    ),
+    slots: int | None = typer.Option(
+        None, "--slots", min=1, help="How many terms to select (default: the recipe's budget, else 2000)."
+    ),
+    field: str | None = typer.Option(
+        None, "--field", help="Column / field holding the text in --corpus and --reference files."
+    ),
+    where: list[str] = typer.Option(
+        [], "--where", help="Keep only --corpus rows with COLUMN=VALUE (repeatable), e.g. split=train."
+    ),
+    min_count: int | None = typer.Option(
+        None, "--min-count", min=1, help="Minimum occurrences of a candidate in the category corpus."
+    ),
+    specificity_weight: float | None = typer.Option(
+        None,
+        "--specificity-weight",
+        min=0.0,
+        max=1.0,
+        help="0: rank by tokens saved only; 1: by domain specificity only.",
+    ),
+    extractor: Literal["wordpiece", "kiwi"] | None = typer.Option(
+        None,
+        "--extractor",
+        help="Candidate extractor: wordpiece (every frequent prefix / continuation) or kiwi (kiwipiepy stems and "
+        "endings).",
+    ),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Counting processes (default: all cores)."),
+    max_documents: int | None = typer.Option(
+        None, "--max-documents", min=1, help="Read at most this many category documents."
+    ),
+    engine: Literal["local", "ray"] | None = typer.Option(
+        None,
+        "--engine",
+        help="Where the corpus pass runs: local (this machine's processes, default) or ray (Ray Data; local files or "
+        's3:// gs:// paths; pip install "domainlm\\[ray]").',
+    ),
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray-address",
+        help="With --engine ray: auto (the cluster this machine belongs to), HOST:PORT or ray://HOST:PORT (default: a "
+        "local Ray instance).",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an output folder that holds files mine-terms did not write."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Root that a recipe's relative corpus paths resolve against (default: DOMAINLM_DATA)."
+    ),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Output directory for terms.tsv, terms.json, mining.json (default: mined/<category>).",
+    ),
     top: int = typer.Option(30, "--top", min=0, help="Rows of the terms table."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary and terms as JSON."),
 ) -> None:
     """Mine category terms: count candidates, score specificity and tokens saved, select a slot budget."""
     from domainlm.corpus import parse_where
-    from domainlm.recipes.requests import mine_request
     from domainlm.mining.mine import mine_terms
+    from domainlm.recipes.requests import mine_request
 
-    request = mine_request(category=category, corpus=corpus, reference=reference, base=base, slots=slots,
-                           field=field, where=parse_where(where), min_count=min_count,
-                           specificity_weight=specificity_weight, extractor=extractor, workers=workers,
-                           max_documents=max_documents, engine=engine, ray_address=ray_address, output=output,
-                           data_dir=data_dir)
-    result = mine_terms(request.corpus, request.reference, request.base, request.config, request.output,
-                        normalize=request.normalize, category=request.category, keep=request.keep, force=force)
+    request = mine_request(
+        category=category,
+        corpus=corpus,
+        reference=reference,
+        base=base,
+        slots=slots,
+        field=field,
+        where=parse_where(where),
+        min_count=min_count,
+        specificity_weight=specificity_weight,
+        extractor=extractor,
+        workers=workers,
+        max_documents=max_documents,
+        engine=engine,
+        ray_address=ray_address,
+        output=output,
+        data_dir=data_dir,
+    )
+    result = mine_terms(
+        request.corpus,
+        request.reference,
+        request.base,
+        request.config,
+        request.output,
+        normalize=request.normalize,
+        category=request.category,
+        keep=request.keep,
+        force=force,
+    )
     s = result.stats
     if as_json:
         print_json({"stats": s, "terms": [t.to_dict() for t in result.terms[:top] if top]})
@@ -73,7 +159,10 @@ def mine_terms_command(
         f"estimated compression gain on the mined text [bold]{result.estimated_gain:.1%}[/] "
         f"({s['tokens_before']:,} → {s['tokens_after']:,} tokens). "
         f"{s['category_bytes'] / 1e6:,.1f} MB of category text in {s['seconds']['total']:.1f} s"
-        + (" (reference counts from the cache)." if s["seconds"]["reference_cached"] else "."))
+        + (" (reference counts from the cache)." if s["seconds"]["reference_cached"] else ".")
+    )
     terms_path = escape(str(result.out_dir / "terms.tsv"))
-    console.print(f"Wrote [bold]{terms_path}[/], terms.json and mining.json. Next: "
-                  f"`domainlm vocab fill {escape(str(s['base']))} {terms_path} -o filled-tokenizer`")
+    console.print(
+        f"Wrote [bold]{terms_path}[/], terms.json and mining.json. Next: "
+        f"`domainlm vocab fill {escape(str(s['base']))} {terms_path} -o filled-tokenizer`"
+    )

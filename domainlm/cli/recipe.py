@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from domainlm.cli.root import app
 from domainlm.cli.common import PUSH_HELP, console, print_json, print_recipe, print_run_result, stage_printer, table
+from domainlm.cli.root import app
 
-recipe_app = typer.Typer(help="Domain recipes: one YAML per category naming every input and setting.", no_args_is_help=True)
+recipe_app = typer.Typer(
+    help="Domain recipes: one YAML per category naming every input and setting.", no_args_is_help=True
+)
 app.add_typer(recipe_app, name="recipe")
 
 NAME_HELP = "Category (화장품 or cosmetics), recipe name, or a recipe .yaml file."
@@ -33,8 +34,18 @@ def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.
 
     entries = list_recipes()
     if as_json:
-        print_json([{"name": e.name, "category": e.category, "aliases": list(e.aliases), "description": e.description,
-                     "path": str(e.path)} for e in entries])
+        print_json(
+            [
+                {
+                    "name": e.name,
+                    "category": e.category,
+                    "aliases": list(e.aliases),
+                    "description": e.description,
+                    "path": str(e.path),
+                }
+                for e in entries
+            ]
+        )
         return
     t = Table(title="recipes", title_justify="left")
     t.add_column("category", no_wrap=True)
@@ -43,8 +54,12 @@ def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.
     t.add_column("description", ratio=1)  # takes the width left; rich wraps it between words
     for e in entries:
         # The name is its own column; the aliases column lists only the other names.
-        t.add_row(escape(e.category), escape(e.name), escape(", ".join(a for a in e.aliases if a != e.name)),
-                  escape(short_description(e.description)))
+        t.add_row(
+            escape(e.category),
+            escape(e.name),
+            escape(", ".join(a for a in e.aliases if a != e.name)),
+            escape(short_description(e.description)),
+        )
     console.print(t)
     console.print("[dim]Full descriptions: --json; a whole recipe: domainlm recipe show NAME[/]")
 
@@ -62,8 +77,8 @@ def short_description(text: str, width: int = 90) -> str:
 @recipe_app.command("show")
 def show_command(
     name: str = typer.Argument(..., help=NAME_HELP),
-    overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
+    overrides: list[str] | None = typer.Option(None, "--set", help=SET_HELP),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_HELP),
     portable: bool = typer.Option(False, "--portable", help="Show paths as written (relative), not resolved."),
 ) -> None:
     """Print a recipe with every default filled in (and overrides applied)."""
@@ -78,10 +93,12 @@ def show_command(
 
 @recipe_app.command("validate")
 def validate_command(
-    names: List[str] = typer.Argument(..., help="Recipes (categories or .yaml files) to check."),
-    overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
-    check_data: bool = typer.Option(False, "--check-data", help="Also check that every corpus path exists under the data root."),
+    names: list[str] = typer.Argument(..., help="Recipes (categories or .yaml files) to check."),
+    overrides: list[str] | None = typer.Option(None, "--set", help=SET_HELP),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_HELP),
+    check_data: bool = typer.Option(
+        False, "--check-data", help="Also check that every corpus path exists under the data root."
+    ),
 ) -> None:
     """Check recipes against the schema; every problem is listed with its key path."""
     from domainlm.errors import ConfigError
@@ -92,10 +109,14 @@ def validate_command(
         if check_data:
             missing = _missing_paths(recipe)
             if missing:
-                raise ConfigError(f"The recipe '{name}' names corpora that do not exist under {recipe.data_root}:\n"
-                                  + "\n".join(f"  - {m}" for m in missing),
-                                  "Pass --data-dir (or set DOMAINLM_DATA) to the folder that holds them.")
-        console.print(f"[green]✓[/] {name}: valid ({recipe.category}, {recipe.vocab.slots:,} slots, base {recipe.base})")
+                raise ConfigError(
+                    f"The recipe '{name}' names corpora that do not exist under {recipe.data_root}:\n"
+                    + "\n".join(f"  - {m}" for m in missing),
+                    "Pass --data-dir (or set DOMAINLM_DATA) to the folder that holds them.",
+                )
+        console.print(
+            f"[green]✓[/] {name}: valid ({recipe.category}, {recipe.vocab.slots:,} slots, base {recipe.base})"
+        )
 
 
 def _missing_paths(recipe) -> list[str]:
@@ -125,30 +146,41 @@ def _missing_paths(recipe) -> list[str]:
 def new_command(
     name: str = typer.Argument(..., help="Short ASCII name of the new recipe (e.g. furniture)."),
     from_: str = typer.Option(..., "--from", help="Recipe to start from (category, name or file)."),
-    category: Optional[str] = typer.Option(None, "--category", help="Category name, e.g. 가구 (default: NAME)."),
-    aliases: Optional[List[str]] = typer.Option(None, "--alias", help="Another accepted name (repeatable)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="File or folder to write (default: ./NAME.yaml)."),
+    category: str | None = typer.Option(None, "--category", help="Category name, e.g. 가구 (default: NAME)."),
+    aliases: list[str] | None = typer.Option(None, "--alias", help="Another accepted name (repeatable)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="File or folder to write (default: ./NAME.yaml)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Start a recipe for a new category from an existing one."""
     from domainlm.recipes import new_recipe
 
     path = new_recipe(name, from_recipe=from_, category=category, aliases=aliases or (), out=output, overwrite=force)
-    console.print(f"Wrote [bold]{path}[/]. Edit its data and routing keywords, then: "
-                  f"domainlm recipe validate {path} && domainlm recipe run {path}")
+    console.print(
+        f"Wrote [bold]{path}[/]. Edit its data and routing keywords, then: "
+        f"domainlm recipe validate {path} && domainlm recipe run {path}"
+    )
 
 
 @recipe_app.command("run")
 def run_command(
     name: str = typer.Argument(..., help=NAME_HELP),
-    overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run folder (default: runs/<name>)."),
-    until: Optional[str] = typer.Option(None, "--until", help="Stop after this stage: prepare, mine, fill, adapt or evaluate."),
-    force: Optional[List[str]] = typer.Option(None, "--force", help="Rerun this stage even if unchanged (repeatable; 'all' for every stage, which also runs into a folder that is not a run folder)."),
-    no_resume: bool = typer.Option(False, "--no-resume", help="Restart an interrupted adapt from scratch instead of its last checkpoint."),
+    overrides: list[str] | None = typer.Option(None, "--set", help=SET_HELP),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_HELP),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Run folder (default: runs/<name>)."),
+    until: str | None = typer.Option(
+        None, "--until", help="Stop after this stage: prepare, mine, fill, adapt or evaluate."
+    ),
+    force: list[str] | None = typer.Option(
+        None,
+        "--force",
+        help="Rerun this stage even if unchanged (repeatable; 'all' for every stage, which also runs into a folder "
+        "that is not a run folder).",
+    ),
+    no_resume: bool = typer.Option(
+        False, "--no-resume", help="Restart an interrupted adapt from scratch instead of its last checkpoint."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the resolved recipe."),
-    push_to_hub: Optional[str] = typer.Option(None, "--push-to-hub", help=PUSH_HELP),
+    push_to_hub: str | None = typer.Option(None, "--push-to-hub", help=PUSH_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout (progress goes to stderr)."),
 ) -> None:
     """Run mine → fill → adapt → evaluate, skipping stages whose inputs have not changed."""
@@ -160,8 +192,9 @@ def run_command(
     if not quiet and not as_json:
         print_recipe(recipe)
     forced = True if force and "all" in force else (force or ())
-    result = run_recipe(recipe, output, until=until, force=forced, resume=not no_resume,
-                        on_stage=None if as_json else stage_printer())
+    result = run_recipe(
+        recipe, output, until=until, force=forced, resume=not no_resume, on_stage=None if as_json else stage_printer()
+    )
     if as_json:
         print_json(result.to_dict())
     else:
@@ -179,20 +212,30 @@ def _check_push(repo_id: str, until: str | None) -> None:
     from domainlm.hub import check_can_push
 
     if until in ("prepare", "mine", "fill"):
-        raise ConfigError(f"--push-to-hub needs the adapted model, but --until {until} stops before the adapt stage.",
-                          "Drop --until (or use --until adapt), or push later with: domainlm push RUN/model REPO_ID.")
+        raise ConfigError(
+            f"--push-to-hub needs the adapted model, but --until {until} stops before the adapt stage.",
+            "Drop --until (or use --until adapt), or push later with: domainlm push RUN/model REPO_ID.",
+        )
     check_can_push(repo_id)
 
 
 @recipe_app.command("export")
 def export_command(
     name: str = typer.Argument(..., help=NAME_HELP),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Folder of a finished `recipe run` (default: runs/<name>)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Archive to write (default: <name>.domainlm.tar.gz)."),
+    run_dir: Path | None = typer.Option(
+        None, "--run-dir", help="Folder of a finished `recipe run` (default: runs/<name>)."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Archive to write (default: <name>.domainlm.tar.gz)."
+    ),
     include_model: bool = typer.Option(False, "--include-model", help="Also pack the adapted model (large)."),
-    overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override a setting (only for runs of older "
-                                                   "versions: a run records the settings it was made with, and those are exported)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_HELP),
+    overrides: list[str] | None = typer.Option(
+        None,
+        "--set",
+        help="Override a setting (only for runs of older "
+        "versions: a run records the settings it was made with, and those are exported).",
+    ),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_HELP),
     force: bool = typer.Option(False, "--force", help="Replace an existing file that is not a domainlm bundle."),
 ) -> None:
     """Pack recipe (as run), terms, slots manifest, report and sha256 checksums into one .tar.gz."""
@@ -200,16 +243,28 @@ def export_command(
 
     recipe = _load(name, overrides, data_dir)
     path = export_bundle(recipe, run_dir or default_run_dir(recipe), output, include_model=include_model, force=force)
-    console.print(f"Wrote [bold]{path}[/] ({path.stat().st_size / 1e6:.2f} MB). Import with: domainlm recipe import {path}")
+    console.print(
+        f"Wrote [bold]{path}[/] ({path.stat().st_size / 1e6:.2f} MB). Import with: domainlm recipe import {path}"
+    )
 
 
 @recipe_app.command("import")
 def import_command(
     archive: Path = typer.Argument(..., help="A bundle written by `domainlm recipe export`."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder to unpack into (default: ./<name>, in the current folder)."),
-    base: Optional[str] = typer.Option(None, "--base", help="Base model/tokenizer the bundle must match (default: the bundle's own base)."),
-    no_check_base: bool = typer.Option(False, "--no-check-base", help="Skip the base vocabulary check (checksums are always verified)."),
-    force: bool = typer.Option(False, "--force", help="Replace the folder named with -o when it holds other files (its content is deleted); needs -o."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Folder to unpack into (default: ./<name>, in the current folder)."
+    ),
+    base: str | None = typer.Option(
+        None, "--base", help="Base model/tokenizer the bundle must match (default: the bundle's own base)."
+    ),
+    no_check_base: bool = typer.Option(
+        False, "--no-check-base", help="Skip the base vocabulary check (checksums are always verified)."
+    ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace the folder named with -o when it holds other files (its content is deleted); needs -o.",
+    ),
 ) -> None:
     """Verify a bundle's checksums and base vocabulary, then unpack it.
 
@@ -220,19 +275,28 @@ def import_command(
 
     result = import_bundle(archive, output, base=base, check_base=not no_check_base, overwrite=force)
     m = result.manifest
-    console.print(f"[green]✓[/] {len(result.files)} files verified (sha256)"
-                  + (f", base vocabulary matches {result.base}" if result.base_checked else ", base vocabulary NOT checked"))
-    console.print("[dim]The checksums are the bundle's own: they show it is intact, not who made it "
-                  "(integrity-checked, not authenticated).[/]")
-    console.print(f"Imported '{m['name']}' ({m['category']}) into [bold]{result.out_dir}[/]. "
-                  f"Its terms: {result.out_dir / 'terms.tsv'}; re-run it with: domainlm recipe run {result.out_dir / 'recipe.yaml'}")
+    console.print(
+        f"[green]✓[/] {len(result.files)} files verified (sha256)"
+        + (f", base vocabulary matches {result.base}" if result.base_checked else ", base vocabulary NOT checked")
+    )
+    console.print(
+        "[dim]The checksums are the bundle's own: they show it is intact, not who made it "
+        "(integrity-checked, not authenticated).[/]"
+    )
+    console.print(
+        f"Imported '{m['name']}' ({m['category']}) into [bold]{result.out_dir}[/]. "
+        f"Its terms: {result.out_dir / 'terms.tsv'}; re-run it with: domainlm recipe run "
+        f"{result.out_dir / 'recipe.yaml'}"
+    )
 
 
 @recipe_app.command("diff")
 def diff_command(
     first: str = typer.Argument(..., help="First recipe (category, name or file)."),
     second: str = typer.Argument(..., help="Second recipe."),
-    overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override applied to the SECOND recipe (see what a change does)."),
+    overrides: list[str] | None = typer.Option(
+        None, "--set", help="Override applied to the SECOND recipe (see what a change does)."
+    ),
 ) -> None:
     """Every setting that differs between two recipes, defaults included."""
     from domainlm.recipes import diff_recipes, load_recipe
@@ -251,12 +315,18 @@ def diff_command(
 
 @app.command("split-categories")
 def split_categories_command(
-    inputs: List[str] = typer.Argument(..., help="Review files (tsv/csv/jsonl/txt, compressed allowed)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Folder for <category>.jsonl, ambiguous.jsonl, unassigned.jsonl, routing.json."),
-    categories: Optional[List[str]] = typer.Option(None, "--category", help="Route to these categories only (repeatable; default: the shopping categories)."),
+    inputs: list[str] = typer.Argument(..., help="Review files (tsv/csv/jsonl/txt, compressed allowed)."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Folder for <category>.jsonl, ambiguous.jsonl, unassigned.jsonl, routing.json."
+    ),
+    categories: list[str] | None = typer.Option(
+        None, "--category", help="Route to these categories only (repeatable; default: the shopping categories)."
+    ),
     field: str = typer.Option("text", "--field", help="Column or field holding the review text."),
-    encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding (default: detect)."),
-    force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files (its content is deleted)."),
+    encoding: str | None = typer.Option(None, "--encoding", help="Text encoding (default: detect)."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an output folder that holds other files (its content is deleted)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
 ) -> None:
     """Route a mixed review stream into per-category corpora by the recipes' keywords.
@@ -270,8 +340,14 @@ def split_categories_command(
     if as_json:
         print_json(report.to_dict())
         return
-    rows = [(f"{name} ({report.categories.get(name, '—')})" if name in report.categories else name, n,
-             f"{n / max(report.total, 1):.1%}") for name, n in report.counts.items()]
+    rows = [
+        (
+            f"{name} ({report.categories.get(name, '—')})" if name in report.categories else name,
+            n,
+            f"{n / max(report.total, 1):.1%}",
+        )
+        for name, n in report.counts.items()
+    ]
     rows.append(("total", report.total, "100%"))
     console.print(table("reviews per category", ["bucket", "reviews", "share"], rows))
     console.print(f"Rule: {report.rule}. Wrote [bold]{output}[/].")

@@ -9,7 +9,6 @@ shown only under `--verbose`.
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from pathlib import Path
 
@@ -54,9 +53,10 @@ class ErrorHandlingGroup(TyperGroup):
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             resumable = ctx.invoked_subcommand in _RESUMABLE
-            err_console.print("[bold red]Interrupted.[/] Outputs are written atomically: nothing half-written was left."
-                              + (" Run the same command with --resume to continue from the last checkpoint."
-                                 if resumable else ""))
+            err_console.print(
+                "[bold red]Interrupted.[/] Outputs are written atomically: nothing half-written was left."
+                + (" Run the same command with --resume to continue from the last checkpoint." if resumable else "")
+            )
             raise typer.Exit(130) from None
         except (OSError, EOFError) as exc:
             # The last net under every command: a failed write (full disk, read-only, permissions) or a
@@ -75,10 +75,12 @@ _RESUMABLE = {"adapt", "pretrain"}
 
 def _warning_printer(fallback):
     """A `DomainLMWarning` as one yellow line (not Python's file:line form); other warnings as before."""
+
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, DomainLMWarning):
-            err_console.print(f"[bold yellow]Warning:[/] [yellow]{_escape(str(message))}[/]", highlight=False,
-                              soft_wrap=True)
+            err_console.print(
+                f"[bold yellow]Warning:[/] [yellow]{_escape(str(message))}[/]", highlight=False, soft_wrap=True
+            )
         else:
             fallback(message, category, filename, lineno, file, line)
 
@@ -90,8 +92,10 @@ def _as_user_error(exc: BaseException):
     from vocab_tools.atomic import output_error, write_failure
 
     if isinstance(exc, EOFError):
-        return CorpusError(f"An input file ended before its end of stream: it is corrupt or truncated ({exc}).",
-                           "Check the compressed inputs (gzip -t FILE, xz -t FILE) and copy or download them again.")
+        return CorpusError(
+            f"An input file ended before its end of stream: it is corrupt or truncated ({exc}).",
+            "Check the compressed inputs (gzip -t FILE, xz -t FILE) and copy or download them again.",
+        )
     if write_failure(exc) is not None:
         where = getattr(exc, "filename", None)
         return output_error(Path(where) if where else Path("the output"), exc)
@@ -139,7 +143,7 @@ app = typer.Typer(
     cls=ErrorHandlingGroup,
     name="domainlm",
     help="Domain adaptation of pretrained Korean encoder language models: mine category terms, fill "
-         "\\[unusedN] vocabulary slots, continue pretraining, and evaluate before and after.",
+    "\\[unusedN] vocabulary slots, continue pretraining, and evaluate before and after.",
     no_args_is_help=True,
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},  # -h too, as every CLI people know
@@ -157,7 +161,9 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and debug logs."),
-    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     _state["verbose"] = verbose
     if not verbose:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, List, Optional
+from typing import Literal
 
 import typer
 
-from domainlm.cli.root import app, render_user_error
 from domainlm.cli.common import PUSH_HELP, console, err_console, kv_table, print_json
+from domainlm.cli.root import app, render_user_error
 from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP
 
 TRAIN_OPTIONS = "Training"
@@ -23,8 +23,11 @@ def _watch_settings(precision, report_to, logging_dir) -> dict:
     """--precision / --report-to / --logging-dir as train settings (None: not typed, the recipe's stays)."""
     from domainlm.runtime import parse_report_to
 
-    return {"precision": precision, "report_to": None if report_to is None else parse_report_to(report_to),
-            "logging_dir": str(logging_dir) if logging_dir else None}
+    return {
+        "precision": precision,
+        "report_to": None if report_to is None else parse_report_to(report_to),
+        "logging_dir": str(logging_dir) if logging_dir else None,
+    }
 
 
 def _say_where_logs_are(config, output: Path) -> None:
@@ -59,75 +62,211 @@ def _slot_count(value: str | None) -> int | str | None:
         return int(value)
     from domainlm.errors import ConfigError
 
-    raise ConfigError(f"--slots {value!r} is not a slot count.", "Use --slots auto, --slots all or a number such as --slots 500.")
+    raise ConfigError(
+        f"--slots {value!r} is not a slot count.", "Use --slots auto, --slots all or a number such as --slots 500."
+    )
 
 
 @app.command("adapt")
 def adapt_command(
-    base: Optional[str] = typer.Option(None, "--base", help="Base model: a masked-LM (BERT, ALBERT) or an ELECTRA discriminator; hub id or local directory (default: the category recipe's)."),
-    category: Optional[str] = typer.Option(None, "--category", "-c", help="Category (Korean name or alias): its recipe names base, corpora and settings."),
-    corpus: Optional[List[str]] = typer.Option(None, "--corpus", help="Domain corpus (file, dir, glob); repeatable. Overrides the recipe's."),
-    replay: Optional[List[str]] = typer.Option(None, "--replay", help="General text mixed in against forgetting; repeatable."),
-    field: Optional[str] = typer.Option(None, "--field", help="Column / field holding the text in --corpus and --replay files."),
-    terms: Optional[Path] = typer.Option(None, "--terms", help="terms.tsv / terms.json / .txt from mine-terms: filled into the base's free \\[unusedN] slots."),
-    filled_tokenizer: Optional[Path] = typer.Option(None, "--filled-tokenizer", help="A tokenizer already filled by `vocab fill` (with slots.json)."),
+    base: str | None = typer.Option(
+        None,
+        "--base",
+        help="Base model: a masked-LM (BERT, ALBERT) or an ELECTRA discriminator; hub id or local directory (default: "
+        "the category recipe's).",
+    ),
+    category: str | None = typer.Option(
+        None, "--category", "-c", help="Category (Korean name or alias): its recipe names base, corpora and settings."
+    ),
+    corpus: list[str] | None = typer.Option(
+        None, "--corpus", help="Domain corpus (file, dir, glob); repeatable. Overrides the recipe's."
+    ),
+    replay: list[str] | None = typer.Option(
+        None, "--replay", help="General text mixed in against forgetting; repeatable."
+    ),
+    field: str | None = typer.Option(
+        None, "--field", help="Column / field holding the text in --corpus and --replay files."
+    ),
+    terms: Path | None = typer.Option(
+        None,
+        "--terms",
+        help="terms.tsv / terms.json / .txt from mine-terms: filled into the base's free \\[unusedN] slots.",
+    ),
+    filled_tokenizer: Path | None = typer.Option(
+        None, "--filled-tokenizer", help="A tokenizer already filled by `vocab fill` (with slots.json)."
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Output model directory (written atomically)."),
-    mode: Optional[Literal["full", "lora", "new-rows", "phased"]] = typer.Option(None, "--mode", help="Parameters trained: all, LoRA adapters (+ the filled rows), the filled rows only, or phased: the phases you list in train.phases (e.g. --set 'train.phases=[{mode: new-rows, steps: 40}, {mode: full, steps: 960}]'), whose steps are the run's.", rich_help_panel=TRAIN_OPTIONS),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps; 0 fills and initialises the slots only, no training.", rich_help_panel=TRAIN_OPTIONS),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate.", rich_help_panel=TRAIN_OPTIONS),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Packed sequences per device per step.", rich_help_panel=TRAIN_OPTIONS),
-    grad_accum: Optional[int] = typer.Option(None, "--grad-accum", help="Gradient accumulation steps.", rich_help_panel=TRAIN_OPTIONS),
-    seq_len: Optional[int] = typer.Option(None, "--seq-len", help="Packed sequence length.", rich_help_panel=TRAIN_OPTIONS),
-    slots: Optional[str] = typer.Option(None, "--slots", help="How many of the terms fill slots: auto (those the planned training makes a masked target at least 10 times each; the default), all, or a number (the first N; a warning names those the budget cannot teach).", rich_help_panel=TRAIN_OPTIONS),
-    init: Optional[Literal["mean", "random", "distill"]] = typer.Option(None, "--init", help="Initialisation of the filled rows: mean of the pieces they replace, random, or distill (Token Distillation from the base's hidden states).", rich_help_panel=TRAIN_OPTIONS),
-    replay_ratio: Optional[float] = typer.Option(None, "--replay-ratio", help="Share of sequences from replay text.", rich_help_panel=TRAIN_OPTIONS),
-    save_every: Optional[int] = typer.Option(None, "--save-every", help="Checkpoint every N steps.", rich_help_panel=TRAIN_OPTIONS),
-    eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Held-out loss every N steps.", rich_help_panel=TRAIN_OPTIONS),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of data order, masking and init.", rich_help_panel=TRAIN_OPTIONS),
-    max_documents: Optional[int] = typer.Option(None, "--max-documents", help="Read at most this many documents per corpus.", rich_help_panel=TRAIN_OPTIONS),
-    compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the encoder.", rich_help_panel=TRAIN_OPTIONS),
-    save: Optional[Literal["merged", "adapter", "both"]] = typer.Option(None, "--save", help="LoRA runs: the merged model, the peft adapter (in OUTPUT/adapter/, loaded on the filled base), or both (the default for --mode lora; merged otherwise).", rich_help_panel=TRAIN_OPTIONS),
-    precision: Optional[Literal["auto", "fp32", "bf16"]] = PRECISION_OPTION,
-    report_to: Optional[List[str]] = REPORT_TO_OPTION,
-    logging_dir: Optional[Path] = LOGGING_DIR_OPTION,
-    resize: bool = typer.Option(False, "--resize", help="Append new rows when the base has fewer free \\[unusedN] slots than terms."),
-    truncate: bool = typer.Option(False, "--truncate", help="More terms than free slots: fill the first ones (terms files are ranked best first) instead of failing."),
-    new_head: bool = typer.Option(False, "--new-head", help="Accept a base without masked-LM head weights and train a new head from scratch."),
-    generator: Optional[Path] = typer.Option(None, "--generator", help="ELECTRA base: its generator (ElectraForMaskedLM folder). Without it a small one is built and warmed up first."),
-    force: bool = typer.Option(False, "--force", help="Replace OUTPUT even if it holds files not made by `domainlm adapt`."),
+    mode: Literal["full", "lora", "new-rows", "phased"] | None = typer.Option(
+        None,
+        "--mode",
+        help="Parameters trained: all, LoRA adapters (+ the filled rows), the filled rows only, or phased: the phases "
+        "you list in train.phases (e.g. --set 'train.phases=[{mode: new-rows, steps: 40}, {mode: full, steps: "
+        "960}]'), whose steps are the run's.",
+        rich_help_panel=TRAIN_OPTIONS,
+    ),
+    max_steps: int | None = typer.Option(
+        None,
+        "--max-steps",
+        help="Optimizer steps; 0 fills and initialises the slots only, no training.",
+        rich_help_panel=TRAIN_OPTIONS,
+    ),
+    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate.", rich_help_panel=TRAIN_OPTIONS),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help="Packed sequences per device per step.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    grad_accum: int | None = typer.Option(
+        None, "--grad-accum", help="Gradient accumulation steps.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    seq_len: int | None = typer.Option(
+        None, "--seq-len", help="Packed sequence length.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    slots: str | None = typer.Option(
+        None,
+        "--slots",
+        help="How many of the terms fill slots: auto (those the planned training makes a masked target at least 10 "
+        "times each; the default), all, or a number (the first N; a warning names those the budget cannot teach).",
+        rich_help_panel=TRAIN_OPTIONS,
+    ),
+    init: Literal["mean", "random", "distill"] | None = typer.Option(
+        None,
+        "--init",
+        help="Initialisation of the filled rows: mean of the pieces they replace, random, or distill (Token "
+        "Distillation from the base's hidden states).",
+        rich_help_panel=TRAIN_OPTIONS,
+    ),
+    replay_ratio: float | None = typer.Option(
+        None, "--replay-ratio", help="Share of sequences from replay text.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    save_every: int | None = typer.Option(
+        None, "--save-every", help="Checkpoint every N steps.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    eval_every: int | None = typer.Option(
+        None, "--eval-every", help="Held-out loss every N steps.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Seed of data order, masking and init.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    max_documents: int | None = typer.Option(
+        None, "--max-documents", help="Read at most this many documents per corpus.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    compile: bool | None = typer.Option(
+        None, "--compile/--no-compile", help="torch.compile the encoder.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    save: Literal["merged", "adapter", "both"] | None = typer.Option(
+        None,
+        "--save",
+        help="LoRA runs: the merged model, the peft adapter (in OUTPUT/adapter/, loaded on the filled base), or both "
+        "(the default for --mode lora; merged otherwise).",
+        rich_help_panel=TRAIN_OPTIONS,
+    ),
+    precision: Literal["auto", "fp32", "bf16"] | None = PRECISION_OPTION,
+    report_to: list[str] | None = REPORT_TO_OPTION,
+    logging_dir: Path | None = LOGGING_DIR_OPTION,
+    resize: bool = typer.Option(
+        False, "--resize", help="Append new rows when the base has fewer free \\[unusedN] slots than terms."
+    ),
+    truncate: bool = typer.Option(
+        False,
+        "--truncate",
+        help="More terms than free slots: fill the first ones (terms files are ranked best first) instead of failing.",
+    ),
+    new_head: bool = typer.Option(
+        False, "--new-head", help="Accept a base without masked-LM head weights and train a new head from scratch."
+    ),
+    generator: Path | None = typer.Option(
+        None,
+        "--generator",
+        help="ELECTRA base: its generator (ElectraForMaskedLM folder). Without it a small one is built and warmed up "
+        "first.",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace OUTPUT even if it holds files not made by `domainlm adapt`."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in OUTPUT.checkpoints."),
-    overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override any setting, e.g. train.lora.r=8 or train.distill_contexts=50 (with --category: any recipe key). Repeatable."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Root of the recipe's relative data paths (default: DOMAINLM_DATA)."),
-    check_task: Optional[str] = typer.Option(None, "--check-task", help="After adapting, fine-tune the base and the adapted model on this task (nsmc, shopping-rating, hate-speech … or a task YAML) with the same seeds and examples; the paired verdict is printed and written into the card. Outputs in OUTPUT.check/.", rich_help_panel="Did it help?"),
-    check_seeds: int = typer.Option(5, "--check-seeds", min=1, help="Seeds of --check-task (paired).", rich_help_panel="Did it help?"),
-    check_max_train: Optional[int] = typer.Option(None, "--check-max-train", min=1, help="Training examples of --check-task at most (the label budget).", rich_help_panel="Did it help?"),
-    push_to_hub: Optional[str] = typer.Option(None, "--push-to-hub", help=PUSH_HELP),
+    overrides: list[str] | None = typer.Option(
+        None,
+        "--set",
+        help="Override any setting, e.g. train.lora.r=8 or train.distill_contexts=50 (with --category: any recipe "
+        "key). Repeatable.",
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Root of the recipe's relative data paths (default: DOMAINLM_DATA)."
+    ),
+    check_task: str | None = typer.Option(
+        None,
+        "--check-task",
+        help="After adapting, fine-tune the base and the adapted model on this task (nsmc, shopping-rating, "
+        "hate-speech … or a task YAML) with the same seeds and examples; the paired verdict is printed and written "
+        "into the card. Outputs in OUTPUT.check/.",
+        rich_help_panel="Did it help?",
+    ),
+    check_seeds: int = typer.Option(
+        5, "--check-seeds", min=1, help="Seeds of --check-task (paired).", rich_help_panel="Did it help?"
+    ),
+    check_max_train: int | None = typer.Option(
+        None,
+        "--check-max-train",
+        min=1,
+        help="Training examples of --check-task at most (the label budget).",
+        rich_help_panel="Did it help?",
+    ),
+    push_to_hub: str | None = typer.Option(None, "--push-to-hub", help=PUSH_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Fill the free \\[unusedN] slots with mined terms, initialise their rows, continue pretraining."""
     from domainlm.recipes.requests import adapt_request, run_adapt
 
-    request = adapt_request(base=base, category=category, corpus=corpus, replay=replay, field_name=field, terms=terms,
-                            filled_tokenizer=filled_tokenizer, overrides=overrides or (), data_dir=data_dir,
-                            truncate=truncate, generator=generator, mode=mode, max_steps=max_steps, lr=lr,
-                            batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len, init=init,
-                            replay_ratio=replay_ratio, save_every=save_every, eval_every=eval_every, seed=seed,
-                            max_documents=max_documents, compile=compile, resize=resize or None,
-                            slots=_slot_count(slots), **_watch_settings(precision, report_to, logging_dir))
+    request = adapt_request(
+        base=base,
+        category=category,
+        corpus=corpus,
+        replay=replay,
+        field_name=field,
+        terms=terms,
+        filled_tokenizer=filled_tokenizer,
+        overrides=overrides or (),
+        data_dir=data_dir,
+        truncate=truncate,
+        generator=generator,
+        mode=mode,
+        max_steps=max_steps,
+        lr=lr,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        seq_len=seq_len,
+        init=init,
+        replay_ratio=replay_ratio,
+        save_every=save_every,
+        eval_every=eval_every,
+        seed=seed,
+        max_documents=max_documents,
+        compile=compile,
+        resize=resize or None,
+        slots=_slot_count(slots),
+        **_watch_settings(precision, report_to, logging_dir),
+    )
     if push_to_hub:
         from domainlm.hub import check_can_push
 
         check_can_push(push_to_hub)  # not logged in: said now, not after the training
     for note in request.notes:
         err_console.print(note)
-    result = _run_interruptible(lambda: run_adapt(request, output, resume=resume, force=force, new_head=new_head,
-                                                  save=save))
+    result = _run_interruptible(
+        lambda: run_adapt(request, output, resume=resume, force=force, new_head=new_head, save=save)
+    )
     check = None
     if check_task:
         from domainlm.finetune.check import check_adaptation
 
-        check = check_adaptation(request.base, output, check_task, Path(f"{output}.check"), seeds=check_seeds,
-                                 data_dir=data_dir, max_train=check_max_train)
+        check = check_adaptation(
+            request.base,
+            output,
+            check_task,
+            Path(f"{output}.check"),
+            seeds=check_seeds,
+            data_dir=data_dir,
+            max_train=check_max_train,
+        )
     if as_json:
         out = {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()}
         if check is not None:
@@ -141,19 +280,35 @@ def adapt_command(
     for message in (result.slot_plan or {}).get("messages", []):
         err_console.print(f"[yellow]{message}[/]" if message.startswith("warning") else message)
     loss = "RTD" if result.objective == "replaced-token detection" else "MLM"
-    rows = [("slots filled", result.slots_filled), ("steps", result.steps), ("tokens", result.tokens),
-            ("final training loss", result.final_loss), (f"held-out {loss} loss before", result.eval_loss_before),
-            (f"held-out {loss} loss after", result.eval_loss), ("seconds", round(result.seconds, 1))]
+    rows = [
+        ("slots filled", result.slots_filled),
+        ("steps", result.steps),
+        ("tokens", result.tokens),
+        ("final training loss", result.final_loss),
+        (f"held-out {loss} loss before", result.eval_loss_before),
+        (f"held-out {loss} loss after", result.eval_loss),
+        ("seconds", round(result.seconds, 1)),
+    ]
     if result.resumed_from is not None:
         rows.insert(0, ("resumed from step", result.resumed_from))
     if result.init_report:
         r = result.init_report
-        rows.insert(1, ("rows distilled (contexts, seconds)",
-                        f"{r['distilled']:,} of {r['terms']:,} ({r['contexts']:,}, {r['seconds']:.1f} s)"))
+        rows.insert(
+            1,
+            (
+                "rows distilled (contexts, seconds)",
+                f"{r['distilled']:,} of {r['terms']:,} ({r['contexts']:,}, {r['seconds']:.1f} s)",
+            ),
+        )
     console.print(kv_table("adapt", rows))
-    kept = {"merged": "model", "adapter": "LoRA adapter in adapter/", "both": "model, LoRA adapter in adapter/"}[result.save]
-    console.print(f"Wrote [bold]{result.out_dir}[/] ({kept}, tokenizer, slots.json, settings.json, metrics.jsonl, README.md"
-                  + (", generator/" if loss == "RTD" else "") + ").")
+    kept = {"merged": "model", "adapter": "LoRA adapter in adapter/", "both": "model, LoRA adapter in adapter/"}[
+        result.save
+    ]
+    console.print(
+        f"Wrote [bold]{result.out_dir}[/] ({kept}, tokenizer, slots.json, settings.json, metrics.jsonl, README.md"
+        + (", generator/" if loss == "RTD" else "")
+        + ")."
+    )
     _say_where_logs_are(request.config, output)
     if check is not None:
         colour = {"better": "green", "worse": "yellow"}.get(check.verdict, "default")
@@ -161,7 +316,9 @@ def adapt_command(
         console.print(f"[{colour}]{head}[/]")
         for message in advice:
             console.print(message)
-        console.print(f"Did it help? The fine-tuning runs and table: [bold]{check.out_dir}[/] (the verdict is in the card).")
+        console.print(
+            f"Did it help? The fine-tuning runs and table: [bold]{check.out_dir}[/] (the verdict is in the card)."
+        )
     if push_to_hub:
         from domainlm.cli.hub import push_finished
 
@@ -170,48 +327,100 @@ def adapt_command(
 
 @app.command("pretrain")
 def pretrain_command(
-    tokenizer: Path = typer.Option(..., "--tokenizer", "-t", help="Tokenizer directory (from `vocab build`, or any BERT tokenizer dir)."),
-    corpus: List[str] = typer.Option(..., "--corpus", help="Text to pretrain on (file, dir, glob); repeatable."),
-    field: Optional[str] = typer.Option(None, "--field", help="Column / field holding the text."),
+    tokenizer: Path = typer.Option(
+        ..., "--tokenizer", "-t", help="Tokenizer directory (from `vocab build`, or any BERT tokenizer dir)."
+    ),
+    corpus: list[str] = typer.Option(..., "--corpus", help="Text to pretrain on (file, dir, glob); repeatable."),
+    field: str | None = typer.Option(None, "--field", help="Column / field holding the text."),
     output: Path = typer.Option(..., "--output", "-o", help="Output model directory (written atomically)."),
-    arch: Literal["bert", "albert", "electra"] = typer.Option("bert", "--arch", help="Model family (electra: a discriminator and its generator, by replaced-token detection)."),
+    arch: Literal["bert", "albert", "electra"] = typer.Option(
+        "bert", "--arch", help="Model family (electra: a discriminator and its generator, by replaced-token detection)."
+    ),
     layers: int = typer.Option(4, "--layers", help="Transformer layers."),
     hidden: int = typer.Option(256, "--hidden", help="Hidden size."),
     heads: int = typer.Option(4, "--heads", help="Attention heads."),
-    intermediate: Optional[int] = typer.Option(None, "--intermediate", help="FFN size (default 4 × hidden)."),
+    intermediate: int | None = typer.Option(None, "--intermediate", help="FFN size (default 4 × hidden)."),
     embedding_size: int = typer.Option(128, "--embedding-size", help="ALBERT / ELECTRA factorised embedding size."),
-    generator_fraction: Optional[float] = typer.Option(None, "--generator-fraction", help="ELECTRA: generator hidden size as a share of the discriminator's (default 1/4 up to hidden 256, else 1/3)."),
+    generator_fraction: float | None = typer.Option(
+        None,
+        "--generator-fraction",
+        help="ELECTRA: generator hidden size as a share of the discriminator's (default 1/4 up to hidden 256, else "
+        "1/3).",
+    ),
     max_positions: int = typer.Option(512, "--max-positions", help="Maximum sequence length of the model."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps.", rich_help_panel=TRAIN_OPTIONS),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate.", rich_help_panel=TRAIN_OPTIONS),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Packed sequences per device per step.", rich_help_panel=TRAIN_OPTIONS),
-    grad_accum: Optional[int] = typer.Option(None, "--grad-accum", help="Gradient accumulation steps.", rich_help_panel=TRAIN_OPTIONS),
-    seq_len: Optional[int] = typer.Option(None, "--seq-len", help="Packed sequence length.", rich_help_panel=TRAIN_OPTIONS),
-    save_every: Optional[int] = typer.Option(None, "--save-every", help="Checkpoint every N steps.", rich_help_panel=TRAIN_OPTIONS),
-    eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Held-out loss every N steps.", rich_help_panel=TRAIN_OPTIONS),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed.", rich_help_panel=TRAIN_OPTIONS),
-    max_documents: Optional[int] = typer.Option(None, "--max-documents", help="Read at most this many documents.", rich_help_panel=TRAIN_OPTIONS),
-    compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the encoder.", rich_help_panel=TRAIN_OPTIONS),
-    precision: Optional[Literal["auto", "fp32", "bf16"]] = PRECISION_OPTION,
-    report_to: Optional[List[str]] = REPORT_TO_OPTION,
-    logging_dir: Optional[Path] = LOGGING_DIR_OPTION,
-    force: bool = typer.Option(False, "--force", help="Replace OUTPUT even if it holds files not made by `domainlm pretrain`."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Optimizer steps.", rich_help_panel=TRAIN_OPTIONS),
+    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate.", rich_help_panel=TRAIN_OPTIONS),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help="Packed sequences per device per step.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    grad_accum: int | None = typer.Option(
+        None, "--grad-accum", help="Gradient accumulation steps.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    seq_len: int | None = typer.Option(
+        None, "--seq-len", help="Packed sequence length.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    save_every: int | None = typer.Option(
+        None, "--save-every", help="Checkpoint every N steps.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    eval_every: int | None = typer.Option(
+        None, "--eval-every", help="Held-out loss every N steps.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Seed.", rich_help_panel=TRAIN_OPTIONS),
+    max_documents: int | None = typer.Option(
+        None, "--max-documents", help="Read at most this many documents.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    compile: bool | None = typer.Option(
+        None, "--compile/--no-compile", help="torch.compile the encoder.", rich_help_panel=TRAIN_OPTIONS
+    ),
+    precision: Literal["auto", "fp32", "bf16"] | None = PRECISION_OPTION,
+    report_to: list[str] | None = REPORT_TO_OPTION,
+    logging_dir: Path | None = LOGGING_DIR_OPTION,
+    force: bool = typer.Option(
+        False, "--force", help="Replace OUTPUT even if it holds files not made by `domainlm pretrain`."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in OUTPUT.checkpoints."),
-    overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override a training setting, e.g. train.warmup_ratio=0.1 (repeatable)."),
+    overrides: list[str] | None = typer.Option(
+        None, "--set", help="Override a training setting, e.g. train.warmup_ratio=0.1 (repeatable)."
+    ),
 ) -> None:
-    """Pretrain a fresh BERT / ALBERT masked-LM, or an ELECTRA discriminator and generator, on a vocabulary from `vocab build`."""
+    """Pretrain a fresh BERT / ALBERT masked-LM, or an ELECTRA discriminator and generator, \
+on a vocabulary from `vocab build`."""
     from domainlm.recipes.requests import arch_settings, corpus_list, train_settings
     from domainlm.training import pretrain
 
-    arch_config = arch_settings(arch=arch, layers=layers, hidden=hidden, heads=heads, intermediate=intermediate,
-                                embedding_size=embedding_size, max_positions=max_positions,
-                                generator_fraction=generator_fraction)
-    config = train_settings(None, overrides or (), max_steps=max_steps, lr=lr, batch_size=batch_size,
-                            grad_accum=grad_accum, seq_len=seq_len, save_every=save_every, eval_every=eval_every,
-                            seed=seed, max_documents=max_documents, compile=compile,
-                            **_watch_settings(precision, report_to, logging_dir))
-    out = _run_interruptible(lambda: pretrain(tokenizer, corpus_list(corpus, field), output, arch=arch_config,
-                                              config=config, resume=resume, force=force))
-    console.print(f"Wrote [bold]{out}[/] (model, tokenizer, settings.json, metrics.jsonl, README.md"
-                  + (", generator/" if arch == "electra" else "") + ").")
+    arch_config = arch_settings(
+        arch=arch,
+        layers=layers,
+        hidden=hidden,
+        heads=heads,
+        intermediate=intermediate,
+        embedding_size=embedding_size,
+        max_positions=max_positions,
+        generator_fraction=generator_fraction,
+    )
+    config = train_settings(
+        None,
+        overrides or (),
+        max_steps=max_steps,
+        lr=lr,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        seq_len=seq_len,
+        save_every=save_every,
+        eval_every=eval_every,
+        seed=seed,
+        max_documents=max_documents,
+        compile=compile,
+        **_watch_settings(precision, report_to, logging_dir),
+    )
+    out = _run_interruptible(
+        lambda: pretrain(
+            tokenizer, corpus_list(corpus, field), output, arch=arch_config, config=config, resume=resume, force=force
+        )
+    )
+    console.print(
+        f"Wrote [bold]{out}[/] (model, tokenizer, settings.json, metrics.jsonl, README.md"
+        + (", generator/" if arch == "electra" else "")
+        + ")."
+    )
     _say_where_logs_are(config, output)

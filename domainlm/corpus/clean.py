@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from domainlm.corpus.filters import FilterConfig, StreamingDeduper, is_heldout
 from domainlm.corpus.normalize import NormalizeConfig, Normalizer
@@ -16,8 +16,8 @@ from domainlm.corpus.reader import CorpusReader, Document
 from domainlm.corpus.stats import empty_corpus_error
 from domainlm.errors import CorpusError, OutputError
 from domainlm.io import atomic_write
-from vocab_tools.atomic import check_output_file, record_file_owner, write_failure
 from domainlm.progress import progress_bar
+from vocab_tools.atomic import check_output_file, record_file_owner, write_failure
 
 
 @dataclass
@@ -33,14 +33,25 @@ class CleanReport:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"read": self.read, "written": self.written, "heldout": self.heldout,
-                "removed": dict(self.removed), "dedupe_saturated": self.dedupe_saturated,
-                "skipped_long_lines": self.skipped_long_lines, "warnings": self.warnings,
-                "output": self.output, "heldout_output": self.heldout_output}
+        return {
+            "read": self.read,
+            "written": self.written,
+            "heldout": self.heldout,
+            "removed": dict(self.removed),
+            "dedupe_saturated": self.dedupe_saturated,
+            "skipped_long_lines": self.skipped_long_lines,
+            "warnings": self.warnings,
+            "output": self.output,
+            "heldout_output": self.heldout_output,
+        }
 
 
-def clean_documents(docs: Iterable[Document], normalize: NormalizeConfig | None = None,
-                    filters: FilterConfig | None = None, report: CleanReport | None = None) -> Iterator[Document]:
+def clean_documents(
+    docs: Iterable[Document],
+    normalize: NormalizeConfig | None = None,
+    filters: FilterConfig | None = None,
+    report: CleanReport | None = None,
+) -> Iterator[Document]:
     """Normalise and filter a document stream; counts of removed documents go into `report`."""
     norm = Normalizer(normalize)
     filters = filters or FilterConfig()
@@ -75,8 +86,10 @@ def _write_doc(fh, doc: Document, jsonl: bool) -> None:
 
 CLEAN_COMMAND = "corpus clean"
 # What normalisation keeps; said when a corpus is empty after it (emoji, Hanja, another script).
-KEPT_BY_NORMALISATION = ("normalisation keeps Hangul, compatibility jamo (ㅋㅋ, ㅠㅠ), Latin letters, digits and common "
-                         "punctuation, and drops Hanja, emoji and every other symbol")
+KEPT_BY_NORMALISATION = (
+    "normalisation keeps Hangul, compatibility jamo (ㅋㅋ, ㅠㅠ), Latin letters, digits and common "
+    "punctuation, and drops Hanja, emoji and every other symbol"
+)
 
 
 def empty_after_normalisation_error(read: int, removed: Counter | None = None) -> CorpusError:
@@ -84,9 +97,11 @@ def empty_after_normalisation_error(read: int, removed: Counter | None = None) -
     removed = removed or Counter({"empty after normalisation": read})
     empty = removed.get("empty after normalisation", 0)
     if empty == read:
-        return CorpusError(f"All {read:,} documents are empty after normalisation: {KEPT_BY_NORMALISATION}.",
-                           "This text holds nothing a Korean model reads (only emoji, Hanja or other symbols?); "
-                           "check that the text column is the right one (--field) and that the corpus is Korean text.")
+        return CorpusError(
+            f"All {read:,} documents are empty after normalisation: {KEPT_BY_NORMALISATION}.",
+            "This text holds nothing a Korean model reads (only emoji, Hanja or other symbols?); "
+            "check that the text column is the right one (--field) and that the corpus is Korean text.",
+        )
     reasons = ", ".join(f"{n:,} {reason}" for reason, n in removed.most_common())
     hint = "Check that the text column (--field) holds Korean text."
     if any(reason.startswith("shorter than") for reason in removed):
@@ -99,10 +114,19 @@ def _writes_text_lines(path: Path) -> bool:
     return name.endswith((".txt", ".jsonl"))
 
 
-def clean_corpus(paths, output: str | os.PathLike, *, field: str | None = None, encoding: str | None = None,
-                 normalize: NormalizeConfig | None = None, filters: FilterConfig | None = None,
-                 heldout_fraction: float = 0.0, heldout_output: str | os.PathLike | None = None,
-                 seed: str = "domainlm", force: bool = False) -> CleanReport:
+def clean_corpus(
+    paths,
+    output: str | os.PathLike,
+    *,
+    field: str | None = None,
+    encoding: str | None = None,
+    normalize: NormalizeConfig | None = None,
+    filters: FilterConfig | None = None,
+    heldout_fraction: float = 0.0,
+    heldout_output: str | os.PathLike | None = None,
+    seed: str = "domainlm",
+    force: bool = False,
+) -> CleanReport:
     """Write the cleaned corpus to `output` (.txt one document a line, or .jsonl; .gz allowed).
 
     With `heldout_fraction`, documents whose id (or text) hashes below it go to `heldout_output`.
@@ -111,16 +135,21 @@ def clean_corpus(paths, output: str | os.PathLike, *, field: str | None = None, 
     """
     output = Path(output)
     for target in (output, *([Path(heldout_output)] if heldout_output else [])):
-        if not target.is_dir() and not _writes_text_lines(target):  # a folder gets the file rule's message  # B18: plain text under a .parquet or .json name
-            raise CorpusError(f"'{target}': corpus clean writes .txt (a document a line) or .jsonl, optionally .gz, "
-                              f"not {''.join(target.suffixes) or 'a name without a suffix'}.",
-                              "Name the output e.g. clean.txt, clean.jsonl or clean.txt.gz.")
+        if not target.is_dir() and not _writes_text_lines(
+            target
+        ):  # a folder gets the file rule's message  # B18: plain text under a .parquet or .json name
+            raise CorpusError(
+                f"'{target}': corpus clean writes .txt (a document a line) or .jsonl, optionally .gz, "
+                f"not {''.join(target.suffixes) or 'a name without a suffix'}.",
+                "Name the output e.g. clean.txt, clean.jsonl or clean.txt.gz.",
+            )
     if heldout_fraction and heldout_output is None:
         heldout_output = output.with_name(f"heldout.{output.name}")
     targets = [output] + ([Path(heldout_output)] if heldout_fraction else [])
     if len(targets) == 2 and targets[0].resolve() == targets[1].resolve():
-        raise CorpusError(f"The output and the held-out output are the same file '{output}'.",
-                          "Pass another --heldout-output.")
+        raise CorpusError(
+            f"The output and the held-out output are the same file '{output}'.", "Pass another --heldout-output."
+        )
     for target in targets:  # before the (long) cleaning pass
         check_output_file(target, CLEAN_COMMAND, force, inputs=paths)
     reader = CorpusReader(paths, field=field, encoding=encoding, warn=False)  # its notes are in the report
@@ -152,10 +181,14 @@ def clean_corpus(paths, output: str | os.PathLike, *, field: str | None = None, 
         reason = write_failure(e)
         if reason is None:
             raise
-        raise OutputError(f"Could not write '{output}': {reason}. Nothing was replaced: an earlier output, if any, is intact.",
-                          "Free space on that disk or fix its permissions, or choose another output file; then run "
-                          "the same command again.") from None
+        raise OutputError(
+            f"Could not write '{output}': {reason}. Nothing was replaced: an earlier output, if any, is intact.",
+            "Free space on that disk or fix its permissions, or choose another output file; then run "
+            "the same command again.",
+        ) from None
     report.warnings += reader.stats.warnings()
     if report.written == 0:
-        report.warnings.append(f"Every document went to the held-out file; '{output}' is empty. Lower --heldout-fraction.")
+        report.warnings.append(
+            f"Every document went to the held-out file; '{output}' is empty. Lower --heldout-fraction."
+        )
     return report

@@ -17,12 +17,20 @@ encodings, a `limit`, a document filter) takes the general path.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
-from domainlm.corpus.reader import (MAX_LINE_BYTES, SNIFF_BYTES, CorpusReader, detect_encoding, format_of,
-                                    decompress_errors, line_is_too_long, open_binary)
+from domainlm.corpus.reader import (
+    MAX_LINE_BYTES,
+    SNIFF_BYTES,
+    CorpusReader,
+    decompress_errors,
+    detect_encoding,
+    format_of,
+    line_is_too_long,
+    open_binary,
+)
 from domainlm.corpus.spec import value_matches
 from domainlm.errors import CorpusError
 
@@ -53,7 +61,7 @@ def drop_long_lines(block: bytes, limit: int = MAX_LINE_BYTES) -> tuple[bytes, i
             continue
         end = block.find(b"\n", pos + limit)
         end = n - 1 if end < 0 else end
-        if line_is_too_long(block[pos:end + 1], limit):
+        if line_is_too_long(block[pos : end + 1], limit):
             parts.append(block[start:pos])
             dropped += 1
             start = end + 1
@@ -95,8 +103,9 @@ def raw_plan(reader: CorpusReader) -> list[RawFile] | None:
                 return None
             where = [(header.index(k), v) for k, v in spec.where.items()]
             column = header.index(spec.field)
-            plan.append(RawFile(path, tsv=True, column=column, where=where,
-                                min_cells=max([column] + [i for i, _ in where]) + 1))
+            plan.append(
+                RawFile(path, tsv=True, column=column, where=where, min_cells=max([column] + [i for i, _ in where]) + 1)
+            )
     return plan
 
 
@@ -113,16 +122,18 @@ def raw_chunks(plan: list[RawFile], on_progress: Callable[[int], None]) -> Itera
                 try:
                     block = stream.read(CHUNK_BYTES)
                 except decompress_errors() as e:  # the corpus reader's wording (B14: click said only "Aborted.")
-                    raise CorpusError(f"'{entry.path}' is corrupt or truncated near byte {done + counter.consumed:,} "
-                                      f"of the stream: {e}.",
-                                      "Re-download or re-compress the file (gzip -t FILE tests a .gz).") from e
+                    raise CorpusError(
+                        f"'{entry.path}' is corrupt or truncated near byte {done + counter.consumed:,} "
+                        f"of the stream: {e}.",
+                        "Re-download or re-compress the file (gzip -t FILE tests a .gz).",
+                    ) from e
                 if not block:
                     break
                 if skipping:
                     nl = block.find(b"\n")
                     if nl < 0:
                         continue
-                    block, skipping = block[nl + 1:], False
+                    block, skipping = block[nl + 1 :], False
                 block = carry + block
                 cut = block.rfind(b"\n")
                 if cut < 0:
@@ -132,8 +143,8 @@ def raw_chunks(plan: list[RawFile], on_progress: Callable[[int], None]) -> Itera
                     else:
                         carry = block
                     continue
-                carry = block[cut + 1:]
-                block, dropped = drop_long_lines(block[:cut + 1])
+                carry = block[cut + 1 :]
+                block, dropped = drop_long_lines(block[: cut + 1])
                 entry.skipped_long_lines += dropped
                 if len(carry) > MAX_LINE_BYTES + 2:
                     entry.skipped_long_lines += 1
@@ -142,7 +153,7 @@ def raw_chunks(plan: list[RawFile], on_progress: Callable[[int], None]) -> Itera
                     first = False
                     block = block.removeprefix(codecs.BOM_UTF8)
                     if entry.tsv:
-                        block = block[block.find(b"\n") + 1:]
+                        block = block[block.find(b"\n") + 1 :]
                 yield index, block
                 on_progress(done + counter.consumed)
             if carry and line_is_too_long(carry):
@@ -162,8 +173,10 @@ def chunk_texts(entry: RawFile, chunk: bytes) -> list[str]:
     try:
         text = chunk.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise CorpusError(f"'{entry.path}' cannot be decoded as utf-8 near byte {e.start} of a block.",
-                          "Pass the right encoding with --encoding (Korean files are often cp949).") from None
+        raise CorpusError(
+            f"'{entry.path}' cannot be decoded as utf-8 near byte {e.start} of a block.",
+            "Pass the right encoding with --encoding (Korean files are often cp949).",
+        ) from None
     lines = text.split("\n")
     if not entry.tsv:
         return [line.rstrip("\r") for line in lines]

@@ -13,7 +13,9 @@ class FilterConfig(BaseModel):
     min_chars: int = Field(2, ge=0, description="Drop documents shorter than this after normalisation")
     max_chars: int | None = Field(None, ge=1, description="Drop documents longer than this (null: no limit)")
     dedupe: bool = Field(True, description="Drop exact duplicates (after normalisation)")
-    dedupe_capacity: int = Field(5_000_000, ge=1, description="Distinct documents remembered for dedupe (~80 bytes each)")
+    dedupe_capacity: int = Field(
+        5_000_000, ge=1, description="Distinct documents remembered for dedupe (~80 bytes each)"
+    )
 
 
 def text_hash(text: str) -> int:
@@ -51,7 +53,7 @@ class StreamingDeduper:
 
 def heldout_fraction_of(key: str, seed: str = "domainlm") -> float:
     """A number in [0, 1) fixed by the key: the same document always lands on the same side."""
-    digest = hashlib.blake2b(f"{seed}\x00{key}".encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{seed}\x00{key}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") / 2**64
 
 

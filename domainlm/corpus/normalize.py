@@ -1,7 +1,8 @@
 """Korean text normalisation, following the rules of the original Korean BERT models.
 
 NFKC (full-width ｆｕｌｌ １２３ → full 123, ㎖ → ml, … → ...) except on Hangul compatibility jamo, which
-NFKC would turn into conjoining jamo (ㅋㅋ would stop being ㅋㅋ, ㅋㅏ would become 카); keep Hangul syllables, Hangul compatibility jamo (ㅋㅋ, ㅠㅠ carry meaning in reviews), Latin
+NFKC would turn into conjoining jamo (ㅋㅋ would stop being ㅋㅋ, ㅋㅏ would become 카); keep Hangul syllables,
+Hangul compatibility jamo (ㅋㅋ, ㅠㅠ carry meaning in reviews), Latin
 letters, digits and a configurable set of punctuation; drop Hanja, emoji and every other symbol;
 optionally mask URLs, e-mail addresses and phone numbers; cap runs of one repeated character;
 collapse whitespace. The same function is used for mining, vocab building and training so that a
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from functools import cached_property
-from typing import Callable, Iterable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,8 +46,11 @@ _NFKC_UNSTABLE = re.compile(f"[^{_NFKC_STABLE}]")
 _HALFWIDTH = re.compile("[\uffa0-\uffdc]")
 # Half-width Hangul letters: NFKC sends them through the compatibility jamo on to conjoining jamo;
 # they become the compatibility jamo they are narrow forms of.
-_HALFWIDTH_TO_JAMO = {cp: int(unicodedata.decomposition(chr(cp)).split()[1], 16) for cp in range(0xFFA0, 0xFFDD)
-                      if unicodedata.decomposition(chr(cp)).startswith("<narrow>")}
+_HALFWIDTH_TO_JAMO = {
+    cp: int(unicodedata.decomposition(chr(cp)).split()[1], 16)
+    for cp in range(0xFFA0, 0xFFDD)
+    if unicodedata.decomposition(chr(cp)).startswith("<narrow>")
+}
 
 
 def rewrite_segments(text: str, hits: Iterable[int], sep: str, rewrite: Callable[[str], str]) -> str:
@@ -96,7 +100,9 @@ def nfkc_keeping_jamo(text: str) -> str:
     hit = _NFKC_UNSTABLE.search(text)
     if hit is None:
         return text
-    return rewrite_segments(text, (m.start() for m in _NFKC_UNSTABLE.finditer(text, hit.start())), " ", _nfkc_keeping_jamo)
+    return rewrite_segments(
+        text, (m.start() for m in _NFKC_UNSTABLE.finditer(text, hit.start())), " ", _nfkc_keeping_jamo
+    )
 
 
 def _nfkc_keeping_jamo(text: str) -> str:
@@ -106,7 +112,7 @@ def _nfkc_keeping_jamo(text: str) -> str:
         return unicodedata.normalize("NFKC", text)
     parts, pos = [], 0
     for m in _COMPAT_JAMO.finditer(text):
-        parts.append(unicodedata.normalize("NFKC", text[pos:m.start()]))
+        parts.append(unicodedata.normalize("NFKC", text[pos : m.start()]))
         parts.append(m.group())
         pos = m.end()
     parts.append(unicodedata.normalize("NFKC", text[pos:]))
@@ -118,11 +124,15 @@ class NormalizeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    punctuation: str = Field(DEFAULT_PUNCTUATION, description="Punctuation characters kept; every other symbol becomes a space")
+    punctuation: str = Field(
+        DEFAULT_PUNCTUATION, description="Punctuation characters kept; every other symbol becomes a space"
+    )
     mask_urls: bool = Field(True, description="Replace URLs by the placeholder 'URL'")
     mask_emails: bool = Field(True, description="Replace e-mail addresses by 'EMAIL'")
     mask_phones: bool = Field(True, description="Replace phone numbers by 'PHONE'")
-    max_char_repeat: int | None = Field(3, ge=1, description="Cap a run of one repeated character (ㅋㅋㅋㅋㅋ → ㅋㅋㅋ); null keeps runs")
+    max_char_repeat: int | None = Field(
+        3, ge=1, description="Cap a run of one repeated character (ㅋㅋㅋㅋㅋ → ㅋㅋㅋ); null keeps runs"
+    )
     lowercase: bool = Field(False, description="Lowercase Latin letters (the tokenizer also does)")
 
 
@@ -147,7 +157,7 @@ class Normalizer:
     @cached_property
     def _repeat(self) -> re.Pattern | None:
         n = self.config.max_char_repeat
-        return re.compile(r"(\S)\1{%d,}" % n) if n else None
+        return re.compile(rf"(\S)\1{{{n},}}") if n else None
 
     def __call__(self, text: str) -> str:
         cfg = self.config
@@ -185,7 +195,7 @@ class Normalizer:
             return text
         run = same[:width].copy()
         for k in range(1, n):
-            run &= same[k:k + width]  # run[i]: characters i..i+n are one character
+            run &= same[k : k + width]  # run[i]: characters i..i+n are one character
         # Collapsed text has no run of spaces, so each start lies inside a space-separated token.
         return rewrite_segments(text, np.flatnonzero(run).tolist(), " ", lambda token: self._repeat.sub(cap, token))
 

@@ -19,9 +19,11 @@ import json
 import lzma
 import os
 import re
-from dataclasses import dataclass, field as dc_field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
-from typing import IO, Iterable, Iterator, NamedTuple
+from typing import IO, NamedTuple
 
 from domainlm.corpus.spec import CorpusSpec, check_where_columns, corpus_specs, row_matches, value_matches
 from domainlm.errors import CorpusError, warn
@@ -57,8 +59,11 @@ def describe_bytes(n: int) -> str:
 def long_line_note(skipped: int, limit: int = MAX_LINE_BYTES) -> str:
     """Why `skipped` lines were not read as documents, in a user's words."""
     lines = "line was" if skipped == 1 else "lines were"
-    return (f"{skipped:,} {lines} skipped for being longer than {describe_bytes(limit)}, the limit of one document "
-            "(a file without line breaks, or with only \\r as a line break, is one such line)")
+    return (
+        f"{skipped:,} {lines} skipped for being longer than {describe_bytes(limit)}, the limit of one document "
+        "(a file without line breaks, or with only \\r as a line break, is one such line)"
+    )
+
 
 csv.field_size_limit(1 << 30)
 
@@ -95,26 +100,40 @@ class ReadStats:
         if self.skipped_long_lines:
             notes.append(long_line_note(self.skipped_long_lines, self.max_line_bytes) + ".")
         if self.long_rows:
-            kept = (f"; in {self.rejoined_rows:,} of them the text was the last column and was read whole"
-                    if self.rejoined_rows else "")
+            kept = (
+                f"; in {self.rejoined_rows:,} of them the text was the last column and was read whole"
+                if self.rejoined_rows
+                else ""
+            )
             lost = self.long_rows - self.rejoined_rows
-            notes.append(f"{self.long_rows:,} .csv/.tsv rows have more fields than the header (an unquoted "
-                         f"delimiter inside the text?){kept}" + (f"; {lost:,} were skipped" if lost else "") +
-                         ". Quote fields that contain the delimiter, or use .jsonl.")
+            notes.append(
+                f"{self.long_rows:,} .csv/.tsv rows have more fields than the header (an unquoted "
+                f"delimiter inside the text?){kept}"
+                + (f"; {lost:,} were skipped" if lost else "")
+                + ". Quote fields that contain the delimiter, or use .jsonl."
+            )
         if self.short_rows:
-            notes.append(f"{self.short_rows:,} .csv/.tsv rows have no text column (fewer fields than the header) "
-                         "and were skipped.")
+            notes.append(
+                f"{self.short_rows:,} .csv/.tsv rows have no text column (fewer fields than the header) "
+                "and were skipped."
+            )
         if self.non_text_values:
-            notes.append(f"{self.non_text_values:,} rows hold a number, list or object instead of text in the text "
-                         "field and were skipped. Check --field.")
+            notes.append(
+                f"{self.non_text_values:,} rows hold a number, list or object instead of text in the text "
+                "field and were skipped. Check --field."
+            )
         notes += [note + "." for note in self.split_notes]
         if self.cr_only_files:
-            notes.append(f"{len(self.cr_only_files):,} file(s) use only \\r as line break ("
-                         + ", ".join(self.cr_only_files[:3]) + "): each \\r was read as the end of a document.")
+            notes.append(
+                f"{len(self.cr_only_files):,} file(s) use only \\r as line break ("
+                + ", ".join(self.cr_only_files[:3])
+                + "): each \\r was read as the end of a document."
+            )
         return notes
 
 
 # ---------------------------------------------------------------- file discovery
+
 
 def _uncompressed_name(path: Path) -> str:
     name = path.name.lower()
@@ -137,8 +156,9 @@ def format_of(path: Path) -> str:
 
 
 def is_saved_dataset(path: Path) -> bool:
-    return path.is_dir() and ((path / "dataset_info.json").exists() or (path / "state.json").exists()
-                              or (path / "dataset_dict.json").exists())
+    return path.is_dir() and (
+        (path / "dataset_info.json").exists() or (path / "state.json").exists() or (path / "dataset_dict.json").exists()
+    )
 
 
 _REMOTE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
@@ -149,30 +169,40 @@ def expand_paths(path: str | os.PathLike) -> list[Path]:
     text = str(path)
     scheme = _REMOTE.match(text)
     if scheme and scheme.group(1).lower() != "file":
-        raise CorpusError(f"'{text}' is a remote {scheme.group(1)}:// path, and this reader reads local files only.",
-                          "Mining reads s3:// and gs:// paths with --engine ray (pip install \"domainlm[ray]\"); for "
-                          "other commands, copy the file to a local disk first (e.g. aws s3 cp, gcloud storage cp).")
+        raise CorpusError(
+            f"'{text}' is a remote {scheme.group(1)}:// path, and this reader reads local files only.",
+            'Mining reads s3:// and gs:// paths with --engine ray (pip install "domainlm[ray]"); for '
+            "other commands, copy the file to a local disk first (e.g. aws s3 cp, gcloud storage cp).",
+        )
     if any(ch in text for ch in "*?["):
         files = sorted(Path(p) for p in globlib.glob(text, recursive=True) if Path(p).is_file())
         files = [p for p in files if is_corpus_file(p)]
         if not files:
-            raise CorpusError(f"The pattern '{text}' matches no corpus files.",
-                              f"Check the pattern; readable files end in {', '.join(FORMATS)} (optionally {', '.join(COMPRESSIONS)}).")
+            raise CorpusError(
+                f"The pattern '{text}' matches no corpus files.",
+                f"Check the pattern; readable files end in {', '.join(FORMATS)} (optionally "
+                f"{', '.join(COMPRESSIONS)}).",
+            )
         return files
     p = Path(text)
     if not p.exists():
-        raise CorpusError(f"Corpus path '{text}' does not exist.",
-                          "Check the path, or pass --data-dir / DOMAINLM_DATA when it is relative to a data folder.")
+        raise CorpusError(
+            f"Corpus path '{text}' does not exist.",
+            "Check the path, or pass --data-dir / DOMAINLM_DATA when it is relative to a data folder.",
+        )
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.is_file() and is_corpus_file(f))
         if not files:
-            raise CorpusError(f"The directory '{text}' holds no readable corpus files.",
-                              f"Readable files end in {', '.join(FORMATS)} (optionally compressed: {', '.join(COMPRESSIONS)}).")
+            raise CorpusError(
+                f"The directory '{text}' holds no readable corpus files.",
+                f"Readable files end in {', '.join(FORMATS)} (optionally compressed: {', '.join(COMPRESSIONS)}).",
+            )
         return files
     return [p]
 
 
 # ---------------------------------------------------------------- opening and decoding
+
 
 class CountingFile(io.RawIOBase):
     """Wraps the on-disk file so progress can follow compressed bytes consumed."""
@@ -199,7 +229,9 @@ def open_binary(path: Path) -> tuple[IO[bytes], CountingFile]:
     try:
         raw = open(path, "rb")
     except PermissionError as e:
-        raise CorpusError(f"Cannot read '{path}': permission denied.", "Fix its permissions or copy it somewhere readable.") from e
+        raise CorpusError(
+            f"Cannot read '{path}': permission denied.", "Fix its permissions or copy it somewhere readable."
+        ) from e
     except OSError as e:
         raise CorpusError(f"Cannot open '{path}': {e.strerror}.") from e
     counter = CountingFile(raw)
@@ -240,10 +272,13 @@ def detect_encoding(sample: bytes, path: Path) -> str:
         head = sample[:8192]
         for name, high in (("utf-16-le", 1), ("utf-16-be", 0)):
             if _mostly_utf16(head, high):
-                raise CorpusError(f"'{path}' looks like UTF-16 text without a byte-order mark.",
-                                  f"Pass --encoding {name}.")
-        raise CorpusError(f"'{path}' looks like a binary file (it contains NUL bytes), not text.",
-                          "Pass a text corpus (.txt, .jsonl, .csv, .tsv, .parquet, optionally compressed).")
+                raise CorpusError(
+                    f"'{path}' looks like UTF-16 text without a byte-order mark.", f"Pass --encoding {name}."
+                )
+        raise CorpusError(
+            f"'{path}' looks like a binary file (it contains NUL bytes), not text.",
+            "Pass a text corpus (.txt, .jsonl, .csv, .tsv, .parquet, optionally compressed).",
+        )
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -259,7 +294,8 @@ def detect_encoding(sample: bytes, path: Path) -> str:
         except UnicodeDecodeError:
             raise CorpusError(
                 f"'{path}' is neither UTF-8 nor cp949/EUC-KR: undecodable byte at offset {utf8_error.start}.",
-                "Pass the right one with --encoding (e.g. --encoding cp949, --encoding latin-1).") from None
+                "Pass the right one with --encoding (e.g. --encoding cp949, --encoding latin-1).",
+            ) from None
 
 
 class _Utf8Lines(io.RawIOBase):
@@ -277,8 +313,10 @@ class _Utf8Lines(io.RawIOBase):
             try:
                 piece = self._text.readline(1 << 16)
             except UnicodeDecodeError as e:
-                raise CorpusError(f"The text cannot be decoded as {self._text.encoding}: {e.reason}.",
-                                  "Pass the right encoding with --encoding.") from None
+                raise CorpusError(
+                    f"The text cannot be decoded as {self._text.encoding}: {e.reason}.",
+                    "Pass the right encoding with --encoding.",
+                ) from None
             if not piece:
                 break
             self._pending += piece.encode("utf-8")
@@ -297,8 +335,15 @@ class _Utf8Lines(io.RawIOBase):
 class LineSource:
     """Decoded lines of one file with byte offsets, long lines skipped in bounded memory."""
 
-    def __init__(self, path: Path, encoding: str | None, stats: ReadStats, max_line_bytes: int,
-                 opened: tuple | None = None, bytes_base: int = 0):
+    def __init__(
+        self,
+        path: Path,
+        encoding: str | None,
+        stats: ReadStats,
+        max_line_bytes: int,
+        opened: tuple | None = None,
+        bytes_base: int = 0,
+    ):
         """`opened`: (stream, byte counter) of a file opened elsewhere (a Ray worker's remote file);
         `bytes_base`: the bytes of the files read before this one (for `stats.bytes_done`)."""
         self.path = path
@@ -318,7 +363,9 @@ class LineSource:
             codec = codecs.lookup(self.encoding).name
         except LookupError:
             self.stream.close()
-            raise CorpusError(f"Unknown encoding '{self.encoding}'.", "Use a Python codec name such as utf-8 or cp949.") from None
+            raise CorpusError(
+                f"Unknown encoding '{self.encoding}'.", "Use a Python codec name such as utf-8 or cp949."
+            ) from None
         stats.encodings[str(path)] = self.encoding
         # Lines are cut at b"\n" in bytes. Two kinds of file cannot be cut so: UTF-16/32 (the line break
         # is two or four bytes) and files whose only line break is \r. Those are decoded through a text
@@ -345,8 +392,10 @@ class LineSource:
                 try:
                     raw = readline(chunk)
                 except errors as e:
-                    raise CorpusError(f"'{self.path}' is corrupt or truncated near byte {offset}: {e}.",
-                                      "Re-download or re-compress the file; the data before that point was read.") from e
+                    raise CorpusError(
+                        f"'{self.path}' is corrupt or truncated near byte {offset}: {e}.",
+                        "Re-download or re-compress the file; the data before that point was read.",
+                    ) from e
                 if not raw:
                     break
                 line_no += 1
@@ -368,14 +417,18 @@ class LineSource:
                     self.stats.skipped_long_lines += 1
                     continue
                 if b"\x00" in raw:
-                    raise CorpusError(f"'{self.path}' contains NUL bytes at line {line_no} (byte {start}): it looks binary.",
-                                      "Pass a text corpus, or clean the file first.")
+                    raise CorpusError(
+                        f"'{self.path}' contains NUL bytes at line {line_no} (byte {start}): it looks binary.",
+                        "Pass a text corpus, or clean the file first.",
+                    )
                 try:
                     text = raw.decode(self.encoding)
                 except UnicodeDecodeError as e:
                     raise CorpusError(
-                        f"'{self.path}' cannot be decoded as {self.encoding}: bad byte at offset {start + e.start} (line {line_no}).",
-                        "Pass the right encoding with --encoding (Korean files are often cp949).") from None
+                        f"'{self.path}' cannot be decoded as {self.encoding}: bad byte at offset {start + e.start} "
+                        f"(line {line_no}).",
+                        "Pass the right encoding with --encoding (Korean files are often cp949).",
+                    ) from None
                 if first:
                     text = text.lstrip("\ufeff")
                     first = False
@@ -386,6 +439,7 @@ class LineSource:
 
 
 # ---------------------------------------------------------------- per-format readers
+
 
 def read_txt(lines: LineSource, spec: CorpusSpec) -> Iterator[Document]:
     src = str(lines.path)
@@ -401,13 +455,17 @@ def read_jsonl(lines: LineSource, spec: CorpusSpec) -> Iterator[Document]:
         try:
             row = json.loads(text)
         except json.JSONDecodeError as e:
-            raise CorpusError(f"{src}:{line_no}: not valid JSON ({e.msg}, column {e.colno}).",
-                              "Each line of a .jsonl file must be one JSON object; fix or drop that line.") from None
+            raise CorpusError(
+                f"{src}:{line_no}: not valid JSON ({e.msg}, column {e.colno}).",
+                "Each line of a .jsonl file must be one JSON object; fix or drop that line.",
+            ) from None
         if not isinstance(row, dict):
             raise CorpusError(f"{src}:{line_no}: expected a JSON object, found {type(row).__name__}.")
         if spec.field not in row:
-            raise CorpusError(f"{src}:{line_no}: no field '{spec.field}'; this line has: {', '.join(row) or '(none)'}.",
-                              "Name the text field with --field.")
+            raise CorpusError(
+                f"{src}:{line_no}: no field '{spec.field}'; this line has: {', '.join(row) or '(none)'}.",
+                "Name the text field with --field.",
+            )
         if spec.where:
             check_where_columns(spec.where, row.keys(), lines.path)
             if not row_matches(row, spec.where):
@@ -439,7 +497,10 @@ def read_json_array(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator[
             yield Document(row, None, str(path), i)
             continue
         if spec.field not in row:
-            raise CorpusError(f"{path}: item {i} has no field '{spec.field}'; it has: {', '.join(row)}.", "Name the text field with --field.")
+            raise CorpusError(
+                f"{path}: item {i} has no field '{spec.field}'; it has: {', '.join(row)}.",
+                "Name the text field with --field.",
+            )
         if spec.where and not row_matches(row, spec.where):
             continue
         value = row[spec.field]
@@ -468,8 +529,10 @@ def read_delimited(lines: LineSource, spec: CorpusSpec, delimiter: str) -> Itera
         return
     header = [h.strip() for h in header]
     if spec.field not in header:
-        raise CorpusError(f"'{src}' has no column '{spec.field}'; its columns are: {', '.join(header)}.",
-                          "Name the text column with --field (a header line is required).")
+        raise CorpusError(
+            f"'{src}' has no column '{spec.field}'; its columns are: {', '.join(header)}.",
+            "Name the text column with --field (a header line is required).",
+        )
     check_where_columns(spec.where, header, lines.path)
     col = header.index(spec.field)
     id_col = header.index(spec.id_field) if spec.id_field and spec.id_field in header else None
@@ -514,12 +577,16 @@ def read_parquet(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator[Doc
         raise CorpusError(f"'{path}' is not a readable parquet file: {e}.") from None
     names = pf.schema_arrow.names
     if spec.field not in names:
-        raise CorpusError(f"'{path}' has no column '{spec.field}'; its columns are: {', '.join(names)}.", "Name the text column with --field.")
+        raise CorpusError(
+            f"'{path}' has no column '{spec.field}'; its columns are: {', '.join(names)}.",
+            "Name the text column with --field.",
+        )
     check_where_columns(spec.where, names, path)
     kind = pf.schema_arrow.field(spec.field).type
     if not (str(kind) in ("string", "large_string", "string_view") or str(kind).startswith("dictionary<values=string")):
-        raise CorpusError(f"'{path}': the column '{spec.field}' holds {kind}, not text.",
-                          "Name the text column with --field.")
+        raise CorpusError(
+            f"'{path}': the column '{spec.field}' holds {kind}, not text.", "Name the text column with --field."
+        )
     columns = list(dict.fromkeys([spec.field, *spec.where, *([spec.id_field] if spec.id_field in names else [])]))
     row_no = 0
     for batch in pf.iter_batches(batch_size=8192, columns=columns):
@@ -529,8 +596,12 @@ def read_parquet(path: Path, spec: CorpusSpec, stats: ReadStats) -> Iterator[Doc
             if spec.where and not row_matches({k: data[k][i] for k in spec.where}, spec.where):
                 continue
             text = data[spec.field][i]
-            yield Document("" if text is None else str(text),
-                           str(data[spec.id_field][i]) if spec.id_field in data else None, str(path), row_no)
+            yield Document(
+                "" if text is None else str(text),
+                str(data[spec.id_field][i]) if spec.id_field in data else None,
+                str(path),
+                row_no,
+            )
 
 
 def _read_dataset(spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
@@ -545,26 +616,34 @@ def _read_dataset(spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
             split = spec.hf_split or "train"
             ds = datasets.load_dataset(name, spec.hf_config, split=split, streaming=True, trust_remote_code=False)
         except Exception as e:
-            raise CorpusError(f"Cannot load the dataset '{name}' from the Hugging Face hub: {type(e).__name__}: {e}.",
-                              "When offline, download it elsewhere, `save_to_disk` it, and pass that directory; "
-                              f"or set HF_DATASETS_CACHE to a cache that holds it (now {datasets.config.HF_DATASETS_CACHE}).") from None
+            raise CorpusError(
+                f"Cannot load the dataset '{name}' from the Hugging Face hub: {type(e).__name__}: {e}.",
+                "When offline, download it elsewhere, `save_to_disk` it, and pass that directory; "
+                f"or set HF_DATASETS_CACHE to a cache that holds it (now {datasets.config.HF_DATASETS_CACHE}).",
+            ) from None
         source = spec.path
     else:
         ds = datasets.load_from_disk(spec.path)
         if isinstance(ds, datasets.DatasetDict):
             split = spec.hf_split or ("train" if "train" in ds or len(ds) != 1 else next(iter(ds)))
             if split not in ds:
-                raise CorpusError(f"'{spec.path}' has no split '{split}'; it has: {', '.join(ds)}.",
-                                  "Choose one with --split (or hf_split in a recipe's corpus).")
+                raise CorpusError(
+                    f"'{spec.path}' has no split '{split}'; it has: {', '.join(ds)}.",
+                    "Choose one with --split (or hf_split in a recipe's corpus).",
+                )
             if spec.hf_split is None and len(ds) > 1:  # the review's "silently reads only train"
-                stats.split_notes.append(f"'{spec.path}': read its '{split}' split ({len(ds[split]):,} rows) of "
-                                         f"{', '.join(f'{k} ({len(v):,})' for k, v in ds.items())}; choose with --split")
+                stats.split_notes.append(
+                    f"'{spec.path}': read its '{split}' split ({len(ds[split]):,} rows) of "
+                    f"{', '.join(f'{k} ({len(v):,})' for k, v in ds.items())}; choose with --split"
+                )
             ds = ds[split]
         source = spec.path
     columns = ds.column_names or []
     if columns and spec.field not in columns:
-        raise CorpusError(f"The dataset '{spec.path}' has no column '{spec.field}'; its columns are: {', '.join(columns)}.",
-                          "Name the text column with --field.")
+        raise CorpusError(
+            f"The dataset '{spec.path}' has no column '{spec.field}'; its columns are: {', '.join(columns)}.",
+            "Name the text column with --field.",
+        )
     for i, row in enumerate(ds, 1):
         if spec.where and not row_matches(row, spec.where):
             continue
@@ -572,6 +651,7 @@ def _read_dataset(spec: CorpusSpec, stats: ReadStats) -> Iterator[Document]:
 
 
 # ---------------------------------------------------------------- public API
+
 
 def warn_read_notes(stats: ReadStats, source: str | None = None) -> None:
     """Say what `stats.warnings()` says (lines skipped, rows cut) as `DomainLMWarning`s: the one
@@ -589,9 +669,15 @@ class CorpusReader:
     caller that reports the notes itself (corpus stats, corpus clean).
     """
 
-    def __init__(self, specs: CorpusSpec | str | os.PathLike | Iterable[CorpusSpec | str | os.PathLike], *,
-                 field: str | None = None, encoding: str | None = None,
-                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, warn: bool = True):
+    def __init__(
+        self,
+        specs: CorpusSpec | str | os.PathLike | Iterable[CorpusSpec | str | os.PathLike],
+        *,
+        field: str | None = None,
+        encoding: str | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        warn: bool = True,
+    ):
         # `field` / `encoding` given here apply to every corpus, the specs' own settings included.
         updates = {k: v for k, v in (("field", field), ("encoding", encoding)) if v is not None}
         self.specs: list[CorpusSpec] = [s.model_copy(update=updates) if updates else s for s in corpus_specs(specs)]
@@ -649,8 +735,9 @@ class CorpusReader:
                 elif fmt == ".json" and json_is_array(path):
                     docs = read_json_array(path, spec, self.stats)
                 else:
-                    docs = read_lines(LineSource(path, spec.encoding, self.stats, self.max_line_bytes, bytes_base=base),
-                                      spec, fmt)
+                    docs = read_lines(
+                        LineSource(path, spec.encoding, self.stats, self.max_line_bytes, bytes_base=base), spec, fmt
+                    )
                 for doc in docs:
                     yield doc
                     self.stats.documents += 1

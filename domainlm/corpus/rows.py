@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from domainlm.corpus.reader import CorpusReader, detect_encoding, expand_paths, format_of, open_binary
 from domainlm.corpus.spec import CorpusSpec, check_where_columns, row_matches
@@ -38,11 +38,15 @@ def iter_rows(spec: CorpusSpec) -> Iterator[dict]:
             encoding = spec.encoding or detect_encoding(stream.peek(1 << 16)[: 1 << 16], path)
             text = io.TextIOWrapper(stream, encoding=encoding, newline="")
             delim = "\t" if format_of(path) == ".tsv" else ","
-            reader = csv.DictReader(text, delimiter=delim, quoting=csv.QUOTE_NONE if delim == "\t" else csv.QUOTE_MINIMAL)
+            reader = csv.DictReader(
+                text, delimiter=delim, quoting=csv.QUOTE_NONE if delim == "\t" else csv.QUOTE_MINIMAL
+            )
             columns = reader.fieldnames or []
             if spec.field not in columns:
-                raise CorpusError(f"'{path}' has no column '{spec.field}'; its columns are: {', '.join(columns)}.",
-                                  "Name the text column with --field.")
+                raise CorpusError(
+                    f"'{path}' has no column '{spec.field}'; its columns are: {', '.join(columns)}.",
+                    "Name the text column with --field.",
+                )
             check_where_columns(spec.where, columns, path)
             for row in reader:
                 if spec.where and not row_matches(row, spec.where):

@@ -9,7 +9,7 @@ the whole-row reader of routing.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -24,14 +24,24 @@ class CorpusSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str = Field(description="File, directory, glob, a `datasets` save_to_disk directory, or hf:NAME")
-    field: str = Field("text", description="Column (csv/tsv/parquet) or field (jsonl/json) holding the text; ignored for .txt")
+    field: str = Field(
+        "text", description="Column (csv/tsv/parquet) or field (jsonl/json) holding the text; ignored for .txt"
+    )
     id_field: str | None = Field(None, description="Column holding a document id (used for the held-out hash split)")
     encoding: str | None = Field(None, description="Text encoding; auto-detects utf-8 / utf-8-sig / cp949 when unset")
-    where: dict[str, str | list[str]] = Field(default_factory=dict, description="Keep only rows whose column equals (one of) these values, e.g. {split: train}")
+    where: dict[str, str | list[str]] = Field(
+        default_factory=dict,
+        description="Keep only rows whose column equals (one of) these values, e.g. {split: train}",
+    )
     limit: int | None = Field(None, ge=1, description="Read at most this many documents")
-    hf_split: str | None = Field(None, description="Split of a datasets dataset (hf:NAME:CONFIG:SPLIT sets it too); "
-                                                   "unset: 'train', said aloud when the dataset has other splits")
-    hf_config: str | None = Field(None, description="Configuration of a hub dataset (hf:NAME:CONFIG); unset: its default")
+    hf_split: str | None = Field(
+        None,
+        description="Split of a datasets dataset (hf:NAME:CONFIG:SPLIT sets it too); "
+        "unset: 'train', said aloud when the dataset has other splits",
+    )
+    hf_config: str | None = Field(
+        None, description="Configuration of a hub dataset (hf:NAME:CONFIG); unset: its default"
+    )
 
     @model_validator(mode="after")
     def _hub_address(self):
@@ -50,9 +60,14 @@ class CorpusSpec(BaseModel):
         return self
 
 
-def corpus_specs(corpus: "CorpusSpec | str | os.PathLike | Iterable[CorpusSpec | str | os.PathLike] | None", *,
-                 field: str | None = None, encoding: str | None = None, where: Where | None = None,
-                 split: str | None = None) -> list[CorpusSpec]:
+def corpus_specs(
+    corpus: CorpusSpec | str | os.PathLike | Iterable[CorpusSpec | str | os.PathLike] | None,
+    *,
+    field: str | None = None,
+    encoding: str | None = None,
+    where: Where | None = None,
+    split: str | None = None,
+) -> list[CorpusSpec]:
     """`corpus` (a CorpusSpec, a path or glob, or a list of them; None: none) as a list of CorpusSpecs.
 
     A path becomes a spec that reads `field` and `encoding` when they are given (else the defaults);
@@ -70,19 +85,22 @@ def corpus_specs(corpus: "CorpusSpec | str | os.PathLike | Iterable[CorpusSpec |
 
 # ---------------------------------------------------------------- the `where` rule
 
+
 def parse_where(items: Sequence[str] | None) -> dict[str, str | list[str]]:
     """`["split=test", "rating=1,2"]` → {"split": "test", "rating": ["1", "2"]}."""
     where: dict[str, str | list[str]] = {}
     for item in items or ():
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise CorpusError(f"--where {item!r} is not COLUMN=VALUE.", "Write e.g. --where split=test (VALUE may be a,b for either).")
+            raise CorpusError(
+                f"--where {item!r} is not COLUMN=VALUE.", "Write e.g. --where split=test (VALUE may be a,b for either)."
+            )
         values = [v.strip() for v in value.split(",")]
         where[key.strip()] = values if len(values) > 1 else values[0]
     return where
 
 
-def value_matches(value: object, want: "str | Sequence[str]") -> bool:
+def value_matches(value: object, want: str | Sequence[str]) -> bool:
     """One cell against one `where` entry: equal to the value named, or to one of a list's, compared as
     text (the number 5 matches "5"). A cell without a value (null, or past the end of a short row) never matches."""
     if value is None:
@@ -101,8 +119,11 @@ def check_where_columns(where: Where, columns: Iterable[str], source: object) ->
     columns = list(columns)
     missing = [k for k in where if k not in columns]
     if missing:
-        raise CorpusError(f"'{source}' has no column {', '.join(repr(m) for m in missing)} to filter on; it has: {', '.join(columns)}.",
-                          "Fix the `where` filter of the corpus.")
+        raise CorpusError(
+            f"'{source}' has no column {', '.join(repr(m) for m in missing)} to filter on; it has: "
+            f"{', '.join(columns)}.",
+            "Fix the `where` filter of the corpus.",
+        )
 
 
 __all__ = ["CorpusSpec", "corpus_specs", "parse_where", "value_matches", "row_matches", "check_where_columns"]

@@ -79,8 +79,9 @@ def _percentiles(hist: Counter, total: int, points=(50, 90, 99)) -> dict[str, in
     return out
 
 
-def corpus_stats(paths, *, field: str | None = None, encoding: str | None = None,
-                 dedupe_capacity: int = 5_000_000) -> CorpusStats:
+def corpus_stats(
+    paths, *, field: str | None = None, encoding: str | None = None, dedupe_capacity: int = 5_000_000
+) -> CorpusStats:
     """Documents, characters, eojeols, Hangul share, duplicates and length percentiles."""
     reader = CorpusReader(paths, field=field, encoding=encoding, warn=False)  # its notes are in the stats
     stats = CorpusStats(files=reader.stats.files, bytes=reader.stats.bytes_total)
@@ -117,13 +118,17 @@ def corpus_stats(paths, *, field: str | None = None, encoding: str | None = None
         raise empty_corpus_error(reader)
     if stats.empty_documents == stats.documents:  # P1: blank lines are no more a corpus than no lines
         names = ", ".join(str(s.path) for s in reader.specs)
-        raise CorpusError(f"No documents found in {names}: its {stats.documents:,} lines are blank.",
-                          "Check the file, the --field column and any `where` filter.")
+        raise CorpusError(
+            f"No documents found in {names}: its {stats.documents:,} lines are blank.",
+            "Check the file, the --field column and any `where` filter.",
+        )
     stats.warnings += reader.stats.warnings()
     if decomposed:
-        stats.warnings.append(f"{decomposed:,} documents hold Hangul in decomposed form (NFD jamo, as macOS and some "
-                              "exports write it): the Hangul share counts it composed (NFC), as mining and training "
-                              "read it; `domainlm corpus clean` writes it composed.")
+        stats.warnings.append(
+            f"{decomposed:,} documents hold Hangul in decomposed form (NFD jamo, as macOS and some "
+            "exports write it): the Hangul share counts it composed (NFC), as mining and training "
+            "read it; `domainlm corpus clean` writes it composed."
+        )
     stats.duplicates = dedupe.duplicates
     stats.dedupe_saturated = dedupe.saturated
     stats.length_percentiles = _percentiles(lengths, stats.documents)
@@ -136,8 +141,12 @@ def empty_corpus_error(reader: CorpusReader) -> CorpusError:
     names = ", ".join(str(s.path) for s in reader.specs)
     skipped = reader.stats.skipped_long_lines
     if skipped:
-        return CorpusError(f"No documents found in {names}: {long_line_note(skipped, reader.stats.max_line_bytes)}.",
-                           "Put one document a line (split the text at its line or sentence ends); "
-                           "every domainlm command skips such lines alike.")
-    return CorpusError(f"No documents found in {names}: the corpus is empty.",
-                       "Check the file, the --field column and any `where` filter.")
+        return CorpusError(
+            f"No documents found in {names}: {long_line_note(skipped, reader.stats.max_line_bytes)}.",
+            "Put one document a line (split the text at its line or sentence ends); "
+            "every domainlm command skips such lines alike.",
+        )
+    return CorpusError(
+        f"No documents found in {names}: the corpus is empty.",
+        "Check the file, the --field column and any `where` filter.",
+    )

@@ -40,11 +40,11 @@ from domainlm.corpus.reader import CorpusSpec, open_binary
 REVIEWS = "reviews/naver_shopping_50k.tsv"
 UD = "general/ud_korean_sentences.txt"
 WIKI = "general/kowiki_sample.txt.gz"
-CATEGORY = "cosmetics"        # the recipe whose routed reviews the demo ships
-OTHER_REVIEWS = 1500          # unrouted reviews for the tiny base
-WIKI_EVERY = 25               # every 25th paragraph of the 49,499: ~2,000, spread over all the articles
-WIKI_CHARS = (40, 600)        # skip stubs and very long paragraphs (the base reads 64-token windows)
-GENERAL_EVAL_SHARE = 0.15     # UD sentences held back for the forgetting measure
+CATEGORY = "cosmetics"  # the recipe whose routed reviews the demo ships
+OTHER_REVIEWS = 1500  # unrouted reviews for the tiny base
+WIKI_EVERY = 25  # every 25th paragraph of the 49,499: ~2,000, spread over all the articles
+WIKI_CHARS = (40, 600)  # skip stubs and very long paragraphs (the base reads 64-token windows)
+GENERAL_EVAL_SHARE = 0.15  # UD sentences held back for the forgetting measure
 SPLIT_SEED = "domainlm-demo"
 
 LICENCE_FILES = {  # shared licences/<file> → LICENSES/<name>
@@ -101,10 +101,16 @@ def general_texts(shared: Path) -> tuple[list[str], list[str], dict]:
     ud_eval = [s for s in ud if heldout_fraction_of(s, SPLIT_SEED) < GENERAL_EVAL_SHARE]
     eval_set = set(ud_eval)
     ud_train = [s for s in ud if s not in eval_set]
-    wiki = [p for i, p in enumerate(_one_line(x) for x in _read_lines(shared / WIKI))
-            if i % WIKI_EVERY == 0 and WIKI_CHARS[0] <= len(p) <= WIKI_CHARS[1]]
-    return ud_train + wiki, ud_eval, {"ud_sentences": len(ud_train), "wiki_paragraphs": len(wiki),
-                                       "ud_eval_sentences": len(ud_eval)}
+    wiki = [
+        p
+        for i, p in enumerate(_one_line(x) for x in _read_lines(shared / WIKI))
+        if i % WIKI_EVERY == 0 and WIKI_CHARS[0] <= len(p) <= WIKI_CHARS[1]
+    ]
+    return (
+        ud_train + wiki,
+        ud_eval,
+        {"ud_sentences": len(ud_train), "wiki_paragraphs": len(wiki), "ud_eval_sentences": len(ud_eval)},
+    )
 
 
 def build_demo_data(shared: str | os.PathLike, out: str | os.PathLike = DATA_DIR) -> dict:
@@ -114,8 +120,10 @@ def build_demo_data(shared: str | os.PathLike, out: str | os.PathLike = DATA_DIR
     if missing:
         from domainlm.errors import CorpusError
 
-        raise CorpusError(f"The shared data root '{shared}' lacks {', '.join(missing)}.",
-                          "Pass the folder that holds reviews/ and general/ (e.g. ../shared/data).")
+        raise CorpusError(
+            f"The shared data root '{shared}' lacks {', '.join(missing)}.",
+            "Pass the folder that holds reviews/ and general/ (e.g. ../shared/data).",
+        )
     out.mkdir(parents=True, exist_ok=True)
     cosmetics, other = route_reviews(shared)
     general, general_eval, general_counts = general_texts(shared)
@@ -138,10 +146,16 @@ def build_demo_data(shared: str | os.PathLike, out: str | os.PathLike = DATA_DIR
     manifest = {
         "built_by": "python -m domainlm.demo.build_data --shared SHARED_DATA",
         "files": files,
-        "counts": {"cosmetics_reviews": len(cosmetics), "ratings": dict(sorted(ratings.items())),
-                   "other_reviews": len(other), **general_counts},
+        "counts": {
+            "cosmetics_reviews": len(cosmetics),
+            "ratings": dict(sorted(ratings.items())),
+            "other_reviews": len(other),
+            **general_counts,
+        },
         "sources": {
-            "cosmetics_reviews.tsv.gz": f"{REVIEWS}, routed to '{CATEGORY}' by domainlm.routing with the shipped recipes' keywords",
+            "cosmetics_reviews.tsv.gz": (
+                f"{REVIEWS}, routed to '{CATEGORY}' by domainlm.routing with the shipped recipes' keywords"
+            ),
             "other_reviews.txt.gz": f"{REVIEWS}, a hash-chosen sample of the reviews routed to no category",
             "general.txt.gz": f"{UD} (all but the evaluation share) + every {WIKI_EVERY}th paragraph of {WIKI}",
             "general_eval.txt.gz": f"{UD}, the sentences whose hash falls in the first {GENERAL_EVAL_SHARE:.0%}",
@@ -168,10 +182,26 @@ These data files are NOT covered by the project's Apache-2.0 licence: each keeps
 
 | file | size | content | source | licence |
 |---|---|---|---|---|
-| `cosmetics_reviews.tsv.gz` | {kb['cosmetics_reviews.tsv.gz']} | {c['cosmetics_reviews']:,} reviews with columns `id`, `rating`, `text`: ratings 1: {r.get('1', 0)}, 2: {r.get('2', 0)}, 4: {r.get('4', 0)}, 5: {r.get('5', 0)}, unrated: {r.get('unrated', 0)} | Naver shopping reviews (shopping.naver.com, collected 2020) from bab2min/corpus `sentiment/naver_shopping.txt`, via the 50k subset `reviews/naver_shopping_50k.tsv`; the reviews that `domainlm.routing` sends to cosmetics with the keywords of the shipped recipes (화장품 against 식품, 전자제품, 반려동물) | public domain (bab2min/corpus; its README is in `LICENSES/`) |
-| `other_reviews.txt.gz` | {kb['other_reviews.txt.gz']} | {c['other_reviews']:,} reviews routed to no category (a sample chosen by a hash), text only; the tiny base reads them | same as above | public domain |
-| `general.txt.gz` | {kb['general.txt.gz']} | {c['ud_sentences']:,} UD Korean sentences and {c['wiki_paragraphs']:,} Korean Wikipedia paragraphs (every {WIKI_EVERY}th paragraph of the shared sample, {WIKI_CHARS[0]}–{WIKI_CHARS[1]} characters); the tiny base, the mining reference and the replay | Universal Dependencies UD_Korean-GSD and UD_Korean-Kaist (dev and test sentences); Korean Wikipedia (ko.wikipedia.org, WikiExtractor text via 97danielj/WordEmbedding) | CC BY-SA 4.0 (UD Korean); CC BY-SA (Wikipedia: 3.0, or 4.0 for text since 2023); this file as a whole: CC BY-SA 4.0 |
-| `general_eval.txt.gz` | {kb['general_eval.txt.gz']} | {c['ud_eval_sentences']:,} other UD Korean sentences (hash-chosen, none of them in `general.txt.gz`); forgetting is measured on them | UD_Korean-GSD and UD_Korean-Kaist | CC BY-SA 4.0 |
+| `cosmetics_reviews.tsv.gz` | {kb["cosmetics_reviews.tsv.gz"]} | {c["cosmetics_reviews"]:,} \
+reviews with columns `id`, `rating`, `text`: ratings 1: {r.get("1", 0)}, 2: {r.get("2", 0)}, \
+4: {r.get("4", 0)}, 5: {r.get("5", 0)}, unrated: {r.get("unrated", 0)} | Naver shopping \
+reviews (shopping.naver.com, collected 2020) from bab2min/corpus `sentiment/naver_shopping.txt`, \
+via the 50k subset `reviews/naver_shopping_50k.tsv`; the reviews that `domainlm.routing` \
+sends to cosmetics with the keywords of the shipped recipes (화장품 against 식품, 전자제품, \
+반려동물) | public domain (bab2min/corpus; its README is in `LICENSES/`) |
+| `other_reviews.txt.gz` | {kb["other_reviews.txt.gz"]} | {c["other_reviews"]:,} \
+reviews routed to no category (a sample chosen by a hash), text only; the tiny base \
+reads them | same as above | public domain |
+| `general.txt.gz` | {kb["general.txt.gz"]} | {c["ud_sentences"]:,} UD Korean sentences \
+and {c["wiki_paragraphs"]:,} Korean Wikipedia paragraphs (every {WIKI_EVERY}th paragraph \
+of the shared sample, {WIKI_CHARS[0]}–{WIKI_CHARS[1]} characters); the tiny base, \
+the mining reference and the replay | Universal Dependencies UD_Korean-GSD and UD_Korean-Kaist \
+(dev and test sentences); Korean Wikipedia (ko.wikipedia.org, WikiExtractor text \
+via 97danielj/WordEmbedding) | CC BY-SA 4.0 (UD Korean); CC BY-SA (Wikipedia: 3.0, \
+or 4.0 for text since 2023); this file as a whole: CC BY-SA 4.0 |
+| `general_eval.txt.gz` | {kb["general_eval.txt.gz"]} | {c["ud_eval_sentences"]:,} \
+other UD Korean sentences (hash-chosen, none of them in `general.txt.gz`); forgetting \
+is measured on them | UD_Korean-GSD and UD_Korean-Kaist | CC BY-SA 4.0 |
 
 Attribution: UD Korean GSD and Kaist treebanks, Universal Dependencies contributors
 (https://universaldependencies.org); Korean Wikipedia contributors (https://ko.wikipedia.org; each
@@ -186,8 +216,11 @@ licence notice), `naver-shopping-bab2min-corpus-README.md` (the corpus's own des
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Build domainlm/demo/data from the shared Korean data.")
-    parser.add_argument("--shared", default=os.environ.get("DOMAINLM_SHARED_DATA", "../shared/data"),
-                        help="shared data root (default: $DOMAINLM_SHARED_DATA or ../shared/data)")
+    parser.add_argument(
+        "--shared",
+        default=os.environ.get("DOMAINLM_SHARED_DATA", "../shared/data"),
+        help="shared data root (default: $DOMAINLM_SHARED_DATA or ../shared/data)",
+    )
     parser.add_argument("--out", default=str(DATA_DIR), help="output folder (default: the package's demo data)")
     args = parser.parse_args(argv)
     manifest = build_demo_data(args.shared, args.out)

@@ -7,13 +7,34 @@ Importing this package is cheap: torch and transformers load only when a functio
 from __future__ import annotations
 
 from domainlm.evaluation.config import EvalConfig, TaskSpec
-from domainlm.evaluation.detection import (DetectionComparison, DetectionResult, ReplacementPlan, compare_detection,
-                                           load_discriminator, plan_replacements, score_detection)
+from domainlm.evaluation.detection import (
+    DetectionComparison,
+    DetectionResult,
+    ReplacementPlan,
+    compare_detection,
+    load_discriminator,
+    plan_replacements,
+    score_detection,
+)
+
 # Bound after the submodule import, so `domainlm.evaluation.evaluate` is the function, not the module.
 from domainlm.evaluation.evaluate import evaluate
 from domainlm.evaluation.mwbpc import BpcResult, masked_word_bpc
 from domainlm.evaluation.report import SCHEMA, Report
 
-__all__ = ["EvalConfig", "TaskSpec", "evaluate", "masked_word_bpc", "BpcResult", "Report", "SCHEMA",
-           "plan_replacements", "score_detection", "compare_detection", "load_discriminator", "ReplacementPlan",
-           "DetectionResult", "DetectionComparison"]
+__all__ = [
+    "EvalConfig",
+    "TaskSpec",
+    "evaluate",
+    "masked_word_bpc",
+    "BpcResult",
+    "Report",
+    "SCHEMA",
+    "plan_replacements",
+    "score_detection",
+    "compare_detection",
+    "load_discriminator",
+    "ReplacementPlan",
+    "DetectionResult",
+    "DetectionComparison",
+]

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from domainlm.errors import ModelError
 from domainlm.io import atomic_write
@@ -27,8 +27,9 @@ LINEAGE_START = "<!-- domainlm:lineage:start -->"
 LINEAGE_END = "<!-- domainlm:lineage:end -->"
 
 
-def update_model_card(model_dir: str | Path, section: str, markers: tuple[str, str] = (START, END),
-                      results: Sequence = ()) -> Path:
+def update_model_card(
+    model_dir: str | Path, section: str, markers: tuple[str, str] = (START, END), results: Sequence = ()
+) -> Path:
     """Insert or replace the marked section of `model_dir/README.md` (the evaluation table by
     default; the fine-tuning table passes its own markers) and merge `results` (EvalResults) into
     its model-index; returns the path."""
@@ -46,7 +47,7 @@ def replace_section(text: str, section: str, markers: tuple[str, str], title: st
     block = f"{first}\n{section.strip()}\n{last}"
     start, end = text.find(first), text.find(last)
     if start != -1 and end > start:
-        return text[:start] + block + text[end + len(last):]
+        return text[:start] + block + text[end + len(last) :]
     if text.strip():
         return text.rstrip("\n") + "\n\n" + block + "\n"
     return f"# {title}\n\n{block}\n"
@@ -70,8 +71,10 @@ def parse_card(text: str, where: str = "README.md"):
     try:
         return ModelCard(text)
     except (ValueError, yaml.YAMLError) as e:
-        raise ModelError(f"The model card '{where}' has front matter huggingface_hub cannot read: {e}",
-                         "Fix the YAML between the --- lines at its top (or pass --no-card), then run again.") from None
+        raise ModelError(
+            f"The model card '{where}' has front matter huggingface_hub cannot read: {e}",
+            "Fix the YAML between the --- lines at its top (or pass --no-card), then run again.",
+        ) from None
 
 
 def render(card) -> str:
@@ -104,6 +107,7 @@ def with_results(text: str, results: Sequence, model_name: str, where: str = "RE
 
 # ---------------------------------------------------------------- lineage, before a push
 
+
 def with_lineage(text: str, model_dir: str | Path) -> str:
     """The card with `base_model`, `license` and its lineage section as the base folders say
     (`lineage.py`); values a person set in the front matter are kept."""
@@ -112,8 +116,12 @@ def with_lineage(text: str, model_dir: str | Path) -> str:
     lineage = model_lineage(model_dir)
     if lineage is None:
         return text
-    text = replace_section(text, "## Lineage\n\n" + "\n".join(lineage.lines), (LINEAGE_START, LINEAGE_END),
-                           title=Path(model_dir).resolve().name)
+    text = replace_section(
+        text,
+        "## Lineage\n\n" + "\n".join(lineage.lines),
+        (LINEAGE_START, LINEAGE_END),
+        title=Path(model_dir).resolve().name,
+    )
     card = parse_card(text, str(Path(model_dir) / "README.md"))
     if lineage.known:
         card.data.base_model = card.data.base_model or lineage.base_model
@@ -146,6 +154,7 @@ def report_link(report_md: Path, model_dir: Path) -> str:
 
 # ---------------------------------------------------------------- EvalResults of an evaluation report
 
+
 def _number(value) -> float | None:
     value = None if value is None else float(value)
     return None if value is None or not math.isfinite(value) else round(value, 6)
@@ -161,19 +170,32 @@ def dataset_of(source: str) -> tuple[str, str]:
     return (hub[0] if len(hub) == 1 and len(parts) == 1 else shown), shown
 
 
-def _before_after(task_type: str, task_name: str, source: str, what: str, metric: str, label: str, better: str,
-                  before, after, change) -> list:
+def _before_after(
+    task_type: str, task_name: str, source: str, what: str, metric: str, label: str, better: str, before, after, change
+) -> list:
     """One text set's before / after / change as three metrics of one task and dataset."""
     from huggingface_hub import EvalResult
 
     dataset, shown = dataset_of(source)
     sign = "negative" if better == "lower" else "positive"
-    values = ((metric, f"{label} ({better} is better)", after),
-              (f"{metric}_base", f"{label} of the base model, before adaptation", before),
-              (f"{metric}_change", f"{label} change, after − before ({sign} is better)", change))
-    return [EvalResult(task_type=task_type, task_name=task_name, dataset_type=dataset, dataset_name=f"{what}: {shown}",
-                       metric_type=kind, metric_name=name, metric_value=_number(value))
-            for kind, name, value in values if _number(value) is not None]
+    values = (
+        (metric, f"{label} ({better} is better)", after),
+        (f"{metric}_base", f"{label} of the base model, before adaptation", before),
+        (f"{metric}_change", f"{label} change, after − before ({sign} is better)", change),
+    )
+    return [
+        EvalResult(
+            task_type=task_type,
+            task_name=task_name,
+            dataset_type=dataset,
+            dataset_name=f"{what}: {shown}",
+            metric_type=kind,
+            metric_name=name,
+            metric_value=_number(value),
+        )
+        for kind, name, value in values
+        if _number(value) is not None
+    ]
 
 
 def report_results(report) -> list:
@@ -183,19 +205,45 @@ def report_results(report) -> list:
     what = {"domain": "held-out domain text", "general": "general text"}
     out = []
     for name, comp in report.bpc.items():
-        out += _before_after("fill-mask", f"Masked-word bits per character, {what.get(name, name)}", comp.source,
-                             what.get(name, name), "mw_bpc", "MW-BPC in bits/char", "lower",
-                             comp.before.bpc.value, comp.after.bpc.value, comp.difference.value)
+        out += _before_after(
+            "fill-mask",
+            f"Masked-word bits per character, {what.get(name, name)}",
+            comp.source,
+            what.get(name, name),
+            "mw_bpc",
+            "MW-BPC in bits/char",
+            "lower",
+            comp.before.bpc.value,
+            comp.after.bpc.value,
+            comp.difference.value,
+        )
     for name, comp in report.detection.items():
-        out += _before_after("token-classification", f"Replaced-word detection, {what.get(name, name)}", comp.source,
-                             what.get(name, name), "roc_auc", "detection AUC", "higher", comp.before.auc.value,
-                             comp.after.auc.value, comp.difference.value)
+        out += _before_after(
+            "token-classification",
+            f"Replaced-word detection, {what.get(name, name)}",
+            comp.source,
+            what.get(name, name),
+            "roc_auc",
+            "detection AUC",
+            "higher",
+            comp.before.auc.value,
+            comp.after.auc.value,
+            comp.difference.value,
+        )
     for p in report.probes:
         for key, metric, args in (("accuracy", "accuracy", None), ("macro_f1", "f1", {"average": "macro"})):
             value = _number(p.after[key].value)
             if value is not None:
-                out.append(EvalResult(task_type="text-classification", task_name=f"{p.method} probe",
-                                      dataset_type=p.task, dataset_name=f"{p.task} ({p.n_test} test examples)",
-                                      metric_type=metric, metric_name=f"probe {key.replace('_', '-')}",
-                                      metric_value=value, metric_args=args))
+                out.append(
+                    EvalResult(
+                        task_type="text-classification",
+                        task_name=f"{p.method} probe",
+                        dataset_type=p.task,
+                        dataset_name=f"{p.task} ({p.n_test} test examples)",
+                        metric_type=metric,
+                        metric_name=f"probe {key.replace('_', '-')}",
+                        metric_value=value,
+                        metric_args=args,
+                    )
+                )
     return out

@@ -30,20 +30,27 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
 from domainlm.errors import EvaluationError, ModelError
 from domainlm.evaluation.encode import Side
 from domainlm.evaluation.mwbpc import choose_masked, length_batches
-from domainlm.evaluation.stats import (Difference, Estimate, bootstrap_estimate, grouped_auc,
-                                       paired_bootstrap_difference, tie_groups)
+from domainlm.evaluation.stats import (
+    Difference,
+    Estimate,
+    bootstrap_estimate,
+    grouped_auc,
+    paired_bootstrap_difference,
+    tie_groups,
+)
 from domainlm.progress import progress_bar
 
-GENERATOR_HINT = ("This is the generator; pass the discriminator (the ElectraForPreTraining folder that was "
-                  "trained with it).")
+GENERATOR_HINT = (
+    "This is the generator; pass the discriminator (the ElectraForPreTraining folder that was trained with it)."
+)
 SCORE_RULE = "max of the discriminator's replaced-logit over the eojeol's tokens"
 
 # Rejection draws before falling back to a draw among the distinct other eojeols (a pool made of
@@ -55,12 +62,12 @@ _DRAWS = 32
 class ReplacementPlan:
     """The corrupted texts, shared by every model compared."""
 
-    originals: list[list[str]]      # eojeols of each planned text
-    eojeols: list[list[str]]        # the same texts with the replaced eojeols swapped in
-    replaced: list[list[int]]       # replaced eojeol indices of each text, sorted
+    originals: list[list[str]]  # eojeols of each planned text
+    eojeols: list[list[str]]  # the same texts with the replaced eojeols swapped in
+    replaced: list[list[int]]  # replaced eojeol indices of each text, sorted
     seed: int
     fraction: float
-    skipped: int = 0                # texts without any eojeol
+    skipped: int = 0  # texts without any eojeol
 
     def __len__(self) -> int:
         return len(self.eojeols)
@@ -87,8 +94,9 @@ def plan_replacements(texts: Sequence[str], seed: int = 13, fraction: float = 0.
     the plan of a text does not depend on the order of the texts.
     """
     if not 0 < fraction < 1:
-        raise EvaluationError(f"The replaced share must be between 0 and 1, not {fraction}.",
-                              "Set eval.replace_fraction to e.g. 0.15.")
+        raise EvaluationError(
+            f"The replaced share must be between 0 and 1, not {fraction}.", "Set eval.replace_fraction to e.g. 0.15."
+        )
     lists = [t.split() for t in texts]
     pool = sorted(e for words in lists for e in words)
     distinct = sorted(set(pool))
@@ -129,12 +137,12 @@ class DetectionResult:
     """One model's scores of every scored eojeol, with labels, and the AUC over texts."""
 
     auc: Estimate
-    scores: np.ndarray = field(repr=False)     # per scored eojeol: max replaced-logit over its tokens
-    labels: np.ndarray = field(repr=False)     # 1 where the eojeol was replaced
-    text: np.ndarray = field(repr=False)       # index of its text among the scored texts
-    tokens: int = 0                            # tokens the model scored (special tokens excluded)
-    skipped: int = 0                           # texts with no eojeol to score (empty, or too long for one window)
-    cut: int = 0                               # texts cut to fit max_seq_len
+    scores: np.ndarray = field(repr=False)  # per scored eojeol: max replaced-logit over its tokens
+    labels: np.ndarray = field(repr=False)  # 1 where the eojeol was replaced
+    text: np.ndarray = field(repr=False)  # index of its text among the scored texts
+    tokens: int = 0  # tokens the model scored (special tokens excluded)
+    skipped: int = 0  # texts with no eojeol to score (empty, or too long for one window)
+    cut: int = 0  # texts cut to fit max_seq_len
 
     @property
     def n_texts(self) -> int:
@@ -142,11 +150,18 @@ class DetectionResult:
 
     def to_dict(self) -> dict:
         replaced = self.labels == 1
-        return {"auc": self.auc.to_dict(), "texts": self.n_texts, "eojeols": int(len(self.labels)),
-                "replaced_eojeols": int(replaced.sum()), "tokens": self.tokens,
-                "mean_score_replaced": float(self.scores[replaced].mean()) if replaced.any() else None,
-                "mean_score_original": float(self.scores[~replaced].mean()) if (~replaced).any() else None,
-                "skipped_texts": self.skipped, "cut_texts": self.cut, "score": SCORE_RULE}
+        return {
+            "auc": self.auc.to_dict(),
+            "texts": self.n_texts,
+            "eojeols": int(len(self.labels)),
+            "replaced_eojeols": int(replaced.sum()),
+            "tokens": self.tokens,
+            "mean_score_replaced": float(self.scores[replaced].mean()) if replaced.any() else None,
+            "mean_score_original": float(self.scores[~replaced].mean()) if (~replaced).any() else None,
+            "skipped_texts": self.skipped,
+            "cut_texts": self.cut,
+            "score": SCORE_RULE,
+        }
 
 
 def _auc_of(scores: np.ndarray, labels: np.ndarray, text: np.ndarray):
@@ -173,8 +188,9 @@ def _layout(side: Side, plan: ReplacementPlan, keep: Sequence[int], scorable: Se
     return seqs, owners, np.asarray(labels, dtype=np.int64), np.asarray(text, dtype=np.int64)
 
 
-def _forward_scores(side: Side, seqs: list[list[int]], owners: list[list[int]], n_slots: int, batch_size: int,
-                    description: str) -> np.ndarray:
+def _forward_scores(
+    side: Side, seqs: list[list[int]], owners: list[list[int]], n_slots: int, batch_size: int, description: str
+) -> np.ndarray:
     """Run the discriminator over the corrupted texts; each eojeol slot keeps the max logit of its tokens."""
     import torch
 
@@ -189,9 +205,9 @@ def _forward_scores(side: Side, seqs: list[list[int]], owners: list[list[int]], 
             attention = torch.zeros((len(batch), width), dtype=torch.long)
             owner = torch.full((len(batch), width), -1, dtype=torch.long)
             for r, i in enumerate(batch):
-                ids[r, :lengths[i]] = torch.tensor(seqs[i])
-                attention[r, :lengths[i]] = 1
-                owner[r, :lengths[i]] = torch.tensor(owners[i])
+                ids[r, : lengths[i]] = torch.tensor(seqs[i])
+                attention[r, : lengths[i]] = 1
+                owner[r, : lengths[i]] = torch.tensor(owners[i])
             with side.autocast():
                 logits = side.model(input_ids=ids.to(side.device), attention_mask=attention.to(side.device)).logits
             logits = logits.float().cpu()
@@ -201,19 +217,38 @@ def _forward_scores(side: Side, seqs: list[list[int]], owners: list[list[int]], 
     return scores
 
 
-def score_side(side: Side, plan: ReplacementPlan, keep: Sequence[int], scorable: Sequence[Sequence[bool]], *,
-               batch_size: int, resamples: int = 1000, seed: int = 0, description: str | None = None) -> DetectionResult:
+def score_side(
+    side: Side,
+    plan: ReplacementPlan,
+    keep: Sequence[int],
+    scorable: Sequence[Sequence[bool]],
+    *,
+    batch_size: int,
+    resamples: int = 1000,
+    seed: int = 0,
+    description: str | None = None,
+) -> DetectionResult:
     """Score one discriminator on a plan cut by `shared_cut`."""
     seqs, owners, labels, text = _layout(side, plan, keep, scorable)
     scores = _forward_scores(side, seqs, owners, len(labels), batch_size, description or f"detection {side.name}")
     auc = bootstrap_estimate(_auc_of(scores, labels, text), len(seqs), resamples=resamples, seed=seed)
     tokens = sum(sum(1 for o in row if o >= 0) for row in owners)
     cut = sum(1 for k, words in zip(keep, plan.eojeols) if 0 < k < len(words))
-    return DetectionResult(auc, scores, labels, text, tokens=tokens, skipped=plan.skipped + len(plan) - len(seqs), cut=cut)
+    return DetectionResult(
+        auc, scores, labels, text, tokens=tokens, skipped=plan.skipped + len(plan) - len(seqs), cut=cut
+    )
 
 
-def score_detection(model, tokenizer, plan: ReplacementPlan, *, batch_size: int = 32, max_seq_len: int = 128,
-                    resamples: int = 1000, seed: int = 0) -> DetectionResult:
+def score_detection(
+    model,
+    tokenizer,
+    plan: ReplacementPlan,
+    *,
+    batch_size: int = 32,
+    max_seq_len: int = 128,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> DetectionResult:
     """Replaced-word detection of one discriminator (`ElectraForPreTraining`) on a plan.
 
     Two models scored separately on the same plan see the same corrupted eojeols (only the length cut
@@ -229,19 +264,25 @@ def score_detection(model, tokenizer, plan: ReplacementPlan, *, batch_size: int 
 class DetectionComparison:
     """Detection AUC of both models on one text set (the same corrupted eojeols), and after − before."""
 
-    name: str                 # "domain" or "general"
+    name: str  # "domain" or "general"
     source: str
     texts_read: int
     before: DetectionResult
     after: DetectionResult
-    difference: Difference    # after − before AUC: positive is better
+    difference: Difference  # after − before AUC: positive is better
     fraction: float = 0.15
     examples: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "texts_read": self.texts_read, "replace_fraction": self.fraction,
-                "before": self.before.to_dict(), "after": self.after.to_dict(),
-                "difference": self.difference.to_dict(), "examples": self.examples}
+        return {
+            "source": self.source,
+            "texts_read": self.texts_read,
+            "replace_fraction": self.fraction,
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+            "difference": self.difference.to_dict(),
+            "examples": self.examples,
+        }
 
 
 def plan_examples(plan: ReplacementPlan, limit: int = 3, max_eojeols: int = 16) -> list[dict]:
@@ -256,24 +297,43 @@ def plan_examples(plan: ReplacementPlan, limit: int = 3, max_eojeols: int = 16) 
     return out
 
 
-def compare_detection(before: Side, after: Side, plan: ReplacementPlan, *, batch_size: int, max_seq_len: int,
-                      resamples: int = 1000, seed: int = 0, name: str = "domain", source: str = "",
-                      texts_read: int = 0) -> DetectionComparison:
+def compare_detection(
+    before: Side,
+    after: Side,
+    plan: ReplacementPlan,
+    *,
+    batch_size: int,
+    max_seq_len: int,
+    resamples: int = 1000,
+    seed: int = 0,
+    name: str = "domain",
+    source: str = "",
+    texts_read: int = 0,
+) -> DetectionComparison:
     """Both discriminators on the same corrupted eojeols; the paired bootstrap resamples the same texts."""
     keep, scorable = shared_cut(plan, [before, after], max_seq_len)
     kw = dict(batch_size=batch_size, resamples=resamples, seed=seed)
     b = score_side(before, plan, keep, scorable, description=f"detection before, {name} text", **kw)
     a = score_side(after, plan, keep, scorable, description=f"detection after, {name} text", **kw)
     if not len(b.labels):
-        raise EvaluationError(f"None of the {len(plan)} {name} texts has an eojeol both tokenizers can score.",
-                              "Check that the text is Korean/Latin text the tokenizers cover (and eval.max_seq_len).")
-    diff = paired_bootstrap_difference(_auc_of(b.scores, b.labels, b.text), _auc_of(a.scores, a.labels, a.text),
-                                       b.n_texts, resamples=resamples, seed=seed)
-    return DetectionComparison(name, source, texts_read, b, a, diff, fraction=plan.fraction,
-                               examples=plan_examples(plan))
+        raise EvaluationError(
+            f"None of the {len(plan)} {name} texts has an eojeol both tokenizers can score.",
+            "Check that the text is Korean/Latin text the tokenizers cover (and eval.max_seq_len).",
+        )
+    diff = paired_bootstrap_difference(
+        _auc_of(b.scores, b.labels, b.text),
+        _auc_of(a.scores, a.labels, a.text),
+        b.n_texts,
+        resamples=resamples,
+        seed=seed,
+    )
+    return DetectionComparison(
+        name, source, texts_read, b, a, diff, fraction=plan.fraction, examples=plan_examples(plan)
+    )
 
 
 # ---------------------------------------------------------------- loading a discriminator
+
 
 def is_discriminator(name_or_path: str | os.PathLike) -> bool:
     """True for an ELECTRA discriminator (modeling's `electra_role`: an ELECTRA config that does not
@@ -288,9 +348,11 @@ def _check_architecture(name: str) -> None:
 
     role = electra_role(name)
     if role == "generator":
-        raise ModelError(f"'{name}' is an ELECTRA generator (ElectraForMaskedLM), not a discriminator: replaced-word "
-                         "detection scores the discriminator's replaced-token head.",
-                         GENERATOR_HINT)
+        raise ModelError(
+            f"'{name}' is an ELECTRA generator (ElectraForMaskedLM), not a discriminator: replaced-word "
+            "detection scores the discriminator's replaced-token head.",
+            GENERATOR_HINT,
+        )
     if role is None:
         from transformers import AutoConfig
 
@@ -298,9 +360,11 @@ def _check_architecture(name: str) -> None:
             kind = f"a {AutoConfig.from_pretrained(name, trust_remote_code=False).model_type} model"
         except Exception:  # no readable config: from_pretrained below says what is wrong with the folder
             return
-        raise ModelError(f"'{name}' is {kind}, not an ELECTRA discriminator.",
-                         "Pass an ELECTRA discriminator (ElectraForPreTraining) folder; BERT and ALBERT masked-LMs "
-                         "are evaluated by MW-BPC when both models are masked-LMs.")
+        raise ModelError(
+            f"'{name}' is {kind}, not an ELECTRA discriminator.",
+            "Pass an ELECTRA discriminator (ElectraForPreTraining) folder; BERT and ALBERT masked-LMs "
+            "are evaluated by MW-BPC when both models are masked-LMs.",
+        )
 
 
 def load_discriminator(name_or_path: str | os.PathLike, *, option: str = "--base"):

@@ -8,12 +8,13 @@ which is what lets MW-BPC mask the same words in both models.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 from domainlm.errors import ModelError
+
 
 @dataclass
 class Encoded:
@@ -44,7 +45,7 @@ class Encoded:
                 return j
         return n_eojeols
 
-    def cut(self, k: int) -> "Encoded":
+    def cut(self, k: int) -> Encoded:
         """Keep the tokens of the first `k` eojeols and every special token (leading and trailing)."""
         keep = [i for i, w in enumerate(self.word_ids) if w is None or w < k]
         return Encoded([self.ids[i] for i in keep], [self.word_ids[i] for i in keep])
@@ -67,9 +68,10 @@ class Side:
         keys = [tuple(e) for e in eojeol_lists]
         todo = list(dict.fromkeys(k for k in keys if k not in self._cache and k))
         for start in range(0, len(todo), batch):
-            chunk = todo[start:start + batch]
-            enc = self.tokenizer([list(k) for k in chunk], is_split_into_words=True, add_special_tokens=True,
-                                 truncation=False)
+            chunk = todo[start : start + batch]
+            enc = self.tokenizer(
+                [list(k) for k in chunk], is_split_into_words=True, add_special_tokens=True, truncation=False
+            )
             for i, key in enumerate(chunk):
                 self._cache[key] = Encoded(list(enc["input_ids"][i]), list(enc.word_ids(i)))
         out = []
@@ -137,8 +139,9 @@ def _quiet_loading():
             hf_logging.enable_progress_bar()
 
 
-def load_side(name: str, path: str | Path, device: str | None = None, precision: str = "fp32",
-              loader: Callable | None = None) -> Side:
+def load_side(
+    name: str, path: str | Path, device: str | None = None, precision: str = "fp32", loader: Callable | None = None
+) -> Side:
     """Load an MLM and its tokenizer (a local HF directory or a cached hub name) with modeling's checks;
     `loader(path) -> (model, tokenizer)` loads another kind (ELECTRA discriminators: detection's)."""
     from domainlm.modeling.loading import load_mlm
@@ -153,8 +156,14 @@ def load_side(name: str, path: str | Path, device: str | None = None, precision:
         raise ModelError(f"The {name} model: {e.message}", hint) from None
     dev = _pick_device(device)
     model.to(dev).eval()
-    return Side(name=name, path=path, model=model, tokenizer=tokenizer, device=dev,
-                precision=_resolved_precision(precision, dev))
+    return Side(
+        name=name,
+        path=path,
+        model=model,
+        tokenizer=tokenizer,
+        device=dev,
+        precision=_resolved_precision(precision, dev),
+    )
 
 
 def _resolved_precision(precision: str, device: str) -> str:
@@ -169,6 +178,7 @@ def _resolved_precision(precision: str, device: str) -> str:
 
 def encoder_of(model) -> Callable:
     """The transformer body: input ids → last hidden states (no MLM head, no vocab-size logits)."""
+
     def run(input_ids, attention_mask):
         return model.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 

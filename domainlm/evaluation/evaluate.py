@@ -16,29 +16,46 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
 
 from domainlm.corpus import Normalizer
 from domainlm.errors import CorpusError, EvaluationError, OutputError, VocabError
 from domainlm.evaluation.card import report_link, report_results, update_model_card
 from domainlm.evaluation.config import EvalConfig, TaskSpec
-from domainlm.evaluation.detection import (DetectionComparison, compare_detection, is_discriminator,
-                                           load_discriminator, plan_replacements)
+from domainlm.evaluation.detection import (
+    DetectionComparison,
+    compare_detection,
+    is_discriminator,
+    load_discriminator,
+    plan_replacements,
+)
 from domainlm.evaluation.encode import Side, load_side, max_positions
 from domainlm.evaluation.mwbpc import plan_masks, score_plan
 from domainlm.evaluation.plots import plot_loss_curve, plot_metrics
 from domainlm.evaluation.probe import run_probe
-from domainlm.evaluation.report import BpcComparison, Report, Row, render_markdown, summary_markdown, headline
+from domainlm.evaluation.report import BpcComparison, Report, Row, headline, render_markdown, summary_markdown
 from domainlm.evaluation.stats import Difference, Estimate, paired_ratio_difference
 from domainlm.evaluation.tasks import load_task
-from domainlm.evaluation.texts import (TextSample, count_overlap, load_texts, recorded_training_corpus,
-                                      recorded_training_hashes)
-from domainlm.evaluation.tokenization import (TokenStats, check_related_vocabularies, example_rows, filled_slots,
-                                              normalisation_warnings, token_stats)
+from domainlm.evaluation.texts import (
+    TextSample,
+    count_overlap,
+    load_texts,
+    recorded_training_corpus,
+    recorded_training_hashes,
+)
+from domainlm.evaluation.tokenization import (
+    TokenStats,
+    check_related_vocabularies,
+    example_rows,
+    filled_slots,
+    normalisation_warnings,
+    token_stats,
+)
 from domainlm.io import atomic_directory, check_output_dir, write_json
 from vocab_tools.atomic import write_failure
+
 
 def _versions() -> dict[str, str]:
     import torch
@@ -50,11 +67,18 @@ def _versions() -> dict[str, str]:
 
 
 def _compare_bpc(name: str, sample: TextSample, before: Side, after: Side, config: EvalConfig) -> BpcComparison:
-    plan = plan_masks(sample.texts, [before, after], seed=config.seed, mask_fraction=config.mask_fraction,
-                      max_seq_len=config.max_seq_len)
+    plan = plan_masks(
+        sample.texts,
+        [before, after],
+        seed=config.seed,
+        mask_fraction=config.mask_fraction,
+        max_seq_len=config.max_seq_len,
+    )
     if not len(plan):
-        raise EvaluationError(f"None of the {len(sample)} {name} texts has an eojeol both tokenizers can score.",
-                              "Check that the text is Korean/Latin text the tokenizers cover.")
+        raise EvaluationError(
+            f"None of the {len(sample)} {name} texts has an eojeol both tokenizers can score.",
+            "Check that the text is Korean/Latin text the tokenizers cover.",
+        )
     kw = dict(batch_size=config.batch_size, resamples=config.bootstrap, seed=config.seed)
     b = score_plan(before, plan, description=f"MW-BPC before, {name} text", **kw)
     a = score_plan(after, plan, description=f"MW-BPC after, {name} text", **kw)
@@ -62,12 +86,22 @@ def _compare_bpc(name: str, sample: TextSample, before: Side, after: Side, confi
     return BpcComparison(name, sample.description, sample.read, b, a, diff)
 
 
-def _compare_detection(name: str, sample: TextSample, before: Side, after: Side,
-                       config: EvalConfig) -> DetectionComparison:
+def _compare_detection(
+    name: str, sample: TextSample, before: Side, after: Side, config: EvalConfig
+) -> DetectionComparison:
     plan = plan_replacements(sample.texts, seed=config.seed, fraction=config.replace_fraction)
-    return compare_detection(before, after, plan, batch_size=config.batch_size, max_seq_len=config.max_seq_len,
-                             resamples=config.bootstrap, seed=config.seed, name=name, source=sample.description,
-                             texts_read=sample.read)
+    return compare_detection(
+        before,
+        after,
+        plan,
+        batch_size=config.batch_size,
+        max_seq_len=config.max_seq_len,
+        resamples=config.bootstrap,
+        seed=config.seed,
+        name=name,
+        source=sample.description,
+        texts_read=sample.read,
+    )
 
 
 def _load_sides(before, after, config: EvalConfig) -> tuple[Side, Side, bool]:
@@ -75,20 +109,25 @@ def _load_sides(before, after, config: EvalConfig) -> tuple[Side, Side, bool]:
     discriminators, so a generator or a BERT on the other side is refused with a message saying so."""
     discriminators = is_discriminator(before) or is_discriminator(after)
     loader = load_discriminator if discriminators else None
-    return (load_side("before", before, config.device, config.precision, loader=loader),
-            load_side("after", after, config.device, config.precision, loader=loader), discriminators)
+    return (
+        load_side("before", before, config.device, config.precision, loader=loader),
+        load_side("after", after, config.device, config.precision, loader=loader),
+        discriminators,
+    )
 
 
-def _language_model_metrics(samples: dict[str, TextSample], before: Side, after: Side, config: EvalConfig,
-                            discriminators: bool) -> tuple[dict[str, BpcComparison], dict[str, DetectionComparison]]:
+def _language_model_metrics(
+    samples: dict[str, TextSample], before: Side, after: Side, config: EvalConfig, discriminators: bool
+) -> tuple[dict[str, BpcComparison], dict[str, DetectionComparison]]:
     """(MW-BPC, {}) for masked-LMs, ({}, detection AUC) for discriminators, per text set."""
     if discriminators:
         return {}, {name: _compare_detection(name, s, before, after, config) for name, s in samples.items()}
     return {name: _compare_bpc(name, s, before, after, config) for name, s in samples.items()}, {}
 
 
-def _tokenization_section(texts: list[str], before: Side, after: Side, stats_b: TokenStats, stats_a: TokenStats,
-                          config: EvalConfig) -> dict:
+def _tokenization_section(
+    texts: list[str], before: Side, after: Side, stats_b: TokenStats, stats_a: TokenStats, config: EvalConfig
+) -> dict:
     """vocab_tools.measure's numbers (the one definition of fertility, UNK rate, slot usage), plus
     bootstrap intervals from the per-text counts of the cached encodings."""
     from vocab_tools.metrics import measure
@@ -98,24 +137,44 @@ def _tokenization_section(texts: list[str], before: Side, after: Side, stats_b: 
         section = measure(texts, {"before": before.path, "after": after.path})
     except VocabError as e:
         # A tokenizer vocab_tools cannot read (not WordPiece, say): MW-BPC and the counts below still hold.
-        section = {"texts": len(texts), "measure_error": str(e),
-                   "tokenizers": {side: {"tokens": int(st.tokens.sum()), "fertility": st.fertility(r, s).value,
-                                         "unk_rate": st.unk_rate(r, s).value}
-                                  for side, st in (("before", stats_b), ("after", stats_a))}}
+        section = {
+            "texts": len(texts),
+            "measure_error": str(e),
+            "tokenizers": {
+                side: {
+                    "tokens": int(st.tokens.sum()),
+                    "fertility": st.fertility(r, s).value,
+                    "unk_rate": st.unk_rate(r, s).value,
+                }
+                for side, st in (("before", stats_b), ("after", stats_a))
+            },
+        }
     section["intervals"] = {
-        "before": {"fertility": stats_b.fertility(r, s).to_dict(), "unk_rate": stats_b.unk_rate(r, s).to_dict(),
-                   "unk_per_eojeol": stats_b.unk_per_eojeol(r, s).to_dict()},
-        "after": {"fertility": stats_a.fertility(r, s).to_dict(), "unk_rate": stats_a.unk_rate(r, s).to_dict(),
-                  "unk_per_eojeol": stats_a.unk_per_eojeol(r, s).to_dict(),
-                  "filled_token_share": stats_a.filled_share(r, s).to_dict()},
-        "fertility_change": paired_ratio_difference(stats_b.tokens, stats_b.eojeols, stats_a.tokens, stats_a.eojeols,
-                                                    resamples=r, seed=s).to_dict(),
+        "before": {
+            "fertility": stats_b.fertility(r, s).to_dict(),
+            "unk_rate": stats_b.unk_rate(r, s).to_dict(),
+            "unk_per_eojeol": stats_b.unk_per_eojeol(r, s).to_dict(),
+        },
+        "after": {
+            "fertility": stats_a.fertility(r, s).to_dict(),
+            "unk_rate": stats_a.unk_rate(r, s).to_dict(),
+            "unk_per_eojeol": stats_a.unk_per_eojeol(r, s).to_dict(),
+            "filled_token_share": stats_a.filled_share(r, s).to_dict(),
+        },
+        "fertility_change": paired_ratio_difference(
+            stats_b.tokens, stats_b.eojeols, stats_a.tokens, stats_a.eojeols, resamples=r, seed=s
+        ).to_dict(),
     }
     return section
 
 
-def _rows(bpc: dict[str, BpcComparison], stats: dict[str, tuple[TokenStats, TokenStats]], probes, config: EvalConfig,
-          detection: dict[str, DetectionComparison] | None = None) -> list[Row]:
+def _rows(
+    bpc: dict[str, BpcComparison],
+    stats: dict[str, tuple[TokenStats, TokenStats]],
+    probes,
+    config: EvalConfig,
+    detection: dict[str, DetectionComparison] | None = None,
+) -> list[Row]:
     r, s = config.bootstrap, config.seed
     rows = []
     for name, comp in bpc.items():
@@ -123,16 +182,46 @@ def _rows(bpc: dict[str, BpcComparison], stats: dict[str, tuple[TokenStats, Toke
     for name, det in (detection or {}).items():
         rows.append(Row(f"detection AUC, {name} text", det.before.auc, det.after.auc, det.difference, "higher", "AUC"))
     for name, (b, a) in stats.items():
-        rows.append(Row(f"fertility, {name} text", b.fertility(r, s), a.fertility(r, s),
-                        paired_ratio_difference(b.tokens, b.eojeols, a.tokens, a.eojeols, resamples=r, seed=s),
-                        "lower", "tokens/eojeol"))
+        rows.append(
+            Row(
+                f"fertility, {name} text",
+                b.fertility(r, s),
+                a.fertility(r, s),
+                paired_ratio_difference(b.tokens, b.eojeols, a.tokens, a.eojeols, resamples=r, seed=s),
+                "lower",
+                "tokens/eojeol",
+            )
+        )
         # Per eojeol, not per token: filling slots removes tokens, which would make an unchanged
         # number of [UNK]s look like a worse per-token rate.
-        rows.append(Row(f"UNK per eojeol, {name} text", b.unk_per_eojeol(r, s), a.unk_per_eojeol(r, s),
-                        paired_ratio_difference(b.unk, b.eojeols, a.unk, a.eojeols, resamples=r, seed=s), "lower"))
+        rows.append(
+            Row(
+                f"UNK per eojeol, {name} text",
+                b.unk_per_eojeol(r, s),
+                a.unk_per_eojeol(r, s),
+                paired_ratio_difference(b.unk, b.eojeols, a.unk, a.eojeols, resamples=r, seed=s),
+                "lower",
+            )
+        )
     for p in probes:
-        rows.append(Row(f"probe {p.task}: accuracy", p.before["accuracy"], p.after["accuracy"], p.difference["accuracy"], "higher"))
-        rows.append(Row(f"probe {p.task}: macro-F1", p.before["macro_f1"], p.after["macro_f1"], p.difference["macro_f1"], "higher"))
+        rows.append(
+            Row(
+                f"probe {p.task}: accuracy",
+                p.before["accuracy"],
+                p.after["accuracy"],
+                p.difference["accuracy"],
+                "higher",
+            )
+        )
+        rows.append(
+            Row(
+                f"probe {p.task}: macro-F1",
+                p.before["macro_f1"],
+                p.after["macro_f1"],
+                p.difference["macro_f1"],
+                "higher",
+            )
+        )
     return rows
 
 
@@ -156,17 +245,30 @@ def _overlap(sample: TextSample, after: str | os.PathLike, train_corpus) -> tupl
     info = {"overlapping_texts": found, "texts": len(sample), "checked_against": basis}
     if not found:
         return info, []
-    return info, [f"{found} of {len(sample)} held-out domain texts ({found / len(sample):.1%}) also occur in {basis}: "
-                  f"the domain gain is inflated by memorisation. Evaluate on text held out from training "
-                  f"(e.g. `domainlm corpus clean --heldout-fraction`)."]
+    return info, [
+        f"{found} of {len(sample)} held-out domain texts ({found / len(sample):.1%}) also occur in {basis}: "
+        f"the domain gain is inflated by memorisation. Evaluate on text held out from training "
+        f"(e.g. `domainlm corpus clean --heldout-fraction`)."
+    ]
 
 
 EVALUATE_COMMAND = "evaluate"  # named in the marker of the report folders it writes
 
 
-def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str | os.PathLike, *, domain,
-             general=None, config: EvalConfig | None = None, tasks: Sequence[TaskSpec] = (), train_corpus=None,
-             update_card: bool = True, on_warning: Callable[[str], None] | None = None, force: bool = False) -> Report:
+def evaluate(
+    before: str | os.PathLike,
+    after: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    domain,
+    general=None,
+    config: EvalConfig | None = None,
+    tasks: Sequence[TaskSpec] = (),
+    train_corpus=None,
+    update_card: bool = True,
+    on_warning: Callable[[str], None] | None = None,
+    force: bool = False,
+) -> Report:
     """Compare a base model and its adaptation on held-out domain text, general text and probes.
 
     `domain` / `general`: a CorpusSpec, a path, a list of them, or a list of texts. `tasks` are added to
@@ -184,10 +286,14 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     t0 = time.perf_counter()
     normalizer = Normalizer()
 
-    domain_sample = load_texts(domain, max_texts=config.max_texts, seed=config.seed, what="held-out domain", normalizer=normalizer)
+    domain_sample = load_texts(
+        domain, max_texts=config.max_texts, seed=config.seed, what="held-out domain", normalizer=normalizer
+    )
     general_sample = None
     if general is not None:
-        general_sample = load_texts(general, max_texts=config.max_texts, seed=config.seed, what="general", normalizer=normalizer)
+        general_sample = load_texts(
+            general, max_texts=config.max_texts, seed=config.seed, what="general", normalizer=normalizer
+        )
     # Task files are read before any model work, so a file without labels fails in seconds, not minutes.
     task_data = [(task, *load_task(task, seed=config.seed, normalizer=normalizer)) for task in all_tasks]
     if config.suite.tasks:  # an unknown suite task fails here, not after the MW-BPC
@@ -217,9 +323,22 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     probes = []
     t = time.perf_counter()
     for task, train, test, classes in task_data:
-        probes.append(run_probe(task.name, before_side, after_side, train, test, classes, method=config.probe,
-                                seed=config.seed, max_seq_len=config.max_seq_len, batch_size=config.batch_size,
-                                resamples=config.bootstrap, epochs=config.finetune_epochs))
+        probes.append(
+            run_probe(
+                task.name,
+                before_side,
+                after_side,
+                train,
+                test,
+                classes,
+                method=config.probe,
+                seed=config.seed,
+                max_seq_len=config.max_seq_len,
+                batch_size=config.batch_size,
+                resamples=config.bootstrap,
+                epochs=config.finetune_epochs,
+            )
+        )
     if all_tasks:
         seconds["probes"] = time.perf_counter() - t
     suite_dir, suite_results = None, []
@@ -233,11 +352,24 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
 
     config_dict = config.model_dump(mode="json")
     config_dict["tasks"] = [task.model_dump(mode="json") for task in all_tasks]
-    report = Report(before=str(before), after=str(after), out_dir=out_dir, config=config_dict, bpc=bpc,
-                    tokenization=tokenization, rows=_rows(bpc, stats, probes, config, detection) + probes_rows,
-                    probes=probes, filled_terms=terms, filled_source=filled_source, examples=examples,
-                    warnings=warnings, overlap=overlap, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    versions=_versions(), detection=detection)
+    report = Report(
+        before=str(before),
+        after=str(after),
+        out_dir=out_dir,
+        config=config_dict,
+        bpc=bpc,
+        tokenization=tokenization,
+        rows=_rows(bpc, stats, probes, config, detection) + probes_rows,
+        probes=probes,
+        filled_terms=terms,
+        filled_source=filled_source,
+        examples=examples,
+        warnings=warnings,
+        overlap=overlap,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        versions=_versions(),
+        detection=detection,
+    )
     seconds["total"] = time.perf_counter() - t0  # everything but writing the files, which takes well under a second
     report.seconds = seconds
     try:
@@ -248,8 +380,9 @@ def evaluate(before: str | os.PathLike, after: str | os.PathLike, out_dir: str |
     return report
 
 
-def _checks(before_side: Side, after_side: Side, domain_sample: TextSample, after, train_corpus,
-            config: EvalConfig) -> tuple[EvalConfig, list[str], dict | None]:
+def _checks(
+    before_side: Side, after_side: Side, domain_sample: TextSample, after, train_corpus, config: EvalConfig
+) -> tuple[EvalConfig, list[str], dict | None]:
     """Refuse unrelated vocabularies; the warnings (normalisers, positions, overlap with training), the
     config with max_seq_len capped to what the models hold, and the overlap found."""
     check_related_vocabularies(before_side, after_side)
@@ -257,8 +390,10 @@ def _checks(before_side: Side, after_side: Side, domain_sample: TextSample, afte
     positions = min(max_positions(before_side), max_positions(after_side))
     if positions < config.max_seq_len:
         # A longer sequence would index past the position embeddings; cut texts to what the models hold.
-        warnings.append(f"The models hold {positions} positions: eval.max_seq_len {config.max_seq_len} was capped to "
-                        f"{positions} (longer texts are cut at an eojeol boundary).")
+        warnings.append(
+            f"The models hold {positions} positions: eval.max_seq_len {config.max_seq_len} was capped to "
+            f"{positions} (longer texts are cut at an eojeol boundary)."
+        )
         config = config.model_copy(update={"max_seq_len": positions})
     overlap, overlap_warnings = _overlap(domain_sample, after, train_corpus)
     return config, warnings + overlap_warnings, overlap
@@ -278,11 +413,14 @@ def _tokenization_parts(samples: dict[str, TextSample], before: Side, after: Sid
     for slot in filled:
         entry = slot.to_dict()
         entry["emitted_domain"] = int(stats["domain"][1].slot_counts.get(slot.slot_id, 0))
-        entry["emitted_general"] = int(stats["general"][1].slot_counts.get(slot.slot_id, 0)) if "general" in stats else 0
+        entry["emitted_general"] = (
+            int(stats["general"][1].slot_counts.get(slot.slot_id, 0)) if "general" in stats else 0
+        )
         terms.append(entry)
     terms.sort(key=lambda e: (-e["emitted_domain"], -(e.get("score") or 0), e["slot_id"]))
-    examples = example_rows(before, after, [text.split() for text in samples["domain"].texts], filled_ids,
-                            config.examples)
+    examples = example_rows(
+        before, after, [text.split() for text in samples["domain"].texts], filled_ids, config.examples
+    )
     return stats, tokenization, terms, filled_source, examples
 
 
@@ -307,10 +445,21 @@ def _run_suite(before, after, config: EvalConfig, probe_tasks: Sequence[TaskSpec
 
     suite = config.suite
     work = Path(tempfile.mkdtemp(prefix="domainlm-eval-suite-"))
-    result = benchmark({"before": str(before), "after": str(after)}, _suite_tasks(config, probe_tasks), work / "finetune",
-                       seeds=suite.seeds, data_dir=suite.data_dir, update_card=False, resamples=config.bootstrap,
-                       max_train=suite.max_train, max_dev=suite.max_dev, max_test=suite.max_test, epochs=suite.epochs, lr=suite.lr,
-                       device=config.device)
+    result = benchmark(
+        {"before": str(before), "after": str(after)},
+        _suite_tasks(config, probe_tasks),
+        work / "finetune",
+        seeds=suite.seeds,
+        data_dir=suite.data_dir,
+        update_card=False,
+        resamples=config.bootstrap,
+        max_train=suite.max_train,
+        max_dev=suite.max_dev,
+        max_test=suite.max_test,
+        epochs=suite.epochs,
+        lr=suite.lr,
+        device=config.device,
+    )
     rows = []
     for comparison in result.comparisons:
         sides = [result.results[(name, comparison.task)].summary for name in ("before", "after")]
@@ -321,16 +470,19 @@ def _run_suite(before, after, config: EvalConfig, probe_tasks: Sequence[TaskSpec
     return work / "finetune", rows, card_results(result, "after")
 
 
-def _write(report: Report, after, update_card: bool, force: bool, suite_dir: Path | None = None,
-           card_results: Sequence = ()) -> None:
+def _write(
+    report: Report, after, update_card: bool, force: bool, suite_dir: Path | None = None, card_results: Sequence = ()
+) -> None:
     """The report folder in one swap (charts, report.json, report.md), then the model card that points at it."""
     out = report.out_dir
     card = update_card and Path(str(after)).is_dir()
     # An ELECTRA run logs the generator's and the discriminator's losses together, not an MLM loss.
     loss_label = {"ylabel": "training loss (as logged)"} if report.detection else {}
     with atomic_directory(out, command=EVALUATE_COMMAND, force=force) as tmp:
-        for name, plot, file_name in (("metrics_chart", lambda p: plot_metrics(report, p), "metrics.png"),
-                                      ("loss_chart", lambda p: plot_loss_curve(after, p, **loss_label), "loss_curve.png")):
+        for name, plot, file_name in (
+            ("metrics_chart", lambda p: plot_metrics(report, p), "metrics.png"),
+            ("loss_chart", lambda p: plot_loss_curve(after, p, **loss_label), "loss_curve.png"),
+        ):
             if plot(tmp / file_name) is not None:
                 report.files[name] = str(out / file_name)
         report.files["report_json"] = str(out / "report.json")
@@ -343,20 +495,30 @@ def _write(report: Report, after, update_card: bool, force: bool, suite_dir: Pat
         write_json(tmp / "report.json", report.to_dict())
         (tmp / "report.md").write_text(render_markdown(report), encoding="utf-8")
     if card:
-        section = "## Evaluation (domainlm)\n\n" + "\n".join(f"- {line}" for line in headline(report)) + "\n\n" \
-                  + summary_markdown(report) + "\n\n" + _report_note(out, Path(str(after)))
+        section = (
+            "## Evaluation (domainlm)\n\n"
+            + "\n".join(f"- {line}" for line in headline(report))
+            + "\n\n"
+            + summary_markdown(report)
+            + "\n\n"
+            + _report_note(out, Path(str(after)))
+        )
         try:
             update_model_card(after, section, results=report_results(report) + list(card_results))
         except OSError as e:
             if write_failure(e) is None:
                 raise
-            raise OutputError(f"Wrote the report in '{out}', but could not update the model card "
-                              f"'{report.files['model_card']}': {write_failure(e)}.",
-                              "Free space or fix the permissions of the model folder, or pass --no-card.") from None
+            raise OutputError(
+                f"Wrote the report in '{out}', but could not update the model card "
+                f"'{report.files['model_card']}': {write_failure(e)}.",
+                "Free space or fix the permissions of the model folder, or pass --no-card.",
+            ) from None
 
 
 def _report_note(out: Path, after: Path) -> str:
     """Where the full report is, relative to the card: a report inside the model folder is not uploaded
     with it (`domainlm push` sends only the model's files), so it is named, never linked."""
-    return (f"Full report: `{report_link(out / 'report.md', after)}` (relative to this card; charts and report.json "
-            "beside it), written by `domainlm evaluate` and not part of the model's files.")
+    return (
+        f"Full report: `{report_link(out / 'report.md', after)}` (relative to this card; charts and report.json "
+        "beside it), written by `domainlm evaluate` and not part of the model's files."
+    )

@@ -60,20 +60,38 @@ def trace_base(base: str, depth: int = 0) -> Lineage:
     shown, folder = shown_source(base), Path(base).expanduser()
     hub = hub_id(base) or (snapshot_hub_id(folder) if folder.is_dir() else None)
     if hub:
-        return Lineage(hub, base_license(base),
-                       [f"- Base model: `{hub}` on the Hugging Face Hub (`base_model` above)."])
+        return Lineage(
+            hub, base_license(base), [f"- Base model: `{hub}` on the Hugging Face Hub (`base_model` above)."]
+        )
     if not folder.is_dir():
-        return Lineage(lines=[f"- Base model: `{shown}`, a local folder that is not on this machine any more."],
-                       known=False)
+        return Lineage(
+            lines=[f"- Base model: `{shown}`, a local folder that is not on this machine any more."], known=False
+        )
     own = read_settings(base)
     license = base_license(base)
     if own.get("command") == "pretrain":
-        return Lineage(None, license, [f"- Base model: `{shown}`, pretrained from scratch by `domainlm pretrain` "
-                                       "(not on the Hub, so this card names no `base_model`)."])
+        return Lineage(
+            None,
+            license,
+            [
+                f"- Base model: `{shown}`, pretrained from scratch by `domainlm pretrain` "
+                "(not on the Hub, so this card names no `base_model`)."
+            ],
+        )
     if own.get("command") == "adapt" and own.get("base") and depth < MAX_DEPTH:
         parent = trace_base(str(own["base"]), depth + 1)
-        return Lineage(parent.base_model, license or parent.license,
-                       [f"- Base model: `{shown}`, itself adapted by `domainlm adapt` from:"]
-                       + [f"  {line}" for line in parent.lines], parent.known)
-    return Lineage(None, license, [f"- Base model: `{shown}`, a local folder of unknown origin: if it is a hub model, "
-                                   "put its id as `base_model` (and its `license`) in this card's front matter."])
+        return Lineage(
+            parent.base_model,
+            license or parent.license,
+            [f"- Base model: `{shown}`, itself adapted by `domainlm adapt` from:"]
+            + [f"  {line}" for line in parent.lines],
+            parent.known,
+        )
+    return Lineage(
+        None,
+        license,
+        [
+            f"- Base model: `{shown}`, a local folder of unknown origin: if it is a hub model, "
+            "put its id as `base_model` (and its `license`) in this card's front matter."
+        ],
+    )

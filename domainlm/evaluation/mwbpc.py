@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
 from domainlm.errors import EvaluationError
 from domainlm.evaluation.encode import Side
-from domainlm.modeling.heads import mlm_head_of  # the one place that knows each family's MLM head
 from domainlm.evaluation.stats import Estimate, ratio_estimate
+from domainlm.modeling.heads import mlm_head_of  # the one place that knows each family's MLM head
 from domainlm.progress import progress_bar
 
 LN2 = math.log(2.0)
@@ -47,19 +47,20 @@ def choose_masked(n_eojeols: int, text: str, *, seed: int, mask_fraction: float)
 class MaskPlan:
     """Which eojeols of which texts are scored; shared by every model compared."""
 
-    eojeols: list[list[str]]        # all eojeols of each scored text (the encode cache key)
-    keep: list[int]                 # eojeols kept after the length cut
-    masked: list[list[int]]         # masked eojeol indices (< keep)
-    chars: np.ndarray               # characters of the masked eojeols, per text
-    skipped: int = 0                # texts with no scorable masked eojeol
-    cut: int = 0                    # texts cut to fit max_seq_len
+    eojeols: list[list[str]]  # all eojeols of each scored text (the encode cache key)
+    keep: list[int]  # eojeols kept after the length cut
+    masked: list[list[int]]  # masked eojeol indices (< keep)
+    chars: np.ndarray  # characters of the masked eojeols, per text
+    skipped: int = 0  # texts with no scorable masked eojeol
+    cut: int = 0  # texts cut to fit max_seq_len
 
     def __len__(self) -> int:
         return len(self.eojeols)
 
 
-def plan_masks(texts: Sequence[str], sides: Sequence[Side], *, seed: int, mask_fraction: float,
-               max_seq_len: int) -> MaskPlan:
+def plan_masks(
+    texts: Sequence[str], sides: Sequence[Side], *, seed: int, mask_fraction: float, max_seq_len: int
+) -> MaskPlan:
     """Choose the masked eojeols of each text so that every side can score them.
 
     A masked eojeol is dropped if it falls beyond the cut or if some tokenizer emits no token for it
@@ -78,8 +79,11 @@ def plan_masks(texts: Sequence[str], sides: Sequence[Side], *, seed: int, mask_f
             continue
         counts = [enc[i].tokens_per_eojeol(n) for enc in encodings]
         keep = min(enc[i].eojeols_within(n, max_seq_len) for enc in encodings)
-        masked = [j for j in choose_masked(n, text, seed=seed, mask_fraction=mask_fraction)
-                  if j < keep and all(cnt[j] > 0 for cnt in counts)]
+        masked = [
+            j
+            for j in choose_masked(n, text, seed=seed, mask_fraction=mask_fraction)
+            if j < keep and all(cnt[j] > 0 for cnt in counts)
+        ]
         if not masked:
             plan.skipped += 1
             continue
@@ -97,11 +101,11 @@ class BpcResult:
     """MW-BPC of one model on one text set, with per-text sums for paired comparisons."""
 
     bpc: Estimate
-    bits: np.ndarray = field(repr=False)       # bits of each scored text
-    chars: np.ndarray = field(repr=False)      # masked characters of each scored text
+    bits: np.ndarray = field(repr=False)  # bits of each scored text
+    chars: np.ndarray = field(repr=False)  # masked characters of each scored text
     masked_eojeols: int = 0
     masked_tokens: int = 0
-    unk_tokens: int = 0                        # masked tokens whose true id is [UNK] (cheap to predict: read with care)
+    unk_tokens: int = 0  # masked tokens whose true id is [UNK] (cheap to predict: read with care)
     skipped: int = 0
     cut: int = 0
 
@@ -110,10 +114,17 @@ class BpcResult:
         return len(self.bits)
 
     def to_dict(self) -> dict:
-        return {"bpc": self.bpc.to_dict(), "texts": self.n_texts, "masked_eojeols": self.masked_eojeols,
-                "masked_characters": int(self.chars.sum()), "masked_tokens": self.masked_tokens,
-                "bits": float(self.bits.sum()), "unk_tokens": self.unk_tokens, "skipped_texts": self.skipped,
-                "cut_texts": self.cut}
+        return {
+            "bpc": self.bpc.to_dict(),
+            "texts": self.n_texts,
+            "masked_eojeols": self.masked_eojeols,
+            "masked_characters": int(self.chars.sum()),
+            "masked_tokens": self.masked_tokens,
+            "bits": float(self.bits.sum()),
+            "unk_tokens": self.unk_tokens,
+            "skipped_texts": self.skipped,
+            "cut_texts": self.cut,
+        }
 
 
 def length_batches(order: list[int], lengths: list[int], batch_size: int, max_tokens: int):
@@ -129,8 +140,9 @@ def length_batches(order: list[int], lengths: list[int], batch_size: int, max_to
         yield batch
 
 
-def score_plan(side: Side, plan: MaskPlan, *, batch_size: int, resamples: int = 1000, seed: int = 0,
-               description: str | None = None) -> BpcResult:
+def score_plan(
+    side: Side, plan: MaskPlan, *, batch_size: int, resamples: int = 1000, seed: int = 0, description: str | None = None
+) -> BpcResult:
     """Score one model on a mask plan: −log2 p of each masked token, summed per text."""
     import torch
 
@@ -160,9 +172,9 @@ def score_plan(side: Side, plan: MaskPlan, *, batch_size: int, resamples: int = 
             is_masked = torch.zeros((len(batch), width), dtype=torch.bool)
             attention = torch.zeros((len(batch), width), dtype=torch.long)
             for r, i in enumerate(batch):
-                ids[r, :lengths[i]] = torch.tensor(seqs[i])
-                is_masked[r, :lengths[i]] = torch.tensor(masks[i])
-                attention[r, :lengths[i]] = 1
+                ids[r, : lengths[i]] = torch.tensor(seqs[i])
+                is_masked[r, : lengths[i]] = torch.tensor(masks[i])
+                attention[r, : lengths[i]] = 1
             targets = ids[is_masked]
             inputs = ids.masked_fill(is_masked, mask_id).to(side.device)
             attention = attention.to(side.device)
@@ -182,13 +194,29 @@ def score_plan(side: Side, plan: MaskPlan, *, batch_size: int, resamples: int = 
                 unk_tokens += int((targets == unk_id).sum())
             update(advance=len(batch))
     chars = plan.chars.astype(np.float64)
-    return BpcResult(ratio_estimate(bits, chars, resamples=resamples, seed=seed), bits, chars,
-                     masked_eojeols=n_masked_eojeols, masked_tokens=masked_tokens, unk_tokens=unk_tokens,
-                     skipped=plan.skipped, cut=plan.cut)
+    return BpcResult(
+        ratio_estimate(bits, chars, resamples=resamples, seed=seed),
+        bits,
+        chars,
+        masked_eojeols=n_masked_eojeols,
+        masked_tokens=masked_tokens,
+        unk_tokens=unk_tokens,
+        skipped=plan.skipped,
+        cut=plan.cut,
+    )
 
 
-def masked_word_bpc(model, tokenizer, texts: Sequence[str], *, seed: int = 13, mask_fraction: float = 0.15,
-                    batch_size: int = 32, max_seq_len: int = 128, resamples: int = 1000) -> BpcResult:
+def masked_word_bpc(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    seed: int = 13,
+    mask_fraction: float = 0.15,
+    batch_size: int = 32,
+    max_seq_len: int = 128,
+    resamples: int = 1000,
+) -> BpcResult:
     """MW-BPC of one model on `texts` (already normalised; eojeols are their whitespace units).
 
     Two models called separately with the same seed mask the same eojeols (only the length cut may
@@ -201,6 +229,8 @@ def masked_word_bpc(model, tokenizer, texts: Sequence[str], *, seed: int = 13, m
     side = Side(name="model", path="", model=model, tokenizer=tokenizer, device=device)
     plan = plan_masks(texts, [side], seed=seed, mask_fraction=mask_fraction, max_seq_len=max_seq_len)
     if not len(plan):
-        raise EvaluationError(f"None of the {len(texts)} texts has a scorable eojeol for MW-BPC.",
-                              "Check that the tokenizer emits tokens for the text (normalisation, max_seq_len).")
+        raise EvaluationError(
+            f"None of the {len(texts)} texts has a scorable eojeol for MW-BPC.",
+            "Check that the tokenizer emits tokens for the text (normalisation, max_seq_len).",
+        )
     return score_plan(side, plan, batch_size=batch_size, resamples=resamples, seed=seed)

@@ -63,8 +63,16 @@ def _bar_panel(ax, row: Row) -> None:
     ax.tick_params(axis="y", labelsize=8)
     verdict = row.verdict
     if verdict:
-        ax.text(0.5, 0.97, verdict, transform=ax.transAxes, ha="center", va="top", fontsize=8,
-                color={"better": "green", "worse": "red"}.get(verdict, "dimgray"))
+        ax.text(
+            0.5,
+            0.97,
+            verdict,
+            transform=ax.transAxes,
+            ha="center",
+            va="top",
+            fontsize=8,
+            color={"better": "green", "worse": "red"}.get(verdict, "dimgray"),
+        )
     if row.unit == "AUC":
         # An AUC reads against chance (0.5) and its ceiling (1), not against the taller bar.
         ax.axhline(0.5, color="dimgray", linestyle="--", linewidth=0.8)
@@ -80,8 +88,13 @@ def plot_metrics(report: Report, path: Path) -> Path:
     from matplotlib.figure import Figure
 
     # A metric that is exactly 0 on both sides (UNK rate of a vocab that covers the text) is an empty panel.
-    rows = [r for r in report.rows if r.before is not None and r.after is not None
-            and not (r.before.value == r.after.value == r.before.high == r.after.high == 0)]
+    rows = [
+        r
+        for r in report.rows
+        if r.before is not None
+        and r.after is not None
+        and not (r.before.value == r.after.value == r.before.high == r.after.high == 0)
+    ]
     with _quiet_matplotlib():
         cols = min(4, max(1, len(rows)))
         nrows = (len(rows) + cols - 1) // cols
@@ -89,7 +102,7 @@ def plot_metrics(report: Report, path: Path) -> Path:
         axes = fig.subplots(nrows, cols, squeeze=False)
         for ax, row in zip(axes.flat, rows):
             _bar_panel(ax, row)
-        for ax in list(axes.flat)[len(rows):]:
+        for ax in list(axes.flat)[len(rows) :]:
             ax.axis("off")
         fig.suptitle("domainlm: before vs after (95% bootstrap intervals)", fontsize=11)
         fig.tight_layout()

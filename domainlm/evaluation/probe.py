@@ -9,8 +9,8 @@ Both sides get the same examples, the same seed and the same budget; only the en
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -37,10 +37,12 @@ def _batches_of(side: Side, texts: Sequence[str], max_seq_len: int, batch_size: 
                 keep += 1
             enc = enc.cut(max(keep, 1))
             if len(enc.ids) > max_seq_len:  # one eojeol longer than the whole window
-                enc = type(enc)(enc.ids[:max_seq_len - 1] + enc.ids[-1:], enc.word_ids[:max_seq_len - 1] + enc.word_ids[-1:])
+                enc = type(enc)(
+                    enc.ids[: max_seq_len - 1] + enc.ids[-1:], enc.word_ids[: max_seq_len - 1] + enc.word_ids[-1:]
+                )
         seqs.append((enc.ids, [w is not None for w in enc.word_ids]))
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i][0]))
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)], seqs
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)], seqs
 
 
 def _tensors(side: Side, seqs, batch):
@@ -65,8 +67,9 @@ def _mean_pool(hidden, body):
     return (hidden * weights.unsqueeze(-1)).sum(1)
 
 
-def features(side: Side, texts: Sequence[str], *, max_seq_len: int, batch_size: int,
-             description: str = "features") -> np.ndarray:
+def features(
+    side: Side, texts: Sequence[str], *, max_seq_len: int, batch_size: int, description: str = "features"
+) -> np.ndarray:
     """Mean-pooled last-layer features of `texts` (frozen encoder), in input order."""
     import torch
 
@@ -84,8 +87,15 @@ def features(side: Side, texts: Sequence[str], *, max_seq_len: int, batch_size: 
     return out
 
 
-def logistic_regression(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, n_classes: int, *,
-                        l2: float = 1e-3, max_iter: int = 200) -> np.ndarray:
+def logistic_regression(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    n_classes: int,
+    *,
+    l2: float = 1e-3,
+    max_iter: int = 200,
+) -> np.ndarray:
     """Predicted classes of `x_test`; features standardised on the training set."""
     import torch
 
@@ -100,7 +110,7 @@ def logistic_regression(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
 
     def closure():
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(xtr @ weight + bias, ytr) + l2 * (weight ** 2).sum()
+        loss = torch.nn.functional.cross_entropy(xtr @ weight + bias, ytr) + l2 * (weight**2).sum()
         loss.backward()
         return loss
 
@@ -110,9 +120,19 @@ def logistic_regression(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
         return (xte @ weight + bias).argmax(1).numpy()
 
 
-def finetune_predict(side: Side, train: LabelledData, test: LabelledData, n_classes: int, *, seed: int,
-                     max_seq_len: int, batch_size: int, epochs: int, lr: float = 3e-5,
-                     description: str = "fine-tune") -> np.ndarray:
+def finetune_predict(
+    side: Side,
+    train: LabelledData,
+    test: LabelledData,
+    n_classes: int,
+    *,
+    seed: int,
+    max_seq_len: int,
+    batch_size: int,
+    epochs: int,
+    lr: float = 3e-5,
+    description: str = "fine-tune",
+) -> np.ndarray:
     """Fine-tune a copy of the encoder with a linear head for a fixed budget; predict the test set."""
     import torch
 
@@ -121,8 +141,10 @@ def finetune_predict(side: Side, train: LabelledData, test: LabelledData, n_clas
     model.train()
     encoder = encoder_of(model)
     head = torch.nn.Linear(model.config.hidden_size, n_classes).to(side.device)
-    optimizer = torch.optim.AdamW([{"params": model.base_model.parameters(), "lr": lr},
-                                   {"params": head.parameters(), "lr": 1e-3}], weight_decay=0.01)
+    optimizer = torch.optim.AdamW(
+        [{"params": model.base_model.parameters(), "lr": lr}, {"params": head.parameters(), "lr": 1e-3}],
+        weight_decay=0.01,
+    )
     batches, seqs = _batches_of(side, train.texts, max_seq_len, batch_size)
     labels = torch.tensor(train.labels, dtype=torch.long, device=side.device)
     rng = np.random.default_rng(seed)
@@ -164,35 +186,77 @@ class ProbeResult:
     predictions: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
-        return {"task": self.task, "classes": self.classes, "train_examples": self.n_train, "test_examples": self.n_test,
-                "method": self.method, "majority_accuracy": self.majority_accuracy,
-                "before": {k: v.to_dict() for k, v in self.before.items()},
-                "after": {k: v.to_dict() for k, v in self.after.items()},
-                "difference": {k: v.to_dict() for k, v in self.difference.items()}}
+        return {
+            "task": self.task,
+            "classes": self.classes,
+            "train_examples": self.n_train,
+            "test_examples": self.n_test,
+            "method": self.method,
+            "majority_accuracy": self.majority_accuracy,
+            "before": {k: v.to_dict() for k, v in self.before.items()},
+            "after": {k: v.to_dict() for k, v in self.after.items()},
+            "difference": {k: v.to_dict() for k, v in self.difference.items()},
+        }
 
 
-def run_probe(name: str, before: Side, after: Side, train: LabelledData, test: LabelledData, classes: list[str], *,
-              method: str, seed: int, max_seq_len: int, batch_size: int, resamples: int, epochs: int = 1) -> ProbeResult:
+def run_probe(
+    name: str,
+    before: Side,
+    after: Side,
+    train: LabelledData,
+    test: LabelledData,
+    classes: list[str],
+    *,
+    method: str,
+    seed: int,
+    max_seq_len: int,
+    batch_size: int,
+    resamples: int,
+    epochs: int = 1,
+) -> ProbeResult:
     """Train the same probe on both encoders and compare on the same test examples."""
     n_classes = len(classes)
     predictions = {}
     for side in (before, after):
         if method == "linear":
-            x_train = features(side, train.texts, max_seq_len=max_seq_len, batch_size=batch_size,
-                               description=f"{name}: {side.name} train features")
-            x_test = features(side, test.texts, max_seq_len=max_seq_len, batch_size=batch_size,
-                              description=f"{name}: {side.name} test features")
+            x_train = features(
+                side,
+                train.texts,
+                max_seq_len=max_seq_len,
+                batch_size=batch_size,
+                description=f"{name}: {side.name} train features",
+            )
+            x_test = features(
+                side,
+                test.texts,
+                max_seq_len=max_seq_len,
+                batch_size=batch_size,
+                description=f"{name}: {side.name} test features",
+            )
             predictions[side.name] = logistic_regression(x_train, train.labels, x_test, n_classes)
         else:
-            predictions[side.name] = finetune_predict(side, train, test, n_classes, seed=seed, max_seq_len=max_seq_len,
-                                                      batch_size=batch_size, epochs=epochs,
-                                                      description=f"{name}: fine-tune {side.name}")
+            predictions[side.name] = finetune_predict(
+                side,
+                train,
+                test,
+                n_classes,
+                seed=seed,
+                max_seq_len=max_seq_len,
+                batch_size=batch_size,
+                epochs=epochs,
+                description=f"{name}: fine-tune {side.name}",
+            )
     y = test.labels
     pb, pa = predictions[before.name], predictions[after.name]
     return ProbeResult(
-        task=name, classes=classes, n_train=len(train), n_test=len(test), method=method,
+        task=name,
+        classes=classes,
+        n_train=len(train),
+        n_test=len(test),
+        method=method,
         before=classification_estimates(y, pb, resamples=resamples, seed=seed),
         after=classification_estimates(y, pa, resamples=resamples, seed=seed),
         difference=paired_classification_differences(y, pb, pa, resamples=resamples, seed=seed),
         majority_accuracy=float(np.bincount(y, minlength=n_classes).max() / len(y)),
-        predictions={"before": pb, "after": pa})
+        predictions={"before": pb, "after": pa},
+    )

@@ -22,16 +22,21 @@ SCHEMA = "domainlm.report/1"
 class BpcComparison:
     """MW-BPC of both models on one text set (same masked eojeols), and after − before."""
 
-    name: str                 # "domain" or "general"
+    name: str  # "domain" or "general"
     source: str
     texts_read: int
     before: BpcResult
     after: BpcResult
-    difference: Difference    # after − before in bits per character: negative is better
+    difference: Difference  # after − before in bits per character: negative is better
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "texts_read": self.texts_read, "before": self.before.to_dict(),
-                "after": self.after.to_dict(), "difference": self.difference.to_dict()}
+        return {
+            "source": self.source,
+            "texts_read": self.texts_read,
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+            "difference": self.difference.to_dict(),
+        }
 
 
 @dataclass
@@ -42,7 +47,7 @@ class Row:
     before: Estimate | None
     after: Estimate | None
     change: Difference | None
-    better: str               # "lower" or "higher": which direction is an improvement
+    better: str  # "lower" or "higher": which direction is an improvement
     unit: str = ""
 
     @property
@@ -62,10 +67,15 @@ class Row:
         return "better" if improved else "worse"
 
     def to_dict(self) -> dict:
-        return {"metric": self.metric, "before": self.before.to_dict() if self.before else None,
-                "after": self.after.to_dict() if self.after else None,
-                "change": self.change.to_dict() if self.change else None, "better": self.better,
-                "verdict": self.verdict, "n": self.n}
+        return {
+            "metric": self.metric,
+            "before": self.before.to_dict() if self.before else None,
+            "after": self.after.to_dict() if self.after else None,
+            "change": self.change.to_dict() if self.change else None,
+            "better": self.better,
+            "verdict": self.verdict,
+            "n": self.n,
+        }
 
 
 @dataclass
@@ -155,6 +165,7 @@ def _negate(d: Difference) -> Difference:
 
 # ---------------------------------------------------------------- formatting
 
+
 def fmt_number(value: float | None, digits: int = 4) -> str:
     if value is None or value != value:  # None or NaN
         return "—"
@@ -162,7 +173,7 @@ def fmt_number(value: float | None, digits: int = 4) -> str:
         return "0"
     if abs(value) >= 100:
         return f"{value:,.1f}"
-    if abs(value) < 10 ** -digits:
+    if abs(value) < 10**-digits:
         return f"{value:.1e}"
     return f"{value:.{digits}f}"
 
@@ -185,8 +196,10 @@ def headline(report: Report) -> list[str]:
     lines = _bpc_lines(report) if report.bpc else _detection_lines(report)
     for p in report.probes:
         d = p.difference["accuracy"]
-        lines.append(f"Probe '{p.task}': accuracy {fmt_number(p.before['accuracy'].value)} → "
-                     f"{fmt_number(p.after['accuracy'].value)}, change {fmt_change(d)}, n = {d.n} test examples: {d.verdict}.")
+        lines.append(
+            f"Probe '{p.task}': accuracy {fmt_number(p.before['accuracy'].value)} → "
+            f"{fmt_number(p.after['accuracy'].value)}, change {fmt_change(d)}, n = {d.n} test examples: {d.verdict}."
+        )
     return lines
 
 
@@ -209,8 +222,10 @@ def _detection_lines(report: Report) -> list[str]:
             note = " (the discriminator spots replaced words in general text less well)"
         elif name == "domain" and verdict == "worse":
             note = " (the adapted discriminator spots replaced domain words less well)"
-        lines.append(f"{label}: replaced-word detection AUC on {what} {fmt_number(comp.before.auc.value)} → "
-                     f"{fmt_number(comp.after.auc.value)}, change {fmt_change(d)}, n = {d.n} texts: {verdict}{note}.")
+        lines.append(
+            f"{label}: replaced-word detection AUC on {what} {fmt_number(comp.before.auc.value)} → "
+            f"{fmt_number(comp.after.auc.value)}, change {fmt_change(d)}, n = {d.n} texts: {verdict}{note}."
+        )
     return lines
 
 
@@ -226,15 +241,19 @@ def _bpc_lines(report: Report) -> list[str]:
         moved, amount, low, high = "rose", -gain.value, -gain.high, -gain.low
         label = "Domain loss" if gain.significant else "Domain gain (none)"
     rel = f" ({amount / before:.1%} of the base's {fmt_number(before)})" if before else ""
-    lines.append(f"{label}: MW-BPC on held-out domain text {moved} by {fmt_number(amount)} bits/char{rel}, "
-                 f"95% CI of the {'drop' if moved == 'fell' else 'rise'} [{fmt_number(low)}, {fmt_number(high)}], "
-                 f"n = {gain.n} texts: {gain.verdict}" + (" (the adapted model predicts domain text worse)."
-                                                         if moved == "rose" and gain.significant else "."))
+    lines.append(
+        f"{label}: MW-BPC on held-out domain text {moved} by {fmt_number(amount)} bits/char{rel}, "
+        f"95% CI of the {'drop' if moved == 'fell' else 'rise'} [{fmt_number(low)}, {fmt_number(high)}], "
+        f"n = {gain.n} texts: {gain.verdict}"
+        + (" (the adapted model predicts domain text worse)." if moved == "rose" and gain.significant else ".")
+    )
     forgetting = report.forgetting
     if forgetting is not None:
-        lines.append(f"Forgetting: MW-BPC on general text changed by {fmt_change(forgetting)} bits/char, "
-                     f"n = {forgetting.n} texts: {forgetting.verdict}"
-                     + (" (general text got harder)." if forgetting.significant and forgetting.value > 0 else "."))
+        lines.append(
+            f"Forgetting: MW-BPC on general text changed by {fmt_change(forgetting)} bits/char, "
+            f"n = {forgetting.n} texts: {forgetting.verdict}"
+            + (" (general text got harder)." if forgetting.significant and forgetting.value > 0 else ".")
+        )
     return lines
 
 
@@ -242,8 +261,10 @@ def summary_markdown(report: Report) -> str:
     """The before/after table (also used in the model card)."""
     out = ["| metric | before | after | change (95% CI) | n | verdict |", "|---|---|---|---|---|---|"]
     for r in report.rows:
-        out.append(f"| {r.metric} | {fmt_estimate(r.before)} | {fmt_estimate(r.after)} | {fmt_change(r.change)} | "
-                   f"{r.n:,} | {r.verdict} |")
+        out.append(
+            f"| {r.metric} | {fmt_estimate(r.before)} | {fmt_estimate(r.after)} | {fmt_change(r.change)} | "
+            f"{r.n:,} | {r.verdict} |"
+        )
     return "\n".join(out)
 
 
@@ -251,26 +272,37 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-_BPC_NOTE = ("MW-BPC: masked-word bits per character (lower is better), the same eojeols masked for both models. ")
-_DETECTION_NOTE = ("Detection AUC: replaced-word detection by the ELECTRA discriminators (higher is better; 0.5 is "
-                   "chance), the same corrupted eojeols for both models. ")
+_BPC_NOTE = "MW-BPC: masked-word bits per character (lower is better), the same eojeols masked for both models. "
+_DETECTION_NOTE = (
+    "Detection AUC: replaced-word detection by the ELECTRA discriminators (higher is better; 0.5 is "
+    "chance), the same corrupted eojeols for both models. "
+)
 
 
 def _detection_markdown(report: Report) -> list[str]:
-    lines = ["## Replaced-word detection", "",
-             "| text | texts | eojeols scored | replaced | AUC before | AUC after | change (95% CI) | verdict | cut texts |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Replaced-word detection",
+        "",
+        "| text | texts | eojeols scored | replaced | AUC before | AUC after | change (95% CI) | verdict | cut texts |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, comp in report.detection.items():
         b = comp.before
         verdict = _verdict_higher(comp.difference)
-        lines.append(f"| {name} | {b.n_texts:,} | {len(b.labels):,} | {int(b.labels.sum()):,} | {fmt_estimate(b.auc)} | "
-                     f"{fmt_estimate(comp.after.auc)} | {fmt_change(comp.difference)} | {verdict} | {b.cut:,} |")
+        lines.append(
+            f"| {name} | {b.n_texts:,} | {len(b.labels):,} | {int(b.labels.sum()):,} | {fmt_estimate(b.auc)} | "
+            f"{fmt_estimate(comp.after.auc)} | {fmt_change(comp.difference)} | {verdict} | {b.cut:,} |"
+        )
     fraction = next(iter(report.detection.values())).fraction
-    lines += ["", f"{fraction:.0%} of the eojeols of each text (at least one) were replaced by eojeols drawn from the "
-              "same text sample (never an equal one); the same corrupted texts were given to both models. An eojeol's "
-              "score is the maximum of the discriminator's replaced-logit over its tokens (a replaced eojeol often "
-              "keeps some original pieces; one odd piece is the evidence). The AUC pools all scored eojeols; its "
-              "interval resamples texts.", ""]
+    lines += [
+        "",
+        f"{fraction:.0%} of the eojeols of each text (at least one) were replaced by eojeols drawn from the "
+        "same text sample (never an equal one); the same corrupted texts were given to both models. An eojeol's "
+        "score is the maximum of the discriminator's replaced-logit over its tokens (a replaced eojeol often "
+        "keeps some original pieces; one odd piece is the evidence). The AUC pools all scored eojeols; its "
+        "interval resamples texts.",
+        "",
+    ]
     for ex in next(iter(report.detection.values())).examples:
         lines += [f"- `{_md_escape(ex['corrupted'])}` (was: {_md_escape(ex['original'])})"]
     return lines + [""]
@@ -292,21 +324,34 @@ def render_markdown(report: Report) -> str:
     lines += ["## Summary", ""] + [f"- {s}" for s in headline(report)] + [""]
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- ⚠ {w}" for w in report.warnings] + [""]
-    lines += ["## Before and after", "", summary_markdown(report), "",
-              (_BPC_NOTE if report.bpc else _DETECTION_NOTE) + "Intervals are 95% bootstrap intervals; changes use a paired bootstrap over the same texts or test "
-              "examples, and a change whose interval contains 0 is reported as *within noise*.", ""]
+    lines += [
+        "## Before and after",
+        "",
+        summary_markdown(report),
+        "",
+        (_BPC_NOTE if report.bpc else _DETECTION_NOTE)
+        + "Intervals are 95% bootstrap intervals; changes use a paired bootstrap over the same texts or test "
+        "examples, and a change whose interval contains 0 is reported as *within noise*.",
+        "",
+    ]
     if report.detection:
         lines += _detection_markdown(report)
     charts = [(k, v) for k, v in report.files.items() if v.endswith(".png")]
     if charts:
         lines += ["## Charts", ""] + [f"![{k}]({Path(v).name})" for k, v in charts] + [""]
     if report.filled_terms:
-        lines += [f"## Filled terms ({len(report.filled_terms)} slots, from {report.filled_source})", "",
-                  "| term | kind | slot | emitted in domain text | emitted in general text | score |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"## Filled terms ({len(report.filled_terms)} slots, from {report.filled_source})",
+            "",
+            "| term | kind | slot | emitted in domain text | emitted in general text | score |",
+            "|---|---|---|---|---|---|",
+        ]
         top = report.config.get("top_terms", 20)
         for t in report.filled_terms[:top]:
-            lines.append(f"| {_md_escape(t['term'])} | {t.get('kind', '')} | {t['slot_id']} | {t['emitted_domain']:,} | "
-                         f"{t['emitted_general']:,} | {fmt_number(t.get('score'))} |")
+            lines.append(
+                f"| {_md_escape(t['term'])} | {t.get('kind', '')} | {t['slot_id']} | {t['emitted_domain']:,} | "
+                f"{t['emitted_general']:,} | {fmt_number(t.get('score'))} |"
+            )
         never = sum(1 for t in report.filled_terms if not t["emitted_domain"] and not t["emitted_general"])
         if never:
             lines.append("")
@@ -315,18 +360,35 @@ def render_markdown(report: Report) -> str:
     if report.examples:
         lines += ["## Example sentences", ""]
         for ex in report.examples:
-            lines += [f"**{_md_escape(ex['text'])}**", "",
-                      f"- before ({len(ex['before'])} tokens): `{' '.join(ex['before'])}`",
-                      f"- after ({len(ex['after'])} tokens): `{' '.join(ex['after'])}`", ""]
+            lines += [
+                f"**{_md_escape(ex['text'])}**",
+                "",
+                f"- before ({len(ex['before'])} tokens): `{' '.join(ex['before'])}`",
+                f"- after ({len(ex['after'])} tokens): `{' '.join(ex['after'])}`",
+                "",
+            ]
     if report.probes:
-        lines += ["## Downstream probes", "", "| task | method | train | test | majority | accuracy before | accuracy after | "
-                  "macro-F1 before | macro-F1 after |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Downstream probes",
+            "",
+            "| task | method | train | test | majority | accuracy before | accuracy after | "
+            "macro-F1 before | macro-F1 after |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for p in report.probes:
-            lines.append(f"| {p.task} | {p.method} | {p.n_train:,} | {p.n_test:,} | {fmt_number(p.majority_accuracy)} | "
-                         f"{fmt_estimate(p.before['accuracy'])} | {fmt_estimate(p.after['accuracy'])} | "
-                         f"{fmt_estimate(p.before['macro_f1'])} | {fmt_estimate(p.after['macro_f1'])} |")
+            lines.append(
+                f"| {p.task} | {p.method} | {p.n_train:,} | {p.n_test:,} | {fmt_number(p.majority_accuracy)} | "
+                f"{fmt_estimate(p.before['accuracy'])} | {fmt_estimate(p.after['accuracy'])} | "
+                f"{fmt_estimate(p.before['macro_f1'])} | {fmt_estimate(p.after['macro_f1'])} |"
+            )
         lines.append("")
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items())
-    lines += ["## Run", "", f"Seconds: {timing}.", "",
-              "Settings: `" + ", ".join(f"{k}={v}" for k, v in report.config.items() if k != "tasks") + "`", ""]
+    lines += [
+        "## Run",
+        "",
+        f"Seconds: {timing}.",
+        "",
+        "Settings: `" + ", ".join(f"{k}={v}" for k, v in report.config.items() if k != "tasks") + "`",
+        "",
+    ]
     return "\n".join(lines)

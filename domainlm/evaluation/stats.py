@@ -9,8 +9,8 @@ is what makes a small but consistent difference detectable and a noisy one hones
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -77,22 +77,27 @@ def ratio_estimate(num, den, *, resamples: int = 1000, seed: int = 0) -> Estimat
     n = len(num)
     if n == 0:
         return Estimate(float("nan"), float("nan"), float("nan"), 0)
-    samples = np.concatenate([num[idx].sum(1) / np.maximum(den[idx].sum(1), 1e-12)
-                              for idx in _index_blocks(n, resamples, seed)])
+    samples = np.concatenate(
+        [num[idx].sum(1) / np.maximum(den[idx].sum(1), 1e-12) for idx in _index_blocks(n, resamples, seed)]
+    )
     return Estimate(_ratio(num, den), *_interval(samples), n)
 
 
-def paired_ratio_difference(num_before, den_before, num_after, den_after, *, resamples: int = 1000,
-                            seed: int = 0) -> Difference:
+def paired_ratio_difference(
+    num_before, den_before, num_after, den_after, *, resamples: int = 1000, seed: int = 0
+) -> Difference:
     """(Σnum_after/Σden_after) − (Σnum_before/Σden_before), resampling the same items for both."""
     nb, db = np.asarray(num_before, float), np.asarray(den_before, float)
     na, da = np.asarray(num_after, float), np.asarray(den_after, float)
     n = len(nb)
     if n == 0:
         return Difference(float("nan"), float("nan"), float("nan"), 0)
-    samples = np.concatenate([
-        na[idx].sum(1) / np.maximum(da[idx].sum(1), 1e-12) - nb[idx].sum(1) / np.maximum(db[idx].sum(1), 1e-12)
-        for idx in _index_blocks(n, resamples, seed)])
+    samples = np.concatenate(
+        [
+            na[idx].sum(1) / np.maximum(da[idx].sum(1), 1e-12) - nb[idx].sum(1) / np.maximum(db[idx].sum(1), 1e-12)
+            for idx in _index_blocks(n, resamples, seed)
+        ]
+    )
     low, high = _interval(samples)
     value = _ratio(na, da) - _ratio(nb, db)
     return Difference(value, low, high, n, significant=bool(low > 0 or high < 0))
@@ -106,8 +111,9 @@ def _weight_rows(n: int, resamples: int, seed: int):
             yield np.bincount(row, minlength=n).astype(np.float64)
 
 
-def bootstrap_estimate(statistic: Callable[[np.ndarray], float], n: int, *, resamples: int = 1000,
-                       seed: int = 0) -> Estimate:
+def bootstrap_estimate(
+    statistic: Callable[[np.ndarray], float], n: int, *, resamples: int = 1000, seed: int = 0
+) -> Estimate:
     """A statistic that is not a ratio of sums (ROC-AUC), with a bootstrap interval over `n` items.
 
     `statistic(weights)` computes it with item i counted `weights[i]` times; all ones is the sample.
@@ -119,9 +125,14 @@ def bootstrap_estimate(statistic: Callable[[np.ndarray], float], n: int, *, resa
     return Estimate(float(statistic(np.ones(n))), *_interval(samples), n)
 
 
-def paired_bootstrap_difference(statistic_before: Callable[[np.ndarray], float],
-                                statistic_after: Callable[[np.ndarray], float], n: int, *, resamples: int = 1000,
-                                seed: int = 0) -> Difference:
+def paired_bootstrap_difference(
+    statistic_before: Callable[[np.ndarray], float],
+    statistic_after: Callable[[np.ndarray], float],
+    n: int,
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> Difference:
     """statistic_after − statistic_before, the same resampled items (weights) for both sides."""
     if n == 0:
         return Difference(float("nan"), float("nan"), float("nan"), 0)
@@ -133,6 +144,7 @@ def paired_bootstrap_difference(statistic_before: Callable[[np.ndarray], float],
 
 
 # ---------------------------------------------------------------- classification metrics
+
 
 def tie_groups(scores) -> tuple[np.ndarray, int]:
     """The rank group of each score (equal scores share one) and the number of groups."""
@@ -204,8 +216,9 @@ def classification_estimates(y_true, y_pred, *, resamples: int = 1000, seed: int
     return out
 
 
-def paired_classification_differences(y_true, pred_before, pred_after, *, resamples: int = 1000,
-                                      seed: int = 0) -> dict[str, Difference]:
+def paired_classification_differences(
+    y_true, pred_before, pred_after, *, resamples: int = 1000, seed: int = 0
+) -> dict[str, Difference]:
     """after − before of accuracy and macro-F1, the same test examples resampled for both."""
     y_true = np.asarray(y_true)
     pb, pa = np.asarray(pred_before), np.asarray(pred_after)
@@ -213,8 +226,9 @@ def paired_classification_differences(y_true, pred_before, pred_after, *, resamp
     out = {}
     for name in ("accuracy", "macro_f1"):
         fn = _metric_fn(name, classes)
-        samples = np.concatenate([fn(y_true[idx], pa[idx]) - fn(y_true[idx], pb[idx])
-                                  for idx in _index_blocks(len(y_true), resamples, seed)])
+        samples = np.concatenate(
+            [fn(y_true[idx], pa[idx]) - fn(y_true[idx], pb[idx]) for idx in _index_blocks(len(y_true), resamples, seed)]
+        )
         low, high = _interval(samples)
         value = float(fn(y_true, pa) - fn(y_true, pb))
         out[name] = Difference(value, low, high, len(y_true), significant=bool(low > 0 or high < 0))

@@ -19,8 +19,8 @@ import numpy as np
 from domainlm.corpus import CorpusSpec, Normalizer, is_heldout, iter_documents
 from domainlm.corpus.reader import expand_paths, open_binary
 from domainlm.errors import EvaluationError
-from domainlm.io import load_yaml
 from domainlm.evaluation.config import TaskSpec
+from domainlm.io import load_yaml
 
 PRESETS = ("nsmc", "shopping")
 
@@ -33,43 +33,60 @@ def default_data_dir() -> Path:
     return Path.cwd().parent / "shared" / "data"
 
 
-def preset_task(name: str, data_dir: str | os.PathLike | None = None, *, max_train: int = 2000,
-                max_test: int = 1000) -> TaskSpec:
+def preset_task(
+    name: str, data_dir: str | os.PathLike | None = None, *, max_train: int = 2000, max_test: int = 1000
+) -> TaskSpec:
     """`nsmc`: NSMC movie-review sentiment (eval/nsmc_*); `shopping`: Naver shopping ratings 1–2 vs 4–5."""
     data = Path(data_dir) if data_dir else default_data_dir()
     if name == "nsmc":
-        return TaskSpec(name="nsmc", train=CorpusSpec(path=str(data / "eval" / "nsmc_train_40k.tsv"), field="document"),
-                        test=CorpusSpec(path=str(data / "eval" / "nsmc_test_10k.tsv"), field="document"),
-                        label_field="label", max_train=max_train, max_test=max_test)
+        return TaskSpec(
+            name="nsmc",
+            train=CorpusSpec(path=str(data / "eval" / "nsmc_train_40k.tsv"), field="document"),
+            test=CorpusSpec(path=str(data / "eval" / "nsmc_test_10k.tsv"), field="document"),
+            label_field="label",
+            max_train=max_train,
+            max_test=max_test,
+        )
     if name == "shopping":
         spec = CorpusSpec(path=str(data / "reviews" / "naver_shopping_50k.tsv"), field="text")
-        return TaskSpec(name="shopping", train=spec, test=spec, label_field="rating",
-                        label_map={"1": 0, "2": 0, "4": 1, "5": 1}, max_train=max_train, max_test=max_test)
-    raise EvaluationError(f"Unknown task '{name}'.",
-                          f"Built-in tasks: {', '.join(PRESETS)}; or pass a .json/.yaml file holding a task "
-                          "(name, train, test, label_field, label_map).")
+        return TaskSpec(
+            name="shopping",
+            train=spec,
+            test=spec,
+            label_field="rating",
+            label_map={"1": 0, "2": 0, "4": 1, "5": 1},
+            max_train=max_train,
+            max_test=max_test,
+        )
+    raise EvaluationError(
+        f"Unknown task '{name}'.",
+        f"Built-in tasks: {', '.join(PRESETS)}; or pass a .json/.yaml file holding a task "
+        "(name, train, test, label_field, label_map).",
+    )
 
 
 def load_task_file(path: str | os.PathLike) -> list[TaskSpec]:
     """One task or a list of tasks from a JSON or YAML file."""
-    from pydantic import ValidationError
-
     import yaml
+    from pydantic import ValidationError
 
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
         data = load_yaml(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
     except (OSError, ValueError, yaml.YAMLError) as e:  # a duplicate key too (load_yaml)
-        raise EvaluationError(f"Cannot read the task file '{path}': {e}.",
-                              "Pass a YAML or JSON file holding a task.") from None
+        raise EvaluationError(
+            f"Cannot read the task file '{path}': {e}.", "Pass a YAML or JSON file holding a task."
+        ) from None
     items = data if isinstance(data, list) else [data]
     try:
         return [TaskSpec.model_validate(item) for item in items]
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise EvaluationError(f"The task file '{path}' is invalid: {problems}.",
-                              "A task has name, train, test (each {path, field}), label_field and optionally label_map.") from None
+        raise EvaluationError(
+            f"The task file '{path}' is invalid: {problems}.",
+            "A task has name, train, test (each {path, field}), label_field and optionally label_map.",
+        ) from None
 
 
 def resolve_task(value: str, data_dir: str | os.PathLike | None = None) -> list[TaskSpec]:
@@ -123,9 +140,12 @@ def _read_rows(task: TaskSpec, spec: CorpusSpec, which: str, normalizer: Normali
         raise EvaluationError(
             f"Task '{task.name}': the {which} file '{spec.path}' has no label column '{task.label_field}'; "
             f"its columns are: {', '.join(columns) if columns else '(none: plain text, one example a line)'}.",
-            "Name the label column with label_field, or use a .tsv/.csv/.jsonl file that holds labels.")
-    labels = {(d.source, d.line): d.text.strip()
-              for d in iter_documents(spec.model_copy(update={"field": task.label_field, "limit": None}))}
+            "Name the label column with label_field, or use a .tsv/.csv/.jsonl file that holds labels.",
+        )
+    labels = {
+        (d.source, d.line): d.text.strip()
+        for d in iter_documents(spec.model_copy(update={"field": task.label_field, "limit": None}))
+    }
     rows = []
     for doc in iter_documents(spec):
         label = labels.get((doc.source, doc.line), "")
@@ -135,7 +155,9 @@ def _read_rows(task: TaskSpec, spec: CorpusSpec, which: str, normalizer: Normali
     return rows
 
 
-def load_task(task: TaskSpec, *, seed: int, normalizer: Normalizer | None = None) -> tuple[LabelledData, LabelledData, list[str]]:
+def load_task(
+    task: TaskSpec, *, seed: int, normalizer: Normalizer | None = None
+) -> tuple[LabelledData, LabelledData, list[str]]:
     """(train, test, class names) of a task, each a seeded sample within the task's budget."""
     normalizer = normalizer or Normalizer()
     train_rows = _read_rows(task, task.train, "train", normalizer)
@@ -158,7 +180,8 @@ def load_task(task: TaskSpec, *, seed: int, normalizer: Normalizer | None = None
         raise EvaluationError(
             f"Task '{task.name}' has {len(train_rows)} train and {len(test_rows)} test examples with "
             f"{len(classes)} class(es) after label mapping; a probe needs both splits and at least 2 classes.",
-            "Check label_field and label_map (unmapped labels are dropped).")
+            "Check label_field and label_map (unmapped labels are dropped).",
+        )
     index = {c: i for i, c in enumerate(classes)}
     rng = random.Random(f"{seed}\x00{task.name}")
 

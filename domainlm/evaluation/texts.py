@@ -11,9 +11,9 @@ import gzip
 import json
 import os
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from domainlm.corpus import CorpusSpec, Normalizer, is_heldout, iter_documents, iter_texts, text_hash
 from domainlm.errors import EvaluationError
@@ -64,8 +64,8 @@ def _raw_texts(source) -> Iterable[str]:
 @dataclass
 class TextSample:
     texts: list[str]
-    read: int            # documents read
-    unique: int          # non-empty distinct normalised documents
+    read: int  # documents read
+    unique: int  # non-empty distinct normalised documents
     description: str
 
     def __len__(self) -> int:
@@ -107,13 +107,17 @@ def load_texts(source, *, max_texts: int, seed: int, what: str, normalizer: Norm
                 reservoir[j] = (unique, text)
     if not reservoir:
         raise EvaluationError(
-            f"The {what} text is empty: {read} document(s) read from {describe(source)}, none left after normalisation.",
-            f"Pass a non-empty {what} corpus (e.g. the held-out file written by `domainlm corpus clean --heldout-fraction`).")
+            f"The {what} text is empty: {read} document(s) read from {describe(source)}, none left after "
+            "normalisation.",
+            f"Pass a non-empty {what} corpus (e.g. the held-out file written by `domainlm corpus clean "
+            "--heldout-fraction`).",
+        )
     reservoir.sort()
     return TextSample([t for _, t in reservoir], read, unique, describe(source))
 
 
 # ---------------------------------------------------------------- overlap with the training text
+
 
 def recorded_training_hashes(model_dir: str | os.PathLike) -> set[int] | None:
     """Hashes of the training documents an adapted model recorded, or None if it recorded none."""
@@ -142,8 +146,14 @@ def recorded_training_corpus(model_dir: str | os.PathLike) -> tuple[list[str], f
     return corpus, fraction
 
 
-def count_overlap(texts: Sequence[str], *, train_corpus=None, recorded: set[int] | None = None,
-                  heldout_fraction: float = 0.0, normalizer: Normalizer | None = None) -> int | None:
+def count_overlap(
+    texts: Sequence[str],
+    *,
+    train_corpus=None,
+    recorded: set[int] | None = None,
+    heldout_fraction: float = 0.0,
+    normalizer: Normalizer | None = None,
+) -> int | None:
     """How many of `texts` (already normalised) also occur in the training text; None if unknown.
 
     The training corpus is streamed against the small set of held-out hashes, so memory stays
@@ -158,8 +168,11 @@ def count_overlap(texts: Sequence[str], *, train_corpus=None, recorded: set[int]
         found |= wanted & recorded
     if train_corpus is not None:
         normalizer = normalizer or Normalizer()
-        docs = ((d.text, d.id) for d in iter_documents(train_corpus)) if not is_text_list(train_corpus) \
+        docs = (
+            ((d.text, d.id) for d in iter_documents(train_corpus))
+            if not is_text_list(train_corpus)
             else ((t, None) for t in train_corpus)
+        )
         for raw, doc_id in docs:
             if heldout_fraction > 0 and is_heldout(doc_id or raw, heldout_fraction):
                 continue

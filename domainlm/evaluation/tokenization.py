@@ -9,22 +9,30 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
-
-from vocab_tools.slots import SlotEntry, changed_ids, is_slot_token, read_manifest
 
 from domainlm.errors import EvaluationError
 from domainlm.evaluation.encode import Side
 from domainlm.evaluation.stats import Estimate, ratio_estimate
+from vocab_tools.slots import SlotEntry, changed_ids, is_slot_token, read_manifest
 
 # Strings on which two normalisers are compared: accents, full-width forms, case, Hangul (the NFD
 # trap of strip_accents), compatibility jamo, Hanja, control characters.
-_PROBES = ["Àé Ñ café", "ＡＢＣ１２３", "LG 노트북 GRAM", "한국어 발림성", "ㅋㅋㅋ ㅠㅠ", "韓國語 漢字", "a\u200bb\tc",
-           "가\u0301", "ﾃｽﾄ"]
+_PROBES = [
+    "Àé Ñ café",
+    "ＡＢＣ１２３",
+    "LG 노트북 GRAM",
+    "한국어 발림성",
+    "ㅋㅋㅋ ㅠㅠ",
+    "韓國語 漢字",
+    "a\u200bb\tc",
+    "가\u0301",
+    "ﾃｽﾄ",
+]
 
 
 def read_slot_manifest(model_dir: str | Path) -> list[SlotEntry] | None:
@@ -42,8 +50,11 @@ def filled_slots(before: Side, after: Side) -> tuple[list[SlotEntry], str]:
     # No manifest (or an empty one): an [unusedN] entry of the base whose id holds something else
     # after is a filled slot, however it was filled.
     old, new = before.vocab, after.vocab
-    slots = [SlotEntry(slot_id=i, old_token=o, term=new[i], kind="continuation" if new[i].startswith("##") else "word")
-             for i, o in enumerate(old) if i < len(new) and is_slot_token(o) and new[i] != o and new[i]]
+    slots = [
+        SlotEntry(slot_id=i, old_token=o, term=new[i], kind="continuation" if new[i].startswith("##") else "word")
+        for i, o in enumerate(old)
+        if i < len(new) and is_slot_token(o) and new[i] != o and new[i]
+    ]
     return slots, "vocab diff"
 
 
@@ -58,20 +69,25 @@ def check_related_vocabularies(before: Side, after: Side) -> None:
     foreign = changed_ids(old, new)  # the rule adapt --filled-tokenizer follows too
     if foreign is None:
         raise EvaluationError(
-            f"The after model's vocabulary has {len(new):,} entries, fewer than the before model's {len(old):,}: `after` "
+            f"The after model's vocabulary has {len(new):,} entries, fewer than the before model's {len(old):,}: "
+            "`after` "
             "must be `before` with [unusedN] slots filled (every other id unchanged).",
-            "Pass as --before the base the after model was adapted from (its settings.json names it).")
+            "Pass as --before the base the after model was adapted from (its settings.json names it).",
+        )
     # Entries past the base's end are slots that `adapt --resize` appended (and filled): allowed.
     if foreign and all(is_slot_token(new[i]) for i in foreign):
         raise EvaluationError(
             f"The before model has {len(foreign):,} filled slots that the after model has as free [unusedN] slots: "
-            "--before and --after look swapped.", "Pass the base as --before and the adapted model as --after.")
+            "--before and --after look swapped.",
+            "Pass the base as --before and the adapted model as --after.",
+        )
     if foreign:
         shown = ", ".join(f"id {i}: {old[i]!r} → {new[i]!r}" for i in foreign[:3])
         raise EvaluationError(
             f"The before and after vocabularies are unrelated: {len(foreign):,} of {len(old):,} ids that are not "
             f"[unusedN] slots hold other tokens ({shown}). `after` must be `before` with [unusedN] slots filled.",
-            "Pass as --before the base the after model was adapted from (its settings.json names it).")
+            "Pass as --before the base the after model was adapted from (its settings.json names it).",
+        )
 
 
 @dataclass
@@ -119,6 +135,7 @@ def token_stats(side: Side, eojeol_lists: Sequence[Sequence[str]], filled_ids: s
 
 # ---------------------------------------------------------------- normalisation agreement
 
+
 def _normalize_with(side: Side, text: str) -> str:
     normalizer = side.tokenizer.backend_tokenizer.normalizer
     return text if normalizer is None else normalizer.normalize_str(text)
@@ -135,20 +152,30 @@ def normalisation_warnings(before: Side, after: Side, sample: Sequence[str] = ()
             f"The before and after tokenizers normalise text differently ({len(differ)} of {len(probes)} probe "
             f"strings differ, e.g. {example!r} → {_normalize_with(before, example)!r} vs "
             f"{_normalize_with(after, example)!r}). Token counts are not like for like; MW-BPC stays comparable "
-            f"because it is measured per character of the same normalised eojeols.")
+            f"because it is measured per character of the same normalised eojeols."
+        )
     for side in (before, after):
         out = _normalize_with(side, "한국어")
         if unicodedata.normalize("NFC", out) == "한국어" and out != "한국어":
             warnings.append(
                 f"The {side.name} tokenizer ({side.path}) decomposes Hangul into jamo (strip_accents is on): its "
-                f"pieces are jamo, not syllables. Set strip_accents=False in its normaliser (see docs/DESIGN.md, Known traps).")
+                "pieces are jamo, not syllables. Set strip_accents=False in its normaliser (see docs/DESIGN.md, "
+                "Known traps)."
+            )
     return warnings
 
 
 # ---------------------------------------------------------------- examples for the report
 
-def example_rows(before: Side, after: Side, eojeol_lists: Sequence[Sequence[str]], filled_ids: set[int],
-                 limit: int, max_eojeols: int = 16) -> list[dict]:
+
+def example_rows(
+    before: Side,
+    after: Side,
+    eojeol_lists: Sequence[Sequence[str]],
+    filled_ids: set[int],
+    limit: int,
+    max_eojeols: int = 16,
+) -> list[dict]:
     """Texts whose tokenization the adaptation changed the most (filled slots used), before and after."""
     enc_b = before.encode(eojeol_lists)
     enc_a = after.encode(eojeol_lists)
@@ -163,7 +190,11 @@ def example_rows(before: Side, after: Side, eojeol_lists: Sequence[Sequence[str]
     scored.sort()
     rows = []
     for _, _, i, body_b, body_a in scored[:limit]:
-        rows.append({"text": " ".join(eojeol_lists[i]),
-                     "before": before.tokenizer.convert_ids_to_tokens(body_b),
-                     "after": after.tokenizer.convert_ids_to_tokens(body_a)})
+        rows.append(
+            {
+                "text": " ".join(eojeol_lists[i]),
+                "before": before.tokenizer.convert_ids_to_tokens(body_b),
+                "after": after.tokenizer.convert_ids_to_tokens(body_a),
+            }
+        )
     return rows

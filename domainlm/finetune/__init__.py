@@ -7,10 +7,40 @@ whose bootstrap statistics the suite reuses); the CLI imports this package only 
 
 from __future__ import annotations
 
+import sys
+import types
+
 from domainlm.finetune.engine import FinetuneSettings
 from domainlm.finetune.run import BenchmarkResult, FinetuneResult, TaskResult, benchmark, finetune, parse_seeds
 from domainlm.finetune.tasks import BUILTIN_TASKS, SUITE_ORDER, FinetuneTask, known_tasks, load_task_data, resolve_tasks
 
-__all__ = ["finetune", "benchmark", "FinetuneSettings", "FinetuneTask", "FinetuneResult", "BenchmarkResult",
-           "TaskResult", "BUILTIN_TASKS", "SUITE_ORDER", "known_tasks", "load_task_data", "resolve_tasks",
-           "parse_seeds"]
+__all__ = [
+    "finetune",
+    "benchmark",
+    "FinetuneSettings",
+    "FinetuneTask",
+    "FinetuneResult",
+    "BenchmarkResult",
+    "TaskResult",
+    "BUILTIN_TASKS",
+    "SUITE_ORDER",
+    "known_tasks",
+    "load_task_data",
+    "resolve_tasks",
+    "parse_seeds",
+]
+
+
+class _CallablePackage(types.ModuleType):
+    """`domainlm.finetune` is both this package and the API's `finetune` function.
+
+    Once any `domainlm.finetune.*` module is imported, Python binds the name `finetune` of `domainlm` to
+    this package, so `domainlm.finetune(model, task, out)` would call a module: calling the package runs
+    the function, whichever of the two the name holds.
+    """
+
+    def __call__(self, *args, **kwargs):
+        return finetune(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

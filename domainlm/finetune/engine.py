@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -45,18 +46,29 @@ class FinetuneSettings:
     weight_decay: float = 0.01
     eval_batch_size: int = 64
     batching: Literal["grouped", "fixed"] = "grouped"
-    precision: Literal["auto", "fp32", "bf16"] = "auto"   # domainlm.runtime.PRECISION_HELP
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # domainlm.runtime.PRECISION_HELP
     device: str | None = None
-    threads: int | None = None  # CPU threads of torch (None: torch's default); 1 is fastest for tiny models on a busy machine
-    report_to: list[str] = field(default_factory=list)   # domainlm.runtime.REPORT_TO_HELP
-    logging_dir: str | None = None                       # domainlm.runtime.LOGGING_DIR_HELP (default OUTPUT.runs)
+    threads: int | None = (
+        None  # CPU threads of torch (None: torch's default); 1 is fastest for tiny models on a busy machine
+    )
+    report_to: list[str] = field(default_factory=list)  # domainlm.runtime.REPORT_TO_HELP
+    logging_dir: str | None = None  # domainlm.runtime.LOGGING_DIR_HELP (default OUTPUT.runs)
 
     def resolved(self, task: FinetuneTask) -> dict:
-        return {"epochs": self.epochs or task.epochs, "batch_size": self.batch_size or task.batch_size,
-                "lr": self.lr or task.lr, "max_seq_len": self.max_seq_len or task.max_seq_len,
-                "max_train": self.max_train, "max_dev": self.max_dev, "max_test": self.max_test,
-                "warmup_ratio": self.warmup_ratio, "weight_decay": self.weight_decay, "batching": self.batching,
-                "precision": self.precision, "eval_batch_size": self.eval_batch_size}
+        return {
+            "epochs": self.epochs or task.epochs,
+            "batch_size": self.batch_size or task.batch_size,
+            "lr": self.lr or task.lr,
+            "max_seq_len": self.max_seq_len or task.max_seq_len,
+            "max_train": self.max_train,
+            "max_dev": self.max_dev,
+            "max_test": self.max_test,
+            "warmup_ratio": self.warmup_ratio,
+            "weight_decay": self.weight_decay,
+            "batching": self.batching,
+            "precision": self.precision,
+            "eval_batch_size": self.eval_batch_size,
+        }
 
 
 @dataclass
@@ -105,39 +117,54 @@ def check_model(model_path: str, data: TaskData, max_seq_len: int):
     """The model's config, after checking the model can take the task (no weights are read)."""
     from transformers import AutoConfig
 
-    from domainlm.modeling.loading import load_error, check_local_source, refuse_non_model_folder
+    from domainlm.modeling.loading import check_local_source, load_error, refuse_non_model_folder
 
     task = data.task
     check_local_source(model_path, "model", "the MODEL argument")  # P11: finetune has no --base
     refuse_non_model_folder(model_path)  # P13: a tokenizer folder is not a model
     local = Path(model_path).expanduser()
     if local.is_dir() and not _has_tokenizer(local):
-        raise ModelError(f"The model folder '{model_path}' has no tokenizer (none of {', '.join(TOKENIZER_FILES[:3])}).",
-                         "Save the model's tokenizer into the same folder (tokenizer.save_pretrained(dir)); for an "
-                         "adapted model, that is its filled tokenizer.")
+        raise ModelError(
+            f"The model folder '{model_path}' has no tokenizer (none of {', '.join(TOKENIZER_FILES[:3])}).",
+            "Save the model's tokenizer into the same folder (tokenizer.save_pretrained(dir)); for an "
+            "adapted model, that is its filled tokenizer.",
+        )
     try:
         config = AutoConfig.from_pretrained(model_path, trust_remote_code=False)
     except OSError as e:  # P12: offline, a hub id not in the cache: the message adapt and vocab info give
         raise load_error(model_path, "model", e, "as MODEL") from None
     except ValueError as e:
-        raise ModelError(f"Cannot read the model config of '{model_path}': {str(e).splitlines()[0][:200]}",
-                         "Pass a Hugging Face model folder (config.json, weights, tokenizer).") from None
+        raise ModelError(
+            f"Cannot read the model config of '{model_path}': {str(e).splitlines()[0][:200]}",
+            "Pass a Hugging Face model folder (config.json, weights, tokenizer).",
+        ) from None
     positions = getattr(config, "max_position_embeddings", None)
     if positions is not None and max_seq_len > positions:
-        raise ModelError(f"--max-seq-len {max_seq_len} is beyond the {positions} positions of '{model_path}'.",
-                         f"Pass --max-seq-len {positions} or less.")
-    saved_heads = [a for a in (getattr(config, "architectures", None) or [])
-                   if a.endswith(("ForSequenceClassification", "ForTokenClassification"))]
+        raise ModelError(
+            f"--max-seq-len {max_seq_len} is beyond the {positions} positions of '{model_path}'.",
+            f"Pass --max-seq-len {positions} or less.",
+        )
+    saved_heads = [
+        a
+        for a in (getattr(config, "architectures", None) or [])
+        if a.endswith(("ForSequenceClassification", "ForTokenClassification"))
+    ]
     if saved_heads:
         saved_labels = getattr(config, "num_labels", None)
-        if task.type == "regression" and (saved_labels != 1 or getattr(config, "problem_type", None) not in (None, "regression")):
-            raise ModelError(f"'{model_path}' is saved as a classifier ({saved_heads[0]}, {saved_labels} labels) and "
-                             f"'{task.name}' is a regression task: its head cannot predict a score.",
-                             "Fine-tune the encoder it came from (the base or adapted model folder), not a classifier.")
+        if task.type == "regression" and (
+            saved_labels != 1 or getattr(config, "problem_type", None) not in (None, "regression")
+        ):
+            raise ModelError(
+                f"'{model_path}' is saved as a classifier ({saved_heads[0]}, {saved_labels} labels) and "
+                f"'{task.name}' is a regression task: its head cannot predict a score.",
+                "Fine-tune the encoder it came from (the base or adapted model folder), not a classifier.",
+            )
         if task.type != "regression" and saved_labels != data.num_labels:
-            raise ModelError(f"'{model_path}' is saved with a {saved_labels}-label head ({saved_heads[0]}) and "
-                             f"'{task.name}' has {data.num_labels} labels.",
-                             "Fine-tune the encoder it came from (the base or adapted model folder).")
+            raise ModelError(
+                f"'{model_path}' is saved with a {saved_labels}-label head ({saved_heads[0]}) and "
+                f"'{task.name}' has {data.num_labels} labels.",
+                "Fine-tune the encoder it came from (the base or adapted model folder).",
+            )
     return config
 
 
@@ -169,12 +196,16 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
     try:
         model, info = Auto.from_pretrained(model_path, output_loading_info=True, trust_remote_code=False, **kwargs)
     except ValueError as e:
-        raise ModelError(f"'{model_path}' has no {'token' if task.type == 'tokens' else 'sequence'}-classification "
-                         f"model class ({str(e).splitlines()[0][:160]}).",
-                         "Pass a BERT, ALBERT or ELECTRA (discriminator) checkpoint.") from None
+        raise ModelError(
+            f"'{model_path}' has no {'token' if task.type == 'tokens' else 'sequence'}-classification "
+            f"model class ({str(e).splitlines()[0][:160]}).",
+            "Pass a BERT, ALBERT or ELECTRA (discriminator) checkpoint.",
+        ) from None
     except OSError as e:
-        raise ModelError(f"Cannot load the model '{model_path}': {str(e).splitlines()[0][:200]}",
-                         "Pass a Hugging Face model folder (config.json, weights, tokenizer).") from None
+        raise ModelError(
+            f"Cannot load the model '{model_path}': {str(e).splitlines()[0][:200]}",
+            "Pass a Hugging Face model folder (config.json, weights, tokenizer).",
+        ) from None
     except Exception as e:  # B9, B10: a damaged safetensors file or a pickle with objects: adapt's wording
         raise damaged_error(model_path, "model", e, WEIGHT_FILES) from None
     finally:
@@ -183,15 +214,19 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
             hf_logging.enable_progress_bar()
     rows = model.get_input_embeddings().weight.shape[0]
     if rows < len(tokenizer):
-        raise ModelError(f"'{model_path}': the tokenizer has {len(tokenizer):,} entries but the model only {rows:,} "
-                         "embedding rows.", "Use the tokenizer that belongs to this model.")
+        raise ModelError(
+            f"'{model_path}': the tokenizer has {len(tokenizer):,} entries but the model only {rows:,} embedding rows.",
+            "Use the tokenizer that belongs to this model.",
+        )
     prefix = getattr(model, "base_model_prefix", "")
     missing = [k for k in info.get("missing_keys", ()) if k.startswith(prefix + ".")]
     notes = []
     if any(".pooler." in k for k in missing):
         notes.append("the checkpoint has no pooler: it starts random (the base's pooler is used where it has one)")
     elif missing:
-        notes.append(f"{len(missing)} encoder tensor(s) missing from the checkpoint start random: {', '.join(missing[:3])}")
+        notes.append(
+            f"{len(missing)} encoder tensor(s) missing from the checkpoint start random: {', '.join(missing[:3])}"
+        )
     return model, tokenizer, notes
 
 
@@ -200,13 +235,19 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
 
 @dataclass
 class Encoded:
-    features: list[dict]          # input_ids (+ token_type_ids), label(s), index
-    unit_tokens: list | None      # tokens tasks: per example, per unit (first token, starts there) or None
+    features: list[dict]  # input_ids (+ token_type_ids), label(s), index
+    unit_tokens: list | None  # tokens tasks: per example, per unit (first token, starts there) or None
     real_tokens: int
 
 
-def encode(examples: list[Example], tokenizer, task: FinetuneTask, max_seq_len: int, label_names: list[str],
-           unit_separator: str) -> Encoded:
+def encode(
+    examples: list[Example],
+    tokenizer,
+    task: FinetuneTask,
+    max_seq_len: int,
+    label_names: list[str],
+    unit_separator: str,
+) -> Encoded:
     """Tokenize without padding; tokens tasks label each token by the unit its first character is in."""
     names = set(tokenizer.model_input_names)
     if task.type == "tokens":
@@ -224,8 +265,10 @@ def encode(examples: list[Example], tokenizer, task: FinetuneTask, max_seq_len: 
 
 
 def _encode_tokens(examples, tokenizer, max_seq_len, label_names, separator, names) -> Encoded:
-    inside = {i: label_names.index("I-" + n[2:]) if n.startswith("B-") and "I-" + n[2:] in label_names else i
-              for i, n in enumerate(label_names)}
+    inside = {
+        i: label_names.index("I-" + n[2:]) if n.startswith("B-") and "I-" + n[2:] in label_names else i
+        for i, n in enumerate(label_names)
+    }
     texts, spans = [], []
     for ex in examples:
         pos, s = 0, []
@@ -272,8 +315,9 @@ class LengthGroupedBatches:
     Deterministic for a seed and epoch (`set_epoch`), so a run is reproducible.
     """
 
-    def __init__(self, lengths: list[int], batch_size: int, *, seed: int = 0, mode: str = "grouped",
-                 mega_batches: int = 50):
+    def __init__(
+        self, lengths: list[int], batch_size: int, *, seed: int = 0, mode: str = "grouped", mega_batches: int = 50
+    ):
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
         self.seed = seed
@@ -291,19 +335,19 @@ class LengthGroupedBatches:
         n, bs = len(self.lengths), self.batch_size
         if self.mode == "sorted":
             order = np.argsort(-self.lengths, kind="stable")
-            yield from (order[i:i + bs].tolist() for i in range(0, n, bs))
+            yield from (order[i : i + bs].tolist() for i in range(0, n, bs))
             return
         rng = np.random.default_rng([self.seed, self.epoch])
         perm = rng.permutation(n)
         if self.mode == "random":
-            yield from (perm[i:i + bs].tolist() for i in range(0, n, bs))
+            yield from (perm[i : i + bs].tolist() for i in range(0, n, bs))
             return
         size = bs * self.mega
         batches = []
         for m in range(0, n, size):
-            chunk = perm[m:m + size]
+            chunk = perm[m : m + size]
             chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
-            batches += [chunk[i:i + bs].tolist() for i in range(0, len(chunk), bs)]
+            batches += [chunk[i : i + bs].tolist() for i in range(0, len(chunk), bs)]
         for b in rng.permutation(len(batches)):
             yield batches[b]
 
@@ -329,8 +373,12 @@ def collate_fn(pad_id: int, pad_to: int | None = None, regression: bool = False)
                 labels[r, :k] = torch.tensor(f["labels"])
         if not token_labels:
             labels = torch.tensor([f["labels"] for f in features], dtype=torch.float32 if regression else torch.long)
-        batch = {"input_ids": ids, "attention_mask": mask, "labels": labels,
-                 "index": torch.tensor([f["index"] for f in features], dtype=torch.long)}
+        batch = {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "labels": labels,
+            "index": torch.tensor([f["index"] for f in features], dtype=torch.long),
+        }
         if types is not None:
             batch["token_type_ids"] = types
         return batch
@@ -394,7 +442,7 @@ def unit_predictions(token_preds: list[int], unit_tokens: list, label_names: lis
     for i, tag in enumerate(tags):
         if tag is None:
             prev = out[-1] if out else "O"
-            after = next((x for x in tags[i + 1:] if x is not None), "O")
+            after = next((x for x in tags[i + 1 :] if x is not None), "O")
             tag = "I-" + prev[2:] if prev != "O" and after == "I-" + prev[2:] else "O"
         out.append(tag)
     return out
@@ -412,9 +460,16 @@ def _score(task: FinetuneTask, preds: list, examples: list[Example], encoded: En
     return MetricData(task.metric, gold, pred, classes=classes).score(), gold, pred
 
 
-def run_seed(model_path: str, data: TaskData, seed: int, settings: FinetuneSettings, *,
-             description: str | None = None, on_event: Callable[..., None] | None = None,
-             tracking=None) -> SeedRun:
+def run_seed(
+    model_path: str,
+    data: TaskData,
+    seed: int,
+    settings: FinetuneSettings,
+    *,
+    description: str | None = None,
+    on_event: Callable[..., None] | None = None,
+    tracking=None,
+) -> SeedRun:
     """Fine-tune `model_path` on `data` with `seed`; choose the epoch on dev; score test once.
     `tracking` (a `domainlm.training.tracking.TrackingPlan`) reports the run to its trackers."""
     import torch
@@ -433,9 +488,13 @@ def _optimizer_and_schedule(model, hp: dict, total_steps: int):
     import torch
 
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
-    groups = [{"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
-               "weight_decay": hp["weight_decay"]},
-              {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0}]
+    groups = [
+        {
+            "params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+            "weight_decay": hp["weight_decay"],
+        },
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
     optimizer = torch.optim.AdamW(groups, lr=hp["lr"])
     warmup = int(hp["warmup_ratio"] * total_steps)
 
@@ -454,8 +513,10 @@ def _ceiling_notes(task, test_examples, test_enc, label_names) -> list[str]:
         return []
     perfect = [[lab if lab >= 0 else 0 for lab in f["labels"]] for f in test_enc.features]
     ceiling, _, _ = _score(task, perfect, test_examples, test_enc, label_names)
-    return [f"a perfect token tagger scores {100 * ceiling:.2f} entity F1 with this tokenizer "
-            "(tokens that span an entity boundary, or cut off at --max-seq-len)"]
+    return [
+        f"a perfect token tagger scores {100 * ceiling:.2f} entity F1 with this tokenizer "
+        "(tokens that span an entity boundary, or cut off at --max-seq-len)"
+    ]
 
 
 LOG_EVERY = 10  # steps between the trackers' training loss and lr points
@@ -470,8 +531,10 @@ def _train_epoch(model, loader, optimizer, scheduler, accelerator, task, seed: i
         logits = model(**_inputs(batch)).logits
         loss = _loss(task, logits, batch["labels"])
         if not torch.isfinite(loss):
-            raise TrainingError(f"The loss of '{task.name}' became {loss.item()} at step {step + len(losses)} "
-                                f"(seed {seed}).", "Lower --lr, or use --precision fp32.")
+            raise TrainingError(
+                f"The loss of '{task.name}' became {loss.item()} at step {step + len(losses)} (seed {seed}).",
+                "Lower --lr, or use --precision fp32.",
+            )
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -482,8 +545,10 @@ def _train_epoch(model, loader, optimizer, scheduler, accelerator, task, seed: i
         padded += int(batch["attention_mask"].numel())
         update(advance=1, loss=float(np.mean(losses[-20:])))
         if (step + len(losses)) % LOG_EVERY == 0:  # a no-op without trackers
-            accelerator.log({"train/loss": float(np.mean(losses[-LOG_EVERY:])), "train/lr": scheduler.get_last_lr()[0]},
-                            step=step + len(losses))
+            accelerator.log(
+                {"train/loss": float(np.mean(losses[-LOG_EVERY:])), "train/lr": scheduler.get_last_lr()[0]},
+                step=step + len(losses),
+            )
     return losses, real, padded
 
 
@@ -495,8 +560,9 @@ def _accelerator(settings: FinetuneSettings, tracking):
     from domainlm.training.tracking import make_trackers
 
     cuda = torch.cuda.is_available() and settings.device != "cpu"
-    precision = resolve_precision(settings.precision, "cuda" if cuda else "cpu",
-                                  cuda_bf16=cuda and torch.cuda.is_bf16_supported())
+    precision = resolve_precision(
+        settings.precision, "cuda" if cuda else "cpu", cuda_bf16=cuda and torch.cuda.is_bf16_supported()
+    )
     accelerator = accelerator_for(precision, cpu=not cuda, log_with=make_trackers(tracking))
     return accelerator, cuda, precision
 
@@ -528,16 +594,27 @@ def _train_and_test(accelerator, cuda, model_path, data, seed, settings, descrip
     dev_enc = encode(data.dev, tokenizer, task, hp["max_seq_len"], data.label_names, data.unit_separator)
     fixed = settings.batching == "fixed"
     regression = task.type == "regression"
-    train_sampler = LengthGroupedBatches([len(f["input_ids"]) for f in train_enc.features], hp["batch_size"],
-                                         seed=seed, mode="random" if fixed else "grouped")
-    train_loader = DataLoader(train_enc.features, batch_sampler=train_sampler,
-                              collate_fn=collate_fn(pad_id, hp["max_seq_len"] if fixed else None, regression))
+    train_sampler = LengthGroupedBatches(
+        [len(f["input_ids"]) for f in train_enc.features],
+        hp["batch_size"],
+        seed=seed,
+        mode="random" if fixed else "grouped",
+    )
+    train_loader = DataLoader(
+        train_enc.features,
+        batch_sampler=train_sampler,
+        collate_fn=collate_fn(pad_id, hp["max_seq_len"] if fixed else None, regression),
+    )
 
     def eval_loader(enc: Encoded):
-        sampler = LengthGroupedBatches([len(f["input_ids"]) for f in enc.features], settings.eval_batch_size,
-                                       mode="random" if fixed else "sorted")
-        loader = DataLoader(enc.features, batch_sampler=sampler,
-                            collate_fn=collate_fn(pad_id, hp["max_seq_len"] if fixed else None, regression))
+        sampler = LengthGroupedBatches(
+            [len(f["input_ids"]) for f in enc.features], settings.eval_batch_size, mode="random" if fixed else "sorted"
+        )
+        loader = DataLoader(
+            enc.features,
+            batch_sampler=sampler,
+            collate_fn=collate_fn(pad_id, hp["max_seq_len"] if fixed else None, regression),
+        )
         return accelerator.prepare(loader)
 
     total_steps = hp["epochs"] * len(train_sampler)
@@ -552,13 +629,20 @@ def _train_and_test(accelerator, cuda, model_path, data, seed, settings, descrip
     step = 0
     model.train()
     label = description or f"{task.name} seed {seed}"
-    with progress_bar(label, total=total_steps, unit="steps", fields="loss {task.fields[loss]:.3f} dev {task.fields[dev]:.3f}",
-                      loss=float("nan"), dev=float("nan")) as update:
+    with progress_bar(
+        label,
+        total=total_steps,
+        unit="steps",
+        fields="loss {task.fields[loss]:.3f} dev {task.fields[dev]:.3f}",
+        loss=float("nan"),
+        dev=float("nan"),
+    ) as update:
         for epoch in range(1, hp["epochs"] + 1):
             train_sampler.set_epoch(epoch)
             t0, c0 = time.perf_counter(), time.process_time()
-            losses, real, padded = _train_epoch(model, train_loader, optimizer, scheduler, accelerator, task, seed,
-                                                step, update)
+            losses, real, padded = _train_epoch(
+                model, train_loader, optimizer, scheduler, accelerator, task, seed, step, update
+            )
             step += len(losses)
             real_tokens += real
             padded_tokens += padded
@@ -569,17 +653,30 @@ def _train_and_test(accelerator, cuda, model_path, data, seed, settings, descrip
             train_cpu_seconds += time.process_time() - c0
             preds = _predict(model, dev_loader, accelerator, task, len(data.dev))
             dev_score, _, _ = _score(task, preds, data.dev, dev_enc, data.label_names)
-            curve.append({"epoch": epoch, "step": step, "train_loss": float(np.mean(losses)) if losses else None,
-                          "dev": dev_score})
-            accelerator.log({f"eval/dev_{task.metric}": dev_score, "train/epoch": epoch,
-                             "train/tokens_per_second": real / max(epoch_seconds, 1e-9)}, step=step)
+            curve.append(
+                {
+                    "epoch": epoch,
+                    "step": step,
+                    "train_loss": float(np.mean(losses)) if losses else None,
+                    "dev": dev_score,
+                }
+            )
+            accelerator.log(
+                {
+                    f"eval/dev_{task.metric}": dev_score,
+                    "train/epoch": epoch,
+                    "train/tokens_per_second": real / max(epoch_seconds, 1e-9),
+                },
+                step=step,
+            )
             emit("dev", epoch=epoch, score=dev_score)
             update(dev=dev_score)
             if dev_score > best_dev or best_state is None:
                 # Keep the best epoch's weights on the CPU; only they are scored on test.
                 best_dev, best_epoch = dev_score, epoch
-                best_state = {k: v.detach().to("cpu", copy=True)
-                              for k, v in accelerator.unwrap_model(model).state_dict().items()}
+                best_state = {
+                    k: v.detach().to("cpu", copy=True) for k, v in accelerator.unwrap_model(model).state_dict().items()
+                }
     accelerator.unwrap_model(model).load_state_dict(best_state)
     test_examples = data.load_test()
     emit("test", epoch=best_epoch)
@@ -590,6 +687,21 @@ def _train_and_test(accelerator, cuda, model_path, data, seed, settings, descrip
     del model, optimizer, best_state
     if cuda:
         accelerator.free_memory()  # its gc.collect costs most of a second; only GPU memory needs it
-    return SeedRun(seed, task.metric, float(test_score), best_epoch, float(best_dev), curve, gold, pred, test_examples,
-                   data.label_names, time.perf_counter() - started, real_tokens, padded_tokens, train_seconds, notes,
-                   train_cpu_seconds)
+    return SeedRun(
+        seed,
+        task.metric,
+        float(test_score),
+        best_epoch,
+        float(best_dev),
+        curve,
+        gold,
+        pred,
+        test_examples,
+        data.label_names,
+        time.perf_counter() - started,
+        real_tokens,
+        padded_tokens,
+        train_seconds,
+        notes,
+        train_cpu_seconds,
+    )

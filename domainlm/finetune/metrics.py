@@ -14,17 +14,23 @@ excludes 0, so two identical models are always "within noise".
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from domainlm.evaluation.stats import Difference, Estimate, accuracy_rows, macro_f1_rows
 
-METRIC_LABELS = {"accuracy": "acc", "macro_f1": "macro-F1", "spearman": "Spearman", "pearson": "Pearson",
-                 "entity_f1": "entity F1"}
+METRIC_LABELS = {
+    "accuracy": "acc",
+    "macro_f1": "macro-F1",
+    "spearman": "Spearman",
+    "pearson": "Pearson",
+    "entity_f1": "entity F1",
+}
 
 
 # ---------------------------------------------------------------- point metrics
+
 
 def accuracy(gold, pred) -> float:
     return float(accuracy_rows(np.asarray(gold), np.asarray(pred)))
@@ -65,6 +71,7 @@ def entity_f1(gold_tags, pred_tags) -> float:
 
 
 # ---------------------------------------------------------------- resampled metrics
+
 
 def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     x = x - x.mean(axis=-1, keepdims=True)
@@ -120,6 +127,7 @@ def compute(metric: str, gold, pred) -> float:
 
 # ---------------------------------------------------------------- over seeds
 
+
 def seed_summary(values: Sequence[float]) -> dict:
     """Mean, standard deviation and a 95% t-interval of the mean over seeds."""
     v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
@@ -141,7 +149,7 @@ def bootstrap_estimate(data: MetricData, *, resamples: int = 1000, seed: int = 0
     rng = np.random.default_rng(seed)
     samples = data.score(rng.integers(0, len(data), size=(resamples, len(data))))
     samples = samples[np.isfinite(samples)]
-    low, high = (np.percentile(samples, [2.5, 97.5]) if samples.size else (float("nan"),) * 2)
+    low, high = np.percentile(samples, [2.5, 97.5]) if samples.size else (float("nan"),) * 2
     return Estimate(float(data.score()), float(low), float(high), len(data))
 
 
@@ -153,8 +161,9 @@ def verdict_of(diff: Difference) -> str:
     return "within noise"
 
 
-def paired_difference(a: Sequence[MetricData], b: Sequence[MetricData], *, resamples: int = 1000,
-                      seed: int = 0) -> tuple[Difference, str]:
+def paired_difference(
+    a: Sequence[MetricData], b: Sequence[MetricData], *, resamples: int = 1000, seed: int = 0
+) -> tuple[Difference, str]:
     """Mean-over-seeds metric of b − of a, with a 95% interval resampling seeds and examples together.
 
     `a[i]` and `b[i]` are the same seed's test predictions on the same examples.
@@ -170,12 +179,12 @@ def paired_difference(a: Sequence[MetricData], b: Sequence[MetricData], *, resam
     seed_draws = rng.integers(0, k, size=(resamples, k))
     idx = rng.integers(0, n, size=(resamples, n))
     # Score every seed on the shared example draws, then average the drawn seeds.
-    score_a = np.stack([x.score(idx) for x in a], axis=1)   # (R, k)
+    score_a = np.stack([x.score(idx) for x in a], axis=1)  # (R, k)
     score_b = np.stack([x.score(idx) for x in b], axis=1)
     rows = np.arange(resamples)[:, None]
     diffs = (score_b[rows, seed_draws] - score_a[rows, seed_draws]).mean(1)
     diffs = diffs[np.isfinite(diffs)]
     value = float(np.mean([y.score() for y in b]) - np.mean([x.score() for x in a]))
-    low, high = (np.percentile(diffs, [2.5, 97.5]) if diffs.size else (float("nan"),) * 2)
+    low, high = np.percentile(diffs, [2.5, 97.5]) if diffs.size else (float("nan"),) * 2
     d = Difference(value, float(low), float(high), n, significant=bool(low > 0 or high < 0))
     return d, verdict_of(d)

@@ -54,36 +54,54 @@ def table_rows(result) -> list[list[str]]:
 
 def benchmark_markdown(result) -> str:
     tasks = result.tasks
-    lines = ["# Fine-tuning benchmark", "",
-             f"Seeds {', '.join(map(str, result.seeds))}; mean ± standard deviation over seeds [95% interval of the "
-             "mean], scores ×100. Checkpoints (epochs) chosen on dev only; each test set read once, at the end.", "",
-             "| model | " + " | ".join(column_title(t) for t in tasks) + " |",
-             "|---|" + "---:|" * len(tasks)]
+    lines = [
+        "# Fine-tuning benchmark",
+        "",
+        f"Seeds {', '.join(map(str, result.seeds))}; mean ± standard deviation over seeds [95% interval of the "
+        "mean], scores ×100. Checkpoints (epochs) chosen on dev only; each test set read once, at the end.",
+        "",
+        "| model | " + " | ".join(column_title(t) for t in tasks) + " |",
+        "|---|" + "---:|" * len(tasks),
+    ]
     for row in table_rows(result):
         lines.append("| " + " | ".join(row) + " |")
     if result.comparisons:
-        lines += ["", "## Paired comparison", "",
-                  "Difference of the mean over seeds (model − reference) ×100, 95% interval from a bootstrap over the "
-                  "same seeds and the same test examples.", "",
-                  "| task | reference | model | difference | verdict |", "|---|---|---|---:|---|"]
+        lines += [
+            "",
+            "## Paired comparison",
+            "",
+            "Difference of the mean over seeds (model − reference) ×100, 95% interval from a bootstrap over the "
+            "same seeds and the same test examples.",
+            "",
+            "| task | reference | model | difference | verdict |",
+            "|---|---|---|---:|---|",
+        ]
         for c in result.comparisons:
-            lines.append(f"| {c.task} ({METRIC_LABELS[c.metric]}) | {c.reference} | {c.model} | {signed(c.difference)} "
-                         f"| {c.verdict} |")
+            lines.append(
+                f"| {c.task} ({METRIC_LABELS[c.metric]}) | {c.reference} | {c.model} | {signed(c.difference)} "
+                f"| {c.verdict} |"
+            )
     lines += ["", "## Protocol", "", "| task | train / dev / test examples | splits | settings |", "|---|---|---|---|"]
     first = next(iter(result.models))
     for t in tasks:
         r = result.results[(first, t.name)]
         s = r.settings
         sizes = f"{r.sizes.get('train', 0):,} / {r.sizes.get('dev', 0):,} / {r.sizes.get('test', 0):,}"
-        lines.append(f"| {t.name} | {sizes} | {t.split_protocol()} | {s['epochs']} epochs, batch {s['batch_size']}, "
-                     f"lr {s['lr']:g}, max {s['max_seq_len']} tokens |")
+        lines.append(
+            f"| {t.name} | {sizes} | {t.split_protocol()} | {s['epochs']} epochs, batch {s['batch_size']}, "
+            f"lr {s['lr']:g}, max {s['max_seq_len']} tokens |"
+        )
     notes = [(t.name, t.note) for t in tasks if t.note]
     if notes:
         lines += ["", "Notes:", ""] + [f"- **{n}**: {text}" for n, text in notes]
     model_notes = sorted({(name, n) for (name, _), r in result.results.items() for n in r.to_dict()["notes"]})
     lines += [f"- **{name}**: {n}" for name, n in model_notes]
-    lines += ["", f"Models: " + ", ".join(f"`{k}` = `{v}`" for k, v in result.models.items()),
-              f"Total time {result.seconds / 60:.1f} min.", ""]
+    lines += [
+        "",
+        "Models: " + ", ".join(f"`{k}` = `{v}`" for k, v in result.models.items()),
+        f"Total time {result.seconds / 60:.1f} min.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -111,8 +129,9 @@ def plot_benchmark(result, path: Path) -> Path:
                 ok = s["n"] > 1 and math.isfinite(s["low"])
                 lo.append(v - 100 * s["low"] if ok else 0.0)
                 hi.append(100 * s["high"] - v if ok else 0.0)
-            ax.bar(x + (m - (len(names) - 1) / 2) * width, means, width, yerr=[lo, hi], capsize=3,
-                   label=ascii_label(name))
+            ax.bar(
+                x + (m - (len(names) - 1) / 2) * width, means, width, yerr=[lo, hi], capsize=3, label=ascii_label(name)
+            )
         ax.set_xticks(x, [ascii_label(f"{t.name}\n({METRIC_LABELS[t.metric]})") for t in tasks], fontsize=8)
         ax.set_ylabel("score x100 (mean over seeds, 95% interval)", fontsize=8)
         ax.axhline(0, color="black", linewidth=0.5)
@@ -126,28 +145,50 @@ def plot_benchmark(result, path: Path) -> Path:
 
 def card_section(result, model: str) -> str:
     tasks = result.tasks
-    lines = ["## Fine-tuning benchmark", "",
-             f"`domainlm benchmark`, seeds {', '.join(map(str, result.seeds))}; mean ± std over seeds [95% interval], "
-             "×100; checkpoints chosen on dev, test read once.", "",
-             "| model | " + " | ".join(column_title(t) for t in tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    lines = [
+        "## Fine-tuning benchmark",
+        "",
+        f"`domainlm benchmark`, seeds {', '.join(map(str, result.seeds))}; mean ± std over seeds [95% interval], "
+        "×100; checkpoints chosen on dev, test read once.",
+        "",
+        "| model | " + " | ".join(column_title(t) for t in tasks) + " |",
+        "|---|" + "---:|" * len(tasks),
+    ]
     for row in table_rows(result):
         lines.append("| " + " | ".join(row) + " |")
     mine = [c for c in result.comparisons if c.model == model]
     if mine:
-        lines += ["", f"Paired with `{mine[0].reference}`: " + "; ".join(
-            f"{c.task} {signed(c.difference)} ({c.verdict})" for c in mine) + "."]
+        lines += [
+            "",
+            f"Paired with `{mine[0].reference}`: "
+            + "; ".join(f"{c.task} {signed(c.difference)} ({c.verdict})" for c in mine)
+            + ".",
+        ]
     return "\n".join(lines)
 
 
 # Built-in tasks whose data is on the Hub under this id (and config): the model-index names it, so the
 # hub links the score to the dataset. Other tasks are named by their task name.
-HUB_DATASETS = {"nsmc": ("e9t/nsmc", None), "klue-nli": ("klue/klue", "nli"), "klue-sts": ("klue/klue", "sts"),
-                "klue-ner": ("klue/klue", "ner"), "paws-x": ("google-research-datasets/paws-x", "ko")}
-HUB_TASK_TYPES = {"single": "text-classification", "pair": "text-classification", "regression": "text-classification",
-                  "tokens": "token-classification"}
-HUB_METRICS = {"accuracy": ("accuracy", None), "macro_f1": ("f1", {"average": "macro"}),
-               "spearman": ("spearmanr", None), "pearson": ("pearsonr", None),
-               "entity_f1": ("f1", None)}  # entity-level (seqeval); the metric name says so
+HUB_DATASETS = {
+    "nsmc": ("e9t/nsmc", None),
+    "klue-nli": ("klue/klue", "nli"),
+    "klue-sts": ("klue/klue", "sts"),
+    "klue-ner": ("klue/klue", "ner"),
+    "paws-x": ("google-research-datasets/paws-x", "ko"),
+}
+HUB_TASK_TYPES = {
+    "single": "text-classification",
+    "pair": "text-classification",
+    "regression": "text-classification",
+    "tokens": "token-classification",
+}
+HUB_METRICS = {
+    "accuracy": ("accuracy", None),
+    "macro_f1": ("f1", {"average": "macro"}),
+    "spearman": ("spearmanr", None),
+    "pearson": ("pearsonr", None),
+    "entity_f1": ("f1", None),
+}  # entity-level (seqeval); the metric name says so
 
 
 def card_results(result, model: str) -> list:
@@ -163,10 +204,19 @@ def card_results(result, model: str) -> list:
             continue
         dataset, config = HUB_DATASETS.get(task.name, (task.name, None))
         metric, args = HUB_METRICS[task.metric]
-        out.append(EvalResult(task_type=HUB_TASK_TYPES[task.type], task_name=f"{task.name} fine-tuning",
-                              dataset_type=dataset, dataset_config=config, dataset_name=task.source or task.name,
-                              metric_type=metric, metric_args=args, metric_value=round(float(summary["mean"]), 6),
-                              metric_name=f"{METRIC_LABELS[task.metric]}, mean of {summary['n']} seed(s)"))
+        out.append(
+            EvalResult(
+                task_type=HUB_TASK_TYPES[task.type],
+                task_name=f"{task.name} fine-tuning",
+                dataset_type=dataset,
+                dataset_config=config,
+                dataset_name=task.source or task.name,
+                metric_type=metric,
+                metric_args=args,
+                metric_value=round(float(summary["mean"]), 6),
+                metric_name=f"{METRIC_LABELS[task.metric]}, mean of {summary['n']} seed(s)",
+            )
+        )
     return out
 
 
@@ -181,8 +231,14 @@ def update_cards(result) -> list[Path]:
         if not (folder.is_dir() and (folder / "slots.json").is_file()):
             continue
         try:
-            written.append(update_model_card(folder, card_section(result, name), markers=(CARD_START, CARD_END),
-                                             results=card_results(result, name)))
+            written.append(
+                update_model_card(
+                    folder,
+                    card_section(result, name),
+                    markers=(CARD_START, CARD_END),
+                    results=card_results(result, name),
+                )
+            )
         except (OSError, ModelError):
             continue  # a read-only folder, or a card with unreadable front matter, keeps its card (benchmark.md has it)
     return written

@@ -12,10 +12,10 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from domainlm.errors import ConfigError
 from domainlm.finetune.engine import FinetuneSettings, SeedRun, check_model, run_seed
@@ -40,8 +40,10 @@ def parse_seeds(seeds: int | str | Sequence[int]) -> list[int]:
         try:
             values = [int(p) for p in parts]
         except ValueError:
-            raise ConfigError(f"--seeds '{seeds}' is not a number or a comma-separated list of numbers.",
-                              "Pass --seeds 3 (seeds 1, 2, 3) or --seeds 13,42.") from None
+            raise ConfigError(
+                f"--seeds '{seeds}' is not a number or a comma-separated list of numbers.",
+                "Pass --seeds 3 (seeds 1, 2, 3) or --seeds 13,42.",
+            ) from None
         return parse_seeds(values[0]) if len(values) == 1 else parse_seeds(values)
     values = list(seeds)
     if not values or len(set(values)) != len(values):
@@ -69,13 +71,29 @@ class TaskResult:
         return seed_summary(self.scores)
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "model_path": self.model_path, "task": self.task.name, "metric": self.task.metric,
-                "summary": _clean(self.summary), "sizes": self.sizes, "protocol": self.task.split_protocol(),
-                "note": self.task.note, "settings": self.settings,
-                "seeds": [{"seed": r.seed, "test": _clean(r.test_score), "best_epoch": r.best_epoch,
-                           "best_dev": _clean(r.best_dev), "seconds": round(r.seconds, 2),
-                           "tokens_per_second": _clean(r.tokens_per_second)} for r in self.runs],
-                "notes": sorted({n for r in self.runs for n in r.notes})}
+        return {
+            "model": self.model,
+            "model_path": self.model_path,
+            "task": self.task.name,
+            "metric": self.task.metric,
+            "summary": _clean(self.summary),
+            "sizes": self.sizes,
+            "protocol": self.task.split_protocol(),
+            "note": self.task.note,
+            "settings": self.settings,
+            "seeds": [
+                {
+                    "seed": r.seed,
+                    "test": _clean(r.test_score),
+                    "best_epoch": r.best_epoch,
+                    "best_dev": _clean(r.best_dev),
+                    "seconds": round(r.seconds, 2),
+                    "tokens_per_second": _clean(r.tokens_per_second),
+                }
+                for r in self.runs
+            ],
+            "notes": sorted({n for r in self.runs for n in r.notes}),
+        }
 
 
 @dataclass
@@ -99,19 +117,35 @@ class BenchmarkResult:
     out_dir: Path
     models: dict[str, str]
     tasks: list[FinetuneTask]
-    results: dict[tuple[str, str], TaskResult]      # (model, task) → result
+    results: dict[tuple[str, str], TaskResult]  # (model, task) → result
     comparisons: list[Comparison] = field(default_factory=list)
     seconds: float = 0.0
     seeds: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"schema": SCHEMA, "models": self.models, "seeds": self.seeds,
-                "tasks": [{"name": t.name, "type": t.type, "metric": t.metric, "protocol": t.split_protocol(),
-                           "note": t.note} for t in self.tasks],
-                "results": [r.to_dict() for r in self.results.values()],
-                "comparisons": [{"task": c.task, "metric": c.metric, "reference": c.reference, "model": c.model,
-                                 "difference": _clean(c.difference), "verdict": c.verdict} for c in self.comparisons],
-                "seconds": round(self.seconds, 1), "versions": library_versions(("seqeval",))}
+        return {
+            "schema": SCHEMA,
+            "models": self.models,
+            "seeds": self.seeds,
+            "tasks": [
+                {"name": t.name, "type": t.type, "metric": t.metric, "protocol": t.split_protocol(), "note": t.note}
+                for t in self.tasks
+            ],
+            "results": [r.to_dict() for r in self.results.values()],
+            "comparisons": [
+                {
+                    "task": c.task,
+                    "metric": c.metric,
+                    "reference": c.reference,
+                    "model": c.model,
+                    "difference": _clean(c.difference),
+                    "verdict": c.verdict,
+                }
+                for c in self.comparisons
+            ],
+            "seconds": round(self.seconds, 1),
+            "versions": library_versions(("seqeval",)),
+        }
 
 
 def _clean(value):
@@ -133,13 +167,30 @@ def _write_json(path: Path, data) -> None:
 def write_seed_outputs(seed_dir: Path, result: TaskResult, run: SeedRun) -> None:
     """metrics.json, dev_curve.json and test_predictions.tsv of one seed."""
     task = result.task
-    _write_json(seed_dir / "metrics.json", {
-        "schema": SCHEMA, "model": result.model, "model_path": result.model_path, "task": task.name,
-        "metric": task.metric, "seed": run.seed, "test": run.test_score, "best_epoch": run.best_epoch,
-        "best_dev": run.best_dev, "sizes": result.sizes, "protocol": task.split_protocol(), "note": task.note,
-        "settings": result.settings, "seconds": run.seconds, "train_tokens": run.train_tokens,
-        "padded_tokens": run.padded_tokens, "tokens_per_second": run.tokens_per_second, "notes": run.notes,
-        "label_names": run.label_names})
+    _write_json(
+        seed_dir / "metrics.json",
+        {
+            "schema": SCHEMA,
+            "model": result.model,
+            "model_path": result.model_path,
+            "task": task.name,
+            "metric": task.metric,
+            "seed": run.seed,
+            "test": run.test_score,
+            "best_epoch": run.best_epoch,
+            "best_dev": run.best_dev,
+            "sizes": result.sizes,
+            "protocol": task.split_protocol(),
+            "note": task.note,
+            "settings": result.settings,
+            "seconds": run.seconds,
+            "train_tokens": run.train_tokens,
+            "padded_tokens": run.padded_tokens,
+            "tokens_per_second": run.tokens_per_second,
+            "notes": run.notes,
+            "label_names": run.label_names,
+        },
+    )
     _write_json(seed_dir / "dev_curve.json", run.dev_curve)
     with open(seed_dir / "test_predictions.tsv", "w", encoding="utf-8") as fh:
         if task.type == "tokens":
@@ -162,13 +213,29 @@ def _sizes(data: TaskData) -> dict:
     return {"train": len(data.train), "dev": len(data.dev)}
 
 
-def _run_task(name: str, model_path: str, data: TaskData, seeds: list[int], settings: FinetuneSettings,
-              write_dir: Path | None, on_event=None, prefix: str = "", logs: Path | None = None) -> TaskResult:
+def _run_task(
+    name: str,
+    model_path: str,
+    data: TaskData,
+    seeds: list[int],
+    settings: FinetuneSettings,
+    write_dir: Path | None,
+    on_event=None,
+    prefix: str = "",
+    logs: Path | None = None,
+) -> TaskResult:
     runs = []
     result = TaskResult(name, model_path, data.task, runs, _sizes(data), settings.resolved(data.task))
     for seed in seeds:
-        run = run_seed(model_path, data, seed, settings, description=f"{prefix}{data.task.name} seed {seed}",
-                       on_event=on_event, tracking=_seed_tracking(logs, settings, result, seed))
+        run = run_seed(
+            model_path,
+            data,
+            seed,
+            settings,
+            description=f"{prefix}{data.task.name} seed {seed}",
+            on_event=on_event,
+            tracking=_seed_tracking(logs, settings, result, seed),
+        )
         runs.append(run)
         result.sizes["test"] = len(run.test_examples)
         if write_dir is not None:
@@ -182,9 +249,12 @@ def _seed_tracking(logs: Path | None, settings: FinetuneSettings, result: TaskRe
         return None
     from domainlm.training.tracking import TrackingPlan
 
-    return TrackingPlan(settings.report_to, logs, f"{_safe(result.model)}-{result.task.name}-seed{seed}",
-                        {"command": "finetune", "model": result.model_path, "task": result.task.name,
-                         "settings": result.settings})
+    return TrackingPlan(
+        settings.report_to,
+        logs,
+        f"{_safe(result.model)}-{result.task.name}-seed{seed}",
+        {"command": "finetune", "model": result.model_path, "task": result.task.name, "settings": result.settings},
+    )
 
 
 def _tracking_folder(settings: FinetuneSettings, out_dir) -> Path | None:
@@ -196,8 +266,10 @@ def _tracking_folder(settings: FinetuneSettings, out_dir) -> Path | None:
         return None
     check_trackers_installed(settings.report_to)
     if out_dir is None and not settings.logging_dir:
-        raise ConfigError("report_to needs a folder for the trackers' files, and there is no output folder.",
-                          "Pass an output folder, or logging_dir.")
+        raise ConfigError(
+            "report_to needs a folder for the trackers' files, and there is no output folder.",
+            "Pass an output folder, or logging_dir.",
+        )
     return logging_dir_for(out_dir, settings.logging_dir) if out_dir is not None else Path(settings.logging_dir)
 
 
@@ -230,20 +302,32 @@ def _settings(settings: FinetuneSettings | None, overrides: dict) -> FinetuneSet
 
 
 def _load(tasks: list[FinetuneTask], data_dir, settings: FinetuneSettings) -> list[TaskData]:
-    return [load_task_data(t, data_dir, max_train=settings.max_train, max_dev=settings.max_dev,
-                           max_test=settings.max_test) for t in tasks]
+    return [
+        load_task_data(t, data_dir, max_train=settings.max_train, max_dev=settings.max_dev, max_test=settings.max_test)
+        for t in tasks
+    ]
 
 
-def finetune(model: str | os.PathLike, task: str | FinetuneTask, out_dir: str | os.PathLike | None, *,
-             seeds: int | str | Sequence[int] = 3, data_dir: str | os.PathLike | None = None,
-             settings: FinetuneSettings | None = None, force: bool = False,
-             on_event: Callable[..., None] | None = None, **overrides) -> FinetuneResult:
+def finetune(
+    model: str | os.PathLike,
+    task: str | FinetuneTask,
+    out_dir: str | os.PathLike | None,
+    *,
+    seeds: int | str | Sequence[int] = 3,
+    data_dir: str | os.PathLike | None = None,
+    settings: FinetuneSettings | None = None,
+    force: bool = False,
+    on_event: Callable[..., None] | None = None,
+    **overrides,
+) -> FinetuneResult:
     """Fine-tune `model` on one task with several seeds; write `out_dir` (finetune.json + seed-N/)."""
     started = time.perf_counter()
     tasks = resolve_tasks(task, allow_all=False)
     if len(tasks) != 1:
-        raise ConfigError(f"finetune runs one task; got {', '.join(t.name for t in tasks)}.",
-                          "Use `domainlm benchmark --tasks ...` for several.")
+        raise ConfigError(
+            f"finetune runs one task; got {', '.join(t.name for t in tasks)}.",
+            "Use `domainlm benchmark --tasks ...` for several.",
+        )
     settings = _settings(settings, overrides)
     seed_list = parse_seeds(seeds)
     if out_dir is not None:
@@ -259,15 +343,33 @@ def finetune(model: str | os.PathLike, task: str | FinetuneTask, out_dir: str | 
     with _output(out_dir, "finetune", force) as tmp:
         base = _run_task(Path(model).name, model, data, seed_list, settings, Path(tmp), on_event, logs=logs)
         result = FinetuneResult(**base.__dict__, out_dir=Path(out_dir), seconds=time.perf_counter() - started)
-        _write_json(Path(tmp) / "finetune.json", {"schema": SCHEMA, **result.to_dict(), "seeds_run": seed_list,
-                                                  "seconds": round(result.seconds, 1), "versions": library_versions(("seqeval",))})
+        _write_json(
+            Path(tmp) / "finetune.json",
+            {
+                "schema": SCHEMA,
+                **result.to_dict(),
+                "seeds_run": seed_list,
+                "seconds": round(result.seconds, 1),
+                "versions": library_versions(("seqeval",)),
+            },
+        )
     return result
 
 
-def benchmark(models: Mapping[str, str | os.PathLike], tasks: str | Sequence, out_dir: str | os.PathLike, *,
-              seeds: int | str | Sequence[int] = 3, data_dir: str | os.PathLike | None = None,
-              settings: FinetuneSettings | None = None, force: bool = False, update_card: bool = True,
-              resamples: int = 1000, on_event: Callable[..., None] | None = None, **overrides) -> BenchmarkResult:
+def benchmark(
+    models: Mapping[str, str | os.PathLike],
+    tasks: str | Sequence,
+    out_dir: str | os.PathLike,
+    *,
+    seeds: int | str | Sequence[int] = 3,
+    data_dir: str | os.PathLike | None = None,
+    settings: FinetuneSettings | None = None,
+    force: bool = False,
+    update_card: bool = True,
+    resamples: int = 1000,
+    on_event: Callable[..., None] | None = None,
+    **overrides,
+) -> BenchmarkResult:
     """Fine-tune every model on every task with the same seeds and examples; write the table.
 
     Writes benchmark.json, benchmark.md, benchmark.png and runs/MODEL/TASK/seed-N/. With two or more
@@ -293,11 +395,20 @@ def benchmark(models: Mapping[str, str | os.PathLike], tasks: str | Sequence, ou
         for data in datas:
             for name, path in models.items():
                 results[(name, data.task.name)] = _run_task(
-                    name, path, data, seed_list, settings, tmp / "runs" / _safe(name) / data.task.name, on_event,
-                    prefix=f"{name}: ", logs=logs)
+                    name,
+                    path,
+                    data,
+                    seed_list,
+                    settings,
+                    tmp / "runs" / _safe(name) / data.task.name,
+                    on_event,
+                    prefix=f"{name}: ",
+                    logs=logs,
+                )
         comparisons = compare(models, task_list, results, resamples=resamples)
-        result = BenchmarkResult(Path(out_dir), models, task_list, results, comparisons,
-                                 time.perf_counter() - started, seed_list)
+        result = BenchmarkResult(
+            Path(out_dir), models, task_list, results, comparisons, time.perf_counter() - started, seed_list
+        )
         _write_json(tmp / "benchmark.json", result.to_dict())
         (tmp / "benchmark.md").write_text(benchmark_markdown(result), encoding="utf-8")
         plot_benchmark(result, tmp / "benchmark.png")
@@ -312,7 +423,9 @@ def _safe(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", name) or "model"
 
 
-def compare(models: Mapping[str, str], tasks: list[FinetuneTask], results, *, resamples: int = 1000) -> list[Comparison]:
+def compare(
+    models: Mapping[str, str], tasks: list[FinetuneTask], results, *, resamples: int = 1000
+) -> list[Comparison]:
     """Each later model minus the first, per task: paired by seed and test example."""
     names = list(models)
     out = []
@@ -320,12 +433,22 @@ def compare(models: Mapping[str, str], tasks: list[FinetuneTask], results, *, re
         ref = results[(names[0], task.name)]
         for other in names[1:]:
             res = results[(other, task.name)]
-            diff, verdict = paired_difference([r.metric_data() for r in ref.runs], [r.metric_data() for r in res.runs],
-                                              resamples=resamples, seed=0)
-            out.append(Comparison(task.name, task.metric, names[0], other, diff.to_dict() | {"verdict": verdict},
-                                  verdict))
+            diff, verdict = paired_difference(
+                [r.metric_data() for r in ref.runs], [r.metric_data() for r in res.runs], resamples=resamples, seed=0
+            )
+            out.append(
+                Comparison(task.name, task.metric, names[0], other, diff.to_dict() | {"verdict": verdict}, verdict)
+            )
     return out
 
 
-__all__ = ["finetune", "benchmark", "FinetuneResult", "BenchmarkResult", "TaskResult", "Comparison", "parse_seeds",
-           "METRIC_LABELS"]
+__all__ = [
+    "finetune",
+    "benchmark",
+    "FinetuneResult",
+    "BenchmarkResult",
+    "TaskResult",
+    "Comparison",
+    "parse_seeds",
+    "METRIC_LABELS",
+]

@@ -38,25 +38,43 @@ class FinetuneTask(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="Task name: lower case with hyphens (nsmc, klue-ner, my-task)")
-    type: TaskType = Field(description="single (one text → class), pair (two texts → class), regression (two texts → "
-                                       "score), tokens (a tag per character or word)")
-    metric: Metric = Field(description="The score reported: accuracy, macro_f1, spearman, pearson or entity_f1 (seqeval)")
-    format: FileFormat = Field("tsv", description="File format: tsv (header line), jsonl, klue-json (a JSON array), "
-                                                  "klue-ner (character + tag lines), naver-ner (index, word, tag lines)")
+    type: TaskType = Field(
+        description="single (one text → class), pair (two texts → class), regression (two texts → "
+        "score), tokens (a tag per character or word)"
+    )
+    metric: Metric = Field(
+        description="The score reported: accuracy, macro_f1, spearman, pearson or entity_f1 (seqeval)"
+    )
+    format: FileFormat = Field(
+        "tsv",
+        description="File format: tsv (header line), jsonl, klue-json (a JSON array), "
+        "klue-ner (character + tag lines), naver-ner (index, word, tag lines)",
+    )
     train: str = Field(description="Training file, relative to the data folder or absolute")
     dev: str | None = Field(None, description="Dev file (checkpoint selection); none: carved from train by a hash")
     test: str | None = Field(None, description="Test file (read once, at the end); none: carved from train by a hash")
-    text_columns: list[str] = Field(default_factory=list, description="Column(s) of the text, two for a pair "
-                                                                      "(dotted paths for klue-json); empty for tokens")
+    text_columns: list[str] = Field(
+        default_factory=list,
+        description="Column(s) of the text, two for a pair (dotted paths for klue-json); empty for tokens",
+    )
     label_column: str | None = Field(None, description="Column of the label or score (dotted path for klue-json)")
-    label_map: dict[str, int] | None = Field(None, description="Raw label → class id, e.g. {'1': 0, '2': 0, '4': 1, "
-                                                               "'5': 1}; a label outside it is an error; tokens: tag → id")
-    score_range: tuple[float, float] | None = Field(None, description="[low, high] of a regression score (e.g. "
-                                                                      "[0, 5] for STS); a score outside is an error")
-    ignore_labels: list[str] = Field(default_factory=list, description="Raw labels whose rows are skipped (e.g. '' for "
-                                                                       "unrated reviews)")
-    dev_fraction: float = Field(0.1, gt=0, lt=1, description="Share of train carved out as dev when there is no dev file")
-    test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of train carved out as test when there is no test file")
+    label_map: dict[str, int] | None = Field(
+        None,
+        description="Raw label → class id, e.g. {'1': 0, '2': 0, '4': 1, "
+        "'5': 1}; a label outside it is an error; tokens: tag → id",
+    )
+    score_range: tuple[float, float] | None = Field(
+        None, description="[low, high] of a regression score (e.g. [0, 5] for STS); a score outside is an error"
+    )
+    ignore_labels: list[str] = Field(
+        default_factory=list, description="Raw labels whose rows are skipped (e.g. '' for unrated reviews)"
+    )
+    dev_fraction: float = Field(
+        0.1, gt=0, lt=1, description="Share of train carved out as dev when there is no dev file"
+    )
+    test_fraction: float = Field(
+        0.2, gt=0, lt=1, description="Share of train carved out as test when there is no test file"
+    )
     epochs: int = Field(5, ge=1, description="Training epochs (the seed's per-task setting)")
     batch_size: int = Field(32, ge=1, description="Training batch size")
     lr: float = Field(3e-5, gt=0, description="Peak learning rate (AdamW, linear decay)")
@@ -102,67 +120,172 @@ class FinetuneTask(BaseModel):
         if self.test is None:
             parts[0] += f" minus {self.test_fraction:.0%} test"
         if self.dev is None:
-            parts[0] += f" minus {self.dev_fraction:.0%} dev" if self.test is not None else f" and {self.dev_fraction:.0%} dev"
+            parts[0] += (
+                f" minus {self.dev_fraction:.0%} dev" if self.test is not None else f" and {self.dev_fraction:.0%} dev"
+            )
             parts.append("dev carved from train by a hash")
         else:
             parts.append(f"dev {Path(self.dev).name}")
-        parts.append(f"test {Path(self.test).name}" if self.test else f"test carved from {Path(self.train).name} by a hash")
+        parts.append(
+            f"test {Path(self.test).name}" if self.test else f"test carved from {Path(self.train).name} by a hash"
+        )
         return "; ".join(parts)
 
 
-_SHARED_NOTE = ("the shared data has no train split for this task: trained on a hash-split part of {file}, "
-                "smaller than the published protocol")
+_SHARED_NOTE = (
+    "the shared data has no train split for this task: trained on a hash-split part of {file}, "
+    "smaller than the published protocol"
+)
 
-BUILTIN_TASKS: dict[str, FinetuneTask] = {t.name: t for t in (
-    FinetuneTask(name="nsmc", type="single", metric="accuracy", train="eval/nsmc_train_40k.tsv",
-                 test="eval/nsmc_test_10k.tsv", text_columns=["document"], label_column="label",
-                 label_map={"0": 0, "1": 1}, epochs=5, source="NSMC samples (e9t/nsmc, CC0), shared data eval/"),
-    FinetuneTask(name="hate-speech", type="single", metric="macro_f1", train="eval/hate_speech_train.tsv",
-                 test="eval/hate_speech_dev.tsv", text_columns=["comments"], label_column="hate",
-                 label_map={"none": 0, "offensive": 1, "hate": 2}, epochs=10,
-                 source="kocohub/korean-hate-speech (CC BY-SA 4.0), shared data eval/",
-                 note="reported on the official dev set, as the seed's table; checkpoints chosen on a dev part "
-                      "carved from train"),
-    FinetuneTask(name="question-pair", type="pair", metric="accuracy", train="eval/question_pair_train.tsv",
-                 dev="eval/question_pair_dev.tsv", test="eval/question_pair_test.tsv",
-                 text_columns=["question1", "question2"], label_column="is_duplicate",
-                 label_map={"0": 0, "1": 1}, epochs=5, source="songys/Question_pair v2 (MIT), shared data eval/"),
-    FinetuneTask(name="kornli", type="pair", metric="accuracy", train="eval/kornli_xnli_dev.tsv",
-                 test="eval/kornli_xnli_test.tsv", text_columns=["sentence1", "sentence2"], label_column="gold_label",
-                 label_map={"entailment": 0, "neutral": 1, "contradiction": 2}, epochs=5,
-                 source="KorNLI (kakaobrain/KorNLUDatasets, XNLI part), shared data eval/",
-                 note=_SHARED_NOTE.format(file="kornli_xnli_dev.tsv")),
-    FinetuneTask(name="paws-x", type="pair", metric="accuracy", train="eval/pawsx_ko_dev.tsv",
-                 test="eval/pawsx_ko_test.tsv", text_columns=["sentence1", "sentence2"], label_column="label",
-                 label_map={"0": 0, "1": 1}, epochs=5, source="PAWS-X Korean (google-research-datasets/paws), shared data eval/",
-                 note=_SHARED_NOTE.format(file="pawsx_ko_dev.tsv")),
-    FinetuneTask(name="klue-nli", type="pair", metric="accuracy", format="klue-json", train="eval/klue_nli_dev.json",
-                 text_columns=["premise", "hypothesis"], label_column="gold_label",
-                 label_map={"entailment": 0, "neutral": 1, "contradiction": 2}, epochs=5,
-                 source="KLUE NLI dev set (klue-benchmark, CC BY-SA 4.0), shared data eval/",
-                 note=_SHARED_NOTE.format(file="klue_nli_dev.json") + "; test carved from it too"),
-    FinetuneTask(name="korsts", type="regression", metric="spearman", train="eval/korsts_train.tsv",
-                 dev="eval/korsts_dev.tsv", test="eval/korsts_test.tsv", text_columns=["sentence1", "sentence2"],
-                 label_column="score", score_range=(0, 5), epochs=15, source="KorSTS (kakaobrain/KorNLUDatasets), shared data eval/"),
-    FinetuneTask(name="klue-sts", type="regression", metric="pearson", format="klue-json",
-                 train="eval/klue_sts_dev.json", text_columns=["sentence1", "sentence2"], label_column="labels.label",
-                 score_range=(0, 5), epochs=15, source="KLUE STS dev set (klue-benchmark, CC BY-SA 4.0), shared data eval/",
-                 note=_SHARED_NOTE.format(file="klue_sts_dev.json") + "; test carved from it too"),
-    FinetuneTask(name="klue-ner", type="tokens", metric="entity_f1", format="klue-ner", train="eval/klue_ner_dev.tsv",
-                 epochs=5, source="KLUE NER dev set (klue-benchmark, CC BY-SA 4.0), shared data eval/; it stands in for "
-                                  "Naver NER, which may not be redistributed (pass --task a YAML with format naver-ner)",
-                 note=_SHARED_NOTE.format(file="klue_ner_dev.tsv") + "; test carved from it too; character-level "
-                      "entity F1 (seqeval)"),
-    FinetuneTask(name="shopping-rating", type="single", metric="accuracy", train="reviews/naver_shopping_50k.tsv",
-                 text_columns=["text"], label_column="rating", label_map={"1": 0, "2": 0, "4": 1, "5": 1},
-                 ignore_labels=[""], epochs=5, source="Naver shopping reviews (bab2min/corpus, public domain), "
-                                                     "shared data reviews/; rated rows, 1–2 vs 4–5 stars",
-                 note="one file: test and dev carved from its rated rows by a hash"),
-)}
+BUILTIN_TASKS: dict[str, FinetuneTask] = {
+    t.name: t
+    for t in (
+        FinetuneTask(
+            name="nsmc",
+            type="single",
+            metric="accuracy",
+            train="eval/nsmc_train_40k.tsv",
+            test="eval/nsmc_test_10k.tsv",
+            text_columns=["document"],
+            label_column="label",
+            label_map={"0": 0, "1": 1},
+            epochs=5,
+            source="NSMC samples (e9t/nsmc, CC0), shared data eval/",
+        ),
+        FinetuneTask(
+            name="hate-speech",
+            type="single",
+            metric="macro_f1",
+            train="eval/hate_speech_train.tsv",
+            test="eval/hate_speech_dev.tsv",
+            text_columns=["comments"],
+            label_column="hate",
+            label_map={"none": 0, "offensive": 1, "hate": 2},
+            epochs=10,
+            source="kocohub/korean-hate-speech (CC BY-SA 4.0), shared data eval/",
+            note="reported on the official dev set, as the seed's table; checkpoints chosen on a dev part "
+            "carved from train",
+        ),
+        FinetuneTask(
+            name="question-pair",
+            type="pair",
+            metric="accuracy",
+            train="eval/question_pair_train.tsv",
+            dev="eval/question_pair_dev.tsv",
+            test="eval/question_pair_test.tsv",
+            text_columns=["question1", "question2"],
+            label_column="is_duplicate",
+            label_map={"0": 0, "1": 1},
+            epochs=5,
+            source="songys/Question_pair v2 (MIT), shared data eval/",
+        ),
+        FinetuneTask(
+            name="kornli",
+            type="pair",
+            metric="accuracy",
+            train="eval/kornli_xnli_dev.tsv",
+            test="eval/kornli_xnli_test.tsv",
+            text_columns=["sentence1", "sentence2"],
+            label_column="gold_label",
+            label_map={"entailment": 0, "neutral": 1, "contradiction": 2},
+            epochs=5,
+            source="KorNLI (kakaobrain/KorNLUDatasets, XNLI part), shared data eval/",
+            note=_SHARED_NOTE.format(file="kornli_xnli_dev.tsv"),
+        ),
+        FinetuneTask(
+            name="paws-x",
+            type="pair",
+            metric="accuracy",
+            train="eval/pawsx_ko_dev.tsv",
+            test="eval/pawsx_ko_test.tsv",
+            text_columns=["sentence1", "sentence2"],
+            label_column="label",
+            label_map={"0": 0, "1": 1},
+            epochs=5,
+            source="PAWS-X Korean (google-research-datasets/paws), shared data eval/",
+            note=_SHARED_NOTE.format(file="pawsx_ko_dev.tsv"),
+        ),
+        FinetuneTask(
+            name="klue-nli",
+            type="pair",
+            metric="accuracy",
+            format="klue-json",
+            train="eval/klue_nli_dev.json",
+            text_columns=["premise", "hypothesis"],
+            label_column="gold_label",
+            label_map={"entailment": 0, "neutral": 1, "contradiction": 2},
+            epochs=5,
+            source="KLUE NLI dev set (klue-benchmark, CC BY-SA 4.0), shared data eval/",
+            note=_SHARED_NOTE.format(file="klue_nli_dev.json") + "; test carved from it too",
+        ),
+        FinetuneTask(
+            name="korsts",
+            type="regression",
+            metric="spearman",
+            train="eval/korsts_train.tsv",
+            dev="eval/korsts_dev.tsv",
+            test="eval/korsts_test.tsv",
+            text_columns=["sentence1", "sentence2"],
+            label_column="score",
+            score_range=(0, 5),
+            epochs=15,
+            source="KorSTS (kakaobrain/KorNLUDatasets), shared data eval/",
+        ),
+        FinetuneTask(
+            name="klue-sts",
+            type="regression",
+            metric="pearson",
+            format="klue-json",
+            train="eval/klue_sts_dev.json",
+            text_columns=["sentence1", "sentence2"],
+            label_column="labels.label",
+            score_range=(0, 5),
+            epochs=15,
+            source="KLUE STS dev set (klue-benchmark, CC BY-SA 4.0), shared data eval/",
+            note=_SHARED_NOTE.format(file="klue_sts_dev.json") + "; test carved from it too",
+        ),
+        FinetuneTask(
+            name="klue-ner",
+            type="tokens",
+            metric="entity_f1",
+            format="klue-ner",
+            train="eval/klue_ner_dev.tsv",
+            epochs=5,
+            source="KLUE NER dev set (klue-benchmark, CC BY-SA 4.0), shared data eval/; it stands in for "
+            "Naver NER, which may not be redistributed (pass --task a YAML with format naver-ner)",
+            note=_SHARED_NOTE.format(file="klue_ner_dev.tsv") + "; test carved from it too; character-level "
+            "entity F1 (seqeval)",
+        ),
+        FinetuneTask(
+            name="shopping-rating",
+            type="single",
+            metric="accuracy",
+            train="reviews/naver_shopping_50k.tsv",
+            text_columns=["text"],
+            label_column="rating",
+            label_map={"1": 0, "2": 0, "4": 1, "5": 1},
+            ignore_labels=[""],
+            epochs=5,
+            source="Naver shopping reviews (bab2min/corpus, public domain), "
+            "shared data reviews/; rated rows, 1–2 vs 4–5 stars",
+            note="one file: test and dev carved from its rated rows by a hash",
+        ),
+    )
+}
 
 # The seed's table, in its order (KLUE-NER standing in for Naver NER), then the rest.
-SUITE_ORDER = ("nsmc", "klue-ner", "paws-x", "kornli", "korsts", "question-pair", "hate-speech",
-               "klue-nli", "klue-sts", "shopping-rating")
+SUITE_ORDER = (
+    "nsmc",
+    "klue-ner",
+    "paws-x",
+    "kornli",
+    "korsts",
+    "question-pair",
+    "hate-speech",
+    "klue-nli",
+    "klue-sts",
+    "shopping-rating",
+)
 
 
 def known_tasks() -> list[str]:
@@ -184,7 +307,9 @@ def load_task_file(path: str | os.PathLike) -> list[FinetuneTask]:
         text = path.read_text(encoding="utf-8")
         data = load_yaml(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
     except (OSError, ValueError, yaml.YAMLError) as e:
-        raise ConfigError(f"Cannot read the task file '{path}': {e}.", "Pass a YAML or JSON file holding a task.") from None
+        raise ConfigError(
+            f"Cannot read the task file '{path}': {e}.", "Pass a YAML or JSON file holding a task."
+        ) from None
     if isinstance(data, dict) and set(data) == {"tasks"}:
         data = data["tasks"]
     items = data if isinstance(data, list) else [data]
@@ -196,9 +321,11 @@ def load_task_file(path: str | os.PathLike) -> list[FinetuneTask]:
             where = f"[{i}]." if len(items) > 1 else ""
             problems += [f"{where}{'.'.join(map(str, err['loc'])) or '(task)'}: {err['msg']}" for err in e.errors()]
     if problems:
-        raise ConfigError(f"The task file '{path}' is invalid: {'; '.join(problems)}.",
-                          "A task has name, type, metric, train (and optionally dev, test), text_columns, label_column "
-                          "and label_map; see `domainlm finetune --help` or the built-in tasks in domainlm/finetune/tasks.py.")
+        raise ConfigError(
+            f"The task file '{path}' is invalid: {'; '.join(problems)}.",
+            "A task has name, type, metric, train (and optionally dev, test), text_columns, label_column "
+            "and label_map; see `domainlm finetune --help` or the built-in tasks in domainlm/finetune/tasks.py.",
+        )
     return tasks
 
 
@@ -219,9 +346,11 @@ def resolve_tasks(value: str | FinetuneTask | list, *, allow_all: bool = True) -
         elif Path(part).suffix.lower() in (".yaml", ".yml", ".json") and Path(part).exists():
             out += load_task_file(part)
         else:
-            raise ConfigError(f"Unknown task '{part}'.",
-                              f"Known tasks: {', '.join(SUITE_ORDER)}{', or all' if allow_all else ''}; or a YAML "
-                              "file defining a task (name, type, metric, train, text_columns, label_column, label_map).")
+            raise ConfigError(
+                f"Unknown task '{part}'.",
+                f"Known tasks: {', '.join(SUITE_ORDER)}{', or all' if allow_all else ''}; or a YAML "
+                "file defining a task (name, type, metric, train, text_columns, label_column, label_map).",
+            )
     if not out:
         raise ConfigError("No task given.", f"Pass --task with one of: {', '.join(SUITE_ORDER)}.")
     names = [t.name for t in out]
@@ -236,15 +365,25 @@ def task_from_spec(spec) -> FinetuneTask:
     if spec.name in BUILTIN_TASKS:
         return BUILTIN_TASKS[spec.name]
     if spec.train.field is None:
-        raise ConfigError(f"Task '{spec.name}': its train file names no text column (field).",
-                          "Set train.field in the recipe's eval.tasks entry.")
+        raise ConfigError(
+            f"Task '{spec.name}': its train file names no text column (field).",
+            "Set train.field in the recipe's eval.tasks entry.",
+        )
     train, test = spec.train.path, spec.test.path
     name = re.sub(r"[^a-z0-9]+", "-", spec.name.lower()).strip("-") or "task"
-    return FinetuneTask(name=name, type="single", metric="accuracy", train=str(train),
-                        test=None if test == train else str(test), text_columns=[spec.train.field],
-                        label_column=spec.label_field, label_map=spec.label_map,
-                        ignore_labels=[""] if spec.label_map else [], test_fraction=spec.test_fraction,
-                        source=f"the recipe's eval.tasks entry '{spec.name}'")
+    return FinetuneTask(
+        name=name,
+        type="single",
+        metric="accuracy",
+        train=str(train),
+        test=None if test == train else str(test),
+        text_columns=[spec.train.field],
+        label_column=spec.label_field,
+        label_map=spec.label_map,
+        ignore_labels=[""] if spec.label_map else [],
+        test_fraction=spec.test_fraction,
+        source=f"the recipe's eval.tasks entry '{spec.name}'",
+    )
 
 
 # ---------------------------------------------------------------- examples and reading
@@ -272,8 +411,8 @@ class TaskData:
     task: FinetuneTask
     train: list[Example]
     dev: list[Example]
-    label_names: list[str]       # class names, tag names; [] for regression
-    unit_separator: str = ""     # tokens: "" (characters, whitespace kept as units) or " " (words)
+    label_names: list[str]  # class names, tag names; [] for regression
+    unit_separator: str = ""  # tokens: "" (characters, whitespace kept as units) or " " (words)
     files: dict = field(default_factory=dict)
     _test_loader: Any = None
     _test: list[Example] | None = None
@@ -302,18 +441,25 @@ def _check_file(task: FinetuneTask, path: Path, which: str, data_dir: Path) -> N
         return
     given = getattr(task, which)
     if path.is_dir():  # P4: a folder is not "missing"
-        raise EvaluationError(f"Task '{task.name}': its {which} file '{path}' is a folder.",
-                              f"Name the {which} file itself in the task definition.")
+        raise EvaluationError(
+            f"Task '{task.name}': its {which} file '{path}' is a folder.",
+            f"Name the {which} file itself in the task definition.",
+        )
     if path.is_symlink():
-        raise EvaluationError(f"Task '{task.name}': its {which} file '{path}' is a broken link.",
-                              "Point the link at the file, or name the file itself.")
+        raise EvaluationError(
+            f"Task '{task.name}': its {which} file '{path}' is a broken link.",
+            "Point the link at the file, or name the file itself.",
+        )
     if Path(given).expanduser().is_absolute():  # P14: the data folder is irrelevant to an absolute path
-        raise EvaluationError(f"Task '{task.name}': its {which} file '{path}' does not exist.",
-                              f"Fix the {which} path of the task definition.")
+        raise EvaluationError(
+            f"Task '{task.name}': its {which} file '{path}' does not exist.",
+            f"Fix the {which} path of the task definition.",
+        )
     raise EvaluationError(
         f"Task '{task.name}': its {which} file '{path}' does not exist.",
         f"The task's data comes from {task.source or 'the file its definition names'}; it is read from the data "
-        f"folder '{data_dir}' (--data-dir, default $DOMAINLM_SHARED_DATA or ../shared/data).")
+        f"folder '{data_dir}' (--data-dir, default $DOMAINLM_SHARED_DATA or ../shared/data).",
+    )
 
 
 def _get(row: dict, column: str):
@@ -350,8 +496,10 @@ def _read_rows(task: FinetuneTask, path: Path) -> list[tuple[int, dict]]:
     try:
         return _read_rows_of(task, path)
     except UnicodeDecodeError as e:
-        raise EvaluationError(f"Task '{task.name}': '{path}' cannot be decoded ({e.encoding}, byte {e.start}).",
-                              "Save the file as UTF-8 (cp949 and UTF-16 with a byte-order mark are read too).") from None
+        raise EvaluationError(
+            f"Task '{task.name}': '{path}' cannot be decoded ({e.encoding}, byte {e.start}).",
+            "Save the file as UTF-8 (cp949 and UTF-16 with a byte-order mark are read too).",
+        ) from None
 
 
 def _read_rows_of(task: FinetuneTask, path: Path) -> list[tuple[int, dict]]:
@@ -373,15 +521,19 @@ def _read_rows_of(task: FinetuneTask, path: Path) -> list[tuple[int, dict]]:
                     try:
                         rows.append((i, json.loads(line)))
                     except json.JSONDecodeError as e:
-                        raise EvaluationError(f"Task '{task.name}': '{path}' line {i} is not JSON ({e.msg}).",
-                                              "A jsonl file holds one JSON object a line.") from None
+                        raise EvaluationError(
+                            f"Task '{task.name}': '{path}' line {i} is not JSON ({e.msg}).",
+                            "A jsonl file holds one JSON object a line.",
+                        ) from None
             columns = sorted(rows[0][1]) if rows else []
         else:  # klue-json: one JSON array of objects
             try:
                 data = json.load(fh)
             except json.JSONDecodeError as e:
-                raise EvaluationError(f"Task '{task.name}': '{path}' is not a JSON array ({e.msg}).",
-                                      "format klue-json reads KLUE's own JSON files (a list of objects).") from None
+                raise EvaluationError(
+                    f"Task '{task.name}': '{path}' is not a JSON array ({e.msg}).",
+                    "format klue-json reads KLUE's own JSON files (a list of objects).",
+                ) from None
             rows = [(i + 1, r) for i, r in enumerate(data if isinstance(data, list) else [])]
             columns = sorted(rows[0][1]) if rows else []
     if rows:
@@ -391,7 +543,8 @@ def _read_rows_of(task: FinetuneTask, path: Path) -> list[tuple[int, dict]]:
             raise EvaluationError(
                 f"Task '{task.name}': '{path}' has no column(s) {', '.join(missing)}; its columns are: "
                 f"{', '.join(columns) or '(none)'}.",
-                "Fix text_columns / label_column of the task (dotted paths reach into nested JSON).")
+                "Fix text_columns / label_column of the task (dotted paths reach into nested JSON).",
+            )
     return rows
 
 
@@ -409,8 +562,10 @@ def _labelled(task: FinetuneTask, path: Path) -> list[Example]:
             try:
                 label: Any = float(raw)
             except ValueError:
-                raise EvaluationError(f"Task '{task.name}': '{path}' line {line}: the score '{raw}' is not a number.",
-                                      "A regression task's label_column holds numbers.") from None
+                raise EvaluationError(
+                    f"Task '{task.name}': '{path}' line {line}: the score '{raw}' is not a number.",
+                    "A regression task's label_column holds numbers.",
+                ) from None
             _check_score(task, path, line, raw, label)
         elif task.label_map is not None:
             if raw not in task.label_map:
@@ -425,7 +580,8 @@ def _labelled(task: FinetuneTask, path: Path) -> list[Example]:
         raise EvaluationError(
             f"Task '{task.name}': '{path}' has labels outside the label map: {shown}"
             f"{' …' if len(outside) > 5 else ''}; the map knows {', '.join(repr(k) for k in task.label_map)}.",
-            "Add them to label_map, list them in ignore_labels to skip their rows, or fix label_column.")
+            "Add them to label_map, list them in ignore_labels to skip their rows, or fix label_column.",
+        )
     return examples
 
 
@@ -440,19 +596,25 @@ def _check_scores_vary(task: FinetuneTask, examples: list[Example], which: str) 
             f"Task '{task.name}': all {len(examples):,} {which} examples have the same gold score ({scores.pop():g}): "
             f"{task.metric.capitalize() if task.metric else 'A correlation'} is undefined when the gold scores do "
             "not vary, and a model learns nothing from a constant.",
-            "Check label_column (it should hold the similarity scores), or pass files whose scores differ.")
+            "Check label_column (it should hold the similarity scores), or pass files whose scores differ.",
+        )
     return examples
 
 
 def _check_score(task: FinetuneTask, path: Path, line: int, raw: str, score: float) -> None:
     """B23: nan and inf trained as gold scores (and a nan loss was blamed on the learning rate)."""
     if not math.isfinite(score):
-        raise EvaluationError(f"Task '{task.name}': '{path}' line {line}: the score '{raw}' is not a finite number.",
-                              "Fix or drop that row: a gold score must be a real number.")
+        raise EvaluationError(
+            f"Task '{task.name}': '{path}' line {line}: the score '{raw}' is not a finite number.",
+            "Fix or drop that row: a gold score must be a real number.",
+        )
     if task.score_range is not None and not task.score_range[0] <= score <= task.score_range[1]:
         low, high = task.score_range
-        raise EvaluationError(f"Task '{task.name}': '{path}' line {line}: the score {raw} is outside the task's "
-                              f"range [{low:g}, {high:g}].", "Fix that row, or the task's score_range.")
+        raise EvaluationError(
+            f"Task '{task.name}': '{path}' line {line}: the score {raw} is outside the task's "
+            f"range [{low:g}, {high:g}].",
+            "Fix that row, or the task's score_range.",
+        )
 
 
 def _naver_tag(tag: str) -> str:
@@ -477,11 +639,13 @@ def _tagged(task: FinetuneTask, path: Path) -> list[Example]:
         sentences.append(Example(tuple(units), list(tags), str(path), line))
 
     if task.format == "jsonl":
-        for line, row in ((i, json.loads(l)) for i, l in enumerate(_open_text(path), 1) if l.strip()):
+        for line, row in ((i, json.loads(text)) for i, text in enumerate(_open_text(path), 1) if text.strip()):
             tokens, tags = row.get("tokens"), row.get("tags")
             if not isinstance(tokens, list) or not isinstance(tags, list) or len(tokens) != len(tags):
-                raise EvaluationError(f"Task '{task.name}': '{path}' line {line} needs 'tokens' and 'tags' lists of "
-                                      "the same length.", "A tokens jsonl file holds {\"tokens\": [...], \"tags\": [...]} a line.")
+                raise EvaluationError(
+                    f"Task '{task.name}': '{path}' line {line} needs 'tokens' and 'tags' lists of the same length.",
+                    'A tokens jsonl file holds {"tokens": [...], "tags": [...]} a line.',
+                )
             add([str(t) for t in tokens], [str(t) for t in tags], line)
     else:
         units, tags, start = [], [], 1
@@ -499,37 +663,46 @@ def _tagged(task: FinetuneTask, path: Path) -> list[Example]:
                 parts = line.split("\t")
                 if task.format == "klue-ner":
                     if len(parts) != 2:
-                        raise EvaluationError(f"Task '{task.name}': '{path}' line {i} is not 'character<TAB>tag'.",
-                                              "format klue-ner reads KLUE-NER's files; Naver NER files are format naver-ner.")
+                        raise EvaluationError(
+                            f"Task '{task.name}': '{path}' line {i} is not 'character<TAB>tag'.",
+                            "format klue-ner reads KLUE-NER's files; Naver NER files are format naver-ner.",
+                        )
                     units.append(parts[0])
                     tags.append(parts[1].strip())
                 else:
                     if len(parts) == 3:
                         parts = parts[1:]  # the word index
                     if len(parts) != 2:
-                        raise EvaluationError(f"Task '{task.name}': '{path}' line {i} is not '[index<TAB>]word<TAB>tag'.",
-                                              "format naver-ner reads Naver NER files (index, word, tag per line).")
+                        raise EvaluationError(
+                            f"Task '{task.name}': '{path}' line {i} is not '[index<TAB>]word<TAB>tag'.",
+                            "format naver-ner reads Naver NER files (index, word, tag per line).",
+                        )
                     units.append(parts[0])
                     tags.append(_naver_tag(parts[1].strip()))
             add(units, tags, start)
     if bad:
         shown = ", ".join(f"'{k}' (line {v})" for k, v in list(bad.items())[:5])
-        raise EvaluationError(f"Task '{task.name}': '{path}' has NER tags that are not BIO: {shown}.",
-                              "Tags must be O, B-TYPE or I-TYPE (Naver's PER_B / PER_I / '-' are converted by "
-                              "format naver-ner).")
+        raise EvaluationError(
+            f"Task '{task.name}': '{path}' has NER tags that are not BIO: {shown}.",
+            "Tags must be O, B-TYPE or I-TYPE (Naver's PER_B / PER_I / '-' are converted by format naver-ner).",
+        )
     if task.label_map is not None:
         outside = sorted({t for s in sentences for t in s.label if t not in task.label_map})
         if outside:
-            raise EvaluationError(f"Task '{task.name}': '{path}' has tags outside the label map: {', '.join(outside[:8])}.",
-                                  "Add them to label_map or leave label_map out (then the tags of the data are used).")
+            raise EvaluationError(
+                f"Task '{task.name}': '{path}' has tags outside the label map: {', '.join(outside[:8])}.",
+                "Add them to label_map or leave label_map out (then the tags of the data are used).",
+            )
     return sentences
 
 
 def _read(task: FinetuneTask, path: Path) -> list[Example]:
     examples = _tagged(task, path) if task.type == "tokens" else _labelled(task, path)
     if not examples:
-        raise EvaluationError(f"Task '{task.name}': '{path}' holds no usable examples.",
-                              "Check the file, text_columns, label_column and ignore_labels.")
+        raise EvaluationError(
+            f"Task '{task.name}': '{path}' holds no usable examples.",
+            "Check the file, text_columns, label_column and ignore_labels.",
+        )
     return examples
 
 
@@ -549,8 +722,14 @@ def _budget(examples: list[Example], limit: int | None, salt: str) -> list[Examp
     return [examples[i] for i in sorted(ranked[:limit])]
 
 
-def load_task_data(task: FinetuneTask, data_dir: str | os.PathLike | None = None, *, max_train: int | None = None,
-                   max_dev: int | None = None, max_test: int | None = None) -> TaskData:
+def load_task_data(
+    task: FinetuneTask,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    max_train: int | None = None,
+    max_dev: int | None = None,
+    max_test: int | None = None,
+) -> TaskData:
     """Read and split a task. Train and dev are read now; test only when `load_test()` is called."""
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     paths = {"train": _path(task, task.train, data_dir)}
@@ -568,8 +747,10 @@ def load_task_data(task: FinetuneTask, data_dir: str | os.PathLike | None = None
     else:
         dev = _read(task, paths["dev"])
     if not train or not dev:
-        raise EvaluationError(f"Task '{task.name}' has {len(train)} train and {len(dev)} dev examples.",
-                              "A task needs both; give it more rows or a dev file.")
+        raise EvaluationError(
+            f"Task '{task.name}' has {len(train)} train and {len(dev)} dev examples.",
+            "A task needs both; give it more rows or a dev file.",
+        )
 
     # Label names: the label map (ids → first raw label of each id), or the labels of train and dev.
     if task.type == "regression":
@@ -579,8 +760,10 @@ def load_task_data(task: FinetuneTask, data_dir: str | os.PathLike | None = None
         for raw, i in task.label_map.items():  # several raw labels of one class read "1|2"
             by_id[i] = f"{by_id[i]}|{raw}" if i in by_id else raw
         if sorted(by_id) != list(range(len(by_id))):
-            raise ConfigError(f"Task '{task.name}': label_map ids must be 0..k-1, got {sorted(by_id)}.",
-                              "Number the classes from 0 without gaps.")
+            raise ConfigError(
+                f"Task '{task.name}': label_map ids must be 0..k-1, got {sorted(by_id)}.",
+                "Number the classes from 0 without gaps.",
+            )
         names = [by_id[i] for i in range(len(by_id))]
     else:
         seen = {t for ex in train + dev for t in (ex.label if task.type == "tokens" else [ex.label])}
@@ -598,22 +781,30 @@ def load_task_data(task: FinetuneTask, data_dir: str | os.PathLike | None = None
             for ex in examples:
                 if any(t not in index for t in ex.label):
                     unknown = sorted({t for t in ex.label if t not in index})
-                    raise EvaluationError(f"Task '{task.name}': '{ex.source}' line {ex.line} has tags never seen in "
-                                          f"train or dev: {', '.join(unknown)}.", "Give the task a label_map with every tag.")
+                    raise EvaluationError(
+                        f"Task '{task.name}': '{ex.source}' line {ex.line} has tags never seen in "
+                        f"train or dev: {', '.join(unknown)}.",
+                        "Give the task a label_map with every tag.",
+                    )
                 ex.label = [index[t] for t in ex.label]
         elif task.is_classification and task.label_map is None:
             for ex in examples:
                 if ex.label not in index:
-                    raise EvaluationError(f"Task '{task.name}': '{ex.source}' line {ex.line} has the label "
-                                          f"'{ex.label}', never seen in train or dev.", "Give the task a label_map.")
+                    raise EvaluationError(
+                        f"Task '{task.name}': '{ex.source}' line {ex.line} has the label "
+                        f"'{ex.label}', never seen in train or dev.",
+                        "Give the task a label_map.",
+                    )
                 ex.label = index[ex.label]
         return examples
 
     train = encode(_budget(train, max_train, f"finetune-order-{task.name}"))
     dev = encode(_budget(dev, max_dev, f"finetune-order-{task.name}"))
     if task.is_classification and len({ex.label for ex in train}) < 2:
-        raise EvaluationError(f"Task '{task.name}': the training examples hold a single class.",
-                              "Check label_column and label_map, or raise --max-train.")
+        raise EvaluationError(
+            f"Task '{task.name}': the training examples hold a single class.",
+            "Check label_column and label_map, or raise --max-train.",
+        )
     _check_scores_vary(task, train, "train")
     _check_scores_vary(task, dev, "dev")
 
@@ -621,17 +812,25 @@ def load_task_data(task: FinetuneTask, data_dir: str | os.PathLike | None = None
     train_keys = {ex.key for ex in train}
     shared_dev = sum(ex.key in train_keys for ex in dev)
     if shared_dev:
-        notes.append(f"{shared_dev:,} of {len(dev):,} dev examples are also train examples: the epoch is chosen "
-                     "on text the model trained on")
+        notes.append(
+            f"{shared_dev:,} of {len(dev):,} dev examples are also train examples: the epoch is chosen "
+            "on text the model trained on"
+        )
 
     def read_test() -> list[Example]:
         rows = carved_test if task.test is None else _read(task, paths["test"])
         # B24: a test file equal to (or overlapping) train scores memory, not generalisation.
         shared = sum(ex.key in train_keys for ex in rows)
         if shared:
-            notes.append(f"{shared:,} of {len(rows):,} test examples are also train examples: the test score is not "
-                         "held out" + (" (the test file is the train file)" if task.test is not None and
-                                       paths["test"].resolve() == paths["train"].resolve() else ""))
+            notes.append(
+                f"{shared:,} of {len(rows):,} test examples are also train examples: the test score is not "
+                "held out"
+                + (
+                    " (the test file is the train file)"
+                    if task.test is not None and paths["test"].resolve() == paths["train"].resolve()
+                    else ""
+                )
+            )
         return _check_scores_vary(task, encode(_budget(rows, max_test, f"finetune-order-{task.name}")), "test")
 
     separator = " " if task.format == "naver-ner" or (task.type == "tokens" and task.format == "jsonl") else ""

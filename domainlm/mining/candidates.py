@@ -19,7 +19,7 @@ what category text needs, and frequency + specificity + tokens saved decide.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -94,8 +94,9 @@ def continuation_candidates(suffixes: Counter, min_count: int, max_chars: int) -
     return {"##" + body: c for body, c in found.items()}
 
 
-def count_known(words: dict[str, int], wp: WordPiece, word_terms: set[str], cont_terms: set[str],
-                max_chars: int) -> dict[str, int]:
+def count_known(
+    words: dict[str, int], wp: WordPiece, word_terms: set[str], cont_terms: set[str], max_chars: int
+) -> dict[str, int]:
     """Counts of given candidates in another corpus (the reference), positions as for the category.
 
     `word_terms` must be closed under prefixes of length >= 2 (as `word_candidates` returns), so the
@@ -120,8 +121,8 @@ def count_known(words: dict[str, int], wp: WordPiece, word_terms: set[str], cont
         if e is None:
             continue
         for b in e[:-1]:
-            if word[b:b + 2] in cont_terms:
-                suffixes[word[b:b + max_chars]] += count
+            if word[b : b + 2] in cont_terms:
+                suffixes[word[b : b + max_chars]] += count
     for suffix, count in suffixes.items():
         for length in range(2, len(suffix) + 1):
             body = suffix[:length]

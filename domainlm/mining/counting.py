@@ -29,16 +29,16 @@ import multiprocessing as mp
 import os
 import time
 from collections import Counter
-from queue import Empty, Full
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from queue import Empty, Full
 
 from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer
-from domainlm.errors import CorpusError, MiningError
-from domainlm.io import atomic_write
 from domainlm.corpus.fastread import chunk_texts, raw_chunks, raw_plan
 from domainlm.corpus.normalize import WORD_CHARS
+from domainlm.errors import CorpusError, MiningError
+from domainlm.io import atomic_write
 from domainlm.mining.wordpiece import pretokenizer_for
 from domainlm.progress import progress_bar
 
@@ -132,8 +132,16 @@ class Tally:
             self.add("\n".join(texts))
 
     def result(self) -> tuple:
-        return (self.counts, self.raw_bytes, self.characters, self.words, self.eojeols, self.prune_threshold,
-                self.documents, self.sample)
+        return (
+            self.counts,
+            self.raw_bytes,
+            self.characters,
+            self.words,
+            self.eojeols,
+            self.prune_threshold,
+            self.documents,
+            self.sample,
+        )
 
 
 def _worker(queue, results, normalize: NormalizeConfig, lowercase: bool, max_words: int) -> None:
@@ -146,8 +154,9 @@ def _worker(queue, results, normalize: NormalizeConfig, lowercase: bool, max_wor
     results.put(tally.result())
 
 
-def _raw_worker(queue, results, plan, normalize: NormalizeConfig, lowercase: bool, max_words: int,
-                sample_size: int) -> None:
+def _raw_worker(
+    queue, results, plan, normalize: NormalizeConfig, lowercase: bool, max_words: int, sample_size: int
+) -> None:
     try:
         tally = Tally(normalize, lowercase, max_words, sample_size)
         while True:
@@ -161,8 +170,14 @@ def _raw_worker(queue, results, plan, normalize: NormalizeConfig, lowercase: boo
         results.put(e)
 
 
-def _batches(docs: Iterable, stats: dict, sample: list[str], sample_size: int,
-             keep: Callable[[object], bool] | None, max_documents: int | None) -> Iterable[str]:
+def _batches(
+    docs: Iterable,
+    stats: dict,
+    sample: list[str],
+    sample_size: int,
+    keep: Callable[[object], bool] | None,
+    max_documents: int | None,
+) -> Iterable[str]:
     """Newline-joined batches of document texts (the one per-document loop of the main process).
 
     The Normalizer collapses all whitespace and none of its rules matches across a newline, so one
@@ -198,10 +213,18 @@ def _batches(docs: Iterable, stats: dict, sample: list[str], sample_size: int,
         yield "\n".join(buf)
 
 
-def count_words(corpus, *, normalize: NormalizeConfig | None = None, lowercase: bool = True,
-                workers: int | None = None, max_words: int = 2_000_000, max_documents: int | None = None,
-                keep: Callable[[object], bool] | None = None, sample: int = 0,
-                description: str = "counting words") -> WordCounts:
+def count_words(
+    corpus,
+    *,
+    normalize: NormalizeConfig | None = None,
+    lowercase: bool = True,
+    workers: int | None = None,
+    max_words: int = 2_000_000,
+    max_documents: int | None = None,
+    keep: Callable[[object], bool] | None = None,
+    sample: int = 0,
+    description: str = "counting words",
+) -> WordCounts:
     """Stream `corpus` (CorpusSpec | path | list) and count its pre-tokenized words.
 
     `keep(document)` filters documents (held-out exclusion, category routing) before counting;
@@ -220,8 +243,17 @@ def count_words(corpus, *, normalize: NormalizeConfig | None = None, lowercase: 
     results = None
     with progress_bar(description, total=total, unit="bytes") as update:
         if plan and parallel:
-            results = _count_parallel(raw_chunks(plan, lambda done: update(completed=done)), workers, normalize,
-                                      lowercase, max_words, lambda: None, target=_raw_worker, extra=(sample,), plan=plan)
+            results = _count_parallel(
+                raw_chunks(plan, lambda done: update(completed=done)),
+                workers,
+                normalize,
+                lowercase,
+                max_words,
+                lambda: None,
+                target=_raw_worker,
+                extra=(sample,),
+                plan=plan,
+            )
         elif plan:
             results = _count_raw_here(plan, Tally(normalize, lowercase, max_words, sample), update)
             if results is None:
@@ -236,12 +268,23 @@ def count_words(corpus, *, normalize: NormalizeConfig | None = None, lowercase: 
             results = [tally.result()]
             workers = 1
         else:
-            results = _count_parallel(_batches(reader, stats, reservoir, sample, keep, max_documents), workers, normalize, lowercase, max_words,
-                                      lambda: update(completed=reader.stats.bytes_done))
+            results = _count_parallel(
+                _batches(reader, stats, reservoir, sample, keep, max_documents),
+                workers,
+                normalize,
+                lowercase,
+                max_words,
+                lambda: update(completed=reader.stats.bytes_done),
+            )
         update(completed=total)
     counts: Counter = results[0][0]
-    out = WordCounts(counts=counts, documents=stats["documents"], workers=workers,
-                     sources=[s.path for s in reader.specs], sample=reservoir)
+    out = WordCounts(
+        counts=counts,
+        documents=stats["documents"],
+        workers=workers,
+        sources=[s.path for s in reader.specs],
+        sample=reservoir,
+    )
     for i, (c, raw, chars, words, eojeols, threshold, docs, part) in enumerate(results):
         if i:
             counts.update(c)
@@ -276,9 +319,17 @@ def _count_raw_here(plan, tally: Tally, update: Callable) -> list[tuple] | None:
     return [tally.result()]
 
 
-def _count_parallel(batches: Iterable, workers: int, normalize: NormalizeConfig, lowercase: bool,
-                    max_words: int, on_batch: Callable[[], None], target=None, extra: tuple = (),
-                    plan=None) -> list[tuple]:
+def _count_parallel(
+    batches: Iterable,
+    workers: int,
+    normalize: NormalizeConfig,
+    lowercase: bool,
+    max_words: int,
+    on_batch: Callable[[], None],
+    target=None,
+    extra: tuple = (),
+    plan=None,
+) -> list[tuple]:
     """Count `batches` in `workers` processes: this one and `workers - 1` children.
 
     A batch goes to the children's queue when it has room and is counted here otherwise, so this
@@ -301,12 +352,15 @@ def _count_parallel(batches: Iterable, workers: int, normalize: NormalizeConfig,
     procs = [ctx.Process(target=target, args=args, daemon=True) for _ in range(workers - 1)]
     for p in procs:
         p.start()
+
     def check_alive() -> None:
         dead = [p for p in procs if not p.is_alive() and p.exitcode not in (0, None)]
         if dead:
-            raise MiningError(f"A counting process died (exit code {dead[0].exitcode}); a negative code is the signal "
-                              "that killed it (-9: out of memory).",
-                              "Lower --workers or mine.max_candidates, or free memory, and run again.")
+            raise MiningError(
+                f"A counting process died (exit code {dead[0].exitcode}); a negative code is the signal "
+                "that killed it (-9: out of memory).",
+                "Lower --workers or mine.max_candidates, or free memory, and run again.",
+            )
 
     def put(item) -> None:
         while True:
@@ -351,12 +405,23 @@ def _count_parallel(batches: Iterable, workers: int, normalize: NormalizeConfig,
 CACHE_VERSION = 2
 CACHE_FORMAT = "domainlm-word-counts"
 # The WordCounts fields an entry stores beside the counts, and their types.
-_CACHED_FIELDS = {"documents": int, "raw_bytes": int, "characters": int, "words": int, "eojeols": int,
-                  "prune_threshold": int, "workers": int, "skipped_long_lines": int, "sources": list}
+_CACHED_FIELDS = {
+    "documents": int,
+    "raw_bytes": int,
+    "characters": int,
+    "words": int,
+    "eojeols": int,
+    "prune_threshold": int,
+    "workers": int,
+    "skipped_long_lines": int,
+    "sources": list,
+}
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("DOMAINLM_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "domainlm")
+    root = os.environ.get("DOMAINLM_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "domainlm"
+    )
     return Path(root) / "word_counts"
 
 
@@ -377,8 +442,12 @@ def _cache_key(corpus, settings: dict) -> str | None:
 
 def write_cached_counts(path: Path, result: WordCounts) -> None:
     """Store `result` as JSON: plain data that nothing can execute when it is read back."""
-    entry = {"format": CACHE_FORMAT, "version": CACHE_VERSION,
-             **{name: getattr(result, name) for name in _CACHED_FIELDS}, "counts": result.counts}
+    entry = {
+        "format": CACHE_FORMAT,
+        "version": CACHE_VERSION,
+        **{name: getattr(result, name) for name in _CACHED_FIELDS},
+        "counts": result.counts,
+    }
     with atomic_write(path, "w", encoding="utf-8") as fh:
         json.dump(entry, fh, ensure_ascii=False, separators=(",", ":"))
 
@@ -400,8 +469,9 @@ def read_cached_counts(path: Path) -> WordCounts | None:
     if not isinstance(counts, dict):
         return None
     fields = {name: entry.get(name) for name in _CACHED_FIELDS}
-    if not all(isinstance(fields[name], kind) and not isinstance(fields[name], bool)
-               for name, kind in _CACHED_FIELDS.items()):
+    if not all(
+        isinstance(fields[name], kind) and not isinstance(fields[name], bool) for name, kind in _CACHED_FIELDS.items()
+    ):
         return None
     if not all(isinstance(source, str) for source in fields["sources"]):
         return None
@@ -410,8 +480,9 @@ def read_cached_counts(path: Path) -> WordCounts | None:
     return WordCounts(counts=Counter(counts), cached=True, **fields)
 
 
-def count_words_cached(corpus, *, use_cache: bool = True, counter: Callable[..., WordCounts] | None = None,
-                       **kwargs) -> WordCounts:
+def count_words_cached(
+    corpus, *, use_cache: bool = True, counter: Callable[..., WordCounts] | None = None, **kwargs
+) -> WordCounts:
     """`count_words` (or `counter`: the Ray engine's), reusing the counts of an unchanged local
     corpus read with the same settings.
 
@@ -422,9 +493,14 @@ def count_words_cached(corpus, *, use_cache: bool = True, counter: Callable[...,
     engine's early drop of rare words, is part of the key).
     """
     counter = counter or count_words
-    settings = {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in kwargs.items()
-                if k in ("normalize", "lowercase", "max_words", "max_documents", "min_count")}
-    key = _cache_key(corpus, settings) if use_cache and kwargs.get("keep") is None and not kwargs.get("sample") else None
+    settings = {
+        k: (v.model_dump() if hasattr(v, "model_dump") else v)
+        for k, v in kwargs.items()
+        if k in ("normalize", "lowercase", "max_words", "max_documents", "min_count")
+    }
+    key = (
+        _cache_key(corpus, settings) if use_cache and kwargs.get("keep") is None and not kwargs.get("sample") else None
+    )
     path = cache_dir() / f"{key}.json" if key else None
     if path is not None and path.is_file():
         cached = read_cached_counts(path)
@@ -445,6 +521,7 @@ def count_words_cached(corpus, *, use_cache: bool = True, counter: Callable[...,
 
 # ---------------------------------------------------------------- counting in the background
 
+
 class BackgroundCount:
     """`count_words_cached` in a child process, so the caller can work meanwhile (see `mine_terms`).
 
@@ -458,7 +535,7 @@ class BackgroundCount:
         self._proc = ctx.Process(target=_background_main, args=(self._queue, corpus, min_count, kwargs))
         self._proc.start()
 
-    def __enter__(self) -> "BackgroundCount":
+    def __enter__(self) -> BackgroundCount:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -477,8 +554,10 @@ class BackgroundCount:
                 break
             except Empty:
                 if not self._proc.is_alive():
-                    raise MiningError(f"The reference counting process died (exit code {self._proc.exitcode}).",
-                                      "Free memory or lower --workers, and run again.") from None
+                    raise MiningError(
+                        f"The reference counting process died (exit code {self._proc.exitcode}).",
+                        "Free memory or lower --workers, and run again.",
+                    ) from None
         self._proc.join()
         if status == "error":
             raise payload

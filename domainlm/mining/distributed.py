@@ -37,14 +37,28 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from domainlm.corpus import CorpusSpec, NormalizeConfig, corpus_specs
-from domainlm.corpus.reader import (COMPRESSIONS, DEFAULT_MAX_LINE_BYTES, FORMATS, CountingFile, Document, LineSource,
-                                    ReadStats, expand_paths, format_of, is_corpus_file, is_saved_dataset, json_is_array,
-                                    read_json_array, read_lines, read_parquet)
+from domainlm.corpus.reader import (
+    COMPRESSIONS,
+    DEFAULT_MAX_LINE_BYTES,
+    FORMATS,
+    CountingFile,
+    Document,
+    LineSource,
+    ReadStats,
+    expand_paths,
+    format_of,
+    is_corpus_file,
+    is_saved_dataset,
+    json_is_array,
+    read_json_array,
+    read_lines,
+    read_parquet,
+)
 from domainlm.errors import CorpusError, MiningError
 from domainlm.mining.counting import BATCH_CHARS, Tally, WordCounts, prune
 
@@ -66,7 +80,9 @@ def import_ray():
         import ray
         import ray.data  # noqa: F401
     except ImportError as e:
-        raise MiningError(f"The Ray engine needs Ray with Ray Data, which is not installed ({e.msg}).", RAY_HINT) from None
+        raise MiningError(
+            f"The Ray engine needs Ray with Ray Data, which is not installed ({e.msg}).", RAY_HINT
+        ) from None
     return ray
 
 
@@ -76,20 +92,25 @@ def is_remote(path: str) -> bool:
 
 # ---------------------------------------------------------------- connecting
 
+
 def _check_reachable(address: str) -> None:
     """Fail fast when HOST:PORT (or ray://HOST:PORT) does not answer: ray.init would wait minutes."""
     target = address.split("://", 1)[-1]
     host, _, port = target.rpartition(":")
     if not host or not port.isdigit():
-        raise MiningError(f"--ray-address {address!r} is not 'auto', HOST:PORT or ray://HOST:PORT.",
-                          "Pass the address `ray start --head` printed (e.g. 10.0.0.5:6379), or auto on a cluster node.")
+        raise MiningError(
+            f"--ray-address {address!r} is not 'auto', HOST:PORT or ray://HOST:PORT.",
+            "Pass the address `ray start --head` printed (e.g. 10.0.0.5:6379), or auto on a cluster node.",
+        )
     try:
         with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
             pass
     except OSError as e:
-        raise MiningError(f"Cannot reach the Ray cluster at {address}: {e.strerror or e} (waited up to {CONNECT_TIMEOUT_S:.0f} s).",
-                          "Start it (`ray start --head` on the head node), check the address and the firewall, "
-                          "or drop --ray-address to run a local Ray instance.") from None
+        raise MiningError(
+            f"Cannot reach the Ray cluster at {address}: {e.strerror or e} (waited up to {CONNECT_TIMEOUT_S:.0f} s).",
+            "Start it (`ray start --head` on the head node), check the address and the firewall, "
+            "or drop --ray-address to run a local Ray instance.",
+        ) from None
 
 
 @contextmanager
@@ -113,9 +134,11 @@ def ray_session(address: str | None = None, workers: int | None = None) -> Itera
         else:
             ray.init(num_cpus=workers, **kwargs)
     except ConnectionError as e:
-        raise MiningError(f"Cannot connect to the Ray cluster at {address}: {e}",
-                          "On a cluster node, `ray start --head` first (or `ray status` to check); "
-                          "drop --ray-address to run a local Ray instance.") from None
+        raise MiningError(
+            f"Cannot connect to the Ray cluster at {address}: {e}",
+            "On a cluster node, `ray start --head` first (or `ray status` to check); "
+            "drop --ray-address to run a local Ray instance.",
+        ) from None
     try:
         yield ray
     finally:
@@ -128,13 +151,17 @@ def cluster_cpus(ray) -> int:
 
 # ---------------------------------------------------------------- resolving paths
 
+
 def _remote_files(path: str) -> tuple[object, list[tuple[str, str]]]:
     """(pyarrow filesystem, [(path for the filesystem, path to show)]) of a remote file or folder."""
     import pyarrow.fs as pafs
 
     scheme = path.split("://", 1)[0]
     if any(ch in path for ch in "*?["):
-        raise CorpusError(f"'{path}': patterns are not supported for remote paths.", "Name a file or a folder (all its corpus files are read).")
+        raise CorpusError(
+            f"'{path}': patterns are not supported for remote paths.",
+            "Name a file or a folder (all its corpus files are read).",
+        )
     outcome: dict = {}
 
     def resolve() -> None:
@@ -156,8 +183,10 @@ def _remote_files(path: str) -> tuple[object, list[tuple[str, str]]]:
     worker = threading.Thread(target=resolve, daemon=True)
     worker.start()
     worker.join(REMOTE_TIMEOUT_S)
-    hint = ("Check the path and the credentials of that store on this machine AND on every Ray worker "
-            "(s3: AWS_ACCESS_KEY_ID / AWS_PROFILE / an instance role; gs: GOOGLE_APPLICATION_CREDENTIALS), and the network.")
+    hint = (
+        "Check the path and the credentials of that store on this machine AND on every Ray worker "
+        "(s3: AWS_ACCESS_KEY_ID / AWS_PROFILE / an instance role; gs: GOOGLE_APPLICATION_CREDENTIALS), and the network."
+    )
     if worker.is_alive():
         raise CorpusError(f"Cannot reach '{path}': no answer within {REMOTE_TIMEOUT_S:.0f} s.", hint)
     error = outcome.get("error")
@@ -166,13 +195,17 @@ def _remote_files(path: str) -> tuple[object, list[tuple[str, str]]]:
     if error is not None:
         text = str(error)
         if "Unrecognized filesystem type" in text or "not supported" in text.lower() or isinstance(error, ImportError):
-            raise CorpusError(f"No filesystem can read '{path}': pyarrow has none for {scheme}://.",
-                              "Ray Data reads s3://, gs:// (gcs://), hdfs:// and local paths; copy the data to one of those.") from None
+            raise CorpusError(
+                f"No filesystem can read '{path}': pyarrow has none for {scheme}://.",
+                "Ray Data reads s3://, gs:// (gcs://), hdfs:// and local paths; copy the data to one of those.",
+            ) from None
         raise CorpusError(f"Cannot read '{path}': {type(error).__name__}: {text}", hint) from None
     fs, files = outcome["ok"]
     if not files:
-        raise CorpusError(f"The folder '{path}' holds no readable corpus files.",
-                          f"Readable files end in {', '.join(FORMATS)} (optionally compressed: {', '.join(COMPRESSIONS)}).")
+        raise CorpusError(
+            f"The folder '{path}' holds no readable corpus files.",
+            f"Readable files end in {', '.join(FORMATS)} (optionally compressed: {', '.join(COMPRESSIONS)}).",
+        )
     return fs, [(f, f"{scheme}://{f}") for f in files]
 
 
@@ -184,8 +217,10 @@ def resolve_files(spec: CorpusSpec) -> tuple[object, list[tuple[str, str]]]:
         return _remote_files(spec.path)
     local = spec.path.removeprefix("file://")
     if spec.path.startswith("hf:") or is_saved_dataset(Path(local)):
-        raise MiningError(f"The Ray engine reads files, not `datasets` datasets ('{spec.path}').",
-                          "Export it to parquet or jsonl (dataset.to_parquet(...)), or use --engine local.")
+        raise MiningError(
+            f"The Ray engine reads files, not `datasets` datasets ('{spec.path}').",
+            "Export it to parquet or jsonl (dataset.to_parquet(...)), or use --engine local.",
+        )
     files = expand_paths(local)  # missing paths, empty folders and patterns fail as they do locally
     # Absolute paths: on a cluster every node must see them (a shared filesystem).
     return pafs.LocalFileSystem(), [(str(f.resolve()), str(f)) for f in files]
@@ -197,6 +232,7 @@ def check_readable(corpus) -> list[tuple[CorpusSpec, object, list[tuple[str, str
 
 
 # ---------------------------------------------------------------- reading (on the workers)
+
 
 def _datasource_class():
     from ray.data.datasource import FileBasedDatasource
@@ -235,10 +271,14 @@ def _datasource_class():
                 lines.append(doc.line)
                 size += len(doc.text)
                 if size >= BATCH_CHARS:
-                    yield pa.table({"text": texts, "id": pa.array(ids, pa.string()), "line": lines, "source": [shown] * len(texts)})
+                    yield pa.table(
+                        {"text": texts, "id": pa.array(ids, pa.string()), "line": lines, "source": [shown] * len(texts)}
+                    )
                     texts, ids, lines, size = [], [], [], 0
             if texts:
-                yield pa.table({"text": texts, "id": pa.array(ids, pa.string()), "line": lines, "source": [shown] * len(texts)})
+                yield pa.table(
+                    {"text": texts, "id": pa.array(ids, pa.string()), "line": lines, "source": [shown] * len(texts)}
+                )
 
         def _documents(self, f, path: str, shown: str) -> Iterator[Document]:
             spec = self.spec
@@ -339,10 +379,20 @@ def _error_cause(error: BaseException) -> BaseException:
     return error
 
 
-def count_words_ray(corpus, *, normalize: NormalizeConfig | None = None, lowercase: bool = True,
-                    max_words: int = 2_000_000, max_documents: int | None = None,
-                    keep: Callable[[object], bool] | None = None, sample: int = 0, min_count: int = 1,
-                    resolved=None, description: str = "counting words", **_ignored) -> WordCounts:
+def count_words_ray(
+    corpus,
+    *,
+    normalize: NormalizeConfig | None = None,
+    lowercase: bool = True,
+    max_words: int = 2_000_000,
+    max_documents: int | None = None,
+    keep: Callable[[object], bool] | None = None,
+    sample: int = 0,
+    min_count: int = 1,
+    resolved=None,
+    description: str = "counting words",
+    **_ignored,
+) -> WordCounts:
     """`counting.count_words` on Ray Data (see module doc). Needs a connected Ray (`ray_session`).
 
     `min_count` drops rarer words on the workers, before they travel to the driver (the reference).
@@ -364,8 +414,11 @@ def count_words_ray(corpus, *, normalize: NormalizeConfig | None = None, lowerca
     for spec, fs, files in resolved:
         # Half a CPU a read task: resources unlike the counting step's keep Ray from fusing the two,
         # so the blocks of one big file are counted by every worker, not by the task reading it.
-        ds = rd.read_datasource(Datasource([p for p, _ in files], spec, dict(files), fs),
-                                override_num_blocks=min(len(files), 4 * cpus), num_cpus=0.5)
+        ds = rd.read_datasource(
+            Datasource([p for p, _ in files], spec, dict(files), fs),
+            override_num_blocks=min(len(files), 4 * cpus),
+            num_cpus=0.5,
+        )
         if spec.limit:
             ds = ds.limit(spec.limit)
         parts.append(ds)
@@ -377,17 +430,24 @@ def count_words_ray(corpus, *, normalize: NormalizeConfig | None = None, lowerca
         keep_fn = keep
     if max_documents:
         ds = ds.filter(lambda row: bool(row["text"])).limit(max_documents)
-    counted = ds.map_batches(_count_block, batch_format="pyarrow", batch_size=None,
-                             fn_kwargs={"normalize": normalize, "lowercase": lowercase, "keep": keep_fn})
+    counted = ds.map_batches(
+        _count_block,
+        batch_format="pyarrow",
+        batch_size=None,
+        fn_kwargs={"normalize": normalize, "lowercase": lowercase, "keep": keep_fn},
+    )
     total_bytes = sum(info for info in _sizes(resolved))
     # Ray's hash shuffle starts aggregator actors (~5 s) and pays off on large inputs spread over a
     # cluster; below SORT_SHUFFLE_MAX_BYTES the classic sort shuffle is several times faster.
     default = _DEFAULT_SHUFFLE.setdefault("strategy", ctx.shuffle_strategy)  # Ray's, before any change here
-    ctx.shuffle_strategy = (rd.context.ShuffleStrategy.SORT_SHUFFLE_PULL_BASED if total_bytes < SORT_SHUFFLE_MAX_BYTES
-                            else default)
+    ctx.shuffle_strategy = (
+        rd.context.ShuffleStrategy.SORT_SHUFFLE_PULL_BASED if total_bytes < SORT_SHUFFLE_MAX_BYTES else default
+    )
     merged = counted.groupby("word", num_partitions=max(2, min(200, 2 * cpus))).sum("count")
     if min_count > 1:
-        merged = merged.map_batches(_drop_rare, batch_format="pyarrow", batch_size=None, fn_kwargs={"min_count": min_count})
+        merged = merged.map_batches(
+            _drop_rare, batch_format="pyarrow", batch_size=None, fn_kwargs={"min_count": min_count}
+        )
     counts: Counter = Counter()
     totals = dict.fromkeys(_STAT_FIELDS, 0)
     docs: list[str] = []
@@ -413,15 +473,24 @@ def count_words_ray(corpus, *, normalize: NormalizeConfig | None = None, lowerca
         cause = _error_cause(e)
         if isinstance(cause, (CorpusError, MiningError)):
             raise cause from None
-        raise MiningError(f"The Ray job failed: {type(cause).__name__}: {str(cause).strip().splitlines()[-1] if str(cause).strip() else ''}",
-                          "Ray retries tasks whose worker died; this one failed for good. See the Ray logs "
-                          "(/tmp/ray/session_latest/logs) and run again.") from None
+        raise MiningError(
+            f"The Ray job failed: {type(cause).__name__}: "
+            f"{str(cause).strip().splitlines()[-1] if str(cause).strip() else ''}",
+            "Ray retries tasks whose worker died; this one failed for good. See the Ray logs "
+            "(/tmp/ray/session_latest/logs) and run again.",
+        ) from None
     finally:
         ray_log.setLevel(level)
     if sample and len(docs) > 2 * sample:
         docs = docs[:: len(docs) // sample]
-    out = WordCounts(counts=counts, workers=cpus, prune_threshold=threshold,
-                     sources=[shown for _, _, files in resolved for _, shown in files], sample=docs, **totals)
+    out = WordCounts(
+        counts=counts,
+        workers=cpus,
+        prune_threshold=threshold,
+        sources=[shown for _, _, files in resolved for _, shown in files],
+        sample=docs,
+        **totals,
+    )
     out.seconds = time.perf_counter() - start
     return out
 
@@ -440,15 +509,16 @@ class RayBackgroundCount:
 
         def run() -> None:
             try:
-                self._outcome["ok"] = count_words_cached(corpus, use_cache=use_cache, counter=count_words_ray,
-                                                         min_count=min_count, **kwargs)
+                self._outcome["ok"] = count_words_cached(
+                    corpus, use_cache=use_cache, counter=count_words_ray, min_count=min_count, **kwargs
+                )
             except BaseException as e:  # noqa: BLE001 - raised again by result()
                 self._outcome["error"] = e
 
         self._thread = threading.Thread(target=run, name="domainlm-ray-reference", daemon=True)
         self._thread.start()
 
-    def __enter__(self) -> "RayBackgroundCount":
+    def __enter__(self) -> RayBackgroundCount:
         return self
 
     def __exit__(self, *exc) -> None:

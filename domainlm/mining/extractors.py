@@ -14,7 +14,7 @@ WordPiece will use them, and selection decides by real re-tokenization.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 # Content morphemes a word-initial term may span: nouns, roots, stems, foreign words, numbers.
 _CONTENT = ("NNG", "NNP", "NNB", "NR", "XR", "SL", "SN", "SH", "XPN", "XSN", "VV", "VA", "VX", "MAG", "MM", "IC")
@@ -35,15 +35,22 @@ def _leading_content_end(tokens, word: str) -> int:
     return end if end <= len(word) else 0
 
 
-def kiwi_candidates(words: dict[str, int], min_count: int, max_chars: int,
-                    kinds: Iterable[str] = ("word", "continuation"), workers: int | None = None) -> dict[str, int]:
+def kiwi_candidates(
+    words: dict[str, int],
+    min_count: int,
+    max_chars: int,
+    kinds: Iterable[str] = ("word", "continuation"),
+    workers: int | None = None,
+) -> dict[str, int]:
     """Word-initial stems and `##` endings from a kiwipiepy analysis of the frequent distinct words."""
     try:
         from kiwipiepy import Kiwi
     except ImportError as e:  # pragma: no cover - a declared dependency
         from domainlm.errors import MiningError
 
-        raise MiningError("The kiwi extractor needs kiwipiepy.", "pip install kiwipiepy, or use extractor: wordpiece.") from e
+        raise MiningError(
+            "The kiwi extractor needs kiwipiepy.", "pip install kiwipiepy, or use extractor: wordpiece."
+        ) from e
     kinds = set(kinds)
     frequent = [w for w, c in words.items() if c >= min_count and len(w) >= 2 and any(ch.isalpha() for ch in w)]
     kiwi = Kiwi(num_workers=workers or -1)
@@ -54,8 +61,10 @@ def kiwi_candidates(words: dict[str, int], min_count: int, max_chars: int,
         if end >= 2 and end <= max_chars:
             stems.add(word[:end])
         if 0 < end < len(word) and len(word) - end >= 2:
-            endings.add(word[end:end + max_chars])
-    counts = count_terms(words, stems if "word" in kinds else set(), endings if "continuation" in kinds else set(), max_chars)
+            endings.add(word[end : end + max_chars])
+    counts = count_terms(
+        words, stems if "word" in kinds else set(), endings if "continuation" in kinds else set(), max_chars
+    )
     return {t: c for t, c in counts.items() if c >= min_count}
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 import gc
 import os
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-
-from vocab_tools.terms import Term, write_terms
 
 from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer, corpus_specs
+from domainlm.corpus.reader import ReadStats, long_line_note, warn_read_notes
 from domainlm.errors import CorpusError, MiningError, warn
 from domainlm.io import atomic_directory, check_output_dir, write_json
 from domainlm.mining.base import BaseTokenizer, load_base_tokenizer
@@ -25,8 +24,8 @@ from domainlm.mining.counting import BackgroundCount, WordCounts, count_words_ca
 from domainlm.mining.pool import candidate_pool
 from domainlm.mining.selection import Candidate, select
 from domainlm.mining.wordpiece import WordPiece, pretokenize
-from domainlm.corpus.reader import ReadStats, long_line_note, warn_read_notes
 from domainlm.progress import progress_bar
+from vocab_tools.terms import Term, write_terms
 
 # Below this, counts are too sparse for any term to reach a sensible min_count.
 MIN_EOJEOLS = 5_000
@@ -103,8 +102,10 @@ def check_inputs(corpus, reference) -> None:
     if not corpus_specs(corpus):
         raise MiningError("No category corpus was given.", "Pass --corpus PATH (repeatable) or --category NAME.")
     if not corpus_specs(reference):
-        raise MiningError("No reference corpus was given: specificity is measured against general text.",
-                          "Pass --reference PATH, e.g. a Korean Wikipedia sample (general/kowiki_sample.txt.gz).")
+        raise MiningError(
+            "No reference corpus was given: specificity is measured against general text.",
+            "Pass --reference PATH, e.g. a Korean Wikipedia sample (general/kowiki_sample.txt.gz).",
+        )
 
 
 def _local_files(corpus) -> set[Path]:
@@ -120,9 +121,11 @@ def warn_shared_files(corpus, reference) -> None:
     shared = _local_files(corpus) & _local_files(reference)
     if shared:
         names = ", ".join(sorted(str(f) for f in shared)[:3]) + (" …" if len(shared) > 3 else "")
-        warn(f"The category corpus and the reference corpus share {len(shared):,} file(s) ({names}): its words are "
-             "compared with themselves, so no term stands out as specific to the category. Pass general text "
-             "(e.g. general/kowiki_sample.txt.gz) as --reference.")
+        warn(
+            f"The category corpus and the reference corpus share {len(shared):,} file(s) ({names}): its words are "
+            "compared with themselves, so no term stands out as specific to the category. Pass general text "
+            "(e.g. general/kowiki_sample.txt.gz) as --reference."
+        )
 
 
 def check_slot_budget(base: BaseTokenizer, slots: int, explicit: bool = True) -> None:
@@ -131,18 +134,30 @@ def check_slot_budget(base: BaseTokenizer, slots: int, explicit: bool = True) ->
     free = len(base.free_slots)
     if not free:
         asked = f"--slots {slots} asks for terms, but t" if explicit else "T"
-        raise MiningError(f"{asked}he base tokenizer '{base.name}' has no [unusedN] slots to fill.",
-                          "Choose a base with [unusedN] slots (kykim/bert-kor-base has 2,000; KoELECTRA 200), or build "
-                          "one with `domainlm vocab build --unused N`.")
+        raise MiningError(
+            f"{asked}he base tokenizer '{base.name}' has no [unusedN] slots to fill.",
+            "Choose a base with [unusedN] slots (kykim/bert-kor-base has 2,000; KoELECTRA 200), or build "
+            "one with `domainlm vocab build --unused N`.",
+        )
     if slots > free:
-        raise MiningError(f"--slots {slots} is more than the {free:,} free [unusedN] slots of '{base.name}'.",
-                          f"Pass --slots {free} or fewer (or free slots first with `domainlm vocab unfill`).")
+        raise MiningError(
+            f"--slots {slots} is more than the {free:,} free [unusedN] slots of '{base.name}'.",
+            f"Pass --slots {free} or fewer (or free slots first with `domainlm vocab unfill`).",
+        )
 
 
-def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokenizer, config: MineConfig | None = None,
-               out_dir: str | os.PathLike | None = None, *, normalize: NormalizeConfig | None = None,
-               category: str | None = None, keep: Callable[[object], bool] | None = None,
-               force: bool = False) -> MiningResult:
+def mine_terms(
+    corpus,
+    reference,
+    base_tokenizer: str | os.PathLike | BaseTokenizer,
+    config: MineConfig | None = None,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    normalize: NormalizeConfig | None = None,
+    category: str | None = None,
+    keep: Callable[[object], bool] | None = None,
+    force: bool = False,
+) -> MiningResult:
     """Mine the terms of a category (see module doc).
 
     corpus / reference: CorpusSpec | path | list of them (remote s3:// / gs:// paths with
@@ -162,7 +177,9 @@ def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokeni
         # The default budget is a ceiling: a base with fewer slots (KoELECTRA: 200) fills all of them.
         config = config.model_copy(update={"slots": len(base.free_slots)})
     check_slot_budget(base, config.slots, explicit=explicit)
-    common = dict(normalize=normalize, lowercase=base.lowercase, workers=config.workers, max_words=config.max_candidates)
+    common = dict(
+        normalize=normalize, lowercase=base.lowercase, workers=config.workers, max_words=config.max_candidates
+    )
 
     # Every path is resolved before Ray starts or the long category count runs.
     ray_ref = _check_readable(reference, "Reference corpus", config.engine)
@@ -170,24 +187,64 @@ def mine_terms(corpus, reference, base_tokenizer: str | os.PathLike | BaseTokeni
     if config.engine != "ray":
         warn_shared_files(corpus, reference)
     with _engine_session(config), _collector_paused():
-        return _mine(corpus, reference, base, config, out_dir, normalize, category, keep, force, common, started,
-                     ray_cat, ray_ref)
+        return _mine(
+            corpus,
+            reference,
+            base,
+            config,
+            out_dir,
+            normalize,
+            category,
+            keep,
+            force,
+            common,
+            started,
+            ray_cat,
+            ray_ref,
+        )
 
 
-def _mine(corpus, reference, base: BaseTokenizer, config: MineConfig, out_dir, normalize: NormalizeConfig,
-          category: str | None, keep, force: bool, common: dict, started: float, ray_cat, ray_ref) -> MiningResult:
+def _mine(
+    corpus,
+    reference,
+    base: BaseTokenizer,
+    config: MineConfig,
+    out_dir,
+    normalize: NormalizeConfig,
+    category: str | None,
+    keep,
+    force: bool,
+    common: dict,
+    started: float,
+    ray_cat,
+    ray_ref,
+) -> MiningResult:
     engine = config.engine
     extra = {"resolved": ray_cat} if engine == "ray" else {"use_cache": False}
-    cat = _count(corpus, "Category corpus", engine, max_documents=config.max_documents, keep=keep,
-                 sample=EXAMPLE_DOCUMENTS, description="counting category words", **extra, **common)
+    cat = _count(
+        corpus,
+        "Category corpus",
+        engine,
+        max_documents=config.max_documents,
+        keep=keep,
+        sample=EXAMPLE_DOCUMENTS,
+        description="counting category words",
+        **extra,
+        **common,
+    )
     if cat.eojeols < MIN_EOJEOLS:
         raise MiningError(
             f"The category corpus is too small: {cat.documents:,} documents, {cat.eojeols:,} eojeols "
-            f"({cat.raw_bytes / 1e3:,.1f} KB) after normalisation." if cat.documents else
-            ("The category corpus is empty: no document with text was read"
-             + (f" ({long_line_note(cat.skipped_long_lines)})" if cat.skipped_long_lines else "") + "."),
+            f"({cat.raw_bytes / 1e3:,.1f} KB) after normalisation."
+            if cat.documents
+            else (
+                "The category corpus is empty: no document with text was read"
+                + (f" ({long_line_note(cat.skipped_long_lines)})" if cat.skipped_long_lines else "")
+                + "."
+            ),
             f"Mining needs at least {MIN_EOJEOLS:,} eojeols (about 500 reviews, 50 KB of text); "
-            "1 MB or more gives stable terms. Add text with --corpus, or check --field / the `where` filter.")
+            "1 MB or more gives stable terms. Add text with --corpus, or check --field / the `where` filter.",
+        )
     warn_read_notes(ReadStats(skipped_long_lines=cat.skipped_long_lines), "Category corpus")
     # The reference is counted by a child process while this one derives the category candidates
     # (single-threaded work that would otherwise leave the other cores idle).
@@ -198,8 +255,14 @@ def _mine(corpus, reference, base: BaseTokenizer, config: MineConfig, out_dir, n
         background, ref_extra = RayBackgroundCount, {"resolved": ray_ref}
     else:
         background, ref_extra = BackgroundCount, {}
-    with background(reference, min_count=max(REFERENCE_MIN_COUNT, config.min_word_count), use_cache=config.cache_reference,
-                    description="counting reference words", **{**common, "workers": ref_workers}, **ref_extra) as ref_job:
+    with background(
+        reference,
+        min_count=max(REFERENCE_MIN_COUNT, config.min_word_count),
+        use_cache=config.cache_reference,
+        description="counting reference words",
+        **{**common, "workers": ref_workers},
+        **ref_extra,
+    ) as ref_job:
         t0 = time.perf_counter()
         wp = base.wordpiece()
         found = candidate_pool(cat, ref_job, wp, config)
@@ -208,34 +271,75 @@ def _mine(corpus, reference, base: BaseTokenizer, config: MineConfig, out_dir, n
 
         t0 = time.perf_counter()
         with progress_bar("selecting terms", total=config.slots, unit="terms") as update:
-            sel = select(found.candidates, words, counts, found.tokens, wp, config.slots, config.specificity_weight,
-                         on_select=lambda n: update(completed=n), ends=found.ends)
+            sel = select(
+                found.candidates,
+                words,
+                counts,
+                found.tokens,
+                wp,
+                config.slots,
+                config.specificity_weight,
+                on_select=lambda n: update(completed=n),
+                ends=found.ends,
+            )
         t_select = time.perf_counter() - t0
 
         base_wp = base.wordpiece()
     warn_read_notes(ReadStats(skipped_long_lines=ref.skipped_long_lines), "Reference corpus")
     examples = _examples(sel.selected, words, counts, cat.sample, normalize, base.lowercase)
-    terms = [Term(term=c.term, kind="continuation" if c.is_continuation else "word", score=round(c.score, 6),
-                  tokens_saved=c.saved, category_count=c.count, reference_count=c.ref_count,
-                  specificity_z=round(c.z, 3), base_pieces=_base_pieces(base_wp, c), example=examples.get(c.term, ""),
-                  category=category) for c in sel.selected]
+    terms = [
+        Term(
+            term=c.term,
+            kind="continuation" if c.is_continuation else "word",
+            score=round(c.score, 6),
+            tokens_saved=c.saved,
+            category_count=c.count,
+            reference_count=c.ref_count,
+            specificity_z=round(c.z, 3),
+            base_pieces=_base_pieces(base_wp, c),
+            example=examples.get(c.term, ""),
+            category=category,
+        )
+        for c in sel.selected
+    ]
     gain = 1.0 - sel.tokens_after / sel.tokens_before if sel.tokens_before else 0.0
     seconds = time.perf_counter() - started
     stats = {
-        "category": category, "base": base.name, "slots": config.slots, "free_slots": len(base.free_slots),
-        "selected": len(terms), "estimated_gain": round(gain, 5),
-        "tokens_before": sel.tokens_before, "tokens_after": sel.tokens_after,
-        "category_documents": cat.documents, "category_bytes": cat.raw_bytes, "category_eojeols": cat.eojeols,
-        "category_words": cat.words, "distinct_words": len(cat.counts), "words_used": len(words),
-        "category_skipped_long_lines": cat.skipped_long_lines, "reference_skipped_long_lines": ref.skipped_long_lines,
+        "category": category,
+        "base": base.name,
+        "slots": config.slots,
+        "free_slots": len(base.free_slots),
+        "selected": len(terms),
+        "estimated_gain": round(gain, 5),
+        "tokens_before": sel.tokens_before,
+        "tokens_after": sel.tokens_after,
+        "category_documents": cat.documents,
+        "category_bytes": cat.raw_bytes,
+        "category_eojeols": cat.eojeols,
+        "category_words": cat.words,
+        "distinct_words": len(cat.counts),
+        "words_used": len(words),
+        "category_skipped_long_lines": cat.skipped_long_lines,
+        "reference_skipped_long_lines": ref.skipped_long_lines,
         "share_of_text_used": round(sum(counts) / max(1, cat.words), 4),
-        "reference_documents": ref.documents, "reference_bytes": ref.raw_bytes, "reference_words": ref.words,
-        "candidates": found.found, "candidates_scored": len(found.candidates), "evaluations": sel.evaluations,
-        "prune_threshold": max(cat.prune_threshold, ref.prune_threshold), "workers": cat.workers, "engine": engine,
-        "seconds": {"count_category": round(cat.seconds, 2), "count_reference": round(ref.seconds, 2),
-                    "reference_cached": ref.cached,
-                    "candidates": round(t_candidates, 2), "reference_wait": round(found.reference_wait, 2),
-                    "select": round(t_select, 2), "total": round(seconds, 2)},
+        "reference_documents": ref.documents,
+        "reference_bytes": ref.raw_bytes,
+        "reference_words": ref.words,
+        "candidates": found.found,
+        "candidates_scored": len(found.candidates),
+        "evaluations": sel.evaluations,
+        "prune_threshold": max(cat.prune_threshold, ref.prune_threshold),
+        "workers": cat.workers,
+        "engine": engine,
+        "seconds": {
+            "count_category": round(cat.seconds, 2),
+            "count_reference": round(ref.seconds, 2),
+            "reference_cached": ref.cached,
+            "candidates": round(t_candidates, 2),
+            "reference_wait": round(found.reference_wait, 2),
+            "select": round(t_select, 2),
+            "total": round(seconds, 2),
+        },
         # Raw category text per second of the whole run (reference counting and selection included).
         "throughput_mb_s": round(cat.raw_bytes / 1e6 / seconds, 2) if seconds else None,
         "config": config.model_dump(),
@@ -255,8 +359,14 @@ def _base_pieces(wp: WordPiece, c: Candidate) -> list[str]:
     return pieces or ["[UNK]"]
 
 
-def _examples(selected: list[Candidate], words: list[str], counts: list[int], sample: list[str],
-              normalize: NormalizeConfig, lowercase: bool) -> dict[str, str]:
+def _examples(
+    selected: list[Candidate],
+    words: list[str],
+    counts: list[int],
+    sample: list[str],
+    normalize: NormalizeConfig,
+    lowercase: bool,
+) -> dict[str, str]:
     """One context a term: a sampled document containing its most frequent word, cut around it."""
     want: dict[str, list[str]] = {}
     for c in selected:
@@ -270,7 +380,7 @@ def _examples(selected: list[Candidate], words: list[str], counts: list[int], sa
         for word in hits:
             pos = (text.lower() if lowercase else text).find(word)
             lo = max(0, pos - EXAMPLE_CHARS // 2)
-            snippet = text[lo: lo + EXAMPLE_CHARS]
+            snippet = text[lo : lo + EXAMPLE_CHARS]
             for term in want.pop(word):
                 out[term] = snippet.strip()
         if not want:

@@ -7,8 +7,8 @@ Runs in the main process while the reference corpus is still being counted in a 
 from __future__ import annotations
 
 import time
-from zlib import crc32
 from dataclasses import dataclass
+from zlib import crc32
 
 import numpy as np
 
@@ -30,10 +30,11 @@ def _reference(job: BackgroundCount, waited: list[float]) -> tuple[WordCounts, d
     except CorpusError as e:
         raise type(e)(f"Reference corpus: {e.message}", e.hint) from None
     if ref.eojeols == 0:
-        raise MiningError("The reference corpus is empty: no document with text was read.",
-                          "Pass general text with --reference (e.g. general/kowiki_sample.txt.gz) and check --field.")
+        raise MiningError(
+            "The reference corpus is empty: no document with text was read.",
+            "Pass general text with --reference (e.g. general/kowiki_sample.txt.gz) and check --field.",
+        )
     return ref, ref.counts  # already without its rarest words (dropped in the child)
-
 
 
 def sample_rare(counts: dict[str, int], n: int, min_count: int = 1) -> dict[str, int]:
@@ -72,8 +73,9 @@ def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, con
     # words occur once): sampling them (`sample_rare`) makes every later pass several times faster
     # while they still count, as the unseen words of new text do. The sampling rate is capped below
     # min_count so that one sampled word alone never passes it (no candidates from single words).
-    cat_words = sample_rare(cat.counts, min(config.rare_word_sample, max(1, config.min_count - 1)),
-                            config.min_word_count)
+    cat_words = sample_rare(
+        cat.counts, min(config.rare_word_sample, max(1, config.min_count - 1)), config.min_word_count
+    )
     words = list(cat_words)
     counts = [cat_words[w] for w in words]
     ends = [wp.piece_ends(w) for w in words]
@@ -83,12 +85,19 @@ def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, con
     if config.extractor == "kiwi":
         cat_freq = kiwi_candidates(cat_words, config.min_count, config.max_term_chars, kinds, config.workers)
         ref, ref_words = _reference(ref_job, waited)
-        ref_counts = count_terms(ref_words, {t for t in cat_freq if not t.startswith("##")},
-                                 {t[2:] for t in cat_freq if t.startswith("##")}, config.max_term_chars)
+        ref_counts = count_terms(
+            ref_words,
+            {t for t in cat_freq if not t.startswith("##")},
+            {t[2:] for t in cat_freq if t.startswith("##")},
+            config.max_term_chars,
+        )
     else:
         word_freq = word_candidates(cat_words, config.min_count, config.max_term_chars) if "word" in kinds else {}
-        cont_freq = (continuation_candidates(continuation_suffixes(words, counts, ends), config.min_count, config.max_term_chars)
-                     if "continuation" in kinds else {})
+        cont_freq = (
+            continuation_candidates(continuation_suffixes(words, counts, ends), config.min_count, config.max_term_chars)
+            if "continuation" in kinds
+            else {}
+        )
         ref, ref_words = _reference(ref_job, waited)
         # The frequent sets are prefix-closed (Apriori), which lets the reference scan stop early.
         ref_counts = count_known(ref_words, wp, set(word_freq), {t[2:] for t in cont_freq}, config.max_term_chars)
@@ -142,7 +151,13 @@ def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, con
     score_list = score.tolist()
     top.sort(key=lambda k: (score_list[k], terms[k]), reverse=True)
     del top[pool_size:]
-    z_list, y_c_list, y_r_list, p_list, e_list = z.tolist(), y_c.tolist(), y_r.tolist(), n_pieces.tolist(), estimate.tolist()
+    z_list, y_c_list, y_r_list, p_list, e_list = (
+        z.tolist(),
+        y_c.tolist(),
+        y_r.tolist(),
+        n_pieces.tolist(),
+        estimate.tolist(),
+    )
     pool = [Candidate(terms[k], y_c_list[k], y_r_list[k], z_list[k], p_list[k], e_list[k]) for k in top]
     index_words(pool, words, config.max_term_chars)
     return Pool(pool, words, counts, tokens, ends, ref, len(cat_freq), sum(waited))

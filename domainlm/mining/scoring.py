@@ -27,13 +27,15 @@ def log_odds_z(y_c: int, y_r: int, n_c: int, n_r: int, prior_strength: float = D
     a0 = prior_strength
     alpha = a0 * (y_c + y_r) / max(1, n_c + n_r)
     alpha = max(alpha, 1e-3)
-    delta = (math.log((y_c + alpha) / max(1e-9, n_c + a0 - y_c - alpha))
-             - math.log((y_r + alpha) / max(1e-9, n_r + a0 - y_r - alpha)))
+    delta = math.log((y_c + alpha) / max(1e-9, n_c + a0 - y_c - alpha)) - math.log(
+        (y_r + alpha) / max(1e-9, n_r + a0 - y_r - alpha)
+    )
     return delta / math.sqrt(1.0 / (y_c + alpha) + 1.0 / (y_r + alpha))
 
 
-def specificity_array(y_c: np.ndarray, y_r: np.ndarray, n_c: int, n_r: int,
-                     prior_strength: float = DEFAULT_PRIOR_STRENGTH) -> np.ndarray:
+def specificity_array(
+    y_c: np.ndarray, y_r: np.ndarray, n_c: int, n_r: int, prior_strength: float = DEFAULT_PRIOR_STRENGTH
+) -> np.ndarray:
     """z-scores of terms with category counts `y_c` and reference counts `y_r` (arrays), as `log_odds_z`.
 
     The same operations in the same order as `log_odds_z`, vectorised: over the ~250k candidates
@@ -44,15 +46,22 @@ def specificity_array(y_c: np.ndarray, y_r: np.ndarray, n_c: int, n_r: int,
     y_c = np.asarray(y_c, dtype=np.float64)
     y_r = np.asarray(y_r, dtype=np.float64)
     alpha = np.maximum(a0 * (y_c + y_r) / max(1, n_c + n_r), 1e-3)
-    delta = (np.log((y_c + alpha) / np.maximum(1e-9, n_c + a0 - y_c - alpha))
-             - np.log((y_r + alpha) / np.maximum(1e-9, n_r + a0 - y_r - alpha)))
+    delta = np.log((y_c + alpha) / np.maximum(1e-9, n_c + a0 - y_c - alpha)) - np.log(
+        (y_r + alpha) / np.maximum(1e-9, n_r + a0 - y_r - alpha)
+    )
     return delta / np.sqrt(1.0 / (y_c + alpha) + 1.0 / (y_r + alpha))
 
 
-def specificity(cat: dict[str, int], ref: dict[str, int], n_c: int, n_r: int,
-                prior_strength: float = DEFAULT_PRIOR_STRENGTH) -> dict[str, float]:
+def specificity(
+    cat: dict[str, int], ref: dict[str, int], n_c: int, n_r: int, prior_strength: float = DEFAULT_PRIOR_STRENGTH
+) -> dict[str, float]:
     """z-scores of every term of `cat` against the reference counts `ref` (missing: 0)."""
     terms = list(cat)
-    z = specificity_array(np.fromiter((cat[t] for t in terms), np.float64, len(terms)),
-                          np.fromiter((ref.get(t, 0) for t in terms), np.float64, len(terms)), n_c, n_r, prior_strength)
+    z = specificity_array(
+        np.fromiter((cat[t] for t in terms), np.float64, len(terms)),
+        np.fromiter((ref.get(t, 0) for t in terms), np.float64, len(terms)),
+        n_c,
+        n_r,
+        prior_strength,
+    )
     return dict(zip(terms, z.tolist()))

@@ -21,10 +21,10 @@ by tokens saved alone, w = 1 by specificity alone (a term must still save tokens
 from __future__ import annotations
 
 import heapq
-from array import array
 import math
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from domainlm.mining.wordpiece import WordPiece
 
@@ -50,7 +50,7 @@ class Candidate:
 
     @property
     def body(self) -> str:
-        return self.term[len(PREFIX):] if self.is_continuation else self.term
+        return self.term[len(PREFIX) :] if self.is_continuation else self.term
 
 
 _MISSING = object()
@@ -89,7 +89,7 @@ def index_words(candidates: Sequence[Candidate], words: Sequence[str], max_chars
             if found is not None:
                 found.append(i)
         for start in range(1, n - 1):
-            found = cont(w[start:start + 2], _MISSING)
+            found = cont(w[start : start + 2], _MISSING)
             if found is _MISSING:
                 continue
             end, stop = start + 2, start + max_chars
@@ -115,10 +115,17 @@ class Selection:
     evaluations: int
 
 
-def select(candidates: list[Candidate], words: Sequence[str], counts: Sequence[int], tokens: list[int],
-           wp: WordPiece, slots: int, specificity_weight: float = 0.5,
-           on_select: Callable[[int], None] | None = None,
-           ends: list[list[int] | None] | None = None) -> Selection:
+def select(
+    candidates: list[Candidate],
+    words: Sequence[str],
+    counts: Sequence[int],
+    tokens: list[int],
+    wp: WordPiece,
+    slots: int,
+    specificity_weight: float = 0.5,
+    on_select: Callable[[int], None] | None = None,
+    ends: list[list[int] | None] | None = None,
+) -> Selection:
     """Choose up to `slots` candidates by lazy greedy (see module doc).
 
     `tokens[i]` is the current piece count of `words[i]` and `ends[i]` its piece end offsets

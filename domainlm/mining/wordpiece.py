@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 PREFIX = "##"
 
@@ -94,7 +94,7 @@ class WordPiece:
     # ------------------------------------------------------------ vocabulary
     def add(self, piece: str) -> None:
         if piece.startswith(self.prefix) and len(piece) > len(self.prefix):
-            body = piece[len(self.prefix):]
+            body = piece[len(self.prefix) :]
             self.cont.add(body)
             self.max_cont = max(self.max_cont, len(body))
         else:
@@ -103,14 +103,14 @@ class WordPiece:
 
     def discard(self, piece: str) -> None:
         if piece.startswith(self.prefix) and len(piece) > len(self.prefix):
-            self.cont.discard(piece[len(self.prefix):])
+            self.cont.discard(piece[len(self.prefix) :])
         else:
             self.initial.discard(piece)
         # Longest lengths are only upper bounds for the search; stale values cost time, not accuracy.
 
     def __contains__(self, piece: str) -> bool:
         if piece.startswith(self.prefix) and len(piece) > len(self.prefix):
-            return piece[len(self.prefix):] in self.cont
+            return piece[len(self.prefix) :] in self.cont
         return piece in self.initial
 
     # ------------------------------------------------------------ tokenizing

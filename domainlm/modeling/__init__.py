@@ -6,6 +6,18 @@ from domainlm.modeling.loading import build_mlm, load_mlm, load_tokenizer
 from domainlm.modeling.modes import MODES, apply_mode, merged_model, no_decay_names, trainable_parameters
 
 __all__ = [
-    "MaskedLMLoss", "unwrap_peft", "RowInit", "base_pieces", "init_filled_rows", "wordpiece", "build_mlm",
-    "load_mlm", "load_tokenizer", "MODES", "apply_mode", "merged_model", "no_decay_names", "trainable_parameters",
+    "MaskedLMLoss",
+    "unwrap_peft",
+    "RowInit",
+    "base_pieces",
+    "init_filled_rows",
+    "wordpiece",
+    "build_mlm",
+    "load_mlm",
+    "load_tokenizer",
+    "MODES",
+    "apply_mode",
+    "merged_model",
+    "no_decay_names",
+    "trainable_parameters",
 ]

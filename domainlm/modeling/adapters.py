@@ -35,18 +35,22 @@ SAVE_FORMS = ("merged", "adapter", "both")
 class LoraAdapter:
     """A trained adapter in memory (kept through merging and in the final checkpoint)."""
 
-    config_json: str                                    # adapter_config.json as peft wrote it
-    weights: dict[str, torch.Tensor]                    # adapter_model.safetensors
+    config_json: str  # adapter_config.json as peft wrote it
+    weights: dict[str, torch.Tensor]  # adapter_model.safetensors
     filled_rows: dict[str, torch.Tensor] = field(default_factory=dict)  # filled_rows.safetensors
-    vocab_size: int = 0                                 # rows of the filled base (grown by --resize)
+    vocab_size: int = 0  # rows of the filled base (grown by --resize)
 
     def to_state(self) -> dict:
         """Plain containers only: a checkpoint is loaded with weights_only=True."""
-        return {"config_json": self.config_json, "weights": self.weights, "filled_rows": self.filled_rows,
-                "vocab_size": self.vocab_size}
+        return {
+            "config_json": self.config_json,
+            "weights": self.weights,
+            "filled_rows": self.filled_rows,
+            "vocab_size": self.vocab_size,
+        }
 
     @classmethod
-    def from_state(cls, state: dict | None) -> "LoraAdapter | None":
+    def from_state(cls, state: dict | None) -> LoraAdapter | None:
         return cls(**state) if state else None
 
 
@@ -111,10 +115,14 @@ def write_adapter(adapter: LoraAdapter, folder: Path, base_name: str | None = No
     if base_name:
         config["base_model_name_or_path"] = base_name
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
-    save_file({k: v.contiguous() for k, v in adapter.weights.items()}, str(folder / WEIGHTS_FILE),
-              metadata={"format": "pt"})
-    save_file({k: v.contiguous() for k, v in adapter.filled_rows.items()}, str(folder / FILLED_ROWS_FILE),
-              metadata={"format": "pt", "vocab_size": str(adapter.vocab_size)})
+    save_file(
+        {k: v.contiguous() for k, v in adapter.weights.items()}, str(folder / WEIGHTS_FILE), metadata={"format": "pt"}
+    )
+    save_file(
+        {k: v.contiguous() for k, v in adapter.filled_rows.items()},
+        str(folder / FILLED_ROWS_FILE),
+        metadata={"format": "pt", "vocab_size": str(adapter.vocab_size)},
+    )
 
 
 def copy_beside_adapter(model_dir: Path, names) -> None:
@@ -136,8 +144,10 @@ def fill_base(model, adapter_dir) -> None:
 
     path = Path(adapter_dir) / FILLED_ROWS_FILE
     if not path.is_file():
-        raise ModelError(f"'{adapter_dir}' has no {FILLED_ROWS_FILE}.",
-                         "Pass the adapter/ folder written by `domainlm adapt --mode lora`.")
+        raise ModelError(
+            f"'{adapter_dir}' has no {FILLED_ROWS_FILE}.",
+            "Pass the adapter/ folder written by `domainlm adapt --mode lora`.",
+        )
     with safe_open(str(path), framework="pt") as f:
         vocab_size = int(f.metadata().get("vocab_size") or 0)
         rows = {k: f.get_tensor(k) for k in f.keys()}

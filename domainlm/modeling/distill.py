@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -28,12 +28,12 @@ import torch.nn.functional as F
 
 @dataclass
 class DistillReport:
-    terms: int                      # filled rows considered
-    distilled: int                  # rows with at least one context (the others keep the mean init)
-    contexts: int                   # (term, context) pairs trained on
+    terms: int  # filled rows considered
+    distilled: int  # rows with at least one context (the others keep the mean init)
+    contexts: int  # (term, context) pairs trained on
     steps: int
     seconds: float
-    loss_first: float | None        # mean distillation loss of the first and last 10% of steps
+    loss_first: float | None  # mean distillation loss of the first and last 10% of steps
     loss_last: float | None
     without_context: list[str] = field(default_factory=list)
 
@@ -42,8 +42,8 @@ class DistillReport:
 class _Pair:
     new_ids: list[int]
     old_ids: list[int]
-    new_pos: list[int]              # positions in the new sequence whose targets are
-    old_groups: list[list[int]]     # the mean of these positions of the old sequence
+    new_pos: list[int]  # positions in the new sequence whose targets are
+    old_groups: list[list[int]]  # the mean of these positions of the old sequence
 
 
 def _encoder(model):
@@ -84,9 +84,17 @@ def _align(new, old, slot_ids: set[int]) -> tuple[list[int], list[list[int]]] | 
     return new_pos, groups
 
 
-def find_contexts(texts: Iterable[str], base_tokenizer, filled_tokenizer, slot_ids: Sequence[int], *,
-                  per_term: int = 100, max_len: int = 64, max_texts: int = 50_000,
-                  batch_size: int = 512) -> dict[int, list[_Pair]]:
+def find_contexts(
+    texts: Iterable[str],
+    base_tokenizer,
+    filled_tokenizer,
+    slot_ids: Sequence[int],
+    *,
+    per_term: int = 100,
+    max_len: int = 64,
+    max_texts: int = 50_000,
+    batch_size: int = 512,
+) -> dict[int, list[_Pair]]:
     """Up to `per_term` contexts of each slot id: texts whose filled tokenization emits it."""
     wanted = set(int(s) for s in slot_ids)
     found: dict[int, list[_Pair]] = {s: [] for s in wanted}
@@ -129,8 +137,8 @@ def _pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.tensor(s)
-        mask[i, :len(s)] = 1
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = 1
     return ids, mask
 
 
@@ -159,8 +167,9 @@ def _at_terms(pair: _Pair, slot_ids: set[int]) -> _Pair:
     return _Pair(pair.new_ids, pair.old_ids, [pair.new_pos[k] for k in keep], [pair.old_groups[k] for k in keep])
 
 
-def hidden_state_mismatch(model, entries, pairs_by_slot: dict[int, list[_Pair]], pad_id: int,
-                          batch_size: int = 16, at: str = "all") -> float:
+def hidden_state_mismatch(
+    model, entries, pairs_by_slot: dict[int, list[_Pair]], pad_id: int, batch_size: int = 16, at: str = "all"
+) -> float:
     """Mean squared error between the model's last-layer states with the filled tokens and the
     base's states with the original pieces, over the given contexts (what distillation minimises).
 
@@ -182,18 +191,31 @@ def hidden_state_mismatch(model, entries, pairs_by_slot: dict[int, list[_Pair]],
     model.eval()
     with torch.no_grad():
         for i in range(0, len(pairs), batch_size):
-            out, tgt = _targets_and_outputs(encoder, emb, emb, slot_index, pairs[i:i + batch_size], pad_id, device,
-                                            with_grad=False)
+            out, tgt = _targets_and_outputs(
+                encoder, emb, emb, slot_index, pairs[i : i + batch_size], pad_id, device, with_grad=False
+            )
             total += float(((out.float() - tgt.float()) ** 2).sum())
             count += out.numel()
     model.train(was_training)
     return total / count
 
 
-def distill_rows(model, base_tokenizer, filled_tokenizer, entries, texts: Iterable[str], *,
-                 contexts_per_term: int = 100, max_len: int = 64, lr: float = 1e-3, epochs: int = 1,
-                 batch_size: int = 16, seed: int = 0, max_texts: int = 50_000,
-                 contexts: dict[int, list[_Pair]] | None = None) -> DistillReport:
+def distill_rows(
+    model,
+    base_tokenizer,
+    filled_tokenizer,
+    entries,
+    texts: Iterable[str],
+    *,
+    contexts_per_term: int = 100,
+    max_len: int = 64,
+    lr: float = 1e-3,
+    epochs: int = 1,
+    batch_size: int = 16,
+    seed: int = 0,
+    max_texts: int = 50_000,
+    contexts: dict[int, list[_Pair]] | None = None,
+) -> DistillReport:
     """Learn the input rows of `entries` (filled slots: `.slot_id`, `.term`) in place.
 
     Call after the mean init (`init_filled_rows`), which gives the starting point and the output
@@ -202,12 +224,27 @@ def distill_rows(model, base_tokenizer, filled_tokenizer, entries, texts: Iterab
     started = time.perf_counter()
     slot_ids = [int(e.slot_id) for e in entries]
     if contexts is None:
-        contexts = find_contexts(texts, base_tokenizer, filled_tokenizer, slot_ids, per_term=contexts_per_term,
-                                 max_len=max_len, max_texts=max_texts)
+        contexts = find_contexts(
+            texts,
+            base_tokenizer,
+            filled_tokenizer,
+            slot_ids,
+            per_term=contexts_per_term,
+            max_len=max_len,
+            max_texts=max_texts,
+        )
     pairs = [p for s in slot_ids for p in contexts.get(s, [])]
     without = [e.term for e in entries if not contexts.get(int(e.slot_id))]
-    report = DistillReport(terms=len(entries), distilled=len(entries) - len(without), contexts=len(pairs), steps=0,
-                           seconds=0.0, loss_first=None, loss_last=None, without_context=without)
+    report = DistillReport(
+        terms=len(entries),
+        distilled=len(entries) - len(without),
+        contexts=len(pairs),
+        steps=0,
+        seconds=0.0,
+        loss_first=None,
+        loss_last=None,
+        without_context=without,
+    )
     if not pairs:
         report.seconds = round(time.perf_counter() - started, 2)
         return report
@@ -233,7 +270,9 @@ def distill_rows(model, base_tokenizer, filled_tokenizer, entries, texts: Iterab
             order = list(pairs)
             rng.shuffle(order)
             for i in range(0, len(order), batch_size):
-                out, tgt = _targets_and_outputs(encoder, emb, rows, slot_index, order[i:i + batch_size], pad_id, device)
+                out, tgt = _targets_and_outputs(
+                    encoder, emb, rows, slot_index, order[i : i + batch_size], pad_id, device
+                )
                 loss = F.mse_loss(out.float(), tgt.float())
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -16,9 +16,15 @@ import warnings
 from pathlib import Path
 
 from domainlm.errors import ModelError
+
 # What kind of ELECTRA checkpoint a folder holds is read where models are loaded (re-exported here).
-from domainlm.modeling.loading import (DISCRIMINATOR_CLASS, GENERATOR_CLASS, check_local_source,  # noqa: F401
-                                       electra_role, load_tokenizer)
+from domainlm.modeling.loading import (  # noqa: F401
+    DISCRIMINATOR_CLASS,
+    GENERATOR_CLASS,
+    check_local_source,
+    electra_role,
+    load_tokenizer,
+)
 
 
 def share_embeddings(generator, discriminator) -> None:
@@ -43,9 +49,12 @@ def generator_config(discriminator_config, fraction: float):
     values = d.to_dict()
     for key in ("architectures", "model_type", "transformers_version", "_name_or_path"):
         values.pop(key, None)
-    values.update(hidden_size=hidden, num_attention_heads=heads,
-                  intermediate_size=max(8, round(d.intermediate_size * hidden / d.hidden_size)),
-                  architectures=[GENERATOR_CLASS])
+    values.update(
+        hidden_size=hidden,
+        num_attention_heads=heads,
+        intermediate_size=max(8, round(d.intermediate_size * hidden / d.hidden_size)),
+        architectures=[GENERATOR_CLASS],
+    )
     return ElectraConfig(**values)
 
 
@@ -63,13 +72,20 @@ def build_electra(arch, tokenizer):
     from transformers import ElectraConfig, ElectraForPreTraining
 
     if arch.hidden % arch.heads:
-        raise ModelError(f"hidden ({arch.hidden}) must be a multiple of heads ({arch.heads}).",
-                         "Change --hidden or --heads.")
-    config = ElectraConfig(vocab_size=len(tokenizer), embedding_size=arch.embedding_size, hidden_size=arch.hidden,
-                           num_hidden_layers=arch.layers, num_attention_heads=arch.heads,
-                           intermediate_size=arch.intermediate or 4 * arch.hidden,
-                           max_position_embeddings=arch.max_positions, pad_token_id=tokenizer.pad_token_id or 0,
-                           architectures=[DISCRIMINATOR_CLASS])
+        raise ModelError(
+            f"hidden ({arch.hidden}) must be a multiple of heads ({arch.heads}).", "Change --hidden or --heads."
+        )
+    config = ElectraConfig(
+        vocab_size=len(tokenizer),
+        embedding_size=arch.embedding_size,
+        hidden_size=arch.hidden,
+        num_hidden_layers=arch.layers,
+        num_attention_heads=arch.heads,
+        intermediate_size=arch.intermediate or 4 * arch.hidden,
+        max_position_embeddings=arch.max_positions,
+        pad_token_id=tokenizer.pad_token_id or 0,
+        architectures=[DISCRIMINATOR_CLASS],
+    )
     discriminator = ElectraForPreTraining(config)
     return discriminator, build_generator(discriminator, arch.generator_share())
 
@@ -85,33 +101,42 @@ def load_generator(path, discriminator, tokenizer):
     """
     from transformers import ElectraForMaskedLM
 
-
     name = str(path)
     check_local_source(name, "generator", "--generator")
     role = electra_role(name)
     if role != "generator":
-        raise ModelError(f"'{name}' is not an ELECTRA generator (an ElectraForMaskedLM checkpoint).",
-                         "Pass the generator folder of the same ELECTRA model as --generator (KoELECTRA ships it "
-                         "beside the discriminator), or leave --generator out to build and warm up a small one.")
+        raise ModelError(
+            f"'{name}' is not an ELECTRA generator (an ElectraForMaskedLM checkpoint).",
+            "Pass the generator folder of the same ELECTRA model as --generator (KoELECTRA ships it "
+            "beside the discriminator), or leave --generator out to build and warm up a small one.",
+        )
     try:
         generator = ElectraForMaskedLM.from_pretrained(name)
     except Exception as e:
-        raise ModelError(f"Cannot load the generator '{name}': {type(e).__name__}: {str(e).splitlines()[0][:200]}",
-                         "Pass a save_pretrained ElectraForMaskedLM folder.") from None
+        raise ModelError(
+            f"Cannot load the generator '{name}': {type(e).__name__}: {str(e).splitlines()[0][:200]}",
+            "Pass a save_pretrained ElectraForMaskedLM folder.",
+        ) from None
     d, g = discriminator.config, generator.config
     if g.vocab_size != d.vocab_size or _vocab_differs(name, tokenizer):
-        raise ModelError(f"The generator '{name}' has another vocabulary than the discriminator "
-                         f"({g.vocab_size:,} against {d.vocab_size:,} entries, or other tokens).",
-                         "Pass the generator that was trained with this discriminator (the same vocab.txt).")
+        raise ModelError(
+            f"The generator '{name}' has another vocabulary than the discriminator "
+            f"({g.vocab_size:,} against {d.vocab_size:,} entries, or other tokens).",
+            "Pass the generator that was trained with this discriminator (the same vocab.txt).",
+        )
     if g.embedding_size != d.embedding_size:
-        raise ModelError(f"The generator '{name}' has embedding size {g.embedding_size}, the discriminator "
-                         f"{d.embedding_size}: they cannot share their embeddings.",
-                         "Pass the generator of this discriminator, or leave --generator out to build one.")
+        raise ModelError(
+            f"The generator '{name}' has embedding size {g.embedding_size}, the discriminator "
+            f"{d.embedding_size}: they cannot share their embeddings.",
+            "Pass the generator of this discriminator, or leave --generator out to build one.",
+        )
     if g.hidden_size >= d.hidden_size:
-        warnings.warn(f"The generator '{name}' is as wide as the discriminator or wider ({g.hidden_size} against "
-                      f"{d.hidden_size}): a strong generator makes replaced-token detection too hard to learn from "
-                      "(google-research/electra issue 37); ELECTRA uses 1/4 to 1/3 of the discriminator's size.",
-                      stacklevel=2)
+        warnings.warn(
+            f"The generator '{name}' is as wide as the discriminator or wider ({g.hidden_size} against "
+            f"{d.hidden_size}): a strong generator makes replaced-token detection too hard to learn from "
+            "(google-research/electra issue 37); ELECTRA uses 1/4 to 1/3 of the discriminator's size.",
+            stacklevel=2,
+        )
     return generator
 
 

@@ -31,13 +31,13 @@ def mlm_head_of(core: nn.Module):
     encoder = getattr(core, prefix, None) if prefix else None
     if encoder is None:
         return None
-    if hasattr(core, "cls") and hasattr(core.cls, "predictions"):        # BERT
+    if hasattr(core, "cls") and hasattr(core.cls, "predictions"):  # BERT
         return encoder, core.cls
     if hasattr(core, "predictions") and hasattr(core.predictions, "decoder"):  # ALBERT
         return encoder, core.predictions
-    if hasattr(core, "generator_lm_head"):                               # ELECTRA generator
+    if hasattr(core, "generator_lm_head"):  # ELECTRA generator
         return encoder, lambda h: core.generator_lm_head(core.generator_predictions(h))
-    if hasattr(core, "lm_head"):                                          # RoBERTa family
+    if hasattr(core, "lm_head"):  # RoBERTa family
         return encoder, core.lm_head
     return None
 
@@ -53,8 +53,13 @@ class MaskedLMLoss(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids: torch.Tensor, positions: torch.Tensor, targets: torch.Tensor,
-                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        positions: torch.Tensor,
+        targets: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         logits = self.masked_logits(input_ids, positions, attention_mask)
         return F.cross_entropy(logits.float(), targets)
 
@@ -81,8 +86,11 @@ def _sparse_last_layer_ok(core: nn.Module, encoder: nn.Module) -> bool:
     if not layers:
         return False
     last = layers[-1]
-    return all(hasattr(last, n) for n in ("attention", "intermediate", "output")) and hasattr(last.attention, "self") \
+    return (
+        all(hasattr(last, n) for n in ("attention", "intermediate", "output"))
+        and hasattr(last.attention, "self")
         and hasattr(last.attention.self, "query")
+    )
 
 
 def _bert_sparse_last_layer(bert: nn.Module, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
@@ -103,7 +111,7 @@ def _bert_sparse_last_layer(bert: nn.Module, input_ids: torch.Tensor, positions:
     attn = last.attention.self
     B, L, H = hidden.shape
     heads, dim = attn.num_attention_heads, attn.attention_head_size
-    chosen = hidden.reshape(-1, H).index_select(0, positions)           # [M, H]
+    chosen = hidden.reshape(-1, H).index_select(0, positions)  # [M, H]
     # Group the masked rows by sequence: row r of sequence b goes to (b, rank); shorter groups are padded.
     batch = torch.div(positions, L, rounding_mode="floor")
     counts = torch.bincount(batch, minlength=B)
@@ -114,8 +122,9 @@ def _bert_sparse_last_layer(bert: nn.Module, input_ids: torch.Tensor, positions:
     query = query.view(B, width, heads, dim).transpose(1, 2)
     key = attn.key(hidden).view(B, L, heads, dim).transpose(1, 2)
     value = attn.value(hidden).view(B, L, heads, dim).transpose(1, 2)
-    context = F.scaled_dot_product_attention(query, key, value, dropout_p=attn.dropout.p if attn.training else 0.0,
-                                             scale=getattr(attn, "scaling", None))
-    context = context.transpose(1, 2).reshape(B, width, heads * dim)[batch, rank]   # [M, H]
+    context = F.scaled_dot_product_attention(
+        query, key, value, dropout_p=attn.dropout.p if attn.training else 0.0, scale=getattr(attn, "scaling", None)
+    )
+    context = context.transpose(1, 2).reshape(B, width, heads * dim)[batch, rank]  # [M, H]
     attention_output = last.attention.output(context, chosen)
     return last.output(last.intermediate(attention_output), attention_output)

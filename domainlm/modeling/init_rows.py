@@ -21,7 +21,7 @@ PREFIX = "##"
 class RowInit:
     slot_id: int
     term: str
-    pieces: list[str]          # base pieces averaged (empty: random init)
+    pieces: list[str]  # base pieces averaged (empty: random init)
 
 
 def wordpiece(word: str, vocab: dict[str, int], continuation: bool, unk: str = "[UNK]") -> list[str]:
@@ -52,7 +52,7 @@ def base_pieces(term: str, kind: str, base_tokenizer) -> list[str]:
     vocab = base_tokenizer.get_vocab()
     special = set(base_tokenizer.all_special_tokens)
     unk = base_tokenizer.unk_token or "[UNK]"
-    body = term[len(PREFIX):] if term.startswith(PREFIX) else term
+    body = term[len(PREFIX) :] if term.startswith(PREFIX) else term
     if backend.normalizer is not None:
         body = backend.normalizer.normalize_str(body)
     if kind == "continuation" or term.startswith(PREFIX):
@@ -98,7 +98,9 @@ def init_filled_rows(model, base_tokenizer, entries, method: str = "mean", seed:
             row = torch.randn(emb.shape[1], generator=gen) * std
             emb[sid] = row.to(emb)
             if out_weight is not None:
-                out_weight[sid] = (torch.randn(out_weight.shape[1], generator=gen) * _embedding_std(out_weight)).to(out_weight)
+                out_weight[sid] = (torch.randn(out_weight.shape[1], generator=gen) * _embedding_std(out_weight)).to(
+                    out_weight
+                )
             if bias is not None:
                 bias[sid] = mean_bias
         report.append(RowInit(sid, entry.term, pieces if ids else []))

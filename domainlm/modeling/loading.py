@@ -52,9 +52,11 @@ def check_local_source(name: str, what: str = "model", option: str = "--base") -
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise ModelError(f"The {what} '{name}' is a file, not a model folder.",
-                             "Pass the folder that holds config.json and the tokenizer files (a save_pretrained "
-                             "directory), or a hub id.")
+            raise ModelError(
+                f"The {what} '{name}' is a file, not a model folder.",
+                "Pass the folder that holds config.json and the tokenizer files (a save_pretrained "
+                "directory), or a hub id.",
+            )
         refuse_remote_code(name, what)
         return
     if looks_like_path(name):
@@ -77,12 +79,17 @@ def refuse_remote_code(name: str, what: str = "model") -> None:
         data = _read_json(name, filename)
         if isinstance(data, dict) and data.get("auto_map"):
             classes = data["auto_map"]
-            shown = ", ".join(f"{k} → {v}" for k, v in list(classes.items())[:3]) if isinstance(classes, dict) else str(classes)[:120]
+            shown = (
+                ", ".join(f"{k} → {v}" for k, v in list(classes.items())[:3])
+                if isinstance(classes, dict)
+                else str(classes)[:120]
+            )
             raise ModelError(
                 f"The {what} '{name}' asks to run its own Python code ({filename} has an auto_map: {shown[:300]}). "
                 "domainlm never runs code from a model folder, so it was not loaded and nothing in it was run.",
                 "Use a model whose architecture transformers ships (BERT, ALBERT, ELECTRA, RoBERTa): remove the "
-                "auto_map (and the .py files) only if you have read that code and its model_type is one of those.")
+                "auto_map (and the .py files) only if you have read that code and its model_type is one of those.",
+            )
 
 
 def load_tokenizer(name_or_path: str | os.PathLike, *, option: str = "--base"):
@@ -119,16 +126,20 @@ def _tokenizer_from_file(path: Path):
 
     loaded = read_tokenizer_files(path)
     if loaded.settings.assumed:
-        warn(f"'{path}' is a bare vocab.txt, which does not say how to normalise text: assumed "
-             f"lowercase={loaded.settings.lowercase}, strip_accents=False (written into the output's tokenizer). "
-             "Pass a tokenizer folder (e.g. from `domainlm vocab build`) to choose.")
+        warn(
+            f"'{path}' is a bare vocab.txt, which does not say how to normalise text: assumed "
+            f"lowercase={loaded.settings.lowercase}, strip_accents=False (written into the output's tokenizer). "
+            "Pass a tokenizer folder (e.g. from `domainlm vocab build`) to choose."
+        )
     folder = Path(tempfile.mkdtemp(prefix="domainlm-tokenizer-"))
     try:
         specials = loaded.special_tokens
-        files = {"tokenizer.json": tokenizer_json_text(loaded.tokenizer_json_data()),
-                 "vocab.txt": "\n".join(loaded.vocab) + "\n",
-                 "tokenizer_config.json": dumps(tokenizer_config(loaded.settings, specials)),
-                 "special_tokens_map.json": dumps(special_tokens_map(specials))}
+        files = {
+            "tokenizer.json": tokenizer_json_text(loaded.tokenizer_json_data()),
+            "vocab.txt": "\n".join(loaded.vocab) + "\n",
+            "tokenizer_config.json": dumps(tokenizer_config(loaded.settings, specials)),
+            "special_tokens_map.json": dumps(special_tokens_map(specials)),
+        }
         for file, text in files.items():
             (folder / file).write_text(text, encoding="utf-8")
         return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
@@ -138,16 +149,25 @@ def _tokenizer_from_file(path: Path):
 
 def _checked_tokenizer(tok, name: str):
     if not getattr(tok, "is_fast", False):
-        raise ModelError(f"The tokenizer of '{name}' has no fast (Rust) version.",
-                         "Save it with tokenizer.json (AutoTokenizer.from_pretrained(..., use_fast=True).save_pretrained(dir)).")
+        raise ModelError(
+            f"The tokenizer of '{name}' has no fast (Rust) version.",
+            "Save it with tokenizer.json (AutoTokenizer.from_pretrained(..., use_fast=True).save_pretrained(dir)).",
+        )
     if tok.mask_token_id is None:
-        raise ModelError(f"The tokenizer of '{name}' has no mask token, so it cannot be used for masked-LM training.",
-                         "Use a BERT-style tokenizer with [MASK].")
+        raise ModelError(
+            f"The tokenizer of '{name}' has no mask token, so it cannot be used for masked-LM training.",
+            "Use a BERT-style tokenizer with [MASK].",
+        )
     return tok
 
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 
 
 DISCRIMINATOR_CLASS = "ElectraForPreTraining"
@@ -155,7 +175,7 @@ GENERATOR_CLASS = "ElectraForMaskedLM"
 
 
 def electra_role(name_or_path) -> str | None:
-    """"discriminator", "generator" or None (not ELECTRA), read from a local folder's config.json.
+    """ "discriminator", "generator" or None (not ELECTRA), read from a local folder's config.json.
 
     A hub id not in a local folder is read through the hub cache; when nothing can be read, None.
     """
@@ -204,7 +224,7 @@ class LoadedBase:
     # head, ALBERT's pooler and SOP head), under the names they get in the masked-LM's checkpoint.
     kept_tensors: dict = field(default_factory=dict)
     new_head: bool = False
-    discriminator: bool = False      # an ELECTRA discriminator (ElectraForPreTraining), trained by RTD
+    discriminator: bool = False  # an ELECTRA discriminator (ElectraForPreTraining), trained by RTD
 
 
 def load_mlm(name_or_path: str | os.PathLike, *, new_head: bool = False):
@@ -215,14 +235,17 @@ def load_mlm(name_or_path: str | os.PathLike, *, new_head: bool = False):
     """
     base = load_base(name_or_path, new_head=new_head, keep_tensors=False, allow_generator=True)
     if base.discriminator:
-        raise ModelError(f"'{name_or_path}' is an ELECTRA discriminator: it detects replaced tokens and has no "
-                         "masked-LM head to predict them with.",
-                         "Use a masked-LM checkpoint here; discriminators are scored by replaced-word detection.")
+        raise ModelError(
+            f"'{name_or_path}' is an ELECTRA discriminator: it detects replaced tokens and has no "
+            "masked-LM head to predict them with.",
+            "Use a masked-LM checkpoint here; discriminators are scored by replaced-word detection.",
+        )
     return base.model, base.tokenizer
 
 
-def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_tensors: bool = True,
-              allow_generator: bool = False) -> LoadedBase:
+def load_base(
+    name_or_path: str | os.PathLike, *, new_head: bool = False, keep_tensors: bool = True, allow_generator: bool = False
+) -> LoadedBase:
     """`load_mlm`, plus the base checkpoint's tensors the masked-LM class dropped (`keep_tensors`).
 
     An ELECTRA discriminator loads as `ElectraForPreTraining` (its head is the replaced-token
@@ -236,9 +259,11 @@ def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_t
     _refuse_adapter_only(name)
     role = electra_role(name)
     if role == "generator" and not allow_generator:
-        raise ModelError(f"'{name}' is an ELECTRA generator (ElectraForMaskedLM), not the discriminator that is "
-                         "fine-tuned and adapted.",
-                         "Pass the discriminator (ElectraForPreTraining) as --base, and this folder as --generator.")
+        raise ModelError(
+            f"'{name}' is an ELECTRA generator (ElectraForMaskedLM), not the discriminator that is "
+            "fine-tuned and adapted.",
+            "Pass the discriminator (ElectraForPreTraining) as --base, and this folder as --generator.",
+        )
     tokenizer = load_tokenizer(name)
     model_class = ElectraForPreTraining if role == "discriminator" else AutoModelForMaskedLM
     kind = "replaced-token detection" if role == "discriminator" else "masked-LM"
@@ -248,17 +273,21 @@ def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_t
     except ValueError as e:
         # AutoModel raises ValueError for a config class it has no masked-LM head for.
         if "Unrecognized configuration class" in str(e) or "masked" in str(e).lower():
-            raise ModelError(f"'{name}' is not a model with a masked-LM head ({str(e).splitlines()[0][:160]}).",
-                             "Pass a BERT, ALBERT, ELECTRA or RoBERTa masked-LM checkpoint.") from None
+            raise ModelError(
+                f"'{name}' is not a model with a masked-LM head ({str(e).splitlines()[0][:160]}).",
+                "Pass a BERT, ALBERT, ELECTRA or RoBERTa masked-LM checkpoint.",
+            ) from None
         raise load_error(name, "model", e) from None
     except OSError as e:
         raise load_error(name, "model", e) from None
     except Exception as e:  # safetensors' SafetensorError, torch's unpickling errors: a damaged file
         raise damaged_error(name, "model", e, WEIGHT_FILES) from None
     if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
-        raise ModelError(f"'{name}': the tokenizer has {len(tokenizer):,} entries but the model only "
-                         f"{model.get_input_embeddings().weight.shape[0]:,} embedding rows.",
-                         "Use the tokenizer that belongs to this model.")
+        raise ModelError(
+            f"'{name}': the tokenizer has {len(tokenizer):,} entries but the model only "
+            f"{model.get_input_embeddings().weight.shape[0]:,} embedding rows.",
+            "Use the tokenizer that belongs to this model.",
+        )
     prefix = getattr(model, "base_model_prefix", "") or ""
     tied = set(getattr(model, "_tied_weights_keys", None) or {})
     # In a masked-LM (or pretraining) class everything outside the encoder is the head.
@@ -270,7 +299,8 @@ def load_base(name_or_path: str | os.PathLike, *, new_head: bool = False, keep_t
             "checkpoint (a sequence-classification or bare encoder one, for instance), so the head would start "
             "random and the held-out loss before adaptation would mean nothing.",
             f"Pass the {kind} / pretraining checkpoint of this model as --base, or pass --new-head to train a "
-            f"new {kind} head from scratch on purpose.")
+            f"new {kind} head from scratch on purpose.",
+        )
     kept = _dropped_tensors(name, sorted(info.get("unexpected_keys", ())), prefix) if keep_tensors else {}
     return LoadedBase(model, tokenizer, kept, new_head=bool(head_missing), discriminator=role == "discriminator")
 
@@ -281,16 +311,22 @@ def _refuse_adapter_only(name: str) -> None:
     if not folder.is_dir() or (folder / "config.json").exists():
         return
     if (folder / "adapter" / "adapter_config.json").is_file():
-        raise ModelError(f"'{name}' holds a LoRA adapter only (adapt --save adapter), no merged model.",
-                         f"Load it with domainlm.modeling.adapters.load_adapted('{folder / 'adapter'}') and merge_and_unload() "
-                         "it, or rerun adapt with --save both.")
+        raise ModelError(
+            f"'{name}' holds a LoRA adapter only (adapt --save adapter), no merged model.",
+            f"Load it with domainlm.modeling.adapters.load_adapted('{folder / 'adapter'}') and merge_and_unload() "
+            "it, or rerun adapt with --save both.",
+        )
     if any((folder / f).is_file() for f in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")):
         # P13: transformers says "Should have a `model_type` key in its config.json" of a file that is not there.
-        raise ModelError(f"'{name}' holds a tokenizer, not a model (it has no config.json and no weights).",
-                         "Pass a model folder (config.json, weights and tokenizer), e.g. the output of `domainlm "
-                         "adapt` or `domainlm pretrain`; a tokenizer alone is for `pretrain --tokenizer`.")
-    raise ModelError(f"'{name}' is not a model folder: it has no config.json.",
-                     "Pass the folder save_pretrained wrote (config.json, weights, tokenizer), or a hub id.")
+        raise ModelError(
+            f"'{name}' holds a tokenizer, not a model (it has no config.json and no weights).",
+            "Pass a model folder (config.json, weights and tokenizer), e.g. the output of `domainlm "
+            "adapt` or `domainlm pretrain`; a tokenizer alone is for `pretrain --tokenizer`.",
+        )
+    raise ModelError(
+        f"'{name}' is not a model folder: it has no config.json.",
+        "Pass the folder save_pretrained wrote (config.json, weights, tokenizer), or a hub id.",
+    )
 
 
 refuse_non_model_folder = _refuse_adapter_only  # the public name other layers call
@@ -326,8 +362,10 @@ def _weight_files(name: str) -> list[Path]:
             return None
         return Path(found) if isinstance(found, str) else None
 
-    for single, index in (("model.safetensors", "model.safetensors.index.json"),
-                          ("pytorch_model.bin", "pytorch_model.bin.index.json")):
+    for single, index in (
+        ("model.safetensors", "model.safetensors.index.json"),
+        ("pytorch_model.bin", "pytorch_model.bin.index.json"),
+    ):
         if (path := find(single)) is not None:
             return [path]
         if (path := find(index)) is not None:
@@ -370,9 +408,20 @@ def _is_damaged_file(exc: Exception) -> bool:
     import pickle
 
     text = str(exc)
-    return type(exc).__name__ == "SafetensorError" or isinstance(exc, (pickle.UnpicklingError, EOFError,
-                                                                       json.JSONDecodeError)) or any(
-        s in text for s in ("PytorchStreamReader", "deserializ", "invalid load key", "EOF while parsing", "expected value at line"))
+    return (
+        type(exc).__name__ == "SafetensorError"
+        or isinstance(exc, (pickle.UnpicklingError, EOFError, json.JSONDecodeError))
+        or any(
+            s in text
+            for s in (
+                "PytorchStreamReader",
+                "deserializ",
+                "invalid load key",
+                "EOF while parsing",
+                "expected value at line",
+            )
+        )
+    )
 
 
 def _parses(path: Path) -> bool:
@@ -386,41 +435,50 @@ def _parses(path: Path) -> bool:
 def damaged_error(name: str, what: str, exc: Exception, candidates) -> ModelError:
     if "Weights only load failed" in str(exc):
         # P18: not damaged: a pickle with objects other than tensors, which could run code when unpickled.
-        return ModelError(f"The {what} weights of '{name}' are a pickle that holds objects other than tensors; "
-                          "domainlm loads weights only and never runs code from a model file.",
-                          "Use a model saved as safetensors (save_pretrained writes model.safetensors); convert "
-                          "this one only where you trust its origin.")
+        return ModelError(
+            f"The {what} weights of '{name}' are a pickle that holds objects other than tensors; "
+            "domainlm loads weights only and never runs code from a model file.",
+            "Use a model saved as safetensors (save_pretrained writes model.safetensors); convert "
+            "this one only where you trust its origin.",
+        )
     if not _is_damaged_file(exc):
         first = (str(exc).splitlines() or [""])[0][:200]
-        return ModelError(f"Cannot load the {what} from '{name}': {type(exc).__name__}: {first}",
-                          "The folder must hold a Hugging Face save_pretrained model (config.json, weights) and its "
-                          "tokenizer files.")
+        return ModelError(
+            f"Cannot load the {what} from '{name}': {type(exc).__name__}: {first}",
+            "The folder must hold a Hugging Face save_pretrained model (config.json, weights) and its tokenizer files.",
+        )
     local = Path(name).expanduser()
     files = [local / f for f in candidates if (local / f).is_file()] if local.is_dir() else []
     unreadable = [f for f in files if f.suffix == ".json" and not _parses(f)]
     files = unreadable or files
     where = " or ".join(f"'{f}'" for f in files[:2]) if files else f"the {what} files of '{name}'"
     first = (str(exc).splitlines() or [""])[0][:200]
-    return ModelError(f"Cannot read {where}: the file is damaged or incomplete ({type(exc).__name__}: {first}).",
-                      "Copy or download the model again (an interrupted download or a full disk leaves such files), "
-                      "then rerun.")
+    return ModelError(
+        f"Cannot read {where}: the file is damaged or incomplete ({type(exc).__name__}: {first}).",
+        "Copy or download the model again (an interrupted download or a full disk leaves such files), then rerun.",
+    )
 
 
 def load_error(name: str, what: str, exc: Exception, option: str = "--base") -> ModelError:
     path = Path(name)
     if path.exists():
-        return ModelError(f"Cannot load the {what} from '{name}': {str(exc).splitlines()[0][:200]}",
-                          "The directory must hold a Hugging Face save_pretrained model (config.json, weights) and tokenizer files.")
+        return ModelError(
+            f"Cannot load the {what} from '{name}': {str(exc).splitlines()[0][:200]}",
+            "The directory must hold a Hugging Face save_pretrained model (config.json, weights) and tokenizer files.",
+        )
     looks_local = name.startswith((".", "/", "~")) or os.sep in name.strip("/").split("/", 1)[-1]
     if looks_local:
         return ModelError(f"The {what} directory '{name}' does not exist.", f"Check the path passed as {option}.")
-    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or os.environ.get("TRANSFORMERS_OFFLINE", "") not in ("", "0")
+    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or os.environ.get(
+        "TRANSFORMERS_OFFLINE", ""
+    ) not in ("", "0")
     reason = "offline mode is on (HF_HUB_OFFLINE)" if offline else "the Hugging Face hub could not be reached"
     return ModelError(
         f"Cannot load the {what} '{name}': it is not a local directory, {reason}, and it is not in the "
         f"cache at {_hub_cache()}.",
         f"Download it where the hub is reachable (`hf download {name} --local-dir DIR`) and pass "
-        f"that directory ({option} DIR), or set HF_HOME to a cache that holds it.")
+        f"that directory ({option} DIR), or set HF_HOME to a cache that holds it.",
+    )
 
 
 def build_mlm(arch, tokenizer):
@@ -428,11 +486,18 @@ def build_mlm(arch, tokenizer):
     from transformers import AlbertConfig, AlbertForMaskedLM, BertConfig, BertForMaskedLM
 
     if arch.hidden % arch.heads:
-        raise ModelError(f"hidden ({arch.hidden}) must be a multiple of heads ({arch.heads}).",
-                         "Change --hidden or --heads.")
-    common = dict(vocab_size=len(tokenizer), hidden_size=arch.hidden, num_hidden_layers=arch.layers,
-                  num_attention_heads=arch.heads, intermediate_size=arch.intermediate or 4 * arch.hidden,
-                  max_position_embeddings=arch.max_positions, pad_token_id=tokenizer.pad_token_id or 0)
+        raise ModelError(
+            f"hidden ({arch.hidden}) must be a multiple of heads ({arch.heads}).", "Change --hidden or --heads."
+        )
+    common = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=arch.hidden,
+        num_hidden_layers=arch.layers,
+        num_attention_heads=arch.heads,
+        intermediate_size=arch.intermediate or 4 * arch.hidden,
+        max_position_embeddings=arch.max_positions,
+        pad_token_id=tokenizer.pad_token_id or 0,
+    )
     if arch.arch == "albert":
         config = AlbertConfig(embedding_size=arch.embedding_size, **common)
         return AlbertForMaskedLM(config)

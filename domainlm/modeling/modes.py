@@ -37,8 +37,10 @@ def apply_mode(model: nn.Module, mode: str, slot_ids: list[int], lora=None) -> n
         return model
     if mode == "new-rows":
         if not slot_ids:
-            raise TrainingError("Mode 'new-rows' needs filled slots, but no slot was filled.",
-                                "Pass --terms (or --filled-tokenizer), or use --mode full / lora.")
+            raise TrainingError(
+                "Mode 'new-rows' needs filled slots, but no slot was filled.",
+                "Pass --terms (or --filled-tokenizer), or use --mode full / lora.",
+            )
         _freeze_all_but_rows(model, slot_ids)
         return model
     if mode == "lora":
@@ -98,14 +100,17 @@ def _lora(model: nn.Module, slot_ids: list[int], lora) -> nn.Module:
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     targets = [t for t in lora.target_modules if t in present]
     if not targets:
-        raise TrainingError(f"None of the LoRA target modules {lora.target_modules} exist in this model.",
-                            f"Set train.lora.target_modules to module names it has, e.g. {sorted(present)[:12]}.")
+        raise TrainingError(
+            f"None of the LoRA target modules {lora.target_modules} exist in this model.",
+            f"Set train.lora.target_modules to module names it has, e.g. {sorted(present)[:12]}.",
+        )
     emb_name = _embedding_module_name(model)
     kwargs = {}
     if slot_ids:
         kwargs["trainable_token_indices"] = {emb_name: sorted(set(int(i) for i in slot_ids))}
-    config = PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets,
-                            bias="none", **kwargs)
+    config = PeftLoraConfig(
+        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets, bias="none", **kwargs
+    )
     peft_model = get_peft_model(model, config)
     _keep_decoder_bias(peft_model)
     return peft_model
@@ -131,9 +136,13 @@ def _keep_decoder_bias(peft_model: nn.Module) -> int:
 
     patched = 0
     for module in peft_model.modules():
-        if isinstance(module, TrainableTokensLayer) and isinstance(module.base_layer, nn.Linear) \
-                and module.base_layer.bias is not None and not getattr(module, "_domainlm_bias_fix", False) \
-                and _drops_bias(module):
+        if (
+            isinstance(module, TrainableTokensLayer)
+            and isinstance(module.base_layer, nn.Linear)
+            and module.base_layer.bias is not None
+            and not getattr(module, "_domainlm_bias_fix", False)
+            and _drops_bias(module)
+        ):
             original = module.forward_adapters
 
             def forward_adapters(self, x, active_adapters, *args, _orig=original, **kwargs):

@@ -41,11 +41,11 @@ import yaml
 from domainlm import __version__
 from domainlm.errors import DomainLMError, OutputError
 from domainlm.io import atomic_directory, check_output_dir, follow_umask, load_yaml
-from vocab_tools.atomic import write_failure
 from domainlm.pipeline.hashing import sha256_file
 from domainlm.pipeline.layout import STATE_FILE, RunLayout
 from domainlm.recipes.load import PORTABLE_NAME, RESOLVED_NAME
 from domainlm.recipes.schema import NAME_MAX_LENGTH, NAME_PATTERN
+from vocab_tools.atomic import write_failure
 
 BUNDLE_FORMAT = 1
 CHECKSUMS = "checksums.sha256"
@@ -53,11 +53,24 @@ MANIFEST = "bundle.json"
 
 # What a bundle may hold (see the module doc): these files at its top, the model's files under
 # model/ (optional) and the report's charts under report/. Anything else is refused on import.
-BUNDLE_FILES = frozenset({MANIFEST, CHECKSUMS, PORTABLE_NAME, RESOLVED_NAME, STATE_FILE, "terms.tsv", "terms.json",
-                          "slots.json", "fill.json", "report.json", "report.md"})
-MAX_MEMBERS = 1_000                 # files and folders; a model folder has about ten files
-MAX_FILE_BYTES = 64 << 20           # every file outside model/ (terms, reports, charts, recipes)
-MAX_MODEL_FILE_BYTES = 8 << 30      # one file of the model (weights)
+BUNDLE_FILES = frozenset(
+    {
+        MANIFEST,
+        CHECKSUMS,
+        PORTABLE_NAME,
+        RESOLVED_NAME,
+        STATE_FILE,
+        "terms.tsv",
+        "terms.json",
+        "slots.json",
+        "fill.json",
+        "report.json",
+        "report.md",
+    }
+)
+MAX_MEMBERS = 1_000  # files and folders; a model folder has about ten files
+MAX_FILE_BYTES = 64 << 20  # every file outside model/ (terms, reports, charts, recipes)
+MAX_MODEL_FILE_BYTES = 8 << 30  # one file of the model (weights)
 MAX_TOTAL_BYTES = 16 << 30
 # A bundle unpacking to more than BOMB_FLOOR bytes may not be over BOMB_RATIO times its archive:
 # weights hardly compress (about 1.1x), so only a crafted archive gets there (a tar bomb).
@@ -71,14 +84,24 @@ class BundleError(DomainLMError):
 
 def _collect(run: RunLayout, include_model: bool) -> dict[str, Path]:
     """Archive name → file, from a `recipe run` folder (each file under its own name)."""
-    wanted = [run.resolved_recipe, run.state, run.terms_tsv, run.terms_json, run.slots_json, run.fill_summary,
-              run.report_json, run.report_md]
+    wanted = [
+        run.resolved_recipe,
+        run.state,
+        run.terms_tsv,
+        run.terms_json,
+        run.slots_json,
+        run.fill_summary,
+        run.report_json,
+        run.report_md,
+    ]
     files = {path.name: path for path in wanted if path.is_file()}
     if include_model:
         model = run.model
         if not model.is_dir():
-            raise BundleError(f"--include-model was given but '{model}' holds no model.",
-                              "Run the adapt stage first: domainlm recipe run NAME.")
+            raise BundleError(
+                f"--include-model was given but '{model}' holds no model.",
+                "Run the adapt stage first: domainlm recipe run NAME.",
+            )
         for f in sorted(model.rglob("*")):
             rel = f.relative_to(model)
             if f.is_file() and not any(p.startswith(("checkpoint", ".")) for p in rel.parts):
@@ -105,9 +128,11 @@ def run_recipe_of(recipe, run_dir: Path):
         return recipe  # a run of an older domainlm: only the recipe as given is known
     ran = load_recipe(recorded, data_dir=recipe.data_root)
     if ran.name != recipe.name:
-        raise BundleError(f"'{run_dir}' holds a run of the recipe '{ran.name}', not '{recipe.name}'.",
-                          f"Export it as {ran.name} (domainlm recipe export {ran.name} --run-dir {run_dir}), "
-                          "or pass the run folder of this recipe.")
+        raise BundleError(
+            f"'{run_dir}' holds a run of the recipe '{ran.name}', not '{recipe.name}'.",
+            f"Export it as {ran.name} (domainlm recipe export {ran.name} --run-dir {run_dir}), "
+            "or pass the run folder of this recipe.",
+        )
     return ran
 
 
@@ -124,12 +149,21 @@ def check_archive_path(archive: Path, force: bool) -> None:
     if archive.is_dir():
         raise BundleError(f"The output '{archive}' is a folder.", "Name the archive file, e.g. -o movies.tar.gz.")
     if archive.exists() and not force and not _is_bundle(archive):
-        raise OutputError(f"The file '{archive}' already exists and is not a domainlm bundle: `domainlm {EXPORT_COMMAND}` "
-                          "would replace it.", "Choose another archive name with -o, or pass --force to replace it.")
+        raise OutputError(
+            f"The file '{archive}' already exists and is not a domainlm bundle: `domainlm {EXPORT_COMMAND}` "
+            "would replace it.",
+            "Choose another archive name with -o, or pass --force to replace it.",
+        )
 
 
-def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike | None = None, *,
-                  include_model: bool = False, force: bool = False) -> Path:
+def export_bundle(
+    recipe,
+    run_dir: str | os.PathLike,
+    archive: str | os.PathLike | None = None,
+    *,
+    include_model: bool = False,
+    force: bool = False,
+) -> Path:
     """Write `<archive>` (default `<name>.domainlm.tar.gz`) from a finished `recipe run` folder,
     with the recipe the run was made with (see `run_recipe_of`)."""
     from domainlm.recipes.load import dump_recipe
@@ -137,22 +171,32 @@ def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike
     run_dir = Path(run_dir)
     run = RunLayout(run_dir)
     if not run.terms_tsv.is_file():
-        raise BundleError(f"'{run_dir}' holds no mined terms (mine/terms.tsv): nothing to share yet.",
-                          f"Run the recipe first: domainlm recipe run {recipe.name} --output {run_dir}")
+        raise BundleError(
+            f"'{run_dir}' holds no mined terms (mine/terms.tsv): nothing to share yet.",
+            f"Run the recipe first: domainlm recipe run {recipe.name} --output {run_dir}",
+        )
     recipe = run_recipe_of(recipe, run_dir)
     archive = Path(archive) if archive else Path(f"{recipe.name}.domainlm.tar.gz")
     check_archive_path(archive, force)
     files = _collect(run, include_model)
     for name, path in files.items():  # what `import_bundle` would refuse is not exported
-        problem = "a symbolic link (its target is not shared)" if path.is_symlink() else \
-            _member_problem(name, False, path.stat().st_size)
+        problem = (
+            "a symbolic link (its target is not shared)"
+            if path.is_symlink()
+            else _member_problem(name, False, path.stat().st_size)
+        )
         if problem:
-            raise BundleError(f"Cannot export '{path}' as '{name}': it is {problem}.",
-                              "Put the file itself in its place, or export without --include-model when it is a "
-                              "model file (and share that file another way).")
+            raise BundleError(
+                f"Cannot export '{path}' as '{name}': it is {problem}.",
+                "Put the file itself in its place, or export without --include-model when it is a "
+                "model file (and share that file another way).",
+            )
     if len(files) + 8 > MAX_MEMBERS:
-        raise BundleError(f"The run folder '{run_dir}' has {len(files):,} files to share, more than a bundle may hold "
-                          f"({MAX_MEMBERS:,}).", "Export without --include-model, or share the model another way.")
+        raise BundleError(
+            f"The run folder '{run_dir}' has {len(files):,} files to share, more than a bundle may hold "
+            f"({MAX_MEMBERS:,}).",
+            "Export without --include-model, or share the model another way.",
+        )
     fill = json.loads(run.fill_summary.read_text(encoding="utf-8")) if run.fill_summary.name in files else {}
     base_hash = fill.get("base_vocab_sha256")
     if base_hash is None:
@@ -161,18 +205,25 @@ def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike
         try:
             base_hash = vocab_sha256(recipe.base)
         except Exception as e:  # noqa: BLE001 - reported as a clear bundle error
-            raise BundleError(f"Cannot read the base vocabulary of '{recipe.base}' to record in the bundle: {str(e).rstrip('.')}.",
-                              "Run the fill stage (domainlm recipe run) so its hash is recorded, or make the base available.") from None
+            raise BundleError(
+                f"Cannot read the base vocabulary of '{recipe.base}' to record in the bundle: {str(e).rstrip('.')}.",
+                "Run the fill stage (domainlm recipe run) so its hash is recorded, or make the base available.",
+            ) from None
     prefix = recipe.name
     portable = dump_recipe(recipe, portable=True).encode("utf-8")
     extra = {"recipe.yaml": portable}
     checks: dict[str, str] = {name: hashlib.sha256(data).hexdigest() for name, data in extra.items()}
     checks.update({name: sha256_file(path) for name, path in files.items()})
     manifest = {
-        "format": BUNDLE_FORMAT, "name": recipe.name, "category": recipe.category, "aliases": recipe.aliases,
+        "format": BUNDLE_FORMAT,
+        "name": recipe.name,
+        "category": recipe.category,
+        "aliases": recipe.aliases,
         "base": recipe.base if not os.path.isabs(recipe.base) else Path(recipe.base).name,
-        "base_vocab_sha256": base_hash, "domainlm_version": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "includes_model": include_model,
+        "base_vocab_sha256": base_hash,
+        "domainlm_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "includes_model": include_model,
         "files": sorted(checks),
     }
     manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8")
@@ -185,6 +236,7 @@ def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike
         fd, tmp = tempfile.mkstemp(prefix=f".{archive.name}.", suffix=".tmp", dir=archive.parent)
         os.close(fd)
         with tarfile.open(tmp, "w:gz") as tar:
+
             def add_bytes(name: str, data: bytes) -> None:
                 info = tarfile.TarInfo(f"{prefix}/{name}")
                 info.size = len(data)
@@ -205,8 +257,10 @@ def export_bundle(recipe, run_dir: str | os.PathLike, archive: str | os.PathLike
         reason = write_failure(exc)
         if reason is None or isinstance(exc, OutputError):
             raise
-        raise OutputError(f"Could not write '{archive}': {reason}. Nothing was replaced.",
-                          "Free space on that disk or fix its permissions, or choose another archive name.") from None
+        raise OutputError(
+            f"Could not write '{archive}': {reason}. Nothing was replaced.",
+            "Free space on that disk or fix its permissions, or choose another archive name.",
+        ) from None
     return archive
 
 
@@ -227,8 +281,10 @@ def valid_bundle_name(name) -> bool:
 
 def _name_problem(name) -> str:
     shown = repr(name) if isinstance(name, str) else f"{name!r} (a {type(name).__name__}, not text)"
-    return (f"its name {shown} is not a recipe name (at most {NAME_MAX_LENGTH} lowercase ASCII letters, digits, "
-            "'-' and '_', starting with a letter or digit)")
+    return (
+        f"its name {shown} is not a recipe name (at most {NAME_MAX_LENGTH} lowercase ASCII letters, digits, "
+        "'-' and '_', starting with a letter or digit)"
+    )
 
 
 def _member_problem(rel: str, is_dir: bool, size: int) -> str | None:
@@ -254,8 +310,10 @@ def _member_problem(rel: str, is_dir: bool, size: int) -> str | None:
 
 
 def _not_a_bundle(archive: Path, why: str) -> BundleError:
-    return BundleError(f"'{archive}' is not a valid domainlm bundle: {why}. Nothing was imported.",
-                       "Do not import it; ask its author for a bundle made with `domainlm recipe export`.")
+    return BundleError(
+        f"'{archive}' is not a valid domainlm bundle: {why}. Nothing was imported.",
+        "Do not import it; ask its author for a bundle made with `domainlm recipe export`.",
+    )
 
 
 def _safe_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
@@ -272,8 +330,10 @@ def _safe_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
     for m in tar:
         p = PurePosixPath(m.name)
         if p.is_absolute() or ".." in p.parts or not (m.isfile() or m.isdir()):
-            raise BundleError(f"'{archive}' contains an unsafe entry '{m.name}' (absolute path, '..', or a link).",
-                              "Do not import it; ask its author for a bundle made with `domainlm recipe export`.")
+            raise BundleError(
+                f"'{archive}' contains an unsafe entry '{m.name}' (absolute path, '..', or a link).",
+                "Do not import it; ask its author for a bundle made with `domainlm recipe export`.",
+            )
         if len(members) >= MAX_MEMBERS:
             raise _not_a_bundle(archive, f"it holds more than {MAX_MEMBERS:,} entries")
         name = p.as_posix().strip("/")
@@ -296,8 +356,11 @@ def _safe_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
         if total > MAX_TOTAL_BYTES:
             raise _not_a_bundle(archive, f"it unpacks to more than {MAX_TOTAL_BYTES >> 30} GiB")
         if total > BOMB_FLOOR and total > BOMB_RATIO * archive_size:
-            raise _not_a_bundle(archive, f"it unpacks to more than {total / 2**20:,.0f} MiB from a "
-                                         f"{archive_size / 2**20:,.2f} MiB archive (a compression bomb)")
+            raise _not_a_bundle(
+                archive,
+                f"it unpacks to more than {total / 2**20:,.0f} MiB from a "
+                f"{archive_size / 2**20:,.2f} MiB archive (a compression bomb)",
+            )
         members.append(m)
     return members
 
@@ -329,8 +392,10 @@ def _read_manifest(root: Path, archive: Path) -> dict:
     if not isinstance(manifest, dict):
         raise _not_a_bundle(archive, f"its {MANIFEST} is not a JSON object")
     if manifest.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"'{archive}' is bundle format {manifest.get('format')!r}; this domainlm reads format {BUNDLE_FORMAT}.",
-                          "Upgrade domainlm (pip install -U domainlm).")
+        raise BundleError(
+            f"'{archive}' is bundle format {manifest.get('format')!r}; this domainlm reads format {BUNDLE_FORMAT}.",
+            "Upgrade domainlm (pip install -U domainlm).",
+        )
     if not valid_bundle_name(manifest.get("name")):
         raise _not_a_bundle(archive, _name_problem(manifest.get("name")))
     if manifest["name"] != root.name:
@@ -361,10 +426,12 @@ def _read_recipe(root: Path, archive: Path, name: str):
 def _unpack_failure(archive: Path, where: Path, exc: BaseException) -> BundleError:
     """A bundle that could not be unpacked for want of space or permission where it is checked:
     the bundle is fine, the temporary folder is not."""
-    return BundleError(f"Could not unpack '{archive}' to check it: {write_failure(exc) or exc} in the temporary "
-                       f"folder '{where}'. Nothing was imported.",
-                       "Free space there, or point TMPDIR at a disk with room "
-                       f"(e.g. TMPDIR=/path/with/space domainlm recipe import {archive.name} …).")
+    return BundleError(
+        f"Could not unpack '{archive}' to check it: {write_failure(exc) or exc} in the temporary "
+        f"folder '{where}'. Nothing was imported.",
+        "Free space there, or point TMPDIR at a disk with room "
+        f"(e.g. TMPDIR=/path/with/space domainlm recipe import {archive.name} …).",
+    )
 
 
 def _destination(out_dir, name: str, overwrite: bool) -> Path:
@@ -375,13 +442,22 @@ def _destination(out_dir, name: str, overwrite: bool) -> Path:
     try:
         check_output_dir(dest, IMPORT_COMMAND, force=False)
     except OutputError as e:
-        raise OutputError(e.message, f"Import it into a folder you name: -o DIR (with --force to replace a folder "
-                                     f"that holds other files, e.g. -o {name} --force).") from None
+        raise OutputError(
+            e.message,
+            f"Import it into a folder you name: -o DIR (with --force to replace a folder "
+            f"that holds other files, e.g. -o {name} --force).",
+        ) from None
     return dest
 
 
-def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None = None, *, base: str | None = None,
-                  check_base: bool = True, overwrite: bool = False) -> ImportedBundle:
+def import_bundle(
+    archive: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    base: str | None = None,
+    check_base: bool = True,
+    overwrite: bool = False,
+) -> ImportedBundle:
     """Verify and unpack a bundle into `out_dir` (default `./<name>`).
 
     Refuses: a file whose sha256 differs from checksums.sha256, a missing or unlisted file, an
@@ -396,9 +472,11 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
     if not archive.is_file():
         raise BundleError(f"The bundle '{archive}' does not exist.", "Check the path.")
     if overwrite and out_dir is None:
-        raise BundleError("--force replaces only a folder you name, and no output folder was given.",
-                          "Name the folder to import into (and replace) with -o DIR --force, or leave --force out "
-                          "to import into ./<name> when that is new, empty or an earlier import.")
+        raise BundleError(
+            "--force replaces only a folder you name, and no output folder was given.",
+            "Name the folder to import into (and replace) with -o DIR --force, or leave --force out "
+            "to import into ./<name> when that is new, empty or an earlier import.",
+        )
     if out_dir is not None:
         check_output_dir(out_dir, IMPORT_COMMAND, overwrite)  # before unpacking anything
     try:
@@ -413,19 +491,26 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
                 needed = sum(m.size for m in members if m.isfile())
                 free = shutil.disk_usage(tmp).free
                 if needed > free:
-                    raise BundleError(f"'{archive}' unpacks to {needed / 2**20:,.0f} MiB but only {free / 2**20:,.0f} MiB "
-                                      f"are free in '{tmp.parent}'.", "Free disk space there (or set TMPDIR to another disk).")
+                    raise BundleError(
+                        f"'{archive}' unpacks to {needed / 2**20:,.0f} MiB but only {free / 2**20:,.0f} MiB "
+                        f"are free in '{tmp.parent}'.",
+                        "Free disk space there (or set TMPDIR to another disk).",
+                    )
                 tar.extractall(tmp, members=members, filter="data")
         except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
             if write_failure(e) is not None and getattr(e, "filename", None) != str(archive):
                 # the temporary folder is full or not writable (P25), not the bundle unreadable
                 raise _unpack_failure(archive, tmp.parent, e) from None
-            raise BundleError(f"'{archive}' is not a readable .tar.gz bundle: {e}.",
-                              "Re-download it, or re-export it with `domainlm recipe export`.") from None
+            raise BundleError(
+                f"'{archive}' is not a readable .tar.gz bundle: {e}.",
+                "Re-download it, or re-export it with `domainlm recipe export`.",
+            ) from None
         roots = [p for p in tmp.iterdir() if p.is_dir()]
         if len(roots) != 1 or not (roots[0] / CHECKSUMS).is_file() or not (roots[0] / MANIFEST).is_file():
-            raise BundleError(f"'{archive}' is not a domainlm recipe bundle (no {MANIFEST} / {CHECKSUMS}).",
-                              "Make bundles with `domainlm recipe export NAME`.")
+            raise BundleError(
+                f"'{archive}' is not a domainlm recipe bundle (no {MANIFEST} / {CHECKSUMS}).",
+                "Make bundles with `domainlm recipe export NAME`.",
+            )
         root = roots[0]
         expected = _read_checksums(root, archive)
         present = {f.relative_to(root).as_posix() for f in root.rglob("*") if f.is_file()} - {CHECKSUMS}
@@ -438,9 +523,11 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
             elif sha256_file(root / name) != expected[name]:
                 problems.append(f"{name}: sha256 does not match (modified after export)")
         if problems:
-            raise BundleError(f"The bundle '{archive}' failed verification and was not imported:\n"
-                              + "\n".join(f"  - {p}" for p in problems),
-                              "It was changed or damaged after export; get a fresh copy from its author.")
+            raise BundleError(
+                f"The bundle '{archive}' failed verification and was not imported:\n"
+                + "\n".join(f"  - {p}" for p in problems),
+                "It was changed or damaged after export; get a fresh copy from its author.",
+            )
         manifest = _read_manifest(root, archive)
         # The recipe inside must still validate against this version's schema.
         _read_recipe(root, archive, manifest["name"])
@@ -452,19 +539,23 @@ def import_bundle(archive: str | os.PathLike, out_dir: str | os.PathLike | None 
             try:
                 actual = vocab_sha256(target_base)
             except Exception as e:  # noqa: BLE001
-                raise BundleError(f"Cannot read the vocabulary of the base '{target_base}' to check the bundle against: {str(e).rstrip('.')}.",
-                                  "Pass --base with a local copy of the base model, or --no-check-base to skip the check.") from None
+                raise BundleError(
+                    f"Cannot read the vocabulary of the base '{target_base}' to check the bundle against: "
+                    f"{str(e).rstrip('.')}.",
+                    "Pass --base with a local copy of the base model, or --no-check-base to skip the check.",
+                ) from None
             if actual != manifest["base_vocab_sha256"]:
                 raise BundleError(
                     f"The bundle '{archive}' was made on a different base vocabulary than '{target_base}' "
                     f"(vocabulary sha256 {manifest['base_vocab_sha256'][:12]}… vs {actual[:12]}…): "
                     "its terms would land in the wrong slots.",
-                    f"Import it for the base it was made on ({manifest['base']}), or re-run the recipe on your base.")
+                    f"Import it for the base it was made on ({manifest['base']}), or re-run the recipe on your base.",
+                )
             base_checked = True
         dest = _destination(out_dir, manifest["name"], overwrite)
         with atomic_directory(dest, command=IMPORT_COMMAND, force=overwrite and out_dir is not None) as staging:
             for f in root.iterdir():
                 shutil.move(str(f), staging / f.name)
-    return ImportedBundle(out_dir=dest, manifest=manifest, files=sorted(expected), base_checked=base_checked,
-                          base=str(target_base))
-
+    return ImportedBundle(
+        out_dir=dest, manifest=manifest, files=sorted(expected), base_checked=base_checked, base=str(target_base)
+    )

@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -34,8 +35,13 @@ def hash_path(path: str | os.PathLike, exclude: Iterable[str] = ()) -> str:
     if p.is_dir():
         h = hashlib.sha256()
         # Hidden files and folders (markers, locks, a half-written sibling's temp files) never count.
-        files = (x for x in p.rglob("*") if x.is_file() and x.name not in exclude
-                 and not any(part.startswith(".") for part in x.relative_to(p).parts))
+        files = (
+            x
+            for x in p.rglob("*")
+            if x.is_file()
+            and x.name not in exclude
+            and not any(part.startswith(".") for part in x.relative_to(p).parts)
+        )
         for f in sorted(files):
             h.update(f"{f.relative_to(p).as_posix()}={hash_file(f)}\n".encode())
         return "dir:" + h.hexdigest()

@@ -12,19 +12,19 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from domainlm.errors import ConfigError, OutputError
 from domainlm.io import write_json
-from domainlm.runtime import check_trackers_installed
 from domainlm.pipeline.hashing import fingerprint
 from domainlm.pipeline.layout import RunLayout, checkpoints_of
 from domainlm.pipeline.stages import STAGE_NAMES, STAGES, StageContext
 from domainlm.recipes.load import save_portable, save_resolved
 from domainlm.recipes.schema import Recipe
+from domainlm.runtime import check_trackers_installed
 from vocab_tools.atomic import MARKER_NAME, output_lock, output_owner, write_failure
 
 RUN_COMMAND = "recipe run"  # named in the marker of run folders (vocab_tools.atomic)
@@ -50,17 +50,26 @@ class RunResult:
     def report(self) -> dict | None:
         import json
 
-        return json.loads(self.report_json.read_text(encoding="utf-8")) if self.report_json and self.report_json.exists() else None
+        return (
+            json.loads(self.report_json.read_text(encoding="utf-8"))
+            if self.report_json and self.report_json.exists()
+            else None
+        )
 
     def to_dict(self) -> dict:
         """What `recipe run --json` prints: the stages, the report's summary and where everything is."""
         report = self.report or {}
-        return {"out_dir": str(self.out_dir), "seconds": round(self.seconds, 1),
-                "stages": [{"name": s.name, "status": s.status, "seconds": round(s.seconds, 1),
-                            "summary": s.summary} for s in self.stages],
-                "report_md": str(self.report_md) if self.report_md else None,
-                "report_json": str(self.report_json) if self.report_json else None,
-                "summary": report.get("summary")}
+        return {
+            "out_dir": str(self.out_dir),
+            "seconds": round(self.seconds, 1),
+            "stages": [
+                {"name": s.name, "status": s.status, "seconds": round(s.seconds, 1), "summary": s.summary}
+                for s in self.stages
+            ],
+            "report_md": str(self.report_md) if self.report_md else None,
+            "report_json": str(self.report_json) if self.report_json else None,
+            "summary": report.get("summary"),
+        }
 
 
 def _now() -> str:
@@ -89,13 +98,21 @@ def _check_stage_names(names: Iterable[str] | None, what: str) -> list[str]:
     names = list(names or [])
     bad = [n for n in names if n not in STAGE_NAMES]
     if bad:
-        raise ConfigError(f"Unknown stage {', '.join(repr(b) for b in bad)} in {what}; the stages are: {', '.join(STAGE_NAMES)}.")
+        raise ConfigError(
+            f"Unknown stage {', '.join(repr(b) for b in bad)} in {what}; the stages are: {', '.join(STAGE_NAMES)}."
+        )
     return names
 
 
-def run_recipe(recipe: Recipe, out_dir: str | os.PathLike | None = None, *, until: str | None = None,
-               force: Sequence[str] | bool = (), resume: bool = True,
-               on_stage: Callable[[str, str, dict], None] | None = None) -> RunResult:
+def run_recipe(
+    recipe: Recipe,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    until: str | None = None,
+    force: Sequence[str] | bool = (),
+    resume: bool = True,
+    on_stage: Callable[[str, str, dict], None] | None = None,
+) -> RunResult:
     """Run prepare → mine → fill → adapt → evaluate for `recipe` into `out_dir` (default runs/<name>).
 
     `until`: stop after this stage. `force`: stage names (or True for all) to rerun even when
@@ -112,20 +129,26 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike | None = None, *, unti
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise OutputError(f"Cannot create the run folder '{out}': {write_failure(e) or e}.",
-                          "Choose another run folder with -o / --output.") from None
+        raise OutputError(
+            f"Cannot create the run folder '{out}': {write_failure(e) or e}.",
+            "Choose another run folder with -o / --output.",
+        ) from None
     # One run at a time per folder: two runs would interleave their stages' files.
     with output_lock(out):
         try:
-            return _run_stages(recipe, out, until=until, forced=forced, resume=resume, on_stage=on_stage, started=started)
+            return _run_stages(
+                recipe, out, until=until, forced=forced, resume=resume, on_stage=on_stage, started=started
+            )
         except OSError as e:
             reason = write_failure(e)
             if reason is None:
                 raise
-            raise OutputError(f"Could not write into the run folder '{out}': {reason}. The stages that finished are kept; "
-                              "the one that was running left its previous output, if any.",
-                              "Free space on that disk or fix its permissions, then run the same command again: "
-                              "finished stages are skipped.") from None
+            raise OutputError(
+                f"Could not write into the run folder '{out}': {reason}. The stages that finished are kept; "
+                "the one that was running left its previous output, if any.",
+                "Free space on that disk or fix its permissions, then run the same command again: "
+                "finished stages are skipped.",
+            ) from None
 
 
 def check_run_folder(out: Path, take: bool = False) -> None:
@@ -136,7 +159,9 @@ def check_run_folder(out: Path, take: bool = False) -> None:
     stages.json, recipe.yaml, recipe.resolved.yaml).
     """
     if out.exists() and not out.is_dir():
-        raise OutputError(f"The run folder '{out}' exists and is a file.", "Choose another run folder with -o / --output.")
+        raise OutputError(
+            f"The run folder '{out}' exists and is a file.", "Choose another run folder with -o / --output."
+        )
     if take or not out.is_dir():
         return
     owner = output_owner(out)
@@ -147,9 +172,11 @@ def check_run_folder(out: Path, take: bool = False) -> None:
         return
     shown = ", ".join(entries[:5]) + (" …" if len(entries) > 5 else "")
     made_by = f"the output of `domainlm {owner}`" if owner else "files domainlm did not make"
-    raise OutputError(f"The folder '{out}' is not a run folder of `domainlm recipe run`: it holds {made_by} ({shown}).",
-                      "Choose another run folder with -o / --output, or pass --force all to run every stage into it "
-                      "anyway (files of the stages' names are replaced, everything else is kept).")
+    raise OutputError(
+        f"The folder '{out}' is not a run folder of `domainlm recipe run`: it holds {made_by} ({shown}).",
+        "Choose another run folder with -o / --output, or pass --force all to run every stage into it "
+        "anyway (files of the stages' names are replaced, everything else is kept).",
+    )
 
 
 def _mark_run_folder(out: Path) -> None:
@@ -178,13 +205,23 @@ def _run_stages(recipe: Recipe, out: Path, *, until, forced: set, resume: bool, 
         parts = {k: fingerprint(v)[:16] for k, v in material.items()} if isinstance(material, dict) else {}
         prev = state["stages"].get(stage.name, {})
         outputs_exist = all(p.exists() for p in stage.outputs(ctx))
-        if (stage.name not in forced and prev.get("status") == "done" and prev.get("fingerprint") == fp
-                and outputs_exist):
+        if (
+            stage.name not in forced
+            and prev.get("status") == "done"
+            and prev.get("fingerprint") == fp
+            and outputs_exist
+        ):
             outcomes.append(StageOutcome(stage.name, "skipped", 0.0, prev.get("summary", {})))
             notify(stage.name, "skip", prev.get("summary", {}))
         else:
-            resuming = (stage.resumable and resume and stage.name not in forced and prev.get("status") == "running"
-                        and prev.get("fingerprint") == fp and stage.can_resume(ctx))
+            resuming = (
+                stage.resumable
+                and resume
+                and stage.name not in forced
+                and prev.get("status") == "running"
+                and prev.get("fingerprint") == fp
+                and stage.can_resume(ctx)
+            )
             if not resuming and stage.resumable:
                 # A changed input makes old checkpoints wrong to continue from (training keeps them
                 # beside its output). The previous output itself stays until the stage writes its
@@ -200,9 +237,17 @@ def _run_stages(recipe: Recipe, out: Path, *, until, forced: set, resume: bool, 
             t0 = time.perf_counter()
             summary = stage.run(ctx, resuming) or {}
             seconds = round(time.perf_counter() - t0, 2)
-            state["stages"][stage.name] = {"status": "done", "fingerprint": fp, "inputs": parts, "changed": changed,
-                                           "started": state["stages"][stage.name]["started"],
-                                           "finished": _now(), "seconds": seconds, "resumed": resuming, "summary": summary}
+            state["stages"][stage.name] = {
+                "status": "done",
+                "fingerprint": fp,
+                "inputs": parts,
+                "changed": changed,
+                "started": state["stages"][stage.name]["started"],
+                "finished": _now(),
+                "seconds": seconds,
+                "resumed": resuming,
+                "summary": summary,
+            }
             write_json(ctx.layout.state, state)
             # Every output folder carries the recipe that made it (written before the next stage
             # fingerprints the folder, so a rerun sees the same hash).
@@ -213,6 +258,10 @@ def _run_stages(recipe: Recipe, out: Path, *, until, forced: set, resume: bool, 
         if until is not None and stage.name == until:
             stop = True
     run = ctx.layout
-    return RunResult(out_dir=out, stages=outcomes, report_md=run.report_md if run.report_md.exists() else None,
-                     report_json=run.report_json if run.report_json.exists() else None,
-                     seconds=round(time.perf_counter() - started, 2))
+    return RunResult(
+        out_dir=out,
+        stages=outcomes,
+        report_md=run.report_md if run.report_md.exists() else None,
+        report_json=run.report_json if run.report_json.exists() else None,
+        seconds=round(time.perf_counter() - started, 2),
+    )

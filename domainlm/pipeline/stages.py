@@ -8,10 +8,10 @@ in the run folder is `RunLayout`'s (layout.py).
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from domainlm.corpus import CleanReport, CorpusSpec, Normalizer, clean_documents, iter_documents
 from domainlm.errors import DomainLMError, TrainingError
@@ -35,7 +35,7 @@ class StageContext:
 @dataclass
 class Stage:
     name: str
-    inputs: Callable[[StageContext], Any]       # fingerprint material
+    inputs: Callable[[StageContext], Any]  # fingerprint material
     run: Callable[[StageContext, bool], dict]  # (ctx, resume) → summary for stages.json
     outputs: Callable[[StageContext], list[Path]]  # must exist for the stage to count as done
     resumable: bool = False
@@ -45,6 +45,7 @@ class Stage:
 
 # ---------------------------------------------------------------- prepare
 
+
 def _base_material(recipe: Recipe) -> str:
     return hash_path(recipe.base)
 
@@ -52,9 +53,13 @@ def _base_material(recipe: Recipe) -> str:
 def prepare_inputs(ctx: StageContext) -> Any:
     d = ctx.recipe.data
     material: dict[str, Any] = {
-        "domain": hash_corpora(d.domain), "heldout_corpus": hash_corpora(d.heldout.corpus),
-        "heldout": d.heldout.model_dump(mode="json", exclude={"corpus"}), "normalize": d.normalize,
-        "filters": d.filters, "max_documents": d.max_documents, "routing": d.routing,
+        "domain": hash_corpora(d.domain),
+        "heldout_corpus": hash_corpora(d.heldout.corpus),
+        "heldout": d.heldout.model_dump(mode="json", exclude={"corpus"}),
+        "normalize": d.normalize,
+        "filters": d.filters,
+        "max_documents": d.max_documents,
+        "routing": d.routing,
     }
     if d.routing.apply:
         from domainlm.routing import routing_recipes
@@ -77,8 +82,10 @@ def run_prepare(ctx: StageContext, resume: bool) -> dict:
         from domainlm.routing import router_from_recipes, routing_recipes
 
         if not d.routing.keywords:
-            raise DomainLMError(f"The recipe '{recipe.name}' sets data.routing.apply but has no data.routing.keywords.",
-                                "Add keywords, or set data.routing.apply: false.")
+            raise DomainLMError(
+                f"The recipe '{recipe.name}' sets data.routing.apply but has no data.routing.keywords.",
+                "Add keywords, or set data.routing.apply: false.",
+            )
         router = router_from_recipes(_router_recipes(recipe, routing_recipes))
     report = CleanReport()
     counts = {"domain": 0, "heldout": 0, "routed_away": 0}
@@ -104,12 +111,17 @@ def run_prepare(ctx: StageContext, resume: bool) -> dict:
                 if counts["heldout"] >= d.heldout.max_documents:
                     break
     if counts["domain"] == 0:
-        raise DomainLMError(f"No domain text is left for '{recipe.category}' after cleaning"
-                            + (" and routing" if router else "") + f" ({report.read:,} documents read).",
-                            "Check data.domain (paths, field, where) and data.routing.keywords.")
+        raise DomainLMError(
+            f"No domain text is left for '{recipe.category}' after cleaning"
+            + (" and routing" if router else "")
+            + f" ({report.read:,} documents read).",
+            "Check data.domain (paths, field, where) and data.routing.keywords.",
+        )
     if counts["heldout"] == 0:
-        raise DomainLMError(f"No held-out text for '{recipe.category}': nothing to measure the adaptation on.",
-                            "Raise data.heldout.fraction or name a held-out corpus in data.heldout.corpus.")
+        raise DomainLMError(
+            f"No held-out text for '{recipe.category}': nothing to measure the adaptation on.",
+            "Raise data.heldout.fraction or name a held-out corpus in data.heldout.corpus.",
+        )
     summary = {**counts, "read": report.read, "removed": dict(report.removed)}
     write_json(run.prepare_summary, summary)
     return summary
@@ -117,36 +129,69 @@ def run_prepare(ctx: StageContext, resume: bool) -> dict:
 
 # ---------------------------------------------------------------- mine
 
+
 def mine_inputs(ctx: StageContext) -> Any:
     r = ctx.recipe
-    return {"domain": hash_path(ctx.layout.domain_text), "reference": hash_corpora(r.data.reference),
-            "mine": r.mine, "base": _base_material(r)}
+    return {
+        "domain": hash_path(ctx.layout.domain_text),
+        "reference": hash_corpora(r.data.reference),
+        "mine": r.mine,
+        "base": _base_material(r),
+    }
 
 
 # Every stage writes its folder with force=True: the run folder is the runner's (run_recipe checks
 # it before any stage), so each stage folder in it is too, also one left by an older domainlm.
 
+
 def run_mine(ctx: StageContext, resume: bool) -> dict:
     from domainlm.mining import mine_terms
 
     r = ctx.recipe
-    result = mine_terms(str(ctx.layout.domain_text), list(r.data.reference), r.base, r.mine,
-                        out_dir=ctx.layout.mine, normalize=r.data.normalize, category=r.category, force=True)
+    result = mine_terms(
+        str(ctx.layout.domain_text),
+        list(r.data.reference),
+        r.base,
+        r.mine,
+        out_dir=ctx.layout.mine,
+        normalize=r.data.normalize,
+        category=r.category,
+        force=True,
+    )
     if not result.terms:
-        raise DomainLMError(f"Mining found no terms for '{r.category}'.",
-                            "Lower mine.min_count, or give more domain text (data.domain).")
+        raise DomainLMError(
+            f"Mining found no terms for '{r.category}'.",
+            "Lower mine.min_count, or give more domain text (data.domain).",
+        )
     return {"terms": len(result.terms), "estimated_gain": result.estimated_gain}
 
 
 # ---------------------------------------------------------------- fill
 
+
 def fill_inputs(ctx: StageContext) -> Any:
     r = ctx.recipe
     # train.slots auto chooses the terms by the training budget: the settings that size it are inputs.
-    budget = {k: getattr(r.train, k) for k in ("slots", "max_steps", "batch_size", "grad_accum", "seq_len", "replay_ratio",
-                                               "mlm_probability", "resize")}
-    return {"terms": hash_path(ctx.layout.terms_tsv), "vocab": r.vocab, "base": _base_material(r),
-            "category": r.category, "budget": budget}
+    budget = {
+        k: getattr(r.train, k)
+        for k in (
+            "slots",
+            "max_steps",
+            "batch_size",
+            "grad_accum",
+            "seq_len",
+            "replay_ratio",
+            "mlm_probability",
+            "resize",
+        )
+    }
+    return {
+        "terms": hash_path(ctx.layout.terms_tsv),
+        "vocab": r.vocab,
+        "base": _base_material(r),
+        "category": r.category,
+        "budget": budget,
+    }
 
 
 def run_fill(ctx: StageContext, resume: bool) -> dict:
@@ -159,17 +204,37 @@ def run_fill(ctx: StageContext, resume: bool) -> dict:
     # train.slots (auto by default) keeps the terms the recipe's training budget can teach.
     terms, plan = _planned_terms(r, run, terms)
     if not terms:
-        raise TrainingError(f"None of the mined terms would be a masked target often enough in {r.train.max_steps:,} steps "
-                            "to be learned: " + plan.messages()[0] + ".",
-                            "Raise train.max_steps, or set train.slots to a number (or all) to fill terms anyway.")
-    result = fill_slots(r.base, terms, run.tokenizer, category=r.category, source=r.name,
-                        truncate=r.vocab.truncate, force=True, text_normalizer=Normalizer(r.data.normalize))
-    summary = {"filled": len(result.filled), "rejected": len(result.rejected), "unreachable": len(result.unreachable),
-               "base_vocab_sha256": vocab_sha256(r.base)}
+        raise TrainingError(
+            f"None of the mined terms would be a masked target often enough in {r.train.max_steps:,} steps "
+            "to be learned: " + plan.messages()[0] + ".",
+            "Raise train.max_steps, or set train.slots to a number (or all) to fill terms anyway.",
+        )
+    result = fill_slots(
+        r.base,
+        terms,
+        run.tokenizer,
+        category=r.category,
+        source=r.name,
+        truncate=r.vocab.truncate,
+        force=True,
+        text_normalizer=Normalizer(r.data.normalize),
+    )
+    summary = {
+        "filled": len(result.filled),
+        "rejected": len(result.rejected),
+        "unreachable": len(result.unreachable),
+        "base_vocab_sha256": vocab_sha256(r.base),
+    }
     if plan is not None:
         summary["slot_plan"] = plan.to_dict()
-    write_json(run.fill_summary, {**summary, "rejected_terms": [list(x) for x in result.rejected][:200],
-                                               "unreachable_terms": list(result.unreachable)[:200]})
+    write_json(
+        run.fill_summary,
+        {
+            **summary,
+            "rejected_terms": [list(x) for x in result.rejected][:200],
+            "unreachable_terms": list(result.unreachable)[:200],
+        },
+    )
     return summary
 
 
@@ -189,12 +254,18 @@ def _planned_terms(r, run, terms: list):
 
 # ---------------------------------------------------------------- adapt
 
+
 def adapt_inputs(ctx: StageContext) -> Any:
     r = ctx.recipe
-    return {"domain": hash_path(ctx.layout.domain_text), "tokenizer": hash_path(ctx.layout.tokenizer),
-            "replay": hash_corpora(r.data.replay), "train": r.train, "base": _base_material(r),
-            # Only when set, so that the fingerprints of earlier (masked-LM) runs stay as they were.
-            **({"generator": r.generator} if r.generator else {})}
+    return {
+        "domain": hash_path(ctx.layout.domain_text),
+        "tokenizer": hash_path(ctx.layout.tokenizer),
+        "replay": hash_corpora(r.data.replay),
+        "train": r.train,
+        "base": _base_material(r),
+        # Only when set, so that the fingerprints of earlier (masked-LM) runs stay as they were.
+        **({"generator": r.generator} if r.generator else {}),
+    }
 
 
 def run_adapt(ctx: StageContext, resume: bool) -> dict:
@@ -202,10 +273,19 @@ def run_adapt(ctx: StageContext, resume: bool) -> dict:
 
     r, run = ctx.recipe, ctx.layout
     # The fill stage already wrote the terms into the slots; adapt initialises those rows and trains.
-    result = adapt(r.base, run.model, corpus=[CorpusSpec(path=str(run.domain_text))],
-                   replay=list(r.data.replay), filled_tokenizer=run.tokenizer,
-                   config=r.train, category=r.category, resume=resume, recipe=r, force=True,
-                   generator=r.generator)
+    result = adapt(
+        r.base,
+        run.model,
+        corpus=[CorpusSpec(path=str(run.domain_text))],
+        replay=list(r.data.replay),
+        filled_tokenizer=run.tokenizer,
+        config=r.train,
+        category=r.category,
+        resume=resume,
+        recipe=r,
+        force=True,
+        generator=r.generator,
+    )
     summary: dict[str, Any] = {"out_dir": str(result.out_dir)}
     for key in ("steps", "tokens", "final_loss", "eval_loss_before", "eval_loss", "slots_filled", "resumed_from"):
         summary[key] = getattr(result, key)
@@ -214,23 +294,37 @@ def run_adapt(ctx: StageContext, resume: bool) -> dict:
 
 # ---------------------------------------------------------------- evaluate
 
+
 def evaluate_inputs(ctx: StageContext) -> Any:
     r = ctx.recipe
     tasks = [hash_corpora([t.train, t.test]) for t in r.eval.tasks]
     # The model card (README.md) is rewritten by evaluate itself, and the resolved recipe by the
     # runner: neither changes what is evaluated.
     model = hash_path(ctx.layout.model, exclude=("README.md", RESOLVED_NAME))
-    return {"model": model, "heldout": hash_path(ctx.layout.heldout_text),
-            "general": hash_corpora(r.data.general_eval), "eval": r.eval, "tasks": tasks, "base": _base_material(r)}
+    return {
+        "model": model,
+        "heldout": hash_path(ctx.layout.heldout_text),
+        "general": hash_corpora(r.data.general_eval),
+        "eval": r.eval,
+        "tasks": tasks,
+        "base": _base_material(r),
+    }
 
 
 def run_evaluate(ctx: StageContext, resume: bool) -> dict:
     from domainlm.evaluation import evaluate
 
     r, run = ctx.recipe, ctx.layout
-    evaluate(r.base, run.model, run.report, domain=[CorpusSpec(path=str(run.heldout_text))],
-             general=list(r.data.general_eval) or None, config=r.eval,
-             train_corpus=[CorpusSpec(path=str(run.domain_text))], force=True)
+    evaluate(
+        r.base,
+        run.model,
+        run.report,
+        domain=[CorpusSpec(path=str(run.heldout_text))],
+        general=list(r.data.general_eval) or None,
+        config=r.eval,
+        train_corpus=[CorpusSpec(path=str(run.domain_text))],
+        force=True,
+    )
     # The numbers live in report.json (the contract); the stage record only points at the report.
     return {"report": str(run.report_md)}
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -19,8 +20,10 @@ from domainlm.recipes.registry import RECIPE_SUFFIXES, find_recipe_path
 from domainlm.recipes.schema import Recipe
 
 RESOLVED_NAME = "recipe.resolved.yaml"
-FIX_HINT = ("Fix these keys in the recipe file or in --set; `domainlm recipe show NAME` prints every key, "
-            "and `domainlm recipe validate FILE` checks a file.")
+FIX_HINT = (
+    "Fix these keys in the recipe file or in --set; `domainlm recipe show NAME` prints every key, "
+    "and `domainlm recipe validate FILE` checks a file."
+)
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
@@ -41,8 +44,10 @@ def read_recipe_file(path: Path) -> dict:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"The recipe '{path}' is not valid YAML{where}: {getattr(e, 'problem', e)}.",
-                          "Fix the YAML syntax (indentation, a missing colon or quote).") from None
+        raise ConfigError(
+            f"The recipe '{path}' is not valid YAML{where}: {getattr(e, 'problem', e)}.",
+            "Fix the YAML syntax (indentation, a missing colon or quote).",
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -83,7 +88,7 @@ def describe_errors(exc: ValidationError) -> list[str]:
             continue
         msg = err["msg"]
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         if err["type"] == "missing":
             lines.append(f"{path}: required key is missing")
             continue
@@ -145,13 +150,18 @@ def resolve_base(base: str, root: Path) -> str:
 
 def resolve_paths(recipe: Recipe, root: Path) -> Recipe:
     resolved = _resolve_specs(recipe, root)
-    resolved = resolved.model_copy(update={"base": resolve_base(recipe.base, root),
-                                           "generator": resolve_base(recipe.generator, root) if recipe.generator else None})
+    resolved = resolved.model_copy(
+        update={
+            "base": resolve_base(recipe.base, root),
+            "generator": resolve_base(recipe.generator, root) if recipe.generator else None,
+        }
+    )
     return resolved
 
 
-def load_recipe(name_or_path: str | os.PathLike | Recipe, overrides: Iterable[str] = (),
-                data_dir: str | os.PathLike | None = None) -> Recipe:
+def load_recipe(
+    name_or_path: str | os.PathLike | Recipe, overrides: Iterable[str] = (), data_dir: str | os.PathLike | None = None
+) -> Recipe:
     """A validated recipe with overrides applied and paths resolved against the data root.
 
     `name_or_path`: a recipe file, or a category name / alias / recipe name (see `resolve_category`).
@@ -165,8 +175,10 @@ def load_recipe(name_or_path: str | os.PathLike | Recipe, overrides: Iterable[st
         candidate = Path(text).expanduser()
         if candidate.suffix in RECIPE_SUFFIXES or candidate.is_file():
             if not candidate.is_file():
-                raise ConfigError(f"The recipe file '{text}' does not exist.",
-                                  "Check the path, or name a category (`domainlm recipe list`).")
+                raise ConfigError(
+                    f"The recipe file '{text}' does not exist.",
+                    "Check the path, or name a category (`domainlm recipe list`).",
+                )
             path = candidate
         else:
             path = find_recipe_path(text)
@@ -186,10 +198,15 @@ def resolve_category(name: str, *, data_dir: str | os.PathLike | None = None) ->
 
 # ---------------------------------------------------------------- writing
 
+
 def recipe_to_dict(recipe: Recipe, *, portable: bool = False) -> dict:
     """Every key with its value (defaults included). `portable`: paths as written, not resolved."""
     if portable:
-        return Recipe.model_validate(copy.deepcopy(recipe.portable)).model_dump(mode="json") if recipe.portable else recipe.model_dump(mode="json")
+        return (
+            Recipe.model_validate(copy.deepcopy(recipe.portable)).model_dump(mode="json")
+            if recipe.portable
+            else recipe.model_dump(mode="json")
+        )
     return recipe.model_dump(mode="json")
 
 
@@ -220,14 +237,23 @@ def save_portable(recipe: Recipe, out_dir: str | os.PathLike) -> Path:
 
     path = Path(out_dir) / PORTABLE_NAME
     with atomic_write(path) as fh:
-        fh.write(f"# The recipe '{recipe.name}' ({recipe.category}) as run: overrides applied, paths relative to the "
-                 "data root.\n")
+        fh.write(
+            f"# The recipe '{recipe.name}' ({recipe.category}) as run: overrides applied, paths relative to the "
+            "data root.\n"
+        )
         fh.write(dump_recipe(recipe, portable=True))
     return path
 
 
-def new_recipe(name: str, *, from_recipe: str, category: str | None = None, aliases: Iterable[str] = (),
-               out: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
+def new_recipe(
+    name: str,
+    *,
+    from_recipe: str,
+    category: str | None = None,
+    aliases: Iterable[str] = (),
+    out: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Start a recipe for a new category from an existing one; returns the written file."""
     from domainlm.io import atomic_write
 
@@ -242,7 +268,9 @@ def new_recipe(name: str, *, from_recipe: str, category: str | None = None, alia
     if path.is_dir():
         path = path / f"{name}.yaml"
     if path.exists() and not overwrite:
-        raise ConfigError(f"'{path}' already exists.", "Pass --force to overwrite it, or choose another name / --output.")
+        raise ConfigError(
+            f"'{path}' already exists.", "Pass --force to overwrite it, or choose another name / --output."
+        )
     with atomic_write(path) as fh:
         fh.write(f"# Recipe '{name}', started from '{src_path.name}'.\n")
         fh.write(yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, Iterable, Union
+from collections.abc import Iterable
+from typing import Any, Union
 
 import yaml
 from pydantic import BaseModel
@@ -94,7 +95,12 @@ def typed_value(model: type[BaseModel], parts: list[str], raw: str) -> Any:
         value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError as e:
         raise OverrideProblem(f"the value '{raw}' is not valid YAML ({e.problem})") from None
-    if isinstance(value, str) is False and str in concrete and not isinstance(value, (list, dict)) and value is not None:
+    if (
+        isinstance(value, str) is False
+        and str in concrete
+        and not isinstance(value, (list, dict))
+        and value is not None
+    ):
         # e.g. `str | None`: `null` means None, anything else is the text as typed.
         return raw
     return value
@@ -162,19 +168,25 @@ def override_settings(settings: BaseModel, overrides: Iterable[str], prefix: str
     overrides = list(overrides)
     outside = [o for o in overrides if not o.split("=", 1)[0].strip().startswith(prefix + ".")]
     if outside:
-        raise ConfigError(f"Without a recipe only {prefix}.* settings can be set: {', '.join(outside)}.",
-                          f"Write them as --set {prefix}.KEY=VALUE, or pass --category to override a recipe's other keys.")
+        raise ConfigError(
+            f"Without a recipe only {prefix}.* settings can be set: {', '.join(outside)}.",
+            f"Write them as --set {prefix}.KEY=VALUE, or pass --category to override a recipe's other keys.",
+        )
     data = settings.model_dump()
-    problems = [p.replace("under the top level", f"under {prefix}")
-                for p in apply_overrides(data, [o.split(".", 1)[1] for o in overrides], type(settings))]
+    problems = [
+        p.replace("under the top level", f"under {prefix}")
+        for p in apply_overrides(data, [o.split(".", 1)[1] for o in overrides], type(settings))
+    ]
     try:
         validated = type(settings)(**data)
     except ValidationError as e:  # wrong types and ranges, reported beside the unknown keys
         problems += [f"{prefix}.{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
     if not problems:
-        return with_fields_set(validated, settings.model_fields_set | {o.split(".")[1].split("=")[0].strip()
-                                                                      for o in overrides})
-    raise ConfigError(f"Invalid --set ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n  - "
-                      + "\n  - ".join(p.replace("--set ", f"--set {prefix}.", 1) if p.startswith("--set ") else p
-                                      for p in problems),
-                      f"See the {prefix} settings and their types: domainlm recipe show demo.")
+        return with_fields_set(
+            validated, settings.model_fields_set | {o.split(".")[1].split("=")[0].strip() for o in overrides}
+        )
+    raise ConfigError(
+        f"Invalid --set ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n  - "
+        + "\n  - ".join(p.replace("--set ", f"--set {prefix}.", 1) if p.startswith("--set ") else p for p in problems),
+        f"See the {prefix} settings and their types: domainlm recipe show demo.",
+    )

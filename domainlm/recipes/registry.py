@@ -66,9 +66,13 @@ def _entry(path: Path) -> tuple[RecipeEntry | None, str | None]:
     if wrong:
         return None, f"has {', '.join(wrong)} that {'is' if len(wrong) == 1 else 'are'} not text"
     aliases = data.get("aliases") or []
-    return RecipeEntry(name=str(data.get("name", path.stem)), category=str(data.get("category", path.stem)),
-                       aliases=tuple(str(a) for a in aliases) if isinstance(aliases, list) else (),
-                       description=str(data.get("description", "")).strip(), path=path), None
+    return RecipeEntry(
+        name=str(data.get("name", path.stem)),
+        category=str(data.get("category", path.stem)),
+        aliases=tuple(str(a) for a in aliases) if isinstance(aliases, list) else (),
+        description=str(data.get("description", "")).strip(),
+        path=path,
+    ), None
 
 
 def list_recipes() -> list[RecipeEntry]:
@@ -83,8 +87,10 @@ def list_recipes() -> list[RecipeEntry]:
             if path.suffix in RECIPE_SUFFIXES and path.is_file():
                 entry, problem = _entry(path)
                 if entry is None:
-                    warn(f"The recipe file '{path}' {problem}: it is skipped. Check it with "
-                         f"`domainlm recipe validate {path}`.")
+                    warn(
+                        f"The recipe file '{path}' {problem}: it is skipped. Check it with "
+                        f"`domainlm recipe validate {path}`."
+                    )
                 elif entry.name not in seen:
                     _warn_shadowed(entry, seen.values())
                     seen[entry.name] = entry
@@ -96,9 +102,11 @@ def _warn_shadowed(entry: RecipeEntry, earlier) -> None:
     for other in earlier:
         shared = sorted(n for n in (other.name, other.category, *other.aliases) if n.casefold() in mine)
         if shared:
-            warn(f"The recipes '{other.path}' ({other.name}) and '{entry.path}' ({entry.name}) both answer to "
-                 f"{', '.join(repr(n) for n in dict.fromkeys(shared))}; that name finds '{other.name}' (found first). "
-                 "Give one of them another category or alias.")
+            warn(
+                f"The recipes '{other.path}' ({other.name}) and '{entry.path}' ({entry.name}) both answer to "
+                f"{', '.join(repr(n) for n in dict.fromkeys(shared))}; that name finds '{other.name}' (found first). "
+                "Give one of them another category or alias."
+            )
 
 
 def find_recipe_path(name: str) -> Path:
@@ -108,5 +116,8 @@ def find_recipe_path(name: str) -> Path:
         if entry.matches(name):
             return entry.path
     known = ", ".join(f"{e.category} ({', '.join(dict.fromkeys([e.name, *e.aliases]))})" for e in entries)
-    raise ConfigError(f"Unknown category '{name}'. Known categories: {known}.",
-                      "Run `domainlm recipe list`, pass a recipe file path, or create one with `domainlm recipe new NAME --from 화장품`.")
+    raise ConfigError(
+        f"Unknown category '{name}'. Known categories: {known}.",
+        "Run `domainlm recipe list`, pass a recipe file path, or create one with `domainlm recipe new NAME --from "
+        "화장품`.",
+    )

@@ -8,12 +8,16 @@ user can call the same functions.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from domainlm.corpus import CorpusSpec, NormalizeConfig, corpus_specs
 from domainlm.errors import ConfigError
+
+if TYPE_CHECKING:  # the recipes layer imports mining only inside the functions that use it
+    from domainlm.mining.config import MineConfig
 
 Note = Callable[[str], None]
 
@@ -42,8 +46,9 @@ def train_settings(base_config=None, overrides: Sequence[str] = (), **options):
     try:
         result = TrainConfig(**data)
     except Exception as e:  # pydantic ValidationError
-        raise ConfigError(f"Invalid training settings: {validation_message(e, 'train.')}.",
-                          "Fix the option values (see --help).") from None
+        raise ConfigError(
+            f"Invalid training settings: {validation_message(e, 'train.')}.", "Fix the option values (see --help)."
+        ) from None
     # What was set stays what was set, not every field of the dump: a phased run refuses a max_steps
     # that was given and disagrees with its phases (P22), and a default one is no conflict.
     from domainlm.recipes.overrides import with_fields_set
@@ -57,7 +62,9 @@ def arch_settings(**options):
     try:
         return ModelArchConfig(**options)
     except Exception as e:
-        raise ConfigError(f"Invalid model settings: {validation_message(e)}.", "Fix the option values (see --help).") from None
+        raise ConfigError(
+            f"Invalid model settings: {validation_message(e)}.", "Fix the option values (see --help)."
+        ) from None
 
 
 def mine_settings(values: dict):
@@ -67,8 +74,10 @@ def mine_settings(values: dict):
     try:
         return MineConfig(**values)
     except Exception as e:  # pydantic ValidationError
-        raise ConfigError(f"Invalid mining settings: {validation_message(e, 'mine.')}.",
-                          "Fix the option values (see `domainlm mine-terms --help`).") from None
+        raise ConfigError(
+            f"Invalid mining settings: {validation_message(e, 'mine.')}.",
+            "Fix the option values (see `domainlm mine-terms --help`).",
+        ) from None
 
 
 def corpus_list(paths: Sequence[str] | None, field_name: str | None) -> list:
@@ -94,10 +103,21 @@ class AdaptRequest:
     notes: list[str] = field(default_factory=list)
 
 
-def adapt_request(*, base: str | None = None, category: str | None = None, corpus: Sequence[str] | None = None,
-                  replay: Sequence[str] | None = None, field_name: str | None = None, terms: Path | None = None,
-                  filled_tokenizer: Path | None = None, overrides: Sequence[str] = (), data_dir: Path | None = None,
-                  truncate: bool = False, generator: Path | None = None, **train_options) -> AdaptRequest:
+def adapt_request(
+    *,
+    base: str | None = None,
+    category: str | None = None,
+    corpus: Sequence[str] | None = None,
+    replay: Sequence[str] | None = None,
+    field_name: str | None = None,
+    terms: Path | None = None,
+    filled_tokenizer: Path | None = None,
+    overrides: Sequence[str] = (),
+    data_dir: Path | None = None,
+    truncate: bool = False,
+    generator: Path | None = None,
+    **train_options,
+) -> AdaptRequest:
     """Decide the adapt job: recipe defaults for base, corpora, terms (its mined `terms.tsv`), the
     held-out rule and settings, under what was typed. `notes` say what was chosen for the person."""
     recipe = None
@@ -118,10 +138,14 @@ def adapt_request(*, base: str | None = None, category: str | None = None, corpu
         mined = mined_dir(recipe.name) / "terms.tsv"
         if mined.exists():
             terms = mined
-            notes.append(f"Filling slots with [bold]{mined}[/] (from `domainlm mine-terms --category {recipe.category}`).")
+            notes.append(
+                f"Filling slots with [bold]{mined}[/] (from `domainlm mine-terms --category {recipe.category}`)."
+            )
     if terms is None and filled_tokenizer is None:
-        notes.append("[yellow]No --terms or --filled-tokenizer: continued pretraining without filling slots "
-                     "(run `domainlm mine-terms` first, or pass --terms).[/]")
+        notes.append(
+            "[yellow]No --terms or --filled-tokenizer: continued pretraining without filling slots "
+            "(run `domainlm mine-terms` first, or pass --terms).[/]"
+        )
     heldout_fraction, heldout_seed = None, "domainlm"
     if recipe is not None:
         if train_options.get("init") is None:
@@ -131,26 +155,65 @@ def adapt_request(*, base: str | None = None, category: str | None = None, corpu
             # Keep out of training exactly the documents the recipe holds out for evaluation.
             rule = recipe.data.heldout
             heldout_fraction, heldout_seed = rule.hash_fraction, rule.seed
-    config = train_settings(recipe.train if recipe else None, () if recipe else overrides,
-                            heldout_fraction=heldout_fraction, **train_options)
-    return AdaptRequest(base=base, corpus=specs, replay=replay_specs, terms=terms, filled_tokenizer=filled_tokenizer,
-                        config=config, category=recipe.category if recipe else None, recipe=recipe,
-                        heldout_seed=heldout_seed, truncate=truncate, generator=generator, notes=notes)
+    config = train_settings(
+        recipe.train if recipe else None,
+        () if recipe else overrides,
+        heldout_fraction=heldout_fraction,
+        **train_options,
+    )
+    return AdaptRequest(
+        base=base,
+        corpus=specs,
+        replay=replay_specs,
+        terms=terms,
+        filled_tokenizer=filled_tokenizer,
+        config=config,
+        category=recipe.category if recipe else None,
+        recipe=recipe,
+        heldout_seed=heldout_seed,
+        truncate=truncate,
+        generator=generator,
+        notes=notes,
+    )
 
 
-def run_adapt(request: AdaptRequest, output: Path, *, resume: bool = False, force: bool = False,
-              new_head: bool = False, on_step=None, save: str | None = None):
+def run_adapt(
+    request: AdaptRequest,
+    output: Path,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    new_head: bool = False,
+    on_step=None,
+    save: str | None = None,
+):
     """`domainlm.training.adapt` with the request's decisions."""
     from domainlm.training import adapt
 
     r = request
-    return adapt(r.base, output, corpus=r.corpus, replay=r.replay, terms=r.terms, filled_tokenizer=r.filled_tokenizer,
-                 config=r.config, category=r.category, resume=resume, recipe=r.recipe, heldout_seed=r.heldout_seed,
-                 force=force, truncate=r.truncate, new_head=new_head, generator=r.generator, on_step=on_step,
-                 save=save)
+    return adapt(
+        r.base,
+        output,
+        corpus=r.corpus,
+        replay=r.replay,
+        terms=r.terms,
+        filled_tokenizer=r.filled_tokenizer,
+        config=r.config,
+        category=r.category,
+        resume=resume,
+        recipe=r.recipe,
+        heldout_seed=r.heldout_seed,
+        force=force,
+        truncate=r.truncate,
+        new_head=new_head,
+        generator=r.generator,
+        on_step=on_step,
+        save=save,
+    )
 
 
 # ---------------------------------------------------------------- mine-terms
+
 
 @dataclass
 class MineRequest:
@@ -182,15 +245,26 @@ def mined_dir(recipe_name: str) -> Path:
     return Path("mined") / recipe_name
 
 
-def mine_request(*, category: str | None = None, corpus: list[str] = (), reference: list[str] = (),
-                    base: str | None = None, slots: int | None = None, field: str | None = None,
-                    where: dict[str, str] | None = None, output: Path | None = None, data_dir: Path | None = None,
-                    **settings) -> MineRequest:
+def mine_request(
+    *,
+    category: str | None = None,
+    corpus: list[str] = (),
+    reference: list[str] = (),
+    base: str | None = None,
+    slots: int | None = None,
+    field: str | None = None,
+    where: dict[str, str] | None = None,
+    output: Path | None = None,
+    data_dir: Path | None = None,
+    **settings,
+) -> MineRequest:
     """Merge a category's recipe (if any) with explicit options; `settings` are MineConfig fields (None: unset)."""
     overrides = {k: v for k, v in settings.items() if v is not None}
     if overrides.get("ray_address"):
         if overrides.get("engine", "ray") != "ray":
-            raise ConfigError("--ray-address is only used with --engine ray.", "Use --engine ray, or drop --ray-address.")
+            raise ConfigError(
+                "--ray-address is only used with --engine ray.", "Use --engine ray, or drop --ray-address."
+            )
         overrides["engine"] = "ray"  # an address means the Ray engine
     if slots is not None:
         overrides["slots"] = slots
@@ -205,13 +279,24 @@ def mine_request(*, category: str | None = None, corpus: list[str] = (), referen
             base=base or recipe.base,
             config=config,
             output=output or mined_dir(recipe.name),
-            normalize=recipe.data.normalize, category=recipe.category,
-            keep=_recipe_keep(recipe) if not corpus else None)
-    missing = [name for name, value in (("--corpus", corpus), ("--reference", reference), ("--base", base)) if not value]
+            normalize=recipe.data.normalize,
+            category=recipe.category,
+            keep=_recipe_keep(recipe) if not corpus else None,
+        )
+    missing = [
+        name for name, value in (("--corpus", corpus), ("--reference", reference), ("--base", base)) if not value
+    ]
     if missing:
-        raise ConfigError(f"Without --category, mine-terms needs {', '.join(missing)}.",
-                          "Pass --category NAME (see `domainlm recipe list`), or all of --corpus, --reference and --base.")
+        raise ConfigError(
+            f"Without --category, mine-terms needs {', '.join(missing)}.",
+            "Pass --category NAME (see `domainlm recipe list`), or all of --corpus, --reference and --base.",
+        )
     config = mine_settings(overrides)
-    return MineRequest(corpus=corpus_specs(corpus, field=field, where=where), reference=corpus_specs(reference, field=field),
-                       base=str(base), config=config, output=output or Path("mined") / "terms",
-                       normalize=NormalizeConfig())
+    return MineRequest(
+        corpus=corpus_specs(corpus, field=field, where=where),
+        reference=corpus_specs(reference, field=field),
+        base=str(base),
+        config=config,
+        output=output or Path("mined") / "terms",
+        normalize=NormalizeConfig(),
+    )

@@ -7,10 +7,8 @@ Every model is `extra="forbid"`: a misspelt key is an error, never silently igno
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -36,8 +34,17 @@ class HeldoutRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    corpus: list[CorpusSpec] = Field(default_factory=list, description="Explicit held-out corpora (e.g. a test split); when set, `fraction` is not used")
-    fraction: float = Field(0.05, ge=0.0, lt=0.5, description="Share of the domain corpora held out by a hash of the document id (or text) when no explicit corpus is given")
+    corpus: list[CorpusSpec] = Field(
+        default_factory=list,
+        description="Explicit held-out corpora (e.g. a test split); when set, `fraction` is not used",
+    )
+    fraction: float = Field(
+        0.05,
+        ge=0.0,
+        lt=0.5,
+        description="Share of the domain corpora held out by a hash of the document id (or text) when no explicit "
+        "corpus is given",
+    )
     seed: str = Field("domainlm", description="Seed of the held-out hash (changing it changes the split)")
     max_documents: int = Field(5000, ge=1, description="Keep at most this many held-out documents")
 
@@ -61,8 +68,15 @@ class RoutingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    keywords: list[str] = Field(default_factory=list, description="Words whose presence in a review (substring match) counts as a hit for this category")
-    apply: bool = Field(False, description="Keep only domain documents routed to this category (for mixed streams such as all shopping reviews)")
+    keywords: list[str] = Field(
+        default_factory=list,
+        description="Words whose presence in a review (substring match) counts as a hit for this category",
+    )
+    apply: bool = Field(
+        False,
+        description="Keep only domain documents routed to this category (for mixed streams such as all shopping "
+        "reviews)",
+    )
 
     @field_validator("keywords")
     @classmethod
@@ -78,13 +92,26 @@ class DataConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     domain: list[CorpusSpec] = Field(description="Category corpora: mined and trained on (held-out documents excluded)")
-    reference: list[CorpusSpec] = Field(default_factory=list, description="General-domain corpora that mining contrasts the category against")
-    replay: list[CorpusSpec] = Field(default_factory=list, description="General text mixed into continued pretraining against forgetting")
-    general_eval: list[CorpusSpec] = Field(default_factory=list, description="General text on which forgetting (MW-BPC change) is measured")
-    heldout: HeldoutRule = Field(default_factory=HeldoutRule, description="Held-out rule: explicit corpora or a hash fraction of the domain corpora")
+    reference: list[CorpusSpec] = Field(
+        default_factory=list, description="General-domain corpora that mining contrasts the category against"
+    )
+    replay: list[CorpusSpec] = Field(
+        default_factory=list, description="General text mixed into continued pretraining against forgetting"
+    )
+    general_eval: list[CorpusSpec] = Field(
+        default_factory=list, description="General text on which forgetting (MW-BPC change) is measured"
+    )
+    heldout: HeldoutRule = Field(
+        default_factory=HeldoutRule,
+        description="Held-out rule: explicit corpora or a hash fraction of the domain corpora",
+    )
     routing: RoutingConfig = Field(default_factory=RoutingConfig, description="Routing keywords of the category")
-    normalize: NormalizeConfig = Field(default_factory=NormalizeConfig, description="Normalisation applied to domain text before mining and training")
-    filters: FilterConfig = Field(default_factory=FilterConfig, description="Length bounds and dedupe applied to domain text")
+    normalize: NormalizeConfig = Field(
+        default_factory=NormalizeConfig, description="Normalisation applied to domain text before mining and training"
+    )
+    filters: FilterConfig = Field(
+        default_factory=FilterConfig, description="Length bounds and dedupe applied to domain text"
+    )
     max_documents: int | None = Field(None, ge=1, description="Read at most this many domain documents (after routing)")
 
     _coerce = field_validator("domain", "reference", "replay", "general_eval", mode="before")(_as_spec_list)
@@ -102,9 +129,20 @@ class VocabConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    slots: int = Field(ge=1, description="Slot budget of this category: at most this many [unusedN] slots are filled (categories sharing one base split its slots)")
-    init: Literal["mean", "random", "distill"] = Field("mean", description="Initialisation of the filled embedding rows: mean of the pieces each term replaces, random, or distill (Token Distillation from the base's hidden states)")
-    truncate: bool = Field(True, description="When fewer slots are free than terms, fill the best-scored terms and drop the rest (false: fail)")
+    slots: int = Field(
+        ge=1,
+        description="Slot budget of this category: at most this many [unusedN] slots are filled (categories sharing "
+        "one base split its slots)",
+    )
+    init: Literal["mean", "random", "distill"] = Field(
+        "mean",
+        description="Initialisation of the filled embedding rows: mean of the pieces each term replaces, random, or "
+        "distill (Token Distillation from the base's hidden states)",
+    )
+    truncate: bool = Field(
+        True,
+        description="When fewer slots are free than terms, fill the best-scored terms and drop the rest (false: fail)",
+    )
 
 
 # A recipe's name becomes a file and folder name (and a bundle's folder on import): one path
@@ -118,14 +156,26 @@ class Recipe(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX_LENGTH, description="Short ASCII name (file names, output folders)")
+    name: str = Field(
+        pattern=NAME_PATTERN, max_length=NAME_MAX_LENGTH, description="Short ASCII name (file names, output folders)"
+    )
     category: str = Field(min_length=1, description="Category name, usually Korean (e.g. 화장품)")
-    aliases: list[str] = Field(default_factory=list, description="Other names accepted by --category (e.g. cosmetics, beauty)")
+    aliases: list[str] = Field(
+        default_factory=list, description="Other names accepted by --category (e.g. cosmetics, beauty)"
+    )
     description: str = Field("", description="What this recipe adapts to, and on which data")
-    base: str = Field(description="Base model: a Hugging Face name or a local directory (relative: under the data root)")
-    generator: str | None = Field(None, description="ELECTRA base only: its generator (an ElectraForMaskedLM hub id or directory; relative: under the data root). Null: adapt builds a small one and warms it up")
+    base: str = Field(
+        description="Base model: a Hugging Face name or a local directory (relative: under the data root)"
+    )
+    generator: str | None = Field(
+        None,
+        description="ELECTRA base only: its generator (an ElectraForMaskedLM hub id or directory; relative: under the "
+        "data root). Null: adapt builds a small one and warms it up",
+    )
     data: DataConfig = Field(description="Corpora and held-out rule")
-    mine: MineConfig = Field(default_factory=MineConfig, description="Term mining settings (the slot budget comes from vocab.slots)")
+    mine: MineConfig = Field(
+        default_factory=MineConfig, description="Term mining settings (the slot budget comes from vocab.slots)"
+    )
     vocab: VocabConfig = Field(description="Slot budget and initialisation of the filled rows")
     train: TrainConfig = Field(default_factory=TrainConfig, description="Continued pretraining settings")
     eval: EvalConfig = Field(default_factory=EvalConfig, description="Before/after evaluation settings")
@@ -136,7 +186,7 @@ class Recipe(BaseModel):
     _data_root: Path | None = PrivateAttr(None)
     _portable: dict[str, Any] | None = PrivateAttr(None)
 
-    def record_origin(self, source: Path | None, data_root: Path, portable: dict[str, Any]) -> "Recipe":
+    def record_origin(self, source: Path | None, data_root: Path, portable: dict[str, Any]) -> Recipe:
         """Record where `load_recipe` read this recipe from (see the properties below); returns it."""
         self._source, self._data_root, self._portable = source, data_root, portable
         return self
@@ -157,15 +207,19 @@ class Recipe(BaseModel):
         return self._portable
 
     @model_validator(mode="after")
-    def _one_budget(self) -> "Recipe":
+    def _one_budget(self) -> Recipe:
         # The slot budget and the init live in `vocab`; mine.slots / train.init follow them, so a
         # recipe cannot say two different things. Set explicitly and different is an error.
         if "slots" in self.mine.model_fields_set and self.mine.slots != self.vocab.slots:
-            raise ValueError(f"mine.slots ({self.mine.slots}) differs from vocab.slots ({self.vocab.slots}); "
-                             "set the budget once, in vocab.slots")
+            raise ValueError(
+                f"mine.slots ({self.mine.slots}) differs from vocab.slots ({self.vocab.slots}); "
+                "set the budget once, in vocab.slots"
+            )
         if "init" in self.train.model_fields_set and self.train.init != self.vocab.init:
-            raise ValueError(f"train.init ({self.train.init}) differs from vocab.init ({self.vocab.init}); "
-                             "set it once, in vocab.init")
+            raise ValueError(
+                f"train.init ({self.train.init}) differs from vocab.init ({self.vocab.init}); "
+                "set it once, in vocab.init"
+            )
         self.mine = self.mine.model_copy(update={"slots": self.vocab.slots})
         self.train = self.train.model_copy(update={"init": self.vocab.init})
         return self

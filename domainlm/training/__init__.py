@@ -2,12 +2,23 @@
 
 from domainlm.training.config import LoraConfig, ModelArchConfig, PhaseConfig, TrainConfig
 
-__all__ = ["TrainConfig", "PhaseConfig", "LoraConfig", "ModelArchConfig", "adapt", "AdaptResult", "pretrain",
-           "heldout_mlm_loss", "TrainingInterrupted"]
+__all__ = [
+    "TrainConfig",
+    "PhaseConfig",
+    "LoraConfig",
+    "ModelArchConfig",
+    "adapt",
+    "AdaptResult",
+    "pretrain",
+    "heldout_mlm_loss",
+    "TrainingInterrupted",
+]
 
 _LAZY = {
-    "adapt": "domainlm.training.adapting", "AdaptResult": "domainlm.training.adapting",
-    "pretrain": "domainlm.training.pretraining", "heldout_mlm_loss": "domainlm.training.heldout",
+    "adapt": "domainlm.training.adapting",
+    "AdaptResult": "domainlm.training.adapting",
+    "pretrain": "domainlm.training.pretraining",
+    "heldout_mlm_loss": "domainlm.training.heldout",
     "TrainingInterrupted": "domainlm.training.engine",
 }
 

@@ -68,65 +68,78 @@ def _datasets(corpora) -> list[str] | None:
 
 
 def _example_sentence(slots: list, mask: str) -> str:
-    words = [s.term for s in slots if not s.term.startswith("##") and getattr(s, "kind", "word") != "continuation"
-             and '"' not in s.term and "\\" not in s.term]
+    words = [
+        s.term
+        for s in slots
+        if not s.term.startswith("##")
+        and getattr(s, "kind", "word") != "continuation"
+        and '"' not in s.term
+        and "\\" not in s.term
+    ]
     return f"{words[0]} {mask} 정말 좋아요" if words else f"이 제품 {mask} 정말 좋아요"
 
 
 def usage_snippet(folder_name: str, example: str) -> str:
     """Python that loads the model from the folder above it and fills a mask (runs as written)."""
-    return "\n".join([
-        "from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline",
-        "",
-        f"model_dir = {folder_name!r}  # this folder (or its hub id once uploaded)",
-        "tokenizer = AutoTokenizer.from_pretrained(model_dir)",
-        "model = AutoModelForMaskedLM.from_pretrained(model_dir)",
-        "fill = pipeline(\"fill-mask\", model=model, tokenizer=tokenizer)",
-        f"for guess in fill(\"{example}\")[:3]:",
-        "    print(guess[\"token_str\"], round(guess[\"score\"], 3))",
-    ])
+    return "\n".join(
+        [
+            "from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline",
+            "",
+            f"model_dir = {folder_name!r}  # this folder (or its hub id once uploaded)",
+            "tokenizer = AutoTokenizer.from_pretrained(model_dir)",
+            "model = AutoModelForMaskedLM.from_pretrained(model_dir)",
+            'fill = pipeline("fill-mask", model=model, tokenizer=tokenizer)',
+            f'for guess in fill("{example}")[:3]:',
+            '    print(guess["token_str"], round(guess["score"], 3))',
+        ]
+    )
 
 
 def discriminator_snippet(folder_name: str) -> str:
     """Python that loads an ELECTRA discriminator from the folder above it and shows which tokens it flags."""
-    return "\n".join([
-        "import torch",
-        "from transformers import AutoTokenizer, ElectraForPreTraining",
-        "",
-        f"model_dir = {folder_name!r}  # this folder (or its hub id once uploaded)",
-        "tokenizer = AutoTokenizer.from_pretrained(model_dir)",
-        "model = ElectraForPreTraining.from_pretrained(model_dir)  # ElectraForSequenceClassification to fine-tune",
-        "batch = tokenizer(\"이 크림 발림성 정말 좋아요\", return_tensors=\"pt\")",
-        "with torch.no_grad():",
-        "    replaced = torch.sigmoid(model(**batch).logits)[0]",
-        "for token, p in zip(tokenizer.convert_ids_to_tokens(batch[\"input_ids\"][0]), replaced.tolist()):",
-        "    print(token, round(p, 3))",
-    ])
+    return "\n".join(
+        [
+            "import torch",
+            "from transformers import AutoTokenizer, ElectraForPreTraining",
+            "",
+            f"model_dir = {folder_name!r}  # this folder (or its hub id once uploaded)",
+            "tokenizer = AutoTokenizer.from_pretrained(model_dir)",
+            "model = ElectraForPreTraining.from_pretrained(model_dir)  # ElectraForSequenceClassification to fine-tune",
+            'batch = tokenizer("이 크림 발림성 정말 좋아요", return_tensors="pt")',
+            "with torch.no_grad():",
+            "    replaced = torch.sigmoid(model(**batch).logits)[0]",
+            'for token, p in zip(tokenizer.convert_ids_to_tokens(batch["input_ids"][0]), replaced.tolist()):',
+            "    print(token, round(p, 3))",
+        ]
+    )
 
 
 def lora_line(train: dict, save: str | None) -> str:
     """How the LoRA run was kept: merged into the weights, as a peft adapter in adapter/, or both."""
     lora = train.get("lora") or {}
     targets = ", ".join(f"`{t}`" for t in lora.get("target_modules", []))
-    where = {"adapter": "kept as a peft adapter in `adapter/` only (no merged weights here)",
-             "both": "merged into this folder's weights, and kept as a peft adapter in `adapter/`"}.get(
-        save, "merged into this folder's weights (no adapter kept)")
+    where = {
+        "adapter": "kept as a peft adapter in `adapter/` only (no merged weights here)",
+        "both": "merged into this folder's weights, and kept as a peft adapter in `adapter/`",
+    }.get(save, "merged into this folder's weights (no adapter kept)")
     return f"- LoRA r {lora.get('r')}, alpha {lora.get('alpha')} on {targets}: {where}."
 
 
 def adapter_snippet(folder_name: str, base: str, model_class: str = "AutoModelForMaskedLM") -> str:
     """Python that loads the adapter on its filled base (the filled rows' decoder bias is not in peft's files)."""
-    return "\n".join([
-        "from peft import PeftModel",
-        f"from transformers import {model_class}, AutoTokenizer",
-        "from domainlm.modeling.adapters import fill_base",
-        "",
-        f"adapter_dir = {folder_name + '/adapter'!r}",
-        "tokenizer = AutoTokenizer.from_pretrained(adapter_dir)",
-        f"base = {model_class}.from_pretrained({base!r})  # base_model_name_or_path in adapter_config.json",
-        "fill_base(base, adapter_dir)  # grow to the filled vocabulary, write filled_rows.safetensors in",
-        "model = PeftModel.from_pretrained(base, adapter_dir)",
-    ])
+    return "\n".join(
+        [
+            "from peft import PeftModel",
+            f"from transformers import {model_class}, AutoTokenizer",
+            "from domainlm.modeling.adapters import fill_base",
+            "",
+            f"adapter_dir = {folder_name + '/adapter'!r}",
+            "tokenizer = AutoTokenizer.from_pretrained(adapter_dir)",
+            f"base = {model_class}.from_pretrained({base!r})  # base_model_name_or_path in adapter_config.json",
+            "fill_base(base, adapter_dir)  # grow to the filled vocabulary, write filled_rows.safetensors in",
+            "model = PeftModel.from_pretrained(base, adapter_dir)",
+        ]
+    )
 
 
 def batch_line(settings: dict) -> str:
@@ -143,9 +156,22 @@ def batch_line(settings: dict) -> str:
     return line + (f", {'bf16 autocast' if precision == 'bf16' else 'fp32'}" if precision else "")
 
 
-def model_card(*, kind: str, base: str | None, category: str | None, settings: dict, outcome, slots: list,
-               eval_before: float | None, versions: dict, arch: dict | None = None, folder_name: str = "model",
-               license: str | None = None, mask_token: str = "[MASK]", electra: bool = False) -> str:
+def model_card(
+    *,
+    kind: str,
+    base: str | None,
+    category: str | None,
+    settings: dict,
+    outcome,
+    slots: list,
+    eval_before: float | None,
+    versions: dict,
+    arch: dict | None = None,
+    folder_name: str = "model",
+    license: str | None = None,
+    mask_token: str = "[MASK]",
+    electra: bool = False,
+) -> str:
     """A README.md (hub model card) that says what was done, with which data and settings, and how it went.
 
     `electra`: the model is an ELECTRA discriminator trained by replaced-token detection (its
@@ -157,87 +183,161 @@ def model_card(*, kind: str, base: str | None, category: str | None, settings: d
     base_shown = shown_source(base) if base else None
     objective = "replaced-token detection" if electra else "masked-LM"
     tags = ["domainlm", "korean"] + (["electra", "replaced-token-detection"] if electra else ["fill-mask"])
-    tags += ["domain-adaptation"] + ([category] if category else []) if kind == "adapt" else \
-        ["pretraining", (arch or {}).get("arch", "bert")]
-    data = ModelCardData(language="ko", license=license or (base_license(base) if kind == "adapt" else None),
-                         base_model=hub_id(base) if kind == "adapt" else None, tags=sorted(set(tags), key=tags.index),
-                         datasets=_datasets(corpora), pipeline_tag=None if electra else "fill-mask",
-                         library_name="transformers")
+    tags += (
+        ["domain-adaptation"] + ([category] if category else [])
+        if kind == "adapt"
+        else ["pretraining", (arch or {}).get("arch", "bert")]
+    )
+    data = ModelCardData(
+        language="ko",
+        license=license or (base_license(base) if kind == "adapt" else None),
+        base_model=hub_id(base) if kind == "adapt" else None,
+        tags=sorted(set(tags), key=tags.index),
+        datasets=_datasets(corpora),
+        pipeline_tag=None if electra else "fill-mask",
+        library_name="transformers",
+    )
 
-    title = f"{category} domain-adapted {base_shown or 'model'}" if kind == "adapt" and category else \
-        (f"Domain-adapted {base_shown}" if kind == "adapt" else
-         ("Pretrained ELECTRA discriminator" if electra else "Pretrained masked-LM"))
-    lines = [f"# {title}", "", "Produced by domainlm (continued pretraining of a Korean encoder on one product category)."
-             if kind == "adapt" else f"Produced by domainlm ({objective} pretraining of a small Korean encoder).", ""]
+    title = (
+        f"{category} domain-adapted {base_shown or 'model'}"
+        if kind == "adapt" and category
+        else (
+            f"Domain-adapted {base_shown}"
+            if kind == "adapt"
+            else ("Pretrained ELECTRA discriminator" if electra else "Pretrained masked-LM")
+        )
+    )
+    lines = [
+        f"# {title}",
+        "",
+        "Produced by domainlm (continued pretraining of a Korean encoder on one product category)."
+        if kind == "adapt"
+        else f"Produced by domainlm ({objective} pretraining of a small Korean encoder).",
+        "",
+    ]
     lines += ["## What was done", ""]
     if kind == "adapt":
-        lines.append(f"- Base model: `{base_shown}`" + ("" if hub_id(base) else " (a local folder)")
-                     + (f"; category: **{category}**" if category else ""))
+        lines.append(
+            f"- Base model: `{base_shown}`"
+            + ("" if hub_id(base) else " (a local folder)")
+            + (f"; category: **{category}**" if category else "")
+        )
         if settings.get("new_head"):
             lines.append("- The base had no masked-LM head weights: a new head was trained from scratch (--new-head).")
         if slots:
             examples = ", ".join(f"`{s.term}`" for s in slots[:12])
-            lines.append(f"- {len(slots):,} `[unusedN]` vocabulary slots filled with mined terms ({examples}"
-                         f"{', …' if len(slots) > 12 else ''}); see `slots.json`.")
-            lines.append(f"- Filled rows initialised by **{train.get('init')}**"
-                         + (" (mean of the embeddings and decoder bias of the base pieces each term replaces)"
-                            if train.get("init") == "mean" else "") + ".")
+            lines.append(
+                f"- {len(slots):,} `[unusedN]` vocabulary slots filled with mined terms ({examples}"
+                f"{', …' if len(slots) > 12 else ''}); see `slots.json`."
+            )
+            lines.append(
+                f"- Filled rows initialised by **{train.get('init')}**"
+                + (
+                    " (mean of the embeddings and decoder bias of the base pieces each term replaces)"
+                    if train.get("init") == "mean"
+                    else ""
+                )
+                + "."
+            )
         else:
             lines.append("- No vocabulary slot was filled (continued pretraining only).")
         if settings.get("appended_rows"):
             own = len(slots) - settings["appended_rows"]
-            lines.append(f"- {own:,} terms sit in the base's own `[unusedN]` slots and {settings['appended_rows']:,} in rows "
-                         f"appended by `--resize` (ids from {settings['base_rows']:,}): the vocabulary and embedding "
-                         "matrix grew by that many rows.")
+            lines.append(
+                f"- {own:,} terms sit in the base's own `[unusedN]` slots and {settings['appended_rows']:,} in rows "
+                f"appended by `--resize` (ids from {settings['base_rows']:,}): the vocabulary and embedding "
+                "matrix grew by that many rows."
+            )
         for message in (settings.get("slot_plan") or {}).get("messages", []):
             lines.append(f"- Slot budget: {message}.")
         if settings.get("kept_tensors"):
-            lines.append(f"- Kept unchanged from the base: {', '.join(f'`{k}`' for k in settings['kept_tensors'][:6])}"
-                         f"{' …' if len(settings['kept_tensors']) > 6 else ''} (tensors the masked-LM class does not "
-                         "use, such as the pooler, so fine-tuning starts from the base's).")
+            lines.append(
+                f"- Kept unchanged from the base: {', '.join(f'`{k}`' for k in settings['kept_tensors'][:6])}"
+                f"{' …' if len(settings['kept_tensors']) > 6 else ''} (tensors the masked-LM class does not "
+                "use, such as the pooler, so fine-tuning starts from the base's)."
+            )
     else:
-        lines.append(f"- Fresh {arch.get('arch', 'bert').upper() if arch else 'BERT'} model trained from scratch: "
-                     + ", ".join(f"{k} {v}" for k, v in (arch or {}).items() if k != "arch"))
+        lines.append(
+            f"- Fresh {arch.get('arch', 'bert').upper() if arch else 'BERT'} model trained from scratch: "
+            + ", ".join(f"{k} {v}" for k, v in (arch or {}).items() if k != "arch")
+        )
     mode = train.get("mode")
     if mode == "phased":
         phases = "; ".join(f"{p['mode']} for {p['steps']} steps" for p in train.get("phases", []))
         lines.append(f"- Continued {objective} training in phases: {phases}.")
     else:
-        lines.append(f"- {objective[0].upper() + objective[1:]} training, mode **{mode}**, {outcome.steps:,} optimizer steps.")
+        lines.append(
+            f"- {objective[0].upper() + objective[1:]} training, mode **{mode}**, {outcome.steps:,} optimizer steps."
+        )
     if kind == "adapt" and "lora" in (mode, *(p.get("mode") for p in train.get("phases", []))):
         lines.append(lora_line(train, settings.get("save")))
     if electra:
         e = train.get("electra", {})
-        lines.append(f"- ELECTRA: generator (in `generator/`, {settings.get('generator', 'built here')}) and "
-                     f"discriminator share their embeddings; loss = {e.get('generator_weight')} × generator MLM + "
-                     f"{e.get('discriminator_weight')} × discriminator BCE; replacements sampled from the generator's softmax"
-                     + (f"; the generator trained alone for its first {settings['generator_warmup_steps']} steps"
-                        if settings.get("generator_warmup_steps") else "") + ".")
-    lines.append(f"- Whole-word (eojeol) masking of {train.get('mlm_probability')} of the eojeols, packed sequences of "
-                 f"{train.get('seq_len')} tokens, {batch_line(settings)}, "
-                 f"peak lr {train.get('lr')}, replay of general text {train.get('replay_ratio')}.")
-    lines.append(f"- Corpus: {', '.join(shown_source(c) for c in settings.get('corpus', []))}"
-                 + (f"; replay: {', '.join(shown_source(c) for c in settings['replay'])}" if settings.get("replay") else "")
-                 + f"; {train.get('heldout_fraction')} of the documents held out by hash.")
-    lines += ["", "## Results", "", "| what | value |", "|---|---|",
-              f"| tokens trained | {_fmt(outcome.tokens)} |",
-              f"| final training loss | {_fmt(outcome.final_loss)} |",
-              f"| held-out {objective} loss before | {_fmt(eval_before)} |",
-              f"| held-out {objective} loss after | {_fmt(outcome.eval_loss)} |",
-              f"| training time (s) | {_fmt(outcome.seconds, 1)} |", ""]
-    lines += ["Token losses of different vocabularies are not comparable; `domainlm evaluate` measures "
-              + ("replaced-word detection AUC" if electra else "masked-word bits per character")
-              + " and downstream probes before and after.", ""]
-    snippet = discriminator_snippet(folder_name) if electra else usage_snippet(folder_name, _example_sentence(slots, mask_token))
+        lines.append(
+            f"- ELECTRA: generator (in `generator/`, {settings.get('generator', 'built here')}) and "
+            f"discriminator share their embeddings; loss = {e.get('generator_weight')} × generator MLM + "
+            f"{e.get('discriminator_weight')} × discriminator BCE; replacements sampled from the generator's softmax"
+            + (
+                f"; the generator trained alone for its first {settings['generator_warmup_steps']} steps"
+                if settings.get("generator_warmup_steps")
+                else ""
+            )
+            + "."
+        )
+    lines.append(
+        f"- Whole-word (eojeol) masking of {train.get('mlm_probability')} of the eojeols, packed sequences of "
+        f"{train.get('seq_len')} tokens, {batch_line(settings)}, "
+        f"peak lr {train.get('lr')}, replay of general text {train.get('replay_ratio')}."
+    )
+    lines.append(
+        f"- Corpus: {', '.join(shown_source(c) for c in settings.get('corpus', []))}"
+        + (f"; replay: {', '.join(shown_source(c) for c in settings['replay'])}" if settings.get("replay") else "")
+        + f"; {train.get('heldout_fraction')} of the documents held out by hash."
+    )
+    lines += [
+        "",
+        "## Results",
+        "",
+        "| what | value |",
+        "|---|---|",
+        f"| tokens trained | {_fmt(outcome.tokens)} |",
+        f"| final training loss | {_fmt(outcome.final_loss)} |",
+        f"| held-out {objective} loss before | {_fmt(eval_before)} |",
+        f"| held-out {objective} loss after | {_fmt(outcome.eval_loss)} |",
+        f"| training time (s) | {_fmt(outcome.seconds, 1)} |",
+        "",
+    ]
+    lines += [
+        "Token losses of different vocabularies are not comparable; `domainlm evaluate` measures "
+        + ("replaced-word detection AUC" if electra else "masked-word bits per character")
+        + " and downstream probes before and after.",
+        "",
+    ]
+    snippet = (
+        discriminator_snippet(folder_name)
+        if electra
+        else usage_snippet(folder_name, _example_sentence(slots, mask_token))
+    )
     save = settings.get("save") if kind == "adapt" else None
     if save in ("adapter", "both"):
-        adapter = adapter_snippet(folder_name, base_shown, "ElectraForPreTraining" if electra else "AutoModelForMaskedLM")
+        adapter = adapter_snippet(
+            folder_name, base_shown, "ElectraForPreTraining" if electra else "AutoModelForMaskedLM"
+        )
         snippet = adapter if save == "adapter" else f"{snippet}\n\n# or the LoRA adapter on its filled base:\n{adapter}"
-    lines += ["## Use", "", "Run from the folder that holds this model's folder:", "", "```python",
-              snippet, "```", "",
-              "Files: `settings.json` (all settings), `versions.json` (library versions), "
-              "`metrics.jsonl` (one record per log step), `slots.json` (filled slots).", "",
-              "Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v), ""]
+    lines += [
+        "## Use",
+        "",
+        "Run from the folder that holds this model's folder:",
+        "",
+        "```python",
+        snippet,
+        "```",
+        "",
+        "Files: `settings.json` (all settings), `versions.json` (library versions), "
+        "`metrics.jsonl` (one record per log step), `slots.json` (filled slots).",
+        "",
+        "Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v),
+        "",
+    ]
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines))
     return str(card)
-

@@ -43,7 +43,7 @@ def list_checkpoints(ckpt_dir: Path) -> list[Path]:
     if not ckpt_dir.is_dir():
         return []
     found = [p for p in ckpt_dir.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and (p / "state.pt").exists()]
-    return sorted(found, key=lambda p: int(p.name[len(PREFIX):]))
+    return sorted(found, key=lambda p: int(p.name[len(PREFIX) :]))
 
 
 def latest_checkpoint(ckpt_dir: Path) -> Path | None:
@@ -55,11 +55,21 @@ def rng_state() -> dict:
     """Every RNG a step draws from, as tensors and plain values (loadable with weights_only=True)."""
     version, internal, gauss = random.getstate()
     algorithm, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {"torch": torch.get_rng_state(),
-             "python": {"version": int(version), "state": torch.tensor(internal, dtype=torch.int64),
-                        "gauss": None if gauss is None else float(gauss)},
-             "numpy": {"algorithm": str(algorithm), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-                       "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}}
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": {
+            "version": int(version),
+            "state": torch.tensor(internal, dtype=torch.int64),
+            "gauss": None if gauss is None else float(gauss),
+        },
+        "numpy": {
+            "algorithm": str(algorithm),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -70,8 +80,9 @@ def set_rng_state(state: dict) -> None:
     py = state["python"]
     random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
     n = state["numpy"]
-    np.random.set_state((n["algorithm"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
+    np.random.set_state(
+        (n["algorithm"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -97,15 +108,18 @@ def check_plain(value, where: str = "state") -> None:
         for i, item in enumerate(value):
             check_plain(item, f"{where}[{i}]")
         return
-    raise TypeError(f"{where} is a {type(value).__module__}.{type(value).__name__}, which a checkpoint cannot "
-                    "hold (tensors and plain containers only: it is loaded with weights_only=True)")
+    raise TypeError(
+        f"{where} is a {type(value).__module__}.{type(value).__name__}, which a checkpoint cannot "
+        "hold (tensors and plain containers only: it is loaded with weights_only=True)"
+    )
 
 
 def disk_full_error(path: Path, exc: OSError, what: str) -> TrainingError:
     return TrainingError(
         f"No space left on the device while writing the {what} to '{path}' ({exc.strerror or exc}). "
         "Nothing half-written was left: the previous checkpoints and outputs are intact.",
-        "Free disk space (or write to another disk), then rerun the same command with --resume.")
+        "Free disk space (or write to another disk), then rerun the same command with --resume.",
+    )
 
 
 class CheckpointWriteError(TrainingError):
@@ -125,11 +139,13 @@ def checkpoint_write_error(path: Path, exc: BaseException) -> CheckpointWriteErr
         return CheckpointWriteError(
             f"No space left on the device while writing the checkpoint to '{path}'. "
             "Nothing half-written was left: the previous checkpoints and outputs are intact.",
-            "Free disk space (or write to another disk), then rerun the same command with --resume.")
+            "Free disk space (or write to another disk), then rerun the same command with --resume.",
+        )
     return CheckpointWriteError(
         f"Could not write the checkpoint to '{path}': {reason}. Nothing half-written was left: the previous "
         "checkpoints and outputs are intact.",
-        "Fix the permissions of that folder (or write to another one), then rerun the same command with --resume.")
+        "Fix the permissions of that folder (or write to another one), then rerun the same command with --resume.",
+    )
 
 
 def save_checkpoint(ckpt_dir: Path, step: int, state: dict, metrics_lines: list[str], keep: int = 2) -> Path:
@@ -150,10 +166,20 @@ def save_checkpoint(ckpt_dir: Path, step: int, state: dict, metrics_lines: list[
 
 
 # The keys and types every domainlm checkpoint has; anything else is not one of ours.
-_REQUIRED = {"step": int, "phase": int, "micro_batches": int, "tokens": int, "metrics": list, "model": dict,
-             "compat": dict, "rng": dict}
-_REFUSED_HINT = ("Delete that checkpoint directory (and every other one you did not write yourself) and run "
-                 "again; never resume from a checkpoint of unknown origin.")
+_REQUIRED = {
+    "step": int,
+    "phase": int,
+    "micro_batches": int,
+    "tokens": int,
+    "metrics": list,
+    "model": dict,
+    "compat": dict,
+    "rng": dict,
+}
+_REFUSED_HINT = (
+    "Delete that checkpoint directory (and every other one you did not write yourself) and run "
+    "again; never resume from a checkpoint of unknown origin."
+)
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -173,29 +199,46 @@ def load_checkpoint(path: Path) -> dict:
         # call something (that is how a payload runs). Name it, do not run it.
         found = re.search(r"GLOBAL ([\w.]+)", str(e))
         if found is None:  # not a request for an object: a damaged file, or opcodes the safe reader lacks
-            lines = [line.strip() for line in str(e).splitlines() if line.strip() and not line.lstrip().startswith(
-                ("Weights only load failed", "Check the documentation", "Please file", "(1)", "(2)", "In PyTorch"))]
+            lines = [
+                line.strip()
+                for line in str(e).splitlines()
+                if line.strip()
+                and not line.lstrip().startswith(
+                    ("Weights only load failed", "Check the documentation", "Please file", "(1)", "(2)", "In PyTorch")
+                )
+            ]
             raise TrainingError(
                 f"The checkpoint '{path}' cannot be read: its state.pt is damaged or not a domainlm checkpoint "
                 f"({(lines[-1] if lines else 'unreadable')[:200]}). Nothing in it was run.",
-                "Delete that checkpoint directory to resume from the one before it.") from None
+                "Delete that checkpoint directory to resume from the one before it.",
+            ) from None
         raise TrainingError(
             f"The checkpoint '{path}' was refused: its state.pt holds more than tensors and plain data (it asks "
             f"for `{found.group(1)}`), and loading it could run code. Nothing in it was run. domainlm writes "
             "checkpoints of plain data only; this one was written by something else or by an older domainlm, or "
             "was tampered with.",
-            _REFUSED_HINT) from None
+            _REFUSED_HINT,
+        ) from None
     except Exception as e:
-        raise TrainingError(f"The checkpoint '{path}' cannot be read: {type(e).__name__}: {str(e)[:300]}.",
-                            "Delete that checkpoint directory to resume from the one before it.") from None
+        raise TrainingError(
+            f"The checkpoint '{path}' cannot be read: {type(e).__name__}: {str(e)[:300]}.",
+            "Delete that checkpoint directory to resume from the one before it.",
+        ) from None
     if not isinstance(state, dict):
-        raise TrainingError(f"The checkpoint '{path}' is not a domainlm checkpoint (its state.pt holds a "
-                            f"{type(state).__name__}, not the saved state of a run).", _REFUSED_HINT)
-    wrong = [f"'{k}' missing" if k not in state else f"'{k}' is a {type(state[k]).__name__}"
-             for k, kind in _REQUIRED.items()
-             if k not in state or not isinstance(state[k], kind) or (kind is int and isinstance(state[k], bool))]
+        raise TrainingError(
+            f"The checkpoint '{path}' is not a domainlm checkpoint (its state.pt holds a "
+            f"{type(state).__name__}, not the saved state of a run).",
+            _REFUSED_HINT,
+        )
+    wrong = [
+        f"'{k}' missing" if k not in state else f"'{k}' is a {type(state[k]).__name__}"
+        for k, kind in _REQUIRED.items()
+        if k not in state or not isinstance(state[k], kind) or (kind is int and isinstance(state[k], bool))
+    ]
     if not wrong and not all(isinstance(line, str) for line in state["metrics"]):
         wrong.append("'metrics' holds non-text entries")
     if wrong:
-        raise TrainingError(f"The checkpoint '{path}' is not a domainlm checkpoint ({'; '.join(wrong)}).", _REFUSED_HINT)
+        raise TrainingError(
+            f"The checkpoint '{path}' is not a domainlm checkpoint ({'; '.join(wrong)}).", _REFUSED_HINT
+        )
     return state

@@ -26,53 +26,126 @@ class ElectraTrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    discriminator_weight: float = Field(50.0, gt=0, description="Weight of the discriminator's binary cross-entropy (ELECTRA: 50)")
+    discriminator_weight: float = Field(
+        50.0, gt=0, description="Weight of the discriminator's binary cross-entropy (ELECTRA: 50)"
+    )
     generator_weight: float = Field(1.0, gt=0, description="Weight of the generator's masked-LM loss (ELECTRA: 1)")
-    mask_replace_prob: float = Field(0.85, ge=0, le=1, description="Share of the chosen tokens the generator sees as [MASK] (the rest unchanged; electra_pytorch: 0.85)")
-    generator_warmup_steps: int | None = Field(None, ge=0, description="adapt without --generator: steps of masked-LM on the new generator alone before the discriminator trains (so it never learns against a random generator); counted in max_steps (null: a tenth of max_steps, at most 200; a number must leave the discriminator a step)")
-    generator_fraction: float | None = Field(None, gt=0, le=1, description="adapt without --generator: the new generator's hidden size as a share of the discriminator's (null: 1/4 up to hidden 256, 1/3 above)")
+    mask_replace_prob: float = Field(
+        0.85,
+        ge=0,
+        le=1,
+        description="Share of the chosen tokens the generator sees as [MASK] (the rest unchanged; electra_pytorch: "
+        "0.85)",
+    )
+    generator_warmup_steps: int | None = Field(
+        None,
+        ge=0,
+        description="adapt without --generator: steps of masked-LM on the new generator alone before the "
+        "discriminator trains (so it never learns against a random generator); counted in max_steps (null: a tenth of "
+        "max_steps, at most 200; a number must leave the discriminator a step)",
+    )
+    generator_fraction: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="adapt without --generator: the new generator's hidden size as a share of the discriminator's "
+        "(null: 1/4 up to hidden 256, 1/3 above)",
+    )
 
 
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["full", "lora", "new-rows", "phased"] = Field("full", description="Which parameters train")
-    phases: list[PhaseConfig] = Field(default_factory=list, description="Phases when mode is 'phased' (e.g. new-rows then lora)")
-    max_steps: int = Field(1000, ge=0, description="Optimizer steps (the sum of phase steps when phased); 0 with adapt: fill and initialise the rows only, no training (Sachidananda et al. 2021's adaptive tokenization)")
+    phases: list[PhaseConfig] = Field(
+        default_factory=list, description="Phases when mode is 'phased' (e.g. new-rows then lora)"
+    )
+    max_steps: int = Field(
+        1000,
+        ge=0,
+        description="Optimizer steps (the sum of phase steps when phased); 0 with adapt: fill and initialise the rows "
+        "only, no training (Sachidananda et al. 2021's adaptive tokenization)",
+    )
     lr: float = Field(5e-5, gt=0, description="Peak learning rate")
     warmup_ratio: float = Field(0.06, ge=0, lt=1, description="Share of steps of linear warm-up")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
     batch_size: int = Field(32, ge=1, description="Packed sequences per device per step")
     grad_accum: int = Field(1, ge=1, description="Gradient accumulation steps")
     seq_len: int = Field(128, ge=8, description="Packed sequence length in tokens (≤ the model's max positions)")
-    mlm_probability: float = Field(0.15, gt=0, lt=1, description="Share of masking units masked: eojeols (whole-word masking) or tokens (token masking)")
-    masking: Literal["whole-word", "token"] | None = Field(None, description="Masked-LM masking unit: 'whole-word' masks every token of a chosen eojeol, 'token' chooses tokens one by one (BERT's original objective). null: token when pretraining from scratch (a new model leaves the unigram plateau much sooner: benchmarks/masking_benchmark.py), whole-word when adapting")
-    mask_replace_prob: float = Field(0.8, ge=0, le=1, description="Share of the chosen tokens replaced by [MASK] (BERT: 0.8)")
-    random_replace_prob: float = Field(0.1, ge=0, le=1, description="Share of the chosen tokens replaced by a random token (BERT: 0.1); the rest stay unchanged")
-    replay_ratio: float = Field(0.2, ge=0, lt=1, description="Share of training sequences drawn from general (replay) text")
-    slots: int | Literal["auto", "all"] = Field("auto", description="How many of the given terms (ranked best first) fill slots: 'auto' keeps those the planned training makes a masked target at least 10 times each (domainlm.training.slot_budget; decided by benchmarks/adaptation_benchmark.py), capped by the free slots unless resize; a number keeps the first N (a warning names those the budget cannot teach); 'all' keeps every term")
-    init: Literal["mean", "random", "distill"] = Field("mean", description="Initialisation of filled rows: mean of the base pieces, random, or distill (Token Distillation: mean, then each input row learned so the model's states match the base's for the term's pieces in real contexts)")
-    distill_contexts: int = Field(100, ge=1, description="init distill: contexts of each term taken from the domain corpus")
+    mlm_probability: float = Field(
+        0.15,
+        gt=0,
+        lt=1,
+        description="Share of masking units masked: eojeols (whole-word masking) or tokens (token masking)",
+    )
+    masking: Literal["whole-word", "token"] | None = Field(
+        None,
+        description="Masked-LM masking unit: 'whole-word' masks every token of a chosen eojeol, 'token' chooses "
+        "tokens one by one (BERT's original objective). null: token when pretraining from scratch (a new model leaves "
+        "the unigram plateau much sooner: benchmarks/masking_benchmark.py), whole-word when adapting",
+    )
+    mask_replace_prob: float = Field(
+        0.8, ge=0, le=1, description="Share of the chosen tokens replaced by [MASK] (BERT: 0.8)"
+    )
+    random_replace_prob: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Share of the chosen tokens replaced by a random token (BERT: 0.1); the rest stay unchanged",
+    )
+    replay_ratio: float = Field(
+        0.2, ge=0, lt=1, description="Share of training sequences drawn from general (replay) text"
+    )
+    slots: int | Literal["auto", "all"] = Field(
+        "auto",
+        description="How many of the given terms (ranked best first) fill slots: 'auto' keeps those the planned "
+        "training makes a masked target at least 10 times each (domainlm.training.slot_budget; decided by "
+        "benchmarks/adaptation_benchmark.py), capped by the free slots unless resize; a number keeps the first N (a "
+        "warning names those the budget cannot teach); 'all' keeps every term",
+    )
+    init: Literal["mean", "random", "distill"] = Field(
+        "mean",
+        description="Initialisation of filled rows: mean of the base pieces, random, or distill (Token Distillation: "
+        "mean, then each input row learned so the model's states match the base's for the term's pieces in real "
+        "contexts)",
+    )
+    distill_contexts: int = Field(
+        100, ge=1, description="init distill: contexts of each term taken from the domain corpus"
+    )
     distill_epochs: int = Field(1, ge=1, description="init distill: passes over those contexts")
     distill_lr: float = Field(1e-3, gt=0, description="init distill: Adam learning rate of the new input rows")
     lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA settings (mode lora / phased)")
-    electra: ElectraTrainConfig = Field(default_factory=ElectraTrainConfig, description="Replaced-token detection settings (ELECTRA discriminators)")
+    electra: ElectraTrainConfig = Field(
+        default_factory=ElectraTrainConfig, description="Replaced-token detection settings (ELECTRA discriminators)"
+    )
     save_every: int = Field(500, ge=1, description="Checkpoint every N steps")
     eval_every: int | None = Field(None, ge=1, description="Held-out MLM loss every N steps (null: at the end)")
-    heldout_fraction: float = Field(0.02, ge=0, lt=0.5, description="Share of the domain corpus kept out of training by hash")
+    heldout_fraction: float = Field(
+        0.02, ge=0, lt=0.5, description="Share of the domain corpus kept out of training by hash"
+    )
     seed: int = Field(42, description="Seed for data order, masking and init")
     precision: Precision = Field("auto", description=PRECISION_HELP)
     report_to: list[Tracker] = Field(default_factory=list, description=REPORT_TO_HELP)
     logging_dir: str | None = Field(None, description=LOGGING_DIR_HELP)
     # Deprecated names of `precision`, read and mapped onto it (with a warning), never written back.
-    bf16: bool | None = Field(None, exclude=True, description="Deprecated: use precision (bf16 false is precision fp32)")
-    cpu_bf16: bool | None = Field(None, exclude=True, description="Deprecated: use precision (cpu_bf16 true is precision bf16)")
+    bf16: bool | None = Field(
+        None, exclude=True, description="Deprecated: use precision (bf16 false is precision fp32)"
+    )
+    cpu_bf16: bool | None = Field(
+        None, exclude=True, description="Deprecated: use precision (cpu_bf16 true is precision bf16)"
+    )
     compile: bool = Field(False, description="torch.compile the model")
     max_documents: int | None = Field(None, ge=1, description="Read at most this many documents of each corpus")
     log_every: int = Field(10, ge=1, description="Write a metrics.jsonl record (and update the bar) every N steps")
-    eval_documents: int = Field(2000, ge=0, description="Held-out documents kept in memory for the held-out MLM loss (0: no evaluation)")
+    eval_documents: int = Field(
+        2000, ge=0, description="Held-out documents kept in memory for the held-out MLM loss (0: no evaluation)"
+    )
     keep_checkpoints: bool = Field(False, description="Keep the checkpoint directory after a successful run")
-    resize: bool = Field(False, description="Append new [unusedN] rows (vocab and embeddings grow) when the base has fewer free slots than terms")
+    resize: bool = Field(
+        False,
+        description="Append new [unusedN] rows (vocab and embeddings grow) when the base has fewer free slots than "
+        "terms",
+    )
 
     @field_validator("report_to", mode="before")
     @classmethod
@@ -91,8 +164,9 @@ class TrainConfig(BaseModel):
             return self
         from domainlm.errors import warn
 
-        old = ", ".join(f"{k}: {str(v).lower()}" for k, v in (("bf16", self.bf16), ("cpu_bf16", self.cpu_bf16))
-                        if v is not None)
+        old = ", ".join(
+            f"{k}: {str(v).lower()}" for k, v in (("bf16", self.bf16), ("cpu_bf16", self.cpu_bf16)) if v is not None
+        )
         if "precision" in self.model_fields_set:
             warn(f"train.{old} is deprecated and ignored: train.precision {self.precision} is set.")
         else:

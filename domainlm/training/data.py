@@ -15,13 +15,13 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from domainlm.corpus import CorpusReader, Normalizer, NormalizeConfig, is_heldout
+from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer, is_heldout
 from domainlm.corpus.clean import empty_after_normalisation_error
 from domainlm.corpus.stats import empty_corpus_error
 from domainlm.errors import TrainingError
@@ -29,8 +29,15 @@ from domainlm.errors import TrainingError
 ENCODE_BATCH = 512
 
 
-def corpus_texts(specs, *, heldout_fraction: float = 0.0, heldout: bool = False, max_documents: int | None = None,
-                 normalize: NormalizeConfig | None = None, heldout_seed: str = "domainlm") -> Iterator[str]:
+def corpus_texts(
+    specs,
+    *,
+    heldout_fraction: float = 0.0,
+    heldout: bool = False,
+    max_documents: int | None = None,
+    normalize: NormalizeConfig | None = None,
+    heldout_seed: str = "domainlm",
+) -> Iterator[str]:
     """Normalised, non-empty texts of the training side (or, `heldout=True`, the held-out side)."""
     normalizer = Normalizer(normalize)
     count = read = normalised = 0
@@ -71,7 +78,9 @@ def encode_eojeols(tokenizer, texts: Sequence[str]) -> list[tuple[np.ndarray, np
     return out
 
 
-def pack(tokenizer, texts: Iterable[str], seq_len: int, *, drop_last: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def pack(
+    tokenizer, texts: Iterable[str], seq_len: int, *, drop_last: bool = True
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Pack texts into `[CLS] doc [SEP] doc [SEP] … [SEP]` sequences of exactly `seq_len` tokens."""
     cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
     body = seq_len - 2
@@ -131,8 +140,9 @@ def _shuffled(items: Iterator, buffer: int, rng: random.Random) -> Iterator:
     yield from pool
 
 
-def _cycle(tokenizer, texts: Callable[[], Iterable[str]], seq_len: int, rng: random.Random, buffer: int,
-           what: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _cycle(
+    tokenizer, texts: Callable[[], Iterable[str]], seq_len: int, rng: random.Random, buffer: int, what: str
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     epoch = 0
     while True:
         produced = 0
@@ -141,8 +151,11 @@ def _cycle(tokenizer, texts: Callable[[], Iterable[str]], seq_len: int, rng: ran
             yield seq
         if produced == 0:
             raise TrainingError(
-                f"The {what} corpus yields no training sequence of {seq_len} tokens" + (" in this epoch" if epoch else "") + ".",
-                "Pass a larger corpus, lower --seq-len, or lower the held-out fraction.")
+                f"The {what} corpus yields no training sequence of {seq_len} tokens"
+                + (" in this epoch" if epoch else "")
+                + ".",
+                "Pass a larger corpus, lower --seq-len, or lower the held-out fraction.",
+            )
         epoch += 1
 
 
@@ -160,17 +173,22 @@ class PackedStream:
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rng = random.Random(self.seed)
-        domain = _cycle(self.tokenizer, self.domain, self.seq_len, random.Random(self.seed + 1), self.shuffle_buffer, "domain")
+        domain = _cycle(
+            self.tokenizer, self.domain, self.seq_len, random.Random(self.seed + 1), self.shuffle_buffer, "domain"
+        )
         if self.replay is None or self.replay_ratio <= 0:
             yield from domain
             return
-        replay = _cycle(self.tokenizer, self.replay, self.seq_len, random.Random(self.seed + 2), self.shuffle_buffer, "replay")
+        replay = _cycle(
+            self.tokenizer, self.replay, self.seq_len, random.Random(self.seed + 2), self.shuffle_buffer, "replay"
+        )
         while True:
             yield next(replay) if rng.random() < self.replay_ratio else next(domain)
 
 
-def batches(stream: Iterable[tuple[np.ndarray, np.ndarray]], batch_size: int, *, rank: int = 0, world: int = 1,
-            skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def batches(
+    stream: Iterable[tuple[np.ndarray, np.ndarray]], batch_size: int, *, rank: int = 0, world: int = 1, skip: int = 0
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Micro-batches of this rank: global batch b holds sequences [b·bs·world, (b+1)·bs·world); the
     rank takes its slice. `skip` global batches are consumed first (resume)."""
     it = iter(stream)
@@ -179,13 +197,15 @@ def batches(stream: Iterable[tuple[np.ndarray, np.ndarray]], batch_size: int, *,
         next(it)
     while True:
         group = [next(it) for _ in range(per_step)]
-        mine = group[rank * batch_size:(rank + 1) * batch_size]
+        mine = group[rank * batch_size : (rank + 1) * batch_size]
         ids = torch.from_numpy(np.stack([m[0] for m in mine]))
         starts = torch.from_numpy(np.stack([m[1] for m in mine]))
         yield ids, starts
 
 
-def fixed_sequences(tokenizer, texts: Iterable[str], seq_len: int, limit: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+def fixed_sequences(
+    tokenizer, texts: Iterable[str], seq_len: int, limit: int | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """All packed sequences of a (held-out) text set, in order, the short tail padded."""
     out = []
     for seq in pack(tokenizer, texts, seq_len, drop_last=False):

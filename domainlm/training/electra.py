@@ -26,9 +26,8 @@ from torch import nn
 from domainlm.errors import ConfigError
 from domainlm.modeling.heads import MaskedLMLoss
 from domainlm.training.config import TrainConfig
-from domainlm.training.masking import special_token_ids, whole_word_mask
 from domainlm.training.data import stack_sequences
-
+from domainlm.training.masking import special_token_ids, whole_word_mask
 
 WARMUP_SHARE = 10  # the default warm-up is max_steps // WARMUP_SHARE …
 WARMUP_CAP = 200  # … and at most this many steps
@@ -46,10 +45,12 @@ def generator_warmup(configured: int | None, max_steps: int) -> int:
     if configured is None:
         return min(WARMUP_CAP, max_steps // WARMUP_SHARE)
     if configured >= max_steps:
-        raise ConfigError(f"train.electra.generator_warmup_steps ({configured}) leaves no step of the "
-                          f"{max_steps} for the discriminator.",
-                          "Lower train.electra.generator_warmup_steps (--set), leave it unset (a tenth of the "
-                          "steps, at most 200) or raise --max-steps.")
+        raise ConfigError(
+            f"train.electra.generator_warmup_steps ({configured}) leaves no step of the "
+            f"{max_steps} for the discriminator.",
+            "Lower train.electra.generator_warmup_steps (--set), leave it unset (a tenth of the "
+            "steps, at most 200) or raise --max-steps.",
+        )
     return configured
 
 
@@ -73,16 +74,24 @@ def sample_tokens(logits: torch.Tensor, generator: torch.Generator) -> torch.Ten
 class ReplacedTokenDetectionLoss(nn.Module):
     """Generator and discriminator in one module (one forward for DDP); `.model` is the discriminator."""
 
-    def __init__(self, discriminator: nn.Module, generator: nn.Module, *, discriminator_weight: float,
-                 generator_weight: float):
+    def __init__(
+        self, discriminator: nn.Module, generator: nn.Module, *, discriminator_weight: float, generator_weight: float
+    ):
         super().__init__()
         self.model = discriminator
         self.generator = generator
         self.generator_loss = MaskedLMLoss(generator)
         self.discriminator_weight, self.generator_weight = discriminator_weight, generator_weight
 
-    def forward(self, ids: torch.Tensor, inputs: torch.Tensor, positions: torch.Tensor, targets: torch.Tensor,
-                noise: torch.Generator, train_discriminator: bool = True):
+    def forward(
+        self,
+        ids: torch.Tensor,
+        inputs: torch.Tensor,
+        positions: torch.Tensor,
+        targets: torch.Tensor,
+        noise: torch.Generator,
+        train_discriminator: bool = True,
+    ):
         """(total loss, generator loss, discriminator loss); the discriminator part is 0 during warm-up."""
         logits = self.generator_loss.masked_logits(inputs, positions)
         generator_loss = F.cross_entropy(logits.float(), targets)
@@ -123,19 +132,32 @@ class ReplacedTokenDetection:
         for p in self.generator.parameters():
             if id(p) not in shared:
                 p.requires_grad_(True)
-        return ReplacedTokenDetectionLoss(model, self.generator, discriminator_weight=self.settings.discriminator_weight,
-                                          generator_weight=self.settings.generator_weight)
+        return ReplacedTokenDetectionLoss(
+            model,
+            self.generator,
+            discriminator_weight=self.settings.discriminator_weight,
+            generator_weight=self.settings.generator_weight,
+        )
 
     def _mask(self, ids, starts, generator: torch.Generator):
-        return whole_word_mask(ids, starts, self.special, mask_token_id=self.tokenizer.mask_token_id,
-                               vocab_size=self.vocab_size, probability=self.config.mlm_probability, generator=generator,
-                               replace_probability=self.settings.mask_replace_prob, random_probability=0.0)
+        return whole_word_mask(
+            ids,
+            starts,
+            self.special,
+            mask_token_id=self.tokenizer.mask_token_id,
+            vocab_size=self.vocab_size,
+            probability=self.config.mlm_probability,
+            generator=generator,
+            replace_probability=self.settings.mask_replace_prob,
+            random_probability=0.0,
+        )
 
     def loss(self, wrapper, ids, starts, generator, step, device):
         inputs, positions, targets = self._mask(ids, starts, generator)
         ids, inputs, positions, targets = (t.to(device) for t in (ids, inputs, positions, targets))
-        total, generator_loss, discriminator_loss = wrapper(ids, inputs, positions, targets, generator,
-                                                            train_discriminator=step >= self.warmup_steps)
+        total, generator_loss, discriminator_loss = wrapper(
+            ids, inputs, positions, targets, generator, train_discriminator=step >= self.warmup_steps
+        )
         return total, {"generator_loss": generator_loss, "discriminator_loss": discriminator_loss}
 
     @torch.no_grad()
@@ -150,7 +172,7 @@ class ReplacedTokenDetection:
         total, count = 0.0, 0
         batch = self.config.batch_size
         for b, start in enumerate(range(0, len(sequences), batch)):
-            ids, starts = stack_sequences(sequences[start:start + batch])
+            ids, starts = stack_sequences(sequences[start : start + batch])
             gen = torch.Generator().manual_seed(self.config.seed * 7919 + b)
             inputs, positions, targets = self._mask(ids, starts, gen)
             _, _, loss = inner(ids.to(device), inputs.to(device), positions.to(device), targets.to(device), gen)

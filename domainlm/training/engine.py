@@ -15,9 +15,9 @@ import contextlib
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -25,10 +25,15 @@ from domainlm.errors import ConfigError, OutputError, TrainingError
 from domainlm.modeling.adapters import LoraAdapter, adapter_possible, merge_keeping_adapter
 from domainlm.modeling.modes import apply_mode, merged_model, no_decay_names
 from domainlm.progress import progress_bar
-from domainlm.runtime import (accelerator_for, cpu_has_native_bf16, resolve_precision,  # noqa: F401 (re-export)
-                              warn_single_process_launch)
-from domainlm.training.checkpoint import (CheckpointWriteError, latest_checkpoint, load_checkpoint, rng_state,
-                                          save_checkpoint, set_rng_state)
+from domainlm.runtime import accelerator_for, cpu_has_native_bf16, resolve_precision, warn_single_process_launch  # noqa: F401 (re-export)
+from domainlm.training.checkpoint import (
+    CheckpointWriteError,
+    latest_checkpoint,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from domainlm.training.config import TrainConfig
 from domainlm.training.data import batches
 from domainlm.training.masking import mask_generator
@@ -52,24 +57,30 @@ def plan_phases(config: TrainConfig) -> list[Phase]:
         return [Phase(config.mode, config.max_steps, config.lr)]
     if not config.phases:  # P21: no split is guessed; the message writes one out
         rows = max(1, min(40, config.max_steps // 5))
-        example = (f"--set 'train.phases=[{{mode: new-rows, steps: {rows}, lr: 2e-3}}, "
-                   f"{{mode: full, steps: {max(1, config.max_steps - rows)}}}]'")
-        raise ConfigError("Mode 'phased' trains the phases listed in train.phases, and none is set.",
-                          f"Give them, e.g. {example} (new rows alone first, then everything: the phased arm of "
-                          "benchmarks/adaptation_benchmark.py), or choose --mode full / lora / new-rows.")
+        example = (
+            f"--set 'train.phases=[{{mode: new-rows, steps: {rows}, lr: 2e-3}}, "
+            f"{{mode: full, steps: {max(1, config.max_steps - rows)}}}]'"
+        )
+        raise ConfigError(
+            "Mode 'phased' trains the phases listed in train.phases, and none is set.",
+            f"Give them, e.g. {example} (new rows alone first, then everything: the phased arm of "
+            "benchmarks/adaptation_benchmark.py), or choose --mode full / lora / new-rows.",
+        )
     total = sum(p.steps for p in config.phases)
     if "max_steps" in config.model_fields_set and config.max_steps not in (0, total):
         # P22: a phased run takes its length from its phases; a different max_steps was silently ignored.
-        raise ConfigError(f"--max-steps {config.max_steps} (train.max_steps) and train.phases "
-                          f"({' + '.join(str(p.steps) for p in config.phases)} = {total} steps) disagree: a phased run "
-                          "trains the steps of its phases.",
-                          f"Leave --max-steps out, set it to {total}, or change the steps of train.phases.")
+        raise ConfigError(
+            f"--max-steps {config.max_steps} (train.max_steps) and train.phases "
+            f"({' + '.join(str(p.steps) for p in config.phases)} = {total} steps) disagree: a phased run "
+            "trains the steps of its phases.",
+            f"Leave --max-steps out, set it to {total}, or change the steps of train.phases.",
+        )
     return [Phase(p.mode, p.steps, p.lr or config.lr) for p in config.phases]
 
 
 @dataclass
 class TrainOutcome:
-    model: torch.nn.Module           # plain transformers model (LoRA merged), on CPU
+    model: torch.nn.Module  # plain transformers model (LoRA merged), on CPU
     steps: int
     tokens: int
     final_loss: float | None
@@ -80,9 +91,9 @@ class TrainOutcome:
     is_main: bool = True
     # Everything `keep_final_checkpoint` needs to save the finished state (set by `train`).
     final_checkpoint: Callable[[], Path] | None = None
-    adapter: LoraAdapter | None = None   # the LoRA adapter merged into `model`, when it is one on the filled base
-    world_size: int = 1                  # processes that trained (torchrun / accelerate launch)
-    precision: str = "fp32"              # what train.precision resolved to on this machine
+    adapter: LoraAdapter | None = None  # the LoRA adapter merged into `model`, when it is one on the filled base
+    world_size: int = 1  # processes that trained (torchrun / accelerate launch)
+    precision: str = "fp32"  # what train.precision resolved to on this machine
 
     def run_facts(self, config: TrainConfig) -> dict:
         return run_facts(config, self.world_size, self.precision)
@@ -104,8 +115,11 @@ class TrainOutcome:
 def run_facts(config: TrainConfig, world_size: int, precision: str) -> dict:
     """How the run ran, for settings.json, the card and the trackers: under torchrun each of the
     `world_size` processes trains its own batch, so a step sees batch × accumulation × processes."""
-    return {"world_size": world_size, "effective_batch": config.batch_size * config.grad_accum * world_size,
-            "precision_used": precision}
+    return {
+        "world_size": world_size,
+        "effective_batch": config.batch_size * config.grad_accum * world_size,
+        "precision_used": precision,
+    }
 
 
 def _optimizer(wrapper, model, mode: str, lr: float, weight_decay: float):
@@ -118,12 +132,19 @@ def _optimizer(wrapper, model, mode: str, lr: float, weight_decay: float):
         if p.requires_grad:
             skip = own[id(p)] if id(p) in own else (p.dim() < 2 or "LayerNorm" in name or "layer_norm" in name)
             (plain if skip else decay).append(p)
-    groups = [g for g in ({"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}) if g["params"]]
+    groups = [
+        g
+        for g in ({"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0})
+        if g["params"]
+    ]
     if not groups:
         raise TrainingError("No parameter trains in this mode.", "Check --mode and the filled slots.")
     # The fused kernel (CPU and CUDA) does one pass over each parameter instead of several.
-    fused = all(p.dtype in (torch.float32, torch.bfloat16, torch.float16) and p.device.type in ("cpu", "cuda")
-                for g in groups for p in g["params"])
+    fused = all(
+        p.dtype in (torch.float32, torch.bfloat16, torch.float16) and p.device.type in ("cpu", "cuda")
+        for g in groups
+        for p in g["params"]
+    )
     return torch.optim.AdamW(groups, lr=lr, fused=fused)
 
 
@@ -154,25 +175,33 @@ def _compile(model) -> None:
 class TrainState:
     """Where a run stands: everything a checkpoint saves besides the tensors, and the running figures."""
 
-    step: int = 0                    # optimiser steps finished
-    micro: int = 0                   # micro-batches drawn from the stream
-    micro_done: int = 0              # micro-batches of the finished steps (a resume skips these)
+    step: int = 0  # optimiser steps finished
+    micro: int = 0  # micro-batches drawn from the stream
+    micro_done: int = 0  # micro-batches of the finished steps (a resume skips these)
     tokens: int = 0
     phase: int = 0
     metrics: list[dict] = field(default_factory=list)
     metrics_lines: list[str] = field(default_factory=list)
-    last_good: int | None = None     # the step of the newest checkpoint written
+    last_good: int | None = None  # the step of the newest checkpoint written
     resumed_from: int | None = None
     final_loss: float | None = None
     eval_loss: float | None = None
     rng_at_step: dict | None = None  # RNG state at the start of the step in flight (for Ctrl-C)
 
     @classmethod
-    def from_checkpoint(cls, saved: dict) -> "TrainState":
+    def from_checkpoint(cls, saved: dict) -> TrainState:
         lines = list(saved["metrics"])
-        return cls(step=saved["step"], micro=saved["micro_batches"], micro_done=saved["micro_batches"],
-                   tokens=saved["tokens"], phase=saved["phase"], metrics=[json.loads(line) for line in lines],
-                   metrics_lines=lines, last_good=saved["step"], resumed_from=saved["step"])
+        return cls(
+            step=saved["step"],
+            micro=saved["micro_batches"],
+            micro_done=saved["micro_batches"],
+            tokens=saved["tokens"],
+            phase=saved["phase"],
+            metrics=[json.loads(line) for line in lines],
+            metrics_lines=lines,
+            last_good=saved["step"],
+            resumed_from=saved["step"],
+        )
 
     def record(self, entry: dict) -> None:
         self.metrics.append(entry)
@@ -201,14 +230,31 @@ class Trainer:
     loss; the trainer never looks inside it.
     """
 
-    def __init__(self, *, model: torch.nn.Module, objective: Objective, stream, config: TrainConfig, ckpt_dir: Path,
-                 slot_ids: list[int], heldout_sequences=None, on_step: Callable[[int, dict], None] | None = None,
-                 resume_hint: str = "rerun the same command with --resume", description: str = "training",
-                 fingerprint: dict | None = None, tracking: TrackingPlan | None = None):
+    def __init__(
+        self,
+        *,
+        model: torch.nn.Module,
+        objective: Objective,
+        stream,
+        config: TrainConfig,
+        ckpt_dir: Path,
+        slot_ids: list[int],
+        heldout_sequences=None,
+        on_step: Callable[[int, dict], None] | None = None,
+        resume_hint: str = "rerun the same command with --resume",
+        description: str = "training",
+        fingerprint: dict | None = None,
+        tracking: TrackingPlan | None = None,
+    ):
         self.model, self.objective, self.stream, self.config = model, objective, stream, config
         self.tracking = tracking
         self.ckpt_dir, self.slot_ids, self.heldout = Path(ckpt_dir), slot_ids, heldout_sequences
-        self.on_step, self.resume_hint, self.description, self.fingerprint = on_step, resume_hint, description, fingerprint
+        self.on_step, self.resume_hint, self.description, self.fingerprint = (
+            on_step,
+            resume_hint,
+            description,
+            fingerprint,
+        )
         self.phases = plan_phases(config)
         self.total_steps = sum(p.steps for p in self.phases)
         self.state = TrainState()
@@ -219,8 +265,9 @@ class Trainer:
         from accelerate.utils import set_seed
 
         cuda = torch.cuda.is_available()
-        self.precision = resolve_precision(self.config.precision, "cuda" if cuda else "cpu",
-                                           cuda_bf16=cuda and torch.cuda.is_bf16_supported())
+        self.precision = resolve_precision(
+            self.config.precision, "cuda" if cuda else "cpu", cuda_bf16=cuda and torch.cuda.is_bf16_supported()
+        )
         # cpu=True is what makes accelerate treat a torchrun / `accelerate launch` CPU job as DDP over gloo.
         self.accelerator = accelerator_for(self.precision, cpu=not cuda, log_with=make_trackers(self.tracking))
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
@@ -233,13 +280,17 @@ class Trainer:
         """The newest checkpoint's saved state (checked against this run), or None for a fresh start."""
         if not resume:
             if self.is_main and latest_checkpoint(self.ckpt_dir) is not None:
-                raise TrainingError(f"Checkpoints of an earlier run exist in '{self.ckpt_dir}'.",
-                                    "Pass --resume to continue that run, or delete that directory to start over.")
+                raise TrainingError(
+                    f"Checkpoints of an earlier run exist in '{self.ckpt_dir}'.",
+                    "Pass --resume to continue that run, or delete that directory to start over.",
+                )
             return None
         last = latest_checkpoint(self.ckpt_dir)
         if last is None:
-            raise TrainingError(f"--resume was given but '{self.ckpt_dir}' holds no checkpoint.",
-                                "Run without --resume to start from the beginning.")
+            raise TrainingError(
+                f"--resume was given but '{self.ckpt_dir}' holds no checkpoint.",
+                "Run without --resume to start from the beginning.",
+            )
         saved = load_checkpoint(last)
         _check_compatible(saved, self.config, last)
         _check_fingerprint(saved, self.fingerprint, last)
@@ -249,10 +300,12 @@ class Trainer:
     def _finished_before(self, saved: dict) -> TrainOutcome:
         """The training had finished; only writing the model failed. Nothing to train again."""
         if saved["step"] != self.total_steps:
-            raise TrainingError(f"The checkpoint '{latest_checkpoint(self.ckpt_dir)}' holds a finished training of "
-                                f"{saved['step']} steps (kept because its model could not be written), not {self.total_steps}.",
-                                f"Resume with --max-steps {saved['step']} to write that model, then continue from it "
-                                "as a new run (--base the written model).")
+            raise TrainingError(
+                f"The checkpoint '{latest_checkpoint(self.ckpt_dir)}' holds a finished training of "
+                f"{saved['step']} steps (kept because its model could not be written), not {self.total_steps}.",
+                f"Resume with --max-steps {saved['step']} to write that model, then continue from it "
+                "as a new run (--base the written model).",
+            )
         self.model.load_state_dict(saved["model"])
         self.objective.load_extra_state(saved.get("objective"))
         self.adapter = LoraAdapter.from_state(saved.get("adapter"))
@@ -265,7 +318,9 @@ class Trainer:
         """Run all phases; return the trained plain model (on the main process) and the metrics."""
         self._setup()
         saved = self._restore(resume)
-        self.data = batches(self.stream, self.config.batch_size, rank=self.rank, world=self.world, skip=self.state.micro)
+        self.data = batches(
+            self.stream, self.config.batch_size, rank=self.rank, world=self.world, skip=self.state.micro
+        )
         started = time.perf_counter()
         if saved is not None and saved.get("final"):
             return self._finished_before(saved)
@@ -279,9 +334,14 @@ class Trainer:
 
     def _run_phases(self, saved: dict | None) -> None:
         s = self.state
-        with progress_bar(self.description, total=self.total_steps, unit="steps",
-                          fields="loss {task.fields[loss]:.3f} · {task.fields[tps]:,.0f} tok/s",
-                          loss=float("nan"), tps=0.0) as self.update:
+        with progress_bar(
+            self.description,
+            total=self.total_steps,
+            unit="steps",
+            fields="loss {task.fields[loss]:.3f} · {task.fields[tps]:,.0f} tok/s",
+            loss=float("nan"),
+            tps=0.0,
+        ) as self.update:
             self.update(completed=s.step, loss=float("nan"), tps=0.0)
             # A checkpoint taken at the last step of a phase still belongs to that phase (its structure).
             for index in range(s.phase, len(self.phases)):
@@ -362,12 +422,17 @@ class Trainer:
                 step_parts[name] = step_parts.get(name, 0.0) + part.detach().float() / c.grad_accum
         value = float(acc.reduce(step_loss, "mean") if self.world > 1 else step_loss)
         if not math.isfinite(value):
-            where = (f"the last good checkpoint is step {s.last_good} in '{self.ckpt_dir}'" if s.last_good
-                     else "no checkpoint was written yet")
+            where = (
+                f"the last good checkpoint is step {s.last_good} in '{self.ckpt_dir}'"
+                if s.last_good
+                else "no checkpoint was written yet"
+            )
             raise TrainingError(
-                f"The loss became {value} at step {s.step + 1}; training stopped and nothing was saved after it ({where}).",
+                f"The loss became {value} at step {s.step + 1}; training stopped and nothing was saved after it "
+                f"({where}).",
                 f"Lower the learning rate (now {run.phase.lr:g}) or check the data, then "
-                + ("resume from that checkpoint with --resume." if s.last_good else "start again."))
+                + ("resume from that checkpoint with --resume." if s.last_good else "start again."),
+            )
         acc.clip_grad_norm_([p for p in run.wrapper.parameters() if p.requires_grad], 1.0)
         run.optimizer.step()
         run.scheduler.step()
@@ -388,10 +453,15 @@ class Trainer:
         if s.step % self.config.log_every and s.step - run.first_step != run.phase.steps:
             return None
         elapsed = time.perf_counter() - self._window_start
-        record = {"step": s.step, "loss": sum(v for v, _ in self._window) / len(self._window),
-                  "lr": run.scheduler.get_last_lr()[0], "tokens": s.tokens,
-                  "tokens_per_second": self._window_tokens / elapsed if elapsed > 0 else 0.0,
-                  "phase": run.index, "mode": run.phase.mode}
+        record = {
+            "step": s.step,
+            "loss": sum(v for v, _ in self._window) / len(self._window),
+            "lr": run.scheduler.get_last_lr()[0],
+            "tokens": s.tokens,
+            "tokens_per_second": self._window_tokens / elapsed if elapsed > 0 else 0.0,
+            "phase": run.index,
+            "mode": run.phase.mode,
+        }
         for name in self.objective.parts:
             seen = [p[name] for _, p in self._window if name in p]
             if seen:
@@ -434,20 +504,34 @@ class Trainer:
         """Ctrl-C: the step in flight is dropped; the state after the last finished step is complete."""
         s = self.state
         path = self._save_or_stop(run, micro=s.micro_done, rng=s.rng_at_step) if s.step > 0 else None
-        where = f"saved a checkpoint at step {s.step} in '{path.parent}'" if path else "no step had finished, nothing to save"
-        raise TrainingInterrupted(f"Interrupted at step {s.step} of {self.total_steps}; {where}.",
-                                  f"To continue, {self.resume_hint}." if path else "Start again without --resume.") from None
+        where = (
+            f"saved a checkpoint at step {s.step} in '{path.parent}'"
+            if path
+            else "no step had finished, nothing to save"
+        )
+        raise TrainingInterrupted(
+            f"Interrupted at step {s.step} of {self.total_steps}; {where}.",
+            f"To continue, {self.resume_hint}." if path else "Start again without --resume.",
+        ) from None
 
     def _save(self, run: _PhaseRun, *, micro: int, rng=None) -> Path:
         s, acc = self.state, self.accelerator
         path = None
         if acc.is_main_process:
-            saved = {"step": s.step, "phase": run.index, "micro_batches": micro, "tokens": s.tokens,
-                     "model": acc.unwrap_model(run.wrapper).model.state_dict(),
-                     "objective": self.objective.extra_state(),
-                     "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
-                     "rng": rng or rng_state(), "metrics": list(s.metrics_lines), "compat": _compat(self.config),
-                     "fingerprint": self.fingerprint}
+            saved = {
+                "step": s.step,
+                "phase": run.index,
+                "micro_batches": micro,
+                "tokens": s.tokens,
+                "model": acc.unwrap_model(run.wrapper).model.state_dict(),
+                "objective": self.objective.extra_state(),
+                "optimizer": run.optimizer.state_dict(),
+                "scheduler": run.scheduler.state_dict(),
+                "rng": rng or rng_state(),
+                "metrics": list(s.metrics_lines),
+                "compat": _compat(self.config),
+                "fingerprint": self.fingerprint,
+            }
             path = save_checkpoint(self.ckpt_dir, s.step, saved, s.metrics_lines)
         return path if path is not None else self.ckpt_dir / f"step-{s.step:06d}"
 
@@ -462,7 +546,10 @@ class Trainer:
                 hint = (e.hint or "").replace("rerun the same command with --resume", self.resume_hint)
             else:
                 where = " No earlier checkpoint exists, so the run has to start again."
-                hint = "Free disk space or fix the permissions (or write to another disk), then run the same command again."
+                hint = (
+                    "Free disk space or fix the permissions (or write to another disk), "
+                    "then run the same command again."
+                )
             raise type(e)(e.message + where, hint) from None
 
     def _outcome(self, model, seconds: float) -> TrainOutcome:
@@ -474,24 +561,59 @@ class Trainer:
 
         def final_checkpoint() -> Path:
             # Past the last phase and marked final: a resume loads these weights and trains nothing.
-            state = {"step": step, "phase": phases, "micro_batches": micro, "tokens": tokens, "final": True,
-                     "model": model.state_dict(), "objective": objective.extra_state(), "metrics": lines,
-                     "compat": _compat(config), "fingerprint": fingerprint, "eval_loss": eval_loss,
-                     "final_loss": final_loss, "seconds": seconds, "rng": rng_state(),
-                     "adapter": adapter.to_state() if adapter is not None else None}
+            state = {
+                "step": step,
+                "phase": phases,
+                "micro_batches": micro,
+                "tokens": tokens,
+                "final": True,
+                "model": model.state_dict(),
+                "objective": objective.extra_state(),
+                "metrics": lines,
+                "compat": _compat(config),
+                "fingerprint": fingerprint,
+                "eval_loss": eval_loss,
+                "final_loss": final_loss,
+                "seconds": seconds,
+                "rng": rng_state(),
+                "adapter": adapter.to_state() if adapter is not None else None,
+            }
             return save_checkpoint(ckpt_dir, step, state, lines)
 
-        return TrainOutcome(model=model, steps=step, tokens=tokens, final_loss=final_loss, eval_loss=eval_loss,
-                            seconds=seconds, metrics=s.metrics, resumed_from=s.resumed_from, is_main=self.is_main,
-                            final_checkpoint=final_checkpoint if self.is_main else None, adapter=adapter,
-                            world_size=self.world, precision=self.precision)
+        return TrainOutcome(
+            model=model,
+            steps=step,
+            tokens=tokens,
+            final_loss=final_loss,
+            eval_loss=eval_loss,
+            seconds=seconds,
+            metrics=s.metrics,
+            resumed_from=s.resumed_from,
+            is_main=self.is_main,
+            final_checkpoint=final_checkpoint if self.is_main else None,
+            adapter=adapter,
+            world_size=self.world,
+            precision=self.precision,
+        )
 
 
-def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, config: TrainConfig, ckpt_dir: Path,
-          slot_ids: list[int], resume: bool = False, heldout_sequences=None, on_step: Callable[[int, dict], None] | None = None,
-          resume_hint: str = "rerun the same command with --resume", description: str = "training",
-          fingerprint: dict | None = None, objective: Objective | None = None,
-          tracking: TrackingPlan | None = None) -> TrainOutcome:
+def train(
+    *,
+    build_model: Callable[[], torch.nn.Module],
+    tokenizer,
+    stream,
+    config: TrainConfig,
+    ckpt_dir: Path,
+    slot_ids: list[int],
+    resume: bool = False,
+    heldout_sequences=None,
+    on_step: Callable[[int, dict], None] | None = None,
+    resume_hint: str = "rerun the same command with --resume",
+    description: str = "training",
+    fingerprint: dict | None = None,
+    objective: Objective | None = None,
+    tracking: TrackingPlan | None = None,
+) -> TrainOutcome:
     """Run all phases with `objective` (default: masked-LM); see `Trainer`.
 
     `fingerprint` (see `domainlm.training.fingerprint`) names the inputs of the run (corpus,
@@ -501,18 +623,42 @@ def train(*, build_model: Callable[[], torch.nn.Module], tokenizer, stream, conf
     model = build_model()
     if objective is None:
         objective = MaskedLM(tokenizer, config, model.get_input_embeddings().weight.shape[0])
-    trainer = Trainer(model=model, objective=objective, stream=stream, config=config, ckpt_dir=ckpt_dir,
-                      slot_ids=slot_ids, heldout_sequences=heldout_sequences, on_step=on_step, resume_hint=resume_hint,
-                      description=description, fingerprint=fingerprint, tracking=tracking)
+    trainer = Trainer(
+        model=model,
+        objective=objective,
+        stream=stream,
+        config=config,
+        ckpt_dir=ckpt_dir,
+        slot_ids=slot_ids,
+        heldout_sequences=heldout_sequences,
+        on_step=on_step,
+        resume_hint=resume_hint,
+        description=description,
+        fingerprint=fingerprint,
+        tracking=tracking,
+    )
     return trainer.run(resume)
 
 
 def _compat(config: TrainConfig) -> dict:
     """Settings a resume must share with the run it continues (they fix the data order and shapes, and
     max_steps, lr and warmup_ratio the learning-rate schedule the restored scheduler follows: B25)."""
-    return {k: getattr(config, k) for k in ("seed", "batch_size", "seq_len", "grad_accum", "mode", "replay_ratio",
-                                             "mlm_probability", "masking", "max_steps", "lr", "warmup_ratio")} \
-        | {"phases": [p.model_dump() for p in config.phases]}
+    return {
+        k: getattr(config, k)
+        for k in (
+            "seed",
+            "batch_size",
+            "seq_len",
+            "grad_accum",
+            "mode",
+            "replay_ratio",
+            "mlm_probability",
+            "masking",
+            "max_steps",
+            "lr",
+            "warmup_ratio",
+        )
+    } | {"phases": [p.model_dump() for p in config.phases]}
 
 
 def _check_fingerprint(state: dict, fingerprint: dict | None, path: Path) -> None:
@@ -520,10 +666,12 @@ def _check_fingerprint(state: dict, fingerprint: dict | None, path: Path) -> Non
 
     diff = describe_differences(state.get("fingerprint"), fingerprint)
     if diff:
-        raise TrainingError(f"The checkpoint '{path}' belongs to a run with other inputs ({'; '.join(diff)}), so "
-                            "--resume would mix two trainings.",
-                            "Resume with the inputs of that run, or start over: delete that checkpoint folder (or "
-                            "write to another output folder) and run without --resume.")
+        raise TrainingError(
+            f"The checkpoint '{path}' belongs to a run with other inputs ({'; '.join(diff)}), so "
+            "--resume would mix two trainings.",
+            "Resume with the inputs of that run, or start over: delete that checkpoint folder (or "
+            "write to another output folder) and run without --resume.",
+        )
 
 
 def _check_compatible(state: dict, config: TrainConfig, path: Path) -> None:
@@ -531,7 +679,14 @@ def _check_compatible(state: dict, config: TrainConfig, path: Path) -> None:
     diff = [f"{k}: {saved[k]!r} → {now[k]!r}" for k in now if k in saved and saved[k] != now[k]]
     if diff:
         schedule = [k for k in ("max_steps", "lr", "warmup_ratio") if k in saved and saved[k] != now[k]]
-        raise TrainingError(f"The checkpoint '{path}' was written with other settings ({'; '.join(diff)})"
-                            + (f": {', '.join(schedule)} set the learning-rate schedule the run is halfway through, so "
-                               "resuming would follow neither schedule" if schedule else "") + ".",
-                            "Resume with the settings of that run, or start a new run in another output directory.")
+        raise TrainingError(
+            f"The checkpoint '{path}' was written with other settings ({'; '.join(diff)})"
+            + (
+                f": {', '.join(schedule)} set the learning-rate schedule the run is halfway through, so "
+                "resuming would follow neither schedule"
+                if schedule
+                else ""
+            )
+            + ".",
+            "Resume with the settings of that run, or start a new run in another output directory.",
+        )

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from domainlm.io import hash_file
 
@@ -43,7 +43,9 @@ def corpus_entry(specs) -> dict:
             files = []
         if files:
             h.update(_files_digest(files).encode())
-            shown.append(", ".join(f.name for f in files[:3]) + (f" (+{len(files) - 3} files)" if len(files) > 3 else ""))
+            shown.append(
+                ", ".join(f.name for f in files[:3]) + (f" (+{len(files) - 3} files)" if len(files) > 3 else "")
+            )
         else:  # a datasets name (hf:NAME): only its spelling is known here
             h.update(str(path).encode())
             shown.append(str(path))
@@ -54,8 +56,11 @@ def folder_entry(path, files: Iterable[str] | None = None) -> dict:
     """A local model or tokenizer folder by its content (`files` only, when given); a hub id by name."""
     p = Path(str(path)).expanduser()
     if p.is_dir():
-        chosen = sorted(p / f for f in files if (p / f).is_file()) if files is not None else \
-            sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+        chosen = (
+            sorted(p / f for f in files if (p / f).is_file())
+            if files is not None
+            else sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+        )
         return {"shown": p.name or str(path), "digest": _files_digest(chosen, p)}
     return {"shown": str(path), "digest": "name:" + str(path)}
 

@@ -21,9 +21,18 @@ def mask_generator(seed: int, micro_batch: int, rank: int = 0) -> torch.Generato
     return torch.Generator().manual_seed((seed * 1_000_003 + micro_batch * 4099 + rank) % (2**63 - 1))
 
 
-def whole_word_mask(ids: torch.Tensor, starts: torch.Tensor, special_ids: torch.Tensor, *, mask_token_id: int,
-                    vocab_size: int, probability: float, generator: torch.Generator,
-                    replace_probability: float = 0.8, random_probability: float = 0.1):
+def whole_word_mask(
+    ids: torch.Tensor,
+    starts: torch.Tensor,
+    special_ids: torch.Tensor,
+    *,
+    mask_token_id: int,
+    vocab_size: int,
+    probability: float,
+    generator: torch.Generator,
+    replace_probability: float = 0.8,
+    random_probability: float = 0.1,
+):
     """Return (inputs, positions, targets): masked inputs [B, L], flat indices of the predicted
     positions, and their true ids. At least one eojeol is always chosen."""
     B, L = ids.shape
@@ -70,6 +79,9 @@ def resolved_masking(config, *, from_scratch: bool) -> str:
 def special_token_ids(tokenizer) -> torch.Tensor:
     # Only the structural tokens: filled [unusedN] slots may be registered as special added tokens
     # by the tokenizer, yet they are exactly the tokens that must be learned.
-    ids = {i for i in (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id,
-                       tokenizer.mask_token_id) if i is not None}
+    ids = {
+        i
+        for i in (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id, tokenizer.mask_token_id)
+        if i is not None
+    }
     return torch.tensor(sorted(ids), dtype=torch.long)

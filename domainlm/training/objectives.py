@@ -12,7 +12,8 @@ The trainer owns everything else (phases, optimiser, checkpoints, logging, inter
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -32,8 +33,9 @@ class Objective(Protocol):
     def wrap(self, model: nn.Module) -> nn.Module:
         """The module to optimise, holding `model` as `.model` (and whatever else trains with it)."""
 
-    def loss(self, wrapper: nn.Module, ids: torch.Tensor, starts: torch.Tensor, generator: torch.Generator,
-             step: int, device) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def loss(
+        self, wrapper: nn.Module, ids: torch.Tensor, starts: torch.Tensor, generator: torch.Generator, step: int, device
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The loss of one packed micro-batch at optimiser step `step` (0-based), and its parts."""
 
     def evaluate(self, wrapper: nn.Module, sequences: Sequence) -> float:
@@ -56,9 +58,11 @@ class MaskedLM:
         if config.mask_replace_prob + config.random_replace_prob > 1:
             from domainlm.errors import TrainingError
 
-            raise TrainingError(f"mask_replace_prob + random_replace_prob is "
-                                f"{config.mask_replace_prob + config.random_replace_prob:g}, over 1.",
-                                "Keep their sum at most 1 (BERT: 0.8 and 0.1).")
+            raise TrainingError(
+                f"mask_replace_prob + random_replace_prob is "
+                f"{config.mask_replace_prob + config.random_replace_prob:g}, over 1.",
+                "Keep their sum at most 1 (BERT: 0.8 and 0.1).",
+            )
         self.tokenizer, self.config, self.vocab_size = tokenizer, config, vocab_size
         self.special = special_token_ids(tokenizer)
         self.masking = config.masking or "whole-word"
@@ -69,17 +73,31 @@ class MaskedLM:
     def loss(self, wrapper, ids, starts, generator, step, device):
         c = self.config
         inputs, positions, targets = whole_word_mask(
-            ids, masking_units(starts, self.masking), self.special, mask_token_id=self.tokenizer.mask_token_id, vocab_size=self.vocab_size,
-            probability=c.mlm_probability, generator=generator,
-            replace_probability=c.mask_replace_prob, random_probability=c.random_replace_prob)
+            ids,
+            masking_units(starts, self.masking),
+            self.special,
+            mask_token_id=self.tokenizer.mask_token_id,
+            vocab_size=self.vocab_size,
+            probability=c.mlm_probability,
+            generator=generator,
+            replace_probability=c.mask_replace_prob,
+            random_probability=c.random_replace_prob,
+        )
         inputs, positions, targets = (t.to(device) for t in (inputs, positions, targets))
         return wrapper(inputs, positions, targets), {}
 
     def evaluate(self, wrapper, sequences) -> float:
         c = self.config
-        return heldout_mlm_loss(wrapper, self.tokenizer, sequences=sequences, seq_len=c.seq_len,
-                                batch_size=c.batch_size, seed=c.seed, mlm_probability=c.mlm_probability,
-                                masking=self.masking)
+        return heldout_mlm_loss(
+            wrapper,
+            self.tokenizer,
+            sequences=sequences,
+            seq_len=c.seq_len,
+            batch_size=c.batch_size,
+            seed=c.seed,
+            mlm_probability=c.mlm_probability,
+            masking=self.masking,
+        )
 
     def extra_state(self) -> dict | None:
         return None

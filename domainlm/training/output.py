@@ -15,16 +15,21 @@ import errno
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from domainlm.errors import OutputError, TrainingError
 from domainlm.io import atomic_directory, check_output_dir, follow_umask
 from domainlm.runtime import is_main_process
 from vocab_tools.atomic import MARKER_NAME, check_not_an_input, output_lock, write_failure
 
-TOKENIZER_FILES = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
-                   "added_tokens.json"}
+TOKENIZER_FILES = {
+    "tokenizer.json",
+    "vocab.txt",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+}
 
 
 class ModelWriteError(TrainingError, OutputError):
@@ -92,15 +97,32 @@ def check_model_output(out_dir: Path, command: str, force: bool = False, inputs=
         existing = existing.parent
     if existing.exists() and (not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK)):
         reason = "is a file" if not existing.is_dir() else "is not writable (permission denied)"
-        raise OutputError(f"Cannot write the output '{out_dir}': '{existing}' {reason}.",
-                          "Choose an output folder on a writable disk with -o / --output, or fix the permissions.")
+        raise OutputError(
+            f"Cannot write the output '{out_dir}': '{existing}' {reason}.",
+            "Choose an output folder on a writable disk with -o / --output, or fix the permissions.",
+        )
     return force
 
 
-def write_model_dir(out_dir: Path, *, model, tokenizer, settings: dict, versions: dict, metrics: list[dict],
-                    card: str, slots_json: Path | None = None, tokenizer_dir: Path | None = None,
-                    command: str | None = None, force: bool = False, kept_tensors: dict | None = None,
-                    generator=None, save: str = "merged", adapter=None, base_name: str | None = None) -> Path:
+def write_model_dir(
+    out_dir: Path,
+    *,
+    model,
+    tokenizer,
+    settings: dict,
+    versions: dict,
+    metrics: list[dict],
+    card: str,
+    slots_json: Path | None = None,
+    tokenizer_dir: Path | None = None,
+    command: str | None = None,
+    force: bool = False,
+    kept_tensors: dict | None = None,
+    generator=None,
+    save: str = "merged",
+    adapter=None,
+    base_name: str | None = None,
+) -> Path:
     """HF model + tokenizer, slots.json, settings.json, versions.json, metrics.jsonl, README.md.
 
     All files go to a temporary sibling first and replace `out_dir` in one rename: a kill or a full
@@ -115,9 +137,19 @@ def write_model_dir(out_dir: Path, *, model, tokenizer, settings: dict, versions
     out_dir = Path(out_dir)
     with atomic_directory(out_dir, command=command, force=force) as tmp:
         try:
-            _write_files(tmp, model=model, tokenizer=tokenizer, settings=settings, versions=versions, metrics=metrics,
-                         card=card, slots_json=slots_json, tokenizer_dir=tokenizer_dir, kept_tensors=kept_tensors,
-                         merged=save != "adapter")
+            _write_files(
+                tmp,
+                model=model,
+                tokenizer=tokenizer,
+                settings=settings,
+                versions=versions,
+                metrics=metrics,
+                card=card,
+                slots_json=slots_json,
+                tokenizer_dir=tokenizer_dir,
+                kept_tensors=kept_tensors,
+                merged=save != "adapter",
+            )
             if save != "merged":
                 _write_adapter(tmp, adapter, base_name)
             if generator is not None:
@@ -127,18 +159,37 @@ def write_model_dir(out_dir: Path, *, model, tokenizer, settings: dict, versions
             if reason is None:
                 raise
             if isinstance(e, OSError) and e.errno == errno.ENOSPC or reason.startswith("no space"):
-                message = (f"No space left on the device while writing the model to '{out_dir}'. "
-                           "Nothing half-written was left: the previous output, if any, is intact.")
+                message = (
+                    f"No space left on the device while writing the model to '{out_dir}'. "
+                    "Nothing half-written was left: the previous output, if any, is intact."
+                )
             else:
-                message = (f"Cannot write the model to '{out_dir}': {reason}. Nothing half-written was left: the "
-                           "previous output, if any, is intact.")
-            raise ModelWriteError(message, "Free disk space or fix the permissions (or choose another output folder), "
-                                  "then rerun the same command with --resume.") from None
+                message = (
+                    f"Cannot write the model to '{out_dir}': {reason}. Nothing half-written was left: the "
+                    "previous output, if any, is intact."
+                )
+            raise ModelWriteError(
+                message,
+                "Free disk space or fix the permissions (or choose another output folder), "
+                "then rerun the same command with --resume.",
+            ) from None
     return out_dir
 
 
-def _write_files(tmp: Path, *, model, tokenizer, settings, versions, metrics, card, slots_json, tokenizer_dir,
-                 kept_tensors, merged: bool = True) -> None:
+def _write_files(
+    tmp: Path,
+    *,
+    model,
+    tokenizer,
+    settings,
+    versions,
+    metrics,
+    card,
+    slots_json,
+    tokenizer_dir,
+    kept_tensors,
+    merged: bool = True,
+) -> None:
     if merged:  # else adapter only: the weights are the base's plus adapter/
         _write_weights(tmp, model, kept_tensors)
     if tokenizer_dir is not None and (Path(tokenizer_dir) / "tokenizer.json").exists():
@@ -155,9 +206,13 @@ def _write_files(tmp: Path, *, model, tokenizer, settings, versions, metrics, ca
         shutil.copyfile(slots_json, tmp / "slots.json")
     else:
         (tmp / "slots.json").write_text(json.dumps({"format": 1, "slots": []}, indent=1) + "\n", encoding="utf-8")
-    (tmp / "settings.json").write_text(json.dumps(settings, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    (tmp / "settings.json").write_text(
+        json.dumps(settings, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
+    )
     (tmp / "versions.json").write_text(json.dumps(versions, indent=2) + "\n", encoding="utf-8")
-    (tmp / "metrics.jsonl").write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in metrics), encoding="utf-8")
+    (tmp / "metrics.jsonl").write_text(
+        "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in metrics), encoding="utf-8"
+    )
     (tmp / "README.md").write_text(card, encoding="utf-8")
     # safetensors writes model.safetensors as 0600 whatever the umask: give every file the mode a
     # plain `open` would, so a shared model folder is readable as the user's umask intends.
@@ -236,12 +291,14 @@ def write_or_keep_checkpoint(write: Callable[[], Path], outcome, *, ckpt_dir: Pa
 
         resume = f"rerun the same `domainlm {command}` command with --resume"
         if kept is not None:
-            where = (f"The trained model was kept as a checkpoint (step {outcome.steps}) in '{kept}'.")
+            where = f"The trained model was kept as a checkpoint (step {outcome.steps}) in '{kept}'."
             how = f"then {resume}: it writes the model from that checkpoint without training again."
         elif (last := latest_checkpoint(ckpt_dir)) is not None:
             step = int(last.name.split("-")[-1])
-            where = (f"The trained model could not be kept either; the last checkpoint is step {step} of "
-                     f"{outcome.steps} in '{last}'.")
+            where = (
+                f"The trained model could not be kept either; the last checkpoint is step {step} of "
+                f"{outcome.steps} in '{last}'."
+            )
             how = f"then {resume}: it continues from step {step}."
         else:
             with contextlib.suppress(OSError):

@@ -29,31 +29,43 @@ def check_hangul_kept(tokenizer, name: str) -> None:
         return
     seen = normalizer.normalize_str(HANGUL_PROBE)
     if seen != HANGUL_PROBE:
-        raise ModelError(f"The normaliser of the tokenizer '{name}' NFD-decomposes Hangul into jamo "
-                         f"({HANGUL_PROBE!r} becomes {len(seen)} characters instead of {len(HANGUL_PROBE)}), so the model "
-                         "would be pretrained on jamo and never see a Korean syllable.", NFD_FIX)
+        raise ModelError(
+            f"The normaliser of the tokenizer '{name}' NFD-decomposes Hangul into jamo "
+            f"({HANGUL_PROBE!r} becomes {len(seen)} characters instead of {len(HANGUL_PROBE)}), so the model "
+            "would be pretrained on jamo and never see a Korean syllable.",
+            NFD_FIX,
+        )
 
 
 @holding_output_lock
-def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = None, config: TrainConfig | None = None,
-             resume: bool = False, on_step=None, force: bool = False) -> Path:
+def pretrain(
+    tokenizer_dir,
+    corpus,
+    out_dir,
+    *,
+    arch: ModelArchConfig | None = None,
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    on_step=None,
+    force: bool = False,
+) -> Path:
     """Train a fresh model on `corpus`; write the model directory `out_dir` atomically and return it.
 
     `out_dir` must be absent, empty or an earlier `pretrain` output (checked first), unless `force`.
     """
     import torch
 
+    from domainlm.corpus import corpus_specs
     from domainlm.modeling import build_mlm, load_tokenizer
     from domainlm.training import fingerprint as fp
-    from domainlm.corpus import corpus_specs
     from domainlm.training.adapting import spec_names
     from domainlm.training.card import model_card
-    from domainlm.versions import library_versions
     from domainlm.training.checkpoint import checkpoint_dir_for
     from domainlm.training.data import PackedStream, corpus_texts, fixed_sequences
     from domainlm.training.engine import train
     from domainlm.training.output import check_model_output, write_model_dir, write_or_keep_checkpoint
     from domainlm.training.tracking import training_plan
+    from domainlm.versions import library_versions
 
     arch = arch or ModelArchConfig()
     from domainlm.training.masking import resolved_masking
@@ -61,19 +73,24 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
     config = config or TrainConfig()
     config = config.model_copy(update={"masking": resolved_masking(config, from_scratch=True)})
     out_dir = Path(out_dir)
-    from domainlm.corpus import corpus_specs
 
     force = check_model_output(out_dir, "pretrain", force, inputs=[tokenizer_dir, *corpus_specs(corpus)])
     tracking = training_plan(config, out_dir, "pretrain", tokenizer=tokenizer_dir, arch=arch.model_dump(mode="json"))
     if config.max_steps < 1:
-        raise ConfigError("pretrain needs at least one step: a new model is random until it trains.",
-                          "Set --max-steps (train.max_steps) to 1 or more; 0 is for `adapt` (fill the slots only).")
+        raise ConfigError(
+            "pretrain needs at least one step: a new model is random until it trains.",
+            "Set --max-steps (train.max_steps) to 1 or more; 0 is for `adapt` (fill the slots only).",
+        )
     if config.mode != "full":
-        raise ConfigError(f"pretrain trains every parameter; mode '{config.mode}' needs an existing model.",
-                          "Use train.mode full for pretrain, or `domainlm adapt` to adapt an existing model.")
+        raise ConfigError(
+            f"pretrain trains every parameter; mode '{config.mode}' needs an existing model.",
+            "Use train.mode full for pretrain, or `domainlm adapt` to adapt an existing model.",
+        )
     if config.seq_len > arch.max_positions:
-        raise ConfigError(f"seq_len {config.seq_len} is longer than the model's {arch.max_positions} positions.",
-                          f"Use --seq-len {arch.max_positions} or less, or raise --max-positions.")
+        raise ConfigError(
+            f"seq_len {config.seq_len} is longer than the model's {arch.max_positions} positions.",
+            f"Use --seq-len {arch.max_positions} or less, or raise --max-positions.",
+        )
     tokenizer = load_tokenizer(tokenizer_dir, option="--tokenizer")
     check_hangul_kept(tokenizer, str(tokenizer_dir))
     torch.manual_seed(config.seed)
@@ -96,32 +113,79 @@ def pretrain(tokenizer_dir, corpus, out_dir, *, arch: ModelArchConfig | None = N
 
     heldout = None
     if config.eval_documents and config.heldout_fraction > 0:
-        held = corpus_texts(specs, heldout_fraction=config.heldout_fraction, heldout=True, max_documents=config.eval_documents)
+        held = corpus_texts(
+            specs, heldout_fraction=config.heldout_fraction, heldout=True, max_documents=config.eval_documents
+        )
         heldout = fixed_sequences(tokenizer, held, config.seq_len, limit=256) or None
     stream = PackedStream(tokenizer, texts, config.seq_len, seed=config.seed)
     ckpt_dir = checkpoint_dir_for(out_dir)
-    outcome = train(build_model=lambda: model, tokenizer=tokenizer, stream=stream, config=config, ckpt_dir=ckpt_dir,
-                    slot_ids=[], resume=resume, heldout_sequences=heldout, on_step=on_step,
-                    resume_hint="rerun the same `domainlm pretrain` command with --resume", description="pretrain",
-                    fingerprint={"tokenizer": fp.folder_entry(tokenizer_dir, ("tokenizer.json", "vocab.txt")),
-                                 "corpus": fp.corpus_entry(specs),
-                                 "arch": {"shown": str(arch.model_dump(mode="json")),
-                                          "digest": str(sorted(arch.model_dump(mode="json").items()))}},
-                    objective=objective, tracking=tracking)
-    settings = {"command": "pretrain", "tokenizer": str(tokenizer_dir), "corpus": spec_names(specs),
-                "arch": arch.model_dump(mode="json"), "train": config.model_dump(mode="json"),
-                **outcome.run_facts(config)}
+    outcome = train(
+        build_model=lambda: model,
+        tokenizer=tokenizer,
+        stream=stream,
+        config=config,
+        ckpt_dir=ckpt_dir,
+        slot_ids=[],
+        resume=resume,
+        heldout_sequences=heldout,
+        on_step=on_step,
+        resume_hint="rerun the same `domainlm pretrain` command with --resume",
+        description="pretrain",
+        fingerprint={
+            "tokenizer": fp.folder_entry(tokenizer_dir, ("tokenizer.json", "vocab.txt")),
+            "corpus": fp.corpus_entry(specs),
+            "arch": {
+                "shown": str(arch.model_dump(mode="json")),
+                "digest": str(sorted(arch.model_dump(mode="json").items())),
+            },
+        },
+        objective=objective,
+        tracking=tracking,
+    )
+    settings = {
+        "command": "pretrain",
+        "tokenizer": str(tokenizer_dir),
+        "corpus": spec_names(specs),
+        "arch": arch.model_dump(mode="json"),
+        "train": config.model_dump(mode="json"),
+        **outcome.run_facts(config),
+    }
     versions = library_versions()
     if outcome.is_main:
-        card = model_card(kind="pretrain", base=None, category=None, settings=settings, outcome=outcome, slots=[],
-                          eval_before=None, versions=versions, arch=arch.model_dump(mode="json"), folder_name=out_dir.name,
-                          mask_token=tokenizer.mask_token or "[MASK]", electra=generator is not None)
+        card = model_card(
+            kind="pretrain",
+            base=None,
+            category=None,
+            settings=settings,
+            outcome=outcome,
+            slots=[],
+            eval_before=None,
+            versions=versions,
+            arch=arch.model_dump(mode="json"),
+            folder_name=out_dir.name,
+            mask_token=tokenizer.mask_token or "[MASK]",
+            electra=generator is not None,
+        )
         slots = Path(tokenizer_dir) / "slots.json"
-        write_or_keep_checkpoint(lambda: write_model_dir(
-            out_dir, model=outcome.model, tokenizer=tokenizer, settings=settings, versions=versions,
-            metrics=outcome.metrics, card=card, slots_json=slots if slots.exists() else None,
-            tokenizer_dir=Path(tokenizer_dir), command="pretrain", force=force, generator=generator),
-            outcome, ckpt_dir=ckpt_dir, command="pretrain")
+        write_or_keep_checkpoint(
+            lambda: write_model_dir(
+                out_dir,
+                model=outcome.model,
+                tokenizer=tokenizer,
+                settings=settings,
+                versions=versions,
+                metrics=outcome.metrics,
+                card=card,
+                slots_json=slots if slots.exists() else None,
+                tokenizer_dir=Path(tokenizer_dir),
+                command="pretrain",
+                force=force,
+                generator=generator,
+            ),
+            outcome,
+            ckpt_dir=ckpt_dir,
+            command="pretrain",
+        )
         if not config.keep_checkpoints:
             shutil.rmtree(ckpt_dir, ignore_errors=True)
     return out_dir

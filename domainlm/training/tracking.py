@@ -24,17 +24,19 @@ class TrackingPlan:
     report_to: list[str]
     logging_dir: Path
     run_name: str
-    hparams: dict = field(default_factory=dict)   # nested settings, flattened when logged
-    first: dict = field(default_factory=dict)     # values logged at step 0 (adapt's held-out loss before)
+    hparams: dict = field(default_factory=dict)  # nested settings, flattened when logged
+    first: dict = field(default_factory=dict)  # values logged at step 0 (adapt's held-out loss before)
 
 
-def tracking_plan(report_to, out_dir, logging_dir=None, *, hparams: dict | None = None,
-                  run_name: str | None = None) -> TrackingPlan | None:
+def tracking_plan(
+    report_to, out_dir, logging_dir=None, *, hparams: dict | None = None, run_name: str | None = None
+) -> TrackingPlan | None:
     """The plan for `report_to` (None when empty); refuses a logging folder inside `out_dir` now."""
     if not report_to:
         return None
-    return TrackingPlan(list(report_to), logging_dir_for(out_dir, logging_dir), run_name or Path(out_dir).name,
-                        dict(hparams or {}))
+    return TrackingPlan(
+        list(report_to), logging_dir_for(out_dir, logging_dir), run_name or Path(out_dir).name, dict(hparams or {})
+    )
 
 
 def training_plan(config, out_dir, command: str, **inputs) -> TrackingPlan | None:
@@ -43,8 +45,12 @@ def training_plan(config, out_dir, command: str, **inputs) -> TrackingPlan | Non
     (base, category, …) and the training settings."""
     check_trackers_installed(config.report_to)
     named = {k: v if isinstance(v, (dict, list, int, float)) else str(v) for k, v in inputs.items() if v is not None}
-    return tracking_plan(config.report_to, out_dir, config.logging_dir,
-                         hparams={"command": command, **named, "train": config.model_dump(mode="json")})
+    return tracking_plan(
+        config.report_to,
+        out_dir,
+        config.logging_dir,
+        hparams={"command": command, **named, "train": config.model_dump(mode="json")},
+    )
 
 
 def make_trackers(plan: TrackingPlan | None) -> list | None:
@@ -54,9 +60,11 @@ def make_trackers(plan: TrackingPlan | None) -> list | None:
     from accelerate.tracking import MLflowTracker, TensorBoardTracker, WandBTracker
 
     folder = plan.logging_dir
-    made = {"tensorboard": lambda: TensorBoardTracker(plan.run_name, str(folder / "tensorboard")),
-            "wandb": lambda: WandBTracker(PROJECT, name=plan.run_name, dir=str(folder)),
-            "mlflow": lambda: MLflowTracker(PROJECT, run_name=plan.run_name)}
+    made = {
+        "tensorboard": lambda: TensorBoardTracker(plan.run_name, str(folder / "tensorboard")),
+        "wandb": lambda: WandBTracker(PROJECT, name=plan.run_name, dir=str(folder)),
+        "mlflow": lambda: MLflowTracker(PROJECT, run_name=plan.run_name),
+    }
     return [made[name]() for name in plan.report_to]
 
 
@@ -100,5 +108,8 @@ def tracker_values(record: dict) -> dict:
     and the held-out loss as `eval/loss`."""
     if "eval_loss" in record:
         return {"eval/loss": record["eval_loss"]}
-    return {f"train/{key}": value for key, value in record.items()
-            if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool)}
+    return {
+        f"train/{key}": value
+        for key, value in record.items()
+        if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool)
+    }

@@ -38,7 +38,9 @@ def build_filled_model(tiny_mlm_dir: Path, out: Path) -> Path:
 def build_eval_files(root: Path) -> dict[str, Path]:
     """Held-out and general text files, a labelled toy task (tsv + json spec) and a task file without labels."""
     domain = root / "heldout.txt"
-    domain.write_text("\n".join(make_texts(60, seed=1) + ["배송 빠르고 맛있어요 재구매 할게요"]) + "\n", encoding="utf-8")
+    domain.write_text(
+        "\n".join(make_texts(60, seed=1) + ["배송 빠르고 맛있어요 재구매 할게요"]) + "\n", encoding="utf-8"
+    )
     general = root / "general.txt"
     general.write_text("\n".join(make_texts(40, seed=2)) + "\n", encoding="utf-8")
     positive, negative = ["좋아요", "최고", "만족합니다", "맛있어요"], ["별로였다", "지루하고", "ㅠㅠ"]
@@ -50,13 +52,22 @@ def build_eval_files(root: Path) -> dict[str, Path]:
         rows.append(f"{i}\t{' '.join(words)}\t{label}")
     task = root / "task.tsv"
     task.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    spec = {"name": "toy-sentiment", "train": {"path": str(task)}, "test": {"path": str(task)},
-            "label_field": "label", "max_train": 120, "max_test": 40, "test_fraction": 0.25}
+    spec = {
+        "name": "toy-sentiment",
+        "train": {"path": str(task)},
+        "test": {"path": str(task)},
+        "label_field": "label",
+        "max_train": 120,
+        "max_test": 40,
+        "test_fraction": 0.25,
+    }
     task_json = root / "task.json"
     task_json.write_text(json.dumps(spec), encoding="utf-8")
     unlabelled = root / "nolabel.tsv"
     unlabelled.write_text("id\ttext\n1\t좋아요\n2\t별로\n", encoding="utf-8")
     nolabel_json = root / "nolabel.json"
-    nolabel_json.write_text(json.dumps({**spec, "name": "nolabel", "train": {"path": str(unlabelled)},
-                                        "test": {"path": str(unlabelled)}}), encoding="utf-8")
+    nolabel_json.write_text(
+        json.dumps({**spec, "name": "nolabel", "train": {"path": str(unlabelled)}, "test": {"path": str(unlabelled)}}),
+        encoding="utf-8",
+    )
     return {"domain": domain, "general": general, "task": task, "task_json": task_json, "nolabel_json": nolabel_json}

@@ -23,8 +23,14 @@ def fill_by_hand(tok_dir: Path, terms: list[str], out_dir: Path) -> Path:
         del vocab[old]
         vocab[term] = slot
         data["added_tokens"] = [t for t in data.get("added_tokens", []) if t["id"] != slot]
-        entries.append({"slot_id": slot, "old_token": old, "term": term,
-                        "kind": "continuation" if term.startswith("##") else "word"})
+        entries.append(
+            {
+                "slot_id": slot,
+                "old_token": old,
+                "term": term,
+                "kind": "continuation" if term.startswith("##") else "word",
+            }
+        )
     (out_dir / "tokenizer.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     config_path = out_dir / "tokenizer_config.json"
     config = json.loads(config_path.read_text(encoding="utf-8"))
@@ -37,7 +43,9 @@ def fill_by_hand(tok_dir: Path, terms: list[str], out_dir: Path) -> Path:
         for e in entries:
             lines[e["slot_id"]] = e["term"]
         (out_dir / "vocab.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (out_dir / "slots.json").write_text(json.dumps({"format": 1, "slots": entries}, ensure_ascii=False), encoding="utf-8")
+    (out_dir / "slots.json").write_text(
+        json.dumps({"format": 1, "slots": entries}, ensure_ascii=False), encoding="utf-8"
+    )
     return out_dir
 
 
@@ -47,7 +55,10 @@ def write_corpus(path: Path, texts: list[str], repeat: int = 1) -> Path:
 
 
 def tiny_corpus(folder: Path, limit: int | None = None) -> Path:
-    """`domain.txt` in `folder`: the shared tiny corpus (first `limit` texts), repeated when the shared data is absent."""
+    """`domain.txt` in `folder`: the shared tiny corpus (first `limit` texts).
+
+    Repeated when the shared data is absent.
+    """
     from conftest import _tiny_corpus_texts, shared_data_dir
 
     shared = shared_data_dir()
@@ -71,6 +82,7 @@ class Killed(Exception):
 
 def kill_at(step: int):
     """An `on_step` callback that raises `Killed` once step `step` has finished."""
+
     def on_step(done: int, record: dict) -> None:
         if done == step:
             raise Killed()

@@ -286,7 +286,7 @@ def prepare_base(work: Path, p: dict, data: Path) -> dict:
     from domainlm.corpus import CorpusSpec
     from domainlm.modeling.config import ModelArchConfig
     from domainlm.training import TrainConfig, pretrain
-    from domainlm.training.data import corpus_texts
+    from domainlm.training.data import training_texts
     from vocab_tools import build_vocab
 
     arch = ModelArchConfig(
@@ -319,7 +319,7 @@ def prepare_base(work: Path, p: dict, data: Path) -> dict:
     base, general, wiki = work / "base", work / "pretraining.txt", work / "general.txt"
     if not (_cached(base, key) and general.exists() and wiki.exists()):
         texts = list(
-            corpus_texts(
+            training_texts(
                 CorpusSpec(path=str(data / "general" / "kowiki_sample.txt.gz")), max_documents=p["general_docs"]
             )
         )
@@ -327,7 +327,7 @@ def prepare_base(work: Path, p: dict, data: Path) -> dict:
         _write_lines(wiki, texts)  # the mining reference and the replay text
         if p.get("nsmc_reviews"):  # as the shared base: Wikipedia and NSMC train-split reviews
             texts = texts + list(
-                corpus_texts(
+                training_texts(
                     CorpusSpec(
                         path=str(data / "reviews" / "nsmc_reviews.tsv.gz"), field="text", where={"split": "train"}
                     ),
@@ -380,12 +380,12 @@ def base_quality(base_path: str, texts: list[str], train_corpus: Path, p: dict) 
 
     from domainlm.corpus import CorpusSpec
     from domainlm.modeling.loading import load_mlm
-    from domainlm.training.data import corpus_texts
+    from domainlm.training.data import training_texts
     from domainlm.training.heldout import heldout_mlm_loss
 
     model, tokenizer = load_mlm(base_path)
     train: Counter = Counter()
-    lines = list(corpus_texts(CorpusSpec(path=str(train_corpus)), max_documents=100_000))
+    lines = list(training_texts(CorpusSpec(path=str(train_corpus)), max_documents=100_000))
     total = 0
     for enc in tokenizer(lines, add_special_tokens=False)["input_ids"]:
         train.update(enc)
@@ -446,12 +446,12 @@ def prepare_domain(name: str, work: Path, p: dict, data: Path) -> dict:
             texts = list(train_texts)  # the comments themselves: the news domain text is the task's text
         else:
             from domainlm.corpus import CorpusSpec
-            from domainlm.training.data import corpus_texts
+            from domainlm.training.data import training_texts
 
             test_set = set(test_texts)
             texts = [
                 t
-                for t in corpus_texts(
+                for t in training_texts(
                     CorpusSpec(
                         path=str(data / "reviews" / "nsmc_reviews.tsv.gz"), field="text", where={"split": "train"}
                     )

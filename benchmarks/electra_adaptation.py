@@ -57,7 +57,7 @@ def main() -> None:
     from domainlm.mining import MineConfig, mine_terms
     from domainlm.modeling.config import ModelArchConfig
     from domainlm.training import TrainConfig, adapt, pretrain
-    from domainlm.training.data import corpus_texts
+    from domainlm.training.data import training_texts
     from domainlm.versions import library_versions
     from vocab_tools import build_vocab
 
@@ -72,9 +72,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         t = time.perf_counter()
-        general = list(corpus_texts(wiki, max_documents=args.general_docs))
+        general = list(training_texts(wiki, max_documents=args.general_docs))
         (work / "general.txt").write_text("\n".join(general) + "\n", encoding="utf-8")
-        domain = list(corpus_texts(train_split, max_documents=args.domain_docs))
+        domain = list(training_texts(train_split, max_documents=args.domain_docs))
         (work / "domain.txt").write_text("\n".join(domain) + "\n", encoding="utf-8")
         build_vocab(general, work / "tok", vocab_size=16_000, unused=400, min_frequency=2, limit_alphabet=3000)
         arch = ModelArchConfig(

@@ -36,12 +36,14 @@ def write_corpus(out: Path, data: Path, reviews: int, paragraphs: int | None) ->
     """(training lines, held-out lines): Wikipedia paragraphs and NSMC train-split reviews of >= 10
     characters, shuffled with seed 0; every 50th line held out (never trained on)."""
     from domainlm.corpus import CorpusSpec
-    from domainlm.training.data import corpus_texts
+    from domainlm.training.data import training_texts
 
-    wiki = list(corpus_texts(CorpusSpec(path=str(data / "general" / "kowiki_sample.txt.gz")), max_documents=paragraphs))
+    wiki = list(
+        training_texts(CorpusSpec(path=str(data / "general" / "kowiki_sample.txt.gz")), max_documents=paragraphs)
+    )
     nsmc = [
         t
-        for t in corpus_texts(
+        for t in training_texts(
             CorpusSpec(path=str(data / "reviews" / "nsmc_reviews.tsv.gz"), field="text", where={"split": "train"}),
             max_documents=reviews * 2,
         )
@@ -84,7 +86,7 @@ def main(argv=None) -> dict:
     import torch
 
     from domainlm.modeling.config import ModelArchConfig
-    from domainlm.modeling.loading import load_mlm, load_tokenizer
+    from domainlm.modeling.loading import load_hf_tokenizer, load_mlm
     from domainlm.training import TrainConfig, pretrain
     from domainlm.training.heldout import heldout_mlm_loss
     from domainlm.versions import library_versions
@@ -93,7 +95,7 @@ def main(argv=None) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     out = args.out or REPO / "benchmarks" / "results" / ("masking_quick.json" if args.quick else "masking.json")
     tok_dir = data / "bases" / "bert-4l256-general"
-    tokenizer = load_tokenizer(tok_dir)
+    tokenizer = load_hf_tokenizer(tok_dir)
     if args.quick:
         arch = ModelArchConfig(arch="bert", layers=2, hidden=64, heads=2, intermediate=256, max_positions=128)
         steps, batch, reviews, paragraphs = min(args.steps, 8), min(args.batch, 8), 2000, 1000

@@ -77,7 +77,7 @@ def _category_texts(data: Path, limit: int | None) -> tuple[list[str], int]:
 
 def filter_ranked(ranked, base_dir: Path, slots: int) -> list[str]:
     """The shared filter: keep, in rank order, strings the base vocab does not have that span 2+ pieces."""
-    from domainlm.mining.base import load_base_tokenizer
+    from domainlm.mining.base_tokenizer import load_base_tokenizer
     from domainlm.mining.wordpiece import pretokenize
 
     wp = load_base_tokenizer(str(base_dir)).wordpiece()
@@ -192,7 +192,7 @@ def run_kiwi(args, limit: int | None) -> dict:
 
 
 def run_frequency(args, limit: int | None) -> dict:
-    from domainlm.mining.base import load_base_tokenizer
+    from domainlm.mining.base_tokenizer import load_base_tokenizer
     from domainlm.mining.wordpiece import pretokenize
 
     texts, raw = _category_texts(args.data, limit)

@@ -160,7 +160,7 @@ def main(argv=None) -> dict:
 
     from domainlm.corpus import CorpusSpec
     from domainlm.runtime import cpu_has_native_bf16
-    from domainlm.training.data import corpus_texts
+    from domainlm.training.data import training_texts
     from domainlm.versions import library_versions
 
     data = shared_data()
@@ -175,7 +175,7 @@ def main(argv=None) -> dict:
         base = _tiny_base(work / "tiny-base", base)
         steps, batch, rounds, reviews = 3, 4, 2, 400
     corpus = CorpusSpec(path=str(data / "reviews" / "naver_shopping_50k.tsv"), field="text", limit=reviews)
-    held = list(corpus_texts(corpus, heldout_fraction=0.02, heldout=True, max_documents=reviews))[:1000]
+    held = list(training_texts(corpus, heldout_fraction=0.02, heldout=True, max_documents=reviews))[:1000]
     result = {
         "benchmark": "precision",
         "base": base.name,

@@ -76,9 +76,9 @@ def build_tokenizer(texts: list[str], out_dir: Path) -> Path:
 
 def read_nsmc(split: str, limit: int) -> list[str]:
     from domainlm.corpus import CorpusSpec
-    from domainlm.training.data import corpus_texts
+    from domainlm.training.data import training_texts
 
-    return list(corpus_texts(CorpusSpec(path=str(NSMC), field="text", where={"split": split}), max_documents=limit))
+    return list(training_texts(CorpusSpec(path=str(NSMC), field="text", where={"split": split}), max_documents=limit))
 
 
 def make_model(vocab: int, seed: int):

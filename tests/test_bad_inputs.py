@@ -566,19 +566,19 @@ def test_b25_resuming_with_another_max_steps_is_refused(tiny_mlm_dir, tmp_path):
 
 
 def test_p19_pretrain_takes_a_bare_vocab_txt(tmp_path, tiny_tokenizer_dir):
-    from domainlm.modeling.loading import load_tokenizer
+    from domainlm.modeling.loading import load_hf_tokenizer
     from vocab_tools.loading import load_tokenizer as read_vocab
 
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("\n".join(read_vocab(tiny_tokenizer_dir).vocab) + "\n", encoding="utf-8")
     with pytest.warns(DomainLMWarning, match="bare vocab.txt"):
-        tok = load_tokenizer(vocab, option="--tokenizer")
+        tok = load_hf_tokenizer(vocab, option="--tokenizer")
     assert tok.is_fast and tok.mask_token == "[MASK]" and len(tok) == len(read_vocab(tiny_tokenizer_dir).vocab)
-    assert tok.tokenize("수분크림") == load_tokenizer(tiny_tokenizer_dir).tokenize("수분크림")
+    assert tok.tokenize("수분크림") == load_hf_tokenizer(tiny_tokenizer_dir).tokenize("수분크림")
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(REVIEWS[:50]) + "\n", encoding="utf-8")
     with pytest.raises(VocabError, match="is not a vocabulary"):  # a corpus is no tokenizer
-        load_tokenizer(corpus, option="--tokenizer")
+        load_hf_tokenizer(corpus, option="--tokenizer")
 
 
 def test_p20_pretrain_on_an_empty_corpus_says_it_is_empty(cli, tiny_tokenizer_dir, tmp_path):

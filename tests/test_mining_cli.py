@@ -9,7 +9,7 @@ import pytest
 from conftest import TINY_TEXT, build_tiny_tokenizer
 from helpers.cli import shown
 
-from domainlm.mining.base import load_base_tokenizer
+from domainlm.mining.base_tokenizer import load_base_tokenizer
 from vocab_tools.terms import read_terms
 
 

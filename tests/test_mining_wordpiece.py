@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domainlm.corpus import CorpusReader, CorpusSpec, Normalizer
-from domainlm.mining.base import load_base_tokenizer
+from domainlm.mining.base_tokenizer import load_base_tokenizer
 from domainlm.mining.wordpiece import WordPiece, pretokenize
 
 

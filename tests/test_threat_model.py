@@ -316,7 +316,7 @@ def test_s7_force_applies_only_to_a_folder_the_user_named(tmp_path, work, recipe
     (victim / "thesis.txt").write_text("years of work")
     bundle = make_bundle(tmp_path / "v.tar.gz", recipe_yaml, name=str(victim), root="tiny")
     with pytest.raises(BundleError):
-        _import(bundle, overwrite=True)
+        _import(bundle, force=True)
     assert (victim / "thesis.txt").read_text() == "years of work"
     # A valid name that happens to be a folder of the user's, in the current folder: never replaced
     # by --force without -o; the message says how to name it.
@@ -325,7 +325,7 @@ def test_s7_force_applies_only_to_a_folder_the_user_named(tmp_path, work, recipe
     (mine / "thesis.txt").write_text("years of work")
     good = make_bundle(tmp_path / "g.tar.gz", recipe_yaml)
     with pytest.raises(BundleError, match="--force replaces only a folder you name"):
-        _import(good, overwrite=True)
+        _import(good, force=True)
     with pytest.raises(OutputError) as e:
         _import(good)
     assert "-o tiny --force" in e.value.hint
@@ -499,7 +499,7 @@ def _no_prompt(monkeypatch):
 
 
 def test_s8_a_model_folder_with_an_auto_map_is_refused(tiny_mlm_dir, tmp_path, marker, monkeypatch, cli):
-    from domainlm.modeling.loading import load_base, load_tokenizer
+    from domainlm.modeling.loading import load_base, load_hf_tokenizer
 
     _no_prompt(monkeypatch)
     remote = _remote_code_folder(tiny_mlm_dir, tmp_path, marker)
@@ -522,7 +522,7 @@ def test_s8_a_model_folder_with_an_auto_map_is_refused(tiny_mlm_dir, tmp_path, m
     shutil.rmtree(remote)
     tok_remote = _remote_code_folder(tiny_mlm_dir, tmp_path, marker, file="tokenizer_config.json")
     with pytest.raises(ModelError, match="tokenizer_config.json has an auto_map"):
-        load_tokenizer(str(tok_remote))
+        load_hf_tokenizer(str(tok_remote))
 
 
 def test_s8_finetune_refuses_a_remote_code_model(tiny_mlm_dir, tmp_path, marker, monkeypatch):

@@ -15,7 +15,7 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 from domainlm.errors import ConfigError, TrainingError
 from domainlm.training import TrainConfig, adapt, heldout_mlm_loss, pretrain
 from domainlm.training.config import ModelArchConfig, PhaseConfig
-from domainlm.training.data import PackedStream, batches, corpus_texts, pack
+from domainlm.training.data import PackedStream, batches, pack, training_texts
 from domainlm.training.engine import TrainingInterrupted
 from domainlm.training.masking import mask_generator, special_token_ids, whole_word_mask
 
@@ -93,8 +93,8 @@ def test_eojeol_starts_follow_whitespace(tiny_tokenizer_dir):
 def test_heldout_documents_never_train(tmp_path):
     texts = [f"문서 번호 {i} 입니다" for i in range(400)]
     path = write_corpus(tmp_path / "c.txt", texts)
-    train = set(corpus_texts(str(path), heldout_fraction=0.2))
-    held = set(corpus_texts(str(path), heldout_fraction=0.2, heldout=True))
+    train = set(training_texts(str(path), heldout_fraction=0.2))
+    held = set(training_texts(str(path), heldout_fraction=0.2, heldout=True))
     assert train and held and not (train & held) and len(train) + len(held) == 400
 
 

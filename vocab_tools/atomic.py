@@ -443,14 +443,12 @@ def write_marker(directory: Path, command: str) -> None:
 
 
 @contextmanager
-def atomic_directory(
-    path: str | os.PathLike, overwrite: bool = True, *, command: str | None = None, force: bool = False
-) -> Iterator[Path]:
+def atomic_directory(path: str | os.PathLike, *, command: str | None = None, force: bool = False) -> Iterator[Path]:
     """Yield a temporary directory beside `path`; on success it replaces `path` in one rename.
 
     With `command`, the target must pass `check_output_dir(path, command, force)` and gets the
     marker that lets the same command replace it next time, and write failures become
-    `OutputError`. Without it (internal folders such as checkpoints) only `overwrite` decides and
+    `OutputError`. Without it (internal folders such as checkpoints) an existing `path` is replaced and
     exceptions pass through unchanged. An interrupted run leaves the previous `path` (if any)
     untouched and no partial directory.
     """
@@ -475,8 +473,6 @@ def atomic_directory(
             if command is not None:
                 write_marker(tmp, command)
             if path.exists():
-                if not overwrite:
-                    raise FileExistsError(path)
                 _swap_in(tmp, path)
             else:
                 os.replace(tmp, path)

@@ -154,7 +154,7 @@ def new_command(
     """Start a recipe for a new category from an existing one."""
     from domainlm.recipes import new_recipe
 
-    path = new_recipe(name, from_recipe=from_, category=category, aliases=aliases or (), out=output, overwrite=force)
+    path = new_recipe(name, from_recipe=from_, category=category, aliases=aliases or (), out=output, force=force)
     console.print(
         f"Wrote [bold]{path}[/]. Edit its data and routing keywords, then: "
         f"domainlm recipe validate {path} && domainlm recipe run {path}"
@@ -273,7 +273,7 @@ def import_command(
     """
     from domainlm.pipeline import import_bundle
 
-    result = import_bundle(archive, output, base=base, check_base=not no_check_base, overwrite=force)
+    result = import_bundle(archive, output, base=base, check_base=not no_check_base, force=force)
     m = result.manifest
     console.print(
         f"[green]✓[/] {len(result.files)} files verified (sha256)"

@@ -172,11 +172,11 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
     """(model, tokenizer, notes) with the head the task needs, after checking they fit together."""
     from transformers.utils import logging as hf_logging
 
-    from domainlm.modeling.loading import WEIGHT_FILES, damaged_error, load_tokenizer
+    from domainlm.modeling.loading import WEIGHT_FILES, damaged_error, load_hf_tokenizer
 
     task = data.task
     check_model(model_path, data, max_seq_len)
-    tokenizer = load_tokenizer(model_path)  # the folder's own tokenizer: for an adapted model, the filled one
+    tokenizer = load_hf_tokenizer(model_path)  # the folder's own tokenizer: for an adapted model, the filled one
     kwargs = {"num_labels": data.num_labels}
     if task.type == "regression":
         kwargs["problem_type"] = "regression"
@@ -234,7 +234,7 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
 
 
 @dataclass
-class Encoded:
+class EncodedExamples:
     features: list[dict]  # input_ids (+ token_type_ids), label(s), index
     unit_tokens: list | None  # tokens tasks: per example, per unit (first token, starts there) or None
     real_tokens: int
@@ -247,7 +247,7 @@ def encode(
     max_seq_len: int,
     label_names: list[str],
     unit_separator: str,
-) -> Encoded:
+) -> EncodedExamples:
     """Tokenize without padding; tokens tasks label each token by the unit its first character is in."""
     names = set(tokenizer.model_input_names)
     if task.type == "tokens":
@@ -261,10 +261,10 @@ def encode(
         if "token_type_ids" in names and "token_type_ids" in enc:
             f["token_type_ids"] = enc["token_type_ids"][i]
         features.append(f)
-    return Encoded(features, None, sum(len(f["input_ids"]) for f in features))
+    return EncodedExamples(features, None, sum(len(f["input_ids"]) for f in features))
 
 
-def _encode_tokens(examples, tokenizer, max_seq_len, label_names, separator, names) -> Encoded:
+def _encode_tokens(examples, tokenizer, max_seq_len, label_names, separator, names) -> EncodedExamples:
     inside = {
         i: label_names.index("I-" + n[2:]) if n.startswith("B-") and "I-" + n[2:] in label_names else i
         for i, n in enumerate(label_names)
@@ -306,7 +306,7 @@ def _encode_tokens(examples, tokenizer, max_seq_len, label_names, separator, nam
             f["token_type_ids"] = enc["token_type_ids"][i]
         features.append(f)
         unit_tokens.append(first_token)
-    return Encoded(features, unit_tokens, sum(len(f["input_ids"]) for f in features))
+    return EncodedExamples(features, unit_tokens, sum(len(f["input_ids"]) for f in features))
 
 
 class LengthGroupedBatches:
@@ -448,7 +448,7 @@ def unit_predictions(token_preds: list[int], unit_tokens: list, label_names: lis
     return out
 
 
-def _score(task: FinetuneTask, preds: list, examples: list[Example], encoded: Encoded, label_names: list[str]):
+def _score(task: FinetuneTask, preds: list, examples: list[Example], encoded: EncodedExamples, label_names: list[str]):
     """(score, gold, pred) in the metric's terms: class ids, scores, or tag sequences."""
     if task.type == "tokens":
         gold = [[label_names[t] for t in ex.label] for ex in examples]
@@ -606,7 +606,7 @@ def _train_and_test(accelerator, cuda, model_path, data, seed, settings, descrip
         collate_fn=collate_fn(pad_id, hp["max_seq_len"] if fixed else None, regression),
     )
 
-    def eval_loader(enc: Encoded):
+    def eval_loader(enc: EncodedExamples):
         sampler = LengthGroupedBatches(
             [len(f["input_ids"]) for f in enc.features], settings.eval_batch_size, mode="random" if fixed else "sorted"
         )

@@ -144,7 +144,7 @@ def seed_summary(values: Sequence[float]) -> dict:
     return {"mean": mean, "std": std, "low": mean - half, "high": mean + half, "n": n}
 
 
-def bootstrap_estimate(data: MetricData, *, resamples: int = 1000, seed: int = 0) -> Estimate:
+def bootstrap_metric(data: MetricData, *, resamples: int = 1000, seed: int = 0) -> Estimate:
     """The metric with a 95% bootstrap interval over test examples (one seed)."""
     rng = np.random.default_rng(seed)
     samples = data.score(rng.integers(0, len(data), size=(resamples, len(data))))

@@ -405,7 +405,7 @@ def benchmark(
                     prefix=f"{name}: ",
                     logs=logs,
                 )
-        comparisons = compare(models, task_list, results, resamples=resamples)
+        comparisons = compare_finetuned(models, task_list, results, resamples=resamples)
         result = BenchmarkResult(
             Path(out_dir), models, task_list, results, comparisons, time.perf_counter() - started, seed_list
         )
@@ -423,7 +423,7 @@ def _safe(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", name) or "model"
 
 
-def compare(
+def compare_finetuned(
     models: Mapping[str, str], tasks: list[FinetuneTask], results, *, resamples: int = 1000
 ) -> list[Comparison]:
     """Each later model minus the first, per task: paired by seed and test example."""

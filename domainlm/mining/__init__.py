@@ -14,7 +14,7 @@ _LAZY = {
     "mine_terms": "domainlm.mining.mine",
     "WordPiece": "domainlm.mining.wordpiece",
     "pretokenize": "domainlm.mining.wordpiece",
-    "load_base_tokenizer": "domainlm.mining.base",
+    "load_base_tokenizer": "domainlm.mining.base_tokenizer",
 }
 
 

@@ -18,7 +18,7 @@ from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer, corpus_sp
 from domainlm.corpus.reader import ReadStats, long_line_note, warn_read_notes
 from domainlm.errors import CorpusError, MiningError, warn
 from domainlm.io import atomic_directory, check_output_dir, write_json
-from domainlm.mining.base import BaseTokenizer, load_base_tokenizer
+from domainlm.mining.base_tokenizer import BaseTokenizer, load_base_tokenizer
 from domainlm.mining.config import MineConfig
 from domainlm.mining.counting import BackgroundCount, WordCounts, count_words_cached
 from domainlm.mining.pool import candidate_pool

@@ -2,7 +2,7 @@
 
 from domainlm.modeling.heads import MaskedLMLoss, unwrap_peft
 from domainlm.modeling.init_rows import RowInit, base_pieces, init_filled_rows, wordpiece
-from domainlm.modeling.loading import build_mlm, load_mlm, load_tokenizer
+from domainlm.modeling.loading import build_mlm, load_hf_tokenizer, load_mlm
 from domainlm.modeling.modes import MODES, apply_mode, merged_model, no_decay_names, trainable_parameters
 
 __all__ = [
@@ -14,7 +14,7 @@ __all__ = [
     "wordpiece",
     "build_mlm",
     "load_mlm",
-    "load_tokenizer",
+    "load_hf_tokenizer",
     "MODES",
     "apply_mode",
     "merged_model",

@@ -23,7 +23,7 @@ from domainlm.modeling.loading import (  # noqa: F401
     GENERATOR_CLASS,
     check_local_source,
     electra_role,
-    load_tokenizer,
+    load_hf_tokenizer,
 )
 
 
@@ -144,7 +144,7 @@ def _vocab_differs(name: str, tokenizer) -> bool:
     if not (Path(name) / "tokenizer.json").exists() and not (Path(name) / "vocab.txt").exists():
         return False  # a generator saved without its tokenizer: the sizes were compared
     try:
-        other = load_tokenizer(name, option="--generator")
+        other = load_hf_tokenizer(name, option="--generator")
     except ModelError:
         return False
     return other.get_vocab() != tokenizer.get_vocab()

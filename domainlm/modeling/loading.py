@@ -92,7 +92,7 @@ def refuse_remote_code(name: str, what: str = "model") -> None:
             )
 
 
-def load_tokenizer(name_or_path: str | os.PathLike, *, option: str = "--base"):
+def load_hf_tokenizer(name_or_path: str | os.PathLike, *, option: str = "--base"):
     """A *fast* (Rust) tokenizer: training needs its batch encoding and offsets. `option` is the
     command-line option that named it (for the hint when the path does not exist)."""
     from transformers import AutoTokenizer
@@ -264,7 +264,7 @@ def load_base(
             "fine-tuned and adapted.",
             "Pass the discriminator (ElectraForPreTraining) as --base, and this folder as --generator.",
         )
-    tokenizer = load_tokenizer(name)
+    tokenizer = load_hf_tokenizer(name)
     model_class = ElectraForPreTraining if role == "discriminator" else AutoModelForMaskedLM
     kind = "replaced-token detection" if role == "discriminator" else "masked-LM"
     try:

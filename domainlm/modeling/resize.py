@@ -13,7 +13,7 @@ from pathlib import Path
 from vocab_tools import slots
 
 
-def append_slots(tokenizer, count: int, out_dir: Path):
+def tokenizer_with_new_slots(tokenizer, count: int, out_dir: Path):
     """Write a copy of `tokenizer` with `count` new [unusedN] entries to `out_dir`; return it reloaded."""
     from transformers import AutoTokenizer
 

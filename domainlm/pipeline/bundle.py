@@ -434,7 +434,7 @@ def _unpack_failure(archive: Path, where: Path, exc: BaseException) -> BundleErr
     )
 
 
-def _destination(out_dir, name: str, overwrite: bool) -> Path:
+def _destination(out_dir, name: str, force: bool) -> Path:
     """Where to unpack: the folder the user named (`-o`), else `./<name>`, never replaced with --force."""
     if out_dir is not None:
         return Path(out_dir)
@@ -456,7 +456,7 @@ def import_bundle(
     *,
     base: str | None = None,
     check_base: bool = True,
-    overwrite: bool = False,
+    force: bool = False,
 ) -> ImportedBundle:
     """Verify and unpack a bundle into `out_dir` (default `./<name>`).
 
@@ -465,20 +465,20 @@ def import_bundle(
     name that is not a recipe name, and — when `check_base` — a base (`base`, default the
     bundle's own) whose vocabulary hash differs from the one the bundle was made on.
 
-    `overwrite` (--force) replaces only `out_dir`, a folder the caller named: without `out_dir`
+    `force` (--force) replaces only `out_dir`, a folder the caller named: without `out_dir`
     it is refused, since the bundle's own name would then choose the folder to delete.
     """
     archive = Path(archive)
     if not archive.is_file():
         raise BundleError(f"The bundle '{archive}' does not exist.", "Check the path.")
-    if overwrite and out_dir is None:
+    if force and out_dir is None:
         raise BundleError(
             "--force replaces only a folder you name, and no output folder was given.",
             "Name the folder to import into (and replace) with -o DIR --force, or leave --force out "
             "to import into ./<name> when that is new, empty or an earlier import.",
         )
     if out_dir is not None:
-        check_output_dir(out_dir, IMPORT_COMMAND, overwrite)  # before unpacking anything
+        check_output_dir(out_dir, IMPORT_COMMAND, force)  # before unpacking anything
     try:
         unpack_dir = tempfile.TemporaryDirectory(prefix="domainlm-bundle-")
     except OSError as e:
@@ -552,8 +552,8 @@ def import_bundle(
                     f"Import it for the base it was made on ({manifest['base']}), or re-run the recipe on your base.",
                 )
             base_checked = True
-        dest = _destination(out_dir, manifest["name"], overwrite)
-        with atomic_directory(dest, command=IMPORT_COMMAND, force=overwrite and out_dir is not None) as staging:
+        dest = _destination(out_dir, manifest["name"], force)
+        with atomic_directory(dest, command=IMPORT_COMMAND, force=force and out_dir is not None) as staging:
             for f in root.iterdir():
                 shutil.move(str(f), staging / f.name)
     return ImportedBundle(

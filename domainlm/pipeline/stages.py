@@ -74,7 +74,7 @@ def _router_recipes(recipe: Recipe, routing_recipes) -> list:
     return [*others, recipe]
 
 
-def run_prepare(ctx: StageContext, resume: bool) -> dict:
+def run_prepare_stage(ctx: StageContext, resume: bool) -> dict:
     """Clean the domain corpora, route them if asked, and split off the held-out text."""
     recipe, d = ctx.recipe, ctx.recipe.data
     router = None
@@ -144,7 +144,7 @@ def mine_inputs(ctx: StageContext) -> Any:
 # it before any stage), so each stage folder in it is too, also one left by an older domainlm.
 
 
-def run_mine(ctx: StageContext, resume: bool) -> dict:
+def run_mine_stage(ctx: StageContext, resume: bool) -> dict:
     from domainlm.mining import mine_terms
 
     r = ctx.recipe
@@ -194,7 +194,7 @@ def fill_inputs(ctx: StageContext) -> Any:
     }
 
 
-def run_fill(ctx: StageContext, resume: bool) -> dict:
+def run_fill_stage(ctx: StageContext, resume: bool) -> dict:
     from vocab_tools import fill_slots
     from vocab_tools.loading import vocab_sha256
     from vocab_tools.terms import read_terms
@@ -241,15 +241,15 @@ def run_fill(ctx: StageContext, resume: bool) -> dict:
 def _planned_terms(r, run, terms: list):
     import tempfile
 
-    from domainlm.modeling.loading import load_tokenizer
+    from domainlm.modeling.loading import load_hf_tokenizer
     from domainlm.training.adapting import choose_terms
-    from domainlm.training.data import corpus_texts
+    from domainlm.training.data import training_texts
 
     if r.train.slots == "all" or not terms:
         return terms, None
-    texts = corpus_texts([CorpusSpec(path=str(run.domain_text))], heldout_fraction=r.train.heldout_fraction)
+    texts = training_texts([CorpusSpec(path=str(run.domain_text))], heldout_fraction=r.train.heldout_fraction)
     with tempfile.TemporaryDirectory(prefix="domainlm-slot-plan-") as work:
-        return choose_terms(load_tokenizer(r.base), terms, texts, r.train, Path(work))
+        return choose_terms(load_hf_tokenizer(r.base), terms, texts, r.train, Path(work))
 
 
 # ---------------------------------------------------------------- adapt
@@ -268,7 +268,7 @@ def adapt_inputs(ctx: StageContext) -> Any:
     }
 
 
-def run_adapt(ctx: StageContext, resume: bool) -> dict:
+def run_adapt_stage(ctx: StageContext, resume: bool) -> dict:
     from domainlm.training import adapt
 
     r, run = ctx.recipe, ctx.layout
@@ -311,7 +311,7 @@ def evaluate_inputs(ctx: StageContext) -> Any:
     }
 
 
-def run_evaluate(ctx: StageContext, resume: bool) -> dict:
+def run_evaluate_stage(ctx: StageContext, resume: bool) -> dict:
     from domainlm.evaluation import evaluate
 
     r, run = ctx.recipe, ctx.layout
@@ -337,10 +337,12 @@ def adapt_can_resume(ctx: StageContext) -> bool:
 
 
 STAGES: list[Stage] = [
-    Stage("prepare", prepare_inputs, run_prepare, lambda c: [c.layout.domain_text, c.layout.heldout_text]),
-    Stage("mine", mine_inputs, run_mine, lambda c: [c.layout.terms_tsv]),
-    Stage("fill", fill_inputs, run_fill, lambda c: [c.layout.slots_json, c.layout.fill_summary]),
-    Stage("adapt", adapt_inputs, run_adapt, lambda c: [c.layout.model], resumable=True, can_resume=adapt_can_resume),
-    Stage("evaluate", evaluate_inputs, run_evaluate, lambda c: [c.layout.report_json]),
+    Stage("prepare", prepare_inputs, run_prepare_stage, lambda c: [c.layout.domain_text, c.layout.heldout_text]),
+    Stage("mine", mine_inputs, run_mine_stage, lambda c: [c.layout.terms_tsv]),
+    Stage("fill", fill_inputs, run_fill_stage, lambda c: [c.layout.slots_json, c.layout.fill_summary]),
+    Stage(
+        "adapt", adapt_inputs, run_adapt_stage, lambda c: [c.layout.model], resumable=True, can_resume=adapt_can_resume
+    ),
+    Stage("evaluate", evaluate_inputs, run_evaluate_stage, lambda c: [c.layout.report_json]),
 ]
 STAGE_NAMES = [s.name for s in STAGES]

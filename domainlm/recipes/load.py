@@ -252,7 +252,7 @@ def new_recipe(
     category: str | None = None,
     aliases: Iterable[str] = (),
     out: str | os.PathLike | None = None,
-    overwrite: bool = False,
+    force: bool = False,
 ) -> Path:
     """Start a recipe for a new category from an existing one; returns the written file."""
     from domainlm.io import atomic_write
@@ -267,7 +267,7 @@ def new_recipe(
     path = Path(out) if out else Path.cwd() / f"{name}.yaml"
     if path.is_dir():
         path = path / f"{name}.yaml"
-    if path.exists() and not overwrite:
+    if path.exists() and not force:
         raise ConfigError(
             f"'{path}' already exists.", "Pass --force to overwrite it, or choose another name / --output."
         )

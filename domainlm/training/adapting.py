@@ -220,9 +220,9 @@ def prepare_vocab(
     base_tokenizer.save_pretrained(str(base_dir))
     free = free_slots(base_dir)
     if len(free) < len(term_list) and config.resize:
-        from domainlm.modeling.resize import append_slots, grow_model
+        from domainlm.modeling.resize import grow_model, tokenizer_with_new_slots
 
-        appended = append_slots(base_tokenizer, len(term_list) - len(free), base_dir)
+        appended = tokenizer_with_new_slots(base_tokenizer, len(term_list) - len(free), base_dir)
         grow_model(model, len(appended))
         free = free_slots(base_dir)
     elif not free:
@@ -291,7 +291,7 @@ def adapt(
     from domainlm.corpus import corpus_specs as as_specs
     from domainlm.modeling.init_rows import init_filled_rows
     from domainlm.training.checkpoint import checkpoint_dir_for, latest_checkpoint
-    from domainlm.training.data import PackedStream, corpus_texts
+    from domainlm.training.data import PackedStream, training_texts
     from domainlm.training.engine import train
     from domainlm.training.masking import resolved_masking
     from domainlm.training.output import check_model_output
@@ -325,7 +325,7 @@ def adapt(
     fingerprint = _input_fingerprint(base, corpus_specs, replay_specs, terms, term_list, filled_tokenizer, generator)
 
     def domain_texts():
-        return corpus_texts(
+        return training_texts(
             corpus_specs,
             heldout_fraction=config.heldout_fraction,
             max_documents=config.max_documents,
@@ -371,7 +371,7 @@ def adapt(
             init_report = distill_filled_rows(model, base_tokenizer, tokenizer, entries, domain_texts(), config)
 
         def replay_texts():
-            return corpus_texts(replay_specs, max_documents=config.max_documents)
+            return training_texts(replay_specs, max_documents=config.max_documents)
 
         heldout, eval_before = _heldout_before(
             model,
@@ -509,12 +509,12 @@ def _heldout_before(
     """(held-out sequences, the held-out loss before training): the documents the hash rule keeps out
     of training. A new ELECTRA generator is random before training, so its corruptions would say
     nothing of the base: then `scored_before` is False and the loss before is None."""
-    from domainlm.training.data import corpus_texts, fixed_sequences
+    from domainlm.training.data import fixed_sequences, training_texts
     from domainlm.training.heldout import heldout_mlm_loss
 
     if not (config.eval_documents and config.heldout_fraction > 0):
         return None, None
-    texts = corpus_texts(
+    texts = training_texts(
         corpus_specs,
         heldout_fraction=config.heldout_fraction,
         heldout=True,

@@ -29,7 +29,7 @@ from domainlm.errors import TrainingError
 ENCODE_BATCH = 512
 
 
-def corpus_texts(
+def training_texts(
     specs,
     *,
     heldout_fraction: float = 0.0,

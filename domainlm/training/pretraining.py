@@ -56,12 +56,12 @@ def pretrain(
     import torch
 
     from domainlm.corpus import corpus_specs
-    from domainlm.modeling import build_mlm, load_tokenizer
+    from domainlm.modeling import build_mlm, load_hf_tokenizer
     from domainlm.training import fingerprint as fp
     from domainlm.training.adapting import spec_names
     from domainlm.training.card import model_card
     from domainlm.training.checkpoint import checkpoint_dir_for
-    from domainlm.training.data import PackedStream, corpus_texts, fixed_sequences
+    from domainlm.training.data import PackedStream, fixed_sequences, training_texts
     from domainlm.training.engine import train
     from domainlm.training.output import check_model_output, write_model_dir, write_or_keep_checkpoint
     from domainlm.training.tracking import training_plan
@@ -91,7 +91,7 @@ def pretrain(
             f"seq_len {config.seq_len} is longer than the model's {arch.max_positions} positions.",
             f"Use --seq-len {arch.max_positions} or less, or raise --max-positions.",
         )
-    tokenizer = load_tokenizer(tokenizer_dir, option="--tokenizer")
+    tokenizer = load_hf_tokenizer(tokenizer_dir, option="--tokenizer")
     check_hangul_kept(tokenizer, str(tokenizer_dir))
     torch.manual_seed(config.seed)
     objective = generator = None
@@ -109,11 +109,11 @@ def pretrain(
         raise ConfigError("No corpus was given.", "Pass the text to pretrain on.")
 
     def texts():
-        return corpus_texts(specs, heldout_fraction=config.heldout_fraction, max_documents=config.max_documents)
+        return training_texts(specs, heldout_fraction=config.heldout_fraction, max_documents=config.max_documents)
 
     heldout = None
     if config.eval_documents and config.heldout_fraction > 0:
-        held = corpus_texts(
+        held = training_texts(
             specs, heldout_fraction=config.heldout_fraction, heldout=True, max_documents=config.eval_documents
         )
         heldout = fixed_sequences(tokenizer, held, config.seq_len, limit=256) or None

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -74,7 +75,7 @@ class FieldsColumn(ProgressColumn):
 
 @contextmanager
 def progress_bar(
-    description: str, total: float | None = None, unit: str = "items", fields: str = "", **initial: object
+    description: str, total: float | None = None, unit: str = "items", fields: str = "", **initial: Any
 ) -> Iterator[Update]:
     """Yield `update(completed=None, advance=None, **fields)`.
 

@@ -104,7 +104,7 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def flat_hparams(settings: dict, prefix: str = "") -> dict:
+def flat_hparams(settings: dict | list | tuple, prefix: str = "") -> dict:
     """Nested settings as `a.b.c` keys with scalar values (what every tracker takes as hyperparameters);
     lists become indexed keys, None is left out."""
     flat: dict = {}

@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from vocab_tools.errors import OutputError
 
@@ -115,8 +115,9 @@ def atomic_write(
         raise (_as_output_error(path, exc) if write_failure(exc) else exc) from None
     try:
         binary = "b" in mode
+        fh: IO
         if path.name.endswith(".gz") if compress is None else compress:
-            fh = gzip.open(tmp, mode if binary else mode + "t", encoding=None if binary else encoding)
+            fh = cast(IO, gzip.open(tmp, mode if binary else mode + "t", encoding=None if binary else encoding))
         else:
             fh = open(tmp, mode, encoding=None if binary else encoding)
         with fh:
@@ -272,9 +273,10 @@ def check_output_file(path: str | os.PathLike, command: str, force: bool = False
     return path
 
 
-def write_failure(exc: BaseException) -> str | None:
-    """A short reason when `exc` is a failed write (full disk, permissions); None otherwise."""
+def write_failure(error: BaseException) -> str | None:
+    """A short reason when `error` is a failed write (full disk, permissions); None otherwise."""
     seen: set[int] = set()
+    exc: BaseException | None = error
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:

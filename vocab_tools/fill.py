@@ -162,7 +162,7 @@ class _Edit:
             target = self.config if fname == "tokenizer_config.json" else self.stm
             items = target.setdefault(key, [])
             items.append(item)
-            items.sort(key=lambda x: ids.get(_content(x), len(ids)))
+            items.sort(key=lambda x: ids.get(_content(x) or "", len(ids)))
 
     def files(self, manifest: Sequence[SlotEntry]) -> dict[str, str]:
         model = self.data["model"]
@@ -283,14 +283,14 @@ def fill_slots(
             "Pass --fix-normalizer (fix_normalizer=True). " + NFD_FIX,
         )
 
-    terms = [checks.as_term(t) for t in terms]
-    if not terms:
+    term_list = [checks.as_term(t) for t in terms]
+    if not term_list:
         raise VocabError(
             f"No terms to fill{f' from {source}' if source else ''}: the list is empty.",
             "Pass the terms.tsv written by `domainlm mine-terms`, or a .txt file with one term a line.",
         )
     screened = checks.screen_terms(
-        terms,
+        term_list,
         checker,
         tok.token_to_id,
         {e.term: e for e in manifest},
@@ -298,7 +298,7 @@ def fill_slots(
         max_input_chars_per_word=tok.max_input_chars_per_word,
         text_normalizer=text_normalizer,
     )
-    _check_mostly_terms(terms, screened.rejected, source)
+    _check_mostly_terms(term_list, screened.rejected, source)
     accepted, rejected = screened.accepted, list(screened.rejected)
     if len(accepted) > len(free):
         if not truncate:
@@ -335,7 +335,7 @@ def fill_slots(
     reach = []
     if checked:
         filled_tokenizer = Tokenizer.from_str(files["tokenizer.json"])
-        examples = {t.term: t.example for t in terms if t.example}
+        examples = {t.term: t.example for t in term_list if t.example}
         reach = check_reachability(filled_tokenizer, checked, contexts=contexts, examples=examples)
     warnings = []
     if tok.settings.assumed:
@@ -379,8 +379,9 @@ def unfill_slots(
     """
     tok = load_tokenizer(directory)
     in_place = out_dir is None or is_same_folder(out_dir, tok.path)
+    target = tok.path if in_place or out_dir is None else out_dir
     if not in_place:
-        check_output_dir(out_dir, UNFILL_COMMAND, force)
+        check_output_dir(target, UNFILL_COMMAND, force)
     if not Path(directory).is_dir() or not has_manifest(tok.path):
         raise VocabError(
             f"{directory} has no {MANIFEST_NAME} (nor its copy in tokenizer_config.json): no slot was filled "
@@ -404,7 +405,7 @@ def unfill_slots(
     remaining = [e for e in manifest if e not in chosen]
     files = edit.files(remaining)
     out = write_tokenizer_dir(
-        tok.path if in_place else out_dir,
+        target,
         files,
         remove=() if remaining else (MANIFEST_NAME,),
         command=UNFILL_COMMAND,

@@ -267,7 +267,10 @@ def load_tokenizer(source: str | os.PathLike | LoadedTokenizer) -> LoadedTokeniz
         return source
     path = resolve_source(source)
     directory = path if path.is_dir() else path.parent
-    tok_json_path = vocab_path = None
+    tok_json_path: Path | None = None
+    vocab_path: Path | None = None
+    config_path: Path | None
+    stm_path: Path | None
     if path.is_dir():
         tok_json_path = path / "tokenizer.json" if (path / "tokenizer.json").is_file() else None
         vocab_path = path / "vocab.txt" if (path / "vocab.txt").is_file() else None
@@ -286,12 +289,13 @@ def load_tokenizer(source: str | os.PathLike | LoadedTokenizer) -> LoadedTokeniz
     tok_json = _read_json(tok_json_path) if tok_json_path is not None else None
 
     mismatch = None
-    if tok_json is not None:
+    if tok_json is not None and tok_json_path is not None:
         vocab = _vocab_from_tokenizer_json(tok_json, tok_json_path)
         settings = _settings_from_tokenizer_json(tok_json)
         if vocab_txt is not None:
             mismatch = _describe_mismatch(vocab_txt.tokens, vocab)
     else:
+        assert vocab_txt is not None  # a source has tokenizer.json or vocab.txt (resolve_source)
         vocab = vocab_txt.tokens
         settings = _settings_from_config(
             config, vocab, "tokenizer_config.json" if config_path is not None and config_path.is_file() else ""

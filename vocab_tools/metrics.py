@@ -12,6 +12,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from vocab_tools.errors import VocabError
 from vocab_tools.loading import LoadedTokenizer, load_tokenizer
@@ -156,7 +157,7 @@ def compare(
     samples = [t for _, t in zip(range(limit), (t for t in texts if t and not t.isspace()))]
     if not samples:
         raise VocabError("No sample text to compare.", "Pass sentences, or a corpus with text in it.")
-    rows = [{"text": s, "tokens": {}, "ids": {}, "from_slots": {}} for s in samples]
+    rows: list[dict[str, Any]] = [{"text": s, "tokens": {}, "ids": {}, "from_slots": {}} for s in samples]
     for name, tok in loaded.items():
         filled = _filled_slots(tok)
         for row, enc in zip(rows, tok.tokenizer.encode_batch(samples, add_special_tokens=False)):

@@ -66,7 +66,7 @@ def _download(repo_id: str, timeout: float = 15.0) -> Path:
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
     out = _download_dir(repo_id)
     out.mkdir(parents=True, exist_ok=True)
-    got = []
+    got: list[str] = []
     for name in TOKENIZER_FILES:
         url = f"{endpoint}/{repo_id}/resolve/main/{name}"
         try:

@@ -17,7 +17,7 @@ def _terms_table(terms, total: int, category: str | None) -> Table:
     title = f"top {len(terms)} of {total:,} terms" + (f" — {category}" if category else "")
     t = Table(title=title, title_justify="left")
     # Widths in cells (a Hangul syllable takes two): the example column gives way on narrow terminals.
-    for name, justify, width in (
+    columns: tuple[tuple[str, Literal["left", "right"], int], ...] = (
         ("term", "left", 10),
         ("kind", "left", 4),
         ("saved", "right", 6),
@@ -25,7 +25,8 @@ def _terms_table(terms, total: int, category: str | None) -> Table:
         ("ref", "right", 5),
         ("z", "right", 5),
         ("base pieces", "left", 11),
-    ):
+    )
+    for name, justify, width in columns:
         t.add_column(name, justify=justify, no_wrap=True, min_width=width)
     t.add_column("example", no_wrap=True, overflow="ellipsis", min_width=0, max_width=40)
     for term in terms:
@@ -161,6 +162,7 @@ def mine_terms_command(
         f"{s['category_bytes'] / 1e6:,.1f} MB of category text in {s['seconds']['total']:.1f} s"
         + (" (reference counts from the cache)." if s["seconds"]["reference_cached"] else ".")
     )
+    assert result.out_dir is not None  # the command always writes its output folder
     terms_path = escape(str(result.out_dir / "terms.tsv"))
     console.print(
         f"Wrote [bold]{terms_path}[/], terms.json and mining.json. Next: "

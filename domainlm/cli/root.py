@@ -114,7 +114,7 @@ def _help_placeholder(self, ctx) -> str | None:
 
 
 _typer_placeholder = TyperOption.display_type_rich
-TyperOption.display_type_rich = _help_placeholder
+TyperOption.display_type_rich = _help_placeholder  # type: ignore[method-assign]  # patching typer on purpose
 
 
 def _whole_option_names() -> None:
@@ -133,7 +133,7 @@ def _whole_option_names() -> None:
                 widest = max((getattr(c, "cell_len", 0) for c in column._cells), default=0)
                 column.no_wrap, column.min_width = True, widest
 
-    rich_utils.Table = WholeNamesTable
+    rich_utils.Table = WholeNamesTable  # type: ignore[misc]  # patching typer on purpose
 
 
 _whole_option_names()

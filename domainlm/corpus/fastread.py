@@ -42,7 +42,7 @@ class RawFile:
     path: Path
     tsv: bool
     column: int = 0
-    where: list[tuple[int, object]] = field(default_factory=list)  # (column index, `where` entry)
+    where: list[tuple[int, str | list[str]]] = field(default_factory=list)  # (column index, `where` entry)
     min_cells: int = 1
     skipped_long_lines: int = 0  # lines over MAX_LINE_BYTES left out (filled in while reading)
 

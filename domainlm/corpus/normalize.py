@@ -60,7 +60,8 @@ def rewrite_segments(text: str, hits: Iterable[int], sep: str, rewrite: Callable
     This is `rewrite(text)` whenever `rewrite` acts on each segment as if it were alone (it never
     matches or looks across `sep`) and leaves the segments without a hit unchanged.
     """
-    parts, pos = [], 0
+    parts: list[str] = []
+    pos = 0
     for hit in hits:
         if hit < pos:
             continue  # in a segment rewritten already
@@ -110,7 +111,8 @@ def _nfkc_keeping_jamo(text: str) -> str:
         text = text.translate(_HALFWIDTH_TO_JAMO)
     if not _COMPAT_JAMO.search(text):
         return unicodedata.normalize("NFKC", text)
-    parts, pos = [], 0
+    parts: list[str] = []
+    pos = 0
     for m in _COMPAT_JAMO.finditer(text):
         parts.append(unicodedata.normalize("NFKC", text[pos : m.start()]))
         parts.append(m.group())
@@ -184,10 +186,12 @@ class Normalizer:
         all the other rules together; numpy finds where runs start in one vectorised pass, and the
         regex rewrites only the tokens holding one (it never matches across a space).
         """
-        n = self.config.max_char_repeat
+        n, repeat = self.config.max_char_repeat, self._repeat
+        if not n or repeat is None:  # no cap configured
+            return text
         cap = lambda m: m.group(1) * n  # noqa: E731
         if len(text) < LONG_TEXT:
-            return self._repeat.sub(cap, text)
+            return repeat.sub(cap, text)
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
         same = codes[1:] == codes[:-1]  # same[i]: character i+1 repeats character i
         width = len(same) - n + 1
@@ -197,7 +201,7 @@ class Normalizer:
         for k in range(1, n):
             run &= same[k : k + width]  # run[i]: characters i..i+n are one character
         # Collapsed text has no run of spaces, so each start lies inside a space-separated token.
-        return rewrite_segments(text, np.flatnonzero(run).tolist(), " ", lambda token: self._repeat.sub(cap, token))
+        return rewrite_segments(text, np.flatnonzero(run).tolist(), " ", lambda token: repeat.sub(cap, token))
 
 
 def normalize(text: str, config: NormalizeConfig | None = None) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Literal, NamedTuple
 
 from domainlm.corpus.spec import CorpusSpec, check_where_columns, corpus_specs, row_matches, value_matches
 from domainlm.errors import CorpusError, warn
@@ -308,7 +308,9 @@ class _Utf8Lines(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readline(self, size: int = -1) -> bytes:
+    def readline(self, size: int | None = -1) -> bytes:
+        if size is None:
+            size = -1
         while b"\n" not in self._pending and (size < 0 or len(self._pending) < size):
             try:
                 piece = self._text.readline(1 << 16)
@@ -521,7 +523,7 @@ def read_delimited(lines: LineSource, spec: CorpusSpec, delimiter: str) -> Itera
             yield text
 
     # TSV files in the wild (NSMC) do not quote; treating quotes literally keeps "..." in the text.
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    quoting: Literal[0, 1, 2, 3] = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     reader = csv.reader(text_lines(), delimiter=delimiter, quoting=quoting)
     try:
         header = next(reader)

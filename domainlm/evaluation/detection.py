@@ -172,7 +172,10 @@ def _auc_of(scores: np.ndarray, labels: np.ndarray, text: np.ndarray):
 
 def _layout(side: Side, plan: ReplacementPlan, keep: Sequence[int], scorable: Sequence[Sequence[bool]]):
     """Token ids of each scored text and, per token, the slot of its eojeol among all scored eojeols (-1: none)."""
-    seqs, owners, labels, text = [], [], [], []
+    seqs: list[list[int]] = []
+    owners: list[list[int]] = []
+    labels: list[int] = []
+    text: list[int] = []
     for i, enc in enumerate(side.encode(plan.eojeols)):
         k = keep[i]
         slots = [j for j in range(k) if scorable[i][j]]
@@ -287,7 +290,7 @@ class DetectionComparison:
 
 def plan_examples(plan: ReplacementPlan, limit: int = 3, max_eojeols: int = 16) -> list[dict]:
     """A few short corrupted texts for the report, the replaced eojeols marked ⟦…⟧."""
-    out = []
+    out: list[dict[str, str]] = []
     for words, corrupted, replaced in zip(plan.originals, plan.eojeols, plan.replaced):
         if len(out) >= limit:
             break

@@ -12,8 +12,12 @@ from collections.abc import Callable, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from domainlm.errors import ModelError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 @dataclass
@@ -57,8 +61,8 @@ class Side:
 
     name: str
     path: str
-    model: object
-    tokenizer: object
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
     device: str = "cpu"
     precision: str = "fp32"
     _cache: dict[tuple[str, ...], Encoded] = field(default_factory=dict, repr=False)

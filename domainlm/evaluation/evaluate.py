@@ -341,7 +341,8 @@ def evaluate(
         )
     if all_tasks:
         seconds["probes"] = time.perf_counter() - t
-    suite_dir, suite_results = None, []
+    suite_dir: Path | None = None
+    suite_results: list = []
     if config.suite.tasks:
         t = time.perf_counter()
         suite_dir, suite_rows, suite_results = _run_suite(before, after, config, all_tasks)

@@ -113,7 +113,8 @@ def plot_metrics(report: Report, path: Path) -> Path:
 def read_metrics_log(model_dir: str | Path) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """(training loss points, eval loss points) from a training run's metrics.jsonl; empty if absent."""
     path = Path(model_dir) / "metrics.jsonl"
-    train, evals = [], []
+    train: list[tuple[int, float]] = []
+    evals: list[tuple[int, float]] = []
     if not path.exists():
         return train, evals
     with open(path, encoding="utf-8") as fh:

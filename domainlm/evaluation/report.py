@@ -123,7 +123,7 @@ class Report:
         domain_before = self.bpc["domain"].before.bpc.value if gain is not None else None
         head = {
             "domain_gain_bpc": gain.to_dict() if gain is not None else None,
-            "domain_gain_relative": gain.value / domain_before if domain_before else None,
+            "domain_gain_relative": gain.value / domain_before if gain is not None and domain_before else None,
             "forgetting_bpc": forgetting.to_dict() if forgetting else None,
         }
         if self.detection:
@@ -232,6 +232,7 @@ def _detection_lines(report: Report) -> list[str]:
 def _bpc_lines(report: Report) -> list[str]:
     lines = []
     gain = report.domain_gain
+    assert gain is not None  # the domain text is always measured
     before = report.bpc["domain"].before.bpc.value
     # Said as what happened: a negative gain is a rise, never "fell by -5.37 (-146%)".
     if gain.value >= 0:

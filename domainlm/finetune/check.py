@@ -117,7 +117,9 @@ def check_adaptation(
     )
     section = card_section(result, "adapted") + "\n\n**Did adaptation help?** " + "; ".join(check.messages()) + "."
     try:
-        update_model_card(adapted, section, markers=(CARD_START, CARD_END), results=card_results(result, "adapted"))
+        update_model_card(
+            Path(adapted), section, markers=(CARD_START, CARD_END), results=card_results(result, "adapted")
+        )
     except (OSError, ModelError):
         pass  # a read-only folder, or a card with unreadable front matter, keeps its card; the verdict is printed
     return check

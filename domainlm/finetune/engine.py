@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -177,7 +177,7 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
     task = data.task
     check_model(model_path, data, max_seq_len)
     tokenizer = load_hf_tokenizer(model_path)  # the folder's own tokenizer: for an adapted model, the filled one
-    kwargs = {"num_labels": data.num_labels}
+    kwargs: dict[str, Any] = {"num_labels": data.num_labels}
     if task.type == "regression":
         kwargs["problem_type"] = "regression"
     elif task.is_classification:
@@ -185,10 +185,9 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
     if data.label_names:
         kwargs["id2label"] = {i: n for i, n in enumerate(data.label_names)}
         kwargs["label2id"] = {n: i for i, n in enumerate(data.label_names)}
-    if task.type == "tokens":
-        from transformers import AutoModelForTokenClassification as Auto
-    else:
-        from transformers import AutoModelForSequenceClassification as Auto
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+    Auto = AutoModelForTokenClassification if task.type == "tokens" else AutoModelForSequenceClassification
     verbosity = hf_logging.get_verbosity()
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()  # "some weights were newly initialised" is the point here; we report it
@@ -438,7 +437,7 @@ def unit_predictions(token_preds: list[int], unit_tokens: list, label_names: lis
         tags.append(tag if starts or not tag.startswith("B-") else "I-" + tag[2:])
     # A unit no token covers (a space between two words of one entity, "천주교 정의구현사제단") is
     # inside the entity when the units on both sides are: the next covered one continues it (I-).
-    out = []
+    out: list[str] = []
     for i, tag in enumerate(tags):
         if tag is None:
             prev = out[-1] if out else "O"
@@ -451,6 +450,7 @@ def unit_predictions(token_preds: list[int], unit_tokens: list, label_names: lis
 def _score(task: FinetuneTask, preds: list, examples: list[Example], encoded: EncodedExamples, label_names: list[str]):
     """(score, gold, pred) in the metric's terms: class ids, scores, or tag sequences."""
     if task.type == "tokens":
+        assert encoded.unit_tokens is not None  # tokens tasks encode their units (_encode_tokens)
         gold = [[label_names[t] for t in ex.label] for ex in examples]
         pred = [unit_predictions(p, u, label_names) for p, u in zip(preds, encoded.unit_tokens)]
     else:
@@ -526,7 +526,8 @@ def _train_epoch(model, loader, optimizer, scheduler, accelerator, task, seed: i
     """One pass over the training batches (the hot loop): their losses and the real and padded token counts."""
     import torch
 
-    losses, real, padded = [], 0, 0
+    losses: list[float] = []
+    real = padded = 0
     for batch in loader:
         logits = model(**_inputs(batch)).logits
         loss = _loss(task, logits, batch["labels"])
@@ -581,7 +582,7 @@ def _run_seed(model_path, data, seed, settings, description, on_event, tracking)
 def _train_and_test(accelerator, cuda, model_path, data, seed, settings, description, on_event) -> SeedRun:
     import torch
     from accelerate.utils import set_seed
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, Dataset
 
     task = data.task
     hp = settings.resolved(task)
@@ -600,8 +601,9 @@ def _train_and_test(accelerator, cuda, model_path, data, seed, settings, descrip
         seed=seed,
         mode="random" if fixed else "grouped",
     )
-    train_loader = DataLoader(
-        train_enc.features,
+    # A list of feature dicts is a map-style dataset (len and indexing), which torch's stubs do not say.
+    train_loader: DataLoader[dict] = DataLoader(
+        cast("Dataset[dict]", train_enc.features),
         batch_sampler=train_sampler,
         collate_fn=collate_fn(pad_id, hp["max_seq_len"] if fixed else None, regression),
     )
@@ -610,8 +612,8 @@ def _train_and_test(accelerator, cuda, model_path, data, seed, settings, descrip
         sampler = LengthGroupedBatches(
             [len(f["input_ids"]) for f in enc.features], settings.eval_batch_size, mode="random" if fixed else "sorted"
         )
-        loader = DataLoader(
-            enc.features,
+        loader: DataLoader[dict] = DataLoader(
+            cast("Dataset[dict]", enc.features),
             batch_sampler=sampler,
             collate_fn=collate_fn(pad_id, hp["max_seq_len"] if fixed else None, regression),
         )

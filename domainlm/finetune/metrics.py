@@ -122,7 +122,7 @@ class MetricData:
 
 
 def compute(metric: str, gold, pred) -> float:
-    return MetricData(metric, gold, pred).score()
+    return float(MetricData(metric, gold, pred).score())
 
 
 # ---------------------------------------------------------------- over seeds
@@ -147,7 +147,7 @@ def seed_summary(values: Sequence[float]) -> dict:
 def bootstrap_metric(data: MetricData, *, resamples: int = 1000, seed: int = 0) -> Estimate:
     """The metric with a 95% bootstrap interval over test examples (one seed)."""
     rng = np.random.default_rng(seed)
-    samples = data.score(rng.integers(0, len(data), size=(resamples, len(data))))
+    samples = np.asarray(data.score(rng.integers(0, len(data), size=(resamples, len(data)))))
     samples = samples[np.isfinite(samples)]
     low, high = np.percentile(samples, [2.5, 97.5]) if samples.size else (float("nan"),) * 2
     return Estimate(float(data.score()), float(low), float(high), len(data))

@@ -224,7 +224,7 @@ def _run_task(
     prefix: str = "",
     logs: Path | None = None,
 ) -> TaskResult:
-    runs = []
+    runs: list[SeedRun] = []
     result = TaskResult(name, model_path, data.task, runs, _sizes(data), settings.resolved(data.task))
     for seed in seeds:
         run = run_seed(
@@ -265,12 +265,14 @@ def _tracking_folder(settings: FinetuneSettings, out_dir) -> Path | None:
     if not settings.report_to:
         return None
     check_trackers_installed(settings.report_to)
-    if out_dir is None and not settings.logging_dir:
+    if out_dir is not None:
+        return logging_dir_for(out_dir, settings.logging_dir)
+    if not settings.logging_dir:
         raise ConfigError(
             "report_to needs a folder for the trackers' files, and there is no output folder.",
             "Pass an output folder, or logging_dir.",
         )
-    return logging_dir_for(out_dir, settings.logging_dir) if out_dir is not None else Path(settings.logging_dir)
+    return Path(settings.logging_dir)
 
 
 def _is_main_process() -> bool:
@@ -379,7 +381,7 @@ def benchmark(
     started = time.perf_counter()
     if not models:
         raise ConfigError("No model given.", "Pass --model NAME=PATH (repeatable).")
-    models = {str(k): str(v) for k, v in models.items()}
+    paths: dict[str, str] = {str(k): str(v) for k, v in models.items()}
     task_list = resolve_tasks(list(tasks) if not isinstance(tasks, str) else tasks)
     settings = _settings(settings, overrides)
     seed_list = parse_seeds(seeds)
@@ -388,12 +390,12 @@ def benchmark(
     warn_single_process_launch()
     datas = _load(task_list, data_dir, settings)
     for data in datas:
-        for path in models.values():
+        for path in paths.values():
             check_model(path, data, settings.resolved(data.task)["max_seq_len"])
     results: dict[tuple[str, str], TaskResult] = {}
     with _output(out_dir, "benchmark", force) as tmp:
         for data in datas:
-            for name, path in models.items():
+            for name, path in paths.items():
                 results[(name, data.task.name)] = _run_task(
                     name,
                     path,
@@ -405,9 +407,9 @@ def benchmark(
                     prefix=f"{name}: ",
                     logs=logs,
                 )
-        comparisons = compare_finetuned(models, task_list, results, resamples=resamples)
+        comparisons = compare_finetuned(paths, task_list, results, resamples=resamples)
         result = BenchmarkResult(
-            Path(out_dir), models, task_list, results, comparisons, time.perf_counter() - started, seed_list
+            Path(out_dir), paths, task_list, results, comparisons, time.perf_counter() - started, seed_list
         )
         _write_json(tmp / "benchmark.json", result.to_dict())
         (tmp / "benchmark.md").write_text(benchmark_markdown(result), encoding="utf-8")

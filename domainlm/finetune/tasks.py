@@ -549,7 +549,8 @@ def _read_rows_of(task: FinetuneTask, path: Path) -> list[tuple[int, dict]]:
 
 
 def _labelled(task: FinetuneTask, path: Path) -> list[Example]:
-    examples, outside = [], {}
+    examples: list[Example] = []
+    outside: dict[str, int] = {}
     for line, row in _read_rows(task, path):
         texts = tuple(str(_get(row, c) or "").strip() for c in task.text_columns)
         raw = _get(row, task.label_column)
@@ -648,7 +649,9 @@ def _tagged(task: FinetuneTask, path: Path) -> list[Example]:
                 )
             add([str(t) for t in tokens], [str(t) for t in tags], line)
     else:
-        units, tags, start = [], [], 1
+        units: list[str] = []
+        tags = []
+        start = 1
         with _open_text(path) as fh:
             for i, raw in enumerate(fh, start=1):
                 line = raw.rstrip("\r\n")
@@ -708,7 +711,8 @@ def _read(task: FinetuneTask, path: Path) -> list[Example]:
 
 def _split(examples: list[Example], fraction: float, salt: str) -> tuple[list[Example], list[Example]]:
     """(rest, carved): a hash of the text decides, so duplicates of one text land on one side."""
-    rest, carved = [], []
+    rest: list[Example] = []
+    carved: list[Example] = []
     for ex in examples:
         (carved if heldout_fraction_of(ex.key, salt) < fraction else rest).append(ex)
     return rest, carved

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, Full
+from typing import Any
 
 from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer
 from domainlm.corpus.fastread import chunk_texts, raw_chunks, raw_plan
@@ -338,9 +339,10 @@ def _count_parallel(
     parent-only-feeds layout took 7.7 CPU-s and 7.7 s for NSMC train on 2 cores, one process 5.7).
     """
     # fork shares the imported modules for free; spawn works too, just starts slower.
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    ctx: Any = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     queue = ctx.Queue(maxsize=2 * (workers - 1))
     results_q = ctx.Queue()
+    count_here: Callable[[Any], None]
     if target is None:
         target, args = _worker, (queue, results_q, normalize, lowercase, max_words)
         here = Tally(normalize, lowercase, max_words)
@@ -468,7 +470,7 @@ def read_cached_counts(path: Path) -> WordCounts | None:
     counts = entry.get("counts")
     if not isinstance(counts, dict):
         return None
-    fields = {name: entry.get(name) for name in _CACHED_FIELDS}
+    fields: dict[str, Any] = {name: entry.get(name) for name in _CACHED_FIELDS}  # types checked below
     if not all(
         isinstance(fields[name], kind) and not isinstance(fields[name], bool) for name, kind in _CACHED_FIELDS.items()
     ):
@@ -530,7 +532,7 @@ class BackgroundCount:
     """
 
     def __init__(self, corpus, min_count: int = 1, **kwargs):
-        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        ctx: Any = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         self._queue = ctx.Queue()
         self._proc = ctx.Process(target=_background_main, args=(self._queue, corpus, min_count, kwargs))
         self._proc.start()

@@ -58,7 +58,7 @@ def _align(new, old, slot_ids: set[int]) -> tuple[list[int], list[list[int]]] | 
     Returns (new positions, old position groups), or None when the tokenizations disagree on the
     text outside the filled tokens (then the context teaches nothing reliable).
     """
-    old_by_span = {}
+    old_by_span: dict[tuple[int, int], int] = {}
     for j, (s, e) in enumerate(old.offsets):
         if e > s:
             old_by_span.setdefault((s, e), j)

@@ -9,6 +9,8 @@ single forward and syncs gradients as usual.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,11 +23,11 @@ def unwrap_peft(model: nn.Module) -> nn.Module:
     except ImportError:  # pragma: no cover
         return model
     if isinstance(model, PeftModel):
-        return model.base_model.model
+        return cast(nn.Module, model.base_model.model)
     return model
 
 
-def mlm_head_of(core: nn.Module):
+def mlm_head_of(core: Any):  # a transformers masked-LM: its heads are found by attribute name
     """(encoder, head) of the known masked-LM families, or None (then the full forward is used)."""
     prefix = getattr(core, "base_model_prefix", None)
     encoder = getattr(core, prefix, None) if prefix else None
@@ -93,7 +95,7 @@ def _sparse_last_layer_ok(core: nn.Module, encoder: nn.Module) -> bool:
     )
 
 
-def _bert_sparse_last_layer(bert: nn.Module, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+def _bert_sparse_last_layer(bert: Any, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """Hidden states of the masked positions, computing the LAST layer only where they are needed.
 
     Every layer but the last runs on all positions (later positions attend to them). In the last

@@ -11,8 +11,12 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from domainlm.errors import ModelError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 SUPPORTED_FAMILIES = ("bert", "albert", "electra", "roberta", "distilbert")
 
@@ -218,8 +222,8 @@ def _read_json(name_or_path, filename: str) -> dict | None:
 class LoadedBase:
     """A base masked-LM, its tokenizer, and what the masked-LM class left out of its checkpoint."""
 
-    model: object
-    tokenizer: object
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
     # Tensors of the base checkpoint that the masked-LM class does not hold (BERT's pooler and NSP
     # head, ALBERT's pooler and SOP head), under the names they get in the masked-LM's checkpoint.
     kept_tensors: dict = field(default_factory=dict)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import types
+from typing import Any
 
 import torch
 from torch import nn
@@ -105,7 +106,7 @@ def _lora(model: nn.Module, slot_ids: list[int], lora) -> nn.Module:
             f"Set train.lora.target_modules to module names it has, e.g. {sorted(present)[:12]}.",
         )
     emb_name = _embedding_module_name(model)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if slot_ids:
         kwargs["trainable_token_indices"] = {emb_name: sorted(set(int(i) for i in slot_ids))}
     config = PeftLoraConfig(
@@ -151,15 +152,17 @@ def _keep_decoder_bias(peft_model: nn.Module) -> int:
                     result = result + self.base_layer.bias.to(result.dtype)
                 return result
 
-            module.forward_adapters = types.MethodType(forward_adapters, module)
-            module._domainlm_bias_fix = True
+            # Replacing the bound method on this one layer is the patch.
+            module.forward_adapters = types.MethodType(forward_adapters, module)  # type: ignore[method-assign]
+            module._domainlm_bias_fix = True  # type: ignore[assignment]  # torch types Module attributes as Tensor | Module
             patched += 1
     return patched
 
 
-def _drops_bias(layer: nn.Module) -> bool:
-    """True when the untrained adapter path of `layer` returns the base output minus its bias."""
-    base = layer.base_layer
+def _drops_bias(layer: Any) -> bool:
+    """True when the untrained adapter path of `layer` (a peft TrainableTokensLayer) returns the base output
+    minus its bias."""
+    base: nn.Linear = layer.base_layer
     probe = torch.linspace(-1.0, 1.0, base.in_features, dtype=base.weight.dtype, device=base.weight.device)
     with torch.no_grad():
         expected = base(probe[None])

@@ -102,12 +102,12 @@ def describe_errors(exc: ValidationError) -> list[str]:
 def validate_data(data: dict, *, source: str, problems: Iterable[str] = ()) -> Recipe:
     """Validate a recipe mapping; raise ONE ConfigError listing every problem with its key path."""
     problems = list(problems)
-    recipe = None
+    recipe: Recipe | None = None
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as e:
         problems.extend(describe_errors(e))
-    if problems:
+    if problems or recipe is None:
         count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
         body = "\n".join(f"  - {p}" for p in problems)
         raise ConfigError(f"The recipe {source} is invalid ({count}):\n{body}", FIX_HINT)

@@ -24,7 +24,7 @@ Note = Callable[[str], None]
 
 def validation_message(error: Exception, prefix: str = "") -> str:
     """Every problem of a pydantic ValidationError with its key path, in one line."""
-    errors = getattr(error, "errors", lambda: [])()
+    errors: list[dict] = getattr(error, "errors", lambda: [])()
     lines = "; ".join(f"{prefix}{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
     return lines or str(error)
 
@@ -248,12 +248,12 @@ def mined_dir(recipe_name: str) -> Path:
 def mine_request(
     *,
     category: str | None = None,
-    corpus: list[str] = (),
-    reference: list[str] = (),
+    corpus: Sequence[str] = (),
+    reference: Sequence[str] = (),
     base: str | None = None,
     slots: int | None = None,
     field: str | None = None,
-    where: dict[str, str] | None = None,
+    where: dict[str, str | list[str]] | None = None,
     output: Path | None = None,
     data_dir: Path | None = None,
     **settings,

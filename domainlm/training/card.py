@@ -121,7 +121,7 @@ def lora_line(train: dict, save: str | None) -> str:
     where = {
         "adapter": "kept as a peft adapter in `adapter/` only (no merged weights here)",
         "both": "merged into this folder's weights, and kept as a peft adapter in `adapter/`",
-    }.get(save, "merged into this folder's weights (no adapter kept)")
+    }.get(save or "", "merged into this folder's weights (no adapter kept)")
     return f"- LoRA r {lora.get('r')}, alpha {lora.get('alpha')} on {targets}: {where}."
 
 

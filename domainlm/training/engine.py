@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -127,12 +128,13 @@ def _optimizer(wrapper, model, mode: str, lr: float, weight_decay: float):
     objective's own modules, e.g. ELECTRA's generator) by the plain one (no decay on biases and norms)."""
     no_decay = no_decay_names(model, mode)
     own = {id(p): name in no_decay for name, p in model.named_parameters()}
-    decay, plain = [], []
+    decay: list[torch.nn.Parameter] = []
+    plain: list[torch.nn.Parameter] = []
     for name, p in wrapper.named_parameters():
         if p.requires_grad:
             skip = own[id(p)] if id(p) in own else (p.dim() < 2 or "LayerNorm" in name or "layer_norm" in name)
             (plain if skip else decay).append(p)
-    groups = [
+    groups: list[dict[str, Any]] = [
         g
         for g in ({"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0})
         if g["params"]
@@ -148,7 +150,7 @@ def _optimizer(wrapper, model, mode: str, lr: float, weight_decay: float):
     return torch.optim.AdamW(groups, lr=lr, fused=fused)
 
 
-def _scheduler(optimizer, steps: int, warmup_ratio: float):
+def _scheduler(optimizer, steps: int, warmup_ratio: float) -> torch.optim.lr_scheduler.LRScheduler:
     from transformers import get_linear_schedule_with_warmup
 
     return get_linear_schedule_with_warmup(optimizer, int(warmup_ratio * steps), steps)
@@ -217,7 +219,7 @@ class _PhaseRun:
     first_step: int
     wrapper: torch.nn.Module
     optimizer: torch.optim.Optimizer
-    scheduler: object
+    scheduler: torch.optim.lr_scheduler.LRScheduler
 
 
 class Trainer:
@@ -388,7 +390,8 @@ class Trainer:
 
     def _train_phase(self, run: _PhaseRun) -> None:
         s = self.state
-        self._window_start, self._window_tokens, self._window = time.perf_counter(), 0, []
+        self._window_start, self._window_tokens = time.perf_counter(), 0
+        self._window: list[tuple[float, dict[str, float]]] = []
         try:
             while s.step - run.first_step < run.phase.steps:
                 value, parts = self._step(run)

@@ -111,7 +111,8 @@ def term_counts(
     tok = Tokenizer.from_file(str(tokenizer_json))
     ids = np.fromiter(slot_terms, dtype=np.int64)
     counts = np.zeros(len(ids), dtype=np.int64)
-    total, chars, chunk = 0, 0, []
+    total, chars = 0, 0
+    chunk: list[str] = []
 
     def flush():
         nonlocal total

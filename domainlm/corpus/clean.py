@@ -145,7 +145,8 @@ def clean_corpus(
             )
     if heldout_fraction and heldout_output is None:
         heldout_output = output.with_name(f"heldout.{output.name}")
-    targets = [output] + ([Path(heldout_output)] if heldout_fraction else [])
+    held_path = Path(heldout_output) if heldout_fraction and heldout_output is not None else None
+    targets = [output] + ([held_path] if held_path is not None else [])
     if len(targets) == 2 and targets[0].resolve() == targets[1].resolve():
         raise CorpusError(
             f"The output and the held-out output are the same file '{output}'.", "Pass another --heldout-output."
@@ -158,7 +159,7 @@ def clean_corpus(
     try:
         with ExitStack() as stack:
             out = stack.enter_context(atomic_write(output))
-            held = stack.enter_context(atomic_write(heldout_output)) if heldout_fraction else None
+            held = stack.enter_context(atomic_write(held_path)) if held_path is not None else None
             with progress_bar("cleaning", total=reader.stats.bytes_total or None, unit="bytes") as update:
                 for i, doc in enumerate(clean_documents(reader, normalize, filters, report), 1):
                     if held is not None and is_heldout(doc.id or doc.text, heldout_fraction, seed):

@@ -537,7 +537,8 @@ def _read_rows_of(task: FinetuneTask, path: Path) -> list[tuple[int, dict]]:
             rows = [(i + 1, r) for i, r in enumerate(data if isinstance(data, list) else [])]
             columns = sorted(rows[0][1]) if rows else []
     if rows:
-        wanted = list(task.text_columns) + [task.label_column]
+        assert task.label_column is not None  # required of every task but tokens (FinetuneTask's check)
+        wanted = [*task.text_columns, task.label_column]
         missing = [c for c in wanted if _get(rows[0][1], c) is None and c.split(".")[0] not in columns]
         if missing:
             raise EvaluationError(
@@ -551,9 +552,11 @@ def _read_rows_of(task: FinetuneTask, path: Path) -> list[tuple[int, dict]]:
 def _labelled(task: FinetuneTask, path: Path) -> list[Example]:
     examples: list[Example] = []
     outside: dict[str, int] = {}
+    label_column = task.label_column
+    assert label_column is not None  # required of every task but tokens (FinetuneTask's check)
     for line, row in _read_rows(task, path):
         texts = tuple(str(_get(row, c) or "").strip() for c in task.text_columns)
-        raw = _get(row, task.label_column)
+        raw = _get(row, label_column)
         raw = "" if raw is None else str(raw).strip()
         if raw in task.ignore_labels:
             continue
@@ -580,7 +583,7 @@ def _labelled(task: FinetuneTask, path: Path) -> list[Example]:
         shown = ", ".join(f"'{k}' (line {v})" for k, v in list(outside.items())[:5])
         raise EvaluationError(
             f"Task '{task.name}': '{path}' has labels outside the label map: {shown}"
-            f"{' …' if len(outside) > 5 else ''}; the map knows {', '.join(repr(k) for k in task.label_map)}.",
+            f"{' …' if len(outside) > 5 else ''}; the map knows {', '.join(repr(k) for k in task.label_map or {})}.",
             "Add them to label_map, list them in ignore_labels to skip their rows, or fix label_column.",
         )
     return examples

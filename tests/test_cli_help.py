@@ -63,3 +63,25 @@ def test_every_option_name_is_whole_at_80_columns_and_h_is_help(monkeypatch):
         assert max(len(line) for line in result.output.splitlines()) <= 80
         checked += 1
     assert checked >= 25
+
+
+def test_task_options_complete_the_built_in_names():
+    """Issue 25: `--task <TAB>` offered nothing; it completes the built-in tasks (finetune) and probes (evaluate)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def complete(words: str) -> list[str]:
+        env = {
+            **os.environ,
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split(" ")) - 1),
+            "_DOMAINLM_COMPLETE": "complete_bash",
+        }
+        script = Path(sys.executable).with_name("domainlm")  # completion is keyed on the program's name
+        return subprocess.run([str(script)], env=env, capture_output=True, text=True).stdout.split()
+
+    assert complete("domainlm finetune m --task ko") == ["kornli", "korsts"]
+    assert {"nsmc", "klue-ner", "shopping-rating"} <= set(complete("domainlm finetune m --task "))
+    assert complete("domainlm evaluate --task sh") == ["shopping"]

@@ -172,6 +172,13 @@ def test_pretrain_cli(cli, tiny_tokenizer_dir, corpus, tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "base" / "model.safetensors").exists()
+    # --json (issue 25): stdout is one document with the folder, the losses and the settings.
+    args = ["--layers", "1", "--hidden", "32", "--heads", "2", "--max-positions", "64", *FAST]
+    r = cli("pretrain", "--tokenizer", tiny_tokenizer_dir, "--corpus", corpus, "-o", tmp_path / "b2", *args, "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["out_dir"] == str(tmp_path / "b2") and data["steps"] >= 1 and data["final_loss"] > 0
+    assert data["settings"]["command"] == "pretrain"
 
 
 def test_pretrain_cli_bad_arch(cli, tiny_tokenizer_dir, corpus, tmp_path):

@@ -148,3 +148,17 @@ def print_run_result(result) -> None:
     if result.report_md is not None:
         console.print(f"Report: [bold]{result.report_md}[/]")
     console.print(f"Run folder: [bold]{result.out_dir}[/] ({result.seconds:.0f} s)")
+
+
+def complete_finetune_task(incomplete: str) -> list[str]:
+    """Shell completion of --task: the built-in fine-tuning tasks (a YAML path completes as a file)."""
+    from domainlm.finetune.tasks import known_tasks
+
+    return [name for name in known_tasks() if name.startswith(incomplete)]
+
+
+def complete_probe_task(incomplete: str) -> list[str]:
+    """Shell completion of evaluate's --task: its probe presets."""
+    from domainlm.evaluation.tasks import PRESETS
+
+    return [name for name in PRESETS if name.startswith(incomplete)]

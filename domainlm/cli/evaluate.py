@@ -8,7 +8,7 @@ from typing import Literal
 import typer
 from rich.markup import escape
 
-from domainlm.cli.common import console, err_console, print_json, summary_table
+from domainlm.cli.common import complete_probe_task, console, err_console, print_json, summary_table
 from domainlm.cli.root import app
 from domainlm.runtime import PRECISION_HELP
 
@@ -47,7 +47,10 @@ def evaluate_command(
     ),
     general_field: str | None = typer.Option(None, "--general-field", help="Text column/field of the general corpus."),
     task: list[str] | None = typer.Option(
-        None, "--task", help="Downstream probe: 'nsmc', 'shopping', or a .json/.yaml task file (repeatable)."
+        None,
+        "--task",
+        help="Downstream probe: 'nsmc', 'shopping', or a .json/.yaml task file (repeatable).",
+        autocompletion=complete_probe_task,
     ),
     data_dir: Path | None = typer.Option(
         None,

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from domainlm.cli.common import console, print_json
+from domainlm.cli.common import complete_finetune_task, console, print_json
 from domainlm.cli.root import app
 from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP
 
@@ -99,7 +99,7 @@ def finetune_command(
     model: str = typer.Argument(
         ..., help="Model folder (HF save_pretrained, with its tokenizer) or a cached hub name."
     ),
-    task: str = typer.Option(..., "--task", "-t", help=TASK_HELP),
+    task: str = typer.Option(..., "--task", "-t", help=TASK_HELP, autocompletion=complete_finetune_task),
     output: Path | None = typer.Option(None, "--output", "-o", help="Output folder (default: finetune-TASK)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_HELP),
     seeds: str = typer.Option("3", "--seeds", help="Number of seeds (3: seeds 1, 2, 3) or a comma-separated list."),

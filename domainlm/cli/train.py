@@ -382,6 +382,7 @@ def pretrain_command(
     overrides: list[str] | None = typer.Option(
         None, "--set", help="Override a training setting, e.g. train.warmup_ratio=0.1 (repeatable)."
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout (progress on stderr)."),
 ) -> None:
     """Pretrain a fresh BERT / ALBERT masked-LM, or an ELECTRA discriminator and generator, \
 on a vocabulary from `vocab build`."""
@@ -418,9 +419,29 @@ on a vocabulary from `vocab build`."""
             tokenizer, corpus_list(corpus, field), output, arch=arch_config, config=config, resume=resume, force=force
         )
     )
+    if as_json:
+        print_json(_pretrain_summary(Path(out)))
+        return
     console.print(
         f"Wrote [bold]{out}[/] (model, tokenizer, settings.json, metrics.jsonl, README.md"
         + (", generator/" if arch == "electra" else "")
         + ")."
     )
     _say_where_logs_are(config, output)
+
+
+def _pretrain_summary(out: Path) -> dict:
+    """What `pretrain --json` prints: the folder, the last training and held-out losses, and the settings."""
+    import json
+
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    last = {key: r[key] for r in records for key in ("step", "loss", "eval_loss", "tokens") if key in r}
+    settings = json.loads((out / "settings.json").read_text(encoding="utf-8"))
+    return {
+        "out_dir": str(out),
+        "steps": last.get("step"),
+        "tokens": last.get("tokens"),
+        "final_loss": last.get("loss"),
+        "eval_loss": last.get("eval_loss"),
+        "settings": settings,
+    }

@@ -352,6 +352,11 @@ def test_report_markdown_charts_and_card(report, evaluated_dir):
     assert "## Example sentences" in md and "before (" in md and "after (" in md
     for name in ("metrics.png", "loss_curve.png"):
         assert (report.out_dir / name).stat().st_size > 5000
+    # Issue 25: local paths relative to the report's folder, settings as key=value (no dict repr).
+    after_line = next(line for line in md.splitlines() if line.startswith("- after: "))
+    assert after_line == f"- after: `{os.path.relpath(evaluated_dir, report.out_dir)}`"
+    settings = next(line for line in md.splitlines() if line.startswith("Settings: "))
+    assert "{" not in settings and "suite.seeds=" in settings
     card = (evaluated_dir / "README.md").read_text(encoding="utf-8")
     assert "Trained by a test." in card and card.count("<!-- domainlm:evaluation:start -->") == 1
     assert "MW-BPC, domain text" in card

@@ -52,39 +52,42 @@ def _interval(value: float, estimate) -> tuple[float, float]:
     return max(0.0, value - estimate.low), max(0.0, estimate.high - value)
 
 
-def _bar_panel(ax, row: Row) -> None:
-    values = [row.before.value if row.before else float("nan"), row.after.value if row.after else float("nan")]
-    bars = [_interval(v, e) for v, e in zip(values, (row.before, row.after))]
-    lows, highs = [b[0] for b in bars], [b[1] for b in bars]
-    ax.bar([0, 1], values, color=[BEFORE_COLOR, AFTER_COLOR], yerr=[lows, highs], capsize=6, width=0.6)
-    ax.set_xticks([0, 1], ["before", "after"])
-    title = ascii_label(row.metric)
-    ax.set_title(title + f"\n({row.better} is better)", fontsize=9)
-    ax.tick_params(axis="y", labelsize=8)
+def _fmt(value: float) -> str:
+    return f"{value:.4g}" if math.isfinite(value) else "—"
+
+
+def _change_panel(ax, row: Row) -> None:
+    """One metric as its paired change (after − before) with the 95% interval the verdict reads.
+
+    Two unpaired before/after bars with their own intervals can overlap while the paired difference
+    is clearly away from 0 (or the reverse), so the panel draws the estimate the verdict is about;
+    the two levels are written in the title.
+    """
+    before = row.before.value if row.before else float("nan")
+    after = row.after.value if row.after else float("nan")
+    change = row.change
     verdict = row.verdict
+    color = {"better": "green", "worse": "red"}.get(verdict or "", "dimgray")
+    ax.axhline(0, color="black", linewidth=0.8)
+    if change is not None and math.isfinite(change.value):
+        low, high = _interval(change.value, change)
+        ax.errorbar([0], [change.value], yerr=[[low], [high]], fmt="o", color=color, capsize=8, markersize=7)
+        # No change at all (an UNK rate both models share) still gets a readable scale, not ±1e-9.
+        reach = abs(change.value) + max(low, high)
+        if reach < 1e-12:
+            reach = 0.05 * max(abs(before), abs(after), 1e-3)
+        ax.set_ylim(-1.3 * reach, 1.3 * reach)
+    ax.set_xlim(-1, 1)
+    ax.set_xticks([])
+    ax.set_ylabel("after − before", fontsize=8)
+    ax.set_title(f"{ascii_label(row.metric)}\n{_fmt(before)} → {_fmt(after)} ({row.better} is better)", fontsize=8.5)
+    ax.tick_params(axis="y", labelsize=8)
     if verdict:
-        ax.text(
-            0.5,
-            0.97,
-            verdict,
-            transform=ax.transAxes,
-            ha="center",
-            va="top",
-            fontsize=8,
-            color={"better": "green", "worse": "red"}.get(verdict, "dimgray"),
-        )
-    if row.unit == "AUC":
-        # An AUC reads against chance (0.5) and its ceiling (1), not against the taller bar.
-        ax.axhline(0.5, color="dimgray", linestyle="--", linewidth=0.8)
-        ax.set_ylim(0, 1.1)
-        return
-    finite = [v + h for v, h in zip(values, highs) if math.isfinite(v + h)]
-    if finite:
-        ax.set_ylim(min(0.0, *finite) * 1.2, max(0.0, *finite) * 1.2 or 1)
+        ax.text(0.5, 0.97, verdict, transform=ax.transAxes, ha="center", va="top", fontsize=8, color=color)
 
 
 def plot_metrics(report: Report, path: Path) -> Path:
-    """Before/after bars with 95% intervals, one panel per metric of the summary table."""
+    """One panel per metric of the summary table: the paired change with its 95% interval."""
     from matplotlib.figure import Figure
 
     # A metric that is exactly 0 on both sides (UNK rate of a vocab that covers the text) is an empty panel.
@@ -101,10 +104,10 @@ def plot_metrics(report: Report, path: Path) -> Path:
         fig = Figure(figsize=(3.2 * cols, 3.2 * nrows))
         axes = fig.subplots(nrows, cols, squeeze=False)
         for ax, row in zip(axes.flat, rows):
-            _bar_panel(ax, row)
+            _change_panel(ax, row)
         for ax in list(axes.flat)[len(rows) :]:
             ax.axis("off")
-        fig.suptitle("domainlm: before vs after (95% bootstrap intervals)", fontsize=11)
+        fig.suptitle("domainlm: change after adaptation (paired 95% bootstrap intervals; 0 = no change)", fontsize=11)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
     return path
@@ -145,7 +148,20 @@ def plot_loss_curve(model_dir: str | Path, path: Path, ylabel: str = "MLM loss (
         if train:
             ax.plot(*zip(*train), color=AFTER_COLOR, linewidth=1.2, label="training loss")
         if evals:
-            ax.plot(*zip(*evals), color="#d62728", marker="o", linewidth=1.2, label="held-out loss")
+            # Measured points only: a line through two or three held-out measurements would draw a
+            # trajectory nobody measured (the ecosystem review's "2 points joined by a line").
+            ax.plot(*zip(*evals), color="#d62728", marker="o", linestyle="none", markersize=6, label="held-out loss")
+            for step, loss in evals:
+                ax.annotate(
+                    f"{loss:.3f}",
+                    (step, loss),
+                    textcoords="offset points",
+                    xytext=(0, 7),
+                    ha="center",
+                    fontsize=7,
+                    color="#d62728",
+                )
+        ax.margins(y=0.12)  # room for the held-out values written above their points
         ax.set_xlabel("optimizer step")
         ax.set_ylabel(ylabel)
         ax.set_title("continued pretraining")

@@ -6,6 +6,7 @@ paired interval and the verdict "significant" or "within noise", so nobody reads
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -309,18 +310,42 @@ def _detection_markdown(report: Report) -> list[str]:
     return lines + [""]
 
 
+def _shown_path(name: str, out_dir: Path) -> str:
+    """A local path relative to the report's folder (the report moves with its folder, and an absolute path
+    of someone's machine reads as noise); hub ids and names that are not local files stay as given."""
+    path = Path(str(name)).expanduser()
+    if not path.exists():
+        return str(name)
+    return os.path.relpath(path.resolve(), Path(out_dir).resolve())
+
+
+def _settings_text(config: dict, prefix: str = "") -> str:
+    """Settings as key=value, nested ones flattened as suite.seeds=3 (report.md showed a Python dict repr)."""
+    parts = []
+    for key, value in config.items():
+        if isinstance(value, dict):
+            parts.append(_settings_text(value, f"{prefix}{key}."))
+        elif value not in (None, [], {}):
+            parts.append(f"{prefix}{key}={value}")
+    return ", ".join(p for p in parts if p)
+
+
 def render_markdown(report: Report) -> str:
     d = report.measured["domain"]
+    out = report.out_dir
     lines = [
         "# domainlm evaluation report",
         "",
-        f"- before: `{report.before}`",
-        f"- after: `{report.after}`",
-        f"- domain text: `{d.source}` ({d.before.n_texts:,} texts scored of {d.texts_read:,} read)",
+        "Paths are relative to this report's folder.",
+        "",
+        f"- before: `{_shown_path(report.before, out)}`",
+        f"- after: `{_shown_path(report.after, out)}`",
+        f"- domain text: `{_shown_path(d.source, out)}` ({d.before.n_texts:,} texts scored of {d.texts_read:,} read)",
     ]
     if "general" in report.measured:
         g = report.measured["general"]
-        lines.append(f"- general text: `{g.source}` ({g.before.n_texts:,} texts scored of {g.texts_read:,} read)")
+        scored = f"{g.before.n_texts:,} texts scored of {g.texts_read:,} read"
+        lines.append(f"- general text: `{_shown_path(g.source, out)}` ({scored})")
     lines += [f"- created: {report.created}; schema `{SCHEMA}`", ""]
     lines += ["## Summary", ""] + [f"- {s}" for s in headline(report)] + [""]
     if report.warnings:
@@ -389,7 +414,7 @@ def render_markdown(report: Report) -> str:
         "",
         f"Seconds: {timing}.",
         "",
-        "Settings: `" + ", ".join(f"{k}={v}" for k, v in report.config.items() if k != "tasks") + "`",
+        "Settings: `" + _settings_text({k: v for k, v in report.config.items() if k != "tasks"}) + "`",
         "",
     ]
     return "\n".join(lines)

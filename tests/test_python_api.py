@@ -64,3 +64,14 @@ def test_the_readme_from_python_block_runs(tiny_mlm_dir, shared_data, tmp_path, 
         line,
     ), line
     assert (tmp_path / "adapted" / "config.json").exists() and (tmp_path / "adapted.evaluation" / "report.md").exists()
+
+
+def test_library_use_prints_no_transformers_bars(tiny_mlm_dir, tmp_path, capfd):
+    """Issue 25: in library use transformers' tqdm bars ("Loading weights", "Writing model shards") showed."""
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("수분크림 발림성 좋아요 정말\n배송 빠르고 포장 꼼꼼해요\n" * 60, encoding="utf-8")
+    config = domainlm.TrainConfig(max_steps=1, batch_size=2, seq_len=32, eval_documents=0, heldout_fraction=0.0)
+    capfd.readouterr()
+    domainlm.adapt(str(tiny_mlm_dir), tmp_path / "out", corpus=str(corpus), config=config)
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "Writing model shards" not in err

@@ -272,7 +272,7 @@ def load_base(
     model_class = ElectraForPreTraining if role == "discriminator" else AutoModelForMaskedLM
     kind = "replaced-token detection" if role == "discriminator" else "masked-LM"
     try:
-        with _quiet_load_report():
+        with quiet_transformers():
             model, info = model_class.from_pretrained(name, output_loading_info=True, trust_remote_code=False)
     except ValueError as e:
         # AutoModel raises ValueError for a config class it has no masked-LM head for.
@@ -337,18 +337,26 @@ refuse_non_model_folder = _refuse_adapter_only  # the public name other layers c
 
 
 @contextmanager
-def _quiet_load_report():
-    """transformers prints a LOAD REPORT table of the keys a class does not use (a pretraining
-    base's pooler and NSP head, for a masked-LM). Those are handled here (kept, or refused when the
-    head is missing), so the table would only tell a user about a problem that is not there."""
+def quiet_transformers():
+    """transformers' own chatter around a load or a save, silenced and then restored.
+
+    Its LOAD REPORT lists the keys a class does not use (a pretraining base's pooler and NSP head, for
+    a masked-LM); those are handled here (kept, or refused when the head is missing), so the table would
+    only tell a user about a problem that is not there. Its tqdm bars ("Loading weights", "Writing model
+    shards") would break domainlm's own progress display, in the CLI and in library use alike.
+    """
     from transformers.utils import logging as hf_logging
 
     before = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
         yield
     finally:
         hf_logging.set_verbosity(before)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def _weight_files(name: str) -> list[Path]:

@@ -134,8 +134,10 @@ def write_model_dir(
     `domainlm.modeling.adapters.LoraAdapter`, its base named `base_name`) to `adapter/` with a copy of
     the tokenizer; `adapter` leaves the merged weights out. Write failures raise `ModelWriteError`.
     """
+    from domainlm.modeling.loading import quiet_transformers
+
     out_dir = Path(out_dir)
-    with atomic_directory(out_dir, command=command, force=force) as tmp:
+    with atomic_directory(out_dir, command=command, force=force) as tmp, quiet_transformers():
         try:
             _write_files(
                 tmp,

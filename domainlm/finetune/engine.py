@@ -368,7 +368,7 @@ def collate_fn(pad_id: int, pad_to: int | None = None, regression: bool = False)
             mask[r, :k] = 1
             if types is not None:
                 types[r, :k] = torch.tensor(f["token_type_ids"])
-            if token_labels:
+            if labels is not None:  # token labels
                 labels[r, :k] = torch.tensor(f["labels"])
         if not token_labels:
             labels = torch.tensor([f["labels"] for f in features], dtype=torch.float32 if regression else torch.long)

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from domainlm.errors import ModelError
+from domainlm.modeling.init_rows import input_embeddings
 
 ADAPTER_FOLDER = "adapter"
 CONFIG_FILE = "adapter_config.json"
@@ -68,7 +69,7 @@ def merge_keeping_adapter(peft_model, slot_ids: list[int]):
     config_json, weights = _peft_files(peft_model)
     model = merged_model(peft_model)
     rows = filled_rows(model, slot_ids)
-    return model, LoraAdapter(config_json, weights, rows, model.get_input_embeddings().weight.shape[0])
+    return model, LoraAdapter(config_json, weights, rows, input_embeddings(model).weight.shape[0])
 
 
 def _peft_files(peft_model) -> tuple[str, dict]:

@@ -10,7 +10,9 @@ over- nor under-predicted at start. Writing the input embedding also writes a ti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 
@@ -105,6 +107,22 @@ def init_filled_rows(model, base_tokenizer, entries, method: str = "mean", seed:
                 bias[sid] = mean_bias
         report.append(RowInit(sid, entry.term, pieces if ids else []))
     return report
+
+
+def input_embeddings(model: torch.nn.Module) -> torch.nn.Embedding:
+    """The token-embedding layer of a transformers model.
+
+    Typed in one place: through `nn.Module`, mypy reads `model.get_input_embeddings` as a tensor or a
+    module (its `__getattr__`), so each call site would otherwise need its own cast.
+    """
+    get = cast(Callable[[], torch.nn.Embedding], model.get_input_embeddings)
+    return get()
+
+
+def output_embeddings(model: torch.nn.Module) -> torch.nn.Module | None:
+    """The output (decoder) layer of a transformers model, or None; typed as `input_embeddings`."""
+    get = cast(Callable[[], "torch.nn.Module | None"], model.get_output_embeddings)
+    return get()
 
 
 def _decoder_bias(model) -> torch.Tensor | None:

@@ -11,7 +11,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from domainlm.errors import ModelError
 
@@ -273,7 +273,9 @@ def load_base(
     kind = "replaced-token detection" if role == "discriminator" else "masked-LM"
     try:
         with quiet_transformers():
-            model, info = model_class.from_pretrained(name, output_loading_info=True, trust_remote_code=False)
+            loaded = model_class.from_pretrained(name, output_loading_info=True, trust_remote_code=False)
+        # With output_loading_info the call returns (model, info); transformers' stubs say a model.
+        model, info = cast("tuple[Any, dict]", loaded)
     except ValueError as e:
         # AutoModel raises ValueError for a config class it has no masked-LM head for.
         if "Unrecognized configuration class" in str(e) or "masked" in str(e).lower():

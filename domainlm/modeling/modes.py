@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from domainlm.errors import TrainingError
-from domainlm.modeling.init_rows import decoder_bias
+from domainlm.modeling.init_rows import decoder_bias, input_embeddings, output_embeddings
 
 MODES = ("full", "lora", "new-rows")
 _ROW_HOOKS = "_domainlm_row_hooks"  # the gradient hooks of new-rows, removed when the next phase starts
@@ -52,9 +52,9 @@ def apply_mode(model: nn.Module, mode: str, slot_ids: list[int], lora=None) -> n
 def _freeze_all_but_rows(model: nn.Module, slot_ids: list[int]) -> None:
     for p in model.parameters():
         p.requires_grad_(False)
-    emb = model.get_input_embeddings().weight
+    emb = input_embeddings(model).weight
     targets = [emb]
-    out = model.get_output_embeddings()
+    out = output_embeddings(model)
     if out is not None and out.weight is not emb:
         targets.append(out.weight)
     bias = decoder_bias(model)
@@ -77,8 +77,8 @@ def no_decay_names(model: nn.Module, mode: str) -> set[str]:
     names = set()
     row_params = set()
     if mode == "new-rows":
-        row_params = {id(model.get_input_embeddings().weight)}
-        out = model.get_output_embeddings()
+        row_params = {id(input_embeddings(model).weight)}
+        out = output_embeddings(model)
         if out is not None:
             row_params.add(id(out.weight))
         b = decoder_bias(model)
@@ -118,7 +118,7 @@ def _lora(model: nn.Module, slot_ids: list[int], lora) -> nn.Module:
 
 
 def _embedding_module_name(model: nn.Module) -> str:
-    emb = model.get_input_embeddings()
+    emb = input_embeddings(model)
     for name, module in model.named_modules():
         if module is emb:
             return name.rsplit(".", 1)[-1]

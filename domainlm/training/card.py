@@ -321,7 +321,7 @@ def model_card(
     save = settings.get("save") if kind == "adapt" else None
     if save in ("adapter", "both"):
         adapter = adapter_snippet(
-            folder_name, base_shown, "ElectraForPreTraining" if electra else "AutoModelForMaskedLM"
+            folder_name, base_shown or "BASE_MODEL", "ElectraForPreTraining" if electra else "AutoModelForMaskedLM"
         )
         snippet = adapter if save == "adapter" else f"{snippet}\n\n# or the LoRA adapter on its filled base:\n{adapter}"
     lines += [

@@ -25,6 +25,7 @@ from torch import nn
 
 from domainlm.errors import ConfigError
 from domainlm.modeling.heads import MaskedLMLoss
+from domainlm.modeling.init_rows import input_embeddings
 from domainlm.training.config import TrainConfig
 from domainlm.training.data import stack_sequences
 from domainlm.training.masking import special_token_ids, whole_word_mask
@@ -116,14 +117,14 @@ def corrupt(ids: torch.Tensor, positions: torch.Tensor, logits: torch.Tensor, no
 class ReplacedTokenDetection:
     """The objective (see `domainlm.training.objectives.Objective`) for an ELECTRA discriminator."""
 
-    parts = ("generator_loss", "discriminator_loss")
+    parts: tuple[str, ...] = ("generator_loss", "discriminator_loss")
 
     def __init__(self, tokenizer, config: TrainConfig, generator: nn.Module, *, warmup_steps: int = 0):
         self.tokenizer, self.config, self.generator = tokenizer, config, generator
         self.settings = config.electra
         self.warmup_steps = warmup_steps
         self.special = special_token_ids(tokenizer)
-        self.vocab_size = generator.get_input_embeddings().weight.shape[0]
+        self.vocab_size = input_embeddings(generator).weight.shape[0]
 
     def wrap(self, model: nn.Module) -> nn.Module:
         # The generator always trains in full (it is small and is not the product); the modes choose

@@ -18,12 +18,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
+from torch import nn
 
 from domainlm.errors import ConfigError, OutputError, TrainingError
 from domainlm.modeling.adapters import LoraAdapter, adapter_possible, merge_keeping_adapter
+from domainlm.modeling.init_rows import input_embeddings
 from domainlm.modeling.modes import apply_mode, merged_model, no_decay_names
 from domainlm.progress import progress_bar
 from domainlm.runtime import accelerator_for, cpu_has_native_bf16, resolve_precision, warn_single_process_launch  # noqa: F401 (re-export)
@@ -378,7 +380,7 @@ class Trainer:
         optimizer = _optimizer(wrapper, model, phase.mode, phase.lr, self.config.weight_decay)
         scheduler = _scheduler(optimizer, phase.steps, self.config.warmup_ratio)
         if saved is not None:
-            wrapper.model.load_state_dict(saved["model"])
+            cast(nn.Module, wrapper.model).load_state_dict(saved["model"])
             self.objective.load_extra_state(saved.get("objective"))
             optimizer.load_state_dict(saved["optimizer"])
             scheduler.load_state_dict(saved["scheduler"])
@@ -625,7 +627,7 @@ def train(
     """
     model = build_model()
     if objective is None:
-        objective = MaskedLM(tokenizer, config, model.get_input_embeddings().weight.shape[0])
+        objective = MaskedLM(tokenizer, config, input_embeddings(model).weight.shape[0])
     trainer = Trainer(
         model=model,
         objective=objective,

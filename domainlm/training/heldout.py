@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from domainlm.modeling.heads import MaskedLMLoss
+from domainlm.modeling.init_rows import input_embeddings
 from domainlm.training.data import fixed_sequences, stack_sequences
 from domainlm.training.masking import masking_units, special_token_ids, whole_word_mask
 
@@ -47,7 +48,7 @@ def heldout_mlm_loss(
     pad = tokenizer.pad_token_id
     total, count = 0.0, 0
     vocab = (
-        wrapper.model.get_input_embeddings().weight.shape[0]
+        input_embeddings(wrapper.model).weight.shape[0]
         if hasattr(wrapper.model, "get_input_embeddings")
         else len(tokenizer)
     )

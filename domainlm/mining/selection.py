@@ -53,7 +53,7 @@ class Candidate:
         return self.term[len(PREFIX) :] if self.is_continuation else self.term
 
 
-_MISSING = object()
+_MISSING: list[int] = []  # a sentinel compared by identity (typed as the values it stands beside; never filled)
 
 
 def _prefix_index(by_key: dict[str, list[int]]) -> dict[str, list[int] | None]:
@@ -157,6 +157,8 @@ def select(
         None if unchanged. Word i starts with body (word-initial: body becomes its first piece)
         or contains it (continuation: the pieces before the changed one stay)."""
         e = ends[i]
+        if e is None:  # an [UNK] word (longer than the base allows) stays [UNK] whatever is added
+            return None
         n = len(body)
         if not continuation:
             return (1, n) if n > e[0] else None

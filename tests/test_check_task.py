@@ -102,3 +102,8 @@ def test_likely_causes_follow_the_run():
     assert "replace pieces the base had learned" in likely_causes("worse", filled)[0]
     assert any("no measurable gain" in m for m in likely_causes("within noise", {"train": {}}))
     assert likely_causes("better", too_many) == []
+    # The news arms: a small domain corpus re-read many times (settings.json's domain_reading).
+    reread = {"train": {"replay_ratio": 0.2}, "domain_reading": {"passes": 36.2}}
+    assert any("read the domain text 36 times" in m for m in likely_causes("worse", reread))
+    once = {"train": {"replay_ratio": 0.2}, "domain_reading": {"passes": 0.4}}
+    assert not any("domain text" in m and "times" in m for m in likely_causes("worse", once))

@@ -98,6 +98,22 @@ def test_heldout_documents_never_train(tmp_path):
     assert train and held and not (train & held) and len(train) + len(held) == 400
 
 
+def test_the_stream_counts_how_often_it_reread_the_domain_text(tiny_tokenizer_dir):
+    """settings.json's domain_reading: passes over the domain text (a likely cause when adaptation did not help)."""
+    tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
+    texts = [f"수분크림 발림성 정말 좋아요 보습력도 최고 재구매각 {i}" for i in range(40)]
+    stream = PackedStream(tok, lambda: texts, 16, seed=1)
+    it = iter(stream)
+    next(it)
+    assert stream.reading.passes is None  # no pass finished yet: unknown, not 0
+    for _ in range(199):
+        next(it)
+    reading = stream.reading
+    assert reading.sequences_read == 200 and reading.sequences_per_pass is not None
+    assert reading.passes == pytest.approx(200 / reading.sequences_per_pass) and reading.passes > 2
+    assert reading.to_dict()["passes"] == round(reading.passes, 2)
+
+
 def test_whole_word_mask_masks_whole_eojeols(tiny_tokenizer_dir, shared_data_dir_texts):
     tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
     stream = PackedStream(tok, lambda: shared_data_dir_texts, 64, seed=1)

@@ -431,6 +431,8 @@ def adapt(
                 "kept_tensors": list(loaded.kept_tensors),
                 "train": config.model_dump(mode="json"),
                 **outcome.run_facts(config),
+                # How often the domain text was re-read (a likely cause when adaptation did not help).
+                "domain_reading": stream.reading.to_dict(),
                 "save": save,
                 "recipe": _recipe_dump(recipe),
             } | (electra or {})

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -141,14 +141,24 @@ def _shuffled(items: Iterator, buffer: int, rng: random.Random) -> Iterator:
 
 
 def _cycle(
-    tokenizer, texts: Callable[[], Iterable[str]], seq_len: int, rng: random.Random, buffer: int, what: str
+    tokenizer,
+    texts: Callable[[], Iterable[str]],
+    seq_len: int,
+    rng: random.Random,
+    buffer: int,
+    what: str,
+    reading: DomainReading | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     epoch = 0
     while True:
         produced = 0
         for seq in _shuffled(pack(tokenizer, texts(), seq_len), buffer, rng):
             produced += 1
+            if reading is not None:
+                reading.sequences_read += 1
             yield seq
+        if reading is not None and produced and reading.sequences_per_pass is None:
+            reading.sequences_per_pass = produced
         if produced == 0:
             raise TrainingError(
                 f"The {what} corpus yields no training sequence of {seq_len} tokens"
@@ -160,8 +170,32 @@ def _cycle(
 
 
 @dataclass
+class DomainReading:
+    """How much of the domain text a training read: the sequences one pass holds (None until a pass
+    ends: a corpus larger than the budget is never re-read) and the sequences read in all."""
+
+    sequences_per_pass: int | None = None
+    sequences_read: int = 0
+
+    @property
+    def passes(self) -> float | None:
+        """Times the domain text was read (re-reading it many times overfits it: the news arms of
+        benchmarks/adaptation_benchmark.py read 0.14M tokens 12 and 36 times and did not help)."""
+        return self.sequences_read / self.sequences_per_pass if self.sequences_per_pass else None
+
+    def to_dict(self) -> dict:
+        passes = self.passes
+        return {
+            "sequences_per_pass": self.sequences_per_pass,
+            "sequences_read": self.sequences_read,
+            "passes": round(passes, 2) if passes is not None else None,
+        }
+
+
+@dataclass
 class PackedStream:
-    """An endless, seeded stream of packed sequences, `replay_ratio` of them from general text."""
+    """An endless, seeded stream of packed sequences, `replay_ratio` of them from general text.
+    `reading` counts what the stream has taken from the domain text."""
 
     tokenizer: object
     domain: Callable[[], Iterable[str]]
@@ -170,11 +204,19 @@ class PackedStream:
     replay: Callable[[], Iterable[str]] | None = None
     replay_ratio: float = 0.0
     shuffle_buffer: int = 1024
+    reading: DomainReading = field(default_factory=DomainReading)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rng = random.Random(self.seed)
+        self.reading = DomainReading()
         domain = _cycle(
-            self.tokenizer, self.domain, self.seq_len, random.Random(self.seed + 1), self.shuffle_buffer, "domain"
+            self.tokenizer,
+            self.domain,
+            self.seq_len,
+            random.Random(self.seed + 1),
+            self.shuffle_buffer,
+            "domain",
+            self.reading,
         )
         if self.replay is None or self.replay_ratio <= 0:
             yield from domain

@@ -29,7 +29,7 @@ def demo_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout (progress goes to stderr)."),
 ) -> None:
     """Mine → fill → adapt → evaluate on real cosmetics reviews shipped with domainlm and a tiny base \
-built on the fly (about 30 s on 2 idle CPU cores)."""
+built on the fly (about 40 s on 2 idle CPU cores)."""
     from domainlm.cli.common import print_json, print_run_result, recipe_summary, stage_printer
     from domainlm.demo import demo_intro, demo_notes, run_demo
 

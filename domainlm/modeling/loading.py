@@ -260,7 +260,7 @@ def load_base(
 
     name = str(name_or_path)
     check_local_source(name)
-    _refuse_adapter_only(name)
+    refuse_non_model_folder(name)
     role = electra_role(name)
     if role == "generator" and not allow_generator:
         raise ModelError(
@@ -311,7 +311,7 @@ def load_base(
     return LoadedBase(model, tokenizer, kept, new_head=bool(head_missing), discriminator=role == "discriminator")
 
 
-def _refuse_adapter_only(name: str) -> None:
+def refuse_non_model_folder(name: str) -> None:
     """A folder without config.json is not a model: say what it is (an adapter, a tokenizer) and what to pass."""
     folder = Path(name).expanduser()
     if not folder.is_dir() or (folder / "config.json").exists():
@@ -333,9 +333,6 @@ def _refuse_adapter_only(name: str) -> None:
         f"'{name}' is not a model folder: it has no config.json.",
         "Pass the folder save_pretrained wrote (config.json, weights, tokenizer), or a hub id.",
     )
-
-
-refuse_non_model_folder = _refuse_adapter_only  # the public name other layers call
 
 
 @contextmanager

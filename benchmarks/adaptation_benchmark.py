@@ -654,7 +654,9 @@ def finetune_runs(arm: str, info: dict, domain: dict, budget: str, p: dict, data
         lr=p["ft_lr"],
         precision="bf16" if p["cpu_bf16"] else "auto",
     )
-    key = _key({"arm": info["key"], "settings": settings.__dict__, "seeds": p["seeds"], "task": domain["task"]})
+    # Trackers and their folder do not change a score: leave them out so the cache survives their addition.
+    scored = {k: v for k, v in settings.__dict__.items() if k not in ("report_to", "logging_dir")}
+    key = _key({"arm": info["key"], "settings": scored, "seeds": p["seeds"], "task": domain["task"]})
     folder = domain["dir"] / f"finetune-{arm}-{budget}"
     if not _cached(folder, key):
         print(f"{domain['name']}: fine-tuning {domain['task']} from {arm} on {budget} labels", file=sys.stderr)

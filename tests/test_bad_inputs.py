@@ -98,7 +98,7 @@ def test_p32_an_empty_tokenizer_spec_is_named(cli, corpus, spec):
     result = cli("vocab", "measure", corpus, "-t", spec)
     assert result.exit_code == 2
     text = shown(result.output)
-    assert "empty tokenizer spec" in text or "The tokenizer path is empty" in text
+    assert "it names no path" in text or "The tokenizer path is empty" in text
     assert "it has:" not in text  # never the listing of the current folder
 
 

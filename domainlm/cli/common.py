@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -27,6 +28,38 @@ PUSH_HELP = (
 _OTHER_RANK = not is_main_process()
 console = Console(quiet=_OTHER_RANK)
 err_console = Console(stderr=True, quiet=_OTHER_RANK)
+
+
+def named_paths(items: Sequence[str], option: str, *, bare: bool = False) -> dict[str, str]:
+    """The one NAME=PATH parser: `--model base=out/base` → {"base": "out/base"}.
+
+    With `bare`, a plain PATH is accepted too (an existing path containing "=" is a path) and named after its
+    folder; two such names that collide become NAME#2, NAME#3. A NAME given twice is refused: the person meant
+    two different things and only they know which name goes with which.
+    """
+    from domainlm.errors import ConfigError
+
+    named: dict[str, str] = {}
+    for item in items:
+        name, sep, path = (part.strip() for part in item.partition("="))
+        derived = bare and (not sep or (item.strip() and Path(item).exists()))
+        if derived:
+            name, path = Path(item.rstrip("/")).name or item, item
+        if not path.strip() or (not derived and (not sep or not name)):
+            example = f"{option} PATH or {option} NAME=PATH" if bare else f"{option} NAME=PATH"
+            raise ConfigError(
+                f"{option} '{item}' is not NAME=PATH."
+                if not bare
+                else f"{option} '{item}' is an empty spec: it names no path.",
+                f"Write {example}, e.g. {option} base=out/base {option} adapted=out/adapted.",
+            )
+        if name in named and not derived:
+            raise ConfigError(f"The name '{name}' is given twice in {option}.", f"Give each {option} its own NAME.")
+        first, k = name, 2
+        while name in named:
+            name, k = f"{first}#{k}", k + 1
+        named[name] = path
+    return named
 
 
 def print_json(data: Any) -> None:

@@ -10,7 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from domainlm.cli.common import console, fmt, print_json
+from domainlm.cli.options import setting
 from domainlm.cli.root import app
+from domainlm.mining.config import MineConfig
 
 
 def _terms_table(terms, total: int, category: str | None) -> Table:
@@ -60,47 +62,20 @@ def mine_terms_command(
     base: str | None = typer.Option(
         None, "--base", help="Base tokenizer: hub id, tokenizer directory, tokenizer.json or vocab.txt."
     ),
-    slots: int | None = typer.Option(
-        None, "--slots", min=1, help="How many terms to select (default: the recipe's budget, else 2000)."
-    ),
+    slots: int | None = setting(MineConfig, "slots", note="Default: the recipe's budget, else 2000."),
     field: str | None = typer.Option(
         None, "--field", help="Column / field holding the text in --corpus and --reference files."
     ),
     where: list[str] = typer.Option(
         [], "--where", help="Keep only --corpus rows with COLUMN=VALUE (repeatable), e.g. split=train."
     ),
-    min_count: int | None = typer.Option(
-        None, "--min-count", min=1, help="Minimum occurrences of a candidate in the category corpus."
-    ),
-    specificity_weight: float | None = typer.Option(
-        None,
-        "--specificity-weight",
-        min=0.0,
-        max=1.0,
-        help="0: rank by tokens saved only; 1: by domain specificity only.",
-    ),
-    extractor: Literal["wordpiece", "kiwi"] | None = typer.Option(
-        None,
-        "--extractor",
-        help="Candidate extractor: wordpiece (every frequent prefix / continuation) or kiwi (kiwipiepy stems and "
-        "endings).",
-    ),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Counting processes (default: all cores)."),
-    max_documents: int | None = typer.Option(
-        None, "--max-documents", min=1, help="Read at most this many category documents."
-    ),
-    engine: Literal["local", "ray"] | None = typer.Option(
-        None,
-        "--engine",
-        help="Where the corpus pass runs: local (this machine's processes, default) or ray (Ray Data; local files or "
-        's3:// gs:// paths; pip install "domainlm\\[ray]").',
-    ),
-    ray_address: str | None = typer.Option(
-        None,
-        "--ray-address",
-        help="With --engine ray: auto (the cluster this machine belongs to), HOST:PORT or ray://HOST:PORT (default: a "
-        "local Ray instance).",
-    ),
+    min_count: int | None = setting(MineConfig, "min_count"),
+    specificity_weight: float | None = setting(MineConfig, "specificity_weight"),
+    extractor: Literal["wordpiece", "kiwi"] | None = setting(MineConfig, "extractor"),
+    workers: int | None = setting(MineConfig, "workers"),
+    max_documents: int | None = setting(MineConfig, "max_documents"),
+    engine: Literal["local", "ray"] | None = setting(MineConfig, "engine"),
+    ray_address: str | None = setting(MineConfig, "ray_address"),
     force: bool = typer.Option(
         False, "--force", help="Replace an output folder that holds files mine-terms did not write."
     ),
@@ -118,7 +93,6 @@ def mine_terms_command(
 ) -> None:
     """Mine category terms: count candidates, score specificity and tokens saved, select a slot budget."""
     from domainlm.corpus import parse_where
-    from domainlm.mining.mine import mine_terms
     from domainlm.recipes.requests import mine_request
 
     request = mine_request(
@@ -139,17 +113,7 @@ def mine_terms_command(
         output=output,
         data_dir=data_dir,
     )
-    result = mine_terms(
-        request.corpus,
-        request.reference,
-        request.base,
-        request.config,
-        request.output,
-        normalize=request.normalize,
-        category=request.category,
-        keep=request.keep,
-        force=force,
-    )
+    result = request.run(force=force)
     s = result.stats
     if as_json:
         print_json({"stats": s, "terms": [t.to_dict() for t in result.terms[:top] if top]})

@@ -101,45 +101,13 @@ def validate_command(
     ),
 ) -> None:
     """Check recipes against the schema; every problem is listed with its key path."""
-    from domainlm.errors import ConfigError
-    from domainlm.recipes import load_recipe
+    from domainlm.recipes.load import validate_recipe
 
     for name in names:
-        recipe = load_recipe(name, overrides or (), data_dir=data_dir)
-        if check_data:
-            missing = _missing_paths(recipe)
-            if missing:
-                raise ConfigError(
-                    f"The recipe '{name}' names corpora that do not exist under {recipe.data_root}:\n"
-                    + "\n".join(f"  - {m}" for m in missing),
-                    "Pass --data-dir (or set DOMAINLM_DATA) to the folder that holds them.",
-                )
+        recipe = validate_recipe(name, overrides or (), data_dir=data_dir, check_data=check_data)
         console.print(
             f"[green]✓[/] {name}: valid ({recipe.category}, {recipe.vocab.slots:,} slots, base {recipe.base})"
         )
-
-
-def _missing_paths(recipe) -> list[str]:
-    import glob
-    import os
-
-    from domainlm.corpus.reader import CorpusSpec
-
-    found: list[str] = []
-
-    def walk(obj, key: str) -> None:
-        if isinstance(obj, CorpusSpec):
-            if not obj.path.startswith("hf:") and not glob.glob(obj.path) and not os.path.exists(obj.path):
-                found.append(f"{key}: {obj.path}")
-        elif hasattr(obj, "model_fields"):
-            for f in type(obj).model_fields:
-                walk(getattr(obj, f), f"{key}.{f}" if key else f)
-        elif isinstance(obj, list):
-            for i, v in enumerate(obj):
-                walk(v, f"{key}.{i}")
-
-    walk(recipe, "")
-    return found
 
 
 @recipe_app.command("new")

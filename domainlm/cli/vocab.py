@@ -7,7 +7,17 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from domainlm.cli.common import ENCODING_HELP, FIELD_HELP, WHERE_HELP, console, err_console, kv_table, print_json, table
+from domainlm.cli.common import (
+    ENCODING_HELP,
+    FIELD_HELP,
+    WHERE_HELP,
+    console,
+    err_console,
+    kv_table,
+    named_paths,
+    print_json,
+    table,
+)
 from domainlm.cli.root import app
 from domainlm.errors import ConfigError
 
@@ -30,27 +40,6 @@ def _render_warnings(warnings) -> None:
             console.print(f"[bold red]WARNING:[/] [red]{escape(message)}[/]", soft_wrap=True)
         if fix:
             console.print(f"  [yellow]fix: {escape(fix)}[/]", soft_wrap=True)
-
-
-def _named_tokenizers(items: list[str]) -> dict[str, str]:
-    """`-t before=PATH -t PATH2` → {"before": PATH, "<name of PATH2>": PATH2}."""
-    named: dict[str, str] = {}
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep or (item.strip() and Path(item).exists()):
-            name, path = Path(item.rstrip("/")).name or item, item
-        if not path.strip():
-            from vocab_tools.errors import VocabError
-
-            raise VocabError(
-                f"-t {item!r} is an empty tokenizer spec: it names no tokenizer.",
-                "Write -t PATH or -t NAME=PATH (a tokenizer folder, vocab.txt, tokenizer.json or hub id).",
-            )
-        base, k = name, 2
-        while name in named:
-            name, k = f"{base}#{k}", k + 1
-        named[name] = path
-    return named
 
 
 # ---------------------------------------------------------------- build
@@ -332,7 +321,7 @@ def measure_command(
         check_output_file(output, "vocab measure", force, inputs=[*corpus, *tokenizers])
     report = measure_corpus(
         corpus,
-        _named_tokenizers(tokenizers),
+        named_paths(tokenizers, "-t", bare=True),
         field=field,
         encoding=encoding,
         where=parse_where(where),
@@ -397,7 +386,7 @@ def compare_command(
     if not sentences and not corpus:
         raise ConfigError("Nothing to compare.", "Pass sentences as arguments, or --corpus FILE.")
     rows = compare_samples(
-        _named_tokenizers(tokenizers),
+        named_paths(tokenizers, "-t", bare=True),
         sentences=sentences or (),
         corpus=corpus,
         field=field,

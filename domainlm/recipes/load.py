@@ -196,6 +196,47 @@ def resolve_category(name: str, *, data_dir: str | os.PathLike | None = None) ->
     return load_recipe(find_recipe_path(name), data_dir=data_dir)
 
 
+def missing_corpora(recipe: Recipe) -> list[str]:
+    """`key.path: path` of every corpus the recipe names that does not exist (hub datasets are not checked)."""
+    import glob
+
+    found: list[str] = []
+
+    def walk(obj: Any, key: str) -> None:
+        if isinstance(obj, CorpusSpec):
+            if not obj.path.startswith("hf:") and not glob.glob(obj.path) and not os.path.exists(obj.path):
+                found.append(f"{key}: {obj.path}")
+        elif isinstance(obj, BaseModel):
+            for name in type(obj).model_fields:
+                walk(getattr(obj, name), f"{key}.{name}" if key else name)
+        elif isinstance(obj, list):
+            for i, value in enumerate(obj):
+                walk(value, f"{key}.{i}")
+
+    walk(recipe, "")
+    return found
+
+
+def validate_recipe(
+    name_or_path: str | os.PathLike,
+    overrides: Iterable[str] = (),
+    *,
+    data_dir: str | os.PathLike | None = None,
+    check_data: bool = False,
+) -> Recipe:
+    """`recipe validate`: the recipe loaded (every schema problem listed), and with `check_data` every corpus
+    it names found under the data root, else one `ConfigError` listing the missing ones."""
+    recipe = load_recipe(name_or_path, overrides, data_dir=data_dir)
+    missing = missing_corpora(recipe) if check_data else []
+    if missing:
+        raise ConfigError(
+            f"The recipe '{name_or_path}' names corpora that do not exist under {recipe.data_root}:\n"
+            + "\n".join(f"  - {m}" for m in missing),
+            "Pass --data-dir (or set DOMAINLM_DATA) to the folder that holds them.",
+        )
+    return recipe
+
+
 # ---------------------------------------------------------------- writing
 
 

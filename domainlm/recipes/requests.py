@@ -226,6 +226,22 @@ class MineRequest:
     category: str | None = None
     keep: Callable[[object], bool] | None = None
 
+    def run(self, *, force: bool = False):
+        """The job: `domainlm.mining.mine_terms` with everything decided here; returns its `MiningResult`."""
+        from domainlm.mining.mine import mine_terms
+
+        return mine_terms(
+            self.corpus,
+            self.reference,
+            self.base,
+            self.config,
+            self.output,
+            normalize=self.normalize,
+            category=self.category,
+            keep=self.keep,
+            force=force,
+        )
+
 
 def _recipe_keep(recipe) -> Callable[[object], bool] | None:
     """Documents mining may see: not held out (the recipe's rule) and, for mixed streams, routed here."""

@@ -1,0 +1,46 @@
+"""Command-line options generated from the settings models: a setting is declared once, in its pydantic
+model (type, bounds, description), and a command only names which settings it exposes.
+
+`setting(MineConfig, "min_count")` is a typer option `--min-count` whose help is the field's description and
+whose bounds are the field's `ge` / `le`; its default is None ("not typed"), so the recipe's value or the
+model's default applies, decided in `domainlm.recipes.requests`. litgpt and spaCy build their CLIs the same
+way from their config classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import annotated_types
+import typer
+from pydantic import BaseModel
+
+
+def setting_help(model: type[BaseModel], name: str, note: str | None = None) -> str:
+    """The help of a setting: its description (with the markup typer's rich help would eat escaped), plus a
+    note of what the command does when it is not typed."""
+    description = model.model_fields[name].description
+    if not description:
+        raise TypeError(f"{model.__name__}.{name} has no description: every setting is documented in its model.")
+    text = description.rstrip(".").replace("[", "\\[") + "."
+    return f"{text} {note}" if note else text
+
+
+def setting(model: type[BaseModel], name: str, *flags: str, note: str | None = None, **extra: Any) -> Any:
+    """A typer option for the setting `model.name` (flag `--name-with-dashes` unless `flags` are given).
+
+    The command's parameter must be named `name` and typed as the field is (typer reads the type from the
+    signature); `tests/test_cli_settings.py` checks that every generated option agrees with its field."""
+    bounds: dict[str, Any] = {}
+    for rule in model.model_fields[name].metadata:
+        if isinstance(rule, annotated_types.Ge):
+            bounds["min"] = rule.ge
+        elif isinstance(rule, annotated_types.Le):
+            bounds["max"] = rule.le
+    return typer.Option(
+        None,
+        *(flags or (f"--{name.replace('_', '-')}",)),
+        help=setting_help(model, name, note),
+        **bounds,
+        **extra,
+    )

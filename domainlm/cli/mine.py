@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from domainlm.cli.common import console, fmt, print_json
-from domainlm.cli.options import setting
+from domainlm.cli.options import setting, typed_settings
 from domainlm.cli.root import app
 from domainlm.mining.config import MineConfig
 
@@ -100,25 +100,23 @@ def mine_terms_command(
         corpus=corpus,
         reference=reference,
         base=base,
-        slots=slots,
         field=field,
         where=parse_where(where),
-        min_count=min_count,
-        specificity_weight=specificity_weight,
-        extractor=extractor,
-        workers=workers,
-        max_documents=max_documents,
-        engine=engine,
-        ray_address=ray_address,
         output=output,
         data_dir=data_dir,
+        **typed_settings(MineConfig, locals()),
     )
     result = request.run(force=force)
-    s = result.stats
     if as_json:
-        print_json({"stats": s, "terms": [t.to_dict() for t in result.terms[:top] if top]})
-        return
-    console.print(_terms_table(result.terms[:top], len(result.terms), request.category))
+        print_json({"stats": result.stats, "terms": [t.to_dict() for t in result.terms[:top] if top]})
+    else:
+        _render_mining(result, request.category, top)
+
+
+def _render_mining(result, category: str | None, top: int) -> None:
+    """The terms table, what was selected from how much text, and the next command."""
+    s = result.stats
+    console.print(_terms_table(result.terms[:top], len(result.terms), category))
     console.print(
         f"Selected [bold]{len(result.terms):,}[/] of {s['slots']:,} slots from {s['candidates']:,} candidates; "
         f"estimated compression gain on the mined text [bold]{result.estimated_gain:.1%}[/] "

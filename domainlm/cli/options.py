@@ -44,3 +44,9 @@ def setting(model: type[BaseModel], name: str, *flags: str, note: str | None = N
         **bounds,
         **extra,
     )
+
+
+def typed_settings(model: type[BaseModel], parameters: dict[str, Any]) -> dict[str, Any]:
+    """The command's parameters that are settings of `model`, by name (None: not typed), so a command passes
+    its settings on as `**typed_settings(Model, locals())` instead of naming each one again."""
+    return {name: value for name, value in parameters.items() if name in model.model_fields}

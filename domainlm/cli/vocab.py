@@ -228,7 +228,12 @@ with a slots.json manifest."""
     )
     if as_json:
         print_json(result.to_dict())
-        return
+    else:
+        _render_fill(result, show_rejected)
+
+
+def _render_fill(result, show_rejected: int) -> None:
+    """What was filled, rejected and never emitted, the warnings, and where it was written."""
     rows = [
         ("filled now", len(result.filled)),
         ("already filled (unchanged)", len(result.already_filled)),

@@ -181,6 +181,55 @@ def build_vocab(
     `out_dir` must be new, empty or an earlier `vocab build` output, unless `force`: checked before
     any text is read, so a refused folder costs no training time.
     """
+    _check_build_settings(vocab_size, unused, slots_at, lowercase, strip_accents, limit_alphabet)
+    check_output_dir(out_dir, BUILD_COMMAND, force)
+    settings = NormalizerSettings(lowercase, False, True, True)
+    started = time.perf_counter()
+    pieces, counted = _train_pieces(
+        texts,
+        out_dir,
+        vocab_size,
+        lowercase=lowercase,
+        min_frequency=min_frequency,
+        limit_alphabet=limit_alphabet,
+        max_input_chars_per_word=max_input_chars_per_word,
+        show_progress=show_progress,
+        progress=progress,
+    )
+    vocab, slot_range = _lay_out_slots(pieces, unused, slots_at)
+    data = bert_tokenizer_json(vocab, settings, SPECIAL_NAMES, max_input_chars_per_word)
+    files = {
+        "vocab.txt": "\n".join(vocab) + "\n",
+        "tokenizer.json": tokenizer_json_text(data),
+        "tokenizer_config.json": dumps(tokenizer_config(settings, SPECIAL_NAMES)),
+        "special_tokens_map.json": dumps(special_tokens_map(SPECIAL_NAMES)),
+    }
+    out = write_tokenizer_dir(out_dir, files, command=BUILD_COMMAND, force=force)
+    requested = vocab_size - len(SPECIALS)
+    return BuildResult(
+        out,
+        len(vocab),
+        len(pieces),
+        requested,
+        unused,
+        slot_range,
+        counted.count,
+        counted.characters,
+        time.perf_counter() - started,
+        lowercase,
+        _piece_count_warnings(len(pieces), requested, min_frequency),
+    )
+
+
+def _check_build_settings(
+    vocab_size: int,
+    unused: int,
+    slots_at: str,
+    lowercase: bool,
+    strip_accents: bool,
+    limit_alphabet: int | None,
+) -> None:
+    """Refuse settings that cannot give a usable vocab, before any text is read."""
     if vocab_size <= len(SPECIALS):
         raise VocabError(
             f"vocab_size {vocab_size} leaves no room for pieces after the {len(SPECIALS)} special tokens.",
@@ -204,9 +253,21 @@ def build_vocab(
             f"limit_alphabet = {limit_alphabet}: the vocab needs at least one character.",
             "Pass a positive --limit-alphabet (Korean corpora need a few thousand), or leave it out.",
         )
-    check_output_dir(out_dir, BUILD_COMMAND, force)
-    settings = NormalizerSettings(lowercase, False, True, True)
-    started = time.perf_counter()
+
+
+def _train_pieces(
+    texts: Iterable[str],
+    out_dir: str | os.PathLike,
+    vocab_size: int,
+    *,
+    lowercase: bool,
+    min_frequency: int,
+    limit_alphabet: int | None,
+    max_input_chars_per_word: int,
+    show_progress: bool,
+    progress: Callable[[int], None] | None,
+) -> tuple[list[str], _CorpusPass]:
+    """The learned pieces (specials left out) in the trainer's order, and the pass that counted the texts."""
     normalizer = normalizers.BertNormalizer(
         clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=lowercase
     )
@@ -241,7 +302,11 @@ def build_vocab(
         tok.train([str(spool_path)], trainer=trainer)
     trained = tok.get_vocab()
     # The trainer's own layout: the alphabet, its ## forms, then the merges in the order they were made.
-    pieces = [t for t, _ in sorted(trained.items(), key=lambda kv: kv[1]) if t not in SPECIALS]
+    return [t for t, _ in sorted(trained.items(), key=lambda kv: kv[1]) if t not in SPECIALS], counted
+
+
+def _lay_out_slots(pieces: list[str], unused: int, slots_at: str) -> tuple[list[str], tuple[int, int] | None]:
+    """The full vocab (specials, slots and pieces in the `slots_at` order) and the ids the slots take."""
     slots = [f"[unused{i}]" for i in range(unused)]
     if slots_at == "start":
         vocab = SPECIALS + slots + pieces
@@ -254,41 +319,23 @@ def build_vocab(
         raise VocabError(
             f"The corpus produced pieces that look like slots: {sorted(collisions)[:5]}.", "Remove them from the text."
         )
+    return vocab, slot_range
 
-    data = bert_tokenizer_json(vocab, settings, SPECIAL_NAMES, max_input_chars_per_word)
-    files = {
-        "vocab.txt": "\n".join(vocab) + "\n",
-        "tokenizer.json": tokenizer_json_text(data),
-        "tokenizer_config.json": dumps(tokenizer_config(settings, SPECIAL_NAMES)),
-        "special_tokens_map.json": dumps(special_tokens_map(SPECIAL_NAMES)),
-    }
-    out = write_tokenizer_dir(out_dir, files, command=BUILD_COMMAND, force=force)
-    requested = vocab_size - len(SPECIALS)
-    warnings = []
-    if len(pieces) > requested:
+
+def _piece_count_warnings(pieces: int, requested: int, min_frequency: int) -> list[str]:
+    """Why the vocab did not get the number of pieces asked for, if it did not."""
+    if pieces > requested:
         # The trainer always keeps every character it saw (and its ## form) so nothing becomes [UNK].
-        warnings.append(
-            f"The vocab has {len(pieces):,} pieces, more than the {requested:,} asked for: the corpus has more "
+        return [
+            f"The vocab has {pieces:,} pieces, more than the {requested:,} asked for: the corpus has more "
             f"distinct characters than fit. Pass limit_alphabet (--limit-alphabet) to keep only the most frequent ones."
-        )
-    elif len(pieces) < requested:
-        warnings.append(
-            f"The vocab has only {len(pieces):,} pieces of the {requested:,} asked for: the corpus is too small "
+        ]
+    if pieces < requested:
+        return [
+            f"The vocab has only {pieces:,} pieces of the {requested:,} asked for: the corpus is too small "
             f"(or min_frequency={min_frequency} too high) to learn more."
-        )
-    return BuildResult(
-        out,
-        len(vocab),
-        len(pieces),
-        requested,
-        unused,
-        slot_range,
-        counted.count,
-        counted.characters,
-        time.perf_counter() - started,
-        lowercase,
-        warnings,
-    )
+        ]
+    return []
 
 
 __all__ = ["build_vocab", "BuildResult", "SPECIALS"]

@@ -270,18 +270,12 @@ def fill_slots(
             f"{tok.source} has no [unusedN] slots: there is nowhere to put new terms without growing the vocab.",
             NO_SLOTS_HINT,
         )
+    fixing = fix_normalizer and not tok.hangul_preserved
     edit = _Edit(tok)
-    if fix_normalizer and not tok.hangul_preserved:
+    if fixing:
         edit.fix_normalizer()
     checker = edit.checker()
-    if checker.normalizer is not None and checker.normalizer.normalize_str(HANGUL_PROBE) != HANGUL_PROBE:
-        s = tok.settings
-        raise VocabError(
-            f"The normaliser of {tok.source} NFD-decomposes Hangul (lowercase={s.lowercase}, "
-            f"strip_accents={s.strip_accents}), "
-            "so no Korean term could ever be matched.",
-            "Pass --fix-normalizer (fix_normalizer=True). " + NFD_FIX,
-        )
+    _check_keeps_hangul(checker, tok)
 
     term_list = [checks.as_term(t) for t in terms]
     if not term_list:
@@ -299,52 +293,11 @@ def fill_slots(
         text_normalizer=text_normalizer,
     )
     _check_mostly_terms(term_list, screened.rejected, source)
-    accepted, rejected = screened.accepted, list(screened.rejected)
-    if len(accepted) > len(free):
-        if not truncate:
-            raise VocabError(
-                f"{len(accepted):,} terms passed the checks but only {len(free):,} of the {total:,} slots are free.",
-                f"Pass --truncate (truncate=True) to fill the first {len(free):,} (terms files are ranked best first), "
-                "or free slots with `domainlm vocab unfill --category NAME`.",
-            )
-        rejected += [
-            (t.term, f"{checks.NO_SLOT} (--truncate kept the first {len(free):,} terms)") for t in accepted[len(free) :]
-        ]
-        accepted = accepted[: len(free)]
+    accepted, rejected = _fit_free_slots(screened.accepted, list(screened.rejected), len(free), total, truncate)
 
-    new_entries = []
-    for term, slot in zip(accepted, free):
-        old = tok.vocab[slot]
-        restore = edit.take_slot(slot, term.term)
-        new_entries.append(
-            SlotEntry(
-                slot,
-                old,
-                term.term,
-                term.kind,
-                category if category is not None else term.category,
-                term.score,
-                source,
-                restore,
-            )
-        )
-    full_manifest = manifest + new_entries
-    files = edit.files(full_manifest)
-
-    checked = new_entries + screened.already_filled
-    reach = []
-    if checked:
-        filled_tokenizer = Tokenizer.from_str(files["tokenizer.json"])
-        examples = {t.term: t.example for t in term_list if t.example}
-        reach = check_reachability(filled_tokenizer, checked, contexts=contexts, examples=examples)
-    warnings = []
-    if tok.settings.assumed:
-        warnings.append(
-            f"{tok.source} is a bare vocab.txt: assumed lowercase={tok.settings.lowercase}, strip_accents=False, "
-            "and wrote them into tokenizer_config.json. Check they match how the model was trained."
-        )
-    if fix_normalizer and not tok.hangul_preserved:
-        warnings.append("Wrote strip_accents=False: the filled tokenizer no longer NFD-decomposes Hangul.")
+    new_entries = [_take_slot(edit, slot, term, category, source) for term, slot in zip(accepted, free)]
+    files = edit.files(manifest + new_entries)
+    reach = _reach_of(files, new_entries + screened.already_filled, term_list, contexts)
     out = write_tokenizer_dir(out_dir, files, command=FILL_COMMAND, force=force, in_place=in_place)
     return FillResult(
         out,
@@ -356,8 +309,79 @@ def fill_slots(
         len(free),
         len(free) - len(new_entries),
         total,
-        warnings,
+        _fill_warnings(tok, fixing),
     )
+
+
+def _check_keeps_hangul(checker: Tokenizer, tok: LoadedTokenizer) -> None:
+    """Refuse a normaliser (after any --fix-normalizer) that decomposes Hangul: no Korean term could match."""
+    if checker.normalizer is not None and checker.normalizer.normalize_str(HANGUL_PROBE) != HANGUL_PROBE:
+        s = tok.settings
+        raise VocabError(
+            f"The normaliser of {tok.source} NFD-decomposes Hangul (lowercase={s.lowercase}, "
+            f"strip_accents={s.strip_accents}), "
+            "so no Korean term could ever be matched.",
+            "Pass --fix-normalizer (fix_normalizer=True). " + NFD_FIX,
+        )
+
+
+def _fit_free_slots(
+    accepted: list[Term], rejected: list[tuple[str, str]], free: int, total: int, truncate: bool
+) -> tuple[list[Term], list[tuple[str, str]]]:
+    """The accepted terms that fit in the `free` slots; with `truncate` the rest are rejected, else refused."""
+    if len(accepted) <= free:
+        return accepted, rejected
+    if not truncate:
+        raise VocabError(
+            f"{len(accepted):,} terms passed the checks but only {free:,} of the {total:,} slots are free.",
+            f"Pass --truncate (truncate=True) to fill the first {free:,} (terms files are ranked best first), "
+            "or free slots with `domainlm vocab unfill --category NAME`.",
+        )
+    rejected += [(t.term, f"{checks.NO_SLOT} (--truncate kept the first {free:,} terms)") for t in accepted[free:]]
+    return accepted[:free], rejected
+
+
+def _take_slot(edit: _Edit, slot: int, term: Term, category: str | None, source: str | None) -> SlotEntry:
+    """Put `term` at `slot` and return its manifest entry (with what unfill needs to restore the slot)."""
+    old = edit.tok.vocab[slot]
+    restore = edit.take_slot(slot, term.term)
+    return SlotEntry(
+        slot,
+        old,
+        term.term,
+        term.kind,
+        category if category is not None else term.category,
+        term.score,
+        source,
+        restore,
+    )
+
+
+def _reach_of(
+    files: Mapping[str, str],
+    checked: list[SlotEntry],
+    term_list: Sequence[Term],
+    contexts: Iterable[str] | Mapping[str, Sequence[str]] | None,
+) -> list[Reach]:
+    """Whether the filled tokenizer emits each of the `checked` terms in its contexts and examples."""
+    if not checked:
+        return []
+    filled_tokenizer = Tokenizer.from_str(files["tokenizer.json"])
+    examples = {t.term: t.example for t in term_list if t.example}
+    return check_reachability(filled_tokenizer, checked, contexts=contexts, examples=examples)
+
+
+def _fill_warnings(tok: LoadedTokenizer, fixed_normalizer: bool) -> list[str]:
+    """What the fill wrote that the tokenizer did not say: assumed settings, a changed normaliser."""
+    warnings = []
+    if tok.settings.assumed:
+        warnings.append(
+            f"{tok.source} is a bare vocab.txt: assumed lowercase={tok.settings.lowercase}, strip_accents=False, "
+            "and wrote them into tokenizer_config.json. Check they match how the model was trained."
+        )
+    if fixed_normalizer:
+        warnings.append("Wrote strip_accents=False: the filled tokenizer no longer NFD-decomposes Hangul.")
+    return warnings
 
 
 # ---------------------------------------------------------------- unfill

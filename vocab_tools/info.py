@@ -124,86 +124,91 @@ def inspect_tokenizer(path: str | os.PathLike | LoadedTokenizer) -> TokenizerInf
 
 
 def _warnings(tok: LoadedTokenizer, info: TokenizerInfo) -> list[InfoWarning]:
-    out: list[InfoWarning] = []
+    """One check per problem, each giving its warning or None, in the order the report lists them."""
+    checks = (_normaliser_warning, _mismatch_warning, _duplicates_warning, _stale_manifest_warning, _slots_warning)
+    return [w for check in checks if (w := check(tok, info)) is not None]
+
+
+def _normaliser_warning(tok: LoadedTokenizer, info: TokenizerInfo) -> InfoWarning | None:
     s = tok.settings
     if not info.hangul_preserved:
-        out.append(
-            InfoWarning(
-                f"The normaliser NFD-decomposes Hangul into jamo (lowercase={s.lowercase}, "
-                f"strip_accents={s.strip_accents}, "
-                f"from {s.origin}): every Korean syllable becomes 2–3 jamo before WordPiece sees it.",
-                NFD_FIX,
-            )
+        return InfoWarning(
+            f"The normaliser NFD-decomposes Hangul into jamo (lowercase={s.lowercase}, "
+            f"strip_accents={s.strip_accents}, "
+            f"from {s.origin}): every Korean syllable becomes 2–3 jamo before WordPiece sees it.",
+            NFD_FIX,
         )
-    elif s.assumed:
-        out.append(
-            InfoWarning(
-                "A bare vocab.txt does not say how to normalise text; transformers would default to "
-                "do_lower_case=True with "
-                "strip_accents unset, which NFD-decomposes Hangul. vocab_tools assumes "
-                f"lowercase={s.lowercase} (the vocab {'has no' if s.lowercase else 'has'} upper-case Latin pieces), "
-                "strip_accents=False.",
-                'Put a tokenizer_config.json next to it with do_lower_case and "strip_accents": false '
-                "(`domainlm vocab fill` writes one into its output).",
-            )
+    if s.assumed:
+        return InfoWarning(
+            "A bare vocab.txt does not say how to normalise text; transformers would default to "
+            "do_lower_case=True with "
+            "strip_accents unset, which NFD-decomposes Hangul. vocab_tools assumes "
+            f"lowercase={s.lowercase} (the vocab {'has no' if s.lowercase else 'has'} upper-case Latin pieces), "
+            "strip_accents=False.",
+            'Put a tokenizer_config.json next to it with do_lower_case and "strip_accents": false '
+            "(`domainlm vocab fill` writes one into its output).",
         )
-    elif (
+    if (
         tok.tokenizer_json is not None
         and tok.vocab_txt is not None
         and tok.config.get("do_lower_case", True)
         and "strip_accents" not in tok.config
         and s.kind == "BertNormalizer"
     ):
-        out.append(
-            InfoWarning(
-                "tokenizer.json keeps Hangul intact, but tokenizer_config.json does not set strip_accents: a load "
-                "from vocab.txt "
-                "alone (slow tokenizer, older transformers) would NFD-decompose Hangul and give different ids.",
-                'Add "strip_accents": false to tokenizer_config.json (`domainlm vocab fill` writes it).',
-            )
+        return InfoWarning(
+            "tokenizer.json keeps Hangul intact, but tokenizer_config.json does not set strip_accents: a load "
+            "from vocab.txt "
+            "alone (slow tokenizer, older transformers) would NFD-decompose Hangul and give different ids.",
+            'Add "strip_accents": false to tokenizer_config.json (`domainlm vocab fill` writes it).',
         )
-    if tok.mismatch:
-        out.append(
-            InfoWarning(
-                f"vocab.txt and tokenizer.json disagree: {tok.mismatch}. AutoTokenizer uses tokenizer.json; "
-                "a vocab.txt-only load gets different ids.",
-                "Delete the stale file (usually tokenizer.json; transformers rebuilds it from vocab.txt).",
-            )
-        )
+    return None
+
+
+def _mismatch_warning(tok: LoadedTokenizer, info: TokenizerInfo) -> InfoWarning | None:
+    if not tok.mismatch:
+        return None
+    return InfoWarning(
+        f"vocab.txt and tokenizer.json disagree: {tok.mismatch}. AutoTokenizer uses tokenizer.json; "
+        "a vocab.txt-only load gets different ids.",
+        "Delete the stale file (usually tokenizer.json; transformers rebuilds it from vocab.txt).",
+    )
+
+
+def _duplicates_warning(tok: LoadedTokenizer, info: TokenizerInfo) -> InfoWarning | None:
     dupes = [t for t, n in Counter(tok.vocab).items() if n > 1]
-    if dupes:
-        out.append(
-            InfoWarning(
-                f"{len(dupes)} tokens appear more than once in the vocab (e.g. {dupes[:3]}); only their last id is "
-                "ever emitted.",
-                None,
-            )
-        )
+    if not dupes:
+        return None
+    return InfoWarning(
+        f"{len(dupes)} tokens appear more than once in the vocab (e.g. {dupes[:3]}); only their last id is "
+        "ever emitted.",
+        None,
+    )
+
+
+def _stale_manifest_warning(tok: LoadedTokenizer, info: TokenizerInfo) -> InfoWarning | None:
     stale = [e for e in tok.manifest if not (0 <= e.slot_id < len(tok.vocab) and tok.vocab[e.slot_id] == e.term)]
-    if stale:
-        e = stale[0]
-        out.append(
-            InfoWarning(
-                f"{len(stale)} entries of slots.json do not match the vocab (slot {e.slot_id} should hold {e.term!r}).",
-                "The vocab was edited after filling; refill from the base tokenizer.",
-            )
-        )
+    if not stale:
+        return None
+    e = stale[0]
+    return InfoWarning(
+        f"{len(stale)} entries of slots.json do not match the vocab (slot {e.slot_id} should hold {e.term!r}).",
+        "The vocab was edited after filling; refill from the base tokenizer.",
+    )
+
+
+def _slots_warning(tok: LoadedTokenizer, info: TokenizerInfo) -> InfoWarning | None:
     if info.total_slots == 0:
-        out.append(
-            InfoWarning(
-                "This tokenizer has no [unusedN] slots, so no term can be filled without growing the vocab.",
-                NO_SLOTS_HINT,
-            )
+        return InfoWarning(
+            "This tokenizer has no [unusedN] slots, so no term can be filled without growing the vocab.",
+            NO_SLOTS_HINT,
         )
-    elif info.free_slots == 0:
-        out.append(
-            InfoWarning(
-                f"All {info.total_slots:,} slots are filled.",
-                "Free some with `domainlm vocab unfill --category NAME` before filling more.",
-                level="note",
-            )
+    if info.free_slots == 0:
+        return InfoWarning(
+            f"All {info.total_slots:,} slots are filled.",
+            "Free some with `domainlm vocab unfill --category NAME` before filling more.",
+            level="note",
         )
-    return out
+    return None
 
 
 __all__ = ["inspect_tokenizer", "TokenizerInfo"]

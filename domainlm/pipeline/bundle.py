@@ -179,39 +179,16 @@ def export_bundle(
     archive = Path(archive) if archive else Path(f"{recipe.name}.domainlm.tar.gz")
     check_archive_path(archive, force)
     files = _collect(run, include_model)
-    for name, path in files.items():  # what `import_bundle` would refuse is not exported
-        problem = (
-            "a symbolic link (its target is not shared)"
-            if path.is_symlink()
-            else _member_problem(name, False, path.stat().st_size)
-        )
-        if problem:
-            raise BundleError(
-                f"Cannot export '{path}' as '{name}': it is {problem}.",
-                "Put the file itself in its place, or export without --include-model when it is a "
-                "model file (and share that file another way).",
-            )
-    if len(files) + 8 > MAX_MEMBERS:
-        raise BundleError(
-            f"The run folder '{run_dir}' has {len(files):,} files to share, more than a bundle may hold "
-            f"({MAX_MEMBERS:,}).",
-            "Export without --include-model, or share the model another way.",
-        )
+    _check_exportable(files, run_dir)
     fill = json.loads(run.fill_summary.read_text(encoding="utf-8")) if run.fill_summary.name in files else {}
     base_hash = fill.get("base_vocab_sha256")
     if base_hash is None:
-        from vocab_tools.loading import vocab_sha256
-
-        try:
-            base_hash = vocab_sha256(recipe.base)
-        except Exception as e:  # noqa: BLE001 - reported as a clear bundle error
-            raise BundleError(
-                f"Cannot read the base vocabulary of '{recipe.base}' to record in the bundle: {str(e).rstrip('.')}.",
-                "Run the fill stage (domainlm recipe run) so its hash is recorded, or make the base available.",
-            ) from None
-    prefix = recipe.name
-    portable = dump_recipe(recipe, portable=True).encode("utf-8")
-    extra = {"recipe.yaml": portable}
+        base_hash = _base_vocab_sha256(
+            recipe.base,
+            f"Cannot read the base vocabulary of '{recipe.base}' to record in the bundle",
+            "Run the fill stage (domainlm recipe run) so its hash is recorded, or make the base available.",
+        )
+    extra = {"recipe.yaml": dump_recipe(recipe, portable=True).encode("utf-8")}
     checks: dict[str, str] = {name: hashlib.sha256(data).hexdigest() for name, data in extra.items()}
     checks.update({name: sha256_file(path) for name, path in files.items()})
     manifest = {
@@ -229,24 +206,56 @@ def export_bundle(
     manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8")
     checks[MANIFEST] = hashlib.sha256(manifest_bytes).hexdigest()
     check_bytes = "".join(f"{digest}  {name}\n" for name, digest in sorted(checks.items())).encode("utf-8")
+    _write_archive(archive, recipe.name, {MANIFEST: manifest_bytes, CHECKSUMS: check_bytes, **extra}, files)
+    return archive
 
+
+def _check_exportable(files: dict[str, Path], run_dir: Path) -> None:
+    """Refuse to export what `import_bundle` would refuse: a link, a member out of limits, too many files."""
+    for name, path in files.items():
+        problem = (
+            "a symbolic link (its target is not shared)"
+            if path.is_symlink()
+            else _member_problem(name, False, path.stat().st_size)
+        )
+        if problem:
+            raise BundleError(
+                f"Cannot export '{path}' as '{name}': it is {problem}.",
+                "Put the file itself in its place, or export without --include-model when it is a "
+                "model file (and share that file another way).",
+            )
+    if len(files) + 8 > MAX_MEMBERS:
+        raise BundleError(
+            f"The run folder '{run_dir}' has {len(files):,} files to share, more than a bundle may hold "
+            f"({MAX_MEMBERS:,}).",
+            "Export without --include-model, or share the model another way.",
+        )
+
+
+def _base_vocab_sha256(base: str, failure: str, fix: str) -> str:
+    """The sha256 of `base`'s vocabulary; a `BundleError` (`failure`: why, `fix`) when it cannot be read."""
+    from vocab_tools.loading import vocab_sha256
+
+    try:
+        return vocab_sha256(base)
+    except Exception as e:  # noqa: BLE001 - reported as a clear bundle error
+        raise BundleError(f"{failure}: {str(e).rstrip('.')}.", fix) from None
+
+
+def _write_archive(archive: Path, prefix: str, contents: dict[str, bytes], files: dict[str, Path]) -> None:
+    """Write the .tar.gz under `prefix/`: `contents` first (in order), then `files`; swapped in whole,
+    so a failed write leaves any earlier archive as it was."""
     tmp = None
     try:
         archive.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{archive.name}.", suffix=".tmp", dir=archive.parent)
         os.close(fd)
         with tarfile.open(tmp, "w:gz") as tar:
-
-            def add_bytes(name: str, data: bytes) -> None:
+            for name, data in contents.items():
                 info = tarfile.TarInfo(f"{prefix}/{name}")
                 info.size = len(data)
                 info.mtime = int(time.time())
                 tar.addfile(info, io.BytesIO(data))
-
-            add_bytes(MANIFEST, manifest_bytes)
-            add_bytes(CHECKSUMS, check_bytes)
-            for name, data in extra.items():
-                add_bytes(name, data)
             for name, path in files.items():
                 tar.add(str(path), arcname=f"{prefix}/{name}", recursive=False)
         follow_umask(Path(tmp), directory=False)
@@ -261,7 +270,6 @@ def export_bundle(
             f"Could not write '{archive}': {reason}. Nothing was replaced.",
             "Free space on that disk or fix its permissions, or choose another archive name.",
         ) from None
-    return archive
 
 
 @dataclass
@@ -484,78 +492,86 @@ def import_bundle(
     except OSError as e:
         raise _unpack_failure(archive, Path(tempfile.gettempdir()), e) from None
     with unpack_dir as tmp_name:
-        tmp = Path(tmp_name)
-        try:
-            with tarfile.open(archive, "r:*") as tar:
-                members = _safe_members(tar, archive)
-                needed = sum(m.size for m in members if m.isfile())
-                free = shutil.disk_usage(tmp).free
-                if needed > free:
-                    raise BundleError(
-                        f"'{archive}' unpacks to {needed / 2**20:,.0f} MiB but only {free / 2**20:,.0f} MiB "
-                        f"are free in '{tmp.parent}'.",
-                        "Free disk space there (or set TMPDIR to another disk).",
-                    )
-                tar.extractall(tmp, members=members, filter="data")
-        except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
-            if write_failure(e) is not None and getattr(e, "filename", None) != str(archive):
-                # the temporary folder is full or not writable (P25), not the bundle unreadable
-                raise _unpack_failure(archive, tmp.parent, e) from None
-            raise BundleError(
-                f"'{archive}' is not a readable .tar.gz bundle: {e}.",
-                "Re-download it, or re-export it with `domainlm recipe export`.",
-            ) from None
-        roots = [p for p in tmp.iterdir() if p.is_dir()]
-        if len(roots) != 1 or not (roots[0] / CHECKSUMS).is_file() or not (roots[0] / MANIFEST).is_file():
-            raise BundleError(
-                f"'{archive}' is not a domainlm recipe bundle (no {MANIFEST} / {CHECKSUMS}).",
-                "Make bundles with `domainlm recipe export NAME`.",
-            )
-        root = roots[0]
-        expected = _read_checksums(root, archive)
-        present = {f.relative_to(root).as_posix() for f in root.rglob("*") if f.is_file()} - {CHECKSUMS}
-        problems = []
-        for name in sorted(set(expected) | present):
-            if name not in expected:
-                problems.append(f"{name}: not listed in {CHECKSUMS} (added after export)")
-            elif name not in present:
-                problems.append(f"{name}: listed but missing")
-            elif sha256_file(root / name) != expected[name]:
-                problems.append(f"{name}: sha256 does not match (modified after export)")
-        if problems:
-            raise BundleError(
-                f"The bundle '{archive}' failed verification and was not imported:\n"
-                + "\n".join(f"  - {p}" for p in problems),
-                "It was changed or damaged after export; get a fresh copy from its author.",
-            )
+        root = _unpack(archive, Path(tmp_name))
+        expected = _verify_checksums(root, archive)
         manifest = _read_manifest(root, archive)
         # The recipe inside must still validate against this version's schema.
         _read_recipe(root, archive, manifest["name"])
         target_base = base or manifest["base"]
-        base_checked = False
         if check_base:
-            from vocab_tools.loading import vocab_sha256
-
-            try:
-                actual = vocab_sha256(target_base)
-            except Exception as e:  # noqa: BLE001
-                raise BundleError(
-                    f"Cannot read the vocabulary of the base '{target_base}' to check the bundle against: "
-                    f"{str(e).rstrip('.')}.",
-                    "Pass --base with a local copy of the base model, or --no-check-base to skip the check.",
-                ) from None
-            if actual != manifest["base_vocab_sha256"]:
-                raise BundleError(
-                    f"The bundle '{archive}' was made on a different base vocabulary than '{target_base}' "
-                    f"(vocabulary sha256 {manifest['base_vocab_sha256'][:12]}… vs {actual[:12]}…): "
-                    "its terms would land in the wrong slots.",
-                    f"Import it for the base it was made on ({manifest['base']}), or re-run the recipe on your base.",
-                )
-            base_checked = True
+            _check_same_base(archive, manifest, target_base)
         dest = _destination(out_dir, manifest["name"], force)
         with atomic_directory(dest, command=IMPORT_COMMAND, force=force and out_dir is not None) as staging:
             for f in root.iterdir():
                 shutil.move(str(f), staging / f.name)
     return ImportedBundle(
-        out_dir=dest, manifest=manifest, files=sorted(expected), base_checked=base_checked, base=str(target_base)
+        out_dir=dest, manifest=manifest, files=sorted(expected), base_checked=bool(check_base), base=str(target_base)
     )
+
+
+def _unpack(archive: Path, tmp: Path) -> Path:
+    """Unpack the checked members of `archive` into `tmp` (see `_safe_members`); the bundle's folder there."""
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = _safe_members(tar, archive)
+            needed = sum(m.size for m in members if m.isfile())
+            free = shutil.disk_usage(tmp).free
+            if needed > free:
+                raise BundleError(
+                    f"'{archive}' unpacks to {needed / 2**20:,.0f} MiB but only {free / 2**20:,.0f} MiB "
+                    f"are free in '{tmp.parent}'.",
+                    "Free disk space there (or set TMPDIR to another disk).",
+                )
+            tar.extractall(tmp, members=members, filter="data")
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+        if write_failure(e) is not None and getattr(e, "filename", None) != str(archive):
+            # the temporary folder is full or not writable (P25), not the bundle unreadable
+            raise _unpack_failure(archive, tmp.parent, e) from None
+        raise BundleError(
+            f"'{archive}' is not a readable .tar.gz bundle: {e}.",
+            "Re-download it, or re-export it with `domainlm recipe export`.",
+        ) from None
+    roots = [p for p in tmp.iterdir() if p.is_dir()]
+    if len(roots) != 1 or not (roots[0] / CHECKSUMS).is_file() or not (roots[0] / MANIFEST).is_file():
+        raise BundleError(
+            f"'{archive}' is not a domainlm recipe bundle (no {MANIFEST} / {CHECKSUMS}).",
+            "Make bundles with `domainlm recipe export NAME`.",
+        )
+    return roots[0]
+
+
+def _verify_checksums(root: Path, archive: Path) -> dict[str, str]:
+    """The checksums the bundle lists, after checking that every file is listed, present and unchanged."""
+    expected = _read_checksums(root, archive)
+    present = {f.relative_to(root).as_posix() for f in root.rglob("*") if f.is_file()} - {CHECKSUMS}
+    problems = []
+    for name in sorted(set(expected) | present):
+        if name not in expected:
+            problems.append(f"{name}: not listed in {CHECKSUMS} (added after export)")
+        elif name not in present:
+            problems.append(f"{name}: listed but missing")
+        elif sha256_file(root / name) != expected[name]:
+            problems.append(f"{name}: sha256 does not match (modified after export)")
+    if problems:
+        raise BundleError(
+            f"The bundle '{archive}' failed verification and was not imported:\n"
+            + "\n".join(f"  - {p}" for p in problems),
+            "It was changed or damaged after export; get a fresh copy from its author.",
+        )
+    return expected
+
+
+def _check_same_base(archive: Path, manifest: dict, target_base: str) -> None:
+    """Refuse a bundle made on another base vocabulary: its terms sit in slot ids of that vocabulary."""
+    actual = _base_vocab_sha256(
+        target_base,
+        f"Cannot read the vocabulary of the base '{target_base}' to check the bundle against",
+        "Pass --base with a local copy of the base model, or --no-check-base to skip the check.",
+    )
+    if actual != manifest["base_vocab_sha256"]:
+        raise BundleError(
+            f"The bundle '{archive}' was made on a different base vocabulary than '{target_base}' "
+            f"(vocabulary sha256 {manifest['base_vocab_sha256'][:12]}… vs {actual[:12]}…): "
+            "its terms would land in the wrong slots.",
+            f"Import it for the base it was made on ({manifest['base']}), or re-run the recipe on your base.",
+        )

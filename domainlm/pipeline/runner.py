@@ -21,7 +21,7 @@ from domainlm.errors import ConfigError, OutputError
 from domainlm.io import write_json
 from domainlm.pipeline.hashing import fingerprint
 from domainlm.pipeline.layout import RunLayout, checkpoints_of
-from domainlm.pipeline.stages import STAGE_NAMES, STAGES, StageContext
+from domainlm.pipeline.stages import STAGE_NAMES, STAGES, Stage, StageContext
 from domainlm.recipes.load import save_portable, save_resolved
 from domainlm.recipes.schema import Recipe
 from domainlm.runtime import check_trackers_installed
@@ -199,62 +199,7 @@ def _run_stages(recipe: Recipe, out: Path, *, until, forced: set, resume: bool, 
         if stop:
             outcomes.append(StageOutcome(stage.name, "not run"))
             continue
-        material = stage.inputs(ctx)
-        fp = fingerprint(material)
-        # Per-input fingerprints, so `stages.json` tells which input made a stage rerun.
-        parts = {k: fingerprint(v)[:16] for k, v in material.items()} if isinstance(material, dict) else {}
-        prev = state["stages"].get(stage.name, {})
-        outputs_exist = all(p.exists() for p in stage.outputs(ctx))
-        if (
-            stage.name not in forced
-            and prev.get("status") == "done"
-            and prev.get("fingerprint") == fp
-            and outputs_exist
-        ):
-            outcomes.append(StageOutcome(stage.name, "skipped", 0.0, prev.get("summary", {})))
-            notify(stage.name, "skip", prev.get("summary", {}))
-        else:
-            resuming = (
-                stage.resumable
-                and resume
-                and stage.name not in forced
-                and prev.get("status") == "running"
-                and prev.get("fingerprint") == fp
-                and stage.can_resume(ctx)
-            )
-            if not resuming and stage.resumable:
-                # A changed input makes old checkpoints wrong to continue from (training keeps them
-                # beside its output). The previous output itself stays until the stage writes its
-                # new one in one swap: a failed rerun leaves it intact.
-                for p in stage.outputs(ctx):
-                    checkpoints = checkpoints_of(p)
-                    if checkpoints.is_dir():
-                        shutil.rmtree(checkpoints, ignore_errors=True)
-            changed = sorted(k for k in parts if prev.get("inputs", {}).get(k) != parts[k]) if prev else []
-            state["stages"][stage.name] = {"status": "running", "fingerprint": fp, "inputs": parts, "started": _now()}
-            write_json(ctx.layout.state, state)
-            notify(stage.name, "resume" if resuming else "start", {})
-            t0 = time.perf_counter()
-            summary = stage.run(ctx, resuming) or {}
-            seconds = round(time.perf_counter() - t0, 2)
-            state["stages"][stage.name] = {
-                "status": "done",
-                "fingerprint": fp,
-                "inputs": parts,
-                "changed": changed,
-                "started": state["stages"][stage.name]["started"],
-                "finished": _now(),
-                "seconds": seconds,
-                "resumed": resuming,
-                "summary": summary,
-            }
-            write_json(ctx.layout.state, state)
-            # Every output folder carries the recipe that made it (written before the next stage
-            # fingerprints the folder, so a rerun sees the same hash).
-            for folder in {p if p.is_dir() else p.parent for p in stage.outputs(ctx)}:
-                save_resolved(recipe, folder)
-            outcomes.append(StageOutcome(stage.name, "resumed" if resuming else "ran", seconds, summary))
-            notify(stage.name, "done", {**summary, "seconds": seconds})
+        outcomes.append(_skip_or_run(stage, ctx, state, forced=forced, resume=resume, notify=notify))
         if until is not None and stage.name == until:
             stop = True
     run = ctx.layout
@@ -265,3 +210,61 @@ def _run_stages(recipe: Recipe, out: Path, *, until, forced: set, resume: bool, 
         report_json=run.report_json if run.report_json.exists() else None,
         seconds=round(time.perf_counter() - started, 2),
     )
+
+
+def _skip_or_run(stage: Stage, ctx: StageContext, state: dict, *, forced: set, resume: bool, notify) -> StageOutcome:
+    """Skip `stage` when it finished on the same inputs and its outputs exist, else resume or run it."""
+    material = stage.inputs(ctx)
+    fp = fingerprint(material)
+    # Per-input fingerprints, so `stages.json` tells which input made a stage rerun.
+    parts = {k: fingerprint(v)[:16] for k, v in material.items()} if isinstance(material, dict) else {}
+    prev = state["stages"].get(stage.name, {})
+    outputs_exist = all(p.exists() for p in stage.outputs(ctx))
+    if stage.name not in forced and prev.get("status") == "done" and prev.get("fingerprint") == fp and outputs_exist:
+        notify(stage.name, "skip", prev.get("summary", {}))
+        return StageOutcome(stage.name, "skipped", 0.0, prev.get("summary", {}))
+    resuming = (
+        stage.resumable
+        and resume
+        and stage.name not in forced
+        and prev.get("status") == "running"
+        and prev.get("fingerprint") == fp
+        and stage.can_resume(ctx)
+    )
+    if not resuming and stage.resumable:
+        _drop_checkpoints(stage, ctx)
+    changed = sorted(k for k in parts if prev.get("inputs", {}).get(k) != parts[k]) if prev else []
+    state["stages"][stage.name] = {"status": "running", "fingerprint": fp, "inputs": parts, "started": _now()}
+    write_json(ctx.layout.state, state)
+    notify(stage.name, "resume" if resuming else "start", {})
+    t0 = time.perf_counter()
+    summary = stage.run(ctx, resuming) or {}
+    seconds = round(time.perf_counter() - t0, 2)
+    state["stages"][stage.name] = {
+        "status": "done",
+        "fingerprint": fp,
+        "inputs": parts,
+        "changed": changed,
+        "started": state["stages"][stage.name]["started"],
+        "finished": _now(),
+        "seconds": seconds,
+        "resumed": resuming,
+        "summary": summary,
+    }
+    write_json(ctx.layout.state, state)
+    # Every output folder carries the recipe that made it (written before the next stage
+    # fingerprints the folder, so a rerun sees the same hash).
+    for folder in {p if p.is_dir() else p.parent for p in stage.outputs(ctx)}:
+        save_resolved(ctx.recipe, folder)
+    notify(stage.name, "done", {**summary, "seconds": seconds})
+    return StageOutcome(stage.name, "resumed" if resuming else "ran", seconds, summary)
+
+
+def _drop_checkpoints(stage: Stage, ctx: StageContext) -> None:
+    """Delete the checkpoints beside `stage`'s outputs: a changed input makes them wrong to continue from
+    (training keeps them beside its output). The previous output itself stays until the stage writes its
+    new one in one swap: a failed rerun leaves it intact."""
+    for p in stage.outputs(ctx):
+        checkpoints = checkpoints_of(p)
+        if checkpoints.is_dir():
+            shutil.rmtree(checkpoints, ignore_errors=True)

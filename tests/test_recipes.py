@@ -150,6 +150,15 @@ def test_cli_validate_ok(cli):
     assert "✓ 화장품: valid" in result.stdout
 
 
+def test_cli_validate_check_data_lists_every_missing_corpus(cli, tmp_path, shared_data):
+    # Under the shared data the shipped movies recipe finds its corpora; under an empty folder every one is listed.
+    assert cli("recipe", "validate", "movies", "--check-data", "--data-dir", shared_data).exit_code == 0
+    result = cli("recipe", "validate", "movies", "--check-data", "--data-dir", tmp_path)
+    assert result.exit_code == 2
+    assert "names corpora that do not exist under" in result.stderr and "data.domain.0: " in result.stderr
+    assert "Pass --data-dir (or set DOMAINLM_DATA)" in result.stderr
+
+
 def test_cli_unknown_key(cli):
     result = cli("recipe", "validate", "화장품", "--set", "vocab.slot=5")
     path = shipped_recipes_dir() / "cosmetics.yaml"

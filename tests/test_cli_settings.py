@@ -12,11 +12,13 @@ import typer.main
 
 from domainlm.cli.app import app
 from domainlm.cli.options import setting_help
+from domainlm.corpus.filters import FilterConfig
 from domainlm.mining.config import MineConfig
 
 # command path -> the settings model whose fields its options set
 COMMAND_SETTINGS = {
     ("mine-terms",): MineConfig,
+    ("corpus", "clean"): FilterConfig,
 }
 
 

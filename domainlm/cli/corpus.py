@@ -8,7 +8,9 @@ import typer
 from rich.markup import escape
 
 from domainlm.cli.common import ENCODING_HELP, FIELD_HELP, WHERE_HELP, console, err_console, kv_table, print_json, table
+from domainlm.cli.options import set_settings, setting
 from domainlm.cli.root import app
+from domainlm.corpus.filters import FilterConfig
 
 corpus_app = typer.Typer(
     help="Inspect and clean corpora (txt, jsonl, csv, tsv, parquet; gz/bz2/xz/zst; utf-8 or cp949).",
@@ -84,8 +86,8 @@ def clean_command(
     field: str | None = typer.Option(None, "--field", help=FIELD_HELP),
     encoding: str | None = typer.Option(None, "--encoding", help=ENCODING_HELP),
     where: list[str] = typer.Option([], "--where", help=WHERE_HELP),
-    min_chars: int = typer.Option(2, "--min-chars", help="Drop documents shorter than this."),
-    max_chars: int | None = typer.Option(None, "--max-chars", help="Drop documents longer than this."),
+    min_chars: int | None = setting(FilterConfig, "min_chars"),
+    max_chars: int | None = setting(FilterConfig, "max_chars"),
     no_dedupe: bool = typer.Option(False, "--no-dedupe", help="Keep exact duplicates."),
     mask: bool = typer.Option(True, "--mask/--no-mask", help="Mask URLs, e-mails and phone numbers."),
     heldout_fraction: float = typer.Option(
@@ -103,7 +105,7 @@ def clean_command(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Normalise, filter, dedupe (and split off a held-out set); write atomically."""
-    from domainlm.corpus import FilterConfig, NormalizeConfig, clean_corpus
+    from domainlm.corpus import NormalizeConfig, clean_corpus
     from domainlm.corpus.reader import MAX_LINE_BYTES, describe_bytes
 
     report = clean_corpus(
@@ -112,7 +114,7 @@ def clean_command(
         field=field,
         encoding=encoding,
         normalize=NormalizeConfig(mask_urls=mask, mask_emails=mask, mask_phones=mask),
-        filters=FilterConfig(min_chars=min_chars, max_chars=max_chars, dedupe=not no_dedupe),
+        filters=FilterConfig(**set_settings(FilterConfig, locals()), dedupe=not no_dedupe),
         heldout_fraction=heldout_fraction,
         heldout_output=heldout_output,
         force=force,

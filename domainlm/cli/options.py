@@ -50,3 +50,9 @@ def typed_settings(model: type[BaseModel], parameters: dict[str, Any]) -> dict[s
     """The command's parameters that are settings of `model`, by name (None: not typed), so a command passes
     its settings on as `**typed_settings(Model, locals())` instead of naming each one again."""
     return {name: value for name, value in parameters.items() if name in model.model_fields}
+
+
+def set_settings(model: type[BaseModel], parameters: dict[str, Any]) -> dict[str, Any]:
+    """The settings of `model` that were typed (not None), ready for `model(**...)`: an untyped one keeps the
+    model's default."""
+    return {name: value for name, value in typed_settings(model, parameters).items() if value is not None}

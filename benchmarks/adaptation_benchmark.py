@@ -936,7 +936,11 @@ def chart(result: dict, path: Path) -> None:
     for ax, (name, dom) in zip(axes[0], domains):
         for j, (budget, ft) in enumerate(dom["finetune"].items()):
             minus = ft["minus"].get(REFERENCE, {})
-            pts = sorted((dom["arms"][a]["slots_filled"], minus[a], a) for a in fill_arms(dom["arms"]) if a in minus)
+            # By slot count, then name: two arms may fill as many slots (fill-1000, phased-1000).
+            pts = sorted(
+                ((dom["arms"][a]["slots_filled"], minus[a], a) for a in fill_arms(dom["arms"]) if a in minus),
+                key=lambda p: (p[0], p[2]),
+            )
             shift = 1 + 0.05 * (j - 0.5)
             for kind, marker in (("fill", "o-"), ("phased", "s"), ("fill-only", "v")):
                 sel = (
@@ -947,9 +951,12 @@ def chart(result: dict, path: Path) -> None:
                     ]
                     if kind != "fill-only"
                     else sorted(
-                        (dom["arms"][a]["slots_filled"], minus[a], a)
-                        for a in dom["arms"]
-                        if parse_arm(a)[0] == "fill-only" and a in minus
+                        (
+                            (dom["arms"][a]["slots_filled"], minus[a], a)
+                            for a in dom["arms"]
+                            if parse_arm(a)[0] == "fill-only" and a in minus
+                        ),
+                        key=lambda p: (p[0], p[2]),
                     )
                 )
                 if not sel:

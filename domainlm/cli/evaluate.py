@@ -107,7 +107,7 @@ def evaluate_command(
     from domainlm.evaluation import EvalConfig, evaluate
     from domainlm.evaluation.config import SuiteConfig
     from domainlm.evaluation.report import headline
-    from domainlm.evaluation.tasks import resolve_task
+    from domainlm.tasks.probe import resolve_task
 
     tasks = []
     for value in task or []:

@@ -77,8 +77,8 @@ def benchmark_table(result) -> Table:
 
 
 def comparison_table(result) -> Table:
-    from domainlm.finetune.metrics import METRIC_LABELS
     from domainlm.finetune.report import signed
+    from domainlm.tasks.metrics import METRIC_LABELS
 
     t = Table(title="paired comparison (same seeds, same test examples), ×100", title_justify="left")
     for c in ("task", "model − reference", "difference [95%]", "verdict"):

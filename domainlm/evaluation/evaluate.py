@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from domainlm.card import report_link, report_results, update_model_card
 from domainlm.corpus import Normalizer
 from domainlm.errors import CorpusError, EvaluationError, OutputError, VocabError
-from domainlm.evaluation.card import report_link, report_results, update_model_card
-from domainlm.evaluation.config import EvalConfig, TaskSpec
+from domainlm.evaluation.config import EvalConfig
 from domainlm.evaluation.detection import (
     DetectionComparison,
     compare_detection,
@@ -36,8 +36,6 @@ from domainlm.evaluation.mwbpc import plan_masks, score_plan
 from domainlm.evaluation.plots import plot_loss_curve, plot_metrics
 from domainlm.evaluation.probe import run_probe
 from domainlm.evaluation.report import BpcComparison, Report, Row, headline, render_markdown, summary_markdown
-from domainlm.evaluation.stats import Difference, Estimate, paired_ratio_difference
-from domainlm.evaluation.tasks import load_task
 from domainlm.evaluation.texts import (
     TextSample,
     count_overlap,
@@ -54,6 +52,9 @@ from domainlm.evaluation.tokenization import (
     token_stats,
 )
 from domainlm.io import atomic_directory, check_output_dir, write_json
+from domainlm.stats import Difference, Estimate, paired_ratio_difference
+from domainlm.tasks.probe import load_task
+from domainlm.tasks.schema import TaskSpec
 from vocab_tools.atomic import write_failure
 
 
@@ -297,7 +298,7 @@ def evaluate(
     # Task files are read before any model work, so a file without labels fails in seconds, not minutes.
     task_data = [(task, *load_task(task, seed=config.seed, normalizer=normalizer)) for task in all_tasks]
     if config.suite.tasks:  # an unknown suite task fails here, not after the MW-BPC
-        from domainlm.finetune.tasks import resolve_tasks
+        from domainlm.tasks import resolve_tasks
 
         resolve_tasks(_suite_tasks(config, all_tasks))
     seconds["read"] = time.perf_counter() - t0
@@ -428,7 +429,7 @@ def _tokenization_parts(samples: dict[str, TextSample], before: Side, after: Sid
 def _suite_tasks(config: EvalConfig, probe_tasks: Sequence[TaskSpec]) -> list:
     """The suite's tasks: a name of one of the probe tasks (`eval.tasks`) fine-tunes that task; any
     other name is a suite task (nsmc, kornli …) or a YAML task file."""
-    from domainlm.finetune.tasks import task_from_spec
+    from domainlm.tasks import task_from_spec
 
     by_name = {t.name: t for t in probe_tasks}
     return [task_from_spec(by_name[name]) if name in by_name else name for name in config.suite.tasks]

@@ -14,7 +14,7 @@ from typing import Any
 from domainlm.evaluation.detection import DetectionComparison
 from domainlm.evaluation.mwbpc import BpcResult
 from domainlm.evaluation.probe import ProbeResult
-from domainlm.evaluation.stats import Difference, Estimate
+from domainlm.stats import Difference, Estimate
 
 SCHEMA = "domainlm.report/1"
 

@@ -345,26 +345,15 @@ def run_seed(
 
 
 def _optimizer_and_schedule(model, hp: dict, total_steps: int):
-    """AdamW (no decay on biases and norms) and a linear warm-up then decay to 0 (transformers' "linear")."""
-    import torch
+    """The training core's AdamW (no decay on biases and norms: `no_decay_names`) and linear schedule."""
+    from domainlm.modeling.modes import no_decay_names
+    from domainlm.training.optim import adamw, decay_groups, linear_schedule
 
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
-    groups = [
-        {
-            "params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
-            "weight_decay": hp["weight_decay"],
-        },
-        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=hp["lr"])
-    warmup = int(hp["warmup_ratio"] * total_steps)
-
-    def linear(step: int) -> float:
-        if step < warmup:
-            return step / max(1, warmup)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, linear)
+    no_decay = no_decay_names(model, "full")
+    groups = decay_groups(((p, n in no_decay) for n, p in model.named_parameters()), hp["weight_decay"])
+    # Not fused: the fused kernel rounds differently, and fine-tuning scores stay those of earlier runs.
+    optimizer = adamw(groups, hp["lr"], fused=False)
+    return optimizer, linear_schedule(optimizer, total_steps, hp["warmup_ratio"])
 
 
 LOG_EVERY = 10  # steps between the trackers' training loss and lr points

@@ -426,7 +426,7 @@ def base_quality(base_path: str, texts: list[str], train_corpus: Path, p: dict) 
 def prepare_domain(name: str, work: Path, p: dict, data: Path) -> dict:
     """Write the domain's training text and the task's own training texts (each shuffled once: every
     arm reads them in the same order); the task's dev and test texts never train."""
-    from domainlm.finetune.tasks import load_task_data, resolve_tasks
+    from domainlm.tasks import load_task_data, resolve_tasks
 
     (task,) = resolve_tasks(DOMAINS[name])
     split = load_task_data(task, data)
@@ -592,8 +592,8 @@ def language_model_measures(arms: dict, domain: dict, general_texts: list[str], 
     from domainlm.corpus.normalize import Normalizer
     from domainlm.evaluation.encode import load_side
     from domainlm.evaluation.mwbpc import plan_masks, score_plan
-    from domainlm.evaluation.stats import paired_ratio_difference
     from domainlm.evaluation.texts import load_texts
+    from domainlm.stats import paired_ratio_difference
     from vocab_tools.metrics import measure
 
     normalizer = Normalizer()
@@ -672,7 +672,7 @@ def finetune_runs(arm: str, info: dict, domain: dict, budget: str, p: dict, data
 
 def _seed_predictions(folder: Path, metric: str, seeds) -> list:
     """The test predictions of each seed (seed-N/test_predictions.tsv) as the suite's MetricData."""
-    from domainlm.finetune.metrics import MetricData
+    from domainlm.tasks.metrics import MetricData
 
     out = []
     for seed in seeds:
@@ -739,7 +739,7 @@ def efficiency(domain: dict, base_path: str, filled_path: str, p: dict, data: Pa
     import statistics
 
     from domainlm.finetune.engine import FinetuneSettings, run_seed
-    from domainlm.finetune.tasks import load_task_data, resolve_tasks
+    from domainlm.tasks import load_task_data, resolve_tasks
 
     (task,) = resolve_tasks(domain["task"])
     split = load_task_data(task, data, max_train=p["efficiency_examples"], max_dev=50, max_test=50)

@@ -65,7 +65,7 @@ def main() -> None:
 
     from domainlm.corpus import CorpusSpec
     from domainlm.evaluation import EvalConfig, evaluate
-    from domainlm.evaluation.tasks import preset_task
+    from domainlm.tasks.probe import preset_task
 
     data = shared_data()
     root = args.keep or Path(tempfile.mkdtemp(prefix="domainlm-evalbench-"))

@@ -236,7 +236,7 @@ def validate_card(text: str) -> None:
 
 def card_facts(text: str) -> tuple[dict, list[str]]:
     """What the card's metadata says that a person pushing it should know, and what it lacks."""
-    from domainlm.evaluation.card import parse_card
+    from domainlm.card import parse_card
 
     data = parse_card(text).data
     facts = {"base_model": data.base_model, "license": data.license, "results": len(data.eval_results or [])}
@@ -268,9 +268,9 @@ def push_model(
 
     The repo is created if missing (`private` then applies; an existing repo keeps its visibility),
     `revision` names a branch (created if missing). The card's metadata is refreshed in place first
-    (see `domainlm.evaluation.card.refresh_card_metadata`). `dry_run`: check and list, change and
+    (see `domainlm.card.refresh_card_metadata`). `dry_run`: check and list, change and
     upload nothing, without a network or a token."""
-    from domainlm.evaluation.card import refresh_card_metadata
+    from domainlm.card import refresh_card_metadata
 
     folder = Path(model_dir)
     files = check_model_folder(folder)

@@ -281,7 +281,7 @@ def test_p28_a_key_given_twice_is_refused(cli, tmp_path):
 
 def test_p28_task_files_refuse_duplicate_keys_too(tmp_path):
     from domainlm.errors import DomainLMError
-    from domainlm.finetune.tasks import load_task_file
+    from domainlm.tasks import load_task_file
 
     task = tmp_path / "task.yaml"
     task.write_text("name: a\nname: b\n", encoding="utf-8")
@@ -380,7 +380,8 @@ def test_p27_no_document_claims_a_bundle_is_authenticated(cli):
 def test_b12_one_fine_tuning_seed_plots_without_error_bars(tiny_mlm_dir, filled_mlm_dir, eval_files, tmp_path):
     from domainlm.corpus.reader import CorpusSpec
     from domainlm.evaluation import EvalConfig, evaluate
-    from domainlm.evaluation.config import SuiteConfig, TaskSpec
+    from domainlm.evaluation.config import SuiteConfig
+    from domainlm.tasks import TaskSpec
 
     spec = TaskSpec(
         name="toy-sentiment",
@@ -407,7 +408,7 @@ def test_b12_one_fine_tuning_seed_plots_without_error_bars(tiny_mlm_dir, filled_
 
 
 def _sts_task(tmp_path, scores, test_scores=None):
-    from domainlm.finetune.tasks import FinetuneTask
+    from domainlm.tasks import Task
 
     def write(name, values):
         path = tmp_path / name
@@ -417,7 +418,7 @@ def _sts_task(tmp_path, scores, test_scores=None):
         )
         return str(path)
 
-    return FinetuneTask(
+    return Task(
         name="sts",
         type="regression",
         metric="spearman",
@@ -430,7 +431,7 @@ def _sts_task(tmp_path, scores, test_scores=None):
 
 def test_p15_nan_labels_are_named_as_the_labels_not_the_learning_rate(tmp_path):
     from domainlm.errors import EvaluationError
-    from domainlm.finetune.tasks import load_task_data
+    from domainlm.tasks import load_task_data
 
     with pytest.raises(EvaluationError) as e:
         load_task_data(_sts_task(tmp_path, ["nan"] * 40))
@@ -439,7 +440,7 @@ def test_p15_nan_labels_are_named_as_the_labels_not_the_learning_rate(tmp_path):
 
 def test_p16_constant_gold_scores_say_why_spearman_is_undefined(tmp_path):
     from domainlm.errors import EvaluationError
-    from domainlm.finetune.tasks import load_task_data
+    from domainlm.tasks import load_task_data
 
     with pytest.raises(
         EvaluationError,

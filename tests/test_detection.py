@@ -104,7 +104,7 @@ def _oracle_table(tokenizer, plan, rule):
 
 
 def test_auc_hand_cases():
-    from domainlm.evaluation.stats import roc_auc
+    from domainlm.stats import roc_auc
 
     assert roc_auc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]) == 1.0  # perfect separation
     assert roc_auc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1]) == 0.0  # reversed
@@ -117,7 +117,7 @@ def test_auc_hand_cases():
 
 
 def test_auc_equals_pairwise_count_with_ties_and_weights():
-    from domainlm.evaluation.stats import roc_auc
+    from domainlm.stats import roc_auc
 
     rng = np.random.default_rng(0)
     scores = rng.integers(0, 5, size=60).astype(float)  # many ties
@@ -134,7 +134,7 @@ def test_auc_equals_pairwise_count_with_ties_and_weights():
 
 
 def test_bootstrap_over_texts_and_paired_difference():
-    from domainlm.evaluation.stats import bootstrap_estimate, grouped_auc, paired_bootstrap_difference, tie_groups
+    from domainlm.stats import bootstrap_estimate, grouped_auc, paired_bootstrap_difference, tie_groups
 
     rng = np.random.default_rng(1)
     text = np.repeat(np.arange(80), 6)  # 80 texts of 6 eojeols
@@ -296,9 +296,9 @@ def test_evaluate_refuses_a_generator_beside_a_discriminator(cli, electra, eval_
 
 def test_evaluate_two_discriminators_reports_detection_auc(electra, eval_files, tmp_path):
     from domainlm.evaluation import EvalConfig, evaluate
-    from domainlm.evaluation.tasks import load_task_file
+    from domainlm.tasks import TaskSpec, load_task_file
 
-    config = EvalConfig(max_texts=60, bootstrap=100, tasks=load_task_file(eval_files["task_json"]))
+    config = EvalConfig(max_texts=60, bootstrap=100, tasks=load_task_file(eval_files["task_json"], TaskSpec))
     report = evaluate(
         electra.before,
         electra.after,

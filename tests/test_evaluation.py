@@ -174,7 +174,7 @@ def test_long_text_is_cut_at_an_eojeol_boundary_shared_by_both_tokenizers(tiny_m
 
 
 def test_bootstrap_ratio_and_paired_difference():
-    from domainlm.evaluation.stats import paired_ratio_difference, ratio_estimate
+    from domainlm.stats import paired_ratio_difference, ratio_estimate
 
     rng = np.random.default_rng(0)
     chars = rng.integers(5, 20, size=300).astype(float)
@@ -190,7 +190,7 @@ def test_bootstrap_ratio_and_paired_difference():
 
 
 def test_classification_metrics_by_hand():
-    from domainlm.evaluation.stats import classification_estimates, paired_classification_differences
+    from domainlm.stats import classification_estimates, paired_classification_differences
 
     y = np.array([0, 0, 0, 1, 1, 1, 1, 1])
     pred = np.array([0, 0, 1, 1, 1, 1, 1, 0])
@@ -219,8 +219,8 @@ def test_logistic_probe_separates_separable_data():
 
 def test_task_labels_join_on_rows_and_label_map(tmp_path):
     from domainlm.corpus import CorpusSpec
-    from domainlm.evaluation.config import TaskSpec
-    from domainlm.evaluation.tasks import load_task
+    from domainlm.tasks import TaskSpec
+    from domainlm.tasks.probe import load_task
 
     f = tmp_path / "shop.tsv"
     rows = ["id\trating\ttext"] + [
@@ -252,9 +252,10 @@ def test_task_labels_join_on_rows_and_label_map(tmp_path):
 
 def test_task_without_labels_lists_columns(eval_files):
     from domainlm.errors import EvaluationError
-    from domainlm.evaluation.tasks import load_task, load_task_file
+    from domainlm.tasks import TaskSpec, load_task_file
+    from domainlm.tasks.probe import load_task
 
-    [task] = load_task_file(eval_files["nolabel_json"])
+    [task] = load_task_file(eval_files["nolabel_json"], TaskSpec)
     with pytest.raises(EvaluationError) as e:
         load_task(task, seed=0)
     assert e.value.message == (
@@ -266,7 +267,7 @@ def test_task_without_labels_lists_columns(eval_files):
 
 
 def test_model_card_section_is_idempotent(tmp_path):
-    from domainlm.evaluation.card import END, START, update_model_card
+    from domainlm.card import END, START, update_model_card
 
     (tmp_path / "README.md").write_text("# model\n\nHow it was trained.\n", encoding="utf-8")
     update_model_card(tmp_path, "| a | b |\n|---|---|\n| 1 | 2 |")
@@ -277,9 +278,10 @@ def test_model_card_section_is_idempotent(tmp_path):
 
 
 def test_plot_labels_without_korean_font_do_not_warn(tmp_path):
-    from domainlm.evaluation.plots import ascii_label, plot_metrics
+    from domainlm.charts import ascii_label
+    from domainlm.evaluation.plots import plot_metrics
     from domainlm.evaluation.report import Report, Row
-    from domainlm.evaluation.stats import Difference, Estimate
+    from domainlm.stats import Difference, Estimate
 
     assert ascii_label("probe 화장품: accuracy") == "probe ?: accuracy"
     row = Row(
@@ -308,10 +310,10 @@ def evaluated_dir(filled_mlm_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def report(tiny_mlm_dir, evaluated_dir, eval_files, tmp_path_factory):
     from domainlm.evaluation import EvalConfig, evaluate
-    from domainlm.evaluation.tasks import load_task_file
+    from domainlm.tasks import TaskSpec, load_task_file
 
     out = tmp_path_factory.mktemp("report")
-    config = EvalConfig(max_texts=200, bootstrap=200, seed=13, tasks=load_task_file(eval_files["task_json"]))
+    config = EvalConfig(max_texts=200, bootstrap=200, seed=13, tasks=load_task_file(eval_files["task_json"], TaskSpec))
     return evaluate(
         tiny_mlm_dir, evaluated_dir, out, domain=eval_files["domain"], general=eval_files["general"], config=config
     )
@@ -371,9 +373,9 @@ def test_report_markdown_charts_and_card(report, evaluated_dir):
 def test_evaluate_texts_in_code_finetune_probe_no_general(tiny_mlm_dir, filled_mlm_dir, eval_files, tmp_path):
     """Texts passed as a list (what `adapt` does with its held-out split), the fine-tune probe, no general text."""
     from domainlm.evaluation import EvalConfig, evaluate
-    from domainlm.evaluation.tasks import load_task_file
+    from domainlm.tasks import TaskSpec, load_task_file
 
-    [task] = load_task_file(eval_files["task_json"])
+    [task] = load_task_file(eval_files["task_json"], TaskSpec)
     config = EvalConfig(
         max_texts=30, bootstrap=100, probe="finetune", tasks=[task.model_copy(update={"max_train": 64})]
     )

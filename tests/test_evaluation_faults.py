@@ -15,7 +15,7 @@ from helpers.evaluation import build_filled_model, make_texts
 from domainlm.errors import EvaluationError
 from domainlm.evaluation import EvalConfig, evaluate
 from domainlm.evaluation.report import headline
-from domainlm.evaluation.stats import Difference, Estimate
+from domainlm.stats import Difference, Estimate
 
 FAST = EvalConfig(max_texts=20, bootstrap=100)
 

@@ -64,7 +64,8 @@ def test_a_probe_task_named_in_the_suite_is_fine_tuned(tiny_mlm_dir, filled_mlm_
     """`eval.suite.tasks: [NAME]` where NAME is one of `eval.tasks`: that task, fine-tuned (the demo's rating)."""
     from domainlm.corpus.reader import CorpusSpec
     from domainlm.evaluation import EvalConfig, evaluate
-    from domainlm.evaluation.config import SuiteConfig, TaskSpec
+    from domainlm.evaluation.config import SuiteConfig
+    from domainlm.tasks import TaskSpec
 
     spec = TaskSpec(
         name="toy-sentiment",

@@ -252,7 +252,7 @@ def test_usage_snippet_runs_as_written(adapted, monkeypatch):
 def test_evaluation_table_goes_into_the_card_and_keeps_the_front_matter(adapted, tmp_path):
     from huggingface_hub import ModelCard
 
-    from domainlm.evaluation.card import END, START, update_model_card
+    from domainlm.card import END, START, update_model_card
 
     copy = tmp_path / adapted.name
     shutil.copytree(adapted, copy)

@@ -13,15 +13,14 @@ import numpy as np
 import pytest
 
 from domainlm.errors import ConfigError, EvaluationError
-from domainlm.finetune import BUILTIN_TASKS, SUITE_ORDER, FinetuneTask, load_task_data, resolve_tasks
-from domainlm.finetune.metrics import (
+from domainlm.finetune import BUILTIN_TASKS, SUITE_ORDER, Task, load_task_data, resolve_tasks
+from domainlm.finetune.metrics import paired_difference, seed_summary
+from domainlm.tasks.metrics import (
     MetricData,
     accuracy,
     entity_f1,
     macro_f1,
-    paired_difference,
     pearson,
-    seed_summary,
     spearman,
 )
 
@@ -169,7 +168,7 @@ def test_naver_ner_format_and_bio_check(tmp_path):
         "1\t비토리오\tPER_B\n2\t양일\tDAT_B\n3\t만에\t-\n\n1\t서울\tLOC_B\n2\t특별시\tLOC_I\n3\t간다\t-\n",
         encoding="utf-8",
     )
-    task = FinetuneTask(
+    task = Task(
         name="naver-ner",
         type="tokens",
         metric="entity_f1",
@@ -192,7 +191,7 @@ def test_naver_ner_format_and_bio_check(tmp_path):
 def test_labels_outside_the_label_map(tmp_path):
     path = tmp_path / "t.tsv"
     path.write_text("text\tlabel\n좋아요\tpos\n별로\tneg\n그저그래\tmeh\n", encoding="utf-8")
-    task = FinetuneTask(
+    task = Task(
         name="t",
         type="single",
         metric="accuracy",
@@ -232,7 +231,7 @@ def test_length_grouped_batches_cover_everything_with_little_padding():
 
 
 def test_unit_predictions_continue_entities_inside_a_token():
-    from domainlm.finetune.engine import unit_predictions
+    from domainlm.tasks.types.tokens import unit_predictions
 
     names = ["O", "B-PS", "I-PS"]
     # token 1 covers units 0 and 1 (e.g. '홍길'), token 2 unit 2; unit 3 was cut off
@@ -256,13 +255,12 @@ def test_char_level_ner_round_trips_through_the_tokenizer(tiny_tokenizer_dir, sh
     """Gold tags → token labels → unit tags: what a perfect tagger scores (the tiny vocab splits finely)."""
     from transformers import AutoTokenizer
 
-    from domainlm.finetune.engine import encode, unit_predictions
+    from domainlm.tasks.types.tokens import unit_predictions
 
     data = load_task_data(BUILTIN_TASKS["klue-ner"], shared_data, max_train=300)
-    enc = encode(
+    enc = data.task.kind.encode(
         data.train,
         AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir)),
-        data.task,
         128,
         data.label_names,
         data.unit_separator,
@@ -281,7 +279,7 @@ def test_char_level_ner_round_trips_through_the_tokenizer(tiny_tokenizer_dir, sh
 @pytest.mark.parametrize("task", ["nsmc", "question-pair", "korsts", "klue-ner"])
 def test_each_task_type_end_to_end(task, tiny_mlm_dir, shared_data, tmp_path):
     from domainlm.finetune import finetune
-    from domainlm.finetune.metrics import compute
+    from domainlm.tasks.metrics import compute
 
     out = tmp_path / "ft"
     result = finetune(tiny_mlm_dir, task, out, seeds=1, data_dir=shared_data, **SMALL)
@@ -309,7 +307,7 @@ def test_each_task_type_end_to_end(task, tiny_mlm_dir, shared_data, tmp_path):
 
 def test_test_split_is_read_once_after_the_last_dev_evaluation(tiny_mlm_dir, shared_data, monkeypatch):
     from domainlm.finetune import finetune
-    from domainlm.finetune.tasks import TaskData
+    from domainlm.tasks import TaskData
 
     events: list[str] = []
     original = TaskData.load_test
@@ -405,8 +403,7 @@ def test_a_recipe_task_becomes_a_suite_task(tmp_path):
     import gzip
 
     from domainlm.corpus import CorpusSpec
-    from domainlm.evaluation.config import TaskSpec
-    from domainlm.finetune.tasks import task_from_spec
+    from domainlm.tasks import TaskSpec, task_from_spec
 
     spec = CorpusSpec(path="reviews/naver_shopping_50k.tsv", field="text")
     assert (

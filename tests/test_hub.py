@@ -322,7 +322,7 @@ def _hub_snapshot(tiny_mlm_dir: Path, root: Path, license: str = "apache-2.0") -
 
 
 def test_lineage_of_a_hub_base_a_cached_download_and_an_adapted_base(model, tiny_mlm_dir, tmp_path, online):
-    from domainlm.evaluation.card import refresh_card_metadata
+    from domainlm.card import refresh_card_metadata
     from domainlm.hub import push_model
 
     snap = _hub_snapshot(tiny_mlm_dir, tmp_path)
@@ -345,7 +345,7 @@ def test_lineage_of_a_hub_base_a_cached_download_and_an_adapted_base(model, tiny
 
 
 def test_lineage_of_a_pretrained_base_and_a_person_set_license(model, tmp_path):
-    from domainlm.evaluation.card import refresh_card_metadata
+    from domainlm.card import refresh_card_metadata
 
     base = tmp_path / "pretrained"
     base.mkdir()
@@ -363,9 +363,9 @@ def test_lineage_of_a_pretrained_base_and_a_person_set_license(model, tmp_path):
 
 
 def test_fine_tuning_scores_go_into_the_model_index(model):
-    from domainlm.evaluation.card import update_model_card
+    from domainlm.card import update_model_card
     from domainlm.finetune.report import card_results
-    from domainlm.finetune.tasks import BUILTIN_TASKS
+    from domainlm.tasks import BUILTIN_TASKS
 
     def result(mean):
         return SimpleNamespace(
@@ -397,8 +397,8 @@ def test_fine_tuning_scores_go_into_the_model_index(model):
 
 
 def test_front_matter_huggingface_hub_cannot_read_is_an_error_not_dropped(model):
+    from domainlm.card import update_model_card
     from domainlm.errors import ModelError
-    from domainlm.evaluation.card import update_model_card
 
     broken = "---\nlanguage: ko\nmodel-index:\n- results: [1]\n---\n# hand-written\n"
     (model / "README.md").write_text(broken, encoding="utf-8")

@@ -7,7 +7,7 @@ import gzip
 import pytest
 
 from domainlm.errors import EvaluationError
-from domainlm.finetune.tasks import FinetuneTask, load_task_data
+from domainlm.tasks import Task, load_task_data
 
 ROWS = [
     (f"{t} {i}", label)
@@ -23,8 +23,8 @@ ROWS = [
 ]
 
 
-def _single(path, **update) -> FinetuneTask:
-    task = FinetuneTask(
+def _single(path, **update) -> Task:
+    task = Task(
         name="t", type="single", metric="accuracy", train=str(path), text_columns=["text"], label_column="label"
     )
     return task.model_copy(update=update)
@@ -61,7 +61,7 @@ def test_non_finite_scores_are_refused(tmp_path, bad):
     path = tmp_path / "sts.tsv"
     rows = [(f"문장 {i}", f"다른 문장 {i}", str(i % 5)) for i in range(30)] + [("문장 x", "문장 y", bad)]
     path.write_text("s1\ts2\tscore\n" + "".join(f"{a}\t{b}\t{c}\n" for a, b, c in rows), encoding="utf-8")
-    task = FinetuneTask(
+    task = Task(
         name="s", type="regression", metric="spearman", train=str(path), text_columns=["s1", "s2"], label_column="score"
     )
     with pytest.raises(EvaluationError, match="not a finite number"):
@@ -74,7 +74,7 @@ def test_scores_outside_the_declared_range_are_refused(tmp_path):
         "s1\ts2\tscore\n" + "".join(f"문장 {i}\t다른 {i}\t{i % 5}\n" for i in range(30)) + "a\tb\t99\n",
         encoding="utf-8",
     )
-    task = FinetuneTask(
+    task = Task(
         name="s",
         type="regression",
         metric="spearman",

@@ -185,13 +185,13 @@ def print_run_result(result) -> None:
 
 def complete_finetune_task(incomplete: str) -> list[str]:
     """Shell completion of --task: the built-in fine-tuning tasks (a YAML path completes as a file)."""
-    from domainlm.finetune.tasks import known_tasks
+    from domainlm.tasks import known_tasks
 
     return [name for name in known_tasks() if name.startswith(incomplete)]
 
 
 def complete_probe_task(incomplete: str) -> list[str]:
     """Shell completion of evaluate's --task: its probe presets."""
-    from domainlm.evaluation.tasks import PRESETS
+    from domainlm.tasks.probe import PRESETS
 
     return [name for name in PRESETS if name.startswith(incomplete)]

@@ -13,22 +13,6 @@ from domainlm.cli.root import app
 from domainlm.runtime import PRECISION_HELP
 
 
-def _corpora(paths: list[str] | None, field: str | None):
-    from domainlm.corpus import corpus_specs
-
-    return corpus_specs(paths, field=field) if paths else None
-
-
-def _default_out(after: str) -> Path:
-    """AFTER.evaluation beside the model, never inside it: the model folder is what `domainlm push` uploads."""
-    folder = Path(after)
-    if not folder.is_dir():
-        return Path("evaluation")
-    if folder.name in ("", ".."):  # "." or "..": name the report after the folder's real name
-        folder = folder.resolve()
-    return folder.with_name(f"{folder.name}.evaluation")
-
-
 @app.command("evaluate")
 def evaluate_command(
     before: str = typer.Option(..., "--before", help="Base model: HF directory (or a cached hub name)."),
@@ -104,23 +88,30 @@ def evaluate_command(
     """Measure MW-BPC (domain gain, forgetting), tokenization and probes before and after; write the report.
 
     ELECTRA discriminators (no MLM head) are measured by replaced-word detection AUC instead of MW-BPC."""
-    from domainlm.evaluation import EvalConfig, evaluate
-    from domainlm.evaluation.config import SuiteConfig
-    from domainlm.evaluation.report import headline
-    from domainlm.evaluation.tasks import resolve_task
+    from domainlm.recipes.requests import evaluate_request
 
-    tasks = []
-    for value in task or []:
-        for spec in resolve_task(value, data_dir):
-            updates = {k: v for k, v in (("max_train", max_train), ("max_test", max_test)) if v is not None}
-            tasks.append(spec.model_copy(update=updates))
-    suite = SuiteConfig(
-        tasks=finetune or [],
-        seeds=finetune_seeds,
-        max_train=finetune_max_train,
-        data_dir=str(data_dir) if data_dir else None,
-    )
-    config = EvalConfig(
+    def warn(message: str) -> None:
+        err_console.print(f"[bold yellow]Warning:[/] [yellow]{escape(message)}[/]", soft_wrap=True)
+
+    report = evaluate_request(
+        before,
+        after,
+        output,
+        domain=domain,
+        general=general,
+        domain_field=domain_field,
+        general_field=general_field,
+        tasks=task or [],
+        data_dir=data_dir,
+        max_train=max_train,
+        max_test=max_test,
+        finetune=finetune or [],
+        finetune_seeds=finetune_seeds,
+        finetune_max_train=finetune_max_train,
+        train_corpus=train_corpus,
+        update_card=not no_card,
+        on_warning=warn,
+        force=force,
         max_texts=max_texts,
         seed=seed,
         batch_size=batch_size,
@@ -128,26 +119,13 @@ def evaluate_command(
         probe=probe,
         device=device,
         precision=precision,
-        tasks=tasks,
-        suite=suite,
     )
+    _render(report, as_json)
 
-    def warn(message: str) -> None:
-        err_console.print(f"[bold yellow]Warning:[/] [yellow]{escape(message)}[/]", soft_wrap=True)
 
-    out = output or _default_out(after)
-    report = evaluate(
-        before,
-        after,
-        out,
-        domain=_corpora(domain, domain_field),
-        general=_corpora(general, general_field),
-        config=config,
-        train_corpus=train_corpus or None,
-        update_card=not no_card,
-        on_warning=warn,
-        force=force,
-    )
+def _render(report, as_json: bool) -> None:
+    from domainlm.evaluation.report import headline
+
     if as_json:
         print_json(report.to_dict())
         return
@@ -161,7 +139,7 @@ def evaluate_command(
             f"{emitted:,} emitted on the domain text."
         )
     console.print(
-        f"Wrote [bold]{escape(str(out / 'report.md'))}[/], report.json and charts "
+        f"Wrote [bold]{escape(str(report.out_dir / 'report.md'))}[/], report.json and charts "
         f"in {report.seconds.get('total', 0):.1f} s.",
         soft_wrap=True,
     )

@@ -77,8 +77,8 @@ def benchmark_table(result) -> Table:
 
 
 def comparison_table(result) -> Table:
-    from domainlm.finetune.metrics import METRIC_LABELS
     from domainlm.finetune.report import signed
+    from domainlm.tasks.metrics import METRIC_LABELS
 
     t = Table(title="paired comparison (same seeds, same test examples), ×100", title_justify="left")
     for c in ("task", "model − reference", "difference [95%]", "verdict"):
@@ -92,6 +92,43 @@ def comparison_table(result) -> Table:
             f"[{colours.get(c.verdict, 'default')}]{c.verdict}[/]",
         )
     return t
+
+
+def _print_finetune(result, model: str, out: Path, settings, as_json: bool) -> None:
+    from domainlm.finetune.report import cell
+
+    if as_json:
+        print_json(result.to_dict())
+        return
+    t = Table(title=f"{result.task.name} ({result.task.metric}) on {escape(model)}", title_justify="left")
+    for c in ("seed", "best epoch", "dev", "test"):
+        t.add_column(c, justify="right")
+    for r in result.runs:
+        t.add_row(str(r.seed), str(r.best_epoch), f"{100 * r.best_dev:.2f}", f"{100 * r.test_score:.2f}")
+    console.print(t)
+    console.print(f"mean ± std [95% interval] ×100: [bold]{cell(result.summary)}[/]")
+    console.print(
+        escape(
+            f"splits: {result.task.split_protocol()}; {result.sizes.get('train', 0):,} train, "
+            f"{result.sizes.get('dev', 0):,} dev, {result.sizes.get('test', 0):,} test examples"
+        ),
+        soft_wrap=True,
+    )
+    if result.task.note:
+        console.print(f"[yellow]note:[/] {escape(result.task.note)}", soft_wrap=True)
+    console.print(
+        f"Wrote [bold]{escape(str(out))}[/] (finetune.json, seed-N/metrics.json, dev_curve.json, "
+        f"test_predictions.tsv) in {result.seconds:.1f} s.",
+        soft_wrap=True,
+    )
+    if settings.report_to:
+        from domainlm.runtime import logging_dir_for
+
+        console.print(
+            f"Tracker logs ({', '.join(settings.report_to)}): [bold]"
+            f"{escape(str(logging_dir_for(out, settings.logging_dir)))}[/] (a run per seed).",
+            soft_wrap=True,
+        )
 
 
 @app.command("finetune")
@@ -131,7 +168,6 @@ def finetune_command(
 ) -> None:
     """Fine-tune MODEL on one task with several seeds: epoch chosen on dev, test read once at the end."""
     from domainlm.finetune import finetune
-    from domainlm.finetune.report import cell
 
     _quiet_transformers()
     settings = _settings(
@@ -150,38 +186,7 @@ def finetune_command(
     )
     out = output or Path(f"finetune-{Path(task).stem if task.endswith(('.yaml', '.yml', '.json')) else task}")
     result = finetune(model, task, out, seeds=seeds, data_dir=data_dir, settings=settings, force=force)
-    if as_json:
-        print_json(result.to_dict())
-        return
-    t = Table(title=f"{result.task.name} ({result.task.metric}) on {escape(model)}", title_justify="left")
-    for c in ("seed", "best epoch", "dev", "test"):
-        t.add_column(c, justify="right")
-    for r in result.runs:
-        t.add_row(str(r.seed), str(r.best_epoch), f"{100 * r.best_dev:.2f}", f"{100 * r.test_score:.2f}")
-    console.print(t)
-    console.print(f"mean ± std [95% interval] ×100: [bold]{cell(result.summary)}[/]")
-    console.print(
-        escape(
-            f"splits: {result.task.split_protocol()}; {result.sizes.get('train', 0):,} train, "
-            f"{result.sizes.get('dev', 0):,} dev, {result.sizes.get('test', 0):,} test examples"
-        ),
-        soft_wrap=True,
-    )
-    if result.task.note:
-        console.print(f"[yellow]note:[/] {escape(result.task.note)}", soft_wrap=True)
-    console.print(
-        f"Wrote [bold]{escape(str(out))}[/] (finetune.json, seed-N/metrics.json, dev_curve.json, "
-        f"test_predictions.tsv) in {result.seconds:.1f} s.",
-        soft_wrap=True,
-    )
-    if settings.report_to:
-        from domainlm.runtime import logging_dir_for
-
-        console.print(
-            f"Tracker logs ({', '.join(settings.report_to)}): [bold]"
-            f"{escape(str(logging_dir_for(out, settings.logging_dir)))}[/] (a run per seed).",
-            soft_wrap=True,
-        )
+    _print_finetune(result, model, out, settings, as_json)
 
 
 @app.command("benchmark")
@@ -222,19 +227,9 @@ def benchmark_command(
     as_json: bool = typer.Option(False, "--json", help="Print benchmark.json instead of tables."),
 ) -> None:
     """Fine-tune each model on each task (same seeds, same examples); print and write the seed's table."""
-    from domainlm.errors import ConfigError
     from domainlm.finetune import benchmark
 
-    models: dict[str, str] = {}
-    for item in model:
-        name, sep, path = item.partition("=")
-        if not sep or not name.strip() or not path.strip():
-            raise ConfigError(
-                f"--model '{item}' is not NAME=PATH.", "Pass e.g. --model base=out/base --model adapted=out/adapted."
-            )
-        if name.strip() in models:
-            raise ConfigError(f"The model name '{name.strip()}' is given twice.", "Give each --model its own NAME.")
-        models[name.strip()] = path.strip()
+    models = _named_models(model)
     _quiet_transformers()
     settings = _settings(
         epochs,
@@ -253,6 +248,27 @@ def benchmark_command(
     result = benchmark(
         models, tasks, output, seeds=seeds, data_dir=data_dir, settings=settings, force=force, update_card=not no_card
     )
+    _print_benchmark(result, output, as_json)
+
+
+def _named_models(values: list[str]) -> dict[str, str]:
+    """--model NAME=PATH values, each name once."""
+    from domainlm.errors import ConfigError
+
+    models: dict[str, str] = {}
+    for item in values:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise ConfigError(
+                f"--model '{item}' is not NAME=PATH.", "Pass e.g. --model base=out/base --model adapted=out/adapted."
+            )
+        if name.strip() in models:
+            raise ConfigError(f"The model name '{name.strip()}' is given twice.", "Give each --model its own NAME.")
+        models[name.strip()] = path.strip()
+    return models
+
+
+def _print_benchmark(result, output: Path, as_json: bool) -> None:
     if as_json:
         print_json(result.to_dict())
         return

@@ -6,31 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domainlm.corpus.reader import CorpusSpec
 from domainlm.runtime import PRECISION_HELP, Precision
-
-
-class TaskSpec(BaseModel):
-    """A downstream probe: a labelled text classification task."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(description="Task name shown in the report")
-    train: CorpusSpec = Field(description="Training examples (field = text column)")
-    test: CorpusSpec = Field(description="Test examples (field = text column)")
-    label_field: str = Field("label", description="Column holding the label")
-    label_map: dict[str, int] | None = Field(
-        None, description="Map raw labels to classes, e.g. {'1': 0, '2': 0, '4': 1, '5': 1}; unmapped rows are dropped"
-    )
-    max_train: int = Field(2000, ge=10, description="Training examples used (fixed budget)")
-    max_test: int = Field(1000, ge=10, description="Test examples used")
-    test_fraction: float = Field(
-        0.2,
-        gt=0,
-        lt=1,
-        description="When train and test name the same file, the share of its rows (by a hash of the text) used as "
-        "test",
-    )
+from domainlm.tasks.schema import TaskSpec
 
 
 class SuiteConfig(BaseModel):

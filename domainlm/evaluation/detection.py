@@ -38,7 +38,8 @@ import numpy as np
 from domainlm.errors import EvaluationError, ModelError
 from domainlm.evaluation.encode import Side
 from domainlm.evaluation.mwbpc import choose_masked, length_batches
-from domainlm.evaluation.stats import (
+from domainlm.progress import progress_bar
+from domainlm.stats import (
     Difference,
     Estimate,
     bootstrap_estimate,
@@ -46,7 +47,6 @@ from domainlm.evaluation.stats import (
     paired_bootstrap_difference,
     tie_groups,
 )
-from domainlm.progress import progress_bar
 
 GENERATOR_HINT = (
     "This is the generator; pass the discriminator (the ElectraForPreTraining folder that was trained with it)."

@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from domainlm.card import report_link, report_results, update_model_card
 from domainlm.corpus import Normalizer
 from domainlm.errors import CorpusError, EvaluationError, OutputError, VocabError
-from domainlm.evaluation.card import report_link, report_results, update_model_card
-from domainlm.evaluation.config import EvalConfig, TaskSpec
+from domainlm.evaluation.config import EvalConfig
 from domainlm.evaluation.detection import (
     DetectionComparison,
     compare_detection,
@@ -36,8 +36,6 @@ from domainlm.evaluation.mwbpc import plan_masks, score_plan
 from domainlm.evaluation.plots import plot_loss_curve, plot_metrics
 from domainlm.evaluation.probe import run_probe
 from domainlm.evaluation.report import BpcComparison, Report, Row, headline, render_markdown, summary_markdown
-from domainlm.evaluation.stats import Difference, Estimate, paired_ratio_difference
-from domainlm.evaluation.tasks import load_task
 from domainlm.evaluation.texts import (
     TextSample,
     count_overlap,
@@ -54,6 +52,9 @@ from domainlm.evaluation.tokenization import (
     token_stats,
 )
 from domainlm.io import atomic_directory, check_output_dir, write_json
+from domainlm.stats import Difference, Estimate, paired_ratio_difference
+from domainlm.tasks.probe import load_task
+from domainlm.tasks.schema import TaskSpec
 from vocab_tools.atomic import write_failure
 
 
@@ -284,22 +285,7 @@ def evaluate(
     check_output_dir(out_dir, EVALUATE_COMMAND, force)  # before minutes of work, not after
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    normalizer = Normalizer()
-
-    domain_sample = load_texts(
-        domain, max_texts=config.max_texts, seed=config.seed, what="held-out domain", normalizer=normalizer
-    )
-    general_sample = None
-    if general is not None:
-        general_sample = load_texts(
-            general, max_texts=config.max_texts, seed=config.seed, what="general", normalizer=normalizer
-        )
-    # Task files are read before any model work, so a file without labels fails in seconds, not minutes.
-    task_data = [(task, *load_task(task, seed=config.seed, normalizer=normalizer)) for task in all_tasks]
-    if config.suite.tasks:  # an unknown suite task fails here, not after the MW-BPC
-        from domainlm.finetune.tasks import resolve_tasks
-
-        resolve_tasks(_suite_tasks(config, all_tasks))
+    domain_sample, general_sample, task_data = _read_inputs(domain, general, config, all_tasks)
     seconds["read"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -307,9 +293,8 @@ def evaluate(
     seconds["load"] = time.perf_counter() - t
 
     config, warnings, overlap = _checks(before_side, after_side, domain_sample, after, train_corpus, config)
-    for w in warnings:
-        if on_warning is not None:
-            on_warning(w)
+    for w in warnings if on_warning is not None else ():
+        on_warning(w)
 
     t = time.perf_counter()
     samples = {"domain": domain_sample} | ({"general": general_sample} if general_sample else {})
@@ -320,47 +305,22 @@ def evaluate(
     stats, tokenization, terms, filled_source, examples = _tokenization_parts(samples, before_side, after_side, config)
     seconds["tokenization"] = time.perf_counter() - t
 
-    probes = []
     t = time.perf_counter()
-    for task, train, test, classes in task_data:
-        probes.append(
-            run_probe(
-                task.name,
-                before_side,
-                after_side,
-                train,
-                test,
-                classes,
-                method=config.probe,
-                seed=config.seed,
-                max_seq_len=config.max_seq_len,
-                batch_size=config.batch_size,
-                resamples=config.bootstrap,
-                epochs=config.finetune_epochs,
-            )
-        )
+    probes = _run_probes(task_data, before_side, after_side, config)
     if all_tasks:
         seconds["probes"] = time.perf_counter() - t
-    suite_dir: Path | None = None
-    suite_results: list = []
+    t = time.perf_counter()
+    suite_dir, suite_rows, suite_results = _run_suite(before, after, config, all_tasks)
     if config.suite.tasks:
-        t = time.perf_counter()
-        suite_dir, suite_rows, suite_results = _run_suite(before, after, config, all_tasks)
-        probes_rows = suite_rows
         seconds["finetune"] = time.perf_counter() - t
-    else:
-        probes_rows = []
-
-    config_dict = config.model_dump(mode="json")
-    config_dict["tasks"] = [task.model_dump(mode="json") for task in all_tasks]
     report = Report(
         before=str(before),
         after=str(after),
         out_dir=out_dir,
-        config=config_dict,
+        config=config.model_dump(mode="json") | {"tasks": [task.model_dump(mode="json") for task in all_tasks]},
         bpc=bpc,
         tokenization=tokenization,
-        rows=_rows(bpc, stats, probes, config, detection) + probes_rows,
+        rows=_rows(bpc, stats, probes, config, detection) + suite_rows,
         probes=probes,
         filled_terms=terms,
         filled_source=filled_source,
@@ -373,12 +333,58 @@ def evaluate(
     )
     seconds["total"] = time.perf_counter() - t0  # everything but writing the files, which takes well under a second
     report.seconds = seconds
+    _write_and_clean(report, after, update_card, force, suite_dir, suite_results)
+    return report
+
+
+def _write_and_clean(report: Report, after, update_card: bool, force: bool, suite_dir: Path | None, results) -> None:
+    """Write the report (and card); the suite's temporary folder goes whatever happens."""
     try:
-        _write(report, after, update_card, force, suite_dir=suite_dir, card_results=suite_results)
+        _write(report, after, update_card, force, suite_dir=suite_dir, card_results=results)
     finally:
         if suite_dir is not None:
             shutil.rmtree(suite_dir.parent, ignore_errors=True)
-    return report
+
+
+def _read_inputs(domain, general, config: EvalConfig, all_tasks: list[TaskSpec]):
+    """(domain sample, general sample or None, each probe task's data); an unknown suite task is refused here,
+    before any model work, as is a task file without labels: they fail in seconds, not minutes."""
+    normalizer = Normalizer()
+    domain_sample = load_texts(
+        domain, max_texts=config.max_texts, seed=config.seed, what="held-out domain", normalizer=normalizer
+    )
+    general_sample = None
+    if general is not None:
+        general_sample = load_texts(
+            general, max_texts=config.max_texts, seed=config.seed, what="general", normalizer=normalizer
+        )
+    task_data = [(task, *load_task(task, seed=config.seed, normalizer=normalizer)) for task in all_tasks]
+    if config.suite.tasks:
+        from domainlm.tasks import resolve_tasks
+
+        resolve_tasks(_suite_tasks(config, all_tasks))
+    return domain_sample, general_sample, task_data
+
+
+def _run_probes(task_data: list, before_side: Side, after_side: Side, config: EvalConfig) -> list:
+    """One probe per task, on both models."""
+    return [
+        run_probe(
+            task.name,
+            before_side,
+            after_side,
+            train,
+            test,
+            classes,
+            method=config.probe,
+            seed=config.seed,
+            max_seq_len=config.max_seq_len,
+            batch_size=config.batch_size,
+            resamples=config.bootstrap,
+            epochs=config.finetune_epochs,
+        )
+        for task, train, test, classes in task_data
+    ]
 
 
 def _checks(
@@ -428,19 +434,23 @@ def _tokenization_parts(samples: dict[str, TextSample], before: Side, after: Sid
 def _suite_tasks(config: EvalConfig, probe_tasks: Sequence[TaskSpec]) -> list:
     """The suite's tasks: a name of one of the probe tasks (`eval.tasks`) fine-tunes that task; any
     other name is a suite task (nsmc, kornli …) or a YAML task file."""
-    from domainlm.finetune.tasks import task_from_spec
+    from domainlm.tasks import task_from_spec
 
     by_name = {t.name: t for t in probe_tasks}
     return [task_from_spec(by_name[name]) if name in by_name else name for name in config.suite.tasks]
 
 
-def _run_suite(before, after, config: EvalConfig, probe_tasks: Sequence[TaskSpec]) -> tuple[Path, list[Row], list]:
+def _run_suite(
+    before, after, config: EvalConfig, probe_tasks: Sequence[TaskSpec]
+) -> tuple[Path | None, list[Row], list]:
     """Fine-tune both models on the suite tasks (same seeds, same examples); one row per task, and the
     after model's scores as model-index entries for its card.
 
     The suite's own folder (benchmark.json/md/png, per-seed predictions) is built in a temporary
     folder and moved into the report folder with the rest, in the same swap.
     """
+    if not config.suite.tasks:
+        return None, [], []
     from domainlm.finetune.report import card_results
     from domainlm.finetune.run import benchmark
 

@@ -23,9 +23,9 @@ import numpy as np
 
 from domainlm.errors import EvaluationError
 from domainlm.evaluation.encode import Side
-from domainlm.evaluation.stats import Estimate, ratio_estimate
 from domainlm.modeling.heads import mlm_head_of  # the one place that knows each family's MLM head
 from domainlm.progress import progress_bar
+from domainlm.stats import Estimate, ratio_estimate
 
 LN2 = math.log(2.0)
 

@@ -1,47 +1,19 @@
 """PNG charts of the report (matplotlib `Figure` objects rendered by Agg: no display, no pyplot state).
 
-Labels are ASCII on purpose: a CI machine or a server often has no font with Hangul glyphs, and
-matplotlib would then draw empty boxes and emit one warning per missing glyph. Task names that are
-not ASCII are transliterated to a safe label, and glyph warnings are silenced as a second guard.
+Labels are ASCII and glyph warnings silenced (`domainlm.charts`): a server often has no Hangul font.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
+from domainlm.charts import ascii_label, quiet_matplotlib
 from domainlm.evaluation.report import Report, Row
 
 BEFORE_COLOR = "#8c8c8c"
 AFTER_COLOR = "#1f77b4"
-
-
-@contextmanager
-def _quiet_matplotlib():
-    import logging
-
-    font_logger = logging.getLogger("matplotlib.font_manager")
-    level = font_logger.level
-    font_logger.setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*Glyph .* missing from.*")
-        warnings.filterwarnings("ignore", message=r".*missing from (current )?font.*")
-        try:
-            yield
-        finally:
-            font_logger.setLevel(level)
-
-
-def ascii_label(text: str) -> str:
-    """A label that renders with any font: non-ASCII runs become '?' groups, kept short."""
-    if text.isascii():
-        return text
-    cleaned = re.sub(r"[^\x20-\x7e]+", "?", text).strip()
-    return cleaned if cleaned.strip("? ") else "task"
 
 
 def _interval(value: float, estimate) -> tuple[float, float]:
@@ -98,7 +70,7 @@ def plot_metrics(report: Report, path: Path) -> Path:
         and r.after is not None
         and not (r.before.value == r.after.value == r.before.high == r.after.high == 0)
     ]
-    with _quiet_matplotlib():
+    with quiet_matplotlib():
         cols = min(4, max(1, len(rows)))
         nrows = (len(rows) + cols - 1) // cols
         fig = Figure(figsize=(3.2 * cols, 3.2 * nrows))
@@ -142,7 +114,7 @@ def plot_loss_curve(model_dir: str | Path, path: Path, ylabel: str = "MLM loss (
     train, evals = read_metrics_log(model_dir)
     if not train and not evals:
         return None
-    with _quiet_matplotlib():
+    with quiet_matplotlib():
         fig = Figure(figsize=(6.4, 3.6))
         ax = fig.subplots()
         if train:

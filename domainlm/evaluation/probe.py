@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from domainlm.evaluation.encode import Side, encoder_of
-from domainlm.evaluation.stats import Difference, Estimate, classification_estimates, paired_classification_differences
-from domainlm.evaluation.tasks import LabelledData
 from domainlm.progress import progress_bar
+from domainlm.stats import Difference, Estimate, classification_estimates, paired_classification_differences
+from domainlm.tasks.probe import LabelledData
 
 
 def _batches_of(side: Side, texts: Sequence[str], max_seq_len: int, batch_size: int):

@@ -14,7 +14,7 @@ from typing import Any
 from domainlm.evaluation.detection import DetectionComparison
 from domainlm.evaluation.mwbpc import BpcResult
 from domainlm.evaluation.probe import ProbeResult
-from domainlm.evaluation.stats import Difference, Estimate
+from domainlm.stats import Difference, Estimate
 
 SCHEMA = "domainlm.report/1"
 
@@ -330,6 +330,70 @@ def _settings_text(config: dict, prefix: str = "") -> str:
     return ", ".join(p for p in parts if p)
 
 
+def _filled_terms_section(report: Report) -> list[str]:
+    """The filled terms, most emitted first, and how many were never emitted."""
+    if not report.filled_terms:
+        return []
+    lines: list[str] = []
+    lines += [
+        f"## Filled terms ({len(report.filled_terms)} slots, from {report.filled_source})",
+        "",
+        "| term | kind | slot | emitted in domain text | emitted in general text | score |",
+        "|---|---|---|---|---|---|",
+    ]
+    top = report.config.get("top_terms", 20)
+    for t in report.filled_terms[:top]:
+        lines.append(
+            f"| {_md_escape(t['term'])} | {t.get('kind', '')} | {t['slot_id']} | {t['emitted_domain']:,} | "
+            f"{t['emitted_general']:,} | {fmt_number(t.get('score'))} |"
+        )
+    never = sum(1 for t in report.filled_terms if not t["emitted_domain"] and not t["emitted_general"])
+    if never:
+        lines.append("")
+        lines.append(f"{never} filled term(s) were never emitted on the evaluation text.")
+    lines.append("")
+    return lines
+
+
+def _examples_section(report: Report) -> list[str]:
+    """Example sentences tokenized before and after."""
+    if not report.examples:
+        return []
+    lines: list[str] = []
+    lines += ["## Example sentences", ""]
+    for ex in report.examples:
+        lines += [
+            f"**{_md_escape(ex['text'])}**",
+            "",
+            f"- before ({len(ex['before'])} tokens): `{' '.join(ex['before'])}`",
+            f"- after ({len(ex['after'])} tokens): `{' '.join(ex['after'])}`",
+            "",
+        ]
+    return lines
+
+
+def _probes_section(report: Report) -> list[str]:
+    """The downstream probes' table."""
+    if not report.probes:
+        return []
+    lines: list[str] = []
+    lines += [
+        "## Downstream probes",
+        "",
+        "| task | method | train | test | majority | accuracy before | accuracy after | "
+        "macro-F1 before | macro-F1 after |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in report.probes:
+        lines.append(
+            f"| {p.task} | {p.method} | {p.n_train:,} | {p.n_test:,} | {fmt_number(p.majority_accuracy)} | "
+            f"{fmt_estimate(p.before['accuracy'])} | {fmt_estimate(p.after['accuracy'])} | "
+            f"{fmt_estimate(p.before['macro_f1'])} | {fmt_estimate(p.after['macro_f1'])} |"
+        )
+    lines.append("")
+    return lines
+
+
 def render_markdown(report: Report) -> str:
     d = report.measured["domain"]
     out = report.out_dir
@@ -365,49 +429,7 @@ def render_markdown(report: Report) -> str:
     charts = [(k, v) for k, v in report.files.items() if v.endswith(".png")]
     if charts:
         lines += ["## Charts", ""] + [f"![{k}]({Path(v).name})" for k, v in charts] + [""]
-    if report.filled_terms:
-        lines += [
-            f"## Filled terms ({len(report.filled_terms)} slots, from {report.filled_source})",
-            "",
-            "| term | kind | slot | emitted in domain text | emitted in general text | score |",
-            "|---|---|---|---|---|---|",
-        ]
-        top = report.config.get("top_terms", 20)
-        for t in report.filled_terms[:top]:
-            lines.append(
-                f"| {_md_escape(t['term'])} | {t.get('kind', '')} | {t['slot_id']} | {t['emitted_domain']:,} | "
-                f"{t['emitted_general']:,} | {fmt_number(t.get('score'))} |"
-            )
-        never = sum(1 for t in report.filled_terms if not t["emitted_domain"] and not t["emitted_general"])
-        if never:
-            lines.append("")
-            lines.append(f"{never} filled term(s) were never emitted on the evaluation text.")
-        lines.append("")
-    if report.examples:
-        lines += ["## Example sentences", ""]
-        for ex in report.examples:
-            lines += [
-                f"**{_md_escape(ex['text'])}**",
-                "",
-                f"- before ({len(ex['before'])} tokens): `{' '.join(ex['before'])}`",
-                f"- after ({len(ex['after'])} tokens): `{' '.join(ex['after'])}`",
-                "",
-            ]
-    if report.probes:
-        lines += [
-            "## Downstream probes",
-            "",
-            "| task | method | train | test | majority | accuracy before | accuracy after | "
-            "macro-F1 before | macro-F1 after |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for p in report.probes:
-            lines.append(
-                f"| {p.task} | {p.method} | {p.n_train:,} | {p.n_test:,} | {fmt_number(p.majority_accuracy)} | "
-                f"{fmt_estimate(p.before['accuracy'])} | {fmt_estimate(p.after['accuracy'])} | "
-                f"{fmt_estimate(p.before['macro_f1'])} | {fmt_estimate(p.after['macro_f1'])} |"
-            )
-        lines.append("")
+    lines += _filled_terms_section(report) + _examples_section(report) + _probes_section(report)
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items())
     lines += [
         "## Run",

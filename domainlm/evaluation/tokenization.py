@@ -17,7 +17,7 @@ import numpy as np
 
 from domainlm.errors import EvaluationError
 from domainlm.evaluation.encode import Side
-from domainlm.evaluation.stats import Estimate, ratio_estimate
+from domainlm.stats import Estimate, ratio_estimate
 from vocab_tools.slots import SlotEntry, changed_ids, is_slot_token, read_manifest
 
 # Strings on which two normalisers are compared: accents, full-width forms, case, Hangul (the NFD

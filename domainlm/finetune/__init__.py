@@ -1,8 +1,8 @@
 """The fine-tuning suite: the seed's table (NSMC, NER, PAWS-X, KorNLI, KorSTS, Question Pair, hate speech
 and more), checkpoints chosen on dev, test read once, several seeds, paired model comparisons.
 
-transformers and accelerate load only when a function runs (torch comes with domainlm.evaluation,
-whose bootstrap statistics the suite reuses); the CLI imports this package only inside its commands.
+The tasks (schema, types, readers, metrics) are `domainlm.tasks`, re-exported here; transformers and
+accelerate load only when a function runs; the CLI imports this package only inside its commands.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import types
 
 from domainlm.finetune.engine import FinetuneSettings
 from domainlm.finetune.run import BenchmarkResult, FinetuneResult, TaskResult, benchmark, finetune, parse_seeds
-from domainlm.finetune.tasks import BUILTIN_TASKS, SUITE_ORDER, FinetuneTask, known_tasks, load_task_data, resolve_tasks
+from domainlm.tasks import BUILTIN_TASKS, SUITE_ORDER, Task, known_tasks, load_task_data, resolve_tasks
 
 __all__ = [
     "finetune",
     "benchmark",
     "FinetuneSettings",
-    "FinetuneTask",
+    "Task",
     "FinetuneResult",
     "BenchmarkResult",
     "TaskResult",

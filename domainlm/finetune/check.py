@@ -95,7 +95,7 @@ def check_adaptation(
 ) -> AdaptationCheck:
     """Fine-tune `base` and `adapted` on `task` (same seeds and examples), write the benchmark into
     `out_dir`, the verdict into the adapted model's card, and return it with the likely causes."""
-    from domainlm.evaluation.card import update_model_card
+    from domainlm.card import update_model_card
     from domainlm.finetune.report import CARD_END, CARD_START, card_results, card_section
     from domainlm.finetune.run import benchmark
 

@@ -24,9 +24,10 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from domainlm.errors import ModelError, TrainingError
-from domainlm.finetune.metrics import MetricData
-from domainlm.finetune.tasks import Example, FinetuneTask, TaskData
 from domainlm.progress import progress_bar
+from domainlm.tasks.data import EncodedExamples, Example, TaskData
+from domainlm.tasks.metrics import MetricData
+from domainlm.tasks.schema import Task
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "spiece.model", "sentencepiece.bpe.model")
 
@@ -54,7 +55,7 @@ class FinetuneSettings:
     report_to: list[str] = field(default_factory=list)  # domainlm.runtime.REPORT_TO_HELP
     logging_dir: str | None = None  # domainlm.runtime.LOGGING_DIR_HELP (default OUTPUT.runs)
 
-    def resolved(self, task: FinetuneTask) -> dict:
+    def resolved(self, task: Task) -> dict:
         return {
             "epochs": self.epochs or task.epochs,
             "batch_size": self.batch_size or task.batch_size,
@@ -150,21 +151,9 @@ def check_model(model_path: str, data: TaskData, max_seq_len: int):
         if a.endswith(("ForSequenceClassification", "ForTokenClassification"))
     ]
     if saved_heads:
-        saved_labels = getattr(config, "num_labels", None)
-        if task.type == "regression" and (
-            saved_labels != 1 or getattr(config, "problem_type", None) not in (None, "regression")
-        ):
-            raise ModelError(
-                f"'{model_path}' is saved as a classifier ({saved_heads[0]}, {saved_labels} labels) and "
-                f"'{task.name}' is a regression task: its head cannot predict a score.",
-                "Fine-tune the encoder it came from (the base or adapted model folder), not a classifier.",
-            )
-        if task.type != "regression" and saved_labels != data.num_labels:
-            raise ModelError(
-                f"'{model_path}' is saved with a {saved_labels}-label head ({saved_heads[0]}) and "
-                f"'{task.name}' has {data.num_labels} labels.",
-                "Fine-tune the encoder it came from (the base or adapted model folder).",
-            )
+        refusal = task.kind.check_saved_head(model_path, task, config, data.num_labels, saved_heads[0])
+        if refusal is not None:
+            raise ModelError(*refusal)
     return config
 
 
@@ -177,17 +166,13 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
     task = data.task
     check_model(model_path, data, max_seq_len)
     tokenizer = load_hf_tokenizer(model_path)  # the folder's own tokenizer: for an adapted model, the filled one
-    kwargs: dict[str, Any] = {"num_labels": data.num_labels}
-    if task.type == "regression":
-        kwargs["problem_type"] = "regression"
-    elif task.is_classification:
-        kwargs["problem_type"] = "single_label_classification"
+    kwargs: dict[str, Any] = {"num_labels": data.num_labels, **task.kind.model_kwargs()}
     if data.label_names:
         kwargs["id2label"] = {i: n for i, n in enumerate(data.label_names)}
         kwargs["label2id"] = {n: i for i, n in enumerate(data.label_names)}
-    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+    import transformers
 
-    Auto = AutoModelForTokenClassification if task.type == "tokens" else AutoModelForSequenceClassification
+    Auto = getattr(transformers, task.kind.auto_model)
     verbosity = hf_logging.get_verbosity()
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()  # "some weights were newly initialised" is the point here; we report it
@@ -196,7 +181,7 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
         model, info = Auto.from_pretrained(model_path, output_loading_info=True, trust_remote_code=False, **kwargs)
     except ValueError as e:
         raise ModelError(
-            f"'{model_path}' has no {'token' if task.type == 'tokens' else 'sequence'}-classification "
+            f"'{model_path}' has no {task.kind.model_kind}-classification "
             f"model class ({str(e).splitlines()[0][:160]}).",
             "Pass a BERT, ALBERT or ELECTRA (discriminator) checkpoint.",
         ) from None
@@ -230,82 +215,6 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
 
 
 # ---------------------------------------------------------------- encoding and batching
-
-
-@dataclass
-class EncodedExamples:
-    features: list[dict]  # input_ids (+ token_type_ids), label(s), index
-    unit_tokens: list | None  # tokens tasks: per example, per unit (first token, starts there) or None
-    real_tokens: int
-
-
-def encode(
-    examples: list[Example],
-    tokenizer,
-    task: FinetuneTask,
-    max_seq_len: int,
-    label_names: list[str],
-    unit_separator: str,
-) -> EncodedExamples:
-    """Tokenize without padding; tokens tasks label each token by the unit its first character is in."""
-    names = set(tokenizer.model_input_names)
-    if task.type == "tokens":
-        return _encode_tokens(examples, tokenizer, max_seq_len, label_names, unit_separator, names)
-    first = [ex.texts[0] for ex in examples]
-    second = [ex.texts[1] for ex in examples] if task.type != "single" else None
-    enc = tokenizer(first, second, truncation=True, max_length=max_seq_len)
-    features = []
-    for i, ex in enumerate(examples):
-        f = {"input_ids": enc["input_ids"][i], "index": i, "labels": ex.label}
-        if "token_type_ids" in names and "token_type_ids" in enc:
-            f["token_type_ids"] = enc["token_type_ids"][i]
-        features.append(f)
-    return EncodedExamples(features, None, sum(len(f["input_ids"]) for f in features))
-
-
-def _encode_tokens(examples, tokenizer, max_seq_len, label_names, separator, names) -> EncodedExamples:
-    inside = {
-        i: label_names.index("I-" + n[2:]) if n.startswith("B-") and "I-" + n[2:] in label_names else i
-        for i, n in enumerate(label_names)
-    }
-    texts, spans = [], []
-    for ex in examples:
-        pos, s = 0, []
-        for u in ex.texts:
-            s.append((pos, pos + len(u)))
-            pos += len(u) + len(separator)
-        texts.append(separator.join(ex.texts))
-        spans.append(s)
-    enc = tokenizer(texts, truncation=True, max_length=max_seq_len, return_offsets_mapping=True)
-    features, unit_tokens = [], []
-    for i, ex in enumerate(examples):
-        offsets = enc["offset_mapping"][i]
-        char_unit = np.full(len(texts[i]) + 1, -1, dtype=np.int64)
-        for u, (a, b) in enumerate(spans[i]):
-            char_unit[a:b] = u
-        first_token: list = [None] * len(ex.texts)
-        labels = []
-        for t, (a, b) in enumerate(offsets):
-            if b <= a:
-                labels.append(-100)  # [CLS], [SEP]
-                continue
-            u = int(char_unit[a])
-            if u < 0:
-                labels.append(-100)
-                continue
-            tag = ex.label[u]
-            is_first = first_token[u] is None
-            labels.append(tag if is_first else inside[tag])
-            for c in range(a, b):  # every unit this token covers predicts from it
-                cu = int(char_unit[c])
-                if cu >= 0 and first_token[cu] is None:
-                    first_token[cu] = (t, spans[i][cu][0] == a)
-        f = {"input_ids": enc["input_ids"][i], "index": i, "labels": labels}
-        if "token_type_ids" in names and "token_type_ids" in enc:
-            f["token_type_ids"] = enc["token_type_ids"][i]
-        features.append(f)
-        unit_tokens.append(first_token)
-    return EncodedExamples(features, unit_tokens, sum(len(f["input_ids"]) for f in features))
 
 
 class LengthGroupedBatches:
@@ -351,7 +260,8 @@ class LengthGroupedBatches:
             yield batches[b]
 
 
-def collate_fn(pad_id: int, pad_to: int | None = None, regression: bool = False):
+def collate_fn(pad_id: int, pad_to: int | None = None, label_dtype: str = "long"):
+    """Pad a batch to its longest member (or `pad_to`); labels of one value per example as `label_dtype`."""
     import torch
 
     def collate(features: list[dict]) -> dict:
@@ -371,7 +281,7 @@ def collate_fn(pad_id: int, pad_to: int | None = None, regression: bool = False)
             if labels is not None:  # token labels
                 labels[r, :k] = torch.tensor(f["labels"])
         if not token_labels:
-            labels = torch.tensor([f["labels"] for f in features], dtype=torch.float32 if regression else torch.long)
+            labels = torch.tensor([f["labels"] for f in features], dtype=getattr(torch, label_dtype))
         batch = {
             "input_ids": ids,
             "attention_mask": mask,
@@ -388,21 +298,11 @@ def collate_fn(pad_id: int, pad_to: int | None = None, regression: bool = False)
 # ---------------------------------------------------------------- the loop
 
 
-def _loss(task: FinetuneTask, logits, labels):
-    import torch.nn.functional as F
-
-    if task.type == "regression":
-        return F.mse_loss(logits.float().squeeze(-1), labels.float())
-    if task.type == "tokens":
-        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
-    return F.cross_entropy(logits.float(), labels)
-
-
 def _inputs(batch: dict) -> dict:
     return {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
 
 
-def _predict(model, loader, accelerator, task: FinetuneTask, n: int) -> list:
+def _predict(model, loader, accelerator, task: Task, n: int) -> list:
     """Predictions in example order: class ids, scores, or (tokens) a predicted tag id per token."""
     import torch
 
@@ -411,53 +311,14 @@ def _predict(model, loader, accelerator, task: FinetuneTask, n: int) -> list:
     with torch.inference_mode():
         for batch in loader:
             logits = model(**_inputs(batch)).logits
-            if task.type == "regression":
-                pred = logits.float().squeeze(-1)
-            else:
-                pred = logits.argmax(-1)
-            if task.type == "tokens":
+            pred = task.kind.predict(logits)
+            if task.kind.pads_predictions:
                 pred = accelerator.pad_across_processes(pred, dim=1, pad_index=-100)
             index, pred = accelerator.gather_for_metrics((batch["index"], pred))
             for i, p in zip(index.tolist(), pred.cpu().tolist()):
                 out[i] = p
     model.train()
     return out
-
-
-def unit_predictions(token_preds: list[int], unit_tokens: list, label_names: list[str]) -> list[str]:
-    """A tag per unit: its first token's; a unit starting inside that token continues it (B- → I-);
-    a unit cut off by the length limit is O."""
-    tags: list[str | None] = []
-    for entry in unit_tokens:
-        if entry is None:
-            tags.append(None)
-            continue
-        t, starts = entry
-        tag = label_names[token_preds[t]] if 0 <= token_preds[t] < len(label_names) else "O"
-        tags.append(tag if starts or not tag.startswith("B-") else "I-" + tag[2:])
-    # A unit no token covers (a space between two words of one entity, "천주교 정의구현사제단") is
-    # inside the entity when the units on both sides are: the next covered one continues it (I-).
-    out: list[str] = []
-    for i, tag in enumerate(tags):
-        if tag is None:
-            prev = out[-1] if out else "O"
-            after = next((x for x in tags[i + 1 :] if x is not None), "O")
-            tag = "I-" + prev[2:] if prev != "O" and after == "I-" + prev[2:] else "O"
-        out.append(tag)
-    return out
-
-
-def _score(task: FinetuneTask, preds: list, examples: list[Example], encoded: EncodedExamples, label_names: list[str]):
-    """(score, gold, pred) in the metric's terms: class ids, scores, or tag sequences."""
-    if task.type == "tokens":
-        assert encoded.unit_tokens is not None  # tokens tasks encode their units (_encode_tokens)
-        gold = [[label_names[t] for t in ex.label] for ex in examples]
-        pred = [unit_predictions(p, u, label_names) for p, u in zip(preds, encoded.unit_tokens)]
-    else:
-        gold = [ex.label for ex in examples]
-        pred = preds
-    classes = list(range(len(label_names))) if task.metric == "macro_f1" else None
-    return MetricData(task.metric, gold, pred, classes=classes).score(), gold, pred
 
 
 def run_seed(
@@ -484,39 +345,15 @@ def run_seed(
 
 
 def _optimizer_and_schedule(model, hp: dict, total_steps: int):
-    """AdamW (no decay on biases and norms) and a linear warm-up then decay to 0 (transformers' "linear")."""
-    import torch
+    """The training core's AdamW (no decay on biases and norms: `no_decay_names`) and linear schedule."""
+    from domainlm.modeling.modes import no_decay_names
+    from domainlm.training.optim import adamw, decay_groups, linear_schedule
 
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
-    groups = [
-        {
-            "params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
-            "weight_decay": hp["weight_decay"],
-        },
-        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=hp["lr"])
-    warmup = int(hp["warmup_ratio"] * total_steps)
-
-    def linear(step: int) -> float:
-        if step < warmup:
-            return step / max(1, warmup)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, linear)
-
-
-def _ceiling_notes(task, test_examples, test_enc, label_names) -> list[str]:
-    """For token tasks: what a perfect token tagger would score. Units are scored, tokens predicted, and
-    a token that spans an entity boundary ("대통령의" with 의 outside) cannot be right on both sides."""
-    if task.type != "tokens":
-        return []
-    perfect = [[lab if lab >= 0 else 0 for lab in f["labels"]] for f in test_enc.features]
-    ceiling, _, _ = _score(task, perfect, test_examples, test_enc, label_names)
-    return [
-        f"a perfect token tagger scores {100 * ceiling:.2f} entity F1 with this tokenizer "
-        "(tokens that span an entity boundary, or cut off at --max-seq-len)"
-    ]
+    no_decay = no_decay_names(model, "full")
+    groups = decay_groups(((p, n in no_decay) for n, p in model.named_parameters()), hp["weight_decay"])
+    # Not fused: the fused kernel rounds differently, and fine-tuning scores stay those of earlier runs.
+    optimizer = adamw(groups, hp["lr"], fused=False)
+    return optimizer, linear_schedule(optimizer, total_steps, hp["warmup_ratio"])
 
 
 LOG_EVERY = 10  # steps between the trackers' training loss and lr points
@@ -530,7 +367,7 @@ def _train_epoch(model, loader, optimizer, scheduler, accelerator, task, seed: i
     real = padded = 0
     for batch in loader:
         logits = model(**_inputs(batch)).logits
-        loss = _loss(task, logits, batch["labels"])
+        loss = task.kind.loss(logits, batch["labels"])
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"The loss of '{task.name}' became {loss.item()} at step {step + len(losses)} (seed {seed}).",
@@ -579,22 +416,26 @@ def _run_seed(model_path, data, seed, settings, description, on_event, tracking)
     return run
 
 
-def _train_and_test(accelerator, cuda, model_path, data, seed, settings, description, on_event) -> SeedRun:
-    import torch
-    from accelerate.utils import set_seed
+@dataclass
+class _Loaders:
+    """The model's data of one seed: encoded splits, the training batches and how evaluation batches are built."""
+
+    train_enc: EncodedExamples
+    dev_enc: EncodedExamples
+    train_sampler: LengthGroupedBatches
+    train_loader: Any
+    eval_loader: Callable[[EncodedExamples], Any]
+
+
+def _loaders(data: TaskData, tokenizer, settings: FinetuneSettings, hp: dict, seed: int, accelerator) -> _Loaders:
     from torch.utils.data import DataLoader, Dataset
 
     task = data.task
-    hp = settings.resolved(task)
-    emit = on_event or (lambda *a, **k: None)
-    started = time.perf_counter()
-    set_seed(seed)  # the new head's initialisation and dropout follow the seed
-    model, tokenizer, notes = load_for_task(model_path, data, hp["max_seq_len"])
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    train_enc = encode(data.train, tokenizer, task, hp["max_seq_len"], data.label_names, data.unit_separator)
-    dev_enc = encode(data.dev, tokenizer, task, hp["max_seq_len"], data.label_names, data.unit_separator)
+    train_enc = task.kind.encode(data.train, tokenizer, hp["max_seq_len"], data.label_names, data.unit_separator)
+    dev_enc = task.kind.encode(data.dev, tokenizer, hp["max_seq_len"], data.label_names, data.unit_separator)
     fixed = settings.batching == "fixed"
-    regression = task.type == "regression"
+    collate = collate_fn(pad_id, hp["max_seq_len"] if fixed else None, task.kind.label_dtype)
     train_sampler = LengthGroupedBatches(
         [len(f["input_ids"]) for f in train_enc.features],
         hp["batch_size"],
@@ -603,9 +444,7 @@ def _train_and_test(accelerator, cuda, model_path, data, seed, settings, descrip
     )
     # A list of feature dicts is a map-style dataset (len and indexing), which torch's stubs do not say.
     train_loader: DataLoader[dict] = DataLoader(
-        cast("Dataset[dict]", train_enc.features),
-        batch_sampler=train_sampler,
-        collate_fn=collate_fn(pad_id, hp["max_seq_len"] if fixed else None, regression),
+        cast("Dataset[dict]", train_enc.features), batch_sampler=train_sampler, collate_fn=collate
     )
 
     def eval_loader(enc: EncodedExamples):
@@ -613,97 +452,123 @@ def _train_and_test(accelerator, cuda, model_path, data, seed, settings, descrip
             [len(f["input_ids"]) for f in enc.features], settings.eval_batch_size, mode="random" if fixed else "sorted"
         )
         loader: DataLoader[dict] = DataLoader(
-            cast("Dataset[dict]", enc.features),
-            batch_sampler=sampler,
-            collate_fn=collate_fn(pad_id, hp["max_seq_len"] if fixed else None, regression),
+            cast("Dataset[dict]", enc.features), batch_sampler=sampler, collate_fn=collate
         )
         return accelerator.prepare(loader)
 
-    total_steps = hp["epochs"] * len(train_sampler)
-    optimizer, scheduler = _optimizer_and_schedule(model, hp, total_steps)
-    model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
-    dev_loader = eval_loader(dev_enc)
+    return _Loaders(train_enc, dev_enc, train_sampler, train_loader, eval_loader)
 
-    curve: list[dict] = []
-    best_dev, best_epoch, best_state = -math.inf, 0, None
-    real_tokens = padded_tokens = 0
-    train_seconds = train_cpu_seconds = 0.0
-    step = 0
+
+@dataclass
+class _Training:
+    """What the epochs leave: the dev curve, the best epoch and its weights (on the CPU), token and time counts."""
+
+    curve: list[dict] = field(default_factory=list)
+    best_dev: float = -math.inf
+    best_epoch: int = 0
+    best_state: dict | None = None
+    real_tokens: int = 0
+    padded_tokens: int = 0
+    train_seconds: float = 0.0
+    train_cpu_seconds: float = 0.0
+    step: int = 0
+
+
+def _epochs(model, optimizer, scheduler, loaders: _Loaders, data, hp, seed, accelerator, cuda, emit, update):
+    """Train every epoch, score dev after each, keep the best epoch's weights."""
+    import torch
+
+    task = data.task
+    dev_loader = loaders.eval_loader(loaders.dev_enc)
+    done = _Training()
+    for epoch in range(1, hp["epochs"] + 1):
+        loaders.train_sampler.set_epoch(epoch)
+        t0, c0 = time.perf_counter(), time.process_time()
+        losses, real, padded = _train_epoch(
+            model, loaders.train_loader, optimizer, scheduler, accelerator, task, seed, done.step, update
+        )
+        done.step += len(losses)
+        done.real_tokens += real
+        done.padded_tokens += padded
+        if cuda:
+            torch.cuda.synchronize()
+        epoch_seconds = time.perf_counter() - t0
+        done.train_seconds += epoch_seconds
+        done.train_cpu_seconds += time.process_time() - c0
+        preds = _predict(model, dev_loader, accelerator, task, len(data.dev))
+        dev_score, _, _ = task.kind.score(task, preds, data.dev, loaders.dev_enc, data.label_names)
+        train_loss = float(np.mean(losses)) if losses else None
+        done.curve.append({"epoch": epoch, "step": done.step, "train_loss": train_loss, "dev": dev_score})
+        accelerator.log(
+            {
+                f"eval/dev_{task.metric}": dev_score,
+                "train/epoch": epoch,
+                "train/tokens_per_second": real / max(epoch_seconds, 1e-9),
+            },
+            step=done.step,
+        )
+        emit("dev", epoch=epoch, score=dev_score)
+        update(dev=dev_score)
+        if dev_score > done.best_dev or done.best_state is None:
+            # Keep the best epoch's weights on the CPU; only they are scored on test.
+            done.best_dev, done.best_epoch = dev_score, epoch
+            done.best_state = {
+                k: v.detach().to("cpu", copy=True) for k, v in accelerator.unwrap_model(model).state_dict().items()
+            }
+    return done
+
+
+def _train_and_test(accelerator, cuda, model_path, data, seed, settings, description, on_event) -> SeedRun:
+    from accelerate.utils import set_seed
+
+    task = data.task
+    hp = settings.resolved(task)
+    emit = on_event or (lambda *a, **k: None)
+    started = time.perf_counter()
+    set_seed(seed)  # the new head's initialisation and dropout follow the seed
+    model, tokenizer, notes = load_for_task(model_path, data, hp["max_seq_len"])
+    loaders = _loaders(data, tokenizer, settings, hp, seed, accelerator)
+    total_steps = hp["epochs"] * len(loaders.train_sampler)
+    optimizer, scheduler = _optimizer_and_schedule(model, hp, total_steps)
+    model, optimizer, loaders.train_loader, scheduler = accelerator.prepare(
+        model, optimizer, loaders.train_loader, scheduler
+    )
     model.train()
-    label = description or f"{task.name} seed {seed}"
     with progress_bar(
-        label,
+        description or f"{task.name} seed {seed}",
         total=total_steps,
         unit="steps",
         fields="loss {task.fields[loss]:.3f} dev {task.fields[dev]:.3f}",
         loss=float("nan"),
         dev=float("nan"),
     ) as update:
-        for epoch in range(1, hp["epochs"] + 1):
-            train_sampler.set_epoch(epoch)
-            t0, c0 = time.perf_counter(), time.process_time()
-            losses, real, padded = _train_epoch(
-                model, train_loader, optimizer, scheduler, accelerator, task, seed, step, update
-            )
-            step += len(losses)
-            real_tokens += real
-            padded_tokens += padded
-            if cuda:
-                torch.cuda.synchronize()
-            epoch_seconds = time.perf_counter() - t0
-            train_seconds += epoch_seconds
-            train_cpu_seconds += time.process_time() - c0
-            preds = _predict(model, dev_loader, accelerator, task, len(data.dev))
-            dev_score, _, _ = _score(task, preds, data.dev, dev_enc, data.label_names)
-            curve.append(
-                {
-                    "epoch": epoch,
-                    "step": step,
-                    "train_loss": float(np.mean(losses)) if losses else None,
-                    "dev": dev_score,
-                }
-            )
-            accelerator.log(
-                {
-                    f"eval/dev_{task.metric}": dev_score,
-                    "train/epoch": epoch,
-                    "train/tokens_per_second": real / max(epoch_seconds, 1e-9),
-                },
-                step=step,
-            )
-            emit("dev", epoch=epoch, score=dev_score)
-            update(dev=dev_score)
-            if dev_score > best_dev or best_state is None:
-                # Keep the best epoch's weights on the CPU; only they are scored on test.
-                best_dev, best_epoch = dev_score, epoch
-                best_state = {
-                    k: v.detach().to("cpu", copy=True) for k, v in accelerator.unwrap_model(model).state_dict().items()
-                }
-    accelerator.unwrap_model(model).load_state_dict(best_state)
+        done = _epochs(model, optimizer, scheduler, loaders, data, hp, seed, accelerator, cuda, emit, update)
+    accelerator.unwrap_model(model).load_state_dict(done.best_state)
     test_examples = data.load_test()
-    emit("test", epoch=best_epoch)
-    test_enc = encode(test_examples, tokenizer, task, hp["max_seq_len"], data.label_names, data.unit_separator)
-    preds = _predict(model, eval_loader(test_enc), accelerator, task, len(test_examples))
-    test_score, gold, pred = _score(task, preds, test_examples, test_enc, data.label_names)
-    notes = notes + data.notes + _ceiling_notes(task, test_examples, test_enc, data.label_names)
-    del model, optimizer, best_state
+    emit("test", epoch=done.best_epoch)
+    test_enc = task.kind.encode(test_examples, tokenizer, hp["max_seq_len"], data.label_names, data.unit_separator)
+    preds = _predict(model, loaders.eval_loader(test_enc), accelerator, task, len(test_examples))
+    test_score, gold, pred = task.kind.score(task, preds, test_examples, test_enc, data.label_names)
+    notes = notes + data.notes + task.kind.ceiling_notes(task, test_examples, test_enc, data.label_names)
+    del model, optimizer
+    done.best_state = None
     if cuda:
         accelerator.free_memory()  # its gc.collect costs most of a second; only GPU memory needs it
     return SeedRun(
         seed,
         task.metric,
         float(test_score),
-        best_epoch,
-        float(best_dev),
-        curve,
+        done.best_epoch,
+        float(done.best_dev),
+        done.curve,
         gold,
         pred,
         test_examples,
         data.label_names,
         time.perf_counter() - started,
-        real_tokens,
-        padded_tokens,
-        train_seconds,
+        done.real_tokens,
+        done.padded_tokens,
+        done.train_seconds,
         notes,
-        train_cpu_seconds,
+        done.train_cpu_seconds,
     )

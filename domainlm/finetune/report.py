@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 from domainlm.errors import ModelError
-from domainlm.finetune.metrics import METRIC_LABELS
+from domainlm.tasks.metrics import METRIC_LABELS, METRICS
 
 # The markers of the fine-tuning table's section in a model card.
 CARD_START = "<!-- domainlm:finetune:start -->"
@@ -111,7 +111,7 @@ def plot_benchmark(result, path: Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from domainlm.evaluation.plots import _quiet_matplotlib, ascii_label
+    from domainlm.charts import ascii_label, quiet_matplotlib
 
     tasks, names = result.tasks, list(result.models)
     width = 0.8 / max(len(names), 1)
@@ -119,7 +119,7 @@ def plot_benchmark(result, path: Path) -> Path:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     x = np.arange(len(tasks))
-    with _quiet_matplotlib():
+    with quiet_matplotlib():
         for m, name in enumerate(names):
             means, lo, hi = [], [], []
             for t in tasks:
@@ -176,19 +176,6 @@ HUB_DATASETS = {
     "klue-ner": ("klue/klue", "ner"),
     "paws-x": ("google-research-datasets/paws-x", "ko"),
 }
-HUB_TASK_TYPES = {
-    "single": "text-classification",
-    "pair": "text-classification",
-    "regression": "text-classification",
-    "tokens": "token-classification",
-}
-HUB_METRICS = {
-    "accuracy": ("accuracy", None),
-    "macro_f1": ("f1", {"average": "macro"}),
-    "spearman": ("spearmanr", None),
-    "pearson": ("pearsonr", None),
-    "entity_f1": ("f1", None),
-}  # entity-level (seqeval); the metric name says so
 
 
 def card_results(result, model: str) -> list:
@@ -203,10 +190,10 @@ def card_results(result, model: str) -> list:
         if not summary.get("n") or not math.isfinite(summary["mean"]):
             continue
         dataset, config = HUB_DATASETS.get(task.name, (task.name, None))
-        metric, args = HUB_METRICS[task.metric]
+        metric, args = METRICS[task.metric].hub
         out.append(
             EvalResult(
-                task_type=HUB_TASK_TYPES[task.type],
+                task_type=task.kind.hub_task_type,
                 task_name=f"{task.name} fine-tuning",
                 dataset_type=dataset,
                 dataset_config=config,
@@ -223,7 +210,7 @@ def card_results(result, model: str) -> list:
 def update_cards(result) -> list[Path]:
     """Put the table (and the model-index entries) into the model card of each adapted model (a local
     folder with slots.json)."""
-    from domainlm.evaluation.card import update_model_card
+    from domainlm.card import update_model_card
 
     written = []
     for name, path in result.models.items():

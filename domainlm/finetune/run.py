@@ -19,11 +19,11 @@ from pathlib import Path
 
 from domainlm.errors import ConfigError
 from domainlm.finetune.engine import FinetuneSettings, SeedRun, check_model, run_seed
-from domainlm.finetune.metrics import METRIC_LABELS, paired_difference, seed_summary
+from domainlm.finetune.metrics import paired_difference, seed_summary
 from domainlm.finetune.report import benchmark_markdown, plot_benchmark, update_cards
-from domainlm.finetune.tasks import FinetuneTask, TaskData, load_task_data, resolve_tasks
 from domainlm.io import atomic_directory, check_output_dir
 from domainlm.runtime import warn_single_process_launch
+from domainlm.tasks import Task, TaskData, load_task_data, resolve_tasks
 from domainlm.versions import library_versions
 
 SCHEMA = "domainlm.finetune/1"
@@ -57,7 +57,7 @@ class TaskResult:
 
     model: str
     model_path: str
-    task: FinetuneTask
+    task: Task
     runs: list[SeedRun]
     sizes: dict
     settings: dict
@@ -116,7 +116,7 @@ class Comparison:
 class BenchmarkResult:
     out_dir: Path
     models: dict[str, str]
-    tasks: list[FinetuneTask]
+    tasks: list[Task]
     results: dict[tuple[str, str], TaskResult]  # (model, task) → result
     comparisons: list[Comparison] = field(default_factory=list)
     seconds: float = 0.0
@@ -193,20 +193,9 @@ def write_seed_outputs(seed_dir: Path, result: TaskResult, run: SeedRun) -> None
     )
     _write_json(seed_dir / "dev_curve.json", run.dev_curve)
     with open(seed_dir / "test_predictions.tsv", "w", encoding="utf-8") as fh:
-        if task.type == "tokens":
-            fh.write("index\tunits\tgold\tpredicted\n")
-            for i, (ex, g, p) in enumerate(zip(run.test_examples, run.test_gold, run.test_pred)):
-                units = "|".join(u.replace("\t", " ") for u in ex.texts)
-                fh.write(f"{i}\t{units}\t{' '.join(g)}\t{' '.join(p)}\n")
-        else:
-            names = run.label_names
-            fh.write("index\t" + "\t".join(task.text_columns) + "\tgold\tpredicted\n")
-            for i, (ex, g, p) in enumerate(zip(run.test_examples, run.test_gold, run.test_pred)):
-                texts = "\t".join(t.replace("\t", " ").replace("\n", " ") for t in ex.texts)
-                if task.type == "regression":
-                    fh.write(f"{i}\t{texts}\t{g!r}\t{p!r}\n")
-                else:
-                    fh.write(f"{i}\t{texts}\t{names[g]}\t{names[p]}\n")
+        fh.writelines(
+            task.kind.prediction_lines(task, run.test_examples, run.test_gold, run.test_pred, run.label_names)
+        )
 
 
 def _sizes(data: TaskData) -> dict:
@@ -303,7 +292,7 @@ def _settings(settings: FinetuneSettings | None, overrides: dict) -> FinetuneSet
     return settings
 
 
-def _load(tasks: list[FinetuneTask], data_dir, settings: FinetuneSettings) -> list[TaskData]:
+def _load(tasks: list[Task], data_dir, settings: FinetuneSettings) -> list[TaskData]:
     return [
         load_task_data(t, data_dir, max_train=settings.max_train, max_dev=settings.max_dev, max_test=settings.max_test)
         for t in tasks
@@ -312,7 +301,7 @@ def _load(tasks: list[FinetuneTask], data_dir, settings: FinetuneSettings) -> li
 
 def finetune(
     model: str | os.PathLike,
-    task: str | FinetuneTask,
+    task: str | Task,
     out_dir: str | os.PathLike | None,
     *,
     seeds: int | str | Sequence[int] = 3,
@@ -426,7 +415,7 @@ def _safe(name: str) -> str:
 
 
 def compare_finetuned(
-    models: Mapping[str, str], tasks: list[FinetuneTask], results, *, resamples: int = 1000
+    models: Mapping[str, str], tasks: list[Task], results, *, resamples: int = 1000
 ) -> list[Comparison]:
     """Each later model minus the first, per task: paired by seed and test example."""
     names = list(models)
@@ -452,5 +441,4 @@ __all__ = [
     "TaskResult",
     "Comparison",
     "parse_seeds",
-    "METRIC_LABELS",
 ]

@@ -316,3 +316,65 @@ def mine_request(
         output=output or Path("mined") / "terms",
         normalize=NormalizeConfig(),
     )
+
+
+def _evaluation_dir(after: str) -> Path:
+    """AFTER.evaluation beside the model, never inside it: the model folder is what `domainlm push` uploads."""
+    folder = Path(after)
+    if not folder.is_dir():
+        return Path("evaluation")
+    if folder.name in ("", ".."):  # "." or "..": name the report after the folder's real name
+        folder = folder.resolve()
+    return folder.with_name(f"{folder.name}.evaluation")
+
+
+def evaluate_request(
+    before: str,
+    after: str,
+    out_dir: str | Path | None = None,
+    *,
+    domain: Sequence[str],
+    general: Sequence[str] | None = None,
+    domain_field: str | None = None,
+    general_field: str | None = None,
+    tasks: Sequence[str] = (),
+    data_dir: str | Path | None = None,
+    max_train: int | None = None,
+    max_test: int | None = None,
+    finetune: Sequence[str] = (),
+    finetune_seeds: int = 3,
+    finetune_max_train: int | None = None,
+    train_corpus: Sequence[str] | None = None,
+    update_card: bool = True,
+    on_warning: Note | None = None,
+    force: bool = False,
+    **settings,
+):
+    """`domainlm evaluate`: its options decided (probe tasks with their budgets, the fine-tuning suite,
+    `EvalConfig` with `settings` such as max_texts, seed, probe, precision; the report folder, by default
+    AFTER.evaluation beside the model) and the evaluation run; returns the `Report`."""
+    from domainlm.evaluation import EvalConfig, evaluate
+    from domainlm.evaluation.config import SuiteConfig
+    from domainlm.tasks.probe import resolve_task
+
+    budgets = {k: v for k, v in (("max_train", max_train), ("max_test", max_test)) if v is not None}
+    probes = [spec.model_copy(update=budgets) for value in tasks for spec in resolve_task(value, data_dir)]
+    suite = SuiteConfig(
+        tasks=list(finetune),
+        seeds=finetune_seeds,
+        max_train=finetune_max_train,
+        data_dir=str(data_dir) if data_dir else None,
+    )
+    config = EvalConfig(tasks=probes, suite=suite, **settings)
+    return evaluate(
+        before,
+        after,
+        Path(out_dir) if out_dir else _evaluation_dir(after),
+        domain=corpus_list(domain, domain_field) or None,
+        general=corpus_list(general, general_field) or None,
+        config=config,
+        train_corpus=list(train_corpus) if train_corpus else None,
+        update_card=update_card,
+        on_warning=on_warning,
+        force=force,
+    )

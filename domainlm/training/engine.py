@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import torch
 from torch import nn
@@ -41,6 +41,7 @@ from domainlm.training.config import TrainConfig
 from domainlm.training.data import batches
 from domainlm.training.masking import mask_generator
 from domainlm.training.objectives import MaskedLM, Objective
+from domainlm.training.optim import adamw, decay_groups, linear_schedule
 from domainlm.training.tracking import TrackingPlan, make_trackers, tracked, tracker_values
 
 
@@ -130,32 +131,16 @@ def _optimizer(wrapper, model, mode: str, lr: float, weight_decay: float):
     objective's own modules, e.g. ELECTRA's generator) by the plain one (no decay on biases and norms)."""
     no_decay = no_decay_names(model, mode)
     own = {id(p): name in no_decay for name, p in model.named_parameters()}
-    decay: list[torch.nn.Parameter] = []
-    plain: list[torch.nn.Parameter] = []
-    for name, p in wrapper.named_parameters():
-        if p.requires_grad:
-            skip = own[id(p)] if id(p) in own else (p.dim() < 2 or "LayerNorm" in name or "layer_norm" in name)
-            (plain if skip else decay).append(p)
-    groups: list[dict[str, Any]] = [
-        g
-        for g in ({"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0})
-        if g["params"]
+    params = [
+        (p, own[id(p)] if id(p) in own else (p.dim() < 2 or "LayerNorm" in name or "layer_norm" in name))
+        for name, p in wrapper.named_parameters()
+        if p.requires_grad
     ]
-    if not groups:
-        raise TrainingError("No parameter trains in this mode.", "Check --mode and the filled slots.")
-    # The fused kernel (CPU and CUDA) does one pass over each parameter instead of several.
-    fused = all(
-        p.dtype in (torch.float32, torch.bfloat16, torch.float16) and p.device.type in ("cpu", "cuda")
-        for g in groups
-        for p in g["params"]
-    )
-    return torch.optim.AdamW(groups, lr=lr, fused=fused)
+    return adamw(decay_groups(params, weight_decay), lr)
 
 
 def _scheduler(optimizer, steps: int, warmup_ratio: float) -> torch.optim.lr_scheduler.LRScheduler:
-    from transformers import get_linear_schedule_with_warmup
-
-    return get_linear_schedule_with_warmup(optimizer, int(warmup_ratio * steps), steps)
+    return linear_schedule(optimizer, steps, warmup_ratio)
 
 
 def _compile(model) -> None:

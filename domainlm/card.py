@@ -111,7 +111,7 @@ def with_results(text: str, results: Sequence, model_name: str, where: str = "RE
 def with_lineage(text: str, model_dir: str | Path) -> str:
     """The card with `base_model`, `license` and its lineage section as the base folders say
     (`lineage.py`); values a person set in the front matter are kept."""
-    from domainlm.evaluation.lineage import model_lineage
+    from domainlm.lineage import model_lineage
 
     lineage = model_lineage(model_dir)
     if lineage is None:

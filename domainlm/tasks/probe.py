@@ -1,4 +1,4 @@
-"""Labelled examples of downstream probes: built-in presets and reading a `TaskSpec`.
+"""Labelled texts of downstream probes (evaluation's linear probes): built-in presets and reading a `TaskSpec`.
 
 Text and label are read as two streams of the same file and joined on (file, line), so a row
 whose label is missing or unmapped is dropped without shifting every later label onto the wrong text.
@@ -19,18 +19,10 @@ import numpy as np
 from domainlm.corpus import CorpusSpec, Normalizer, is_heldout, iter_documents
 from domainlm.corpus.reader import expand_paths, open_binary
 from domainlm.errors import EvaluationError
-from domainlm.evaluation.config import TaskSpec
-from domainlm.io import load_yaml
+from domainlm.tasks.files import default_data_dir, is_task_file, load_task_file
+from domainlm.tasks.schema import TaskSpec
 
 PRESETS = ("nsmc", "shopping")
-
-
-def default_data_dir() -> Path:
-    """The shared data folder: $DOMAINLM_SHARED_DATA, $DOMAINLM_DATA, else ../shared/data."""
-    for var in ("DOMAINLM_SHARED_DATA", "DOMAINLM_DATA"):
-        if os.environ.get(var):
-            return Path(os.environ[var])
-    return Path.cwd().parent / "shared" / "data"
 
 
 def preset_task(
@@ -65,36 +57,12 @@ def preset_task(
     )
 
 
-def load_task_file(path: str | os.PathLike) -> list[TaskSpec]:
-    """One task or a list of tasks from a JSON or YAML file."""
-    import yaml
-    from pydantic import ValidationError
-
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = load_yaml(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
-    except (OSError, ValueError, yaml.YAMLError) as e:  # a duplicate key too (load_yaml)
-        raise EvaluationError(
-            f"Cannot read the task file '{path}': {e}.", "Pass a YAML or JSON file holding a task."
-        ) from None
-    items = data if isinstance(data, list) else [data]
-    try:
-        return [TaskSpec.model_validate(item) for item in items]
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise EvaluationError(
-            f"The task file '{path}' is invalid: {problems}.",
-            "A task has name, train, test (each {path, field}), label_field and optionally label_map.",
-        ) from None
-
-
 def resolve_task(value: str, data_dir: str | os.PathLike | None = None) -> list[TaskSpec]:
     """A `--task` value: a preset name or a task file."""
     if value in PRESETS:
         return [preset_task(value, data_dir)]
-    if Path(value).suffix.lower() in (".json", ".yaml", ".yml") and Path(value).exists():
-        return load_task_file(value)
+    if is_task_file(value):
+        return load_task_file(value, TaskSpec)
     return [preset_task(value, data_dir)]  # raises with the list of presets
 
 
@@ -134,7 +102,7 @@ class LabelledData:
         return len(self.texts)
 
 
-def _read_rows(task: TaskSpec, spec: CorpusSpec, which: str, normalizer: Normalizer) -> list[tuple[str, str]]:
+def _labelled_texts(task: TaskSpec, spec: CorpusSpec, which: str, normalizer: Normalizer) -> list[tuple[str, str]]:
     columns = columns_of(spec)
     if columns is not None and task.label_field not in columns:
         raise EvaluationError(
@@ -160,14 +128,14 @@ def load_task(
 ) -> tuple[LabelledData, LabelledData, list[str]]:
     """(train, test, class names) of a task, each a seeded sample within the task's budget."""
     normalizer = normalizer or Normalizer()
-    train_rows = _read_rows(task, task.train, "train", normalizer)
+    train_rows = _labelled_texts(task, task.train, "train", normalizer)
     same_file = task.train.model_dump() == task.test.model_dump()
     if same_file:
         # One file for both: split by a hash of the text so that no review is on both sides.
         test_rows = [r for r in train_rows if is_heldout(r[0], task.test_fraction, seed=f"probe-{task.name}")]
         train_rows = [r for r in train_rows if not is_heldout(r[0], task.test_fraction, seed=f"probe-{task.name}")]
     else:
-        test_rows = _read_rows(task, task.test, "test", normalizer)
+        test_rows = _labelled_texts(task, task.test, "test", normalizer)
 
     def mapped(rows):
         if task.label_map is None:

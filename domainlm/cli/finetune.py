@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from domainlm.cli.common import complete_finetune_task, console, print_json
+from domainlm.cli.common import complete_finetune_task, console, named_paths, print_json
 from domainlm.cli.root import app
 from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP
 
@@ -56,12 +56,6 @@ def _settings(
         report_to=parse_report_to(report_to),
         logging_dir=str(logging_dir) if logging_dir else None,
     )
-
-
-def _quiet_transformers() -> None:
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # transformers' tqdm bars would break the rich ones
 
 
 def benchmark_table(result) -> Table:
@@ -169,7 +163,6 @@ def finetune_command(
     """Fine-tune MODEL on one task with several seeds: epoch chosen on dev, test read once at the end."""
     from domainlm.finetune import finetune
 
-    _quiet_transformers()
     settings = _settings(
         epochs,
         batch_size,
@@ -229,8 +222,7 @@ def benchmark_command(
     """Fine-tune each model on each task (same seeds, same examples); print and write the seed's table."""
     from domainlm.finetune import benchmark
 
-    models = _named_models(model)
-    _quiet_transformers()
+    models = named_paths(model, "--model")
     settings = _settings(
         epochs,
         batch_size,
@@ -249,23 +241,6 @@ def benchmark_command(
         models, tasks, output, seeds=seeds, data_dir=data_dir, settings=settings, force=force, update_card=not no_card
     )
     _print_benchmark(result, output, as_json)
-
-
-def _named_models(values: list[str]) -> dict[str, str]:
-    """--model NAME=PATH values, each name once."""
-    from domainlm.errors import ConfigError
-
-    models: dict[str, str] = {}
-    for item in values:
-        name, sep, path = item.partition("=")
-        if not sep or not name.strip() or not path.strip():
-            raise ConfigError(
-                f"--model '{item}' is not NAME=PATH.", "Pass e.g. --model base=out/base --model adapted=out/adapted."
-            )
-        if name.strip() in models:
-            raise ConfigError(f"The model name '{name.strip()}' is given twice.", "Give each --model its own NAME.")
-        models[name.strip()] = path.strip()
-    return models
 
 
 def _print_benchmark(result, output: Path, as_json: bool) -> None:

@@ -9,7 +9,7 @@ which is what lets MW-BPC mask the same words in both models.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -129,30 +129,17 @@ def _pick_device(device: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@contextmanager
-def _quiet_loading():
-    """No per-shard "Loading weights" bars: they would tear through the evaluation's own progress bars."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
-
-
 def load_side(
     name: str, path: str | Path, device: str | None = None, precision: str = "fp32", loader: Callable | None = None
 ) -> Side:
     """Load an MLM and its tokenizer (a local HF directory or a cached hub name) with modeling's checks;
     `loader(path) -> (model, tokenizer)` loads another kind (ELECTRA discriminators: detection's)."""
-    from domainlm.modeling.loading import load_mlm
+    from domainlm.modeling.loading import load_mlm, quiet_transformers
 
     path = str(path)
     try:
-        with _quiet_loading():
+        # No per-shard "Loading weights" bars: they would tear through the evaluation's own progress bars.
+        with quiet_transformers():
             model, tokenizer = (loader or load_mlm)(path)
     except ModelError as e:
         # Say which side failed; modeling's hints name --base, evaluate's options are --before/--after.

@@ -159,9 +159,7 @@ def check_model(model_path: str, data: TaskData, max_seq_len: int):
 
 def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
     """(model, tokenizer, notes) with the head the task needs, after checking they fit together."""
-    from transformers.utils import logging as hf_logging
-
-    from domainlm.modeling.loading import WEIGHT_FILES, damaged_error, load_hf_tokenizer
+    from domainlm.modeling.loading import WEIGHT_FILES, damaged_error, load_hf_tokenizer, quiet_transformers
 
     task = data.task
     check_model(model_path, data, max_seq_len)
@@ -173,12 +171,11 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
     import transformers
 
     Auto = getattr(transformers, task.kind.auto_model)
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()  # "some weights were newly initialised" is the point here; we report it
-    hf_logging.disable_progress_bar()  # transformers' tqdm "Loading weights" would break our rich bars
+    # "some weights were newly initialised" is the point here (the report says so); transformers' tqdm
+    # "Loading weights" would break our rich bars.
     try:
-        model, info = Auto.from_pretrained(model_path, output_loading_info=True, trust_remote_code=False, **kwargs)
+        with quiet_transformers():
+            model, info = Auto.from_pretrained(model_path, output_loading_info=True, trust_remote_code=False, **kwargs)
     except ValueError as e:
         raise ModelError(
             f"'{model_path}' has no {task.kind.model_kind}-classification "
@@ -192,10 +189,6 @@ def load_for_task(model_path: str, data: TaskData, max_seq_len: int):
         ) from None
     except Exception as e:  # B9, B10: a damaged safetensors file or a pickle with objects: adapt's wording
         raise damaged_error(model_path, "model", e, WEIGHT_FILES) from None
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
     rows = model.get_input_embeddings().weight.shape[0]
     if rows < len(tokenizer):
         raise ModelError(

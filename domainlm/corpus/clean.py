@@ -10,9 +10,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from domainlm.corpus.files import Document
 from domainlm.corpus.filters import FilterConfig, StreamingDeduper, is_heldout
 from domainlm.corpus.normalize import NormalizeConfig, Normalizer
-from domainlm.corpus.reader import CorpusReader, Document
+from domainlm.corpus.reader import CorpusReader
 from domainlm.corpus.stats import empty_corpus_error
 from domainlm.errors import CorpusError, OutputError
 from domainlm.io import atomic_write

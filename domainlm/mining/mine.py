@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer, corpus_specs
-from domainlm.corpus.reader import ReadStats, long_line_note, warn_read_notes
+from domainlm.corpus.files import ReadStats, long_line_note
+from domainlm.corpus.reader import warn_read_notes
 from domainlm.errors import CorpusError, MiningError, warn
 from domainlm.io import atomic_directory, check_output_dir, write_json
 from domainlm.mining.base_tokenizer import BaseTokenizer, load_base_tokenizer

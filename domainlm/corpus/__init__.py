@@ -1,6 +1,6 @@
 """Text in: read corpora, normalise, filter, dedupe, split held-out. No torch."""
 
-from domainlm.corpus.clean import CleanReport, clean_corpus, clean_documents
+from domainlm.corpus.clean import CleanReport, clean_and_split, clean_corpus, clean_documents
 from domainlm.corpus.files import Document
 from domainlm.corpus.filters import FilterConfig, StreamingDeduper, is_heldout, text_hash
 from domainlm.corpus.normalize import NormalizeConfig, Normalizer, normalize
@@ -11,6 +11,7 @@ from domainlm.corpus.stats import CorpusStats, corpus_stats
 
 __all__ = [
     "CleanReport",
+    "clean_and_split",
     "clean_corpus",
     "clean_documents",
     "FilterConfig",

@@ -359,15 +359,46 @@ def count_words_ray(
     import ray.data as rd
 
     start = time.perf_counter()
-    normalize = normalize or NormalizeConfig()
     resolved = resolved or check_readable(corpus)
     ctx = rd.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
     if max_documents or any(spec.limit for spec, _, _ in resolved):
         ctx.execution_options.preserve_order = True  # "the first N documents", as locally
-    Datasource = _datasource_class()
     cpus = cluster_cpus(ray)
+    docs, keep = _documents_dataset(rd, resolved, cpus, keep, max_documents)
+    counted = docs.map_batches(
+        _count_block,
+        batch_format="pyarrow",
+        batch_size=None,
+        fn_kwargs={"normalize": normalize or NormalizeConfig(), "lowercase": lowercase, "keep": keep},
+    )
+    merged = _merged(rd, ctx, counted, resolved, cpus, min_count)
+    counts, totals, docs_sample, threshold = _collect(merged, max_words)
+    if sample and len(docs_sample) > 2 * sample:
+        docs_sample = docs_sample[:: len(docs_sample) // sample]
+    out = WordCounts(
+        counts=counts,
+        workers=cpus,
+        prune_threshold=threshold,
+        sources=[shown for _, _, files in resolved for _, shown in files],
+        sample=docs_sample,
+        documents=totals["documents"],
+        raw_bytes=totals["raw_bytes"],
+        characters=totals["characters"],
+        words=totals["words"],
+        eojeols=totals["eojeols"],
+    )
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+def _documents_dataset(rd, resolved, cpus: int, keep, max_documents: int | None):
+    """(the dataset of every corpus's documents, the `keep` filter left for the counting step).
+
+    With `max_documents`, `keep` filters here, before the limit (the first N documents it keeps).
+    """
+    Datasource = _datasource_class()
     parts = []
     for spec, fs, files in resolved:
         # Half a CPU a read task: resources unlike the counting step's keep Ray from fusing the two,
@@ -383,17 +414,14 @@ def count_words_ray(
     ds = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     if keep is not None and max_documents:
         ds = ds.filter(lambda row: keep(Document(row["text"], row["id"], row["source"], row["line"])))
-        keep_fn = None
-    else:
-        keep_fn = keep
+        keep = None
     if max_documents:
         ds = ds.filter(lambda row: bool(row["text"])).limit(max_documents)
-    counted = ds.map_batches(
-        _count_block,
-        batch_format="pyarrow",
-        batch_size=None,
-        fn_kwargs={"normalize": normalize, "lowercase": lowercase, "keep": keep_fn},
-    )
+    return ds, keep
+
+
+def _merged(rd, ctx, counted, resolved, cpus: int, min_count: int):
+    """The counted rows summed by word across the cluster (rarer than `min_count` dropped there)."""
     total_bytes = sum(info for info in _sizes(resolved))
     # Ray's hash shuffle starts aggregator actors (~5 s) and pays off on large inputs spread over a
     # cluster; below SORT_SHUFFLE_MAX_BYTES the classic sort shuffle is several times faster.
@@ -406,6 +434,12 @@ def count_words_ray(
         merged = merged.map_batches(
             _drop_rare, batch_format="pyarrow", batch_size=None, fn_kwargs={"min_count": min_count}
         )
+    return merged
+
+
+def _collect(merged, max_words: int) -> tuple[Counter, dict[str, int], list[str], int]:
+    """(counts, totals, sample documents, prune threshold) streamed from the merged rows on the driver;
+    a worker's failure raised as one message."""
     counts: Counter = Counter()
     totals = dict.fromkeys(_STAT_FIELDS, 0)
     docs: list[str] = []
@@ -439,18 +473,7 @@ def count_words_ray(
         ) from None
     finally:
         ray_log.setLevel(level)
-    if sample and len(docs) > 2 * sample:
-        docs = docs[:: len(docs) // sample]
-    out = WordCounts(
-        counts=counts,
-        workers=cpus,
-        prune_threshold=threshold,
-        sources=[shown for _, _, files in resolved for _, shown in files],
-        sample=docs,
-        **totals,
-    )
-    out.seconds = time.perf_counter() - start
-    return out
+    return counts, totals, docs, threshold
 
 
 class RayBackgroundCount:

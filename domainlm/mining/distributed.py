@@ -412,11 +412,10 @@ def _documents_dataset(rd, resolved, cpus: int, keep, max_documents: int | None)
             ds = ds.limit(spec.limit)
         parts.append(ds)
     ds = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    if keep is not None and max_documents:
-        ds = ds.filter(lambda row: keep(Document(row["text"], row["id"], row["source"], row["line"])))
-        keep = None
     if max_documents:
-        ds = ds.filter(lambda row: bool(row["text"])).limit(max_documents)
+        if keep is not None:
+            ds = ds.filter(lambda row: keep(Document(row["text"], row["id"], row["source"], row["line"])))
+        return ds.filter(lambda row: bool(row["text"])).limit(max_documents), None
     return ds, keep
 
 

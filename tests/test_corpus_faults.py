@@ -8,7 +8,7 @@ import json
 import pytest
 
 from domainlm.corpus import CorpusReader, clean_corpus, corpus_stats, normalize
-from domainlm.corpus.reader import MAX_LINE_BYTES, line_is_too_long
+from domainlm.corpus.files import MAX_LINE_BYTES, line_is_too_long
 from domainlm.errors import CorpusError, OutputError
 
 # ---------------------------------------------------------------- the long-line rule

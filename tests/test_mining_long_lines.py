@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from domainlm.corpus.fastread import drop_long_lines, raw_chunks, raw_plan
-from domainlm.corpus.reader import MAX_LINE_BYTES, CorpusReader
+from domainlm.corpus.files import MAX_LINE_BYTES
+from domainlm.corpus.reader import CorpusReader
 
 
 def _corpus(path, long_sizes):

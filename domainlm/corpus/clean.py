@@ -1,18 +1,23 @@
-"""`clean_corpus`: read → normalise → filter → dedupe → (held-out split) → write, atomically."""
+"""Cleaning corpora: read → normalise → filter → dedupe → (held-out split) → write, atomically.
+
+`clean_corpus` (the `corpus clean` command) and `clean_and_split` (a recipe's prepare stage) share
+`clean_documents` and the one held-out split loop, `split_documents`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from domainlm.corpus.files import Document
 from domainlm.corpus.filters import FilterConfig, StreamingDeduper, is_heldout
 from domainlm.corpus.normalize import NormalizeConfig, Normalizer
-from domainlm.corpus.reader import CorpusReader, Document
+from domainlm.corpus.reader import CorpusReader, iter_documents
 from domainlm.corpus.stats import empty_corpus_error
 from domainlm.errors import CorpusError, OutputError
 from domainlm.io import atomic_write
@@ -77,6 +82,87 @@ def clean_documents(
         report.dedupe_saturated = dedupe.saturated
 
 
+@dataclass
+class Split:
+    """Where `split_documents` sent the documents."""
+
+    train: int = 0
+    heldout: int = 0
+    left_out: int = 0  # refused by `keep` (routed to another category)
+
+
+def split_documents(
+    docs: Iterable[Document],
+    write_train: Callable[[Document], object],
+    write_heldout: Callable[[Document], object],
+    *,
+    holds_out: Callable[[Document], bool] | None = None,
+    keep: Callable[[Document], bool] | None = None,
+    max_train: int | None = None,
+    max_heldout: int | None = None,
+) -> Split:
+    """Send every document to the training side or, where `holds_out(doc)`, to the held-out side.
+
+    `keep(doc)` false: the document goes nowhere. Held-out documents past `max_heldout` are dropped
+    (never trained on); reading stops once `max_train` documents went to the training side.
+    """
+    split = Split()
+    for doc in docs:
+        if keep is not None and not keep(doc):
+            split.left_out += 1
+            continue
+        if holds_out is not None and holds_out(doc):
+            if max_heldout is None or split.heldout < max_heldout:
+                write_heldout(doc)
+                split.heldout += 1
+            continue  # held-out text never reaches mining or training, even past the cap
+        write_train(doc)
+        split.train += 1
+        if max_train and split.train >= max_train:
+            break
+    return split
+
+
+def clean_and_split(
+    corpus,
+    train_path: str | os.PathLike,
+    heldout_path: str | os.PathLike,
+    *,
+    normalize: NormalizeConfig | None = None,
+    filters: FilterConfig | None = None,
+    holds_out: Callable[[Document], bool] | None = None,
+    keep: Callable[[Document], bool] | None = None,
+    max_documents: int | None = None,
+    max_heldout: int | None = None,
+    heldout_corpus=(),
+) -> tuple[Split, CleanReport]:
+    """Clean `corpus` into `train_path` and `heldout_path` (plain text, a document a line), written
+    atomically: `split_documents`' rule over the cleaned documents, then the documents of explicit
+    `heldout_corpus` corpora (cleaned alike) added to the held-out side up to `max_heldout`.
+
+    The report counts the documents of `corpus` (read, removed by what).
+    """
+    report = CleanReport()
+    with atomic_write(train_path) as train_fh, atomic_write(heldout_path) as held_fh:
+        split = split_documents(
+            clean_documents(iter_documents(corpus), normalize, filters, report),
+            lambda doc: train_fh.write(doc.text + "\n"),
+            lambda doc: held_fh.write(doc.text + "\n"),
+            holds_out=holds_out,
+            keep=keep,
+            max_train=max_documents,
+            max_heldout=max_heldout,
+        )
+        if heldout_corpus:
+            for doc in clean_documents(iter_documents(heldout_corpus), normalize, filters):
+                held_fh.write(doc.text + "\n")
+                split.heldout += 1
+                if max_heldout is not None and split.heldout >= max_heldout:
+                    break
+    report.written, report.heldout = split.train, split.heldout
+    return split, report
+
+
 def _write_doc(fh, doc: Document, jsonl: bool) -> None:
     if jsonl:
         fh.write(json.dumps({"text": doc.text, "id": doc.id}, ensure_ascii=False) + "\n")
@@ -109,9 +195,38 @@ def empty_after_normalisation_error(read: int, removed: Counter | None = None) -
     return CorpusError(f"All {read:,} documents were removed by cleaning ({reasons}); nothing to write.", hint)
 
 
+def _reporting(docs: Iterable[Document], reader: CorpusReader, update: Callable) -> Iterator[Document]:
+    """`docs`, the progress bar following the bytes read every 4096 documents."""
+    for i, doc in enumerate(docs, 1):
+        yield doc
+        if i % 4096 == 0:
+            update(completed=reader.stats.bytes_done)
+
+
 def _writes_text_lines(path: Path) -> bool:
     name = path.name.lower().removesuffix(".gz")
     return name.endswith((".txt", ".jsonl"))
+
+
+def _check_targets(paths, output: Path, named_heldout, held_path: Path | None, force: bool) -> list[Path]:
+    """The files `corpus clean` writes, refused before the (long) cleaning pass when it cannot
+    (`named_heldout`: the held-out output as given, checked for its suffix)."""
+    for target in (output, *([Path(named_heldout)] if named_heldout else [])):
+        # A folder gets the file rule's message; B18: plain text under a .parquet or .json name.
+        if not target.is_dir() and not _writes_text_lines(target):
+            raise CorpusError(
+                f"'{target}': corpus clean writes .txt (a document a line) or .jsonl, optionally .gz, "
+                f"not {''.join(target.suffixes) or 'a name without a suffix'}.",
+                "Name the output e.g. clean.txt, clean.jsonl or clean.txt.gz.",
+            )
+    targets = [output] + ([held_path] if held_path is not None else [])
+    if len(targets) == 2 and targets[0].resolve() == targets[1].resolve():
+        raise CorpusError(
+            f"The output and the held-out output are the same file '{output}'.", "Pass another --heldout-output."
+        )
+    for target in targets:
+        check_output_file(target, CLEAN_COMMAND, force, inputs=paths)
+    return targets
 
 
 def clean_corpus(
@@ -134,42 +249,30 @@ def clean_corpus(
     when `corpus clean` wrote it, or with `force`; a write failure is an `OutputError`.
     """
     output = Path(output)
-    for target in (output, *([Path(heldout_output)] if heldout_output else [])):
-        if not target.is_dir() and not _writes_text_lines(
-            target
-        ):  # a folder gets the file rule's message  # B18: plain text under a .parquet or .json name
-            raise CorpusError(
-                f"'{target}': corpus clean writes .txt (a document a line) or .jsonl, optionally .gz, "
-                f"not {''.join(target.suffixes) or 'a name without a suffix'}.",
-                "Name the output e.g. clean.txt, clean.jsonl or clean.txt.gz.",
-            )
+    named_heldout = heldout_output
     if heldout_fraction and heldout_output is None:
         heldout_output = output.with_name(f"heldout.{output.name}")
     held_path = Path(heldout_output) if heldout_fraction and heldout_output is not None else None
-    targets = [output] + ([held_path] if held_path is not None else [])
-    if len(targets) == 2 and targets[0].resolve() == targets[1].resolve():
-        raise CorpusError(
-            f"The output and the held-out output are the same file '{output}'.", "Pass another --heldout-output."
-        )
-    for target in targets:  # before the (long) cleaning pass
-        check_output_file(target, CLEAN_COMMAND, force, inputs=paths)
+    targets = _check_targets(paths, output, named_heldout, held_path, force)
     reader = CorpusReader(paths, field=field, encoding=encoding, warn=False)  # its notes are in the report
     report = CleanReport(output=str(output), heldout_output=str(heldout_output) if heldout_fraction else None)
     jsonl = ".jsonl" in output.suffixes
+
+    def held_out(doc: Document) -> bool:
+        return is_heldout(doc.id or doc.text, heldout_fraction, seed)
+
     try:
         with ExitStack() as stack:
             out = stack.enter_context(atomic_write(output))
             held = stack.enter_context(atomic_write(held_path)) if held_path is not None else None
             with progress_bar("cleaning", total=reader.stats.bytes_total or None, unit="bytes") as update:
-                for i, doc in enumerate(clean_documents(reader, normalize, filters, report), 1):
-                    if held is not None and is_heldout(doc.id or doc.text, heldout_fraction, seed):
-                        _write_doc(held, doc, jsonl)
-                        report.heldout += 1
-                    else:
-                        _write_doc(out, doc, jsonl)
-                        report.written += 1
-                    if i % 4096 == 0:
-                        update(completed=reader.stats.bytes_done)
+                split = split_documents(
+                    _reporting(clean_documents(reader, normalize, filters, report), reader, update),
+                    lambda doc: _write_doc(out, doc, jsonl),
+                    lambda doc: _write_doc(held, doc, jsonl),
+                    holds_out=None if held is None else held_out,
+                )
+                report.written, report.heldout = split.train, split.heldout
                 update(completed=reader.stats.bytes_total)
             report.skipped_long_lines = reader.stats.skipped_long_lines
             if report.read == 0:

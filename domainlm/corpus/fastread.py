@@ -21,16 +21,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from domainlm.corpus.reader import (
+from domainlm.corpus.files import (
     MAX_LINE_BYTES,
-    SNIFF_BYTES,
-    CorpusReader,
     decompress_errors,
     detect_encoding,
-    format_of,
     line_is_too_long,
     open_binary,
+    peek,
 )
+from domainlm.corpus.formats import format_for
+from domainlm.corpus.reader import CorpusReader
 from domainlm.corpus.spec import value_matches
 from domainlm.errors import CorpusError
 
@@ -79,18 +79,18 @@ def raw_plan(reader: CorpusReader) -> list[RawFile] | None:
         if files is None or spec.limit is not None:
             return None
         for path in files:
-            fmt = format_of(path)
-            if fmt not in (".txt", ".tsv"):
+            fmt = format_for(path).name
+            if fmt not in ("txt", "tsv"):
                 return None
             stream, _ = open_binary(path)
             try:
-                head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES] if hasattr(stream, "peek") else b""
+                head = peek(stream)
                 encoding = spec.encoding or (detect_encoding(head, path) if head else "utf-8")
                 if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
                     return None
                 if b"\r" in head and b"\n" not in head:
                     return None  # \r-only line breaks: the general path splits at them
-                if fmt == ".txt":
+                if fmt == "txt":
                     plan.append(RawFile(path, tsv=False))
                     continue
                 first = stream.readline().decode("utf-8-sig").rstrip("\r\n")

@@ -1,62 +1,50 @@
-"""Rows of a corpus with ALL their columns, not only its text (routing keeps a review's rating with it).
+"""Rows of a corpus with ALL their columns, not only its text (routing keeps a review's rating with it),
+and the columns a corpus has (task readers check their label columns).
 
-Delimited files (.tsv/.csv) are read with every column, under the corpus reader's rules (encoding
-detection, header, the `where` rule and its missing-column check, `limit`); other formats give
-{"id", text field} from `CorpusReader`.
+Each file is read by its format's row reader (`domainlm.corpus.formats`), under the corpus reader's
+rules (encoding detection, header, the `where` rule and its missing-column check, `limit`); a format
+without columns (.txt) and a `datasets` dataset give {"id", text field} of their documents.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
-from domainlm.corpus.reader import CorpusReader, detect_encoding, expand_paths, format_of, open_binary
-from domainlm.corpus.spec import CorpusSpec, check_where_columns, row_matches
-from domainlm.errors import CorpusError
+from domainlm.corpus.files import ReadStats
+from domainlm.corpus.formats import CorpusFile, format_for
+from domainlm.corpus.reader import CorpusReader, expand_paths, is_saved_dataset, warn_read_notes
+from domainlm.corpus.spec import CorpusSpec
 
 
 def iter_rows(spec: CorpusSpec) -> Iterator[dict]:
     """Rows of a corpus with ALL their columns (so ratings travel with routed reviews).
 
-    Delimited files (.tsv/.csv) keep every column; other formats give {"id", text field}.
-    The text is always under the spec's field name.
+    The text is always under the spec's field name; at most `spec.limit` rows.
     """
-    if spec.path.startswith("hf:"):
-        files: list[Path] = []
-    else:
-        files = expand_paths(spec.path)
-    if not files or any(format_of(f) not in (".tsv", ".csv") for f in files):
+    if spec.path.startswith("hf:") or is_saved_dataset(Path(spec.path)):
         for doc in CorpusReader(spec):
             yield {"id": doc.id, spec.field: doc.text}
         return
+    stats = ReadStats()
     count = 0
-    for path in files:
-        stream, _ = open_binary(path)
-        try:
-            encoding = spec.encoding or detect_encoding(stream.peek(1 << 16)[: 1 << 16], path)
-            text = io.TextIOWrapper(stream, encoding=encoding, newline="")
-            delim = "\t" if format_of(path) == ".tsv" else ","
-            reader = csv.DictReader(
-                text, delimiter=delim, quoting=csv.QUOTE_NONE if delim == "\t" else csv.QUOTE_MINIMAL
-            )
-            columns = reader.fieldnames or []
-            if spec.field not in columns:
-                raise CorpusError(
-                    f"'{path}' has no column '{spec.field}'; its columns are: {', '.join(columns)}.",
-                    "Name the text column with --field.",
-                )
-            check_where_columns(spec.where, columns, path)
-            for row in reader:
-                if spec.where and not row_matches(row, spec.where):
-                    continue
-                row = {k: v for k, v in row.items() if k is not None}
-                if row.get(spec.field) is None:
-                    continue
-                yield row
-                count += 1
-                if spec.limit and count >= spec.limit:
-                    return
-        finally:
-            stream.close()
+    try:
+        for path in expand_paths(spec.path):
+            rows = format_for(path).rows(CorpusFile(path, stats), spec)
+            try:
+                for row in rows:
+                    yield row
+                    count += 1
+                    if spec.limit and count >= spec.limit:
+                        return
+            finally:
+                getattr(rows, "close", lambda: None)()
+    finally:
+        warn_read_notes(stats)
+
+
+def columns_of(spec: CorpusSpec) -> list[str] | None:
+    """Column (or field) names of the first file of a corpus; [] for plain text, None when unknown
+    (a JSON array: its reader says what is wrong, if anything)."""
+    path = expand_paths(spec.path)[0]
+    return format_for(path).columns(CorpusFile(path), spec)

@@ -8,8 +8,9 @@ import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from domainlm.corpus.files import MAX_LINE_BYTES, long_line_note
 from domainlm.corpus.filters import StreamingDeduper
-from domainlm.corpus.reader import MAX_LINE_BYTES, CorpusReader, long_line_note
+from domainlm.corpus.reader import CorpusReader
 from domainlm.errors import CorpusError
 from domainlm.progress import progress_bar
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from domainlm.corpus import CorpusSpec, Normalizer, is_heldout, iter_documents, iter_texts, text_hash
+from domainlm.corpus.files import COMPRESSIONS
+from domainlm.corpus.formats import corpus_suffixes
 from domainlm.errors import EvaluationError
 
 TextSource = CorpusSpec | str | os.PathLike | Sequence[CorpusSpec | str | os.PathLike]
@@ -25,15 +27,14 @@ TextSource = CorpusSpec | str | os.PathLike | Sequence[CorpusSpec | str | os.Pat
 TRAIN_HASH_FILES = ("train_hashes.txt", "train_hashes.txt.gz")
 
 
-_SUFFIXES = (".txt", ".jsonl", ".json", ".csv", ".tsv", ".parquet", ".gz", ".bz2", ".xz", ".zst")
-
-
 def _is_corpus_ref(item) -> bool:
     if isinstance(item, (CorpusSpec, os.PathLike)):
         return True
     if isinstance(item, str):
         # A missing "heldout.txt" is a typo to report, not a one-line text to score.
-        looks_like_file = not any(ch.isspace() for ch in item) and item.lower().endswith(_SUFFIXES)
+        looks_like_file = not any(ch.isspace() for ch in item) and item.lower().endswith(
+            (*corpus_suffixes(), *COMPRESSIONS)
+        )
         return item.startswith("hf:") or any(ch in item for ch in "*?[") or looks_like_file or _exists(item)
     return False
 

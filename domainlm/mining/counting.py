@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, Full
-from typing import Any
+from typing import Any, Protocol
 
 from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer
 from domainlm.corpus.fastread import chunk_texts, raw_chunks, raw_plan
@@ -237,55 +237,77 @@ def count_words(
     workers = max(1, workers or os.cpu_count() or 1)
     stats = {"documents": 0}
     reservoir: list[str] = []
-
     total = reader.stats.bytes_total or None
     parallel = workers > 1 and (total or 0) >= PARALLEL_MIN_BYTES
     plan = raw_plan(reader) if keep is None and not max_documents else None
-    results = None
     with progress_bar(description, total=total, unit="bytes") as update:
-        if plan and parallel:
-            results = _count_parallel(
-                raw_chunks(plan, lambda done: update(completed=done)),
-                workers,
-                normalize,
-                lowercase,
-                max_words,
-                lambda: None,
-                target=_raw_worker,
-                extra=(sample,),
-                plan=plan,
-            )
-        elif plan:
-            results = _count_raw_here(plan, Tally(normalize, lowercase, max_words, sample), update)
+        results = None
+        if plan:
+            results = _count_raw(plan, parallel, workers, normalize, lowercase, max_words, sample, update)
             if results is None:
                 plan = None  # a file that does not decode: read again below, to say where (offset and line)
-        if results is not None:
-            workers = len(results)
-        elif not parallel:
-            tally = Tally(normalize, lowercase, max_words)
-            for batch in _batches(reader, stats, reservoir, sample, keep, max_documents):
-                tally.add(batch)
-                update(completed=reader.stats.bytes_done)
-            results = [tally.result()]
-            workers = 1
-        else:
-            results = _count_parallel(
-                _batches(reader, stats, reservoir, sample, keep, max_documents),
-                workers,
-                normalize,
-                lowercase,
-                max_words,
-                lambda: update(completed=reader.stats.bytes_done),
-            )
+        if results is None:
+            batches = _batches(reader, stats, reservoir, sample, keep, max_documents)
+            results = _count_documents(batches, reader, parallel, workers, normalize, lowercase, max_words, update)
         update(completed=total)
+    out = _merged(results, max_words, sample)
+    out.documents += stats["documents"]
+    out.sources = [s.path for s in reader.specs]
+    out.sample = reservoir + out.sample
+    out.skipped_long_lines = reader.stats.skipped_long_lines + sum(e.skipped_long_lines for e in plan or [])
+    if sample and len(out.sample) > 2 * sample:  # the workers' samples together: keep an even spread
+        out.sample = out.sample[:: len(out.sample) // sample]
+    if len(out.counts) > max_words:
+        out.prune_threshold = max(out.prune_threshold, prune(out.counts, max_words))
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+def _count_raw(
+    plan, parallel: bool, workers: int, normalize, lowercase: bool, max_words: int, sample: int, update: Callable
+) -> list[tuple] | None:
+    """The fast path's tallies (`domainlm.corpus.fastread`), or None when a file does not decode."""
+    if parallel:
+        return _count_parallel(
+            raw_chunks(plan, lambda done: update(completed=done)),
+            workers,
+            normalize,
+            lowercase,
+            max_words,
+            lambda: None,
+            target=_raw_worker,
+            extra=(sample,),
+            plan=plan,
+        )
+    return _count_raw_here(plan, Tally(normalize, lowercase, max_words, sample), update)
+
+
+def _count_documents(
+    batches: Iterable[str],
+    reader: CorpusReader,
+    parallel: bool,
+    workers: int,
+    normalize,
+    lowercase: bool,
+    max_words: int,
+    update: Callable,
+) -> list[tuple]:
+    """The tallies of the general path: the reader's documents in batches, here or over workers."""
+    if parallel:
+        return _count_parallel(
+            batches, workers, normalize, lowercase, max_words, lambda: update(completed=reader.stats.bytes_done)
+        )
+    tally = Tally(normalize, lowercase, max_words)
+    for batch in batches:
+        tally.add(batch)
+        update(completed=reader.stats.bytes_done)
+    return [tally.result()]
+
+
+def _merged(results: list[tuple], max_words: int, sample: int) -> WordCounts:
+    """One WordCounts of the processes' tallies (`Tally.result()`), counts merged into the first's."""
     counts: Counter = results[0][0]
-    out = WordCounts(
-        counts=counts,
-        documents=stats["documents"],
-        workers=workers,
-        sources=[s.path for s in reader.specs],
-        sample=reservoir,
-    )
+    out = WordCounts(counts=counts, workers=len(results))
     for i, (c, raw, chars, words, eojeols, threshold, docs, part) in enumerate(results):
         if i:
             counts.update(c)
@@ -296,12 +318,6 @@ def count_words(
         out.words += words
         out.eojeols += eojeols
         out.prune_threshold = max(out.prune_threshold, threshold)
-    out.skipped_long_lines = reader.stats.skipped_long_lines + sum(e.skipped_long_lines for e in plan or [])
-    if sample and len(out.sample) > 2 * sample:  # the workers' samples together: keep an even spread
-        out.sample = out.sample[:: len(out.sample) // sample]
-    if len(counts) > max_words:
-        out.prune_threshold = max(out.prune_threshold, prune(counts, max_words))
-    out.seconds = time.perf_counter() - start
     return out
 
 
@@ -522,6 +538,17 @@ def count_words_cached(
 
 
 # ---------------------------------------------------------------- counting in the background
+
+
+class BackgroundWork(Protocol):
+    """A count running while mining derives the category candidates (`BackgroundCount`, or the Ray
+    engine's `RayBackgroundCount`): a context manager whose `result()` waits for the counts."""
+
+    def __enter__(self) -> BackgroundWork: ...
+
+    def __exit__(self, *exc) -> None: ...
+
+    def result(self) -> WordCounts: ...
 
 
 class BackgroundCount:

@@ -7,10 +7,10 @@ only ever holds distinct words.
 The pipeline is Ray Data:
 
 1. `read_datasource(_CorpusDatasource)` — one read task per group of files, local or remote (any
-   pyarrow filesystem: s3://, gs://, hdfs://, a shared local path); gzip / bz2 / zstd are undone by
-   pyarrow, xz here. Each file is parsed by the SAME code as `CorpusReader` (domainlm.corpus.reader:
-   line source with its encoding detection, NUL check, long-line skip; txt / jsonl / csv / tsv
-   rules; parquet columns), so documents, filters and error messages are the local ones.
+   pyarrow filesystem: s3://, gs://, hdfs://, a shared local path). Each file is read by the SAME
+   code as `CorpusReader`: its format's reader from the registry (`domainlm.corpus.formats`), over
+   the corpus reader's compressions, encoding detection, NUL check and long-line skip, so
+   documents, filters and error messages are the local ones.
 2. `map_batches(_count_batch)` — every block of documents is normalised, pre-tokenized and counted
    by `counting.Tally`, the class the local workers use, and becomes (word, count) rows. The
    batch totals (documents, bytes, words, eojeols) and a few sample documents travel as rows with
@@ -29,9 +29,7 @@ Without pruning, counts, totals and therefore terms are exactly the local engine
 
 from __future__ import annotations
 
-import io
 import logging
-import lzma
 import os
 import socket
 import threading
@@ -42,23 +40,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from domainlm.corpus import CorpusSpec, NormalizeConfig, corpus_specs
-from domainlm.corpus.reader import (
-    COMPRESSIONS,
-    DEFAULT_MAX_LINE_BYTES,
-    FORMATS,
-    CountingFile,
-    Document,
-    LineSource,
-    ReadStats,
-    expand_paths,
-    format_of,
-    is_corpus_file,
-    is_saved_dataset,
-    json_is_array,
-    read_json_array,
-    read_lines,
-    read_parquet,
-)
+from domainlm.corpus.files import COMPRESSIONS, Document, ReadStats, decompressed
+from domainlm.corpus.formats import CorpusFile, corpus_suffixes, format_for, is_corpus_file
+from domainlm.corpus.reader import expand_paths, is_saved_dataset
 from domainlm.errors import CorpusError, MiningError
 from domainlm.mining.counting import BATCH_CHARS, Tally, WordCounts, prune
 
@@ -204,7 +188,7 @@ def _remote_files(path: str) -> tuple[object, list[tuple[str, str]]]:
     if not files:
         raise CorpusError(
             f"The folder '{path}' holds no readable corpus files.",
-            f"Readable files end in {', '.join(FORMATS)} (optionally compressed: {', '.join(COMPRESSIONS)}).",
+            f"Readable files end in {', '.join(corpus_suffixes())} (optionally compressed: {', '.join(COMPRESSIONS)}).",
         )
     return fs, [(f, f"{scheme}://{f}") for f in files]
 
@@ -238,7 +222,7 @@ def _datasource_class():
     from ray.data.datasource import FileBasedDatasource
 
     class CorpusDatasource(FileBasedDatasource):
-        """Documents of corpus files, parsed by `domainlm.corpus.reader` (see module doc)."""
+        """Documents of corpus files, read by their format's reader (`domainlm.corpus.formats`)."""
 
         def __init__(self, paths: list[str], spec: CorpusSpec, shown: dict[str, str], filesystem):
             super().__init__(paths, filesystem=filesystem)
@@ -246,13 +230,10 @@ def _datasource_class():
             self.shown = shown
 
         def resolve_compression(self, path, open_args):
-            # pyarrow has no xz codec: such files are opened raw and decompressed in _read_stream.
-            if path.lower().endswith(".xz"):
-                return None
-            return super().resolve_compression(path, open_args)
+            return None  # the raw bytes: compressions are undone by domainlm.corpus.files, as locally
 
         def _open_input_source(self, filesystem, path, **open_args):
-            if format_of(Path(path)) == ".parquet":
+            if format_for(path).random_access:
                 return filesystem.open_input_file(path)  # parquet needs random access
             return super()._open_input_source(filesystem, path, **open_args)
 
@@ -260,7 +241,7 @@ def _datasource_class():
             import pyarrow as pa
 
             shown = self.shown.get(path, path)
-            docs = self._documents(f, path, shown)
+            docs = _documents(f, path, shown, self.spec)
             texts: list[str] = []
             ids: list[str | None] = []
             lines: list[int] = []
@@ -280,40 +261,17 @@ def _datasource_class():
                     {"text": texts, "id": pa.array(ids, pa.string()), "line": lines, "source": [shown] * len(texts)}
                 )
 
-        def _documents(self, f, path: str, shown: str) -> Iterator[Document]:
-            spec = self.spec
-            fmt = format_of(Path(path))
-            stats = ReadStats()
-            if fmt == ".parquet":
-                # The local reader's rules (columns, where, ids) over the opened file; its messages
-                # name `shown`, as locally.
-                yield from read_parquet(_Named(f, shown), spec, stats)
-                return
-            if fmt == ".json" and not is_remote(shown) and json_is_array(Path(shown)):
-                yield from read_json_array(Path(shown), spec, stats)
-                return
-            counter = CountingFile(f)
-            stream = io.BufferedReader(counter, buffer_size=1 << 20)
-            if path.lower().endswith(".xz"):
-                stream = io.BufferedReader(lzma.LZMAFile(stream, mode="rb"), buffer_size=1 << 20)
-            # `CorpusReader`'s line source over the opened (decompressed) stream.
-            lines = LineSource(shown, spec.encoding, stats, DEFAULT_MAX_LINE_BYTES, opened=(stream, counter))
-            yield from read_lines(lines, spec, fmt)
-
     return CorpusDatasource
 
 
-class _Named:
-    """An open parquet file that prints as its path (the local reader's messages quote `path`)."""
-
-    def __init__(self, f, name: str):
-        self._f, self._name = f, name
-
-    def __getattr__(self, item):
-        return getattr(self._f, item)
-
-    def __str__(self) -> str:
-        return self._name
+def _documents(f, path: str, shown: str, spec: CorpusSpec) -> Iterator[Document]:
+    """The documents of one file a worker opened, by the local reader of its format; messages name `shown`."""
+    fmt = format_for(path)
+    if fmt.random_access:
+        file = CorpusFile(shown, ReadStats(), handle=f)
+    else:
+        file = CorpusFile(shown, ReadStats(), opened=decompressed(f, path))
+    return fmt.read_documents(file, spec)
 
 
 # ---------------------------------------------------------------- counting (on the workers)
@@ -401,15 +359,46 @@ def count_words_ray(
     import ray.data as rd
 
     start = time.perf_counter()
-    normalize = normalize or NormalizeConfig()
     resolved = resolved or check_readable(corpus)
     ctx = rd.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
     if max_documents or any(spec.limit for spec, _, _ in resolved):
         ctx.execution_options.preserve_order = True  # "the first N documents", as locally
-    Datasource = _datasource_class()
     cpus = cluster_cpus(ray)
+    docs, keep = _documents_dataset(rd, resolved, cpus, keep, max_documents)
+    counted = docs.map_batches(
+        _count_block,
+        batch_format="pyarrow",
+        batch_size=None,
+        fn_kwargs={"normalize": normalize or NormalizeConfig(), "lowercase": lowercase, "keep": keep},
+    )
+    merged = _merged(rd, ctx, counted, resolved, cpus, min_count)
+    counts, totals, docs_sample, threshold = _collect(merged, max_words)
+    if sample and len(docs_sample) > 2 * sample:
+        docs_sample = docs_sample[:: len(docs_sample) // sample]
+    out = WordCounts(
+        counts=counts,
+        workers=cpus,
+        prune_threshold=threshold,
+        sources=[shown for _, _, files in resolved for _, shown in files],
+        sample=docs_sample,
+        documents=totals["documents"],
+        raw_bytes=totals["raw_bytes"],
+        characters=totals["characters"],
+        words=totals["words"],
+        eojeols=totals["eojeols"],
+    )
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+def _documents_dataset(rd, resolved, cpus: int, keep, max_documents: int | None):
+    """(the dataset of every corpus's documents, the `keep` filter left for the counting step).
+
+    With `max_documents`, `keep` filters here, before the limit (the first N documents it keeps).
+    """
+    Datasource = _datasource_class()
     parts = []
     for spec, fs, files in resolved:
         # Half a CPU a read task: resources unlike the counting step's keep Ray from fusing the two,
@@ -423,19 +412,15 @@ def count_words_ray(
             ds = ds.limit(spec.limit)
         parts.append(ds)
     ds = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    if keep is not None and max_documents:
-        ds = ds.filter(lambda row: keep(Document(row["text"], row["id"], row["source"], row["line"])))
-        keep_fn = None
-    else:
-        keep_fn = keep
     if max_documents:
-        ds = ds.filter(lambda row: bool(row["text"])).limit(max_documents)
-    counted = ds.map_batches(
-        _count_block,
-        batch_format="pyarrow",
-        batch_size=None,
-        fn_kwargs={"normalize": normalize, "lowercase": lowercase, "keep": keep_fn},
-    )
+        if keep is not None:
+            ds = ds.filter(lambda row: keep(Document(row["text"], row["id"], row["source"], row["line"])))
+        return ds.filter(lambda row: bool(row["text"])).limit(max_documents), None
+    return ds, keep
+
+
+def _merged(rd, ctx, counted, resolved, cpus: int, min_count: int):
+    """The counted rows summed by word across the cluster (rarer than `min_count` dropped there)."""
     total_bytes = sum(info for info in _sizes(resolved))
     # Ray's hash shuffle starts aggregator actors (~5 s) and pays off on large inputs spread over a
     # cluster; below SORT_SHUFFLE_MAX_BYTES the classic sort shuffle is several times faster.
@@ -448,6 +433,12 @@ def count_words_ray(
         merged = merged.map_batches(
             _drop_rare, batch_format="pyarrow", batch_size=None, fn_kwargs={"min_count": min_count}
         )
+    return merged
+
+
+def _collect(merged, max_words: int) -> tuple[Counter, dict[str, int], list[str], int]:
+    """(counts, totals, sample documents, prune threshold) streamed from the merged rows on the driver;
+    a worker's failure raised as one message."""
     counts: Counter = Counter()
     totals = dict.fromkeys(_STAT_FIELDS, 0)
     docs: list[str] = []
@@ -481,18 +472,7 @@ def count_words_ray(
         ) from None
     finally:
         ray_log.setLevel(level)
-    if sample and len(docs) > 2 * sample:
-        docs = docs[:: len(docs) // sample]
-    out = WordCounts(
-        counts=counts,
-        workers=cpus,
-        prune_threshold=threshold,
-        sources=[shown for _, _, files in resolved for _, shown in files],
-        sample=docs,
-        **totals,
-    )
-    out.seconds = time.perf_counter() - start
-    return out
+    return counts, totals, docs, threshold
 
 
 class RayBackgroundCount:

@@ -14,15 +14,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from domainlm.corpus import CorpusReader, NormalizeConfig, Normalizer, corpus_specs
-from domainlm.corpus.reader import ReadStats, long_line_note, warn_read_notes
-from domainlm.errors import CorpusError, MiningError, warn
+from domainlm.corpus import NormalizeConfig, Normalizer, corpus_specs
+from domainlm.corpus.files import ReadStats, long_line_note
+from domainlm.corpus.reader import warn_read_notes
+from domainlm.errors import MiningError
 from domainlm.io import atomic_directory, check_output_dir, write_json
 from domainlm.mining.base_tokenizer import BaseTokenizer, load_base_tokenizer
 from domainlm.mining.config import MineConfig
-from domainlm.mining.counting import BackgroundCount, WordCounts, count_words_cached
-from domainlm.mining.pool import candidate_pool
-from domainlm.mining.selection import Candidate, select
+from domainlm.mining.counting import BackgroundWork, WordCounts
+from domainlm.mining.engines import CountingEngine, counting_engine
+from domainlm.mining.pool import Pool, candidate_pool
+from domainlm.mining.selection import Candidate, Selection, select
 from domainlm.mining.wordpiece import WordPiece, pretokenize
 from domainlm.progress import progress_bar
 from vocab_tools.terms import Term, write_terms
@@ -44,30 +46,6 @@ class MiningResult:
     out_dir: Path | None = None
 
 
-def _count(corpus, what: str, engine: str = "local", **kwargs) -> WordCounts:
-    try:
-        if engine == "ray":
-            from domainlm.mining.distributed import count_words_ray
-
-            return count_words_ray(corpus, **kwargs)
-        return count_words_cached(corpus, **kwargs)
-    except CorpusError as e:
-        raise type(e)(f"{what}: {e.message}", e.hint) from None
-
-
-def _check_readable(corpus, what: str, engine: str = "local"):
-    """Resolve every path up front (a missing file fails here, before any long count)."""
-    try:
-        if engine == "ray":
-            from domainlm.mining.distributed import check_readable
-
-            return check_readable(corpus)  # local and remote (s3://, gs://) paths
-        CorpusReader(corpus)
-        return None
-    except CorpusError as e:
-        raise type(e)(f"{what}: {e.message}", e.hint) from None
-
-
 @contextmanager
 def _collector_paused():
     """Python's cycle collector off for the run (as it was before, after).
@@ -86,18 +64,6 @@ def _collector_paused():
             gc.enable()
 
 
-@contextmanager
-def _engine_session(config: MineConfig):
-    """Ray connected for the corpus pass of `engine: ray`; nothing to set up locally."""
-    if config.engine != "ray":
-        yield
-        return
-    from domainlm.mining.distributed import ray_session
-
-    with ray_session(config.ray_address, config.workers):
-        yield
-
-
 def check_inputs(corpus, reference) -> None:
     if not corpus_specs(corpus):
         raise MiningError("No category corpus was given.", "Pass --corpus PATH (repeatable) or --category NAME.")
@@ -105,26 +71,6 @@ def check_inputs(corpus, reference) -> None:
         raise MiningError(
             "No reference corpus was given: specificity is measured against general text.",
             "Pass --reference PATH, e.g. a Korean Wikipedia sample (general/kowiki_sample.txt.gz).",
-        )
-
-
-def _local_files(corpus) -> set[Path]:
-    try:
-        return {f.resolve() for _, files in CorpusReader(corpus, warn=False).files for f in files or ()}
-    except (CorpusError, OSError):
-        return set()  # remote or unreadable: _check_readable says so
-
-
-def warn_shared_files(corpus, reference) -> None:
-    """The reference is what makes a term specific: a category file that is also a reference file
-    ranks its words against themselves (every word equally common in both)."""
-    shared = _local_files(corpus) & _local_files(reference)
-    if shared:
-        names = ", ".join(sorted(str(f) for f in shared)[:3]) + (" …" if len(shared) > 3 else "")
-        warn(
-            f"The category corpus and the reference corpus share {len(shared):,} file(s) ({names}): its words are "
-            "compared with themselves, so no term stands out as specific to the category. Pass general text "
-            "(e.g. general/kowiki_sample.txt.gz) as --reference."
         )
 
 
@@ -172,65 +118,95 @@ def mine_terms(
         check_output_dir(out_dir, "mine-terms", force)  # before the long run, not after it
     started = time.perf_counter()
     base = base_tokenizer if isinstance(base_tokenizer, BaseTokenizer) else load_base_tokenizer(str(base_tokenizer))
+    config = _fit_slot_budget(config, base)
+    engine = counting_engine(config)
+    engine.resolve(corpus, reference)  # every path, before Ray starts or the long category count runs
+    with engine.session(), _collector_paused():
+        run = _Run(engine, config, base, normalize, category, started)
+        result = _mine(run, corpus, reference, keep)
+        if out_dir is not None:
+            # One unit: two runs into one folder never leave terms.tsv of one and terms.json of the other.
+            with atomic_directory(out_dir, command="mine-terms", force=force) as tmp:
+                write_terms(result.terms, tmp / "terms.tsv", tmp / "terms.json")
+                write_json(tmp / "mining.json", result.stats)
+            result.out_dir = Path(out_dir)
+    return result
+
+
+def _fit_slot_budget(config: MineConfig, base: BaseTokenizer) -> MineConfig:
+    """`config` with a slot budget `base` can fill, or a MiningError (`check_slot_budget`)."""
     explicit = "slots" in config.model_fields_set
     if not explicit and base.free_slots and config.slots > len(base.free_slots):
         # The default budget is a ceiling: a base with fewer slots (KoELECTRA: 200) fills all of them.
         config = config.model_copy(update={"slots": len(base.free_slots)})
     check_slot_budget(base, config.slots, explicit=explicit)
-    common = dict(
-        normalize=normalize, lowercase=base.lowercase, workers=config.workers, max_words=config.max_candidates
-    )
+    return config
 
-    # Every path is resolved before Ray starts or the long category count runs.
-    ray_ref = _check_readable(reference, "Reference corpus", config.engine)
-    ray_cat = _check_readable(corpus, "Category corpus", config.engine) if config.engine == "ray" else None
-    if config.engine != "ray":
-        warn_shared_files(corpus, reference)
-    with _engine_session(config), _collector_paused():
-        return _mine(
-            corpus,
-            reference,
-            base,
-            config,
-            out_dir,
-            normalize,
-            category,
-            keep,
-            force,
-            common,
-            started,
-            ray_cat,
-            ray_ref,
+
+@dataclass
+class _Run:
+    """What one mining run goes by."""
+
+    engine: CountingEngine
+    config: MineConfig
+    base: BaseTokenizer
+    normalize: NormalizeConfig
+    category: str | None
+    started: float
+
+    @property
+    def counting(self) -> dict:
+        """The counting settings the category and the reference share."""
+        return dict(
+            normalize=self.normalize,
+            lowercase=self.base.lowercase,
+            workers=self.config.workers,
+            max_words=self.config.max_candidates,
         )
 
 
-def _mine(
-    corpus,
-    reference,
-    base: BaseTokenizer,
-    config: MineConfig,
-    out_dir,
-    normalize: NormalizeConfig,
-    category: str | None,
-    keep,
-    force: bool,
-    common: dict,
-    started: float,
-    ray_cat,
-    ray_ref,
-) -> MiningResult:
-    engine = config.engine
-    extra = {"resolved": ray_cat} if engine == "ray" else {"use_cache": False}
-    cat = _count(
+@dataclass
+class _Selected:
+    pool: Pool
+    selection: Selection
+    seconds_candidates: float
+    seconds_select: float
+
+
+def _mine(run: _Run, corpus, reference, keep) -> MiningResult:
+    config = run.config
+    cat = _count_category(run, corpus, keep)
+    # The reference is counted in the background (a child process, or Ray) while this process
+    # derives the category candidates (single-threaded work that would otherwise leave the other
+    # cores idle).
+    ref_workers = max(1, (config.workers or os.cpu_count() or 1) - 1)
+    with run.engine.count_reference(
+        reference,
+        min_count=max(REFERENCE_MIN_COUNT, config.min_word_count),
+        use_cache=config.cache_reference,
+        description="counting reference words",
+        **{**run.counting, "workers": ref_workers},
+    ) as ref_job:
+        chosen = _select_terms(cat, ref_job, run)
+        base_wp = run.base.wordpiece()
+    ref = chosen.pool.reference
+    warn_read_notes(ReadStats(skipped_long_lines=ref.skipped_long_lines), "Reference corpus")
+    terms = _terms(chosen, cat, base_wp, run)
+    sel = chosen.selection
+    gain = 1.0 - sel.tokens_after / sel.tokens_before if sel.tokens_before else 0.0
+    return MiningResult(terms=terms, estimated_gain=gain, stats=_stats(run, cat, chosen, len(terms), gain))
+
+
+def _count_category(run: _Run, corpus, keep) -> WordCounts:
+    """The category corpus counted (with a sample of documents for the terms' examples), or a
+    MiningError when it is too small to mine."""
+    cat = run.engine.count_category(
         corpus,
-        "Category corpus",
-        engine,
-        max_documents=config.max_documents,
+        max_documents=run.config.max_documents,
         keep=keep,
         sample=EXAMPLE_DOCUMENTS,
         description="counting category words",
-        **extra,
-        **common,
+        **run.counting,
     )
     if cat.eojeols < MIN_EOJEOLS:
         raise MiningError(
@@ -246,48 +222,36 @@ def _mine(
             "1 MB or more gives stable terms. Add text with --corpus, or check --field / the `where` filter.",
         )
     warn_read_notes(ReadStats(skipped_long_lines=cat.skipped_long_lines), "Category corpus")
-    # The reference is counted by a child process while this one derives the category candidates
-    # (single-threaded work that would otherwise leave the other cores idle).
-    ref_workers = max(1, (config.workers or os.cpu_count() or 1) - 1)
-    if engine == "ray":
-        from domainlm.mining.distributed import RayBackgroundCount
+    return cat
 
-        background, ref_extra = RayBackgroundCount, {"resolved": ray_ref}
-    else:
-        background, ref_extra = BackgroundCount, {}
-    with background(
-        reference,
-        min_count=max(REFERENCE_MIN_COUNT, config.min_word_count),
-        use_cache=config.cache_reference,
-        description="counting reference words",
-        **{**common, "workers": ref_workers},
-        **ref_extra,
-    ) as ref_job:
-        t0 = time.perf_counter()
-        wp = base.wordpiece()
-        found = candidate_pool(cat, ref_job, wp, config)
-        words, counts, ref = found.words, found.counts, found.reference
-        t_candidates = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        with progress_bar("selecting terms", total=config.slots, unit="terms") as update:
-            sel = select(
-                found.candidates,
-                words,
-                counts,
-                found.tokens,
-                wp,
-                config.slots,
-                config.specificity_weight,
-                on_select=lambda n: update(completed=n),
-                ends=found.ends,
-            )
-        t_select = time.perf_counter() - t0
+def _select_terms(cat: WordCounts, ref_job: BackgroundWork, run: _Run) -> _Selected:
+    """The candidate pool (the reference collected on the way) and the terms selected from it."""
+    config = run.config
+    t0 = time.perf_counter()
+    wp = run.base.wordpiece()
+    pool = candidate_pool(cat, ref_job, wp, config)
+    t_candidates = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with progress_bar("selecting terms", total=config.slots, unit="terms") as update:
+        sel = select(
+            pool.candidates,
+            pool.words,
+            pool.counts,
+            pool.tokens,
+            wp,
+            config.slots,
+            config.specificity_weight,
+            on_select=lambda n: update(completed=n),
+            ends=pool.ends,
+        )
+    return _Selected(pool, sel, t_candidates, time.perf_counter() - t0)
 
-        base_wp = base.wordpiece()
-    warn_read_notes(ReadStats(skipped_long_lines=ref.skipped_long_lines), "Reference corpus")
-    examples = _examples(sel.selected, words, counts, cat.sample, normalize, base.lowercase)
-    terms = [
+
+def _terms(chosen: _Selected, cat: WordCounts, base_wp: WordPiece, run: _Run) -> list[Term]:
+    pool, selected = chosen.pool, chosen.selection.selected
+    examples = _examples(selected, pool.words, pool.counts, cat.sample, run.normalize, run.base.lowercase)
+    return [
         Term(
             term=c.term,
             kind="continuation" if c.is_continuation else "word",
@@ -298,18 +262,23 @@ def _mine(
             specificity_z=round(c.z, 3),
             base_pieces=_base_pieces(base_wp, c),
             example=examples.get(c.term, ""),
-            category=category,
+            category=run.category,
         )
-        for c in sel.selected
+        for c in selected
     ]
-    gain = 1.0 - sel.tokens_after / sel.tokens_before if sel.tokens_before else 0.0
-    seconds = time.perf_counter() - started
-    stats = {
-        "category": category,
+
+
+def _stats(run: _Run, cat: WordCounts, chosen: _Selected, selected: int, gain: float) -> dict:
+    """mining.json: what was counted, found and selected, and how long each part took."""
+    config, base, pool, sel = run.config, run.base, chosen.pool, chosen.selection
+    ref = pool.reference
+    seconds = time.perf_counter() - run.started
+    return {
+        "category": run.category,
         "base": base.name,
         "slots": config.slots,
         "free_slots": len(base.free_slots),
-        "selected": len(terms),
+        "selected": selected,
         "estimated_gain": round(gain, 5),
         "tokens_before": sel.tokens_before,
         "tokens_after": sel.tokens_after,
@@ -318,40 +287,32 @@ def _mine(
         "category_eojeols": cat.eojeols,
         "category_words": cat.words,
         "distinct_words": len(cat.counts),
-        "words_used": len(words),
+        "words_used": len(pool.words),
         "category_skipped_long_lines": cat.skipped_long_lines,
         "reference_skipped_long_lines": ref.skipped_long_lines,
-        "share_of_text_used": round(sum(counts) / max(1, cat.words), 4),
+        "share_of_text_used": round(sum(pool.counts) / max(1, cat.words), 4),
         "reference_documents": ref.documents,
         "reference_bytes": ref.raw_bytes,
         "reference_words": ref.words,
-        "candidates": found.found,
-        "candidates_scored": len(found.candidates),
+        "candidates": pool.found,
+        "candidates_scored": len(pool.candidates),
         "evaluations": sel.evaluations,
         "prune_threshold": max(cat.prune_threshold, ref.prune_threshold),
         "workers": cat.workers,
-        "engine": engine,
+        "engine": run.engine.name,
         "seconds": {
             "count_category": round(cat.seconds, 2),
             "count_reference": round(ref.seconds, 2),
             "reference_cached": ref.cached,
-            "candidates": round(t_candidates, 2),
-            "reference_wait": round(found.reference_wait, 2),
-            "select": round(t_select, 2),
+            "candidates": round(chosen.seconds_candidates, 2),
+            "reference_wait": round(pool.reference_wait, 2),
+            "select": round(chosen.seconds_select, 2),
             "total": round(seconds, 2),
         },
         # Raw category text per second of the whole run (reference counting and selection included).
         "throughput_mb_s": round(cat.raw_bytes / 1e6 / seconds, 2) if seconds else None,
         "config": config.model_dump(),
     }
-    result = MiningResult(terms=terms, estimated_gain=gain, stats=stats)
-    if out_dir is not None:
-        # One unit: two runs into one folder never leave terms.tsv of one and terms.json of the other.
-        with atomic_directory(out_dir, command="mine-terms", force=force) as tmp:
-            write_terms(terms, tmp / "terms.tsv", tmp / "terms.json")
-            write_json(tmp / "mining.json", stats)
-        result.out_dir = Path(out_dir)
-    return result
 
 
 def _base_pieces(wp: WordPiece, c: Candidate) -> list[str]:

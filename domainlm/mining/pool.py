@@ -15,14 +15,14 @@ import numpy as np
 from domainlm.errors import CorpusError, MiningError
 from domainlm.mining.candidates import continuation_candidates, continuation_suffixes, count_known, word_candidates
 from domainlm.mining.config import MineConfig
-from domainlm.mining.counting import BackgroundCount, WordCounts
+from domainlm.mining.counting import BackgroundWork, WordCounts
 from domainlm.mining.extractors import count_terms, kiwi_candidates
 from domainlm.mining.scoring import specificity_array
 from domainlm.mining.selection import Candidate, index_words
 from domainlm.mining.wordpiece import WordPiece
 
 
-def _reference(job: BackgroundCount, waited: list[float]) -> tuple[WordCounts, dict[str, int]]:
+def _reference(job: BackgroundWork, waited: list[float]) -> tuple[WordCounts, dict[str, int]]:
     t0 = time.perf_counter()
     try:
         ref = job.result()
@@ -67,7 +67,7 @@ class Pool:
     reference_wait: float = 0.0  # seconds spent waiting for the reference count (not candidate work)
 
 
-def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, config: MineConfig) -> Pool:
+def candidate_pool(cat: WordCounts, ref_job: BackgroundWork, wp: WordPiece, config: MineConfig) -> Pool:
     """Derive, count and score candidates; keep the pool selection evaluates exactly."""
     # Rare words are most of the distinct words but a small share of the text (~10% of review
     # words occur once): sampling them (`sample_rare`) makes every later pass several times faster
@@ -80,8 +80,37 @@ def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, con
     counts = [cat_words[w] for w in words]
     ends = [wp.piece_ends(w) for w in words]
     tokens = [len(e) if e else 1 for e in ends]
-    kinds = set(config.kinds)
     waited: list[float] = []
+    cat_freq, ref, ref_counts = _counted_candidates(cat_words, words, counts, ends, ref_job, wp, config, waited)
+    terms, term_counts, term_pieces = _multi_piece(cat_freq, words, tokens, wp)
+    y_c = np.asarray(term_counts, dtype=np.int64)
+    n_pieces = np.asarray(term_pieces, dtype=np.int64)
+    y_r = np.fromiter((ref_counts.get(t, 0) for t in terms), np.int64, len(terms))
+    z = specificity_array(y_c, y_r, cat.words, ref.words, config.prior_strength)
+    if config.min_specificity_z is not None:
+        keep = np.flatnonzero(z >= config.min_specificity_z)
+        terms = [terms[k] for k in keep.tolist()]
+        y_c, n_pieces, y_r, z = y_c[keep], n_pieces[keep], y_r[keep], z[keep]
+    pool = _best_scored(terms, y_c, y_r, z, n_pieces, config)
+    index_words(pool, words, config.max_term_chars)
+    return Pool(pool, words, counts, tokens, ends, ref, len(cat_freq), sum(waited))
+
+
+def _counted_candidates(
+    cat_words: dict[str, int],
+    words: list[str],
+    counts: list[int],
+    ends: list,
+    ref_job: BackgroundWork,
+    wp: WordPiece,
+    config: MineConfig,
+    waited: list[float],
+) -> tuple[dict[str, int], WordCounts, dict[str, int]]:
+    """(category candidates with their counts, the reference, the candidates' reference counts).
+
+    The reference is collected only once the category candidates are derived (it was counted meanwhile).
+    """
+    kinds = set(config.kinds)
     if config.extractor == "kiwi":
         cat_freq = kiwi_candidates(cat_words, config.min_count, config.max_term_chars, kinds, config.workers)
         ref, ref_words = _reference(ref_job, waited)
@@ -91,18 +120,24 @@ def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, con
             {t[2:] for t in cat_freq if t.startswith("##")},
             config.max_term_chars,
         )
-    else:
-        word_freq = word_candidates(cat_words, config.min_count, config.max_term_chars) if "word" in kinds else {}
-        cont_freq = (
-            continuation_candidates(continuation_suffixes(words, counts, ends), config.min_count, config.max_term_chars)
-            if "continuation" in kinds
-            else {}
-        )
-        ref, ref_words = _reference(ref_job, waited)
-        # The frequent sets are prefix-closed (Apriori), which lets the reference scan stop early.
-        ref_counts = count_known(ref_words, wp, set(word_freq), {t[2:] for t in cont_freq}, config.max_term_chars)
-        cat_freq = {**word_freq, **cont_freq}
-    # Filter first (already in the vocab, a single piece), score what is left.
+        return cat_freq, ref, ref_counts
+    word_freq = word_candidates(cat_words, config.min_count, config.max_term_chars) if "word" in kinds else {}
+    cont_freq = (
+        continuation_candidates(continuation_suffixes(words, counts, ends), config.min_count, config.max_term_chars)
+        if "continuation" in kinds
+        else {}
+    )
+    ref, ref_words = _reference(ref_job, waited)
+    # The frequent sets are prefix-closed (Apriori), which lets the reference scan stop early.
+    ref_counts = count_known(ref_words, wp, set(word_freq), {t[2:] for t in cont_freq}, config.max_term_chars)
+    return {**word_freq, **cont_freq}, ref, ref_counts
+
+
+def _multi_piece(
+    cat_freq: dict[str, int], words: list[str], tokens: list[int], wp: WordPiece
+) -> tuple[list[str], list[int], list[int]]:
+    """(terms, counts, base pieces) of the candidates the base splits into 2+ pieces (and does not
+    hold already): the ones worth a slot, before scoring."""
     terms, term_counts, term_pieces = [], [], []
     # Many word-initial candidates are whole words, already tokenized above.
     word_index = {word: i for i, word in enumerate(words)}
@@ -121,14 +156,11 @@ def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, con
             terms.append(term)
             term_counts.append(count)
             term_pieces.append(pieces)
-    y_c = np.asarray(term_counts, dtype=np.int64)
-    n_pieces = np.asarray(term_pieces, dtype=np.int64)
-    y_r = np.fromiter((ref_counts.get(t, 0) for t in terms), np.int64, len(terms))
-    z = specificity_array(y_c, y_r, cat.words, ref.words, config.prior_strength)
-    if config.min_specificity_z is not None:
-        keep = np.flatnonzero(z >= config.min_specificity_z)
-        terms = [terms[k] for k in keep.tolist()]
-        y_c, n_pieces, y_r, z = y_c[keep], n_pieces[keep], y_r[keep], z[keep]
+    return terms, term_counts, term_pieces
+
+
+def _best_scored(terms: list[str], y_c, y_r, z, n_pieces, config: MineConfig) -> list[Candidate]:
+    """The candidates worth an exact evaluation, best estimated score first."""
     # Exact re-tokenization is spent on the most promising candidates only (by the naive estimate,
     # an over-estimate: a larger pool changed nothing on NSMC, 20k vs 60k).
     pool_size = config.candidate_pool or max(10 * config.slots, 5_000)
@@ -158,6 +190,4 @@ def candidate_pool(cat: WordCounts, ref_job: BackgroundCount, wp: WordPiece, con
         n_pieces.tolist(),
         estimate.tolist(),
     )
-    pool = [Candidate(terms[k], y_c_list[k], y_r_list[k], z_list[k], p_list[k], e_list[k]) for k in top]
-    index_words(pool, words, config.max_term_chars)
-    return Pool(pool, words, counts, tokens, ends, ref, len(cat_freq), sum(waited))
+    return [Candidate(terms[k], y_c_list[k], y_r_list[k], z_list[k], p_list[k], e_list[k]) for k in top]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from domainlm.mining.wordpiece import WordPiece
@@ -115,37 +115,11 @@ class Selection:
     evaluations: int
 
 
-def select(
-    candidates: list[Candidate],
-    words: Sequence[str],
-    counts: Sequence[int],
-    tokens: list[int],
-    wp: WordPiece,
-    slots: int,
-    specificity_weight: float = 0.5,
-    on_select: Callable[[int], None] | None = None,
-    ends: list[list[int] | None] | None = None,
-) -> Selection:
-    """Choose up to `slots` candidates by lazy greedy (see module doc).
-
-    `tokens[i]` is the current piece count of `words[i]` and `ends[i]` its piece end offsets
-    (`WordPiece.piece_ends`; computed here when not given), both updated in place; `wp` the base
-    vocab (terms are added to it as they are selected). Candidates need `words` filled (`index_words`).
-    """
-    w = specificity_weight
-    tokens_before = sum(c * t for c, t in zip(counts, tokens))
-    pool = [c for c in candidates if c.words and c.estimate > 0]
-    if not pool:
-        return Selection([], tokens_before, tokens_before, 0)
-    if ends is None:
-        ends = [wp.piece_ends(word) for word in words]
-    log_s = math.log1p(max(c.estimate for c in pool))
-    z_max = max(max(c.z for c in pool), 1e-9)
-
-    def priority(saved: float, z: float) -> float:
-        return (1.0 - w) * math.log1p(max(saved, 0.0)) / log_s + w * max(z, 0.0) / z_max
-
-    count_from, count_word, ends_from = wp.count_from, wp.count_word, wp.ends_from
+def _piece_counters(
+    words: Sequence[str], ends: list, wp: WordPiece
+) -> tuple[Callable[[str, bool, int], tuple[int, int] | None], Callable[[str, bool, Iterable[int]], array]]:
+    """(first_change, pieces_with) over the words' current piece ends (closures: see `_retokenizers`)."""
+    count_from, count_word = wp.count_from, wp.count_word
 
     # Greedy longest-match only changes from the first piece start where a new entry is a longer
     # match than the current piece: every piece before it stays, and a word without such a start
@@ -186,6 +160,22 @@ def select(
                 out.append(at[0] + rest if rest >= 0 else 1)
         return out
 
+    return first_change, pieces_with
+
+
+def _retokenizers(
+    words: Sequence[str], counts: Sequence[int], tokens: list[int], ends: list, wp: WordPiece
+) -> tuple[Callable[[Candidate, int | None], int], Callable[[str, bool, int], None], list[int]]:
+    """(marginal, retokenize, word_round): a candidate's exact saving, a word updated after a
+    selection, and the round each word last changed in (`select` stamps it).
+
+    Closures over the word lists, as in the greedy loop's hot path: a cell read costs less than an
+    attribute's.
+    """
+    word_round = [0] * len(words)
+    ends_from = wp.ends_from
+    first_change, pieces_with = _piece_counters(words, ends, wp)
+
     def retokenize(body: str, continuation: bool, i: int) -> None:
         """Word i after `body` was selected (it is in the vocab now)."""
         e = ends[i]
@@ -220,7 +210,40 @@ def select(
         wp.discard(c.term)
         return saved
 
-    word_round = [0] * len(words)
+    return marginal, retokenize, word_round
+
+
+def select(
+    candidates: list[Candidate],
+    words: Sequence[str],
+    counts: Sequence[int],
+    tokens: list[int],
+    wp: WordPiece,
+    slots: int,
+    specificity_weight: float = 0.5,
+    on_select: Callable[[int], None] | None = None,
+    ends: list[list[int] | None] | None = None,
+) -> Selection:
+    """Choose up to `slots` candidates by lazy greedy (see module doc).
+
+    `tokens[i]` is the current piece count of `words[i]` and `ends[i]` its piece end offsets
+    (`WordPiece.piece_ends`; computed here when not given), both updated in place; `wp` the base
+    vocab (terms are added to it as they are selected). Candidates need `words` filled (`index_words`).
+    """
+    w = specificity_weight
+    tokens_before = sum(c * t for c, t in zip(counts, tokens))
+    pool = [c for c in candidates if c.words and c.estimate > 0]
+    if not pool:
+        return Selection([], tokens_before, tokens_before, 0)
+    if ends is None:
+        ends = [wp.piece_ends(word) for word in words]
+    log_s = math.log1p(max(c.estimate for c in pool))
+    z_max = max(max(c.z for c in pool), 1e-9)
+
+    def priority(saved: float, z: float) -> float:
+        return (1.0 - w) * math.log1p(max(saved, 0.0)) / log_s + w * max(z, 0.0) / z_max
+
+    marginal, retokenize, word_round = _retokenizers(words, counts, tokens, ends, wp)
     scored_round: dict[int, int] = {}  # candidate id -> round of its exact score; absent: estimate only
     heap = [(-priority(c.estimate, c.z), k) for k, c in enumerate(pool)]
     heapq.heapify(heap)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from domainlm.corpus import CleanReport, CorpusSpec, Normalizer, clean_documents, iter_documents
+from domainlm.corpus import CorpusSpec, Normalizer, clean_and_split
 from domainlm.errors import DomainLMError, TrainingError
-from domainlm.io import atomic_write, write_json
+from domainlm.io import write_json
 from domainlm.pipeline.hashing import hash_corpora, hash_path
 from domainlm.pipeline.layout import RunLayout
 from domainlm.recipes.load import RESOLVED_NAME
@@ -87,29 +87,20 @@ def run_prepare_stage(ctx: StageContext, resume: bool) -> dict:
                 "Add keywords, or set data.routing.apply: false.",
             )
         router = router_from_recipes(_router_recipes(recipe, routing_recipes))
-    report = CleanReport()
-    counts = {"domain": 0, "heldout": 0, "routed_away": 0}
     run = ctx.layout
-    with atomic_write(run.domain_text) as train_fh, atomic_write(run.heldout_text) as held_fh:
-        for doc in clean_documents(iter_documents(d.domain), d.normalize, d.filters, report):
-            if router is not None and router.route(doc.text)[0] != recipe.name:
-                counts["routed_away"] += 1
-                continue
-            if d.heldout.holds_out(doc):
-                if counts["heldout"] < d.heldout.max_documents:
-                    held_fh.write(doc.text + "\n")
-                    counts["heldout"] += 1
-                continue  # held-out text never reaches mining or training, even past the cap
-            train_fh.write(doc.text + "\n")
-            counts["domain"] += 1
-            if d.max_documents and counts["domain"] >= d.max_documents:
-                break
-        if d.heldout.corpus:  # explicit held-out corpora
-            for doc in clean_documents(iter_documents(d.heldout.corpus), d.normalize, d.filters):
-                held_fh.write(doc.text + "\n")
-                counts["heldout"] += 1
-                if counts["heldout"] >= d.heldout.max_documents:
-                    break
+    split, report = clean_and_split(
+        d.domain,
+        run.domain_text,
+        run.heldout_text,
+        normalize=d.normalize,
+        filters=d.filters,
+        holds_out=d.heldout.holds_out,
+        keep=None if router is None else lambda doc: router.route(doc.text)[0] == recipe.name,
+        max_documents=d.max_documents,
+        max_heldout=d.heldout.max_documents,
+        heldout_corpus=d.heldout.corpus,
+    )
+    counts = {"domain": split.train, "heldout": split.heldout, "routed_away": split.left_out}
     if counts["domain"] == 0:
         raise DomainLMError(
             f"No domain text is left for '{recipe.category}' after cleaning"

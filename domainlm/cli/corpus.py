@@ -49,7 +49,7 @@ def stats_command(
 ) -> None:
     """Documents, characters, eojeols, Hangul share, duplicates, length percentiles."""
     from domainlm.corpus import corpus_stats
-    from domainlm.corpus.reader import describe_bytes
+    from domainlm.corpus.files import describe_bytes
 
     s = corpus_stats(_specs(paths, where, split), field=field, encoding=encoding)
     if as_json:
@@ -106,7 +106,7 @@ def clean_command(
 ) -> None:
     """Normalise, filter, dedupe (and split off a held-out set); write atomically."""
     from domainlm.corpus import NormalizeConfig, clean_corpus
-    from domainlm.corpus.reader import MAX_LINE_BYTES, describe_bytes
+    from domainlm.corpus.files import MAX_LINE_BYTES, describe_bytes
 
     report = clean_corpus(
         _specs(paths, where, split),

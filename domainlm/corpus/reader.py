@@ -14,39 +14,26 @@ import re
 from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 
-# MAX_LINE_BYTES, SNIFF_BYTES, describe_bytes, detect_encoding and open_binary live in
-# domainlm.corpus.files; they are named here too for the task readers of finetune and evaluation,
-# the corpus CLI and the demo data, which import them from this module.
 from domainlm.corpus.files import (
     COMPRESSIONS,
     DEFAULT_MAX_LINE_BYTES,
-    MAX_LINE_BYTES,
-    SNIFF_BYTES,
     Document,
     ReadStats,
-    describe_bytes,
-    detect_encoding,
-    open_binary,
 )
 from domainlm.corpus.formats import CorpusFile, corpus_suffixes, format_for, is_corpus_file
 from domainlm.corpus.spec import CorpusSpec, corpus_specs, row_matches
 from domainlm.errors import CorpusError, warn
 
 __all__ = [
-    "MAX_LINE_BYTES",
-    "SNIFF_BYTES",
     "CorpusReader",
     "CorpusSpec",
     "Document",
     "ReadStats",
-    "describe_bytes",
-    "detect_encoding",
     "expand_paths",
     "is_corpus_file",
     "is_saved_dataset",
     "iter_documents",
     "iter_texts",
-    "open_binary",
     "warn_read_notes",
 ]
 

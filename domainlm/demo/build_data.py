@@ -34,8 +34,9 @@ import os
 import shutil
 from pathlib import Path
 
+from domainlm.corpus.files import open_binary
 from domainlm.corpus.filters import heldout_fraction_of
-from domainlm.corpus.reader import CorpusSpec, open_binary
+from domainlm.corpus.spec import CorpusSpec
 
 REVIEWS = "reviews/naver_shopping_50k.tsv"
 UD = "general/ud_korean_sentences.txt"

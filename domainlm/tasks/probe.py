@@ -6,9 +6,6 @@ whose label is missing or unmapped is dropped without shifting every later label
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import random
 from dataclasses import dataclass
@@ -17,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from domainlm.corpus import CorpusSpec, Normalizer, is_heldout, iter_documents
-from domainlm.corpus.reader import expand_paths, open_binary
+from domainlm.corpus.rows import columns_of
 from domainlm.errors import EvaluationError
 from domainlm.tasks.files import default_data_dir, is_task_file, load_task_file
 from domainlm.tasks.schema import TaskSpec
@@ -64,33 +61,6 @@ def resolve_task(value: str, data_dir: str | os.PathLike | None = None) -> list[
     if is_task_file(value):
         return load_task_file(value, TaskSpec)
     return [preset_task(value, data_dir)]  # raises with the list of presets
-
-
-def columns_of(spec: CorpusSpec) -> list[str] | None:
-    """Column (or field) names of the first file of a corpus; [] for plain text, None when unknown."""
-    path = expand_paths(spec.path)[0]
-    name = path.name.lower()
-    for comp in (".gz", ".bz2", ".xz", ".zst"):
-        name = name.removesuffix(comp)
-    if name.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        return list(pq.ParquetFile(path).schema_arrow.names)
-    if not name.endswith((".jsonl", ".json", ".tsv", ".csv")):
-        return []  # .txt and unknown suffixes are read as one text a line: no columns at all
-    stream, _ = open_binary(path)
-    try:
-        first = stream.readline().decode(spec.encoding or "utf-8-sig", errors="replace").rstrip("\r\n")
-    finally:
-        stream.close()
-    if name.endswith((".jsonl", ".json")):
-        try:
-            row = json.loads(first)
-        except json.JSONDecodeError:
-            return None  # a pretty-printed JSON array: let the reader speak
-        return list(row) if isinstance(row, dict) else None
-    delimiter = "\t" if name.endswith(".tsv") else ","
-    return [c.strip() for c in next(csv.reader(io.StringIO(first), delimiter=delimiter), [])]
 
 
 @dataclass

@@ -33,7 +33,7 @@ def open_text(path: Path):
     UTF-8 (with or without BOM), cp949 / EUC-KR or BOM-marked UTF-16 detected, binary refused."""
     import io
 
-    from domainlm.corpus.reader import SNIFF_BYTES, detect_encoding, open_binary
+    from domainlm.corpus.files import SNIFF_BYTES, detect_encoding, open_binary
 
     stream, _ = open_binary(path)
     try:

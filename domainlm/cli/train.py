@@ -276,15 +276,32 @@ def adapt_command(
             max_train=check_max_train,
         )
     if as_json:
-        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()}
-        if check is not None:
-            out["check"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in check.__dict__.items()}
-        if push_to_hub:
-            from domainlm.cli.hub import push_finished
-
-            out["push"] = push_finished(output, push_to_hub, as_json=True).to_dict()
-        print_json(out)
+        print_json(_adapt_json(result, check, output, push_to_hub))
         return
+    _print_adapted(result)
+    _say_where_logs_are(request.config, output)
+    if check is not None:
+        _print_check(check)
+    if push_to_hub:
+        from domainlm.cli.hub import push_finished
+
+        push_finished(output, push_to_hub)
+
+
+def _adapt_json(result, check, output: Path, push_to_hub: str | None) -> dict:
+    """What `adapt --json` prints: the result, the --check-task verdict and the push."""
+    out = {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()}
+    if check is not None:
+        out["check"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in check.__dict__.items()}
+    if push_to_hub:
+        from domainlm.cli.hub import push_finished
+
+        out["push"] = push_finished(output, push_to_hub, as_json=True).to_dict()
+    return out
+
+
+def _print_adapted(result) -> None:
+    """The slot plan's messages, the run's table and what was written."""
     for message in (result.slot_plan or {}).get("messages", []):
         err_console.print(f"[yellow]{message}[/]" if message.startswith("warning") else message)
     loss = "RTD" if result.objective == "replaced-token detection" else "MLM"
@@ -299,7 +316,7 @@ def adapt_command(
     ]
     if result.resumed_from is not None:
         rows.insert(0, ("resumed from step", result.resumed_from))
-    if result.init_report:
+    if result.init_report and "distilled" in result.init_report:  # distill's cost (another method's report differs)
         r = result.init_report
         rows.insert(
             1,
@@ -317,20 +334,18 @@ def adapt_command(
         + (", generator/" if loss == "RTD" else "")
         + ")."
     )
-    _say_where_logs_are(request.config, output)
-    if check is not None:
-        colour = {"better": "green", "worse": "yellow"}.get(check.verdict, "default")
-        head, *advice = check.messages()
-        console.print(f"[{colour}]{head}[/]")
-        for message in advice:
-            console.print(message)
-        console.print(
-            f"Did it help? The fine-tuning runs and table: [bold]{check.out_dir}[/] (the verdict is in the card)."
-        )
-    if push_to_hub:
-        from domainlm.cli.hub import push_finished
 
-        push_finished(output, push_to_hub)
+
+def _print_check(check) -> None:
+    """The --check-task verdict and its advice."""
+    colour = {"better": "green", "worse": "yellow"}.get(check.verdict, "default")
+    head, *advice = check.messages()
+    console.print(f"[{colour}]{head}[/]")
+    for message in advice:
+        console.print(message)
+    console.print(
+        f"Did it help? The fine-tuning runs and table: [bold]{check.out_dir}[/] (the verdict is in the card)."
+    )
 
 
 @app.command("pretrain")

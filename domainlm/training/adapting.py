@@ -170,7 +170,7 @@ def adapt(
     job = _checked_job(
         base, Path(out_dir), corpus, replay, terms, filled_tokenizer, generator, config, category, force, save
     )
-    job.heldout_seed, job.recipe = heldout_seed, recipe
+    job.heldout_seed, job.recipe = heldout_seed, recipe  # read later, checked by nothing
     with tempfile.TemporaryDirectory(prefix="domainlm-adapt-") as work:
         budget = _SlotBudget(job, Path(work) / "slot-plan")
         prepared = _prepare(job, budget, Path(work), truncate=truncate, new_head=new_head)
@@ -243,20 +243,20 @@ def _checked_job(
         )
     fingerprint = _input_fingerprint(base, corpus_specs, replay_specs, terms, term_list, filled_tokenizer, generator)
     return _AdaptJob(
-        base,
-        out_dir,
-        config,
-        corpus_specs,
-        replay_specs,
-        terms,
-        term_list,
-        filled_tokenizer,
-        generator,
-        category,
-        force,
-        save,
-        tracking,
-        fingerprint,
+        base=base,
+        out_dir=out_dir,
+        config=config,
+        corpus_specs=corpus_specs,
+        replay_specs=replay_specs,
+        terms=terms,
+        term_list=term_list,
+        filled_tokenizer=filled_tokenizer,
+        generator=generator,
+        category=category,
+        force=force,
+        save=save,
+        tracking=tracking,
+        fingerprint=fingerprint,
     )
 
 

@@ -12,7 +12,7 @@ def setting(tiny_mlm_dir, shared_data, tmp_path_factory):
     import torch
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    from domainlm.modeling.init_rows import init_filled_rows
+    from domainlm.modeling import init_filled_rows
     from vocab_tools.fill import fill_slots
     from vocab_tools.slots import read_manifest
 

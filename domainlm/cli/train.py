@@ -9,6 +9,8 @@ import typer
 
 from domainlm.cli.common import PUSH_HELP, console, err_console, kv_table, print_json
 from domainlm.cli.root import app, render_user_error
+from domainlm.modeling.init_methods import row_init_help, row_init_names
+from domainlm.modeling.train_modes import PHASED, mode_help, run_mode_names
 from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP
 
 TRAIN_OPTIONS = "Training"
@@ -17,6 +19,15 @@ WATCH_OPTIONS = "Precision and tracking"
 PRECISION_OPTION = typer.Option(None, "--precision", help=PRECISION_HELP + ".", rich_help_panel=WATCH_OPTIONS)
 REPORT_TO_OPTION = typer.Option(None, "--report-to", help=REPORT_TO_HELP + ".", rich_help_panel=WATCH_OPTIONS)
 LOGGING_DIR_OPTION = typer.Option(None, "--logging-dir", help=LOGGING_DIR_HELP + ".", rich_help_panel=WATCH_OPTIONS)
+# The choices of --mode and --init are the registered training modes and row-init methods (those registered
+# when the CLI is imported), as a Literal: typer shows and checks them as it does any Literal.
+ModeChoice = Literal[run_mode_names()]  # type: ignore[valid-type]
+InitChoice = Literal[row_init_names()]  # type: ignore[valid-type]
+MODE_HELP = (
+    f"Parameters trained: {mode_help()}, or {PHASED}: the phases you list in train.phases (e.g. --set "
+    "'train.phases=[{mode: new-rows, steps: 40}, {mode: full, steps: 960}]'), whose steps are the run's."
+)
+INIT_HELP = f"Initialisation of the filled rows: {row_init_help()}."
 
 
 def _watch_settings(precision, report_to, logging_dir) -> dict:
@@ -96,12 +107,10 @@ def adapt_command(
         None, "--filled-tokenizer", help="A tokenizer already filled by `vocab fill` (with slots.json)."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Output model directory (written atomically)."),
-    mode: Literal["full", "lora", "new-rows", "phased"] | None = typer.Option(
+    mode: ModeChoice | None = typer.Option(
         None,
         "--mode",
-        help="Parameters trained: all, LoRA adapters (+ the filled rows), the filled rows only, or phased: the phases "
-        "you list in train.phases (e.g. --set 'train.phases=[{mode: new-rows, steps: 40}, {mode: full, steps: "
-        "960}]'), whose steps are the run's.",
+        help=MODE_HELP,
         rich_help_panel=TRAIN_OPTIONS,
     ),
     max_steps: int | None = typer.Option(
@@ -127,11 +136,10 @@ def adapt_command(
         "times each; the default), all, or a number (the first N; a warning names those the budget cannot teach).",
         rich_help_panel=TRAIN_OPTIONS,
     ),
-    init: Literal["mean", "random", "distill"] | None = typer.Option(
+    init: InitChoice | None = typer.Option(
         None,
         "--init",
-        help="Initialisation of the filled rows: mean of the pieces they replace, random, or distill (Token "
-        "Distillation from the base's hidden states).",
+        help=INIT_HELP,
         rich_help_panel=TRAIN_OPTIONS,
     ),
     replay_ratio: float | None = typer.Option(
@@ -268,15 +276,32 @@ def adapt_command(
             max_train=check_max_train,
         )
     if as_json:
-        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()}
-        if check is not None:
-            out["check"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in check.__dict__.items()}
-        if push_to_hub:
-            from domainlm.cli.hub import push_finished
-
-            out["push"] = push_finished(output, push_to_hub, as_json=True).to_dict()
-        print_json(out)
+        print_json(_adapt_json(result, check, output, push_to_hub))
         return
+    _print_adapted(result)
+    _say_where_logs_are(request.config, output)
+    if check is not None:
+        _print_check(check)
+    if push_to_hub:
+        from domainlm.cli.hub import push_finished
+
+        push_finished(output, push_to_hub)
+
+
+def _adapt_json(result, check, output: Path, push_to_hub: str | None) -> dict:
+    """What `adapt --json` prints: the result, the --check-task verdict and the push."""
+    out = {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()}
+    if check is not None:
+        out["check"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in check.__dict__.items()}
+    if push_to_hub:
+        from domainlm.cli.hub import push_finished
+
+        out["push"] = push_finished(output, push_to_hub, as_json=True).to_dict()
+    return out
+
+
+def _print_adapted(result) -> None:
+    """The slot plan's messages, the run's table and what was written."""
     for message in (result.slot_plan or {}).get("messages", []):
         err_console.print(f"[yellow]{message}[/]" if message.startswith("warning") else message)
     loss = "RTD" if result.objective == "replaced-token detection" else "MLM"
@@ -291,7 +316,7 @@ def adapt_command(
     ]
     if result.resumed_from is not None:
         rows.insert(0, ("resumed from step", result.resumed_from))
-    if result.init_report:
+    if result.init_report and "distilled" in result.init_report:  # distill's cost (another method's report differs)
         r = result.init_report
         rows.insert(
             1,
@@ -309,20 +334,18 @@ def adapt_command(
         + (", generator/" if loss == "RTD" else "")
         + ")."
     )
-    _say_where_logs_are(request.config, output)
-    if check is not None:
-        colour = {"better": "green", "worse": "yellow"}.get(check.verdict, "default")
-        head, *advice = check.messages()
-        console.print(f"[{colour}]{head}[/]")
-        for message in advice:
-            console.print(message)
-        console.print(
-            f"Did it help? The fine-tuning runs and table: [bold]{check.out_dir}[/] (the verdict is in the card)."
-        )
-    if push_to_hub:
-        from domainlm.cli.hub import push_finished
 
-        push_finished(output, push_to_hub)
+
+def _print_check(check) -> None:
+    """The --check-task verdict and its advice."""
+    colour = {"better": "green", "worse": "yellow"}.get(check.verdict, "default")
+    head, *advice = check.messages()
+    console.print(f"[{colour}]{head}[/]")
+    for message in advice:
+        console.print(message)
+    console.print(
+        f"Did it help? The fine-tuning runs and table: [bold]{check.out_dir}[/] (the verdict is in the card)."
+    )
 
 
 @app.command("pretrain")

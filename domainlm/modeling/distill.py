@@ -248,11 +248,35 @@ def distill_rows(
     if not pairs:
         report.seconds = round(time.perf_counter() - started, 2)
         return report
+    trained = sorted({int(e.slot_id) for e in entries if contexts.get(int(e.slot_id))})
+    losses = _learn_rows(
+        model, trained, pairs, filled_tokenizer, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed
+    )
+    tenth = max(1, len(losses) // 10)
+    report.steps = len(losses)
+    report.loss_first = round(sum(losses[:tenth]) / tenth, 6)
+    report.loss_last = round(sum(losses[-tenth:]) / tenth, 6)
+    report.seconds = round(time.perf_counter() - started, 2)
+    return report
+
+
+def _learn_rows(
+    model,
+    trained: list[int],
+    pairs: list[_Pair],
+    filled_tokenizer,
+    *,
+    lr: float,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+) -> list[float]:
+    """Adam on the input rows `trained` alone (every other weight frozen, no dropout), written back into
+    the embedding matrix; the loss of each step."""
     encoder = _encoder(model)
     emb_param = model.get_input_embeddings().weight
     device = emb_param.device
     emb = emb_param.detach()
-    trained = sorted({int(e.slot_id) for e in entries if contexts.get(int(e.slot_id))})
     slot_index = torch.full((emb.shape[0],), -1, dtype=torch.long, device=device)
     slot_index[torch.tensor(trained, device=device)] = torch.arange(len(trained), device=device)
     rows = torch.nn.Parameter(emb[trained].clone().float())
@@ -284,9 +308,4 @@ def distill_rows(
         for p, flag in frozen:
             p.requires_grad_(flag)
         model.train(was_training)
-    tenth = max(1, len(losses) // 10)
-    report.steps = len(losses)
-    report.loss_first = round(sum(losses[:tenth]) / tenth, 6)
-    report.loss_last = round(sum(losses[-tenth:]) / tenth, 6)
-    report.seconds = round(time.perf_counter() - started, 2)
-    return report
+    return losses

@@ -1,4 +1,4 @@
-"""Initialise the embedding rows of filled `[unusedN]` slots from the pieces they replace.
+"""The built-in row initialisations of filled `[unusedN]` slots (mean of the pieces they replace, random).
 
 A filled row left at its old value is noise the model has never seen (LMkor issue 6: fine-tuning
 gets worse). The mean of the base pieces' embeddings starts the new token where the model already
@@ -6,6 +6,7 @@ reads that text. Continuation terms (`##크림`) are split the way WordPiece spl
 word (greedy longest match over `##` pieces), so their mean comes from continuation pieces too. The
 MLM decoder bias of the row gets the mean bias of the same pieces, so the new token is neither
 over- nor under-predicted at start. Writing the input embedding also writes a tied decoder.
+They are registered by name in `domainlm.modeling.init_methods` (the choices of `--init`).
 """
 
 from __future__ import annotations
@@ -68,14 +69,23 @@ def _embedding_std(weight: torch.Tensor) -> float:
     return float(weight.float().std()) or 0.02
 
 
-@torch.no_grad()
-def init_filled_rows(model, base_tokenizer, entries, method: str = "mean", seed: int = 0) -> list[RowInit]:
-    """Write the filled rows (`entries`: objects with `.slot_id`, `.term`, `.kind`) in place.
+def mean_rows(model, base_tokenizer, entries, seed: int = 0) -> list[RowInit]:
+    """Each filled row (input embedding, untied output embedding, decoder bias) the mean of the rows of
+    the base pieces its term replaces; terms with no usable piece fall back to `random_rows`'s draw."""
+    planned = [(e, base_pieces(e.term, getattr(e, "kind", "word"), base_tokenizer)) for e in entries]
+    return write_rows(model, base_tokenizer, planned, seed)
 
-    `method="mean"`: mean of the base pieces' rows (input embedding, untied output embedding,
-    decoder bias); terms with no usable piece fall back to random. `method="random"`: normal with
-    the embedding's own std, bias set to the mean bias.
-    """
+
+def random_rows(model, base_tokenizer, entries, seed: int = 0) -> list[RowInit]:
+    """Each filled row normal with the embedding's own std, its decoder bias the mean bias."""
+    return write_rows(model, base_tokenizer, [(entry, []) for entry in entries], seed)
+
+
+@torch.no_grad()
+def write_rows(model, base_tokenizer, planned: list[tuple], seed: int) -> list[RowInit]:
+    """Write the filled rows in place: `planned` holds (entry with `.slot_id` and `.term`, the base
+    pieces to average); an entry with no usable piece gets a random row (drawn in entry order from
+    one generator seeded with `seed`) and the mean decoder bias."""
     emb = model.get_input_embeddings().weight
     out = model.get_output_embeddings()
     out_weight = out.weight if out is not None and out.weight is not emb else None
@@ -85,9 +95,8 @@ def init_filled_rows(model, base_tokenizer, entries, method: str = "mean", seed:
     std = _embedding_std(emb)
     mean_bias = float(bias.mean()) if bias is not None else 0.0
     report: list[RowInit] = []
-    for entry in entries:
+    for entry, pieces in planned:
         sid = int(entry.slot_id)
-        pieces = base_pieces(entry.term, getattr(entry, "kind", "word"), base_tokenizer) if method == "mean" else []
         ids = [vocab[p] for p in pieces if p in vocab and vocab[p] < emb.shape[0]]
         if ids:
             index = torch.tensor(ids)

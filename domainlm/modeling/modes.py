@@ -1,4 +1,5 @@
-"""Which parameters train: `full`, `lora`, `new-rows`.
+"""Which parameters train: the built-in modes `full`, `lora`, `new-rows` (registered by name in
+`domainlm.modeling.train_modes`, which `apply_mode` looks them up in).
 
 - full: everything.
 - new-rows: only the filled slot rows of the (tied) embedding matrix and their decoder-bias entries.
@@ -21,32 +22,39 @@ from torch import nn
 
 from domainlm.errors import TrainingError
 from domainlm.modeling.init_rows import decoder_bias, input_embeddings, output_embeddings
+from domainlm.modeling.train_modes import MODES, PHASED, mode_names
 
-MODES = ("full", "lora", "new-rows")
 _ROW_HOOKS = "_domainlm_row_hooks"  # the gradient hooks of new-rows, removed when the next phase starts
 
 
 def apply_mode(model: nn.Module, mode: str, slot_ids: list[int], lora=None) -> nn.Module:
-    """Return the model to train in `mode` (a `PeftModel` for lora); sets requires_grad."""
+    """Return the model to train in `mode` (a registered mode: a `PeftModel` for lora); sets requires_grad."""
     # A phase after new-rows must not inherit its row mask: the hooks live on the parameters.
     for handle in getattr(model, _ROW_HOOKS, ()):
         handle.remove()
     setattr(model, _ROW_HOOKS, [])
-    if mode == "full":
-        for p in model.parameters():
-            p.requires_grad_(True)
-        return model
-    if mode == "new-rows":
-        if not slot_ids:
-            raise TrainingError(
-                "Mode 'new-rows' needs filled slots, but no slot was filled.",
-                "Pass --terms (or --filled-tokenizer), or use --mode full / lora.",
-            )
-        _freeze_all_but_rows(model, slot_ids)
-        return model
-    if mode == "lora":
-        return _lora(model, slot_ids, lora)
-    raise TrainingError(f"Unknown training mode '{mode}'.", f"Use one of: {', '.join(MODES)}, phased.")
+    registered = MODES.lookup(mode)
+    if registered is None:
+        raise TrainingError(f"Unknown training mode '{mode}'.", f"Use one of: {', '.join(mode_names())}, {PHASED}.")
+    return registered.apply(model, slot_ids, lora)
+
+
+def train_everything(model: nn.Module) -> nn.Module:
+    """Mode full: every parameter trains."""
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return model
+
+
+def train_filled_rows(model: nn.Module, slot_ids: list[int]) -> nn.Module:
+    """Mode new-rows: only the filled rows (and their decoder-bias entries) train."""
+    if not slot_ids:
+        raise TrainingError(
+            "Mode 'new-rows' needs filled slots, but no slot was filled.",
+            "Pass --terms (or --filled-tokenizer), or use --mode full / lora.",
+        )
+    _freeze_all_but_rows(model, slot_ids)
+    return model
 
 
 def _freeze_all_but_rows(model: nn.Module, slot_ids: list[int]) -> None:
@@ -90,7 +98,8 @@ def no_decay_names(model: nn.Module, mode: str) -> set[str]:
     return names
 
 
-def _lora(model: nn.Module, slot_ids: list[int], lora) -> nn.Module:
+def lora_model(model: nn.Module, slot_ids: list[int], lora) -> nn.Module:
+    """Mode lora: peft LoRA on the attention and FFN layers, the filled rows trainable through peft."""
     from peft import LoraConfig as PeftLoraConfig
     from peft import get_peft_model
 

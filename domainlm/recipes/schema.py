@@ -8,7 +8,7 @@ Every model is `extra="forbid"`: a misspelt key is an error, never silently igno
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -17,6 +17,7 @@ from domainlm.corpus.normalize import NormalizeConfig
 from domainlm.corpus.reader import CorpusSpec
 from domainlm.evaluation.config import EvalConfig
 from domainlm.mining.config import MineConfig
+from domainlm.modeling.init_methods import InitMethodName, row_init_help
 from domainlm.training.config import TrainConfig
 
 
@@ -134,11 +135,7 @@ class VocabConfig(BaseModel):
         description="Slot budget of this category: at most this many [unusedN] slots are filled (categories sharing "
         "one base split its slots)",
     )
-    init: Literal["mean", "random", "distill"] = Field(
-        "mean",
-        description="Initialisation of the filled embedding rows: mean of the pieces each term replaces, random, or "
-        "distill (Token Distillation from the base's hidden states)",
-    )
+    init: InitMethodName = Field("mean", description=f"Initialisation of the filled embedding rows: {row_init_help()}")
     truncate: bool = Field(
         True,
         description="When fewer slots are free than terms, fill the best-scored terms and drop the rest (false: fail)",

@@ -1,6 +1,8 @@
 """`adapt`: fill the free vocabulary slots with mined terms, initialise their rows, continue pretraining.
 
-The library function behind `domainlm adapt`; the CLI only parses options and renders the result.
+The library function behind `domainlm adapt`; the CLI only parses options and renders the result. The
+model it trains comes ready from `domainlm.modeling.prepare_model`; here the run is checked, its
+slot budget chosen, its data streamed, the trainer run and the output folder written.
 """
 
 from __future__ import annotations
@@ -10,11 +12,21 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from domainlm.corpus import corpus_specs as as_specs
 from domainlm.corpus.normalize import Normalizer
-from domainlm.errors import ConfigError, ModelError, TrainingError
+from domainlm.errors import ConfigError
+from domainlm.modeling.loading import electra_role
+from domainlm.modeling.prepare import PreparedModel, prepare_model
+from domainlm.training import engine
+from domainlm.training.checkpoint import checkpoint_dir_for, latest_checkpoint
 from domainlm.training.config import TrainConfig
-from domainlm.training.output import holding_output_lock
+from domainlm.training.data import PackedStream, fixed_sequences, training_texts
+from domainlm.training.engine import TrainOutcome, plan_phases
+from domainlm.training.masking import resolved_masking
+from domainlm.training.output import check_model_output, holding_output_lock
+from domainlm.training.tracking import training_plan
 
 
 @dataclass
@@ -39,29 +51,6 @@ class AdaptResult:
 def spec_names(specs) -> list[str]:
     """The paths (or dataset names) of corpus specs, as settings.json records them."""
     return [s.path for s in specs]
-
-
-def distill_filled_rows(model, base_tokenizer, tokenizer, entries, texts, config: TrainConfig) -> dict:
-    """Token Distillation of the filled input rows (see domainlm.modeling.distill); its cost as a dict."""
-    from dataclasses import asdict
-
-    from domainlm.modeling.distill import distill_rows
-
-    report = distill_rows(
-        model,
-        base_tokenizer,
-        tokenizer,
-        entries,
-        texts,
-        contexts_per_term=config.distill_contexts,
-        max_len=min(config.seq_len, 128),
-        lr=config.distill_lr,
-        epochs=config.distill_epochs,
-        seed=config.seed,
-    )
-    result = asdict(report)
-    result["without_context"] = result["without_context"][:50]
-    return result
 
 
 def choose_terms(base_tokenizer, term_list: list, texts, config: TrainConfig, work_dir: Path):
@@ -114,7 +103,6 @@ def resolve_save_form(save: str | None, config: TrainConfig) -> str:
     then lora), else merged; an adapter asked of any other run is refused before training.
     """
     from domainlm.modeling.adapters import SAVE_FORMS, adapter_possible
-    from domainlm.training.engine import plan_phases
 
     possible = adapter_possible([p.mode for p in plan_phases(config)]) if config.max_steps else False
     if save is None:
@@ -129,121 +117,12 @@ def resolve_save_form(save: str | None, config: TrainConfig) -> str:
     return save
 
 
-def check_seq_len(config: TrainConfig, model) -> None:
-    limit = getattr(model.config, "max_position_embeddings", None)
-    if limit is not None and config.seq_len > limit:
-        raise ConfigError(
-            f"seq_len {config.seq_len} is longer than the model's {limit} positions.",
-            f"Use --seq-len {limit} or less (train.seq_len).",
-        )
-
-
 def _read_terms(terms) -> list:
     from vocab_tools.terms import Term, read_terms
 
     if isinstance(terms, (str, os.PathLike)):
         return read_terms(terms)
     return [t if isinstance(t, Term) else Term(str(t)) for t in terms]
-
-
-def check_filled_from_base(base, base_tokenizer, filled_tokenizer, tok) -> None:
-    """Refuse a filled tokenizer that is not the base's vocabulary with slots filled (B15): the model's
-    rows follow the base's ids, so any other id that means another token trains the wrong row."""
-    from vocab_tools.slots import changed_ids
-
-    old = base_tokenizer.convert_ids_to_tokens(list(range(len(base_tokenizer))))
-    new = tok.convert_ids_to_tokens(list(range(len(tok))))
-    changed = changed_ids(old, new)
-    if changed is None:
-        why = f"its vocabulary has {len(new):,} entries, fewer than the base's {len(old):,}"
-    elif changed:
-        shown = ", ".join(f"id {i}: {old[i]!r} → {new[i]!r}" for i in changed[:3])
-        why = (
-            f"{len(changed):,} of the base's {len(old):,} ids that are not [unusedN] slots hold other tokens ({shown})"
-        )
-    else:
-        return
-    raise ModelError(
-        f"The filled tokenizer '{filled_tokenizer}' was not filled from the vocabulary of '{base}': {why}. "
-        "A filled tokenizer must be the base's own with [unusedN] slots filled (every other id unchanged).",
-        f"Fill the base's tokenizer: domainlm vocab fill {base} TERMS -o filled, or pass --terms instead "
-        "of --filled-tokenizer.",
-    )
-
-
-def prepare_vocab(
-    model,
-    base_tokenizer,
-    *,
-    base: str,
-    terms,
-    filled_tokenizer,
-    config: TrainConfig,
-    category: str | None,
-    work_dir: Path,
-    truncate: bool = False,
-    term_list: list | None = None,
-):
-    """Return (tokenizer, slot entries, rejected, slots.json path) and grow the model if --resize.
-
-    More terms than free slots follows `vocab fill`'s one rule: refused unless `truncate` (then
-    the first terms, ranked best first, are filled) or --resize (new rows for the rest).
-    """
-    from transformers import AutoTokenizer
-
-    from vocab_tools.slots import free_slots, read_manifest
-
-    if filled_tokenizer is not None:
-        tok = AutoTokenizer.from_pretrained(str(filled_tokenizer), trust_remote_code=False)
-        check_filled_from_base(base, base_tokenizer, filled_tokenizer, tok)
-        rows = model.get_input_embeddings().weight.shape[0]
-        if len(tok) > rows:
-            if not config.resize:
-                raise ModelError(
-                    f"The filled tokenizer '{filled_tokenizer}' has {len(tok):,} entries but the base model "
-                    f"only {rows:,} rows.",
-                    "Pass --resize to grow the model, or fill the base's own tokenizer.",
-                )
-            from domainlm.modeling.resize import grow_model
-
-            grow_model(model, len(tok))
-        entries = read_manifest(filled_tokenizer)
-        return tok, entries, [], Path(filled_tokenizer) / "slots.json"
-    if terms is None:
-        return base_tokenizer, [], [], None
-    term_list = term_list if term_list is not None else _read_terms(terms)
-    if not term_list:
-        raise TrainingError(
-            "The terms file holds no term.", "Run `domainlm mine-terms` first, or pass a non-empty --terms file."
-        )
-    base_dir = work_dir / "base_tokenizer"
-    base_tokenizer.save_pretrained(str(base_dir))
-    free = free_slots(base_dir)
-    if len(free) < len(term_list) and config.resize:
-        from domainlm.modeling.resize import grow_model, tokenizer_with_new_slots
-
-        appended = tokenizer_with_new_slots(base_tokenizer, len(term_list) - len(free), base_dir)
-        grow_model(model, len(appended))
-        free = free_slots(base_dir)
-    elif not free:
-        raise ModelError(
-            f"The base tokenizer of '{base}' has no free [unusedN] slot to fill with the {len(term_list):,} terms.",
-            "Pass --resize to append new rows for them (vocabulary and embedding matrix grow), or use a "
-            "base with [unusedN] slots (kykim/bert-kor-base has 2,000).",
-        )
-    from vocab_tools import fill_slots
-
-    result = fill_slots(
-        str(base_dir),
-        term_list,
-        work_dir / "filled",
-        category=category,
-        source=str(terms) if isinstance(terms, (str, os.PathLike)) else None,
-        truncate=truncate,
-        text_normalizer=Normalizer(),
-    )  # the training text's normaliser (training.data)
-    tok = AutoTokenizer.from_pretrained(str(result.out_dir), trust_remote_code=False)
-    return tok, list(result.filled), list(result.rejected), Path(result.out_dir) / "slots.json"
 
 
 @holding_output_lock
@@ -288,20 +167,62 @@ def adapt(
     writes its peft adapter to `adapter/` (see `domainlm.modeling.adapters`); `adapter` leaves the
     merged weights out (the tokenizer, slots.json, settings and card stay at the top).
     """
-    from domainlm.corpus import corpus_specs as as_specs
-    from domainlm.modeling.init_rows import init_filled_rows
-    from domainlm.training.checkpoint import checkpoint_dir_for, latest_checkpoint
-    from domainlm.training.data import PackedStream, training_texts
-    from domainlm.training.engine import train
-    from domainlm.training.masking import resolved_masking
-    from domainlm.training.output import check_model_output
-    from domainlm.training.tracking import training_plan
+    job = _checked_job(
+        base, Path(out_dir), corpus, replay, terms, filled_tokenizer, generator, config, category, force, save
+    )
+    job.heldout_seed, job.recipe = heldout_seed, recipe  # read later, checked by nothing
+    with tempfile.TemporaryDirectory(prefix="domainlm-adapt-") as work:
+        budget = _SlotBudget(job, Path(work) / "slot-plan")
+        prepared = _prepare(job, budget, Path(work), truncate=truncate, new_head=new_head)
+        run = _train_prepared(job, prepared, resume=resume, on_step=on_step)
+        if run.outcome.adapter is None and job.save != "merged":
+            job.save = "merged"  # resumed from a final checkpoint written before adapters were kept in it
+        if run.outcome.is_main:
+            _write_adapted(job, prepared, run, _settings(job, prepared, run, budget))
+    return _result(job, prepared, run, budget)
 
+
+@dataclass
+class _AdaptJob:
+    """What an adapt run was asked, checked before anything loads: what every later step reads."""
+
+    base: Any
+    out_dir: Path
+    config: TrainConfig
+    corpus_specs: list
+    replay_specs: list
+    terms: Any  # as given: a path, a list of terms or None
+    term_list: list | None  # the terms read
+    filled_tokenizer: Any
+    generator: Any
+    category: str | None
+    force: bool
+    save: str
+    tracking: Any
+    fingerprint: dict
+    heldout_seed: str = "domainlm"
+    recipe: Any = None
+
+    def domain_texts(self):
+        return training_texts(
+            self.corpus_specs,
+            heldout_fraction=self.config.heldout_fraction,
+            max_documents=self.config.max_documents,
+            heldout_seed=self.heldout_seed,
+        )
+
+    def replay_texts(self):
+        return training_texts(self.replay_specs, max_documents=self.config.max_documents)
+
+
+def _checked_job(
+    base, out_dir: Path, corpus, replay, terms, filled_tokenizer, generator, config, category, force, save
+) -> _AdaptJob:
+    """The run's settings and inputs, every refusal that needs no model said first (the output folder's
+    in the first second)."""
     config = config or TrainConfig()
     config = config.model_copy(update={"masking": resolved_masking(config, from_scratch=False)})
-    out_dir = Path(out_dir)
     save = resolve_save_form(save, config)
-    # Before anything loads: a folder of the user's own files is refused in the first second.
     inputs = [base, filled_tokenizer, generator, *as_specs(corpus), *as_specs(replay)]
     inputs += [terms] if isinstance(terms, (str, os.PathLike)) else []
     force = check_model_output(out_dir, "adapt", force, inputs=[i for i in inputs if i is not None])
@@ -315,178 +236,193 @@ def adapt(
     if not corpus_specs:
         raise ConfigError("No domain corpus was given.", "Pass --corpus (or --category with a recipe that names one).")
     term_list = _read_terms(terms) if terms is not None else None
-    loaded, user_generator = _load_base_and_generator(base, generator, new_head, config)
-    if loaded.discriminator and save == "adapter":
+    if save == "adapter" and electra_role(base) == "discriminator":  # what load_base reads the base as
         raise ConfigError(
             "--save adapter cannot hold an ELECTRA base's generator (a whole model, not an adapter).",
             "Use --save both: the adapter goes to adapter/, the merged discriminator and generator beside it.",
         )
-    model, base_tokenizer = loaded.model, loaded.tokenizer
     fingerprint = _input_fingerprint(base, corpus_specs, replay_specs, terms, term_list, filled_tokenizer, generator)
-
-    def domain_texts():
-        return training_texts(
-            corpus_specs,
-            heldout_fraction=config.heldout_fraction,
-            max_documents=config.max_documents,
-            heldout_seed=heldout_seed,
-        )
-
-    with tempfile.TemporaryDirectory(prefix="domainlm-adapt-") as work:
-        slot_plan = plan_record = None
-        if term_list:
-            # The CLI prints the plan's messages (result.slot_plan); the card records them.
-            term_list, slot_plan = choose_terms(
-                base_tokenizer, term_list, domain_texts(), config, Path(work) / "slot-plan"
-            )
-            plan_record = slot_plan.to_dict() if slot_plan else None
-            if not term_list:  # nothing the budget can teach: plain continued pretraining
-                terms = term_list = None
-        base_rows = model.get_input_embeddings().weight.shape[0]
-        tokenizer, entries, rejected, slots_json = prepare_vocab(
-            model,
-            base_tokenizer,
-            base=str(base),
-            terms=terms,
-            filled_tokenizer=filled_tokenizer,
-            config=config,
-            category=category,
-            work_dir=Path(work),
-            truncate=truncate,
-            term_list=term_list,
-        )
-        # distill starts from the mean (it also gives the output rows and decoder bias).
-        init_filled_rows(
-            model, base_tokenizer, entries, method="mean" if config.init == "distill" else config.init, seed=config.seed
-        )
-        slot_ids = [e.slot_id for e in entries]
-        objective = electra = None
-        if loaded.discriminator:
-            objective, electra = _electra_objective(model, base_tokenizer, tokenizer, entries, user_generator, config)
-
-        init_report = None
-        ckpt_dir = checkpoint_dir_for(out_dir)
-        # A resumed run loads its trained rows from the checkpoint: distilling again would be wasted.
-        if config.init == "distill" and entries and not (resume and latest_checkpoint(ckpt_dir) is not None):
-            init_report = distill_filled_rows(model, base_tokenizer, tokenizer, entries, domain_texts(), config)
-
-        def replay_texts():
-            return training_texts(replay_specs, max_documents=config.max_documents)
-
-        heldout, eval_before = _heldout_before(
-            model,
-            tokenizer,
-            corpus_specs,
-            config,
-            heldout_seed,
-            objective,
-            scored_before=objective is None or user_generator is not None,
-        )
-        if tracking is not None and eval_before is not None:
-            tracking.first = {"eval/loss": eval_before}
-        stream = PackedStream(
-            tokenizer,
-            domain_texts,
-            config.seq_len,
-            seed=config.seed,
-            replay=replay_texts if replay_specs else None,
-            replay_ratio=config.replay_ratio,
-        )
-        outcome = train(
-            build_model=lambda: model,
-            tokenizer=tokenizer,
-            stream=stream,
-            config=config,
-            ckpt_dir=ckpt_dir,
-            slot_ids=slot_ids,
-            resume=resume,
-            heldout_sequences=heldout,
-            on_step=on_step,
-            resume_hint="rerun the same `domainlm adapt` command with --resume",
-            description=f"adapt {category or ''}".strip(),
-            fingerprint=fingerprint,
-            objective=objective,
-            tracking=tracking,
-        )
-        if outcome.adapter is None and save != "merged":
-            save = "merged"  # resumed from a final checkpoint written before adapters were kept in it
-        if outcome.is_main:
-            settings = {
-                "command": "adapt",
-                "base": str(base),
-                "category": category,
-                "corpus": spec_names(corpus_specs),
-                "replay": spec_names(replay_specs),
-                "terms": str(terms)
-                if isinstance(terms, (str, os.PathLike))
-                else (len(terms) if terms is not None else None),
-                "filled_tokenizer": str(filled_tokenizer) if filled_tokenizer else None,
-                "slots_filled": len(entries),
-                "new_head": loaded.new_head,
-                "init_report": init_report,
-                "slot_plan": plan_record,
-                # --resize: the terms beyond the base's own rows sit in appended rows (ids >= base_rows).
-                "base_rows": base_rows,
-                "appended_rows": sum(1 for e in entries if e.slot_id >= base_rows),
-                "kept_tensors": list(loaded.kept_tensors),
-                "train": config.model_dump(mode="json"),
-                **outcome.run_facts(config),
-                # How often the domain text was re-read (a likely cause when adaptation did not help).
-                "domain_reading": stream.reading.to_dict(),
-                "save": save,
-                "recipe": _recipe_dump(recipe),
-            } | (electra or {})
-            _write_adapted(
-                out_dir,
-                outcome,
-                tokenizer=tokenizer,
-                settings=settings,
-                entries=entries,
-                eval_before=eval_before,
-                slots_json=slots_json,
-                filled_tokenizer=filled_tokenizer,
-                loaded=loaded,
-                objective=objective,
-                ckpt_dir=ckpt_dir,
-                config=config,
-                force=force,
-                save=save,
-            )
-    return AdaptResult(
+    return _AdaptJob(
+        base=base,
         out_dir=out_dir,
+        config=config,
+        corpus_specs=corpus_specs,
+        replay_specs=replay_specs,
+        terms=terms,
+        term_list=term_list,
+        filled_tokenizer=filled_tokenizer,
+        generator=generator,
+        category=category,
+        force=force,
+        save=save,
+        tracking=tracking,
+        fingerprint=fingerprint,
+    )
+
+
+class _SlotBudget:
+    """adapt's choice of the terms to fill (`choose_terms`), made once the base tokenizer is loaded;
+    the plan is kept for the CLI's messages and the card."""
+
+    def __init__(self, job: _AdaptJob, work_dir: Path) -> None:
+        self.job, self.work_dir = job, work_dir
+        self.record: dict | None = None
+        self.chose_none = False  # nothing the budget can teach: plain continued pretraining
+
+    def __call__(self, base_tokenizer, term_list: list) -> list:
+        chosen, plan = choose_terms(base_tokenizer, term_list, self.job.domain_texts(), self.job.config, self.work_dir)
+        self.record = plan.to_dict() if plan else None
+        self.chose_none = not chosen
+        return chosen
+
+
+def _prepare(job: _AdaptJob, budget: _SlotBudget, work_dir: Path, *, truncate: bool, new_head: bool) -> PreparedModel:
+    config = job.config
+    return prepare_model(
+        job.base,
+        work_dir=work_dir,
+        terms=job.term_list,
+        terms_source=str(job.terms) if isinstance(job.terms, (str, os.PathLike)) else None,
+        filled_tokenizer=job.filled_tokenizer,
+        select_terms=budget,
+        init=config.init,
+        seed=config.seed,
+        resize=config.resize,
+        truncate=truncate,
+        category=job.category,
+        new_head=new_head,
+        seq_len=config.seq_len,
+        generator=job.generator,
+        generator_fraction=config.electra.generator_fraction,
+    )
+
+
+@dataclass
+class _Trained:
+    """What training the prepared model gave, with what was measured on the way."""
+
+    outcome: TrainOutcome
+    stream: PackedStream
+    objective: Any  # replaced-token detection, or None (masked-LM)
+    electra: dict | None  # what the settings record of the ELECTRA objective
+    init_report: dict | None
+    eval_before: float | None
+    ckpt_dir: Path
+
+
+def _train_prepared(job: _AdaptJob, prepared: PreparedModel, *, resume: bool, on_step) -> _Trained:
+    """Learn the rows (distill), measure the held-out loss before, stream the domain text and train."""
+    config = job.config
+    objective, electra = _electra_objective(prepared, config)
+    ckpt_dir = checkpoint_dir_for(job.out_dir)
+    # A resumed run loads its trained rows from the checkpoint: learning them again would be wasted.
+    resumed = resume and latest_checkpoint(ckpt_dir) is not None
+    init_report = None if resumed else prepared.learn_rows(job.domain_texts, config)
+    heldout, eval_before = _heldout_before(
+        prepared.model,
+        prepared.tokenizer,
+        job.corpus_specs,
+        config,
+        job.heldout_seed,
+        objective,
+        scored_before=objective is None or prepared.generator_given,
+    )
+    if job.tracking is not None and eval_before is not None:
+        job.tracking.first = {"eval/loss": eval_before}
+    stream = PackedStream(
+        prepared.tokenizer,
+        job.domain_texts,
+        config.seq_len,
+        seed=config.seed,
+        replay=job.replay_texts if job.replay_specs else None,
+        replay_ratio=config.replay_ratio,
+    )
+    outcome = engine.train(  # through the module: a test (or a launcher) may wrap it
+        build_model=lambda: prepared.model,
+        tokenizer=prepared.tokenizer,
+        stream=stream,
+        config=config,
+        ckpt_dir=ckpt_dir,
+        slot_ids=prepared.slot_ids,
+        resume=resume,
+        heldout_sequences=heldout,
+        on_step=on_step,
+        resume_hint="rerun the same `domainlm adapt` command with --resume",
+        description=f"adapt {job.category or ''}".strip(),
+        fingerprint=job.fingerprint,
+        objective=objective,
+        tracking=job.tracking,
+    )
+    return _Trained(outcome, stream, objective, electra, init_report, eval_before, ckpt_dir)
+
+
+def _electra_objective(prepared: PreparedModel, config: TrainConfig):
+    """The replaced-token detection objective of an ELECTRA base and what the settings record of it
+    (None, None for a masked-LM). A generator built here learns alone for its warm-up first."""
+    if not prepared.discriminator:
+        return None, None
+    from domainlm.training.electra import ReplacedTokenDetection, generator_warmup
+
+    generator = prepared.generator
+    warmup = (
+        0 if prepared.generator_given else generator_warmup(config.electra.generator_warmup_steps, config.max_steps)
+    )
+    objective = ReplacedTokenDetection(prepared.tokenizer, config, generator, warmup_steps=warmup)
+    shown = (
+        "the given one"
+        if prepared.generator_given
+        else f"built here, hidden {generator.config.hidden_size} of {prepared.model.config.hidden_size}"
+    )
+    return objective, {"objective": "replaced-token detection", "generator": shown, "generator_warmup_steps": warmup}
+
+
+def _settings(job: _AdaptJob, prepared: PreparedModel, run: _Trained, budget: _SlotBudget) -> dict:
+    """settings.json of the adapted model: what was asked, what was filled, how the run ran."""
+    terms = None if budget.chose_none else job.terms
+    return {
+        "command": "adapt",
+        "base": str(job.base),
+        "category": job.category,
+        "corpus": spec_names(job.corpus_specs),
+        "replay": spec_names(job.replay_specs),
+        "terms": str(terms) if isinstance(terms, (str, os.PathLike)) else (len(terms) if terms is not None else None),
+        "filled_tokenizer": str(job.filled_tokenizer) if job.filled_tokenizer else None,
+        "slots_filled": len(prepared.entries),
+        "new_head": prepared.new_head,
+        "init_report": run.init_report,
+        "slot_plan": budget.record,
+        # --resize: the terms beyond the base's own rows sit in appended rows (ids >= base_rows).
+        "base_rows": prepared.base_rows,
+        "appended_rows": prepared.appended_rows,
+        "kept_tensors": list(prepared.kept_tensors),
+        "train": job.config.model_dump(mode="json"),
+        **run.outcome.run_facts(job.config),
+        # How often the domain text was re-read (a likely cause when adaptation did not help).
+        "domain_reading": run.stream.reading.to_dict(),
+        "save": job.save,
+        "recipe": _recipe_dump(job.recipe),
+    } | (run.electra or {})
+
+
+def _result(job: _AdaptJob, prepared: PreparedModel, run: _Trained, budget: _SlotBudget) -> AdaptResult:
+    outcome = run.outcome
+    return AdaptResult(
+        out_dir=job.out_dir,
         steps=outcome.steps,
         tokens=outcome.tokens,
         final_loss=outcome.final_loss,
         eval_loss=outcome.eval_loss,
-        eval_loss_before=eval_before,
-        slots_filled=len(entries),
-        slots_rejected=rejected,
+        eval_loss_before=run.eval_before,
+        slots_filled=len(prepared.entries),
+        slots_rejected=prepared.rejected,
         seconds=outcome.seconds,
         resumed_from=outcome.resumed_from,
-        metrics_path=out_dir / "metrics.jsonl",
-        init_report=init_report,
-        slot_plan=plan_record,
-        save=save,
-        objective="replaced-token detection" if objective is not None else "masked-LM",
+        metrics_path=job.out_dir / "metrics.jsonl",
+        init_report=run.init_report,
+        slot_plan=budget.record,
+        save=job.save,
+        objective="replaced-token detection" if run.objective is not None else "masked-LM",
     )
-
-
-def _load_base_and_generator(base, generator, new_head: bool, config: TrainConfig):
-    """The base (its dropped tensors kept) and, for an ELECTRA base, the user's generator or None."""
-    from domainlm.modeling.loading import load_base
-
-    loaded = load_base(base, new_head=new_head)
-    check_seq_len(config, loaded.model)
-    if generator is None:
-        return loaded, None
-    if not loaded.discriminator:
-        raise ConfigError(
-            f"--generator was given but the base '{base}' is not an ELECTRA discriminator.",
-            "Leave --generator out: masked-LM bases (BERT, ALBERT) need no generator.",
-        )
-    from domainlm.modeling.electra import load_generator
-
-    return loaded, load_generator(generator, loaded.model, loaded.tokenizer)
 
 
 def _input_fingerprint(base, corpus_specs, replay_specs, terms, term_list, filled_tokenizer, generator) -> dict:
@@ -511,7 +447,6 @@ def _heldout_before(
     """(held-out sequences, the held-out loss before training): the documents the hash rule keeps out
     of training. A new ELECTRA generator is random before training, so its corruptions would say
     nothing of the base: then `scored_before` is False and the loss before is None."""
-    from domainlm.training.data import fixed_sequences, training_texts
     from domainlm.training.heldout import heldout_mlm_loss
 
     if not (config.eval_documents and config.heldout_fraction > 0):
@@ -540,23 +475,7 @@ def _heldout_before(
     )
 
 
-def _write_adapted(
-    out_dir: Path,
-    outcome,
-    *,
-    tokenizer,
-    settings: dict,
-    entries,
-    eval_before,
-    slots_json,
-    filled_tokenizer,
-    loaded,
-    objective,
-    ckpt_dir: Path,
-    config: TrainConfig,
-    force: bool,
-    save: str = "merged",
-) -> None:
+def _write_adapted(job: _AdaptJob, prepared: PreparedModel, run: _Trained, settings: dict) -> None:
     """The adapted model folder (or, when it cannot be written, the kept checkpoint that says so)."""
     from domainlm.training.card import model_card
     from domainlm.training.output import write_model_dir, write_or_keep_checkpoint
@@ -564,9 +483,10 @@ def _write_adapted(
 
     # The model is the base with its rows initialised, also when resuming (the checkpoint is
     # loaded later, inside train), so this is the "before" of this run either way.
+    outcome = run.outcome
     metrics = outcome.metrics
-    if eval_before is not None:
-        metrics = [{"step": 0, "eval_loss": eval_before, "tokens": 0}] + metrics
+    if run.eval_before is not None:
+        metrics = [{"step": 0, "eval_loss": run.eval_before, "tokens": 0}] + metrics
     versions = library_versions()
     card = model_card(
         kind="adapt",
@@ -574,75 +494,40 @@ def _write_adapted(
         category=settings["category"],
         settings=settings,
         outcome=outcome,
-        slots=entries,
-        eval_before=eval_before,
+        slots=prepared.entries,
+        eval_before=run.eval_before,
         versions=versions,
-        folder_name=out_dir.name,
-        mask_token=tokenizer.mask_token or "[MASK]",
-        electra=objective is not None,
+        folder_name=job.out_dir.name,
+        mask_token=prepared.tokenizer.mask_token or "[MASK]",
+        electra=run.objective is not None,
     )
-    tokenizer_dir = Path(filled_tokenizer) if filled_tokenizer else (slots_json.parent if slots_json else None)
+    slots_json = prepared.slots_json
+    tokenizer_dir = Path(job.filled_tokenizer) if job.filled_tokenizer else (slots_json.parent if slots_json else None)
     write_or_keep_checkpoint(
         lambda: write_model_dir(
-            out_dir,
+            job.out_dir,
             model=outcome.model,
-            tokenizer=tokenizer,
+            tokenizer=prepared.tokenizer,
             settings=settings,
             versions=versions,
             metrics=metrics,
             card=card,
             slots_json=slots_json,
             command="adapt",
-            force=force,
-            kept_tensors=loaded.kept_tensors,
-            generator=objective.generator if objective is not None else None,
+            force=job.force,
+            kept_tensors=prepared.kept_tensors,
+            generator=run.objective.generator if run.objective is not None else None,
             tokenizer_dir=tokenizer_dir,
-            save=save,
+            save=job.save,
             adapter=outcome.adapter,
             base_name=settings["base"],
         ),
         outcome,
-        ckpt_dir=ckpt_dir,
+        ckpt_dir=run.ckpt_dir,
         command="adapt",
     )
-    if not config.keep_checkpoints:
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
-
-
-def _electra_objective(discriminator, base_tokenizer, tokenizer, entries, user_generator, config: TrainConfig):
-    """The replaced-token detection objective of an ELECTRA base, and what the settings record of it.
-
-    The user's generator gets its filled rows (and their output bias) initialised like the
-    discriminator's, then both share one embedding module; without one, a new small generator is
-    built on the discriminator's embeddings and warmed up alone.
-    """
-    from domainlm.modeling.config import default_generator_fraction
-    from domainlm.modeling.electra import build_generator, share_embeddings
-    from domainlm.modeling.init_rows import init_filled_rows
-    from domainlm.training.electra import ReplacedTokenDetection, generator_warmup
-
-    rows = discriminator.get_input_embeddings().weight.shape[0]
-    if user_generator is not None:
-        if user_generator.get_input_embeddings().weight.shape[0] < rows:  # --resize grew the discriminator
-            user_generator.resize_token_embeddings(rows)
-        # On the generator's own copy of the embeddings (dropped by sharing): what matters is its output bias.
-        init_filled_rows(user_generator, base_tokenizer, entries, method="mean", seed=config.seed)
-        share_embeddings(user_generator, discriminator)
-        generator, warmup = user_generator, 0
-    else:
-        import torch
-
-        torch.manual_seed(config.seed)  # the new generator's initial weights, reproducibly
-        fraction = config.electra.generator_fraction or default_generator_fraction(discriminator.config.hidden_size)
-        warmup = generator_warmup(config.electra.generator_warmup_steps, config.max_steps)
-        generator = build_generator(discriminator, fraction)
-    objective = ReplacedTokenDetection(tokenizer, config, generator, warmup_steps=warmup)
-    shown = (
-        "the given one"
-        if user_generator is not None
-        else f"built here, hidden {generator.config.hidden_size} of {discriminator.config.hidden_size}"
-    )
-    return objective, {"objective": "replaced-token detection", "generator": shown, "generator_warmup_steps": warmup}
+    if not job.config.keep_checkpoints:
+        shutil.rmtree(run.ckpt_dir, ignore_errors=True)
 
 
 def _recipe_dump(recipe):

@@ -8,7 +8,9 @@ author's directory layout), and its usage snippet runs as written from the folde
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -176,114 +178,164 @@ def model_card(
 
     `electra`: the model is an ELECTRA discriminator trained by replaced-token detection (its
     generator is in `generator/`)."""
-    from huggingface_hub import ModelCard, ModelCardData
+    from huggingface_hub import ModelCard
 
-    train = settings.get("train", {})
-    corpora = list(settings.get("corpus", [])) + list(settings.get("replay", []) or [])
-    base_shown = shown_source(base) if base else None
-    objective = "replaced-token detection" if electra else "masked-LM"
-    tags = ["domainlm", "korean"] + (["electra", "replaced-token-detection"] if electra else ["fill-mask"])
-    tags += (
-        ["domain-adaptation"] + ([category] if category else [])
-        if kind == "adapt"
-        else ["pretraining", (arch or {}).get("arch", "bert")]
+    card = _Card(
+        kind, base, category, settings, outcome, slots, eval_before, versions, arch, folder_name, mask_token, electra
     )
-    data = ModelCardData(
+    lines = [*_heading(card), *_what_was_done(card), *_results(card), *_use(card)]
+    return str(ModelCard(f"---\n{_card_data(card, license).to_yaml()}\n---\n\n" + "\n".join(lines)))
+
+
+@dataclass
+class _Card:
+    """What a model card is written from (see `model_card`)."""
+
+    kind: str  # adapt or pretrain
+    base: str | None
+    category: str | None
+    settings: dict
+    outcome: Any
+    slots: list
+    eval_before: float | None
+    versions: dict
+    arch: dict | None
+    folder_name: str
+    mask_token: str
+    electra: bool
+
+    @property
+    def adapt(self) -> bool:
+        return self.kind == "adapt"
+
+    @property
+    def train(self) -> dict:
+        return self.settings.get("train", {})
+
+    @property
+    def objective(self) -> str:
+        return "replaced-token detection" if self.electra else "masked-LM"
+
+    @property
+    def base_shown(self) -> str | None:
+        return shown_source(self.base) if self.base else None
+
+
+def _card_data(card: _Card, license: str | None):
+    """The YAML front matter the hub reads."""
+    from huggingface_hub import ModelCardData
+
+    corpora = list(card.settings.get("corpus", [])) + list(card.settings.get("replay", []) or [])
+    tags = ["domainlm", "korean"] + (["electra", "replaced-token-detection"] if card.electra else ["fill-mask"])
+    tags += (
+        ["domain-adaptation"] + ([card.category] if card.category else [])
+        if card.adapt
+        else ["pretraining", (card.arch or {}).get("arch", "bert")]
+    )
+    return ModelCardData(
         language="ko",
-        license=license or (base_license(base) if kind == "adapt" else None),
-        base_model=hub_id(base) if kind == "adapt" else None,
+        license=license or (base_license(card.base) if card.adapt else None),
+        base_model=hub_id(card.base) if card.adapt else None,
         tags=sorted(set(tags), key=tags.index),
         datasets=_datasets(corpora),
-        pipeline_tag=None if electra else "fill-mask",
+        pipeline_tag=None if card.electra else "fill-mask",
         library_name="transformers",
     )
 
-    title = (
-        f"{category} domain-adapted {base_shown or 'model'}"
-        if kind == "adapt" and category
-        else (
-            f"Domain-adapted {base_shown}"
-            if kind == "adapt"
-            else ("Pretrained ELECTRA discriminator" if electra else "Pretrained masked-LM")
-        )
-    )
-    lines = [
+
+def _heading(card: _Card) -> list[str]:
+    if card.adapt and card.category:
+        title = f"{card.category} domain-adapted {card.base_shown or 'model'}"
+    elif card.adapt:
+        title = f"Domain-adapted {card.base_shown}"
+    else:
+        title = "Pretrained ELECTRA discriminator" if card.electra else "Pretrained masked-LM"
+    return [
         f"# {title}",
         "",
         "Produced by domainlm (continued pretraining of a Korean encoder on one product category)."
-        if kind == "adapt"
-        else f"Produced by domainlm ({objective} pretraining of a small Korean encoder).",
+        if card.adapt
+        else f"Produced by domainlm ({card.objective} pretraining of a small Korean encoder).",
         "",
     ]
-    lines += ["## What was done", ""]
-    if kind == "adapt":
-        lines.append(
-            f"- Base model: `{base_shown}`"
-            + ("" if hub_id(base) else " (a local folder)")
-            + (f"; category: **{category}**" if category else "")
-        )
-        if settings.get("new_head"):
-            lines.append("- The base had no masked-LM head weights: a new head was trained from scratch (--new-head).")
-        if slots:
-            examples = ", ".join(f"`{s.term}`" for s in slots[:12])
-            lines.append(
-                f"- {len(slots):,} `[unusedN]` vocabulary slots filled with mined terms ({examples}"
-                f"{', …' if len(slots) > 12 else ''}); see `slots.json`."
-            )
-            lines.append(
-                f"- Filled rows initialised by **{train.get('init')}**"
-                + (
-                    " (mean of the embeddings and decoder bias of the base pieces each term replaces)"
-                    if train.get("init") == "mean"
-                    else ""
-                )
-                + "."
-            )
-        else:
-            lines.append("- No vocabulary slot was filled (continued pretraining only).")
-        if settings.get("appended_rows"):
-            own = len(slots) - settings["appended_rows"]
-            lines.append(
-                f"- {own:,} terms sit in the base's own `[unusedN]` slots and {settings['appended_rows']:,} in rows "
-                f"appended by `--resize` (ids from {settings['base_rows']:,}): the vocabulary and embedding "
-                "matrix grew by that many rows."
-            )
-        for message in (settings.get("slot_plan") or {}).get("messages", []):
-            lines.append(f"- Slot budget: {message}.")
-        if settings.get("kept_tensors"):
-            lines.append(
-                f"- Kept unchanged from the base: {', '.join(f'`{k}`' for k in settings['kept_tensors'][:6])}"
-                f"{' …' if len(settings['kept_tensors']) > 6 else ''} (tensors the masked-LM class does not "
-                "use, such as the pooler, so fine-tuning starts from the base's)."
-            )
+
+
+def _what_was_done(card: _Card) -> list[str]:
+    lines = ["## What was done", ""]
+    if card.adapt:
+        lines += _adapted_from(card)
     else:
+        arch = card.arch
         lines.append(
             f"- Fresh {arch.get('arch', 'bert').upper() if arch else 'BERT'} model trained from scratch: "
             + ", ".join(f"{k} {v}" for k, v in (arch or {}).items() if k != "arch")
         )
+    return lines + _training(card)
+
+
+def _adapted_from(card: _Card) -> list[str]:
+    """The base, the filled slots and how their rows started, what the base kept."""
+    settings, slots = card.settings, card.slots
+    lines = [
+        f"- Base model: `{card.base_shown}`"
+        + ("" if hub_id(card.base) else " (a local folder)")
+        + (f"; category: **{card.category}**" if card.category else "")
+    ]
+    if settings.get("new_head"):
+        lines.append("- The base had no masked-LM head weights: a new head was trained from scratch (--new-head).")
+    if slots:
+        examples = ", ".join(f"`{s.term}`" for s in slots[:12])
+        lines.append(
+            f"- {len(slots):,} `[unusedN]` vocabulary slots filled with mined terms ({examples}"
+            f"{', …' if len(slots) > 12 else ''}); see `slots.json`."
+        )
+        lines.append(_init_line(card.train.get("init")))
+    else:
+        lines.append("- No vocabulary slot was filled (continued pretraining only).")
+    if settings.get("appended_rows"):
+        own = len(slots) - settings["appended_rows"]
+        lines.append(
+            f"- {own:,} terms sit in the base's own `[unusedN]` slots and {settings['appended_rows']:,} in rows "
+            f"appended by `--resize` (ids from {settings['base_rows']:,}): the vocabulary and embedding "
+            "matrix grew by that many rows."
+        )
+    for message in (settings.get("slot_plan") or {}).get("messages", []):
+        lines.append(f"- Slot budget: {message}.")
+    if settings.get("kept_tensors"):
+        lines.append(
+            f"- Kept unchanged from the base: {', '.join(f'`{k}`' for k in settings['kept_tensors'][:6])}"
+            f"{' …' if len(settings['kept_tensors']) > 6 else ''} (tensors the masked-LM class does not "
+            "use, such as the pooler, so fine-tuning starts from the base's)."
+        )
+    return lines
+
+
+def _init_line(init: str | None) -> str:
+    """How the filled rows started: the method's name and the line its registration gives."""
+    from domainlm.modeling.init_methods import ROW_INITS
+
+    method = ROW_INITS.lookup(init) if init else None
+    return (
+        f"- Filled rows initialised by **{init}**"
+        + (f" ({method.description})" if method and method.description else "")
+        + "."
+    )
+
+
+def _training(card: _Card) -> list[str]:
+    """The mode and its steps, LoRA and ELECTRA settings, masking and batch, the corpora."""
+    train, settings, objective = card.train, card.settings, card.objective
     mode = train.get("mode")
     if mode == "phased":
         phases = "; ".join(f"{p['mode']} for {p['steps']} steps" for p in train.get("phases", []))
-        lines.append(f"- Continued {objective} training in phases: {phases}.")
+        lines = [f"- Continued {objective} training in phases: {phases}."]
     else:
-        lines.append(
-            f"- {objective[0].upper() + objective[1:]} training, mode **{mode}**, {outcome.steps:,} optimizer steps."
-        )
-    if kind == "adapt" and "lora" in (mode, *(p.get("mode") for p in train.get("phases", []))):
+        shown = objective[0].upper() + objective[1:]
+        lines = [f"- {shown} training, mode **{mode}**, {card.outcome.steps:,} optimizer steps."]
+    if card.adapt and "lora" in (mode, *(p.get("mode") for p in train.get("phases", []))):
         lines.append(lora_line(train, settings.get("save")))
-    if electra:
-        e = train.get("electra", {})
-        lines.append(
-            f"- ELECTRA: generator (in `generator/`, {settings.get('generator', 'built here')}) and "
-            f"discriminator share their embeddings; loss = {e.get('generator_weight')} × generator MLM + "
-            f"{e.get('discriminator_weight')} × discriminator BCE; replacements sampled from the generator's softmax"
-            + (
-                f"; the generator trained alone for its first {settings['generator_warmup_steps']} steps"
-                if settings.get("generator_warmup_steps")
-                else ""
-            )
-            + "."
-        )
+    if card.electra:
+        lines.append(_electra_line(train.get("electra", {}), settings))
     lines.append(
         f"- Whole-word (eojeol) masking of {train.get('mlm_probability')} of the eojeols, packed sequences of "
         f"{train.get('seq_len')} tokens, {batch_line(settings)}, "
@@ -294,7 +346,26 @@ def model_card(
         + (f"; replay: {', '.join(shown_source(c) for c in settings['replay'])}" if settings.get("replay") else "")
         + f"; {train.get('heldout_fraction')} of the documents held out by hash."
     )
-    lines += [
+    return lines
+
+
+def _electra_line(e: dict, settings: dict) -> str:
+    return (
+        f"- ELECTRA: generator (in `generator/`, {settings.get('generator', 'built here')}) and "
+        f"discriminator share their embeddings; loss = {e.get('generator_weight')} × generator MLM + "
+        f"{e.get('discriminator_weight')} × discriminator BCE; replacements sampled from the generator's softmax"
+        + (
+            f"; the generator trained alone for its first {settings['generator_warmup_steps']} steps"
+            if settings.get("generator_warmup_steps")
+            else ""
+        )
+        + "."
+    )
+
+
+def _results(card: _Card) -> list[str]:
+    outcome, objective = card.outcome, card.objective
+    return [
         "",
         "## Results",
         "",
@@ -302,29 +373,34 @@ def model_card(
         "|---|---|",
         f"| tokens trained | {_fmt(outcome.tokens)} |",
         f"| final training loss | {_fmt(outcome.final_loss)} |",
-        f"| held-out {objective} loss before | {_fmt(eval_before)} |",
+        f"| held-out {objective} loss before | {_fmt(card.eval_before)} |",
         f"| held-out {objective} loss after | {_fmt(outcome.eval_loss)} |",
         f"| training time (s) | {_fmt(outcome.seconds, 1)} |",
         "",
-    ]
-    lines += [
         "Token losses of different vocabularies are not comparable; `domainlm evaluate` measures "
-        + ("replaced-word detection AUC" if electra else "masked-word bits per character")
+        + ("replaced-word detection AUC" if card.electra else "masked-word bits per character")
         + " and downstream probes before and after.",
         "",
     ]
+
+
+def _use(card: _Card) -> list[str]:
+    """How to load it (the merged model, the adapter on its filled base, or both), its files, the libraries."""
+    folder_name = card.folder_name
     snippet = (
         discriminator_snippet(folder_name)
-        if electra
-        else usage_snippet(folder_name, _example_sentence(slots, mask_token))
+        if card.electra
+        else usage_snippet(folder_name, _example_sentence(card.slots, card.mask_token))
     )
-    save = settings.get("save") if kind == "adapt" else None
+    save = card.settings.get("save") if card.adapt else None
     if save in ("adapter", "both"):
         adapter = adapter_snippet(
-            folder_name, base_shown or "BASE_MODEL", "ElectraForPreTraining" if electra else "AutoModelForMaskedLM"
+            folder_name,
+            card.base_shown or "BASE_MODEL",
+            "ElectraForPreTraining" if card.electra else "AutoModelForMaskedLM",
         )
         snippet = adapter if save == "adapter" else f"{snippet}\n\n# or the LoRA adapter on its filled base:\n{adapter}"
-    lines += [
+    return [
         "## Use",
         "",
         "Run from the folder that holds this model's folder:",
@@ -336,8 +412,6 @@ def model_card(
         "Files: `settings.json` (all settings), `versions.json` (library versions), "
         "`metrics.jsonl` (one record per log step), `slots.json` (filled slots).",
         "",
-        "Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v),
+        "Libraries: " + ", ".join(f"{k} {v}" for k, v in card.versions.items() if v),
         "",
     ]
-    card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines))
-    return str(card)

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 # The model's own settings belong to modeling; they are re-exported here for the recipe schema.
 from domainlm.modeling.config import LoraConfig, ModelArchConfig  # noqa: F401
+from domainlm.modeling.init_methods import InitMethodName, row_init_help
+from domainlm.modeling.train_modes import ModeName, PhaseModeName
 from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP, Precision, Tracker, parse_report_to
 
 
@@ -16,7 +18,7 @@ class PhaseConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["full", "lora", "new-rows"] = Field(description="What trains in this phase")
+    mode: PhaseModeName = Field(description="What trains in this phase (a registered training mode)")
     steps: int = Field(ge=1, description="Optimizer steps of this phase")
     lr: float | None = Field(None, gt=0, description="Learning rate of this phase (null: train.lr)")
 
@@ -56,7 +58,7 @@ class ElectraTrainConfig(BaseModel):
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["full", "lora", "new-rows", "phased"] = Field("full", description="Which parameters train")
+    mode: ModeName = Field("full", description="Which parameters train (a registered training mode, or phased)")
     phases: list[PhaseConfig] = Field(
         default_factory=list, description="Phases when mode is 'phased' (e.g. new-rows then lora)"
     )
@@ -103,12 +105,7 @@ class TrainConfig(BaseModel):
         "benchmarks/adaptation_benchmark.py), capped by the free slots unless resize; a number keeps the first N (a "
         "warning names those the budget cannot teach); 'all' keeps every term",
     )
-    init: Literal["mean", "random", "distill"] = Field(
-        "mean",
-        description="Initialisation of filled rows: mean of the base pieces, random, or distill (Token Distillation: "
-        "mean, then each input row learned so the model's states match the base's for the term's pieces in real "
-        "contexts)",
-    )
+    init: InitMethodName = Field("mean", description=f"Initialisation of the filled rows: {row_init_help()}")
     distill_contexts: int = Field(
         100, ge=1, description="init distill: contexts of each term taken from the domain corpus"
     )

@@ -10,9 +10,24 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import torch
+
+from domainlm.corpus import corpus_specs
 from domainlm.errors import ConfigError, ModelError
+from domainlm.modeling import build_mlm, load_hf_tokenizer
+from domainlm.modeling.electra import build_electra
+from domainlm.training import engine
+from domainlm.training import fingerprint as fp
+from domainlm.training.adapting import spec_names
+from domainlm.training.card import model_card
+from domainlm.training.checkpoint import checkpoint_dir_for
 from domainlm.training.config import ModelArchConfig, TrainConfig
-from domainlm.training.output import holding_output_lock
+from domainlm.training.data import PackedStream, fixed_sequences, training_texts
+from domainlm.training.electra import ReplacedTokenDetection
+from domainlm.training.masking import resolved_masking
+from domainlm.training.output import check_model_output, holding_output_lock, write_model_dir, write_or_keep_checkpoint
+from domainlm.training.tracking import training_plan
+from domainlm.versions import library_versions
 
 
 def check_hangul_kept(tokenizer, name: str) -> None:
@@ -53,29 +68,56 @@ def pretrain(
 
     `out_dir` must be absent, empty or an earlier `pretrain` output (checked first), unless `force`.
     """
-    import torch
-
-    from domainlm.corpus import corpus_specs
-    from domainlm.modeling import build_mlm, load_hf_tokenizer
-    from domainlm.training import fingerprint as fp
-    from domainlm.training.adapting import spec_names
-    from domainlm.training.card import model_card
-    from domainlm.training.checkpoint import checkpoint_dir_for
-    from domainlm.training.data import PackedStream, fixed_sequences, training_texts
-    from domainlm.training.engine import train
-    from domainlm.training.output import check_model_output, write_model_dir, write_or_keep_checkpoint
-    from domainlm.training.tracking import training_plan
-    from domainlm.versions import library_versions
-
     arch = arch or ModelArchConfig()
-    from domainlm.training.masking import resolved_masking
-
     config = config or TrainConfig()
     config = config.model_copy(update={"masking": resolved_masking(config, from_scratch=True)})
     out_dir = Path(out_dir)
-
     force = check_model_output(out_dir, "pretrain", force, inputs=[tokenizer_dir, *corpus_specs(corpus)])
     tracking = training_plan(config, out_dir, "pretrain", tokenizer=tokenizer_dir, arch=arch.model_dump(mode="json"))
+    _check_settings(config, arch)
+    tokenizer = load_hf_tokenizer(tokenizer_dir, option="--tokenizer")
+    check_hangul_kept(tokenizer, str(tokenizer_dir))
+    model, generator = _fresh_model(arch, tokenizer, config.seed)
+    # From scratch both start random and learn together, as in the paper: no generator warm-up.
+    objective = ReplacedTokenDetection(tokenizer, config, generator, warmup_steps=0) if generator is not None else None
+    specs = corpus_specs(corpus)
+    if not specs:
+        raise ConfigError("No corpus was given.", "Pass the text to pretrain on.")
+    heldout = _heldout(specs, tokenizer, config)
+    stream = PackedStream(tokenizer, lambda: _texts(specs, config), config.seq_len, seed=config.seed)
+    ckpt_dir = checkpoint_dir_for(out_dir)
+    outcome = engine.train(  # through the module: a test (or a launcher) may wrap it
+        build_model=lambda: model,
+        tokenizer=tokenizer,
+        stream=stream,
+        config=config,
+        ckpt_dir=ckpt_dir,
+        slot_ids=[],
+        resume=resume,
+        heldout_sequences=heldout,
+        on_step=on_step,
+        resume_hint="rerun the same `domainlm pretrain` command with --resume",
+        description="pretrain",
+        fingerprint=_input_fingerprint(tokenizer_dir, specs, arch),
+        objective=objective,
+        tracking=tracking,
+    )
+    settings = {
+        "command": "pretrain",
+        "tokenizer": str(tokenizer_dir),
+        "corpus": spec_names(specs),
+        "arch": arch.model_dump(mode="json"),
+        "train": config.model_dump(mode="json"),
+        **outcome.run_facts(config),
+    }
+    if outcome.is_main:
+        _write_pretrained(out_dir, outcome, settings, tokenizer, tokenizer_dir, generator, ckpt_dir, force)
+        if not config.keep_checkpoints:
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+    return out_dir
+
+
+def _check_settings(config: TrainConfig, arch: ModelArchConfig) -> None:
     if config.max_steps < 1:
         raise ConfigError(
             "pretrain needs at least one step: a new model is random until it trains.",
@@ -91,101 +133,78 @@ def pretrain(
             f"seq_len {config.seq_len} is longer than the model's {arch.max_positions} positions.",
             f"Use --seq-len {arch.max_positions} or less, or raise --max-positions.",
         )
-    tokenizer = load_hf_tokenizer(tokenizer_dir, option="--tokenizer")
-    check_hangul_kept(tokenizer, str(tokenizer_dir))
-    torch.manual_seed(config.seed)
-    objective = generator = None
+
+
+def _fresh_model(arch: ModelArchConfig, tokenizer, seed: int):
+    """(the new model, its ELECTRA generator or None), their initial weights seeded."""
+    torch.manual_seed(seed)
     if arch.arch == "electra":
-        from domainlm.modeling.electra import build_electra
-        from domainlm.training.electra import ReplacedTokenDetection
+        return build_electra(arch, tokenizer)
+    return build_mlm(arch, tokenizer), None
 
-        # From scratch both start random and learn together, as in the paper: no generator warm-up.
-        model, generator = build_electra(arch, tokenizer)
-        objective = ReplacedTokenDetection(tokenizer, config, generator, warmup_steps=0)
-    else:
-        model = build_mlm(arch, tokenizer)
-    specs = corpus_specs(corpus)
-    if not specs:
-        raise ConfigError("No corpus was given.", "Pass the text to pretrain on.")
 
-    def texts():
-        return training_texts(specs, heldout_fraction=config.heldout_fraction, max_documents=config.max_documents)
+def _texts(specs, config: TrainConfig):
+    return training_texts(specs, heldout_fraction=config.heldout_fraction, max_documents=config.max_documents)
 
-    heldout = None
-    if config.eval_documents and config.heldout_fraction > 0:
-        held = training_texts(
-            specs, heldout_fraction=config.heldout_fraction, heldout=True, max_documents=config.eval_documents
-        )
-        heldout = fixed_sequences(tokenizer, held, config.seq_len, limit=256) or None
-    stream = PackedStream(tokenizer, texts, config.seq_len, seed=config.seed)
-    ckpt_dir = checkpoint_dir_for(out_dir)
-    outcome = train(
-        build_model=lambda: model,
-        tokenizer=tokenizer,
-        stream=stream,
-        config=config,
-        ckpt_dir=ckpt_dir,
-        slot_ids=[],
-        resume=resume,
-        heldout_sequences=heldout,
-        on_step=on_step,
-        resume_hint="rerun the same `domainlm pretrain` command with --resume",
-        description="pretrain",
-        fingerprint={
-            "tokenizer": fp.folder_entry(tokenizer_dir, ("tokenizer.json", "vocab.txt")),
-            "corpus": fp.corpus_entry(specs),
-            "arch": {
-                "shown": str(arch.model_dump(mode="json")),
-                "digest": str(sorted(arch.model_dump(mode="json").items())),
-            },
-        },
-        objective=objective,
-        tracking=tracking,
+
+def _heldout(specs, tokenizer, config: TrainConfig):
+    """The held-out sequences (the documents the hash rule keeps out of training), or None."""
+    if not (config.eval_documents and config.heldout_fraction > 0):
+        return None
+    held = training_texts(
+        specs, heldout_fraction=config.heldout_fraction, heldout=True, max_documents=config.eval_documents
     )
-    settings = {
-        "command": "pretrain",
-        "tokenizer": str(tokenizer_dir),
-        "corpus": spec_names(specs),
-        "arch": arch.model_dump(mode="json"),
-        "train": config.model_dump(mode="json"),
-        **outcome.run_facts(config),
+    return fixed_sequences(tokenizer, held, config.seq_len, limit=256) or None
+
+
+def _input_fingerprint(tokenizer_dir, specs, arch: ModelArchConfig) -> dict:
+    """What a resume must find unchanged (see domainlm.training.fingerprint)."""
+    return {
+        "tokenizer": fp.folder_entry(tokenizer_dir, ("tokenizer.json", "vocab.txt")),
+        "corpus": fp.corpus_entry(specs),
+        "arch": {
+            "shown": str(arch.model_dump(mode="json")),
+            "digest": str(sorted(arch.model_dump(mode="json").items())),
+        },
     }
+
+
+def _write_pretrained(
+    out_dir: Path, outcome, settings: dict, tokenizer, tokenizer_dir, generator, ckpt_dir, force
+) -> None:
+    """The pretrained model folder (or, when it cannot be written, the kept checkpoint that says so)."""
     versions = library_versions()
-    if outcome.is_main:
-        card = model_card(
-            kind="pretrain",
-            base=None,
-            category=None,
+    card = model_card(
+        kind="pretrain",
+        base=None,
+        category=None,
+        settings=settings,
+        outcome=outcome,
+        slots=[],
+        eval_before=None,
+        versions=versions,
+        arch=settings["arch"],
+        folder_name=out_dir.name,
+        mask_token=tokenizer.mask_token or "[MASK]",
+        electra=generator is not None,
+    )
+    slots = Path(tokenizer_dir) / "slots.json"
+    write_or_keep_checkpoint(
+        lambda: write_model_dir(
+            out_dir,
+            model=outcome.model,
+            tokenizer=tokenizer,
             settings=settings,
-            outcome=outcome,
-            slots=[],
-            eval_before=None,
             versions=versions,
-            arch=arch.model_dump(mode="json"),
-            folder_name=out_dir.name,
-            mask_token=tokenizer.mask_token or "[MASK]",
-            electra=generator is not None,
-        )
-        slots = Path(tokenizer_dir) / "slots.json"
-        write_or_keep_checkpoint(
-            lambda: write_model_dir(
-                out_dir,
-                model=outcome.model,
-                tokenizer=tokenizer,
-                settings=settings,
-                versions=versions,
-                metrics=outcome.metrics,
-                card=card,
-                slots_json=slots if slots.exists() else None,
-                tokenizer_dir=Path(tokenizer_dir),
-                command="pretrain",
-                force=force,
-                generator=generator,
-            ),
-            outcome,
-            ckpt_dir=ckpt_dir,
+            metrics=outcome.metrics,
+            card=card,
+            slots_json=slots if slots.exists() else None,
+            tokenizer_dir=Path(tokenizer_dir),
             command="pretrain",
-        )
-        if not config.keep_checkpoints:
-            shutil.rmtree(ckpt_dir, ignore_errors=True)
-    return out_dir
+            force=force,
+            generator=generator,
+        ),
+        outcome,
+        ckpt_dir=ckpt_dir,
+        command="pretrain",
+    )

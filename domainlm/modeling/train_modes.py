@@ -1,0 +1,102 @@
+"""The training modes, by name: what `--mode`, `train.mode` and `train.phases[].mode` choose (`apply_mode`).
+
+A mode is a function `apply(model, slot_ids, lora) -> the model to train` (setting requires_grad) plus
+one `register_mode` call carrying its name and how `--mode`'s help describes it. The built-ins (full,
+lora, new-rows; implemented in `domainlm.modeling.modes`) are registered at the end of this file; a new
+mode is one more registration, here or in a module imported here. `phased` is not a mode but a
+schedule of them (train.phases), accepted beside the registered names by `train.mode`. Torch-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from domainlm.modeling.registry import Registry, name_json_schema, name_schema
+
+PHASED = "phased"  # train.mode: the phases listed in train.phases, one mode each
+
+
+@dataclass(frozen=True)
+class TrainingMode:
+    name: str
+    help: str  # how --mode's help describes it ("the filled rows only")
+    apply: Callable[..., Any]  # apply(model, slot_ids, lora) -> the model to train
+
+
+MODES: Registry[TrainingMode] = Registry("training mode")
+
+
+def register_mode(name: str, *, apply: Callable[..., Any], help: str | None = None) -> TrainingMode:
+    """Make `name` a choice of `--mode` / `train.mode` / `train.phases[].mode` (see `TrainingMode`)."""
+    return MODES.add(name, TrainingMode(name, help or name, apply))
+
+
+def unregister_mode(name: str) -> None:
+    MODES.remove(name)
+
+
+def mode_names() -> tuple[str, ...]:
+    """The registered modes (what a phase may train)."""
+    return MODES.names()
+
+
+def run_mode_names() -> tuple[str, ...]:
+    """What train.mode accepts: a registered mode, or phased."""
+    return (*MODES.names(), PHASED)
+
+
+def mode_help() -> str:
+    """The modes as --mode's help describes them: `a, b, c`."""
+    return ", ".join(m.help for m in MODES)
+
+
+class PhaseModeName(str):
+    """A registered mode's name (train.phases[].mode); checked against the registry when read."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any):
+        return name_schema(mode_names)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return name_json_schema(mode_names)
+
+
+class ModeName(str):
+    """A registered mode's name or phased (train.mode); checked against the registry when read."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any):
+        return name_schema(run_mode_names)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return name_json_schema(run_mode_names)
+
+
+# ---------------------------------------------------------------- the built-in modes
+
+
+def _full(model, slot_ids, lora=None):
+    from domainlm.modeling.modes import train_everything
+
+    return train_everything(model)
+
+
+def _lora(model, slot_ids, lora=None):
+    from domainlm.modeling.modes import lora_model
+
+    return lora_model(model, slot_ids, lora)
+
+
+def _new_rows(model, slot_ids, lora=None):
+    from domainlm.modeling.modes import train_filled_rows
+
+    return train_filled_rows(model, slot_ids)
+
+
+register_mode("full", apply=_full, help="all")
+register_mode("lora", apply=_lora, help="LoRA adapters (+ the filled rows)")
+register_mode("new-rows", apply=_new_rows, help="the filled rows only")

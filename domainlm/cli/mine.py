@@ -62,20 +62,20 @@ def mine_terms_command(
     base: str | None = typer.Option(
         None, "--base", help="Base tokenizer: hub id, tokenizer directory, tokenizer.json or vocab.txt."
     ),
-    slots: int | None = setting(MineConfig, "slots", note="Default: the recipe's budget, else 2000."),
+    slots: int | None = setting(MineConfig, "slots", recipe=True),
     field: str | None = typer.Option(
         None, "--field", help="Column / field holding the text in --corpus and --reference files."
     ),
     where: list[str] = typer.Option(
         [], "--where", help="Keep only --corpus rows with COLUMN=VALUE (repeatable), e.g. split=train."
     ),
-    min_count: int | None = setting(MineConfig, "min_count"),
-    specificity_weight: float | None = setting(MineConfig, "specificity_weight"),
-    extractor: Literal["wordpiece", "kiwi"] | None = setting(MineConfig, "extractor"),
-    workers: int | None = setting(MineConfig, "workers"),
-    max_documents: int | None = setting(MineConfig, "max_documents"),
-    engine: Literal["local", "ray"] | None = setting(MineConfig, "engine"),
-    ray_address: str | None = setting(MineConfig, "ray_address"),
+    min_count: int | None = setting(MineConfig, "min_count", recipe=True),
+    specificity_weight: float | None = setting(MineConfig, "specificity_weight", recipe=True),
+    extractor: Literal["wordpiece", "kiwi"] | None = setting(MineConfig, "extractor", recipe=True),
+    workers: int | None = setting(MineConfig, "workers", recipe=True),
+    max_documents: int | None = setting(MineConfig, "max_documents", recipe=True),
+    engine: Literal["local", "ray"] | None = setting(MineConfig, "engine", recipe=True),
+    ray_address: str | None = setting(MineConfig, "ray_address", recipe=True),
     force: bool = typer.Option(
         False, "--force", help="Replace an output folder that holds files mine-terms did not write."
     ),

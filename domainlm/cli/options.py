@@ -26,11 +26,27 @@ def setting_help(model: type[BaseModel], name: str, note: str | None = None) -> 
     return f"{text} {note}" if note else text
 
 
-def setting(model: type[BaseModel], name: str, *flags: str, note: str | None = None, **extra: Any) -> Any:
-    """A typer option for the setting `model.name` (flag `--name-with-dashes` unless `flags` are given).
+def _default_note(model: type[BaseModel], name: str, recipe: bool) -> str | None:
+    """What applies when the option is not typed: the model's default (a recipe's value first, if the command
+    reads a recipe)."""
+    default = model.model_fields[name].get_default(call_default_factory=True)
+    if default is None or default == [] or isinstance(default, BaseModel):
+        return "Default: the recipe's." if recipe else None
+    shown = str(default).lower() if isinstance(default, bool) else default
+    return f"Default: the recipe's, else {shown}." if recipe else f"Default: {shown}."
+
+
+def setting(
+    model: type[BaseModel], name: str, *flags: str, note: str | None = None, recipe: bool = False, **extra: Any
+) -> Any:
+    """A typer option for the setting `model.name` (flag `--name-with-dashes` unless `flags` are given); its
+    help ends with a `note` of the command's, then what applies when it is not typed (`recipe`: the command
+    reads a category's recipe first).
 
     The command's parameter must be named `name` and typed as the field is (typer reads the type from the
     signature); `tests/test_cli_settings.py` checks that every generated option agrees with its field."""
+    default = _default_note(model, name, recipe)
+    note = " ".join(n for n in (note, default) if n) or None
     bounds: dict[str, Any] = {}
     for rule in model.model_fields[name].metadata:
         if isinstance(rule, annotated_types.Ge):

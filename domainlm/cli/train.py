@@ -8,37 +8,40 @@ from typing import Literal
 import typer
 
 from domainlm.cli.common import PUSH_HELP, console, err_console, kv_table, print_json
+from domainlm.cli.options import set_settings, setting, typed_settings
 from domainlm.cli.root import app, render_user_error
-from domainlm.modeling.init_methods import row_init_help, row_init_names
+from domainlm.modeling.config import ModelArchConfig
+from domainlm.modeling.init_methods import row_init_names
 from domainlm.modeling.train_modes import PHASED, mode_help, run_mode_names
-from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP
+from domainlm.runtime import Precision
+from domainlm.training.config import TrainConfig
 
 TRAIN_OPTIONS = "Training"
 WATCH_OPTIONS = "Precision and tracking"
-# One declaration each (train.precision, train.report_to, train.logging_dir); adapt and pretrain share them.
-PRECISION_OPTION = typer.Option(None, "--precision", help=PRECISION_HELP + ".", rich_help_panel=WATCH_OPTIONS)
-REPORT_TO_OPTION = typer.Option(None, "--report-to", help=REPORT_TO_HELP + ".", rich_help_panel=WATCH_OPTIONS)
-LOGGING_DIR_OPTION = typer.Option(None, "--logging-dir", help=LOGGING_DIR_HELP + ".", rich_help_panel=WATCH_OPTIONS)
+# Training settings are declared once, in TrainConfig / ModelArchConfig (type, bounds, description): the
+# options below are generated from them (domainlm.cli.options.setting) and passed on by name.
 # The choices of --mode and --init are the registered training modes and row-init methods (those registered
 # when the CLI is imported), as a Literal: typer shows and checks them as it does any Literal.
 ModeChoice = Literal[run_mode_names()]  # type: ignore[valid-type]
 InitChoice = Literal[row_init_names()]  # type: ignore[valid-type]
-MODE_HELP = (
-    f"Parameters trained: {mode_help()}, or {PHASED}: the phases you list in train.phases (e.g. --set "
+MODE_NOTE = (
+    f"{mode_help()}; {PHASED}: the phases you list in train.phases (e.g. --set "
     "'train.phases=[{mode: new-rows, steps: 40}, {mode: full, steps: 960}]'), whose steps are the run's."
 )
-INIT_HELP = f"Initialisation of the filled rows: {row_init_help()}."
 
 
-def _watch_settings(precision, report_to, logging_dir) -> dict:
-    """--precision / --report-to / --logging-dir as train settings (None: not typed, the recipe's stays)."""
+def _train_settings(parameters: dict) -> dict:
+    """The command's training settings as `TrainConfig` values (None: not typed, the recipe's stays)."""
     from domainlm.runtime import parse_report_to
 
-    return {
-        "precision": precision,
-        "report_to": None if report_to is None else parse_report_to(report_to),
-        "logging_dir": str(logging_dir) if logging_dir else None,
-    }
+    typed = typed_settings(TrainConfig, parameters)
+    if "slots" in typed:
+        typed["slots"] = _slot_count(typed["slots"])
+    if typed.get("report_to") is not None:
+        typed["report_to"] = parse_report_to(typed["report_to"])
+    if typed.get("logging_dir") is not None:
+        typed["logging_dir"] = str(typed["logging_dir"])
+    return typed
 
 
 def _say_where_logs_are(config, output: Path) -> None:
@@ -107,58 +110,21 @@ def adapt_command(
         None, "--filled-tokenizer", help="A tokenizer already filled by `vocab fill` (with slots.json)."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Output model directory (written atomically)."),
-    mode: ModeChoice | None = typer.Option(
-        None,
-        "--mode",
-        help=MODE_HELP,
-        rich_help_panel=TRAIN_OPTIONS,
-    ),
-    max_steps: int | None = typer.Option(
-        None,
-        "--max-steps",
-        help="Optimizer steps; 0 fills and initialises the slots only, no training.",
-        rich_help_panel=TRAIN_OPTIONS,
-    ),
-    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate.", rich_help_panel=TRAIN_OPTIONS),
-    batch_size: int | None = typer.Option(
-        None, "--batch-size", help="Packed sequences per device per step.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    grad_accum: int | None = typer.Option(
-        None, "--grad-accum", help="Gradient accumulation steps.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    seq_len: int | None = typer.Option(
-        None, "--seq-len", help="Packed sequence length.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    slots: str | None = typer.Option(
-        None,
-        "--slots",
-        help="How many of the terms fill slots: auto (those the planned training makes a masked target at least 10 "
-        "times each; the default), all, or a number (the first N; a warning names those the budget cannot teach).",
-        rich_help_panel=TRAIN_OPTIONS,
-    ),
-    init: InitChoice | None = typer.Option(
-        None,
-        "--init",
-        help=INIT_HELP,
-        rich_help_panel=TRAIN_OPTIONS,
-    ),
-    replay_ratio: float | None = typer.Option(
-        None, "--replay-ratio", help="Share of sequences from replay text.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    save_every: int | None = typer.Option(
-        None, "--save-every", help="Checkpoint every N steps.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    eval_every: int | None = typer.Option(
-        None, "--eval-every", help="Held-out loss every N steps.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    seed: int | None = typer.Option(
-        None, "--seed", help="Seed of data order, masking and init.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    max_documents: int | None = typer.Option(
-        None, "--max-documents", help="Read at most this many documents per corpus.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    compile: bool | None = typer.Option(
-        None, "--compile/--no-compile", help="torch.compile the encoder.", rich_help_panel=TRAIN_OPTIONS
+    mode: ModeChoice | None = setting(TrainConfig, "mode", recipe=True, note=MODE_NOTE, rich_help_panel=TRAIN_OPTIONS),
+    max_steps: int | None = setting(TrainConfig, "max_steps", recipe=True, rich_help_panel=TRAIN_OPTIONS),
+    lr: float | None = setting(TrainConfig, "lr", recipe=True, rich_help_panel=TRAIN_OPTIONS),
+    batch_size: int | None = setting(TrainConfig, "batch_size", recipe=True, rich_help_panel=TRAIN_OPTIONS),
+    grad_accum: int | None = setting(TrainConfig, "grad_accum", recipe=True, rich_help_panel=TRAIN_OPTIONS),
+    seq_len: int | None = setting(TrainConfig, "seq_len", recipe=True, rich_help_panel=TRAIN_OPTIONS),
+    slots: str | None = setting(TrainConfig, "slots", recipe=True, rich_help_panel=TRAIN_OPTIONS),
+    init: InitChoice | None = setting(TrainConfig, "init", recipe=True, rich_help_panel=TRAIN_OPTIONS),
+    replay_ratio: float | None = setting(TrainConfig, "replay_ratio", recipe=True, rich_help_panel=TRAIN_OPTIONS),
+    save_every: int | None = setting(TrainConfig, "save_every", recipe=True, rich_help_panel=TRAIN_OPTIONS),
+    eval_every: int | None = setting(TrainConfig, "eval_every", recipe=True, rich_help_panel=TRAIN_OPTIONS),
+    seed: int | None = setting(TrainConfig, "seed", recipe=True, rich_help_panel=TRAIN_OPTIONS),
+    max_documents: int | None = setting(TrainConfig, "max_documents", recipe=True, rich_help_panel=TRAIN_OPTIONS),
+    compile: bool | None = setting(
+        TrainConfig, "compile", "--compile/--no-compile", recipe=True, rich_help_panel=TRAIN_OPTIONS
     ),
     save: Literal["merged", "adapter", "both"] | None = typer.Option(
         None,
@@ -167,12 +133,10 @@ def adapt_command(
         "(the default for --mode lora; merged otherwise).",
         rich_help_panel=TRAIN_OPTIONS,
     ),
-    precision: Literal["auto", "fp32", "bf16"] | None = PRECISION_OPTION,
-    report_to: list[str] | None = REPORT_TO_OPTION,
-    logging_dir: Path | None = LOGGING_DIR_OPTION,
-    resize: bool = typer.Option(
-        False, "--resize", help="Append new rows when the base has fewer free \\[unusedN] slots than terms."
-    ),
+    precision: Precision | None = setting(TrainConfig, "precision", recipe=True, rich_help_panel=WATCH_OPTIONS),
+    report_to: list[str] | None = setting(TrainConfig, "report_to", recipe=True, rich_help_panel=WATCH_OPTIONS),
+    logging_dir: Path | None = setting(TrainConfig, "logging_dir", recipe=True, rich_help_panel=WATCH_OPTIONS),
+    resize: bool | None = setting(TrainConfig, "resize", "--resize", recipe=True),
     truncate: bool = typer.Option(
         False,
         "--truncate",
@@ -236,22 +200,7 @@ def adapt_command(
         data_dir=data_dir,
         truncate=truncate,
         generator=generator,
-        mode=mode,
-        max_steps=max_steps,
-        lr=lr,
-        batch_size=batch_size,
-        grad_accum=grad_accum,
-        seq_len=seq_len,
-        init=init,
-        replay_ratio=replay_ratio,
-        save_every=save_every,
-        eval_every=eval_every,
-        seed=seed,
-        max_documents=max_documents,
-        compile=compile,
-        resize=resize or None,
-        slots=_slot_count(slots),
-        **_watch_settings(precision, report_to, logging_dir),
+        **_train_settings(locals()),
     )
     if push_to_hub:
         from domainlm.hub import check_can_push
@@ -356,48 +305,27 @@ def pretrain_command(
     corpus: list[str] = typer.Option(..., "--corpus", help="Text to pretrain on (file, dir, glob); repeatable."),
     field: str | None = typer.Option(None, "--field", help="Column / field holding the text."),
     output: Path = typer.Option(..., "--output", "-o", help="Output model directory (written atomically)."),
-    arch: Literal["bert", "albert", "electra"] = typer.Option(
-        "bert", "--arch", help="Model family (electra: a discriminator and its generator, by replaced-token detection)."
-    ),
-    layers: int = typer.Option(4, "--layers", help="Transformer layers."),
-    hidden: int = typer.Option(256, "--hidden", help="Hidden size."),
-    heads: int = typer.Option(4, "--heads", help="Attention heads."),
-    intermediate: int | None = typer.Option(None, "--intermediate", help="FFN size (default 4 × hidden)."),
-    embedding_size: int = typer.Option(128, "--embedding-size", help="ALBERT / ELECTRA factorised embedding size."),
-    generator_fraction: float | None = typer.Option(
-        None,
-        "--generator-fraction",
-        help="ELECTRA: generator hidden size as a share of the discriminator's (default 1/4 up to hidden 256, else "
-        "1/3).",
-    ),
-    max_positions: int = typer.Option(512, "--max-positions", help="Maximum sequence length of the model."),
-    max_steps: int | None = typer.Option(None, "--max-steps", help="Optimizer steps.", rich_help_panel=TRAIN_OPTIONS),
-    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate.", rich_help_panel=TRAIN_OPTIONS),
-    batch_size: int | None = typer.Option(
-        None, "--batch-size", help="Packed sequences per device per step.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    grad_accum: int | None = typer.Option(
-        None, "--grad-accum", help="Gradient accumulation steps.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    seq_len: int | None = typer.Option(
-        None, "--seq-len", help="Packed sequence length.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    save_every: int | None = typer.Option(
-        None, "--save-every", help="Checkpoint every N steps.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    eval_every: int | None = typer.Option(
-        None, "--eval-every", help="Held-out loss every N steps.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    seed: int | None = typer.Option(None, "--seed", help="Seed.", rich_help_panel=TRAIN_OPTIONS),
-    max_documents: int | None = typer.Option(
-        None, "--max-documents", help="Read at most this many documents.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    compile: bool | None = typer.Option(
-        None, "--compile/--no-compile", help="torch.compile the encoder.", rich_help_panel=TRAIN_OPTIONS
-    ),
-    precision: Literal["auto", "fp32", "bf16"] | None = PRECISION_OPTION,
-    report_to: list[str] | None = REPORT_TO_OPTION,
-    logging_dir: Path | None = LOGGING_DIR_OPTION,
+    arch: Literal["bert", "albert", "electra"] | None = setting(ModelArchConfig, "arch"),
+    layers: int | None = setting(ModelArchConfig, "layers"),
+    hidden: int | None = setting(ModelArchConfig, "hidden"),
+    heads: int | None = setting(ModelArchConfig, "heads"),
+    intermediate: int | None = setting(ModelArchConfig, "intermediate"),
+    embedding_size: int | None = setting(ModelArchConfig, "embedding_size"),
+    generator_fraction: float | None = setting(ModelArchConfig, "generator_fraction"),
+    max_positions: int | None = setting(ModelArchConfig, "max_positions"),
+    max_steps: int | None = setting(TrainConfig, "max_steps", rich_help_panel=TRAIN_OPTIONS),
+    lr: float | None = setting(TrainConfig, "lr", rich_help_panel=TRAIN_OPTIONS),
+    batch_size: int | None = setting(TrainConfig, "batch_size", rich_help_panel=TRAIN_OPTIONS),
+    grad_accum: int | None = setting(TrainConfig, "grad_accum", rich_help_panel=TRAIN_OPTIONS),
+    seq_len: int | None = setting(TrainConfig, "seq_len", rich_help_panel=TRAIN_OPTIONS),
+    save_every: int | None = setting(TrainConfig, "save_every", rich_help_panel=TRAIN_OPTIONS),
+    eval_every: int | None = setting(TrainConfig, "eval_every", rich_help_panel=TRAIN_OPTIONS),
+    seed: int | None = setting(TrainConfig, "seed", rich_help_panel=TRAIN_OPTIONS),
+    max_documents: int | None = setting(TrainConfig, "max_documents", rich_help_panel=TRAIN_OPTIONS),
+    compile: bool | None = setting(TrainConfig, "compile", "--compile/--no-compile", rich_help_panel=TRAIN_OPTIONS),
+    precision: Precision | None = setting(TrainConfig, "precision", rich_help_panel=WATCH_OPTIONS),
+    report_to: list[str] | None = setting(TrainConfig, "report_to", rich_help_panel=WATCH_OPTIONS),
+    logging_dir: Path | None = setting(TrainConfig, "logging_dir", rich_help_panel=WATCH_OPTIONS),
     force: bool = typer.Option(
         False, "--force", help="Replace OUTPUT even if it holds files not made by `domainlm pretrain`."
     ),
@@ -412,31 +340,8 @@ on a vocabulary from `vocab build`."""
     from domainlm.recipes.requests import arch_settings, corpus_list, train_settings
     from domainlm.training import pretrain
 
-    arch_config = arch_settings(
-        arch=arch,
-        layers=layers,
-        hidden=hidden,
-        heads=heads,
-        intermediate=intermediate,
-        embedding_size=embedding_size,
-        max_positions=max_positions,
-        generator_fraction=generator_fraction,
-    )
-    config = train_settings(
-        None,
-        overrides or (),
-        max_steps=max_steps,
-        lr=lr,
-        batch_size=batch_size,
-        grad_accum=grad_accum,
-        seq_len=seq_len,
-        save_every=save_every,
-        eval_every=eval_every,
-        seed=seed,
-        max_documents=max_documents,
-        compile=compile,
-        **_watch_settings(precision, report_to, logging_dir),
-    )
+    arch_config = arch_settings(**set_settings(ModelArchConfig, locals()))
+    config = train_settings(None, overrides or (), **_train_settings(locals()))
     out = _run_interruptible(
         lambda: pretrain(
             tokenizer, corpus_list(corpus, field), output, arch=arch_config, config=config, resume=resume, force=force
@@ -447,7 +352,7 @@ on a vocabulary from `vocab build`."""
         return
     console.print(
         f"Wrote [bold]{out}[/] (model, tokenizer, settings.json, metrics.jsonl, README.md"
-        + (", generator/" if arch == "electra" else "")
+        + (", generator/" if arch_config.arch == "electra" else "")
         + ")."
     )
     _say_where_logs_are(config, output)

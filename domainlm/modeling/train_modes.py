@@ -48,8 +48,8 @@ def run_mode_names() -> tuple[str, ...]:
 
 
 def mode_help() -> str:
-    """The modes as --mode's help describes them: `a, b, c`."""
-    return ", ".join(m.help for m in MODES)
+    """The modes as --mode's help describes them: `name: what trains; ...`."""
+    return "; ".join(f"{m.name}: {m.help}" for m in MODES)
 
 
 class PhaseModeName(str):

@@ -14,6 +14,7 @@ import typer.main
 from domainlm.cli.app import app
 from domainlm.cli.options import setting_help
 from domainlm.corpus.filters import FilterConfig
+from domainlm.finetune.engine import FinetuneSettings
 from domainlm.mining.config import MineConfig
 from domainlm.modeling.config import ModelArchConfig
 from domainlm.training.config import TrainConfig
@@ -25,6 +26,8 @@ COMMAND_SETTINGS = [
     (("adapt",), TrainConfig),
     (("pretrain",), TrainConfig),
     (("pretrain",), ModelArchConfig),
+    (("finetune",), FinetuneSettings),
+    (("benchmark",), FinetuneSettings),
 ]
 
 

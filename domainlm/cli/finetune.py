@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from domainlm.cli.common import complete_finetune_task, console, named_paths, print_json
+from domainlm.cli.options import set_settings, setting, validated_settings
 from domainlm.cli.root import app
-from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP
+from domainlm.finetune.engine import FinetuneSettings
+from domainlm.runtime import Precision
 
 TASK_HELP = (
     "Task: nsmc, klue-ner, paws-x, kornli, korsts, question-pair, hate-speech, klue-nli, klue-sts, "
@@ -20,42 +21,16 @@ TASK_HELP = (
 DATA_HELP = "Folder of the shared data the built-in tasks read (default: $DOMAINLM_SHARED_DATA or ../shared/data)."
 
 
-PRECISION_OPTION = typer.Option("auto", "--precision", help=PRECISION_HELP + ".")
-REPORT_TO_OPTION = typer.Option(None, "--report-to", help=REPORT_TO_HELP + " (one run per seed).")
-LOGGING_DIR_OPTION = typer.Option(None, "--logging-dir", help=LOGGING_DIR_HELP + ".")
-
-
-def _settings(
-    epochs,
-    batch_size,
-    lr,
-    max_seq_len,
-    max_train,
-    max_dev,
-    max_test,
-    precision,
-    device,
-    threads,
-    report_to=None,
-    logging_dir=None,
-):
-    from domainlm.finetune import FinetuneSettings
+def _finetune_settings(parameters: dict) -> FinetuneSettings:
+    """The command's settings (generated from FinetuneSettings' fields) as FinetuneSettings; untyped: the default."""
     from domainlm.runtime import parse_report_to
 
-    return FinetuneSettings(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        max_seq_len=max_seq_len,
-        max_train=max_train,
-        max_dev=max_dev,
-        max_test=max_test,
-        precision=precision,
-        device=device,
-        threads=threads,
-        report_to=parse_report_to(report_to),
-        logging_dir=str(logging_dir) if logging_dir else None,
-    )
+    typed = set_settings(FinetuneSettings, parameters)
+    if "report_to" in typed:
+        typed["report_to"] = parse_report_to(typed["report_to"])
+    if "logging_dir" in typed:
+        typed["logging_dir"] = str(typed["logging_dir"])
+    return validated_settings(FinetuneSettings, typed, "fine-tuning")
 
 
 def benchmark_table(result) -> Table:
@@ -134,49 +109,25 @@ def finetune_command(
     output: Path | None = typer.Option(None, "--output", "-o", help="Output folder (default: finetune-TASK)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_HELP),
     seeds: str = typer.Option("3", "--seeds", help="Number of seeds (3: seeds 1, 2, 3) or a comma-separated list."),
-    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Epochs (default: the task's own)."),
-    max_train: int | None = typer.Option(
-        None, "--max-train", min=1, help="Training examples used at most (a CPU budget)."
-    ),
-    max_dev: int | None = typer.Option(None, "--max-dev", min=1, help="Dev examples used at most."),
-    max_test: int | None = typer.Option(None, "--max-test", min=1, help="Test examples used at most."),
-    max_seq_len: int | None = typer.Option(
-        None, "--max-seq-len", min=8, help="Longest input in tokens (default 128; at most the model's positions)."
-    ),
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Training batch size (default 32)."),
-    lr: float | None = typer.Option(None, "--lr", min=0.0, help="Learning rate (default 3e-5)."),
-    precision: Literal["auto", "fp32", "bf16"] = PRECISION_OPTION,
-    threads: int | None = typer.Option(
-        None,
-        "--threads",
-        min=1,
-        help="CPU threads of torch (default: torch's; 1 is often fastest for small models on a busy machine).",
-    ),
-    device: str | None = typer.Option(
-        None, "--device", help="'cpu' to stay off the GPU (default: GPU when there is one)."
-    ),
-    report_to: list[str] | None = REPORT_TO_OPTION,
-    logging_dir: Path | None = LOGGING_DIR_OPTION,
+    epochs: int | None = setting(FinetuneSettings, "epochs"),
+    max_train: int | None = setting(FinetuneSettings, "max_train"),
+    max_dev: int | None = setting(FinetuneSettings, "max_dev"),
+    max_test: int | None = setting(FinetuneSettings, "max_test"),
+    max_seq_len: int | None = setting(FinetuneSettings, "max_seq_len"),
+    batch_size: int | None = setting(FinetuneSettings, "batch_size"),
+    lr: float | None = setting(FinetuneSettings, "lr"),
+    precision: Precision | None = setting(FinetuneSettings, "precision"),
+    threads: int | None = setting(FinetuneSettings, "threads"),
+    device: str | None = setting(FinetuneSettings, "device"),
+    report_to: list[str] | None = setting(FinetuneSettings, "report_to"),
+    logging_dir: Path | None = setting(FinetuneSettings, "logging_dir"),
     force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files."),
     as_json: bool = typer.Option(False, "--json", help="Print finetune.json's summary instead of a table."),
 ) -> None:
     """Fine-tune MODEL on one task with several seeds: epoch chosen on dev, test read once at the end."""
     from domainlm.finetune import finetune
 
-    settings = _settings(
-        epochs,
-        batch_size,
-        lr,
-        max_seq_len,
-        max_train,
-        max_dev,
-        max_test,
-        precision,
-        device,
-        threads,
-        report_to,
-        logging_dir,
-    )
+    settings = _finetune_settings(locals())
     out = output or Path(f"finetune-{Path(task).stem if task.endswith(('.yaml', '.yml', '.json')) else task}")
     result = finetune(model, task, out, seeds=seeds, data_dir=data_dir, settings=settings, force=force)
     _print_finetune(result, model, out, settings, as_json)
@@ -194,27 +145,18 @@ def benchmark_command(
     output: Path = typer.Option(Path("benchmark"), "--output", "-o", help="Output folder."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_HELP),
     seeds: str = typer.Option("3", "--seeds", help="Number of seeds (3: seeds 1, 2, 3) or a comma-separated list."),
-    epochs: int | None = typer.Option(
-        None, "--epochs", min=1, help="Epochs for every task (default: each task's own)."
-    ),
-    max_train: int | None = typer.Option(
-        None, "--max-train", min=1, help="Training examples per task at most (a CPU budget)."
-    ),
-    max_dev: int | None = typer.Option(None, "--max-dev", min=1, help="Dev examples per task at most."),
-    max_test: int | None = typer.Option(None, "--max-test", min=1, help="Test examples per task at most."),
-    max_seq_len: int | None = typer.Option(None, "--max-seq-len", min=8, help="Longest input in tokens (default 128)."),
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Training batch size (default 32)."),
-    lr: float | None = typer.Option(None, "--lr", min=0.0, help="Learning rate (default 3e-5)."),
-    precision: Literal["auto", "fp32", "bf16"] = PRECISION_OPTION,
-    threads: int | None = typer.Option(
-        None,
-        "--threads",
-        min=1,
-        help="CPU threads of torch (default: torch's; 1 is often fastest for small models on a busy machine).",
-    ),
-    device: str | None = typer.Option(None, "--device", help="'cpu' to stay off the GPU."),
-    report_to: list[str] | None = REPORT_TO_OPTION,
-    logging_dir: Path | None = LOGGING_DIR_OPTION,
+    epochs: int | None = setting(FinetuneSettings, "epochs"),
+    max_train: int | None = setting(FinetuneSettings, "max_train"),
+    max_dev: int | None = setting(FinetuneSettings, "max_dev"),
+    max_test: int | None = setting(FinetuneSettings, "max_test"),
+    max_seq_len: int | None = setting(FinetuneSettings, "max_seq_len"),
+    batch_size: int | None = setting(FinetuneSettings, "batch_size"),
+    lr: float | None = setting(FinetuneSettings, "lr"),
+    precision: Precision | None = setting(FinetuneSettings, "precision"),
+    threads: int | None = setting(FinetuneSettings, "threads"),
+    device: str | None = setting(FinetuneSettings, "device"),
+    report_to: list[str] | None = setting(FinetuneSettings, "report_to"),
+    logging_dir: Path | None = setting(FinetuneSettings, "logging_dir"),
     no_card: bool = typer.Option(False, "--no-card", help="Do not add the table to adapted models' README.md."),
     force: bool = typer.Option(False, "--force", help="Replace an output folder that holds other files."),
     as_json: bool = typer.Option(False, "--json", help="Print benchmark.json instead of tables."),
@@ -223,20 +165,7 @@ def benchmark_command(
     from domainlm.finetune import benchmark
 
     models = named_paths(model, "--model")
-    settings = _settings(
-        epochs,
-        batch_size,
-        lr,
-        max_seq_len,
-        max_train,
-        max_dev,
-        max_test,
-        precision,
-        device,
-        threads,
-        report_to,
-        logging_dir,
-    )
+    settings = _finetune_settings(locals())
     result = benchmark(
         models, tasks, output, seeds=seeds, data_dir=data_dir, settings=settings, force=force, update_card=not no_card
     )

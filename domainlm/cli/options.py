@@ -72,3 +72,18 @@ def set_settings(model: type[BaseModel], parameters: dict[str, Any]) -> dict[str
     """The settings of `model` that were typed (not None), ready for `model(**...)`: an untyped one keeps the
     model's default."""
     return {name: value for name, value in typed_settings(model, parameters).items() if value is not None}
+
+
+def validated_settings(model: type[BaseModel], values: dict[str, Any], what: str) -> Any:
+    """`model(**values)`, every problem reported with its key as one `ConfigError` (no traceback)."""
+    from pydantic import ValidationError
+
+    from domainlm.errors import ConfigError
+    from domainlm.recipes.requests import validation_message
+
+    try:
+        return model(**values)
+    except ValidationError as e:
+        raise ConfigError(
+            f"Invalid {what} settings: {validation_message(e)}.", "Fix the option values (see --help)."
+        ) from None

@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from domainlm.errors import ModelError, TrainingError
 from domainlm.progress import progress_bar
+from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP, Precision
 from domainlm.tasks.data import EncodedExamples, Example, TaskData
 from domainlm.tasks.metrics import MetricData
 from domainlm.tasks.schema import Task
@@ -32,28 +34,41 @@ from domainlm.tasks.schema import Task
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "spiece.model", "sentencepiece.bpe.model")
 
 
-@dataclass
-class FinetuneSettings:
-    """Hyperparameters of a run; None takes the task's own (the seed's per-task setting)."""
+class FinetuneSettings(BaseModel):
+    """Hyperparameters of a fine-tuning run; None takes the task's own. Declared once: `domainlm finetune` and
+    `domainlm benchmark` generate their options from these fields."""
 
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    max_seq_len: int | None = None
-    max_train: int | None = None
-    max_dev: int | None = None
-    max_test: int | None = None
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    eval_batch_size: int = 64
-    batching: Literal["grouped", "fixed"] = "grouped"
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # domainlm.runtime.PRECISION_HELP
-    device: str | None = None
-    threads: int | None = (
-        None  # CPU threads of torch (None: torch's default); 1 is fastest for tiny models on a busy machine
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int | None = Field(
+        None, ge=1, description="Epochs (the epoch kept is the best on dev; null: the task's own)"
     )
-    report_to: list[str] = field(default_factory=list)  # domainlm.runtime.REPORT_TO_HELP
-    logging_dir: str | None = None  # domainlm.runtime.LOGGING_DIR_HELP (default OUTPUT.runs)
+    batch_size: int | None = Field(None, ge=1, description="Training batch size (null: the task's own, 32 built in)")
+    lr: float | None = Field(None, gt=0, description="Learning rate (null: the task's own, 3e-5 built in)")
+    max_seq_len: int | None = Field(
+        None,
+        ge=8,
+        description="Longest input in tokens (null: the task's own, 128 built in; at most the model's positions)",
+    )
+    max_train: int | None = Field(None, ge=1, description="Training examples per task at most (a label or CPU budget)")
+    max_dev: int | None = Field(None, ge=1, description="Dev examples per task at most")
+    max_test: int | None = Field(None, ge=1, description="Test examples per task at most")
+    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of steps of linear warm-up")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
+    eval_batch_size: int = Field(64, ge=1, description="Batch size of dev and test predictions")
+    batching: Literal["grouped", "fixed"] = Field(
+        "grouped", description="grouped: batches of similar lengths (little padding); fixed: in data order"
+    )
+    precision: Precision = Field("auto", description=PRECISION_HELP)
+    device: str | None = Field(None, description="'cpu' to stay off the GPU (null: the GPU when there is one)")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads of torch (null: torch's default; 1 is often fastest for small models on a busy "
+        "machine)",
+    )
+    report_to: list[str] = Field(default_factory=list, description=REPORT_TO_HELP + " (one run per seed)")
+    logging_dir: str | None = Field(None, description=LOGGING_DIR_HELP)
 
     def resolved(self, task: Task) -> dict:
         return {

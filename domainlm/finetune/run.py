@@ -280,9 +280,7 @@ def _output(out_dir, command: str, force: bool):
 
 
 def _settings(settings: FinetuneSettings | None, overrides: dict) -> FinetuneSettings:
-    import dataclasses
-
-    settings = dataclasses.replace(settings) if settings else FinetuneSettings()  # never change the caller's
+    settings = settings.model_copy(deep=True) if settings else FinetuneSettings()  # never change the caller's
     unknown = [k for k in overrides if not hasattr(settings, k)]
     if unknown:
         raise TypeError(f"unknown setting(s): {', '.join(unknown)}")

@@ -51,7 +51,7 @@ _API = {
     "LoraConfig": "domainlm.training.config",
     "PhaseConfig": "domainlm.training.config",
     "ModelArchConfig": "domainlm.training.config",
-    "evaluate": "domainlm.evaluation.evaluate",
+    "evaluate": "domainlm.evaluation.run",
     "EvalConfig": "domainlm.evaluation.config",
     "finetune": "domainlm.finetune.run",
     "benchmark": "domainlm.finetune.run",

@@ -14,6 +14,7 @@ import typer.main
 from domainlm.cli.app import app
 from domainlm.cli.options import setting_help
 from domainlm.corpus.filters import FilterConfig
+from domainlm.evaluation.config import EvalConfig
 from domainlm.finetune.engine import FinetuneSettings
 from domainlm.mining.config import MineConfig
 from domainlm.modeling.config import ModelArchConfig
@@ -28,6 +29,7 @@ COMMAND_SETTINGS = [
     (("pretrain",), ModelArchConfig),
     (("finetune",), FinetuneSettings),
     (("benchmark",), FinetuneSettings),
+    (("evaluate",), EvalConfig),
 ]
 
 

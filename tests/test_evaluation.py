@@ -425,7 +425,7 @@ def test_tokenization_falls_back_when_vocab_tools_cannot_read(tiny_mlm_dir, monk
     from domainlm.errors import VocabError
     from domainlm.evaluation import EvalConfig
     from domainlm.evaluation.encode import Side
-    from domainlm.evaluation.evaluate import _tokenization_section
+    from domainlm.evaluation.run import _tokenization_section
     from domainlm.evaluation.tokenization import token_stats
 
     def unreadable(*a, **k):

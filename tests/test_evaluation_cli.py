@@ -147,7 +147,7 @@ def test_cli_warns_on_overlap_with_training_text(cli, tiny_mlm_dir, filled_mlm_d
 
 def test_overlap_found_through_recorded_training_corpus(tiny_mlm_dir, filled_mlm_dir, eval_files, tmp_path):
     """No --train-corpus: the after model's settings.json names its corpus; its own held-out docs do not count."""
-    from domainlm.evaluation.evaluate import _overlap
+    from domainlm.evaluation.run import _overlap
     from domainlm.evaluation.texts import load_texts
 
     after = tmp_path / "after"

@@ -9,8 +9,10 @@ import typer
 from rich.markup import escape
 
 from domainlm.cli.common import complete_probe_task, console, err_console, print_json, summary_table
+from domainlm.cli.options import set_settings, setting
 from domainlm.cli.root import app
-from domainlm.runtime import PRECISION_HELP
+from domainlm.evaluation.config import EvalConfig
+from domainlm.runtime import Precision
 
 
 @app.command("evaluate")
@@ -50,16 +52,14 @@ def evaluate_command(
         "-o",
         help="Report directory (default: AFTER.evaluation, beside the model folder, not inside it).",
     ),
-    max_texts: int = typer.Option(2000, "--max-texts", min=1, help="Domain and general texts scored (each)."),
+    max_texts: int | None = setting(EvalConfig, "max_texts"),
     max_train: int | None = typer.Option(
         None, "--max-train", min=10, help="Training examples per task (overrides its own budget)."
     ),
     max_test: int | None = typer.Option(
         None, "--max-test", min=10, help="Test examples per task (overrides its own budget)."
     ),
-    probe: Literal["linear", "finetune"] = typer.Option(
-        "linear", "--probe", help="Probes: a linear probe on frozen features (CPU), or a short fine-tune."
-    ),
+    probe: Literal["linear", "finetune"] | None = setting(EvalConfig, "probe"),
     finetune: list[str] | None = typer.Option(
         None,
         "--finetune",
@@ -70,13 +70,11 @@ def evaluate_command(
     finetune_max_train: int | None = typer.Option(
         None, "--finetune-max-train", min=1, help="Training examples per suite task at most (a CPU budget)."
     ),
-    seed: int = typer.Option(13, "--seed", help="Seed of the masked eojeols, samples and probes."),
-    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Sequences per forward pass."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", min=100, help="Bootstrap resamples."),
-    device: str | None = typer.Option(None, "--device", help="torch device (default: cuda if available)."),
-    precision: Literal["auto", "fp32", "bf16"] = typer.Option(
-        "auto", "--precision", help=PRECISION_HELP + " (both models alike)."
-    ),
+    seed: int | None = setting(EvalConfig, "seed"),
+    batch_size: int | None = setting(EvalConfig, "batch_size"),
+    bootstrap: int | None = setting(EvalConfig, "bootstrap"),
+    device: str | None = setting(EvalConfig, "device"),
+    precision: Precision | None = setting(EvalConfig, "precision"),
     no_card: bool = typer.Option(
         False, "--no-card", help="Do not add the table and results to AFTER/README.md (the model card)."
     ),
@@ -112,13 +110,7 @@ def evaluate_command(
         update_card=not no_card,
         on_warning=warn,
         force=force,
-        max_texts=max_texts,
-        seed=seed,
-        batch_size=batch_size,
-        bootstrap=bootstrap,
-        probe=probe,
-        device=device,
-        precision=precision,
+        **set_settings(EvalConfig, locals()),
     )
     _render(report, as_json)
 

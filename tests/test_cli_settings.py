@@ -97,3 +97,13 @@ def test_one_name_path_parser_for_every_command():
         named_paths(["a=x", "a=y"], "-t", bare=True)
     with pytest.raises(ConfigError, match="names no path"):
         named_paths(["name="], "-t", bare=True)
+
+
+def test_task_data_is_its_own_option_and_the_old_name_still_works_with_a_note(cli, tiny_mlm_dir, tmp_path):
+    # --data-dir is a recipe's data root elsewhere; on finetune it was the task data: the old name still reads it
+    new = cli("finetune", tiny_mlm_dir, "--task", "korsts", "--task-data", tmp_path, "-o", tmp_path / "a")
+    old = cli("finetune", tiny_mlm_dir, "--task", "korsts", "--data-dir", tmp_path, "-o", tmp_path / "b")
+    for result in (new, old):
+        assert result.exit_code == 2 and f"folder '{tmp_path}'" in " ".join(result.stderr.split())
+    assert "--data-dir is now --task-data" in " ".join(old.stderr.split())
+    assert "--data-dir" not in cli("finetune", "--help").stdout

@@ -208,7 +208,7 @@ def test_labels_outside_the_label_map(tmp_path):
 def test_missing_file_names_it_and_the_source(tmp_path):
     with pytest.raises(EvaluationError) as e:
         load_task_data(BUILTIN_TASKS["korsts"], tmp_path)
-    assert "korsts_train.tsv" in e.value.message and "KorSTS" in e.value.hint and "--data-dir" in e.value.hint
+    assert "korsts_train.tsv" in e.value.message and "KorSTS" in e.value.hint and "--task-data" in e.value.hint
 
 
 # ---------------------------------------------------------------- batching

@@ -41,8 +41,8 @@ def test_unknown_task_lists_the_known_ones(cli, tiny_mlm_dir, tmp_path):
 
 
 def test_missing_data_file_names_it_and_its_source(cli, tiny_mlm_dir, tmp_path):
-    r = cli("finetune", tiny_mlm_dir, "--task", "klue-ner", "--data-dir", tmp_path, "-o", tmp_path / "out")
-    refused(r, "klue_ner_dev.tsv", "does not exist", "KLUE NER", "--data-dir")
+    r = cli("finetune", tiny_mlm_dir, "--task", "klue-ner", "--task-data", tmp_path, "-o", tmp_path / "out")
+    refused(r, "klue_ner_dev.tsv", "does not exist", "KLUE NER", "--task-data")
     assert not (tmp_path / "out").exists()
 
 

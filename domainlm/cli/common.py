@@ -23,6 +23,27 @@ PUSH_HELP = (
     "the login is checked before any work."
 )
 
+# Two folders, two names: --data-dir is the root of a recipe's relative corpus paths (mine-terms, adapt, recipe);
+# --task-data is the folder of the shared data the built-in fine-tuning and probe tasks read.
+TASK_DATA_HELP = "Folder of the shared data the built-in tasks read (default: $DOMAINLM_SHARED_DATA or ../shared/data)."
+
+
+def task_data_folder(task_data, old_data_dir):
+    """--task-data, or the old name (--data-dir, kept hidden for scripts written before the rename), with a note."""
+    if old_data_dir is not None:
+        import warnings
+
+        from domainlm.errors import DomainLMWarning
+
+        warnings.warn(
+            "--data-dir is now --task-data on evaluate, finetune and benchmark (--data-dir names a recipe's data "
+            "root on mine-terms, adapt and recipe).",
+            DomainLMWarning,
+            stacklevel=2,
+        )
+    return task_data if task_data is not None else old_data_dir
+
+
 # Under torchrun every process runs the whole command: only rank 0 prints (two --json documents on
 # one stdout do not parse, and each message would show once per process).
 _OTHER_RANK = not is_main_process()

@@ -8,7 +8,15 @@ from typing import Literal
 import typer
 from rich.markup import escape
 
-from domainlm.cli.common import complete_probe_task, console, err_console, print_json, summary_table
+from domainlm.cli.common import (
+    TASK_DATA_HELP,
+    complete_probe_task,
+    console,
+    err_console,
+    print_json,
+    summary_table,
+    task_data_folder,
+)
 from domainlm.cli.options import set_settings, setting
 from domainlm.cli.root import app
 from domainlm.evaluation.config import EvalConfig
@@ -38,11 +46,8 @@ def evaluate_command(
         help="Downstream probe: 'nsmc', 'shopping', or a .json/.yaml task file (repeatable).",
         autocompletion=complete_probe_task,
     ),
-    data_dir: Path | None = typer.Option(
-        None,
-        "--data-dir",
-        help="Folder of the shared data used by the built-in tasks (default: $DOMAINLM_SHARED_DATA or ../shared/data).",
-    ),
+    task_data: Path | None = typer.Option(None, "--task-data", help=TASK_DATA_HELP),
+    data_dir: Path | None = typer.Option(None, "--data-dir", hidden=True, help="Old name of --task-data."),
     train_corpus: list[str] | None = typer.Option(
         None, "--train-corpus", help="Training text, checked for held-out texts that leaked into it."
     ),
@@ -100,7 +105,7 @@ def evaluate_command(
         domain_field=domain_field,
         general_field=general_field,
         tasks=task or [],
-        data_dir=data_dir,
+        data_dir=task_data_folder(task_data, data_dir),
         max_train=max_train,
         max_test=max_test,
         finetune=finetune or [],

@@ -8,7 +8,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from domainlm.cli.common import complete_finetune_task, console, named_paths, print_json
+from domainlm.cli.common import (
+    TASK_DATA_HELP,
+    complete_finetune_task,
+    console,
+    named_paths,
+    print_json,
+    task_data_folder,
+)
 from domainlm.cli.options import set_settings, setting, validated_settings
 from domainlm.cli.root import app
 from domainlm.finetune.engine import FinetuneSettings
@@ -18,7 +25,6 @@ TASK_HELP = (
     "Task: nsmc, klue-ner, paws-x, kornli, korsts, question-pair, hate-speech, klue-nli, klue-sts, "
     "shopping-rating, or a YAML/JSON file defining one."
 )
-DATA_HELP = "Folder of the shared data the built-in tasks read (default: $DOMAINLM_SHARED_DATA or ../shared/data)."
 
 
 def _finetune_settings(parameters: dict) -> FinetuneSettings:
@@ -107,7 +113,8 @@ def finetune_command(
     ),
     task: str = typer.Option(..., "--task", "-t", help=TASK_HELP, autocompletion=complete_finetune_task),
     output: Path | None = typer.Option(None, "--output", "-o", help="Output folder (default: finetune-TASK)."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_HELP),
+    task_data: Path | None = typer.Option(None, "--task-data", help=TASK_DATA_HELP),
+    data_dir: Path | None = typer.Option(None, "--data-dir", hidden=True, help="Old name of --task-data."),
     seeds: str = typer.Option("3", "--seeds", help="Number of seeds (3: seeds 1, 2, 3) or a comma-separated list."),
     epochs: int | None = setting(FinetuneSettings, "epochs"),
     max_train: int | None = setting(FinetuneSettings, "max_train"),
@@ -129,7 +136,9 @@ def finetune_command(
 
     settings = _finetune_settings(locals())
     out = output or Path(f"finetune-{Path(task).stem if task.endswith(('.yaml', '.yml', '.json')) else task}")
-    result = finetune(model, task, out, seeds=seeds, data_dir=data_dir, settings=settings, force=force)
+    result = finetune(
+        model, task, out, seeds=seeds, data_dir=task_data_folder(task_data, data_dir), settings=settings, force=force
+    )
     _print_finetune(result, model, out, settings, as_json)
 
 
@@ -143,7 +152,8 @@ def benchmark_command(
     ),
     tasks: str = typer.Option("all", "--tasks", help="Comma-separated tasks, YAML task files, or 'all'."),
     output: Path = typer.Option(Path("benchmark"), "--output", "-o", help="Output folder."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_HELP),
+    task_data: Path | None = typer.Option(None, "--task-data", help=TASK_DATA_HELP),
+    data_dir: Path | None = typer.Option(None, "--data-dir", hidden=True, help="Old name of --task-data."),
     seeds: str = typer.Option("3", "--seeds", help="Number of seeds (3: seeds 1, 2, 3) or a comma-separated list."),
     epochs: int | None = setting(FinetuneSettings, "epochs"),
     max_train: int | None = setting(FinetuneSettings, "max_train"),
@@ -167,7 +177,14 @@ def benchmark_command(
     models = named_paths(model, "--model")
     settings = _finetune_settings(locals())
     result = benchmark(
-        models, tasks, output, seeds=seeds, data_dir=data_dir, settings=settings, force=force, update_card=not no_card
+        models,
+        tasks,
+        output,
+        seeds=seeds,
+        data_dir=task_data_folder(task_data, data_dir),
+        settings=settings,
+        force=force,
+        update_card=not no_card,
     )
     _print_benchmark(result, output, as_json)
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 import typer
 
-from domainlm.cli.common import PUSH_HELP, console, err_console, kv_table, print_json
+from domainlm.cli.common import PUSH_HELP, TASK_DATA_HELP, console, err_console, kv_table, print_json
 from domainlm.cli.options import set_settings, setting, typed_settings
 from domainlm.cli.root import app, render_user_error
 from domainlm.modeling.config import ModelArchConfig
@@ -172,6 +172,9 @@ def adapt_command(
         "into the card. Outputs in OUTPUT.check/.",
         rich_help_panel="Did it help?",
     ),
+    task_data: Path | None = typer.Option(
+        None, "--task-data", help=TASK_DATA_HELP + " For --check-task.", rich_help_panel="Did it help?"
+    ),
     check_seeds: int = typer.Option(
         5, "--check-seeds", min=1, help="Seeds of --check-task (paired).", rich_help_panel="Did it help?"
     ),
@@ -221,7 +224,7 @@ def adapt_command(
             check_task,
             Path(f"{output}.check"),
             seeds=check_seeds,
-            data_dir=data_dir,
+            data_dir=task_data,
             max_train=check_max_train,
         )
     if as_json:

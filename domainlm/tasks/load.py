@@ -45,7 +45,7 @@ def _check_file(task: Task, path: Path, which: str, data_dir: Path) -> None:
     raise EvaluationError(
         f"Task '{task.name}': its {which} file '{path}' does not exist.",
         f"The task's data comes from {task.source or 'the file its definition names'}; it is read from the data "
-        f"folder '{data_dir}' (--data-dir, default $DOMAINLM_SHARED_DATA or ../shared/data).",
+        f"folder '{data_dir}' (--task-data, default $DOMAINLM_SHARED_DATA or ../shared/data).",
     )
 
 

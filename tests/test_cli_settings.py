@@ -18,6 +18,7 @@ from domainlm.evaluation.config import EvalConfig
 from domainlm.finetune.engine import FinetuneSettings
 from domainlm.mining.config import MineConfig
 from domainlm.modeling.config import ModelArchConfig
+from domainlm.modeling.registry import RegisteredName
 from domainlm.training.config import TrainConfig
 
 # command path -> the settings model whose fields its options set
@@ -62,6 +63,9 @@ def test_every_setting_option_says_what_its_field_says(path, model):
         assert option.min == getattr(bounds.get(annotated_types.Ge), "ge", None), option.name
         assert option.max == getattr(bounds.get(annotated_types.Le), "le", None), option.name
         expected = _without_none(field.annotation)
+        registered = [rule for rule in field.metadata if isinstance(rule, RegisteredName)]
+        if registered:  # a registry's names: the option offers exactly those registered now
+            expected = typing.Literal[registered[0].names()]
         if expected in (int, float, str, bool) or typing.get_origin(expected) is typing.Literal:
             # a plain type is typed as in the model; registry names, unions and lists are parsed by the request
             typed = option.type_descriptor.annotation

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
@@ -22,8 +22,12 @@ WATCH_OPTIONS = "Precision and tracking"
 # options below are generated from them (domainlm.cli.options.setting) and passed on by name.
 # The choices of --mode and --init are the registered training modes and row-init methods (those registered
 # when the CLI is imported), as a Literal: typer shows and checks them as it does any Literal.
-ModeChoice = Literal[run_mode_names()]  # type: ignore[valid-type]
-InitChoice = Literal[row_init_names()]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    ModeChoice = str
+    InitChoice = str
+else:
+    ModeChoice = Literal[run_mode_names()]
+    InitChoice = Literal[row_init_names()]
 MODE_NOTE = (
     f"{mode_help()}; {PHASED}: the phases you list in train.phases (e.g. --set "
     "'train.phases=[{mode: new-rows, steps: 40}, {mode: full, steps: 960}]'), whose steps are the run's."

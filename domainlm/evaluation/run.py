@@ -293,8 +293,9 @@ def evaluate(
     seconds["load"] = time.perf_counter() - t
 
     config, warnings, overlap = _checks(before_side, after_side, domain_sample, after, train_corpus, config)
-    for w in warnings if on_warning is not None else ():
-        on_warning(w)
+    if on_warning is not None:
+        for w in warnings:
+            on_warning(w)
 
     t = time.perf_counter()
     samples = {"domain": domain_sample} | ({"general": general_sample} if general_sample else {})

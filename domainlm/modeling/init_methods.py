@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from domainlm.errors import ConfigError
-from domainlm.modeling.registry import Registry, name_json_schema, name_schema
+from domainlm.modeling.registry import RegisteredName, Registry
 
 
 @dataclass(frozen=True)
@@ -78,16 +78,8 @@ def init_filled_rows(model, base_tokenizer, entries, method: str = "mean", seed:
     return row_init_method(method).write(model, base_tokenizer, entries, seed)
 
 
-class InitMethodName(str):
-    """A registered method's name, as settings hold it; checked against the registry when read."""
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any):
-        return name_schema(row_init_names)
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return name_json_schema(row_init_names)
+# What train.init / vocab.init hold: a registered method's name, checked against the registry when read.
+InitMethodName = Annotated[str, RegisteredName(row_init_names)]
 
 
 # ---------------------------------------------------------------- the built-in methods

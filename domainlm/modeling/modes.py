@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import types
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -64,7 +64,7 @@ def _freeze_all_but_rows(model: nn.Module, slot_ids: list[int]) -> None:
     targets = [emb]
     out = output_embeddings(model)
     if out is not None and out.weight is not emb:
-        targets.append(out.weight)
+        targets.append(cast(torch.Tensor, out.weight))
     bias = decoder_bias(model)
     if bias is not None:
         targets.append(bias)

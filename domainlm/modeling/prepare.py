@@ -89,7 +89,8 @@ def prepare_model(
     user_generator = _user_generator(base, generator, loaded) if generator is not None else None
     if terms and select_terms is not None:
         terms = select_terms(base_tokenizer, terms) or None
-    base_rows = model.get_input_embeddings().weight.shape[0]
+    embeddings: Any = model.get_input_embeddings()
+    base_rows = int(embeddings.weight.shape[0])
     tokenizer, entries, rejected, slots_json = fill_vocab(
         model,
         base_tokenizer,

@@ -9,6 +9,7 @@ Torch-free: the settings of a recipe import this.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic_core import PydanticCustomError, core_schema
@@ -69,3 +70,17 @@ def name_schema(names: Callable[[], tuple[str, ...]]) -> core_schema.CoreSchema:
 
 def name_json_schema(names: Callable[[], tuple[str, ...]]) -> dict[str, Any]:
     return {"enum": list(names()), "type": "string"}
+
+
+@dataclass(frozen=True)
+class RegisteredName:
+    """`Annotated[str, RegisteredName(names)]`: a setting holding one of the names `names()` gives when it is
+    validated. A type checker sees a plain `str`; pydantic checks the registry (`name_schema`)."""
+
+    names: Callable[[], tuple[str, ...]]
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return name_schema(self.names)
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
+        return name_json_schema(self.names)

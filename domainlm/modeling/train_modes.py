@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from domainlm.modeling.registry import Registry, name_json_schema, name_schema
+from domainlm.modeling.registry import RegisteredName, Registry
 
 PHASED = "phased"  # train.mode: the phases listed in train.phases, one mode each
 
@@ -52,28 +52,10 @@ def mode_help() -> str:
     return "; ".join(f"{m.name}: {m.help}" for m in MODES)
 
 
-class PhaseModeName(str):
-    """A registered mode's name (train.phases[].mode); checked against the registry when read."""
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any):
-        return name_schema(mode_names)
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return name_json_schema(mode_names)
-
-
-class ModeName(str):
-    """A registered mode's name or phased (train.mode); checked against the registry when read."""
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any):
-        return name_schema(run_mode_names)
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return name_json_schema(run_mode_names)
+# What train.phases[].mode holds (a registered mode) and what train.mode holds (one, or phased); checked
+# against the registry when read.
+PhaseModeName = Annotated[str, RegisteredName(mode_names)]
+ModeName = Annotated[str, RegisteredName(run_mode_names)]
 
 
 # ---------------------------------------------------------------- the built-in modes

@@ -126,6 +126,11 @@ def entity_f1(gold_tags, pred_tags) -> float:
 class MetricData:
     """Gold and predictions of one task in a form every resample can be scored from."""
 
+    gold: np.ndarray
+    pred: np.ndarray
+    classes: np.ndarray
+    counts: np.ndarray  # entity_f1: per-sentence (correct, predicted, gold) entity counts
+
     def __init__(self, metric: str, gold, pred, classes: Sequence[int] | None = None):
         if metric not in METRICS:
             raise ValueError(metric)

@@ -11,7 +11,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers.tiny import build_tiny_tokenizer, shared_data_dir, tiny_corpus_texts  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -21,10 +21,6 @@ def _caches_in_temp(tmp_path_factory):
     mp.setenv("DOMAINLM_CACHE", str(tmp_path_factory.mktemp("domainlm_cache")))
     yield
     mp.undo()
-
-
-def shared_data_dir() -> Path:
-    return Path(os.environ.get("DOMAINLM_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")
@@ -54,79 +50,12 @@ def cli():
 # Built once per session with `tokenizers` and `transformers` directly, so every area can test
 # against them without depending on another area's code.
 
-TINY_TEXT = [
-    "이 크림 발림성 정말 좋아요 보습력도 최고",
-    "수분크림은 가성비 최고 재구매각 입니다",
-    "향이 너무 좋고 흡수도 빨라요 ㅋㅋ",
-    "배송 빠르고 포장도 꼼꼼해요 만족합니다",
-    "존맛 과자 또 시킬게요 ㅠㅠ 맛있어요",
-    "영화 정말 재밌게 봤어요 배우 연기 최고",
-    "스토리가 지루하고 연출이 별로였다",
-    "대한민국의 수도는 서울이며 인구가 많다",
-    "이 제품은 전자제품 중에서 배터리가 오래 간다",
-    "강아지 사료 기호성이 좋아서 잘 먹어요",
-]
-
-TINY_UNUSED = 50
-
-
-def build_tiny_tokenizer(out_dir: Path, texts: list[str], vocab_size: int = 400, unused: int = TINY_UNUSED) -> Path:
-    """A BERT WordPiece tokenizer dir: [PAD] [UNK] [CLS] [SEP] [MASK] at 0-4, then [unusedN] slots."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertTokenizerFast
-
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"[unused{i}]" for i in range(unused)]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(
-        clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True
-    )
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece(prefix="##")
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size + len(specials),
-        special_tokens=specials,
-        min_frequency=1,
-        continuing_subword_prefix="##",
-        show_progress=False,
-    )
-    tok.train_from_iterator(texts, trainer=trainer)
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
-    )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fast = BertTokenizerFast(
-        tokenizer_object=tok,
-        do_lower_case=True,
-        strip_accents=False,
-        tokenize_chinese_chars=True,
-        unk_token="[UNK]",
-        sep_token="[SEP]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        mask_token="[MASK]",
-    )
-    fast.save_pretrained(str(out_dir))
-    return out_dir
-
-
-def _tiny_corpus_texts(shared: Path | None) -> list[str]:
-    texts = list(TINY_TEXT)
-    if shared is not None and (shared / "reviews" / "naver_shopping_50k.tsv").exists():
-        with open(shared / "reviews" / "naver_shopping_50k.tsv", encoding="utf-8") as fh:
-            next(fh)
-            for i, line in enumerate(fh):
-                if i >= 3000:
-                    break
-                texts.append(line.rstrip("\n").split("\t")[-1])
-    return texts
-
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer_dir(tmp_path_factory) -> Path:
-    """A ~1,000-piece WordPiece tokenizer with 50 [unusedN] slots at ids 5-54."""
-    shared = shared_data_dir()
-    texts = _tiny_corpus_texts(shared if shared.exists() else None)
-    return build_tiny_tokenizer(tmp_path_factory.mktemp("tiny_tok"), texts, vocab_size=1000)
+    """A ~1,000-piece WordPiece tokenizer with 50 [unusedN] slots at ids 5-54, the same on every machine
+    (trained on the tiny texts and 3,000 shared shopping reviews; without the shared data it skips)."""
+    return build_tiny_tokenizer(tmp_path_factory.mktemp("tiny_tok"), tiny_corpus_texts(), vocab_size=1000)
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import TINY_TEXT
 from helpers.cli import shown
+from helpers.tiny import TINY_TEXT
 
 from domainlm.errors import CorpusError, DomainLMWarning
 from vocab_tools.errors import VocabError
@@ -500,7 +500,7 @@ def test_b13_a_checkpoint_dict_lacking_keys_cannot_be_read(cli, tiny_mlm_dir, tm
 
 
 def test_b15_a_filled_tokenizer_from_another_vocabulary_is_refused(tiny_mlm_dir, tmp_path):
-    from conftest import build_tiny_tokenizer
+    from helpers.tiny import build_tiny_tokenizer
     from helpers.training import tiny_corpus, tiny_train_config
 
     from domainlm.errors import ModelError

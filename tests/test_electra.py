@@ -58,9 +58,9 @@ def _records(out: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from conftest import _tiny_corpus_texts, shared_data_dir
+    from helpers.tiny import tiny_corpus_texts
 
-    texts = _tiny_corpus_texts(shared_data_dir())
+    texts = tiny_corpus_texts()
     return write_corpus(tmp_path_factory.mktemp("electra_corpus") / "domain.txt", texts)
 
 

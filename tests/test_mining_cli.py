@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import TINY_TEXT, build_tiny_tokenizer
 from helpers.cli import shown
+from helpers.tiny import TINY_TEXT, build_tiny_tokenizer
 
 from domainlm.mining.base_tokenizer import load_base_tokenizer
 from vocab_tools.terms import read_terms

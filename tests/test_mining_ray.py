@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY_TEXT
 from helpers.cli import shown
+from helpers.tiny import TINY_TEXT
 
 from domainlm.corpus import CorpusSpec
 from domainlm.errors import CorpusError, MiningError

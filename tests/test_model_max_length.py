@@ -36,10 +36,9 @@ LONG_REVIEW = "이 수분크림은 [MASK] 좋아요 " + "발림성이 좋고 가
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from conftest import _tiny_corpus_texts, shared_data_dir
+    from helpers.tiny import tiny_corpus_texts
 
-    shared = shared_data_dir()
-    texts = _tiny_corpus_texts(shared if shared.exists() else None)
+    texts = tiny_corpus_texts()
     return write_corpus(tmp_path_factory.mktemp("corpus") / "domain.txt", texts if len(texts) > 100 else texts * 60)
 
 

@@ -20,7 +20,7 @@ FAST = ["--max-steps", "2", "--batch-size", "2", "--seq-len", "32", "--save-ever
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from conftest import TINY_TEXT
+    from helpers.tiny import TINY_TEXT
 
     return write_corpus(tmp_path_factory.mktemp("precision") / "c.txt", TINY_TEXT, repeat=40)
 

@@ -51,7 +51,7 @@ SMALL_FT = dict(
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from conftest import TINY_TEXT
+    from helpers.tiny import TINY_TEXT
 
     return write_corpus(tmp_path_factory.mktemp("track") / "c.txt", TINY_TEXT, repeat=40)
 

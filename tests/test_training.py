@@ -49,11 +49,9 @@ def corpus(tmp_path_factory, shared_data_dir_texts):
 
 @pytest.fixture(scope="module")
 def shared_data_dir_texts():
-    from conftest import _tiny_corpus_texts, shared_data_dir
+    from helpers.tiny import tiny_corpus_texts
 
-    shared = shared_data_dir()
-    texts = _tiny_corpus_texts(shared if shared.exists() else None)
-    return texts if len(texts) > 100 else texts * 60
+    return tiny_corpus_texts()
 
 
 @pytest.fixture(scope="module")

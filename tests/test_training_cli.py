@@ -23,7 +23,7 @@ def filled_dir(tiny_tokenizer_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def no_slot_model(tmp_path_factory):
     """A KcBERT-like base: a tokenizer without [unusedN] slots, and its model."""
-    from conftest import TINY_TEXT, build_tiny_tokenizer
+    from helpers.tiny import TINY_TEXT, build_tiny_tokenizer
     from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
 
     out = build_tiny_tokenizer(tmp_path_factory.mktemp("noslot"), TINY_TEXT * 5, vocab_size=200, unused=0)

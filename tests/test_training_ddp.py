@@ -43,7 +43,7 @@ def _free_port() -> int:
 
 
 def test_two_process_ddp_on_cpu(tiny_tokenizer_dir, tmp_path):
-    from conftest import TINY_TEXT
+    from helpers.tiny import TINY_TEXT
 
     corpus = write_corpus(tmp_path / "c.txt", TINY_TEXT, repeat=40)
     script = tmp_path / "run.py"
@@ -81,7 +81,7 @@ def test_two_process_ddp_on_cpu(tiny_tokenizer_dir, tmp_path):
 
 def test_torchrun_cli_prints_once_and_records_the_world_size(tiny_mlm_dir, tmp_path):
     """Issue 25: both ranks printed their --json (stdout did not parse); the card said "batch 2" for 4."""
-    from conftest import TINY_TEXT
+    from helpers.tiny import TINY_TEXT
 
     corpus = write_corpus(tmp_path / "c.txt", TINY_TEXT, repeat=40)
     torchrun = Path(sys.executable).with_name("torchrun")

@@ -444,7 +444,7 @@ def _many_terms(n: int) -> list[str]:
 
 
 def test_adapt_with_more_terms_than_slots_follows_the_vocab_fill_rule(cli, tiny_mlm_dir, corpus, tmp_path):
-    from conftest import TINY_UNUSED
+    from helpers.tiny import TINY_UNUSED
 
     terms = tmp_path / "terms.txt"
     terms.write_text("\n".join(_many_terms(TINY_UNUSED + 10)) + "\n", encoding="utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TINY_TEXT
+from helpers.tiny import TINY_TEXT
 
 from vocab_tools.atomic import output_owner
 from vocab_tools.build import build_vocab

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import TINY_TEXT
+from helpers.tiny import TINY_TEXT
 
 
 def test_build_info_fill_unfill(cli, tmp_path, tiny_tokenizer_dir):

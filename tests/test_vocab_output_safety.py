@@ -7,7 +7,7 @@ import pathlib
 import shutil
 
 import pytest
-from conftest import TINY_TEXT
+from helpers.tiny import TINY_TEXT
 
 from vocab_tools.atomic import output_owner
 from vocab_tools.errors import OutputError

@@ -7,7 +7,7 @@ import random
 import shutil
 from pathlib import Path
 
-from conftest import TINY_TEXT
+from helpers.tiny import TINY_TEXT
 
 TERMS = ["맛있어요", "배송", "좋아요", "최고", "재구매", "##했어요"]
 

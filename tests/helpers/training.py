@@ -55,14 +55,11 @@ def write_corpus(path: Path, texts: list[str], repeat: int = 1) -> Path:
 
 
 def tiny_corpus(folder: Path, limit: int | None = None) -> Path:
-    """`domain.txt` in `folder`: the shared tiny corpus (first `limit` texts).
+    """`domain.txt` in `folder`: the shared tiny corpus (its first `limit` texts; a short cut is repeated so
+    that training still has enough sequences)."""
+    from helpers.tiny import tiny_corpus_texts
 
-    Repeated when the shared data is absent.
-    """
-    from conftest import _tiny_corpus_texts, shared_data_dir
-
-    shared = shared_data_dir()
-    texts = _tiny_corpus_texts(shared if shared.exists() else None)[:limit]
+    texts = tiny_corpus_texts()[:limit]
     return write_corpus(folder / "domain.txt", texts, repeat=1 if len(texts) > 100 else 60)
 
 

@@ -193,7 +193,7 @@ def adapt_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Fill the free \\[unusedN] slots with mined terms, initialise their rows, continue pretraining."""
-    from domainlm.recipes.requests import adapt_request, run_adapt
+    from domainlm.recipes.requests import adapt_request
 
     request = adapt_request(
         base=base,
@@ -215,9 +215,7 @@ def adapt_command(
         check_can_push(push_to_hub)  # not logged in: said now, not after the training
     for note in request.notes:
         err_console.print(note)
-    result = _run_interruptible(
-        lambda: run_adapt(request, output, resume=resume, force=force, new_head=new_head, save=save)
-    )
+    result = _run_interruptible(lambda: request.run(output, resume=resume, force=force, new_head=new_head, save=save))
     check = None
     if check_task:
         from domainlm.finetune.check import check_adaptation

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 from domainlm.corpus import CorpusSpec, NormalizeConfig, corpus_specs
 from domainlm.errors import ConfigError
 
-if TYPE_CHECKING:  # the recipes layer imports mining only inside the functions that use it
+if TYPE_CHECKING:  # the recipes layer imports mining and training only inside the functions that use them
     from domainlm.mining.config import MineConfig
+    from domainlm.recipes.schema import Recipe
+    from domainlm.training.config import TrainConfig
 
 Note = Callable[[str], None]
 
@@ -94,13 +96,46 @@ class AdaptRequest:
     replay: list
     terms: Path | None
     filled_tokenizer: Path | None
-    config: object
+    config: TrainConfig
     category: str | None = None
-    recipe: object = None
+    recipe: Recipe | None = None
     heldout_seed: str = "domainlm"
     truncate: bool = False
     generator: Path | None = None
     notes: list[str] = field(default_factory=list)
+
+    def run(
+        self,
+        output: Path,
+        *,
+        resume: bool = False,
+        force: bool = False,
+        new_head: bool = False,
+        on_step=None,
+        save: str | None = None,
+    ):
+        """The job: `domainlm.training.adapt` with everything decided here; returns its `AdaptResult`."""
+        from domainlm.training import adapt
+
+        return adapt(
+            self.base,
+            output,
+            corpus=self.corpus,
+            replay=self.replay,
+            terms=self.terms,
+            filled_tokenizer=self.filled_tokenizer,
+            config=self.config,
+            category=self.category,
+            resume=resume,
+            recipe=self.recipe,
+            heldout_seed=self.heldout_seed,
+            force=force,
+            truncate=self.truncate,
+            new_head=new_head,
+            generator=self.generator,
+            on_step=on_step,
+            save=save,
+        )
 
 
 def adapt_request(
@@ -177,46 +212,13 @@ def adapt_request(
     )
 
 
-def run_adapt(
-    request: AdaptRequest,
-    output: Path,
-    *,
-    resume: bool = False,
-    force: bool = False,
-    new_head: bool = False,
-    on_step=None,
-    save: str | None = None,
-):
-    """`domainlm.training.adapt` with the request's decisions."""
-    from domainlm.training import adapt
-
-    r = request
-    return adapt(
-        r.base,
-        output,
-        corpus=r.corpus,
-        replay=r.replay,
-        terms=r.terms,
-        filled_tokenizer=r.filled_tokenizer,
-        config=r.config,
-        category=r.category,
-        resume=resume,
-        recipe=r.recipe,
-        heldout_seed=r.heldout_seed,
-        force=force,
-        truncate=r.truncate,
-        new_head=new_head,
-        generator=r.generator,
-        on_step=on_step,
-        save=save,
-    )
-
-
 # ---------------------------------------------------------------- mine-terms
 
 
 @dataclass
 class MineRequest:
+    """Everything `domainlm.mining.mine_terms` is called with, decided."""
+
     corpus: list[CorpusSpec]
     reference: list[CorpusSpec]
     base: str

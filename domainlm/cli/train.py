@@ -58,12 +58,7 @@ def _say_where_logs_are(config, output: Path) -> None:
 
 
 def _run_interruptible(fn):
-    from transformers.utils import logging as hf_logging
-
     from domainlm.training.engine import TrainingInterrupted
-
-    # transformers' own tqdm bars ("Loading weights", "Writing model shards") would break our rich bar.
-    hf_logging.disable_progress_bar()
 
     try:
         return fn()

@@ -24,6 +24,7 @@ from domainlm.modeling.loading import (  # noqa: F401
     check_local_source,
     electra_role,
     load_hf_tokenizer,
+    quiet_transformers,
 )
 
 
@@ -111,7 +112,8 @@ def load_generator(path, discriminator, tokenizer):
             "beside the discriminator), or leave --generator out to build and warm up a small one.",
         )
     try:
-        generator = ElectraForMaskedLM.from_pretrained(name)
+        with quiet_transformers():
+            generator = ElectraForMaskedLM.from_pretrained(name)
     except Exception as e:
         raise ModelError(
             f"Cannot load the generator '{name}': {type(e).__name__}: {str(e).splitlines()[0][:200]}",

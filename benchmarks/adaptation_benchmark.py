@@ -644,7 +644,7 @@ def language_model_measures(arms: dict, domain: dict, general_texts: list[str], 
 def finetune_runs(arm: str, info: dict, domain: dict, budget: str, p: dict, data: Path) -> dict:
     """The task fine-tuned from one arm at one label budget over the seeds (cached)."""
     from domainlm.finetune import finetune
-    from domainlm.finetune.engine import FinetuneSettings
+    from domainlm.finetune.loop import FinetuneSettings
 
     settings = FinetuneSettings(
         max_train=p["all_labels"] if budget == "all" else int(budget),
@@ -738,7 +738,7 @@ def efficiency(domain: dict, base_path: str, filled_path: str, p: dict, data: Pa
     times (median), examples per second of wall and of CPU time; tokens per text."""
     import statistics
 
-    from domainlm.finetune.engine import FinetuneSettings, run_seed
+    from domainlm.finetune.loop import FinetuneSettings, run_seed
     from domainlm.tasks import load_task_data, resolve_tasks
 
     (task,) = resolve_tasks(domain["task"])

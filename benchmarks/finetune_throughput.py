@@ -69,7 +69,7 @@ def main() -> None:
     import torch
 
     from domainlm.finetune import BUILTIN_TASKS, FinetuneSettings, load_task_data
-    from domainlm.finetune.engine import run_seed
+    from domainlm.finetune.loop import run_seed
     from domainlm.finetune.metrics import paired_difference
 
     data = load_task_data(

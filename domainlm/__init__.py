@@ -55,7 +55,7 @@ _API = {
     "EvalConfig": "domainlm.evaluation.config",
     "finetune": "domainlm.finetune.run",
     "benchmark": "domainlm.finetune.run",
-    "FinetuneSettings": "domainlm.finetune.engine",
+    "FinetuneSettings": "domainlm.finetune.loop",
     "load_recipe": "domainlm.recipes.load",
     "run_recipe": "domainlm.pipeline.runner",
     "push_model": "domainlm.hub",

@@ -15,7 +15,7 @@ from domainlm.cli.app import app
 from domainlm.cli.options import setting_help
 from domainlm.corpus.filters import FilterConfig
 from domainlm.evaluation.config import EvalConfig
-from domainlm.finetune.engine import FinetuneSettings
+from domainlm.finetune.loop import FinetuneSettings
 from domainlm.mining.config import MineConfig
 from domainlm.modeling.config import ModelArchConfig
 from domainlm.modeling.registry import RegisteredName

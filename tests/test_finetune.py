@@ -215,7 +215,7 @@ def test_missing_file_names_it_and_the_source(tmp_path):
 
 
 def test_length_grouped_batches_cover_everything_with_little_padding():
-    from domainlm.finetune.engine import LengthGroupedBatches
+    from domainlm.finetune.loop import LengthGroupedBatches
 
     rng = np.random.default_rng(1)
     lengths = rng.integers(5, 128, 2000).tolist()

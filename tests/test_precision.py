@@ -76,7 +76,7 @@ def test_every_command_takes_the_same_precision_option(cli):
 
 def test_finetune_and_evaluate_resolve_auto_on_the_cpu(tiny_mlm_dir):
     from domainlm.evaluation.encode import load_side
-    from domainlm.finetune.engine import FinetuneSettings, _accelerator
+    from domainlm.finetune.loop import FinetuneSettings, _accelerator
 
     _, cuda, precision = _accelerator(FinetuneSettings(device="cpu"), None)
     assert not cuda and precision == resolve_precision("auto", "cpu")

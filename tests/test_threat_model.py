@@ -526,7 +526,7 @@ def test_s8_a_model_folder_with_an_auto_map_is_refused(tiny_mlm_dir, tmp_path, m
 
 
 def test_s8_finetune_refuses_a_remote_code_model(tiny_mlm_dir, tmp_path, marker, monkeypatch):
-    from domainlm.finetune.engine import check_model
+    from domainlm.finetune.loop import check_model
 
     _no_prompt(monkeypatch)
     remote = _remote_code_folder(tiny_mlm_dir, tmp_path, marker)

@@ -18,7 +18,7 @@ from domainlm.cli.common import (
 )
 from domainlm.cli.options import set_settings, setting, validated_settings
 from domainlm.cli.root import app
-from domainlm.finetune.engine import FinetuneSettings
+from domainlm.finetune.loop import FinetuneSettings
 from domainlm.runtime import Precision
 
 TASK_HELP = (

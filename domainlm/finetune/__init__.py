@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import types
 
-from domainlm.finetune.engine import FinetuneSettings
+from domainlm.finetune.loop import FinetuneSettings
 from domainlm.finetune.run import BenchmarkResult, FinetuneResult, TaskResult, benchmark, finetune, parse_seeds
 from domainlm.tasks import BUILTIN_TASKS, SUITE_ORDER, Task, known_tasks, load_task_data, resolve_tasks
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from domainlm.errors import ModelError
-from domainlm.finetune.engine import FinetuneSettings
+from domainlm.finetune.loop import FinetuneSettings
 
 
 @dataclass

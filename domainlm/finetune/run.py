@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from domainlm.errors import ConfigError
-from domainlm.finetune.engine import FinetuneSettings, SeedRun, check_model, run_seed
+from domainlm.finetune.loop import FinetuneSettings, SeedRun, check_model, run_seed
 from domainlm.finetune.metrics import paired_difference, seed_summary
 from domainlm.finetune.report import benchmark_markdown, plot_benchmark, update_cards
 from domainlm.io import atomic_directory, check_output_dir

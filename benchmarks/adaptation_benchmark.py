@@ -503,7 +503,7 @@ def arm_config(name: str, p: dict):
         warmup_ratio=0.06,
         save_every=10**6,
         eval_documents=500,
-        seed=0,
+        seed=p.get("adapt_seed", 0),
         precision=_precision(p),
         replay_ratio=0.0 if kind == "tapt" else p["replay"],
         slots=k if kind in ("fill", "fill-only", "phased") else "all",
@@ -1129,6 +1129,13 @@ def main(argv=None) -> dict:
         default=None,
         help="start no new arm after this many minutes (what was measured is written)",
     )
+    parser.add_argument(
+        "--adapt-seed",
+        type=int,
+        default=0,
+        help="seed of every arm's adaptation run (data order, masking, row init): a second seed measures how much "
+        "one more adaptation run moves an arm; non-zero seeds get their own cache and JSON (…_seedS)",
+    )
     parser.add_argument("--replot", action="store_true", help="only rewrite the .md and .png from the JSON (no runs)")
     args = parser.parse_args(argv)
     if args.replot:
@@ -1143,10 +1150,15 @@ def main(argv=None) -> dict:
     for b in budgets:
         if b not in p["ft_epochs"]:
             parser.error(f"--budgets {b}: the profile has epochs for {', '.join(p['ft_epochs'])}")
-    work = args.work or REPO / "runs" / "adaptation_benchmark" / profile
+    suffix = f"-seed{args.adapt_seed}" if args.adapt_seed else ""
+    if args.adapt_seed:
+        p["adapt_seed"] = args.adapt_seed  # seed 0 leaves the settings (and every cache key) as they were
+    work = args.work or REPO / "runs" / "adaptation_benchmark" / f"{profile}{suffix}"
     work.mkdir(parents=True, exist_ok=True)
     out = args.out or REPO / "benchmarks" / "results" / (
-        "adaptation.json" if profile == "cpu" else f"adaptation_{profile}.json"
+        f"adaptation{suffix.replace('-', '_')}.json"
+        if profile == "cpu"
+        else f"adaptation_{profile}{suffix.replace('-', '_')}.json"
     )
     data = shared_data()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

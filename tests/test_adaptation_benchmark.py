@@ -150,3 +150,13 @@ def test_replot_rewrites_the_report_and_chart_from_the_committed_results(bench, 
     result = bench.main(["--replot", "--out", str(out)])
     assert "shopping" in result["domains"]
     assert out.with_suffix(".png").stat().st_size > 10_000 and "plain-N" in out.with_suffix(".md").read_text()
+
+
+def test_a_second_adaptation_seed_changes_only_the_seed_and_keeps_the_first_seeds_cache_keys(bench):
+    p = dict(bench.PROFILES["cpu"])
+    first = bench.arm_config("fill-auto", p)
+    assert first.seed == 0  # seed 0 is what the committed results (and their cache keys) were made with
+    again = bench.arm_config("fill-auto", p | {"adapt_seed": 1})
+    assert again.seed == 1
+    assert again.model_dump(exclude={"seed"}) == first.model_dump(exclude={"seed"})
+    assert bench.config_key(again) != bench.config_key(first)

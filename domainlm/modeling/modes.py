@@ -36,17 +36,17 @@ def apply_mode(model: nn.Module, mode: str, slot_ids: list[int], lora=None) -> n
     registered = MODES.lookup(mode)
     if registered is None:
         raise TrainingError(f"Unknown training mode '{mode}'.", f"Use one of: {', '.join(mode_names())}, {PHASED}.")
-    return registered.apply(model, slot_ids, lora)
+    return registered.function()(model, slot_ids, lora)
 
 
-def train_everything(model: nn.Module) -> nn.Module:
+def train_everything(model: nn.Module, slot_ids: list[int] | None = None, lora=None) -> nn.Module:
     """Mode full: every parameter trains."""
     for p in model.parameters():
         p.requires_grad_(True)
     return model
 
 
-def train_filled_rows(model: nn.Module, slot_ids: list[int]) -> nn.Module:
+def train_filled_rows(model: nn.Module, slot_ids: list[int], lora=None) -> nn.Module:
     """Mode new-rows: only the filled rows (and their decoder-bias entries) train."""
     if not slot_ids:
         raise TrainingError(

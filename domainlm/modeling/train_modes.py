@@ -2,7 +2,8 @@
 
 A mode is a function `apply(model, slot_ids, lora) -> the model to train` (setting requires_grad) plus
 one `register_mode` call carrying its name and how `--mode`'s help describes it. The built-ins (full,
-lora, new-rows; implemented in `domainlm.modeling.modes`) are registered at the end of this file; a new
+lora, new-rows; implemented in `domainlm.modeling.modes`, named as "module:function" so that this
+module stays torch-free and imports nothing of it) are registered at the end of this file; a new
 mode is one more registration, here or in a module imported here. `phased` is not a mode but a
 schedule of them (train.phases), accepted beside the registered names by `train.mode`. Torch-free.
 """
@@ -22,13 +23,24 @@ PHASED = "phased"  # train.mode: the phases listed in train.phases, one mode eac
 class TrainingMode:
     name: str
     help: str  # how --mode's help describes it ("the filled rows only")
-    apply: Callable[..., Any]  # apply(model, slot_ids, lora) -> the model to train
+    # apply(model, slot_ids, lora) -> the model to train; or "module:function", imported when first applied (the
+    # built-ins live in torch code, and this registry must load without torch for the CLI's choices)
+    apply: Callable[..., Any] | str
+
+    def function(self) -> Callable[..., Any]:
+        """The mode's `apply`, imported if it was registered by name."""
+        if callable(self.apply):
+            return self.apply
+        import importlib
+
+        module, _, name = self.apply.partition(":")
+        return getattr(importlib.import_module(module), name)
 
 
 MODES: Registry[TrainingMode] = Registry("training mode")
 
 
-def register_mode(name: str, *, apply: Callable[..., Any], help: str | None = None) -> TrainingMode:
+def register_mode(name: str, *, apply: Callable[..., Any] | str, help: str | None = None) -> TrainingMode:
     """Make `name` a choice of `--mode` / `train.mode` / `train.phases[].mode` (see `TrainingMode`)."""
     return MODES.add(name, TrainingMode(name, help or name, apply))
 
@@ -61,24 +73,6 @@ ModeName = Annotated[str, RegisteredName(run_mode_names)]
 # ---------------------------------------------------------------- the built-in modes
 
 
-def _full(model, slot_ids, lora=None):
-    from domainlm.modeling.modes import train_everything
-
-    return train_everything(model)
-
-
-def _lora(model, slot_ids, lora=None):
-    from domainlm.modeling.modes import lora_model
-
-    return lora_model(model, slot_ids, lora)
-
-
-def _new_rows(model, slot_ids, lora=None):
-    from domainlm.modeling.modes import train_filled_rows
-
-    return train_filled_rows(model, slot_ids)
-
-
-register_mode("full", apply=_full, help="all")
-register_mode("lora", apply=_lora, help="LoRA adapters (+ the filled rows)")
-register_mode("new-rows", apply=_new_rows, help="the filled rows only")
+register_mode("full", apply="domainlm.modeling.modes:train_everything", help="all")
+register_mode("lora", apply="domainlm.modeling.modes:lora_model", help="LoRA adapters (+ the filled rows)")
+register_mode("new-rows", apply="domainlm.modeling.modes:train_filled_rows", help="the filled rows only")

@@ -111,3 +111,16 @@ def test_task_data_is_its_own_option_and_the_old_name_still_works_with_a_note(cl
         assert result.exit_code == 2 and f"folder '{tmp_path}'" in " ".join(result.stderr.split())
     assert "--data-dir is now --task-data" in " ".join(old.stderr.split())
     assert "--data-dir" not in cli("finetune", "--help").stdout
+
+
+def test_the_command_line_starts_without_torch():
+    # The options are built from the settings models at import: that must not pull torch or transformers in
+    # (`domainlm --help` and every error message would wait seconds for them).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, domainlm.cli.app; print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

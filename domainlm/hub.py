@@ -8,7 +8,10 @@ runs and anything a person drops into the folder later are never published by ac
 
 Before any upload the card's metadata is brought up to date (`base_model`, `license`, the model-index
 named after the repo) and checked by the hub's own validator; then `create_repo` (exist_ok),
-`create_branch` for `--revision`, and one `upload_folder` commit. Offline, without a token, or
+`create_branch` for `--revision`, and one `create_commit` of those files. The records that name local
+files (settings.json, the resolved recipe) go up with every absolute path shortened to `.../NAME`
+(`shareable_record`): the folder on disk is not changed, and the Hub does not learn the layout and
+user name of the machine the model was trained on. Offline, without a token, or
 refused by the hub: a `HubError` saying which (naming `hf auth login` and `HF_TOKEN`), never a traceback.
 """
 
@@ -55,6 +58,10 @@ PUSHED = {
     "generator": MODEL_FILES + TOKENIZER_FILES,
     "adapter": ADAPTER_FILES + TOKENIZER_FILES + ("slots.json", "README.md"),
 }
+
+# Records written with the absolute paths of the machine that made them (inputs, base, data root).
+PATH_RECORDS = ("settings.json", "recipe.resolved.yaml")
+SHORTENED = ".../"  # what an absolute local path becomes on the Hub: .../NAME
 
 LOGIN_HINT = (
     "Log in with `hf auth login`, or set HF_TOKEN to a token with write access "
@@ -294,6 +301,52 @@ def push_model(
     )
 
 
+def _is_local_absolute(value: str) -> bool:
+    return value.startswith(("/", "~", "\\\\")) or (len(value) > 2 and value[1] == ":" and value[2] in "\\/")
+
+
+def _shortened(value):
+    """`value` with every absolute local path (in strings, lists and mappings) reduced to `.../NAME`."""
+    if isinstance(value, str) and _is_local_absolute(value):
+        name = value.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        return SHORTENED + name
+    if isinstance(value, dict):
+        return {k: _shortened(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shortened(v) for v in value]
+    return value
+
+
+def shareable_record(path: Path) -> bytes:
+    """A record of `PATH_RECORDS` as it goes to the Hub: its absolute local paths shortened to `.../NAME`
+    (the YAML's comments, which name the data root, are dropped)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        return (json.dumps(_shortened(json.loads(text)), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    import yaml
+
+    from domainlm.io import load_yaml
+
+    note = f"# Paths on the machine this model was trained on are shortened to {SHORTENED}NAME.\n"
+    body = yaml.safe_dump(_shortened(load_yaml(text)), allow_unicode=True, sort_keys=False)
+    return (note + body).encode("utf-8")
+
+
+def _commit_operations(folder: Path, files: list[str]) -> list:
+    """One `CommitOperationAdd` per file; the path records from their shareable form, the rest from disk."""
+    from huggingface_hub import CommitOperationAdd
+
+    return [
+        CommitOperationAdd(
+            path_in_repo=name,
+            path_or_fileobj=shareable_record(folder / name)
+            if PurePosixPath(name).name in PATH_RECORDS
+            else str(folder / name),
+        )
+        for name in files
+    ]
+
+
 def _upload(
     folder: Path,
     repo_id: str,
@@ -314,15 +367,14 @@ def _upload(
         if revision:
             api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
         try:
-            commit = api.upload_folder(
-                folder_path=str(folder),
-                repo_id=repo_id,
+            commit = api.create_commit(
+                repo_id,
+                _commit_operations(folder, files),
+                commit_message=commit_message,
                 repo_type="model",
                 revision=revision,
-                allow_patterns=files,
-                commit_message=commit_message,
             )
-        except ValueError as e:  # upload_folder validates README.md's metadata again
+        except ValueError as e:  # the commit validates README.md's metadata again
             raise HubError(
                 f"The Hugging Face Hub refused the upload to '{repo_id}': {e}",
                 "Fix the front matter of README.md, then push again.",

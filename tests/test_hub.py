@@ -76,7 +76,7 @@ def online(monkeypatch):
     monkeypatch.setattr(HfApi, "create_repo", recorder("create_repo", f"https://huggingface.co/{REPO}"))
     monkeypatch.setattr(HfApi, "create_branch", recorder("create_branch"))
     commit = SimpleNamespace(commit_url=f"https://huggingface.co/{REPO}/commit/1")
-    monkeypatch.setattr(HfApi, "upload_folder", recorder("upload_folder", commit))
+    monkeypatch.setattr(HfApi, "create_commit", recorder("create_commit", commit))
     monkeypatch.setattr(
         ModelCard, "validate", lambda self, repo_type=None: calls.setdefault("validate", {"card": str(self)})
     )
@@ -165,8 +165,6 @@ def test_files_to_push_takes_generator_adapter_shards_and_recipe(model):
 
 
 def test_push_uploads_exactly_the_selected_files(model, online):
-    from huggingface_hub.utils import filter_repo_objects
-
     from domainlm.hub import push_model
 
     (model / "evaluation").mkdir()
@@ -175,22 +173,61 @@ def test_push_uploads_exactly_the_selected_files(model, online):
     assert online["create_repo"]["args"] == (REPO,) and online["create_repo"]["private"] is True
     assert online["create_repo"]["exist_ok"] is True
     assert online["create_branch"]["args"] == (REPO,) and online["create_branch"]["branch"] == "v1"
-    upload = online["upload_folder"]
-    assert upload["folder_path"] == str(model) and upload["repo_id"] == REPO and upload["revision"] == "v1"
-    assert upload["allow_patterns"] == MODEL_FILES == result.files
-    # huggingface_hub's own matching of those patterns picks exactly those files of the folder.
-    present = [p.relative_to(model).as_posix() for p in model.rglob("*") if p.is_file()]
-    assert sorted(filter_repo_objects(present, allow_patterns=upload["allow_patterns"])) == sorted(MODEL_FILES)
+    upload = online["create_commit"]
+    assert upload["args"][0] == REPO and upload["revision"] == "v1" and upload["repo_type"] == "model"
+    operations = {op.path_in_repo: op.path_or_fileobj for op in upload["args"][1]}
+    assert list(operations) == MODEL_FILES == result.files
+    # Files go up from the folder itself, except the records that name local paths (next test).
+    assert all(
+        operations[f] == str(model / f) for f in MODEL_FILES if f not in ("settings.json", "recipe.resolved.yaml")
+    )
     assert result.url == f"https://huggingface.co/{REPO}" and result.commit_url.endswith("/commit/1")
     # The card was checked by the hub's validator before the repo was created.
     assert list(online)[:2] == ["validate", "create_repo"]
+
+
+def _pushed_text(operations, name: str) -> str:
+    (content,) = [op.path_or_fileobj for op in operations if op.path_in_repo == name]
+    return content.decode("utf-8") if isinstance(content, bytes) else Path(content).read_text(encoding="utf-8")
+
+
+def test_records_go_up_without_the_paths_of_this_machine_and_the_folder_is_unchanged(model, online):
+    import yaml
+
+    from domainlm.hub import push_model
+
+    settings = model / "settings.json"
+    record = json.loads(settings.read_text(encoding="utf-8"))
+    record |= {"base": "/home/kim/models/bert-base", "corpus": ["/home/kim/data/리뷰.tsv", "rel/kept.txt"]}
+    record["hub_base"] = "kykim/bert-kor-base"
+    settings.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    (model / "recipe.resolved.yaml").write_text(
+        "# Data root: /home/kim/data\nname: x\nbase: /home/kim/models/bert-base\ndata:\n  domain:\n  - path: "
+        "C:\\Users\\kim\\r.tsv\n",
+        encoding="utf-8",
+    )
+    before = {f: (model / f).read_bytes() for f in ("settings.json", "recipe.resolved.yaml")}
+    result = push_model(model, REPO)
+    operations = online["create_commit"]["args"][1]
+    pushed = json.loads(_pushed_text(operations, "settings.json"))
+    assert pushed["base"] == ".../bert-base" and pushed["corpus"] == [".../리뷰.tsv", "rel/kept.txt"]
+    assert pushed["hub_base"] == "kykim/bert-kor-base"  # a hub id is not a local path
+    recipe_text = _pushed_text(operations, "recipe.resolved.yaml")
+    assert "/home/kim" not in recipe_text and "Users" not in recipe_text
+    assert yaml.safe_load(recipe_text) == {
+        "name": "x",
+        "base": ".../bert-base",
+        "data": {"domain": [{"path": ".../r.tsv"}]},
+    }
+    assert "recipe.resolved.yaml" in result.files
+    assert {f: (model / f).read_bytes() for f in before} == before  # what is on disk stays as it was
 
 
 def test_push_without_revision_creates_no_branch(model, online):
     from domainlm.hub import push_model
 
     push_model(model, REPO)
-    assert "create_branch" not in online and online["upload_folder"]["revision"] is None
+    assert "create_branch" not in online and online["create_commit"]["revision"] is None
     assert online["create_repo"]["private"] is False
 
 
@@ -486,8 +523,9 @@ def test_adapt_push_to_hub_checks_the_login_first_then_pushes_the_finished_model
     r = cli(*args, "-o", tmp_path / "out", "--json")
     assert r.exit_code == 0, r.output
     pushed = json.loads(r.stdout[r.stdout.index("{") :])["push"]
-    assert pushed["repo_id"] == REPO and online["upload_folder"]["folder_path"] == str(tmp_path / "out")
-    assert online["upload_folder"]["allow_patterns"] == pushed["files"] and "settings.json" in pushed["files"]
+    operations = online["create_commit"]["args"][1]
+    assert pushed["repo_id"] == REPO and [op.path_in_repo for op in operations] == pushed["files"]
+    assert "settings.json" in pushed["files"] and str(tmp_path) not in _pushed_text(operations, "settings.json")
 
 
 def test_recipe_run_push_to_hub(cli, model, monkeypatch, online, tmp_path):
@@ -502,5 +540,8 @@ def test_recipe_run_push_to_hub(cli, model, monkeypatch, online, tmp_path):
     monkeypatch.setattr(domainlm.pipeline, "run_recipe", lambda *a, **k: RunResult(run, [], None, None, 1.0))
     r = cli("recipe", "run", "tiny", "--push-to-hub", REPO, "-o", run, "-q")
     assert r.exit_code == 0, r.output
-    assert online["upload_folder"]["folder_path"] == str(run / "model")
+    operations = online["create_commit"]["args"][1]
+    assert {op.path_or_fileobj for op in operations if isinstance(op.path_or_fileobj, str)} <= {
+        str(run / "model" / f) for f in MODEL_FILES
+    }
     assert f"Pushed {len(MODEL_FILES)} files to https://huggingface.co/{REPO}" in _flat(r.stdout)

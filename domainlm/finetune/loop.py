@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from domainlm.errors import ModelError, TrainingError
 from domainlm.progress import progress_bar
 from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP, Precision
-from domainlm.tasks.data import EncodedExamples, Example, TaskData
+from domainlm.tasks.data import EncodedExamples, Example
+from domainlm.tasks.load import TaskData
 from domainlm.tasks.metrics import MetricData
 from domainlm.tasks.schema import Task
 

@@ -8,9 +8,9 @@ Torch and transformers load only inside the task types' methods that need them.
 from __future__ import annotations
 
 from domainlm.tasks.builtins import BUILTIN_TASKS, SUITE_ORDER, known_tasks
-from domainlm.tasks.data import EncodedExamples, Example, TaskData
+from domainlm.tasks.data import EncodedExamples, Example, TaskFields
 from domainlm.tasks.files import default_data_dir, load_task_file, resolve_tasks, task_from_spec
-from domainlm.tasks.load import load_task_data
+from domainlm.tasks.load import TaskData, load_task_data
 from domainlm.tasks.schema import Task, TaskSpec
 from domainlm.tasks.types import TASK_TYPES, TaskType
 
@@ -22,6 +22,7 @@ __all__ = [
     "Example",
     "Task",
     "TaskData",
+    "TaskFields",
     "TaskSpec",
     "TaskType",
     "default_data_dir",

@@ -1,12 +1,35 @@
-"""A task's examples as read (`Example`), split (`TaskData`, test held back) and tokenized (`EncodedExamples`)."""
+"""A task's examples as read (`Example`) and tokenized (`EncodedExamples`), and what the readers and task
+types read of a task (`TaskFields`). The split examples (`TaskData`) live in `domainlm.tasks.load`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from domainlm.tasks.schema import Task
+
+class TaskFields(Protocol):
+    """The fields of a task (`domainlm.tasks.schema.Task`) that its readers and its type read. The modules under
+    the schema name a task by this, so the schema (which validates against the task types) is the only one of
+    them that imports the other way."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def format(self) -> str: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def text_columns(self) -> list[str]: ...
+    @property
+    def label_column(self) -> str | None: ...
+    @property
+    def label_map(self) -> dict[str, int] | None: ...
+    @property
+    def score_range(self) -> tuple[float, float] | None: ...
+    @property
+    def ignore_labels(self) -> list[str]: ...
+    @property
+    def kind(self) -> Any: ...
 
 
 @dataclass
@@ -22,33 +45,6 @@ class Example:
     @property
     def key(self) -> str:
         return "\x00".join(self.texts)
-
-
-@dataclass
-class TaskData:
-    """Train and dev examples of a task; the test rows stay behind `load_test()`."""
-
-    task: Task
-    train: list[Example]
-    dev: list[Example]
-    label_names: list[str]  # class names, tag names; [] for regression
-    unit_separator: str = ""  # tokens: "" (characters, whitespace kept as units) or " " (words)
-    files: dict = field(default_factory=dict)
-    _test_loader: Any = None
-    _test: list[Example] | None = None
-    test_reads: int = 0
-    notes: list[str] = field(default_factory=list)  # what the reader found that a score should carry (overlaps)
-
-    @property
-    def num_labels(self) -> int:
-        return self.task.kind.num_labels(self.label_names)
-
-    def load_test(self) -> list[Example]:
-        """The test examples: called once, by the final evaluation, after the checkpoint is chosen."""
-        if self._test is None:
-            self._test = self._test_loader()
-        self.test_reads += 1
-        return self._test
 
 
 @dataclass

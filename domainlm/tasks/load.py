@@ -9,13 +9,42 @@ held back behind `TaskData.load_test()`, which only the final evaluation calls (
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from domainlm.corpus.filters import heldout_fraction_of
 from domainlm.errors import EvaluationError
-from domainlm.tasks.data import Example, TaskData
+from domainlm.tasks.data import Example
 from domainlm.tasks.files import default_data_dir
 from domainlm.tasks.schema import Task
+
+
+@dataclass
+class TaskData:
+    """Train and dev examples of a task; the test rows stay behind `load_test()`."""
+
+    task: Task
+    train: list[Example]
+    dev: list[Example]
+    label_names: list[str]  # class names, tag names; [] for regression
+    unit_separator: str = ""  # tokens: "" (characters, whitespace kept as units) or " " (words)
+    files: dict = field(default_factory=dict)
+    _test_loader: Any = None
+    _test: list[Example] | None = None
+    test_reads: int = 0
+    notes: list[str] = field(default_factory=list)  # what the reader found that a score should carry (overlaps)
+
+    @property
+    def num_labels(self) -> int:
+        return self.task.kind.num_labels(self.label_names)
+
+    def load_test(self) -> list[Example]:
+        """The test examples: called once, by the final evaluation, after the checkpoint is chosen."""
+        if self._test is None:
+            self._test = self._test_loader()
+        self.test_reads += 1
+        return self._test
 
 
 def _path(task: Task, name: str, data_dir: Path) -> Path:

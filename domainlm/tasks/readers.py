@@ -7,13 +7,10 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from domainlm.errors import EvaluationError
-from domainlm.tasks.data import Example
-
-if TYPE_CHECKING:
-    from domainlm.tasks.schema import Task
+from domainlm.tasks.data import Example, TaskFields
 
 
 def _get(row: dict, column: str):
@@ -45,7 +42,7 @@ def open_text(path: Path):
     return io.TextIOWrapper(stream, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline=None)
 
 
-def read_rows(task: Task, path: Path) -> list[tuple[int, dict]]:
+def read_rows(task: TaskFields, path: Path) -> list[tuple[int, dict]]:
     """(line, row dict) of a tsv / jsonl / klue-json file."""
     try:
         return _rows_of(task, path)
@@ -56,7 +53,7 @@ def read_rows(task: Task, path: Path) -> list[tuple[int, dict]]:
         ) from None
 
 
-def _rows_of(task: Task, path: Path) -> list[tuple[int, dict]]:
+def _rows_of(task: TaskFields, path: Path) -> list[tuple[int, dict]]:
     rows: list[tuple[int, dict]] = []
     with open_text(path) as fh:
         if task.format == "tsv":
@@ -104,11 +101,11 @@ def _rows_of(task: Task, path: Path) -> list[tuple[int, dict]]:
 
 
 # A label parser: (task, path, line, raw label) → the label, or OUTSIDE for a label outside the label map.
-LabelOf = Callable[["Task", Path, int, str], Any]
+LabelOf = Callable[[TaskFields, Path, int, str], Any]
 OUTSIDE = object()
 
 
-def read_labelled(task: Task, path: Path, label_of: LabelOf) -> list[Example]:
+def read_labelled(task: TaskFields, path: Path, label_of: LabelOf) -> list[Example]:
     """The examples of a text-column task: its text column(s) and `label_of` its label column."""
     examples: list[Example] = []
     outside: dict[str, int] = {}
@@ -137,14 +134,14 @@ def read_labelled(task: Task, path: Path, label_of: LabelOf) -> list[Example]:
     return examples
 
 
-def class_label(task: Task, path: Path, line: int, raw: str) -> Any:
+def class_label(task: TaskFields, path: Path, line: int, raw: str) -> Any:
     """A class: its id in the label map, or the raw label (mapped to ids once all splits are read)."""
     if task.label_map is None:
         return raw
     return task.label_map[raw] if raw in task.label_map else OUTSIDE
 
 
-def score_label(task: Task, path: Path, line: int, raw: str) -> float:
+def score_label(task: TaskFields, path: Path, line: int, raw: str) -> float:
     """A regression score: a finite number inside the task's score_range."""
     try:
         score = float(raw)
@@ -157,7 +154,7 @@ def score_label(task: Task, path: Path, line: int, raw: str) -> float:
     return score
 
 
-def _check_score(task: Task, path: Path, line: int, raw: str, score: float) -> None:
+def _check_score(task: TaskFields, path: Path, line: int, raw: str, score: float) -> None:
     """B23: nan and inf trained as gold scores (and a nan loss was blamed on the learning rate)."""
     if not math.isfinite(score):
         raise EvaluationError(

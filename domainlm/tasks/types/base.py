@@ -5,13 +5,10 @@ class to build, encoding, loss, prediction and score. One subclass per type (`do
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from domainlm.tasks.data import EncodedExamples, Example
+from domainlm.tasks.data import EncodedExamples, Example, TaskFields
 from domainlm.tasks.metrics import MetricData
-
-if TYPE_CHECKING:
-    from domainlm.tasks.schema import Task
 
 
 class TaskType:
@@ -28,29 +25,29 @@ class TaskType:
 
     # ------------------------------------------------------------ schema and reading
 
-    def check(self, task: Task) -> None:
+    def check(self, task: TaskFields) -> None:
         """Raise ValueError when the task's fields do not fit this type (the schema's check)."""
         raise NotImplementedError
 
-    def read(self, task: Task, path: Path) -> list[Example]:
+    def read(self, task: TaskFields, path: Path) -> list[Example]:
         raise NotImplementedError
 
-    def label_names(self, task: Task, seen: list[Example]) -> list[str]:
+    def label_names(self, task: TaskFields, seen: list[Example]) -> list[str]:
         """The class (or tag) names of the task, from its label map or the labels of `seen`."""
         return []
 
-    def label_index(self, task: Task, names: list[str]) -> dict:
+    def label_index(self, task: TaskFields, names: list[str]) -> dict:
         return {n: i for i, n in enumerate(names)}
 
-    def encode_labels(self, task: Task, examples: list[Example], index: dict) -> list[Example]:
+    def encode_labels(self, task: TaskFields, examples: list[Example], index: dict) -> list[Example]:
         """Raw labels as ids (in place), refusing labels never seen in train or dev."""
         return examples
 
-    def check_split(self, task: Task, examples: list[Example], which: str) -> list[Example]:
+    def check_split(self, task: TaskFields, examples: list[Example], which: str) -> list[Example]:
         """Refuse a split that cannot be learned or scored (a single class, constant scores)."""
         return examples
 
-    def unit_separator(self, task: Task) -> str:
+    def unit_separator(self, task: TaskFields) -> str:
         return ""
 
     def num_labels(self, label_names: list[str]) -> int:
@@ -62,7 +59,7 @@ class TaskType:
         """The config settings (problem_type) of the model class this type builds."""
         return {}
 
-    def check_saved_head(self, model_path: str, task: Task, config, num_labels: int, head: str):
+    def check_saved_head(self, model_path: str, task: TaskFields, config, num_labels: int, head: str):
         """(message, hint) when a checkpoint saved with the task head `head` cannot take this task; None when it can."""
         saved = getattr(config, "num_labels", None)
         if saved != num_labels:
@@ -87,7 +84,7 @@ class TaskType:
         """Predictions of a batch: class ids (or scores, or a tag id per token)."""
         return logits.argmax(-1)
 
-    def score(self, task: Task, preds: list, examples: list[Example], encoded: EncodedExamples, label_names):
+    def score(self, task: TaskFields, preds: list, examples: list[Example], encoded: EncodedExamples, label_names):
         """(score, gold, pred) in the metric's terms."""
         gold = [ex.label for ex in examples]
         return self.metric_data(task.metric, gold, preds, label_names).score(), gold, preds
@@ -96,10 +93,10 @@ class TaskType:
         classes = list(range(len(label_names))) if metric == "macro_f1" else None
         return MetricData(metric, gold, pred, classes=classes)
 
-    def ceiling_notes(self, task: Task, examples, encoded: EncodedExamples, label_names) -> list[str]:
+    def ceiling_notes(self, task: TaskFields, examples, encoded: EncodedExamples, label_names) -> list[str]:
         """What the best possible predictions would score, where the type cannot reach 1."""
         return []
 
-    def prediction_lines(self, task: Task, examples, gold, pred, label_names) -> list[str]:
+    def prediction_lines(self, task: TaskFields, examples, gold, pred, label_names) -> list[str]:
         """test_predictions.tsv: the header and one line per test example."""
         raise NotImplementedError

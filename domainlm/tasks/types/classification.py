@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from domainlm.errors import ConfigError, EvaluationError
-from domainlm.tasks.data import EncodedExamples, Example
+from domainlm.tasks.data import EncodedExamples, Example, TaskFields
 from domainlm.tasks.readers import class_label, read_labelled
 from domainlm.tasks.types.base import TaskType
 
-if TYPE_CHECKING:
-    from domainlm.tasks.schema import Task
 
-
-def check_text_task(kind: TaskType, task: Task, metric_rule: str) -> None:
+def check_text_task(kind: TaskType, task: TaskFields, metric_rule: str) -> None:
     """The schema rules of a task read from text columns (classification and regression)."""
     want = 1 if kind.name == "single" else 2
     if len(task.text_columns) != want:
@@ -27,7 +24,7 @@ def check_text_task(kind: TaskType, task: Task, metric_rule: str) -> None:
         raise ValueError(metric_rule)
 
 
-def label_map_names(task: Task) -> list[str]:
+def label_map_names(task: TaskFields) -> list[str]:
     """Class names in id order: the first raw label of each id (several raw labels of one class read "1|2")."""
     assert task.label_map is not None
     by_id: dict[int, str] = {}
@@ -56,7 +53,7 @@ def encode_texts(examples: list[Example], tokenizer, max_seq_len: int, pair: boo
     return EncodedExamples(features, None, sum(len(f["input_ids"]) for f in features))
 
 
-def text_prediction_lines(task: Task, examples, gold, pred, show) -> list[str]:
+def text_prediction_lines(task: TaskFields, examples, gold, pred, show) -> list[str]:
     """test_predictions.tsv of a text task: the texts, then gold and predicted as `show` writes them."""
     lines = ["index\t" + "\t".join(task.text_columns) + "\tgold\tpredicted\n"]
     for i, (ex, g, p) in enumerate(zip(examples, gold, pred)):
@@ -71,16 +68,16 @@ class SingleText(TaskType):
     metrics: ClassVar[tuple[str, ...]] = ("accuracy", "macro_f1")
     classification: ClassVar[bool] = True
 
-    def check(self, task: Task) -> None:
+    def check(self, task: TaskFields) -> None:
         check_text_task(self, task, "a classification task is scored by accuracy or macro_f1")
 
-    def read(self, task: Task, path: Path) -> list[Example]:
+    def read(self, task: TaskFields, path: Path) -> list[Example]:
         return read_labelled(task, path, class_label)
 
-    def label_names(self, task: Task, seen: list[Example]) -> list[str]:
+    def label_names(self, task: TaskFields, seen: list[Example]) -> list[str]:
         return label_map_names(task) if task.label_map is not None else sorted({ex.label for ex in seen})
 
-    def encode_labels(self, task: Task, examples: list[Example], index: dict) -> list[Example]:
+    def encode_labels(self, task: TaskFields, examples: list[Example], index: dict) -> list[Example]:
         if task.label_map is not None:
             return examples
         for ex in examples:
@@ -93,7 +90,7 @@ class SingleText(TaskType):
             ex.label = index[ex.label]
         return examples
 
-    def check_split(self, task: Task, examples: list[Example], which: str) -> list[Example]:
+    def check_split(self, task: TaskFields, examples: list[Example], which: str) -> list[Example]:
         if which == "train" and len({ex.label for ex in examples}) < 2:
             raise EvaluationError(
                 f"Task '{task.name}': the training examples hold a single class.",
@@ -107,7 +104,7 @@ class SingleText(TaskType):
     def encode(self, examples, tokenizer, max_seq_len: int, label_names, unit_separator: str) -> EncodedExamples:
         return encode_texts(examples, tokenizer, max_seq_len, pair=self.name != "single")
 
-    def prediction_lines(self, task: Task, examples, gold, pred, label_names) -> list[str]:
+    def prediction_lines(self, task: TaskFields, examples, gold, pred, label_names) -> list[str]:
         return text_prediction_lines(task, examples, gold, pred, lambda label: label_names[label])
 
 

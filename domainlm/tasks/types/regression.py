@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from domainlm.errors import EvaluationError
-from domainlm.tasks.data import EncodedExamples, Example
+from domainlm.tasks.data import EncodedExamples, Example, TaskFields
 from domainlm.tasks.readers import read_labelled, score_label
 from domainlm.tasks.types.base import TaskType
 from domainlm.tasks.types.classification import check_text_task, encode_texts, text_prediction_lines
-
-if TYPE_CHECKING:
-    from domainlm.tasks.schema import Task
 
 
 class Regression(TaskType):
@@ -21,13 +18,13 @@ class Regression(TaskType):
     metrics: ClassVar[tuple[str, ...]] = ("spearman", "pearson")
     label_dtype: ClassVar[str] = "float32"
 
-    def check(self, task: Task) -> None:
+    def check(self, task: TaskFields) -> None:
         check_text_task(self, task, "a regression task is scored by spearman or pearson")
 
-    def read(self, task: Task, path: Path) -> list[Example]:
+    def read(self, task: TaskFields, path: Path) -> list[Example]:
         return read_labelled(task, path, score_label)
 
-    def check_split(self, task: Task, examples: list[Example], which: str) -> list[Example]:
+    def check_split(self, task: TaskFields, examples: list[Example], which: str) -> list[Example]:
         """P16: gold scores that are all equal give a NaN score (a correlation of a constant is undefined)
         with no word of why; a split of at least two examples must hold two different scores."""
         if len(examples) < 2:
@@ -48,7 +45,7 @@ class Regression(TaskType):
     def model_kwargs(self) -> dict[str, Any]:
         return {"problem_type": "regression"}
 
-    def check_saved_head(self, model_path: str, task: Task, config, num_labels: int, head: str):
+    def check_saved_head(self, model_path: str, task: TaskFields, config, num_labels: int, head: str):
         saved = getattr(config, "num_labels", None)
         if saved != 1 or getattr(config, "problem_type", None) not in (None, "regression"):
             return (
@@ -69,5 +66,5 @@ class Regression(TaskType):
     def predict(self, logits):
         return logits.float().squeeze(-1)
 
-    def prediction_lines(self, task: Task, examples, gold, pred, label_names) -> list[str]:
+    def prediction_lines(self, task: TaskFields, examples, gold, pred, label_names) -> list[str]:
         return text_prediction_lines(task, examples, gold, pred, repr)

@@ -6,18 +6,15 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from domainlm.errors import EvaluationError
-from domainlm.tasks.data import EncodedExamples, Example
+from domainlm.tasks.data import EncodedExamples, Example, TaskFields
 from domainlm.tasks.readers import open_text
 from domainlm.tasks.types.base import TaskType
 from domainlm.tasks.types.classification import label_map_names
-
-if TYPE_CHECKING:
-    from domainlm.tasks.schema import Task
 
 _BIO = re.compile(r"^(O|[BI]-\S+)$")
 
@@ -31,26 +28,26 @@ class TokenTagging(TaskType):
     hub_task_type: ClassVar[str] = "token-classification"
     pads_predictions: ClassVar[bool] = True
 
-    def check(self, task: Task) -> None:
+    def check(self, task: TaskFields) -> None:
         if task.format not in ("klue-ner", "naver-ner", "jsonl"):
             raise ValueError("a tokens task reads klue-ner, naver-ner or jsonl (tokens + tags) files")
         if task.metric != "entity_f1":
             raise ValueError("a tokens task is scored by entity_f1")
 
-    def read(self, task: Task, path: Path) -> list[Example]:
+    def read(self, task: TaskFields, path: Path) -> list[Example]:
         return read_tagged(task, path)
 
-    def label_names(self, task: Task, seen: list[Example]) -> list[str]:
+    def label_names(self, task: TaskFields, seen: list[Example]) -> list[str]:
         if task.label_map is not None:
             return label_map_names(task)
         tags = {t for ex in seen for t in ex.label}
         # O first, then each type's B and I together: a readable, stable order.
         return ["O"] + sorted(tags - {"O"}, key=lambda t: (t[2:], t[0]))
 
-    def label_index(self, task: Task, names: list[str]) -> dict:
+    def label_index(self, task: TaskFields, names: list[str]) -> dict:
         return dict(task.label_map) if task.label_map is not None else super().label_index(task, names)
 
-    def encode_labels(self, task: Task, examples: list[Example], index: dict) -> list[Example]:
+    def encode_labels(self, task: TaskFields, examples: list[Example], index: dict) -> list[Example]:
         for ex in examples:
             if any(t not in index for t in ex.label):
                 unknown = sorted({t for t in ex.label if t not in index})
@@ -62,7 +59,7 @@ class TokenTagging(TaskType):
             ex.label = [index[t] for t in ex.label]
         return examples
 
-    def unit_separator(self, task: Task) -> str:
+    def unit_separator(self, task: TaskFields) -> str:
         return " " if task.format in ("naver-ner", "jsonl") else ""  # words; KLUE-NER's units are characters
 
     def encode(self, examples, tokenizer, max_seq_len: int, label_names, unit_separator: str) -> EncodedExamples:
@@ -74,13 +71,13 @@ class TokenTagging(TaskType):
 
         return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
 
-    def score(self, task: Task, preds: list, examples: list[Example], encoded: EncodedExamples, label_names):
+    def score(self, task: TaskFields, preds: list, examples: list[Example], encoded: EncodedExamples, label_names):
         assert encoded.unit_tokens is not None  # tokens tasks encode their units (_encode_tokens)
         gold = [[label_names[t] for t in ex.label] for ex in examples]
         pred = [unit_predictions(p, u, label_names) for p, u in zip(preds, encoded.unit_tokens)]
         return self.metric_data(task.metric, gold, pred, label_names).score(), gold, pred
 
-    def ceiling_notes(self, task: Task, examples, encoded: EncodedExamples, label_names) -> list[str]:
+    def ceiling_notes(self, task: TaskFields, examples, encoded: EncodedExamples, label_names) -> list[str]:
         """What a perfect token tagger would score. Units are scored, tokens predicted, and a token that
         spans an entity boundary ("대통령의" with 의 outside) cannot be right on both sides."""
         perfect = [[lab if lab >= 0 else 0 for lab in f["labels"]] for f in encoded.features]
@@ -90,7 +87,7 @@ class TokenTagging(TaskType):
             "(tokens that span an entity boundary, or cut off at --max-seq-len)"
         ]
 
-    def prediction_lines(self, task: Task, examples, gold, pred, label_names) -> list[str]:
+    def prediction_lines(self, task: TaskFields, examples, gold, pred, label_names) -> list[str]:
         lines = ["index\tunits\tgold\tpredicted\n"]
         for i, (ex, g, p) in enumerate(zip(examples, gold, pred)):
             units = "|".join(u.replace("\t", " ") for u in ex.texts)
@@ -106,7 +103,7 @@ def _naver_tag(tag: str) -> str:
     return f"{m.group(2)}-{m.group(1)}" if m else tag
 
 
-def read_tagged(task: Task, path: Path) -> list[Example]:
+def read_tagged(task: TaskFields, path: Path) -> list[Example]:
     """Sentences of a klue-ner (character, tag), naver-ner (index, word, tag) or jsonl (tokens, tags) file."""
     sentences: list[Example] = []
     bad: dict[str, int] = {}

@@ -15,6 +15,11 @@ data order and seed, and is fine-tuned on the domain's task at several label bud
     fill-auto        as fill-K with K chosen by `--slots auto` (domainlm.training.slot_budget)
     fill-K-3N        as fill-K (or fill-auto) trained for 3N tokens: where the fill pays with a bigger budget
     phased-K         as fill-K, new rows alone first (own learning rate), then everything
+    partial-K        as fill-K, training only the new rows, the output bias and the first and last layers
+                     (--mode partial; Yamaguchi et al. 2024)
+    rowlr-K          as fill-K, the new rows at their own higher learning rate (--new-rows-lr; Unsloth's
+                     embedding_learning_rate)
+    distill-K        as fill-K, the rows initialised by Token Distillation (--init distill) instead of the mean
 
 Domains: shopping (Naver shopping reviews; not in the base; task shopping-rating), news (Korean news
 comments; not in the base; task hate-speech, whose train texts are the domain text), movies (NSMC;
@@ -169,12 +174,31 @@ DEFAULT_ARMS = {
         "tapt",
         "fill-only-1000",
         "phased-1000",
+        "partial-1000",
+        "rowlr-1000",
+        "distill-1000",
     ],
     "news": ["base", "plain-N", "fill-auto", "plain-3N", "fill-auto-3N", "tapt", "fill-1000"],
     "movies": ["base", "plain-N", "fill-auto", "fill-500", "plain-3N", "fill-2000"],
 }
-QUICK_ARMS = ["base", "plain-N", "plain-3N", "tapt", "fill-only-50", "fill-50", "fill-150", "fill-auto", "phased-50"]
+QUICK_ARMS = [
+    "base",
+    "plain-N",
+    "plain-3N",
+    "tapt",
+    "fill-only-50",
+    "fill-50",
+    "fill-150",
+    "fill-auto",
+    "phased-50",
+    "partial-50",
+    "rowlr-50",
+    "distill-50",
+]
 REFERENCE = "plain-N"
+# Arms that fill K slots and train (compared as fills); fill-only fills without training.
+TRAINED_FILLS = ("fill", "phased", "partial", "rowlr", "distill")
+FILLS = (*TRAINED_FILLS, "fill-only")
 DOMAINS = {"shopping": "shopping-rating", "news": "hate-speech", "movies": "nsmc"}
 
 
@@ -192,6 +216,10 @@ def describe_arm(name: str) -> str:
             else f"--slots auto: the terms a budget of {n} tokens can teach, then {n} tokens of masked-LM"
         ),
         "phased": f"the {k} best mined terms, new rows alone first, then everything, N in all",
+        "partial": f"the {k} best mined terms, mean init, then N tokens training only the new rows, the output "
+        "bias and the first and last layers (--mode partial)",
+        "rowlr": f"as fill-{k}, the new rows at their own higher learning rate (--new-rows-lr)",
+        "distill": f"as fill-{k}, the rows initialised by Token Distillation (--init distill) instead of the mean",
     }[kind]
 
 
@@ -201,7 +229,7 @@ def parse_arm(name: str) -> tuple[str, int | str | None]:
         return name, None
     if name in ("plain-N", "plain-3N"):
         return "plain", None
-    for kind in ("fill-only", "phased", "fill"):
+    for kind in ("fill-only", "phased", "partial", "rowlr", "distill", "fill"):
         if name.startswith(kind + "-"):
             k = name[len(kind) + 1 :]
             if kind == "fill" and k.endswith("-3N"):  # fill-K-3N, fill-auto-3N: the fill trained for 3N
@@ -212,7 +240,7 @@ def parse_arm(name: str) -> tuple[str, int | str | None]:
                 return kind, int(k)
     raise SystemExit(
         f"unknown arm {name!r}: base, plain-N, plain-3N, tapt, fill-K, fill-auto, fill-K-3N, fill-auto-3N, "
-        "fill-only-K, phased-K"
+        "fill-only-K, phased-K, partial-K, rowlr-K, distill-K"
     )
 
 
@@ -227,6 +255,10 @@ def config_key(config) -> dict:
     d = config.model_dump()
     for name in ("report_to", "logging_dir"):
         d.pop(name, None)
+    # Settings added after arms were cached enter the key only when set.
+    for name in ("new_rows_lr",):
+        if d.get(name) is None:
+            d.pop(name, None)
     precision = d.pop("precision", "auto")
     d["bf16"], d["cpu_bf16"] = precision != "fp32", precision == "bf16"
     return d
@@ -506,11 +538,17 @@ def arm_config(name: str, p: dict):
         seed=p.get("adapt_seed", 0),
         precision=_precision(p),
         replay_ratio=0.0 if kind == "tapt" else p["replay"],
-        slots=k if kind in ("fill", "fill-only", "phased") else "all",
+        slots=k if kind in FILLS else "all",
     )
     steps = p["steps"] * (3 if name.endswith("3N") else 1)
     if kind == "fill-only":
         return TrainConfig(max_steps=0, **common)
+    if kind == "partial":
+        return TrainConfig(mode="partial", max_steps=steps, **common)
+    if kind == "rowlr":
+        return TrainConfig(max_steps=steps, new_rows_lr=p["new_rows_lr"], **common)
+    if kind == "distill":
+        return TrainConfig(max_steps=steps, init="distill", **common)
     if kind == "phased":
         rows = p["new_rows_steps"]
         return TrainConfig(
@@ -540,7 +578,7 @@ def run_arm(name: str, domain: dict, base: dict, p: dict, terms: Path | None) ->
             "slots_filled": 0,
         }
     out = domain["dir"] / f"arm-{name}"
-    arm_terms = terms if kind in ("fill", "fill-only", "phased") else None
+    arm_terms = terms if kind in FILLS else None
     config = arm_config(name, p)
     terms_digest = hashlib.sha256(Path(arm_terms).read_bytes()).hexdigest() if arm_terms else None
     corpus = domain["tapt"] if kind == "tapt" else domain["corpus"]
@@ -770,7 +808,7 @@ def efficiency(domain: dict, base_path: str, filled_path: str, p: dict, data: Pa
 
 
 def fill_arms(arms) -> list[str]:
-    return [a for a in arms if parse_arm(a)[0] in ("fill", "phased")]
+    return [a for a in arms if parse_arm(a)[0] in TRAINED_FILLS]
 
 
 def best_fill(dom: dict, budget: str, *, swept_at_n: bool = True) -> str | None:
@@ -942,7 +980,8 @@ def chart(result: dict, path: Path) -> None:
                 key=lambda p: (p[0], p[2]),
             )
             shift = 1 + 0.05 * (j - 0.5)
-            for kind, marker in (("fill", "o-"), ("phased", "s"), ("fill-only", "v")):
+            markers = (("fill", "o-"), ("phased", "s"), ("partial", "P"), ("rowlr", "^"), ("distill", "X"))
+            for kind, marker in (*markers, ("fill-only", "v")):
                 sel = (
                     [
                         (x, d, a)
@@ -1061,11 +1100,7 @@ def run_domain(
     deadline: float | None = None,
 ) -> None:
     domain = prepare_domain(name, work, p, data)
-    terms = (
-        mined_terms(domain, base, p)
-        if any(parse_arm(a)[0] in ("fill", "fill-only", "phased") for a in arms_wanted)
-        else None
-    )
+    terms = mined_terms(domain, base, p) if any(parse_arm(a)[0] in FILLS for a in arms_wanted) else None
     dom = result["domains"].setdefault(name, {})
     dom |= {"task": domain["task"], "arms": {}}
     if "method" not in dom.get("base_quality", {}):

@@ -1,7 +1,8 @@
 """The adaptation benchmark v2 (benchmarks/adaptation_benchmark.py) end to end in its quick profile.
 
 Its numbers mean nothing at this size; what is tested is that every arm (the slot sweep, fill only,
---slots auto, phased, TAPT, plain N and 3N) trains from the one base, every measure is computed on
+--slots auto, phased, partial unfreezing, new rows at their own rate, Token Distillation, TAPT, plain N
+and 3N) trains from the one base, every measure is computed on
 the same words and test examples for every arm, the targets are decided, the map is drawn, and a
 rerun reuses what is cached.
 """
@@ -119,7 +120,14 @@ def test_arm_names_are_checked(bench):
     assert bench.parse_arm("fill-only-250") == ("fill-only", 250)
     assert bench.parse_arm("fill-auto-3N") == ("fill", "auto") and bench.parse_arm("fill-500-3N") == ("fill", 500)
     assert bench.arm_config("fill-500-3N", bench.PROFILES["quick"]).max_steps == 3 * bench.PROFILES["quick"]["steps"]
-    for bad in ("fill-", "fill-x", "phased-auto", "plain-2N"):
+    quick = bench.PROFILES["quick"]
+    assert bench.parse_arm("partial-50") == ("partial", 50) and bench.arm_config("partial-50", quick).mode == "partial"
+    assert bench.arm_config("rowlr-50", quick).new_rows_lr == quick["new_rows_lr"]
+    assert bench.arm_config("distill-50", quick).init == "distill"
+    # A setting added after arms were cached stays out of their keys while unset (hours of arms are reused).
+    assert "new_rows_lr" not in bench.config_key(bench.arm_config("fill-50", quick))
+    assert bench.config_key(bench.arm_config("rowlr-50", quick))["new_rows_lr"] == quick["new_rows_lr"]
+    for bad in ("fill-", "fill-x", "phased-auto", "plain-2N", "partial-auto"):
         with pytest.raises(SystemExit, match="unknown arm"):
             bench.parse_arm(bad)
 

@@ -108,7 +108,7 @@ def test_an_unregistered_row_init_is_refused_as_a_literal_choice_was():
 
 def test_the_built_ins_are_registered_in_order():
     assert row_init_names() == ("mean", "random", "distill")
-    assert mode_names() == ("full", "lora", "new-rows")
+    assert mode_names() == ("full", "lora", "new-rows", "partial")
     with pytest.raises(ValueError, match="registered already"):
         register_row_init("mean", write=lambda *a: None)
 

@@ -112,6 +112,7 @@ def adapt_command(
     mode: ModeChoice | None = setting(TrainConfig, "mode", recipe=True, note=MODE_NOTE, rich_help_panel=TRAIN_OPTIONS),
     max_steps: int | None = setting(TrainConfig, "max_steps", recipe=True, rich_help_panel=TRAIN_OPTIONS),
     lr: float | None = setting(TrainConfig, "lr", recipe=True, rich_help_panel=TRAIN_OPTIONS),
+    new_rows_lr: float | None = setting(TrainConfig, "new_rows_lr", recipe=True, rich_help_panel=TRAIN_OPTIONS),
     batch_size: int | None = setting(TrainConfig, "batch_size", recipe=True, rich_help_panel=TRAIN_OPTIONS),
     grad_accum: int | None = setting(TrainConfig, "grad_accum", recipe=True, rich_help_panel=TRAIN_OPTIONS),
     seq_len: int | None = setting(TrainConfig, "seq_len", recipe=True, rich_help_panel=TRAIN_OPTIONS),

@@ -1,11 +1,15 @@
-"""Which parameters train: the built-in modes `full`, `lora`, `new-rows` (registered by name in
-`domainlm.modeling.train_modes`, which `apply_mode` looks them up in).
+"""Which parameters train: the built-in modes `full`, `lora`, `new-rows`, `partial` (registered by name
+in `domainlm.modeling.train_modes`, which `apply_mode` looks them up in).
 
 - full: everything.
 - new-rows: only the filled slot rows of the (tied) embedding matrix and their decoder-bias entries.
   The whole embedding parameter stays trainable and a gradient hook zeroes every other row, so the
   tied decoder keeps pointing at the same tensor. Those parameters must get no weight decay (see
   `no_decay_names`): AdamW decays a parameter whatever its gradient, which would shrink frozen rows.
+- partial: the filled rows as in new-rows, the whole output bias (the cheapest way to move the
+  model's word frequencies to the domain's) and the first and last encoder layers; the rest frozen.
+  Partial unfreezing after vocabulary expansion limits forgetting (Yamaguchi et al. 2024 train the
+  embeddings, the head and the two outermost layers at each end).
 - lora: peft LoRA on attention and FFN layers, the filled rows trainable through peft's
   `trainable_token_indices`. peft's TrainableTokens wrapper of a tied Linear decoder drops the
   decoder bias before peft 0.22 (peft issue 3649), so an untrained adapter would change the logits;
@@ -57,7 +61,29 @@ def train_filled_rows(model: nn.Module, slot_ids: list[int], lora=None) -> nn.Mo
     return model
 
 
-def _freeze_all_but_rows(model: nn.Module, slot_ids: list[int]) -> None:
+def train_outer_layers(model: nn.Module, slot_ids: list[int], lora=None) -> nn.Module:
+    """Mode partial: the filled rows, the whole output bias, and the first and last encoder layers
+    (without filled slots: the bias and those layers)."""
+    _freeze_all_but_rows(model, slot_ids, whole_bias=True)
+    layers = encoder_layers(model)
+    for layer in {id(m): m for m in (layers[0], layers[-1])}.values():
+        for p in layer.parameters():
+            p.requires_grad_(True)
+    return model
+
+
+def encoder_layers(model: nn.Module) -> nn.ModuleList:
+    """The stack of transformer layers (BERT, ELECTRA: `encoder.layer`; ALBERT: its shared layer groups)."""
+    for name, module in model.named_modules():
+        if isinstance(module, nn.ModuleList) and len(module) and name.rsplit(".", 2)[-2:-1] == ["encoder"]:
+            return module
+    raise TrainingError(
+        f"Mode 'partial' found no encoder layer stack in {type(model).__name__}.",
+        "Use --mode new-rows, full or lora with this architecture.",
+    )
+
+
+def _freeze_all_but_rows(model: nn.Module, slot_ids: list[int], *, whole_bias: bool = False) -> None:
     for p in model.parameters():
         p.requires_grad_(False)
     emb = input_embeddings(model).weight
@@ -66,12 +92,14 @@ def _freeze_all_but_rows(model: nn.Module, slot_ids: list[int]) -> None:
     if out is not None and out.weight is not emb:
         targets.append(cast(torch.Tensor, out.weight))
     bias = decoder_bias(model)
-    if bias is not None:
+    if bias is not None and whole_bias:
+        bias.requires_grad_(True)
+    elif bias is not None:
         targets.append(bias)
     hooks = []
-    for param in targets:
+    for param in targets if slot_ids else []:
         keep = torch.zeros(param.shape[0], dtype=torch.bool)
-        keep[torch.tensor(sorted(set(slot_ids)))] = True
+        keep[torch.tensor(sorted(set(slot_ids)), dtype=torch.long)] = True
         shape = (-1,) + (1,) * (param.dim() - 1)
         mask = keep.view(shape).to(param.device)
         param.requires_grad_(True)
@@ -80,11 +108,32 @@ def _freeze_all_but_rows(model: nn.Module, slot_ids: list[int]) -> None:
     setattr(model, _ROW_HOOKS, hooks)
 
 
+def filled_row_tensors(model: nn.Module, slot_ids: list[int]) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Where the filled rows train: (tensor, the slot rows in it, or None when all of it is those rows).
+
+    The embedding matrix (and an untied decoder) and the decoder bias hold them as rows; under LoRA,
+    peft's trainable-token deltas are the rows themselves. Only tensors that train are listed."""
+    if not slot_ids:
+        return []
+    deltas = [p for name, p in model.named_parameters() if "trainable_tokens_delta" in name and p.requires_grad]
+    if deltas:
+        return [(p, None) for p in deltas]
+    index = torch.tensor(sorted(set(slot_ids)), dtype=torch.long)
+    tensors: list[torch.Tensor] = [input_embeddings(model).weight]
+    out = output_embeddings(model)
+    if out is not None and out.weight is not tensors[0]:
+        tensors.append(cast(torch.Tensor, out.weight))
+    bias = decoder_bias(model)
+    if bias is not None:
+        tensors.append(bias)
+    return [(t, index.to(t.device)) for t in tensors if t.requires_grad]
+
+
 def no_decay_names(model: nn.Module, mode: str) -> set[str]:
     """Parameter names that must not get weight decay: biases, LayerNorm, and masked-row params."""
     names = set()
     row_params = set()
-    if mode == "new-rows":
+    if mode in ("new-rows", "partial"):
         row_params = {id(input_embeddings(model).weight)}
         out = output_embeddings(model)
         if out is not None:

@@ -2,7 +2,7 @@
 
 A mode is a function `apply(model, slot_ids, lora) -> the model to train` (setting requires_grad) plus
 one `register_mode` call carrying its name and how `--mode`'s help describes it. The built-ins (full,
-lora, new-rows; implemented in `domainlm.modeling.modes`, named as "module:function" so that this
+lora, new-rows, partial; implemented in `domainlm.modeling.modes`, named as "module:function" so that this
 module stays torch-free and imports nothing of it) are registered at the end of this file; a new
 mode is one more registration, here or in a module imported here. `phased` is not a mode but a
 schedule of them (train.phases), accepted beside the registered names by `train.mode`. Torch-free.
@@ -76,3 +76,8 @@ ModeName = Annotated[str, RegisteredName(run_mode_names)]
 register_mode("full", apply="domainlm.modeling.modes:train_everything", help="all")
 register_mode("lora", apply="domainlm.modeling.modes:lora_model", help="LoRA adapters (+ the filled rows)")
 register_mode("new-rows", apply="domainlm.modeling.modes:train_filled_rows", help="the filled rows only")
+register_mode(
+    "partial",
+    apply="domainlm.modeling.modes:train_outer_layers",
+    help="the filled rows, the output bias, the first and last layers",
+)

@@ -69,6 +69,13 @@ class TrainConfig(BaseModel):
         "only, no training (Sachidananda et al. 2021's adaptive tokenization)",
     )
     lr: float = Field(5e-5, gt=0, description="Peak learning rate")
+    new_rows_lr: float | None = Field(
+        None,
+        gt=0,
+        description="Peak learning rate of the filled rows wherever they train (every phase; Unsloth's "
+        "embedding_learning_rate): new rows start far from where they end, the rest of the model near it. "
+        "null: the phase's rate",
+    )
     warmup_ratio: float = Field(0.06, ge=0, lt=1, description="Share of steps of linear warm-up")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
     batch_size: int = Field(32, ge=1, description="Packed sequences per device per step")

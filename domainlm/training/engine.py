@@ -26,7 +26,7 @@ from torch import nn
 from domainlm.errors import ConfigError, OutputError, TrainingError
 from domainlm.modeling.adapters import LoraAdapter, adapter_possible, merge_keeping_adapter
 from domainlm.modeling.init_rows import input_embeddings
-from domainlm.modeling.modes import apply_mode, merged_model, no_decay_names
+from domainlm.modeling.modes import apply_mode, filled_row_tensors, merged_model, no_decay_names
 from domainlm.progress import progress_bar
 from domainlm.runtime import accelerator_for, cpu_has_native_bf16, resolve_precision, warn_single_process_launch  # noqa: F401 (re-export)
 from domainlm.training.checkpoint import (
@@ -41,7 +41,7 @@ from domainlm.training.config import TrainConfig
 from domainlm.training.data import batches
 from domainlm.training.masking import mask_generator
 from domainlm.training.objectives import MaskedLM, Objective
-from domainlm.training.optim import adamw, decay_groups, linear_schedule
+from domainlm.training.optim import RowLearningRate, adamw, decay_groups, linear_schedule
 from domainlm.training.tracking import TrackingPlan, make_trackers, tracked, tracker_values
 
 
@@ -207,6 +207,7 @@ class _PhaseRun:
     wrapper: torch.nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
+    row_rate: RowLearningRate | None = None  # train.new_rows_lr: the filled rows' own learning rate
 
 
 class Trainer:
@@ -373,7 +374,12 @@ class Trainer:
         if self.config.compile:
             _compile(wrapper.model)
         wrapper, optimizer = self.accelerator.prepare(wrapper, optimizer)
-        return _PhaseRun(index, phase, sum(p.steps for p in self.phases[:index]), wrapper, optimizer, scheduler)
+        row_rate = None
+        if self.config.new_rows_lr is not None and self.config.new_rows_lr != phase.lr:
+            rows = filled_row_tensors(model, self.slot_ids)
+            row_rate = RowLearningRate(rows, self.config.new_rows_lr / phase.lr) if rows else None
+        first = sum(p.steps for p in self.phases[:index])
+        return _PhaseRun(index, phase, first, wrapper, optimizer, scheduler, row_rate)
 
     def _train_phase(self, run: _PhaseRun) -> None:
         s = self.state
@@ -424,7 +430,11 @@ class Trainer:
                 + ("resume from that checkpoint with --resume." if s.last_good else "start again."),
             )
         acc.clip_grad_norm_([p for p in run.wrapper.parameters() if p.requires_grad], 1.0)
+        if run.row_rate is not None:
+            run.row_rate.before_step()
         run.optimizer.step()
+        if run.row_rate is not None:
+            run.row_rate.after_step()
         run.scheduler.step()
         run.optimizer.zero_grad(set_to_none=True)
         s.step += 1

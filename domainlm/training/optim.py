@@ -45,3 +45,31 @@ def linear_schedule(optimizer, steps: int, warmup_ratio: float) -> torch.optim.l
     from transformers import get_linear_schedule_with_warmup
 
     return get_linear_schedule_with_warmup(optimizer, int(warmup_ratio * steps), steps)
+
+
+class RowLearningRate:
+    """The filled rows at their own learning rate (`train.new_rows_lr`) inside a phase that trains more.
+
+    A row is a slice of the embedding matrix, which no optimizer parameter group can hold on its own.
+    AdamW's step on a tensor, its decoupled weight decay included, is proportional to the learning rate,
+    so scaling each row's change by new_rows_lr / the phase's lr after the step gives exactly the step it
+    would take at new_rows_lr (its moments depend on its gradients only). The schedule applies to both."""
+
+    def __init__(self, rows: list[tuple[torch.Tensor, torch.Tensor | None]], scale: float):
+        self.rows, self.scale = rows, scale
+        self._before: list[torch.Tensor] = []
+
+    def before_step(self) -> None:
+        with torch.no_grad():
+            self._before = [(t if index is None else t[index]).detach().clone() for t, index in self.rows]
+
+    def after_step(self) -> None:
+        with torch.no_grad():
+            for (t, index), before in zip(self.rows, self._before):
+                now = t if index is None else t[index]
+                scaled = before + self.scale * (now - before)
+                if index is None:
+                    t.copy_(scaled)
+                else:
+                    t[index] = scaled
+        self._before = []

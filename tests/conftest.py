@@ -10,6 +10,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# `--precision auto` is bf16 on CPUs with native bf16: the tests' numbers must not depend on the CPU.
+os.environ.setdefault("DOMAINLM_CPU_AUTO_BF16", "0")
 
 from helpers.tiny import build_tiny_tokenizer, shared_data_dir, tiny_corpus_texts  # noqa: E402
 

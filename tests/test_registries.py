@@ -147,9 +147,9 @@ def adapt_zero_steps(base, corpus, out):
 
 
 def test_an_unknown_mode_is_refused_with_the_registered_names():
-    with pytest.raises(Exception, match="Input should be 'full', 'lora', 'new-rows' or 'phased'"):
+    with pytest.raises(Exception, match="Input should be 'full', 'lora', 'new-rows', 'partial' or 'phased'"):
         TrainConfig(mode="biases")
-    with pytest.raises(Exception, match="Input should be 'full', 'lora' or 'new-rows'"):
+    with pytest.raises(Exception, match="Input should be 'full', 'lora', 'new-rows' or 'partial'"):
         PhaseConfig(mode="phased", steps=1)
 
 

@@ -64,4 +64,6 @@ class EvalConfig(BaseModel):
     examples: int = Field(5, ge=0, description="Example sentences shown tokenized before and after in report.md")
     top_terms: int = Field(20, ge=0, description="Filled terms listed in report.md, most emitted first")
     device: str | None = Field(None, description="torch device (null: cuda when available, else cpu)")
-    precision: Precision = Field("auto", description=PRECISION_HELP + " (both models alike)")
+    precision: Precision = Field(
+        "auto", description=PRECISION_HELP + " (both models alike, in the scores and in the suite's fine-tuning)"
+    )

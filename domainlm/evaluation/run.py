@@ -471,6 +471,7 @@ def _run_suite(
         epochs=suite.epochs,
         lr=suite.lr,
         device=config.device,
+        precision=config.precision,
     )
     rows = []
     for comparison in result.comparisons:

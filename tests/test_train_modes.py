@@ -159,6 +159,9 @@ def test_new_rows_lr_moves_the_new_rows_further_and_nothing_else(tiny_mlm_dir, f
     moved_plain = (plain[EMB][slots] - zero[EMB][slots]).abs().mean()
     moved_fast = (fast[EMB][slots] - zero[EMB][slots]).abs().mean()
     assert moved_fast > 5 * moved_plain
+    card = (tmp_path / "fast" / "README.md").read_text(encoding="utf-8")
+    assert "peak lr 0.0001 (the filled rows: 0.005)" in card and "Whole-word (eojeol) masking" in card
+    assert "(the filled rows:" not in (tmp_path / "plain" / "README.md").read_text(encoding="utf-8")
     others = [i for i in range(before[EMB].shape[0]) if i not in slots]
     # The base's rows train at lr in both runs; they differ only through what the new rows changed.
     assert (fast[EMB][others] - plain[EMB][others]).abs().max() < (fast[EMB][slots] - plain[EMB][slots]).abs().max()

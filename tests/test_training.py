@@ -183,6 +183,8 @@ def test_pretrain_writes_a_loadable_model(tiny_tokenizer_dir, corpus, tmp_path):
     model = AutoModelForMaskedLM.from_pretrained(str(out))
     assert model.config.num_hidden_layers == 2
     assert not (tmp_path / "base.checkpoints").exists()
+    # Pretraining from scratch masks tokens (train.masking null), and the card says so.
+    assert "Token masking of 0.15 of the tokens" in (out / "README.md").read_text(encoding="utf-8")
 
 
 def test_pretrain_albert(tiny_tokenizer_dir, corpus, tmp_path):

@@ -336,10 +336,18 @@ def _training(card: _Card) -> list[str]:
         lines.append(lora_line(train, settings.get("save")))
     if card.electra:
         lines.append(_electra_line(train.get("electra", {}), settings))
+    # train.masking null is resolved by the run: whole-word when adapting, token when pretraining from scratch.
+    masking = train.get("masking") or ("whole-word" if card.adapt else "token")
+    unit = (
+        "Whole-word (eojeol) masking of {} of the eojeols"
+        if masking == "whole-word"
+        else "Token masking of {} of the tokens"
+    )
+    rows_lr = f" (the filled rows: {train['new_rows_lr']})" if train.get("new_rows_lr") is not None else ""
     lines.append(
-        f"- Whole-word (eojeol) masking of {train.get('mlm_probability')} of the eojeols, packed sequences of "
+        f"- {unit.format(train.get('mlm_probability'))}, packed sequences of "
         f"{train.get('seq_len')} tokens, {batch_line(settings)}, "
-        f"peak lr {train.get('lr')}, replay of general text {train.get('replay_ratio')}."
+        f"peak lr {train.get('lr')}{rows_lr}, replay of general text {train.get('replay_ratio')}."
     )
     lines.append(
         f"- Corpus: {', '.join(shown_source(c) for c in settings.get('corpus', []))}"

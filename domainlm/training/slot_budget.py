@@ -61,10 +61,11 @@ class SlotPlan:
     def messages(self) -> list[str]:
         """What a user should read about the fill (printed by adapt, written in the card)."""
         med = self.median_exposure
+        times = "time" if med is not None and round(med) == 1 else "times"
         out = [
             f"{len(self.chosen):,} of {self.candidates:,} terms filled"
             + (" (--slots auto)" if self.mode == "auto" else "")
-            + f": each new token is a masked target about {med:,.0f} times in the planned "
+            + f": each new token is a masked target about {med:,.0f} {times} in the planned "
             f"{self.planned_domain_tokens:,} domain tokens (median; {self.threshold:g} needed to learn it)"
             if med is not None
             else f"no term filled: none would be a masked target {self.threshold:g} times in "

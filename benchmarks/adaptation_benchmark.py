@@ -812,14 +812,16 @@ def fill_arms(arms) -> list[str]:
 
 
 def best_fill(dom: dict, budget: str, *, swept_at_n: bool = True) -> str | None:
-    """The fill arm with the best mean: among the swept counts trained for N (what --slots auto is held
-    against), or (swept_at_n=False) among every fill configuration, auto and 3N included."""
+    """The fill arm with the best mean: among the swept counts (fill-K trained for N: what --slots auto, a
+    way of choosing K, is held against), or (swept_at_n=False) among every fill configuration, the other
+    schedules, auto and 3N included."""
     ft = dom.get("finetune", {}).get(budget)
-    candidates = [
-        a
-        for a in fill_arms(dom["arms"])
-        if ft and a in ft["scores"] and not (swept_at_n and (a.startswith("fill-auto") or a.endswith("3N")))
-    ]
+
+    def swept(arm: str) -> bool:
+        kind, k = parse_arm(arm)
+        return kind == "fill" and isinstance(k, int) and not arm.endswith("3N")
+
+    candidates = [a for a in fill_arms(dom["arms"]) if ft and a in ft["scores"] and (swept(a) or not swept_at_n)]
     return max(candidates, key=lambda a: ft["scores"][a]["mean"]) if candidates else None
 
 
@@ -981,6 +983,8 @@ def chart(result: dict, path: Path) -> None:
             )
             shift = 1 + 0.05 * (j - 0.5)
             markers = (("fill", "o-"), ("phased", "s"), ("partial", "P"), ("rowlr", "^"), ("distill", "X"))
+            # The schedules and inits share a slot count (1,000): spread them along it so each interval shows.
+            spread = {"phased": 0.86, "partial": 0.92, "rowlr": 1.08, "distill": 1.16, "fill-only": 0.8}
             for kind, marker in (*markers, ("fill-only", "v")):
                 sel = (
                     [
@@ -1000,7 +1004,7 @@ def chart(result: dict, path: Path) -> None:
                 )
                 if not sel:
                     continue
-                xs = [x * shift for x, _, _ in sel]
+                xs = [x * shift * spread.get(kind, 1.0) for x, _, _ in sel]
                 ys = [100 * d["value"] for _, d, _ in sel]
                 err = [
                     [100 * (d["value"] - d["low"]) for _, d, _ in sel],

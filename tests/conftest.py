@@ -63,27 +63,9 @@ def tiny_tokenizer_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_mlm_dir(tiny_tokenizer_dir, tmp_path_factory) -> Path:
     """A randomly initialised 2-layer BertForMaskedLM (hidden 32) saved with its tokenizer."""
-    import shutil
+    from helpers.tiny import build_tiny_mlm
 
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
-
-    tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    model = BertForMaskedLM(config)
-    out = tmp_path_factory.mktemp("tiny_mlm")
-    model.save_pretrained(str(out))
-    for f in tiny_tokenizer_dir.iterdir():
-        shutil.copy(f, out / f.name)
-    return out
+    return build_tiny_mlm(tiny_tokenizer_dir, tmp_path_factory.mktemp("tiny_mlm"))
 
 
 # ---------------------------------------------------------------- evaluation inputs

@@ -41,25 +41,9 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def three_layers(tiny_tokenizer_dir, tmp_path_factory):
     """A random 3-layer BERT (a middle layer that partial must leave alone) with the tiny tokenizer."""
-    import shutil
+    from helpers.tiny import build_tiny_mlm
 
-    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
-
-    tok = AutoTokenizer.from_pretrained(str(tiny_tokenizer_dir))
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    out = tmp_path_factory.mktemp("three_layers")
-    BertForMaskedLM(config).save_pretrained(str(out))
-    for f in tiny_tokenizer_dir.iterdir():
-        shutil.copy(f, out / f.name)
-    return out
+    return build_tiny_mlm(tiny_tokenizer_dir, tmp_path_factory.mktemp("three_layers"), layers=3)
 
 
 @pytest.fixture(scope="module")

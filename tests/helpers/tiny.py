@@ -89,3 +89,26 @@ def tiny_corpus_texts() -> list[str]:
                 break
             texts.append(line.rstrip("\n").split("\t")[-1])
     return texts
+
+
+def build_tiny_mlm(tokenizer_dir: Path, out: Path, layers: int = 2) -> Path:
+    """A randomly initialised BertForMaskedLM (hidden 32, seed 0) saved in `out` with the tokenizer's files."""
+    import shutil
+
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    BertForMaskedLM(config).save_pretrained(str(out))
+    for f in Path(tokenizer_dir).iterdir():
+        shutil.copy(f, out / f.name)
+    return out

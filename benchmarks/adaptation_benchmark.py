@@ -1076,6 +1076,31 @@ def chart(result: dict, path: Path) -> None:
 # --- main -------------------------------------------------------------------------------------------
 
 
+def pooled_seeds(works: list[Path], domain: str, arms: list[str], budgets: list[str], p: dict) -> dict:
+    """Every (adaptation seed, fine-tuning seed) run of `arms`, read from the caches of several
+    `--adapt-seed` runs, compared with plain-N as one paired set: each adaptation seed's fine-tuning seeds
+    are paired with the same seeds of its own plain-N, so the interval covers the adaptation run's noise
+    too, which the 5 fine-tuning seeds of one run do not."""
+    from domainlm.finetune.metrics import paired_difference
+
+    out: dict = {"domain": domain, "work": [w.name for w in works], "budgets": {}}
+    for budget in budgets:
+        runs: dict[str, list] = {}
+        for arm in [REFERENCE, *arms]:
+            for work in works:
+                folder = work / domain / f"finetune-{arm}-{budget}"
+                if not (folder / "finetune.json").exists():
+                    raise SystemExit(f"--pooled: {folder} has no finished fine-tuning; run that seed's arms first")
+                metric = json.loads((folder / "finetune.json").read_text(encoding="utf-8"))["metric"]
+                runs.setdefault(arm, []).extend(_seed_predictions(folder, metric, p["seeds"]))
+        rows = {}
+        for arm in arms:
+            diff, verdict = paired_difference(runs[REFERENCE], runs[arm], resamples=p["bootstrap"], seed=0)
+            rows[arm] = {"runs": len(runs[arm]), "minus_plain_N": diff.to_dict() | {"verdict": verdict}}
+        out["budgets"][budget] = rows
+    return out
+
+
 def write_outputs(result: dict, out: Path) -> None:
     result["targets"] = {}
     for budget in {b for d in result["domains"].values() for b in d.get("finetune", {})}:
@@ -1176,7 +1201,38 @@ def main(argv=None) -> dict:
         "one more adaptation run moves an arm; non-zero seeds get their own cache and JSON (…_seedS)",
     )
     parser.add_argument("--replot", action="store_true", help="only rewrite the .md and .png from the JSON (no runs)")
+    parser.add_argument(
+        "--pooled",
+        default=None,
+        help="adaptation seeds to pool, e.g. 0,1: compare --arms with plain-N over every (adaptation seed, "
+        "fine-tuning seed) run already in those seeds' caches (--work is seed 0's; no training); writes "
+        "adaptation_pooled.json",
+    )
     args = parser.parse_args(argv)
+    if args.pooled:
+        profile = "quick" if args.quick else args.profile
+        seeds = [int(x) for x in args.pooled.split(",")]
+        # --work names seed 0's cache; seed S's sits beside it as WORK-seedS (the names --adapt-seed gives them).
+        first = args.work or REPO / "runs" / "adaptation_benchmark" / profile
+        works = [first.with_name(f"{first.name}-seed{x}") if x else first for x in seeds]
+        arms = [a.strip() for a in (args.arms or "").split(",") if a.strip() and a.strip() != REFERENCE]
+        if not arms:
+            parser.error("--pooled needs --arms (the arms to compare with plain-N)")
+        budgets = [b.strip() for b in (args.budgets or "200,1000").split(",") if b.strip()]
+        pooled = pooled_seeds(works, args.domains.split(",")[0], arms, budgets, PROFILES[profile]) | {
+            "adapt_seeds": seeds
+        }
+        out = args.out or REPO / "benchmarks" / "results" / "adaptation_pooled.json"
+        out.write_text(json.dumps(pooled, indent=1) + "\n", encoding="utf-8")
+        for budget, rows in pooled["budgets"].items():
+            for arm, row in rows.items():
+                d = row["minus_plain_N"]
+                print(
+                    f"{budget} labels, {arm} - plain-N over {row['runs']} runs: {100 * d['value']:+.2f} "
+                    f"[{100 * d['low']:+.2f}, {100 * d['high']:+.2f}] ({d['verdict']})"
+                )
+        print(f"wrote {out}")
+        return pooled
     if args.replot:
         out = args.out or REPO / "benchmarks" / "results" / "adaptation.json"
         result = json.loads(out.read_text(encoding="utf-8"))

@@ -168,3 +168,17 @@ def test_a_second_adaptation_seed_changes_only_the_seed_and_keeps_the_first_seed
     assert again.seed == 1
     assert again.model_dump(exclude={"seed"}) == first.model_dump(exclude={"seed"})
     assert bench.config_key(again) != bench.config_key(first)
+
+
+def test_pooled_seeds_pairs_every_run_and_names_a_missing_seed(quick_run):
+    bench, work, _, _ = quick_run
+    out = work / "pooled.json"
+    args = ["--quick", "--domains", "shopping", "--work", str(work / "cache"), "--arms", "fill-50,rowlr-50"]
+    pooled = bench.main([*args, "--pooled", "0,0", "--budgets", "100", "--out", str(out)])
+    seeds = len(bench.PROFILES["quick"]["seeds"])
+    rows = pooled["budgets"]["100"]
+    assert set(rows) == {"fill-50", "rowlr-50"} and rows["fill-50"]["runs"] == 2 * seeds
+    assert {"value", "low", "high", "verdict"} <= set(rows["rowlr-50"]["minus_plain_N"])
+    assert json.loads(out.read_text(encoding="utf-8")) == json.loads(json.dumps(pooled))
+    with pytest.raises(SystemExit, match="cache-seed1"):
+        bench.main([*args, "--pooled", "0,1", "--budgets", "100", "--out", str(work / "x.json")])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers.training import fill_by_hand, tiny_corpus, tiny_train_config
+from helpers.training import TINY_TRAIN, fill_by_hand, tiny_corpus, tiny_train_config
 from safetensors.torch import load_file
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
@@ -18,19 +18,7 @@ from domainlm.training import adapt
 from domainlm.training.config import PhaseConfig
 
 TERMS = ["수분크림", "##크림", "발림성", "가성비"]
-TINY = dict(
-    max_steps=4,
-    batch_size=2,
-    seq_len=32,
-    lr=5e-3,
-    warmup_ratio=0.0,
-    save_every=100,
-    log_every=1,
-    heldout_fraction=0.05,
-    eval_documents=20,
-    replay_ratio=0.0,
-    seed=7,
-)
+TINY = {**TINY_TRAIN, "max_steps": 4, "batch_size": 2, "lr": 5e-3, "seed": 7}
 SENTENCES = ["수분크림 발림성 정말 좋아요", "가성비 최고 크림 재구매"]
 
 

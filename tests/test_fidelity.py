@@ -16,25 +16,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers.training import tiny_corpus, tiny_train_config
+from helpers.training import TINY_TRAIN, tiny_corpus, tiny_train_config
 from safetensors.torch import load_file
 
 from domainlm.errors import ModelError
 from domainlm.training import TrainConfig, adapt
 
-TINY = dict(
-    max_steps=2,
-    batch_size=2,
-    seq_len=32,
-    lr=5e-3,
-    warmup_ratio=0.0,
-    save_every=100,
-    log_every=1,
-    heldout_fraction=0.05,
-    eval_documents=20,
-    replay_ratio=0.0,
-    seed=3,
-)
+TINY = {**TINY_TRAIN, "max_steps": 2, "batch_size": 2, "lr": 5e-3}
 
 
 def tiny_config(**kw) -> TrainConfig:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from helpers.training import fill_by_hand, tiny_train_config, write_corpus
+from helpers.training import TINY_TRAIN, fill_by_hand, tiny_train_config, write_corpus
 from transformers import AlbertConfig, AlbertForMaskedLM, AutoModelForMaskedLM
 
 from domainlm.modeling.modes import apply_mode, encoder_layers, filled_row_tensors, no_decay_names
@@ -14,19 +14,7 @@ from domainlm.training import TrainConfig, adapt
 from domainlm.training.optim import RowLearningRate
 
 TERMS = ["수분크림", "발림성", "가성비"]
-TINY = dict(
-    max_steps=3,
-    batch_size=4,
-    seq_len=32,
-    lr=2e-3,
-    warmup_ratio=0.0,
-    save_every=100,
-    log_every=1,
-    heldout_fraction=0.05,
-    eval_documents=20,
-    replay_ratio=0.0,
-    seed=3,
-)
+TINY = {**TINY_TRAIN, "max_steps": 3}
 EMB = "bert.embeddings.word_embeddings.weight"
 BIAS = "cls.predictions.bias"
 

@@ -63,6 +63,22 @@ def tiny_corpus(folder: Path, limit: int | None = None) -> Path:
     return write_corpus(folder / "domain.txt", texts, repeat=1 if len(texts) > 100 else 60)
 
 
+# What the tests' tiny training runs share (a few steps of 4 x 32-token sequences, no replay, a small held-out
+# part); each test file states only what it changes.
+TINY_TRAIN = dict(
+    batch_size=4,
+    seq_len=32,
+    lr=2e-3,
+    warmup_ratio=0.0,
+    save_every=100,
+    log_every=1,
+    heldout_fraction=0.05,
+    eval_documents=20,
+    replay_ratio=0.0,
+    seed=3,
+)
+
+
 def tiny_train_config(defaults: dict, **overrides):
     """A TrainConfig for a few steps of a tiny model: a test file's `defaults`, then `overrides`.
 

@@ -757,6 +757,92 @@ def finetune_table(runs: dict, p: dict) -> dict:
     return out
 
 
+PROBE_L2 = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+
+
+def probe_runs(arm: str, info: dict, domain: dict, budgets: list[str], p: dict, data: Path) -> dict:
+    """The frozen-encoder linear probe (cached): logistic regression on the arm's mean-pooled last-layer
+    features of each budget's training examples, its L2 weight chosen on dev, the test read once.
+
+    It asks whether adaptation changed what the encoder carries before any task training moves it; the
+    examples (train subset, dev, test) are the fine-tuning runs' own, so the two measures are paired."""
+    import numpy as np
+
+    from domainlm.evaluation.encode import load_side
+    from domainlm.evaluation.probe import features, logistic_regression
+    from domainlm.tasks import load_task_data, resolve_tasks
+    from domainlm.tasks.metrics import MetricData
+
+    scope = {k: p[k] for k in ("seq_len", "all_labels", "ft_dev", "ft_test")}
+    key = _key({"arm": info["key"], "probe": "linear-meanpool", "l2": PROBE_L2, "budgets": budgets} | scope)
+    folder = domain["dir"] / f"probe-{arm}"
+    if not _cached(folder, key):
+        print(f"{domain['name']}: linear probe of {arm}", file=sys.stderr)
+        (task,) = resolve_tasks(domain["task"])
+        side = load_side(arm, info["path"], device="cpu", precision="fp32")
+        saved: dict = {"metric": task.metric, "budgets": {}}
+        test_set = None
+        for budget in budgets:
+            split = load_task_data(
+                task,
+                data,
+                max_train=p["all_labels"] if budget == "all" else int(budget),
+                max_dev=p["ft_dev"],
+                max_test=p["ft_test"],
+            )
+            if test_set is None:
+                test_set = split.load_test()
+                x_test = features(side, [ex.texts[0] for ex in test_set], max_seq_len=p["seq_len"], batch_size=64)
+                x_dev = features(side, [ex.texts[0] for ex in split.dev], max_seq_len=p["seq_len"], batch_size=64)
+            x_train = features(side, [ex.texts[0] for ex in split.train], max_seq_len=p["seq_len"], batch_size=64)
+            y_train = np.array([ex.label for ex in split.train])
+            y_dev = np.array([ex.label for ex in split.dev])
+            classes = list(range(split.num_labels))
+            both = np.concatenate([x_dev, x_test])
+            best = None
+            for l2 in PROBE_L2:
+                pred = logistic_regression(x_train, y_train, both, len(classes), l2=l2)
+                dev_score = MetricData(task.metric, y_dev, pred[: len(y_dev)], classes=classes).score()
+                if best is None or dev_score > best[1]:
+                    best = (l2, dev_score, pred[len(y_dev) :])
+            assert best is not None
+            saved["budgets"][budget] = {
+                "l2": best[0],
+                "dev": best[1],
+                "classes": classes,
+                "gold": [int(ex.label) for ex in test_set],
+                "predicted": [int(x) for x in best[2]],
+            }
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "probe.json").write_text(json.dumps(saved) + "\n", encoding="utf-8")
+        _mark(folder, key)
+    saved = json.loads((folder / "probe.json").read_text(encoding="utf-8"))
+    return {
+        b: {"test": MetricData(saved["metric"], r["gold"], r["predicted"], classes=r["classes"]), "l2": r["l2"]}
+        for b, r in saved["budgets"].items()
+    }
+
+
+def probe_table(probes: dict, budget: str, p: dict) -> dict:
+    """Probe scores of every arm at one budget and their paired differences against plain-N (test examples
+    resampled; the probe is deterministic, so there are no seeds)."""
+    from domainlm.finetune.metrics import paired_difference
+
+    out: dict = {
+        "scores": {a: r[budget]["test"].score() for a, r in probes.items()},
+        "l2": {a: r[budget]["l2"] for a, r in probes.items()},
+        "minus": {},
+    }
+    if REFERENCE in probes:
+        for arm, r in probes.items():
+            if arm != REFERENCE:
+                diff, verdict = paired_difference(
+                    [probes[REFERENCE][budget]["test"]], [r[budget]["test"]], resamples=p["bootstrap"], seed=0
+                )
+                out["minus"][arm] = diff.to_dict() | {"verdict": verdict}
+    return out
+
+
 def versus(runs: dict, a: str, b: str, p: dict) -> dict | None:
     """b − a, paired by seed and test example."""
     from domainlm.finetune.metrics import paired_difference
@@ -942,6 +1028,22 @@ def markdown(result: dict) -> str:
                 row += [f"{100 * s['mean']:.2f}" if s else "—", _diff(ft["minus"].get(REFERENCE, {}).get(arm))]
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+        if dom.get("probe"):
+            pb = list(dom["probe"])
+            lines += [
+                "Frozen-encoder linear probe (logistic regression on mean-pooled last-layer features, L2 chosen on "
+                "dev; the fine-tuning runs' examples):",
+                "",
+                "| arm | " + " | ".join(f"{b} labels | vs plain-N" for b in pb) + " |",
+                "|---|" + "---:|---:|" * len(pb),
+            ]
+            for arm in dom["arms"]:
+                row = [arm]
+                for b in pb:
+                    s = dom["probe"][b]["scores"].get(arm)
+                    row += [f"{100 * s:.2f}" if s is not None else "—", _diff(dom["probe"][b]["minus"].get(arm))]
+                lines.append("| " + " | ".join(row) + " |")
+            lines.append("")
         if dom.get("efficiency"):
             e = dom["efficiency"]
             lines += [
@@ -975,7 +1077,8 @@ def chart(result: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, len(domains), figsize=(5.5 * len(domains), 5.6), squeeze=False)
     for ax, (name, dom) in zip(axes[0], domains):
         for j, (budget, ft) in enumerate(dom["finetune"].items()):
-            minus = ft["minus"].get(REFERENCE, {})
+            # Only arms of this run's table: a rerun redraws after each arm, before the last run's rows are re-read.
+            minus = {a: d for a, d in ft["minus"].get(REFERENCE, {}).items() if a in dom["arms"]}
             # By slot count, then name: two arms may fill as many slots (fill-1000, phased-1000).
             pts = sorted(
                 ((dom["arms"][a]["slots_filled"], minus[a], a) for a in fill_arms(dom["arms"]) if a in minus),
@@ -1135,6 +1238,7 @@ def run_domain(
     if "method" not in dom.get("base_quality", {}):
         dom["base_quality"] = base_quality(base["path"], domain["heldout"][: p["eval_texts"]], domain["corpus"], p)
     runs: dict = {b: {} for b in budgets}
+    probes: dict = {}
     for arm in arms_wanted:
         # A time-boxed run keeps what it measured; the reference arms always run (every row is paired to them).
         if deadline is not None and time.time() > deadline and arm not in ("base", REFERENCE):
@@ -1145,6 +1249,8 @@ def run_domain(
             for b in budgets:
                 runs[b][arm] = finetune_runs(arm, dom["arms"][arm], domain, b, p, data)
             dom["finetune"] = {b: finetune_table(runs[b], p) for b in budgets}
+            probes[arm] = probe_runs(arm, dom["arms"][arm], domain, budgets, p, data)
+            dom["probe"] = {b: probe_table(probes, b, p) for b in budgets}
             dom["auto_vs_best"] = {
                 b: versus(runs[b], best_fill(dom, b), "fill-auto", p) for b in budgets if best_fill(dom, b)
             }
@@ -1172,7 +1278,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="the same as --profile quick")
     parser.add_argument("--domains", default="shopping,news,movies")
     parser.add_argument(
-        "--arms", default=None, help="comma-separated arm names (default: the profile's list per domain)"
+        "--arms",
+        default=None,
+        help="comma-separated arm names (default: the profile's list per domain); arms the --out JSON already "
+        "holds for the domain are kept (re-read from the cache)",
     )
     parser.add_argument(
         "--budgets",
@@ -1301,6 +1410,9 @@ def main(argv=None) -> dict:
             if args.arms
             else (QUICK_ARMS if profile == "quick" else DEFAULT_ARMS[name])
         )
+        # --arms adds to the domain's table: the arms the JSON already holds stay (cached, so only re-read).
+        kept = list(result["domains"].get(name, {}).get("arms", {}))
+        arms_wanted = kept + [a for a in arms_wanted if a not in kept]
         for a in arms_wanted:
             result["arm_descriptions"][a] = describe_arm(a)
         if "base" not in arms_wanted or REFERENCE not in arms_wanted:

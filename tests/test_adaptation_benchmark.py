@@ -72,6 +72,31 @@ def test_every_arm_is_measured_on_the_same_words_and_examples(quick_run, bench):
     )
 
 
+def test_every_arm_is_probed_frozen_on_the_fine_tuning_examples(quick_run):
+    bench, work, out, result = quick_run
+    shop = result["domains"]["shopping"]
+    probe = shop["probe"]["100"]
+    assert set(probe["scores"]) == set(shop["arms"])
+    assert all(0.0 <= s <= 1.0 for s in probe["scores"].values())
+    assert set(probe["minus"]) == set(shop["arms"]) - {"plain-N"}
+    assert all(d["low"] <= d["value"] <= d["high"] for d in probe["minus"].values())
+    assert set(probe["l2"].values()) <= set(bench.PROBE_L2)
+    saved = json.loads((work / "cache" / "shopping" / "probe-fill-50" / "probe.json").read_text(encoding="utf-8"))
+    # The probe reads the test examples the fine-tuning runs read, in their order.
+    with open(work / "cache" / "shopping" / "finetune-fill-50-100" / "seed-1" / "test_predictions.tsv") as f:
+        assert len(saved["budgets"]["100"]["gold"]) == sum(1 for _ in f) - 1
+    assert "linear probe" in out.with_suffix(".md").read_text(encoding="utf-8")
+
+
+def test_a_rerun_with_some_arms_keeps_the_other_arms_of_its_json(quick_run):
+    bench, work, out, result = quick_run
+    kept = work / "kept.json"
+    kept.write_text(out.read_text(encoding="utf-8"), encoding="utf-8")
+    args = ["--quick", "--domains", "shopping", "--arms", "fill-50", "--no-efficiency", "--no-finetune"]
+    again = bench.main([*args, "--work", str(work / "cache"), "--out", str(kept)])
+    assert list(again["domains"]["shopping"]["arms"]) == list(result["domains"]["shopping"]["arms"])
+
+
 def test_targets_are_decided_and_reported(quick_run):
     _, _, out, result = quick_run
     targets = result["targets"]

@@ -18,7 +18,7 @@ data order and seed, and is fine-tuned on the domain's task at several label bud
     partial-K        as fill-K, training only the new rows, the output bias and the first and last layers
                      (--mode partial; Yamaguchi et al. 2024)
     rowlr-K          as fill-K, the new rows at their own higher learning rate (--new-rows-lr; Unsloth's
-                     embedding_learning_rate)
+                     embedding_learning_rate); rowlr-auto: domainlm's defaults (--slots auto, --new-rows-lr auto)
     distill-K        as fill-K, the rows initialised by Token Distillation (--init distill) instead of the mean
 
 Domains: shopping (Naver shopping reviews; not in the base; task shopping-rating), news (Korean news
@@ -218,7 +218,8 @@ def describe_arm(name: str) -> str:
         "phased": f"the {k} best mined terms, new rows alone first, then everything, N in all",
         "partial": f"the {k} best mined terms, mean init, then N tokens training only the new rows, the output "
         "bias and the first and last layers (--mode partial)",
-        "rowlr": f"as fill-{k}, the new rows at their own higher learning rate (--new-rows-lr)",
+        "rowlr": f"as fill-{k}, the new rows at their own higher learning rate (--new-rows-lr"
+        + (", both as domainlm's defaults: --slots auto --new-rows-lr auto)" if k == "auto" else ")"),
         "distill": f"as fill-{k}, the rows initialised by Token Distillation (--init distill) instead of the mean",
     }[kind]
 
@@ -234,7 +235,7 @@ def parse_arm(name: str) -> tuple[str, int | str | None]:
             k = name[len(kind) + 1 :]
             if kind == "fill" and k.endswith("-3N"):  # fill-K-3N, fill-auto-3N: the fill trained for 3N
                 k = k[:-3]
-            if k == "auto" and kind == "fill":
+            if k == "auto" and kind in TRAINED_FILLS:
                 return kind, "auto"
             if k.isdigit() and int(k) > 0:
                 return kind, int(k)
@@ -539,6 +540,9 @@ def arm_config(name: str, p: dict):
         precision=_precision(p),
         replay_ratio=0.0 if kind == "tapt" else p["replay"],
         slots=k if kind in FILLS else "all",
+        # The rows' own rate is the rowlr arms' question; every other arm trains them at the phase's rate (as
+        # each was measured before 'auto' became the default: their cache keys stay).
+        new_rows_lr=p["new_rows_lr"] if kind == "rowlr" else None,
     )
     steps = p["steps"] * (3 if name.endswith("3N") else 1)
     if kind == "fill-only":
@@ -546,7 +550,7 @@ def arm_config(name: str, p: dict):
     if kind == "partial":
         return TrainConfig(mode="partial", max_steps=steps, **common)
     if kind == "rowlr":
-        return TrainConfig(max_steps=steps, new_rows_lr=p["new_rows_lr"], **common)
+        return TrainConfig(max_steps=steps, **common)
     if kind == "distill":
         return TrainConfig(max_steps=steps, init="distill", **common)
     if kind == "phased":
@@ -1200,6 +1204,13 @@ def pooled_seeds(works: list[Path], domain: str, arms: list[str], budgets: list[
         for arm in arms:
             diff, verdict = paired_difference(runs[REFERENCE], runs[arm], resamples=p["bootstrap"], seed=0)
             rows[arm] = {"runs": len(runs[arm]), "minus_plain_N": diff.to_dict() | {"verdict": verdict}}
+            # A schedule or init of K rows (rowlr-K, phased-K, ...) against the plain fill of the same K rows:
+            # what changing the default schedule would change.
+            kind, k = parse_arm(arm)
+            same_rows = f"fill-{k}"
+            if kind in TRAINED_FILLS and kind != "fill" and same_rows in runs:
+                diff, verdict = paired_difference(runs[same_rows], runs[arm], resamples=p["bootstrap"], seed=0)
+                rows[arm][f"minus_{same_rows}"] = diff.to_dict() | {"verdict": verdict}
         out["budgets"][budget] = rows
     return out
 
@@ -1335,11 +1346,13 @@ def main(argv=None) -> dict:
         out.write_text(json.dumps(pooled, indent=1) + "\n", encoding="utf-8")
         for budget, rows in pooled["budgets"].items():
             for arm, row in rows.items():
-                d = row["minus_plain_N"]
-                print(
-                    f"{budget} labels, {arm} - plain-N over {row['runs']} runs: {100 * d['value']:+.2f} "
-                    f"[{100 * d['low']:+.2f}, {100 * d['high']:+.2f}] ({d['verdict']})"
-                )
+                for key, d in row.items():
+                    if key.startswith("minus_"):
+                        ref = "plain-N" if key == "minus_plain_N" else key.removeprefix("minus_")
+                        print(
+                            f"{budget} labels, {arm} - {ref} over {row['runs']} runs: {100 * d['value']:+.2f} "
+                            f"[{100 * d['low']:+.2f}, {100 * d['high']:+.2f}] ({d['verdict']})"
+                        )
         print(f"wrote {out}")
         return pooled
     if args.replot:

@@ -6,7 +6,8 @@ GPU machine is available, and commit its JSON.
 
 What it runs (benchmarks/adaptation_benchmark.py, profile `gpu`): a 6 x 512 BERT pretrained here with
 token masking over the shared base's vocabulary (Wikipedia sample + NSMC train-split reviews), then on
-shopping the arms base, plain-N, fill-auto, fill-500, plain-3N (N = 300 steps x 128 x 128 tokens),
+shopping the arms base, plain-N, rowlr-auto (domainlm's defaults: --slots auto, the new rows at 10x the
+rate), fill-auto, fill-500, plain-3N (N = 300 steps x 128 x 128 tokens),
 each fine-tuned on shopping-rating at 200 and 1,000 labels over 5 seeds, paired against plain-N; the
 fine-tuning throughput of the filled tokenizer against the base's. Arms are started in that order
 until 8 minutes have passed (the base and the first two arms fit); whatever was measured is written,
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import adaptation_benchmark  # noqa: E402
 
-GPU_ARMS = ["base", "plain-N", "fill-auto", "fill-500", "plain-3N"]
+GPU_ARMS = ["base", "plain-N", "rowlr-auto", "fill-auto", "fill-500", "plain-3N"]
 QUICK_ARMS = ["base", "plain-N", "fill-auto", "fill-50"]
 
 

@@ -148,11 +148,19 @@ def test_arm_names_are_checked(bench):
     quick = bench.PROFILES["quick"]
     assert bench.parse_arm("partial-50") == ("partial", 50) and bench.arm_config("partial-50", quick).mode == "partial"
     assert bench.arm_config("rowlr-50", quick).new_rows_lr == quick["new_rows_lr"]
+    # rowlr-auto is domainlm's default adaptation; every other arm keeps one rate for all rows (its cache key).
+    assert bench.parse_arm("rowlr-auto") == ("rowlr", "auto") and bench.arm_config("rowlr-auto", quick).slots == "auto"
+    assert bench.arm_config("fill-50", quick).new_rows_lr is None
+    from domainlm.training.config import NEW_ROWS_LR_FACTOR
+
+    for measured in ("cpu", "gpu"):  # the rowlr arms measure exactly what --new-rows-lr auto does
+        profile = bench.PROFILES[measured]
+        assert profile["new_rows_lr"] == pytest.approx(NEW_ROWS_LR_FACTOR * profile["lr"])
     assert bench.arm_config("distill-50", quick).init == "distill"
     # A setting added after arms were cached stays out of their keys while unset (hours of arms are reused).
     assert "new_rows_lr" not in bench.config_key(bench.arm_config("fill-50", quick))
     assert bench.config_key(bench.arm_config("rowlr-50", quick))["new_rows_lr"] == quick["new_rows_lr"]
-    for bad in ("fill-", "fill-x", "phased-auto", "plain-2N", "partial-auto"):
+    for bad in ("fill-", "fill-x", "fill-only-auto", "plain-2N", "partial-0"):
         with pytest.raises(SystemExit, match="unknown arm"):
             bench.parse_arm(bad)
 

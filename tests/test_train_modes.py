@@ -125,7 +125,7 @@ def test_row_learning_rate_is_the_step_at_the_rows_own_rate():
 
 def test_new_rows_lr_moves_the_new_rows_further_and_nothing_else(tiny_mlm_dir, filled_dir, corpus, tmp_path):
     before = AutoModelForMaskedLM.from_pretrained(str(tiny_mlm_dir)).state_dict()
-    plain, slots = _adapt(tiny_mlm_dir, tmp_path / "plain", corpus, filled_dir, lr=1e-4)
+    plain, slots = _adapt(tiny_mlm_dir, tmp_path / "plain", corpus, filled_dir, lr=1e-4, new_rows_lr=None)
     fast, _ = _adapt(tiny_mlm_dir, tmp_path / "fast", corpus, filled_dir, lr=1e-4, new_rows_lr=5e-3)
     zero, _ = _adapt(tiny_mlm_dir, tmp_path / "zero", corpus, filled_dir, max_steps=0)  # the mean-initialised rows
     moved_plain = (plain[EMB][slots] - zero[EMB][slots]).abs().mean()
@@ -137,6 +137,22 @@ def test_new_rows_lr_moves_the_new_rows_further_and_nothing_else(tiny_mlm_dir, f
     others = [i for i in range(before[EMB].shape[0]) if i not in slots]
     # The base's rows train at lr in both runs; they differ only through what the new rows changed.
     assert (fast[EMB][others] - plain[EMB][others]).abs().max() < (fast[EMB][slots] - plain[EMB][slots]).abs().max()
+
+
+def test_the_default_trains_the_new_rows_at_ten_times_the_rate_in_full_phases_only(
+    tiny_mlm_dir, filled_dir, corpus, tmp_path
+):
+    assert TrainConfig().new_rows_lr == "auto"
+    config = TrainConfig(lr=1e-4)
+    assert config.rows_lr("full", 1e-4) == pytest.approx(1e-3)
+    assert config.rows_lr("lora", 1e-4) == config.rows_lr("partial", 1e-4) == 1e-4  # not measured there
+    assert config.rows_lr("new-rows", 2e-3) == 2e-3  # a rows-only phase has the rows' rate already
+    assert TrainConfig(new_rows_lr=None).rows_lr("full", 1e-4) == 1e-4
+    auto, slots = _adapt(tiny_mlm_dir, tmp_path / "auto", corpus, filled_dir, lr=1e-4)
+    tenfold, _ = _adapt(tiny_mlm_dir, tmp_path / "tenfold", corpus, filled_dir, lr=1e-4, new_rows_lr=1e-3)
+    torch.testing.assert_close(auto[EMB], tenfold[EMB])  # the same run as the rate written out
+    card = (tmp_path / "auto" / "README.md").read_text(encoding="utf-8")
+    assert "peak lr 0.0001 (the filled rows: 10x, new_rows_lr auto)" in card
 
 
 def test_new_rows_lr_reaches_the_rows_under_lora(tiny_mlm_dir, filled_dir):
@@ -152,3 +168,6 @@ def test_new_rows_lr_is_validated():
     with pytest.raises(ValueError):
         TrainConfig(new_rows_lr=0)
     assert TrainConfig(new_rows_lr=2e-3).new_rows_lr == 2e-3
+    assert TrainConfig(new_rows_lr="none").new_rows_lr is None
+    with pytest.raises(ValueError):
+        TrainConfig(new_rows_lr="fast")

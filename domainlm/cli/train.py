@@ -41,6 +41,8 @@ def _train_settings(parameters: dict) -> dict:
     typed = typed_settings(TrainConfig, parameters)
     if "slots" in typed:
         typed["slots"] = _slot_count(typed["slots"])
+    if "new_rows_lr" in typed:
+        typed["new_rows_lr"] = _rows_rate(typed["new_rows_lr"])
     if typed.get("report_to") is not None:
         typed["report_to"] = parse_report_to(typed["report_to"])
     if typed.get("logging_dir") is not None:
@@ -80,6 +82,23 @@ def _slot_count(value: str | None) -> int | str | None:
     )
 
 
+def _rows_rate(value: str | None) -> float | str | None:
+    """--new-rows-lr: 'auto', 'none' (the phase's rate) or a learning rate (the settings check the range)."""
+    if value is None or value == "auto":
+        return value
+    if value == "none":
+        return "none"  # kept apart from None (not typed): the recipe's value must not win over it
+    try:
+        return float(value)
+    except ValueError:
+        from domainlm.errors import ConfigError
+
+        raise ConfigError(
+            f"--new-rows-lr {value!r} is not a learning rate.",
+            "Use --new-rows-lr auto, --new-rows-lr none (the phase's rate) or a number such as --new-rows-lr 2e-3.",
+        ) from None
+
+
 @app.command("adapt")
 def adapt_command(
     base: str | None = typer.Option(
@@ -112,7 +131,7 @@ def adapt_command(
     mode: ModeChoice | None = setting(TrainConfig, "mode", recipe=True, note=MODE_NOTE, rich_help_panel=TRAIN_OPTIONS),
     max_steps: int | None = setting(TrainConfig, "max_steps", recipe=True, rich_help_panel=TRAIN_OPTIONS),
     lr: float | None = setting(TrainConfig, "lr", recipe=True, rich_help_panel=TRAIN_OPTIONS),
-    new_rows_lr: float | None = setting(TrainConfig, "new_rows_lr", recipe=True, rich_help_panel=TRAIN_OPTIONS),
+    new_rows_lr: str | None = setting(TrainConfig, "new_rows_lr", recipe=True, rich_help_panel=TRAIN_OPTIONS),
     batch_size: int | None = setting(TrainConfig, "batch_size", recipe=True, rich_help_panel=TRAIN_OPTIONS),
     grad_accum: int | None = setting(TrainConfig, "grad_accum", recipe=True, rich_help_panel=TRAIN_OPTIONS),
     seq_len: int | None = setting(TrainConfig, "seq_len", recipe=True, rich_help_panel=TRAIN_OPTIONS),

@@ -343,7 +343,7 @@ def _training(card: _Card) -> list[str]:
         if masking == "whole-word"
         else "Token masking of {} of the tokens"
     )
-    rows_lr = f" (the filled rows: {train['new_rows_lr']})" if train.get("new_rows_lr") is not None else ""
+    rows_lr = _rows_lr_note(train, bool(card.slots))
     lines.append(
         f"- {unit.format(train.get('mlm_probability'))}, packed sequences of "
         f"{train.get('seq_len')} tokens, {batch_line(settings)}, "
@@ -355,6 +355,22 @@ def _training(card: _Card) -> list[str]:
         + f"; {train.get('heldout_fraction')} of the documents held out by hash."
     )
     return lines
+
+
+def _rows_lr_note(train: dict, filled: bool) -> str:
+    """The filled rows' own learning rate, where it differed from the phase's (train.new_rows_lr)."""
+    value = train.get("new_rows_lr")
+    if not filled or value is None:
+        return ""
+    if value != "auto":
+        return f" (the filled rows: {value})"
+    from domainlm.training.config import NEW_ROWS_LR_FACTOR
+
+    modes = [p.get("mode") for p in train.get("phases", [])] if train.get("mode") == "phased" else [train.get("mode")]
+    if "full" not in modes:
+        return ""
+    where = "" if modes == ["full"] else " in the full-model phases"
+    return f" (the filled rows: {NEW_ROWS_LR_FACTOR:g}x{where}, new_rows_lr auto)"
 
 
 def _electra_line(e: dict, settings: dict) -> str:

@@ -375,9 +375,10 @@ class Trainer:
             _compile(wrapper.model)
         wrapper, optimizer = self.accelerator.prepare(wrapper, optimizer)
         row_rate = None
-        if self.config.new_rows_lr is not None and self.config.new_rows_lr != phase.lr:
+        rows_lr = self.config.rows_lr(phase.mode, phase.lr)
+        if rows_lr != phase.lr:
             rows = filled_row_tensors(model, self.slot_ids)
-            row_rate = RowLearningRate(rows, self.config.new_rows_lr / phase.lr) if rows else None
+            row_rate = RowLearningRate(rows, rows_lr / phase.lr) if rows else None
         first = sum(p.steps for p in self.phases[:index])
         return _PhaseRun(index, phase, first, wrapper, optimizer, scheduler, row_rate)
 

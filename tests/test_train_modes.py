@@ -152,7 +152,13 @@ def test_the_default_trains_the_new_rows_at_ten_times_the_rate_in_full_phases_on
     tenfold, _ = _adapt(tiny_mlm_dir, tmp_path / "tenfold", corpus, filled_dir, lr=1e-4, new_rows_lr=1e-3)
     torch.testing.assert_close(auto[EMB], tenfold[EMB])  # the same run as the rate written out
     card = (tmp_path / "auto" / "README.md").read_text(encoding="utf-8")
-    assert "peak lr 0.0001 (the filled rows: 10x, new_rows_lr auto)" in card
+    assert "peak lr 0.0001 (the filled rows: 0.001, 10x: new_rows_lr auto)" in card
+    from domainlm.training.card import _rows_lr_note
+
+    phased = {"mode": "phased", "new_rows_lr": "auto", "phases": [{"mode": "new-rows"}, {"mode": "full"}]}
+    assert "10x in the full-model phases" in _rows_lr_note(phased, filled=True)
+    assert _rows_lr_note({"mode": "lora", "new_rows_lr": "auto"}, filled=True) == ""  # auto leaves LoRA as it was
+    assert _rows_lr_note({"mode": "full", "new_rows_lr": "auto", "lr": 1e-4}, filled=False) == ""  # no rows filled
 
 
 def test_new_rows_lr_reaches_the_rows_under_lora(tiny_mlm_dir, filled_dir):

@@ -369,8 +369,10 @@ def _rows_lr_note(train: dict, filled: bool) -> str:
     modes = [p.get("mode") for p in train.get("phases", [])] if train.get("mode") == "phased" else [train.get("mode")]
     if "full" not in modes:
         return ""
-    where = "" if modes == ["full"] else " in the full-model phases"
-    return f" (the filled rows: {NEW_ROWS_LR_FACTOR:g}x{where}, new_rows_lr auto)"
+    if modes == ["full"]:
+        rate = NEW_ROWS_LR_FACTOR * float(train.get("lr", 0))
+        return f" (the filled rows: {rate:g}, {NEW_ROWS_LR_FACTOR:g}x: new_rows_lr auto)"
+    return f" (the filled rows: {NEW_ROWS_LR_FACTOR:g}x in the full-model phases: new_rows_lr auto)"
 
 
 def _electra_line(e: dict, settings: dict) -> str:

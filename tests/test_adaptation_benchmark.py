@@ -70,6 +70,9 @@ def test_every_arm_is_measured_on_the_same_words_and_examples(quick_run, bench):
     assert (
         e["arm"] in arms and e["ratio_wall"] > 0 and e["filled"]["tokens_per_example"] < e["base"]["tokens_per_example"]
     )
+    served = e["inference"]  # forward passes over the same texts: the filled tokenizer's shorter sequences
+    assert served["examples"] == e["examples"] and served["ratio"] > 0 and len(served["runs"]["filled"]) == 1
+    assert served["filled"]["tokens_per_example"] < served["base"]["tokens_per_example"]
 
 
 def test_every_arm_is_probed_frozen_on_the_fine_tuning_examples(quick_run):

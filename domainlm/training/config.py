@@ -13,8 +13,9 @@ from domainlm.modeling.train_modes import ModeName, PhaseModeName
 from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP, Precision, Tracker, parse_report_to
 
 # train.new_rows_lr 'auto' in a full-model phase: the filled rows at 10x the phase's peak rate. The adaptation
-# benchmark's rowlr-1000 (2e-3 against 2e-4) against the same fill at one rate, shopping reviews, 2 adaptation
-# seeds x 5 fine-tuning seeds: +2.16 points at 200 labels, +0.83 at 1,000 (README, "Does it help?").
+# benchmark's rowlr-1000 (2e-3 against 2e-4) against the same fill at one rate, shopping reviews, 3 adaptation
+# seeds x 5 fine-tuning seeds: +1.96 [+0.91, +3.00] points at 200 labels, +0.68 [-0.04, +1.44] at 1,000; never
+# worse beyond noise on news or movies (README, "Does it help?").
 NEW_ROWS_LR_FACTOR = 10.0
 
 

@@ -155,8 +155,13 @@ def test_the_default_trains_the_new_rows_at_ten_times_the_rate_in_full_phases_on
     assert "peak lr 0.0001 (the filled rows: 0.001, 10x: new_rows_lr auto)" in card
     from domainlm.training.card import _rows_lr_note
 
-    phased = {"mode": "phased", "new_rows_lr": "auto", "phases": [{"mode": "new-rows"}, {"mode": "full"}]}
-    assert "10x in the full-model phases" in _rows_lr_note(phased, filled=True)
+    phased = {
+        "mode": "phased",
+        "lr": 1e-4,
+        "new_rows_lr": "auto",
+        "phases": [{"mode": "new-rows", "lr": 2e-3}, {"mode": "full"}],
+    }
+    assert _rows_lr_note(phased, filled=True) == " (the filled rows: 0.001 in the full phase, 10x: new_rows_lr auto)"
     assert _rows_lr_note({"mode": "lora", "new_rows_lr": "auto"}, filled=True) == ""  # auto leaves LoRA as it was
     assert _rows_lr_note({"mode": "full", "new_rows_lr": "auto", "lr": 1e-4}, filled=False) == ""  # no rows filled
 

@@ -358,21 +358,23 @@ def _training(card: _Card) -> list[str]:
 
 
 def _rows_lr_note(train: dict, filled: bool) -> str:
-    """The filled rows' own learning rate, where it differed from the phase's (train.new_rows_lr)."""
-    value = train.get("new_rows_lr")
-    if not filled or value is None:
-        return ""
-    if value != "auto":
-        return f" (the filled rows: {value})"
-    from domainlm.training.config import NEW_ROWS_LR_FACTOR
+    """The filled rows' own peak learning rate, in each phase where it differed from the phase's."""
+    from domainlm.training.config import NEW_ROWS_LR_FACTOR, filled_rows_lr
 
-    modes = [p.get("mode") for p in train.get("phases", [])] if train.get("mode") == "phased" else [train.get("mode")]
-    if "full" not in modes:
+    setting = train.get("new_rows_lr")
+    if not filled or setting is None:
         return ""
-    if modes == ["full"]:
-        rate = NEW_ROWS_LR_FACTOR * float(train.get("lr", 0))
-        return f" (the filled rows: {rate:g}, {NEW_ROWS_LR_FACTOR:g}x: new_rows_lr auto)"
-    return f" (the filled rows: {NEW_ROWS_LR_FACTOR:g}x in the full-model phases: new_rows_lr auto)"
+    lr = float(train.get("lr") or 0)
+    phased = train.get("mode") == "phased"
+    phases = train.get("phases", []) if phased else [{"mode": train.get("mode")}]
+    rates = []
+    for phase in phases:
+        phase_lr = float(phase.get("lr") or lr)
+        rate = filled_rows_lr(setting, str(phase.get("mode")), phase_lr)
+        if rate != phase_lr:
+            rates.append(f"{rate:g}" + (f" in the {phase.get('mode')} phase" if phased else ""))
+    how = f", {NEW_ROWS_LR_FACTOR:g}x: new_rows_lr auto" if setting == "auto" else ""
+    return f" (the filled rows: {'; '.join(rates)}{how})" if rates else ""
 
 
 def _electra_line(e: dict, settings: dict) -> str:

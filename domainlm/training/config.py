@@ -19,6 +19,14 @@ from domainlm.runtime import LOGGING_DIR_HELP, PRECISION_HELP, REPORT_TO_HELP, P
 NEW_ROWS_LR_FACTOR = 10.0
 
 
+def filled_rows_lr(setting: float | str | None, phase_mode: str, phase_lr: float) -> float:
+    """The filled rows' peak learning rate under `train.new_rows_lr` = `setting` in a phase of `phase_mode`
+    whose own peak rate is `phase_lr` (the trainer's rule, and the model card's)."""
+    if setting == "auto":
+        return NEW_ROWS_LR_FACTOR * phase_lr if phase_mode == "full" else phase_lr
+    return phase_lr if setting is None else float(setting)
+
+
 class PhaseConfig(BaseModel):
     """One phase of a phased schedule, e.g. new rows first, then LoRA."""
 
@@ -182,9 +190,7 @@ class TrainConfig(BaseModel):
 
     def rows_lr(self, phase_mode: str, phase_lr: float) -> float:
         """The filled rows' peak learning rate in a phase of `phase_mode` whose own peak rate is `phase_lr`."""
-        if self.new_rows_lr == "auto":
-            return NEW_ROWS_LR_FACTOR * phase_lr if phase_mode == "full" else phase_lr
-        return phase_lr if self.new_rows_lr is None else self.new_rows_lr
+        return filled_rows_lr(self.new_rows_lr, phase_mode, phase_lr)
 
     @model_validator(mode="after")
     def _old_precision_names(self):

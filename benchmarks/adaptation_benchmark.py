@@ -18,7 +18,8 @@ data order and seed, and is fine-tuned on the domain's task at several label bud
     partial-K        as fill-K, training only the new rows, the output bias and the first and last layers
                      (--mode partial; Yamaguchi et al. 2024)
     rowlr-K          as fill-K, the new rows at their own higher learning rate (--new-rows-lr; Unsloth's
-                     embedding_learning_rate); rowlr-auto: domainlm's defaults (--slots auto, --new-rows-lr auto)
+                     embedding_learning_rate); rowlr-auto: domainlm's defaults (--slots auto, --new-rows-lr auto);
+                     rowlr-K-xF: the rows at F times the phase's rate (rowlr-K is 10x, the default factor)
     distill-K        as fill-K, the rows initialised by Token Distillation (--init distill) instead of the mean
 
 Domains: shopping (Naver shopping reviews; not in the base; task shopping-rating), news (Korean news
@@ -219,6 +220,7 @@ def describe_arm(name: str) -> str:
         "partial": f"the {k} best mined terms, mean init, then N tokens training only the new rows, the output "
         "bias and the first and last layers (--mode partial)",
         "rowlr": f"as fill-{k}, the new rows at their own higher learning rate (--new-rows-lr"
+        + (f" = {name.rsplit('-x', 1)[1]}x the phase's" if "-x" in name else "")
         + (", both as domainlm's defaults: --slots auto --new-rows-lr auto)" if k == "auto" else ")"),
         "distill": f"as fill-{k}, the rows initialised by Token Distillation (--init distill) instead of the mean",
     }[kind]
@@ -235,14 +237,35 @@ def parse_arm(name: str) -> tuple[str, int | str | None]:
             k = name[len(kind) + 1 :]
             if kind == "fill" and k.endswith("-3N"):  # fill-K-3N, fill-auto-3N: the fill trained for 3N
                 k = k[:-3]
+            if kind == "rowlr" and "-x" in k:  # rowlr-K-xF: the rows at F times the phase's rate
+                k, factor = k.split("-x", 1)
+                if not _positive_number(factor):
+                    break
             if k == "auto" and kind in TRAINED_FILLS:
                 return kind, "auto"
             if k.isdigit() and int(k) > 0:
                 return kind, int(k)
     raise SystemExit(
         f"unknown arm {name!r}: base, plain-N, plain-3N, tapt, fill-K, fill-auto, fill-K-3N, fill-auto-3N, "
-        "fill-only-K, phased-K, partial-K, rowlr-K, distill-K"
+        "fill-only-K, phased-K, partial-K, rowlr-K, rowlr-K-xF, distill-K"
     )
+
+
+def _positive_number(text: str) -> bool:
+    try:
+        return float(text) > 0
+    except ValueError:
+        return False
+
+
+def rows_factor(name: str, p: dict) -> float | None:
+    """How many times the phase's rate a rowlr arm's new rows train at (rowlr-K: the profile's new_rows_lr,
+    10x its lr, as `new_rows_lr auto`; rowlr-K-xF: F); None for every other arm."""
+    if parse_arm(name)[0] != "rowlr":
+        return None
+    if "-x" in name:
+        return float(name.rsplit("-x", 1)[1])
+    return p["new_rows_lr"] / p["lr"]
 
 
 def _precision(p: dict) -> str:
@@ -542,7 +565,8 @@ def arm_config(name: str, p: dict):
         slots=k if kind in FILLS else "all",
         # The rows' own rate is the rowlr arms' question; every other arm trains them at the phase's rate (as
         # each was measured before 'auto' became the default: their cache keys stay).
-        new_rows_lr=p["new_rows_lr"] if kind == "rowlr" else None,
+        # rowlr-K keeps the profile's new_rows_lr as written (its cache key); rowlr-K-xF scales the phase's lr.
+        new_rows_lr=(p["lr"] * rows_factor(name, p) if "-x" in name else p["new_rows_lr"]) if kind == "rowlr" else None,
     )
     steps = p["steps"] * (3 if name.endswith("3N") else 1)
     if kind == "fill-only":
@@ -1103,6 +1127,11 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _factor_shift(arm: str, profile: dict) -> float:
+    factor = rows_factor(arm, profile) if "lr" in profile and "new_rows_lr" in profile else None
+    return 1.0 if factor is None else (factor / 10) ** 0.04
+
+
 def chart(result: dict, path: Path) -> None:
     """The map: fine-tuning gain over plain-N against filled slots, per domain and label budget."""
     import matplotlib
@@ -1117,6 +1146,7 @@ def chart(result: dict, path: Path) -> None:
     ]
     if not domains:
         return
+    p_rows = result.get("settings", {})
     fig, axes = plt.subplots(1, len(domains), figsize=(5.5 * len(domains), 5.6), squeeze=False)
     for ax, (name, dom) in zip(axes[0], domains):
         for j, (budget, ft) in enumerate(dom["finetune"].items()):
@@ -1150,7 +1180,8 @@ def chart(result: dict, path: Path) -> None:
                 )
                 if not sel:
                     continue
-                xs = [x * shift * spread.get(kind, 1.0) for x, _, _ in sel]
+                # rowlr-K-xF at one K: each factor a little further along (x3 left of x10, x30 right of it).
+                xs = [x * shift * spread.get(kind, 1.0) * _factor_shift(a, p_rows) for x, _, a in sel]
                 ys = [100 * d["value"] for _, d, _ in sel]
                 err = [
                     [100 * (d["value"] - d["low"]) for _, d, _ in sel],

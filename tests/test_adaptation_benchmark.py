@@ -160,10 +160,16 @@ def test_arm_names_are_checked(bench):
         profile = bench.PROFILES[measured]
         assert profile["new_rows_lr"] == pytest.approx(NEW_ROWS_LR_FACTOR * profile["lr"])
     assert bench.arm_config("distill-50", quick).init == "distill"
+    # rowlr-K-xF sweeps the rows' factor over the phase's rate; rowlr-K is the profile's (10x) rate.
+    assert bench.parse_arm("rowlr-50-x3") == ("rowlr", 50)
+    assert bench.arm_config("rowlr-50-x3", quick).new_rows_lr == pytest.approx(3 * quick["lr"])
+    assert bench.rows_factor("rowlr-50-x30", quick) == 30 and bench.rows_factor("fill-50", quick) is None
+    assert bench.rows_factor("rowlr-50", quick) == pytest.approx(quick["new_rows_lr"] / quick["lr"])
+    assert "3x the phase" in bench.describe_arm("rowlr-50-x3")
     # A setting added after arms were cached stays out of their keys while unset (hours of arms are reused).
     assert "new_rows_lr" not in bench.config_key(bench.arm_config("fill-50", quick))
     assert bench.config_key(bench.arm_config("rowlr-50", quick))["new_rows_lr"] == quick["new_rows_lr"]
-    for bad in ("fill-", "fill-x", "fill-only-auto", "plain-2N", "partial-0"):
+    for bad in ("fill-", "fill-x", "fill-only-auto", "plain-2N", "partial-0", "rowlr-50-x0", "rowlr-50-xfast"):
         with pytest.raises(SystemExit, match="unknown arm"):
             bench.parse_arm(bad)
 

@@ -112,6 +112,20 @@ def test_targets_are_decided_and_reported(quick_run):
     assert out.with_suffix(".png").stat().st_size > 10_000
 
 
+def test_the_defaults_get_their_own_target(bench):
+    """rowlr-auto, the adaptation a user gets, is held to 'not worse than plain-N' beside fill-auto."""
+
+    def diff(value):
+        return {"value": value, "low": value - 0.02, "high": value + 0.02}
+
+    scores = {arm: {"mean": 0.6} for arm in ("plain-N", "fill-auto", "rowlr-auto")}
+    finetune = {"200": {"scores": scores, "minus": {"plain-N": {"fill-auto": diff(0.0), "rowlr-auto": diff(-0.03)}}}}
+    result = {"domains": {"movies": {"finetune": finetune, "arms": {}}}}
+    targets = bench.targets(result, "200")
+    assert targets["movies, 200 labels: --slots auto not worse than plain-N beyond noise"]["met"] is True
+    assert targets["movies, 200 labels: the defaults (rowlr-auto) not worse than plain-N beyond noise"]["met"] is False
+
+
 def test_a_rerun_reuses_the_cache(quick_run):
     bench, work, out, result = quick_run
     arm_json = work / "cache" / "shopping" / "arm-fill-50.json"

@@ -12,7 +12,7 @@ scored on the same held-out text under BOTH maskings (one fixed mask plan per ma
 held-out loss of a unigram model of the vocabulary fit on the training text (the plateau). Also
 kept: each run's own held-out curve (in its own masking). Writes benchmarks/results/masking.json.
 
-    python benchmarks/masking_benchmark.py [--steps 400] [--batch 64] [--quick]
+    python benchmarks/masking_benchmark.py [--steps 400] [--batch 64] [--warmup-ratio 0.05] [--quick]
 """
 
 from __future__ import annotations
@@ -74,6 +74,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument(
+        "--warmup-ratio",
+        type=float,
+        default=0.05,
+        help="share of steps of linear warm-up (the shared base warmed up for 200 steps before it left the plateau)",
+    )
     parser.add_argument("--reviews", type=int, default=200_000, help="NSMC train-split reviews in the text")
     parser.add_argument(
         "--quick", action="store_true", help="a 2 x 64 model for a few steps: checks the script, not the claim"
@@ -111,6 +117,7 @@ def main(argv=None) -> dict:
         "batch": batch,
         "seq_len": 128,
         "lr": args.lr,
+        "warmup_ratio": args.warmup_ratio,
         "arch": arch.model_dump(),
         "train_lines": len(train),
         "heldout_lines": len(held),
@@ -125,7 +132,7 @@ def main(argv=None) -> dict:
             batch_size=batch,
             seq_len=128,
             lr=args.lr,
-            warmup_ratio=0.05,
+            warmup_ratio=args.warmup_ratio,
             replay_ratio=0.0,
             save_every=10**6,
             eval_every=max(1, steps // 8),

@@ -220,7 +220,7 @@ def describe_arm(name: str) -> str:
         "partial": f"the {k} best mined terms, mean init, then N tokens training only the new rows, the output "
         "bias and the first and last layers (--mode partial)",
         "rowlr": f"as fill-{k}, the new rows at their own higher learning rate (--new-rows-lr"
-        + (f" = {name.rsplit('-x', 1)[1]}x the phase's" if "-x" in name else "")
+        + (f" = {_named_factor(name):g}x the phase's" if _named_factor(name) else "")
         + (", both as domainlm's defaults: --slots auto --new-rows-lr auto)" if k == "auto" else ")"),
         "distill": f"as fill-{k}, the rows initialised by Token Distillation (--init distill) instead of the mean",
     }[kind]
@@ -258,14 +258,17 @@ def _positive_number(text: str) -> bool:
         return False
 
 
+def _named_factor(name: str) -> float | None:
+    """F of a rowlr-K-xF arm (checked by parse_arm); None for any other name."""
+    return float(name.rsplit("-x", 1)[1]) if parse_arm(name)[0] == "rowlr" and "-x" in name else None
+
+
 def rows_factor(name: str, p: dict) -> float | None:
     """How many times the phase's rate a rowlr arm's new rows train at (rowlr-K: the profile's new_rows_lr,
     10x its lr, as `new_rows_lr auto`; rowlr-K-xF: F); None for every other arm."""
     if parse_arm(name)[0] != "rowlr":
         return None
-    if "-x" in name:
-        return float(name.rsplit("-x", 1)[1])
-    return p["new_rows_lr"] / p["lr"]
+    return _named_factor(name) or p["new_rows_lr"] / p["lr"]
 
 
 def _precision(p: dict) -> str:
@@ -566,7 +569,9 @@ def arm_config(name: str, p: dict):
         # The rows' own rate is the rowlr arms' question; every other arm trains them at the phase's rate (as
         # each was measured before 'auto' became the default: their cache keys stay).
         # rowlr-K keeps the profile's new_rows_lr as written (its cache key); rowlr-K-xF scales the phase's lr.
-        new_rows_lr=(p["lr"] * rows_factor(name, p) if "-x" in name else p["new_rows_lr"]) if kind == "rowlr" else None,
+        new_rows_lr=(p["lr"] * factor if (factor := _named_factor(name)) else p["new_rows_lr"])
+        if kind == "rowlr"
+        else None,
     )
     steps = p["steps"] * (3 if name.endswith("3N") else 1)
     if kind == "fill-only":

@@ -724,9 +724,17 @@ def finetune_runs(arm: str, info: dict, domain: dict, budget: str, p: dict, data
         epochs=p["ft_epochs"][budget],
         lr=p["ft_lr"],
         precision="bf16" if p["cpu_bf16"] else "auto",
+        # Every cached run used the for-loop AdamW: the fused kernel rounds differently, and arms are compared
+        # with each other's fine-tuning runs, so the map keeps one kernel (and its cache keys).
+        fused_adamw=False,
     )
-    # Trackers and their folder do not change a score: leave them out so the cache survives their addition.
-    scored = {k: v for k, v in settings.__dict__.items() if k not in ("report_to", "logging_dir")}
+    # Trackers and their folder do not change a score: leave them out so the cache survives their addition;
+    # the for-loop kernel, the setting's state before it existed, stays out too.
+    scored = {
+        k: v
+        for k, v in settings.__dict__.items()
+        if k not in ("report_to", "logging_dir") and not (k == "fused_adamw" and v is False)
+    }
     key = _key({"arm": info["key"], "settings": scored, "seeds": p["seeds"], "task": domain["task"]})
     folder = domain["dir"] / f"finetune-{arm}-{budget}"
     if not _cached(folder, key):

@@ -112,6 +112,22 @@ def test_targets_are_decided_and_reported(quick_run):
     assert out.with_suffix(".png").stat().st_size > 10_000
 
 
+def test_efficiency_alone_is_measured_again_from_the_json(quick_run, tmp_path):
+    """--efficiency-only re-times the filled tokenizer against the base (a quiet machine's job) and leaves
+    every other measure of the JSON as it was."""
+    bench, _, out, result = quick_run
+    copy = tmp_path / "again.json"
+    copy.write_text(out.read_text(encoding="utf-8"), encoding="utf-8")
+    again = bench.main(["--efficiency-only", "--out", str(copy)])
+    shop, before = again["domains"]["shopping"], json.loads(out.read_text(encoding="utf-8"))["domains"]["shopping"]
+    assert shop["efficiency"]["arm"] == before["efficiency"]["arm"]
+    assert shop["efficiency"]["ratio_wall"] > 0 and shop["efficiency"]["inference"]["ratio"] > 0
+    assert {k: v for k, v in shop.items() if k != "efficiency"} == {
+        k: v for k, v in before.items() if k != "efficiency"
+    }
+    assert copy.with_suffix(".md").exists()
+
+
 def test_the_defaults_get_their_own_target(bench):
     """rowlr-auto, the adaptation a user gets, is held to 'not worse than plain-N' beside fill-auto."""
 

@@ -104,8 +104,9 @@ class TrainConfig(BaseModel):
     masking: Literal["whole-word", "token"] | None = Field(
         None,
         description="Masked-LM masking unit: 'whole-word' masks every token of a chosen eojeol, 'token' chooses "
-        "tokens one by one (BERT's original objective). null: token when pretraining from scratch (a new model leaves "
-        "the unigram plateau much sooner: benchmarks/masking_benchmark.py), whole-word when adapting",
+        "tokens one by one (BERT's original objective). null: token when pretraining from scratch (the shared base "
+        "left the unigram plateau with it; benchmarks/masking_benchmark.py found whole-word level with it), "
+        "whole-word when adapting",
     )
     mask_replace_prob: float = Field(
         0.8, ge=0, le=1, description="Share of the chosen tokens replaced by [MASK] (BERT: 0.8)"

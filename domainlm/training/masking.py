@@ -8,8 +8,9 @@ be identical after a resume.
 
 Token masking (BERT's original objective, `masking: token`) is the same draw with every token a
 unit of its own: a model pretrained from scratch can then read a masked piece off the other pieces of
-its word, the easy signal that starts it using context at all (whole-eojeol masking from scratch
-stays on the unigram plateau far longer; benchmarks/masking_benchmark.py).
+its word. It is the default from scratch because the shared base left the unigram plateau with it;
+the controlled pair (benchmarks/masking_benchmark.py, 1,000 steps, 20% warm-up) found the two maskings
+level, both off the plateau: the schedule, not the masking, had kept the shorter runs on it.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ class FinetuneSettings(BaseModel):
     fused_adamw: bool = Field(
         True,
         description="AdamW's fused kernel, one pass over each parameter (a fine-tuning step of the 4 x 256 base ran "
-        "1.3x faster on a CPU: benchmarks/finetune_step_breakdown.py); false: the for-loop kernel, whose rounding "
+        "1.4x faster on a CPU: benchmarks/finetune_step_breakdown.py); false: the for-loop kernel, whose rounding "
         "runs before it used",
     )
     device: str | None = Field(None, description="'cpu' to stay off the GPU (null: the GPU when there is one)")
@@ -368,7 +368,7 @@ def _optimizer_and_schedule(model, hp: dict, total_steps: int):
     no_decay = no_decay_names(model, "full")
     groups = decay_groups(((p, n in no_decay) for n, p in model.named_parameters()), hp["weight_decay"])
     # The fused kernel wherever the parameters allow it: the for-loop kernel's several passes over every
-    # parameter, the whole embedding matrix included, took 27% of a step of the 4 x 256 base on a CPU.
+    # parameter, the whole embedding matrix included, took 47% of a step of the 4 x 256 base on a CPU.
     optimizer = adamw(groups, hp["lr"], fused=None if hp["fused_adamw"] else False)
     return optimizer, linear_schedule(optimizer, total_steps, hp["warmup_ratio"])
 
